@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB := tunery-demo.db
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tunery needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed-examples: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[examples]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,examples]'
+	touch $@
+
+# Set up the venv and run the quickstart experiment (a fresh demo database each time).
+demo: $(VENV)/.installed-examples
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tunery run examples/quickstart/experiment.yaml --db $(DEMO_DB)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tunery best quickstart --db $(DEMO_DB)
+
+# Set up the venv and pass lint, types and the whole test suite.
+test: $(VENV)/.installed-dev lint typecheck pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -ra
+
+clean:
+	rm -rf $(VENV) tunery-runs $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -1,0 +1,89 @@
+"""Helpers shared by tests: small native experiments whose trials are real Python processes."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tunery.model import Experiment
+from tunery.spec import parse_document, to_document
+from tunery.storage import Store
+
+
+def native_doc(
+    name: str,
+    script: str,
+    *,
+    parameters: list[dict[str, Any]] | None = None,
+    objective: dict[str, Any] | None = None,
+    algorithm: str = "random",
+    parallel: int = 2,
+    max_trials: int = 4,
+    max_failed: int | None = None,
+    timeout: str | None = None,
+    extra_spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A native experiment whose trial runs ``script`` (Python) with ``--x=<value>``."""
+    params = parameters or [
+        {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+    ]
+    template: dict[str, Any] = {
+        "command": [
+            sys.executable,
+            "-c",
+            textwrap.dedent(script),
+            *[f"--{p['name']}=${{trialParameters.{p['name']}}}" for p in params],
+        ]
+    }
+    if timeout is not None:
+        template["timeout"] = timeout
+    spec: dict[str, Any] = {
+        "objective": objective or {"type": "maximize", "objectiveMetricName": "score"},
+        "algorithm": {"algorithmName": algorithm},
+        "parallelTrialCount": parallel,
+        "maxTrialCount": max_trials,
+        "parameters": params,
+        "trialTemplate": template,
+    }
+    if max_failed is not None:
+        spec["maxFailedTrialCount"] = max_failed
+    spec.update(extra_spec or {})
+    return {
+        "apiVersion": "tunery/v1",
+        "kind": "Experiment",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def write_yaml(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def create(store: Store, doc: dict[str, Any], tmp_path: Path) -> Experiment:
+    """Store the experiment of ``doc`` with its trial directories under ``tmp_path``."""
+    spec = parse_document(doc)
+    return store.create_experiment(
+        Experiment(
+            name=spec.name,
+            spec=spec,
+            document=to_document(spec),
+            created_time=0.0,
+            base_dir=str(tmp_path),
+            runs_dir=str(tmp_path / "runs"),
+        )
+    )
+
+
+#: A trial script that reads --x and prints score=<x> (and a step line before it).
+SCORE_IS_X = """
+import sys
+x = float(sys.argv[1].split("=", 1)[1])
+print("step=0 score=0.0", flush=True)
+print(f"step=1 score={x}", flush=True)
+"""

@@ -1,0 +1,233 @@
+"""The command line as a user meets it: real processes, real files, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import SCORE_IS_X, native_doc, write_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = REPO / "examples" / "quickstart"
+
+
+def tunery(
+    *args: str, cwd: Path, check: int | None = 0, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunery", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TUNERY_DB": str(cwd / "tunery.db"), "COLUMNS": "200"},
+    )
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def test_validate_quickstart_files(tmp_path: Path) -> None:
+    for name in ("experiment.yaml", "native.yaml"):
+        out = tunery("validate", str(QUICKSTART / name), cwd=tmp_path)
+        assert "is valid" in out.stdout
+
+
+def test_validate_refuses_bad_file_with_one_line(tmp_path: Path) -> None:
+    doc = native_doc("bad", SCORE_IS_X)
+    doc["spec"]["parameters"][0]["feasibleSpace"]["min"] = "5"  # min > max
+    path = write_yaml(tmp_path / "bad.yaml", doc)
+    out = tunery("validate", str(path), cwd=tmp_path, check=2)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "spec.parameters[0].feasibleSpace" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:
+    out = tunery("run", "x.yaml", "--parallel", "zero", cwd=tmp_path, check=2)
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "--parallel" in out.stderr
+    out = tunery("get", "nope", cwd=tmp_path, check=2)
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "nope" in out.stderr
+
+
+def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("shapes", SCORE_IS_X, max_trials=3))
+    out = tunery("run", str(path), "--json", cwd=tmp_path)
+    got = json.loads(out.stdout)
+    assert got["name"] == "shapes" and got["status"] == "Succeeded"
+    assert got["reason"] == "ExperimentMaxTrialsReached"
+    assert got["trials"] == {
+        "total": 3,
+        "succeeded": 3,
+        "failed": 0,
+        "running": 0,
+        "earlyStopped": 0,
+        "killed": 0,
+        "metricsUnavailable": 0,
+    }
+    trial_keys = {
+        "name",
+        "status",
+        "parameters",
+        "metrics",
+        "objective",
+        "startTime",
+        "completionTime",
+    }
+    assert set(got["bestTrial"]) == trial_keys
+    assert set(got["bestTrial"]["metrics"]["score"]) == {"min", "max", "latest"}
+
+    assert json.loads(tunery("get", "shapes", "--json", cwd=tmp_path).stdout) == got
+    listed = json.loads(tunery("list", "--json", cwd=tmp_path).stdout)
+    assert listed == [got]
+    trials = json.loads(tunery("trials", "shapes", "--json", cwd=tmp_path).stdout)
+    assert len(trials) == 3 and all(set(t) == trial_keys for t in trials)
+    best = json.loads(tunery("best", "shapes", "--json", cwd=tmp_path).stdout)
+    assert best == got["bestTrial"]
+    assert best["objective"] == max(t["objective"] for t in trials)
+
+    table = tunery("trials", "shapes", cwd=tmp_path).stdout
+    assert "shapes-0001" in table and "Succeeded" in table
+
+    # Running the same file again reports the completed experiment; nothing re-runs.
+    again = tunery("run", str(path), cwd=tmp_path)
+    assert "already completed" in again.stdout
+    assert len(json.loads(tunery("trials", "shapes", "--json", cwd=tmp_path).stdout)) == 3
+
+
+def test_export_round_trips(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("rt", SCORE_IS_X, parallel=1, max_trials=1))
+    tunery("run", str(path), "-q", cwd=tmp_path)
+    exported = tunery("export", "rt", "-o", "yaml", cwd=tmp_path).stdout
+    (tmp_path / "exported.yaml").write_text(exported)
+    again = tunery("export", "rt", "-o", "json", cwd=tmp_path).stdout
+    assert yaml.safe_load(exported) == json.loads(again)
+    from tunery.spec import load_file
+
+    assert load_file(tmp_path / "exported.yaml")[0].spec == load_file(path)[0].spec
+    csv_text = tunery("export", "rt", "-o", "csv", cwd=tmp_path).stdout
+    header, row = csv_text.strip().splitlines()
+    assert header.startswith("name,status,reason,x,objective,score.min")
+    assert row.startswith("rt-0001,Succeeded")
+
+
+def test_dry_run_prints_argv_and_stores_nothing(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("dry", SCORE_IS_X, parallel=3))
+    out = tunery("run", str(path), "--dry-run", cwd=tmp_path)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("dry-")]
+    assert [line.split(":")[0] for line in lines] == ["dry-0001", "dry-0002", "dry-0003"]
+    assert out.stdout.count("--x=") == 3 and "${" not in out.stdout
+    assert not (tmp_path / "tunery.db").exists()
+
+
+def test_overrides_and_name(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("over", SCORE_IS_X, max_trials=5))
+    out = tunery(
+        "run",
+        str(path),
+        "--name",
+        "renamed",
+        "--max-trials",
+        "2",
+        "--parallel",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
+    got = json.loads(out.stdout)
+    assert got["name"] == "renamed" and got["trials"]["total"] == 2
+    bad = tunery("run", str(path), "--max-trials", "1", "--parallel", "2", cwd=tmp_path, check=2)
+    assert "parallelTrialCount" in bad.stderr
+
+
+def test_failed_experiment_exits_1(tmp_path: Path) -> None:
+    doc = native_doc("fails", "import sys; sys.exit(1)", parallel=1, max_trials=3, max_failed=1)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    out = tunery("run", str(path), cwd=tmp_path, check=1)
+    assert "ExperimentMaxFailedTrialsReached" in out.stdout
+
+
+def test_stop_and_delete(tmp_path: Path) -> None:
+    doc = native_doc("stoppy", "import time; time.sleep(60)", parallel=2, max_trials=4)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunery", "run", str(path), "-q"],
+        cwd=tmp_path,
+        env={**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_running(tmp_path, "stoppy", 2)
+        out = tunery("delete", "stoppy", "-y", cwd=tmp_path, check=2)
+        assert "tunery stop stoppy" in out.stderr
+        tunery("stop", "stoppy", cwd=tmp_path)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    got = json.loads(tunery("get", "stoppy", "--json", cwd=tmp_path).stdout)
+    assert got["reason"] == "ExperimentStopped"
+    assert got["trials"]["killed"] == 2
+    tunery("delete", "stoppy", "-y", cwd=tmp_path)
+    assert json.loads(tunery("list", "--json", cwd=tmp_path).stdout) == []
+
+
+def _wait_for_running(cwd: Path, name: str, n: int, timeout: float = 30) -> list[dict[str, Any]]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        proc = tunery("trials", name, "--json", cwd=cwd, check=None)
+        if proc.returncode == 0:
+            trials = json.loads(proc.stdout)
+            if sum(t["status"] == "Running" for t in trials) >= n:
+                return trials
+        time.sleep(0.2)
+    raise AssertionError(f"{name}: fewer than {n} trials running after {timeout}s")
+
+
+@pytest.mark.integration
+def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
+    ran = tmp_path / "ran.txt"
+    script = f"""
+    import os, sys, time
+    name = os.environ["TUNERY_TRIAL_NAME"]
+    with open({str(ran)!r}, "a") as fh:
+        fh.write(name + "\\n")
+    x = float(sys.argv[1].split("=", 1)[1])
+    time.sleep(0.3 + x)
+    print(f"score={{x}}", flush=True)
+    """
+    doc = native_doc("crashy", script, parallel=3, max_trials=12)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")}
+    for delay in (1.2, 0.7, 1.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tunery", "run", str(path), "-q"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    out = tunery("resume", "crashy", "--json", cwd=tmp_path)
+    got = json.loads(out.stdout)
+    assert got["status"] == "Succeeded" and got["reason"] == "ExperimentMaxTrialsReached"
+    trials = json.loads(tunery("trials", "crashy", "--json", cwd=tmp_path).stdout)
+    assert len(trials) == 12
+    assert all(t["status"] == "Succeeded" for t in trials), trials
+    started = ran.read_text().split()
+    assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"

@@ -1,0 +1,263 @@
+"""StdOutCollector: Katib's TEXT parsing rules, our NaN/step additions, incremental reading."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tunery.collect import stdout
+from tunery.collect.stdout import (
+    DEFAULT_FILTER,
+    StdOutCollector,
+    TextLineParser,
+    parse_timestamp,
+    parse_value,
+)
+from tunery.errors import SpecError
+from tunery.model import MetricRecord
+
+T0 = datetime(2024, 1, 31, 12, 0, tzinfo=UTC).timestamp()
+
+
+def parse(
+    line: str, names: tuple[str, ...] = ("loss", "accuracy"), filters: tuple[str, ...] = ()
+) -> list[MetricRecord]:
+    return TextLineParser(names, filters)(line)
+
+
+def write(path: Path, text: str | bytes, mode: str = "a") -> None:
+    data = text.encode() if isinstance(text, str) else text
+    with open(path, mode + "b") as f:
+        f.write(data)
+
+
+# --------------------------------------------------------------------------- line parsing
+
+
+def test_default_regex_is_katibs() -> None:
+    assert DEFAULT_FILTER == r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("loss=0.3", 0.3),
+        ("loss = .98", 0.98),
+        ("loss=-7.53e-05", -7.53e-05),
+        ("loss=-7.53e+05", -7.53e05),
+        ("loss=1E0", 1.0),
+        ("loss=1.23E10", 1.23e10),
+        ("loss=+4", 4.0),
+        ("loss=12", 12.0),
+    ],
+)
+def test_katib_number_forms(text: str, value: float) -> None:
+    assert parse(text) == [MetricRecord("loss", value)]
+
+
+def test_all_matches_on_a_line_are_taken() -> None:
+    records = parse("epoch 3: loss=0.5, accuracy=0.8 loss=0.4 other=1")
+    assert records == [
+        MetricRecord("loss", 0.5),
+        MetricRecord("accuracy", 0.8),
+        MetricRecord("loss", 0.4),
+    ]
+
+
+def test_line_must_name_a_metric_and_names_must_match_exactly() -> None:
+    assert parse("val_loss=0.3") == []  # contains "loss" but the name is val_loss
+    assert parse("nothing here=1") == []
+    assert parse("loss-x=1") == []
+    assert parse("my-metric=2", names=("my-metric",)) == [MetricRecord("my-metric", 2.0)]
+
+
+def test_unparsable_values_are_skipped() -> None:
+    assert parse("loss=abc accuracy=0.5") == [MetricRecord("accuracy", 0.5)]
+    assert parse("loss=") == []
+    assert parse("loss=.") == []
+
+
+@pytest.mark.parametrize("word", ["nan", "NaN", "inf", "-inf", "+Infinity", "INF"])
+def test_nan_and_inf_are_unavailable(word: str) -> None:
+    assert parse(f"loss={word} accuracy=0.5") == [
+        MetricRecord("loss", None),
+        MetricRecord("accuracy", 0.5),
+    ]
+
+
+def test_words_starting_with_nan_or_inf_are_not_values() -> None:
+    assert parse("loss=information") == []
+    assert parse("loss=nanometer") == []
+
+
+def test_overflow_is_unavailable() -> None:
+    assert parse("loss=1e999") == [MetricRecord("loss", None)]
+
+
+def test_timestamps() -> None:
+    [r] = parse("2024-01-31T12:00:00Z loss=1")
+    assert r.timestamp == T0
+    [r] = parse("2024-01-31T12:00:00.123456789Z loss=1")
+    assert r.timestamp is not None and math.isclose(r.timestamp, T0 + 0.123456789, abs_tol=1e-6)
+    [r] = parse("2024-01-31T14:00:00+02:00 loss=1")
+    assert r.timestamp == T0
+    [r] = parse("2024-01-31T07:30:00.5-04:30 loss=1")
+    assert r.timestamp == T0 + 0.5
+    [r] = parse("epoch 1 loss=1")
+    assert r.timestamp is None
+    [r] = parse("2024-13-31T12:00:00Z loss=1")  # month 13
+    assert r.timestamp is None
+    [r] = parse("[2024-01-31T12:00:00Z] loss=1")
+    assert r.timestamp is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-01-31", "2024-01-31 12:00:00Z", "2024-01-31T12:00:00", "2024-01-31T12:00:00+2:00", "x"],
+)
+def test_not_timestamps(text: str) -> None:
+    assert parse_timestamp(text) is None
+
+
+def test_parse_value() -> None:
+    assert parse_value(" 1.5 ") == (True, 1.5)
+    assert parse_value("1_000") == (False, None)  # Python's float() would take it
+    assert parse_value("nan") == (True, None)
+    assert parse_value("0x10") == (False, None)
+
+
+def test_step_and_epoch_attach_to_the_line() -> None:
+    assert parse("step=7 loss=0.1") == [MetricRecord("loss", 0.1, step=7)]
+    assert parse("epoch=2 loss=0.1") == [MetricRecord("loss", 0.1, step=2)]
+    assert parse("epoch=2 step=70 loss=0.1") == [MetricRecord("loss", 0.1, step=70)]
+    assert parse("epoch=2.5 loss=0.1") == [MetricRecord("loss", 0.1)]
+    # A metric named epoch is both a record and the step.
+    assert parse("epoch=3 loss=1", names=("loss", "epoch")) == [
+        MetricRecord("epoch", 3.0, step=3),
+        MetricRecord("loss", 1.0, step=3),
+    ]
+
+
+def test_custom_filters() -> None:
+    filters = (r"(\w+):\s*([+-]?\d+(\.\d+)?)", r"\{(\w+)\|(\d+)\}")
+    assert parse("loss: 0.5 {accuracy|1} accuracy=9", filters=filters) == [
+        MetricRecord("loss", 0.5),
+        MetricRecord("accuracy", 1.0),
+    ]
+    # A custom regex may capture nan itself.
+    assert parse("loss: nan", filters=(r"(\w+):\s*(\S+)",)) == [MetricRecord("loss", None)]
+
+
+@pytest.mark.parametrize("bad", [r"(\w+)=", r"(unclosed", r"\w+=\d+"])
+def test_bad_filters_are_spec_errors(bad: str) -> None:
+    with pytest.raises(SpecError) as info:
+        StdOutCollector(["loss"], [bad])
+    assert info.value.path == "spec.metricsCollectorSpec.source.filter.metricsFormat[0]"
+
+
+@given(st.text(max_size=200))
+def test_any_text_never_raises(text: str) -> None:
+    for record in parse(text):
+        assert record.value is None or math.isfinite(record.value)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_incremental_reading(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    c = StdOutCollector(["loss"])
+    write(path, "loss=1\nnoise\nloss=2")
+    records, cursor = c.read(str(path), None)
+    assert [r.value for r in records] == [1.0]
+    assert cursor == {"offset": 13, "line": 2, "skipping": False}
+    write(path, "5\nloss=3\n")
+    records, cursor = c.read(str(path), cursor)
+    assert [r.value for r in records] == [25.0, 3.0]
+    assert cursor["line"] == 4
+    assert c.read(str(path), cursor) == ([], cursor)
+
+
+def test_partial_line_and_final(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    c = StdOutCollector(["loss"])
+    write(path, "loss=1")
+    records, cursor = c.read(str(path), None)
+    assert records == []
+    assert cursor["offset"] == 0
+    records, cursor = c.read(str(path), cursor, final=True)
+    assert records == [MetricRecord("loss", 1.0)]
+    assert cursor == {"offset": 6, "line": 1, "skipping": False}
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    cursor = {"offset": 0, "line": 0}
+    records, new = StdOutCollector(["loss"]).read(str(tmp_path / "nope"), cursor, final=True)
+    assert records == []
+    assert new["offset"] == 0 and new["line"] == 0
+
+
+def test_garbage_and_invalid_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    write(path, b"\x00\xff\xfeloss=\xff1\n\x07\xff loss=2\x1b[0m\nloss\xe2\x82=3\n")
+    records, _ = StdOutCollector(["loss"]).read(str(path), None)
+    assert [r.value for r in records] == [2.0]
+
+
+def test_crlf_lines(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    write(path, "loss=1\r\nloss=2\r\n")
+    records, _ = StdOutCollector(["loss"]).read(str(path), None)
+    assert [r.value for r in records] == [1.0, 2.0]
+
+
+def test_huge_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    huge = "loss=9 " + "x" * (stdout.MAX_LINE + 10)
+    write(path, f"loss=1\n{huge}\nloss=2\n")
+    records, cursor = StdOutCollector(["loss"]).read(str(path), None)
+    assert [r.value for r in records] == [1.0, 2.0]
+    assert cursor["line"] == 3
+    assert cursor["offset"] == path.stat().st_size
+
+
+def test_huge_line_across_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stdout, "MAX_LINE", 32)
+    monkeypatch.setattr(stdout, "_BLOCK", 8)
+    path = tmp_path / "output.log"
+    c = StdOutCollector(["loss"])
+    write(path, "loss=1\nloss=5 " + "y" * 40)
+    records, cursor = c.read(str(path), None)
+    assert [r.value for r in records] == [1.0]
+    assert cursor["skipping"] is True
+    write(path, "z" * 40)
+    records, cursor = c.read(str(path), cursor)
+    assert records == []
+    write(path, "\nloss=2\n" + "loss=3 " + "w" * 25 + "\n")
+    records, cursor = c.read(str(path), cursor)
+    assert [r.value for r in records] == [2.0, 3.0]
+    assert cursor == {"offset": path.stat().st_size, "line": 4, "skipping": False}
+    # Read in one go, the result is the same.
+    records, _ = StdOutCollector(["loss"]).read(str(path), None)
+    assert [r.value for r in records] == [1.0, 2.0, 3.0]
+
+
+def test_huge_partial_line_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stdout, "MAX_LINE", 16)
+    path = tmp_path / "output.log"
+    write(path, "loss=1\nloss=2" + "x" * 30)
+    records, cursor = StdOutCollector(["loss"]).read(str(path), None, final=True)
+    assert [r.value for r in records] == [1.0]
+    assert cursor == {"offset": path.stat().st_size, "line": 2, "skipping": False}
+
+
+def test_old_cursor_without_skipping_key(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    write(path, "loss=1\nloss=2\n")
+    records, _ = StdOutCollector(["loss"]).read(str(path), {"offset": 7, "line": 1})
+    assert records == [MetricRecord("loss", 2.0)]

@@ -1,0 +1,277 @@
+"""The reconcile loop, with real trial subprocesses (LocalExecutor) and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import SCORE_IS_X, create, native_doc
+from tunery.controller import INTENT_KILL_TRIAL, INTENT_STOP_EXPERIMENT, Controller
+from tunery.errors import LeaseHeldError
+from tunery.execute.local import LocalExecutor
+from tunery.model import ExperimentCondition, ExperimentReason, TrialCondition
+from tunery.storage import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
+    yield s
+    s.close()
+
+
+def run(store: Store, name: str, **kwargs: object) -> Controller:
+    controller = Controller(store, name, LocalExecutor(), poll_interval=0.02, **kwargs)  # type: ignore[arg-type]
+    controller.run()
+    return controller
+
+
+def test_runs_to_max_trials_with_objective_and_observations(store: Store, tmp_path: Path) -> None:
+    create(store, native_doc("basic", SCORE_IS_X, parallel=2, max_trials=5), tmp_path)
+    run(store, "basic")
+    exp = store.get_experiment("basic")
+    assert exp.status is ExperimentCondition.SUCCEEDED
+    assert exp.reason == ExperimentReason.MAX_TRIALS_REACHED
+    trials = store.list_trials("basic")
+    assert len(trials) == 5
+    for t in trials:
+        assert t.status is TrialCondition.SUCCEEDED, (t.reason, t.message)
+        # maximize -> strategy max: the objective is the larger of the two reported values
+        assert t.objective == pytest.approx(max(0.0, float(t.parameters["x"])))
+        obs = store.get_observations("basic", t.name, "score")
+        assert [o.step for o in obs] == [0, 1]
+        assert t.start_time is not None and t.completion_time is not None
+        assert (tmp_path / "runs" / "basic" / t.name / "output.log").exists()
+
+
+def test_metric_strategy_latest_and_minimize(store: Store, tmp_path: Path) -> None:
+    script = """
+    print("loss=5")
+    print("loss=1")
+    print("loss=3")
+    """
+    doc = native_doc(
+        "latest",
+        script,
+        objective={
+            "type": "minimize",
+            "objectiveMetricName": "loss",
+            "metricStrategies": [{"name": "loss", "value": "latest"}],
+        },
+        max_trials=2,
+    )
+    create(store, doc, tmp_path)
+    run(store, "latest")
+    for t in store.list_trials("latest"):
+        assert t.objective == 3.0
+        assert t.metrics["loss"].min == 1.0 and t.metrics["loss"].max == 5.0
+
+
+def test_goal_reached_stops_early_and_kills_running(store: Store, tmp_path: Path) -> None:
+    # Trial 1..: x >= 0 always reaches goal 0 for maximize; slow trials in parallel get killed.
+    script = """
+    import sys, time
+    x = float(sys.argv[1].split("=", 1)[1])
+    if x < 0.5:
+        time.sleep(30)
+    print(f"score={x}", flush=True)
+    """
+    doc = native_doc(
+        "goal",
+        script,
+        objective={"type": "maximize", "objectiveMetricName": "score", "goal": 0.5},
+        parallel=3,
+        max_trials=30,
+    )
+    create(store, doc, tmp_path)
+    run(store, "goal")
+    exp = store.get_experiment("goal")
+    assert exp.status is ExperimentCondition.SUCCEEDED
+    assert exp.reason == ExperimentReason.GOAL_REACHED
+    trials = store.list_trials("goal")
+    assert len(trials) < 30
+    assert any(t.status is TrialCondition.SUCCEEDED and t.objective >= 0.5 for t in trials)  # type: ignore[operator]
+    assert all(t.status.is_completed for t in trials)
+    killed = [t for t in trials if t.status is TrialCondition.KILLED]
+    assert all(t.reason == "ExperimentGoalReached" for t in killed)
+
+
+def test_max_failed_trials_fails_experiment(store: Store, tmp_path: Path) -> None:
+    doc = native_doc("failing", "import sys; sys.exit(3)", parallel=1, max_trials=10, max_failed=2)
+    create(store, doc, tmp_path)
+    run(store, "failing")
+    exp = store.get_experiment("failing")
+    assert exp.status is ExperimentCondition.FAILED
+    assert exp.reason == ExperimentReason.MAX_FAILED_TRIALS_REACHED
+    trials = store.list_trials("failing")
+    assert len(trials) == 2
+    assert all(t.status is TrialCondition.FAILED for t in trials)
+    assert "exit code 3" in (trials[0].message or "")
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "reason"),
+    [
+        ("import sys; print('score=1'); sys.exit(1)", TrialCondition.FAILED, None),
+        ("pass", TrialCondition.METRICS_UNAVAILABLE, "MetricsUnavailable"),
+        (
+            "print('score=banana\\n\\x00\\xff garbage ==== score= =3')",
+            TrialCondition.METRICS_UNAVAILABLE,
+            None,
+        ),
+        ("print('score=nan'); print('score=inf')", TrialCondition.METRICS_UNAVAILABLE, None),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", TrialCondition.FAILED, None),
+    ],
+    ids=["crash", "silent", "garbage", "nan", "sigkill"],
+)
+def test_bad_trials_become_trial_state(
+    store: Store, tmp_path: Path, script: str, status: TrialCondition, reason: str | None
+) -> None:
+    doc = native_doc("bad", script, parallel=1, max_trials=2)
+    create(store, doc, tmp_path)
+    run(store, "bad")
+    exp = store.get_experiment("bad")
+    assert exp.reason == ExperimentReason.MAX_TRIALS_REACHED
+    trials = store.list_trials("bad")
+    assert [t.status for t in trials] == [status, status]
+    if reason:
+        assert trials[0].reason == reason
+    assert trials[0].message
+
+
+def test_hung_trial_times_out_and_experiment_goes_on(store: Store, tmp_path: Path) -> None:
+    script = """
+    import subprocess, sys, time
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    time.sleep(60)
+    """
+    doc = native_doc("hang", script, parallel=2, max_trials=2, timeout="1s")
+    create(store, doc, tmp_path)
+    run(store, "hang")
+    trials = store.list_trials("hang")
+    assert [t.status for t in trials] == [TrialCondition.FAILED] * 2
+    assert {t.reason for t in trials} == {"TrialTimeout"}
+    assert store.get_experiment("hang").reason == ExperimentReason.MAX_TRIALS_REACHED
+
+
+def test_parallelism_really_runs_n_at_once(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "spans.jsonl"
+    script = f"""
+    import json, sys, time
+    start = time.time()
+    time.sleep(0.6)
+    with open({str(log)!r}, "a") as fh:
+        fh.write(json.dumps([start, time.time()]) + "\\n")
+    print("score=1")
+    """
+    create(store, native_doc("par", script, parallel=3, max_trials=6), tmp_path)
+    run(store, "par")
+    spans = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(spans) == 6
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    level = peak = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    assert peak == 3
+
+
+def test_suggestion_end_reached_on_exhausted_grid(store: Store, tmp_path: Path) -> None:
+    params = [
+        {"name": "a", "parameterType": "categorical", "feasibleSpace": {"list": ["p", "q"]}},
+        {"name": "b", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "2"}},
+    ]
+    doc = native_doc(
+        "gridend",
+        "print('score=1')",
+        parameters=params,
+        algorithm="grid",
+        max_trials=None,
+        parallel=2,
+    )
+    del doc["spec"]["maxTrialCount"]
+    create(store, doc, tmp_path)
+    run(store, "gridend")
+    exp = store.get_experiment("gridend")
+    assert exp.reason == ExperimentReason.SUGGESTION_END_REACHED
+    trials = store.list_trials("gridend")
+    assert sorted((t.parameters["a"], t.parameters["b"]) for t in trials) == [
+        ("p", 1),
+        ("p", 2),
+        ("q", 1),
+        ("q", 2),
+    ]
+
+
+def test_second_controller_is_refused(store: Store, tmp_path: Path) -> None:
+    create(store, native_doc("lease", SCORE_IS_X), tmp_path)
+    first = Controller(store, "lease", LocalExecutor())
+    first.start()
+    second = Controller(store, "lease", LocalExecutor())
+    with pytest.raises(LeaseHeldError) as info:
+        second.start()
+    assert "lease" in str(info.value)
+    first.release()
+    second.start()
+    second.release()
+
+
+def test_intents_stop_experiment_and_kill_trial(store: Store, tmp_path: Path) -> None:
+    script = "import time; time.sleep(30)"
+    create(store, native_doc("intents", script, parallel=2, max_trials=10), tmp_path)
+    controller = Controller(
+        store, "intents", LocalExecutor(), poll_interval=0.02, intent_interval=0
+    )
+    controller.start()
+    controller.tick()
+    running = store.list_trials("intents", [TrialCondition.RUNNING])
+    assert len(running) == 2
+    store.add_intent("intents", INTENT_KILL_TRIAL, running[0].name, 0.0)
+    controller.tick()
+    assert store.get_trial("intents", running[0].name).status is TrialCondition.KILLED
+    # the freed slot is refilled
+    assert len(store.list_trials("intents", [TrialCondition.RUNNING])) == 2
+    store.add_intent("intents", INTENT_STOP_EXPERIMENT, None, 0.0)
+    assert controller.tick()
+    controller.release()
+    exp = store.get_experiment("intents")
+    assert exp.reason == ExperimentReason.STOPPED
+    assert not store.list_trials("intents", [TrialCondition.RUNNING, TrialCondition.CREATED])
+    assert not store.pending_intents("intents")
+
+
+def test_restart_reattaches_running_trials(store: Store, tmp_path: Path) -> None:
+    script = """
+    import time
+    time.sleep(1.0)
+    print("score=0.5")
+    """
+    create(store, native_doc("reattach", script, parallel=2, max_trials=2), tmp_path)
+    first = Controller(store, "reattach", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    first.release()  # the controller goes away while its trials run
+    del first
+    second = Controller(store, "reattach", LocalExecutor(), poll_interval=0.02)
+    second.run()
+    trials = store.list_trials("reattach")
+    assert len(trials) == 2
+    assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 2
+    assert [t.objective for t in trials] == [0.5, 0.5]
+
+
+def test_created_trial_without_handle_is_started_on_resume(store: Store, tmp_path: Path) -> None:
+    from tunery.model import Trial
+
+    create(store, native_doc("orphan", SCORE_IS_X, parallel=1, max_trials=1), tmp_path)
+    # A crash between creating the trial row and starting it leaves it Created, no handle.
+    store.create_trial(
+        Trial(name="orphan-0001", experiment="orphan", index=1, parameters={"x": 0.25})
+    )
+    run(store, "orphan")
+    trials = store.list_trials("orphan")
+    assert len(trials) == 1
+    assert trials[0].status is TrialCondition.SUCCEEDED
+    assert trials[0].objective == 0.25

@@ -1,0 +1,18 @@
+"""tunery: hyperparameter tuning that speaks Kubeflow Katib's language and runs anywhere.
+
+The command line (``tunery run experiment.yaml``) is the main entry point; this package's
+public Python API is listed in ``__all__``.  ``import tunery`` imports no optional extra.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from tunery.errors import SpecError, TuneryError, UserInputError
+
+try:
+    __version__ = version("tunery")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["SpecError", "TuneryError", "UserInputError", "__version__"]

@@ -1,0 +1,805 @@
+"""The ``tunery`` command line.
+
+Commands and their ``--json`` shapes are a contract (see README): ``run``, ``resume``,
+``validate``, ``list``, ``get``, ``trials``, ``best``, ``stop``, ``delete``, ``export``, ``db``.
+Bad input exits with code 2 and one line that names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
+
+import click
+import yaml
+
+from tunery.errors import LeaseHeldError, TuneryError, UserInputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("tunery")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _trial_json(trial: Any) -> dict[str, Any]:
+    return {
+        "name": trial.name,
+        "status": trial.status.value,
+        "parameters": dict(trial.parameters),
+        "metrics": {name: m.to_json() for name, m in trial.metrics.items()},
+        "objective": trial.objective,
+        "startTime": _iso(trial.start_time),
+        "completionTime": _iso(trial.completion_time),
+    }
+
+
+def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
+    from tunery.controller import summarize
+    from tunery.model import best_trial
+
+    best = best_trial(experiment.spec.objective, list(trials))
+    return {
+        "name": experiment.name,
+        "status": experiment.status.value,
+        "reason": experiment.reason,
+        "trials": dict(summarize(trials)),
+        "bestTrial": _trial_json(best) if best is not None else None,
+    }
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _open_store(db: str | None) -> Any:
+    from tunery.storage import Store
+
+    return Store(db)
+
+
+def _fmt(value: Any) -> str:
+    from tunery.spec import format_value
+
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return format_value(value)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None) -> Any:
+    from rich.table import Table
+
+    spec = experiment.spec
+    table = Table(title=f"trials of {experiment.name}", show_lines=False)
+    table.add_column("trial")
+    table.add_column("status")
+    for p in spec.parameters:
+        table.add_column(p.name, justify="right")
+    objective_name = spec.objective.objective_metric_name
+    table.add_column(f"{objective_name} ({spec.objective.type.value})", justify="right")
+    for metric in spec.objective.additional_metric_names:
+        table.add_column(metric, justify="right")
+    table.add_column("reason")
+    for t in trials:
+        row = [t.name, t.status.value]
+        row += [_fmt(t.parameters.get(p.name)) for p in spec.parameters]
+        row.append(_fmt(t.objective))
+        for metric in spec.objective.additional_metric_names:
+            summary = t.metrics.get(metric)
+            row.append(_fmt(summary.pick(spec.objective.strategy_for(metric)) if summary else None))
+        row.append("" if t.status.value in ("Succeeded", "Running") else (t.reason or ""))
+        style = "bold green" if t.name == best_name else None
+        table.add_row(*row, style=style)
+    return table
+
+
+def _best_lines(experiment: Any, best: Any) -> list[str]:
+    from tunery.spec import format_value
+
+    spec = experiment.spec
+    name = spec.objective.objective_metric_name
+    lines = [
+        f"best trial: {best.name}  {name}={_fmt(best.objective)}",
+        "best hyperparameters:",
+    ]
+    for p in spec.parameters:
+        lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
+    return lines
+
+
+def _fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    raise UserInputError(message, hint) if code == 2 else TuneryError(message, hint)
+
+
+# --------------------------------------------------------------------------- the group
+
+
+class _Group(click.Group):
+    """Turns click's usage errors into one line."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except TuneryError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        envvar="TUNERY_DB",
+        default=None,
+        metavar="URL",
+        help="Database URL or SQLite file (default: $TUNERY_DB, else ./tunery.db).",
+    )(f)
+
+
+def _json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tunery")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """tunery: Katib experiments, on your laptop."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --------------------------------------------------------------------------- run / resume
+
+
+def _load_single(path: str, name: str | None) -> tuple[Any, str | None]:
+    """The experiment of ``path``; returns (parsed, rename).
+
+    With several experiments in the file, ``--name`` picks one; with one, it renames it.
+    """
+    from tunery.spec import load_file
+
+    parsed = load_file(path)
+    if len(parsed) == 1:
+        return parsed[0], name
+    names = ", ".join(p.spec.name for p in parsed)
+    if name is None:
+        _fail(f"{path} holds {len(parsed)} experiments ({names})", "pick one with --name NAME")
+    for p in parsed:
+        if p.spec.name == name:
+            return p, None
+    _fail(f"{path} has no experiment named {name!r}", f"use one of: {names}")
+
+
+def _apply_overrides(
+    spec: Any, name: str | None, parallel: int | None, max_trials: int | None
+) -> Any:
+    from tunery.spec import parse_document, to_document
+
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if parallel is not None:
+        changes["parallel_trial_count"] = parallel
+    if max_trials is not None:
+        changes["max_trial_count"] = max_trials
+    if not changes:
+        return spec
+    spec = replace(spec, **changes)
+    # Re-validate so that e.g. --parallel above --max-trials is refused like in YAML.
+    return parse_document(to_document(spec))
+
+
+def _progress_printer(console: Any, experiment: Any) -> Callable[[Any], None]:
+    spec = experiment.spec
+
+    def on_event(event: Any) -> None:
+        trial = event.trial
+        if event.kind == "finished" and trial is not None:
+            params = " ".join(f"{k}={_fmt(v)}" for k, v in trial.parameters.items())
+            value = (
+                f"{spec.objective.objective_metric_name}={_fmt(trial.objective)}"
+                if trial.objective is not None
+                else ""
+            )
+            status = trial.status.value
+            colour = {"Succeeded": "green", "Killed": "yellow"}.get(status, "red")
+            extra = "" if status == "Succeeded" else f" ({trial.reason}: {trial.message})"
+            console.print(
+                f"[{colour}]{status:>18}[/] {trial.name}  {params}  {value}{extra}",
+                markup=True,
+                highlight=False,
+            )
+
+    return on_event
+
+
+def _status_line(controller: Any) -> str:
+    from tunery.model import best_trial
+
+    trials = controller.trials
+    spec = controller.experiment.spec
+    done = sum(1 for t in trials if t.status.is_completed)
+    running = sum(1 for t in trials if t.status.is_active)
+    failed = sum(1 for t in trials if t.status.is_failed)
+    total = spec.max_trial_count if spec.max_trial_count is not None else "∞"
+    best = best_trial(spec.objective, trials)
+    best_text = (
+        f"best {spec.objective.objective_metric_name}={_fmt(best.objective)} ({best.name})"
+        if best
+        else "no result yet"
+    )
+    return f"{done}/{total} done, {running} running, {failed} failed · {best_text}"
+
+
+def _drive(store: Any, name: str, *, gpus: str | None, quiet: bool, as_json: bool) -> int:
+    """Run the controller of experiment ``name`` to its end with a live display."""
+    from tunery.controller import Controller
+    from tunery.execute.local import LocalExecutor
+
+    console = _console()
+    experiment = store.get_experiment(name)
+    gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
+    executor = LocalExecutor(gpus=gpu_pool)
+    printer = _progress_printer(console, experiment)
+    controller = Controller(
+        store,
+        name,
+        executor,
+        on_event=None if (quiet or as_json) else printer,
+        poll_interval=0.5,
+    )
+
+    def _sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        controller.start()
+        if not (quiet or as_json):
+            console.print(
+                f"running experiment [bold]{name}[/] "
+                f"({experiment.spec.algorithm.algorithm_name}, "
+                f"parallel {experiment.spec.parallel_trial_count}, "
+                f"max {experiment.spec.max_trial_count or 'unlimited'} trials); "
+                f"trial output under {experiment.runs_dir}",
+                markup=True,
+            )
+        show_live = console.is_terminal and not (quiet or as_json)
+        if show_live:
+            from rich.live import Live
+
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
+                while not controller.tick():
+                    live.update(_status_line(controller))
+                    controller._idle()
+        else:
+            while not controller.tick():
+                controller._idle()
+    except KeyboardInterrupt:
+        killed = controller.interrupt()
+        controller.release()
+        console.print(
+            f"interrupted: {killed} running trial(s) killed; continue with `tunery resume {name}`",
+            style="yellow",
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    controller.release()
+    final = store.get_experiment(name)
+    trials = store.list_trials(name)
+    _report(console, final, trials, as_json=as_json, quiet=quiet)
+    return 0 if final.status.value == "Succeeded" else 1
+
+
+def _report(
+    console: Any, experiment: Any, trials: Sequence[Any], *, as_json: bool, quiet: bool
+) -> None:
+    from tunery.model import best_trial
+
+    if as_json:
+        _print_json(_experiment_json(experiment, trials))
+        return
+    best = best_trial(experiment.spec.objective, list(trials))
+    if not quiet:
+        console.print(_trials_table(experiment, trials, best.name if best else None))
+    console.print(
+        f"experiment {experiment.name}: {experiment.status.value} "
+        f"({experiment.reason}: {experiment.message})"
+    )
+    if best is not None:
+        for line in _best_lines(experiment, best):
+            console.print(line, highlight=False)
+    else:
+        console.print(
+            "no trial reported the objective metric; see `tunery trials "
+            f"{experiment.name}` and the trials' output.log",
+            style="yellow",
+        )
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_db_option
+@click.option("--name", default=None, help="Run the experiment under this name.")
+@click.option(
+    "--parallel", type=click.IntRange(min=1), default=None, help="Override parallelTrialCount."
+)
+@click.option(
+    "--max-trials", type=click.IntRange(min=1), default=None, help="Override maxTrialCount."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the argv of the first suggestions; run nothing."
+)
+@click.option(
+    "--runs-dir",
+    default=None,
+    metavar="DIR",
+    help="Where trial directories go (default ./tunery-runs).",
+)
+@click.option(
+    "--gpus",
+    envvar="TUNERY_GPUS",
+    default=None,
+    metavar="IDS",
+    help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+@_json_option
+def run(
+    file: str,
+    db: str | None,
+    name: str | None,
+    parallel: int | None,
+    max_trials: int | None,
+    dry_run: bool,
+    runs_dir: str | None,
+    gpus: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """Run the experiment in FILE to its end (resumes it if it already exists)."""
+    from tunery.model import Experiment
+    from tunery.spec import to_document
+
+    parsed, rename = _load_single(file, name)
+    spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
+    if dry_run:
+        _dry_run(spec)
+        return 0
+    store = _open_store(db)
+    existing = store.find_experiment(spec.name)
+    console = _console()
+    if existing is not None:
+        if _same_search(existing.spec, spec):
+            if existing.spec != spec:
+                store.update_experiment_spec(spec.name, spec, to_document(spec))
+            if existing.status.is_completed:
+                return _completed_again(console, store, existing, spec, as_json, quiet)
+            if not (quiet or as_json):
+                console.print(f"experiment {spec.name} exists: resuming it")
+        else:
+            _fail(
+                f"an experiment named {spec.name!r} already exists with a different spec",
+                f"run it under another name (--name), or `tunery delete {spec.name}` first",
+            )
+    else:
+        base_dir = os.path.dirname(os.path.abspath(file))
+        runs = os.path.abspath(runs_dir or "tunery-runs")
+        store.create_experiment(
+            Experiment(
+                name=spec.name,
+                spec=spec,
+                document=to_document(spec),
+                created_time=datetime.now(UTC).timestamp(),
+                base_dir=base_dir,
+                runs_dir=runs,
+            )
+        )
+    return _drive(store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json)
+
+
+def _same_search(a: Any, b: Any) -> bool:
+    """Specs equal except for the budget knobs a user may change between runs."""
+    keys = {"parallel_trial_count": 0, "max_trial_count": 0, "max_failed_trial_count": 0}
+    return bool(replace(a, **keys) == replace(b, **keys))
+
+
+def _completed_again(
+    console: Any, store: Any, existing: Any, spec: Any, as_json: bool, quiet: bool
+) -> int:
+    """``run``/``resume`` of a completed experiment: extend it if Katib would, else report."""
+    from tunery.model import ExperimentCondition, ResumePolicy
+
+    trials = store.list_trials(existing.name)
+    completed = sum(1 for t in trials if t.status.is_completed)
+    can_extend = (
+        existing.reason == "ExperimentMaxTrialsReached"
+        and spec.max_trial_count is not None
+        and spec.max_trial_count > completed
+    )
+    if can_extend and spec.resume_policy is ResumePolicy.NEVER:
+        _fail(
+            f"experiment {existing.name!r} has completed and its resumePolicy is Never",
+            "set spec.resumePolicy: LongRunning to extend a finished experiment",
+        )
+    if can_extend:
+        store.set_experiment_status(
+            existing.name,
+            ExperimentCondition.RESTARTING,
+            "ExperimentRestarting",
+            f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
+            clear_completion=True,
+        )
+        return _drive(store, existing.name, gpus=None, quiet=quiet, as_json=as_json)
+    if not (quiet or as_json):
+        console.print(f"experiment {existing.name} has already completed")
+    _report(console, existing, trials, as_json=as_json, quiet=quiet)
+    return 0 if existing.status.value == "Succeeded" else 1
+
+
+def _dry_run(spec: Any) -> None:
+    import shlex
+
+    from tunery.spec import render_trial
+    from tunery.suggest import create_suggester
+
+    suggester = create_suggester(spec, zlib.crc32(spec.name.encode()))
+    count = spec.parallel_trial_count
+    if spec.max_trial_count is not None:
+        count = min(count, spec.max_trial_count)
+    for i, assignment in enumerate(suggester.suggest([], count), start=1):
+        trial_name = f"{spec.name}-{i:04d}"
+        rendered = render_trial(spec, trial_name, assignment.parameters, assignment.labels)
+        click.echo(f"{trial_name}: {shlex.join(rendered.argv)}")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
+@click.option("--gpus", envvar="TUNERY_GPUS", default=None, metavar="IDS")
+@click.option("-q", "--quiet", is_flag=True)
+@_json_option
+def resume(
+    name: str, db: str | None, max_trials: int | None, gpus: str | None, quiet: bool, as_json: bool
+) -> int:
+    """Resume experiment NAME after a crash, Ctrl-C or reboot."""
+    from tunery.spec import to_document
+
+    store = _open_store(db)
+    existing = store.get_experiment(name)
+    spec = existing.spec
+    if max_trials is not None:
+        spec = _apply_overrides(spec, None, None, max_trials)
+        store.update_experiment_spec(name, spec, to_document(spec))
+    if existing.status.is_completed:
+        return _completed_again(_console(), store, existing, spec, as_json, quiet)
+    return _drive(store, name, gpus=gpus, quiet=quiet, as_json=as_json)
+
+
+# --------------------------------------------------------------------------- read commands
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_json_option
+def validate(file: str, as_json: bool) -> None:
+    """Check an experiment file; exit 2 with the YAML path of the first problem."""
+    from tunery.spec import load_file
+
+    parsed = load_file(file)
+    if as_json:
+        _print_json([{"name": p.spec.name, "valid": True} for p in parsed])
+        return
+    for p in parsed:
+        s = p.spec
+        click.echo(
+            f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
+            f"{len(s.parameters)} parameters, {s.objective.type.value} "
+            f"{s.objective.objective_metric_name})"
+        )
+
+
+@main.command(name="list")
+@_db_option
+@_json_option
+def list_(db: str | None, as_json: bool) -> None:
+    """List experiments."""
+    from rich.table import Table
+
+    from tunery.controller import summarize
+    from tunery.model import best_trial
+
+    store = _open_store(db)
+    rows = []
+    for exp in store.list_experiments():
+        trials = store.list_trials(exp.name)
+        rows.append((exp, trials))
+    if as_json:
+        _print_json([_experiment_json(e, t) for e, t in rows])
+        return
+    if not rows:
+        click.echo("no experiments yet; start one with `tunery run FILE`")
+        return
+    table = Table()
+    for col in ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created"):
+        table.add_column(col)
+    for exp, trials in rows:
+        best = best_trial(exp.spec.objective, trials)
+        s = summarize(trials)
+        table.add_row(
+            exp.name,
+            exp.status.value,
+            exp.reason or "",
+            exp.spec.algorithm.algorithm_name,
+            f"{exp.spec.objective.type.value} {exp.spec.objective.objective_metric_name}",
+            _fmt(best.objective) if best else "-",
+            f"{s['total']} ({s['succeeded']} ok, {s['failed'] + s['metricsUnavailable']} failed)",
+            _iso(exp.created_time) or "",
+        )
+    _console().print(table)
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@_json_option
+def get(name: str, db: str | None, as_json: bool) -> None:
+    """Show one experiment's status."""
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    trials = store.list_trials(name)
+    data = _experiment_json(exp, trials)
+    if as_json:
+        _print_json(data)
+        return
+    console = _console()
+    console.print(f"experiment {exp.name}: {exp.status.value} ({exp.reason}: {exp.message})")
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    best = next(
+        (t for t in trials if data["bestTrial"] and t.name == data["bestTrial"]["name"]), None
+    )
+    if best is not None:
+        for line in _best_lines(exp, best):
+            console.print(line, highlight=False)
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("--status", "statuses", multiple=True, help="Only trials with this condition.")
+@_json_option
+def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) -> None:
+    """List an experiment's trials."""
+    from tunery.model import TrialCondition, best_trial
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    wanted = None
+    if statuses:
+        valid = {c.value.lower(): c for c in TrialCondition}
+        wanted = []
+        for s in statuses:
+            if s.lower() not in valid:
+                _fail(
+                    f"--status {s!r} is not a trial condition",
+                    f"use one of: {', '.join(c.value for c in TrialCondition)}",
+                )
+            wanted.append(valid[s.lower()])
+    rows = store.list_trials(name, wanted)
+    if as_json:
+        _print_json([_trial_json(t) for t in rows])
+        return
+    best = best_trial(exp.spec.objective, store.list_trials(name))
+    _console().print(_trials_table(exp, rows, best.name if best else None))
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@_json_option
+def best(name: str, db: str | None, as_json: bool) -> int:
+    """Show the best trial and its hyperparameters."""
+    from tunery.model import best_trial
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    trial = best_trial(exp.spec.objective, store.list_trials(name))
+    if trial is None:
+        if as_json:
+            _print_json(None)
+        else:
+            click.echo(f"experiment {name} has no trial with an objective value yet")
+        return 1
+    if as_json:
+        _print_json(_trial_json(trial))
+    else:
+        for line in _best_lines(exp, trial):
+            click.echo(line)
+    return 0
+
+
+# --------------------------------------------------------------------------- intents
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+def stop(name: str, db: str | None) -> None:
+    """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
+    from tunery.controller import INTENT_STOP_EXPERIMENT, Controller
+    from tunery.execute.local import LocalExecutor
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    if exp.status.is_completed:
+        click.echo(f"experiment {name} has already completed ({exp.reason})")
+        return
+    now = datetime.now(UTC).timestamp()
+    store.add_intent(name, INTENT_STOP_EXPERIMENT, None, now)
+    controller = Controller(store, name, LocalExecutor())
+    try:
+        controller.start()
+    except LeaseHeldError:
+        click.echo(f"stop requested: the controller running {name} will stop it shortly")
+        return
+    try:
+        controller.tick()
+    finally:
+        controller.release()
+    click.echo(f"experiment {name} stopped")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, db: str | None, yes: bool) -> None:
+    """Delete an experiment and its trials from the database (trial directories stay)."""
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    lease = store.lease_owner(name)
+    now = datetime.now(UTC).timestamp()
+    if lease is not None and lease[1] > now:
+        from tunery.controller import owner_is_dead
+
+        if not owner_is_dead(lease[0]):
+            _fail(
+                f"experiment {name!r} is being run by a controller ({lease[0]})",
+                f"stop it first with `tunery stop {name}`",
+            )
+    if not yes and sys.stdin.isatty() and not click.confirm(f"delete experiment {name}?"):
+        raise click.exceptions.Abort
+    store.delete_experiment(name)
+    where = f"; trial directories stay under {exp.runs_dir}" if exp.runs_dir else ""
+    click.echo(f"deleted experiment {name}{where}")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["yaml", "json", "csv"]),
+    default="yaml",
+    show_default=True,
+)
+def export(name: str, db: str | None, fmt: str) -> None:
+    """Export an experiment's spec (yaml, json) or its trial table (csv)."""
+    from tunery.spec import format_value, to_document
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    if fmt == "yaml":
+        click.echo(yaml.safe_dump(to_document(exp.spec), sort_keys=False), nl=False)
+        return
+    if fmt == "json":
+        _print_json(to_document(exp.spec))
+        return
+    spec = exp.spec
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    metrics = list(spec.objective.metric_names)
+    writer.writerow(
+        [
+            "name",
+            "status",
+            "reason",
+            *[p.name for p in spec.parameters],
+            "objective",
+            *[f"{m}.{k}" for m in metrics for k in ("min", "max", "latest")],
+            "startTime",
+            "completionTime",
+        ]
+    )
+    for t in store.list_trials(name):
+        row: list[Any] = [t.name, t.status.value, t.reason or ""]
+        row += [
+            format_value(t.parameters[p.name]) if p.name in t.parameters else ""
+            for p in spec.parameters
+        ]
+        row.append("" if t.objective is None else repr(t.objective))
+        for m in metrics:
+            s = t.metrics.get(m)
+            for v in (s.min, s.max, s.latest) if s else (None, None, None):
+                row.append("" if v is None else repr(v))
+        row += [_iso(t.start_time) or "", _iso(t.completion_time) or ""]
+        writer.writerow(row)
+    click.echo(buf.getvalue(), nl=False)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@_db_option
+def upgrade(db: str | None) -> None:
+    """Bring the database schema to the newest version (Alembic migrations)."""
+    from tunery.storage import Store
+
+    store = Store(db, upgrade=False)
+    revision = store.upgrade()
+    click.echo(f"{store.url}: schema at revision {revision}")
+
+
+@db.command()
+@_db_option
+def current(db: str | None) -> None:
+    """Print the database's schema revision."""
+    from tunery.storage import Store
+
+    store = Store(db, upgrade=False)
+    click.echo(f"{store.url}: {store.current_revision() or 'empty (run `tunery db upgrade`)'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

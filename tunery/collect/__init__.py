@@ -1,0 +1,83 @@
+"""Metrics collectors: read trial output incrementally into metric records.
+
+:func:`make_collector` picks the collector for an experiment's ``metricsCollectorSpec`` and
+:func:`collector_source` says which file it reads.  Kinds:
+
+* ``StdOut`` (default): the trial's combined stdout+stderr log, TEXT lines;
+* ``File``: a file the trial writes (``source.fileSystemPath``, kind File), TEXT or JSON;
+* ``None`` / ``Push``: no collection (the trial reports some other way);
+* ``TensorFlowEvent``: not in this version (it will come with the ``tfevents`` extra);
+* ``PrometheusMetric`` / ``Custom``: Kubernetes-only; refused with a hint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from tunery.collect.base import Collector
+from tunery.collect.file import FileCollector
+from tunery.collect.stdout import StdOutCollector
+from tunery.errors import SpecError, TuneryError
+from tunery.model import CollectorKind, FileFormat, FileSystemKind, MetricsCollectorSpec
+
+__all__ = [
+    "Collector",
+    "FileCollector",
+    "StdOutCollector",
+    "collector_source",
+    "make_collector",
+]
+
+_KIND_PATH = "spec.metricsCollectorSpec.collector.kind"
+_SOURCE_PATH = "spec.metricsCollectorSpec.source.fileSystemPath"
+
+
+def make_collector(spec: MetricsCollectorSpec, metric_names: Sequence[str]) -> Collector | None:
+    """The collector for ``spec``, or None when the kind collects nothing."""
+    kind = spec.kind
+    if kind is CollectorKind.STDOUT:
+        return StdOutCollector(metric_names, spec.metrics_format)
+    if kind is CollectorKind.FILE:
+        if spec.path_kind is FileSystemKind.DIRECTORY:
+            raise SpecError(
+                f"{_SOURCE_PATH}.kind",
+                "the File collector reads a file, not a directory",
+                "set fileSystemPath.kind: File, or use kind TensorFlowEvent for a directory",
+            )
+        _file_path(spec)
+        return FileCollector(metric_names, spec.file_format or FileFormat.TEXT, spec.metrics_format)
+    if kind in (CollectorKind.NONE, CollectorKind.PUSH):
+        return None
+    if kind is CollectorKind.TENSORFLOW_EVENT:
+        raise TuneryError(
+            "the TensorFlowEvent metrics collector is not available in this version of tunery",
+            "it will arrive with the 'tfevents' extra (pip install 'tunery[tfevents]') in a "
+            "later version; meanwhile print metrics as name=value lines (kind StdOut)",
+        )
+    if kind in (CollectorKind.PROMETHEUS, CollectorKind.CUSTOM):
+        raise SpecError(
+            _KIND_PATH,
+            f"the {kind.value} metrics collector is not supported locally",
+            "it needs Kubernetes sidecars; print metrics as name=value lines (kind StdOut) "
+            "or write them to a file (kind File)",
+        )
+    raise SpecError(_KIND_PATH, f"unknown metrics collector kind {kind!r}")  # pragma: no cover
+
+
+def _file_path(spec: MetricsCollectorSpec) -> str:
+    if not spec.path:
+        raise SpecError(
+            f"{_SOURCE_PATH}.path",
+            "the File metrics collector needs a path",
+            "set source.fileSystemPath.path to the file the trial writes its metrics to",
+        )
+    return spec.path
+
+
+def collector_source(spec: MetricsCollectorSpec, output_path: str, working_dir: str) -> str:
+    """The file the collector of ``spec`` reads: the output log, or the File collector's path
+    resolved against the trial's working directory."""
+    if spec.kind is CollectorKind.FILE:
+        return os.path.join(working_dir, os.path.expanduser(_file_path(spec)))
+    return output_path

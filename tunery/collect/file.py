@@ -1,0 +1,124 @@
+"""The File collector: metrics a trial writes to a file, in TEXT or JSON lines format.
+
+TEXT is parsed exactly like the StdOut collector (:mod:`tunery.collect.stdout`), filters
+included.  JSON follows Katib's ``parseLogsInJsonFormat``
+(``pkg/metricscollector/v1beta1/file-metricscollector/file-metricscollector.go``): one JSON
+object per line, metric names as keys, an optional ``timestamp`` key (an RFC3339(Nano) string,
+or a number of seconds since the epoch).  Differences from Katib, all lenient:
+
+* values may be JSON strings (Katib's only form) *or* numbers; ``NaN``/``Infinity`` (the
+  literal or the string) give a record with value None; booleans, nulls, objects are skipped;
+* a line that is not JSON, or not an object, is ignored (Katib fails the whole collection);
+* an integral ``step`` or ``epoch`` key (``step`` wins) becomes the records' ``step``.
+
+The reading rules (cursor, partial lines, overlong lines, missing file) are the StdOut
+collector's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunery.collect.stdout import (
+    TextLineParser,
+    decode,
+    parse_step,
+    parse_timestamp,
+    parse_value,
+    read_lines,
+)
+from tunery.errors import TuneryError
+from tunery.model import FileFormat, MetricRecord
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_KEY = "timestamp"
+
+
+def _json_timestamp(value: Any) -> float | None:
+    if isinstance(value, str):
+        return parse_timestamp(value.strip())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _json_value(value: Any) -> tuple[bool, float | None]:
+    if isinstance(value, str):
+        return parse_value(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return True, number if math.isfinite(number) else None
+    return False, None
+
+
+class JsonLineParser:
+    """Parses one JSON line into metric records (see the module docstring)."""
+
+    def __init__(self, metric_names: Sequence[str]) -> None:
+        self.metric_names = tuple(dict.fromkeys(metric_names))
+
+    def __call__(self, line: str) -> list[MetricRecord]:
+        text = line.strip()
+        if not text.startswith("{"):
+            return []
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return []
+        if not isinstance(obj, dict):
+            return []
+        timestamp = _json_timestamp(obj.get(TIMESTAMP_KEY))
+        step = parse_step(obj.get("step"))
+        if step is None:
+            step = parse_step(obj.get("epoch"))
+        records = []
+        for name in self.metric_names:
+            if name not in obj:
+                continue
+            ok, value = _json_value(obj[name])
+            if ok:
+                records.append(MetricRecord(name, value, timestamp, step))
+        return records
+
+
+class FileCollector:
+    """Katib's File collector (``fileSystemPath.kind: File``) for TEXT or JSON files."""
+
+    def __init__(
+        self,
+        metric_names: Sequence[str],
+        file_format: FileFormat | str = FileFormat.TEXT,
+        filters: Sequence[str] = (),
+    ) -> None:
+        try:
+            self.file_format = FileFormat(file_format)
+        except ValueError as exc:
+            raise TuneryError(
+                f"unknown metrics file format {file_format!r}",
+                "spec.metricsCollectorSpec.source.fileSystemPath.format must be TEXT or JSON",
+            ) from exc
+        self.parser: TextLineParser | JsonLineParser
+        if self.file_format is FileFormat.JSON:
+            if filters:
+                log.debug("metricsFormat filters do not apply to JSON metrics files")
+            self.parser = JsonLineParser(metric_names)
+        else:
+            self.parser = TextLineParser(metric_names, filters)
+
+    def read(
+        self, source: str, cursor: Mapping[str, Any] | None, final: bool = False
+    ) -> tuple[list[MetricRecord], dict[str, Any]]:
+        records: list[MetricRecord] = []
+        parse = self.parser
+
+        def on_line(line: bytes) -> None:
+            records.extend(parse(decode(line)))
+
+        new_cursor = read_lines(source, cursor, final, on_line)
+        return records, new_cursor

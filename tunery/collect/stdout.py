@@ -1,0 +1,244 @@
+"""The StdOut collector: Katib's TEXT metric lines, read incrementally from the trial's log.
+
+Parsing follows Katib's file metrics collector
+(``pkg/metricscollector/v1beta1/file-metricscollector/file-metricscollector.go``, default
+regex in ``pkg/metricscollector/v1beta1/common/const.go``):
+
+* a line is looked at only if it contains one of the metric names (a substring test);
+* its first whitespace-separated token is tried as an RFC3339 / RFC3339Nano timestamp
+  (``2024-01-31T12:00:00.123456789Z``, ``...+02:00``); if it parses it becomes the records'
+  timestamp (seconds since the epoch), else the records have none;
+* every filter regex (``metricsFormat``, default :data:`DEFAULT_FILTER`) is applied in
+  order, and *every* match of each on the line is taken: group 1 is the name,
+  group 2 the value, both stripped; matches whose name is not a metric name are dropped.
+
+Our additions, all lenient: values that do not parse as numbers are skipped (Katib would
+store the string); ``nan``/``inf``/``infinity`` (any case, signed) give a record with value
+None ("unavailable"): with the default filter we recognise ``loss=nan`` explicitly, because
+Katib's regex would capture an empty value there.  If the line also carries ``step=N`` or
+``epoch=N`` (``step`` wins), N becomes the ``step`` of the line's records.
+
+Reading (shared with :mod:`tunery.collect.file`): the cursor is ``{"offset": bytes consumed,
+"line": lines consumed, "skipping": bool}``; only ``\\n``-terminated lines are consumed unless
+``final``; bytes decode as UTF-8 with replacement; lines longer than :data:`MAX_LINE` bytes
+are skipped whole, without ever being held in memory; a missing file yields nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from tunery.errors import SpecError
+from tunery.model import MetricRecord
+
+log = logging.getLogger(__name__)
+
+#: Katib's default metrics filter.
+DEFAULT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+#: Katib's default filter, except that ``nan``/``inf`` values are captured too (tried first,
+#: so ``loss=nan`` does not match as an empty value).
+_DEFAULT_WITH_NAN = (
+    r"([\w|-]+)\s*=\s*((?i:[+-]?(?:nan|inf(?:inity)?))(?!\w)|[+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
+)
+#: Longest line looked at; longer ones are skipped.
+MAX_LINE = 1 << 20
+_BLOCK = 1 << 20
+_STEP_NAMES = ("step", "epoch")
+_FILTER_PATH = "spec.metricsCollectorSpec.source.filter.metricsFormat"
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[Ee][+-]?\d+)?")
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- value parsing
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Seconds since the epoch of an RFC3339(Nano) timestamp, or None if ``text`` is not one."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    zone = m.group(8)
+    if zone in ("Z", "z"):
+        tz = UTC
+    else:
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        offset = timedelta(hours=hours, minutes=minutes)
+        tz = timezone(-offset if zone[0] == "-" else offset)
+    try:
+        base = datetime(year, month, day, hour, minute, second, tzinfo=tz).timestamp()
+    except ValueError:
+        return None
+    fraction = m.group(7)
+    return base + (float(fraction) if fraction else 0.0)
+
+
+def parse_value(text: str) -> tuple[bool, float | None]:
+    """``(ok, value)`` of a metric value string: NaN/inf give ``(True, None)``."""
+    text = text.strip()
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        return True, value if math.isfinite(value) else None
+    if _NONFINITE.fullmatch(text):
+        return True, None
+    return False, None
+
+
+def parse_step(value: Any) -> int | None:
+    """An integral step/epoch from a number or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        ok, number = parse_value(value)
+        if not ok or number is None:
+            return None
+        value = number
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    return None
+
+
+def compile_filters(filters: Sequence[str]) -> list[re.Pattern[str]]:
+    """Compile ``metricsFormat`` regexes (each needs a name group and a value group)."""
+    compiled = []
+    for i, pattern in enumerate(filters):
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise SpecError(
+                f"{_FILTER_PATH}[{i}]",
+                f"invalid regular expression {pattern!r}: {exc}",
+                "write a regex with two groups: the metric name and its value",
+            ) from exc
+        if regex.groups < 2:
+            raise SpecError(
+                f"{_FILTER_PATH}[{i}]",
+                f"the regex {pattern!r} needs two groups (name, value); it has {regex.groups}",
+                r"for example ([\w|-]+)\s*:\s*([+-]?\d*(\.\d+)?)",
+            )
+        compiled.append(regex)
+    return compiled
+
+
+class TextLineParser:
+    """Parses one TEXT line into metric records (Katib's rules plus ours; see the module)."""
+
+    def __init__(self, metric_names: Sequence[str], filters: Sequence[str] = ()) -> None:
+        self.metric_names = tuple(dict.fromkeys(metric_names))
+        self._names = frozenset(self.metric_names)
+        self._regexes = compile_filters(filters) if filters else [re.compile(_DEFAULT_WITH_NAN)]
+
+    def __call__(self, line: str) -> list[MetricRecord]:
+        if not any(name in line for name in self.metric_names):
+            return []
+        parts = line.split(None, 1)
+        timestamp = parse_timestamp(parts[0]) if len(parts) == 2 else None
+        found: list[tuple[str, float | None]] = []
+        steps: dict[str, int] = {}
+        for regex in self._regexes:
+            for m in regex.finditer(line):
+                name = (m.group(1) or "").strip()
+                if name in _STEP_NAMES and name not in steps:
+                    step = parse_step((m.group(2) or "").strip())
+                    if step is not None:
+                        steps[name] = step
+                if name not in self._names:
+                    continue
+                ok, value = parse_value(m.group(2) or "")
+                if ok:
+                    found.append((name, value))
+        step = steps.get("step", steps.get("epoch"))
+        return [MetricRecord(name, value, timestamp, step) for name, value in found]
+
+
+# --------------------------------------------------------------------------- incremental reading
+
+
+def read_lines(
+    source: str,
+    cursor: Mapping[str, Any] | None,
+    final: bool,
+    on_line: Callable[[bytes], None],
+) -> dict[str, Any]:
+    """Feed each new complete line of ``source`` (without its newline) to ``on_line``.
+
+    Returns the new cursor.  Lines longer than :data:`MAX_LINE` are skipped, whether they
+    arrive in one read or across many.
+    """
+    offset = int((cursor or {}).get("offset", 0))
+    line_no = int((cursor or {}).get("line", 0))
+    skipping = bool((cursor or {}).get("skipping", False))
+    try:
+        f = open(source, "rb")  # noqa: SIM115 - closed below; a missing file is normal
+    except FileNotFoundError:
+        return {"offset": offset, "line": line_no, "skipping": skipping}
+    with f:
+        f.seek(offset)
+        pending = b""
+        while True:
+            block = f.read(_BLOCK)
+            if not block:
+                break
+            pending += block
+            start = 0
+            while True:
+                end = pending.find(b"\n", start)
+                if end < 0:
+                    break
+                if skipping:
+                    skipping = False
+                elif end - start <= MAX_LINE:
+                    on_line(pending[start:end])
+                line_no += 1
+                start = end + 1
+            offset += start
+            pending = pending[start:]
+            if len(pending) > MAX_LINE:
+                # An overlong line without its end yet: drop what we have, skip the rest.
+                log.warning("%s: skipping a line longer than %d bytes", source, MAX_LINE)
+                offset += len(pending)
+                pending = b""
+                skipping = True
+        if final and (pending or skipping):
+            if pending and not skipping:
+                on_line(pending)
+            offset += len(pending)
+            line_no += 1
+            skipping = False
+    return {"offset": offset, "line": line_no, "skipping": skipping}
+
+
+def decode(line: bytes) -> str:
+    return line.decode("utf-8", errors="replace")
+
+
+class StdOutCollector:
+    """Katib's StdOut collector over the trial's combined output log."""
+
+    def __init__(self, metric_names: Sequence[str], filters: Sequence[str] = ()) -> None:
+        self.parser = TextLineParser(metric_names, filters)
+
+    def read(
+        self, source: str, cursor: Mapping[str, Any] | None, final: bool = False
+    ) -> tuple[list[MetricRecord], dict[str, Any]]:
+        records: list[MetricRecord] = []
+        parse = self.parser
+
+        def on_line(line: bytes) -> None:
+            records.extend(parse(decode(line)))
+
+        new_cursor = read_lines(source, cursor, final, on_line)
+        return records, new_cursor

@@ -1,0 +1,688 @@
+"""The reconcile loop: one controller drives one experiment to its end.
+
+Each :meth:`Controller.tick`:
+
+1. renews the experiment's lease (only the lease holder writes trial state);
+2. obeys intents written by the CLI/UI (stop the experiment, kill a trial);
+3. polls every active trial through the executor and collects its new metric lines (the
+   collector cursor is saved in the same transaction as the observations);
+4. finishes ended trials with Katib's semantics (Succeeded, Failed, MetricsUnavailable...);
+5. decides whether the experiment is over (goal, max failed, max trials, suggestion end);
+6. asks the suggester for ``min(free slots, remaining budget)`` assignments, creates those
+   trials in the store *before* starting them (so a crash can never run more than
+   ``maxTrialCount`` trials) and starts them.
+
+Everything needed to resume lives in the store: restarting is resuming.  A trial left
+``Created`` with no handle by a crash is started again (it never ran); a ``Running`` one is
+re-attached through its stored handle, or marked Failed (``TrialLost``) when its process is
+gone without an exit status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import uuid
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tunery.clock import Clock, SystemClock
+from tunery.collect import collector_source, make_collector
+from tunery.collect.base import Collector
+from tunery.errors import LeaseHeldError, TuneryError
+from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
+from tunery.model import (
+    Assignment,
+    CollectorKind,
+    Experiment,
+    ExperimentCondition,
+    ExperimentReason,
+    MetricRecord,
+    MetricSummary,
+    Observation,
+    Trial,
+    TrialCondition,
+    objective_value,
+)
+from tunery.spec import render_trial
+from tunery.storage import Store
+from tunery.suggest import Suggester, create_suggester
+
+log = logging.getLogger(__name__)
+
+#: Intent kinds the controller obeys.
+INTENT_STOP_EXPERIMENT = "stop-experiment"
+INTENT_KILL_TRIAL = "kill-trial"
+
+
+def default_owner() -> str:
+    """A lease owner id: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` names a process on this host that no longer exists.
+
+    Lets ``tunery resume`` take over at once after the previous controller was killed,
+    instead of waiting for its lease to expire.
+    """
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    # The pid exists; it may be a zombie of a killed controller (our own child in tests).
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return state in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def trial_name_for(experiment: str, index: int) -> str:
+    return f"{experiment}-{index:04d}"
+
+
+@dataclass
+class TrialEvent:
+    """What the controller reports to whoever watches it (the CLI's progress display)."""
+
+    kind: str  # "started" | "finished" | "experiment-finished"
+    trial: Trial | None = None
+    experiment: Experiment | None = None
+
+
+@dataclass
+class _Counts:
+    by_status: dict[TrialCondition, int] = field(default_factory=dict)
+
+    @property
+    def active(self) -> int:
+        return sum(n for s, n in self.by_status.items() if s.is_active)
+
+    @property
+    def completed(self) -> int:
+        return sum(n for s, n in self.by_status.items() if s.is_completed)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for s, n in self.by_status.items() if s.is_failed)
+
+
+class Controller:
+    """Drives one experiment.  Use :meth:`run`, or :meth:`start` + :meth:`tick` in tests."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment: str,
+        executor: Executor,
+        *,
+        clock: Clock | None = None,
+        owner: str | None = None,
+        lease_ttl: float = 30.0,
+        poll_interval: float = 0.5,
+        intent_interval: float = 0.25,
+        on_event: Callable[[TrialEvent], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.name = experiment
+        self.executor = executor
+        self.clock = clock or SystemClock()
+        self.owner = owner or default_owner()
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        #: Seconds between two reads of the intents table (stop/kill requests).
+        self.intent_interval = intent_interval
+        self.on_event = on_event
+        self._experiment: Experiment | None = None
+        self._suggester: Suggester | None = None
+        self._collector: Collector | None = None
+        self._lease_renewed_at = 0.0
+        self._started = False
+        self._nothing_to_suggest = False
+        # The controller is the only writer of trial state, so it keeps every trial in
+        # memory and refreshes one row after each of its own writes: a tick costs the same
+        # with 10 or 10,000 finished trials.
+        self._trials: dict[str, Trial] = {}
+        self._active: dict[str, Trial] = {}
+        self._counts = _Counts({s: 0 for s in TrialCondition})
+        self._goal_trial: str | None = None
+        self._intents_checked_at = -float("inf")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def experiment(self) -> Experiment:
+        if self._experiment is None:
+            self._experiment = self.store.get_experiment(self.name)
+        return self._experiment
+
+    def start(self) -> None:
+        """Take the lease and prepare the algorithm; marks the experiment Running."""
+        now = self.clock.now()
+        self.store.acquire_lease(self.name, self.owner, now, self.lease_ttl, steal=owner_is_dead)
+        self._lease_renewed_at = now
+        exp = self.store.get_experiment(self.name)
+        self._experiment = exp
+        spec = exp.spec
+        if spec.early_stopping is not None:
+            log.warning(
+                "experiment %s: early stopping (%s) is not implemented in this version; "
+                "every trial runs to its end",
+                self.name,
+                spec.early_stopping.algorithm_name,
+            )
+        seed = zlib.crc32(self.name.encode())
+        self._suggester = create_suggester(spec, seed)
+        state = self.store.load_algorithm_state(self.name)
+        if state is not None:
+            self._suggester.load_state(state)
+        self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
+        self._trials = {}
+        self._active = {}
+        self._counts = _Counts({s: 0 for s in TrialCondition})
+        self._goal_trial = None
+        adopt = getattr(self.executor, "adopt", None)
+        for trial in self.store.list_trials(self.name):
+            self._remember(trial)
+            if adopt is not None and trial.status.is_active and trial.handle:
+                # Re-attached trials hold their resources (GPUs) before anything new starts.
+                adopt(trial.handle)
+        if not exp.status.is_completed:
+            reason = (
+                ExperimentReason.RUNNING
+                if exp.status is ExperimentCondition.CREATED
+                else ExperimentReason.RESTARTING
+            )
+            self.store.set_experiment_status(
+                self.name,
+                ExperimentCondition.RUNNING,
+                reason.value,
+                "Experiment is running",
+                start_time=exp.start_time or now,
+            )
+        self._experiment = self.store.get_experiment(self.name)
+        self._started = True
+
+    def release(self) -> None:
+        """Give the lease back (the experiment can be resumed by another controller)."""
+        try:
+            self.store.release_lease(self.name, self.owner)
+        finally:
+            self._started = False
+
+    def run(self, max_ticks: int | None = None) -> Experiment:
+        """Tick until the experiment completes; returns the final experiment."""
+        if not self._started:
+            self.start()
+        try:
+            ticks = 0
+            while True:
+                if self.tick():
+                    break
+                ticks += 1
+                if max_ticks is not None and ticks >= max_ticks:
+                    break
+                self._idle()
+        finally:
+            self.release()
+        return self.store.get_experiment(self.name)
+
+    def interrupt(self, reason: str = "Interrupted", message: str | None = None) -> int:
+        """Kill every active trial (Ctrl-C): they become Killed; the experiment stays resumable.
+
+        Returns how many trials were killed.
+        """
+        killed = 0
+        for trial in list(self._active.values()):
+            self._kill(trial, reason, message or "the controller was interrupted")
+            killed += 1
+        return killed
+
+    def _idle(self) -> None:
+        wait = getattr(self.executor, "wait", None)
+        if wait is not None and isinstance(self.clock, SystemClock):
+            handles = [t.handle for t in self._active.values() if t.handle]
+            wait(handles, self.poll_interval)
+        else:
+            self.clock.sleep(self.poll_interval)
+
+    # ------------------------------------------------------------------ the cache
+
+    def _remember(self, trial: Trial) -> Trial:
+        old = self._trials.get(trial.name)
+        if old is not None:
+            self._counts.by_status[old.status] -= 1
+        self._counts.by_status[trial.status] += 1
+        self._trials[trial.name] = trial
+        if trial.status.is_active:
+            self._active[trial.name] = trial
+        else:
+            self._active.pop(trial.name, None)
+            goal = self.experiment.spec.objective
+            if (
+                self._goal_trial is None
+                and trial.status is TrialCondition.SUCCEEDED
+                and trial.objective is not None
+                and goal.goal_reached(trial.objective)
+            ):
+                self._goal_trial = trial.name
+        return trial
+
+    def _refresh(self, name: str) -> Trial:
+        return self._remember(self.store.get_trial(self.name, name))
+
+    def _update(
+        self, trial: Trial, expect: Sequence[TrialCondition], **changes: Any
+    ) -> tuple[Trial, bool]:
+        """Compare-and-set a trial in the store and in the cache (no read back when applied)."""
+        applied = self.store.update_trial(self.name, trial.name, expect=expect, **changes)
+        changes.pop("observations", None)
+        if applied:
+            return self._remember(replace(trial, **changes)), True
+        return self._refresh(trial.name), False
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial of the experiment, by index (the controller's view)."""
+        return list(self._trials.values())
+
+    # ------------------------------------------------------------------ the loop
+
+    def tick(self) -> bool:
+        """One reconcile pass.  Returns True when the experiment has completed."""
+        if not self._started:
+            self.start()
+        now = self.clock.now()
+        self._renew_lease(now)
+        # Only this controller writes the experiment while it holds the lease: the cached
+        # copy is current (others write intents, read below).
+        if self.experiment.status.is_completed:
+            return True
+
+        if now - self._intents_checked_at >= self.intent_interval:
+            self._intents_checked_at = now
+            if self._obey_intents():
+                return True
+
+        for trial in list(self._active.values()):
+            self._reconcile_trial(trial)
+
+        if self._check_completion():
+            return True
+
+        self._create_trials()
+        return self._check_completion()
+
+    # ------------------------------------------------------------------ steps
+
+    def _renew_lease(self, now: float) -> None:
+        if now - self._lease_renewed_at < self.lease_ttl / 3:
+            return
+        if not self.store.renew_lease(self.name, self.owner, now, self.lease_ttl):
+            raise LeaseHeldError(
+                f"experiment {self.name!r}: this controller lost its lease to another one",
+                "only one controller may drive an experiment; this one stops here",
+            )
+        self._lease_renewed_at = now
+
+    def _obey_intents(self) -> bool:
+        intents = self.store.pending_intents(self.name)
+        stopped = False
+        for intent in intents:
+            if intent.kind == INTENT_STOP_EXPERIMENT:
+                self._finish_experiment(
+                    ExperimentCondition.SUCCEEDED,
+                    ExperimentReason.STOPPED,
+                    "Experiment was stopped by the user",
+                    kill_reason="ExperimentStopped",
+                )
+                stopped = True
+            elif intent.kind == INTENT_KILL_TRIAL and intent.target:
+                trial = self._active.get(intent.target)
+                if trial is not None:
+                    self._kill(trial, "KilledByUser", "the trial was killed on request")
+            else:
+                log.warning("ignoring unknown intent %r on %s", intent.kind, self.name)
+            self.store.complete_intent(intent.id, self.clock.now())
+        return stopped
+
+    def _working_dir(self, rendered_dir: str | None) -> str:
+        exp = self.experiment
+        base = exp.base_dir or os.getcwd()
+        if rendered_dir:
+            return rendered_dir if os.path.isabs(rendered_dir) else os.path.join(base, rendered_dir)
+        return base
+
+    def _trial_dir(self, trial_name: str) -> str:
+        exp = self.experiment
+        runs = exp.runs_dir or os.path.join(os.getcwd(), "tunery-runs")
+        return os.path.join(runs, self.name, trial_name)
+
+    def _launch(self, trial: Trial) -> Launch:
+        exp = self.experiment
+        rendered = render_trial(exp.spec, trial.name, trial.parameters, trial.labels)
+        env = dict(rendered.env)
+        env.setdefault("TUNERY_EXPERIMENT", self.name)
+        env.setdefault("TUNERY_TRIAL_NAME", trial.name)
+        env.setdefault("KATIB_TRIAL_NAME", trial.name)
+        if "PATH" not in env:
+            # Trials see tunery's own Python environment first, so `python` in a trial
+            # command is the interpreter tunery runs in (a venv's, typically).
+            bindir = os.path.dirname(sys.executable)
+            env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        return Launch(
+            trial_name=trial.name,
+            argv=tuple(rendered.argv),
+            trial_dir=self._trial_dir(trial.name),
+            env=env,
+            working_dir=self._working_dir(rendered.working_dir),
+            timeout=rendered.timeout,
+            resources=dict(rendered.resources),
+        )
+
+    def _start_trial(self, trial: Trial) -> None:
+        """Start a Created trial; on failure to start, the trial becomes Failed."""
+        try:
+            launch = self._launch(trial)
+            handle = self.executor.start(launch)
+        except Exception as exc:
+            if isinstance(exc, ResourcesUnavailable):
+                log.debug("trial %s waits for resources: %s", trial.name, exc)
+                return
+            message = exc.one_line() if isinstance(exc, TuneryError) else str(exc)
+            trial, _ = self._update(
+                trial,
+                [TrialCondition.CREATED],
+                status=TrialCondition.FAILED,
+                reason="TrialStartFailed",
+                message=message or type(exc).__name__,
+                completion_time=self.clock.now(),
+            )
+            log.warning("trial %s could not start: %s", trial.name, message)
+            self._emit("finished", trial)
+            return
+        now = self.clock.now()
+        source = collector_source(
+            self.experiment.spec.metrics_collector,
+            self.executor.output_path(handle),
+            launch.working_dir or self._working_dir(None),
+        )
+        trial, _ = self._update(
+            trial,
+            [TrialCondition.CREATED],
+            status=TrialCondition.RUNNING,
+            reason="TrialRunning",
+            message="Trial is running",
+            handle=handle,
+            cursor={"source": source},
+            start_time=now,
+        )
+        self._emit("started", trial)
+
+    def _reconcile_trial(self, trial: Trial) -> None:
+        if trial.status is TrialCondition.CREATED and not trial.handle:
+            # Created before a crash (or waiting for resources): start it now.
+            self._start_trial(trial)
+            return
+        assert trial.handle is not None
+        status = self.executor.poll(trial.handle)
+        if status.state is not RunState.RUNNING:
+            # The last metric lines and the final status are written in one transaction.
+            self._finish_trial(trial, status, self._read_metrics(trial, final=True))
+            return
+        trial = self._collect(trial, final=False)
+        if trial.status is TrialCondition.CREATED:
+            trial, _ = self._update(
+                trial,
+                [TrialCondition.CREATED],
+                status=TrialCondition.RUNNING,
+                reason="TrialRunning",
+                message="Trial is running",
+                start_time=trial.start_time or self.clock.now(),
+            )
+
+    def _collect(self, trial: Trial, final: bool) -> Trial:
+        """Read new metric lines of a trial into observations (cursor saved atomically)."""
+        got = self._read_metrics(trial, final)
+        if got is None:
+            return trial
+        observations, metrics, cursor = got
+        self.store.add_observations(
+            self.name, trial.name, observations, metrics=metrics, cursor=cursor
+        )
+        return self._remember(replace(trial, metrics=metrics, cursor=cursor))
+
+    def _read_metrics(
+        self, trial: Trial, final: bool
+    ) -> tuple[list[Observation], dict[str, MetricSummary], dict[str, Any]] | None:
+        """New observations, the updated metric summaries and cursor; None if nothing new."""
+        if self._collector is None or trial.handle is None:
+            return None
+        cursor = dict(trial.cursor or {})
+        collector_cursor = cursor.get("collector")
+        counts: dict[str, int] = dict(cursor.get("counts", {}))
+        source = cursor.get("source") or self.executor.output_path(trial.handle)
+        try:
+            records, new_cursor = self._collector.read(source, collector_cursor, final=final)
+        except OSError as exc:
+            log.warning("trial %s: cannot read metrics: %s", trial.name, exc)
+            return None
+        if not records and new_cursor == collector_cursor:
+            return None
+        metrics = dict(trial.metrics)
+        observations = []
+        for record in records:
+            observations.append(self._observation(trial.name, record, counts))
+            metrics[record.name] = metrics.get(record.name, MetricSummary()).add(record.value)
+        cursor["collector"] = new_cursor
+        cursor["counts"] = counts
+        return observations, metrics, cursor
+
+    @staticmethod
+    def _observation(trial_name: str, record: MetricRecord, counts: dict[str, int]) -> Observation:
+        n = counts.get(record.name, 0)
+        counts[record.name] = n + 1
+        step = record.step if record.step is not None else n
+        return Observation(trial_name, record.name, record.value, step, record.timestamp)
+
+    def _finish_trial(
+        self,
+        trial: Trial,
+        status: RunStatus,
+        last: tuple[list[Observation], dict[str, MetricSummary], dict[str, Any]] | None,
+    ) -> None:
+        spec = self.experiment.spec
+        now = self.clock.now()
+        extra: dict[str, Any] = {}
+        if last is not None:
+            extra = {"observations": last[0], "metrics": last[1], "cursor": last[2]}
+            trial = replace(trial, metrics=last[1], cursor=last[2])
+        objective = objective_value(spec.objective, trial.metrics)
+        if status.state is RunState.SUCCEEDED:
+            no_collection = spec.metrics_collector.kind in (CollectorKind.NONE, CollectorKind.PUSH)
+            if objective is None and not no_collection:
+                new_status = TrialCondition.METRICS_UNAVAILABLE
+                reason = "MetricsUnavailable"
+                metric = spec.objective.objective_metric_name
+                message = f"the trial succeeded but never reported {metric!r}"
+                if metric in trial.metrics:
+                    message = f"the trial reported {metric!r} only as NaN/inf"
+            else:
+                new_status = TrialCondition.SUCCEEDED
+                reason = "TrialSucceeded"
+                message = "Trial has succeeded"
+        elif status.state is RunState.LOST:
+            new_status = TrialCondition.FAILED
+            reason = "TrialLost"
+            message = status.message or "the trial's process disappeared without an exit status"
+        else:
+            new_status = TrialCondition.FAILED
+            reason = status.reason or "TrialFailed"
+            message = status.message or "Trial has failed"
+        trial, applied = self._update(
+            trial,
+            [TrialCondition.CREATED, TrialCondition.RUNNING],
+            status=new_status,
+            reason=reason,
+            message=message,
+            objective=objective,
+            completion_time=now,
+            **extra,
+        )
+        if applied:
+            self._emit("finished", trial)
+
+    def _kill(self, trial: Trial, reason: str, message: str) -> None:
+        if trial.handle:
+            try:
+                self.executor.stop(trial.handle)
+            except Exception as exc:
+                log.warning("could not stop trial %s: %s", trial.name, exc)
+            trial = self._collect(trial, final=True)
+        spec = self.experiment.spec
+        trial, applied = self._update(
+            trial,
+            [TrialCondition.CREATED, TrialCondition.RUNNING],
+            status=TrialCondition.KILLED,
+            reason=reason,
+            message=message,
+            objective=objective_value(spec.objective, trial.metrics),
+            completion_time=self.clock.now(),
+        )
+        if applied:
+            self._emit("finished", trial)
+
+    def _check_completion(self) -> bool:
+        """Katib's order: goal, then max failed, then max trials, then suggestion end."""
+        spec = self.experiment.spec
+        counts = self._counts
+        if self._goal_trial is not None and spec.objective.goal is not None:
+            self._finish_experiment(
+                ExperimentCondition.SUCCEEDED,
+                ExperimentReason.GOAL_REACHED,
+                f"Experiment has succeeded because the objective goal "
+                f"{spec.objective.goal:g} was reached by {self._goal_trial}",
+                kill_reason="ExperimentGoalReached",
+            )
+            return True
+        max_failed = spec.max_failed_trial_count
+        if max_failed is not None and counts.failed and counts.failed >= max_failed:
+            self._finish_experiment(
+                ExperimentCondition.FAILED,
+                ExperimentReason.MAX_FAILED_TRIALS_REACHED,
+                f"Experiment has failed because {counts.failed} trials failed "
+                f"(maxFailedTrialCount is {max_failed})",
+                kill_reason="ExperimentMaxFailedTrialsReached",
+            )
+            return True
+        if spec.max_trial_count is not None and counts.completed >= spec.max_trial_count:
+            self._finish_experiment(
+                ExperimentCondition.SUCCEEDED,
+                ExperimentReason.MAX_TRIALS_REACHED,
+                f"Experiment has succeeded because max trial count ({spec.max_trial_count}) "
+                "has been reached",
+                kill_reason="ExperimentMaxTrialsReached",
+            )
+            return True
+        if self._nothing_to_suggest and counts.active == 0:
+            self._finish_experiment(
+                ExperimentCondition.SUCCEEDED,
+                ExperimentReason.SUGGESTION_END_REACHED,
+                "Experiment has succeeded because the search space is exhausted",
+                kill_reason="ExperimentSuggestionEndReached",
+            )
+            return True
+        return False
+
+    def _finish_experiment(
+        self,
+        status: ExperimentCondition,
+        reason: ExperimentReason,
+        message: str,
+        kill_reason: str,
+    ) -> None:
+        # Katib leaves running trials running; we stop them and say why.
+        for trial in list(self._active.values()):
+            self._kill(trial, kill_reason, message)
+        self.store.set_experiment_status(
+            self.name, status, reason.value, message, completion_time=self.clock.now()
+        )
+        self._experiment = self.store.get_experiment(self.name)
+        self._emit("experiment-finished", experiment=self._experiment)
+
+    def _create_trials(self) -> None:
+        spec = self.experiment.spec
+        counts = self._counts
+        free = spec.parallel_trial_count - counts.active
+        if spec.max_trial_count is not None:
+            free = min(free, spec.max_trial_count - (counts.active + counts.completed))
+        if free <= 0:
+            self._nothing_to_suggest = False
+            return
+        assert self._suggester is not None
+        assignments: list[Assignment] = self._suggester.suggest(self.trials, free)
+        self._nothing_to_suggest = not assignments
+        if not assignments:
+            return
+        next_index = max((t.index for t in self._trials.values()), default=0) + 1
+        now = self.clock.now()
+        created: list[Trial] = []
+        for offset, assignment in enumerate(assignments[:free]):
+            index = next_index + offset
+            trial = Trial(
+                name=trial_name_for(self.name, index),
+                experiment=self.name,
+                index=index,
+                parameters=dict(assignment.parameters),
+                status=TrialCondition.CREATED,
+                reason="TrialCreated",
+                message="Trial is created",
+                labels=dict(assignment.labels),
+                created_time=now,
+            )
+            self.store.create_trial(trial)
+            created.append(self._remember(trial))
+        state = self._suggester.dump_state()
+        if state is not None:
+            self.store.save_algorithm_state(self.name, state)
+        for trial in created:
+            self._start_trial(trial)
+
+    def _emit(
+        self, kind: str, trial: Trial | None = None, experiment: Experiment | None = None
+    ) -> None:
+        if self.on_event is not None:
+            self.on_event(TrialEvent(kind, trial, experiment))
+
+
+def summarize(trials: Sequence[Trial]) -> Mapping[str, Any]:
+    """Counts by Katib condition, in the CLI's JSON shape."""
+    counts = {s: 0 for s in TrialCondition}
+    for t in trials:
+        counts[t.status] += 1
+    return {
+        "total": len(trials),
+        "succeeded": counts[TrialCondition.SUCCEEDED],
+        "failed": counts[TrialCondition.FAILED],
+        "running": counts[TrialCondition.RUNNING] + counts[TrialCondition.CREATED],
+        "earlyStopped": counts[TrialCondition.EARLY_STOPPED],
+        "killed": counts[TrialCondition.KILLED],
+        "metricsUnavailable": counts[TrialCondition.METRICS_UNAVAILABLE],
+    }

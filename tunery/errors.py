@@ -1,0 +1,81 @@
+"""One exception tree for tunery.
+
+Every error carries a message and a hint.  Spec errors also name the path of the offending
+field in the YAML document (``spec.parameters[2].feasibleSpace.min``) so that the CLI can
+print one line that says where the problem is and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class TuneryError(Exception):
+    """Base class of every error tunery raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The error as one line for a terminal: ``message (hint)``."""
+        text = self.message
+        if self.hint:
+            text = f"{text}; {self.hint}"
+        return " ".join(text.split())
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+
+class UserInputError(TuneryError):
+    """Bad input from the user (CLI flags, API requests): exit code 2."""
+
+    exit_code = 2
+
+
+class SpecError(UserInputError):
+    """An invalid experiment spec.  ``path`` is the YAML path of the field at fault."""
+
+    def __init__(self, path: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+    def one_line(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.hint:
+            text = f"{text}; {self.hint}"
+        return " ".join(text.split())
+
+
+class NotFoundError(UserInputError):
+    """A named experiment or trial does not exist."""
+
+
+class AlreadyExistsError(UserInputError):
+    """An experiment with that name already exists."""
+
+
+class LeaseHeldError(TuneryError):
+    """Another controller holds the experiment's lease."""
+
+    exit_code = 2
+
+
+class StorageError(TuneryError):
+    """The database cannot be used (bad URL, unreachable server, old schema)."""
+
+    exit_code = 2
+
+
+class MissingExtraError(TuneryError):
+    """An optional dependency is not installed."""
+
+    exit_code = 2
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"this feature needs the Python package {module!r}, which is not installed",
+            f"install it with: pip install 'tunery[{extra}]'",
+        )

@@ -1,0 +1,1 @@
+"""Executors run trials; the local one uses subprocesses."""

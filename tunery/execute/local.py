@@ -1,0 +1,534 @@
+"""The local executor: each trial is a subprocess in its own session and process group.
+
+A trial runs under a tiny ``/bin/sh`` wrapper that never interprets the user's argv (it is
+passed as ``"$@"``); the wrapper runs the command, then writes its exit status to
+``<trial_dir>/exitcode`` with one ``write`` of ``N\n`` by the shell's builtin ``echo`` (no
+extra process); a reader trusts only a newline-terminated value.  The wrapper is the
+process group leader, so stop and timeout kill the whole tree at once.  Output (stdout *and*
+stderr, as Katib's ``1>log 2>&1``) is appended to ``<trial_dir>/output.log``.
+
+Because the trial is in its own session, writes to a file and reads ``/dev/null``, it survives
+the controller being killed with SIGKILL.  The handle (JSON) holds what a new executor in a
+new controller process needs to re-attach:
+
+``{"executor": "local", "version": 1, "trial_dir", "pid", "pgid", "start_ticks", "boot_id",
+"started_at", "timeout", "gpus"}``
+
+``start_ticks`` (field 22 of ``/proc/<pid>/stat``) and ``boot_id`` detect a reused pid or a
+reboot, in which case the trial is LOST unless its exit code file exists.  Files in the trial
+directory: ``output.log``, ``exitcode`` (the wrapper's ``$?``: 128+N when the command was killed
+by signal N), and the markers ``timed_out`` and ``stopped`` written by the executor.
+
+GPUs: a pool of device ids (``gpus=`` or ``TUNERY_GPUS=0,1``); a launch asking for
+``nvidia.com/gpu: N`` gets N free ids in ``CUDA_VISIBLE_DEVICES``; ids return to the pool when a
+poll sees the trial end, or on stop.  With a pool configured, trials without GPUs get
+``CUDA_VISIBLE_DEVICES=""``.  A restarted executor learns the occupancy from the handles it
+re-attaches to (:meth:`LocalExecutor.adopt`, also done by :meth:`LocalExecutor.poll`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tunery.errors import TuneryError
+from tunery.execute.base import (
+    Launch,
+    ResourcesImpossible,
+    ResourcesUnavailable,
+    RunState,
+    RunStatus,
+)
+
+log = logging.getLogger(__name__)
+
+OUTPUT_LOG = "output.log"
+EXIT_CODE_FILE = "exitcode"
+TIMED_OUT_MARKER = "timed_out"
+STOPPED_MARKER = "stopped"
+GPU_RESOURCE = "nvidia.com/gpu"
+HANDLE_VERSION = 1
+
+# $1 is the trial directory; the rest is the user's argv, run verbatim as "$@".  No trap: a
+# SIGTERM that arrives between the wrapper's fork and exec of the command would be caught by
+# the inherited handler and lost.  stop() and timeouts leave marker files instead.
+_WRAPPER = 'd=$1; shift; "$@"; c=$?; echo $c >"$d/exitcode"; exit $c'
+_SH = "/bin/sh"
+
+
+@dataclass(frozen=True)
+class _Handle:
+    trial_dir: str
+    pid: int
+    pgid: int
+    start_ticks: int | None
+    boot_id: str | None
+    started_at: float
+    timeout: float | None
+    gpus: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, handle: Mapping[str, Any]) -> _Handle:
+        try:
+            timeout = handle.get("timeout")
+            ticks = handle.get("start_ticks")
+            return cls(
+                trial_dir=str(handle["trial_dir"]),
+                pid=int(handle["pid"]),
+                pgid=int(handle.get("pgid", handle["pid"])),
+                start_ticks=None if ticks is None else int(ticks),
+                boot_id=handle.get("boot_id"),
+                started_at=float(handle.get("started_at", 0.0)),
+                timeout=None if timeout is None else float(timeout),
+                gpus=tuple(str(g) for g in handle.get("gpus") or ()),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TuneryError(
+                f"not a local executor handle: {dict(handle)!r}",
+                "the trial was started by another executor kind",
+            ) from exc
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.trial_dir, name)
+
+
+# --------------------------------------------------------------------------- /proc helpers
+
+
+def _read_proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, pgrp, start_ticks) of ``pid`` from /proc, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    rest = data[data.rfind(b")") + 2 :].split()
+    try:
+        # rest[0] is field 3 (state); field 5 (pgrp) is rest[2]; field 22 is rest[19].
+        return rest[0].decode(), int(rest[2]), int(rest[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _have_proc() -> bool:
+    return os.path.exists(f"/proc/{os.getpid()}/stat")
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (None without /proc or if gone)."""
+    stat = _read_proc_stat(pid)
+    return None if stat is None else stat[2]
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``; needs /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _read_proc_stat(int(entry))
+        if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    if _have_proc():
+        return bool(group_members(pgid))
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _touch(path: str) -> None:
+    with contextlib.suppress(OSError), open(path, "a"):
+        pass
+
+
+def _read_exit_code(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    if not text.endswith("\n"):
+        return None  # not (completely) written yet
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def _gpu_request(resources: Mapping[str, str]) -> int:
+    raw = resources.get(GPU_RESOURCE)
+    if raw is None:
+        return 0
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise TuneryError(
+            f"invalid {GPU_RESOURCE} request {raw!r}",
+            "ask for a whole number of GPUs, e.g. nvidia.com/gpu: 1",
+        )
+    return int(value)
+
+
+def _default_pool() -> list[str]:
+    raw = os.environ.get("TUNERY_GPUS", "")
+    return [g.strip() for g in raw.split(",") if g.strip()]
+
+
+# --------------------------------------------------------------------------- the executor
+
+
+class LocalExecutor:
+    """Runs trials as local subprocesses; see the module docstring for the on-disk contract."""
+
+    def __init__(
+        self,
+        gpus: Sequence[str] | None = None,
+        *,
+        grace: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.gpus: tuple[str, ...] = tuple(_default_pool() if gpus is None else gpus)
+        if len(set(self.gpus)) != len(self.gpus):
+            raise TuneryError(f"duplicate GPU ids in the pool {list(self.gpus)}")
+        self.grace = grace
+        self._clock = clock
+        #: Children we started, by pid (we reap them through Popen).
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        #: GPU id -> the trial_dir holding it.
+        self._gpu_owner: dict[str, str] = {}
+        self._boot = _boot_id()
+        self._proc = _have_proc()
+
+    # ------------------------------------------------------------------ protocol
+
+    def start(self, launch: Launch) -> dict[str, Any]:
+        if not launch.argv:
+            raise TuneryError(f"trial {launch.trial_name} has an empty command")
+        if launch.working_dir is not None and not os.path.isdir(launch.working_dir):
+            raise TuneryError(
+                f"the working directory {launch.working_dir} of trial {launch.trial_name} "
+                "does not exist",
+                "set workingDir to an existing directory (relative paths resolve against "
+                "the experiment file's directory)",
+            )
+        gpus = self._allocate(launch)
+        trial_dir = os.path.abspath(launch.trial_dir)
+        try:
+            os.makedirs(trial_dir, exist_ok=True)
+            # A trial directory may be reused when a trial is started again: stale status
+            # files of an earlier attempt must not decide this one.
+            for name in (EXIT_CODE_FILE, EXIT_CODE_FILE + ".tmp", TIMED_OUT_MARKER, STOPPED_MARKER):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(trial_dir, name))
+            env = dict(os.environ)
+            env.update(launch.env)
+            env["TUNERY_TRIAL_DIR"] = trial_dir
+            if self.gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+            cwd = launch.working_dir or trial_dir
+            with open(os.path.join(trial_dir, OUTPUT_LOG), "ab") as out:
+                proc = subprocess.Popen(
+                    [_SH, "-c", _WRAPPER, "tunery-trial", trial_dir, *launch.argv],
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except BaseException:
+            self._release(trial_dir)
+            raise
+        self._procs[proc.pid] = proc
+        handle: dict[str, Any] = {
+            "executor": "local",
+            "version": HANDLE_VERSION,
+            "trial_dir": trial_dir,
+            "pid": proc.pid,
+            "pgid": proc.pid,
+            "start_ticks": process_start_ticks(proc.pid),
+            "boot_id": self._boot,
+            "started_at": self._clock(),
+            "timeout": launch.timeout,
+            "gpus": list(gpus),
+        }
+        log.debug("started trial %s: pid %d in %s", launch.trial_name, proc.pid, trial_dir)
+        return handle
+
+    def poll(self, handle: Mapping[str, Any]) -> RunStatus:
+        h = _Handle.parse(handle)
+        if self._running(h):
+            self.adopt(handle)
+            if h.timeout is not None and self._clock() - h.started_at > h.timeout:
+                _touch(h.path(TIMED_OUT_MARKER))
+                log.info("trial in %s timed out after %gs; killing it", h.trial_dir, h.timeout)
+                self._terminate(h)
+                self._finish(h)
+                return self._timeout_status(h)
+            return RunStatus(RunState.RUNNING)
+        status = self._final_status(h)
+        self._finish(h)
+        return status
+
+    def stop(self, handle: Mapping[str, Any]) -> None:
+        h = _Handle.parse(handle)
+        if not os.path.exists(h.path(EXIT_CODE_FILE)) and self._running(h):
+            _touch(h.path(STOPPED_MARKER))
+        self._terminate(h)
+        self._finish(h)
+
+    def output_path(self, handle: Mapping[str, Any]) -> str:
+        return os.path.join(str(handle["trial_dir"]), OUTPUT_LOG)
+
+    # ------------------------------------------------------------------ extras
+
+    def adopt(self, handle: Mapping[str, Any]) -> None:
+        """Count a re-attached running trial's GPUs as taken (after a controller restart)."""
+        h = _Handle.parse(handle)
+        for gpu in h.gpus:
+            if gpu in self.gpus:
+                owner = self._gpu_owner.setdefault(gpu, h.trial_dir)
+                if owner != h.trial_dir:
+                    log.warning("GPU %s is claimed by %s and %s", gpu, owner, h.trial_dir)
+
+    def free_gpus(self) -> list[str]:
+        """GPU ids of the pool not held by a running trial."""
+        return [g for g in self.gpus if g not in self._gpu_owner]
+
+    def wait(self, handles: Iterable[Mapping[str, Any]], timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, returning early when one of the trials ends."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        parsed = [_Handle.parse(h) for h in handles]
+        now = self._clock()
+        for h in parsed:
+            if h.timeout is not None:
+                deadline = min(deadline, time.monotonic() + h.started_at + h.timeout - now)
+        fds: list[int] = []
+        try:
+            if hasattr(os, "pidfd_open") and self._proc:
+                for h in parsed:
+                    try:
+                        fd = os.pidfd_open(h.pid)
+                    except OSError:
+                        return  # gone already: the caller should poll now
+                    fds.append(fd)
+                    if not self._running(h):
+                        return
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    select.select(fds, [], [], remaining)
+                return
+            while time.monotonic() < deadline:
+                if any(not self._running(h) for h in parsed):
+                    return
+                time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    # ------------------------------------------------------------------ internals
+
+    def _allocate(self, launch: Launch) -> list[str]:
+        wanted = _gpu_request(launch.resources)
+        if wanted == 0:
+            return []
+        if wanted > len(self.gpus):
+            raise ResourcesImpossible(
+                f"trial {launch.trial_name} asks for {wanted} GPU(s) but the pool has "
+                f"{len(self.gpus)} ({','.join(self.gpus) or 'none'})",
+                "list the GPUs tunery may use with TUNERY_GPUS=0,1,... or lower nvidia.com/gpu",
+            )
+        free = self.free_gpus()
+        if wanted > len(free):
+            raise ResourcesUnavailable(
+                f"trial {launch.trial_name} waits for {wanted} GPU(s); {len(free)} free",
+                "it starts when running trials release their GPUs",
+            )
+        taken = free[:wanted]
+        owner = os.path.abspath(launch.trial_dir)
+        for gpu in taken:
+            self._gpu_owner[gpu] = owner
+        return taken
+
+    def _release(self, trial_dir: str) -> None:
+        for gpu in [g for g, owner in self._gpu_owner.items() if owner == trial_dir]:
+            del self._gpu_owner[gpu]
+
+    def _running(self, h: _Handle) -> bool:
+        """Whether the wrapper process of ``h`` still runs (never reaps a child)."""
+        proc = self._procs.get(h.pid)
+        if proc is not None:
+            if proc.returncode is not None:
+                return False
+            try:
+                info = os.waitid(os.P_PID, h.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return proc.poll() is None
+            return info is None
+        if h.boot_id is not None and self._boot is not None and h.boot_id != self._boot:
+            return False
+        if self._proc:
+            stat = _read_proc_stat(h.pid)
+            if stat is None or stat[0] in ("Z", "X"):
+                return False
+            return h.start_ticks is None or stat[2] == h.start_ticks
+        try:
+            os.kill(h.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _group_is_ours(self, h: _Handle) -> bool:
+        """Whether signalling ``h.pgid`` cannot hit an unrelated group (pid reuse)."""
+        if h.pid in self._procs:
+            return True  # an unreaped child keeps its pid (and so the group id) reserved
+        if self._running(h):
+            return True
+        # The leader is gone; its id stays reserved while other members live, unless the
+        # machine rebooted.  A reused id would need a wrap-around *and* a new group leader.
+        return h.boot_id is None or self._boot is None or h.boot_id == self._boot
+
+    def _terminate(self, h: _Handle) -> None:
+        """SIGTERM the group, wait up to ``grace`` seconds for it to go, then SIGKILL it."""
+        if not self._group_is_ours(h):
+            return
+        if not _group_alive(h.pgid):
+            self._reap(h)
+            return
+        _killpg(h.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        pause = 0.005
+        while True:
+            self._reap_if_exited(h)
+            if not _group_alive(h.pgid):
+                break
+            if time.monotonic() >= deadline:
+                log.info("process group %d outlived SIGTERM; sending SIGKILL", h.pgid)
+                _killpg(h.pgid, signal.SIGKILL)
+                break
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.05)
+        self._reap(h)
+
+    def _reap_if_exited(self, h: _Handle) -> None:
+        proc = self._procs.get(h.pid)
+        if proc is not None:
+            proc.poll()
+
+    def _reap(self, h: _Handle) -> None:
+        proc = self._procs.get(h.pid)
+        if proc is not None:
+            try:
+                proc.wait(timeout=max(self.grace, 1.0))
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+                log.warning("trial wrapper %d did not exit after SIGKILL", h.pid)
+
+    def _finish(self, h: _Handle) -> None:
+        """The trial has ended: kill leftovers of its group, reap it, free its GPUs."""
+        if h.pid in self._procs or self._running(h):
+            # Background processes the trial left behind (they would hold GPUs and files);
+            # the group id is still ours, and signalling a lone zombie leader is harmless.
+            _killpg(h.pgid, signal.SIGKILL)
+        self._reap(h)
+        self._procs.pop(h.pid, None)
+        self._release(h.trial_dir)
+
+    def _timeout_status(self, h: _Handle) -> RunStatus:
+        return RunStatus(
+            RunState.FAILED,
+            exit_code=_read_exit_code(h.path(EXIT_CODE_FILE)),
+            reason="TrialTimeout",
+            message=f"the trial ran longer than its timeout of {h.timeout:g}s and was killed",
+        )
+
+    def _final_status(self, h: _Handle) -> RunStatus:
+        if os.path.exists(h.path(TIMED_OUT_MARKER)):
+            return self._timeout_status(h)
+        code = _read_exit_code(h.path(EXIT_CODE_FILE))
+        if code is None:
+            if os.path.exists(h.path(STOPPED_MARKER)):
+                return RunStatus(RunState.FAILED, reason="Stopped", message="the trial was stopped")
+            proc = self._procs.get(h.pid)
+            if proc is not None:
+                rc = proc.poll()
+                if rc is not None and rc < 0:
+                    name = _signal_name(-rc)
+                    return RunStatus(
+                        RunState.FAILED,
+                        exit_code=128 - rc,
+                        reason="Signal",
+                        message=f"the trial's process group was killed by {name}",
+                    )
+            return RunStatus(
+                RunState.LOST,
+                reason="TrialLost",
+                message=(
+                    "the trial's process is gone and left no exit status "
+                    "(machine rebooted, or its wrapper was killed)"
+                ),
+            )
+        if code == 0:
+            return RunStatus(RunState.SUCCEEDED, exit_code=0)
+        if os.path.exists(h.path(STOPPED_MARKER)):
+            return RunStatus(
+                RunState.FAILED, exit_code=code, reason="Stopped", message="the trial was stopped"
+            )
+        if code > 128 and code - 128 < signal.NSIG:
+            name = _signal_name(code - 128)
+            return RunStatus(
+                RunState.FAILED,
+                exit_code=code,
+                reason="Signal",
+                message=f"killed by {name} (exit status {code}); see {OUTPUT_LOG}",
+            )
+        hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
+        return RunStatus(
+            RunState.FAILED,
+            exit_code=code,
+            reason="ExitCode",
+            message=f"exit code {code}{hint}; see {OUTPUT_LOG}",
+        )

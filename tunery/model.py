@@ -1,0 +1,431 @@
+"""The data model: frozen dataclasses and enums in Katib's vocabulary.
+
+Names are snake_case here; camelCase appears only at the YAML/JSON boundary (``tunery.spec``).
+Feasible-space bounds stay strings, as in Katib, so that a spec round-trips textually;
+``tunery.space`` turns them into numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+#: A parameter value as Python sees it: float for double, int for int, int or float for
+#: discrete, str for categorical.
+ParamValue = float | int | str
+
+
+class ParameterType(StrEnum):
+    DOUBLE = "double"
+    INT = "int"
+    DISCRETE = "discrete"
+    CATEGORICAL = "categorical"
+
+
+class Distribution(StrEnum):
+    UNIFORM = "uniform"
+    LOG_UNIFORM = "logUniform"
+    NORMAL = "normal"
+    LOG_NORMAL = "logNormal"
+
+
+class ObjectiveType(StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+class MetricStrategyType(StrEnum):
+    MIN = "min"
+    MAX = "max"
+    LATEST = "latest"
+
+
+class CollectorKind(StrEnum):
+    STDOUT = "StdOut"
+    FILE = "File"
+    TENSORFLOW_EVENT = "TensorFlowEvent"
+    PROMETHEUS = "PrometheusMetric"
+    CUSTOM = "Custom"
+    NONE = "None"
+    PUSH = "Push"
+
+
+class FileSystemKind(StrEnum):
+    FILE = "File"
+    DIRECTORY = "Directory"
+
+
+class FileFormat(StrEnum):
+    TEXT = "TEXT"
+    JSON = "JSON"
+
+
+class ResumePolicy(StrEnum):
+    NEVER = "Never"
+    LONG_RUNNING = "LongRunning"
+    FROM_VOLUME = "FromVolume"
+
+
+class TrialCondition(StrEnum):
+    """Katib's trial conditions."""
+
+    CREATED = "Created"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    KILLED = "Killed"
+    EARLY_STOPPED = "EarlyStopped"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (TrialCondition.CREATED, TrialCondition.RUNNING)
+
+    @property
+    def is_completed(self) -> bool:
+        return not self.is_active
+
+    @property
+    def is_failed(self) -> bool:
+        """Counts against ``maxFailedTrialCount`` (Katib: Failed + MetricsUnavailable)."""
+        return self in (TrialCondition.FAILED, TrialCondition.METRICS_UNAVAILABLE)
+
+
+#: Allowed trial transitions: from -> set of to.
+TRIAL_TRANSITIONS: Mapping[TrialCondition, frozenset[TrialCondition]] = {
+    TrialCondition.CREATED: frozenset(
+        {
+            TrialCondition.RUNNING,
+            TrialCondition.FAILED,
+            TrialCondition.KILLED,
+            TrialCondition.SUCCEEDED,
+            TrialCondition.METRICS_UNAVAILABLE,
+            TrialCondition.EARLY_STOPPED,
+        }
+    ),
+    TrialCondition.RUNNING: frozenset(
+        {
+            TrialCondition.SUCCEEDED,
+            TrialCondition.FAILED,
+            TrialCondition.KILLED,
+            TrialCondition.EARLY_STOPPED,
+            TrialCondition.METRICS_UNAVAILABLE,
+        }
+    ),
+}
+
+
+class ExperimentCondition(StrEnum):
+    """Katib's experiment conditions."""
+
+    CREATED = "Created"
+    RUNNING = "Running"
+    RESTARTING = "Restarting"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def is_completed(self) -> bool:
+        return self in (ExperimentCondition.SUCCEEDED, ExperimentCondition.FAILED)
+
+
+class ExperimentReason(StrEnum):
+    """Katib's experiment reasons, plus the ones Katib lacks and we add."""
+
+    CREATED = "ExperimentCreated"
+    RUNNING = "ExperimentRunning"
+    RESTARTING = "ExperimentRestarting"
+    GOAL_REACHED = "ExperimentGoalReached"
+    MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
+    SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+    MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
+    STOPPED = "ExperimentStopped"
+    FAILED = "ExperimentFailed"
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@dataclass(frozen=True)
+class FeasibleSpace:
+    """Katib's feasibleSpace; numbers stay strings as in the YAML."""
+
+    min: str | None = None
+    max: str | None = None
+    step: str | None = None
+    list: tuple[str, ...] = ()
+    distribution: Distribution | None = None
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    parameter_type: ParameterType
+    feasible_space: FeasibleSpace
+
+
+@dataclass(frozen=True)
+class MetricStrategy:
+    name: str
+    value: MetricStrategyType
+
+
+@dataclass(frozen=True)
+class Objective:
+    type: ObjectiveType
+    objective_metric_name: str
+    goal: float | None = None
+    additional_metric_names: tuple[str, ...] = ()
+    metric_strategies: tuple[MetricStrategy, ...] = ()
+
+    def strategy_for(self, metric: str) -> MetricStrategyType:
+        for strategy in self.metric_strategies:
+            if strategy.name == metric:
+                return strategy.value
+        return (
+            MetricStrategyType.MIN
+            if self.type is ObjectiveType.MINIMIZE
+            else MetricStrategyType.MAX
+        )
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return (self.objective_metric_name, *self.additional_metric_names)
+
+    def better(self, a: float, b: float) -> bool:
+        """True when objective value ``a`` is strictly better than ``b``."""
+        return a < b if self.type is ObjectiveType.MINIMIZE else a > b
+
+    def goal_reached(self, value: float) -> bool:
+        if self.goal is None:
+            return False
+        return value <= self.goal if self.type is ObjectiveType.MINIMIZE else value >= self.goal
+
+
+@dataclass(frozen=True)
+class AlgorithmSetting:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    algorithm_name: str
+    algorithm_settings: tuple[AlgorithmSetting, ...] = ()
+
+    def settings_dict(self) -> dict[str, str]:
+        return {s.name: s.value for s in self.algorithm_settings}
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSpec:
+    algorithm_name: str
+    algorithm_settings: tuple[AlgorithmSetting, ...] = ()
+
+    def settings_dict(self) -> dict[str, str]:
+        return {s.name: s.value for s in self.algorithm_settings}
+
+
+@dataclass(frozen=True)
+class MetricsCollectorSpec:
+    """Katib's metricsCollectorSpec, flattened."""
+
+    kind: CollectorKind = CollectorKind.STDOUT
+    path: str | None = None
+    path_kind: FileSystemKind | None = None
+    file_format: FileFormat | None = None
+    metrics_format: tuple[str, ...] = ()
+    #: Anything else in the section (custom collector containers, prometheus http get),
+    #: kept verbatim for the round trip.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialParameterSpec:
+    name: str
+    reference: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialTemplate:
+    """Katib's trialTemplate, or the native form (``command`` set, ``trial_spec`` None)."""
+
+    trial_parameters: tuple[TrialParameterSpec, ...] = ()
+    #: Katib form: the Kubernetes object (Job, TFJob, PyTorchJob...) verbatim.
+    trial_spec: Mapping[str, Any] | None = None
+    primary_container_name: str | None = None
+    primary_pod_labels: Mapping[str, str] | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    retain: bool = False
+    config_map: Mapping[str, Any] | None = None
+    #: Native form.
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    timeout: float | None = None
+    resources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_native(self) -> bool:
+        return self.trial_spec is None and self.config_map is None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A whole experiment, defaulted and validated."""
+
+    name: str
+    objective: Objective
+    algorithm: AlgorithmSpec
+    parameters: tuple[ParameterSpec, ...]
+    trial_template: TrialTemplate
+    namespace: str = "default"
+    parallel_trial_count: int = 3
+    max_trial_count: int | None = None
+    max_failed_trial_count: int | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    metrics_collector: MetricsCollectorSpec = field(default_factory=MetricsCollectorSpec)
+    resume_policy: ResumePolicy = ResumePolicy.NEVER
+    #: "katib" (kubeflow.org/v1beta1 Experiment) or "native".
+    source_format: str = "katib"
+    #: metadata.labels / annotations of the Experiment, kept for the round trip.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def parameter(self, name: str) -> ParameterSpec:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One suggestion: parameter values, plus labels an algorithm may attach (e.g. a parent)."""
+
+    parameters: Mapping[str, ParamValue]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One metric value as a collector reads it from trial output."""
+
+    name: str
+    value: float | None  # None: reported but not a finite number ("unavailable")
+    timestamp: float | None = None
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One stored metric value of a trial."""
+
+    trial_name: str
+    metric_name: str
+    value: float | None
+    step: int
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Katib's per-metric min/max/latest of a trial."""
+
+    min: float | None = None
+    max: float | None = None
+    latest: float | None = None
+
+    def add(self, value: float | None) -> MetricSummary:
+        if value is None or not math.isfinite(value):
+            return MetricSummary(self.min, self.max, None)
+        return MetricSummary(
+            value if self.min is None else min(self.min, value),
+            value if self.max is None else max(self.max, value),
+            value,
+        )
+
+    def pick(self, strategy: MetricStrategyType) -> float | None:
+        if strategy is MetricStrategyType.MIN:
+            return self.min
+        if strategy is MetricStrategyType.MAX:
+            return self.max
+        return self.latest
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"min": self.min, "max": self.max, "latest": self.latest}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MetricSummary:
+        return cls(data.get("min"), data.get("max"), data.get("latest"))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A trial as stored."""
+
+    name: str
+    experiment: str
+    index: int
+    parameters: Mapping[str, ParamValue]
+    status: TrialCondition = TrialCondition.CREATED
+    reason: str | None = None
+    message: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, MetricSummary] = field(default_factory=dict)
+    objective: float | None = None
+    created_time: float | None = None
+    start_time: float | None = None
+    completion_time: float | None = None
+    handle: Mapping[str, Any] | None = None
+    cursor: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment as stored."""
+
+    name: str
+    spec: ExperimentSpec
+    status: ExperimentCondition = ExperimentCondition.CREATED
+    reason: str | None = None
+    message: str | None = None
+    created_time: float | None = None
+    start_time: float | None = None
+    completion_time: float | None = None
+    #: The document as the user gave it (parsed YAML/JSON), for export.
+    document: Mapping[str, Any] = field(default_factory=dict)
+    #: Directory that relative paths of the spec (workingDir, file collector paths) resolve
+    #: against: the directory of the YAML file, or the caller's working directory.
+    base_dir: str | None = None
+    #: Directory under which each trial gets its own directory.
+    runs_dir: str | None = None
+
+
+def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) -> float | None:
+    """The trial's objective value under the objective metric's strategy (None: unavailable)."""
+    summary = metrics.get(objective.objective_metric_name)
+    if summary is None:
+        return None
+    return summary.pick(objective.strategy_for(objective.objective_metric_name))
+
+
+def best_trial(objective: Objective, trials: list[Trial]) -> Trial | None:
+    """Katib's currentOptimalTrial: the best succeeded (or early-stopped) trial by objective."""
+    best: Trial | None = None
+    for trial in trials:
+        if trial.status not in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED):
+            continue
+        if trial.objective is None or not math.isfinite(trial.objective):
+            continue
+        if best is None or objective.better(trial.objective, best.objective):  # type: ignore[arg-type]
+            best = trial
+    return best

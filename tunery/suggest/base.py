@@ -1,0 +1,118 @@
+"""The suggester protocol and the registry of algorithms by Katib name.
+
+A suggester is data in, data out: it sees the experiment spec, a read-only trial history and
+an optional JSON state blob, and returns assignments.  It never touches storage, executors or
+the clock.  ``suggest`` must be deterministic for a given seed, history and state.
+
+Returning fewer assignments than asked means the algorithm has nothing more to offer right
+now; returning none while no trial is running ends the experiment with
+``ExperimentSuggestionEndReached``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from tunery.errors import SpecError
+from tunery.model import Assignment, ExperimentSpec, Trial
+
+
+class Suggester(Protocol):
+    """What the controller needs of a search algorithm."""
+
+    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+        """Up to ``count`` new assignments given every trial so far (any status)."""
+        ...
+
+    def dump_state(self) -> dict[str, Any] | None:
+        """JSON-serialisable state to persist, or None when stateless."""
+        ...
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``dump_state`` returned."""
+        ...
+
+
+#: A factory builds a suggester from a validated spec and a seed.
+SuggesterFactory = Callable[[ExperimentSpec, "int | None"], Suggester]
+#: A validator raises SpecError naming ``spec.algorithm.algorithmSettings[i]`` on bad settings.
+SettingsValidator = Callable[[ExperimentSpec], None]
+
+_FACTORIES: dict[str, tuple[SuggesterFactory, SettingsValidator]] = {}
+
+#: Where each built-in algorithm lives; imported on first use.
+_BUILTIN_MODULES: dict[str, str] = {
+    "random": "tunery.suggest.random",
+    "grid": "tunery.suggest.grid",
+    "sobol": "tunery.suggest.sobol",
+}
+
+#: Katib's algorithm names that a later version of tunery implements.
+KATIB_ALGORITHMS = (
+    "random",
+    "grid",
+    "sobol",
+    "tpe",
+    "multivariate-tpe",
+    "bayesianoptimization",
+    "cmaes",
+    "hyperband",
+    "pbt",
+    "enas",
+    "darts",
+)
+
+
+def register(name: str, factory: SuggesterFactory, validator: SettingsValidator) -> None:
+    """Register an algorithm under its Katib name."""
+    _FACTORIES[name] = (factory, validator)
+
+
+def _load(name: str) -> tuple[SuggesterFactory, SettingsValidator] | None:
+    if name not in _FACTORIES and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    return _FACTORIES.get(name)
+
+
+def available() -> list[str]:
+    """Names of the algorithms this installation can run."""
+    for name in _BUILTIN_MODULES:
+        _load(name)
+    return sorted(_FACTORIES)
+
+
+def validate_algorithm(spec: ExperimentSpec) -> None:
+    """Katib's ValidateAlgorithmSettings: the name must exist and its settings be valid."""
+    name = spec.algorithm.algorithm_name
+    entry = _load(name)
+    if entry is None:
+        if name in KATIB_ALGORITHMS:
+            raise SpecError(
+                "spec.algorithm.algorithmName",
+                f"algorithm {name!r} is a Katib algorithm this version of tunery does not run yet",
+                f"use one of: {', '.join(available())}",
+            )
+        raise SpecError(
+            "spec.algorithm.algorithmName",
+            f"unknown algorithm {name!r}",
+            f"use one of: {', '.join(available())}",
+        )
+    entry[1](spec)
+
+
+def create_suggester(spec: ExperimentSpec, seed: int | None = None) -> Suggester:
+    """Build the suggester the spec names (validating its settings first)."""
+    validate_algorithm(spec)
+    entry = _load(spec.algorithm.algorithm_name)
+    assert entry is not None  # validate_algorithm raised otherwise
+    return entry[0](spec, seed)
+
+
+def setting_path(spec: ExperimentSpec, name: str) -> str:
+    """The YAML path of an algorithm setting, for error messages."""
+    for i, s in enumerate(spec.algorithm.algorithm_settings):
+        if s.name == name:
+            return f"spec.algorithm.algorithmSettings[{i}]"
+    return "spec.algorithm.algorithmSettings"
