@@ -53,6 +53,19 @@ def test_validate_refuses_bad_file_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_katib_algorithm_not_yet_runnable_validates_with_warning(tmp_path: Path) -> None:
+    doc = native_doc("later", SCORE_IS_X, algorithm="tpe")
+    path = write_yaml(tmp_path / "tpe.yaml", doc)
+    out = tunery("validate", str(path), cwd=tmp_path)
+    assert "is valid" in out.stdout
+    assert "warning:" in out.stderr and "'tpe'" in out.stderr
+    refused = tunery("run", str(path), cwd=tmp_path, check=2)
+    assert "'tpe'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    doc = native_doc("unknown", SCORE_IS_X, algorithm="simulated-annealing")
+    out = tunery("validate", str(write_yaml(tmp_path / "u.yaml", doc)), cwd=tmp_path, check=2)
+    assert "spec.algorithm.algorithmName" in out.stderr
+
+
 def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:
     out = tunery("run", "x.yaml", "--parallel", "zero", cwd=tmp_path, check=2)
     assert len(out.stderr.strip().splitlines()) == 1

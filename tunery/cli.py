@@ -89,7 +89,11 @@ def _fmt(value: Any) -> str:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or logged output: do not squeeze tables into 80 columns.
+        console = Console(highlight=False, soft_wrap=True, width=200)
+    return console
 
 
 def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None) -> Any:
@@ -401,10 +405,12 @@ def run(
 ) -> int:
     """Run the experiment in FILE to its end (resumes it if it already exists)."""
     from tunery.model import Experiment
-    from tunery.spec import to_document
+    from tunery.spec import spec_warnings, to_document
 
     parsed, rename = _load_single(file, name)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
+    for warning in spec_warnings(spec):
+        click.echo(f"warning: {warning}", err=True)
     if dry_run:
         _dry_run(spec)
         return 0
@@ -526,20 +532,39 @@ def resume(
 @click.argument("file", type=click.Path(dir_okay=False))
 @_json_option
 def validate(file: str, as_json: bool) -> None:
-    """Check an experiment file; exit 2 with the YAML path of the first problem."""
-    from tunery.spec import load_file
+    """Check an experiment file; exit 2 with the YAML path of the first problem.
 
-    parsed = load_file(file)
-    if as_json:
-        _print_json([{"name": p.spec.name, "valid": True} for p in parsed])
-        return
+    A valid Katib algorithm that this version cannot run yet is reported as a warning (the
+    file is valid Katib; `tunery run` refuses it).
+    """
+    from tunery.spec import load_file, spec_warnings
+    from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
+
+    parsed = load_file(file, check_algorithm=False)
+    results = []
     for p in parsed:
-        s = p.spec
+        warnings = spec_warnings(p.spec)
+        try:
+            validate_algorithm(p.spec)
+        except AlgorithmNotAvailableError as exc:
+            warnings.append(f"{exc.one_line()} (valid Katib; `tunery run` will refuse it)")
+        if p.spec.early_stopping is not None:
+            warnings.append(
+                f"spec.earlyStopping: {p.spec.early_stopping.algorithm_name} is valid Katib but "
+                "not implemented in this version of tunery; trials will run to their end"
+            )
+        results.append((p.spec, warnings))
+    if as_json:
+        _print_json([{"name": s.name, "valid": True, "warnings": w} for s, w in results])
+        return
+    for s, warnings in results:
         click.echo(
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{len(s.parameters)} parameters, {s.objective.type.value} "
             f"{s.objective.objective_metric_name})"
         )
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
 
 
 @main.command(name="list")

@@ -4,7 +4,8 @@
   (as Katib's defaulting webhook) and validated (as Katib's validating webhook);
 - :func:`parse_document` / :func:`to_document`: one document <-> :class:`ExperimentSpec`;
 - :func:`render_trial`: a trial's argv, environment, working directory, timeout, resources;
-- :func:`format_value`: how a parameter value is written into a command.
+- :func:`format_value`: how a parameter value is written into a command;
+- :func:`spec_warnings`: valid but questionable settings, one line each.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tunery.spec.katib import (
     to_document,
 )
 from tunery.spec.template import RenderedTrial, format_value, render_trial
+from tunery.spec.validate import spec_warnings
 
 __all__ = [
     "ParsedExperiment",
@@ -28,5 +30,6 @@ __all__ = [
     "parse_experiment",
     "parse_text",
     "render_trial",
+    "spec_warnings",
     "to_document",
 ]

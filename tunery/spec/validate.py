@@ -7,6 +7,7 @@ spec fails before the first trial:
 - metadata.name: ``^[a-z]([-a-z0-9]*[a-z0-9])?$``, at most 40 characters (it also becomes a
   directory name);
 - counts: parallelTrialCount > 0, maxTrialCount > 0, maxFailedTrialCount >= 0, neither above
+  (maxFailedTrialCount above maxTrialCount is only a warning: see ``spec_warnings``)
   maxTrialCount;
 - objective: additionalMetricNames must not contain the objective metric; no duplicates
   (the CRD's ``listType=set``/``map``);
@@ -86,6 +87,28 @@ def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None
         validate_algorithm(spec)
 
 
+def spec_warnings(spec: ExperimentSpec) -> list[str]:
+    """Things that are valid for tunery but worth telling the user (one line each).
+
+    Katib's webhook refuses ``maxFailedTrialCount > maxTrialCount``; Katib's own published
+    ``simple-pbt.yaml`` does exactly that, and the setting is harmless (the limit can never be
+    reached), so tunery accepts it with a warning.
+    """
+    warnings = []
+    max_trials = spec.max_trial_count
+    if (
+        spec.max_failed_trial_count is not None
+        and max_trials is not None
+        and spec.max_failed_trial_count > max_trials
+    ):
+        warnings.append(
+            f"spec.maxFailedTrialCount ({spec.max_failed_trial_count}) is above "
+            f"spec.maxTrialCount ({max_trials}): it can never be reached (Katib's webhook "
+            "would refuse this); lower it to at most maxTrialCount"
+        )
+    return warnings
+
+
 def validate_name(spec: ExperimentSpec) -> None:
     if not NAME_PATTERN.match(spec.name) or len(spec.name) > NAME_MAX_LENGTH:
         raise SpecError(
@@ -110,17 +133,6 @@ def validate_counts(spec: ExperimentSpec) -> None:
         raise SpecError("spec.maxTrialCount", "must be greater than 0", "use 1 or more")
     if spec.parallel_trial_count <= 0:
         raise SpecError("spec.parallelTrialCount", "must be greater than 0", "use 1 or more")
-    if (
-        spec.max_failed_trial_count is not None
-        and max_trials is not None
-        and spec.max_failed_trial_count > max_trials
-    ):
-        raise SpecError(
-            "spec.maxFailedTrialCount",
-            f"maxFailedTrialCount ({spec.max_failed_trial_count}) should be less than or equal "
-            f"to spec.maxTrialCount ({max_trials})",
-            "lower maxFailedTrialCount or raise maxTrialCount",
-        )
     if max_trials is not None and spec.parallel_trial_count > max_trials:
         raise SpecError(
             "spec.parallelTrialCount",

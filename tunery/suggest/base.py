@@ -35,6 +35,10 @@ class Suggester(Protocol):
         ...
 
 
+class AlgorithmNotAvailableError(SpecError):
+    """A valid Katib algorithm name that this version of tunery cannot run yet."""
+
+
 #: A factory builds a suggester from a validated spec and a seed.
 SuggesterFactory = Callable[[ExperimentSpec, "int | None"], Suggester]
 #: A validator raises SpecError naming ``spec.algorithm.algorithmSettings[i]`` on bad settings.
@@ -89,7 +93,7 @@ def validate_algorithm(spec: ExperimentSpec) -> None:
     entry = _load(name)
     if entry is None:
         if name in KATIB_ALGORITHMS:
-            raise SpecError(
+            raise AlgorithmNotAvailableError(
                 "spec.algorithm.algorithmName",
                 f"algorithm {name!r} is a Katib algorithm this version of tunery does not run yet",
                 f"use one of: {', '.join(available())}",
