@@ -244,3 +244,52 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
     assert all(t["status"] == "Succeeded" for t in trials), trials
     started = ran.read_text().split()
     assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"
+
+
+def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = f"""
+    import os, subprocess, sys, time
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(os.path.join({str(pids)!r}, str(child.pid)), "w").close()
+    open(os.path.join({str(pids)!r}, str(os.getpid())), "w").close()
+    time.sleep(60)
+    """
+    doc = native_doc("ctrlc", script, parallel=2, max_trials=4)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunery", "run", str(path)],
+        cwd=tmp_path,
+        env={**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_running(tmp_path, "ctrlc", 2)
+        deadline = time.time() + 20
+        while len(list(pids.iterdir())) < 4 and time.time() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out
+    assert "tunery resume ctrlc" in out
+    for pid_file in pids.iterdir():
+        pid = int(pid_file.name)
+        deadline = time.time() + 5
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"process {pid} of a trial survived Ctrl-C"
+    got = json.loads(tunery("get", "ctrlc", "--json", cwd=tmp_path).stdout)
+    assert got["status"] == "Running" and got["trials"]["killed"] == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False

@@ -275,3 +275,113 @@ def test_created_trial_without_handle_is_started_on_resume(store: Store, tmp_pat
     assert len(trials) == 1
     assert trials[0].status is TrialCondition.SUCCEEDED
     assert trials[0].objective == 0.25
+
+
+def test_gpu_pool_limits_and_assigns_devices(store: Store, tmp_path: Path) -> None:
+    script = """
+    import os, time
+    print("device=" + os.environ["CUDA_VISIBLE_DEVICES"], flush=True)
+    time.sleep(0.4)
+    print("score=1")
+    """
+    doc = native_doc("gpus", script, parallel=3, max_trials=4)
+    doc["spec"]["trialTemplate"]["resources"] = {"nvidia.com/gpu": "1"}
+    create(store, doc, tmp_path)
+    controller = Controller(store, "gpus", LocalExecutor(gpus=["0", "1"]), poll_interval=0.02)
+    controller.start()
+    peak = 0
+    while not controller.tick():
+        running = store.list_trials("gpus", [TrialCondition.RUNNING])
+        peak = max(peak, len(running))
+        assert len(running) <= 2, "more trials than GPUs"
+        controller._idle()
+    controller.release()
+    trials = store.list_trials("gpus")
+    assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 4
+    assert peak == 2
+    devices = set()
+    for t in trials:
+        log = (tmp_path / "runs" / "gpus" / t.name / "output.log").read_text()
+        devices.add(log.split("device=")[1].split()[0])
+    assert devices == {"0", "1"}
+
+
+def test_file_collector_json_lines(store: Store, tmp_path: Path) -> None:
+    script = """
+    import json, sys
+    x = float(sys.argv[1].split("=", 1)[1])
+    with open("metrics.jsonl", "a") as fh:
+        for epoch in range(3):
+            fh.write(json.dumps({"epoch": epoch, "acc": str(x * epoch), "loss": 1 - x}) + "\\n")
+    """
+    doc = native_doc(
+        "jsonfile",
+        script,
+        objective={
+            "type": "maximize",
+            "objectiveMetricName": "acc",
+            "additionalMetricNames": ["loss"],
+        },
+        parallel=1,
+        max_trials=2,
+        extra_spec={
+            "metricsCollectorSpec": {
+                "collector": {"kind": "File"},
+                "source": {
+                    "fileSystemPath": {"path": "metrics.jsonl", "kind": "File", "format": "JSON"}
+                },
+            }
+        },
+    )
+    # each trial writes into its own working directory, named by a meta reference (Katib style)
+    template = doc["spec"]["trialTemplate"]
+    template["trialParameters"] = [
+        {"name": "x", "reference": "x"},
+        {"name": "trialName", "reference": "${trialSpec.Name}"},
+    ]
+    template["workingDir"] = str(tmp_path / "work-${trialParameters.trialName}")
+    for i in (1, 2):
+        (tmp_path / f"work-jsonfile-000{i}").mkdir()
+    create(store, doc, tmp_path)
+    run(store, "jsonfile")
+    for t in store.list_trials("jsonfile"):
+        assert t.status is TrialCondition.SUCCEEDED, (t.reason, t.message)
+        assert t.objective == pytest.approx(2 * float(t.parameters["x"]))
+        assert len(store.get_observations("jsonfile", t.name, "acc")) == 3
+
+
+@pytest.mark.postgres
+def test_experiment_on_postgresql(pg_fresh_url: str, tmp_path: Path) -> None:
+    pg = Store(pg_fresh_url)
+    try:
+        create(pg, native_doc("pg", SCORE_IS_X, parallel=2, max_trials=4), tmp_path)
+        run(pg, "pg")
+        exp = pg.get_experiment("pg")
+        assert exp.reason == ExperimentReason.MAX_TRIALS_REACHED
+        trials = pg.list_trials("pg")
+        assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 4
+        assert all(len(pg.get_observations("pg", t.name)) == 2 for t in trials)
+    finally:
+        pg.close()
+
+
+def test_simulated_thousands_of_trials_with_fake_clock(store: Store, tmp_path: Path) -> None:
+    from tunery.clock import FakeClock
+    from tunery.testing.executor import FakeExecutor, TrialScript
+
+    clock = FakeClock()
+
+    def script(launch: object) -> TrialScript:
+        return TrialScript(duration=30.0, lines=[(10.0, "score=0.1"), (29.0, "score=0.2")])
+
+    doc = native_doc("sim", SCORE_IS_X, parallel=20, max_trials=300)
+    create(store, doc, tmp_path)
+    executor = FakeExecutor(clock, script)
+    controller = Controller(store, "sim", executor, clock=clock, poll_interval=5.0)
+    controller.run()
+    trials = store.list_trials("sim")
+    assert len(trials) == 300
+    assert all(t.status is TrialCondition.SUCCEEDED and t.objective == 0.2 for t in trials)
+    # 300 trials of 30 s, 20 at a time, polled every 5 s: 15 waves of 30-35 s
+    elapsed = max(t.completion_time for t in trials) - min(t.start_time for t in trials)  # type: ignore[type-var,operator]
+    assert 15 * 30 <= elapsed <= 15 * 36
