@@ -385,3 +385,68 @@ def test_simulated_thousands_of_trials_with_fake_clock(store: Store, tmp_path: P
     # 300 trials of 30 s, 20 at a time, polled every 5 s: 15 waves of 30-35 s
     elapsed = max(t.completion_time for t in trials) - min(t.start_time for t in trials)  # type: ignore[type-var,operator]
     assert 15 * 30 <= elapsed <= 15 * 36
+
+
+def test_trial_started_but_handle_never_saved_is_reattached_not_rerun(
+    store: Store, tmp_path: Path
+) -> None:
+    import time
+
+    from tunery.model import Trial
+
+    ran = tmp_path / "ran.txt"
+    script = f"""
+    import sys, time
+    with open({str(ran)!r}, "a") as fh:
+        fh.write("run\\n")
+    time.sleep(0.5)
+    print("score=0.75")
+    """
+    create(store, native_doc("lost-handle", script, parallel=1, max_trials=1), tmp_path)
+    trial = Trial(
+        name="lost-handle-0001",
+        experiment="lost-handle",
+        index=1,
+        parameters={"x": 0.5},
+        created_time=time.time(),
+    )
+    store.create_trial(trial)
+    # The controller that created the row started the process, then died before saving
+    # the handle: simulate with a controller whose executor starts it and is dropped.
+    dying = Controller(store, "lost-handle", LocalExecutor())
+    dying.start()
+    LocalExecutor().start(dying._launch(trial))
+    dying.release()
+    run(store, "lost-handle")
+    done = store.get_trial("lost-handle", "lost-handle-0001")
+    assert done.status is TrialCondition.SUCCEEDED and done.objective == 0.75
+    assert ran.read_text() == "run\n", "the trial ran twice"
+
+
+def test_stale_trial_directory_of_a_deleted_experiment_is_not_recovered(
+    store: Store, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    from tunery.model import Trial
+
+    create(store, native_doc("stale", SCORE_IS_X, parallel=1, max_trials=1), tmp_path)
+    old_dir = tmp_path / "runs" / "stale" / "stale-0001"
+    old_dir.mkdir(parents=True)
+    (old_dir / "pid").write_text("1\n")
+    (old_dir / "exitcode").write_text("3\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(old_dir / "pid", (an_hour_ago, an_hour_ago))
+    store.create_trial(
+        Trial(
+            name="stale-0001",
+            experiment="stale",
+            index=1,
+            parameters={"x": 0.5},
+            created_time=time.time(),
+        )
+    )
+    run(store, "stale")
+    done = store.get_trial("stale", "stale-0001")
+    assert done.status is TrialCondition.SUCCEEDED and done.objective == 0.5

@@ -419,11 +419,7 @@ class Controller:
             self._emit("finished", trial)
             return
         now = self.clock.now()
-        source = collector_source(
-            self.experiment.spec.metrics_collector,
-            self.executor.output_path(handle),
-            launch.working_dir or self._working_dir(None),
-        )
+        source = self._source(handle, launch)
         trial, _ = self._update(
             trial,
             [TrialCondition.CREATED],
@@ -436,11 +432,34 @@ class Controller:
         )
         self._emit("started", trial)
 
+    def _source(self, handle: Mapping[str, Any], launch: Launch) -> str:
+        """The file the collector reads for a trial."""
+        return collector_source(
+            self.experiment.spec.metrics_collector,
+            self.executor.output_path(handle),
+            launch.working_dir or self._working_dir(None),
+        )
+
     def _reconcile_trial(self, trial: Trial) -> None:
         if trial.status is TrialCondition.CREATED and not trial.handle:
-            # Created before a crash (or waiting for resources): start it now.
-            self._start_trial(trial)
-            return
+            # Created before a crash (or waiting for resources).  If the crash came between
+            # starting its process and saving the handle, re-attach instead of running it twice.
+            recover = getattr(self.executor, "recover", None)
+            launch = self._launch(trial)
+            handle = recover(launch, trial.created_time) if recover is not None else None
+            if handle is None:
+                self._start_trial(trial)
+                return
+            trial, _ = self._update(
+                trial,
+                [TrialCondition.CREATED],
+                status=TrialCondition.RUNNING,
+                reason="TrialRunning",
+                message="Trial is running (re-attached after a controller restart)",
+                handle=handle,
+                cursor={"source": self._source(handle, launch)},
+                start_time=float(handle.get("started_at") or self.clock.now()),
+            )
         assert trial.handle is not None
         status = self.executor.poll(trial.handle)
         if status.state is not RunState.RUNNING:

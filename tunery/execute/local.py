@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 OUTPUT_LOG = "output.log"
 EXIT_CODE_FILE = "exitcode"
+#: Written by the wrapper first thing (``$$``): lets :meth:`LocalExecutor.recover` find a trial
+#: whose handle was never saved (the controller died right after starting it).
+PID_FILE = "pid"
 TIMED_OUT_MARKER = "timed_out"
 STOPPED_MARKER = "stopped"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -61,7 +64,7 @@ HANDLE_VERSION = 1
 # $1 is the trial directory; the rest is the user's argv, run verbatim as "$@".  No trap: a
 # SIGTERM that arrives between the wrapper's fork and exec of the command would be caught by
 # the inherited handler and lost.  stop() and timeouts leave marker files instead.
-_WRAPPER = 'd=$1; shift; "$@"; c=$?; echo $c >"$d/exitcode"; exit $c'
+_WRAPPER = 'd=$1; shift; echo $$ >"$d/pid"; "$@"; c=$?; echo $c >"$d/exitcode"; exit $c'
 _SH = "/bin/sh"
 
 
@@ -195,6 +198,20 @@ def _read_exit_code(path: str) -> int | None:
         return None
 
 
+def _environ_gpus(pid: int) -> list[str]:
+    """CUDA_VISIBLE_DEVICES of a running process (empty if unreadable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            entries = fh.read().split(b"\0")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.startswith(b"CUDA_VISIBLE_DEVICES="):
+            value = entry.split(b"=", 1)[1].decode(errors="replace")
+            return [g for g in value.split(",") if g]
+    return []
+
+
 def _gpu_request(resources: Mapping[str, str]) -> int:
     raw = resources.get(GPU_RESOURCE)
     if raw is None:
@@ -259,7 +276,7 @@ class LocalExecutor:
             os.makedirs(trial_dir, exist_ok=True)
             # A trial directory may be reused when a trial is started again: stale status
             # files of an earlier attempt must not decide this one.
-            for name in (EXIT_CODE_FILE, EXIT_CODE_FILE + ".tmp", TIMED_OUT_MARKER, STOPPED_MARKER):
+            for name in (EXIT_CODE_FILE, PID_FILE, TIMED_OUT_MARKER, STOPPED_MARKER):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(trial_dir, name))
             env = dict(os.environ)
@@ -295,6 +312,49 @@ class LocalExecutor:
             "gpus": list(gpus),
         }
         log.debug("started trial %s: pid %d in %s", launch.trial_name, proc.pid, trial_dir)
+        return handle
+
+    def recover(self, launch: Launch, not_before: float | None = None) -> dict[str, Any] | None:
+        """The handle of a trial started from ``launch`` whose handle was lost, or None.
+
+        A controller can die between starting a trial and saving its handle; the wrapper's pid
+        file (and exit code file) in the trial directory let a new controller re-attach to it
+        instead of running the trial a second time.  None: the trial never started.  A pid file
+        older than ``not_before`` (the trial's creation time) is a leftover of an earlier
+        experiment of the same name and is ignored.
+        """
+        trial_dir = os.path.abspath(launch.trial_dir)
+        pid_file = os.path.join(trial_dir, PID_FILE)
+        pid = _read_exit_code(pid_file)  # same "N\n" format
+        if pid is None or pid <= 0:
+            return None
+        try:
+            started_at = os.stat(pid_file).st_mtime
+        except OSError:
+            return None
+        if not_before is not None and started_at < not_before - 1.0:
+            return None
+        stat = _read_proc_stat(pid) if self._proc else None
+        alive = stat is not None and stat[0] not in ("Z", "X") and stat[1] == pid
+        gpus: list[str] = []
+        if alive and self.gpus:
+            gpus = _environ_gpus(pid)
+        handle: dict[str, Any] = {
+            "executor": "local",
+            "version": HANDLE_VERSION,
+            "trial_dir": trial_dir,
+            "pid": pid,
+            "pgid": pid,
+            # A dead process gets ticks that match nothing, so a reused pid is never "ours".
+            "start_ticks": stat[2] if alive and stat is not None else -1,
+            "boot_id": self._boot,
+            "started_at": started_at,
+            "timeout": launch.timeout,
+            "gpus": gpus,
+        }
+        if gpus:
+            self.adopt(handle)
+        log.info("recovered trial %s (pid %d) from %s", launch.trial_name, pid, trial_dir)
         return handle
 
     def poll(self, handle: Mapping[str, Any]) -> RunStatus:
