@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import FrameType
@@ -86,6 +86,36 @@ def _fmt(value: Any) -> str:
     return format_value(value)
 
 
+def _trial_counts(summary: Mapping[str, int]) -> str:
+    """``ok/total``, plus failures and running trials when there are any."""
+    text = f"{summary['succeeded']}/{summary['total']} ok"
+    failed = summary["failed"] + summary["metricsUnavailable"]
+    if failed:
+        text += f", {failed} failed"
+    if summary["running"]:
+        text += f", {summary['running']} running"
+    return text
+
+
+def _local_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _reason_cell(trial: Any) -> str:
+    if trial.status.value in ("Succeeded", "Running", "Created"):
+        return ""
+    return str(trial.reason or "")
+
+
+def _short(value: Any) -> str:
+    """A compact cell for tables: 4 significant digits for floats."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _fmt(value)
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -100,24 +130,33 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
     from rich.table import Table
 
     spec = experiment.spec
-    table = Table(title=f"trials of {experiment.name}", show_lines=False)
-    table.add_column("trial")
-    table.add_column("status")
+    from rich import box
+
+    table = Table(title=f"trials of {experiment.name}", box=box.SIMPLE_HEAD, pad_edge=False)
+    longest = max((len(t.name) for t in trials), default=5)
+    table.add_column("trial", no_wrap=True, min_width=longest)
+    table.add_column("status", no_wrap=True, min_width=9)
     for p in spec.parameters:
-        table.add_column(p.name, justify="right")
+        table.add_column(p.name, justify="right", min_width=max(min(len(p.name), 10), 8))
     objective_name = spec.objective.objective_metric_name
-    table.add_column(f"{objective_name} ({spec.objective.type.value})", justify="right")
+    arrow = "↓" if spec.objective.type.value == "minimize" else "↑"
+    table.add_column(f"{objective_name} {arrow}", justify="right", no_wrap=True)
     for metric in spec.objective.additional_metric_names:
-        table.add_column(metric, justify="right")
-    table.add_column("reason")
+        table.add_column(metric, justify="right", min_width=max(min(len(metric), 10), 8))
+    reasons = {t.name: _reason_cell(t) for t in trials}
+    with_reason = any(reasons.values())
+    if with_reason:
+        table.add_column("reason")
     for t in trials:
         row = [t.name, t.status.value]
-        row += [_fmt(t.parameters.get(p.name)) for p in spec.parameters]
-        row.append(_fmt(t.objective))
+        row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
+        row.append(_short(t.objective))
         for metric in spec.objective.additional_metric_names:
             summary = t.metrics.get(metric)
-            row.append(_fmt(summary.pick(spec.objective.strategy_for(metric)) if summary else None))
-        row.append("" if t.status.value in ("Succeeded", "Running") else (t.reason or ""))
+            value = summary.pick(spec.objective.strategy_for(metric)) if summary else None
+            row.append(_short(value))
+        if with_reason:
+            row.append(reasons[t.name])
         style = "bold green" if t.name == best_name else None
         table.add_row(*row, style=style)
     return table
@@ -588,21 +627,23 @@ def list_(db: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no experiments yet; start one with `tunery run FILE`")
         return
-    table = Table()
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for exp, trials in rows:
         best = best_trial(exp.spec.objective, trials)
         s = summarize(trials)
         table.add_row(
             exp.name,
             exp.status.value,
-            exp.reason or "",
+            (exp.reason or "").removeprefix("Experiment"),
             exp.spec.algorithm.algorithm_name,
-            f"{exp.spec.objective.type.value} {exp.spec.objective.objective_metric_name}",
-            _fmt(best.objective) if best else "-",
-            f"{s['total']} ({s['succeeded']} ok, {s['failed'] + s['metricsUnavailable']} failed)",
-            _iso(exp.created_time) or "",
+            f"{exp.spec.objective.type.value[:3]} {exp.spec.objective.objective_metric_name}",
+            _short(best.objective) if best else "-",
+            _trial_counts(s),
+            _local_time(exp.created_time),
         )
     _console().print(table)
 
