@@ -577,6 +577,7 @@ def validate(file: str, as_json: bool) -> None:
     file is valid Katib; `tunery run` refuses it).
     """
     from tunery.spec import load_file, spec_warnings
+    from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
     parsed = load_file(file, check_algorithm=False)
@@ -587,7 +588,9 @@ def validate(file: str, as_json: bool) -> None:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
             warnings.append(f"{exc.one_line()} (valid Katib; `tunery run` will refuse it)")
-        if p.spec.early_stopping is not None:
+        if p.spec.early_stopping is not None and (
+            p.spec.early_stopping.algorithm_name not in stopping_available()
+        ):
             warnings.append(
                 f"spec.earlyStopping: {p.spec.early_stopping.algorithm_name} is valid Katib but "
                 "not implemented in this version of tunery; trials will run to their end"

@@ -49,6 +49,7 @@ from tunery.model import (
     objective_value,
 )
 from tunery.spec import render_trial
+from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester
 
@@ -164,6 +165,9 @@ class Controller:
         self._counts = _Counts({s: 0 for s in TrialCondition})
         self._goal_trial: str | None = None
         self._intents_checked_at = -float("inf")
+        self._stopper: EarlyStopper | None = None
+        #: Objective-metric observations per trial (kept only when early stopping is on).
+        self._curves: dict[str, list[Observation]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,13 +185,7 @@ class Controller:
         exp = self.store.get_experiment(self.name)
         self._experiment = exp
         spec = exp.spec
-        if spec.early_stopping is not None:
-            log.warning(
-                "experiment %s: early stopping (%s) is not implemented in this version; "
-                "every trial runs to its end",
-                self.name,
-                spec.early_stopping.algorithm_name,
-            )
+        self._stopper = create_stopper(spec)
         seed = zlib.crc32(self.name.encode())
         self._suggester = create_suggester(spec, seed)
         state = self.store.load_algorithm_state(self.name)
@@ -198,6 +196,11 @@ class Controller:
         self._active = {}
         self._counts = _Counts({s: 0 for s in TrialCondition})
         self._goal_trial = None
+        self._curves = {}
+        if self._stopper is not None:
+            metric = spec.objective.objective_metric_name
+            for obs in self.store.get_observations(self.name, metric=metric):
+                self._curves.setdefault(obs.trial_name, []).append(obs)
         adopt = getattr(self.executor, "adopt", None)
         for trial in self.store.list_trials(self.name):
             self._remember(trial)
@@ -323,6 +326,9 @@ class Controller:
 
         for trial in list(self._active.values()):
             self._reconcile_trial(trial)
+
+        if self._stopper is not None and self._active:
+            self._early_stop()
 
         if self._check_completion():
             return True
@@ -486,7 +492,16 @@ class Controller:
         self.store.add_observations(
             self.name, trial.name, observations, metrics=metrics, cursor=cursor
         )
+        self._add_curve(trial.name, observations)
         return self._remember(replace(trial, metrics=metrics, cursor=cursor))
+
+    def _add_curve(self, trial_name: str, observations: Sequence[Observation]) -> None:
+        if self._stopper is None:
+            return
+        metric = self.experiment.spec.objective.objective_metric_name
+        points = [o for o in observations if o.metric_name == metric]
+        if points:
+            self._curves.setdefault(trial_name, []).extend(points)
 
     def _read_metrics(
         self, trial: Trial, final: bool
@@ -565,10 +580,30 @@ class Controller:
             completion_time=now,
             **extra,
         )
+        if applied and last is not None:
+            self._add_curve(trial.name, last[0])
         if applied:
             self._emit("finished", trial)
 
-    def _kill(self, trial: Trial, reason: str, message: str) -> None:
+    def _early_stop(self) -> None:
+        """Ask the early stopper which running trials to stop, and stop them."""
+        assert self._stopper is not None
+        decisions = self._stopper.decide(self.trials, self._curves)
+        for name, why in decisions.items():
+            trial = self._active.get(name)
+            if trial is None or trial.status is not TrialCondition.RUNNING:
+                continue
+            log.info("early stopping trial %s: %s", name, why)
+            self._kill(trial, "TrialEarlyStopped", why, status=TrialCondition.EARLY_STOPPED)
+
+    def _kill(
+        self,
+        trial: Trial,
+        reason: str,
+        message: str,
+        status: TrialCondition = TrialCondition.KILLED,
+    ) -> None:
+        """Stop a trial's process; it becomes ``status`` (Killed, or EarlyStopped)."""
         if trial.handle:
             try:
                 self.executor.stop(trial.handle)
@@ -579,7 +614,7 @@ class Controller:
         trial, applied = self._update(
             trial,
             [TrialCondition.CREATED, TrialCondition.RUNNING],
-            status=TrialCondition.KILLED,
+            status=status,
             reason=reason,
             message=message,
             objective=objective_value(spec.objective, trial.metrics),
