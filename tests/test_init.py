@@ -9,7 +9,17 @@ import tunery
 
 
 def test_all_is_the_public_api() -> None:
-    assert sorted(tunery.__all__) == ["SpecError", "TuneryError", "UserInputError", "__version__"]
+    assert sorted(tunery.__all__) == [
+        "Client",
+        "ExperimentHandle",
+        "SpecError",
+        "TuneryError",
+        "UserInputError",
+        "__version__",
+        "report",
+        "search",
+        "tune",
+    ]
     for name in tunery.__all__:
         assert hasattr(tunery, name)
 

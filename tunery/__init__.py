@@ -8,11 +8,24 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from tunery import search
+from tunery.client import Client, ExperimentHandle, tune
 from tunery.errors import SpecError, TuneryError, UserInputError
+from tunery.report import report
 
 try:
     __version__ = version("tunery")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["SpecError", "TuneryError", "UserInputError", "__version__"]
+__all__ = [
+    "Client",
+    "ExperimentHandle",
+    "SpecError",
+    "TuneryError",
+    "UserInputError",
+    "__version__",
+    "report",
+    "search",
+    "tune",
+]

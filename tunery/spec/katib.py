@@ -752,6 +752,11 @@ def _write_objective(obj: Objective) -> dict[str, Any]:
     return out
 
 
+def parameter_to_document(p: ParameterSpec) -> dict[str, Any]:
+    """One parameter in camelCase document form."""
+    return _write_parameter(p)
+
+
 def _write_parameter(p: ParameterSpec) -> dict[str, Any]:
     fs = p.feasible_space
     space: dict[str, Any] = {}

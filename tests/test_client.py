@@ -1,0 +1,191 @@
+"""The Python SDK: tune() with real trial processes, and Client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tunery
+from tunery.errors import UserInputError
+from tunery.model import TrialCondition
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def quadratic(parameters: dict) -> None:  # type: ignore[type-arg]
+    """Reports through tunery.report, with a step."""
+    import tunery as t
+
+    x = parameters["x"]
+    for step in range(3):
+        t.report(loss=(x - 0.3) ** 2 + 1.0 / (step + 1), step=step)
+
+
+def returns_value(parameters: dict) -> float:  # type: ignore[type-arg]
+    return parameters["x"] * parameters["scale"] + (1 if parameters["mode"] == "b" else 0)
+
+
+def prints_or_fails(parameters: dict) -> None:  # type: ignore[type-arg]
+    if parameters["x"] > 0.5:
+        raise RuntimeError("diverged")
+    print(f"score={parameters['x']}")
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path) -> Path:
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    yield tmp_path
+    os.chdir(old)
+
+
+def test_tune_with_report_and_resume_by_name(in_tmp: Path) -> None:
+    db = str(in_tmp / "t.db")
+    space = {"x": tunery.search.double(0, 1)}
+    exp = tunery.tune(
+        quadratic,
+        space,
+        "loss",
+        "minimize",
+        algorithm="random",
+        max_trial_count=4,
+        parallel_trial_count=2,
+        name="quad",
+        storage=db,
+    )
+    exp.wait(timeout=120)
+    assert exp.status == "Succeeded"
+    trials = exp.trials
+    assert len(trials) == 4 and all(t.status is TrialCondition.SUCCEEDED for t in trials)
+    best = exp.best_trial
+    assert best is not None
+    assert best.objective == pytest.approx(min(t.objective for t in trials))  # type: ignore[type-var]
+    assert best.objective == pytest.approx((best.parameters["x"] - 0.3) ** 2 + 1 / 3)
+    steps = [o.step for o in exp.client.store.get_observations("quad", best.name)]
+    assert steps == [0, 1, 2]
+    # Same code and settings, same name: the finished experiment is returned, nothing re-runs.
+    again = tunery.tune(
+        quadratic,
+        space,
+        "loss",
+        "minimize",
+        algorithm="random",
+        max_trial_count=4,
+        parallel_trial_count=2,
+        name="quad",
+        storage=db,
+    ).wait()
+    assert [t.name for t in again.trials] == [t.name for t in trials]
+    with pytest.raises(UserInputError, match="already exists"):
+        tunery.tune(
+            returns_value, space, "loss", "minimize", algorithm="random", name="quad", storage=db
+        )
+    opt = tunery.Client(db).get_optimal_hyperparameters("quad")
+    assert opt is not None and opt["trial"] == best.name and opt["parameters"] == best.parameters
+
+
+def test_tune_return_value_fixed_and_typed_parameters(in_tmp: Path) -> None:
+    space = {
+        "x": tunery.search.double(0, 1, step=0.25),
+        "mode": tunery.search.categorical(["a", "b"]),
+        "scale": 10,
+    }
+    exp = tunery.tune(
+        returns_value,
+        space,
+        "value",
+        algorithm="grid",
+        max_trial_count=10,
+        storage=str(in_tmp / "t.db"),
+        wait=True,
+    )
+    assert exp.experiment.reason == "ExperimentMaxTrialsReached"
+    values = sorted(t.objective for t in exp.trials)  # type: ignore[type-var]
+    assert values == sorted(x * 10 + b for x in (0, 0.25, 0.5, 0.75, 1) for b in (0, 1))
+    assert exp.name.startswith("returns-value-")
+
+
+def test_failures_inside_the_function_become_failed_trials(in_tmp: Path) -> None:
+    exp = tunery.tune(
+        prints_or_fails,
+        {"x": tunery.search.discrete([0.1, 0.2, 0.9])},
+        "score",
+        algorithm="grid",
+        max_trial_count=3,
+        storage=str(in_tmp / "t.db"),
+        wait=True,
+    )
+    by_x = {t.parameters["x"]: t for t in exp.trials}
+    assert by_x[0.9].status is TrialCondition.FAILED
+    assert (
+        "diverged"
+        in (in_tmp / "tunery-runs" / exp.name / by_x[0.9].name / "output.log").read_text()
+    )
+    assert by_x[0.2].status is TrialCondition.SUCCEEDED and exp.best_trial.name == by_x[0.2].name  # type: ignore[union-attr]
+
+
+def test_dataframe_and_plots(in_tmp: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    go = pytest.importorskip("plotly.graph_objects")
+    exp = tunery.tune(
+        returns_value,
+        {
+            "x": tunery.search.double(0, 1),
+            "mode": tunery.search.categorical(["a", "b"]),
+            "scale": 1,
+        },
+        "value",
+        algorithm="random",
+        max_trial_count=3,
+        storage=str(in_tmp / "t.db"),
+        wait=True,
+    )
+    frame = exp.trials_dataframe()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 3
+    assert {"params.x", "params.mode", "objective", "metrics.value"} <= set(frame.columns)
+    assert isinstance(exp.plot_optimization_history(), go.Figure)
+    assert isinstance(exp.plot_parallel_coordinates(), go.Figure)
+
+
+SCRIPT = """
+import tunery
+
+def objective(parameters):
+    import math
+    print(f"acc={math.cos(parameters['x'])}")
+
+exp = tunery.tune(objective, {"x": tunery.search.double(0, 1)}, "acc", algorithm="sobol",
+                  max_trial_count=3, storage="t.db", wait=True)
+print("RESULT", exp.status, len(exp.trials), exp.best_trial.objective > 0.5)
+"""
+
+
+def test_tune_from_a_script(tmp_path: Path) -> None:
+    (tmp_path / "script.py").write_text(SCRIPT)
+    out = subprocess.run(
+        [sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert "RESULT Succeeded 3 True" in out.stdout, out.stderr
+
+
+def test_tune_from_a_notebook_style_session(tmp_path: Path) -> None:
+    # IPython compiles each cell under a fake filename and keeps its source in linecache;
+    # inspect.getsource then works, and so must tune().
+    driver = textwrap.dedent(
+        f"""
+        import linecache, __main__
+        cell = {SCRIPT!r}
+        name = "<ipython-input-1-abc>"
+        linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+        exec(compile(cell, name, "exec"), __main__.__dict__)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", driver], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert "RESULT Succeeded 3 True" in out.stdout, out.stderr

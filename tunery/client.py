@@ -1,0 +1,527 @@
+"""The Python SDK: :class:`Client` (Katib's ``KatibClient`` in spirit) and :func:`tune`.
+
+``tune`` runs a Python function as the trial, in a separate process per trial, exactly as an
+experiment file would run a command::
+
+    import tunery
+
+    def objective(parameters):
+        import math                      # imports inside: the function runs in a new process
+        loss = (parameters["lr"] - 0.01) ** 2 + parameters["layers"]
+        tunery.report(loss=loss)         # or print("loss=...") or return loss
+
+    exp = tunery.tune(
+        objective,
+        {"lr": tunery.search.double(1e-4, 1e-1, log=True), "layers": tunery.search.int(1, 4)},
+        objective_metric_name="loss",
+        objective_type="minimize",
+        algorithm="random",
+        max_trial_count=20,
+    )
+    exp.wait()
+    print(exp.best_trial.parameters)
+
+The function receives a dict of typed parameter values (fixed, non-search values included) and
+reports metrics by printing Katib lines, by calling :func:`tunery.report`, or by returning a
+number (the objective) or a dict of metrics.  Functions defined in ``__main__`` (a script or a
+notebook) are shipped as source, so they must import what they use inside their body, as with
+Katib's ``tune``; functions of an importable module are imported by reference.
+
+The experiment lives in the database like any other (``tunery list``, ``tunery trials``); the
+same code with the same settings resumes the same experiment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import re
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tunery.errors import AlreadyExistsError, MissingExtraError, UserInputError
+from tunery.model import Experiment, ExperimentSpec, Trial, best_trial
+
+__all__ = ["Client", "ExperimentHandle", "tune"]
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+class Client:
+    """Experiments in one database (``db``: URL or SQLite path; default ``$TUNERY_DB`` or
+    ``./tunery.db``)."""
+
+    def __init__(self, db: str | None = None) -> None:
+        from tunery.storage import Store
+
+        self.store = Store(db)
+
+    @property
+    def url(self) -> str:
+        return str(self.store.url)
+
+    def create_experiment(
+        self,
+        experiment: str | os.PathLike[str] | Mapping[str, Any] | ExperimentSpec,
+        *,
+        base_dir: str | None = None,
+        runs_dir: str | None = None,
+    ) -> Experiment:
+        """Store an experiment from a YAML/JSON file, a document dict or a spec (not run yet).
+
+        Relative paths of the spec resolve against ``base_dir`` (default: the file's directory,
+        else the current directory); trial directories go under ``runs_dir`` (default
+        ``./tunery-runs``).
+        """
+        from tunery.spec import load_file, parse_document, to_document
+
+        if isinstance(experiment, ExperimentSpec):
+            spec = experiment
+        elif isinstance(experiment, Mapping):
+            spec = parse_document(experiment)
+        else:
+            parsed = load_file(experiment)
+            if len(parsed) != 1:
+                raise UserInputError(
+                    f"{experiment} holds {len(parsed)} experiments",
+                    "create them one by one from documents",
+                )
+            spec = parsed[0].spec
+            base_dir = base_dir or os.path.dirname(os.path.abspath(experiment))
+        return self.store.create_experiment(
+            Experiment(
+                name=spec.name,
+                spec=spec,
+                document=to_document(spec),
+                created_time=_now(),
+                base_dir=os.path.abspath(base_dir or os.getcwd()),
+                runs_dir=os.path.abspath(runs_dir or "tunery-runs"),
+            )
+        )
+
+    def run_experiment(self, name: str, *, wait: bool = True) -> ExperimentHandle:
+        """Drive experiment ``name`` (start or resume it); with ``wait`` block until it ends."""
+        handle = ExperimentHandle(self, name)
+        handle.start()
+        if wait:
+            handle.wait()
+        return handle
+
+    def get_experiment(self, name: str) -> Experiment:
+        return self.store.get_experiment(name)
+
+    def list_experiments(self) -> list[Experiment]:
+        return self.store.list_experiments()
+
+    def list_trials(self, name: str) -> list[Trial]:
+        return self.store.list_trials(name)
+
+    def get_optimal_hyperparameters(self, name: str) -> dict[str, Any] | None:
+        """The best trial's ``{"trial", "parameters", "objective", "metrics"}``, or None."""
+        exp = self.store.get_experiment(name)
+        best = best_trial(exp.spec.objective, self.store.list_trials(name))
+        if best is None:
+            return None
+        return {
+            "trial": best.name,
+            "parameters": dict(best.parameters),
+            "objective": best.objective,
+            "metrics": {k: v.to_json() for k, v in best.metrics.items()},
+        }
+
+    def stop_experiment(self, name: str) -> None:
+        """Ask the controller to stop ``name`` (kills its running trials)."""
+        from tunery.controller import INTENT_STOP_EXPERIMENT
+
+        self.store.get_experiment(name)
+        self.store.add_intent(name, INTENT_STOP_EXPERIMENT, None, _now())
+
+    def delete_experiment(self, name: str) -> None:
+        self.store.delete_experiment(name)
+
+
+class ExperimentHandle:
+    """A running (or finished) experiment: its controller runs in a background thread."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # -- driving
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        exp = self.client.get_experiment(self.name)
+        if exp.status.is_completed:
+            return
+        self._thread = threading.Thread(target=self._drive, name=f"tunery-{self.name}")
+        self._thread.start()
+
+    def _drive(self) -> None:
+        from tunery.controller import Controller
+        from tunery.execute.local import LocalExecutor
+
+        try:
+            # The store's engine is thread-safe: the controller thread shares it.
+            Controller(self.client.store, self.name, LocalExecutor(), poll_interval=0.2).run()
+        except BaseException as exc:  # re-raised by wait()
+            self._error = exc
+
+    def wait(self, timeout: float | None = None) -> ExperimentHandle:
+        """Block until the experiment ends (or ``timeout`` seconds pass)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.experiment.status.is_completed
+
+    def stop(self) -> None:
+        self.client.stop_experiment(self.name)
+
+    # -- reading
+    @property
+    def experiment(self) -> Experiment:
+        return self.client.get_experiment(self.name)
+
+    @property
+    def status(self) -> str:
+        return self.experiment.status.value
+
+    @property
+    def trials(self) -> list[Trial]:
+        return self.client.list_trials(self.name)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        return best_trial(self.experiment.spec.objective, self.trials)
+
+    def trials_dataframe(self) -> Any:
+        """The trial table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise MissingExtraError("pandas", "ui") from exc
+        spec = self.experiment.spec
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {"name": t.name, "status": t.status.value, "reason": t.reason}
+            row.update({f"params.{k}": v for k, v in t.parameters.items()})
+            row["objective"] = t.objective
+            for metric in spec.objective.metric_names:
+                summary = t.metrics.get(metric)
+                row[f"metrics.{metric}"] = (
+                    summary.pick(spec.objective.strategy_for(metric)) if summary else None
+                )
+            row["start_time"] = t.start_time
+            row["completion_time"] = t.completion_time
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        for col in ("start_time", "completion_time"):
+            if col in frame:
+                frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+        return frame
+
+    def plot_optimization_history(self) -> Any:
+        """A plotly figure: each finished trial's objective, and the best so far."""
+        go = _plotly()
+        spec = self.experiment.spec
+        done = [t for t in self.trials if t.objective is not None]
+        best: list[float] = []
+        for t in done:
+            value = float(t.objective)  # type: ignore[arg-type]
+            best.append(value if not best or spec.objective.better(value, best[-1]) else best[-1])
+        metric = spec.objective.objective_metric_name
+        fig = go.Figure()
+        fig.add_scatter(
+            x=[t.index for t in done], y=[t.objective for t in done], mode="markers", name=metric
+        )
+        fig.add_scatter(x=[t.index for t in done], y=best, mode="lines", name="best so far")
+        fig.update_layout(
+            title=f"{self.name}: optimization history", xaxis_title="trial", yaxis_title=metric
+        )
+        return fig
+
+    def plot_parallel_coordinates(self) -> Any:
+        """A plotly figure: every parameter and the objective, coloured by the objective."""
+        go = _plotly()
+        spec = self.experiment.spec
+        done = [t for t in self.trials if t.objective is not None]
+        dims = []
+        for p in spec.parameters:
+            values = [t.parameters.get(p.name) for t in done]
+            if p.parameter_type.value == "categorical":
+                labels = list(p.feasible_space.list)
+                dims.append(
+                    {
+                        "label": p.name,
+                        "values": [
+                            labels.index(str(v)) if str(v) in labels else -1 for v in values
+                        ],
+                        "tickvals": list(range(len(labels))),
+                        "ticktext": labels,
+                    }
+                )
+            else:
+                dims.append({"label": p.name, "values": values})
+        objective = [t.objective for t in done]
+        dims.append({"label": spec.objective.objective_metric_name, "values": objective})
+        fig = go.Figure(
+            go.Parcoords(
+                line={"color": objective, "colorscale": "Viridis", "showscale": True},
+                dimensions=dims,
+            )
+        )
+        fig.update_layout(title=f"{self.name}: parameters against the objective")
+        return fig
+
+    def __repr__(self) -> str:
+        exp = self.experiment
+        best = best_trial(exp.spec.objective, self.trials)
+        best_text = f", best {best.objective:g} ({best.name})" if best and best.objective else ""
+        return f"<tunery experiment {self.name}: {exp.status.value}{best_text}>"
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ImportError as exc:
+        raise MissingExtraError("plotly", "ui") from exc
+    return go
+
+
+# --------------------------------------------------------------------------- tune()
+
+_RUNNER = '''"""Trial runner generated by tunery.tune for experiment {name}: do not edit."""
+
+import json
+import sys
+
+sys.path[:0] = {paths!r}
+TYPES = json.loads({types!r})
+FIXED = json.loads({fixed!r})
+METRIC = {metric!r}
+
+{definition}
+
+
+def _value(kind, raw):
+    if kind == "double":
+        return float(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "discrete":
+        number = float(raw)
+        return int(number) if number.is_integer() and "." not in raw and "e" not in raw else number
+    return raw
+
+
+def _main():
+    parameters = dict(FIXED)
+    for arg in sys.argv[1:]:
+        name, _, raw = arg.partition("=")
+        parameters[name] = _value(TYPES[name], raw)
+    result = _objective(parameters)
+    if isinstance(result, dict):
+        print(" ".join(f"{{k}}={{float(v)!r}}" for k, v in result.items()), flush=True)
+    elif isinstance(result, (int, float)) and not isinstance(result, bool):
+        print(f"{{METRIC}}={{float(result)!r}}", flush=True)
+
+
+if __name__ == "__main__":
+    _main()
+'''
+
+
+def _definition(objective: Callable[..., Any]) -> tuple[str, list[str]]:
+    """Python code binding ``_objective`` to the function, and sys.path entries it needs."""
+    module = getattr(objective, "__module__", None)
+    qualname = getattr(objective, "__qualname__", "")
+    if module and module != "__main__" and "<" not in qualname:
+        mod = sys.modules.get(module)
+        path = getattr(mod, "__file__", None)
+        paths = []
+        if path:
+            root = Path(path).resolve().parent
+            for _ in range(module.count(".")):
+                root = root.parent
+            paths.append(str(root))
+        return f"from {module} import {qualname} as _objective", paths
+    try:
+        source = textwrap.dedent(inspect.getsource(objective))
+    except (OSError, TypeError) as exc:
+        raise UserInputError(
+            f"cannot read the source of {objective!r}",
+            "define the objective with `def` in a file or notebook cell (not a lambda)",
+        ) from exc
+    if objective.__name__ == "<lambda>":
+        raise UserInputError(
+            "tune() needs a function defined with `def`, not a lambda",
+            "write `def objective(parameters): ...`",
+        )
+    lines = source.splitlines()
+    while lines and lines[0].lstrip().startswith("@"):
+        lines.pop(0)  # decorators belong to the caller's process
+    return "\n".join(lines) + f"\n\n_objective = {objective.__name__}", [os.getcwd()]
+
+
+def _experiment_name(objective: Callable[..., Any], digest: str) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", getattr(objective, "__name__", "tune").lower()).strip("-")
+    base = (base or "tune")[:30].strip("-")
+    if not base[0].isalpha():
+        base = f"f-{base}"[:30]
+    return f"{base}-{digest[:8]}"
+
+
+def tune(
+    objective: Callable[[dict[str, Any]], Any],
+    parameters: Mapping[str, Any],
+    objective_metric_name: str,
+    objective_type: str = "maximize",
+    algorithm: str = "bayesianoptimization",
+    max_trial_count: int = 10,
+    parallel_trial_count: int = 1,
+    max_failed_trial_count: int | None = None,
+    goal: float | None = None,
+    name: str | None = None,
+    storage: str | None = None,
+    *,
+    additional_metric_names: Sequence[str] = (),
+    algorithm_settings: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    runs_dir: str | None = None,
+    wait: bool = False,
+) -> ExperimentHandle:
+    """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
+
+    ``storage`` is the database (URL or SQLite path; default ``$TUNERY_DB`` or ``./tunery.db``).
+    Without ``name`` the experiment is named after the function and a digest of its code and
+    settings, so running the same code again resumes (or shows) the same experiment; with an
+    explicit ``name``, a stored experiment of that name is resumed if its settings are the same.
+    """
+    from tunery.search import split_parameters
+    from tunery.spec import parse_document, to_document
+
+    searched, fixed = split_parameters(parameters)
+    try:
+        fixed_json = json.dumps(fixed, sort_keys=True)
+    except TypeError as exc:
+        raise UserInputError(
+            f"fixed parameter values must be JSON values (numbers, strings, lists...): {exc}"
+        ) from exc
+    definition, paths = _definition(objective)
+    types = {p.name: p.parameter_type.value for p in searched}
+    settings = {
+        "objective": objective_type,
+        "metric": objective_metric_name,
+        "algorithm": algorithm,
+        "settings": dict(algorithm_settings or {}),
+        "parameters": repr(searched),
+        "fixed": fixed_json,
+    }
+    digest = hashlib.sha256(
+        (definition + json.dumps(settings, sort_keys=True, default=str)).encode()
+    ).hexdigest()
+    exp_name = name or _experiment_name(objective, digest)
+    runs = os.path.abspath(runs_dir or "tunery-runs")
+    script = Path(runs, exp_name, "objective.py")
+    code = _RUNNER.format(
+        name=exp_name,
+        paths=paths,
+        types=json.dumps(types),
+        fixed=fixed_json,
+        metric=objective_metric_name,
+        definition=definition,
+    )
+    objective_spec: dict[str, Any] = {
+        "type": objective_type,
+        "objectiveMetricName": objective_metric_name,
+    }
+    if goal is not None:
+        objective_spec["goal"] = goal
+    if additional_metric_names:
+        objective_spec["additionalMetricNames"] = list(additional_metric_names)
+    template: dict[str, Any] = {
+        "command": [
+            sys.executable,
+            str(script),
+            *[f"{p.name}=${{trialParameters.{p.name}}}" for p in searched],
+        ],
+        # The code's digest is part of the spec: changed code is a different experiment.
+        "env": {"TUNERY_OBJECTIVE_SHA256": digest[:16], **dict(env or {})},
+    }
+    if timeout is not None:
+        template["timeout"] = timeout
+    spec_doc: dict[str, Any] = {
+        "objective": objective_spec,
+        "algorithm": {
+            "algorithmName": algorithm,
+            "algorithmSettings": [
+                {"name": k, "value": str(v)} for k, v in (algorithm_settings or {}).items()
+            ],
+        },
+        "parallelTrialCount": parallel_trial_count,
+        "maxTrialCount": max_trial_count,
+        "parameters": [],
+        "trialTemplate": template,
+    }
+    if max_failed_trial_count is not None:
+        spec_doc["maxFailedTrialCount"] = max_failed_trial_count
+    doc = {
+        "apiVersion": "tunery/v1",
+        "kind": "Experiment",
+        "metadata": {"name": exp_name},
+        "spec": spec_doc,
+    }
+    from tunery.spec.katib import parameter_to_document
+
+    spec_doc["parameters"] = [parameter_to_document(p) for p in searched]
+    spec = parse_document(doc)
+
+    client = Client(storage)
+    existing = client.store.find_experiment(exp_name)
+    if existing is None:
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(code)
+        try:
+            client.store.create_experiment(
+                Experiment(
+                    name=exp_name,
+                    spec=spec,
+                    document=to_document(spec),
+                    created_time=_now(),
+                    base_dir=os.getcwd(),
+                    runs_dir=runs,
+                )
+            )
+        except AlreadyExistsError:  # created by a racing process: fall through to resume
+            existing = client.store.get_experiment(exp_name)
+    if existing is not None and existing.spec != spec:
+        raise UserInputError(
+            f"an experiment named {exp_name!r} already exists with other settings or code",
+            "choose another name=, or delete it with tunery.Client().delete_experiment(name)",
+        )
+    if not script.exists():
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(code)
+    handle = ExperimentHandle(client, exp_name)
+    handle.start()
+    if wait:
+        handle.wait()
+    return handle

@@ -1,0 +1,137 @@
+"""Search-space helpers for the Python API, in the spirit of Katib's ``katib.search``.
+
+    import tunery
+    parameters = {
+        "lr": tunery.search.double(1e-4, 1e-1, log=True),
+        "layers": tunery.search.int(1, 4),
+        "optimizer": tunery.search.categorical(["adam", "sgd"]),
+        "batch_size": tunery.search.discrete([16, 32, 64]),
+        "epochs": 10,  # a fixed value: passed to the function as it is, not searched
+    }
+
+Katib-style dicts (``{"parameterType": "double", "feasibleSpace": {"min": "0.1", ...}}``) are
+accepted too.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tunery.errors import UserInputError
+from tunery.model import Distribution, FeasibleSpace, ParameterSpec, ParameterType
+from tunery.spec import format_value
+
+
+@dataclass(frozen=True)
+class SearchParameter:
+    """A parameter's type and feasible space, named when it is placed in a dict."""
+
+    parameter_type: ParameterType
+    feasible_space: FeasibleSpace
+
+    def named(self, name: str) -> ParameterSpec:
+        return ParameterSpec(name, self.parameter_type, self.feasible_space)
+
+
+def _num(value: float | builtins.int, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (builtins.int, float)):
+        raise UserInputError(f"{what} must be a number, not {value!r}")
+    return format_value(value)
+
+
+def double(min: float, max: float, step: float | None = None, log: bool = False) -> SearchParameter:
+    """A float between ``min`` and ``max`` (on a log scale with ``log=True``)."""
+    return SearchParameter(
+        ParameterType.DOUBLE,
+        FeasibleSpace(
+            min=_num(min, "min"),
+            max=_num(max, "max"),
+            step=None if step is None else _num(step, "step"),
+            distribution=Distribution.LOG_UNIFORM if log else Distribution.UNIFORM,
+        ),
+    )
+
+
+def int(  # shadows the builtin on purpose: mirrors katib.search.int
+    min: builtins.int, max: builtins.int, step: builtins.int | None = None, log: bool = False
+) -> SearchParameter:
+    """An integer between ``min`` and ``max`` inclusive."""
+    for what, v in (("min", min), ("max", max), ("step", step)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, builtins.int)):
+            raise UserInputError(f"search.int {what} must be an integer, not {v!r}")
+    return SearchParameter(
+        ParameterType.INT,
+        FeasibleSpace(
+            min=str(min),
+            max=str(max),
+            step=None if step is None else str(step),
+            distribution=Distribution.LOG_UNIFORM if log else Distribution.UNIFORM,
+        ),
+    )
+
+
+def categorical(values: Sequence[str]) -> SearchParameter:
+    """One of ``values`` (strings)."""
+    if isinstance(values, str) or not values:
+        raise UserInputError("search.categorical needs a non-empty list of values")
+    return SearchParameter(
+        ParameterType.CATEGORICAL,
+        FeasibleSpace(list=tuple(str(v) for v in values), distribution=Distribution.UNIFORM),
+    )
+
+
+def discrete(values: Sequence[float | builtins.int]) -> SearchParameter:
+    """One of the numbers ``values``."""
+    if isinstance(values, str) or not values:
+        raise UserInputError("search.discrete needs a non-empty list of numbers")
+    return SearchParameter(
+        ParameterType.DISCRETE,
+        FeasibleSpace(
+            list=tuple(_num(v, "a discrete value") for v in values),
+            distribution=Distribution.UNIFORM,
+        ),
+    )
+
+
+def split_parameters(
+    parameters: Mapping[str, Any],
+) -> tuple[list[ParameterSpec], dict[str, Any]]:
+    """(searched parameters, fixed values) of a ``{name: helper | Katib dict | value}`` map."""
+    searched: list[ParameterSpec] = []
+    fixed: dict[str, Any] = {}
+    for name, value in parameters.items():
+        if isinstance(value, SearchParameter):
+            searched.append(value.named(name))
+        elif isinstance(value, ParameterSpec):
+            searched.append(value)
+        elif isinstance(value, Mapping) and "parameterType" in value:
+            searched.append(_from_katib_dict(name, value))
+        else:
+            fixed[name] = value
+    if not searched:
+        raise UserInputError(
+            "no parameter to search",
+            "give at least one tunery.search.double/int/categorical/discrete(...) value",
+        )
+    return searched, fixed
+
+
+def _from_katib_dict(name: str, value: Mapping[str, Any]) -> ParameterSpec:
+    from tunery.spec import parse_document
+
+    doc = {
+        "apiVersion": "tunery/v1",
+        "kind": "Experiment",
+        "metadata": {"name": "check"},
+        "spec": {
+            "objective": {"type": "minimize", "objectiveMetricName": "m"},
+            "algorithm": {"algorithmName": "random"},
+            "parallelTrialCount": 1,
+            "parameters": [{"name": name, **value}],
+            "trialTemplate": {"command": ["x", f"${{trialParameters.{name}}}"]},
+        },
+    }
+    return parse_document(doc, check_algorithm=False).parameters[0]
