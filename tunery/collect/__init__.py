@@ -6,7 +6,8 @@
 * ``StdOut`` (default): the trial's combined stdout+stderr log, TEXT lines;
 * ``File``: a file the trial writes (``source.fileSystemPath``, kind File), TEXT or JSON;
 * ``None`` / ``Push``: no collection (the trial reports some other way);
-* ``TensorFlowEvent``: not in this version (it will come with the ``tfevents`` extra);
+* ``TensorFlowEvent``: scalar summaries of tfevents files under a directory (TF1, TF2 and
+  PyTorch ``SummaryWriter`` styles), with the ``tfevents`` extra;
 * ``PrometheusMetric`` / ``Custom``: Kubernetes-only; refused with a hint.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from tunery.collect.base import Collector
 from tunery.collect.file import FileCollector
 from tunery.collect.stdout import StdOutCollector
-from tunery.errors import SpecError, TuneryError
+from tunery.errors import SpecError
 from tunery.model import CollectorKind, FileFormat, FileSystemKind, MetricsCollectorSpec
 
 __all__ = [
@@ -50,11 +51,10 @@ def make_collector(spec: MetricsCollectorSpec, metric_names: Sequence[str]) -> C
     if kind in (CollectorKind.NONE, CollectorKind.PUSH):
         return None
     if kind is CollectorKind.TENSORFLOW_EVENT:
-        raise TuneryError(
-            "the TensorFlowEvent metrics collector is not available in this version of tunery",
-            "it will arrive with the 'tfevents' extra (pip install 'tunery[tfevents]') in a "
-            "later version; meanwhile print metrics as name=value lines (kind StdOut)",
-        )
+        _file_path(spec)
+        from tunery.collect.tfevents import TFEventsCollector
+
+        return TFEventsCollector(metric_names)
     if kind in (CollectorKind.PROMETHEUS, CollectorKind.CUSTOM):
         raise SpecError(
             _KIND_PATH,
@@ -69,8 +69,8 @@ def _file_path(spec: MetricsCollectorSpec) -> str:
     if not spec.path:
         raise SpecError(
             f"{_SOURCE_PATH}.path",
-            "the File metrics collector needs a path",
-            "set source.fileSystemPath.path to the file the trial writes its metrics to",
+            f"the {spec.kind.value} metrics collector needs a path",
+            "set source.fileSystemPath.path to where the trial writes its metrics",
         )
     return spec.path
 
@@ -78,6 +78,6 @@ def _file_path(spec: MetricsCollectorSpec) -> str:
 def collector_source(spec: MetricsCollectorSpec, output_path: str, working_dir: str) -> str:
     """The file the collector of ``spec`` reads: the output log, or the File collector's path
     resolved against the trial's working directory."""
-    if spec.kind is CollectorKind.FILE:
+    if spec.kind in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT):
         return os.path.join(working_dir, os.path.expanduser(_file_path(spec)))
     return output_path
