@@ -12,6 +12,7 @@ def test_all_is_the_public_api() -> None:
     assert sorted(tunery.__all__) == [
         "Client",
         "ExperimentHandle",
+        "Optimizer",
         "SpecError",
         "TuneryError",
         "UserInputError",

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tunery import search
 from tunery.client import Client, ExperimentHandle, tune
 from tunery.errors import SpecError, TuneryError, UserInputError
+from tunery.optimizer import Optimizer
 from tunery.report import report
 
 try:
@@ -21,6 +22,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Client",
     "ExperimentHandle",
+    "Optimizer",
     "SpecError",
     "TuneryError",
     "UserInputError",

@@ -1,0 +1,267 @@
+"""Ask/tell: drive any tunery algorithm from your own loop.
+
+    import tunery
+
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(-5, 10), "y": tunery.search.double(0, 15)},
+        algorithm="random",
+        objective="minimize",
+        seed=0,
+    )
+    for _ in range(50):
+        s = opt.ask()
+        opt.tell(s, branin(**s.params))
+    print(opt.best.params, opt.best.value)
+
+``ask(n)`` returns a batch (the algorithm knows the earlier ones are in flight, so a batch does
+not repeat itself).  ``tell(s, None)`` (or ``tell(s, failed=True)``) records a failure.  With
+``storage`` (a database URL or SQLite path) and a ``name``, every suggestion and result is
+persisted as an experiment (``tunery trials NAME`` shows it), and creating the Optimizer again
+with the same name resumes it, algorithm state included.  The optimizer plays the controller's
+part for its experiment, so it holds the experiment's lease while it lives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from tunery.errors import UserInputError
+from tunery.model import (
+    Experiment,
+    ExperimentCondition,
+    ExperimentSpec,
+    MetricSummary,
+    ParamValue,
+    Trial,
+    TrialCondition,
+    best_trial,
+)
+
+__all__ = ["Best", "Optimizer", "Suggestion"]
+
+_METRIC = "objective"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One configuration to evaluate: ``params`` and the ``id`` to tell its result under."""
+
+    id: str
+    params: dict[str, ParamValue]
+
+
+@dataclass(frozen=True)
+class Best:
+    id: str
+    params: dict[str, ParamValue]
+    value: float
+
+
+class Optimizer:
+    """Ask/tell over a search space with a tunery algorithm."""
+
+    def __init__(
+        self,
+        parameters: Mapping[str, Any],
+        algorithm: str = "bayesianoptimization",
+        objective: str = "minimize",
+        settings: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        storage: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        from tunery.search import split_parameters
+        from tunery.spec import parse_document
+        from tunery.spec.katib import parameter_to_document
+        from tunery.suggest import create_suggester
+
+        if objective not in ("minimize", "maximize"):
+            raise UserInputError(
+                f"objective must be 'minimize' or 'maximize', not {objective!r}",
+                "pass objective='minimize' or objective='maximize'",
+            )
+        searched, fixed = split_parameters(parameters)
+        self.fixed = fixed
+        self.name = name or "ask-tell"
+        doc = {
+            "apiVersion": "tunery/v1",
+            "kind": "Experiment",
+            "metadata": {"name": self.name},
+            "spec": {
+                "objective": {"type": objective, "objectiveMetricName": _METRIC},
+                "algorithm": {
+                    "algorithmName": algorithm,
+                    "algorithmSettings": [
+                        {"name": k, "value": str(v)} for k, v in (settings or {}).items()
+                    ],
+                },
+                "parallelTrialCount": 1,
+                "parameters": [parameter_to_document(p) for p in searched],
+                # Never run: ask/tell evaluates in the caller's process.
+                "trialTemplate": {
+                    "command": ["ask-tell", *[f"${{trialParameters.{p.name}}}" for p in searched]]
+                },
+            },
+        }
+        self.spec: ExperimentSpec = parse_document(doc)
+        self._suggester = create_suggester(self.spec, seed)
+        self._trials: dict[str, Trial] = {}
+        self._store: Any = None
+        self._owner = ""
+        if storage is not None:
+            self._open(storage)
+
+    # ------------------------------------------------------------------ persistence
+
+    def _open(self, storage: str) -> None:
+        from tunery.controller import default_owner, owner_is_dead
+        from tunery.spec import to_document
+        from tunery.storage import Store
+
+        if self.name == "ask-tell":
+            raise UserInputError("an Optimizer with storage needs a name", "pass name='my-study'")
+        store = Store(storage)
+        existing = store.find_experiment(self.name)
+        now = _now()
+        if existing is None:
+            store.create_experiment(
+                Experiment(
+                    name=self.name,
+                    spec=self.spec,
+                    document=to_document(self.spec),
+                    created_time=now,
+                    base_dir=os.getcwd(),
+                )
+            )
+            store.set_experiment_status(
+                self.name,
+                ExperimentCondition.RUNNING,
+                "ExperimentRunning",
+                "driven by ask/tell",
+                start_time=now,
+            )
+        elif existing.spec != self.spec:
+            raise UserInputError(
+                f"an experiment named {self.name!r} already exists with another search space, "
+                "algorithm or objective",
+                "use another name=, or delete it with `tunery delete NAME`",
+            )
+        self._owner = default_owner()
+        store.acquire_lease(self.name, self._owner, now, 3600.0, steal=owner_is_dead)
+        self._store = store
+        for trial in store.list_trials(self.name):
+            self._trials[trial.name] = trial
+        state = store.load_algorithm_state(self.name)
+        if state is not None:
+            self._suggester.load_state(state)
+
+    def close(self) -> None:
+        """Release the experiment's lease (with storage)."""
+        if self._store is not None:
+            self._store.release_lease(self.name, self._owner)
+
+    def __enter__(self) -> Optimizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ ask / tell
+
+    def ask(self, n: int | None = None) -> Any:
+        """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted)."""
+        count = 1 if n is None else n
+        if count < 1:
+            raise UserInputError(f"ask(n) needs n >= 1, not {n}")
+        assignments = self._suggester.suggest(list(self._trials.values()), count)
+        if not assignments and n is None:
+            raise UserInputError(
+                "the search space is exhausted: every configuration has been suggested",
+                "read opt.best, or widen the search space",
+            )
+        out = []
+        index = len(self._trials)
+        now = _now()
+        for assignment in assignments:
+            index += 1
+            trial = Trial(
+                name=f"{self.name}-{index:04d}",
+                experiment=self.name,
+                index=index,
+                parameters=dict(assignment.parameters),
+                status=TrialCondition.RUNNING,
+                labels=dict(assignment.labels),
+                created_time=now,
+                start_time=now,
+            )
+            self._trials[trial.name] = trial
+            if self._store is not None:
+                self._store.create_trial(replace(trial, status=TrialCondition.CREATED))
+                self._store.update_trial(
+                    self.name,
+                    trial.name,
+                    expect=[TrialCondition.CREATED],
+                    status=TrialCondition.RUNNING,
+                    start_time=now,
+                )
+            out.append(Suggestion(trial.name, {**self.fixed, **trial.parameters}))
+        if self._store is not None:
+            state = self._suggester.dump_state()
+            if state is not None:
+                self._store.save_algorithm_state(self.name, state)
+        return out[0] if n is None else out
+
+    def tell(
+        self, suggestion: Suggestion | str, value: float | None = None, *, failed: bool = False
+    ) -> None:
+        """Record the objective ``value`` of a suggestion (None, NaN or ``failed``: a failure)."""
+        sid = suggestion.id if isinstance(suggestion, Suggestion) else suggestion
+        trial = self._trials.get(sid)
+        if trial is None:
+            raise UserInputError(f"unknown suggestion {sid!r}", "tell() takes what ask() returned")
+        if trial.status is not TrialCondition.RUNNING:
+            raise UserInputError(f"suggestion {sid!r} was already told ({trial.status.value})")
+        number = None if value is None else float(value)
+        ok = not failed and number is not None and math.isfinite(number)
+        now = _now()
+        metrics = {_METRIC: MetricSummary().add(number)} if number is not None else {}
+        changes: dict[str, Any] = {
+            "status": TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
+            "reason": "TrialSucceeded" if ok else "TrialFailed",
+            "objective": number if ok else None,
+            "metrics": metrics,
+            "completion_time": now,
+        }
+        if self._store is not None:
+            from tunery.model import Observation
+
+            obs = (
+                [Observation(sid, _METRIC, number if ok else None, 0, now)]
+                if number is not None
+                else []
+            )
+            self._store.update_trial(
+                self.name, sid, expect=[TrialCondition.RUNNING], observations=obs, **changes
+            )
+        self._trials[sid] = replace(trial, **changes)
+
+    @property
+    def best(self) -> Best | None:
+        """The best told result so far (None before the first success)."""
+        trial = best_trial(self.spec.objective, list(self._trials.values()))
+        if trial is None or trial.objective is None:
+            return None
+        return Best(trial.name, {**self.fixed, **trial.parameters}, trial.objective)
+
+    @property
+    def trials(self) -> list[Trial]:
+        return list(self._trials.values())
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
