@@ -157,7 +157,7 @@ import tunery
 
 def objective(parameters):
     import math
-    print(f"acc={math.cos(parameters['x'])}")
+    tunery.report(acc=math.cos(parameters['x']))  # tunery needs no import in the function
 
 exp = tunery.tune(objective, {"x": tunery.search.double(0, 1)}, "acc", algorithm="sobol",
                   max_trial_count=3, storage="t.db", wait=True)
