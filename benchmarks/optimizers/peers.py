@@ -1,0 +1,190 @@
+"""One runner per optimiser: ``run(method, problem, budget, seed, batch) -> values``.
+
+``values`` are the objective values in evaluation order.  With ``batch > 1`` each optimiser is
+asked for ``batch`` points before any of them is evaluated (its own batch mechanism: constant
+liar for Optuna TPE, ``cl_min`` for scikit-optimize, ``max_queue_len`` for hyperopt, pending
+trials for tunery), which is what parallel trials do.
+
+Methods: ``tunery-<algorithm>`` (any registered algorithm), ``optuna-tpe``, ``optuna-gp``,
+``optuna-cmaes``, ``skopt-gp``, ``hyperopt-tpe``, ``random``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from problems import Param, Problem
+
+
+def _batches(budget: int, batch: int) -> list[int]:
+    sizes = [batch] * (budget // batch)
+    if budget % batch:
+        sizes.append(budget % batch)
+    return sizes
+
+
+def run_random(problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(budget):
+        point: dict[str, Any] = {}
+        for p in problem.params:
+            if p.kind == "categorical":
+                point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+            elif p.kind == "int":
+                point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
+            elif p.log:
+                point[p.name] = float(math.exp(rng.uniform(math.log(p.low), math.log(p.high))))
+            else:
+                point[p.name] = float(rng.uniform(p.low, p.high))
+        values.append(problem.fn(point))
+    return values
+
+
+def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    import tunery
+
+    space: dict[str, Any] = {}
+    for p in problem.params:
+        if p.kind == "categorical":
+            space[p.name] = tunery.search.categorical(list(p.choices))
+        elif p.kind == "int":
+            space[p.name] = tunery.search.int(int(p.low), int(p.high))
+        else:
+            space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
+    opt = tunery.Optimizer(space, algorithm=algorithm, objective="minimize", seed=seed)
+    values = []
+    for size in _batches(budget, batch):
+        suggestions = opt.ask(size)
+        if not suggestions:
+            break
+        results = [problem.fn(s.params) for s in suggestions]
+        for s, v in zip(suggestions, results, strict=True):
+            opt.tell(s, v)
+        values.extend(results)
+    return values
+
+
+def _optuna_params(trial: Any, params: tuple[Param, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.kind == "categorical":
+            out[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        elif p.kind == "int":
+            out[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high))
+        else:
+            out[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return out
+
+
+def run_optuna(kind: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if kind == "tpe":
+        sampler: Any = optuna.samplers.TPESampler(seed=seed, constant_liar=batch > 1)
+    elif kind == "gp":
+        sampler = optuna.samplers.GPSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    values = []
+    for size in _batches(budget, batch):
+        trials = [study.ask() for _ in range(size)]
+        points = [_optuna_params(t, problem.params) for t in trials]
+        results = [problem.fn(p) for p in points]
+        for t, v in zip(trials, results, strict=True):
+            study.tell(t, v)
+        values.extend(results)
+    return values
+
+
+def run_skopt(problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    from skopt import Optimizer
+    from skopt.space import Categorical, Integer, Real
+
+    dims = []
+    for p in problem.params:
+        if p.kind == "categorical":
+            dims.append(Categorical(list(p.choices), name=p.name))
+        elif p.kind == "int":
+            dims.append(Integer(int(p.low), int(p.high), name=p.name))
+        else:
+            dims.append(
+                Real(p.low, p.high, prior="log-uniform" if p.log else "uniform", name=p.name)
+            )
+    # Katib's bayesianoptimization defaults: GP, 10 initial points, gp_hedge, auto.
+    opt = Optimizer(
+        dims, base_estimator="GP", n_initial_points=10, acq_func="gp_hedge", random_state=seed
+    )
+    names = [p.name for p in problem.params]
+    values: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for size in _batches(budget, batch):
+            xs = opt.ask(n_points=size, strategy="cl_min") if size > 1 else [opt.ask()]
+            results = [
+                problem.fn(
+                    {
+                        n: (v.item() if hasattr(v, "item") else v)
+                        for n, v in zip(names, x, strict=True)
+                    }
+                )
+                for x in xs
+            ]
+            opt.tell(xs, results)
+            values.extend(results)
+    return values
+
+
+def run_hyperopt(problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
+
+    space: dict[str, Any] = {}
+    for p in problem.params:
+        if p.kind == "categorical":
+            space[p.name] = hp.choice(p.name, list(p.choices))
+        elif p.kind == "int":
+            space[p.name] = hp.uniformint(p.name, int(p.low), int(p.high))
+        elif p.log:
+            space[p.name] = hp.loguniform(p.name, math.log(p.low), math.log(p.high))
+        else:
+            space[p.name] = hp.uniform(p.name, p.low, p.high)
+    values: list[float] = []
+
+    def objective(point: dict[str, Any]) -> dict[str, Any]:
+        point = {k: (int(v) if isinstance(v, float) and k in ints else v) for k, v in point.items()}
+        value = problem.fn(point)
+        values.append(value)
+        return {"loss": value, "status": STATUS_OK}
+
+    ints = {p.name for p in problem.params if p.kind == "int"}
+    fmin(
+        objective,
+        space,
+        algo=tpe.suggest,
+        max_evals=budget,
+        trials=Trials(),
+        rstate=np.random.default_rng(seed),
+        max_queue_len=batch,
+        show_progressbar=False,
+    )
+    return values
+
+
+def run(method: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    if method == "random":
+        return run_random(problem, budget, seed, batch)
+    if method.startswith("tunery-"):
+        return run_tunery(method.removeprefix("tunery-"), problem, budget, seed, batch)
+    if method.startswith("optuna-"):
+        return run_optuna(method.removeprefix("optuna-"), problem, budget, seed, batch)
+    if method == "skopt-gp":
+        return run_skopt(problem, budget, seed, batch)
+    if method == "hyperopt-tpe":
+        return run_hyperopt(problem, budget, seed, batch)
+    raise SystemExit(f"unknown method {method!r}")

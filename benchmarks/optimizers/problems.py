@@ -1,0 +1,194 @@
+"""Benchmark problems: standard synthetic functions and scikit-learn models tuned by CV.
+
+Every problem is minimised.  ``optimum`` is the known minimum, or None (then scores use the
+best value any method found).  Parameters are described once, in a neutral form, and
+translated for each optimiser by ``peers.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "double" | "int" | "categorical"
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    params: tuple[Param, ...]
+    fn: Callable[[dict[str, Any]], float]
+    optimum: float | None
+
+
+def _box(name: str, n: int, low: float, high: float) -> tuple[Param, ...]:
+    return tuple(Param(f"{name}{i}", "double", low, high) for i in range(n))
+
+
+def branin(p: dict[str, Any]) -> float:
+    x, y = p["x0"], p["x1"]
+    return (
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+        + 10
+    )
+
+
+_H_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(6)])
+    return float(-np.sum(_H_ALPHA * np.exp(-np.sum(_H_A * (x - _H_P) ** 2, axis=1))))
+
+
+def ackley(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(len(p))])
+    n = len(x)
+    return float(
+        -20 * np.exp(-0.2 * np.sqrt(np.sum(x**2) / n))
+        - np.exp(np.sum(np.cos(2 * np.pi * x)) / n)
+        + 20
+        + math.e
+    )
+
+
+def rosenbrock(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(len(p))])
+    return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+def levy(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(len(p))])
+    w = 1 + (x - 1) / 4
+    return float(
+        np.sin(np.pi * w[0]) ** 2
+        + np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
+        + (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2)
+    )
+
+
+def mixed(p: dict[str, Any]) -> float:
+    offsets = {"a": 0.0, "b": 1.5, "c": 3.0}
+    return float(
+        (p["i0"] - 2) ** 2
+        + (p["i1"] + 1) ** 2
+        + offsets[p["c"]]
+        + 10 * (p["x0"] - 0.3) ** 2
+        + 4 * math.log10(p["lr"] / 1e-3) ** 2
+    )
+
+
+@cache
+def _dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    loader = {
+        "cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+        "digits": datasets.load_digits,
+    }[name]
+    x, y = loader(return_X_y=True)
+    return x, y
+
+
+def svc_cancer(p: dict[str, Any]) -> float:
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    x, y = _dataset("cancer")
+    model = make_pipeline(StandardScaler(), SVC(C=p["C"], gamma=p["gamma"]))
+    return 1.0 - float(np.mean(cross_val_score(model, x, y, cv=3)))
+
+
+def tree_wine(p: dict[str, Any]) -> float:
+    from sklearn.model_selection import cross_val_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = _dataset("wine")
+    model = DecisionTreeClassifier(
+        max_depth=int(p["max_depth"]),
+        min_samples_leaf=int(p["min_samples_leaf"]),
+        criterion=p["criterion"],
+        random_state=0,
+    )
+    return 1.0 - float(np.mean(cross_val_score(model, x, y, cv=3)))
+
+
+PROBLEMS: dict[str, Problem] = {
+    p.name: p
+    for p in (
+        Problem(
+            "branin",
+            (Param("x0", "double", -5, 10), Param("x1", "double", 0, 15)),
+            branin,
+            0.397887,
+        ),
+        Problem("hartmann6", _box("x", 6, 0, 1), hartmann6, -3.32237),
+        Problem("ackley5", _box("x", 5, -32.768, 32.768), ackley, 0.0),
+        Problem("rosenbrock4", _box("x", 4, -2.048, 2.048), rosenbrock, 0.0),
+        Problem("levy4", _box("x", 4, -10, 10), levy, 0.0),
+        Problem(
+            "mixed",
+            (
+                Param("i0", "int", -5, 5),
+                Param("i1", "int", -5, 5),
+                Param("c", "categorical", choices=("a", "b", "c")),
+                Param("x0", "double", 0, 1),
+                Param("lr", "double", 1e-5, 1e-1, log=True),
+            ),
+            mixed,
+            0.0,
+        ),
+        Problem(
+            "svc-cancer",
+            (
+                Param("C", "double", 1e-2, 1e3, log=True),
+                Param("gamma", "double", 1e-5, 1.0, log=True),
+            ),
+            svc_cancer,
+            None,
+        ),
+        Problem(
+            "tree-wine",
+            (
+                Param("max_depth", "int", 1, 12),
+                Param("min_samples_leaf", "int", 1, 20),
+                Param("criterion", "categorical", choices=("gini", "entropy")),
+            ),
+            tree_wine,
+            None,
+        ),
+    )
+}

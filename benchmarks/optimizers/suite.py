@@ -1,0 +1,156 @@
+"""Bayesmark-style optimiser suite: tunery's algorithms against their peers, in one run.
+
+Each (problem, method, seed, batch) is run once at the largest budget; the scores at smaller
+budgets use the same run's first evaluations.  Score (Bayesmark's normalized score):
+
+    100 * (1 - (best - optimum) / (median random best - optimum))
+
+with ``optimum`` the known minimum, or the best value any method found; 100 is the optimum, 0
+is as good as the median random search.  Also the mean rank (1 = best) over problems.
+
+Results are cached in a JSON file, so an interrupted run continues where it stopped, and the
+tables can be printed again with ``--report``.  Usage::
+
+    python benchmarks/optimizers/suite.py --budgets 25,100 --seeds 5 --batch 1
+    python benchmarks/optimizers/suite.py --batch 4 --methods tunery-tpe,optuna-tpe,random
+    python benchmarks/optimizers/suite.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))
+
+from peers import run  # noqa: E402
+from problems import PROBLEMS  # noqa: E402
+
+DEFAULT_METHODS = (
+    "tunery-bayesianoptimization,tunery-tpe,tunery-multivariate-tpe,optuna-tpe,optuna-gp,"
+    "optuna-cmaes,skopt-gp,hyperopt-tpe,random"
+)
+
+
+def key(problem: str, method: str, seed: int, batch: int, budget: int) -> str:
+    return f"{problem}|{method}|{seed}|{batch}|{budget}"
+
+
+def load(path: Path) -> dict[str, list[float]]:
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    return {}
+
+
+def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path) -> None:
+    budget = max(args.budgets)
+    jobs = [
+        (problem, method, seed)
+        for problem in args.problems
+        for method in args.methods
+        for seed in range(args.seeds)
+    ]
+    for n, (problem, method, seed) in enumerate(jobs, start=1):
+        k = key(problem, method, seed, args.batch, budget)
+        if k in cache:
+            continue
+        start = time.perf_counter()
+        try:
+            values = run(method, PROBLEMS[problem], budget, seed, args.batch)
+        except Exception as exc:  # a method that cannot run a problem scores nothing
+            print(f"[{n}/{len(jobs)}] {problem} {method} seed {seed}: FAILED {exc}", flush=True)
+            continue
+        cache[k] = values
+        path.write_text(json.dumps(cache))
+        print(
+            f"[{n}/{len(jobs)}] {problem:<12} {method:<28} seed {seed}: best {min(values):.5g} "
+            f"in {time.perf_counter() - start:.1f}s",
+            flush=True,
+        )
+
+
+def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
+    full = max(args.budgets)
+    for budget in args.budgets:
+        scores: dict[str, dict[str, float]] = {m: {} for m in args.methods}
+        ranks: dict[str, list[float]] = {m: [] for m in args.methods}
+        for problem in args.problems:
+            best: dict[str, list[float]] = {}
+            for method in args.methods:
+                runs = [
+                    cache.get(key(problem, method, seed, args.batch, full))
+                    for seed in range(args.seeds)
+                ]
+                if all(r is not None for r in runs):
+                    best[method] = [min(r[:budget]) for r in runs]  # type: ignore[index]
+            if "random" not in best or len(best) < 2:
+                continue
+            known = PROBLEMS[problem].optimum
+            seen = min(min(v) for v in best.values())
+            optimum = seen if known is None else min(known, seen)
+            rand = statistics.median(best["random"])
+            span = rand - optimum
+            means = {}
+            for method, bests in best.items():
+                if span <= 0:
+                    score = 100.0
+                else:
+                    score = statistics.mean(100 * (1 - (b - optimum) / span) for b in bests)
+                scores[method][problem] = score
+                means[method] = statistics.mean(bests)
+            order = sorted(means, key=lambda m: means[m])
+            for method in means:
+                ranks[method].append(1 + sum(means[o] < means[method] for o in order))
+        problems = [p for p in args.problems if any(p in s for s in scores.values())]
+        mode = "sequential" if args.batch == 1 else f"batches of {args.batch}"
+        print(f"\n## budget {budget}, {mode}, {args.seeds} seeds: mean normalized score")
+        head = "| method | " + " | ".join(problems) + " | mean | mean rank |"
+        print(head)
+        print("|" + "---|" * (len(problems) + 3))
+        rows = []
+        for method in args.methods:
+            if not scores[method]:
+                continue
+            cells = [scores[method].get(p) for p in problems]
+            done = [c for c in cells if c is not None]
+            mean = statistics.mean(done) if done else float("nan")
+            rank = statistics.mean(ranks[method]) if ranks[method] else float("nan")
+            rows.append((mean, method, cells, rank))
+        for mean, method, cells, rank in sorted(rows, key=lambda r: -r[0]):
+            text = " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
+            print(f"| {method} | {text} | **{mean:.1f}** | {rank:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--methods", default=DEFAULT_METHODS)
+    parser.add_argument("--budgets", default="25,100")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--cache", default=str(HERE / "results.json"))
+    parser.add_argument("--report", action="store_true", help="only print the tables")
+    args = parser.parse_args()
+    args.problems = [p for p in args.problems.split(",") if p]
+    args.methods = [m for m in args.methods.split(",") if m]
+    args.budgets = sorted(int(b) for b in args.budgets.split(","))
+    unknown = [p for p in args.problems if p not in PROBLEMS]
+    if unknown:
+        parser.error(f"unknown problems {unknown}; choose from {', '.join(PROBLEMS)}")
+    path = Path(args.cache)
+    cache = load(path)
+    if not args.report:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        collect(args, cache, path)
+    report(args, cache)
+
+
+if __name__ == "__main__":
+    main()
