@@ -450,3 +450,27 @@ def test_stale_trial_directory_of_a_deleted_experiment_is_not_recovered(
     run(store, "stale")
     done = store.get_trial("stale", "stale-0001")
     assert done.status is TrialCondition.SUCCEEDED and done.objective == 0.5
+
+
+def test_stop_interrupted_by_a_crash_keeps_its_intended_outcome(
+    store: Store, tmp_path: Path
+) -> None:
+    create(
+        store,
+        native_doc("half-stop", "import time; time.sleep(30)", parallel=1, max_trials=1),
+        tmp_path,
+    )
+    first = Controller(store, "half-stop", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    trial = store.list_trials("half-stop")[0]
+    assert trial.status is TrialCondition.RUNNING and trial.handle
+    # The controller decided to early-stop it, saved that, stopped the process, then died.
+    intent = {"status": "EarlyStopped", "reason": "TrialEarlyStopped", "message": "below median"}
+    store.update_trial("half-stop", trial.name, cursor={**(trial.cursor or {}), "stopping": intent})
+    LocalExecutor().stop(trial.handle)
+    first.release()
+    run(store, "half-stop")
+    done = store.get_trial("half-stop", trial.name)
+    assert done.status is TrialCondition.EARLY_STOPPED
+    assert (done.reason, done.message) == ("TrialEarlyStopped", "below median")

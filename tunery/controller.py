@@ -562,6 +562,12 @@ class Controller:
                 new_status = TrialCondition.SUCCEEDED
                 reason = "TrialSucceeded"
                 message = "Trial has succeeded"
+        elif (trial.cursor or {}).get("stopping"):
+            # The previous controller was stopping this trial when it died: finish the job.
+            intent = dict((trial.cursor or {})["stopping"])
+            new_status = TrialCondition(intent["status"])
+            reason = str(intent["reason"])
+            message = str(intent["message"])
         elif status.state is RunState.LOST:
             new_status = TrialCondition.FAILED
             reason = "TrialLost"
@@ -603,10 +609,21 @@ class Controller:
         message: str,
         status: TrialCondition = TrialCondition.KILLED,
     ) -> None:
-        """Stop a trial's process; it becomes ``status`` (Killed, or EarlyStopped)."""
-        if trial.handle:
+        """Stop a trial's process; it becomes ``status`` (Killed, or EarlyStopped).
+
+        The intended outcome is saved with the trial before its process is stopped, so that a
+        controller killed in between still records it (see ``_finish_trial``).
+        """
+        handle = trial.handle
+        if handle:
+            intent = {"status": status.value, "reason": reason, "message": message}
+            trial, _ = self._update(
+                trial,
+                [TrialCondition.RUNNING, TrialCondition.CREATED],
+                cursor={**(trial.cursor or {}), "stopping": intent},
+            )
             try:
-                self.executor.stop(trial.handle)
+                self.executor.stop(handle)
             except Exception as exc:
                 log.warning("could not stop trial %s: %s", trial.name, exc)
             trial = self._collect(trial, final=True)
