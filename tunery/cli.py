@@ -841,6 +841,32 @@ def export(name: str, db: str | None, fmt: str) -> None:
     click.echo(buf.getvalue(), nl=False)
 
 
+# --------------------------------------------------------------------------- ui
+
+
+@main.command()
+@_db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--token",
+    envvar="TUNERY_UI_TOKEN",
+    default=None,
+    help="Token that stop/kill/create need (default: a random one, printed at start).",
+)
+@click.option(
+    "--runs-dir",
+    default=None,
+    metavar="DIR",
+    help="Trial directories of experiments created in the UI.",
+)
+def ui(db: str | None, host: str, port: int, token: str | None, runs_dir: str | None) -> None:
+    """Serve the web UI: experiments, trial graph and table, live learning curves."""
+    from tunery.ui import serve
+
+    serve(db, host=host, port=port, token=token, runs_dir=runs_dir)
+
+
 # --------------------------------------------------------------------------- db
 
 

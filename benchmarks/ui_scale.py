@@ -1,0 +1,318 @@
+"""UI scale: is the experiment page responsive at 10,000 trials?
+
+Builds an experiment of N trials (default 10,000) with M observations each (default 50) in a
+fresh SQLite database (bulk inserts through SQLAlchemy Core on the store's tables: building it
+through the controller would take minutes), then
+
+1. times each JSON API call the experiment page makes (median of several calls, through the
+   in-process ASGI client, so the figure is server time plus serialization), and
+2. serves the UI on 127.0.0.1 with uvicorn and measures the page's time-to-interactive in
+   headless Chromium (the trial table and both graphs drawn), when Playwright and Chromium are
+   installed.
+
+Figures are printed against the targets: < 300 ms per API call, < 3 s to interactive.
+Usage::
+
+    python benchmarks/ui_scale.py [--trials 10000] [--observations 50] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+API_TARGET_MS = 300.0
+INTERACTIVE_TARGET_S = 3.0
+PARAMS = ("lr", "layers", "dropout", "optimizer")
+CHROMIUM = os.environ.get("TUNERY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def build(db: str, name: str, n_trials: int, n_obs: int, runs_dir: str, seed: int = 0) -> None:
+    """Store an experiment ``name`` with ``n_trials`` finished trials of ``n_obs`` steps."""
+    import sqlalchemy as sa
+
+    from tunery.model import Experiment, ExperimentCondition, ExperimentReason
+    from tunery.spec import parse_document, to_document
+    from tunery.storage import Store, schema
+
+    doc = {
+        "apiVersion": "tunery/v1",
+        "kind": "Experiment",
+        "metadata": {"name": name},
+        "spec": {
+            "objective": {
+                "type": "minimize",
+                "objectiveMetricName": "loss",
+                "additionalMetricNames": ["accuracy"],
+            },
+            "algorithm": {"algorithmName": "random"},
+            "parallelTrialCount": 8,
+            "maxTrialCount": n_trials,
+            "parameters": [
+                {
+                    "name": "lr",
+                    "parameterType": "double",
+                    "feasibleSpace": {"min": "1e-5", "max": "1e-1", "distribution": "logUniform"},
+                },
+                {
+                    "name": "layers",
+                    "parameterType": "int",
+                    "feasibleSpace": {"min": "1", "max": "8"},
+                },
+                {
+                    "name": "dropout",
+                    "parameterType": "double",
+                    "feasibleSpace": {"min": "0", "max": "0.5"},
+                },
+                {
+                    "name": "optimizer",
+                    "parameterType": "categorical",
+                    "feasibleSpace": {"list": ["sgd", "adam", "rmsprop"]},
+                },
+            ],
+            "trialTemplate": {
+                "command": [
+                    "python",
+                    "train.py",
+                    *[f"--{p}=${{trialParameters.{p}}}" for p in PARAMS],
+                ]
+            },
+        },
+    }
+    spec = parse_document(doc)
+    store = Store(f"sqlite:///{db}")
+    t0 = 1_700_000_000.0
+    store.create_experiment(
+        Experiment(
+            name=name,
+            spec=spec,
+            document=to_document(spec),
+            status=ExperimentCondition.RUNNING,
+            reason=ExperimentReason.RUNNING.value,
+            created_time=t0,
+            start_time=t0,
+            base_dir=runs_dir,
+            runs_dir=runs_dir,
+        )
+    )
+    rng = random.Random(seed)
+    trial_rows: list[dict[str, Any]] = []
+    obs_rows: list[dict[str, Any]] = []
+    with store.engine.connect() as conn:
+        conn.execution_options(tunery_write=True)
+        for i in range(n_trials):
+            lr = math.exp(rng.uniform(math.log(1e-5), math.log(1e-1)))
+            layers = rng.randint(1, 8)
+            dropout = rng.uniform(0, 0.5)
+            opt = rng.choice(["sgd", "adam", "rmsprop"])
+            final = (math.log10(lr) + 3) ** 2 * 0.1 + 0.02 * layers + (0.1 if opt == "sgd" else 0.0)
+            final += rng.gauss(0, 0.02)
+            tname = f"{name}-{i:05d}"
+            losses = [final + 2.0 * math.exp(-s / 8) for s in range(n_obs)]
+            status = "Running" if i >= n_trials - 8 else "Succeeded"
+            start = t0 + i * 10
+            trial_rows.append(
+                {
+                    "experiment": name,
+                    "name": tname,
+                    "trial_index": i,
+                    "parameters": {
+                        "lr": lr,
+                        "layers": layers,
+                        "dropout": dropout,
+                        "optimizer": opt,
+                    },
+                    "status": status,
+                    "reason": "TrialSucceeded" if status == "Succeeded" else "TrialRunning",
+                    "message": None,
+                    "labels": {},
+                    "metrics": {
+                        "loss": {"min": min(losses), "max": max(losses), "latest": losses[-1]},
+                        "accuracy": {"min": 0.5, "max": 1 - final / 3, "latest": 1 - final / 3},
+                    },
+                    "objective": min(losses) if status == "Succeeded" else None,
+                    "created_time": start,
+                    "start_time": start,
+                    "completion_time": start + 80 if status == "Succeeded" else None,
+                    "handle": None,
+                    "cursor": None,
+                }
+            )
+            for s, loss in enumerate(losses):
+                obs_rows.append(
+                    {
+                        "experiment": name,
+                        "trial_name": tname,
+                        "metric_name": "loss",
+                        "value": loss,
+                        "step": s,
+                        "timestamp": start + s,
+                    }
+                )
+            if len(obs_rows) >= 50_000 or i == n_trials - 1:
+                with conn.begin():
+                    if trial_rows:
+                        conn.execute(sa.insert(schema.trials), trial_rows)
+                    conn.execute(sa.insert(schema.observations), obs_rows)
+                trial_rows, obs_rows = [], []
+    store.close()
+
+
+def _median_ms(fn: Any, repeat: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def time_api(db: str, name: str, repeat: int) -> list[tuple[str, float]]:
+    from fastapi.testclient import TestClient
+
+    from tunery.storage import Store
+    from tunery.ui.app import create_app
+
+    store = Store(f"sqlite:///{db}")
+    client = TestClient(create_app(store, "bench-token"))
+    first = client.get(f"/api/experiments/{name}/trials").json()
+    cursor = first["cursor"]
+    trial = first["trials"][len(first["trials"]) // 2]["name"]
+    calls = [
+        ("GET /api/experiments", "/api/experiments"),
+        ("GET /api/experiments/{name}", f"/api/experiments/{name}"),
+        ("GET .../trials (all)", f"/api/experiments/{name}/trials"),
+        ("GET .../trials?after=cursor (poll)", f"/api/experiments/{name}/trials?after={cursor}"),
+        (
+            "GET .../trials?status=Succeeded&sort=-objective&limit=50",
+            f"/api/experiments/{name}/trials?status=Succeeded&sort=-objective&limit=50",
+        ),
+        ("GET .../trials/{trial}", f"/api/experiments/{name}/trials/{trial}"),
+        ("GET .../importance", f"/api/experiments/{name}/importance"),
+        (
+            "GET .../trials.csv (export, not on the page's path)",
+            f"/api/experiments/{name}/trials.csv",
+        ),
+    ]
+    out = []
+    for label, url in calls:
+
+        def call(url: str = url) -> None:
+            response = client.get(url)
+            response.raise_for_status()
+
+        out.append((label, _median_ms(call, repeat)))
+    store.close()
+    return out
+
+
+def time_interactive(db: str, name: str, repeat: int) -> list[float] | str:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "skipped: the playwright package is not installed"
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"skipped: no Chromium at {CHROMIUM}"
+    import uvicorn
+
+    from tunery.storage import Store
+    from tunery.ui.app import create_app
+
+    store = Store(f"sqlite:///{db}")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store, "bench-token"), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    times = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for _ in range(repeat):
+                # A full load each time (the first with a cold cache: plotly.min.js is 4.6 MB).
+                page.goto("about:blank")
+                t = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/#/experiments/{name}")
+                page.wait_for_selector("body[data-ready='experiment']", timeout=60_000)
+                times.append(time.perf_counter() - t)
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--observations", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    name = "scale"
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "ui.db")
+        t = time.perf_counter()
+        build(db, name, args.trials, args.observations, tmp)
+        print(
+            f"built {args.trials} trials x {args.observations} observations "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
+        print(f"\nAPI calls (median of {args.repeat}; target < {API_TARGET_MS:.0f} ms):")
+        worst = 0.0
+        for label, ms in time_api(db, name, args.repeat):
+            worst = max(worst, ms)
+            verdict = "ok" if ms < API_TARGET_MS else "SLOW"
+            print(f"  {label:<58} {ms:8.1f} ms  {verdict}")
+        print(f"  slowest call: {worst:.1f} ms = {worst / API_TARGET_MS:.2f} x target")
+        result = time_interactive(db, name, max(3, args.repeat // 2))
+        print(f"\npage time-to-interactive (target < {INTERACTIVE_TARGET_S:.0f} s):")
+        if isinstance(result, str):
+            print(f"  {result}")
+        else:
+            med = statistics.median(result)
+            verdict = "ok" if med < INTERACTIVE_TARGET_S else "SLOW"
+            runs = ", ".join(f"{x:.2f}" for x in result)
+            print(
+                f"  median {med:.2f} s over {len(result)} loads "
+                f"({runs}; the first is cold)  {verdict}"
+            )
+            print(f"  = {med / INTERACTIVE_TARGET_S:.2f} x target")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,548 @@
+"""The UI's JSON API on a real SQLite store filled by a real experiment (trial subprocesses)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import create, native_doc
+from tunery.controller import Controller
+from tunery.execute.local import LocalExecutor
+from tunery.model import Trial, TrialCondition
+from tunery.storage import Store
+from tunery.ui.app import LOG_TAIL_BYTES, create_app
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+EVIL = "<img src=x onerror=alert(1)>"
+
+#: Trials print a learning curve of three steps; the objective is x (+0.5 for "adam").
+SCRIPT = """
+import sys
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+x = float(args["x"])
+bonus = 0.5 if args["opt"] == "adam" else 0.0
+for step in range(3):
+    print(f"step={step} score={(x + bonus) * (step + 1) / 3} loss={1 - x}", flush=True)
+"""
+
+PARAMS = [
+    {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}},
+    {
+        "name": "opt",
+        "parameterType": "categorical",
+        "feasibleSpace": {"list": ["sgd", "adam", EVIL]},
+    },
+]
+
+
+def _doc(name: str, max_trials: int = 10) -> dict[str, Any]:
+    return native_doc(
+        name,
+        SCRIPT,
+        parameters=copy.deepcopy(PARAMS),
+        objective={
+            "type": "maximize",
+            "objectiveMetricName": "score",
+            "additionalMetricNames": ["loss"],
+        },
+        parallel=4,
+        max_trials=max_trials,
+    )
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Path]]:
+    tmp = tmp_path_factory.mktemp("ui")
+    store = Store(f"sqlite:///{tmp / 'tunery.db'}")
+    create(store, _doc("demo"), tmp)
+    Controller(store, "demo", LocalExecutor(), poll_interval=0.02).run()
+    yield store, tmp
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def client(filled: tuple[Store, Path]) -> TestClient:
+    store, tmp = filled
+    app = create_app(store, TOKEN, runs_dir=str(tmp / "created-runs"), base_dir=str(tmp))
+    return TestClient(app)
+
+
+@pytest.fixture
+def store(filled: tuple[Store, Path]) -> Store:
+    return filled[0]
+
+
+def _add_trial(store: Store, exp: str, index: int, status: TrialCondition, **kw: Any) -> str:
+    name = f"{exp}-x{index:04d}"
+    store.create_trial(
+        Trial(
+            name=name,
+            experiment=exp,
+            index=index,
+            parameters={"x": 0.25, "opt": "sgd"},
+            status=status,
+            created_time=1000.0 + index,
+            **kw,
+        )
+    )
+    return name
+
+
+def _created_experiment(client: TestClient, name: str) -> None:
+    text = yaml.safe_dump(_doc(name))
+    response = client.post("/api/experiments", content=text, headers=AUTH)
+    assert response.status_code == 201, response.text
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def test_list_experiments(client: TestClient, store: Store) -> None:
+    data = client.get("/api/experiments").json()
+    demo = next(e for e in data if e["name"] == "demo")
+    trials = store.list_trials("demo")
+    assert demo["status"] == "Succeeded"
+    assert demo["reason"] == "ExperimentMaxTrialsReached"
+    assert demo["algorithm"] == "random"
+    assert demo["objective"]["objectiveMetricName"] == "score"
+    assert demo["objective"]["additionalMetricNames"] == ["loss"]
+    assert demo["trials"]["total"] == 10 and demo["trials"]["succeeded"] == 10
+    assert demo["best"] == max(t.objective for t in trials if t.objective is not None)
+    assert demo["createdTime"].endswith("Z") and demo["completionTime"] is not None
+    assert [p["name"] for p in demo["parameters"]] == ["x", "opt"]
+
+
+def test_get_experiment_detail(client: TestClient, store: Store) -> None:
+    data = client.get("/api/experiments/demo").json()
+    document = yaml.safe_load(data["yaml"])
+    assert document == dict(store.get_experiment("demo").document)
+    best = data["bestTrial"]
+    assert best["objective"] == data["best"]
+    params = data["bestHyperparameters"]["parameters"]
+    assert params == best["parameters"]
+    assert data["bestHyperparameters"]["trial"] == best["name"]
+    assert yaml.safe_load(data["bestHyperparameters"]["yaml"]) == params
+    cli = data["bestHyperparameters"]["cli"]
+    assert cli.startswith("--x=") or cli.startswith("'--x=")
+    assert "--opt=" in cli
+    assert data["stopRequested"] is False
+
+
+def test_trials_have_the_cli_shape_and_values(client: TestClient, store: Store) -> None:
+    data = client.get("/api/experiments/demo/trials").json()
+    assert data["full"] is True and data["matched"] == 10
+    assert data["counts"]["Succeeded"] == 10
+    by_name = {t["name"]: t for t in data["trials"]}
+    for trial in store.list_trials("demo"):
+        got = by_name[trial.name]
+        # tunery trials --json keys, and more
+        for key in ("name", "status", "parameters", "metrics", "objective", "startTime"):
+            assert key in got
+        assert got["index"] == trial.index
+        assert got["parameters"] == dict(trial.parameters)
+        assert got["objective"] == trial.objective
+        assert got["metrics"]["score"] == trial.metrics["score"].to_json()
+    assert [t["index"] for t in data["trials"]] == sorted(by_name[n]["index"] for n in by_name)
+
+
+def test_filter_sort_limit(client: TestClient, store: Store) -> None:
+    trials = store.list_trials("demo")
+    data = client.get("/api/experiments/demo/trials?sort=-objective&limit=3").json()
+    assert data["matched"] == 10
+    want = sorted(trials, key=lambda t: (-(t.objective or 0), t.index))[:3]
+    assert [t["name"] for t in data["trials"]] == [t.name for t in want]
+    data = client.get("/api/experiments/demo/trials?sort=param:x&offset=8").json()
+    assert [t["parameters"]["x"] for t in data["trials"]] == sorted(
+        float(t.parameters["x"]) for t in trials
+    )[8:]
+    data = client.get("/api/experiments/demo/trials?sort=-metric:loss&limit=1").json()
+    assert data["trials"][0]["metrics"]["loss"]["latest"] == max(
+        t.metrics["loss"].latest or 0.0 for t in trials
+    )
+    data = client.get("/api/experiments/demo/trials?status=Failed,Killed").json()
+    assert data["trials"] == [] and data["matched"] == 0
+
+
+def test_trial_detail_with_observations_and_log(client: TestClient, store: Store) -> None:
+    trial = store.list_trials("demo")[0]
+    data = client.get(f"/api/experiments/demo/trials/{trial.name}").json()
+    assert data["name"] == trial.name and data["status"] == "Succeeded"
+    assert data["reason"] == trial.reason
+    assert [o["step"] for o in data["observations"]["score"]] == [0, 1, 2]
+    assert [o["step"] for o in data["observations"]["loss"]] == [0, 1, 2]
+    assert data["observations"]["score"][-1]["value"] == trial.metrics["score"].latest
+    assert "step=2 score=" in data["log"]["text"]
+    assert data["log"]["truncated"] is False
+
+
+def test_log_tail_is_capped(client: TestClient, store: Store, filled: tuple[Store, Path]) -> None:
+    trial = store.list_trials("demo")[1]
+    log = filled[1] / "runs" / "demo" / trial.name / "output.log"
+    original = log.read_bytes()
+    try:
+        log.write_bytes(b"".join(b"line %d\n" % i for i in range(40_000)))
+        data = client.get(f"/api/experiments/demo/trials/{trial.name}").json()["log"]
+        assert data["truncated"] is True
+        assert len(data["text"]) <= LOG_TAIL_BYTES
+        assert data["text"].endswith("line 39999\n")
+        assert data["text"].startswith("line ")  # no partial first line
+        assert data["size"] == log.stat().st_size
+    finally:
+        log.write_bytes(original)
+
+
+def test_log_path_stays_inside_runs_dir(client: TestClient, store: Store) -> None:
+    # Only stored trial names reach the file system; anything else is a 404.
+    for bad in ("..%2F..%2Fetc", "%2E%2E%2Fx", "..%2Fdemo-0000"):
+        response = client.get(f"/api/experiments/demo/trials/{bad}")
+        assert response.status_code == 404, (bad, response.text)
+
+
+def test_log_reader_refuses_paths_out_of_runs_dir(store: Store, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tunery.ui.app import _read_log_tail
+
+    runs = tmp_path / "runs"
+    (runs / "demo" / "t").mkdir(parents=True)
+    (runs / "demo" / "t" / "output.log").write_text("mine\n")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "output.log").write_text("not mine\n")
+    exp = replace(store.get_experiment("demo"), runs_dir=str(runs))
+    assert _read_log_tail(exp, "t") == {"text": "mine\n", "size": 5, "truncated": False}
+    assert _read_log_tail(exp, "../../x") is None
+    assert _read_log_tail(exp, "missing") is None
+    assert _read_log_tail(replace(exp, runs_dir=None), "t") is None
+
+
+def test_importance(client: TestClient) -> None:
+    data = client.get("/api/experiments/demo/importance").json()
+    assert data["trials"] == 10
+    assert {p["name"] for p in data["parameters"]} == {"x", "opt"}
+    assert all(0 <= p["importance"] <= 1 for p in data["parameters"])
+    assert "variance" in data["method"]
+
+
+def test_importance_needs_trials(client: TestClient) -> None:
+    _created_experiment(client, "empty")
+    data = client.get("/api/experiments/empty/importance").json()
+    assert data["parameters"] == [] and "at least" in data["message"]
+
+
+def test_cursor_returns_only_changes(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "live")
+    first = client.get("/api/experiments/live/trials").json()
+    assert first["trials"] == [] and first["cursor"] == "v1.-1.-"
+    a = _add_trial(store, "live", 0, TrialCondition.RUNNING, start_time=1000.0)
+    b = _add_trial(store, "live", 1, TrialCondition.RUNNING, start_time=1001.0)
+    second = client.get("/api/experiments/live/trials", params={"after": first["cursor"]}).json()
+    assert second["full"] is False
+    assert [t["name"] for t in second["trials"]] == [a, b]
+    assert second["cursor"] != first["cursor"]
+    # Nothing finished: the running trials come again (their metrics may have grown).
+    third = client.get("/api/experiments/live/trials", params={"after": second["cursor"]}).json()
+    assert [t["name"] for t in third["trials"]] == [a, b]
+    store.update_trial("live", a, status=TrialCondition.SUCCEEDED, completion_time=1010.0)
+    fourth = client.get("/api/experiments/live/trials", params={"after": third["cursor"]}).json()
+    assert {t["name"]: t["status"] for t in fourth["trials"]} == {a: "Succeeded", b: "Running"}
+    store.update_trial("live", b, status=TrialCondition.FAILED, completion_time=1020.0)
+    c = _add_trial(store, "live", 2, TrialCondition.CREATED)
+    fifth = client.get("/api/experiments/live/trials", params={"after": fourth["cursor"]}).json()
+    # a finished at the cursor's completion time: it comes once more (>=), harmlessly.
+    assert {t["name"]: t["status"] for t in fifth["trials"]} == {
+        a: "Succeeded",
+        b: "Failed",
+        c: "Created",
+    }
+    assert fifth["counts"]["Succeeded"] == 1 and fifth["counts"]["Failed"] == 1
+    assert fifth["cursor"] == "v1.2.1020.0"
+    store.update_trial("live", c, status=TrialCondition.KILLED, completion_time=1030.0)
+    sixth = client.get("/api/experiments/live/trials", params={"after": fifth["cursor"]}).json()
+    assert [t["name"] for t in sixth["trials"]] == [b, c]
+    # The last finished trial comes once more (>=), never an older one.
+    seventh = client.get("/api/experiments/live/trials", params={"after": sixth["cursor"]}).json()
+    assert [t["name"] for t in seventh["trials"]] == [c]
+    # The merged copy equals the full list.
+    merged: dict[str, Any] = {}
+    for page in (first, second, third, fourth, fifth, sixth, seventh):
+        merged.update({t["name"]: t for t in page["trials"]})
+    full = client.get("/api/experiments/live/trials").json()["trials"]
+    assert sorted(merged.values(), key=lambda t: t["index"]) == full
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("after=nonsense", "after:"),
+        ("after=v1.x.1", "after:"),
+        ("after=v1.1.nan", "after:"),
+        ("status=Exploded", "status:"),
+        ("sort=shoe", "sort:"),
+        ("sort=param:", "sort:"),
+        ("limit=0", "limit:"),
+        ("offset=-1", "offset:"),
+        ("limit=abc", "limit:"),
+    ],
+)
+def test_bad_queries_are_one_line_4xx(client: TestClient, query: str, field: str) -> None:
+    response = client.get(f"/api/experiments/demo/trials?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(field) and "\n" not in detail
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/experiments/nope",
+        "/api/experiments/nope/trials",
+        "/api/experiments/nope/trials/t",
+        "/api/experiments/demo/trials/nope",
+        "/api/experiments/nope/importance",
+        "/api/experiments/nope/trials.csv",
+        "/api/experiments/nope/trials.json",
+    ],
+)
+def test_unknown_names_are_404(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------- writes
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic " + TOKEN},
+        {"Authorization": ""},
+    ],
+)
+def test_writes_need_the_token(client: TestClient, store: Store, headers: dict[str, str]) -> None:
+    _add_trial(store, "demo", 950, TrialCondition.RUNNING)
+    try:
+        for method, path, body in (
+            ("POST", "/api/experiments/demo/stop", None),
+            ("POST", "/api/experiments/demo/trials/demo-x0950/kill", None),
+            ("POST", "/api/experiments", yaml.safe_dump(_doc("sneaky"))),
+        ):
+            response = client.request(method, path, headers=headers, content=body)
+            assert response.status_code == 401, (path, response.text)
+            assert "token" in response.json()["detail"]
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert store.pending_intents("demo") == []
+        assert store.find_experiment("sneaky") is None
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM trials WHERE trial_index = 950")
+
+
+def test_stop_writes_an_intent(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "tostop")
+    response = client.post("/api/experiments/tostop/stop", headers=AUTH)
+    assert response.status_code == 202
+    assert response.json()["kind"] == "stop-experiment"
+    (intent,) = store.pending_intents("tostop")
+    assert (intent.kind, intent.target) == ("stop-experiment", None)
+    assert client.get("/api/experiments/tostop").json()["stopRequested"] is True
+    # An experiment that has ended cannot be stopped.
+    response = client.post("/api/experiments/demo/stop", headers=AUTH)
+    assert response.status_code == 409 and "ended" in response.json()["detail"]
+    assert client.post("/api/experiments/nope/stop", headers=AUTH).status_code == 404
+
+
+def test_kill_writes_an_intent(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "tokill")
+    running = _add_trial(store, "tokill", 0, TrialCondition.RUNNING)
+    done = _add_trial(store, "tokill", 1, TrialCondition.SUCCEEDED)
+    response = client.post(f"/api/experiments/tokill/trials/{running}/kill", headers=AUTH)
+    assert response.status_code == 202
+    (intent,) = store.pending_intents("tokill")
+    assert (intent.kind, intent.target) == ("kill-trial", running)
+    response = client.post(f"/api/experiments/tokill/trials/{done}/kill", headers=AUTH)
+    assert response.status_code == 409
+    response = client.post("/api/experiments/tokill/trials/nope/kill", headers=AUTH)
+    assert response.status_code == 404
+    assert len(store.pending_intents("tokill")) == 1
+
+
+def test_create_from_yaml(client: TestClient, store: Store, filled: tuple[Store, Path]) -> None:
+    text = yaml.safe_dump(_doc("fromui"))
+    response = client.post(
+        "/api/experiments", content=text, headers={**AUTH, "Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 201
+    assert response.json() == {"name": "fromui", "status": "Created"}
+    exp = store.get_experiment("fromui")
+    assert exp.runs_dir == str(filled[1] / "created-runs")
+    assert store.list_trials("fromui") == []  # stored, not run
+    again = client.post("/api/experiments", content=text, headers=AUTH)
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    # JSON is YAML too
+    doc = _doc("fromjson")
+    assert client.post("/api/experiments", content=json.dumps(doc), headers=AUTH).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("", "body: empty"),
+        ("just: [unclosed", "YAML"),
+        ("apiVersion: v1\nkind: ConfigMap\n", "no Experiment"),
+        ("\xff", None),
+    ],
+)
+def test_create_refuses_bad_yaml(client: TestClient, body: str, needle: str | None) -> None:
+    response = client.post("/api/experiments", content=body.encode("latin-1"), headers=AUTH)
+    assert 400 <= response.status_code < 500, response.text
+    detail = response.json()["detail"]
+    assert "\n" not in detail
+    if needle:
+        assert needle in detail
+
+
+def test_create_names_the_field_at_fault(client: TestClient, store: Store) -> None:
+    doc = _doc("badmin")
+    doc["spec"]["parameters"][0]["feasibleSpace"]["min"] = "banana"
+    response = client.post("/api/experiments", content=yaml.safe_dump(doc), headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("spec.parameters[0].feasibleSpace.min")
+    assert store.find_experiment("badmin") is None
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def test_export_csv(client: TestClient, store: Store) -> None:
+    response = client.get("/api/experiments/demo/trials.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    trials = store.list_trials("demo")
+    assert len(rows) == len(trials)
+    assert set(rows[0]) >= {"name", "status", "objective", "param:x", "param:opt"}
+    assert "metric:score:latest" in rows[0] and "metric:loss:min" in rows[0]
+    by_name = {t.name: t for t in trials}
+    for row in rows:
+        trial = by_name[row["name"]]
+        assert float(row["objective"]) == trial.objective
+        assert float(row["param:x"]) == trial.parameters["x"]
+        # Text that a spreadsheet would run as a formula is quoted; the rest is as is.
+        assert row["param:opt"] in ("sgd", "adam", EVIL)
+
+
+def test_csv_quotes_formulas(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "formula")
+    store.create_trial(
+        Trial(
+            name="formula-0000",
+            experiment="formula",
+            index=0,
+            parameters={"x": -0.5, "opt": "=HYPERLINK(1)"},
+        )
+    )
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/experiments/formula/trials.csv").text)))
+    assert rows[0]["param:opt"] == "'=HYPERLINK(1)"
+    assert rows[0]["param:x"] == "-0.5"
+
+
+def test_export_json_is_the_trial_list(client: TestClient) -> None:
+    exported = client.get("/api/experiments/demo/trials.json").json()
+    listed = client.get("/api/experiments/demo/trials").json()["trials"]
+    assert exported == listed
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_page_and_assets(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>tunery</title>" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in page.headers["content-security-policy"].split("style-src")[0]
+    assert client.get("/static/app.js").status_code == 200
+    plotly = client.get("/static/plotly.min.js")
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    assert client.get("/static/../app.py").status_code == 404
+    schema = client.get("/openapi.json").json()
+    assert "/api/experiments/{name}/trials" in schema["paths"]
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_create_app_needs_a_token(store: Store) -> None:
+    with pytest.raises(ValueError):
+        create_app(store, "")
+
+
+def test_trusted_hosts(store: Store) -> None:
+    client = TestClient(create_app(store, TOKEN, allowed_hosts=["127.0.0.1"]))
+    assert client.get("/api/experiments", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/api/experiments", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_package_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tunery.ui; print('fastapi' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+def test_schemathesis_finds_no_server_error(client: TestClient, store: Store) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 10
+    trial = store.list_trials("demo")[0].name
+
+    def fuzz(operation: Any, known_names: bool) -> None:
+        @settings(
+            max_examples=8,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def check(case: Any) -> None:
+            if known_names and case.path_parameters:
+                # Random names only reach the 404 path; real ones reach the rest.
+                case.path_parameters["name"] = "demo"
+                if "trial" in case.path_parameters:
+                    case.path_parameters["trial"] = trial
+            if case.method.upper() == "POST":
+                case.headers = {**(case.headers or {}), **AUTH}
+            response = case.call()
+            assert response.status_code < 500, (case.method, case.path, response.text)
+            case.validate_response(response, checks=[not_a_server_error])
+
+        check()
+
+    for operation in operations:
+        fuzz(operation, False)
+        fuzz(operation, True)

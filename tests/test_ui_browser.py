@@ -1,0 +1,345 @@
+"""The UI in a real headless Chromium (Playwright), against a real experiment's database.
+
+Skips when Playwright or Chromium is missing (fails instead under ``TUNERY_REQUIRE_SYSTEM=1``).
+Screenshots of each page go to the test's tmp dir; with ``TUNERY_UPDATE_SCREENSHOTS=1`` the
+experiment page's is also saved as ``docs/ui-experiment.png`` (and the others next to it).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_system
+from tests.helpers import create, native_doc
+from tunery.model import ExperimentCondition, MetricSummary, Trial, TrialCondition
+from tunery.storage import Store
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("TUNERY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TOKEN = "browser-token"
+EVIL = "<img src=x onerror=alert(1)>"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+SCRIPT = """
+import math, sys
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+lr, layers = float(args["lr"]), int(args["layers"])
+final = (math.log10(lr) + 2.5) ** 2 / 4 + 0.05 * layers + (0.2 if args["opt"] == "sgd" else 0.0)
+for step in range(8):
+    print(f"epoch={step} loss={final + math.exp(-step / 2)} accuracy={1 - final / 3}", flush=True)
+"""
+PARAMS = [
+    {
+        "name": "lr",
+        "parameterType": "double",
+        "feasibleSpace": {"min": "0.0001", "max": "0.1", "distribution": "logUniform"},
+    },
+    {"name": "layers", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "6"}},
+    {
+        "name": "opt",
+        "parameterType": "categorical",
+        "feasibleSpace": {"list": ["sgd", "adam", EVIL]},
+    },
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]]:
+    """A served UI over: ``demo`` (a finished real experiment), ``live`` (running, with a
+    running trial) and an experiment whose name is markup."""
+    pytest.importorskip("fastapi")
+    uvicorn = pytest.importorskip("uvicorn")
+    from tunery.controller import Controller
+    from tunery.execute.local import LocalExecutor
+    from tunery.ui.app import create_app
+
+    tmp = tmp_path_factory.mktemp("browser")
+    store = Store(f"sqlite:///{tmp / 'tunery.db'}")
+    doc = native_doc(
+        "demo",
+        SCRIPT,
+        parameters=copy.deepcopy(PARAMS),
+        objective={
+            "type": "minimize",
+            "objectiveMetricName": "loss",
+            "additionalMetricNames": ["accuracy"],
+        },
+        parallel=4,
+        max_trials=16,
+    )
+    demo = replace(create(store, doc, tmp), created_time=time.time())
+    store.delete_experiment("demo")
+    store.create_experiment(demo)
+    Controller(store, "demo", LocalExecutor(), poll_interval=0.02).run()
+
+    live_doc = copy.deepcopy(doc)
+    live_doc["metadata"]["name"] = "live"
+    create(store, live_doc, tmp)
+    store.set_experiment_status("live", ExperimentCondition.RUNNING, "ExperimentRunning", None)
+    store.create_trial(
+        Trial(
+            name="live-0000",
+            experiment="live",
+            index=0,
+            parameters={"lr": 0.01, "layers": 2, "opt": EVIL},
+            status=TrialCondition.RUNNING,
+            message=EVIL,
+        )
+    )
+    # A name no spec allows, as a database written by something else could hold.
+    store.create_experiment(replace(demo, name=EVIL, spec=replace(demo.spec, name=EVIL)))
+    for index in range(2):
+        store.create_trial(
+            Trial(
+                name=f"{EVIL}-{index}",
+                experiment=EVIL,
+                index=index,
+                parameters={"lr": 0.01, "layers": 2 + index, "opt": EVIL},
+                status=TrialCondition.SUCCEEDED,
+                metrics={"loss": MetricSummary(0.5 + index, 0.5 + index, 0.5 + index)},
+                objective=0.5 + index,
+            )
+        )
+
+    app = create_app(store, TOKEN, runs_dir=str(tmp / "runs"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the UI server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_system("the playwright package is missing (pip install playwright)")
+    if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
+        require_system(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    p.dialogs = []
+    p.errors = []
+
+    def on_dialog(dialog: Any) -> None:
+        p.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    p.on("dialog", on_dialog)
+    p.on("pageerror", lambda exc: p.errors.append(str(exc)))
+    try:
+        yield p
+    finally:
+        assert p.errors == []
+        context.close()
+
+
+def _shot(page: Any, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / f"ui-{name}.png"), full_page=name != "experiment")
+    if os.environ.get("TUNERY_UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / f"ui-{name}.png"), full_page=name != "experiment")
+
+
+def _open_experiment(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/#/experiments/{name}")
+    page.wait_for_selector("body[data-ready='experiment']")
+
+
+def test_list_experiment_graphs_table_and_trial(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, store = site
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='list']")
+    assert page.locator("#experiments tbody tr").count() >= 3
+    _shot(page, tmp_path, "list")
+
+    page.get_by_role("link", name="demo", exact=True).click()
+    page.wait_for_selector("body[data-ready='experiment']")
+    # Graphs: plotly drew them (parcoords in WebGL + SVG axes; the history in SVG).
+    page.wait_for_selector("#parcoords .main-svg")
+    page.wait_for_selector("#history .main-svg")
+    assert page.locator("#parcoords canvas").count() > 0
+    page.wait_for_selector("#importance .main-svg")
+    rows = page.locator("#trials tbody tr")
+    assert rows.count() == 16
+    best = store.list_trials("demo")
+    best_name = min(
+        (t for t in best if t.objective is not None), key=lambda t: (t.objective, t.index)
+    ).name
+    assert page.locator("#trials tbody tr.best").get_attribute("data-trial") == best_name
+    assert "--lr=" in page.locator("#best-cli").inner_text()
+    assert "apiVersion" in page.locator("#experiment-yaml").inner_text()
+    _shot(page, tmp_path, "experiment")
+
+    # Sort by objective, ascending then descending.
+    def objectives() -> list[float]:
+        col = page.locator("#trials thead th").all_inner_texts().index("objective")
+        cells = page.locator(f"#trials tbody tr td:nth-child({col + 1})").all_inner_texts()
+        return [float(c) for c in cells]
+
+    page.click("#trials th[data-key='objective']")
+    assert objectives() == sorted(objectives())
+    page.click("#trials th[data-key='objective']")
+    assert objectives() == sorted(objectives(), reverse=True)
+    assert page.locator("#trials tbody tr").first.get_attribute("data-trial") != best_name
+
+    # Filter by a parameter.
+    page.select_option("#filter-column", "param:layers")
+    page.select_option("#filter-op", "<=")
+    page.fill("#filter-value", "3")
+    shown = page.locator("#trials tbody tr").count()
+    assert shown == sum(1 for t in best if int(t.parameters["layers"]) <= 3)
+    page.fill("#filter-value", "")
+
+    # Open the best trial.
+    page.locator("#trials tbody tr.best a").click()
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-name").inner_text() == best_name
+    page.wait_for_selector("#curves .curve .main-svg")
+    assert page.locator("#curves .curve").count() == 2  # loss and accuracy
+    assert "epoch=7 loss=" in page.locator("#trial-log").inner_text()
+    assert page.locator("#kill-trial").is_disabled()
+    _shot(page, tmp_path, "trial")
+
+
+def test_stop_is_refused_without_the_token_and_done_with_it(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "live")
+    stop = page.locator("#stop-experiment")
+    stop.click()
+    stop.click()  # the second click confirms
+    page.wait_for_selector("#notice.error")
+    assert "refused" in page.locator("#notice").inner_text()
+    assert "token" in page.locator("#notice").inner_text()
+    assert store.pending_intents("live") == []
+
+    page.fill("#token-input", "wrong")
+    page.click("#token-save")
+    stop.click()
+    stop.click()
+    page.wait_for_function("document.querySelector('#notice').textContent.includes('refused')")
+    assert store.pending_intents("live") == []
+
+    page.fill("#token-input", TOKEN)
+    page.click("#token-save")
+    stop.click()
+    stop.click()
+    page.wait_for_function(
+        "document.querySelector('#notice').textContent.includes('stop requested')"
+    )
+    assert [i.kind for i in store.pending_intents("live")] == ["stop-experiment"]
+
+
+def test_markup_in_names_and_values_shows_as_text(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, _ = site
+    no_injected_image = "document.querySelectorAll('img').length === 0"
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='list']")
+    assert page.get_by_role("link", name=EVIL, exact=True).count() == 1
+    assert page.locator("#experiments tbody tr").count() >= 3
+    assert page.evaluate(no_injected_image)
+
+    page.get_by_role("link", name=EVIL, exact=True).click()
+    page.wait_for_selector("body[data-ready='experiment']")
+    assert page.locator("#experiment-name").inner_text() == EVIL
+    page.wait_for_selector("#parcoords .main-svg")
+    page.wait_for_selector("#history .main-svg")
+    assert page.locator("#trials tbody").inner_text().count(EVIL) == 4  # names and values
+    assert page.evaluate(no_injected_image)
+
+    _open_experiment(page, base, "live")
+    assert page.locator("#trials tbody").inner_text().count(EVIL) == 1
+    page.locator("#trials tbody a").first.click()
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-message").inner_text().endswith(EVIL)
+    assert EVIL in page.locator("#trial-parameters").inner_text()
+    assert page.evaluate(no_injected_image)
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+
+
+def test_create_from_yaml(site: tuple[str, Store], page: Any) -> None:
+    base, store = site
+    text = (
+        "apiVersion: tunery/v1\nkind: Experiment\nmetadata: {name: fromform}\nspec:\n"
+        "  objective: {type: minimize, objectiveMetricName: loss}\n"
+        "  algorithm: {algorithmName: random}\n  maxTrialCount: 3\n"
+        "  parameters:\n  - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}\n"
+        "  trialTemplate:\n    command: [python, train.py, '--x=${trialParameters.x}']\n"
+    )
+    page.goto(base + "/#/create")
+    page.wait_for_selector("body[data-ready='create']")
+    page.fill("#create-yaml", text)
+    page.click("#create-submit")
+    page.wait_for_function("document.querySelector('#create-result').textContent.length > 0")
+    assert "Refused" in page.locator("#create-result").inner_text()
+    assert store.find_experiment("fromform") is None
+
+    page.fill("#token-input", TOKEN)
+    page.click("#token-save")
+    page.fill("#create-yaml", text.replace("max: '1'", "max: 'one'"))
+    page.click("#create-submit")
+    page.wait_for_function(
+        "document.querySelector('#create-result').textContent.includes('feasibleSpace.max')"
+    )
+    page.fill("#create-yaml", text)
+    page.click("#create-submit")
+    page.wait_for_function(
+        "document.querySelector('#create-result').textContent.includes('Stored')"
+    )
+    assert store.get_experiment("fromform").status is ExperimentCondition.CREATED

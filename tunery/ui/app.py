@@ -1,0 +1,801 @@
+"""The web UI: a JSON API (FastAPI, documented at ``/docs`` and ``/openapi.json``) and one page.
+
+The app reads through the store and writes only *intents* (stop an experiment, kill a trial)
+and new experiments (stored, not run); the experiment's controller acts on intents.  Writes
+need ``Authorization: Bearer <token>``; reads need nothing, so serve on 127.0.0.1 (the
+default) or behind something that authenticates.
+
+``create_app(store, token)`` builds the app; ``serve(db)`` runs it with uvicorn.  See
+``docs/ui.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import shlex
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from tunery.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    SpecError,
+    StorageError,
+    TuneryError,
+)
+from tunery.model import Experiment, TrialCondition
+from tunery.storage import Store
+from tunery.ui import queries
+from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
+
+__all__ = ["create_app", "serve"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The bytes of a trial's output.log the API returns at most (its tail).
+LOG_TAIL_BYTES = 64 * 1024
+#: The largest experiment YAML a POST accepts.
+MAX_BODY_BYTES = 1024 * 1024
+#: The controller's intent kinds (``tunery.controller``; not imported: the UI never imports
+#: the executor side of tunery).
+INTENT_STOP_EXPERIMENT = "stop-experiment"
+INTENT_KILL_TRIAL = "kill-trial"
+
+#: The page loads scripts and styles only from this server.  plotly's WebGL traces
+#: (parcoords) compile shaders with ``new Function``, hence ``'unsafe-eval'``; inline scripts
+#: stay forbidden, so markup smuggled into the page could not run.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
+# --------------------------------------------------------------------------- response models
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What is wrong, in one line, naming the field at fault.")
+
+
+class MetricSummaryOut(BaseModel):
+    min: float | None = None
+    max: float | None = None
+    latest: float | None = None
+
+
+class TrialOut(BaseModel):
+    """A trial: ``tunery trials --json``'s shape plus index, reason, message, createdTime."""
+
+    name: str
+    index: int
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    parameters: dict[str, float | int | str]
+    metrics: dict[str, MetricSummaryOut]
+    objective: float | None = None
+    createdTime: str | None = None
+    startTime: str | None = None
+    completionTime: str | None = None
+
+
+class TrialCountsOut(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    running: int
+    earlyStopped: int
+    killed: int
+    metricsUnavailable: int
+
+
+class ObjectiveOut(BaseModel):
+    type: str
+    objectiveMetricName: str
+    goal: float | None = None
+    additionalMetricNames: list[str]
+
+
+class ParameterOut(BaseModel):
+    name: str
+    parameterType: str
+    feasibleSpace: dict[str, Any]
+
+
+class ExperimentOut(BaseModel):
+    name: str
+    namespace: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    algorithm: str
+    objective: ObjectiveOut
+    parameters: list[ParameterOut]
+    parallelTrialCount: int
+    maxTrialCount: int | None = None
+    best: float | None = Field(None, description="The best objective value so far.")
+    trials: TrialCountsOut
+    createdTime: str | None = None
+    startTime: str | None = None
+    completionTime: str | None = None
+
+
+class BestHyperparametersOut(BaseModel):
+    trial: str
+    parameters: dict[str, float | int | str]
+    cli: str = Field(description="The best values as command-line arguments: --name=value ...")
+    yaml: str = Field(description="The best values as a YAML mapping.")
+
+
+class ExperimentDetailOut(ExperimentOut):
+    yaml: str = Field(description="The experiment's document, as YAML.")
+    bestTrial: TrialOut | None = None
+    bestHyperparameters: BestHyperparametersOut | None = None
+    stopRequested: bool = Field(description="A stop intent waits for the controller.")
+
+
+class TrialListOut(BaseModel):
+    experiment: str
+    cursor: str = Field(description="Pass as ?after= to get only the trials changed since.")
+    full: bool = Field(description="True when this is the whole list (no cursor given).")
+    matched: int = Field(description="Trials that matched (before limit/offset).")
+    counts: dict[str, int] = Field(description="All the experiment's trials by status.")
+    trials: list[TrialOut]
+
+
+class ObservationOut(BaseModel):
+    step: int
+    value: float | None = None
+    timestamp: float | None = None
+
+
+class LogOut(BaseModel):
+    text: str
+    size: int = Field(description="Size of the whole output.log in bytes.")
+    truncated: bool = Field(description="True when text is only the log's tail.")
+
+
+class TrialDetailOut(TrialOut):
+    observations: dict[str, list[ObservationOut]]
+    log: LogOut | None = None
+
+
+class ImportanceItemOut(BaseModel):
+    name: str
+    importance: float
+    normalized: float
+
+
+class ImportanceOut(BaseModel):
+    experiment: str
+    method: str
+    trials: int = Field(description="Finished trials with an objective that were used.")
+    parameters: list[ImportanceItemOut]
+    message: str | None = None
+
+
+class IntentOut(BaseModel):
+    id: int
+    experiment: str
+    kind: str
+    target: str | None = None
+
+
+class CreatedOut(BaseModel):
+    name: str
+    status: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 422, 503)
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    401: {"model": ErrorOut, "description": "No token, or a wrong one."},
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+#: Module level: FastAPI resolves the (string) annotations of dependencies in module globals.
+_BEARER = HTTPBearer(auto_error=False, description="The token `tunery ui` printed.")
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _json(data: Any, status_code: int = 200) -> Response:
+    """A JSON response built without a second validation pass (the big lists are fast)."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _format_value(value: Any) -> str:
+    from tunery.spec import format_value
+
+    return format_value(value)
+
+
+def _experiment_dict(exp: Experiment, counts: dict[str, int], best: float | None) -> dict[str, Any]:
+    spec = exp.spec
+    obj = spec.objective
+    from tunery.spec.katib import parameter_to_document
+
+    return {
+        "name": exp.name,
+        "namespace": spec.namespace,
+        "status": exp.status.value,
+        "reason": exp.reason,
+        "message": exp.message,
+        "algorithm": spec.algorithm.algorithm_name,
+        "objective": {
+            "type": obj.type.value,
+            "objectiveMetricName": obj.objective_metric_name,
+            "goal": obj.goal,
+            "additionalMetricNames": list(obj.additional_metric_names),
+        },
+        "parameters": [parameter_to_document(p) for p in spec.parameters],
+        "parallelTrialCount": spec.parallel_trial_count,
+        "maxTrialCount": spec.max_trial_count,
+        "best": best,
+        "trials": queries.summary_counts(counts),
+        "createdTime": queries.iso(exp.created_time),
+        "startTime": queries.iso(exp.start_time),
+        "completionTime": queries.iso(exp.completion_time),
+    }
+
+
+def _best_of(exp: Experiment, stats: dict[str, Any] | None) -> float | None:
+    if not stats:
+        return None
+    return stats["min"] if exp.spec.objective.type.value == "minimize" else stats["max"]
+
+
+def _best_hyperparameters(exp: Experiment, best: dict[str, Any]) -> dict[str, Any]:
+    params = {
+        p.name: best["parameters"][p.name]
+        for p in exp.spec.parameters
+        if p.name in best["parameters"]
+    }
+    cli = " ".join(shlex.quote(f"--{k}={_format_value(v)}") for k, v in params.items())
+    text = yaml.safe_dump(params, sort_keys=False, allow_unicode=True)
+    return {"trial": best["name"], "parameters": params, "cli": cli, "yaml": text}
+
+
+class _BadInput(Exception):
+    """A request the API refuses with 422 and a one-line message."""
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+def _read_log_tail(exp: Experiment, trial: str) -> dict[str, Any] | None:
+    """The tail of ``<runs_dir>/<exp>/<trial>/output.log``; None when there is none."""
+    if not exp.runs_dir:
+        return None
+    root = Path(exp.runs_dir).resolve()
+    path = (root / exp.name / trial / "output.log").resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(0, size - LOG_TAIL_BYTES)
+            fh.seek(start)
+            data = fh.read(LOG_TAIL_BYTES)
+    except OSError:
+        return None
+    if start > 0:
+        # Drop the partial first line.
+        newline = data.find(b"\n")
+        if 0 <= newline < len(data) - 1:
+            data = data[newline + 1 :]
+    return {"text": data.decode("utf-8", errors="replace"), "size": size, "truncated": start > 0}
+
+
+def _csv_cell(value: Any) -> Any:
+    """Spreadsheets run cells that begin with = + - @ as formulas: quote such text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(
+    store: Store,
+    token: str,
+    *,
+    runs_dir: str | None = None,
+    base_dir: str | None = None,
+    allowed_hosts: list[str] | None = None,
+) -> FastAPI:
+    """The UI's app over ``store``; writes need ``Authorization: Bearer <token>``.
+
+    Experiments created through the API resolve relative paths against ``base_dir`` and put
+    trial directories under ``runs_dir`` (defaults: the current directory and
+    ``./tunery-runs``, as ``tunery create``).  ``allowed_hosts`` limits the ``Host`` header
+    (a guard against DNS rebinding when serving on loopback).
+    """
+    if not token:
+        raise ValueError("create_app() needs a non-empty token")
+    app = FastAPI(
+        title="tunery",
+        summary="Experiments, trials and metrics of a tunery database.",
+        description=(
+            "Reads need nothing; writes (stop, kill, create) need `Authorization: Bearer "
+            "<token>` and only write intents for the experiment's controller, or a new "
+            "experiment that is stored but not run."
+        ),
+        version="1",
+    )
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+
+    def authorize(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        given = credentials.credentials if credentials is not None else ""
+        if not given or not secrets.compare_digest(given.encode(), token.encode()):
+            raise _BadInput(
+                "authorization: a valid bearer token is needed to change anything "
+                "(the token `tunery ui` printed)",
+                401,
+            )
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    # ---------------------------------------------------------------- errors
+
+    @app.exception_handler(_BadInput)
+    async def bad_input(_request: Request, exc: _BadInput) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": exc.message}, exc.status_code, headers=headers)
+
+    @app.exception_handler(TuneryError)
+    async def tunery_error(_request: Request, exc: TuneryError) -> Response:
+        if isinstance(exc, SpecError):
+            return JSONResponse({"detail": exc.one_line()}, 422)
+        status = 400
+        if isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, AlreadyExistsError):
+            status = 409
+        elif isinstance(exc, StorageError):
+            status = 503
+        return JSONResponse({"detail": exc.one_line()}, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if not errors:
+            return JSONResponse({"detail": "invalid request"}, 422)
+        first = errors[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return JSONResponse({"detail": _one_line(f"{loc or 'request'}: {first.get('msg')}")}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            {"detail": _one_line(str(exc.detail))}, exc.status_code, headers=exc.headers
+        )
+
+    # ---------------------------------------------------------------- reads
+
+    @app.get("/api/experiments", response_model=list[ExperimentOut], tags=["experiments"])
+    def list_experiments() -> Response:
+        """Every experiment, oldest first, with trial counts and the best objective value."""
+        stats = queries.experiment_stats(store)
+        out = []
+        for exp in store.list_experiments():
+            entry = stats.get(exp.name)
+            out.append(
+                _experiment_dict(exp, entry["counts"] if entry else {}, _best_of(exp, entry))
+            )
+        return _json(out)
+
+    @app.get(
+        "/api/experiments/{name}",
+        response_model=ExperimentDetailOut,
+        responses=ERRORS,
+        tags=["experiments"],
+    )
+    def get_experiment(name: str) -> Response:
+        """One experiment: its YAML, its best trial and best hyperparameters."""
+        exp = store.get_experiment(name)
+        counts = queries.trial_counts(store, name)
+        best = queries.best_trial_row(store, name, exp.spec.objective)
+        data = _experiment_dict(exp, counts, best["objective"] if best else None)
+        data["yaml"] = yaml.safe_dump(
+            dict(exp.document), sort_keys=False, allow_unicode=True, default_flow_style=False
+        )
+        data["bestTrial"] = best
+        data["bestHyperparameters"] = _best_hyperparameters(exp, best) if best else None
+        data["stopRequested"] = any(
+            i.kind == INTENT_STOP_EXPERIMENT for i in store.pending_intents(name)
+        )
+        return _json(data)
+
+    def _trial_list(
+        name: str,
+        after: str | None,
+        status: str | None,
+        sort: str | None,
+        limit: int | None,
+        offset: int,
+    ) -> queries.TrialPage:
+        cursor = None
+        if after:
+            try:
+                cursor = queries.Cursor.decode(after)
+            except queries.CursorError as exc:
+                raise _BadInput(f"after: {exc}") from None
+        statuses = None
+        if status:
+            statuses = [s.strip() for s in status.split(",") if s.strip()]
+            known = {c.value for c in TrialCondition}
+            for s in statuses:
+                if s not in known:
+                    raise _BadInput(
+                        f"status: unknown trial status {s[:40]!r}; use {', '.join(sorted(known))}"
+                    )
+        key = None
+        if sort:
+            try:
+                key = queries.parse_sort(sort)
+            except ValueError as exc:
+                raise _BadInput(f"sort: {exc}") from None
+        store.get_experiment(name)  # 404 for an unknown experiment
+        return queries.changed_trials(
+            store, name, after=cursor, statuses=statuses, sort=key, limit=limit, offset=offset
+        )
+
+    @app.get(
+        "/api/experiments/{name}/trials",
+        response_model=TrialListOut,
+        responses=ERRORS,
+        tags=["trials"],
+    )
+    def list_trials(
+        name: str,
+        after: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="A cursor from an earlier answer: only trials changed since.",
+            ),
+        ] = None,
+        status: Annotated[
+            str | None,
+            Query(max_length=200, description="Comma-separated trial statuses to keep."),
+        ] = None,
+        sort: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="index, name, status, objective, createdTime, startTime, "
+                "completionTime, param:NAME or metric:NAME (latest value); - in front: "
+                "descending.  Missing values sort last.  Default: index.",
+            ),
+        ] = None,
+        limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ) -> Response:
+        """The experiment's trials, or those changed since a cursor (for live pages).
+
+        Poll with the ``cursor`` of the previous answer as ``after``: the answer holds every
+        active trial, every trial created since and every trial finished since (a trial may
+        come twice; merge by name), and the counts by status of all trials, with which a
+        client checks its merged copy (reload without ``after`` when they disagree).
+        """
+        page = _trial_list(name, after, status, sort, limit, offset)
+        head = json.dumps(
+            {
+                "experiment": name,
+                "cursor": page.cursor.encode(),
+                "full": after is None,
+                "matched": page.matched,
+                "counts": page.counts,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        # The trials are JSON text already: splice them in rather than parse and re-encode.
+        body = head[:-1] + ',"trials":[' + ",".join(page.trials) + "]}"
+        return Response(body, media_type="application/json")
+
+    @app.get(
+        "/api/experiments/{name}/trials.json",
+        response_model=list[TrialOut],
+        responses=ERRORS,
+        tags=["export"],
+    )
+    def export_json(
+        name: str,
+        status: Annotated[str | None, Query(max_length=200)] = None,
+        sort: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        """Every trial as a JSON list (``tunery trials --json``'s shape, and more)."""
+        page = _trial_list(name, None, status, sort, None, 0)
+        response = Response("[" + ",".join(page.trials) + "]", media_type="application/json")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}-trials.json"'
+        return response
+
+    @app.get(
+        "/api/experiments/{name}/trials.csv",
+        response_class=Response,
+        responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+        tags=["export"],
+    )
+    def export_csv(
+        name: str,
+        status: Annotated[str | None, Query(max_length=200)] = None,
+        sort: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        """Every trial as CSV: one column per parameter and per metric summary."""
+        exp = store.get_experiment(name)
+        page = _trial_list(name, None, status, sort, None, 0)
+        rows = json.loads("[" + ",".join(page.trials) + "]")
+        params = [p.name for p in exp.spec.parameters]
+        metrics = list(exp.spec.objective.metric_names)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        header = ["name", "index", "status", "reason", "objective"]
+        header += [f"param:{p}" for p in params]
+        header += [f"metric:{m}:{s}" for m in metrics for s in ("min", "max", "latest")]
+        header += ["createdTime", "startTime", "completionTime", "message"]
+        writer.writerow(header)
+        for t in rows:
+            line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]
+            line += [t["parameters"].get(p) for p in params]
+            for m in metrics:
+                summary = t["metrics"].get(m) or {}
+                line += [summary.get(s) for s in ("min", "max", "latest")]
+            line += [t["createdTime"], t["startTime"], t["completionTime"], t["message"]]
+            writer.writerow([_csv_cell(v) for v in line])
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-trials.csv"'},
+        )
+
+    @app.get(
+        "/api/experiments/{name}/trials/{trial}",
+        response_model=TrialDetailOut,
+        responses=ERRORS,
+        tags=["trials"],
+    )
+    def get_trial(name: str, trial: str) -> Response:
+        """One trial: every observation per metric and the tail of its output.log."""
+        exp = store.get_experiment(name)
+        t = store.get_trial(name, trial)
+        data = {
+            "name": t.name,
+            "index": t.index,
+            "status": t.status.value,
+            "reason": t.reason,
+            "message": t.message,
+            "parameters": dict(t.parameters),
+            "metrics": {k: v.to_json() for k, v in t.metrics.items()},
+            "objective": t.objective,
+            "createdTime": queries.iso(t.created_time),
+            "startTime": queries.iso(t.start_time),
+            "completionTime": queries.iso(t.completion_time),
+        }
+        series: dict[str, list[dict[str, Any]]] = {}
+        for obs in store.get_observations(name, t.name):
+            series.setdefault(obs.metric_name, []).append(
+                {"step": obs.step, "value": obs.value, "timestamp": obs.timestamp}
+            )
+        data["observations"] = series
+        data["log"] = _read_log_tail(exp, t.name)
+        return _json(data)
+
+    @app.get(
+        "/api/experiments/{name}/importance",
+        response_model=ImportanceOut,
+        responses=ERRORS,
+        tags=["experiments"],
+    )
+    def importance(name: str) -> Response:
+        """How much each parameter alone explains of the spread of the objective (see method)."""
+        exp = store.get_experiment(name)
+        assignments, values = queries.objective_table(store, name)
+        result = parameter_importance(exp.spec.parameters, assignments, values)
+        data: dict[str, Any] = {
+            "experiment": name,
+            "method": METHOD,
+            "trials": len(values),
+            "parameters": [],
+            "message": None,
+        }
+        if result is None:
+            data["message"] = (
+                f"{len(values)} finished trials with an objective; importance needs "
+                f"at least {MIN_TRIALS}"
+            )
+        else:
+            data["parameters"] = [
+                {"name": i.name, "importance": i.importance, "normalized": i.normalized}
+                for i in result
+            ]
+        return _json(data)
+
+    # ---------------------------------------------------------------- writes (intents)
+
+    @app.post(
+        "/api/experiments/{name}/stop",
+        response_model=IntentOut,
+        status_code=202,
+        responses=WRITE_ERRORS,
+        dependencies=[Depends(authorize)],
+        tags=["intents"],
+    )
+    def stop_experiment(name: str) -> Response:
+        """Ask the experiment's controller to stop it (it kills the running trials)."""
+        exp = store.get_experiment(name)
+        if exp.status.is_completed:
+            raise _BadInput(
+                f"name: experiment {name!r} has already ended ({exp.status.value})", 409
+            )
+        intent_id = store.add_intent(name, INTENT_STOP_EXPERIMENT, None, _now())
+        return _json(
+            {"id": intent_id, "experiment": name, "kind": INTENT_STOP_EXPERIMENT, "target": None},
+            202,
+        )
+
+    @app.post(
+        "/api/experiments/{name}/trials/{trial}/kill",
+        response_model=IntentOut,
+        status_code=202,
+        responses=WRITE_ERRORS,
+        dependencies=[Depends(authorize)],
+        tags=["intents"],
+    )
+    def kill_trial(name: str, trial: str) -> Response:
+        """Ask the experiment's controller to kill one running trial."""
+        store.get_experiment(name)
+        t = store.get_trial(name, trial)
+        if not t.status.is_active:
+            raise _BadInput(f"trial: trial {trial!r} has already ended ({t.status.value})", 409)
+        intent_id = store.add_intent(name, INTENT_KILL_TRIAL, t.name, _now())
+        return _json(
+            {"id": intent_id, "experiment": name, "kind": INTENT_KILL_TRIAL, "target": t.name},
+            202,
+        )
+
+    @app.post(
+        "/api/experiments",
+        response_model=CreatedOut,
+        status_code=201,
+        responses={**WRITE_ERRORS, 413: {"model": ErrorOut}},
+        dependencies=[Depends(authorize)],
+        tags=["experiments"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "One Experiment document (Katib kubeflow.org/v1beta1 or "
+                "tunery/v1), YAML or JSON.",
+                "content": {
+                    "application/yaml": {"schema": {"type": "string"}},
+                    "text/plain": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def create_experiment(request: Request) -> Response:
+        """Validate and store an experiment (not run: `tunery resume NAME` runs it)."""
+        from tunery.spec import parse_text, to_document
+
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise _BadInput(f"body: larger than {MAX_BODY_BYTES // 1024} KiB", 413)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _BadInput("body: not UTF-8 text") from None
+        if not text.strip():
+            raise _BadInput("body: empty; send an Experiment document as YAML")
+        parsed = parse_text(text, "the request body")
+        if len(parsed) != 1:
+            raise _BadInput(f"body: holds {len(parsed)} experiments; send one at a time")
+        spec = parsed[0].spec
+        exp = store.create_experiment(
+            Experiment(
+                name=spec.name,
+                spec=spec,
+                document=to_document(spec),
+                created_time=_now(),
+                base_dir=os.path.abspath(base_dir or os.getcwd()),
+                runs_dir=os.path.abspath(runs_dir or "tunery-runs"),
+            )
+        )
+        return _json({"name": exp.name, "status": exp.status.value}, 201)
+
+    # ---------------------------------------------------------------- the page
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        import plotly
+
+        path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+        return FileResponse(
+            path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def serve(
+    db: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str | None = None,
+    *,
+    runs_dir: str | None = None,
+) -> None:
+    """Serve the UI over database ``db`` until interrupted.
+
+    Without ``token`` a random one is generated; the URL and the token are printed (the URL
+    carries the token in its fragment, which browsers never send to a server, so opening it
+    signs the page in for the tab).
+    """
+    import uvicorn
+
+    store = Store(db)
+    if not token:
+        token = secrets.token_urlsafe(24)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
+    app = create_app(store, token, runs_dir=runs_dir, allowed_hosts=allowed)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"tunery ui: http://{shown}:{port}/  (database {store.url})", flush=True)
+    print(f"token for stop/kill/create: {token}", flush=True)
+    print(f"open signed in: http://{shown}:{port}/#token={token}", flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        store.close()

@@ -1,0 +1,679 @@
+/* tunery UI: a single page over the JSON API (see docs/ui.md).
+ *
+ * Every piece of data reaches the DOM through textContent (the el() helper) and every string
+ * handed to plotly goes through plotText(), which escapes the markup plotly would interpret.
+ * Nothing here uses innerHTML.  The page polls /trials?after=<cursor> while an experiment runs.
+ */
+"use strict";
+
+const POLL_MS = 2000;
+const PAGE_SIZE = 50;
+/** Parallel coordinates draw at most this many lines unless asked for all (WebGL in software is slow). */
+const PARCOORDS_MAX = window.TUNERY_PARCOORDS_MAX || 1000;
+const TOKEN_KEY = "tunery-token";
+const main = document.getElementById("main");
+let view = null; // the current view's state; replaced on navigation
+let pollTimer = null;
+
+// ------------------------------------------------------------------ helpers
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Text for plotly labels: plotly reads a little HTML in strings; show it as text instead.
+ * (Parcoords tick labels are plain text already: they get the raw string.) */
+function plotText(value) {
+  return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function fmt(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return String(value);
+    return Math.abs(value) >= 1e-3 && Math.abs(value) < 1e6 ? String(+value.toPrecision(6)) : value.toExponential(4);
+  }
+  return String(value);
+}
+
+function fmtTime(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString();
+}
+
+function enc(s) { return encodeURIComponent(s); }
+
+function notice(text, isError) {
+  const box = document.getElementById("notice");
+  box.textContent = text;
+  box.className = isError ? "error" : "";
+  box.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => { box.hidden = true; }, isError ? 8000 : 4000);
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function showTokenState() {
+  document.getElementById("token-state").textContent = token() ? "token set" : "";
+}
+
+async function api(path, options) {
+  const opts = Object.assign({ headers: {} }, options || {});
+  if (opts.write) {
+    const t = token();
+    if (t) opts.headers.Authorization = "Bearer " + t;
+  }
+  const response = await fetch(path, opts);
+  let body = null;
+  const text = await response.text();
+  try { body = text ? JSON.parse(text) : null; } catch (e) { body = { detail: text }; }
+  if (!response.ok) {
+    const err = new Error((body && body.detail) || response.statusText);
+    err.status = response.status;
+    throw err;
+  }
+  return body;
+}
+
+function timed(label, fn) {
+  const t0 = performance.now();
+  const out = fn();
+  if (window.TUNERY_DEBUG) console.log(label, Math.round(performance.now() - t0), "ms");
+  return out;
+}
+
+function setReady(name) { document.body.dataset.ready = name; }
+
+function plotConfig(filename) {
+  return {
+    responsive: true,
+    displaylogo: false,
+    toImageButtonOptions: { filename },
+  };
+}
+
+function downloadButtons(div, filename) {
+  return el("span", { class: "toolbar" },
+    el("button", { type: "button", class: "png", onclick: () => Plotly.downloadImage(div, { format: "png", filename }) }, "PNG"),
+    el("button", { type: "button", class: "svg", onclick: () => Plotly.downloadImage(div, { format: "svg", filename }) }, "SVG"));
+}
+
+function copyButton(getText, label) {
+  return el("button", {
+    type: "button",
+    onclick: async (ev) => {
+      const text = getText();
+      try {
+        await navigator.clipboard.writeText(text);
+        notice("copied " + label);
+      } catch (e) {
+        const pre = ev.target.closest(".copyable").querySelector("pre");
+        const range = document.createRange();
+        range.selectNodeContents(pre);
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        notice("selected " + label + ": press Ctrl+C");
+      }
+    },
+  }, "Copy " + label);
+}
+
+// ------------------------------------------------------------------ routing
+
+function route() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+  view = null;
+  setReady("");
+  const hash = location.hash || "#/";
+  if (hash.startsWith("#token=")) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));
+    showTokenState();
+    history.replaceState(null, "", location.pathname + "#/");
+    return route();
+  }
+  const parts = hash.slice(1).split("/").filter(Boolean).map(decodeURIComponent);
+  main.replaceChildren();
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) return showList();
+  if (parts[0] === "create") return showCreate();
+  if (parts[0] === "experiments" && parts.length === 2) return showExperiment(parts[1]);
+  if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "trials") return showTrial(parts[1], parts[3]);
+  main.append(el("p", {}, "Nothing here. ", el("a", { href: "#/" }, "Experiments")));
+  setReady("missing");
+}
+
+function failView(err) {
+  main.replaceChildren(el("div", { class: "card" }, el("h2", {}, "Cannot load"), el("p", { class: "error" }, err.message)));
+  setReady("error");
+}
+
+// ------------------------------------------------------------------ experiment list
+
+async function showList() {
+  let experiments;
+  try { experiments = await api("/api/experiments"); } catch (err) { return failView(err); }
+  const rows = experiments.map((e) => el("tr", {},
+    el("td", {}, el("a", { href: "#/experiments/" + enc(e.name) }, e.name)),
+    el("td", { class: "status-" + e.status }, e.status),
+    el("td", {}, e.reason || ""),
+    el("td", {}, e.algorithm),
+    el("td", {}, e.objective.type + " " + e.objective.objectiveMetricName),
+    el("td", {}, fmt(e.best)),
+    el("td", {}, `${e.trials.succeeded}/${e.trials.total} ok` +
+      (e.trials.failed + e.trials.metricsUnavailable ? `, ${e.trials.failed + e.trials.metricsUnavailable} failed` : "") +
+      (e.trials.running ? `, ${e.trials.running} running` : "")),
+    el("td", {}, fmtTime(e.createdTime)),
+    el("td", {}, fmtTime(e.startTime)),
+    el("td", {}, fmtTime(e.completionTime))));
+  main.replaceChildren(el("div", { class: "card" },
+    el("h1", {}, "Experiments"),
+    experiments.length === 0
+      ? el("p", { class: "muted" }, "No experiments yet: run one with `tunery run FILE`, or ", el("a", { href: "#/create" }, "create one"), ".")
+      : el("div", { class: "table-wrap" }, el("table", { id: "experiments" },
+          el("thead", {}, el("tr", {}, ["name", "status", "reason", "algorithm", "objective", "best", "trials", "created", "started", "completed"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, rows)))));
+  setReady("list");
+  const active = experiments.some((e) => !["Succeeded", "Failed"].includes(e.status));
+  if (active) pollTimer = setTimeout(() => { if (location.hash === "" || location.hash === "#/") showList(); }, POLL_MS * 2);
+}
+
+// ------------------------------------------------------------------ create
+
+function showCreate() {
+  const area = el("textarea", { id: "create-yaml", spellcheck: "false", placeholder: "apiVersion: kubeflow.org/v1beta1\nkind: Experiment\n…" });
+  const result = el("p", { id: "create-result" });
+  const form = el("form", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      result.textContent = "";
+      result.className = "";
+      try {
+        const created = await api("/api/experiments", {
+          method: "POST", write: true, body: area.value, headers: { "Content-Type": "application/yaml" },
+        });
+        result.textContent = `Stored experiment ${created.name} (${created.status}); run it with: tunery resume ${created.name}`;
+        notice("created " + created.name);
+      } catch (err) {
+        result.textContent = "Refused: " + err.message;
+        result.className = "error";
+        notice("refused: " + err.message, true);
+      }
+    },
+  }, area, el("div", { class: "toolbar" }, el("button", { type: "submit", id: "create-submit" }, "Validate and store")));
+  main.replaceChildren(el("div", { class: "card" },
+    el("h1", {}, "Create an experiment"),
+    el("p", { class: "muted" }, "Paste a Katib (kubeflow.org/v1beta1) or native (tunery/v1) Experiment. It is validated and stored, not run."),
+    form, result));
+  setReady("create");
+}
+
+// ------------------------------------------------------------------ experiment detail
+
+function paramColumns(exp) { return exp.parameters.map((p) => p.name); }
+function metricColumns(exp) { return [exp.objective.objectiveMetricName, ...exp.objective.additionalMetricNames]; }
+
+function isBetter(exp, a, b) {
+  return exp.objective.type === "minimize" ? a < b : a > b;
+}
+
+function bestTrialName(exp, trials) {
+  let best = null;
+  for (const t of trials) {
+    if ((t.status !== "Succeeded" && t.status !== "EarlyStopped") || t.objective === null) continue;
+    if (best === null || isBetter(exp, t.objective, best.objective)) best = t;
+  }
+  return best ? best.name : null;
+}
+
+async function showExperiment(name) {
+  const state = { name, exp: null, trials: new Map(), list: [], cursor: null, sort: { key: "index", desc: false },
+    filter: { status: "", column: "", op: ">=", value: "" }, page: 0, drawnSignature: "" };
+  view = state;
+  try {
+    const [exp, page] = await Promise.all([
+      api("/api/experiments/" + enc(name)),
+      api("/api/experiments/" + enc(name) + "/trials"),
+    ]);
+    if (view !== state) return;
+    state.exp = exp;
+    mergeTrials(state, page, true);
+  } catch (err) { return failView(err); }
+  buildExperimentPage(state);
+  drawAll(state);
+  setReady("experiment");
+  loadImportance(state);
+  schedulePoll(state);
+}
+
+function mergeTrials(state, page, full) {
+  if (full) state.trials = new Map();
+  for (const t of page.trials) state.trials.set(t.name, t);
+  state.cursor = page.cursor;
+  state.counts = page.counts;
+  state.list = Array.from(state.trials.values()).sort((a, b) => a.index - b.index);
+}
+
+function countsAgree(state) {
+  const mine = {};
+  for (const t of state.list) mine[t.status] = (mine[t.status] || 0) + 1;
+  return Object.entries(state.counts).every(([s, n]) => (mine[s] || 0) === n);
+}
+
+function schedulePoll(state) {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(() => poll(state), POLL_MS);
+}
+
+async function poll(state) {
+  if (view !== state) return;
+  try {
+    const base = "/api/experiments/" + enc(state.name);
+    const [exp, page] = await Promise.all([api(base), api(base + "/trials?after=" + enc(state.cursor))]);
+    if (view !== state) return;
+    const finishedBefore = ["Succeeded", "Failed"].includes(state.exp.status);
+    state.exp = exp;
+    mergeTrials(state, page, false);
+    if (!countsAgree(state)) mergeTrials(state, await api(base + "/trials"), true);
+    updateHeader(state);
+    drawAll(state);
+    if (page.trials.some((t) => !["Created", "Running"].includes(t.status))) loadImportance(state);
+    if (finishedBefore && ["Succeeded", "Failed"].includes(exp.status)) return; // nothing moves any more
+  } catch (err) {
+    if (view !== state) return;
+    notice("update failed: " + err.message, true);
+  }
+  schedulePoll(state);
+}
+
+function buildExperimentPage(state) {
+  const exp = state.exp;
+  const file = exp.name;
+  state.nodes = {};
+  const n = state.nodes;
+  n.title = el("h1", { id: "experiment-name" });
+  n.facts = el("div", { class: "facts" });
+  n.stop = el("button", { type: "button", class: "danger", id: "stop-experiment", onclick: () => stopExperiment(state) }, "Stop experiment");
+  n.best = el("div", { id: "best" });
+  n.parcoords = el("div", { id: "parcoords", class: "plot" });
+  n.parcoordsNote = el("span", { class: "muted", id: "parcoords-note" });
+  n.history = el("div", { id: "history", class: "plot" });
+  n.importance = el("div", { id: "importance", class: "plot small" });
+  n.importanceNote = el("p", { class: "muted", id: "importance-note" });
+  n.table = el("table", { id: "trials" });
+  n.pager = el("div", { class: "pager" });
+  n.yaml = el("pre", { id: "experiment-yaml" });
+
+  const statusSelect = el("select", { id: "filter-status", onchange: (ev) => { state.filter.status = ev.target.value; state.page = 0; drawTable(state); } },
+    el("option", { value: "" }, "any status"),
+    ["Created", "Running", "Succeeded", "Failed", "Killed", "EarlyStopped", "MetricsUnavailable"].map((s) => el("option", { value: s }, s)));
+  const columnSelect = el("select", { id: "filter-column", onchange: (ev) => { state.filter.column = ev.target.value; state.page = 0; drawTable(state); } },
+    el("option", { value: "" }, "filter by…"),
+    el("option", { value: "objective" }, "objective"),
+    paramColumns(exp).map((p) => el("option", { value: "param:" + p }, p)),
+    metricColumns(exp).map((m) => el("option", { value: "metric:" + m }, m + " (latest)")));
+  const opSelect = el("select", { id: "filter-op", onchange: (ev) => { state.filter.op = ev.target.value; state.page = 0; drawTable(state); } },
+    [">=", "<=", "=", "contains"].map((o) => el("option", { value: o }, o)));
+  const valueInput = el("input", { id: "filter-value", size: 10, placeholder: "value", oninput: (ev) => { state.filter.value = ev.target.value; state.page = 0; drawTable(state); } });
+
+  main.replaceChildren(
+    el("div", { class: "card" },
+      el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.stop),
+      n.facts,
+      el("div", { class: "toolbar" },
+        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.csv", download: file + "-trials.csv" }, "Export CSV"),
+        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.json", download: file + "-trials.json" }, "Export JSON"))),
+    el("div", { class: "card" }, el("h2", {}, "Best hyperparameters"), n.best),
+    el("div", { class: "card" },
+      el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords")),
+      n.parcoords),
+    el("div", { class: "grid2" },
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history")), n.history),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), downloadButtons(n.importance, file + "-importance")), n.importance, n.importanceNote)),
+    el("div", { class: "card" },
+      el("h2", {}, "Trials"),
+      el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
+      el("div", { class: "table-wrap" }, n.table), n.pager),
+    el("div", { class: "card copyable" }, el("div", { class: "toolbar" }, el("h2", {}, "Experiment YAML"), copyButton(() => state.exp.yaml, "YAML")), n.yaml));
+  updateHeader(state);
+}
+
+function updateHeader(state) {
+  const exp = state.exp;
+  const n = state.nodes;
+  n.title.textContent = exp.name;
+  const c = exp.trials;
+  n.facts.replaceChildren(...[
+    el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + exp.status, id: "experiment-status" }, exp.status)),
+    el("span", {}, el("b", {}, "reason "), exp.reason || "–"),
+    exp.message ? el("span", {}, el("b", {}, "message "), exp.message) : null,
+    el("span", {}, el("b", {}, "algorithm "), exp.algorithm),
+    el("span", {}, el("b", {}, "objective "), `${exp.objective.type} ${exp.objective.objectiveMetricName}` + (exp.objective.goal !== null ? ` (goal ${fmt(exp.objective.goal)})` : "")),
+    el("span", {}, el("b", {}, "best "), fmt(exp.best)),
+    el("span", {}, el("b", {}, "trials "), `${c.total}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped`),
+    el("span", {}, el("b", {}, "created "), fmtTime(exp.createdTime)),
+    el("span", {}, el("b", {}, "completed "), fmtTime(exp.completionTime)),
+    exp.stopRequested ? el("span", { class: "muted" }, "stop requested") : null].filter(Boolean));
+  n.stop.disabled = ["Succeeded", "Failed"].includes(exp.status);
+  if (n.yaml.textContent !== exp.yaml) n.yaml.textContent = exp.yaml;
+  const bh = exp.bestHyperparameters;
+  if (!bh) {
+    n.best.replaceChildren(el("p", { class: "muted" }, "No trial has reported the objective yet."));
+  } else {
+    n.best.replaceChildren(
+      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = ${fmt(exp.best)}`),
+      el("div", { class: "grid2" },
+        el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As command-line arguments", copyButton(() => bh.cli, "CLI args")), el("pre", { id: "best-cli" }, bh.cli)),
+        el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As YAML", copyButton(() => bh.yaml, "YAML values")), el("pre", { id: "best-yaml" }, bh.yaml))));
+  }
+}
+
+async function stopExperiment(state) {
+  const button = state.nodes.stop;
+  if (button.dataset.confirm !== "1") {
+    button.dataset.confirm = "1";
+    button.textContent = "Click again to stop";
+    setTimeout(() => { button.dataset.confirm = ""; button.textContent = "Stop experiment"; }, 4000);
+    return;
+  }
+  button.dataset.confirm = "";
+  button.textContent = "Stop experiment";
+  try {
+    await api("/api/experiments/" + enc(state.name) + "/stop", { method: "POST", write: true });
+    notice("stop requested: the controller stops the experiment at its next tick");
+  } catch (err) {
+    notice("refused: " + err.message, true);
+  }
+}
+
+// --- graphs
+
+function drawAll(state) {
+  // Redraw the graphs only when trials changed (running trials' metrics alone do not move them).
+  const done = state.list.filter((t) => t.objective !== null);
+  const signature = done.length + ":" + done.reduce((s, t) => s + t.index * 31 + (t.objective || 0), 0);
+  if (signature !== state.drawnSignature) {
+    state.drawnSignature = signature;
+    timed("parcoords", () => drawParcoords(state, done));
+    timed("history", () => drawHistory(state, done));
+  }
+  timed("table", () => drawTable(state));
+}
+
+function drawParcoords(state, all) {
+  const exp = state.exp;
+  const div = state.nodes.parcoords;
+  const note = state.nodes.parcoordsNote;
+  if (all.length === 0) {
+    Plotly.purge(div);
+    note.replaceChildren();
+    div.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
+    return;
+  }
+  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();
+  let done = all;
+  if (!state.parcoordsAll && all.length > PARCOORDS_MAX) {
+    const sign = exp.objective.type === "minimize" ? 1 : -1;
+    done = all.slice().sort((a, b) => sign * (a.objective - b.objective) || a.index - b.index).slice(0, PARCOORDS_MAX);
+    note.replaceChildren(`Showing the best ${PARCOORDS_MAX} of ${all.length} trials. `,
+      el("button", { type: "button", id: "parcoords-all", onclick: () => { state.parcoordsAll = true; drawParcoords(state, all); } }, "Show all"));
+  } else {
+    note.replaceChildren(`${all.length} trials.`);
+  }
+  const dims = exp.parameters.map((p) => {
+    const name = p.name;
+    const values = done.map((t) => t.parameters[name]);
+    if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
+      const cats = (p.feasibleSpace.list || []).map(String);
+      for (const v of values) if (!cats.includes(String(v))) cats.push(String(v));
+      return { label: plotText(name), values: values.map((v) => cats.indexOf(String(v))), tickvals: cats.map((_, i) => i), ticktext: cats };
+    }
+    if (p.feasibleSpace.distribution === "logUniform" && values.every((v) => v > 0)) {
+      return { label: plotText("log10 " + name), values: values.map((v) => Math.log10(v)) };
+    }
+    return { label: plotText(name), values };
+  });
+  const objName = exp.objective.objectiveMetricName;
+  dims.push({ label: plotText(objName), values: done.map((t) => t.objective) });
+  const trace = {
+    type: "parcoords",
+    dimensions: dims,
+    line: { color: done.map((t) => t.objective), colorscale: "Viridis", reversescale: exp.objective.type === "minimize", showscale: true, colorbar: { title: { text: plotText(objName) } } },
+  };
+  Plotly.react(div, [trace], { margin: { l: 60, r: 60, t: 40, b: 20 } }, plotConfig(exp.name + "-parcoords"));
+}
+
+function drawHistory(state, done) {
+  const exp = state.exp;
+  const div = state.nodes.history;
+  if (done.length === 0) {
+    Plotly.purge(div);
+    div.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
+    return;
+  }
+  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();
+  const sorted = done.slice().sort((a, b) => a.index - b.index);
+  const x = sorted.map((t) => t.index);
+  const y = sorted.map((t) => t.objective);
+  const bestX = [];
+  const bestY = [];
+  let best = null;
+  for (const t of sorted) {
+    if (t.status !== "Succeeded" && t.status !== "EarlyStopped") continue;
+    if (best === null || isBetter(exp, t.objective, best)) best = t.objective;
+    bestX.push(t.index);
+    bestY.push(best);
+  }
+  const objName = plotText(exp.objective.objectiveMetricName);
+  const traces = [
+    { type: "scattergl", mode: "markers", name: objName, x, y, text: sorted.map((t) => plotText(t.name)), hovertemplate: "%{text}<br>%{y}<extra></extra>", marker: { size: 5, opacity: 0.6 } },
+    { type: "scatter", mode: "lines", name: "best so far", x: bestX, y: bestY, line: { shape: "hv", width: 2 } },
+  ];
+  Plotly.react(div, traces, { margin: { l: 60, r: 20, t: 20, b: 40 }, xaxis: { title: { text: "trial index" } }, yaxis: { title: { text: objName } }, legend: { orientation: "h" } }, plotConfig(exp.name + "-history"));
+}
+
+async function loadImportance(state) {
+  let data;
+  try { data = await api("/api/experiments/" + enc(state.name) + "/importance"); } catch (err) { return; }
+  if (view !== state) return;
+  const div = state.nodes.importance;
+  state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
+  if (!data.parameters.length) { Plotly.purge(div); return; }
+  const items = data.parameters.slice().reverse();
+  Plotly.react(div, [{ type: "bar", orientation: "h", x: items.map((i) => i.importance), y: items.map((i) => plotText(i.name)), hovertemplate: "%{y}: %{x:.3f}<extra></extra>" }],
+    { margin: { l: 120, r: 20, t: 10, b: 40 }, xaxis: { title: { text: "share of variance explained alone" }, range: [0, Math.max(0.05, ...items.map((i) => i.importance)) * 1.1] } },
+    plotConfig(state.name + "-importance"));
+}
+
+// --- table
+
+function cellValue(t, key) {
+  if (key.startsWith("param:")) return t.parameters[key.slice(6)];
+  if (key.startsWith("metric:")) { const m = t.metrics[key.slice(7)]; return m ? m.latest : null; }
+  return t[key];
+}
+
+function compareValues(a, b) {
+  const an = typeof a === "number";
+  const bn = typeof b === "number";
+  if (an && bn) return a - b;
+  if (an !== bn) return an ? -1 : 1;
+  return String(a).localeCompare(String(b));
+}
+
+function filteredSorted(state) {
+  const f = state.filter;
+  let rows = state.list;
+  if (f.status) rows = rows.filter((t) => t.status === f.status);
+  if (f.column && f.value !== "") {
+    const num = Number(f.value);
+    rows = rows.filter((t) => {
+      const v = cellValue(t, f.column);
+      if (v === null || v === undefined) return false;
+      if (f.op === "contains") return String(v).toLowerCase().includes(f.value.toLowerCase());
+      if (f.op === "=") return typeof v === "number" && !isNaN(num) ? v === num : String(v) === f.value;
+      if (isNaN(num) || typeof v !== "number") return false;
+      return f.op === ">=" ? v >= num : v <= num;
+    });
+  }
+  const { key, desc } = state.sort;
+  const present = [];
+  const missing = [];
+  for (const t of rows) (cellValue(t, key) === null || cellValue(t, key) === undefined ? missing : present).push(t);
+  present.sort((a, b) => compareValues(cellValue(a, key), cellValue(b, key)) * (desc ? -1 : 1) || a.index - b.index);
+  return present.concat(missing);
+}
+
+function drawTable(state) {
+  const exp = state.exp;
+  const columns = [
+    ["index", "#"], ["name", "trial"], ["status", "status"], ["objective", "objective"],
+    ...paramColumns(exp).map((p) => ["param:" + p, p]),
+    ...metricColumns(exp).map((m) => ["metric:" + m, m]),
+    ["startTime", "started"], ["completionTime", "completed"],
+  ];
+  const rows = filteredSorted(state);
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+  state.page = Math.min(state.page, pages - 1);
+  const shown = rows.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);
+  const bestName = bestTrialName(exp, state.list);
+  const head = el("tr", {}, columns.map(([key, label]) => el("th", {
+    class: "sortable" + (state.sort.key === key ? (state.sort.desc ? " sorted-desc" : " sorted-asc") : ""),
+    dataset: { key },
+    onclick: () => {
+      state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : false };
+      drawTable(state);
+    },
+  }, label)));
+  const body = shown.map((t) => el("tr", { class: t.name === bestName ? "best" : null, dataset: { trial: t.name } }, columns.map(([key]) => {
+    const v = cellValue(t, key);
+    if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(t.name)}` }, t.name));
+    if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
+    if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
+    return el("td", {}, fmt(v));
+  })));
+  state.nodes.table.replaceChildren(el("thead", {}, head), el("tbody", {}, body));
+  document.getElementById("trial-count").textContent = `${rows.length} of ${state.list.length} trials` + (bestName ? "; best highlighted" : "");
+  state.nodes.pager.replaceChildren(
+    el("button", { type: "button", id: "page-prev", disabled: state.page === 0, onclick: () => { state.page -= 1; drawTable(state); } }, "‹ prev"),
+    el("span", {}, `page ${state.page + 1} of ${pages}`),
+    el("button", { type: "button", id: "page-next", disabled: state.page >= pages - 1, onclick: () => { state.page += 1; drawTable(state); } }, "next ›"));
+}
+
+// ------------------------------------------------------------------ trial detail
+
+async function showTrial(expName, trialName) {
+  const state = { expName, trialName };
+  view = state;
+  let trial;
+  try { trial = await api(`/api/experiments/${enc(expName)}/trials/${enc(trialName)}`); } catch (err) { return failView(err); }
+  if (view !== state) return;
+  state.nodes = {
+    title: el("h1", { id: "trial-name" }),
+    facts: el("div", { class: "facts" }),
+    kill: el("button", { type: "button", class: "danger", id: "kill-trial", onclick: () => killTrial(state) }, "Kill trial"),
+    params: el("table", { id: "trial-parameters" }),
+    metrics: el("table", { id: "trial-metrics" }),
+    curves: el("div", { id: "curves" }),
+    log: el("pre", { id: "trial-log" }),
+    logNote: el("p", { class: "muted" }),
+  };
+  const n = state.nodes;
+  main.replaceChildren(
+    el("p", {}, el("a", { href: "#/experiments/" + enc(expName) }, "← " + expName)),
+    el("div", { class: "card" }, el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.kill), n.facts),
+    el("div", { class: "grid2" },
+      el("div", { class: "card" }, el("h2", {}, "Parameters"), n.params),
+      el("div", { class: "card" }, el("h2", {}, "Metrics"), n.metrics)),
+    el("div", { class: "card" }, el("h2", {}, "Metric curves"), n.curves),
+    el("div", { class: "card" }, el("h2", {}, "output.log (tail)"), n.logNote, n.log));
+  renderTrial(state, trial);
+  setReady("trial");
+  const pollTrial = async () => {
+    if (view !== state) return;
+    try {
+      const t = await api(`/api/experiments/${enc(expName)}/trials/${enc(trialName)}`);
+      if (view !== state) return;
+      renderTrial(state, t);
+      if (["Created", "Running"].includes(t.status)) pollTimer = setTimeout(pollTrial, POLL_MS);
+    } catch (err) { notice("update failed: " + err.message, true); }
+  };
+  if (["Created", "Running"].includes(trial.status)) pollTimer = setTimeout(pollTrial, POLL_MS);
+}
+
+function renderTrial(state, t) {
+  const n = state.nodes;
+  n.title.textContent = t.name;
+  n.kill.disabled = !["Created", "Running"].includes(t.status);
+  n.facts.replaceChildren(...[
+    el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + t.status, id: "trial-status" }, t.status)),
+    el("span", {}, el("b", {}, "reason "), t.reason || "–"),
+    el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
+    el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
+    el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
+    t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null].filter(Boolean));
+  n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
+  n.metrics.replaceChildren(
+    el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), el("td", {}, fmt(m.latest))))));
+  const names = Object.keys(t.observations);
+  if (!state.curveDivs) state.curveDivs = {};
+  if (names.length === 0) n.curves.replaceChildren(el("p", { class: "muted" }, "No observations."));
+  for (const metric of names) {
+    let div = state.curveDivs[metric];
+    if (!div) {
+      div = el("div", { class: "plot small curve", dataset: { metric } });
+      state.curveDivs[metric] = div;
+      if (n.curves.querySelector("p")) n.curves.replaceChildren();
+      n.curves.append(el("div", { class: "toolbar" }, el("b", {}, metric), downloadButtons(div, `${t.name}-${metric}`)), div);
+    }
+    const obs = t.observations[metric];
+    Plotly.react(div, [{ type: "scatter", mode: obs.length > 1 ? "lines+markers" : "markers", name: plotText(metric), x: obs.map((o) => o.step), y: obs.map((o) => o.value), marker: { size: 4 } }],
+      { margin: { l: 60, r: 20, t: 10, b: 40 }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: plotText(metric) } } }, plotConfig(`${t.name}-${metric}`));
+  }
+  if (t.log) {
+    n.log.textContent = t.log.text;
+    n.logNote.textContent = t.log.truncated ? `last ${t.log.text.length} characters of ${t.log.size} bytes` : `${t.log.size} bytes`;
+  } else {
+    n.log.textContent = "";
+    n.logNote.textContent = "No output.log for this trial on this machine.";
+  }
+}
+
+async function killTrial(state) {
+  try {
+    await api(`/api/experiments/${enc(state.expName)}/trials/${enc(state.trialName)}/kill`, { method: "POST", write: true });
+    notice("kill requested: the controller kills the trial at its next tick");
+  } catch (err) {
+    notice("refused: " + err.message, true);
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+document.getElementById("token-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = document.getElementById("token-input");
+  if (input.value) sessionStorage.setItem(TOKEN_KEY, input.value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  input.value = "";
+  showTokenState();
+  notice(token() ? "token stored for this tab" : "token cleared");
+});
+window.addEventListener("hashchange", route);
+showTokenState();
+route();
