@@ -51,6 +51,8 @@ _BUILTIN_MODULES: dict[str, str] = {
     "random": "tunery.suggest.random",
     "grid": "tunery.suggest.grid",
     "sobol": "tunery.suggest.sobol",
+    "tpe": "tunery.suggest.tpe",
+    "multivariate-tpe": "tunery.suggest.tpe",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

@@ -1,0 +1,344 @@
+"""Tests of the TPE suggesters (Katib's ``tpe`` and ``multivariate-tpe``)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from tunery.errors import SpecError
+from tunery.model import (
+    Assignment,
+    ExperimentSpec,
+    ObjectiveType,
+    ParameterSpec,
+    ParamValue,
+    Trial,
+    TrialCondition,
+)
+from tunery.space import SearchSpace
+from tunery.suggest import available, create_suggester
+from tunery.suggest.tpe import TPESettings, TPESuggester
+from tunery.testing import suggest as contract
+from tunery.testing.suggest import (
+    assert_feasible,
+    categorical_param,
+    default_parameters,
+    discrete_param,
+    double_param,
+    int_param,
+    make_spec,
+    make_trials,
+)
+
+ALGORITHMS = ("tpe", "multivariate-tpe")
+Objective = Callable[[Mapping[str, ParamValue]], float]
+
+
+def params_of(assignments: Sequence[Assignment]) -> list[dict[str, ParamValue]]:
+    return [dict(a.parameters) for a in assignments]
+
+
+def run(
+    algorithm: str,
+    parameters: Sequence[ParameterSpec],
+    objective: Objective,
+    budget: int,
+    seed: int,
+    *,
+    batch: int = 1,
+    settings: Mapping[str, str] | None = None,
+    objective_type: ObjectiveType = ObjectiveType.MINIMIZE,
+) -> tuple[list[Trial], list[float]]:
+    """A sequential (or batched) experiment: every batch finishes before the next."""
+    spec = make_spec(parameters, algorithm, settings, objective_type=objective_type)
+    suggester = create_suggester(spec, seed)
+    trials: list[Trial] = []
+    while len(trials) < budget:
+        found = suggester.suggest(trials, min(batch, budget - len(trials)))
+        if not found:
+            break
+        trials += make_trials(found, start=len(trials) + 1, objective=objective)
+    return trials, [t.objective for t in trials if t.objective is not None]
+
+
+# --------------------------------------------------------------------------- synthetic problems
+
+
+def branin(p: Mapping[str, ParamValue]) -> float:
+    """Branin on [-5, 10] x [0, 15]; minimum 0.397887."""
+    x, y = float(p["x"]), float(p["y"])
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return (y - b * x * x + c * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+
+
+BRANIN = [double_param("x", "-5", "10"), double_param("y", "0", "15")]
+
+_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+_H_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+
+
+def hartmann6(p: Mapping[str, ParamValue]) -> float:
+    """Hartmann6 on [0, 1]^6; minimum -3.32237."""
+    x = np.array([float(p[f"x{i}"]) for i in range(6)])
+    return float(-_H_ALPHA @ np.exp(-(_H_A * (x - _H_P) ** 2).sum(axis=1)))
+
+
+HARTMANN6 = [double_param(f"x{i}", "0", "1") for i in range(6)]
+
+
+def mixed(p: Mapping[str, ParamValue]) -> float:
+    """All four parameter types; minimum 0 at n=3, lr=1e-3, batch=32, opt=adam, x=0.3."""
+    offsets = {"sgd": 1.0, "adam": 0.0, "rmsprop": 2.0}
+    return (
+        (int(p["n"]) - 3) ** 2 / 4
+        + math.log10(float(p["lr"]) / 1e-3) ** 2
+        + abs(math.log2(float(p["batch"]) / 32))
+        + offsets[str(p["opt"])]
+        + 10 * (float(p["x"]) - 0.3) ** 2
+    )
+
+
+MIXED = [
+    int_param("n", "0", "10"),
+    double_param("lr", "0.00001", "0.1", distribution="logUniform"),
+    discrete_param("batch", ["8", "16", "32", "64", "128"]),
+    categorical_param("opt", ["sgd", "adam", "rmsprop"]),
+    double_param("x", "0", "1", step="0.01"),
+]
+
+
+# --------------------------------------------------------------------------- registry, contract
+
+
+def test_registered_under_katib_names() -> None:
+    assert {"tpe", "multivariate-tpe"} <= set(available())
+    joint = create_suggester(make_spec(default_parameters(), "multivariate-tpe"), 0)
+    single = create_suggester(make_spec(default_parameters(), "tpe"), 0)
+    assert isinstance(joint, TPESuggester)
+    assert isinstance(single, TPESuggester)
+    assert joint.multivariate
+    assert not single.multivariate
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_contract_with_settings(algorithm: str) -> None:
+    def factory(name: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
+        return make_spec(parameters, name, {"n_startup_trials": "3", "random_state": "4"})
+
+    contract.run_contract(algorithm, factory)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_accepts_the_settings_of_katibs_services(algorithm: str) -> None:
+    settings = {
+        "n_startup_trials": "5",
+        "n_ei_candidates": "32",
+        "random_state": "3",
+        "gamma": "0.3",
+        "prior_weight": "2.5",
+    }
+    suggester = create_suggester(make_spec(default_parameters(), algorithm, settings), 0)
+    assert isinstance(suggester, TPESuggester)
+    assert suggester.settings == TPESettings(5, 32, 0.3, 2.5)
+    assert suggester.seed == 3
+    hyperopt = make_spec(default_parameters(), algorithm, {"n_EI_candidates": "7"})
+    assert TPESettings.from_spec(hyperopt).n_ei_candidates == 7
+    assert TPESettings.from_spec(make_spec(default_parameters(), algorithm)) == TPESettings(
+        10, 24, None, 1.0
+    )
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("n_startup_trials", "-1", "greater than or equal to zero"),
+        ("n_startup_trials", "2.5", "failed to validate n_startup_trials"),
+        ("n_ei_candidates", "0", "greater than zero"),
+        ("n_EI_candidates", "x", "failed to validate n_EI_candidates"),
+        ("gamma", "1", r"range of \(0, 1\)"),
+        ("gamma", "0", r"range of \(0, 1\)"),
+        ("gamma", "nan", "failed to validate gamma"),
+        ("prior_weight", "0", "greater than zero"),
+        ("prior_weight", "abc", "failed to validate prior_weight"),
+        ("random_state", "-3", "greater than or equal to zero"),
+        ("multivariate", "true", "unknown setting multivariate"),
+    ],
+)
+def test_bad_settings_name_their_path(algorithm: str, name: str, value: str, message: str) -> None:
+    spec = make_spec(default_parameters(), algorithm, [("random_state", "1"), (name, value)])
+    with pytest.raises(SpecError, match=message) as info:
+        create_suggester(spec, 0)
+    assert info.value.path == "spec.algorithm.algorithmSettings[1]"
+    assert info.value.hint
+
+
+def test_n_below_rules() -> None:
+    optuna_like = TPESettings()
+    assert [optuna_like.n_below(n) for n in (1, 10, 11, 100, 1000)] == [1, 1, 2, 10, 25]
+    hyperopt_like = TPESettings(gamma=0.25)
+    assert [hyperopt_like.n_below(n) for n in (1, 16, 100, 100_000)] == [1, 1, 3, 25]
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_all_parameter_types_are_feasible_and_searched(algorithm: str) -> None:
+    parameters = [
+        *MIXED,
+        double_param("m", "0.5", "0.99", distribution="normal"),
+        double_param("w", "0.0001", "1", distribution="logNormal"),
+        int_param("u", "16", "256", step="16", distribution="logUniform"),
+        double_param("d", "0.1", "0.9", step="0.2", distribution="normal"),
+    ]
+    space = SearchSpace(parameters)
+
+    def objective(p: Mapping[str, ParamValue]) -> float:
+        return mixed(p) + float(p["m"]) + math.log10(float(p["w"])) ** 2 + float(p["d"])
+
+    trials, _ = run(algorithm, parameters, objective, 40, 1, batch=3)
+    assert len(trials) == 40
+    for trial in trials:
+        assert_feasible(space, Assignment(trial.parameters))
+    assert len(space.history_keys(trials)) == 40
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_never_repeats_and_exhausts_a_tiny_discrete_space(algorithm: str) -> None:
+    parameters = [
+        categorical_param("c", ["a", "b", "c"]),
+        discrete_param("d", ["1", "2"]),
+        int_param("n", "0", "2"),
+    ]
+    space = SearchSpace(parameters)
+    spec = make_spec(parameters, algorithm, {"n_startup_trials": "2"})
+    suggester = create_suggester(spec, 5)
+    # Failed, running and created trials block their configurations too.
+    history = make_trials([{"c": "a", "d": 1, "n": 0}], status=TrialCondition.FAILED)
+    history += make_trials([{"c": "b", "d": "2", "n": "1"}], start=2, status=TrialCondition.RUNNING)
+    history += make_trials([{"c": "c", "d": 2.0, "n": 2.0}], start=3, status=TrialCondition.CREATED)
+    while True:
+        batch = suggester.suggest(history, 4)
+        if not batch:
+            break
+        keys = [space.canonical(a.parameters) for a in batch]
+        assert len(set(keys)) == len(keys)
+        assert not set(keys) & space.history_keys(history)
+        history += make_trials(batch, start=len(history) + 1, objective=lambda p: float(p["n"]))
+    assert len(space.history_keys(history)) == space.size() == 18
+    assert suggester.suggest(history, 4) == []
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_deterministic_and_seeded(algorithm: str) -> None:
+    first, _ = run(algorithm, MIXED, mixed, 25, 3, batch=2)
+    second, _ = run(algorithm, MIXED, mixed, 25, 3, batch=2)
+    other, _ = run(algorithm, MIXED, mixed, 25, 4, batch=2)
+    assert [t.parameters for t in first] == [t.parameters for t in second]
+    assert [t.parameters for t in first] != [t.parameters for t in other]
+    pinned = {"random_state": "9"}
+    a, _ = run(algorithm, MIXED, mixed, 15, 1, settings=pinned)
+    b, _ = run(algorithm, MIXED, mixed, 15, 2, settings=pinned)
+    assert [t.parameters for t in a] == [t.parameters for t in b]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_stateless_round_trip(algorithm: str) -> None:
+    spec = make_spec(MIXED, algorithm)
+    suggester = create_suggester(spec, 0)
+    assert suggester.dump_state() is None
+    suggester.load_state({})
+    contract.check_state_roundtrip(algorithm, parameters=MIXED)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_maximize_mirrors_minimize(algorithm: str) -> None:
+    low, _ = run(algorithm, BRANIN, branin, 20, 2)
+    high, _ = run(
+        algorithm, BRANIN, lambda p: -branin(p), 20, 2, objective_type=ObjectiveType.MAXIMIZE
+    )
+    assert [t.parameters for t in low] == [t.parameters for t in high]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_batch_spreads_out(algorithm: str) -> None:
+    spec = make_spec(BRANIN, algorithm)
+    space = SearchSpace(BRANIN)
+    trials, _ = run(algorithm, BRANIN, branin, 30, 0)
+    batch = create_suggester(spec, 0).suggest(trials, 4)
+    assert len(batch) == 4
+    points = space.encode_many(params_of(batch))
+    gaps = [float(np.linalg.norm(a - b)) for a, b in combinations(points, 2)]
+    assert min(gaps) > 0.01, gaps
+    # The trials in flight are liars: the next suggestion differs from the batch.
+    running = make_trials(batch, start=31, status=TrialCondition.RUNNING)
+    after = create_suggester(spec, 0).suggest(trials + running, 1)
+    new = space.encode_many(params_of(after))[0]
+    assert min(float(np.linalg.norm(new - p)) for p in points) > 0.01
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_failed_trials_and_no_observations(algorithm: str) -> None:
+    spec = make_spec(BRANIN, algorithm, {"n_startup_trials": "2"})
+    suggester = create_suggester(spec, 0)
+    failed = make_trials(params_of(suggester.suggest([], 5)), status=TrialCondition.FAILED)
+    # No observation yet: still quasi-random suggestions, none repeated.
+    batch = suggester.suggest(failed, 3)
+    assert len(batch) == 3
+    space = SearchSpace(BRANIN)
+    assert not {space.canonical(a.parameters) for a in batch} & space.history_keys(failed)
+    done = failed + make_trials(params_of(batch), start=6, objective=branin)
+    assert len(suggester.suggest(done, 3)) == 3
+
+
+def test_beats_random_on_synthetic_functions() -> None:
+    def mean_best(algorithm: str, params: list[ParameterSpec], fn: Objective, n: int) -> float:
+        return statistics.mean(min(run(algorithm, params, fn, n, seed)[1]) for seed in range(5))
+
+    for algorithm, params, fn, optimum in (
+        ("tpe", BRANIN, branin, 0.397887),
+        ("multivariate-tpe", BRANIN, branin, 0.397887),
+        ("multivariate-tpe", HARTMANN6, hartmann6, -3.32237),
+        ("tpe", MIXED, mixed, 0.0),
+    ):
+        tpe = mean_best(algorithm, params, fn, 60) - optimum
+        rand = mean_best("random", params, fn, 60) - optimum
+        assert tpe < 0.6 * rand, (algorithm, fn.__name__, tpe, rand)
+
+
+def test_a_thousand_trials_is_fast() -> None:
+    rng = np.random.default_rng(0)
+    space = SearchSpace(HARTMANN6)
+    history = make_trials(space.sample(rng, 1000), objective=hartmann6)
+    for algorithm in ALGORITHMS:
+        suggester = create_suggester(make_spec(HARTMANN6, algorithm), 0)
+        start = time.perf_counter()
+        batch = suggester.suggest(history, 1)
+        elapsed = time.perf_counter() - start
+        assert len(batch) == 1
+        assert elapsed < 1.0, f"{algorithm}: {elapsed * 1000:.0f} ms at 1000 trials"
