@@ -51,6 +51,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "random": "tunery.suggest.random",
     "grid": "tunery.suggest.grid",
     "sobol": "tunery.suggest.sobol",
+    "bayesianoptimization": "tunery.suggest.gp",
     "tpe": "tunery.suggest.tpe",
     "multivariate-tpe": "tunery.suggest.tpe",
 }
