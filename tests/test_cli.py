@@ -225,7 +225,8 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
     doc = native_doc("crashy", script, parallel=3, max_trials=12)
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")}
-    for delay in (1.2, 0.7, 1.5):
+    for delay in (0.6, 0.2, 0.9):
+        before = len(ran.read_text().split()) if ran.exists() else 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "tunery", "run", str(path), "-q"],
             cwd=tmp_path,
@@ -233,6 +234,13 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Kill only once this controller has started a trial of its own (a loaded machine
+        # can take seconds just to start Python).
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if ran.exists() and len(ran.read_text().split()) > before:
+                break
+            time.sleep(0.05)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -574,7 +574,8 @@ def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> No
     )
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
-    for delay in (2.2, 1.8, 1.8):
+    for delay in (1.2, 0.8, 0.8):
+        before = len(ran.read_text().split()) if ran.exists() else 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "tunery", "run", str(path), "-q"],
             cwd=tmp_path,
@@ -582,6 +583,13 @@ def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> No
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Kill only once this controller has started a trial of its own (a loaded machine
+        # can take seconds just to start Python).
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if ran.exists() and len(ran.read_text().split()) > before:
+                break
+            time.sleep(0.05)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
