@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +90,30 @@ x = float(sys.argv[1].split("=", 1)[1])
 print("step=0 score=0.0", flush=True)
 print(f"step=1 score={x}", flush=True)
 """
+
+
+def kill_9_runs(
+    path: Path, cwd: Path, env: dict[str, str], ran: Path, delays: tuple[float, ...]
+) -> None:
+    """Run ``tunery run path`` and SIGKILL it, once per delay.
+
+    Each controller is killed ``delay`` seconds after it started a trial of its own (``ran``
+    gets a line per started trial): a loaded machine can take seconds just to start Python.
+    """
+    for delay in delays:
+        before = len(ran.read_text().split()) if ran.exists() else 0
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tunery", "run", str(path), "-q"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if ran.exists() and len(ran.read_text().split()) > before:
+                break
+            time.sleep(0.05)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import SCORE_IS_X, native_doc, write_yaml
+from tests.helpers import SCORE_IS_X, kill_9_runs, native_doc, write_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -225,25 +225,7 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
     doc = native_doc("crashy", script, parallel=3, max_trials=12)
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")}
-    for delay in (0.6, 0.2, 0.9):
-        before = len(ran.read_text().split()) if ran.exists() else 0
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tunery", "run", str(path), "-q"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        # Kill only once this controller has started a trial of its own (a loaded machine
-        # can take seconds just to start Python).
-        deadline = time.time() + 60
-        while time.time() < deadline and proc.poll() is None:
-            if ran.exists() and len(ran.read_text().split()) > before:
-                break
-            time.sleep(0.05)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_9_runs(path, tmp_path, env, ran, (0.6, 0.2, 0.9))
     out = tunery("resume", "crashy", "--json", cwd=tmp_path)
     got = json.loads(out.stdout)
     assert got["status"] == "Succeeded" and got["reason"] == "ExperimentMaxTrialsReached"

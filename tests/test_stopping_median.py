@@ -7,18 +7,16 @@ import math
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import create, native_doc, write_yaml
+from tests.helpers import create, kill_9_runs, native_doc, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
@@ -574,25 +572,7 @@ def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> No
     )
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
-    for delay in (1.2, 0.8, 0.8):
-        before = len(ran.read_text().split()) if ran.exists() else 0
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tunery", "run", str(path), "-q"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        # Kill only once this controller has started a trial of its own (a loaded machine
-        # can take seconds just to start Python).
-        deadline = time.time() + 60
-        while time.time() < deadline and proc.poll() is None:
-            if ran.exists() and len(ran.read_text().split()) > before:
-                break
-            time.sleep(0.05)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_9_runs(path, tmp_path, env, ran, (1.2, 0.8, 0.8))
     got = json.loads(_tunery("resume", "median9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded" and got["reason"] == "ExperimentMaxTrialsReached"
     trials = json.loads(_tunery("trials", "median9", "--json", cwd=tmp_path, env=env).stdout)

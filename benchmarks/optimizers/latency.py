@@ -14,7 +14,6 @@ fits its model when told).  Usage::
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
@@ -28,23 +27,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from problems import PROBLEMS, Problem  # noqa: E402
+from problems import PROBLEMS, Problem, random_point  # noqa: E402
 
 
 def history(problem: Problem, n: int, seed: int = 0) -> list[tuple[dict[str, Any], float]]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        point: dict[str, Any] = {}
-        for p in problem.params:
-            if p.kind == "categorical":
-                point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
-            elif p.kind == "int":
-                point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
-            elif p.log:
-                point[p.name] = float(math.exp(rng.uniform(math.log(p.low), math.log(p.high))))
-            else:
-                point[p.name] = float(rng.uniform(p.low, p.high))
+        point = random_point(problem, rng)
         out.append((point, problem.fn(point)))
     return out
 

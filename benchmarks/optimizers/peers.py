@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from problems import Param, Problem
+from problems import Param, Problem, random_point
 
 
 def _batches(budget: int, batch: int) -> list[int]:
@@ -30,16 +30,7 @@ def run_random(problem: Problem, budget: int, seed: int, batch: int) -> list[flo
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(budget):
-        point: dict[str, Any] = {}
-        for p in problem.params:
-            if p.kind == "categorical":
-                point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
-            elif p.kind == "int":
-                point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
-            elif p.log:
-                point[p.name] = float(math.exp(rng.uniform(math.log(p.low), math.log(p.high))))
-            else:
-                point[p.name] = float(rng.uniform(p.low, p.high))
+        point = random_point(problem, rng)
         values.append(problem.fn(point))
     return values
 

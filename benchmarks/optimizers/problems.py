@@ -146,6 +146,21 @@ def tree_wine(p: dict[str, Any]) -> float:
     return 1.0 - float(np.mean(cross_val_score(model, x, y, cv=3)))
 
 
+def random_point(problem: Problem, rng: np.random.Generator) -> dict[str, Any]:
+    """A uniformly random configuration of ``problem`` (log-uniform for log parameters)."""
+    point: dict[str, Any] = {}
+    for p in problem.params:
+        if p.kind == "categorical":
+            point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+        elif p.kind == "int":
+            point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
+        elif p.log:
+            point[p.name] = float(math.exp(rng.uniform(math.log(p.low), math.log(p.high))))
+        else:
+            point[p.name] = float(rng.uniform(p.low, p.high))
+    return point
+
+
 PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in (
