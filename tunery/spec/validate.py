@@ -27,7 +27,8 @@ spec fails before the first trial:
   port and a path starting with ``/``; Custom a customCollector; every metricsFormat regex
   compiles and has two groups (name, value).  Native-form experiments may use relative paths;
 - earlyStopping: ``medianstop`` with ``min_trials_required`` (int > 0) and ``start_step``
-  (int >= 1) only (``pkg/earlystopping/v1beta1/medianstop/service.py``);
+  (int >= 1) only (``pkg/earlystopping/v1beta1/medianstop/service.py``), or tunery's ``asha``;
+  each stopper validates its own settings (``tunery.stopping``);
 - algorithm: ``tunery.suggest.base.validate_algorithm`` (unless ``check_algorithm=False``).
 """
 
@@ -186,41 +187,19 @@ def validate_settings_unique(settings: tuple[AlgorithmSetting, ...], path: str) 
 
 
 def validate_early_stopping(spec: ExperimentSpec) -> None:
-    es = spec.early_stopping
-    if es is None:
+    """The early stopper exists (Katib's ``medianstop``, or tunery's ``asha``) with valid settings.
+
+    Each stopper validates its own settings (``tunery.stopping.median.validate`` is Katib's
+    ``validate_medianstop_setting``).
+    """
+    if spec.early_stopping is None:
         return
-    path = "spec.earlyStopping"
-    if es.algorithm_name != "medianstop":
-        raise SpecError(
-            f"{path}.algorithmName",
-            f"unknown early stopping algorithm {es.algorithm_name!r}",
-            "use medianstop",
-        )
-    validate_settings_unique(es.algorithm_settings, f"{path}.algorithmSettings")
-    for i, setting in enumerate(es.algorithm_settings):
-        p = f"{path}.algorithmSettings[{i}].value"
-        if setting.name == "min_trials_required":
-            if not _INTEGER.match(setting.value.strip()) or int(setting.value) <= 0:
-                raise SpecError(
-                    p,
-                    f"min_trials_required must be an integer greater than zero, not "
-                    f"{setting.value!r}",
-                    'e.g. value: "3"',
-                )
-        elif setting.name == "start_step":
-            if not _INTEGER.match(setting.value.strip()) or int(setting.value) < 1:
-                raise SpecError(
-                    p,
-                    f"start_step must be an integer greater or equal than one, not "
-                    f"{setting.value!r}",
-                    'e.g. value: "4"',
-                )
-        else:
-            raise SpecError(
-                f"{path}.algorithmSettings[{i}].name",
-                f"unknown setting {setting.name!r} for algorithm medianstop",
-                "medianstop knows min_trials_required and start_step",
-            )
+    from tunery.stopping.base import validate_stopper
+
+    validate_settings_unique(
+        spec.early_stopping.algorithm_settings, "spec.earlyStopping.algorithmSettings"
+    )
+    validate_stopper(spec)
 
 
 # --------------------------------------------------------------------------- parameters

@@ -33,7 +33,10 @@ StopperFactory = Callable[[ExperimentSpec], EarlyStopper]
 StopperValidator = Callable[[ExperimentSpec], None]
 
 _FACTORIES: dict[str, tuple[StopperFactory, StopperValidator]] = {}
-_BUILTIN_MODULES: dict[str, str] = {"medianstop": "tunery.stopping.median"}
+_BUILTIN_MODULES: dict[str, str] = {
+    "medianstop": "tunery.stopping.median",
+    "asha": "tunery.stopping.asha",
+}
 
 
 def register(name: str, factory: StopperFactory, validator: StopperValidator) -> None:
@@ -56,6 +59,21 @@ def available() -> list[str]:
     for name in _BUILTIN_MODULES:
         _load(name)
     return sorted(_FACTORIES)
+
+
+def validate_stopper(spec: ExperimentSpec) -> None:
+    """The early stopper must exist and its settings be valid (SpecError naming the setting)."""
+    if spec.early_stopping is None:
+        return
+    name = spec.early_stopping.algorithm_name
+    entry = _load(name)
+    if entry is None:
+        raise SpecError(
+            "spec.earlyStopping.algorithmName",
+            f"unknown early stopping algorithm {name!r}",
+            f"use one of: {', '.join(available()) or 'none'}",
+        )
+    entry[1](spec)
 
 
 def create_stopper(spec: ExperimentSpec) -> EarlyStopper | None:

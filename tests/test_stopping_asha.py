@@ -1,0 +1,368 @@
+"""``asha``: the rule on hand-built histories, and real experiments that use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import create, kill_9_runs, native_doc, write_yaml
+from tunery.controller import Controller
+from tunery.errors import SpecError
+from tunery.execute.local import LocalExecutor
+from tunery.model import (
+    AlgorithmSetting,
+    AlgorithmSpec,
+    EarlyStoppingSpec,
+    ExperimentCondition,
+    ExperimentSpec,
+    Objective,
+    ObjectiveType,
+    Observation,
+    Trial,
+    TrialCondition,
+    TrialTemplate,
+)
+from tunery.spec import parse_document
+from tunery.stopping import create_stopper
+from tunery.stopping.asha import Asha, AshaSettings, parse_settings
+from tunery.storage import Store
+from tunery.testing.suggest import double_param
+
+METRIC = "acc"
+
+
+def spec_of(
+    settings: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    *,
+    objective: ObjectiveType = ObjectiveType.MAXIMIZE,
+) -> ExperimentSpec:
+    pairs = list(settings.items()) if isinstance(settings, Mapping) else list(settings or ())
+    return ExperimentSpec(
+        name="asha",
+        objective=Objective(type=objective, objective_metric_name=METRIC),
+        algorithm=AlgorithmSpec("random"),
+        parameters=(double_param("x", "0", "1"),),
+        trial_template=TrialTemplate(command=("true",)),
+        early_stopping=EarlyStoppingSpec("asha", tuple(AlgorithmSetting(k, v) for k, v in pairs)),
+        source_format="native",
+    )
+
+
+class History:
+    def __init__(self) -> None:
+        self.trials: dict[str, Trial] = {}
+        self.curves: dict[str, list[Observation]] = {}
+
+    def add(self, name: str, status: TrialCondition, curve: Sequence[tuple[int, Any]]) -> None:
+        self.trials[name] = Trial(name, "asha", len(self.trials), {"x": 0.5}, status=status)
+        self.curves.setdefault(name, []).extend(Observation(name, METRIC, v, s) for s, v in curve)
+
+    def running(self, name: str, curve: Sequence[tuple[int, Any]]) -> None:
+        self.add(name, TrialCondition.RUNNING, curve)
+
+    def extend(self, name: str, curve: Sequence[tuple[int, Any]]) -> None:
+        self.curves[name].extend(Observation(name, METRIC, v, s) for s, v in curve)
+
+    def finish(self, name: str, status: TrialCondition = TrialCondition.SUCCEEDED) -> None:
+        t = self.trials[name]
+        self.trials[name] = Trial(t.name, t.experiment, t.index, t.parameters, status=status)
+
+    def decide(self, stopper: Asha) -> dict[str, str]:
+        return stopper.decide(list(self.trials.values()), self.curves)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_defaults() -> None:
+    s = parse_settings(spec_of())
+    assert s == AshaSettings(1, 3, 0, None)
+    assert [s.rung_step(k) for k in range(4)] == [1, 3, 9, 27]
+
+
+def test_settings_shape_the_rungs() -> None:
+    s = parse_settings(
+        spec_of(
+            {
+                "min_resource": "2",
+                "reduction_factor": "4",
+                "min_early_stopping_rate": "1",
+                "max_resource": "100",
+            }
+        )
+    )
+    assert [s.rung_step(k) for k in range(3)] == [8, 32, 128]
+    assert s.judged(1) and not s.judged(2)
+
+
+@pytest.mark.parametrize(
+    ("settings", "path", "match"),
+    [
+        ([("eta", "3")], "spec.earlyStopping.algorithmSettings[0].name", "unknown setting"),
+        ([("reduction_factor", "1")], "[0].value", "reduction_factor must be an integer >= 2"),
+        ([("min_resource", "0")], "[0].value", "min_resource must be an integer >= 1"),
+        ([("min_resource", "1.5")], "[0].value", "integer"),
+        ([("min_early_stopping_rate", "-1")], "[0].value", ">= 0"),
+        ([("max_resource", "x")], "[0].value", "max_resource"),
+        ([("min_resource", "1"), ("min_resource", "2")], "[1].name", "duplicate"),
+    ],
+)
+def test_bad_settings_are_refused_with_path_and_hint(
+    settings: list[tuple[str, str]], path: str, match: str
+) -> None:
+    with pytest.raises(SpecError, match=match) as info:
+        parse_settings(spec_of(settings))
+    assert info.value.path.endswith(path)
+    assert info.value.hint
+
+
+def test_spec_validation_knows_asha_and_names_a_bad_stopper() -> None:
+    doc = native_doc("v", "print(1)", extra_spec={"earlyStopping": {"algorithmName": "asha"}})
+    spec = parse_document(doc)
+    assert isinstance(create_stopper(spec), Asha)
+    doc["spec"]["earlyStopping"] = {
+        "algorithmName": "asha",
+        "algorithmSettings": [{"name": "reduction_factor", "value": "one"}],
+    }
+    with pytest.raises(SpecError, match="reduction_factor") as info:
+        parse_document(doc)
+    assert info.value.path == "spec.earlyStopping.algorithmSettings[0].value"
+    doc["spec"]["earlyStopping"] = {"algorithmName": "hyperband"}
+    with pytest.raises(SpecError, match="unknown early stopping") as info:
+        parse_document(doc)
+    assert "asha" in (info.value.hint or "") and "medianstop" in (info.value.hint or "")
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def test_first_trial_goes_on_and_a_worse_one_is_stopped_at_the_rung() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.running("a", [(1, 0.5)])
+    assert h.decide(stopper) == {}
+    h.running("b", [(1, 0.4)])
+    got = h.decide(stopper)
+    assert list(got) == ["b"]
+    assert got["b"] == (
+        "at rung 0 (step 1) acc=0.4 ranks 2 of 2; only the best 1 go on (reduction_factor 3)"
+    )
+
+
+def test_a_better_newcomer_goes_on_and_one_in_eta_is_kept() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    for i, v in enumerate([0.5, 0.6, 0.7, 0.8, 0.9, 0.55]):
+        h.running(f"t{i}", [(1, v)])
+        got = h.decide(stopper)
+        # t5 (0.55) meets 6 values: keep 2 (0.9, 0.8); it ranks 5th.
+        assert (f"t{i}" in got) == (i == 5), (i, got)
+    assert stopper.rung_sizes() == [6]
+
+
+def test_minimize_and_ties() -> None:
+    stopper = Asha(spec_of(objective=ObjectiveType.MINIMIZE))
+    h = History()
+    h.running("a", [(1, 2.0)])
+    h.running("b", [(1, 2.0)])  # a tie is not worse
+    h.running("c", [(1, 3.0)])
+    got = h.decide(stopper)
+    assert list(got) == ["c"]
+
+
+def test_before_the_first_rung_and_between_rungs_nothing_happens() -> None:
+    stopper = Asha(spec_of({"min_resource": "4", "reduction_factor": "2"}))
+    h = History()
+    h.running("a", [(1, 0.9), (2, 0.9), (4, 0.9)])
+    h.running("b", [(1, 0.1), (2, 0.1), (3, 0.1)])
+    assert h.decide(stopper) == {}  # b has not reached step 4
+    h.extend("b", [(4, 0.2)])
+    assert list(h.decide(stopper)) == ["b"]
+    h.extend("a", [(5, 0.1), (6, 0.1), (7, 0.1)])
+    assert h.decide(stopper) == {}  # a is alone in rung 0 and has not reached rung 1 (8)
+
+
+def test_a_trial_judged_once_per_rung_even_when_others_arrive_later() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.running("a", [(1, 0.3)])
+    assert h.decide(stopper) == {}
+    for i in range(6):
+        h.running(f"b{i}", [(1, 0.9)])
+    h.decide(stopper)
+    # a entered rung 0 when it was the best there; it is not judged again at that rung.
+    h.extend("a", [(2, 0.3)])
+    assert "a" not in h.decide(stopper)
+
+
+def test_crossing_two_rungs_at_once_stops_at_the_first_and_enters_no_more() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.running("a", [(1, 0.9), (3, 0.9)])
+    h.decide(stopper)
+    h.running("b", [(1, 0.1), (2, 0.1), (3, 0.95)])
+    got = h.decide(stopper)
+    assert got["b"].startswith("at rung 0 (step 1)")
+    assert stopper.rung_sizes() == [2, 1]
+
+
+def test_max_resource_rungs_never_stop() -> None:
+    stopper = Asha(spec_of({"max_resource": "3"}))
+    h = History()
+    h.running("a", [(1, 0.9), (3, 0.9)])
+    h.decide(stopper)
+    h.running("b", [(1, 0.95), (3, 0.1)])  # worse at step 3, but 3 is the full budget
+    assert h.decide(stopper) == {}
+
+
+def test_nan_and_none_enter_no_rung() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.running("a", [(1, 0.5)])
+    h.running("b", [(1, float("nan")), (1, None)])
+    assert h.decide(stopper) == {}
+    assert stopper.rung_sizes() == [1]
+
+
+def test_other_metrics_are_ignored() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.running("a", [(1, 0.5)])
+    h.trials["b"] = Trial("b", "asha", 9, {}, status=TrialCondition.RUNNING)
+    h.curves["b"] = [Observation("b", "loss", 0.0, 1)]
+    assert h.decide(stopper) == {}
+
+
+def test_completed_trials_fill_rungs_without_being_judged_and_restart_rebuilds() -> None:
+    h = History()
+    for i, v in enumerate([0.9, 0.8, 0.7, 0.6]):
+        h.add(f"done{i}", TrialCondition.SUCCEEDED, [(1, v), (3, v), (9, v)])
+    h.running("r", [(1, 0.75)])
+    first = Asha(spec_of())
+    assert list(h.decide(first)) == ["r"]  # 5 values, keep 1: 0.75 ranks 3rd
+    restarted = Asha(spec_of())
+    assert list(h.decide(restarted)) == ["r"]
+    assert restarted.rung_sizes() == first.rung_sizes() == [5, 4, 4]
+
+
+def test_created_trials_are_ignored() -> None:
+    stopper = Asha(spec_of())
+    h = History()
+    h.add("c", TrialCondition.CREATED, [])
+    assert h.decide(stopper) == {}
+
+
+# --------------------------------------------------------------------------- real experiments
+
+CURVE = """
+import os, sys, time
+x = float(sys.argv[1].split("=", 1)[1])
+log = os.environ.get("RAN_LOG")
+if log:
+    with open(log, "a") as fh:
+        fh.write(os.environ["TUNERY_TRIAL_NAME"] + "\\n")
+for step in range(1, {steps} + 1):
+    time.sleep({sleep})
+    print(f"step={{step}} score={{x * (1 - 0.5 ** step):.6f}}", flush=True)
+"""
+
+REASON = re.compile(
+    r"^at rung (\d+) \(step (\d+)\) score=\S+ ranks (\d+) of (\d+); only the best (\d+) go on"
+)
+
+
+def asha_doc(name: str, values: list[str], *, steps: int, sleep: float, parallel: int) -> Any:
+    return native_doc(
+        name,
+        CURVE.format(steps=steps, sleep=sleep),
+        parameters=[
+            {"name": "x", "parameterType": "categorical", "feasibleSpace": {"list": values}}
+        ],
+        algorithm="grid",
+        parallel=parallel,
+        max_trials=len(values),
+        extra_spec={
+            "earlyStopping": {
+                "algorithmName": "asha",
+                "algorithmSettings": [
+                    {"name": "min_resource", "value": "1"},
+                    {"name": "reduction_factor", "value": "3"},
+                    {"name": "max_resource", "value": str(steps)},
+                ],
+            }
+        },
+    )
+
+
+@pytest.mark.integration
+def test_controller_runs_the_rungs_with_real_trials(tmp_path: Path) -> None:
+    # One at a time in grid order, so the rung populations are known: a trial goes on at a
+    # rung if at most max(1, n // 3) - 1 of the n values there beat it.
+    values = ["0.5", "0.9", "0.1", "0.95", "0.2", "0.3"]
+    expected_stop = {"0.1", "0.2", "0.3"}
+    store = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
+    try:
+        create(store, asha_doc("asha", values, steps=4, sleep=0.15, parallel=1), tmp_path)
+        Controller(store, "asha", LocalExecutor(), poll_interval=0.02).run()
+        exp = store.get_experiment("asha")
+        assert exp.status is ExperimentCondition.SUCCEEDED
+        trials = store.list_trials("asha")
+        assert len(trials) == len(values)
+        for t in trials:
+            steps = [o.step for o in store.get_observations("asha", t.name, "score")]
+            if str(t.parameters["x"]) in expected_stop:
+                assert t.status is TrialCondition.EARLY_STOPPED, (t.parameters, t.message)
+                m = REASON.match(t.message or "")
+                assert m and m.group(1) == "0" and m.group(2) == "1", t.message
+                assert max(steps) < 4, "it ran to the end"
+            else:
+                assert t.status is TrialCondition.SUCCEEDED, (t.parameters, t.message)
+                assert steps == [1, 2, 3, 4]
+    finally:
+        store.close()
+
+
+def _tunery(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunery", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(env),
+    )
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.mark.integration
+def test_kill_9_controller_then_resume_with_asha(tmp_path: Path) -> None:
+    ran = tmp_path / "ran.txt"
+    values = ["0.9", "0.5", "0.95", "0.1", "0.2", "0.85", "0.05", "0.3", "0.15"]
+    doc = asha_doc("asha9", values, steps=12, sleep=0.08, parallel=3)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
+    kill_9_runs(path, tmp_path, env, ran, (1.0, 0.7, 0.7))
+    got = json.loads(_tunery("resume", "asha9", "--json", cwd=tmp_path, env=env).stdout)
+    assert got["status"] == "Succeeded"
+    trials = json.loads(_tunery("trials", "asha9", "--json", cwd=tmp_path, env=env).stdout)
+    assert len(trials) == len(values)
+    started = ran.read_text().split()
+    assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"
+    store = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
+    try:
+        statuses = {t.status for t in store.list_trials("asha9")}
+        assert statuses <= {TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED}
+        for t in store.list_trials("asha9"):
+            if t.status is TrialCondition.EARLY_STOPPED:
+                assert REASON.match(t.message or ""), t.message
+    finally:
+        store.close()
