@@ -20,6 +20,7 @@ gone without an exit status.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -157,6 +158,8 @@ class Controller:
         self._lease_renewed_at = 0.0
         self._started = False
         self._nothing_to_suggest = False
+        #: The algorithm state as last stored (a copy), to store it only when it changes.
+        self._saved_state: dict[str, Any] | None = None
         # The controller is the only writer of trial state, so it keeps every trial in
         # memory and refreshes one row after each of its own writes: a tick costs the same
         # with 10 or 10,000 finished trials.
@@ -191,6 +194,7 @@ class Controller:
         state = self.store.load_algorithm_state(self.name)
         if state is not None:
             self._suggester.load_state(state)
+        self._saved_state = copy.deepcopy(state)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
         self._trials = {}
         self._active = {}
@@ -709,8 +713,11 @@ class Controller:
             return
         assert self._suggester is not None
         assignments: list[Assignment] = self._suggester.suggest(self.trials, free)
-        self._nothing_to_suggest = not assignments
+        # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
+        # generations); nothing with none running is the end of the search.
+        self._nothing_to_suggest = not assignments and counts.active == 0
         if not assignments:
+            self._save_state()
             return
         next_index = max((t.index for t in self._trials.values()), default=0) + 1
         now = self.clock.now()
@@ -730,11 +737,17 @@ class Controller:
             )
             self.store.create_trial(trial)
             created.append(self._remember(trial))
-        state = self._suggester.dump_state()
-        if state is not None:
-            self.store.save_algorithm_state(self.name, state)
+        self._save_state()
         for trial in created:
             self._start_trial(trial)
+
+    def _save_state(self) -> None:
+        """Store the suggester's state when it changed since it was last stored."""
+        assert self._suggester is not None
+        state = self._suggester.dump_state()
+        if state is not None and state != self._saved_state:
+            self.store.save_algorithm_state(self.name, state)
+            self._saved_state = copy.deepcopy(state)
 
     def _emit(
         self, kind: str, trial: Trial | None = None, experiment: Experiment | None = None

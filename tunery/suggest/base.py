@@ -54,6 +54,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "bayesianoptimization": "tunery.suggest.gp",
     "tpe": "tunery.suggest.tpe",
     "multivariate-tpe": "tunery.suggest.tpe",
+    "hyperband": "tunery.suggest.hyperband",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

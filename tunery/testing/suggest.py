@@ -52,7 +52,9 @@ from tunery.space import SearchSpace
 from tunery.suggest.base import Suggester, create_suggester
 
 __all__ = [
+    "EXEMPTIONS",
     "OBJECTIVE_METRIC",
+    "SPEC_FACTORIES",
     "SpecFactory",
     "categorical_param",
     "check_deterministic",
@@ -65,6 +67,7 @@ __all__ = [
     "default_spec_factory",
     "discrete_param",
     "double_param",
+    "hyperband_spec_factory",
     "int_param",
     "make_spec",
     "make_trials",
@@ -153,6 +156,27 @@ def make_spec(
 def default_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
     """:func:`make_spec` with no settings."""
     return make_spec(parameters, algorithm)
+
+
+def hyperband_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
+    """A spec for ``hyperband``: the parameters plus an int ``epochs`` resource (1 to 9, R = 9)."""
+    resource = int_param("hb_epochs", "1", "9")
+    return make_spec(
+        [*parameters, resource],
+        algorithm,
+        {"resource_name": "hb_epochs", "r_l": "9", "eta": "3"},
+    )
+
+
+#: Spec factories of the algorithms that need settings or parameters the default lacks.
+SPEC_FACTORIES: dict[str, SpecFactory] = {"hyperband": hyperband_spec_factory}
+
+#: ``(algorithm, check name) -> reason`` for contract checks that do not apply to an algorithm.
+EXEMPTIONS: dict[tuple[str, str], str] = {
+    ("hyperband", "check_exhausts"): (
+        "hyperband ends after its bracket schedule, not when the space is exhausted"
+    ),
+}
 
 
 def default_parameters() -> list[ParameterSpec]:
