@@ -93,3 +93,123 @@ def test_storage_persists_and_resumes_identically(tmp_path: Path) -> None:
     )
     with pytest.raises(UserInputError, match="another search space"):
         tunery.Optimizer(SPACE, algorithm="random", storage=db, name="study")
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def curve(x: float, epoch: int) -> float:
+    """A loss curve: configurations near x = 0.3 end lower; all improve with epochs."""
+    return (x - 0.3) ** 2 + 1.0 / epoch
+
+
+def test_should_stop_with_asha_stops_bad_runs_and_keeps_their_value() -> None:
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0, 1)},
+        algorithm="random",
+        seed=3,
+        early_stopping="asha",
+        early_stopping_settings={"min_resource": 1, "reduction_factor": 3, "max_resource": 9},
+    )
+    steps = 0
+    stopped = []
+    for _ in range(20):
+        s = opt.ask()
+        x = float(s.params["x"])
+        for epoch in range(1, 10):
+            steps += 1
+            value = curve(x, epoch)
+            if opt.should_stop(s, epoch, value):
+                stopped.append(s)
+                break
+        else:
+            opt.tell(s, value)
+    assert stopped and steps < 20 * 9 * 0.6
+    for s in stopped:
+        trial = next(t for t in opt.trials if t.name == s.id)
+        assert trial.status is TrialCondition.EARLY_STOPPED
+        assert trial.reason == "TrialEarlyStopped" and (trial.message or "").startswith("at rung")
+        assert trial.objective is not None  # the value so far is kept
+        with pytest.raises(UserInputError, match="already told"):
+            opt.tell(s, 0.0)
+    best = opt.best
+    assert best is not None and abs(float(best.params["x"]) - 0.3) < 0.25
+
+
+def test_should_stop_with_medianstop_and_without_early_stopping() -> None:
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0, 1)},
+        algorithm="random",
+        objective="maximize",
+        early_stopping="medianstop",
+        early_stopping_settings={"min_trials_required": 2, "start_step": 2},
+    )
+    for x in (0.9, 0.8):
+        s = opt.ask()
+        for epoch in range(1, 6):
+            opt.report(s, x * epoch, epoch)
+        opt.tell(s, x * 5)
+    s = opt.ask()
+    assert not opt.should_stop(s, 1, 0.01)  # before start_step
+    assert opt.should_stop(s, 2, 0.02)
+    plain = tunery.Optimizer({"x": tunery.search.double(0, 1)}, algorithm="random")
+    s = plain.ask()
+    assert not plain.should_stop(s, 1, 100.0)
+    with pytest.raises(UserInputError, match="without early_stopping"):
+        tunery.Optimizer(SPACE, early_stopping_settings={"start_step": 2})
+    with pytest.raises(tunery.errors.SpecError, match="unknown early stopping"):
+        tunery.Optimizer(SPACE, early_stopping="nope")
+
+
+def test_early_stopping_persists_with_storage(tmp_path: Path) -> None:
+    url = str(tmp_path / "opt.db")
+    settings = {"min_resource": 2, "reduction_factor": 2}
+    space = {"x": tunery.search.double(0, 1)}
+    with tunery.Optimizer(
+        space,
+        algorithm="random",
+        storage=url,
+        name="es",
+        early_stopping="asha",
+        early_stopping_settings=settings,
+    ) as opt:
+        s = opt.ask()
+        for epoch in (1, 2, 3):
+            assert not opt.should_stop(s, epoch, curve(0.3, epoch))
+        opt.tell(s, curve(0.3, 3))
+        running = opt.ask()
+        opt.report(running, curve(0.9, 1), 1)
+    with tunery.Optimizer(
+        space,
+        algorithm="random",
+        storage=url,
+        name="es",
+        early_stopping="asha",
+        early_stopping_settings=settings,
+    ) as again:
+        # The curves come back from the database: the running one meets the first at rung 0.
+        assert again.should_stop(running.id, 2, curve(0.9, 2))
+    store = tunery.storage.Store(url)
+    try:
+        trial = store.get_trial("es", running.id)
+        assert trial.status is TrialCondition.EARLY_STOPPED
+        assert [o.step for o in store.get_observations("es", running.id)] == [1, 2]
+    finally:
+        store.close()
+
+
+def test_hyperband_through_ask_tell_sets_the_resource() -> None:
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0, 1), "epochs": tunery.search.int(1, 9)},
+        algorithm="hyperband",
+        settings={"resource_name": "epochs", "r_l": 9, "eta": 3},
+    )
+    seen = []
+    while True:
+        batch = opt.ask(9)
+        if not batch:
+            break
+        for s in batch:
+            seen.append(s.params["epochs"])
+            opt.tell(s, curve(float(s.params["x"]), int(s.params["epochs"])))
+    assert sorted(set(seen)) == [1, 3, 9] and len(seen) == 23

@@ -13,6 +13,19 @@
         opt.tell(s, branin(**s.params))
     print(opt.best.params, opt.best.value)
 
+Early stopping (``early_stopping="medianstop"`` or ``"asha"``, with ``early_stopping_settings``)
+works from the same loop: report each step's value and ask whether to go on::
+
+    opt = tunery.Optimizer(space, algorithm="tpe", early_stopping="asha",
+                           early_stopping_settings={"min_resource": 1, "reduction_factor": 3})
+    s = opt.ask()
+    for epoch in range(1, 28):
+        loss = train_one_epoch(**s.params)
+        if opt.should_stop(s, epoch, loss):
+            break  # recorded as EarlyStopped with its value; no tell() needed
+    else:
+        opt.tell(s, loss)
+
 ``ask(n)`` returns a batch (the algorithm knows the earlier ones are in flight, so a batch does
 not repeat itself).  ``tell(s, None)`` (or ``tell(s, failed=True)``) records a failure.  With
 ``storage`` (a database URL or SQLite path) and a ``name``, every suggestion and result is
@@ -36,10 +49,12 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentSpec,
     MetricSummary,
+    Observation,
     ParamValue,
     Trial,
     TrialCondition,
     best_trial,
+    objective_value,
 )
 
 __all__ = ["Best", "Optimizer", "Suggestion"]
@@ -74,10 +89,13 @@ class Optimizer:
         seed: int = 0,
         storage: str | None = None,
         name: str | None = None,
+        early_stopping: str | None = None,
+        early_stopping_settings: Mapping[str, Any] | None = None,
     ) -> None:
         from tunery.search import split_parameters
         from tunery.spec import parse_document
         from tunery.spec.katib import parameter_to_document
+        from tunery.stopping import create_stopper
         from tunery.suggest import create_suggester
 
         if objective not in ("minimize", "maximize"):
@@ -88,7 +106,7 @@ class Optimizer:
         searched, fixed = split_parameters(parameters)
         self.fixed = fixed
         self.name = name or "ask-tell"
-        doc = {
+        doc: dict[str, Any] = {
             "apiVersion": "tunery/v1",
             "kind": "Experiment",
             "metadata": {"name": self.name},
@@ -108,8 +126,23 @@ class Optimizer:
                 },
             },
         }
+        if early_stopping is not None:
+            doc["spec"]["earlyStopping"] = {
+                "algorithmName": early_stopping,
+                "algorithmSettings": [
+                    {"name": k, "value": str(v)} for k, v in (early_stopping_settings or {}).items()
+                ],
+            }
+        elif early_stopping_settings:
+            raise UserInputError(
+                "early_stopping_settings given without early_stopping",
+                "pass early_stopping='medianstop' or 'asha' too",
+            )
         self.spec: ExperimentSpec = parse_document(doc)
         self._suggester = create_suggester(self.spec, seed)
+        self._stopper = create_stopper(self.spec)
+        #: Intermediate values reported per suggestion, in order (what early stopping reads).
+        self._curves: dict[str, list[Observation]] = {}
         self._trials: dict[str, Trial] = {}
         self._store: Any = None
         self._owner = ""
@@ -156,6 +189,8 @@ class Optimizer:
         self._store = store
         for trial in store.list_trials(self.name):
             self._trials[trial.name] = trial
+        for obs in store.get_observations(self.name, metric=_METRIC):
+            self._curves.setdefault(obs.trial_name, []).append(obs)
         state = store.load_algorithm_state(self.name)
         if state is not None:
             self._suggester.load_state(state)
@@ -216,20 +251,81 @@ class Optimizer:
                 self._store.save_algorithm_state(self.name, state)
         return out[0] if n is None else out
 
+    def _running(self, suggestion: Suggestion | str, verb: str) -> Trial:
+        sid = suggestion.id if isinstance(suggestion, Suggestion) else suggestion
+        trial = self._trials.get(sid)
+        if trial is None:
+            raise UserInputError(
+                f"unknown suggestion {sid!r}", f"{verb}() takes what ask() returned"
+            )
+        if trial.status is not TrialCondition.RUNNING:
+            raise UserInputError(f"suggestion {sid!r} was already told ({trial.status.value})")
+        return trial
+
+    def report(self, suggestion: Suggestion | str, value: float, step: int | None = None) -> None:
+        """Record an intermediate objective ``value`` at ``step`` (default: the report's number).
+
+        A NaN or infinite value is kept as unavailable, as a trial's garbage line would be.
+        """
+        trial = self._running(suggestion, "report")
+        curve = self._curves.setdefault(trial.name, [])
+        at = len(curve) if step is None else int(step)
+        number = float(value)
+        kept = number if math.isfinite(number) else None
+        obs = Observation(trial.name, _METRIC, kept, at, _now())
+        curve.append(obs)
+        metrics = dict(trial.metrics)
+        metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(kept)
+        if self._store is not None:
+            self._store.add_observations(
+                self.name, trial.name, [obs], metrics=metrics, cursor=trial.cursor
+            )
+        self._trials[trial.name] = replace(trial, metrics=metrics)
+
+    def should_stop(
+        self, suggestion: Suggestion | str, step: int | None = None, value: float | None = None
+    ) -> bool:
+        """Whether the experiment's early stopping stops this suggestion now.
+
+        With ``value``, first :meth:`report` it at ``step``.  When the answer is True the
+        suggestion is finished as ``EarlyStopped`` with the reason and its value so far (under
+        the objective's metric strategy, like any trial's); do not ``tell`` it afterwards.
+        Without early stopping configured the answer is always False.
+        """
+        if value is not None:
+            self.report(suggestion, value, step)
+        trial = self._running(suggestion, "should_stop")
+        if self._stopper is None:
+            return False
+        reason = self._stopper.decide(list(self._trials.values()), self._curves).get(trial.name)
+        if reason is None:
+            return False
+        changes: dict[str, Any] = {
+            "status": TrialCondition.EARLY_STOPPED,
+            "reason": "TrialEarlyStopped",
+            "message": reason,
+            "objective": objective_value(self.spec.objective, trial.metrics),
+            "completion_time": _now(),
+        }
+        if self._store is not None:
+            self._store.update_trial(
+                self.name, trial.name, expect=[TrialCondition.RUNNING], **changes
+            )
+        self._trials[trial.name] = replace(trial, **changes)
+        return True
+
     def tell(
         self, suggestion: Suggestion | str, value: float | None = None, *, failed: bool = False
     ) -> None:
         """Record the objective ``value`` of a suggestion (None, NaN or ``failed``: a failure)."""
-        sid = suggestion.id if isinstance(suggestion, Suggestion) else suggestion
-        trial = self._trials.get(sid)
-        if trial is None:
-            raise UserInputError(f"unknown suggestion {sid!r}", "tell() takes what ask() returned")
-        if trial.status is not TrialCondition.RUNNING:
-            raise UserInputError(f"suggestion {sid!r} was already told ({trial.status.value})")
+        trial = self._running(suggestion, "tell")
+        sid = trial.name
         number = None if value is None else float(value)
         ok = not failed and number is not None and math.isfinite(number)
         now = _now()
-        metrics = {_METRIC: MetricSummary().add(number)} if number is not None else {}
+        metrics = dict(trial.metrics)
+        if number is not None:
+            metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(number)
         changes: dict[str, Any] = {
             "status": TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
             "reason": "TrialSucceeded" if ok else "TrialFailed",
@@ -238,10 +334,9 @@ class Optimizer:
             "completion_time": now,
         }
         if self._store is not None:
-            from tunery.model import Observation
-
+            step = len(self._curves.get(sid, ()))
             obs = (
-                [Observation(sid, _METRIC, number if ok else None, 0, now)]
+                [Observation(sid, _METRIC, number if ok else None, step, now)]
                 if number is not None
                 else []
             )
