@@ -213,3 +213,18 @@ def test_hyperband_through_ask_tell_sets_the_resource() -> None:
             seen.append(s.params["epochs"])
             opt.tell(s, curve(float(s.params["x"]), int(s.params["epochs"])))
     assert sorted(set(seen)) == [1, 3, 9] and len(seen) == 23
+
+
+def test_enqueue_hands_out_given_configurations_first() -> None:
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0, 1, step=0.1), "k": 3}, algorithm="random", seed=0
+    )
+    opt.enqueue({"x": 0.3})
+    opt.enqueue({"x": 0.5, "k": 3})
+    first = opt.ask(3)
+    assert [s.params for s in first[:2]] == [{"k": 3, "x": 0.3}, {"k": 3, "x": 0.5}]
+    assert first[2].params["k"] == 3
+    with pytest.raises(UserInputError):
+        opt.enqueue({"x": 2.0})
+    with pytest.raises(UserInputError, match="step"):
+        opt.enqueue({"x": 0.31})

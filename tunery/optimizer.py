@@ -45,6 +45,7 @@ from typing import Any
 
 from tunery.errors import UserInputError
 from tunery.model import (
+    Assignment,
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
@@ -144,6 +145,8 @@ class Optimizer:
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
         self._trials: dict[str, Trial] = {}
+        #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
+        self._queue: list[dict[str, ParamValue]] = []
         self._store: Any = None
         self._owner = ""
         if storage is not None:
@@ -208,12 +211,27 @@ class Optimizer:
 
     # ------------------------------------------------------------------ ask / tell
 
+    def enqueue(self, params: Mapping[str, Any]) -> None:
+        """Have a later ``ask`` return this configuration before any the algorithm suggests.
+
+        ``params`` names every searched parameter with a feasible value (fixed values may be
+        left out); it is checked now: a value off the space or its step is a UserInputError.
+        """
+        from tunery.space import SearchSpace
+
+        searched = {k: v for k, v in params.items() if k not in self.fixed}
+        self._queue.append(SearchSpace.from_spec(self.spec).normalize(searched))
+
     def ask(self, n: int | None = None) -> Any:
         """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted)."""
         count = 1 if n is None else n
         if count < 1:
             raise UserInputError(f"ask(n) needs n >= 1, not {n}")
-        assignments = self._suggester.suggest(list(self._trials.values()), count)
+        queued = [Assignment(p) for p in self._queue[:count]]
+        del self._queue[:count]
+        assignments = queued
+        if len(queued) < count:
+            assignments += self._suggester.suggest(list(self._trials.values()), count - len(queued))
         if not assignments and n is None:
             raise UserInputError(
                 "the search space is exhausted: every configuration has been suggested",
