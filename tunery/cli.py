@@ -219,6 +219,31 @@ def _db_option(f: F) -> F:
     )(f)
 
 
+def _check_executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is None or value.strip() in ("", "local"):
+        return "local"
+    from tunery.execute.dask import scheduler_address
+
+    try:
+        scheduler_address(value)
+    except UserInputError as exc:
+        raise click.BadParameter(f"{value!r} is not an executor URL; {exc.hint}") from None
+    return value
+
+
+def _executor_option(f: F) -> F:
+    return click.option(
+        "--executor",
+        "executor_url",
+        envvar="TUNERY_EXECUTOR",
+        default="local",
+        show_default=True,
+        metavar="URL",
+        callback=_check_executor,
+        help="Where trials run: local, or dask://HOST:PORT (a Dask scheduler).",
+    )(f)
+
+
 def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
 
@@ -315,15 +340,23 @@ def _status_line(controller: Any) -> str:
     return f"{done}/{total} done, {running} running, {failed} failed · {best_text}"
 
 
-def _drive(store: Any, name: str, *, gpus: str | None, quiet: bool, as_json: bool) -> int:
+def _drive(
+    store: Any,
+    name: str,
+    *,
+    gpus: str | None,
+    quiet: bool,
+    as_json: bool,
+    executor_url: str | None = None,
+) -> int:
     """Run the controller of experiment ``name`` to its end with a live display."""
     from tunery.controller import Controller
-    from tunery.execute.local import LocalExecutor
+    from tunery.execute.dask import open_executor
 
     console = _console()
     experiment = store.get_experiment(name)
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
-    executor = LocalExecutor(gpus=gpu_pool)
+    executor = open_executor(executor_url, gpus=gpu_pool)
     printer = _progress_printer(console, experiment)
     controller = Controller(
         store,
@@ -428,6 +461,7 @@ def _report(
     metavar="IDS",
     help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
 )
+@_executor_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def run(
@@ -439,6 +473,7 @@ def run(
     dry_run: bool,
     runs_dir: str | None,
     gpus: str | None,
+    executor_url: str,
     quiet: bool,
     as_json: bool,
 ) -> int:
@@ -461,7 +496,9 @@ def run(
             if existing.spec != spec:
                 store.update_experiment_spec(spec.name, spec, to_document(spec))
             if existing.status.is_completed:
-                return _completed_again(console, store, existing, spec, as_json, quiet)
+                return _completed_again(
+                    console, store, existing, spec, as_json, quiet, executor_url
+                )
             if not (quiet or as_json):
                 console.print(f"experiment {spec.name} exists: resuming it")
         else:
@@ -482,7 +519,9 @@ def run(
                 runs_dir=runs,
             )
         )
-    return _drive(store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json)
+    return _drive(
+        store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+    )
 
 
 def _same_search(a: Any, b: Any) -> bool:
@@ -492,7 +531,13 @@ def _same_search(a: Any, b: Any) -> bool:
 
 
 def _completed_again(
-    console: Any, store: Any, existing: Any, spec: Any, as_json: bool, quiet: bool
+    console: Any,
+    store: Any,
+    existing: Any,
+    spec: Any,
+    as_json: bool,
+    quiet: bool,
+    executor_url: str | None = None,
 ) -> int:
     """``run``/``resume`` of a completed experiment: extend it if Katib would, else report."""
     from tunery.model import ExperimentCondition, ResumePolicy
@@ -517,7 +562,14 @@ def _completed_again(
             f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
             clear_completion=True,
         )
-        return _drive(store, existing.name, gpus=None, quiet=quiet, as_json=as_json)
+        return _drive(
+            store,
+            existing.name,
+            gpus=None,
+            quiet=quiet,
+            as_json=as_json,
+            executor_url=executor_url,
+        )
     if not (quiet or as_json):
         console.print(f"experiment {existing.name} has already completed")
     _report(console, existing, trials, as_json=as_json, quiet=quiet)
@@ -545,10 +597,17 @@ def _dry_run(spec: Any) -> None:
 @_db_option
 @click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
 @click.option("--gpus", envvar="TUNERY_GPUS", default=None, metavar="IDS")
+@_executor_option
 @click.option("-q", "--quiet", is_flag=True)
 @_json_option
 def resume(
-    name: str, db: str | None, max_trials: int | None, gpus: str | None, quiet: bool, as_json: bool
+    name: str,
+    db: str | None,
+    max_trials: int | None,
+    gpus: str | None,
+    executor_url: str,
+    quiet: bool,
+    as_json: bool,
 ) -> int:
     """Resume experiment NAME after a crash, Ctrl-C or reboot."""
     from tunery.spec import to_document
@@ -560,8 +619,8 @@ def resume(
         spec = _apply_overrides(spec, None, None, max_trials)
         store.update_experiment_spec(name, spec, to_document(spec))
     if existing.status.is_completed:
-        return _completed_again(_console(), store, existing, spec, as_json, quiet)
-    return _drive(store, name, gpus=gpus, quiet=quiet, as_json=as_json)
+        return _completed_again(_console(), store, existing, spec, as_json, quiet, executor_url)
+    return _drive(store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url)
 
 
 # --------------------------------------------------------------------------- read commands

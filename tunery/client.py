@@ -109,9 +109,15 @@ class Client:
             )
         )
 
-    def run_experiment(self, name: str, *, wait: bool = True) -> ExperimentHandle:
-        """Drive experiment ``name`` (start or resume it); with ``wait`` block until it ends."""
-        handle = ExperimentHandle(self, name)
+    def run_experiment(
+        self, name: str, *, wait: bool = True, executor: Any = None
+    ) -> ExperimentHandle:
+        """Drive experiment ``name`` (start or resume it); with ``wait`` block until it ends.
+
+        ``executor``: where trials run: ``"local"`` (default), ``"dask://HOST:PORT"`` (a Dask
+        scheduler), or an executor object.
+        """
+        handle = ExperimentHandle(self, name, executor=executor)
         handle.start()
         if wait:
             handle.wait()
@@ -153,9 +159,10 @@ class Client:
 class ExperimentHandle:
     """A running (or finished) experiment: its controller runs in a background thread."""
 
-    def __init__(self, client: Client, name: str) -> None:
+    def __init__(self, client: Client, name: str, *, executor: Any = None) -> None:
         self.client = client
         self.name = name
+        self._executor = executor
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -166,18 +173,28 @@ class ExperimentHandle:
         exp = self.client.get_experiment(self.name)
         if exp.status.is_completed:
             return
-        self._thread = threading.Thread(target=self._drive, name=f"tunery-{self.name}")
+        from tunery.execute.dask import open_executor
+
+        given = self._executor
+        # An unreachable scheduler or a bad URL raises here, in the caller's thread.
+        executor = given if hasattr(given, "start") else open_executor(given)
+        self._thread = threading.Thread(
+            target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.name}"
+        )
         self._thread.start()
 
-    def _drive(self) -> None:
+    def _drive(self, executor: Any, owned: bool) -> None:
         from tunery.controller import Controller
-        from tunery.execute.local import LocalExecutor
 
         try:
             # The store's engine is thread-safe: the controller thread shares it.
-            Controller(self.client.store, self.name, LocalExecutor(), poll_interval=0.2).run()
+            Controller(self.client.store, self.name, executor, poll_interval=0.2).run()
         except BaseException as exc:  # re-raised by wait()
             self._error = exc
+        finally:
+            close = getattr(executor, "close", None)
+            if owned and close is not None:
+                close()
 
     def wait(self, timeout: float | None = None) -> ExperimentHandle:
         """Block until the experiment ends (or ``timeout`` seconds pass)."""
@@ -410,6 +427,7 @@ def tune(
     env: Mapping[str, str] | None = None,
     runs_dir: str | None = None,
     wait: bool = False,
+    executor: Any = None,
 ) -> ExperimentHandle:
     """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
 
@@ -417,6 +435,8 @@ def tune(
     Without ``name`` the experiment is named after the function and a digest of its code and
     settings, so running the same code again resumes (or shows) the same experiment; with an
     explicit ``name``, a stored experiment of that name is resumed if its settings are the same.
+    ``executor``: ``"local"`` (default), ``"dask://HOST:PORT"`` or an executor object; on a
+    Dask cluster the workers must see ``runs_dir`` (the objective's script lives there).
     """
     from tunery.search import split_parameters
     from tunery.spec import parse_document, to_document
@@ -523,7 +543,7 @@ def tune(
     if not script.exists():
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
-    handle = ExperimentHandle(client, exp_name)
+    handle = ExperimentHandle(client, exp_name, executor=executor)
     handle.start()
     if wait:
         handle.wait()

@@ -1,0 +1,529 @@
+"""DaskExecutor on a real cluster: a ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1.
+
+The contract suite, live output, GPU placement, re-attach, stop, a worker killed with SIGKILL
+mid-trial, and whole experiments through ``tunery run --executor dask://...`` on a throwaway
+PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tunery.errors import TuneryError, UserInputError
+from tunery.execute.base import Launch, ResourcesImpossible, RunState, RunStatus
+from tunery.testing.executor import ExecutorContract, ExecutorHarness, LocalHarness
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+
+
+from tunery.execute.dask import (  # noqa: E402
+    DaskExecutor,
+    dask_resources,
+    open_executor,
+    scheduler_address,
+)
+from tunery.testing.dask import LocalDaskCluster, WorkerSpec  # noqa: E402
+
+GPU_WORKER = WorkerSpec("gpu", nthreads=2, resources={"GPU": 1})
+CPU_WORKER = WorkerSpec("cpu", nthreads=2)
+
+
+def until(condition: Callable[[], Any], limit: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + limit
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def wait(ex: DaskExecutor, handle: dict[str, Any], limit: float = 30.0) -> RunStatus:
+    deadline = time.monotonic() + limit
+    while True:
+        status = ex.poll(handle)
+        if status.state is not RunState.RUNNING:
+            return status
+        assert time.monotonic() < deadline, "trial did not end"
+        ex.wait([handle], 0.2)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in (b"Z", b"X")
+
+
+def mirrored(ex: DaskExecutor, handle: dict[str, Any], text: str) -> bool:
+    """Poll (which mirrors new output), then look for ``text`` in the local log."""
+    ex.poll(handle)
+    return text in Path(ex.output_path(handle)).read_text()
+
+
+def sh(script: str) -> tuple[str, ...]:
+    return ("/bin/sh", "-c", script, "trial")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDaskCluster]:
+    root = tmp_path_factory.mktemp("dask")
+    with LocalDaskCluster(str(root), [GPU_WORKER, CPU_WORKER]) as c:
+        yield c
+
+
+@pytest.fixture
+def ex(cluster: LocalDaskCluster) -> Iterator[DaskExecutor]:
+    executor = DaskExecutor(cluster.address, grace=1.0)
+    yield executor
+    executor.close()
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+class DaskHarness(LocalHarness):
+    """The local harness's shell trials, run on the cluster."""
+
+    patience = 30.0
+
+    def __init__(self, root: str, address: str) -> None:
+        self.address = address
+        self.executors: list[DaskExecutor] = []
+        super().__init__(root)
+
+    def new_executor(self) -> Any:
+        executor = DaskExecutor(self.address, grace=1.0)
+        self.executors.append(executor)
+        return executor
+
+
+class TestDaskContract(ExecutorContract):
+    @pytest.fixture
+    def harness(self, tmp_path: Path, cluster: LocalDaskCluster) -> Iterator[ExecutorHarness]:
+        h = DaskHarness(str(tmp_path), cluster.address)
+        yield h
+        for executor in h.executors:
+            executor.close()
+
+
+# --------------------------------------------------------------------------- no cluster
+
+
+def test_scheduler_address() -> None:
+    assert scheduler_address("dask://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert scheduler_address("tcp://sched:8786/") == "tcp://sched:8786"
+    assert scheduler_address("tls://sched:8786") == "tls://sched:8786"
+    for bad in ("dask://host", "http://h:1", "dask://h:0", "dask://h:99999", "h:8786", ""):
+        with pytest.raises(UserInputError, match="--executor"):
+            scheduler_address(bad)
+
+
+def test_open_executor_local_and_unreachable() -> None:
+    from tunery.execute.local import LocalExecutor
+
+    assert isinstance(open_executor(None), LocalExecutor)
+    assert isinstance(open_executor("local", gpus=["0"]), LocalExecutor)
+    start = time.monotonic()
+    with pytest.raises(UserInputError, match="--executor: cannot reach"):
+        DaskExecutor("dask://127.0.0.1:9", connect_timeout=1.0)
+    assert time.monotonic() - start < 15
+
+
+def test_dask_resources() -> None:
+    assert dask_resources({}) == {}
+    assert dask_resources({"nvidia.com/gpu": "2", "cpu": "500m", "memory": "2Gi"}) == {"GPU": 2.0}
+    got = dask_resources({"cpu": "500m", "memory": "2Gi"}, declared=["CPU", "MEMORY"])
+    assert got == {"CPU": 0.5, "MEMORY": 2.0 * 2**30}
+    assert dask_resources({"nvidia.com/gpu": "0"}) == {}
+    for bad in ({"nvidia.com/gpu": "1.5"}, {"nvidia.com/gpu": "x"}, {"cpu": "lots"}):
+        with pytest.raises(TuneryError):
+            dask_resources(bad, declared=["CPU"])
+
+
+def test_import_does_not_import_dask() -> None:
+    code = (
+        "import sys, tunery, tunery.execute.dask, tunery.cli, tunery.client\n"
+        "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_cli_bad_executor_is_one_line(tmp_path: Path) -> None:
+    doc = tmp_path / "e.yaml"
+    doc.write_text(EXPERIMENT.format(name="bad-url", trials=1, parallel=1, script="echo"))
+    for url, expect in (
+        ("dask://nowhere", "is not an executor URL"),
+        ("dask://127.0.0.1:9", "cannot reach the Dask scheduler"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "tunery", "run", str(doc), "--executor", url, "-q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **os.environ,
+                "TUNERY_DB": str(tmp_path / "t.db"),
+                "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s",
+            },
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert "--executor" in lines[0] and expect in lines[0]
+        assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- on the cluster
+
+
+@pytest.mark.integration
+def test_output_streams_while_running(ex: DaskExecutor, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    script = f'echo "loss=1"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=2"'
+    h = ex.start(Launch("live", sh(script), str(tmp_path / "live")))
+    out = Path(ex.output_path(h))
+    assert str(out).startswith(str(tmp_path))  # a local file, read by the collectors
+
+    def seen_first() -> bool:
+        assert ex.poll(h).state is RunState.RUNNING
+        return out.read_text() == "loss=1\n"
+
+    until(seen_first, what="the first line before the trial ends")
+    go.touch()
+    assert wait(ex, h).state is RunState.SUCCEEDED
+    assert out.read_text() == "loss=1\nloss=2\n"
+
+
+@pytest.mark.integration
+def test_partial_last_line_and_env(ex: DaskExecutor, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    script = 'echo "$FOO|$TUNERY_WORKER"; pwd; printf "no newline"'
+    h = ex.start(
+        Launch("env", sh(script), str(tmp_path / "env"), env={"FOO": "bar"}, working_dir=str(work))
+    )
+    assert wait(ex, h).state is RunState.SUCCEEDED
+    lines = Path(ex.output_path(h)).read_text().split("\n")
+    foo, worker = lines[0].split("|")
+    assert foo == "bar" and worker.startswith("tcp://127.0.0.1:")
+    assert os.path.realpath(lines[1]) == os.path.realpath(work)
+    assert lines[2] == "no newline"
+
+
+@pytest.mark.integration
+def test_gpu_trials_land_on_the_gpu_worker(
+    ex: DaskExecutor, cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    script = 'echo "$TUNERY_WORKER [$CUDA_VISIBLE_DEVICES] $(date +%s.%N)"; sleep 0.3; date +%s.%N'
+    gpu = {"nvidia.com/gpu": "1"}
+    handles = [
+        ex.start(Launch(f"g{i}", sh(script), str(tmp_path / f"g{i}"), resources=gpu))
+        for i in range(3)
+    ]
+    cpu = [ex.start(Launch(f"c{i}", sh(script), str(tmp_path / f"c{i}"))) for i in range(3)]
+    spans = []
+    for h in handles:
+        assert wait(ex, h).state is RunState.SUCCEEDED
+        first, last = Path(ex.output_path(h)).read_text().splitlines()
+        worker, devices, began = first.split()
+        assert worker == cluster.workers["gpu"]
+        assert devices == "[0]"
+        spans.append((float(began), float(last)))
+    spans.sort()
+    # GPU=1: one GPU trial at a time on that worker.
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    for h in cpu:
+        assert wait(ex, h).state is RunState.SUCCEEDED
+        worker, devices, _ = Path(ex.output_path(h)).read_text().splitlines()[0].split()
+        # A trial without GPUs on a GPU worker sees none.
+        assert devices == "[]" or worker == cluster.workers["cpu"]
+    with pytest.raises(ResourcesImpossible, match="GPU=2"):
+        ex.start(Launch("big", ("true",), str(tmp_path / "big"), resources={"nvidia.com/gpu": "2"}))
+
+
+@pytest.mark.integration
+def test_reattach_from_a_new_client(cluster: LocalDaskCluster, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    first = DaskExecutor(cluster.address, grace=1.0)
+    script = f'echo "step=1 loss=0.5"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=0.25"'
+    handle = json.loads(json.dumps(first.start(Launch("re", sh(script), str(tmp_path / "re")))))
+    until(lambda: mirrored(first, handle, "loss=0.5"), what="first output")
+    first.close()  # the controller dies; the trial runs on
+    second = DaskExecutor(cluster.address, grace=1.0)
+    try:
+        second.adopt(handle)
+        assert second.poll(handle).state is RunState.RUNNING
+        go.touch()
+        assert wait(second, handle).state is RunState.SUCCEEDED
+        text = Path(second.output_path(handle)).read_text()
+        assert text == "step=1 loss=0.5\nloss=0.25\n"  # nothing lost, nothing twice
+    finally:
+        second.close()
+
+
+@pytest.mark.integration
+def test_stop_kills_the_remote_tree(ex: DaskExecutor, tmp_path: Path) -> None:
+    h = ex.start(Launch("tree", sh("sleep 1000 & echo $! > child.pid; wait"), str(tmp_path / "t")))
+
+    def child_pid() -> int | None:
+        ex.poll(h)
+        attempts = ex.attempts(h)
+        if not attempts:
+            return None
+        path = Path(attempts[0]["start"]["dir"]) / "child.pid"
+        text = path.read_text().strip() if path.exists() else ""
+        return int(text) if text else None
+
+    child = until(child_pid, what="the trial's child process")
+    assert alive(child)
+    ex.stop(h)
+    until(lambda: not alive(child), limit=5, what="the child to die")
+    status = ex.poll(h)
+    assert status.state is RunState.FAILED and status.reason == "Stopped"
+    ex.stop(h)  # idempotent
+
+
+@pytest.mark.integration
+def test_stop_before_the_trial_starts(
+    ex: DaskExecutor, cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    # Fill every thread, then stop a queued trial: it never runs.
+    marker = tmp_path / "ran"
+    busy = [ex.start(Launch(f"b{i}", sh("sleep 2"), str(tmp_path / f"b{i}"))) for i in range(4)]
+    queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q")))
+    ex.stop(queued)
+    assert ex.poll(queued).reason == "Stopped"
+    for h in busy:
+        ex.stop(h)
+    time.sleep(0.5)
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- worker loss
+
+
+@pytest.fixture(scope="module")
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDaskCluster]:
+    """A cluster whose workers the tests kill (restarted by :func:`restore`)."""
+    root = tmp_path_factory.mktemp("fragile")
+    with LocalDaskCluster(str(root), [GPU_WORKER, CPU_WORKER]) as c:
+        yield c
+
+
+def restore(cluster: LocalDaskCluster) -> None:
+    for spec in cluster.specs:
+        if spec.name not in cluster.workers:
+            cluster.start_worker(spec)
+
+
+COUNTING = "for i in 1 2 3 4 5 6; do echo loss=$i; sleep 0.3; done"
+
+
+def _running_attempt(ex: DaskExecutor, h: dict[str, Any], lines: int) -> dict[str, Any] | None:
+    assert ex.poll(h).state is RunState.RUNNING
+    text = Path(ex.output_path(h)).read_text()
+    attempts = ex.attempts(h)
+    if attempts and text.count("\n") >= lines:
+        start: dict[str, Any] = attempts[-1]["start"]
+        return start
+    return None
+
+
+@pytest.mark.integration
+def test_worker_killed_mid_trial_retries_elsewhere(
+    fragile: LocalDaskCluster, tmp_path: Path
+) -> None:
+    restore(fragile)
+    ex = DaskExecutor(fragile.address, grace=1.0, retries=2)
+    try:
+        h = ex.start(Launch("k", sh(COUNTING), str(tmp_path / "k")))
+        start = until(lambda: _running_attempt(ex, h, 2), what="two lines")
+        victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
+        fragile.kill(victim)
+        # The orphaned trial dies with its worker (the wrapper's pipe closes).
+        until(lambda: not alive(int(start["pid"])), limit=5, what="the orphan to die")
+        assert wait(ex, h).state is RunState.SUCCEEDED
+        attempts = ex.attempts(h)
+        assert len(attempts) == 2
+        assert attempts[0]["end"] is None and attempts[1]["end"]["exit_code"] == 0
+        assert attempts[1]["start"]["worker"] != start["worker"]
+        lines = Path(ex.output_path(h)).read_text().splitlines()
+        metric_lines = [line for line in lines if line.startswith("loss=")]
+        assert metric_lines == [f"loss={i}" for i in range(1, 7)]  # each exactly once
+        notes = [line for line in lines if line.startswith("tunery: worker")]
+        assert len(notes) == 1 and "WorkerLost" in notes[0] and start["worker"] in notes[0]
+    finally:
+        ex.close()
+        restore(fragile)
+
+
+@pytest.mark.integration
+def test_worker_killed_without_retries_fails_the_trial(
+    fragile: LocalDaskCluster, tmp_path: Path
+) -> None:
+    restore(fragile)
+    ex = DaskExecutor(fragile.address, grace=1.0, retries=0)
+    try:
+        h = ex.start(Launch("k0", sh(COUNTING), str(tmp_path / "k0")))
+        start = until(lambda: _running_attempt(ex, h, 1), what="a line")
+        victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
+        fragile.kill(victim)
+        status = wait(ex, h)
+        assert status.state is RunState.FAILED
+        assert status.reason == "WorkerLost"
+        assert status.message is not None and start["worker"] in status.message
+        # Any second run the scheduler started is killed.
+        time.sleep(0.5)
+        for attempt in ex.attempts(h)[1:]:
+            until(lambda a=attempt: not alive(int(a["start"]["pid"])), limit=5)
+    finally:
+        ex.close()
+        restore(fragile)
+
+
+# --------------------------------------------------------------------------- experiments
+
+EXPERIMENT = """
+apiVersion: tunery/v1
+kind: Experiment
+metadata:
+  name: {name}
+spec:
+  objective: {{type: minimize, objectiveMetricName: loss}}
+  algorithm: {{algorithmName: random}}
+  parallelTrialCount: {parallel}
+  maxTrialCount: {trials}
+  maxFailedTrialCount: {trials}
+  parameters:
+    - name: x
+      parameterType: double
+      feasibleSpace: {{min: "0", max: "1"}}
+  trialTemplate:
+    command: ["/bin/sh", "-c", '{script}', "trial", "${{trialParameters.x}}"]
+"""
+
+
+def _tunery(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tunery", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_experiment_survives_a_worker_killed_mid_trial(
+    fragile: LocalDaskCluster, pg_fresh_url: str, tmp_path: Path
+) -> None:
+    from tunery.storage import Store
+
+    restore(fragile)
+    trials = 6
+    script = "for i in 1 2 3 4; do echo step=$i loss=$1; sleep 0.4; done"
+    doc = tmp_path / "exp.yaml"
+    doc.write_text(EXPERIMENT.format(name="scale", trials=trials, parallel=2, script=script))
+    url = "dask://" + fragile.address.split("://", 1)[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tunery",
+            "run",
+            str(doc),
+            "-q",
+            "--executor",
+            url,
+            "--db",
+            pg_fresh_url,
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Kill whichever worker runs a trial that has printed its second line.
+        roots = {name: Path(fragile.root) / name / "scale" for name in fragile.workers}
+
+        def busy_worker() -> str | None:
+            for name, root in roots.items():
+                for log in root.glob("*/*/output.log"):
+                    if log.read_text().count("\n") >= 2 and not (log.parent / "exitcode").exists():
+                        return name
+            assert proc.poll() is None, proc.communicate()
+            return None
+
+        victim = until(busy_worker, limit=60, what="a trial mid-run")
+        fragile.kill(victim)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    with Store(pg_fresh_url) as store:
+        final = store.list_trials("scale")
+        exp = store.get_experiment("scale")
+        observations = store.get_observations("scale", metric="loss")
+    assert exp.status.value == "Succeeded", exp
+    assert len(final) == trials
+    assert all(t.status.is_completed for t in final), [(t.name, t.status) for t in final]
+    assert all(t.status.value == "Succeeded" for t in final), [(t.name, t.reason) for t in final]
+    steps: dict[str, list[int]] = {}
+    for o in observations:
+        steps.setdefault(o.trial_name, []).append(o.step)
+    # Retried trials too have one observation per step: nothing counted twice, none lost.
+    assert {name: sorted(s) for name, s in steps.items()} == {t.name: [1, 2, 3, 4] for t in final}
+    restore(fragile)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_second_controller_is_refused_by_the_lease(pg_fresh_url: str, tmp_path: Path) -> None:
+    from tests.helpers import create
+    from tunery.controller import Controller
+    from tunery.errors import LeaseHeldError
+    from tunery.execute.local import LocalExecutor
+    from tunery.spec import parse_document
+    from tunery.storage import Store
+
+    doc = tmp_path / "lease.yaml"
+    doc.write_text(EXPERIMENT.format(name="lease", trials=2, parallel=1, script="sleep 30"))
+    spec_doc = yaml.safe_load(doc.read_text())
+    parse_document(spec_doc)
+
+    with Store(pg_fresh_url) as one, Store(pg_fresh_url) as two:
+        create(one, spec_doc, tmp_path)
+        first = Controller(one, "lease", LocalExecutor(), owner="host-a:1")
+        first.start()
+        try:
+            second = Controller(two, "lease", LocalExecutor(), owner="host-b:2")
+            with pytest.raises(LeaseHeldError, match="host-a:1"):
+                second.start()
+            # And through the CLI, on "another machine": one line, exit 2.
+            proc = _tunery("resume", "lease", "--db", pg_fresh_url, "-q", cwd=tmp_path)
+            assert proc.returncode == 2, proc.stderr
+            assert "is being run by another controller" in proc.stderr
+        finally:
+            first.release()
