@@ -54,6 +54,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "bayesianoptimization": "tunery.suggest.gp",
     "tpe": "tunery.suggest.tpe",
     "multivariate-tpe": "tunery.suggest.tpe",
+    "cmaes": "tunery.suggest.cmaes",
     "hyperband": "tunery.suggest.hyperband",
 }
 

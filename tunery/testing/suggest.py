@@ -63,6 +63,7 @@ __all__ = [
     "check_no_duplicates",
     "check_rejects_unknown_setting",
     "check_state_roundtrip",
+    "cmaes_spec_factory",
     "default_parameters",
     "default_spec_factory",
     "discrete_param",
@@ -168,8 +169,18 @@ def hyperband_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) 
     )
 
 
+def cmaes_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
+    """A spec for ``cmaes``: small int parameters added until it has the two double/int it needs."""
+    numeric = sum(p.parameter_type in (ParameterType.DOUBLE, ParameterType.INT) for p in parameters)
+    extra = [int_param(f"cma_{i}", "0", str(i + 1)) for i in range(max(0, 2 - numeric))]
+    return make_spec([*parameters, *extra], algorithm)
+
+
 #: Spec factories of the algorithms that need settings or parameters the default lacks.
-SPEC_FACTORIES: dict[str, SpecFactory] = {"hyperband": hyperband_spec_factory}
+SPEC_FACTORIES: dict[str, SpecFactory] = {
+    "hyperband": hyperband_spec_factory,
+    "cmaes": cmaes_spec_factory,
+}
 
 #: ``(algorithm, check name) -> reason`` for contract checks that do not apply to an algorithm.
 EXEMPTIONS: dict[tuple[str, str], str] = {
