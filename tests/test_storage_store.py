@@ -777,3 +777,119 @@ def test_a_forked_child_can_use_its_parents_store(sqlite_path: str) -> None:
         assert results.get(timeout=30) == 2
         child.join(timeout=30)
         assert len(store.pending_intents("exp")) == 2
+
+
+# ---------------------------------------------------------------------------- bulk reads
+
+
+def _bulk_trials(store: Store) -> list[Trial]:
+    """Trials of every kind: finished, active, with and without objectives and times."""
+    store.create_experiment(make_experiment())
+    store.create_experiment(make_experiment("other"))
+    made = [
+        make_trial(
+            0,
+            status=C.SUCCEEDED,
+            objective=0.25,
+            metrics={"loss": MetricSummary(0.25, 2.0, 0.25)},
+            created_time=10.0,
+            start_time=10.5,
+            completion_time=20.3,
+            reason="TrialSucceeded",
+        ),
+        make_trial(
+            1, status=C.FAILED, message="<b>boom</b>", created_time=11.0, completion_time=21.0
+        ),
+        make_trial(2, status=C.RUNNING, parameters={"x": 1 / 3, "opt": "adam"}, start_time=12.0),
+        make_trial(3, status=C.CREATED),
+        make_trial(4, status=C.EARLY_STOPPED, objective=0.25, completion_time=22.0),
+        make_trial(5, status=C.SUCCEEDED, objective=0.1 + 0.2, completion_time=22.0),
+    ]
+    for trial in made:
+        store.create_trial(trial)
+    store.create_trial(make_trial(0, "other", status=C.SUCCEEDED, objective=-1.0))
+    return made
+
+
+def test_trial_rows_are_plain_and_carry_their_marks(store: Store) -> None:
+    made = _bulk_trials(store)
+    read = store.trial_rows("exp")
+    assert [r.name for r in read.rows] == [t.name for t in made]
+    first = read.rows[0]
+    assert first == (
+        "exp-0000", 0, "Succeeded", "TrialSucceeded", None, {"x": 0.5},
+        {"loss": {"min": 0.25, "max": 2.0, "latest": 0.25}}, 0.25, 10.0, 10.5, 20.3,
+    )  # fmt: skip
+    assert read.rows[2].parameters == {"x": 1 / 3, "opt": "adam"}
+    assert read.rows[1].metrics == {} and read.rows[1].message == "<b>boom</b>"
+    assert read.counts == {
+        "Created": 1, "Running": 1, "Succeeded": 2, "Failed": 1, "Killed": 0,
+        "EarlyStopped": 1, "MetricsUnavailable": 0,
+    }  # fmt: skip
+    assert (read.max_index, read.max_completion) == (5, 22.0)
+    only = store.trial_rows("exp", statuses=[C.FAILED, "Running"]).rows
+    assert [r.trial_index for r in only] == [1, 2]
+    empty = store.trial_rows("nothing")
+    assert empty.rows == [] and empty.max_index is None and empty.max_completion is None
+
+
+def test_trial_rows_changed_since(store: Store) -> None:
+    _bulk_trials(store)
+    # Active trials, later indexes, and finishes at or after the mark.
+    since = store.trial_rows("exp", changed_since=(4, 21.0)).rows
+    assert [r.trial_index for r in since] == [1, 2, 3, 4, 5]
+    since = store.trial_rows("exp", changed_since=(5, 22.0)).rows
+    assert [r.trial_index for r in since] == [2, 3, 4, 5]
+    since = store.trial_rows("exp", changed_since=(5, None)).rows
+    assert [r.trial_index for r in since] == [0, 1, 2, 3, 4, 5]
+    store.update_trial("exp", "exp-0002", status=C.KILLED, completion_time=30.0)
+    since = store.trial_rows("exp", changed_since=(5, 22.0), statuses=["Killed"]).rows
+    assert [r.name for r in since] == ["exp-0002"]
+
+
+def test_trial_columns_match_trial_rows(store: Store) -> None:
+    import json
+
+    _bulk_trials(store)
+    for kwargs in ({}, {"changed_since": (4, 22.0)}, {"statuses": ["Succeeded", "Created"]}):
+        rows = store.trial_rows("exp", **kwargs)  # type: ignore[arg-type]
+        cols = store.trial_columns("exp", **kwargs)  # type: ignore[arg-type]
+        data = {key: json.loads(text) for key, text in cols.columns.items()}
+        assert cols.length == len(rows.rows)
+        assert (cols.counts, cols.max_index, cols.max_completion) == (
+            rows.counts,
+            rows.max_index,
+            rows.max_completion,
+        )
+        for i, r in enumerate(rows.rows):
+            assert data["name"][i] == r.name and data["index"][i] == r.trial_index
+            assert (data["status"][i], data["reason"][i]) == (r.status, r.reason)
+            assert data["message"][i] == r.message
+            assert data["objective"][i] == r.objective  # every digit
+            assert data["parameters"][i] == r.parameters and data["metrics"][i] == r.metrics
+            for key, value in (
+                ("created_ms", r.created_time),
+                ("start_ms", r.start_time),
+                ("completion_ms", r.completion_time),
+            ):
+                assert data[key][i] == (None if value is None else round(value * 1e6) // 1000)
+    assert json.loads(store.trial_columns("exp").columns["completion_ms"])[0] == 20_300
+    empty = store.trial_columns("nothing")
+    assert empty.length == 0 and set(empty.columns.values()) == {"[]"}
+
+
+def test_best_trial_and_summaries(store: Store) -> None:
+    from tunery.model import Objective, ObjectiveType
+
+    _bulk_trials(store)
+    best = store.best_trial("exp", Objective(ObjectiveType.MINIMIZE, "loss"))
+    assert best is not None and best.name == "exp-0000"  # ties: the earliest
+    assert best.metrics["loss"] == MetricSummary(0.25, 2.0, 0.25)
+    best = store.best_trial("exp", Objective(ObjectiveType.MAXIMIZE, "loss"))
+    assert best is not None and best.name == "exp-0005"
+    assert store.best_trial("nothing", Objective(ObjectiveType.MINIMIZE, "loss")) is None
+    summaries = store.trial_summaries()
+    assert summaries["other"] == {"Succeeded": (1, -1.0, -1.0)}
+    assert summaries["exp"]["Succeeded"] == (2, 0.25, 0.1 + 0.2)
+    assert summaries["exp"]["Running"] == (1, None, None)
+    assert "Killed" not in summaries["exp"]

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from tests.helpers import create, native_doc
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
-from tunery.model import Trial, TrialCondition
+from tunery.model import MetricSummary, Trial, TrialCondition
 from tunery.storage import Store
 from tunery.ui.app import LOG_TAIL_BYTES, create_app
 
@@ -284,6 +284,100 @@ def test_cursor_returns_only_changes(client: TestClient, store: Store) -> None:
     assert sorted(merged.values(), key=lambda t: t["index"]) == full
 
 
+def _rows_of(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row-shaped trials of a columnar answer (times back to ISO text)."""
+    from tunery.ui.queries import iso
+
+    data = columns["columns"]
+    out = []
+    for i in range(len(data["name"])):
+        row = {key: values[i] for key, values in data.items()}
+        for key in ("createdTime", "startTime", "completionTime"):
+            row[key] = None if row[key] is None else iso(row[key] / 1000)
+        out.append(row)
+    return out
+
+
+def test_columns_hold_the_trial_list(client: TestClient) -> None:
+    rows = client.get("/api/experiments/demo/trials").json()
+    columns = client.get("/api/experiments/demo/trial-columns").json()
+    for key in ("experiment", "cursor", "full", "counts", "matched"):
+        assert columns[key] == rows[key], key
+    assert _rows_of(columns) == rows["trials"]
+    only = client.get("/api/experiments/demo/trial-columns?status=Failed").json()
+    assert only["matched"] == 0 and only["columns"]["name"] == []
+    assert client.get("/api/experiments/demo/trial-columns?after=x").status_code == 422
+
+
+def test_columns_keep_every_digit(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "digits")
+    values = [0.1 + 0.2, 1 / 3, 1e-300, 123456789.12345679, -2.5e17]
+    for i, value in enumerate(values):
+        store.create_trial(
+            Trial(
+                name=f"digits-{i}",
+                experiment="digits",
+                index=i,
+                parameters={"x": value, "opt": "sgd"},
+                status=TrialCondition.SUCCEEDED,
+                objective=value,
+                created_time=1_700_000_000.1234 + i,
+                completion_time=1_700_000_001.0 + i,
+            )
+        )
+    data = client.get("/api/experiments/digits/trial-columns").json()["columns"]
+    assert data["objective"] == values
+    assert [p["x"] for p in data["parameters"]] == values
+    assert data["createdTime"][0] == 1_700_000_000_123
+    assert data["index"] == list(range(len(values)))
+
+
+def test_full_lists_are_cached_until_trials_change(client: TestClient, store: Store) -> None:
+    _created_experiment(client, "cached")
+    running = _add_trial(store, "cached", 0, TrialCondition.RUNNING, start_time=1.0)
+    cache = client.app.state.trial_cache  # type: ignore[attr-defined]
+    paths = ("/api/experiments/cached/trials", "/api/experiments/cached/trial-columns")
+
+    def lists() -> list[Any]:
+        return [client.get(path).json() for path in paths]
+
+    first = lists()
+    calls = []
+    original = queries_module().trial_page, queries_module().columns_body
+    try:
+        queries_module().trial_page = lambda *a, **k: calls.append("rows") or original[0](*a, **k)
+        queries_module().columns_body = lambda *a, **k: calls.append("cols") or original[1](*a, **k)
+        assert lists() == first and calls == []  # served from the cache
+        # A running trial's metrics grow: the lists are built again.
+        store.update_trial("cached", running, metrics={"score": MetricSummary(1.0, 1.0, 1.0)})
+        second = lists()
+        assert calls == ["rows", "cols"]
+        assert second[0]["trials"][0]["metrics"]["score"]["latest"] == 1.0
+        assert second[1]["columns"]["metrics"][0]["score"]["latest"] == 1.0
+        # It finishes; another trial is added.
+        store.update_trial(
+            "cached", running, status=TrialCondition.SUCCEEDED, completion_time=5.0, objective=1.0
+        )
+        _add_trial(store, "cached", 1, TrialCondition.CREATED)
+        third = lists()
+        assert calls == ["rows", "cols"] * 2
+        assert [t["status"] for t in third[0]["trials"]] == ["Succeeded", "Created"]
+        assert third[1]["columns"]["status"] == ["Succeeded", "Created"]
+        # Deleted and created again under the same name: not the old list.
+        store.delete_experiment("cached")
+        _created_experiment(client, "cached")
+        assert lists()[1]["columns"]["name"] == []
+    finally:
+        queries_module().trial_page, queries_module().columns_body = original
+        cache.clear()
+
+
+def queries_module() -> Any:
+    from tunery.ui import queries
+
+    return queries
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -315,6 +409,7 @@ def test_bad_queries_are_one_line_4xx(client: TestClient, query: str, field: str
         "/api/experiments/nope/importance",
         "/api/experiments/nope/trials.csv",
         "/api/experiments/nope/trials.json",
+        "/api/experiments/nope/trial-columns",
     ],
 )
 def test_unknown_names_are_404(client: TestClient, path: str) -> None:
@@ -517,7 +612,7 @@ def test_schemathesis_finds_no_server_error(client: TestClient, store: Store) ->
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 11
     trial = store.list_trials("demo")[0].name
 
     def fuzz(operation: Any, known_names: bool) -> None:

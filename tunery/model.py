@@ -146,6 +146,19 @@ class ExperimentReason(StrEnum):
     FAILED = "ExperimentFailed"
 
 
+class IntentKind(StrEnum):
+    """What the CLI, the SDK and the UI ask an experiment's controller to do.
+
+    Stored as an intent's ``kind`` (``Store.add_intent``); the controller holding the
+    experiment's lease carries it out at its next tick.
+    """
+
+    #: Stop the experiment: kill its running trials and end it (ExperimentStopped).
+    STOP_EXPERIMENT = "stop-experiment"
+    #: Kill one running trial (the intent's ``target``).
+    KILL_TRIAL = "kill-trial"
+
+
 # --------------------------------------------------------------------------- spec
 
 

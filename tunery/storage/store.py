@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -45,6 +45,8 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentSpec,
     MetricSummary,
+    Objective,
+    ObjectiveType,
     Observation,
     Trial,
     TrialCondition,
@@ -61,7 +63,16 @@ from tunery.storage.schema import (
     trials,
 )
 
-__all__ = ["DEFAULT_URL", "Intent", "Store", "default_url", "normalize_url"]
+__all__ = [
+    "DEFAULT_URL",
+    "Intent",
+    "Store",
+    "TrialColumns",
+    "TrialRow",
+    "TrialRows",
+    "default_url",
+    "normalize_url",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +163,57 @@ class Intent:
     kind: str
     target: str | None
     created_time: float
+
+
+class TrialRow(NamedTuple):
+    """A trial as plain data, for readers that list many (no labels, handle or cursor)."""
+
+    name: str
+    trial_index: int
+    status: str
+    reason: str | None
+    message: str | None
+    parameters: dict[str, Any]
+    metrics: dict[str, dict[str, float | None]]
+    objective: float | None
+    created_time: float | None
+    start_time: float | None
+    completion_time: float | None
+
+
+@dataclass(frozen=True)
+class TrialMarks:
+    """Where an experiment's trials stand, read with them in one transaction.
+
+    ``counts``: every trial by status (every condition is a key); ``max_index`` and
+    ``max_completion``: the largest trial index and completion time (None: no trial / none
+    finished).  A reader passes ``(max_index, max_completion)`` back as ``changed_since``.
+    """
+
+    counts: dict[str, int]
+    max_index: int | None
+    max_completion: float | None
+
+
+@dataclass(frozen=True)
+class TrialRows(TrialMarks):
+    """The answer of :meth:`Store.trial_rows`."""
+
+    rows: list[TrialRow]
+
+
+@dataclass(frozen=True)
+class TrialColumns(TrialMarks):
+    """The answer of :meth:`Store.trial_columns`: each column as JSON array text.
+
+    Keys of ``columns``: ``name``, ``index``, ``status``, ``reason``, ``message``,
+    ``objective``, ``created_ms``, ``start_ms``, ``completion_ms`` (times as integer
+    milliseconds since the epoch), ``parameters`` and ``metrics`` (one object per trial, as
+    stored).  The arrays are aligned, in index order; ``length`` is their length.
+    """
+
+    length: int
+    columns: dict[str, str]
 
 
 def default_url() -> str:
@@ -675,6 +737,216 @@ class Store:
             for status, count in conn.execute(query):
                 counts[_TRIAL_STATUS[status]] = int(count)
         return counts
+
+    # ------------------------------------------------------------------ bulk reads
+
+    def _trial_filter(
+        self,
+        experiment: str,
+        changed_since: tuple[int, float | None] | None,
+        statuses: Iterable[TrialCondition | str] | None,
+    ) -> list[Any]:
+        c = trials.c
+        where: list[Any] = [c.experiment == experiment]
+        if changed_since is not None:
+            max_index, max_completion = changed_since
+            changed = [
+                c.status.in_([s.value for s in TrialCondition if s.is_active]),
+                c.trial_index > max_index,
+                c.completion_time.is_not(None)
+                if max_completion is None
+                else c.completion_time >= max_completion,
+            ]
+            where.append(sa.or_(*changed))
+        if statuses is not None:
+            where.append(c.status.in_([TrialCondition(s).value for s in statuses]))
+        return where
+
+    @staticmethod
+    def _marks(conn: Connection, experiment: str) -> dict[str, Any]:
+        c = trials.c
+        counts = {s.value: 0 for s in TrialCondition}
+        query = (
+            sa.select(c.status, sa.func.count())
+            .where(c.experiment == experiment)
+            .group_by(c.status)
+        )
+        for status, count in conn.execute(query):
+            counts[status] = int(count)
+        max_index, max_completion = conn.execute(
+            sa.select(sa.func.max(c.trial_index), sa.func.max(c.completion_time)).where(
+                c.experiment == experiment
+            )
+        ).one()
+        return {
+            "counts": counts,
+            "max_index": None if max_index is None else int(max_index),
+            "max_completion": max_completion,
+        }
+
+    def _json_text(self, column: Any) -> Any:
+        if self._backend == "postgresql":
+            return sa.cast(column, sa.Text)
+        return sa.type_coerce(column, sa.Text)
+
+    def trial_rows(
+        self,
+        experiment: str,
+        *,
+        changed_since: tuple[int, float | None] | None = None,
+        statuses: Iterable[TrialCondition | str] | None = None,
+    ) -> TrialRows:
+        """The experiment's trials as plain tuples, by index, with their marks, in one read.
+
+        ``changed_since=(max_index, max_completion)`` (the marks of an earlier read) keeps
+        only the trials that may have changed since: every active trial, every trial with a
+        larger index, and every trial that finished at or after ``max_completion`` (``>=``:
+        one that finished in the same clock tick is not lost).  One controller writes an
+        experiment's trials and a finished trial never changes, so a reader that merges these
+        by name has every trial as stored; ``counts`` lets it check.
+        """
+        c = trials.c
+        query = (
+            sa.select(
+                c.name,
+                c.trial_index,
+                c.status,
+                c.reason,
+                c.message,
+                c.objective,
+                c.created_time,
+                c.start_time,
+                c.completion_time,
+                self._json_text(c.parameters),
+                self._json_text(c.metrics),
+            )
+            .where(*self._trial_filter(experiment, changed_since, statuses))
+            .order_by(c.trial_index)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            marks = self._marks(conn, experiment)
+        # One json.loads for the whole result: the per-call overhead dominates small documents.
+        blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]}]" for r in rows]) + "]")
+        out = [
+            TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9])
+            for row, blob in zip(rows, blobs, strict=True)
+        ]
+        return TrialRows(rows=out, **marks)
+
+    def trial_columns(
+        self,
+        experiment: str,
+        *,
+        changed_since: tuple[int, float | None] | None = None,
+        statuses: Iterable[TrialCondition | str] | None = None,
+    ) -> TrialColumns:
+        """The trials of :meth:`trial_rows` as columns of JSON text, built by the database.
+
+        For readers that pass trials on as JSON (the web UI): no Python object per trial.
+        Numbers keep every digit (they round-trip to the same double).
+        """
+        c = trials.c
+        postgres = self._backend == "postgresql"
+
+        def ms(column: Any) -> Any:
+            # Whole milliseconds, cut as ISO 8601 text to the millisecond is (after rounding
+            # to microseconds, so that 0.3 s is 300 ms, not 299).
+            return sa.cast(sa.func.round(column * 1_000_000), sa.BigInteger) // 1000
+
+        selected = {
+            "name": c.name,
+            "index": c.trial_index,
+            "status": c.status,
+            "reason": c.reason,
+            "message": c.message,
+            "objective": c.objective,
+            "created_ms": ms(c.created_time),
+            "start_ms": ms(c.start_time),
+            "completion_ms": ms(c.completion_time),
+            "parameters": c.parameters,
+            "metrics": c.metrics,
+        }
+        where = self._trial_filter(experiment, changed_since, statuses)
+        if postgres:
+            from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+            aggregates = [
+                sa.func.coalesce(
+                    sa.cast(sa.func.json_agg(aggregate_order_by(expr, c.trial_index)), sa.Text),
+                    sa.literal("[]", sa.Text),
+                )
+                for expr in selected.values()
+            ]
+            query = sa.select(sa.func.count(), *aggregates).where(*where)
+        else:
+            # SQLite's JSON functions write REALs with 15 digits; 17 round-trip every double.
+            selected["objective"] = sa.case(
+                (c.objective.is_(None), sa.null()), else_=sa.func.printf("%!.17g", c.objective)
+            )
+            selected["parameters"] = self._json_text(c.parameters)
+            selected["metrics"] = self._json_text(c.metrics)
+            # An ORDER BY in a subquery of an aggregate is kept (SQLite does not flatten it).
+            inner = (
+                sa.select(*[expr.label(key) for key, expr in selected.items()])
+                .where(*where)
+                .order_by(c.trial_index)
+                .subquery()
+            )
+            col = inner.c
+            # json() marks text as JSON for json_group_array (a subquery drops that mark).
+            values: dict[str, Any] = {key: col[key] for key in selected}
+            values["objective"] = sa.func.json(col.objective)
+            values["parameters"] = sa.func.json(col.parameters)
+            values["metrics"] = sa.func.json(col.metrics)
+            query = sa.select(
+                sa.func.count(), *[sa.func.json_group_array(v) for v in values.values()]
+            )
+        with self._read() as conn:
+            length, *texts = conn.execute(query).one()
+            marks = self._marks(conn, experiment)
+        return TrialColumns(
+            length=int(length), columns=dict(zip(selected, texts, strict=True)), **marks
+        )
+
+    def best_trial(self, experiment: str, objective: Objective) -> Trial | None:
+        """The succeeded or early-stopped trial with the best objective (ties: the earliest).
+
+        Katib's ``currentOptimalTrial``; None before any such trial has an objective.
+        """
+        c = trials.c
+        order = (
+            c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
+        )
+        query = (
+            self._trial_query()
+            .where(
+                c.experiment == experiment,
+                c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
+                c.objective.is_not(None),
+            )
+            .order_by(order, c.trial_index)
+            .limit(1)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return self._trials(rows)[0] if rows else None
+
+    def trial_summaries(self) -> dict[str, dict[str, tuple[int, float | None, float | None]]]:
+        """Per experiment and trial status: ``(count, min objective, max objective)``."""
+        c = trials.c
+        query = sa.select(
+            c.experiment,
+            c.status,
+            sa.func.count(),
+            sa.func.min(c.objective),
+            sa.func.max(c.objective),
+        ).group_by(c.experiment, c.status)
+        out: dict[str, dict[str, tuple[int, float | None, float | None]]] = {}
+        with self._read() as conn:
+            for exp, status, count, low, high in conn.execute(query):
+                out.setdefault(exp, {})[status] = (int(count), low, high)
+        return out
 
     def update_trial(
         self,

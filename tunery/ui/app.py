@@ -39,7 +39,7 @@ from tunery.errors import (
     StorageError,
     TuneryError,
 )
-from tunery.model import Experiment, TrialCondition
+from tunery.model import Experiment, IntentKind, TrialCondition
 from tunery.storage import Store
 from tunery.ui import queries
 from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
@@ -51,10 +51,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOG_TAIL_BYTES = 64 * 1024
 #: The largest experiment YAML a POST accepts.
 MAX_BODY_BYTES = 1024 * 1024
-#: The controller's intent kinds (``tunery.controller``; not imported: the UI never imports
-#: the executor side of tunery).
-INTENT_STOP_EXPERIMENT = "stop-experiment"
-INTENT_KILL_TRIAL = "kill-trial"
 
 #: The page loads scripts and styles only from this server.  plotly's WebGL traces
 #: (parcoords) compile shaders with ``new Function``, hence ``'unsafe-eval'``; inline scripts
@@ -157,6 +153,31 @@ class TrialListOut(BaseModel):
     matched: int = Field(description="Trials that matched (before limit/offset).")
     counts: dict[str, int] = Field(description="All the experiment's trials by status.")
     trials: list[TrialOut]
+
+
+class TrialColumnsDataOut(BaseModel):
+    """Aligned arrays, one element per trial."""
+
+    name: list[str]
+    index: list[int]
+    status: list[str]
+    reason: list[str | None]
+    message: list[str | None]
+    objective: list[float | None]
+    createdTime: list[int | None] = Field(description="Milliseconds since the epoch.")
+    startTime: list[int | None] = Field(description="Milliseconds since the epoch.")
+    completionTime: list[int | None] = Field(description="Milliseconds since the epoch.")
+    parameters: list[dict[str, float | int | str]]
+    metrics: list[dict[str, MetricSummaryOut]]
+
+
+class TrialColumnsOut(BaseModel):
+    experiment: str
+    cursor: str = Field(description="Pass as ?after= to get only the trials changed since.")
+    full: bool = Field(description="True when this is the whole list (no cursor given).")
+    matched: int = Field(description="Trials in this answer.")
+    counts: dict[str, int] = Field(description="All the experiment's trials by status.")
+    columns: TrialColumnsDataOut
 
 
 class ObservationOut(BaseModel):
@@ -446,41 +467,64 @@ def create_app(
         data["bestTrial"] = best
         data["bestHyperparameters"] = _best_hyperparameters(exp, best) if best else None
         data["stopRequested"] = any(
-            i.kind == INTENT_STOP_EXPERIMENT for i in store.pending_intents(name)
+            i.kind == IntentKind.STOP_EXPERIMENT for i in store.pending_intents(name)
         )
         return _json(data)
 
-    def _trial_list(
+    cache = queries.BodyCache()
+    app.state.trial_cache = cache
+
+    def _after(after: str | None) -> queries.Cursor | None:
+        if not after:
+            return None
+        try:
+            return queries.Cursor.decode(after)
+        except queries.CursorError as exc:
+            raise _BadInput(f"after: {exc}") from None
+
+    def _statuses(status: str | None) -> list[str] | None:
+        if not status:
+            return None
+        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        known = {c.value for c in TrialCondition}
+        for s in statuses:
+            if s not in known:
+                raise _BadInput(
+                    f"status: unknown trial status {s[:40]!r}; use {', '.join(sorted(known))}"
+                )
+        return statuses
+
+    def _sort(sort: str | None) -> tuple[str, bool] | None:
+        if not sort:
+            return None
+        try:
+            return queries.parse_sort(sort)
+        except ValueError as exc:
+            raise _BadInput(f"sort: {exc}") from None
+
+    def _body(name: str, key: tuple[Any, ...] | None, build: Callable[[], str]) -> str:
+        """``build()``, or the same answer kept from an earlier call (``key`` None: never)."""
+        exp = store.get_experiment(name)  # 404 for an unknown experiment
+        if key is None:
+            return build()
+        current = queries.version(store, name, exp.created_time)
+        body = cache.get((name, *key), current)
+        if body is None:
+            body = build()
+            cache.put((name, *key), current, body)
+        return body
+
+    def _rows(
         name: str,
         after: str | None,
         status: str | None,
         sort: str | None,
-        limit: int | None,
-        offset: int,
-    ) -> queries.TrialPage:
-        cursor = None
-        if after:
-            try:
-                cursor = queries.Cursor.decode(after)
-            except queries.CursorError as exc:
-                raise _BadInput(f"after: {exc}") from None
-        statuses = None
-        if status:
-            statuses = [s.strip() for s in status.split(",") if s.strip()]
-            known = {c.value for c in TrialCondition}
-            for s in statuses:
-                if s not in known:
-                    raise _BadInput(
-                        f"status: unknown trial status {s[:40]!r}; use {', '.join(sorted(known))}"
-                    )
-        key = None
-        if sort:
-            try:
-                key = queries.parse_sort(sort)
-            except ValueError as exc:
-                raise _BadInput(f"sort: {exc}") from None
-        store.get_experiment(name)  # 404 for an unknown experiment
-        return queries.changed_trials(
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Callable[[], queries.TrialPage]:
+        """Check the arguments now; read the trials when the answer is called."""
+        cursor, statuses, key = _after(after), _statuses(status), _sort(sort)
+        return lambda: queries.trial_page(
             store, name, after=cursor, statuses=statuses, sort=key, limit=limit, offset=offset
         )
 
@@ -522,21 +566,57 @@ def create_app(
         come twice; merge by name), and the counts by status of all trials, with which a
         client checks its merged copy (reload without ``after`` when they disagree).
         """
-        page = _trial_list(name, after, status, sort, limit, offset)
-        head = json.dumps(
-            {
+        read = _rows(name, after, status, sort, limit, offset)
+
+        def build() -> str:
+            page = read()
+            data = {
                 "experiment": name,
                 "cursor": page.cursor.encode(),
-                "full": after is None,
+                "full": not after,
                 "matched": page.matched,
                 "counts": page.counts,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        # The trials are JSON text already: splice them in rather than parse and re-encode.
-        body = head[:-1] + ',"trials":[' + ",".join(page.trials) + "]}"
-        return Response(body, media_type="application/json")
+                "trials": page.trials,
+            }
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+        key = None if after else ("rows", status, sort, limit, offset)
+        return Response(_body(name, key, build), media_type="application/json")
+
+    @app.get(
+        "/api/experiments/{name}/trial-columns",
+        response_model=TrialColumnsOut,
+        responses=ERRORS,
+        tags=["trials"],
+    )
+    def trial_columns(
+        name: str,
+        after: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="A cursor from an earlier answer: only trials changed since.",
+            ),
+        ] = None,
+        status: Annotated[
+            str | None,
+            Query(max_length=200, description="Comma-separated trial statuses to keep."),
+        ] = None,
+    ) -> Response:
+        """The trials of ``/trials`` as columns: one array per field, by index (what the page
+        loads; about a third smaller and many times faster to build and to parse).
+
+        ``columns.parameters[i]`` and ``columns.metrics[i]`` are the i-th trial's objects;
+        times are milliseconds since the epoch.  ``after`` and the answer's ``cursor`` and
+        ``counts`` work as in ``/trials``.
+        """
+        cursor, statuses = _after(after), _statuses(status)
+
+        def build() -> str:
+            return queries.columns_body(store, name, after=cursor, statuses=statuses)
+
+        key = None if cursor else ("columns", status)
+        return Response(_body(name, key, build), media_type="application/json")
 
     @app.get(
         "/api/experiments/{name}/trials.json",
@@ -550,8 +630,14 @@ def create_app(
         sort: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
         """Every trial as a JSON list (``tunery trials --json``'s shape, and more)."""
-        page = _trial_list(name, None, status, sort, None, 0)
-        response = Response("[" + ",".join(page.trials) + "]", media_type="application/json")
+        read = _rows(name, None, status, sort)
+
+        def build() -> str:
+            return json.dumps(read().trials, separators=(",", ":"), ensure_ascii=False)
+
+        response = Response(
+            _body(name, ("export", status, sort), build), media_type="application/json"
+        )
         response.headers["Content-Disposition"] = f'attachment; filename="{name}-trials.json"'
         return response
 
@@ -567,9 +653,9 @@ def create_app(
         sort: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
         """Every trial as CSV: one column per parameter and per metric summary."""
+        read = _rows(name, None, status, sort)
         exp = store.get_experiment(name)
-        page = _trial_list(name, None, status, sort, None, 0)
-        rows = json.loads("[" + ",".join(page.trials) + "]")
+        rows = read().trials
         params = [p.name for p in exp.spec.parameters]
         metrics = list(exp.spec.objective.metric_names)
         buffer = io.StringIO()
@@ -583,7 +669,9 @@ def create_app(
             line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]
             line += [t["parameters"].get(p) for p in params]
             for m in metrics:
-                summary = t["metrics"].get(m) or {}
+                summary = t["metrics"].get(m)
+                if not isinstance(summary, dict):
+                    summary = {}
                 line += [summary.get(s) for s in ("min", "max", "latest")]
             line += [t["createdTime"], t["startTime"], t["completionTime"], t["message"]]
             writer.writerow([_csv_cell(v) for v in line])
@@ -603,19 +691,7 @@ def create_app(
         """One trial: every observation per metric and the tail of its output.log."""
         exp = store.get_experiment(name)
         t = store.get_trial(name, trial)
-        data = {
-            "name": t.name,
-            "index": t.index,
-            "status": t.status.value,
-            "reason": t.reason,
-            "message": t.message,
-            "parameters": dict(t.parameters),
-            "metrics": {k: v.to_json() for k, v in t.metrics.items()},
-            "objective": t.objective,
-            "createdTime": queries.iso(t.created_time),
-            "startTime": queries.iso(t.start_time),
-            "completionTime": queries.iso(t.completion_time),
-        }
+        data = queries.model_trial_dict(t)
         series: dict[str, list[dict[str, Any]]] = {}
         for obs in store.get_observations(name, t.name):
             series.setdefault(obs.metric_name, []).append(
@@ -672,11 +748,9 @@ def create_app(
             raise _BadInput(
                 f"name: experiment {name!r} has already ended ({exp.status.value})", 409
             )
-        intent_id = store.add_intent(name, INTENT_STOP_EXPERIMENT, None, _now())
-        return _json(
-            {"id": intent_id, "experiment": name, "kind": INTENT_STOP_EXPERIMENT, "target": None},
-            202,
-        )
+        kind = IntentKind.STOP_EXPERIMENT.value
+        intent_id = store.add_intent(name, kind, None, _now())
+        return _json({"id": intent_id, "experiment": name, "kind": kind, "target": None}, 202)
 
     @app.post(
         "/api/experiments/{name}/trials/{trial}/kill",
@@ -692,11 +766,9 @@ def create_app(
         t = store.get_trial(name, trial)
         if not t.status.is_active:
             raise _BadInput(f"trial: trial {trial!r} has already ended ({t.status.value})", 409)
-        intent_id = store.add_intent(name, INTENT_KILL_TRIAL, t.name, _now())
-        return _json(
-            {"id": intent_id, "experiment": name, "kind": INTENT_KILL_TRIAL, "target": t.name},
-            202,
-        )
+        kind = IntentKind.KILL_TRIAL.value
+        intent_id = store.add_intent(name, kind, t.name, _now())
+        return _json({"id": intent_id, "experiment": name, "kind": kind, "target": t.name}, 202)
 
     @app.post(
         "/api/experiments",

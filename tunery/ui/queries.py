@@ -1,11 +1,15 @@
-"""Read-only queries behind the UI's JSON API, and the trial list's cursor.
+"""The UI's reads, through :class:`~tunery.storage.Store` only, and the trial list's cursor.
 
-The UI reads experiments through :class:`~tunery.storage.Store`.  For the trial list it reads
-the ``trials`` table directly (SQLAlchemy Core on ``tunery.storage.schema``, inside one read
-transaction of the store's engine, never writing): ``Store.list_trials`` builds every column
-(executor handles, collector cursors) into dataclasses and takes about 250 ms at 10,000
-trials, which leaves no room for the UI's 300 ms budget; these queries select only what the
-page shows, filter changed trials in SQL, and take a few tens of milliseconds.
+Two shapes of the trial list come from here:
+
+- *rows* (``/trials``, the exports): each trial an object in ``tunery trials --json``'s
+  shape, built in Python from :meth:`Store.trial_rows`; sortable and sliceable;
+- *columns* (``/columns``, what the page loads): one JSON array per field, built by the
+  database (:meth:`Store.trial_columns`) and spliced into the answer as text, so no Python
+  object is made per trial.
+
+Both answers of a full list (no cursor) are kept by :class:`BodyCache` and served again
+while the experiment's trials have not changed.
 
 The cursor
 ----------
@@ -21,31 +25,45 @@ cursor are
   that a trial finishing in the same clock tick as the last one seen is not lost; the client
   merges trials by name, so seeing one twice is harmless).
 
-One controller writes an experiment's trials and its completion times never go backwards, so
-a trial that was active at one poll is returned again at the next poll after it ends.  The
-answer also carries the trial counts by status; a client whose merged copy disagrees with
-them (a clock that went backwards after a controller moved host, a deleted experiment) reloads
-the full list.
+One controller writes an experiment's trials and a finished trial never changes (every
+update the controller makes expects an active trial), so a trial that was active at one poll
+is returned again at the next poll after it ends.  The answer also carries the trial counts
+by status; a client whose merged copy disagrees with them (a clock that went backwards after
+a controller moved host, a deleted experiment) reloads the full list.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from tunery.model import Objective, ObjectiveType, TrialCondition
+from tunery.model import Objective, Trial, TrialCondition
 from tunery.storage import Store
-from tunery.storage.schema import trials
+from tunery.storage.store import TrialMarks, TrialRow
 
 ACTIVE = (TrialCondition.CREATED.value, TrialCondition.RUNNING.value)
 #: Conditions whose objective counts for the best trial (Katib's currentOptimalTrial).
 BEST_ELIGIBLE = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
+#: The fields of the columnar list, in order: answer key -> Store.trial_columns key.
+COLUMNS = {
+    "name": "name",
+    "index": "index",
+    "status": "status",
+    "reason": "reason",
+    "message": "message",
+    "objective": "objective",
+    "createdTime": "created_ms",
+    "startTime": "start_ms",
+    "completionTime": "completion_ms",
+    "parameters": "parameters",
+    "metrics": "metrics",
+}
 
 
 class CursorError(ValueError):
@@ -77,98 +95,66 @@ class Cursor:
             raise CursorError(f"not a cursor of this API: {text[:40]!r}")
         return cls(index, completion)
 
+    @classmethod
+    def of(cls, marks: TrialMarks) -> Cursor:
+        return cls(-1 if marks.max_index is None else marks.max_index, marks.max_completion)
+
+    def since(self) -> tuple[int, float | None]:
+        """As ``changed_since`` of the Store's reads."""
+        return self.max_index, self.max_completion
+
 
 def iso(ts: float | None) -> str | None:
     """A timestamp as ISO 8601 in UTC to the millisecond (``2024-05-01T12:00:00.000Z``)."""
     if ts is None:
         return None
     try:
-        moment = datetime.fromtimestamp(ts, UTC)
+        whole = math.floor(ts)
+        micros = round((ts - whole) * 1e6)  # as datetime rounds, then cut to milliseconds
+        if micros >= 1_000_000:
+            whole, micros = whole + 1, 0
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     except (OverflowError, OSError, ValueError):
         return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{stamp}.{micros // 1000:03d}Z"
 
 
-def _json_text(column: Any, backend: str) -> Any:
-    text = sa.cast(column, sa.Text) if backend == "postgresql" else sa.type_coerce(column, sa.Text)
-    return sa.func.coalesce(text, sa.literal("null", sa.Text))
-
-
-def _trial_columns(backend: str) -> list[Any]:
-    c = trials.c
-    return [
-        c.name,
-        c.trial_index,
-        c.status,
-        c.reason,
-        c.message,
-        c.objective,
-        c.created_time,
-        c.start_time,
-        c.completion_time,
-        _json_text(c.parameters, backend).label("parameters"),
-        _json_text(c.metrics, backend).label("metrics"),
-    ]
-
-
-def trial_dict(row: Sequence[Any], parameters: Any, metrics: Any) -> dict[str, Any]:
+def trial_dict(t: TrialRow) -> dict[str, Any]:
     """A trial in the CLI's ``tunery trials --json`` shape, plus index, reason, message and
     createdTime."""
-    name, index, status, reason, message, objective, t0, t1, t2 = row[:9]
     return {
-        "name": name,
-        "index": index,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "parameters": parameters or {},
-        "metrics": metrics or {},
-        "objective": objective,
-        "createdTime": iso(t0),
-        "startTime": iso(t1),
-        "completionTime": iso(t2),
+        "name": t.name,
+        "index": t.trial_index,
+        "status": t.status,
+        "reason": t.reason,
+        "message": t.message,
+        "parameters": t.parameters,
+        "metrics": t.metrics,
+        "objective": t.objective,
+        "createdTime": iso(t.created_time),
+        "startTime": iso(t.start_time),
+        "completionTime": iso(t.completion_time),
     }
 
 
-def _sqlite_number(column: Any) -> Any:
-    # SQLite's json_object writes REALs with 15 digits; 17 round-trip every double (below
-    # about 1e230, where SQLite's own decimal conversion loses the last digit).
-    return sa.case(
-        (column.is_(None), sa.null()), else_=sa.func.json(sa.func.printf("%!.17g", column))
-    )
+def model_trial_dict(t: Trial) -> dict[str, Any]:
+    """:func:`trial_dict` of a model trial."""
+    return {
+        "name": t.name,
+        "index": t.index,
+        "status": t.status.value,
+        "reason": t.reason,
+        "message": t.message,
+        "parameters": dict(t.parameters),
+        "metrics": {k: v.to_json() for k, v in t.metrics.items()},
+        "objective": t.objective,
+        "createdTime": iso(t.created_time),
+        "startTime": iso(t.start_time),
+        "completionTime": iso(t.completion_time),
+    }
 
 
-def _sqlite_time(column: Any) -> Any:
-    return sa.func.strftime("%Y-%m-%dT%H:%M:%fZ", column, "unixepoch")
-
-
-def _sqlite_trial_json() -> Any:
-    """The whole trial as JSON text, built by SQLite (no Python object per trial)."""
-    c = trials.c
-    return sa.func.json_object(
-        "name", c.name,
-        "index", c.trial_index,
-        "status", c.status,
-        "reason", c.reason,
-        "message", c.message,
-        "parameters", sa.func.json(sa.type_coerce(c.parameters, sa.Text)),
-        "metrics", sa.func.json(sa.type_coerce(c.metrics, sa.Text)),
-        "objective", _sqlite_number(c.objective),
-        "createdTime", _sqlite_time(c.created_time),
-        "startTime", _sqlite_time(c.start_time),
-        "completionTime", _sqlite_time(c.completion_time),
-    )  # fmt: skip
-
-
-SORT_COLUMNS = {
-    "index": trials.c.trial_index,
-    "name": trials.c.name,
-    "status": trials.c.status,
-    "objective": trials.c.objective,
-    "createdTime": trials.c.created_time,
-    "startTime": trials.c.start_time,
-    "completionTime": trials.c.completion_time,
-}
+SORT_KEYS = ("index", "name", "status", "objective", "createdTime", "startTime", "completionTime")
 
 
 def parse_sort(text: str) -> tuple[str, bool]:
@@ -176,27 +162,12 @@ def parse_sort(text: str) -> tuple[str, bool]:
     descending = text.startswith("-")
     key = text[1:] if descending else text
     kind, _, name = key.partition(":")
-    if key in SORT_COLUMNS or (kind in ("param", "metric") and name):
+    if key in SORT_KEYS or (kind in ("param", "metric") and name):
         return key, descending
     raise ValueError(
-        f"unknown key {text[:60]!r}; use one of {', '.join(SORT_COLUMNS)}, param:NAME or "
+        f"unknown key {text[:60]!r}; use one of {', '.join(SORT_KEYS)}, param:NAME or "
         "metric:NAME, with - in front for descending"
     )
-
-
-def _json_path(*names: str) -> str:
-    return "$" + "".join('."' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in names)
-
-
-def _sqlite_sort_expr(key: str) -> Any:
-    kind, _, name = key.partition(":")
-    if kind == "param":
-        return sa.func.json_extract(sa.type_coerce(trials.c.parameters, sa.Text), _json_path(name))
-    if kind == "metric":
-        return sa.func.json_extract(
-            sa.type_coerce(trials.c.metrics, sa.Text), _json_path(name, "latest")
-        )
-    return SORT_COLUMNS[key]
 
 
 def _sort_value(trial: Mapping[str, Any], key: str) -> Any:
@@ -204,17 +175,21 @@ def _sort_value(trial: Mapping[str, Any], key: str) -> Any:
     if kind == "param":
         return trial["parameters"].get(name)
     if kind == "metric":
-        return (trial["metrics"].get(name) or {}).get("latest")
+        summary = trial["metrics"].get(name)
+        return summary.get("latest") if isinstance(summary, dict) else None
     return trial[key]
 
 
 def sort_trials(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
-    """Sort as SQLite does: numbers before text, missing values last either way, then index."""
+    """Sort: numbers before text, missing values last either way, ties by index."""
     present: list[tuple[Any, dict[str, Any]]] = []
-    missing: list[tuple[Any, dict[str, Any]]] = []
+    missing: list[dict[str, Any]] = []
     for t in rows:
         value = _sort_value(t, key)
-        (missing if value is None else present).append((value, t))
+        if value is None:
+            missing.append(t)
+        else:
+            present.append((value, t))
 
     def order(item: tuple[Any, Mapping[str, Any]]) -> tuple[int, Any]:
         value = item[0]
@@ -222,34 +197,23 @@ def sort_trials(rows: list[dict[str, Any]], key: str, descending: bool) -> list[
             return (0, value)
         return (1, str(value))
 
+    # Both sorts are stable (reverse=True too): ties stay by index.
     present.sort(key=lambda item: item[1]["index"])
     present.sort(key=order, reverse=descending)
-    return [t for _, t in present] + [t for _, t in missing]
+    return [t for _, t in present] + missing
 
 
 @dataclass
 class TrialPage:
-    """The answer of :func:`changed_trials`: each trial as JSON text."""
+    """The answer of :func:`trial_page`."""
 
-    trials: list[str]
+    trials: list[dict[str, Any]]
     cursor: Cursor
     counts: dict[str, int]
     matched: int
 
 
-def _counts(conn: sa.Connection, experiment: str) -> dict[str, int]:
-    counts = {s.value: 0 for s in TrialCondition}
-    query = (
-        sa.select(trials.c.status, sa.func.count())
-        .where(trials.c.experiment == experiment)
-        .group_by(trials.c.status)
-    )
-    for status, n in conn.execute(query):
-        counts[status] = int(n)
-    return counts
-
-
-def changed_trials(
+def trial_page(
     store: Store,
     experiment: str,
     *,
@@ -259,61 +223,96 @@ def changed_trials(
     limit: int | None = None,
     offset: int = 0,
 ) -> TrialPage:
-    """The experiment's trials (those changed since ``after``), in one snapshot.
+    """The experiment's trials (those changed since ``after``) as dicts, in one snapshot.
 
-    By index unless ``sort`` (from :func:`parse_sort`) says otherwise.  On SQLite the JSON of
-    each trial is built by the database; elsewhere in Python.
+    By index unless ``sort`` (from :func:`parse_sort`) says otherwise.
     """
-    c = trials.c
-    where = [c.experiment == experiment]
-    if after is not None:
-        changed = [c.status.in_(ACTIVE), c.trial_index > after.max_index]
-        if after.max_completion is not None:
-            changed.append(c.completion_time >= after.max_completion)
-        else:
-            changed.append(c.completion_time.is_not(None))
-        where.append(sa.or_(*changed))
-    if statuses is not None:
-        where.append(c.status.in_(list(statuses)))
-    marks = sa.select(sa.func.max(c.trial_index), sa.func.max(c.completion_time)).where(
-        c.experiment == experiment
+    read = store.trial_rows(
+        experiment, changed_since=None if after is None else after.since(), statuses=statuses
     )
-    sqlite = store.backend == "sqlite"
-    if sqlite:
-        query = sa.select(_sqlite_trial_json()).where(*where)
-        if sort is not None:
-            expr = _sqlite_sort_expr(sort[0])
-            query = query.order_by(expr.is_(None), expr.desc() if sort[1] else expr.asc())
-        query = query.order_by(c.trial_index)
-        if limit is not None or offset:
-            query = query.limit(-1 if limit is None else limit).offset(offset)
-    else:
-        query = sa.select(*_trial_columns(store.backend)).where(*where).order_by(c.trial_index)
-    with store.engine.connect() as conn, conn.begin():
-        rows = conn.execute(query).all()
-        max_index, max_completion = conn.execute(marks).one()
-        counts = _counts(conn, experiment)
-        if sqlite and (limit is not None or offset):
-            matched = int(conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
-        else:
-            matched = len(rows)
-    if sqlite:
-        texts = [row[0] for row in rows]
-    else:
-        blobs = json.loads("[" + ",".join(f"[{r[-2]},{r[-1]}]" for r in rows) + "]")
-        dicts = [trial_dict(row, p, m) for row, (p, m) in zip(rows, blobs, strict=True)]
-        if sort is not None:
-            dicts = sort_trials(dicts, *sort)
-        dicts = dicts[offset:] if limit is None else dicts[offset : offset + limit]
-        texts = [json.dumps(d, separators=(",", ":")) for d in dicts]
-    cursor = Cursor(-1 if max_index is None else int(max_index), max_completion)
-    return TrialPage(texts, cursor, counts, matched)
+    dicts = [trial_dict(t) for t in read.rows]
+    if sort is not None:
+        dicts = sort_trials(dicts, *sort)
+    matched = len(dicts)
+    dicts = dicts[offset:] if limit is None else dicts[offset : offset + limit]
+    return TrialPage(dicts, Cursor.of(read), read.counts, matched)
+
+
+def columns_body(
+    store: Store,
+    experiment: str,
+    *,
+    after: Cursor | None = None,
+    statuses: Iterable[str] | None = None,
+) -> str:
+    """The columnar trial list's answer as JSON text (see ``/columns`` in the app)."""
+    read = store.trial_columns(
+        experiment, changed_since=None if after is None else after.since(), statuses=statuses
+    )
+    head = json.dumps(
+        {
+            "experiment": experiment,
+            "cursor": Cursor.of(read).encode(),
+            "full": after is None,
+            "matched": read.length,
+            "counts": read.counts,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    columns = ",".join(f'"{key}":{read.columns[source]}' for key, source in COLUMNS.items())
+    return head[:-1] + ',"columns":{' + columns + "}}"
+
+
+def version(store: Store, experiment: str, created_time: float | None) -> Hashable:
+    """What a full trial list depends on, read cheaply: when it is unchanged, so is the list.
+
+    The marks (counts by status, largest index and completion time) change whenever a trial
+    is added, deleted or finishes; the active trials are read whole (there are at most
+    ``parallelTrialCount`` of them); finished trials never change.  The experiment's
+    creation time tells a deleted and recreated experiment of the same name apart.
+    """
+    active = store.trial_columns(experiment, statuses=ACTIVE)
+    return (
+        created_time,
+        tuple(active.counts.items()),
+        active.max_index,
+        active.max_completion,
+        tuple(active.columns.values()),
+    )
+
+
+class BodyCache:
+    """The last few full trial-list answers, each valid while its :func:`version` holds."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[Hashable, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, current: Hashable) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != current:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, current: Hashable, body: str) -> None:
+        with self._lock:
+            self._entries[key] = (current, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def trial_counts(store: Store, experiment: str) -> dict[str, int]:
     """Trial counts by Katib condition (every condition is a key)."""
-    with store.engine.connect() as conn, conn.begin():
-        return _counts(conn, experiment)
+    return {c.value: n for c, n in store.count_trials(experiment).items()}
 
 
 def summary_counts(counts: Mapping[str, int]) -> dict[str, int]:
@@ -331,57 +330,32 @@ def summary_counts(counts: Mapping[str, int]) -> dict[str, int]:
 
 def best_trial_row(store: Store, experiment: str, objective: Objective) -> dict[str, Any] | None:
     """The best succeeded or early-stopped trial by objective (ties: the earliest)."""
-    c = trials.c
-    order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
-    query = (
-        sa.select(*_trial_columns(store.backend))
-        .where(
-            c.experiment == experiment,
-            c.status.in_(BEST_ELIGIBLE),
-            c.objective.is_not(None),
-        )
-        .order_by(order, c.trial_index)
-        .limit(1)
-    )
-    with store.engine.connect() as conn, conn.begin():
-        row = conn.execute(query).first()
-    if row is None:
-        return None
-    return trial_dict(row, json.loads(row[-2]), json.loads(row[-1]))
+    best = store.best_trial(experiment, objective)
+    return None if best is None else model_trial_dict(best)
 
 
 def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:
     """Per experiment: counts by status and the min/max objective of eligible trials."""
-    c = trials.c
-    query = sa.select(
-        c.experiment, c.status, sa.func.count(), sa.func.min(c.objective), sa.func.max(c.objective)
-    ).group_by(c.experiment, c.status)
     out: dict[str, dict[str, Any]] = {}
-    with store.engine.connect() as conn, conn.begin():
-        for exp, status, n, lo, hi in conn.execute(query):
-            entry = out.setdefault(exp, {"counts": {}, "min": None, "max": None})
-            entry["counts"][status] = int(n)
+    for exp, by_status in store.trial_summaries().items():
+        entry: dict[str, Any] = {"counts": {}, "min": None, "max": None}
+        for status, (count, low, high) in by_status.items():
+            entry["counts"][status] = count
             if status in BEST_ELIGIBLE:
-                if lo is not None:
-                    entry["min"] = lo if entry["min"] is None else min(entry["min"], lo)
-                if hi is not None:
-                    entry["max"] = hi if entry["max"] is None else max(entry["max"], hi)
+                if low is not None:
+                    entry["min"] = low if entry["min"] is None else min(entry["min"], low)
+                if high is not None:
+                    entry["max"] = high if entry["max"] is None else max(entry["max"], high)
+        out[exp] = entry
     return out
 
 
 def objective_table(store: Store, experiment: str) -> tuple[list[dict[str, Any]], list[float]]:
-    """Parameters and objective of every finished trial with a finite objective."""
-    c = trials.c
-    query = (
-        sa.select(_json_text(c.parameters, store.backend), c.objective)
-        .where(
-            c.experiment == experiment,
-            c.status.in_(BEST_ELIGIBLE),
-            c.objective.is_not(None),
-        )
-        .order_by(c.trial_index)
-    )
-    with store.engine.connect() as conn, conn.begin():
-        rows = conn.execute(query).all()
-    params = json.loads("[" + ",".join(r[0] for r in rows) + "]")
-    return params, [float(r[1]) for r in rows]
+    """Parameters and objective of every finished trial with an objective."""
+    params: list[dict[str, Any]] = []
+    values: list[float] = []
+    for t in store.trial_rows(experiment, statuses=BEST_ELIGIBLE).rows:
+        if t.objective is not None:
+            params.append(t.parameters)
+            values.append(float(t.objective))
+    return params, values
