@@ -28,7 +28,8 @@ tunery keeps it in the algorithm-state blob, hands a rung out as slots free up, 
 are the truth: a controller killed between creating trials and saving the state resumes the
 same bracket without repeating or skipping a trial (the random configurations of a bracket are
 drawn from a stream seeded by ``(seed, bracket)``).  Random configurations never repeat one of
-an earlier bracket (ignoring the resource); a finite space may give a bracket fewer.
+an earlier bracket or of a trial hyperband did not label (ignoring the resource); a finite space
+may give a bracket fewer.
 """
 
 from __future__ import annotations
@@ -190,11 +191,16 @@ class Hyperband:
         if count <= 0:
             return []
         by_rung: dict[tuple[int, int], list[Trial]] = {}
+        # Trials hyperband did not label (created by other means) are never suggested again.
+        earlier: set[Key] = set()
         for trial in history:
             place = _place(trial)
             if place is not None:
                 by_rung.setdefault(place, []).append(trial)
-        earlier: set[Key] = set()
+            else:
+                key = self._key(trial)
+                if key is not None:
+                    earlier.add(key)
         for s, sizes, _ in self.settings.schedule():
             members: list[Key] = []
             for i in range(len(sizes)):
