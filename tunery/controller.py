@@ -680,7 +680,8 @@ class Controller:
             self._finish_experiment(
                 ExperimentCondition.SUCCEEDED,
                 ExperimentReason.SUGGESTION_END_REACHED,
-                "Experiment has succeeded because the search space is exhausted",
+                "Experiment has succeeded because the algorithm has nothing more to suggest "
+                "(the search space is exhausted or its schedule has ended)",
                 kill_reason="ExperimentSuggestionEndReached",
             )
             return True
