@@ -5,8 +5,8 @@ asked for ``batch`` points before any of them is evaluated (its own batch mechan
 liar for Optuna TPE, ``cl_min`` for scikit-optimize, ``max_queue_len`` for hyperopt, pending
 trials for tunery), which is what parallel trials do.
 
-Methods: ``tunery-<algorithm>`` (any registered algorithm), ``optuna-tpe``, ``optuna-gp``,
-``optuna-cmaes``, ``skopt-gp``, ``hyperopt-tpe``, ``random``.
+Methods: ``tunery-<algorithm>`` (any registered algorithm: ``tunery-tpe``, ``tunery-cmaes``...),
+``optuna-tpe``, ``optuna-gp``, ``optuna-cmaes``, ``skopt-gp``, ``hyperopt-tpe``, ``random``.
 """
 
 from __future__ import annotations
