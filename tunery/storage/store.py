@@ -834,79 +834,117 @@ class Store:
         ]
         return TrialRows(rows=out, **marks)
 
+    #: The columns :meth:`trial_columns` can build.
+    TRIAL_COLUMNS = (
+        "name",
+        "index",
+        "status",
+        "reason",
+        "message",
+        "objective",
+        "created_ms",
+        "start_ms",
+        "completion_ms",
+        "parameters",
+        "metrics",
+    )
+
     def trial_columns(
         self,
         experiment: str,
         *,
         changed_since: tuple[int, float | None] | None = None,
         statuses: Iterable[TrialCondition | str] | None = None,
+        fields: Iterable[str] | None = None,
     ) -> TrialColumns:
         """The trials of :meth:`trial_rows` as columns of JSON text, built by the database.
 
         For readers that pass trials on as JSON (the web UI): no Python object per trial.
-        Numbers keep every digit (they round-trip to the same double).
+        ``fields`` picks columns of :attr:`TRIAL_COLUMNS` (default: all).  Numbers keep
+        every digit (they round-trip to the same double).
         """
         c = trials.c
-        postgres = self._backend == "postgresql"
+        names = self.TRIAL_COLUMNS if fields is None else tuple(fields)
+        unknown = set(names) - set(self.TRIAL_COLUMNS)
+        if unknown:
+            raise ValueError(f"trial_columns() got unknown fields: {', '.join(sorted(unknown))}")
+        where = self._trial_filter(experiment, changed_since, statuses)
 
         def ms(column: Any) -> Any:
             # Whole milliseconds, cut as ISO 8601 text to the millisecond is (after rounding
             # to microseconds, so that 0.3 s is 300 ms, not 299).
             return sa.cast(sa.func.round(column * 1_000_000), sa.BigInteger) // 1000
 
-        selected = {
-            "name": c.name,
-            "index": c.trial_index,
-            "status": c.status,
-            "reason": c.reason,
-            "message": c.message,
-            "objective": c.objective,
-            "created_ms": ms(c.created_time),
-            "start_ms": ms(c.start_time),
-            "completion_ms": ms(c.completion_time),
-            "parameters": c.parameters,
-            "metrics": c.metrics,
-        }
-        where = self._trial_filter(experiment, changed_since, statuses)
-        if postgres:
+        if self._backend == "postgresql":
             from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+            pg: dict[str, Any] = {
+                "name": c.name,
+                "index": c.trial_index,
+                "status": c.status,
+                "reason": c.reason,
+                "message": c.message,
+                "objective": c.objective,
+                "created_ms": ms(c.created_time),
+                "start_ms": ms(c.start_time),
+                "completion_ms": ms(c.completion_time),
+                "parameters": c.parameters,
+                "metrics": c.metrics,
+            }
             aggregates = [
                 sa.func.coalesce(
-                    sa.cast(sa.func.json_agg(aggregate_order_by(expr, c.trial_index)), sa.Text),
+                    sa.cast(sa.func.json_agg(aggregate_order_by(pg[name], c.trial_index)), sa.Text),
                     sa.literal("[]", sa.Text),
                 )
-                for expr in selected.values()
+                for name in names
             ]
             query = sa.select(sa.func.count(), *aggregates).where(*where)
         else:
-            # SQLite's JSON functions write REALs with 15 digits; 17 round-trip every double.
-            selected["objective"] = sa.case(
-                (c.objective.is_(None), sa.null()), else_=sa.func.printf("%!.17g", c.objective)
-            )
-            selected["parameters"] = self._json_text(c.parameters)
-            selected["metrics"] = self._json_text(c.metrics)
+            # SQLite's json_group_array() quotes text and writes integers; the stored JSON
+            # columns are joined with commas as they are (never parsed), and so are the
+            # objectives, written with 17 digits (SQLite's JSON functions write 15).
+            def joined(value: Any) -> Any:
+                return (
+                    sa.literal("[", sa.Text)
+                    + sa.func.coalesce(sa.func.group_concat(value, ","), "", type_=sa.Text)
+                    + sa.literal("]", sa.Text)
+                )
+
+            lite: dict[str, tuple[Any, Any]] = {
+                "name": (c.name, sa.func.json_group_array),
+                "index": (c.trial_index, sa.func.json_group_array),
+                "status": (c.status, sa.func.json_group_array),
+                "reason": (c.reason, sa.func.json_group_array),
+                "message": (c.message, sa.func.json_group_array),
+                "objective": (
+                    sa.case(
+                        (c.objective.is_(None), "null"),
+                        else_=sa.func.printf("%!.17g", c.objective),
+                    ),
+                    joined,
+                ),
+                "created_ms": (ms(c.created_time), sa.func.json_group_array),
+                "start_ms": (ms(c.start_time), sa.func.json_group_array),
+                "completion_ms": (ms(c.completion_time), sa.func.json_group_array),
+                "parameters": (sa.func.coalesce(self._json_text(c.parameters), "null"), joined),
+                "metrics": (sa.func.coalesce(self._json_text(c.metrics), "null"), joined),
+            }
             # An ORDER BY in a subquery of an aggregate is kept (SQLite does not flatten it).
             inner = (
-                sa.select(*[expr.label(key) for key, expr in selected.items()])
+                sa.select(*[lite[name][0].label(f"c{i}") for i, name in enumerate(names)])
                 .where(*where)
                 .order_by(c.trial_index)
                 .subquery()
             )
-            col = inner.c
-            # json() marks text as JSON for json_group_array (a subquery drops that mark).
-            values: dict[str, Any] = {key: col[key] for key in selected}
-            values["objective"] = sa.func.json(col.objective)
-            values["parameters"] = sa.func.json(col.parameters)
-            values["metrics"] = sa.func.json(col.metrics)
             query = sa.select(
-                sa.func.count(), *[sa.func.json_group_array(v) for v in values.values()]
+                sa.func.count(),
+                *[lite[name][1](inner.c[f"c{i}"]) for i, name in enumerate(names)],
             )
         with self._read() as conn:
             length, *texts = conn.execute(query).one()
             marks = self._marks(conn, experiment)
         return TrialColumns(
-            length=int(length), columns=dict(zip(selected, texts, strict=True)), **marks
+            length=int(length), columns=dict(zip(names, texts, strict=True)), **marks
         )
 
     def best_trial(self, experiment: str, objective: Objective) -> Trial | None:

@@ -710,26 +710,30 @@ def create_app(
     def importance(name: str) -> Response:
         """How much each parameter alone explains of the spread of the objective (see method)."""
         exp = store.get_experiment(name)
-        assignments, values = queries.objective_table(store, name)
-        result = parameter_importance(exp.spec.parameters, assignments, values)
-        data: dict[str, Any] = {
-            "experiment": name,
-            "method": METHOD,
-            "trials": len(values),
-            "parameters": [],
-            "message": None,
-        }
-        if result is None:
-            data["message"] = (
-                f"{len(values)} finished trials with an objective; importance needs "
-                f"at least {MIN_TRIALS}"
-            )
-        else:
-            data["parameters"] = [
-                {"name": i.name, "importance": i.importance, "normalized": i.normalized}
-                for i in result
-            ]
-        return _json(data)
+
+        def build() -> str:
+            assignments, values = queries.objective_table(store, name)
+            result = parameter_importance(exp.spec.parameters, assignments, values)
+            data: dict[str, Any] = {
+                "experiment": name,
+                "method": METHOD,
+                "trials": len(values),
+                "parameters": [],
+                "message": None,
+            }
+            if result is None:
+                data["message"] = (
+                    f"{len(values)} finished trials with an objective; importance needs "
+                    f"at least {MIN_TRIALS}"
+                )
+            else:
+                data["parameters"] = [
+                    {"name": i.name, "importance": i.importance, "normalized": i.normalized}
+                    for i in result
+                ]
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+        return Response(_body(name, ("importance",), build), media_type="application/json")
 
     # ---------------------------------------------------------------- writes (intents)
 

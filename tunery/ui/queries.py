@@ -352,10 +352,10 @@ def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:
 
 def objective_table(store: Store, experiment: str) -> tuple[list[dict[str, Any]], list[float]]:
     """Parameters and objective of every finished trial with an objective."""
-    params: list[dict[str, Any]] = []
-    values: list[float] = []
-    for t in store.trial_rows(experiment, statuses=BEST_ELIGIBLE).rows:
-        if t.objective is not None:
-            params.append(t.parameters)
-            values.append(float(t.objective))
-    return params, values
+    read = store.trial_columns(
+        experiment, statuses=BEST_ELIGIBLE, fields=("parameters", "objective")
+    )
+    params = json.loads(read.columns["parameters"])
+    objectives = json.loads(read.columns["objective"])
+    keep = [i for i, value in enumerate(objectives) if value is not None]
+    return [params[i] or {} for i in keep], [float(objectives[i]) for i in keep]
