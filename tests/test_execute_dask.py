@@ -527,3 +527,23 @@ def test_second_controller_is_refused_by_the_lease(pg_fresh_url: str, tmp_path: 
             assert "is being run by another controller" in proc.stderr
         finally:
             first.release()
+
+
+@pytest.mark.integration
+def test_recover_a_handle_that_was_never_saved(cluster: LocalDaskCluster, tmp_path: Path) -> None:
+    launch = Launch("lost-handle", sh("echo loss=1; sleep 0.3"), str(tmp_path / "lh"))
+    first = DaskExecutor(cluster.address, grace=1.0)
+    created = time.time()
+    key = first.start(launch)["key"]
+    first.close()  # died before saving the handle
+    second = DaskExecutor(cluster.address, grace=1.0)
+    try:
+        assert second.recover(launch, not_before=created + 60) is None  # an older leftover
+        handle = second.recover(launch, not_before=created)
+        assert handle is not None and handle["key"] == key
+        assert wait(second, handle).state is RunState.SUCCEEDED
+        assert Path(second.output_path(handle)).read_text() == "loss=1\n"
+        other = Launch("never", ("true",), str(tmp_path / "never"))
+        assert second.recover(other, not_before=created) is None
+    finally:
+        second.close()

@@ -90,6 +90,10 @@ GPU_RESOURCE = "nvidia.com/gpu"
 HANDLE_VERSION = 1
 #: Largest piece of a remote log fetched by one call.
 CHUNK = 4 << 20
+#: Bytes of the end of its log a finished task returns.
+TAIL = 64 << 10
+#: Seconds between two looks at the cluster for one running trial (when its task is tracked).
+RECHECK = 0.25
 #: Seconds a connection to the scheduler may take, unless Dask's own
 #: ``distributed.comm.timeouts.connect`` is configured
 #: (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
@@ -423,9 +427,22 @@ def run_attempt(spec: Mapping[str, Any]) -> dict[str, Any]:
             "time": time.time(),
         }
         worker.log_event(topic, end)
-        return end
+        # The result (not the event, which the scheduler keeps) carries the log's tail, so the
+        # controller usually needs no extra call to mirror the last lines.
+        tail, size = _tail(log_path, TAIL)
+        return {**end, "tail": tail, "size": size}
     finally:
         _give_gpus(rdir)
+
+
+def _tail(path: str, limit: int) -> tuple[bytes, int]:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - limit))
+            return f.read(limit), size
+    except OSError:
+        return b"", 0
 
 
 def read_remote(path: str, offset: int, limit: int) -> tuple[bytes, int]:
@@ -507,6 +524,7 @@ class _Mirror:
     covered: int = 0  # lines of earlier attempts mirrored (a retry skips that many)
     size: int | None = None  # the local mirror's size after our last append
     done: bool = False
+    submitted_at: float = 0.0
 
 
 def _topic(trial_dir: str) -> str:
@@ -635,6 +653,8 @@ class DaskExecutor:
         #: Futures of the tasks this instance submitted or re-attached to, by key.
         self._futures: dict[str, Any] = {}
         self._mirrors: dict[str, _Mirror] = {}
+        #: When each tracked trial was last looked at on the cluster (monotonic).
+        self._checked: dict[str, float] = {}
         self._declared: tuple[float, set[str], list[dict[str, float]]] | None = None
 
     def close(self) -> None:
@@ -689,19 +709,19 @@ class DaskExecutor:
             "experiment": experiment,
             "trial": launch.trial_name,
         }
-        # Logged before the task exists: recover() finds the key of a trial whose handle was
+        with open(os.path.join(trial_dir, OUTPUT_LOG), "ab") as out:
+            size = out.tell()
+        mirror = _Mirror(key=key, size=size, submitted_at=now)
+        # Saved before the task exists: recover() finds the key of a trial whose handle was
         # never saved.
-        self.client.log_event(topic, {"event": "submit", "key": key, "time": now})
+        _write_json(os.path.join(trial_dir, MIRROR_STATE), asdict(mirror))
+        self._mirrors[trial_dir] = mirror
         future = self.client.submit(
             run_attempt, spec, key=key, resources=resources or None, pure=False
         )
         distributed.fire_and_forget(future)  # runs on even if this controller goes away
         self._futures[key] = future
-        with open(os.path.join(trial_dir, OUTPUT_LOG), "ab") as out:
-            size = out.tell()
-        mirror = _Mirror(key=key, size=size)
-        self._mirrors[trial_dir] = mirror
-        _write_json(os.path.join(trial_dir, MIRROR_STATE), asdict(mirror))
+        self._checked[key] = time.monotonic()
         log.debug("submitted trial %s as %s to %s", launch.trial_name, key, self.address)
         return {
             "executor": "dask",
@@ -777,19 +797,17 @@ class DaskExecutor:
         """The handle of a trial submitted from ``launch`` whose handle was never saved."""
         trial_dir = os.path.abspath(launch.trial_dir)
         topic = _topic(trial_dir)
-        events = [msg for t, msg in self.client.get_events(topic) if isinstance(msg, dict)]
-        submits = [
-            e
-            for e in events
-            if e.get("event") == "submit"
-            and (not_before is None or float(e.get("time", 0)) >= not_before - 1.0)
-        ]
-        if not submits:
+        state = _read_json(os.path.join(trial_dir, MIRROR_STATE))
+        if state is None or not state.get("key"):
             return None
-        key = str(submits[-1]["key"])
+        submitted_at = float(state.get("submitted_at") or 0.0)
+        if not_before is not None and submitted_at < not_before - 1.0:
+            return None  # a leftover of an earlier experiment of the same name
+        key = str(state["key"])
+        events = [msg for _t, msg in self.client.get_events(topic) if isinstance(msg, dict)]
         ran = any(e.get("key") == key and e.get("event") == "start" for e in events)
         if not ran and self._task_state(key) is None:
-            return None  # submitted is logged, the task never got there: start it afresh
+            return None  # the controller died before the task was submitted: start afresh
         log.info("recovered trial %s: Dask task %s", launch.trial_name, key)
         return {
             "executor": "dask",
@@ -799,7 +817,7 @@ class DaskExecutor:
             "topic": topic,
             "trial_dir": trial_dir,
             "trial_name": launch.trial_name,
-            "started_at": float(submits[-1]["time"]),
+            "started_at": submitted_at,
             "timeout": launch.timeout,
             "retries": self.retries,
         }
@@ -837,6 +855,16 @@ class DaskExecutor:
     # ------------------------------------------------------------------ internals
 
     def _poll(self, h: _Handle) -> RunStatus:
+        tracked = self._futures.get(h.key)
+        if tracked is not None:
+            if tracked.status == "pending":
+                if time.monotonic() - self._checked.get(h.key, 0.0) < RECHECK:
+                    return RunStatus(RunState.RUNNING)
+            elif tracked.status == "finished":
+                done = self._finish_from_result(h, tracked)
+                if done is not None:
+                    return done
+        self._checked[h.key] = time.monotonic()
         events = self._events(h)
         if any(e["event"] == "end" for e in events):
             return self._decide(h, events)
@@ -885,6 +913,30 @@ class DaskExecutor:
                     self.client.cancel([future], force=True)
                 return self._final(h, self._worker_lost(h, starts, gave_up="tunery"))
         return RunStatus(RunState.RUNNING)
+
+    def _finish_from_result(self, h: _Handle, future: Any) -> RunStatus | None:
+        """The final status from a finished task's result (its end, its log's tail), if the
+        mirror needs nothing else; None: take the long way (events, remote reads)."""
+        try:
+            end = future.result(timeout=30)
+        except Exception:
+            return None
+        if not isinstance(end, dict) or end.get("event") != "end":
+            return None
+        mirror = self._load_mirror(h)
+        if mirror.attempt not in (None, end["attempt"]):
+            return None  # a retry happened: the long way writes the note
+        if not mirror.done:
+            tail, size = bytes(end.get("tail") or b""), int(end.get("size") or 0)
+            begin = size - len(tail)
+            if mirror.attempt is None:
+                self._switch(h, mirror, [end])
+            if mirror.offset < begin:
+                return None
+            self._consume(h, mirror, tail[mirror.offset - begin :])
+            mirror.done = True
+            self._append(h, mirror, b"")
+        return self._final(h, status_of_end(end))
 
     def _decide(self, h: _Handle, events: list[dict[str, Any]]) -> RunStatus:
         """The trial's outcome: the first attempt that ended decides.
@@ -949,6 +1001,7 @@ class DaskExecutor:
 
     def _forget(self, h: _Handle) -> None:
         self._futures.pop(h.key, None)
+        self._checked.pop(h.key, None)
         self._mirrors.pop(h.trial_dir, None)
 
     def _task_error(self, h: _Handle, future: Any, starts: list[dict[str, Any]]) -> RunStatus:
@@ -1022,6 +1075,42 @@ class DaskExecutor:
             mirror.size = (mirror.size or 0) + len(data)
         _write_json(h.path(MIRROR_STATE), asdict(mirror))
 
+    def _switch(self, h: _Handle, mirror: _Mirror, starts: list[dict[str, Any]]) -> None:
+        """Start mirroring the latest attempt (after a lost one: a note, and skip its lines)."""
+        current = starts[-1]
+        note = b""
+        if mirror.attempt is not None:
+            previous = next((s for s in starts if s["attempt"] == mirror.attempt), None)
+            lost_on = previous["worker"] if previous else "unknown"
+            mirror.covered = max(mirror.covered, mirror.seen)
+            text = (
+                f"tunery: worker {lost_on} was lost during attempt {mirror.index} "
+                f"(WorkerLost); attempt {len(starts)} of at most {h.retries + 1} runs on "
+                f"worker {current['worker']}; its first {mirror.covered} output lines "
+                "were shown above already\n"
+            )
+            log.warning("trial %s: %s", h.trial_name, text[len("tunery: ") :].strip())
+            note = text.encode()
+        mirror.attempt = current["attempt"]
+        mirror.index = len(starts)
+        mirror.offset = 0
+        mirror.seen = 0
+        self._append(h, mirror, note)
+
+    def _consume(self, h: _Handle, mirror: _Mirror, data: bytes) -> None:
+        """Append remote bytes to the mirror, less the lines an earlier attempt showed."""
+        out = []
+        for line in data.splitlines(keepends=True):
+            complete = line.endswith(b"\n")
+            if mirror.seen < mirror.covered:
+                mirror.seen += 1 if complete else 0
+                continue
+            if complete:
+                mirror.seen += 1
+            out.append(line)
+        mirror.offset += len(data)
+        self._append(h, mirror, b"".join(out))
+
     def _pull(self, h: _Handle, starts: list[dict[str, Any]], *, final: bool = False) -> bool:
         """Mirror new output of the latest attempt; False if its worker cannot be reached."""
         mirror = self._load_mirror(h)
@@ -1029,26 +1118,7 @@ class DaskExecutor:
             return True
         current = starts[-1]
         if mirror.attempt != current["attempt"]:
-            note = b""
-            if mirror.attempt is not None:
-                previous = next((s for s in starts if s["attempt"] == mirror.attempt), None)
-                lost_on = previous["worker"] if previous else "unknown"
-                mirror.covered = max(mirror.covered, mirror.seen)
-                text = (
-                    f"tunery: worker {lost_on} was lost during attempt {mirror.index} "
-                    f"(WorkerLost); attempt {len(starts)} of at most {h.retries + 1} runs on "
-                    f"worker {current['worker']}; its first {mirror.covered} output lines "
-                    "were shown above already\n"
-                )
-                log.warning("trial %s: %s", h.trial_name, text[len("tunery: ") :].strip())
-                note = text.encode()
-            elif len(starts) > 1:
-                mirror.covered = 0
-            mirror.attempt = current["attempt"]
-            mirror.index = len(starts)
-            mirror.offset = 0
-            mirror.seen = 0
-            self._append(h, mirror, note)
+            self._switch(h, mirror, starts)
         path = os.path.join(str(current["dir"]), OUTPUT_LOG)
         if not self._worker_alive(str(current["worker"])):
             return False
@@ -1062,20 +1132,10 @@ class DaskExecutor:
                 log.debug("trial %s: cannot read %s: %s", h.trial_name, path, exc)
                 return False
             if not final:
-                cut = data.rfind(b"\n") + 1
-                data = data[:cut]
+                data = data[: data.rfind(b"\n") + 1]
             if not data:
                 break
-            out = []
-            for line in data.splitlines(keepends=True):
-                if mirror.seen < mirror.covered:
-                    mirror.seen += 1 if line.endswith(b"\n") else 0
-                    continue
-                if line.endswith(b"\n"):
-                    mirror.seen += 1
-                out.append(line)
-            mirror.offset += len(data)
-            self._append(h, mirror, b"".join(out))
+            self._consume(h, mirror, data)
             if mirror.offset >= size:
                 break
         if final:
