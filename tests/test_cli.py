@@ -54,13 +54,13 @@ def test_validate_refuses_bad_file_with_one_line(tmp_path: Path) -> None:
 
 
 def test_katib_algorithm_not_yet_runnable_validates_with_warning(tmp_path: Path) -> None:
-    doc = native_doc("later", SCORE_IS_X, algorithm="pbt")
-    path = write_yaml(tmp_path / "pbt.yaml", doc)
+    doc = native_doc("later", SCORE_IS_X, algorithm="darts")
+    path = write_yaml(tmp_path / "darts.yaml", doc)
     out = tunery("validate", str(path), cwd=tmp_path)
     assert "is valid" in out.stdout
-    assert "warning:" in out.stderr and "'pbt'" in out.stderr
+    assert "warning:" in out.stderr and "'darts'" in out.stderr
     refused = tunery("run", str(path), cwd=tmp_path, check=2)
-    assert "'pbt'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert "'darts'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     doc = native_doc("unknown", SCORE_IS_X, algorithm="simulated-annealing")
     out = tunery("validate", str(write_yaml(tmp_path / "u.yaml", doc)), cwd=tmp_path, check=2)
     assert "spec.algorithm.algorithmName" in out.stderr
@@ -96,6 +96,7 @@ def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
         "parameters",
         "metrics",
         "objective",
+        "labels",
         "startTime",
         "completionTime",
     }

@@ -47,6 +47,7 @@ def _trial_json(trial: Any) -> dict[str, Any]:
         "parameters": dict(trial.parameters),
         "metrics": {name: m.to_json() for name, m in trial.metrics.items()},
         "objective": trial.objective,
+        "labels": dict(trial.labels),
         "startTime": _iso(trial.start_time),
         "completionTime": _iso(trial.completion_time),
     }
@@ -136,6 +137,13 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
     longest = max((len(t.name) for t in trials), default=5)
     table.add_column("trial", no_wrap=True, min_width=longest)
     table.add_column("status", no_wrap=True, min_width=9)
+    # PBT lineage (Katib's labels): the generation and the trial whose checkpoint it continues.
+    from tunery.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
+
+    lineage = any(GENERATION_LABEL in t.labels for t in trials)
+    if lineage:
+        table.add_column("gen", justify="right", no_wrap=True)
+        table.add_column("parent", no_wrap=True, min_width=longest)
     for p in spec.parameters:
         table.add_column(p.name, justify="right", min_width=max(min(len(p.name), 10), 8))
     objective_name = spec.objective.objective_metric_name
@@ -149,6 +157,8 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
         table.add_column("reason")
     for t in trials:
         row = [t.name, t.status.value]
+        if lineage:
+            row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
         row.append(_short(t.objective))
         for metric in spec.objective.additional_metric_names:

@@ -52,7 +52,7 @@ from tunery.model import (
 from tunery.spec import render_trial
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
-from tunery.suggest import Suggester, create_suggester
+from tunery.suggest import Suggester, create_suggester, pbt
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +385,9 @@ class Controller:
         runs = exp.runs_dir or os.path.join(os.getcwd(), "tunery-runs")
         return os.path.join(runs, self.name, trial_name)
 
+    def _checkpoint_dir(self, trial_name: str) -> str:
+        return pbt.checkpoint_dir(os.path.dirname(self._trial_dir(trial_name)), trial_name)
+
     def _launch(self, trial: Trial) -> Launch:
         exp = self.experiment
         rendered = render_trial(exp.spec, trial.name, trial.parameters, trial.labels)
@@ -397,9 +400,15 @@ class Controller:
             # command is the interpreter tunery runs in (a venv's, typically).
             bindir = os.path.dirname(sys.executable)
             env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        argv = tuple(rendered.argv)
+        checkpoints = pbt.checkpoint_setting(exp.spec)
+        if checkpoints is not None:  # Katib's suggestion_trial_dir volume, emulated
+            argv, env = pbt.rewrite_for_checkpoint(
+                checkpoints, self._checkpoint_dir(trial.name), argv, env
+            )
         return Launch(
             trial_name=trial.name,
-            argv=tuple(rendered.argv),
+            argv=argv,
             trial_dir=self._trial_dir(trial.name),
             env=env,
             working_dir=self._working_dir(rendered.working_dir),
@@ -411,6 +420,13 @@ class Controller:
         """Start a Created trial; on failure to start, the trial becomes Failed."""
         try:
             launch = self._launch(trial)
+            if pbt.checkpoint_setting(self.experiment.spec) is not None:
+                parent = trial.labels.get(pbt.PARENT_LABEL)
+                pbt.prepare_checkpoint(
+                    self._checkpoint_dir(trial.name),
+                    self._checkpoint_dir(parent) if parent else None,
+                    trial.created_time,
+                )
             handle = self.executor.start(launch)
         except Exception as exc:
             if isinstance(exc, ResourcesUnavailable):

@@ -56,6 +56,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "multivariate-tpe": "tunery.suggest.tpe",
     "cmaes": "tunery.suggest.cmaes",
     "hyperband": "tunery.suggest.hyperband",
+    "pbt": "tunery.suggest.pbt",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

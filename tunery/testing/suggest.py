@@ -72,6 +72,7 @@ __all__ = [
     "int_param",
     "make_spec",
     "make_trials",
+    "pbt_spec_factory",
     "run_contract",
     "simulate",
     "tiny_parameters",
@@ -176,14 +177,27 @@ def cmaes_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> E
     return make_spec([*parameters, *extra], algorithm)
 
 
+def pbt_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
+    """A spec for ``pbt``: its required settings, a population of 5."""
+    settings = {
+        "suggestion_trial_dir": "/var/log/katib/checkpoints/",
+        "n_population": "5",
+        "truncation_threshold": "0.4",
+    }
+    return make_spec(parameters, algorithm, settings)
+
+
 #: Spec factories of the algorithms that need settings or parameters the default lacks.
 SPEC_FACTORIES: dict[str, SpecFactory] = {
     "hyperband": hyperband_spec_factory,
     "cmaes": cmaes_spec_factory,
+    "pbt": pbt_spec_factory,
 }
 
 #: ``(algorithm, check name) -> reason`` for contract checks that do not apply to an algorithm.
 EXEMPTIONS: dict[tuple[str, str], str] = {
+    ("pbt", "check_no_duplicates"): "PBT continues members with their values across generations",
+    ("pbt", "check_exhausts"): "PBT runs generations until maxTrialCount, reusing values",
     ("hyperband", "check_exhausts"): (
         "hyperband ends after its bracket schedule, not when the space is exhausted"
     ),
