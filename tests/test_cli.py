@@ -146,6 +146,19 @@ def test_dry_run_prints_argv_and_stores_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "tunery.db").exists()
 
 
+def test_dry_run_shows_each_pbt_trial_its_own_checkpoint_directory(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "pbt" / "experiment.yaml"
+    runs = tmp_path / "runs"
+    out = tunery("run", str(example), "--dry-run", "--runs-dir", str(runs), cwd=tmp_path)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("simple-pbt-")]
+    assert lines
+    for line in lines:
+        trial = line.split(":")[0]
+        assert f"--checkpoint={runs / 'simple-pbt' / 'checkpoints' / trial}" in line, line
+        assert "/var/log/katib" not in line
+    assert not (tmp_path / "tunery.db").exists()
+
+
 def test_overrides_and_name(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "exp.yaml", native_doc("over", SCORE_IS_X, max_trials=5))
     out = tunery(

@@ -210,6 +210,7 @@ def test_hyperband_through_ask_tell_sets_the_resource() -> None:
         if not batch:
             break
         for s in batch:
+            assert set(s.labels) == {"tunery.dev/hyperband-bracket", "tunery.dev/hyperband-rung"}
             seen.append(s.params["epochs"])
             opt.tell(s, curve(float(s.params["x"]), int(s.params["epochs"])))
     assert sorted(set(seen)) == [1, 3, 9] and len(seen) == 23

@@ -496,7 +496,7 @@ def run(
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        _dry_run(spec)
+        _dry_run(spec, runs_dir)
         return 0
     store = _open_store(db)
     existing = store.find_experiment(spec.name)
@@ -586,11 +586,14 @@ def _completed_again(
     return 0 if existing.status.value == "Succeeded" else 1
 
 
-def _dry_run(spec: Any) -> None:
+def _dry_run(spec: Any, runs_dir: str | None) -> None:
     import shlex
 
     from tunery.spec import render_trial
-    from tunery.suggest import create_suggester
+    from tunery.suggest import create_suggester, pbt
+
+    checkpoints = pbt.checkpoint_setting(spec)
+    experiment_dir = os.path.join(os.path.abspath(runs_dir or "tunery-runs"), spec.name)
 
     suggester = create_suggester(spec, zlib.crc32(spec.name.encode()))
     count = spec.parallel_trial_count
@@ -599,7 +602,11 @@ def _dry_run(spec: Any) -> None:
     for i, assignment in enumerate(suggester.suggest([], count), start=1):
         trial_name = f"{spec.name}-{i:04d}"
         rendered = render_trial(spec, trial_name, assignment.parameters, assignment.labels)
-        click.echo(f"{trial_name}: {shlex.join(rendered.argv)}")
+        argv = tuple(rendered.argv)
+        if checkpoints is not None:  # what the controller runs: the trial's own checkpoints
+            where = pbt.checkpoint_dir(experiment_dir, trial_name)
+            argv, _ = pbt.rewrite_for_checkpoint(checkpoints, where, argv, {})
+        click.echo(f"{trial_name}: {shlex.join(argv)}")
 
 
 @main.command()

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,10 +65,15 @@ _METRIC = "objective"
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One configuration to evaluate: ``params`` and the ``id`` to tell its result under."""
+    """One configuration to evaluate: ``params`` and the ``id`` to tell its result under.
+
+    ``labels`` carries what the algorithm says about it: hyperband's bracket and rung, pbt's
+    generation and parent (whose checkpoint an ask/tell loop should start from).
+    """
 
     id: str
     params: dict[str, ParamValue]
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -262,7 +267,9 @@ class Optimizer:
                     status=TrialCondition.RUNNING,
                     start_time=now,
                 )
-            out.append(Suggestion(trial.name, {**self.fixed, **trial.parameters}))
+            out.append(
+                Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
+            )
         if self._store is not None:
             state = self._suggester.dump_state()
             if state is not None:
