@@ -433,6 +433,8 @@ def test_kill_9_controller_then_resume_with_hyperband(tmp_path: Path) -> None:
     got = json.loads(_tunery("resume", "hb9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded"
     assert got["reason"] == "ExperimentSuggestionEndReached"
+    table = _tunery("trials", "hb9", cwd=tmp_path, env={**env, "COLUMNS": "200"}).stdout
+    assert "bracket" in table and "rung" in table
     started = ran.read_text().split()
     store = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
     try:

@@ -144,6 +144,13 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
     if lineage:
         table.add_column("gen", justify="right", no_wrap=True)
         table.add_column("parent", no_wrap=True, min_width=longest)
+    # Hyperband's bracket and rung of each trial.
+    from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
+
+    brackets = any(BRACKET_LABEL in t.labels for t in trials)
+    if brackets:
+        table.add_column("bracket", justify="right", no_wrap=True)
+        table.add_column("rung", justify="right", no_wrap=True)
     for p in spec.parameters:
         table.add_column(p.name, justify="right", min_width=max(min(len(p.name), 10), 8))
     objective_name = spec.objective.objective_metric_name
@@ -159,6 +166,8 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
         row = [t.name, t.status.value]
         if lineage:
             row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
+        if brackets:
+            row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
         row.append(_short(t.objective))
         for metric in spec.objective.additional_metric_names:
