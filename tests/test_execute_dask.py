@@ -547,3 +547,43 @@ def test_recover_a_handle_that_was_never_saved(cluster: LocalDaskCluster, tmp_pa
         assert second.recover(other, not_before=created) is None
     finally:
         second.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_lost_database_connections_are_reopened(pg_fresh_url: str, tmp_path: Path) -> None:
+    """The server drops every connection mid-experiment: no observation is lost."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from tests.helpers import create
+    from tunery.controller import Controller
+    from tunery.execute.local import LocalExecutor
+    from tunery.storage import Store
+
+    script = "for i in 1 2 3; do echo step=$i loss=$1; sleep 0.2; done"
+    spec_doc = yaml.safe_load(EXPERIMENT.format(name="drop", trials=6, parallel=2, script=script))
+    dsn = sa.engine.make_url(pg_fresh_url).set(drivername="postgresql")
+    with Store(pg_fresh_url) as store:
+        create(store, spec_doc, tmp_path)
+        controller = Controller(store, "drop", LocalExecutor(gpus=[]), poll_interval=0.1)
+        controller.start()
+        dropped = 0
+        try:
+            while not controller.tick():
+                running = sum(1 for t in controller.trials if t.status.value == "Running")
+                if running and dropped < 3:
+                    with psycopg.connect(dsn.render_as_string(hide_password=False)) as admin:
+                        admin.execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
+                    dropped += 1
+                controller._idle()
+        finally:
+            controller.release()
+        trials = store.list_trials("drop")
+        observations = store.get_observations("drop", metric="loss")
+    assert dropped == 3
+    assert [t.status.value for t in trials] == ["Succeeded"] * 6
+    assert len(observations) == 6 * 3
