@@ -206,12 +206,19 @@ def test_list_experiment_graphs_table_and_trial(
 
     page.get_by_role("link", name="demo", exact=True).click()
     page.wait_for_selector("body[data-ready='experiment']")
-    # Graphs: plotly drew them (parcoords in WebGL + SVG axes; the history in SVG).
-    page.wait_for_selector("#parcoords .main-svg")
-    page.wait_for_selector("#history .main-svg")
-    assert page.locator("#parcoords canvas").count() > 0
-    page.wait_for_selector("#importance .main-svg")
-    rows = page.locator("#trials tbody tr")
+    # Graphs come after the table: lines on a canvas, axes and brushes in SVG.
+    page.wait_for_selector("body[data-graphs='drawn']")
+    axes = page.locator("#parcoords svg.overlay g.axis")
+    assert axes.count() == 4  # lr (log10), layers, opt and the objective
+    assert page.locator("#parcoords g.axis").first.get_attribute("data-label") == "log10 lr"
+    assert page.locator("#parcoords canvas").count() == 1
+    assert page.locator("#history path.best-line").count() == 1
+    assert page.locator("#importance rect.bar").count() == 3
+    assert not page.evaluate(
+        "[...document.querySelectorAll('#parcoords canvas, #history canvas')].every((c) =>"
+        " c.getContext('2d').getImageData(0, 0, c.width, c.height).data.every((v) => v === 0))"
+    )  # something was drawn
+    rows = page.locator("#trials tbody tr[data-trial]")
     assert rows.count() == 16
     best = store.list_trials("demo")
     best_name = min(
@@ -230,6 +237,7 @@ def test_list_experiment_graphs_table_and_trial(
 
     page.click("#trials th[data-key='objective']")
     assert objectives() == sorted(objectives())
+    assert len(objectives()) == 16
     page.click("#trials th[data-key='objective']")
     assert objectives() == sorted(objectives(), reverse=True)
     assert page.locator("#trials tbody tr").first.get_attribute("data-trial") != best_name
@@ -238,9 +246,44 @@ def test_list_experiment_graphs_table_and_trial(
     page.select_option("#filter-column", "param:layers")
     page.select_option("#filter-op", "<=")
     page.fill("#filter-value", "3")
-    shown = page.locator("#trials tbody tr").count()
+    shown = page.locator("#trials tbody tr[data-trial]").count()
     assert shown == sum(1 for t in best if int(t.parameters["layers"]) <= 3)
     page.fill("#filter-value", "")
+
+    # Brush the objective's axis (the last): the table keeps the trials in the range.
+    page.locator("#parcoords").scroll_into_view_if_needed()
+    area = page.locator("#parcoords g.axis").last.locator("rect.brush-area").bounding_box()
+    x = area["x"] + area["width"] / 2
+    page.mouse.move(x, area["y"] + area["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(x, area["y"] + area["height"] * 0.8, steps=5)
+    page.mouse.move(x, area["y"] + area["height"] * 1.0, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#parcoords rect.brush")
+    kept = page.locator("#trials tbody tr[data-trial]").count()
+    assert 0 < kept < 16
+    assert f"{kept} of 16 trials in the selected ranges" in page.locator("#parcoords-note").inner_text()
+    assert "selection" in page.locator("#trial-count").inner_text()
+    # The brush covers the lowest half of the objectives: the kept ones are the best.
+    losses = sorted(t.objective for t in best if t.objective is not None)
+    col = page.locator("#trials thead th").all_inner_texts().index("objective")
+    cells = page.locator(f"#trials tbody tr td:nth-child({col + 1})").all_inner_texts()
+    assert max(float(c) for c in cells) <= losses[kept] + 1e-6
+    # A click on the axis clears it.
+    page.mouse.click(x, area["y"] + area["height"] * 0.3)
+    page.wait_for_function("document.querySelectorAll('#parcoords rect.brush').length === 0")
+    assert page.locator("#trials tbody tr[data-trial]").count() == 16
+
+    # Every graph downloads as PNG and SVG.
+    for graph in ("parcoords", "history", "importance"):
+        for kind in ("png", "svg"):
+            button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
+            with page.expect_download() as info:
+                button.click()
+            download = info.value
+            assert download.suggested_filename == f"demo-{graph}.{kind}"
+            data = Path(download.path()).read_bytes()
+            assert data.startswith(b"\x89PNG" if kind == "png" else b"<svg")
 
     # Open the best trial.
     page.locator("#trials tbody tr.best a").click()
@@ -297,8 +340,9 @@ def test_markup_in_names_and_values_shows_as_text(
     page.get_by_role("link", name=EVIL, exact=True).click()
     page.wait_for_selector("body[data-ready='experiment']")
     assert page.locator("#experiment-name").inner_text() == EVIL
-    page.wait_for_selector("#parcoords .main-svg")
-    page.wait_for_selector("#history .main-svg")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    # Labels of the graphs are text too (the categorical value is a parcoords tick).
+    assert EVIL in page.locator("#parcoords svg.overlay").text_content()
     assert page.locator("#trials tbody").inner_text().count(EVIL) == 4  # names and values
     assert page.evaluate(no_injected_image)
 

@@ -31,9 +31,11 @@ value owns an equal-width bucket, a ``discrete`` list is ordinal by position), w
 range's ends three standard deviations away, which is also Katib's ``normal`` distribution); the
 population size is ``4 + floor(3 ln n)`` for ``n`` dimensions, or ``parallelTrialCount`` when
 that is larger, so that a generation is what runs at once.  A sampled point is decoded to a
-configuration by rounding to the step, int or list entry.  ``categorical`` parameters cannot be
-searched by CMA-ES: each member draws them uniformly at random, independently (what Katib's
-Goptuna and Optuna samplers do too).  A maximised objective is negated.
+configuration by rounding to the step, int or list entry, and the point told to CMA-ES is the
+configuration evaluated (a rounded value at the centre of its bucket, as Optuna's sampler tells
+it).  ``categorical`` parameters cannot be searched by CMA-ES: each member draws them uniformly
+at random, independently (what Katib's Goptuna and Optuna samplers do too).  A maximised
+objective is negated.
 
 The ``cmaes`` package (:class:`cmaes.CMA`) keeps the distribution and updates it; tunery draws the
 members, matches them to trials and tells each finished generation:
@@ -444,18 +446,23 @@ class CMAESSuggester:
         rng = np.random.default_rng([*entropy, 1])
         mean = np.array(optimizer.mean, dtype=np.float64)
         scales = [1.0] * _PLAIN_DRAWS + [s for s in _WIDEN for _ in range(_WIDE_DRAWS)]
+        found: Key | None = None
         for scale in scales:
             x = np.asarray(optimizer.ask(), dtype=np.float64)
             if scale != 1.0:
                 x = np.clip(mean + scale * (x - mean), 0.0, 1.0)
             key = self._configuration(x, rng)
             if key not in taken:
-                return _Member(x, key)
-        fresh = self.space.sample_new_keys(rng, taken, 1)
-        if not fresh:
-            return None
-        unit = self.space.encode_keys(fresh)[0]
-        return _Member(unit[self._cma_dims], fresh[0])
+                found = key
+                break
+        if found is None:
+            fresh = self.space.sample_new_keys(rng, taken, 1)
+            if not fresh:
+                return None
+            found = fresh[0]
+        # The point told is the configuration evaluated (a stepped value at its bucket's centre).
+        unit = self.space.encode_keys([found])[0]
+        return _Member(unit[self._cma_dims], found)
 
     def _configuration(self, x: FloatArray, rng: np.random.Generator) -> Key:
         unit = np.empty(self.space.dims)

@@ -1,15 +1,22 @@
 /* tunery UI: a single page over the JSON API (see docs/ui.md).
  *
- * Every piece of data reaches the DOM through textContent (the el() helper) and every string
- * handed to plotly goes through plotText(), which escapes the markup plotly would interpret.
- * Nothing here uses innerHTML.  The page polls /trials?after=<cursor> while an experiment runs.
+ * Every piece of data reaches the DOM through textContent (the el() helper and charts.js) and
+ * every string handed to plotly (the trial page's curves) goes through plotText(), which
+ * escapes the markup plotly would interpret.  Nothing here uses innerHTML.
+ *
+ * The experiment page loads /trial-columns, shows the header, the best trial and the table
+ * first (the table renders only the rows in view), marks the page ready, then draws the graphs
+ * in animation-frame chunks (charts.js), and polls /trial-columns?after=<cursor> while the
+ * experiment runs.  plotly is loaded only by the trial page.
  */
 "use strict";
 
 const POLL_MS = 2000;
-const PAGE_SIZE = 50;
-/** Parallel coordinates draw at most this many lines unless asked for all (WebGL in software is slow). */
-const PARCOORDS_MAX = window.TUNERY_PARCOORDS_MAX || 1000;
+/** Table rows rendered above and below the visible ones. */
+const OVERSCAN = 20;
+/** Above this many trials, graphs are redrawn at most every GRAPH_MIN_MS while polling. */
+const MANY_TRIALS = 2000;
+const GRAPH_MIN_MS = 10000;
 const TOKEN_KEY = "tunery-token";
 const main = document.getElementById("main");
 let view = null; // the current view's state; replaced on navigation
@@ -48,10 +55,11 @@ function fmt(value) {
   return String(value);
 }
 
-function fmtTime(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString();
+/** ISO 8601 text or milliseconds since the epoch, as local time. */
+function fmtTime(when) {
+  if (when === null || when === undefined || when === "") return "–";
+  const d = new Date(when);
+  return isNaN(d) ? String(when) : d.toLocaleString();
 }
 
 function enc(s) { return encodeURIComponent(s); }
@@ -106,10 +114,36 @@ function plotConfig(filename) {
   };
 }
 
-function downloadButtons(div, filename) {
+/** PNG and SVG buttons for a plotly graph (div) or a charts.js chart (getChart()). */
+function downloadButtons(div, filename, getChart) {
+  const save = (format) => {
+    if (getChart) {
+      const chart = getChart();
+      if (chart) chart.download(format, filename).catch((err) => notice("download failed: " + err.message, true));
+      else notice("nothing drawn yet", true);
+    } else {
+      Plotly.downloadImage(div, { format, filename });
+    }
+  };
   return el("span", { class: "toolbar" },
-    el("button", { type: "button", class: "png", onclick: () => Plotly.downloadImage(div, { format: "png", filename }) }, "PNG"),
-    el("button", { type: "button", class: "svg", onclick: () => Plotly.downloadImage(div, { format: "svg", filename }) }, "SVG"));
+    el("button", { type: "button", class: "png", onclick: () => save("png") }, "PNG"),
+    el("button", { type: "button", class: "svg", onclick: () => save("svg") }, "SVG"));
+}
+
+let plotlyLoading = null;
+/** plotly.min.js (4.6 MB), loaded the first time a page needs it. */
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/plotly.min.js";
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => { plotlyLoading = null; reject(new Error("cannot load plotly.min.js")); };
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
 }
 
 function copyButton(getText, label) {
@@ -140,6 +174,7 @@ function route() {
   pollTimer = null;
   view = null;
   setReady("");
+  document.body.dataset.graphs = "";
   const hash = location.hash || "#/";
   if (hash.startsWith("#token=")) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));
@@ -240,32 +275,51 @@ function bestTrialName(exp, trials) {
   return best ? best.name : null;
 }
 
+/** Trials (objects) from a /trial-columns answer. */
+function trialsFromColumns(cols) {
+  const n = cols.name.length;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      name: cols.name[i], index: cols.index[i], status: cols.status[i], reason: cols.reason[i],
+      message: cols.message[i], objective: cols.objective[i], parameters: cols.parameters[i] || {},
+      metrics: cols.metrics[i] || {}, createdTime: cols.createdTime[i], startTime: cols.startTime[i],
+      completionTime: cols.completionTime[i],
+    };
+  }
+  return out;
+}
+
+function columnsUrl(name, cursor) {
+  return "/api/experiments/" + enc(name) + "/trial-columns" + (cursor ? "?after=" + enc(cursor) : "");
+}
+
 async function showExperiment(name) {
   const state = { name, exp: null, trials: new Map(), list: [], cursor: null, sort: { key: "index", desc: false },
-    filter: { status: "", column: "", op: ">=", value: "" }, page: 0, drawnSignature: "" };
+    filter: { status: "", column: "", op: ">=", value: "" }, brushed: null, brushes: {}, charts: {},
+    graphSignature: "", graphsAt: 0, doneCount: -1 };
   view = state;
   try {
-    const [exp, page] = await Promise.all([
-      api("/api/experiments/" + enc(name)),
-      api("/api/experiments/" + enc(name) + "/trials"),
-    ]);
+    const [exp, page] = await Promise.all([api("/api/experiments/" + enc(name)), api(columnsUrl(name))]);
     if (view !== state) return;
     state.exp = exp;
-    mergeTrials(state, page, true);
+    timed("merge", () => mergeTrials(state, page, true));
   } catch (err) { return failView(err); }
-  buildExperimentPage(state);
-  drawAll(state);
+  timed("page", () => buildExperimentPage(state));
+  timed("table", () => drawTable(state));
   setReady("experiment");
-  loadImportance(state);
+  // Graphs after the first paint, so that the table and the best trial show (and respond) first.
+  requestAnimationFrame(() => setTimeout(() => drawGraphs(state, true), 0));
   schedulePoll(state);
 }
 
 function mergeTrials(state, page, full) {
   if (full) state.trials = new Map();
-  for (const t of page.trials) state.trials.set(t.name, t);
+  for (const t of trialsFromColumns(page.columns)) state.trials.set(t.name, t);
   state.cursor = page.cursor;
   state.counts = page.counts;
   state.list = Array.from(state.trials.values()).sort((a, b) => a.index - b.index);
+  state.rows = null; // the table's filtered and sorted rows, computed again when drawn
 }
 
 function countsAgree(state) {
@@ -283,15 +337,15 @@ async function poll(state) {
   if (view !== state) return;
   try {
     const base = "/api/experiments/" + enc(state.name);
-    const [exp, page] = await Promise.all([api(base), api(base + "/trials?after=" + enc(state.cursor))]);
+    const [exp, page] = await Promise.all([api(base), api(columnsUrl(state.name, state.cursor))]);
     if (view !== state) return;
     const finishedBefore = ["Succeeded", "Failed"].includes(state.exp.status);
     state.exp = exp;
     mergeTrials(state, page, false);
-    if (!countsAgree(state)) mergeTrials(state, await api(base + "/trials"), true);
+    if (!countsAgree(state)) mergeTrials(state, await api(columnsUrl(state.name)), true);
     updateHeader(state);
-    drawAll(state);
-    if (page.trials.some((t) => !["Created", "Running"].includes(t.status))) loadImportance(state);
+    drawTable(state);
+    drawGraphs(state, false);
     if (finishedBefore && ["Succeeded", "Failed"].includes(exp.status)) return; // nothing moves any more
   } catch (err) {
     if (view !== state) return;
@@ -315,20 +369,22 @@ function buildExperimentPage(state) {
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
   n.table = el("table", { id: "trials" });
-  n.pager = el("div", { class: "pager" });
+  n.tbody = el("tbody");
+  n.tableScroll = el("div", { class: "table-scroll", id: "trials-scroll", onscroll: () => scheduleRows(state) }, n.table);
   n.yaml = el("pre", { id: "experiment-yaml" });
 
-  const statusSelect = el("select", { id: "filter-status", onchange: (ev) => { state.filter.status = ev.target.value; state.page = 0; drawTable(state); } },
+  const redraw = () => { state.rows = null; drawTable(state); };
+  const statusSelect = el("select", { id: "filter-status", onchange: (ev) => { state.filter.status = ev.target.value; redraw(); } },
     el("option", { value: "" }, "any status"),
     ["Created", "Running", "Succeeded", "Failed", "Killed", "EarlyStopped", "MetricsUnavailable"].map((s) => el("option", { value: s }, s)));
-  const columnSelect = el("select", { id: "filter-column", onchange: (ev) => { state.filter.column = ev.target.value; state.page = 0; drawTable(state); } },
+  const columnSelect = el("select", { id: "filter-column", onchange: (ev) => { state.filter.column = ev.target.value; redraw(); } },
     el("option", { value: "" }, "filter by…"),
     el("option", { value: "objective" }, "objective"),
     paramColumns(exp).map((p) => el("option", { value: "param:" + p }, p)),
     metricColumns(exp).map((m) => el("option", { value: "metric:" + m }, m + " (latest)")));
-  const opSelect = el("select", { id: "filter-op", onchange: (ev) => { state.filter.op = ev.target.value; state.page = 0; drawTable(state); } },
+  const opSelect = el("select", { id: "filter-op", onchange: (ev) => { state.filter.op = ev.target.value; redraw(); } },
     [">=", "<=", "=", "contains"].map((o) => el("option", { value: o }, o)));
-  const valueInput = el("input", { id: "filter-value", size: 10, placeholder: "value", oninput: (ev) => { state.filter.value = ev.target.value; state.page = 0; drawTable(state); } });
+  const valueInput = el("input", { id: "filter-value", size: 10, placeholder: "value", oninput: (ev) => { state.filter.value = ev.target.value; redraw(); } });
 
   main.replaceChildren(
     el("div", { class: "card" },
@@ -339,15 +395,15 @@ function buildExperimentPage(state) {
         el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.json", download: file + "-trials.json" }, "Export JSON"))),
     el("div", { class: "card" }, el("h2", {}, "Best hyperparameters"), n.best),
     el("div", { class: "card" },
-      el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords")),
+      el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range (click it to clear); the table keeps the trials in every range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords", () => state.charts.parcoords)),
       n.parcoords),
     el("div", { class: "grid2" },
-      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history")), n.history),
-      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), downloadButtons(n.importance, file + "-importance")), n.importance, n.importanceNote)),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history", () => state.charts.history)), n.history),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
       el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
-      el("div", { class: "table-wrap" }, n.table), n.pager),
+      n.tableScroll),
     el("div", { class: "card copyable" }, el("div", { class: "toolbar" }, el("h2", {}, "Experiment YAML"), copyButton(() => state.exp.yaml, "YAML")), n.yaml));
   updateHeader(state);
 }
@@ -402,88 +458,120 @@ async function stopExperiment(state) {
 
 // --- graphs
 
-function drawAll(state) {
-  // Redraw the graphs only when trials changed (running trials' metrics alone do not move them).
-  const done = state.list.filter((t) => t.objective !== null);
-  const signature = done.length + ":" + done.reduce((s, t) => s + t.index * 31 + (t.objective || 0), 0);
-  if (signature !== state.drawnSignature) {
-    state.drawnSignature = signature;
-    timed("parcoords", () => drawParcoords(state, done));
-    timed("history", () => drawHistory(state, done));
-  }
-  timed("table", () => drawTable(state));
+function finishedWithObjective(state) {
+  return state.list.filter((t) => typeof t.objective === "number" && Number.isFinite(t.objective));
 }
 
-function drawParcoords(state, all) {
+/** Draw the graphs when the finished trials changed; at most every GRAPH_MIN_MS when many. */
+function drawGraphs(state, first) {
+  if (view !== state) return;
+  const done = finishedWithObjective(state);
+  let sum = 0;
+  for (const t of done) sum += t.index * 31 + t.objective;
+  const signature = done.length + ":" + sum;
+  if (signature === state.graphSignature) {
+    if (first) document.body.dataset.graphs = "drawn";
+    return;
+  }
+  const wait = state.graphsAt + GRAPH_MIN_MS - Date.now();
+  if (!first && state.list.length > MANY_TRIALS && wait > 0) {
+    clearTimeout(state.graphTimer);
+    state.graphTimer = setTimeout(() => drawGraphs(state, false), wait);
+    return;
+  }
+  state.graphSignature = signature;
+  state.graphsAt = Date.now();
+  const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done))];
+  if (done.length !== state.doneCount) {
+    state.doneCount = done.length;
+    drawn.push(loadImportance(state));
+  }
+  Promise.all(drawn).then(() => { if (view === state) document.body.dataset.graphs = "drawn"; });
+}
+
+function emptyGraph(div, text) {
+  div.classList.remove("chart");
+  div.replaceChildren(el("p", { class: "muted" }, text));
+}
+
+function drawParcoords(state, done) {
   const exp = state.exp;
   const div = state.nodes.parcoords;
   const note = state.nodes.parcoordsNote;
-  if (all.length === 0) {
-    Plotly.purge(div);
+  state.charts.parcoords = null;
+  if (done.length === 0) {
     note.replaceChildren();
-    div.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
-    return;
-  }
-  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();
-  let done = all;
-  if (!state.parcoordsAll && all.length > PARCOORDS_MAX) {
-    const sign = exp.objective.type === "minimize" ? 1 : -1;
-    done = all.slice().sort((a, b) => sign * (a.objective - b.objective) || a.index - b.index).slice(0, PARCOORDS_MAX);
-    note.replaceChildren(`Showing the best ${PARCOORDS_MAX} of ${all.length} trials. `,
-      el("button", { type: "button", id: "parcoords-all", onclick: () => { state.parcoordsAll = true; drawParcoords(state, all); } }, "Show all"));
-  } else {
-    note.replaceChildren(`${all.length} trials.`);
+    emptyGraph(div, "No finished trial with an objective yet.");
+    setBrushed(state, null, done);
+    return Promise.resolve();
   }
   const dims = exp.parameters.map((p) => {
     const name = p.name;
     const values = done.map((t) => t.parameters[name]);
     if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
       const cats = (p.feasibleSpace.list || []).map(String);
-      for (const v of values) if (!cats.includes(String(v))) cats.push(String(v));
-      return { label: plotText(name), values: values.map((v) => cats.indexOf(String(v))), tickvals: cats.map((_, i) => i), ticktext: cats };
+      for (const v of values) if (v !== undefined && v !== null && !cats.includes(String(v))) cats.push(String(v));
+      const at = new Map(cats.map((c, i) => [c, i]));
+      return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
     }
-    if (p.feasibleSpace.distribution === "logUniform" && values.every((v) => v > 0)) {
-      return { label: plotText("log10 " + name), values: values.map((v) => Math.log10(v)) };
+    const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
+    if (p.feasibleSpace.distribution === "logUniform" && numbers.every((v) => !(v <= 0))) {
+      return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
     }
-    return { label: plotText(name), values };
+    return { label: name, values: numbers };
   });
   const objName = exp.objective.objectiveMetricName;
-  dims.push({ label: plotText(objName), values: done.map((t) => t.objective) });
-  const trace = {
-    type: "parcoords",
-    dimensions: dims,
-    line: { color: done.map((t) => t.objective), colorscale: "Viridis", reversescale: exp.objective.type === "minimize", showscale: true, colorbar: { title: { text: plotText(objName) } } },
-  };
-  Plotly.react(div, [trace], { margin: { l: 60, r: 60, t: 40, b: 20 } }, plotConfig(exp.name + "-parcoords"));
+  const objectives = done.map((t) => t.objective);
+  dims.push({ label: objName, values: objectives });
+  const bestName = bestTrialName(exp, done);
+  const chart = Charts.parcoords(div, {
+    dims, color: objectives, colorLabel: objName, bestHigh: exp.objective.type === "maximize",
+    best: done.findIndex((t) => t.name === bestName), brushes: state.brushes,
+    onBrush: (mask, brushes) => { state.brushes = brushes; setBrushed(state, mask, done); drawTable(state); },
+  });
+  state.charts.parcoords = chart;
+  setBrushed(state, chart.mask, done);
+  return chart.drawn;
+}
+
+function setBrushed(state, mask, done) {
+  const note = state.nodes.parcoordsNote;
+  if (!mask) {
+    state.brushed = null;
+    note.textContent = done.length ? `${done.length} trials; the best in red.` : "";
+  } else {
+    state.brushed = new Set(done.filter((_, i) => mask[i]).map((t) => t.name));
+    note.textContent = `${state.brushed.size} of ${done.length} trials in the selected ranges.`;
+  }
+  state.rows = null;
 }
 
 function drawHistory(state, done) {
   const exp = state.exp;
   const div = state.nodes.history;
+  state.charts.history = null;
   if (done.length === 0) {
-    Plotly.purge(div);
-    div.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
-    return;
+    emptyGraph(div, "No finished trial with an objective yet.");
+    return Promise.resolve();
   }
-  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();
   const sorted = done.slice().sort((a, b) => a.index - b.index);
-  const x = sorted.map((t) => t.index);
-  const y = sorted.map((t) => t.objective);
-  const bestX = [];
-  const bestY = [];
+  const line = { x: [], y: [] };
   let best = null;
   for (const t of sorted) {
     if (t.status !== "Succeeded" && t.status !== "EarlyStopped") continue;
-    if (best === null || isBetter(exp, t.objective, best)) best = t.objective;
-    bestX.push(t.index);
-    bestY.push(best);
+    if (best === null || isBetter(exp, t.objective, best)) {
+      best = t.objective;
+      line.x.push(t.index);
+      line.y.push(best);
+    }
   }
-  const objName = plotText(exp.objective.objectiveMetricName);
-  const traces = [
-    { type: "scattergl", mode: "markers", name: objName, x, y, text: sorted.map((t) => plotText(t.name)), hovertemplate: "%{text}<br>%{y}<extra></extra>", marker: { size: 5, opacity: 0.6 } },
-    { type: "scatter", mode: "lines", name: "best so far", x: bestX, y: bestY, line: { shape: "hv", width: 2 } },
-  ];
-  Plotly.react(div, traces, { margin: { l: 60, r: 20, t: 20, b: 40 }, xaxis: { title: { text: "trial index" } }, yaxis: { title: { text: objName } }, legend: { orientation: "h" } }, plotConfig(exp.name + "-history"));
+  const chart = Charts.history(div, {
+    x: sorted.map((t) => t.index), y: sorted.map((t) => t.objective), names: sorted.map((t) => t.name), line,
+    xLabel: "trial index", yLabel: exp.objective.objectiveMetricName,
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
+  });
+  state.charts.history = chart;
+  return chart.drawn;
 }
 
 async function loadImportance(state) {
@@ -492,11 +580,12 @@ async function loadImportance(state) {
   if (view !== state) return;
   const div = state.nodes.importance;
   state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
-  if (!data.parameters.length) { Plotly.purge(div); return; }
-  const items = data.parameters.slice().reverse();
-  Plotly.react(div, [{ type: "bar", orientation: "h", x: items.map((i) => i.importance), y: items.map((i) => plotText(i.name)), hovertemplate: "%{y}: %{x:.3f}<extra></extra>" }],
-    { margin: { l: 120, r: 20, t: 10, b: 40 }, xaxis: { title: { text: "share of variance explained alone" }, range: [0, Math.max(0.05, ...items.map((i) => i.importance)) * 1.1] } },
-    plotConfig(state.name + "-importance"));
+  state.charts.importance = null;
+  if (!data.parameters.length) { emptyGraph(div, "Not enough finished trials yet."); return; }
+  state.charts.importance = Charts.bars(div, {
+    items: data.parameters.map((i) => ({ label: i.name, value: i.importance })),
+    xLabel: "share of variance explained alone",
+  });
 }
 
 // --- table
@@ -518,6 +607,7 @@ function compareValues(a, b) {
 function filteredSorted(state) {
   const f = state.filter;
   let rows = state.list;
+  if (state.brushed) rows = rows.filter((t) => state.brushed.has(t.name));
   if (f.status) rows = rows.filter((t) => t.status === f.status);
   if (f.column && f.value !== "") {
     const num = Number(f.value);
@@ -533,45 +623,78 @@ function filteredSorted(state) {
   const { key, desc } = state.sort;
   const present = [];
   const missing = [];
-  for (const t of rows) (cellValue(t, key) === null || cellValue(t, key) === undefined ? missing : present).push(t);
-  present.sort((a, b) => compareValues(cellValue(a, key), cellValue(b, key)) * (desc ? -1 : 1) || a.index - b.index);
-  return present.concat(missing);
+  for (const t of rows) {
+    const v = cellValue(t, key);
+    (v === null || v === undefined ? missing : present).push([v, t]);
+  }
+  present.sort((a, b) => compareValues(a[0], b[0]) * (desc ? -1 : 1) || a[1].index - b[1].index);
+  return present.map((p) => p[1]).concat(missing.map((p) => p[1]));
 }
 
-function drawTable(state) {
-  const exp = state.exp;
-  const columns = [
+function tableColumns(exp) {
+  return [
     ["index", "#"], ["name", "trial"], ["status", "status"], ["objective", "objective"],
     ...paramColumns(exp).map((p) => ["param:" + p, p]),
     ...metricColumns(exp).map((m) => ["metric:" + m, m]),
     ["startTime", "started"], ["completionTime", "completed"],
   ];
-  const rows = filteredSorted(state);
-  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
-  state.page = Math.min(state.page, pages - 1);
-  const shown = rows.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);
-  const bestName = bestTrialName(exp, state.list);
+}
+
+function drawTable(state) {
+  const exp = state.exp;
+  const columns = tableColumns(exp);
+  if (!state.rows) state.rows = filteredSorted(state);
+  state.bestName = bestTrialName(exp, state.list);
   const head = el("tr", {}, columns.map(([key, label]) => el("th", {
     class: "sortable" + (state.sort.key === key ? (state.sort.desc ? " sorted-desc" : " sorted-asc") : ""),
     dataset: { key },
     onclick: () => {
       state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : false };
+      state.rows = null;
       drawTable(state);
     },
   }, label)));
-  const body = shown.map((t) => el("tr", { class: t.name === bestName ? "best" : null, dataset: { trial: t.name } }, columns.map(([key]) => {
-    const v = cellValue(t, key);
-    if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(t.name)}` }, t.name));
-    if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
-    if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
-    return el("td", {}, fmt(v));
-  })));
-  state.nodes.table.replaceChildren(el("thead", {}, head), el("tbody", {}, body));
-  document.getElementById("trial-count").textContent = `${rows.length} of ${state.list.length} trials` + (bestName ? "; best highlighted" : "");
-  state.nodes.pager.replaceChildren(
-    el("button", { type: "button", id: "page-prev", disabled: state.page === 0, onclick: () => { state.page -= 1; drawTable(state); } }, "‹ prev"),
-    el("span", {}, `page ${state.page + 1} of ${pages}`),
-    el("button", { type: "button", id: "page-next", disabled: state.page >= pages - 1, onclick: () => { state.page += 1; drawTable(state); } }, "next ›"));
+  state.nodes.table.replaceChildren(el("thead", {}, head), state.nodes.tbody);
+  document.getElementById("trial-count").textContent = `${state.rows.length} of ${state.list.length} trials` +
+    (state.brushed ? " (within the parallel-coordinates selection)" : "") + (state.bestName ? "; best highlighted" : "");
+  renderRows(state);
+}
+
+function scheduleRows(state) {
+  if (state.rowsFrame) return;
+  state.rowsFrame = requestAnimationFrame(() => { state.rowsFrame = 0; if (view === state) renderRows(state); });
+}
+
+/** Only the rows in view (and OVERSCAN more each side); spacers keep the scroll height. */
+function renderRows(state) {
+  const exp = state.exp;
+  const columns = tableColumns(exp);
+  const rows = state.rows;
+  const scroll = state.nodes.tableScroll;
+  const rowH = state.rowH || 28;
+  const first = Math.max(0, Math.floor(scroll.scrollTop / rowH) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((scroll.scrollTop + (scroll.clientHeight || 600)) / rowH) + OVERSCAN);
+  const spacer = (height) => el("tr", { class: "spacer" }, el("td", { colspan: columns.length, style: `height:${height}px;padding:0;border:0` }));
+  const body = [];
+  if (first > 0) body.push(spacer(first * rowH));
+  for (let i = first; i < last; i++) {
+    const t = rows[i];
+    body.push(el("tr", { class: t.name === state.bestName ? "best" : null, dataset: { trial: t.name } }, columns.map(([key]) => {
+      const v = cellValue(t, key);
+      if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(t.name)}` }, t.name));
+      if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
+      if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
+      return el("td", {}, fmt(v));
+    })));
+  }
+  if (last < rows.length) body.push(spacer((rows.length - last) * rowH));
+  state.nodes.tbody.replaceChildren(...body);
+  const sample = state.nodes.tbody.querySelector("tr[data-trial]");
+  if (sample && sample.offsetHeight && Math.abs(sample.offsetHeight - rowH) > 0.5 && !state.rowMeasured) {
+    state.rowMeasured = true;
+    state.rowH = sample.offsetHeight;
+    renderRows(state);
+  }
 }
 
 // ------------------------------------------------------------------ trial detail
@@ -580,7 +703,9 @@ async function showTrial(expName, trialName) {
   const state = { expName, trialName };
   view = state;
   let trial;
-  try { trial = await api(`/api/experiments/${enc(expName)}/trials/${enc(trialName)}`); } catch (err) { return failView(err); }
+  try {
+    [trial] = await Promise.all([api(`/api/experiments/${enc(expName)}/trials/${enc(trialName)}`), loadPlotly()]);
+  } catch (err) { return failView(err); }
   if (view !== state) return;
   state.nodes = {
     title: el("h1", { id: "trial-name" }),

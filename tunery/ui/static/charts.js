@@ -1,0 +1,546 @@
+/* tunery UI: the experiment page's graphs, drawn with the 2D canvas and SVG.
+ *
+ * plotly's parallel coordinates and scattergl need WebGL; without a GPU (headless browsers,
+ * remote desktops, many laptops' power-saving modes) WebGL runs in software and plotly's
+ * parallel coordinates took seconds per draw at 1,000 lines.  These draw 10,000 trials in a
+ * few frames without blocking the page: dense marks go to a canvas in chunks, one animation
+ * frame each; axes, labels and brushes are SVG on top.  Every string reaches the page through
+ * textContent.  Each chart downloads as PNG or SVG.
+ */
+"use strict";
+
+const Charts = (() => {
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const FONT = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+  // plotly's Viridis.
+  const VIRIDIS = ["#440154", "#48186a", "#472d7b", "#424086", "#3b528b", "#33638d", "#2c728e", "#26828e",
+    "#21918c", "#1fa088", "#28ae80", "#3fbc73", "#5ec962", "#84d44b", "#addc30", "#d8e219", "#fde725"];
+  const BUCKETS = 32;
+  /** Lines drawn per animation frame. */
+  const CHUNK = 2500;
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(key, String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function hexToRgb(hex) {
+    const n = parseInt(hex.slice(1), 16);
+    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+  }
+
+  /** The Viridis colour at t in [0, 1]. */
+  function viridis(t) {
+    const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+    const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+    const a = hexToRgb(VIRIDIS[i]);
+    const b = hexToRgb(VIRIDIS[i + 1]);
+    const f = x - i;
+    return `rgb(${a.map((v, k) => Math.round(v + (b[k] - v) * f)).join(",")})`;
+  }
+
+  function fmtTick(v) {
+    if (v === 0) return "0";
+    const a = Math.abs(v);
+    if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace("e+", "e").replace(".0e", "e");
+    return String(+v.toPrecision(4));
+  }
+
+  /** About `count` round numbers between lo and hi. */
+  function niceTicks(lo, hi, count) {
+    if (!(hi > lo)) return [lo];
+    const raw = (hi - lo) / count;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const err = raw / mag;
+    const step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * mag;
+    const out = [];
+    for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+    return out;
+  }
+
+  function extent(values) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of values) {
+      if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    }
+    if (lo === Infinity) return [0, 1];
+    if (lo === hi) { const pad = Math.abs(lo) * 0.05 || 0.5; return [lo - pad, hi + pad]; }
+    return [lo, hi];
+  }
+
+  /** A canvas sized for the device's pixels, and its 2D context in CSS pixels. */
+  function makeCanvas(width, height) {
+    const canvas = document.createElement("canvas");
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + "px";
+    canvas.style.height = height + "px";
+    const ctx = canvas.getContext("2d");
+    ctx.scale(ratio, ratio);
+    return { canvas, ctx };
+  }
+
+  /** Base of every chart: a box with a canvas under an SVG overlay, and downloads. */
+  class Chart {
+    constructor(div, height) {
+      this.div = div;
+      div.replaceChildren();
+      div.classList.add("chart");
+      this.width = Math.max(320, Math.floor(div.clientWidth || 600));
+      this.height = height || Math.max(200, Math.floor(div.clientHeight || 400));
+      const { canvas, ctx } = makeCanvas(this.width, this.height);
+      this.canvas = canvas;
+      this.ctx = ctx;
+      this.overlay = svg("svg", { width: this.width, height: this.height, class: "overlay", "font-family": "system-ui, sans-serif", "font-size": 12 });
+      div.append(canvas, this.overlay);
+      this.generation = 0;
+      this.drawn = Promise.resolve();
+    }
+
+    /** Run the steps one animation frame each; a newer draw abandons this one. */
+    frames(steps) {
+      const generation = ++this.generation;
+      this.drawn = new Promise((resolve) => {
+        let i = 0;
+        const next = () => {
+          if (generation !== this.generation) return resolve(false);
+          if (i >= steps.length) return resolve(true);
+          steps[i++]();
+          requestAnimationFrame(next);
+        };
+        next();
+      });
+      return this.drawn;
+    }
+
+    /** The chart as a standalone SVG document (the canvas embedded as a PNG image). */
+    svgText() {
+      const root = svg("svg", { xmlns: SVG_NS, width: this.width, height: this.height, viewBox: `0 0 ${this.width} ${this.height}`, "font-family": "system-ui, sans-serif", "font-size": 12 });
+      root.append(svg("rect", { x: 0, y: 0, width: this.width, height: this.height, fill: "#fff" }));
+      root.append(svg("image", { x: 0, y: 0, width: this.width, height: this.height, href: this.canvas.toDataURL("image/png") }));
+      for (const child of this.overlay.childNodes) root.append(child.cloneNode(true));
+      return new XMLSerializer().serializeToString(root);
+    }
+
+    async download(format, filename) {
+      const text = this.svgText();
+      let blob = new Blob([text], { type: "image/svg+xml" });
+      if (format === "png") {
+        const url = URL.createObjectURL(blob);
+        try {
+          const image = new Image();
+          await new Promise((resolve, reject) => { image.onload = resolve; image.onerror = reject; image.src = url; });
+          const { canvas, ctx } = makeCanvas(this.width, this.height);
+          ctx.drawImage(image, 0, 0, this.width, this.height);
+          blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+        } finally {
+          URL.revokeObjectURL(url);
+        }
+      }
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${filename}.${format}`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    }
+  }
+
+  // ---------------------------------------------------------------- parallel coordinates
+
+  /**
+   * dims: [{label, values: number[] (NaN: missing), tickvals?, ticktext?, log?}]
+   * color: number[] (the objective), bestHigh: whether high values are good,
+   * colorLabel, best: index of the best trial or -1, brushes: {label: [lo, hi]} to restore,
+   * onBrush(mask or null, brushes).
+   */
+  class Parcoords extends Chart {
+    constructor(div, options) {
+      super(div, 420);
+      this.options = options;
+      this.margin = { l: 64, r: 110, t: 42, b: 26 };
+      this.brushes = Object.assign({}, options.brushes || {});
+      this.prepare();
+      this.drawOverlay();
+      this.render();
+    }
+
+    prepare() {
+      const { dims, color } = this.options;
+      const n = color.length;
+      const m = this.margin;
+      this.n = n;
+      this.plotH = this.height - m.t - m.b;
+      const span = this.width - m.l - m.r;
+      this.xs = dims.map((_, d) => m.l + (dims.length === 1 ? span / 2 : (span * d) / (dims.length - 1)));
+      this.ranges = dims.map((dim) => dim.ticktext ? [-0.5, dim.ticktext.length - 0.5] : extent(dim.values));
+      // y in [0, 1] (1: top) per dimension and trial; NaN when missing.
+      this.norm = dims.map((dim, d) => {
+        const [lo, hi] = this.ranges[d];
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = dim.values[i];
+          out[i] = Number.isFinite(v) ? (v - lo) / (hi - lo) : NaN;
+        }
+        return out;
+      });
+      const [clo, chi] = extent(color);
+      this.colorRange = [clo, chi];
+      // Bucket by goodness, so that the best lines are drawn last (on top).
+      this.bucket = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        let t = Number.isFinite(color[i]) ? (color[i] - clo) / (chi - clo) : 0;
+        if (!this.options.bestHigh) t = 1 - t;
+        this.bucket[i] = Math.min(BUCKETS - 1, Math.max(0, Math.floor(t * BUCKETS)));
+      }
+      this.bucketColors = Array.from({ length: BUCKETS }, (_, b) => viridis(this.options.bestHigh ? (b + 0.5) / BUCKETS : 1 - (b + 0.5) / BUCKETS));
+      this.select();
+    }
+
+    /** The selection mask from the brushes (null: no brush). */
+    select() {
+      const active = this.options.dims.map((dim, d) => this.brushes[dim.label] ? [d, this.brushes[dim.label]] : null).filter(Boolean);
+      if (active.length === 0) { this.mask = null; return; }
+      const mask = new Uint8Array(this.n).fill(1);
+      for (const [d, [lo, hi]] of active) {
+        const [rlo, rhi] = this.ranges[d];
+        const a = (lo - rlo) / (rhi - rlo);
+        const b = (hi - rlo) / (rhi - rlo);
+        const col = this.norm[d];
+        for (let i = 0; i < this.n; i++) if (!(col[i] >= a && col[i] <= b)) mask[i] = 0;
+      }
+      this.mask = mask;
+    }
+
+    y(t) { return this.margin.t + (1 - t) * this.plotH; }
+
+    trace(ctx, i) {
+      let pen = false;
+      for (let d = 0; d < this.norm.length; d++) {
+        const t = this.norm[d][i];
+        if (Number.isNaN(t)) { pen = false; continue; }
+        const x = this.xs[d];
+        const y = this.y(t);
+        if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+        pen = true;
+      }
+    }
+
+    render() {
+      const ctx = this.ctx;
+      const n = this.n;
+      const mask = this.mask;
+      const alpha = Math.min(0.85, Math.max(0.12, 12 / Math.sqrt(Math.max(1, n))));
+      // Lines in drawing order: unselected (grey) first, then by goodness.
+      const order = [];
+      const context = [];
+      const byBucket = Array.from({ length: BUCKETS }, () => []);
+      for (let i = 0; i < n; i++) {
+        if (mask && !mask[i]) context.push(i); else byBucket[this.bucket[i]].push(i);
+      }
+      for (let k = 0; k < context.length; k += CHUNK) order.push(["#b9bec6", Math.min(alpha, 0.15), context.slice(k, k + CHUNK)]);
+      for (let b = 0; b < BUCKETS; b++) {
+        const lines = byBucket[b];
+        for (let k = 0; k < lines.length; k += CHUNK) order.push([this.bucketColors[b], alpha, lines.slice(k, k + CHUNK)]);
+      }
+      // Group into frames of about CHUNK lines.
+      const steps = [() => { ctx.clearRect(0, 0, this.width, this.height); }];
+      let frame = [];
+      let count = 0;
+      for (const item of order) {
+        frame.push(item);
+        count += item[2].length;
+        if (count >= CHUNK) { steps.push(this.stroker(frame)); frame = []; count = 0; }
+      }
+      if (frame.length) steps.push(this.stroker(frame));
+      const best = this.options.best;
+      if (best >= 0 && (!mask || mask[best])) {
+        steps.push(() => {
+          ctx.globalAlpha = 1;
+          ctx.lineWidth = 3;
+          ctx.strokeStyle = "#d1495b";
+          ctx.beginPath();
+          this.trace(ctx, best);
+          ctx.stroke();
+        });
+      }
+      return this.frames(steps);
+    }
+
+    stroker(items) {
+      return () => {
+        const ctx = this.ctx;
+        ctx.lineWidth = 1;
+        ctx.lineJoin = "round";
+        for (const [colour, alpha, lines] of items) {
+          ctx.globalAlpha = alpha;
+          ctx.strokeStyle = colour;
+          ctx.beginPath();
+          for (const i of lines) this.trace(ctx, i);
+          ctx.stroke();
+        }
+        ctx.globalAlpha = 1;
+      };
+    }
+
+    drawOverlay() {
+      const o = this.overlay;
+      o.replaceChildren();
+      const m = this.margin;
+      const top = m.t;
+      const bottom = m.t + this.plotH;
+      this.options.dims.forEach((dim, d) => {
+        const x = this.xs[d];
+        const [lo, hi] = this.ranges[d];
+        const g = svg("g", { class: "axis", "data-label": dim.label });
+        g.append(svg("line", { x1: x, x2: x, y1: top, y2: bottom, stroke: "#444", "stroke-width": 1 }));
+        g.append(svg("text", { x, y: top - 22, "text-anchor": "middle", "font-weight": 600, fill: "#1d232b" }, dim.label));
+        let ticks;
+        if (dim.ticktext) ticks = dim.ticktext.map((text, k) => [k, text]);
+        else {
+          let values = niceTicks(lo, hi, 6).filter((v) => v >= lo && v <= hi);
+          if (dim.log) {
+            // Whole decades when there are two or more.
+            const decades = values.filter((v) => Number.isInteger(v));
+            if (decades.length >= 2) values = decades;
+          }
+          ticks = values.map((v) => [v, dim.log ? fmtTick(Math.pow(10, v)) : fmtTick(v)]);
+        }
+        for (const [v, text] of ticks) {
+          const y = this.y((v - lo) / (hi - lo));
+          g.append(svg("line", { x1: x - 4, x2: x, y1: y, y2: y, stroke: "#444" }));
+          g.append(svg("text", { x: x - 6, y: y + 4, "text-anchor": "end", fill: "#1d232b", "font-size": 11, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, text));
+        }
+        const brush = this.brushes[dim.label];
+        if (brush) {
+          const y1 = this.y((brush[1] - lo) / (hi - lo));
+          const y2 = this.y((brush[0] - lo) / (hi - lo));
+          g.append(svg("rect", { class: "brush", x: x - 7, y: y1, width: 14, height: Math.max(1, y2 - y1), fill: "rgba(47,111,208,0.25)", stroke: "#2f6fd0" }));
+        }
+        const hit = svg("rect", { class: "brush-area", x: x - 14, y: top, width: 28, height: this.plotH, fill: "transparent", style: "cursor: crosshair" });
+        this.brushable(hit, d);
+        g.append(hit);
+        o.append(g);
+      });
+      // Colour bar.
+      const barX = this.width - m.r + 40;
+      const defs = svg("defs");
+      const gradient = svg("linearGradient", { id: "pc-grad-" + (Parcoords.seq = (Parcoords.seq || 0) + 1), x1: 0, y1: 1, x2: 0, y2: 0 });
+      for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(this.options.bestHigh ? k / 8 : 1 - k / 8) }));
+      defs.append(gradient);
+      o.append(defs);
+      o.append(svg("rect", { x: barX, y: top, width: 14, height: this.plotH, fill: `url(#${gradient.id})` }));
+      const [clo, chi] = this.colorRange;
+      for (const v of niceTicks(clo, chi, 5).filter((t) => t >= clo && t <= chi)) {
+        const y = this.y((v - clo) / (chi - clo));
+        o.append(svg("text", { x: barX + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
+      }
+      o.append(svg("text", { x: barX, y: top - 8, "font-size": 11, fill: "#1d232b" }, this.options.colorLabel));
+    }
+
+    brushable(hit, d) {
+      const dim = this.options.dims[d];
+      const [lo, hi] = this.ranges[d];
+      const value = (clientY) => {
+        const box = this.overlay.getBoundingClientRect();
+        const t = 1 - (clientY - box.top - this.margin.t) / this.plotH;
+        return lo + Math.min(1, Math.max(0, t)) * (hi - lo);
+      };
+      hit.addEventListener("pointerdown", (ev) => {
+        ev.preventDefault();
+        // Listen on the window: the overlay (and this rect) is drawn again while dragging.
+        const start = ev.clientY;
+        const v0 = value(start);
+        let moved = false;
+        const move = (e) => {
+          if (Math.abs(e.clientY - start) < 3 && !moved) return;
+          moved = true;
+          const v1 = value(e.clientY);
+          this.setBrush(dim.label, [Math.min(v0, v1), Math.max(v0, v1)], false);
+        };
+        const up = (e) => {
+          window.removeEventListener("pointermove", move);
+          window.removeEventListener("pointerup", up);
+          if (!moved) this.setBrush(dim.label, null, true);
+          else { const v1 = value(e.clientY); this.setBrush(dim.label, [Math.min(v0, v1), Math.max(v0, v1)], true); }
+        };
+        window.addEventListener("pointermove", move);
+        window.addEventListener("pointerup", up);
+      });
+    }
+
+    setBrush(label, range, done) {
+      if (range) this.brushes[label] = range; else delete this.brushes[label];
+      this.select();
+      this.drawOverlay();
+      if (!this.pending) {
+        this.pending = true;
+        requestAnimationFrame(() => { this.pending = false; this.render(); });
+      }
+      if (done && this.options.onBrush) this.options.onBrush(this.mask, Object.assign({}, this.brushes));
+    }
+  }
+
+  // ---------------------------------------------------------------- scatter with a step line
+
+  /** x, y: numbers; names: hover text; line: {x, y} (the best so far); onClick(i). */
+  class History extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      this.margin = { l: 64, r: 16, t: 14, b: 42 };
+      this.xr = extent(options.x);
+      this.yr = extent(options.y);
+      this.plotW = this.width - this.margin.l - this.margin.r;
+      this.plotH = this.height - this.margin.t - this.margin.b;
+      this.drawOverlay();
+      this.render();
+      this.hover();
+    }
+
+    px(v) { return this.margin.l + ((v - this.xr[0]) / (this.xr[1] - this.xr[0])) * this.plotW; }
+    py(v) { return this.margin.t + (1 - (v - this.yr[0]) / (this.yr[1] - this.yr[0])) * this.plotH; }
+
+    render() {
+      const { x, y } = this.options;
+      const ctx = this.ctx;
+      const n = x.length;
+      const r = n > 2000 ? 1.6 : 2.6;
+      const steps = [() => ctx.clearRect(0, 0, this.width, this.height)];
+      for (let k = 0; k < n; k += CHUNK * 2) {
+        steps.push(() => {
+          ctx.fillStyle = "rgba(47,111,208,0.55)";
+          ctx.beginPath();
+          for (let i = k; i < Math.min(n, k + CHUNK * 2); i++) {
+            if (!Number.isFinite(y[i])) continue;
+            const cx = this.px(x[i]);
+            const cy = this.py(y[i]);
+            ctx.moveTo(cx + r, cy);
+            ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+          }
+          ctx.fill();
+        });
+      }
+      return this.frames(steps);
+    }
+
+    drawOverlay() {
+      const o = this.overlay;
+      const m = this.margin;
+      const { line, xLabel, yLabel } = this.options;
+      const bottom = m.t + this.plotH;
+      const g = svg("g", { class: "axes", fill: "#1d232b" });
+      g.append(svg("rect", { x: m.l, y: m.t, width: this.plotW, height: this.plotH, fill: "none", stroke: "#dde1e6" }));
+      for (const v of niceTicks(this.xr[0], this.xr[1], 6).filter((t) => t >= this.xr[0] && t <= this.xr[1])) {
+        const x = this.px(v);
+        g.append(svg("line", { x1: x, x2: x, y1: m.t, y2: bottom, stroke: "#eef1f5" }));
+        g.append(svg("text", { x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+      }
+      for (const v of niceTicks(this.yr[0], this.yr[1], 5).filter((t) => t >= this.yr[0] && t <= this.yr[1])) {
+        const y = this.py(v);
+        g.append(svg("line", { x1: m.l, x2: m.l + this.plotW, y1: y, y2: y, stroke: "#eef1f5" }));
+        g.append(svg("text", { x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11 }, fmtTick(v)));
+      }
+      g.append(svg("text", { x: m.l + this.plotW / 2, y: this.height - 6, "text-anchor": "middle" }, xLabel));
+      g.append(svg("text", { x: 14, y: m.t + this.plotH / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${m.t + this.plotH / 2})` }, yLabel));
+      if (line && line.x.length) {
+        let d = "";
+        for (let i = 0; i < line.x.length; i++) {
+          const x = this.px(line.x[i]).toFixed(1);
+          const y = this.py(line.y[i]).toFixed(1);
+          d += i === 0 ? `M${x},${y}` : `H${x}V${y}`;
+        }
+        d += `H${(this.margin.l + this.plotW).toFixed(1)}`;
+        g.append(svg("path", { class: "best-line", d, fill: "none", stroke: "#d1495b", "stroke-width": 2 }));
+        const lx = m.l + this.plotW - 150;
+        g.append(svg("line", { x1: lx, x2: lx + 18, y1: m.t + 12, y2: m.t + 12, stroke: "#d1495b", "stroke-width": 2 }));
+        g.append(svg("text", { x: lx + 24, y: m.t + 16, "font-size": 11 }, "best so far"));
+      }
+      o.replaceChildren(g);
+    }
+
+    hover() {
+      const tip = document.createElement("div");
+      tip.className = "chart-tip";
+      tip.hidden = true;
+      this.div.append(tip);
+      const nearest = (ev) => {
+        const box = this.canvas.getBoundingClientRect();
+        const mx = ev.clientX - box.left;
+        const my = ev.clientY - box.top;
+        const { x, y } = this.options;
+        let best = -1;
+        let dist = 64; // 8 px, squared
+        for (let i = 0; i < x.length; i++) {
+          const dx = this.px(x[i]) - mx;
+          const dy = this.py(y[i]) - my;
+          const d2 = dx * dx + dy * dy;
+          if (d2 < dist) { dist = d2; best = i; }
+        }
+        return [best, mx, my];
+      };
+      this.overlay.addEventListener("mousemove", (ev) => {
+        const [i, mx, my] = nearest(ev);
+        if (i < 0) { tip.hidden = true; this.overlay.style.cursor = ""; return; }
+        tip.textContent = `${this.options.names[i]}: ${fmtTick(this.options.y[i])}`;
+        tip.style.left = Math.min(this.width - 160, mx + 12) + "px";
+        tip.style.top = Math.max(0, my - 28) + "px";
+        tip.hidden = false;
+        this.overlay.style.cursor = "pointer";
+      });
+      this.overlay.addEventListener("mouseleave", () => { tip.hidden = true; });
+      this.overlay.addEventListener("click", (ev) => {
+        const [i] = nearest(ev);
+        if (i >= 0 && this.options.onClick) this.options.onClick(i);
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- horizontal bars
+
+  /** items: [{label, value}] (drawn top to bottom), xLabel. */
+  class Bars extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      const { items, xLabel } = options;
+      const m = { l: 130, r: 50, t: 10, b: 40 };
+      const plotW = this.width - m.l - m.r;
+      const plotH = this.height - m.t - m.b;
+      const max = Math.max(0.05, ...items.map((i) => i.value)) * 1.1;
+      const band = plotH / Math.max(1, items.length);
+      const g = svg("g", { class: "bars", fill: "#1d232b" });
+      for (const v of niceTicks(0, max, 5).filter((t) => t <= max)) {
+        const x = m.l + (v / max) * plotW;
+        g.append(svg("line", { x1: x, x2: x, y1: m.t, y2: m.t + plotH, stroke: "#eef1f5" }));
+        g.append(svg("text", { x, y: m.t + plotH + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+      }
+      items.forEach((item, k) => {
+        const y = m.t + k * band;
+        const w = Math.max(0, (item.value / max) * plotW);
+        g.append(svg("rect", { class: "bar", x: m.l, y: y + band * 0.15, width: w, height: band * 0.7, fill: "#2f6fd0" }, svg("title", {}, `${item.label}: ${item.value.toFixed(3)}`)));
+        g.append(svg("text", { x: m.l - 6, y: y + band / 2 + 4, "text-anchor": "end" }, item.label));
+        g.append(svg("text", { x: m.l + w + 4, y: y + band / 2 + 4, "font-size": 11 }, item.value.toFixed(3)));
+      });
+      g.append(svg("text", { x: m.l + plotW / 2, y: this.height - 6, "text-anchor": "middle" }, xLabel));
+      this.overlay.replaceChildren(g);
+    }
+  }
+
+  return {
+    parcoords: (div, options) => new Parcoords(div, options),
+    history: (div, options) => new History(div, options),
+    bars: (div, options) => new Bars(div, options),
+    viridis,
+  };
+})();
