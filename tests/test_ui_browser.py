@@ -262,7 +262,8 @@ def test_list_experiment_graphs_table_and_trial(
     page.wait_for_selector("#parcoords rect.brush")
     kept = page.locator("#trials tbody tr[data-trial]").count()
     assert 0 < kept < 16
-    assert f"{kept} of 16 trials in the selected ranges" in page.locator("#parcoords-note").inner_text()
+    note = page.locator("#parcoords-note").inner_text()
+    assert f"{kept} of 16 trials in the selected ranges" in note
     assert "selection" in page.locator("#trial-count").inner_text()
     # The brush covers the lowest half of the objectives: the kept ones are the best.
     losses = sorted(t.objective for t in best if t.objective is not None)
