@@ -587,3 +587,35 @@ def test_lost_database_connections_are_reopened(pg_fresh_url: str, tmp_path: Pat
     assert dropped == 3
     assert [t.status.value for t in trials] == ["Succeeded"] * 6
     assert len(observations) == 6 * 3
+
+
+@pytest.mark.integration
+def test_cli_stop_kills_remote_trials_when_no_controller_runs(
+    cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    from tunery.storage import Store
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = f'echo $$ > {pids}/"$TUNERY_TRIAL_NAME"; echo step=1 loss=$1; sleep 60'
+    doc = tmp_path / "exp.yaml"
+    doc.write_text(EXPERIMENT.format(name="halt", trials=4, parallel=2, script=script))
+    db = str(tmp_path / "tunery.db")
+    url = "dask://" + cluster.address.split("://", 1)[1]
+    run = [sys.executable, "-m", "tunery", "run", str(doc), "-q", "--executor", url, "--db", db]
+    proc = subprocess.Popen(run, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        until(lambda: len(list(pids.iterdir())) == 2, limit=60, what="two remote trials")
+        time.sleep(0.5)  # the controller stores the handles as it starts the trials
+    finally:
+        proc.kill()  # the controller dies; the trials keep running on the cluster
+        proc.wait()
+    remote = [int(p.read_text()) for p in pids.iterdir()]
+    assert all(alive(pid) for pid in remote)
+    stopped = _tunery("stop", "halt", "--db", db, cwd=tmp_path)
+    assert stopped.returncode == 0, stopped.stderr
+    until(lambda: not any(alive(pid) for pid in remote), limit=20, what="remote trials killed")
+    with Store(db) as store:
+        statuses = {t.status.value for t in store.list_trials("halt")}
+        assert store.get_experiment("halt").reason == "ExperimentStopped"
+    assert statuses == {"Killed"}, statuses

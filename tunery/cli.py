@@ -824,7 +824,7 @@ def best(name: str, db: str | None, as_json: bool) -> int:
 def stop(name: str, db: str | None) -> None:
     """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
     from tunery.controller import INTENT_STOP_EXPERIMENT, Controller
-    from tunery.execute.local import LocalExecutor
+    from tunery.execute.dask import open_executor
 
     store = _open_store(db)
     exp = store.get_experiment(name)
@@ -833,7 +833,17 @@ def stop(name: str, db: str | None) -> None:
         return
     now = datetime.now(UTC).timestamp()
     store.add_intent(name, INTENT_STOP_EXPERIMENT, None, now)
-    controller = Controller(store, name, LocalExecutor())
+    # With no controller running, this process kills the trials itself: through the Dask
+    # scheduler their handles name, or locally.
+    scheduler = next(
+        (
+            t.handle["scheduler"]
+            for t in store.list_trials(name)
+            if t.status.is_active and t.handle and t.handle.get("executor") == "dask"
+        ),
+        None,
+    )
+    controller = Controller(store, name, open_executor(scheduler))
     try:
         controller.start()
     except LeaseHeldError:
