@@ -5,15 +5,19 @@ fresh SQLite database (bulk inserts through SQLAlchemy Core on the store's table
 through the controller would take minutes), then
 
 1. times each JSON API call the experiment page makes (median of several calls, through the
-   in-process ASGI client, so the figure is server time plus serialization), and
-2. serves the UI on 127.0.0.1 with uvicorn and measures the page's time-to-interactive in
-   headless Chromium (the trial table and both graphs drawn), when Playwright and Chromium are
-   installed.
+   in-process ASGI client, so the figure is server time plus serialization), the full lists
+   both built and kept (the server keeps them while the trials are unchanged), then other
+   calls of the API, and
+2. serves the UI on 127.0.0.1 with uvicorn and loads the experiment page in headless Chromium
+   without GPU, when Playwright and Chromium are installed: the time until the table and the
+   best trial show, until a click on a column header has re-sorted the 10,000 rows (time to
+   interactive), and until every graph is drawn, and the longest main-thread task after the
+   page is ready (see ``time_interactive``).
 
-Figures are printed against the targets: < 300 ms per API call, < 3 s to interactive.
-Usage::
+Figures are printed against the targets: < 300 ms per API call, < 3 s to interactive, with
+the machine's load average before and after.  Usage::
 
-    python benchmarks/ui_scale.py [--trials 10000] [--observations 50] [--repeat 7]
+    python benchmarks/ui_scale.py [--trials 10000] [--observations 50] [--repeat 7] [--loads 5]
 """
 
 from __future__ import annotations
@@ -179,10 +183,14 @@ def build(db: str, name: str, n_trials: int, n_obs: int, runs_dir: str, seed: in
     store.close()
 
 
-def _median_ms(fn: Any, repeat: int) -> float:
+def _median_ms(fn: Any, repeat: int, before: Any = None) -> float:
+    if before:
+        before()
     fn()  # warm
     times = []
     for _ in range(repeat):
+        if before:
+            before()
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1000)
@@ -195,46 +203,82 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def time_api(db: str, name: str, repeat: int) -> list[tuple[str, float]]:
+def time_api(db: str, name: str, repeat: int) -> list[tuple[str, str, float]]:
+    """``(group, call, median ms)``: the page's calls first, then the other ones."""
     from fastapi.testclient import TestClient
 
     from tunery.storage import Store
     from tunery.ui.app import create_app
 
     store = Store(f"sqlite:///{db}")
-    client = TestClient(create_app(store, "bench-token"))
-    first = client.get(f"/api/experiments/{name}/trials").json()
+    app = create_app(store, "bench-token")
+    client = TestClient(app)
+    first = client.get(f"/api/experiments/{name}/trial-columns").json()
     cursor = first["cursor"]
-    trial = first["trials"][len(first["trials"]) // 2]["name"]
+    trial = first["columns"]["name"][len(first["columns"]["name"]) // 2]
+    base = f"/api/experiments/{name}"
+    page = "the page's calls"
+    other = "other calls"
     calls = [
-        ("GET /api/experiments", "/api/experiments"),
-        ("GET /api/experiments/{name}", f"/api/experiments/{name}"),
-        ("GET .../trials (all)", f"/api/experiments/{name}/trials"),
-        ("GET .../trials?after=cursor (poll)", f"/api/experiments/{name}/trials?after={cursor}"),
+        (page, "GET /api/experiments (list page)", "/api/experiments", False),
+        (page, "GET /api/experiments/{name}", base, False),
+        (page, "GET .../trial-columns (all; built)", f"{base}/trial-columns", True),
+        (page, "GET .../trial-columns (all; kept)", f"{base}/trial-columns", False),
         (
+            page,
+            "GET .../trial-columns?after=cursor (poll)",
+            f"{base}/trial-columns?after={cursor}",
+            False,
+        ),
+        (page, "GET .../importance (built)", f"{base}/importance", True),
+        (page, "GET .../importance (kept)", f"{base}/importance", False),
+        (page, "GET .../trials/{trial} (trial page)", f"{base}/trials/{trial}", False),
+        (other, "GET .../trials (all, rows; built)", f"{base}/trials", True),
+        (other, "GET .../trials (all, rows; kept)", f"{base}/trials", False),
+        (other, "GET .../trials?after=cursor (poll, rows)", f"{base}/trials?after={cursor}", False),
+        (
+            other,
             "GET .../trials?status=Succeeded&sort=-objective&limit=50",
-            f"/api/experiments/{name}/trials?status=Succeeded&sort=-objective&limit=50",
+            f"{base}/trials?status=Succeeded&sort=-objective&limit=50",
+            True,
         ),
-        ("GET .../trials/{trial}", f"/api/experiments/{name}/trials/{trial}"),
-        ("GET .../importance", f"/api/experiments/{name}/importance"),
-        (
-            "GET .../trials.csv (export, not on the page's path)",
-            f"/api/experiments/{name}/trials.csv",
-        ),
+        (other, "GET .../trials.csv (export)", f"{base}/trials.csv", False),
     ]
     out = []
-    for label, url in calls:
+    for group, label, url, built in calls:
 
         def call(url: str = url) -> None:
             response = client.get(url)
             response.raise_for_status()
 
-        out.append((label, _median_ms(call, repeat)))
+        # "built": the answer is built each time (the server keeps full lists and the
+        # importance while the trials are unchanged; "kept" is that case).
+        clear = app.state.trial_cache.clear if built else None
+        out.append((group, label, _median_ms(call, repeat, clear)))
     store.close()
     return out
 
 
-def time_interactive(db: str, name: str, repeat: int) -> list[float] | str:
+#: Records the page's long tasks (over 50 ms of main thread) from the start.
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+}).observe({ type: "longtask", buffered: true });
+"""
+
+
+def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] | str:
+    """Per page load (the first with a cold browser cache), seconds from navigation to:
+
+    ``ready``: the header, the best hyperparameters and the trial table are on the page and
+    their handlers attached (the page's ``data-ready`` marker); ``interactive``: a click on
+    the table's objective header, sent at ``ready``, has re-sorted the 10,000 rows (the first
+    row is then the best trial); ``graphs``: parallel coordinates, history and importance are
+    fully drawn (``data-graphs``).  ``longest``: the longest main-thread task after ``ready``
+    (ms), what a click could wait for at worst.  The server's kept answers are dropped before
+    each load, so every load builds its trial list.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -247,34 +291,54 @@ def time_interactive(db: str, name: str, repeat: int) -> list[float] | str:
     from tunery.ui.app import create_app
 
     store = Store(f"sqlite:///{db}")
+    app = create_app(store, "bench-token")
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(store, "bench-token"), host="127.0.0.1", port=port, log_level="error"
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    times = []
+    best = store.best_trial(name, store.get_experiment(name).spec.objective)
+    assert best is not None
+    results = []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(LONG_TASKS)
             for _ in range(repeat):
-                # A full load each time (the first with a cold cache: plotly.min.js is 4.6 MB).
+                app.state.trial_cache.clear()
                 page.goto("about:blank")
                 t = time.perf_counter()
                 page.goto(f"http://127.0.0.1:{port}/#/experiments/{name}")
                 page.wait_for_selector("body[data-ready='experiment']", timeout=60_000)
-                times.append(time.perf_counter() - t)
+                ready = time.perf_counter() - t
+                page.click("#trials th[data-key='objective']")
+                page.wait_for_selector(
+                    f"#trials tbody tr:first-child[data-trial='{best.name}']", timeout=60_000
+                )
+                interactive = time.perf_counter() - t
+                page.wait_for_selector("body[data-graphs='drawn']", timeout=60_000)
+                graphs = time.perf_counter() - t
+                longest = page.evaluate(
+                    "(after) => Math.max(0, ...window.__longTasks"
+                    ".filter(([s, d]) => s + d > after).map(([s, d]) => d))",
+                    ready * 1000,
+                )
+                results.append(
+                    {
+                        "ready": ready,
+                        "interactive": interactive,
+                        "graphs": graphs,
+                        "longest": float(longest),
+                    }
+                )
             browser.close()
     finally:
         server.should_exit = True
         thread.join(10)
         store.close()
-    return times
+    return results
 
 
 def main() -> None:
@@ -282,8 +346,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--observations", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--loads", type=int, default=5, help="page loads in Chromium")
     args = parser.parse_args()
     name = "scale"
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "ui.db")
         t = time.perf_counter()
@@ -294,24 +360,38 @@ def main() -> None:
         )
         print(f"\nAPI calls (median of {args.repeat}; target < {API_TARGET_MS:.0f} ms):")
         worst = 0.0
-        for label, ms in time_api(db, name, args.repeat):
-            worst = max(worst, ms)
+        group = ""
+        for call_group, label, ms in time_api(db, name, args.repeat):
+            if call_group != group:
+                group = call_group
+                print(f"  {group}:")
+            if call_group == "the page's calls":
+                worst = max(worst, ms)
             verdict = "ok" if ms < API_TARGET_MS else "SLOW"
-            print(f"  {label:<58} {ms:8.1f} ms  {verdict}")
-        print(f"  slowest call: {worst:.1f} ms = {worst / API_TARGET_MS:.2f} x target")
-        result = time_interactive(db, name, max(3, args.repeat // 2))
-        print(f"\npage time-to-interactive (target < {INTERACTIVE_TARGET_S:.0f} s):")
+            print(f"    {label:<58} {ms:8.1f} ms  {verdict}")
+        print(f"  slowest call of the page: {worst:.1f} ms = {worst / API_TARGET_MS:.2f} x target")
+        result = time_interactive(db, name, args.loads)
+        print(f"\npage in headless Chromium without GPU (target < {INTERACTIVE_TARGET_S:.0f} s):")
         if isinstance(result, str):
             print(f"  {result}")
         else:
-            med = statistics.median(result)
+            for key, what in (
+                ("ready", "table and best trial shown"),
+                ("interactive", "a sort click answered (time to interactive)"),
+                ("graphs", "all graphs drawn"),
+            ):
+                values = [r[key] for r in result]
+                runs = ", ".join(f"{x:.2f}" for x in values)
+                print(
+                    f"  {what:<46} median {statistics.median(values):5.2f} s  ({runs}; "
+                    "the first with a cold cache)"
+                )
+            med = statistics.median(r["interactive"] for r in result)
             verdict = "ok" if med < INTERACTIVE_TARGET_S else "SLOW"
-            runs = ", ".join(f"{x:.2f}" for x in result)
-            print(
-                f"  median {med:.2f} s over {len(result)} loads "
-                f"({runs}; the first is cold)  {verdict}"
-            )
-            print(f"  = {med / INTERACTIVE_TARGET_S:.2f} x target")
+            longest = max(r["longest"] for r in result)
+            print(f"  longest main-thread task after ready: {longest:.0f} ms")
+            print(f"  time to interactive = {med / INTERACTIVE_TARGET_S:.2f} x target  {verdict}")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
