@@ -425,3 +425,79 @@ def test_ask_tell_optimizer_runs_and_resumes_identically(tmp_path: Path) -> None
     with tunery.Optimizer(space, algorithm=ALGORITHM, seed=4, storage=db, name="cma") as again:
         got += drive(again, 15)
     assert got == expected
+
+
+# --------------------------------------------------------------------------- the controller
+
+
+def _scripted(launch: Any) -> Any:
+    """A fake trial that prints ``score`` = minus the squared distance to (2, 1)."""
+    from tunery.testing.executor import TrialScript
+
+    args = dict(arg[2:].split("=", 1) for arg in launch.argv if arg.startswith("--"))
+    score = -((float(args["a"]) - 2) ** 2) - (float(args["b"]) - 1) ** 2
+    return TrialScript(duration=10.0, lines=[(9.0, f"score={score}")])
+
+
+def _experiment(tmp_path: Path, params: list[dict[str, Any]], max_trials: int) -> Any:
+    from tests.helpers import create, native_doc
+    from tunery.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
+    doc = native_doc("cma", "", parameters=params, algorithm=ALGORITHM, parallel=4)
+    doc["spec"]["maxTrialCount"] = max_trials
+    create(store, doc, tmp_path)
+    return store
+
+
+def test_a_controller_runs_cmaes_until_a_small_space_is_exhausted(tmp_path: Path) -> None:
+    from tunery.clock import FakeClock
+    from tunery.controller import Controller
+    from tunery.model import ExperimentReason
+    from tunery.testing.executor import FakeExecutor
+
+    params = [
+        {"name": "a", "parameterType": "int", "feasibleSpace": {"min": "0", "max": "3"}},
+        {"name": "b", "parameterType": "int", "feasibleSpace": {"min": "0", "max": "2"}},
+    ]
+    store = _experiment(tmp_path, params, 100)
+    clock = FakeClock()
+    Controller(store, "cma", FakeExecutor(clock, _scripted), clock=clock, poll_interval=5.0).run()
+    assert store.get_experiment("cma").reason == ExperimentReason.SUGGESTION_END_REACHED
+    trials = store.list_trials("cma")
+    assert len(trials) == 12
+    assert len({(t.parameters["a"], t.parameters["b"]) for t in trials}) == 12
+    assert all(t.status is TrialCondition.SUCCEEDED for t in trials)
+    state = store.load_algorithm_state("cma")
+    assert state is not None and state["cmaes"] is not None
+    store.close()
+
+
+def test_a_restarted_controller_continues_the_same_search(tmp_path: Path) -> None:
+    from tunery.clock import FakeClock
+    from tunery.controller import Controller
+    from tunery.testing.executor import FakeExecutor
+
+    params = [
+        {"name": "a", "parameterType": "double", "feasibleSpace": {"min": "-5", "max": "5"}},
+        {"name": "b", "parameterType": "double", "feasibleSpace": {"min": "-5", "max": "5"}},
+    ]
+    runs = []
+    for restart in (False, True):
+        where = tmp_path / str(restart)
+        where.mkdir()
+        store = _experiment(where, params, 30)
+        clock = FakeClock()
+        if restart:  # a controller that stops mid-generation, then a new one resumes
+            first = Controller(
+                store, "cma", FakeExecutor(clock, _scripted), clock=clock, poll_interval=5.0
+            )
+            first.run(max_ticks=7)
+            first.release()
+        Controller(
+            store, "cma", FakeExecutor(clock, _scripted), clock=clock, poll_interval=5.0
+        ).run()
+        runs.append([dict(t.parameters) for t in store.list_trials("cma")])
+        store.close()
+    assert len(runs[0]) == 30
+    assert runs[0] == runs[1]
