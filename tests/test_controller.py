@@ -365,6 +365,60 @@ def test_experiment_on_postgresql(pg_fresh_url: str, tmp_path: Path) -> None:
         pg.close()
 
 
+#: Three steps per trial, slow enough that the controller writes while trials run.
+THREE_STEPS = """
+import sys, time
+x = float(sys.argv[1].split("=", 1)[1])
+for step in range(1, 4):
+    time.sleep(0.15)
+    print(f"step={step} score={x * step}", flush=True)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+def test_connection_lost_inside_a_transaction_is_survived(
+    pg_fresh_url: str, tmp_path: Path
+) -> None:
+    """The server kills the controller's connection in the middle of its writes."""
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.engine.make_url(pg_fresh_url).set(drivername="postgresql")
+    admin_dsn = dsn.render_as_string(hide_password=False)
+    pg = Store(pg_fresh_url)
+    #: Statements (by their first words) at whose n-th execution the connection dies.
+    targets = {"INSERT INTO observations": 2, "UPDATE trials": 9, "SELECT intents": 3}
+    seen: dict[str, int] = {}
+    killed: list[str] = []
+
+    def kill_midway(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        for prefix, n in targets.items():
+            if statement.lstrip().startswith(prefix):
+                seen[prefix] = seen.get(prefix, 0) + 1
+                if seen[prefix] == n:
+                    pid = conn.connection.dbapi_connection.info.backend_pid
+                    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+                        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                    killed.append(prefix)
+
+    sa.event.listen(pg.engine, "before_cursor_execute", kill_midway)
+    try:
+        create(pg, native_doc("lost", THREE_STEPS, parallel=2, max_trials=4), tmp_path)
+        Controller(pg, "lost", LocalExecutor(), poll_interval=0.05).run()
+        sa.event.remove(pg.engine, "before_cursor_execute", kill_midway)
+        assert sorted(killed) == sorted(targets), (killed, seen)
+        exp = pg.get_experiment("lost")
+        assert exp.reason == ExperimentReason.MAX_TRIALS_REACHED
+        trials = pg.list_trials("lost")
+        assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 4
+        for t in trials:
+            steps = [o.step for o in pg.get_observations("lost", t.name, "score")]
+            assert steps == [1, 2, 3], (t.name, steps)  # nothing lost, nothing twice
+    finally:
+        pg.close()
+
+
 def test_simulated_thousands_of_trials_with_fake_clock(store: Store, tmp_path: Path) -> None:
     from tunery.clock import FakeClock
     from tunery.testing.executor import FakeExecutor, TrialScript

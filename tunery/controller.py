@@ -34,7 +34,7 @@ from typing import Any
 from tunery.clock import Clock, SystemClock
 from tunery.collect import collector_source, make_collector
 from tunery.collect.base import Collector
-from tunery.errors import LeaseHeldError, TuneryError
+from tunery.errors import LeaseHeldError, StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.model import (
     Assignment,
@@ -42,6 +42,7 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentReason,
+    IntentKind,
     MetricRecord,
     MetricSummary,
     Observation,
@@ -57,8 +58,9 @@ from tunery.suggest import Suggester, create_suggester, pbt
 log = logging.getLogger(__name__)
 
 #: Intent kinds the controller obeys.
-INTENT_STOP_EXPERIMENT = "stop-experiment"
-INTENT_KILL_TRIAL = "kill-trial"
+#: The intent kinds (``tunery.model.IntentKind``), by their old names.
+INTENT_STOP_EXPERIMENT = IntentKind.STOP_EXPERIMENT.value
+INTENT_KILL_TRIAL = IntentKind.KILL_TRIAL.value
 
 
 def default_owner() -> str:
@@ -141,6 +143,7 @@ class Controller:
         poll_interval: float = 0.5,
         intent_interval: float = 0.25,
         on_event: Callable[[TrialEvent], None] | None = None,
+        reconnect_timeout: float = 300.0,
     ) -> None:
         self.store = store
         self.name = experiment
@@ -152,6 +155,8 @@ class Controller:
         #: Seconds between two reads of the intents table (stop/kill requests).
         self.intent_interval = intent_interval
         self.on_event = on_event
+        #: How long ``run`` keeps reconnecting after the database connection is lost.
+        self.reconnect_timeout = reconnect_timeout
         self._experiment: Experiment | None = None
         self._suggester: Suggester | None = None
         self._collector: Collector | None = None
@@ -240,15 +245,37 @@ class Controller:
             self.start()
         try:
             ticks = 0
+            lost_at: float | None = None
+            delay = 0.5
             while True:
-                if self.tick():
-                    break
+                try:
+                    if self.tick():
+                        break
+                    lost_at, delay = None, 0.5
+                except StorageConnectionLost as exc:
+                    # A write may have committed just before the loss, or not: forget every
+                    # cached copy and read the store again (restarting is resuming).
+                    now = self.clock.now()
+                    lost_at = now if lost_at is None else lost_at
+                    if now - lost_at > self.reconnect_timeout:
+                        raise
+                    log.warning("%s; reconnecting in %.1f s", exc.message, delay)
+                    self.clock.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    self._started = False
+                    try:
+                        self.start()
+                    except StorageConnectionLost:
+                        continue
                 ticks += 1
                 if max_ticks is not None and ticks >= max_ticks:
                     break
                 self._idle()
         finally:
-            self.release()
+            try:
+                self.release()
+            except StorageConnectionLost as exc:
+                log.warning("could not release the lease (it expires by itself): %s", exc)
         return self.store.get_experiment(self.name)
 
     def interrupt(self, reason: str = "Interrupted", message: str | None = None) -> int:

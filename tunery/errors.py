@@ -69,6 +69,14 @@ class StorageError(TuneryError):
     exit_code = 2
 
 
+class StorageConnectionLost(StorageError):
+    """The connection to the database server was lost mid-operation (it may come back).
+
+    The operation's transaction was rolled back, or committed just before the loss: a caller
+    that holds copies of stored state must read them again before going on.
+    """
+
+
 class MissingExtraError(TuneryError):
     """An optional dependency is not installed."""
 

@@ -37,6 +37,7 @@ from tunery.errors import (
     LeaseHeldError,
     MissingExtraError,
     NotFoundError,
+    StorageConnectionLost,
     StorageError,
 )
 from tunery.model import (
@@ -381,8 +382,18 @@ class Store:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated and not isinstance(
+                exc, (sa.exc.OperationalError, sa.exc.ProgrammingError)
+            ):
+                raise
             message = _first_line(exc)
+            if exc.connection_invalidated:
+                # The pool has dropped the dead connection; the next operation opens a new one.
+                raise StorageConnectionLost(
+                    f"lost the connection to {self.url}: {message}",
+                    "check the database server; tunery reconnects when it is back",
+                ) from exc
             hint = None
             if "no such table" in message or "does not exist" in message:
                 hint = "the database has no tunery schema yet: run `tunery db upgrade`"
