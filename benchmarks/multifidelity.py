@@ -4,15 +4,16 @@ Every method tunes the same learning-curve problem, minimising a validation loss
 per epoch, up to ``R`` epochs per configuration:
 
 - ``random``: random search, every configuration trained for ``R`` epochs (the baseline);
-- ``tunery-medianstop``, ``tunery-asha``: the same configurations, stopped early by tunery's
-  ``medianstop`` (Katib's rule; min_trials_required 3, start_step 4) or ``asha`` (min_resource
-  1, reduction_factor 3), through the ask/tell API's ``should_stop``;
+- ``tunery-medianstop``, ``tunery-asha``, ``tunery-asha-3``: the same configurations, stopped
+  early by tunery's ``medianstop`` (Katib's rule; min_trials_required 3, start_step 4) or
+  ``asha`` (reduction_factor 3, min_resource 1 or 3), through the ask/tell API's ``should_stop``;
 - ``tunery-hyperband``: Katib's ``hyperband`` (r_l = R, eta 3); it draws its own configurations
   and sets the epochs itself;
 - ``optuna-median``, ``optuna-sha``, ``optuna-hyperband``: Optuna's ``MedianPruner``
   (n_startup_trials 3, n_warmup_steps 3: the same steps as medianstop), ``SuccessiveHalvingPruner``
-  (min_resource 1, reduction_factor 3) and ``HyperbandPruner`` (min_resource 1, max_resource R,
-  reduction_factor 3), on the same configurations as ``random`` (``enqueue_trial``).
+  (reduction_factor 3, min_resource 1 or 3: ``optuna-sha``, ``optuna-sha-3``) and
+  ``HyperbandPruner`` (min_resource 1, max_resource R, reduction_factor 3), on the same
+  configurations as ``random`` (``enqueue_trial``).
 
 Within a seed all methods but hyperband see the same ``N`` configurations in the same order.
 Reported per method, averaged over seeds: the epochs trained in all (``steps``), the baseline's
@@ -220,10 +221,16 @@ class Run:
         return min(self.finals) if self.finals else math.inf
 
 
-def run_tunery(problem: Problem, configs: list[Config], stopper: str | None) -> Run:
+def run_tunery(
+    problem: Problem, configs: list[Config], stopper: str | None, min_resource: int = 1
+) -> Run:
     settings: dict[str, dict[str, Any]] = {
         "medianstop": {"min_trials_required": 3, "start_step": 4},
-        "asha": {"min_resource": 1, "reduction_factor": 3, "max_resource": problem.epochs},
+        "asha": {
+            "min_resource": min_resource,
+            "reduction_factor": 3,
+            "max_resource": problem.epochs,
+        },
     }
     opt = tunery.Optimizer(
         problem.space(),
@@ -277,13 +284,17 @@ def run_hyperband(problem: Problem, configs: list[Config]) -> Run:
     return run
 
 
-def run_optuna(problem: Problem, configs: list[Config], pruner_name: str) -> Run:
+def run_optuna(
+    problem: Problem, configs: list[Config], pruner_name: str, min_resource: int = 1
+) -> Run:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruners: dict[str, Any] = {
         "median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
-        "sha": optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        "sha": optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=min_resource, reduction_factor=3
+        ),
         "hyperband": optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=problem.epochs, reduction_factor=3
         ),
@@ -316,9 +327,11 @@ METHODS: dict[str, Callable[[Problem, list[Config]], Run]] = {
     "random": lambda p, c: run_tunery(p, c, None),
     "tunery-medianstop": lambda p, c: run_tunery(p, c, "medianstop"),
     "tunery-asha": lambda p, c: run_tunery(p, c, "asha"),
+    "tunery-asha-3": lambda p, c: run_tunery(p, c, "asha", min_resource=3),
     "tunery-hyperband": run_hyperband,
     "optuna-median": lambda p, c: run_optuna(p, c, "median"),
     "optuna-sha": lambda p, c: run_optuna(p, c, "sha"),
+    "optuna-sha-3": lambda p, c: run_optuna(p, c, "sha", min_resource=3),
     "optuna-hyperband": lambda p, c: run_optuna(p, c, "hyperband"),
 }
 
