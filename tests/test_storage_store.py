@@ -847,6 +847,28 @@ def test_trial_rows_changed_since(store: Store) -> None:
     assert [r.name for r in since] == ["exp-0002"]
 
 
+def test_trial_rows_sorted_and_cut_by_the_database(store: Store) -> None:
+    _bulk_trials(store)
+    everything = store.trial_rows("exp").rows
+
+    def reference(column: str, descending: bool) -> list[str]:
+        present = [r for r in everything if getattr(r, column) is not None]
+        missing = [r.name for r in everything if getattr(r, column) is None]
+        present.sort(key=lambda r: getattr(r, column), reverse=descending)  # stable: by index
+        return [r.name for r in present] + missing
+
+    for key, column in Store.ORDER_COLUMNS.items():
+        for descending in (False, True):
+            got = store.trial_rows("exp", order=(key, descending)).rows
+            assert [r.name for r in got] == reference(column, descending), (key, descending)
+    page = store.trial_rows("exp", order=("objective", True), limit=2, offset=1)
+    assert [r.name for r in page.rows] == reference("objective", True)[1:3]
+    assert page.matched == len(everything)
+    assert store.trial_rows("exp").matched is None
+    failed = store.trial_rows("exp", statuses=["Failed"], limit=5)
+    assert failed.matched == 1 and len(failed.rows) == 1
+
+
 def test_trial_columns_match_trial_rows(store: Store) -> None:
     import json
 

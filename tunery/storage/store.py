@@ -201,6 +201,8 @@ class TrialRows(TrialMarks):
     """The answer of :meth:`Store.trial_rows`."""
 
     rows: list[TrialRow]
+    #: How many trials matched before ``limit``/``offset`` (None when neither was given).
+    matched: int | None = None
 
 
 @dataclass(frozen=True)
@@ -806,8 +808,15 @@ class Store:
         *,
         changed_since: tuple[int, float | None] | None = None,
         statuses: Iterable[TrialCondition | str] | None = None,
+        order: tuple[str, bool] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> TrialRows:
         """The experiment's trials as plain tuples, by index, with their marks, in one read.
+
+        ``order=(column, descending)`` sorts by one of :attr:`ORDER_COLUMNS` in the database
+        instead (missing values last either way, ties by index), and ``limit``/``offset``
+        then cut the sorted list there, so a page of a large experiment costs a page.
 
         ``changed_since=(max_index, max_completion)`` (the marks of an earlier read) keeps
         only the trials that may have changed since: every active trial, every trial with a
@@ -817,33 +826,61 @@ class Store:
         by name has every trial as stored; ``counts`` lets it check.
         """
         c = trials.c
-        query = (
-            sa.select(
-                c.name,
-                c.trial_index,
-                c.status,
-                c.reason,
-                c.message,
-                c.objective,
-                c.created_time,
-                c.start_time,
-                c.completion_time,
-                self._json_text(c.parameters),
-                self._json_text(c.metrics),
+        query = sa.select(
+            c.name,
+            c.trial_index,
+            c.status,
+            c.reason,
+            c.message,
+            c.objective,
+            c.created_time,
+            c.start_time,
+            c.completion_time,
+            self._json_text(c.parameters),
+            self._json_text(c.metrics),
+        ).where(*self._trial_filter(experiment, changed_since, statuses))
+        if order is not None:
+            column = getattr(c, self.ORDER_COLUMNS[order[0]])
+            query = query.order_by(
+                column.is_(None), column.desc() if order[1] else column.asc(), c.trial_index
             )
-            .where(*self._trial_filter(experiment, changed_since, statuses))
-            .order_by(c.trial_index)
-        )
+        else:
+            query = query.order_by(c.trial_index)
+        sliced = limit is not None or offset > 0
+        if sliced:
+            query = query.offset(max(0, offset))
+            if limit is not None:
+                query = query.limit(max(0, limit))
         with self._read() as conn:
             rows = conn.execute(query).all()
             marks = self._marks(conn, experiment)
+            matched = None
+            if sliced:
+                matched = int(
+                    conn.execute(
+                        sa.select(sa.func.count()).where(
+                            *self._trial_filter(experiment, changed_since, statuses)
+                        )
+                    ).scalar_one()
+                )
         # One json.loads for the whole result: the per-call overhead dominates small documents.
         blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]}]" for r in rows]) + "]")
         out = [
             TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9])
             for row, blob in zip(rows, blobs, strict=True)
         ]
-        return TrialRows(rows=out, **marks)
+        return TrialRows(rows=out, matched=matched, **marks)
+
+    #: Sort keys :meth:`trial_rows` can order by in the database -> their trials column.
+    ORDER_COLUMNS = {
+        "index": "trial_index",
+        "name": "name",
+        "status": "status",
+        "objective": "objective",
+        "createdTime": "created_time",
+        "startTime": "start_time",
+        "completionTime": "completion_time",
+    }
 
     #: The columns :meth:`trial_columns` can build.
     TRIAL_COLUMNS = (
