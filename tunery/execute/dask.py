@@ -127,6 +127,10 @@ def scheduler_address(url: str) -> str:
     return f"{scheme}://{m.group(2)}:{int(m.group(3))}"
 
 
+#: Seconds ``start`` waits for the scheduler to hold a submitted task.
+SUBMIT_TIMEOUT = 10.0
+
+
 def open_executor(url: str | None, *, gpus: Sequence[str] | None = None) -> Any:
     """The executor named by ``url``: ``local`` (or None) or ``dask://HOST:PORT``.
 
@@ -722,6 +726,17 @@ class DaskExecutor:
         distributed.fire_and_forget(future)  # runs on even if this controller goes away
         self._futures[key] = future
         self._checked[key] = time.monotonic()
+        # Submitting is asynchronous: make sure the scheduler holds the task before its handle
+        # is handed out, so that a controller that saves the handle and dies, or another one
+        # that re-attaches through it, finds the task.
+        deadline = time.monotonic() + SUBMIT_TIMEOUT
+        delay = 0.002
+        while self._task_state(key) is None:
+            if time.monotonic() > deadline:
+                log.warning("the scheduler %s has not acknowledged task %s", self.address, key)
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
         log.debug("submitted trial %s as %s to %s", launch.trial_name, key, self.address)
         return {
             "executor": "dask",

@@ -426,7 +426,7 @@ class ExecutorContract:
         # The first executor never polls again (its controller died).
         restarted = harness.new_executor()
         status = harness.wait(restarted, handle)
-        assert status.state is RunState.FAILED
+        assert status.state is RunState.FAILED, status
         assert status.exit_code == 4
 
     def test_reattach_while_running(self, harness: ExecutorHarness) -> None:
