@@ -189,7 +189,64 @@ def test_cli_bad_executor_is_one_line(tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr
 
 
+def _annotated(name: str, executor: str, script: str = "echo step=1 loss=$1") -> str:
+    text = EXPERIMENT.format(name=name, trials=2, parallel=2, script=script)
+    return text.replace(
+        f"  name: {name}\n",
+        f"  name: {name}\n  annotations: {{tunery.dev/executor: '{executor}'}}\n",
+    )
+
+
+def test_executor_annotation_is_checked_and_used_unless_overridden(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "TUNERY_DB": str(tmp_path / "t.db"),
+        "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s",
+    }
+    env.pop("TUNERY_EXECUTOR", None)
+
+    def tunery(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tunery", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_annotated("bad-annotation", "dask://nowhere"))
+    proc = tunery("validate", str(bad))
+    assert proc.returncode == 2
+    assert 'metadata.annotations["tunery.dev/executor"]' in proc.stderr, proc.stderr
+    away = tmp_path / "away.yaml"
+    away.write_text(_annotated("away", "dask://127.0.0.1:9"))
+    proc = tunery("run", str(away), "-q")
+    assert proc.returncode == 2 and "cannot reach the Dask scheduler" in proc.stderr, proc.stderr
+    proc = tunery("run", str(away), "-q", "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+
+
 # --------------------------------------------------------------------------- on the cluster
+
+
+@pytest.mark.integration
+def test_an_annotated_experiment_runs_on_its_cluster(
+    cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    from tunery.storage import Store
+
+    url = "dask://" + cluster.address.split("://", 1)[1]
+    doc = tmp_path / "exp.yaml"
+    doc.write_text(_annotated("annotated", url))
+    db = str(tmp_path / "t.db")
+    proc = _tunery("run", str(doc), "-q", "--db", db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with Store(db) as store:
+        trials = store.list_trials("annotated")
+    assert [t.status.value for t in trials] == ["Succeeded", "Succeeded"]
+    assert all(t.handle and t.handle["executor"] == "dask" for t in trials)
 
 
 @pytest.mark.integration

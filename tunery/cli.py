@@ -238,8 +238,10 @@ def _db_option(f: F) -> F:
     )(f)
 
 
-def _check_executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    if value is None or value.strip() in ("", "local"):
+def _check_executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None  # the experiment's tunery.dev/executor annotation, else local
+    if value.strip() == "local":
         return "local"
     from tunery.execute.dask import scheduler_address
 
@@ -255,11 +257,11 @@ def _executor_option(f: F) -> F:
         "--executor",
         "executor_url",
         envvar="TUNERY_EXECUTOR",
-        default="local",
-        show_default=True,
+        default=None,
         metavar="URL",
         callback=_check_executor,
-        help="Where trials run: local, or dask://HOST:PORT (a Dask scheduler).",
+        help="Where trials run: local, or dask://HOST:PORT (a Dask scheduler). Default: the "
+        "experiment's tunery.dev/executor annotation, else local.",
     )(f)
 
 
@@ -370,12 +372,13 @@ def _drive(
 ) -> int:
     """Run the controller of experiment ``name`` to its end with a live display."""
     from tunery.controller import Controller
-    from tunery.execute.dask import open_executor
+    from tunery.execute.dask import executor_url_of, open_executor
 
     console = _console()
     experiment = store.get_experiment(name)
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
-    executor = open_executor(executor_url, gpus=gpu_pool)
+    url = executor_url_of(experiment.spec.annotations, executor_url)
+    executor = open_executor(url, gpus=gpu_pool)
     printer = _progress_printer(console, experiment)
     controller = Controller(
         store,

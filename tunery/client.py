@@ -173,11 +173,15 @@ class ExperimentHandle:
         exp = self.client.get_experiment(self.name)
         if exp.status.is_completed:
             return
-        from tunery.execute.dask import open_executor
+        from tunery.execute.dask import executor_url_of, open_executor
 
         given = self._executor
         # An unreachable scheduler or a bad URL raises here, in the caller's thread.
-        executor = given if hasattr(given, "start") else open_executor(given)
+        executor = (
+            given
+            if hasattr(given, "start")
+            else open_executor(executor_url_of(exp.spec.annotations, given))
+        )
         self._thread = threading.Thread(
             target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.name}"
         )

@@ -127,8 +127,18 @@ def scheduler_address(url: str) -> str:
     return f"{scheme}://{m.group(2)}:{int(m.group(3))}"
 
 
+#: The experiment annotation that names where its trials run (``--executor`` overrides it).
+EXECUTOR_ANNOTATION = "tunery.dev/executor"
+
 #: Seconds ``start`` waits for the scheduler to hold a submitted task.
 SUBMIT_TIMEOUT = 10.0
+
+
+def executor_url_of(annotations: Mapping[str, str], given: str | None = None) -> str:
+    """``given`` (a command-line or SDK choice), else the experiment's annotation, else local."""
+    if given is not None and given.strip():
+        return given
+    return annotations.get(EXECUTOR_ANNOTATION, "").strip() or "local"
 
 
 def open_executor(url: str | None, *, gpus: Sequence[str] | None = None) -> Any:

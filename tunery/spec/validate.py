@@ -75,6 +75,7 @@ _MC = "spec.metricsCollectorSpec"
 def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None:
     """Raise SpecError at the first problem of a defaulted spec."""
     validate_name(spec)
+    validate_executor_annotation(spec)
     validate_counts(spec)
     validate_objective(spec)
     validate_settings_unique(spec.algorithm.algorithm_settings, "spec.algorithm.algorithmSettings")
@@ -108,6 +109,24 @@ def spec_warnings(spec: ExperimentSpec) -> list[str]:
             "would refuse this); lower it to at most maxTrialCount"
         )
     return warnings
+
+
+def validate_executor_annotation(spec: ExperimentSpec) -> None:
+    """``metadata.annotations["tunery.dev/executor"]``, when given, names an executor."""
+    from tunery.errors import UserInputError
+    from tunery.execute.dask import EXECUTOR_ANNOTATION, scheduler_address
+
+    value = spec.annotations.get(EXECUTOR_ANNOTATION)
+    if value is None or value.strip() == "local":
+        return
+    try:
+        scheduler_address(value)
+    except UserInputError:
+        raise SpecError(
+            f'metadata.annotations["{EXECUTOR_ANNOTATION}"]',
+            f"{value!r} is not an executor",
+            'use "local" or "dask://HOST:PORT" (a Dask scheduler)',
+        ) from None
 
 
 def validate_name(spec: ExperimentSpec) -> None:
