@@ -34,8 +34,8 @@ from peers import run  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 DEFAULT_METHODS = (
-    "tunery-bayesianoptimization,tunery-tpe,tunery-multivariate-tpe,optuna-tpe,optuna-gp,"
-    "optuna-cmaes,skopt-gp,hyperopt-tpe,random"
+    "tunery-bayesianoptimization,tunery-tpe,tunery-multivariate-tpe,tunery-cmaes,optuna-tpe,"
+    "optuna-gp,optuna-cmaes,skopt-gp,hyperopt-tpe,random"
 )
 
 
