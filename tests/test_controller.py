@@ -419,6 +419,57 @@ def test_connection_lost_inside_a_transaction_is_survived(
         pg.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
+def test_two_controllers_and_the_ui_share_one_postgresql(pg_fresh_url: str, tmp_path: Path) -> None:
+    """Different experiments, each with its own controller and connection pool, at once."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from tunery.ui.app import create_app
+
+    setup = Store(pg_fresh_url)
+    for name in ("left", "right"):
+        create(setup, native_doc(name, THREE_STEPS, parallel=2, max_trials=4), tmp_path)
+    errors: list[BaseException] = []
+
+    def drive(name: str) -> None:
+        own = Store(pg_fresh_url)  # as on another machine: its own engine
+        try:
+            Controller(own, name, LocalExecutor(), poll_interval=0.05).run()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=drive, args=(n,)) for n in ("left", "right")]
+    for t in threads:
+        t.start()
+    ui = TestClient(create_app(Store(pg_fresh_url), token="t"))
+    seen_running = False
+    while any(t.is_alive() for t in threads):
+        listed = ui.get("/api/experiments").json()
+        seen_running |= any(e["status"] == "Running" for e in listed)
+        threads[0].join(0.1)
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    try:
+        for name in ("left", "right"):
+            exp = setup.get_experiment(name)
+            assert exp.reason == ExperimentReason.MAX_TRIALS_REACHED, exp
+            trials = setup.list_trials(name)
+            assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 4
+            assert all(len(setup.get_observations(name, t.name)) == 3 for t in trials)
+            assert setup.lease_owner(name) is None  # released
+        listed = ui.get("/api/experiments").json()
+        assert {e["name"] for e in listed} == {"left", "right"}
+        assert seen_running
+    finally:
+        setup.close()
+
+
 def test_simulated_thousands_of_trials_with_fake_clock(store: Store, tmp_path: Path) -> None:
     from tunery.clock import FakeClock
     from tunery.testing.executor import FakeExecutor, TrialScript
