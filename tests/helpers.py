@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,17 @@ def kill_9_runs(
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+def tunery_ok(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``tunery ARGS`` in a subprocess; it must exit 0 (its output is in the message)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunery", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(env),
+    )
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    return proc

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import create, kill_9_runs, native_doc, write_yaml
+from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
@@ -330,19 +328,6 @@ def test_controller_runs_the_rungs_with_real_trials(tmp_path: Path) -> None:
         store.close()
 
 
-def _tunery(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tunery", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(env),
-    )
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
 @pytest.mark.integration
 def test_kill_9_controller_then_resume_with_asha(tmp_path: Path) -> None:
     ran = tmp_path / "ran.txt"
@@ -351,9 +336,9 @@ def test_kill_9_controller_then_resume_with_asha(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
     kill_9_runs(path, tmp_path, env, ran, (1.0, 0.7, 0.7))
-    got = json.loads(_tunery("resume", "asha9", "--json", cwd=tmp_path, env=env).stdout)
+    got = json.loads(tunery_ok("resume", "asha9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded"
-    trials = json.loads(_tunery("trials", "asha9", "--json", cwd=tmp_path, env=env).stdout)
+    trials = json.loads(tunery_ok("trials", "asha9", "--json", cwd=tmp_path, env=env).stdout)
     assert len(trials) == len(values)
     started = ran.read_text().split()
     assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"

@@ -8,15 +8,13 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import create, kill_9_runs, native_doc, write_yaml
+from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
@@ -544,19 +542,6 @@ def test_controller_stops_bad_trials_after_start_step(tmp_path: Path) -> None:
         store.close()
 
 
-def _tunery(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tunery", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(env),
-    )
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
 @pytest.mark.integration
 def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> None:
     ran = tmp_path / "ran.txt"
@@ -573,9 +558,9 @@ def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> No
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
     kill_9_runs(path, tmp_path, env, ran, (1.2, 0.8, 0.8))
-    got = json.loads(_tunery("resume", "median9", "--json", cwd=tmp_path, env=env).stdout)
+    got = json.loads(tunery_ok("resume", "median9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded" and got["reason"] == "ExperimentMaxTrialsReached"
-    trials = json.loads(_tunery("trials", "median9", "--json", cwd=tmp_path, env=env).stdout)
+    trials = json.loads(tunery_ok("trials", "median9", "--json", cwd=tmp_path, env=env).stdout)
     assert len(trials) == len(values)
     started = ran.read_text().split()
     assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import create, kill_9_runs, native_doc, write_yaml
+from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
@@ -410,19 +408,6 @@ def test_controller_runs_the_brackets_with_real_trials(tmp_path: Path) -> None:
         store.close()
 
 
-def _tunery(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tunery", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(env),
-    )
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
 @pytest.mark.integration
 def test_kill_9_controller_then_resume_with_hyperband(tmp_path: Path) -> None:
     ran = tmp_path / "ran.txt"
@@ -430,10 +415,10 @@ def test_kill_9_controller_then_resume_with_hyperband(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "exp.yaml", doc)
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "RAN_LOG": str(ran)}
     kill_9_runs(path, tmp_path, env, ran, (0.5, 0.9, 0.6))
-    got = json.loads(_tunery("resume", "hb9", "--json", cwd=tmp_path, env=env).stdout)
+    got = json.loads(tunery_ok("resume", "hb9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded"
     assert got["reason"] == "ExperimentSuggestionEndReached"
-    table = _tunery("trials", "hb9", cwd=tmp_path, env={**env, "COLUMNS": "200"}).stdout
+    table = tunery_ok("trials", "hb9", cwd=tmp_path, env={**env, "COLUMNS": "200"}).stdout
     assert "bracket" in table and "rung" in table
     started = ran.read_text().split()
     store = Store(f"sqlite:///{tmp_path / 'tunery.db'}")

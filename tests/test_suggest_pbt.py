@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import create, kill_9_runs, native_doc, write_yaml
+from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.model import (
@@ -594,26 +593,13 @@ def _local() -> Any:
     return LocalExecutor()
 
 
-def _tunery(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tunery", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(env),
-    )
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
 @pytest.mark.integration
 def test_example_runs_and_trials_show_the_lineage(tmp_path: Path) -> None:
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db"), "COLUMNS": "200"}
-    _tunery(
+    tunery_ok(
         "run", str(EXAMPLE / "experiment.yaml"), "--max-trials", "12", "-q", cwd=tmp_path, env=env
     )
-    trials = json.loads(_tunery("trials", "simple-pbt", "--json", cwd=tmp_path, env=env).stdout)
+    trials = json.loads(tunery_ok("trials", "simple-pbt", "--json", cwd=tmp_path, env=env).stdout)
     assert len(trials) == 12
     assert all(t["status"] == "Succeeded" for t in trials), trials
     names = {t["name"] for t in trials}
@@ -628,7 +614,7 @@ def test_example_runs_and_trials_show_the_lineage(tmp_path: Path) -> None:
         assert state["lineage"][1]["from_step"] == 4 and state["step"] == 8
         assert state["lineage"][1]["lr"] == pytest.approx(t["parameters"]["lr"])
     assert not list(EXAMPLE.glob("checkpoint*")), "the example wrote into its own directory"
-    table = _tunery("trials", "simple-pbt", cwd=tmp_path, env=env).stdout
+    table = tunery_ok("trials", "simple-pbt", cwd=tmp_path, env=env).stdout
     header = next(line for line in table.splitlines() if "status" in line)
     assert "gen" in header and "parent" in header
     row = next(line for line in table.splitlines() if trials[7]["name"] in line.split()[:1])
@@ -648,9 +634,9 @@ def test_kill_9_controller_then_resume_keeps_generations_and_checkpoints(tmp_pat
         "RAN_LOG": str(ran),
     }
     kill_9_runs(path, tmp_path, env, ran, (0.3, 0.9, 0.5))
-    got = json.loads(_tunery("resume", "pbt9", "--json", cwd=tmp_path, env=env).stdout)
+    got = json.loads(tunery_ok("resume", "pbt9", "--json", cwd=tmp_path, env=env).stdout)
     assert got["status"] == "Succeeded" and got["reason"] == "ExperimentMaxTrialsReached"
-    trials = json.loads(_tunery("trials", "pbt9", "--json", cwd=tmp_path, env=env).stdout)
+    trials = json.loads(tunery_ok("trials", "pbt9", "--json", cwd=tmp_path, env=env).stdout)
     assert sorted(ran.read_text().split()) == sorted(t["name"] for t in trials), (
         "a trial ran twice or not at all"
     )
