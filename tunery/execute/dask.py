@@ -78,6 +78,7 @@ from typing import Any
 
 from tunery.errors import MissingExtraError, TuneryError, UserInputError
 from tunery.execute.base import Launch, ResourcesImpossible, RunState, RunStatus
+from tunery.execute.local import group_alive, killpg_quietly
 
 log = logging.getLogger(__name__)
 
@@ -268,31 +269,12 @@ def _default_root() -> str:
     return os.path.join(tempfile.gettempdir(), f"tunery-{user}", "trials")
 
 
-def _group_alive(pgid: int) -> bool:
-    from tunery.execute.local import group_members
-
-    if os.path.exists("/proc/self/stat"):
-        return bool(group_members(pgid))
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def _terminate_blocking(pgid: int, grace: float) -> None:
-    _killpg(pgid, signal.SIGTERM)
+    killpg_quietly(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while _group_alive(pgid) and time.monotonic() < deadline:
+    while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    _killpg(pgid, signal.SIGKILL)
+    killpg_quietly(pgid, signal.SIGKILL)
 
 
 def _read_code(path: str) -> int | None:
@@ -476,13 +458,13 @@ async def kill_remote(pid: int, grace: float) -> bool:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         pgid = pid
-    if pgid != pid or not _group_alive(pid):
+    if pgid != pid or not group_alive(pid):
         return False
-    _killpg(pid, signal.SIGTERM)
+    killpg_quietly(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while _group_alive(pid) and time.monotonic() < deadline:
+    while group_alive(pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    _killpg(pid, signal.SIGKILL)
+    killpg_quietly(pid, signal.SIGKILL)
     return True
 
 

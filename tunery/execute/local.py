@@ -155,7 +155,8 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any live process is left in process group ``pgid``."""
     if _have_proc():
         return bool(group_members(pgid))
     try:
@@ -167,7 +168,8 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _killpg(pgid: int, sig: int) -> None:
+def killpg_quietly(pgid: int, sig: int) -> None:
+    """Signal process group ``pgid``; a group that is gone (or not ours) is no error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
@@ -496,19 +498,19 @@ class LocalExecutor:
         """SIGTERM the group, wait up to ``grace`` seconds for it to go, then SIGKILL it."""
         if not self._group_is_ours(h):
             return
-        if not _group_alive(h.pgid):
+        if not group_alive(h.pgid):
             self._reap(h)
             return
-        _killpg(h.pgid, signal.SIGTERM)
+        killpg_quietly(h.pgid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         pause = 0.005
         while True:
             self._reap_if_exited(h)
-            if not _group_alive(h.pgid):
+            if not group_alive(h.pgid):
                 break
             if time.monotonic() >= deadline:
                 log.info("process group %d outlived SIGTERM; sending SIGKILL", h.pgid)
-                _killpg(h.pgid, signal.SIGKILL)
+                killpg_quietly(h.pgid, signal.SIGKILL)
                 break
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.05)
@@ -532,7 +534,7 @@ class LocalExecutor:
         if h.pid in self._procs or self._running(h):
             # Background processes the trial left behind (they would hold GPUs and files);
             # the group id is still ours, and signalling a lone zombie leader is harmless.
-            _killpg(h.pgid, signal.SIGKILL)
+            killpg_quietly(h.pgid, signal.SIGKILL)
         self._reap(h)
         self._procs.pop(h.pid, None)
         self._release(h.trial_dir)
