@@ -1,4 +1,9 @@
-"""Tests of the TPE suggesters (Katib's ``tpe`` and ``multivariate-tpe``)."""
+"""Tests of the TPE suggesters (Katib's ``tpe`` and ``multivariate-tpe``).
+
+Both names run one joint model by default; ``tpe`` with ``multivariate: "false"`` runs one model
+per parameter.  The behaviour tests run both models: ``"tpe"`` (joint) and
+``"tpe-independent"`` (a name of these tests only: ``tpe`` with ``multivariate: "false"``).
+"""
 
 from __future__ import annotations
 
@@ -32,11 +37,27 @@ from tunery.testing.suggest import (
     discrete_param,
     double_param,
     int_param,
-    make_spec,
     make_trials,
 )
+from tunery.testing.suggest import make_spec as _make_spec
 
-ALGORITHMS = ("tpe", "multivariate-tpe")
+ALGORITHMS = ("tpe", "tpe-independent")
+INDEPENDENT = ("multivariate", "false")
+
+
+def make_spec(
+    parameters: Sequence[ParameterSpec],
+    algorithm: str,
+    settings: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    **options: ObjectiveType,
+) -> ExperimentSpec:
+    """The suggest contract's ``make_spec``, knowing ``tpe-independent``."""
+    pairs = list(settings.items()) if isinstance(settings, Mapping) else list(settings or ())
+    if algorithm == "tpe-independent":
+        algorithm, pairs = "tpe", [*pairs, INDEPENDENT]
+    return _make_spec(parameters, algorithm, pairs, **options)
+
+
 Objective = Callable[[Mapping[str, ParamValue]], float]
 
 
@@ -133,20 +154,51 @@ MIXED = [
 
 def test_registered_under_katib_names() -> None:
     assert {"tpe", "multivariate-tpe"} <= set(available())
-    joint = create_suggester(make_spec(default_parameters(), "multivariate-tpe"), 0)
-    single = create_suggester(make_spec(default_parameters(), "tpe"), 0)
-    assert isinstance(joint, TPESuggester)
+    for name in ("tpe", "multivariate-tpe"):
+        suggester = create_suggester(make_spec(default_parameters(), name), 0)
+        assert isinstance(suggester, TPESuggester)
+        assert suggester.multivariate, name
+    single = create_suggester(make_spec(default_parameters(), "tpe-independent"), 0)
     assert isinstance(single, TPESuggester)
-    assert joint.multivariate
     assert not single.multivariate
+    on = create_suggester(make_spec(default_parameters(), "tpe", {"multivariate": "True"}), 0)
+    assert isinstance(on, TPESuggester) and on.multivariate
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_contract_with_settings(algorithm: str) -> None:
+def test_both_names_suggest_the_same() -> None:
+    a, _ = run("tpe", MIXED, mixed, 20, 3, batch=2)
+    b, _ = run("multivariate-tpe", MIXED, mixed, 20, 3, batch=2)
+    c, _ = run("tpe-independent", MIXED, mixed, 20, 3, batch=2)
+    assert [t.parameters for t in a] == [t.parameters for t in b]
+    assert [t.parameters for t in a] != [t.parameters for t in c]
+
+
+def test_multivariate_tpe_refuses_to_be_independent() -> None:
+    spec = make_spec(default_parameters(), "multivariate-tpe", [("multivariate", "FALSE")])
+    with pytest.raises(SpecError, match="always models the parameters jointly") as info:
+        create_suggester(spec, 0)
+    assert info.value.path == "spec.algorithm.algorithmSettings[0]"
+    assert "algorithmName: tpe" in (info.value.hint or "")
+    spec = make_spec(default_parameters(), "multivariate-tpe", [("multivariate", "true")])
+    assert create_suggester(spec, 0).multivariate  # type: ignore[attr-defined]
+
+
+def contract_factory(
+    algorithm: str, *settings: tuple[str, str]
+) -> tuple[str, Callable[[str, Sequence[ParameterSpec]], ExperimentSpec]]:
+    """(registered name, spec factory) of a test algorithm name, for the suggest contract."""
+    extra = [*settings, INDEPENDENT] if algorithm == "tpe-independent" else list(settings)
+
     def factory(name: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
-        return make_spec(parameters, name, {"n_startup_trials": "3", "random_state": "4"})
+        return _make_spec(parameters, name, extra)
 
-    contract.run_contract(algorithm, factory)
+    return ("tpe" if algorithm == "tpe-independent" else algorithm), factory
+
+
+@pytest.mark.parametrize("algorithm", ("tpe", "multivariate-tpe", "tpe-independent"))
+def test_contract_with_settings(algorithm: str) -> None:
+    name, factory = contract_factory(algorithm, ("n_startup_trials", "3"), ("random_state", "4"))
+    contract.run_contract(name, factory)
 
 
 # --------------------------------------------------------------------------- settings
@@ -163,12 +215,12 @@ def test_accepts_the_settings_of_katibs_services(algorithm: str) -> None:
     }
     suggester = create_suggester(make_spec(default_parameters(), algorithm, settings), 0)
     assert isinstance(suggester, TPESuggester)
-    assert suggester.settings == TPESettings(5, 32, 0.3, 2.5)
+    assert suggester.settings == TPESettings(5, 32, 0.3, 2.5, algorithm != "tpe-independent")
     assert suggester.seed == 3
     hyperopt = make_spec(default_parameters(), algorithm, {"n_EI_candidates": "7"})
     assert TPESettings.from_spec(hyperopt).n_ei_candidates == 7
-    assert TPESettings.from_spec(make_spec(default_parameters(), algorithm)) == TPESettings(
-        10, 24, None, 1.0
+    assert TPESettings.from_spec(make_spec(default_parameters(), "tpe")) == TPESettings(
+        10, 24, None, 1.0, True
     )
 
 
@@ -186,7 +238,8 @@ def test_accepts_the_settings_of_katibs_services(algorithm: str) -> None:
         ("prior_weight", "0", "greater than zero"),
         ("prior_weight", "abc", "failed to validate prior_weight"),
         ("random_state", "-3", "greater than or equal to zero"),
-        ("multivariate", "true", "unknown setting multivariate"),
+        ("multivariate", "yes", "failed to validate multivariate"),
+        ("n_ei_candidate", "5", "unknown setting n_ei_candidate"),
     ],
 )
 def test_bad_settings_name_their_path(algorithm: str, name: str, value: str, message: str) -> None:
@@ -273,7 +326,8 @@ def test_stateless_round_trip(algorithm: str) -> None:
     suggester = create_suggester(spec, 0)
     assert suggester.dump_state() is None
     suggester.load_state({})
-    contract.check_state_roundtrip(algorithm, parameters=MIXED)
+    name, factory = contract_factory(algorithm)
+    contract.check_state_roundtrip(name, factory, parameters=MIXED)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -321,9 +375,10 @@ def test_beats_random_on_synthetic_functions() -> None:
         return statistics.mean(min(run(algorithm, params, fn, n, seed)[1]) for seed in range(5))
 
     for algorithm, params, fn, optimum in (
+        ("tpe-independent", BRANIN, branin, 0.397887),
         ("tpe", BRANIN, branin, 0.397887),
-        ("multivariate-tpe", BRANIN, branin, 0.397887),
-        ("multivariate-tpe", HARTMANN6, hartmann6, -3.32237),
+        ("tpe", HARTMANN6, hartmann6, -3.32237),
+        ("tpe-independent", MIXED, mixed, 0.0),
         ("tpe", MIXED, mixed, 0.0),
     ):
         tpe = mean_best(algorithm, params, fn, 60) - optimum
