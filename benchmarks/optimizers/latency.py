@@ -52,7 +52,12 @@ def time_tunery(algorithm: str, problem: Problem, hist: list[Any], repeat: int) 
             space[p.name] = tunery.search.int(int(p.low), int(p.high))
         else:
             space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
-    spec = tunery.Optimizer(space, algorithm=algorithm, objective="minimize").spec
+    settings: dict[str, str] = {}
+    if algorithm == "tpe-independent":  # tpe with one model per parameter
+        algorithm, settings = "tpe", {"multivariate": "false"}
+    spec = tunery.Optimizer(
+        space, algorithm=algorithm, objective="minimize", settings=settings
+    ).spec
     trials = [
         Trial(
             name=f"t-{i}",
@@ -100,6 +105,7 @@ def time_optuna(kind: str, problem: Problem, hist: list[Any], repeat: int) -> fl
     for _ in range(repeat):
         sampler: Any = {
             "tpe": lambda: optuna.samplers.TPESampler(seed=0),
+            "tpe-independent": lambda: optuna.samplers.TPESampler(seed=0, multivariate=False),
             "gp": lambda: optuna.samplers.GPSampler(seed=0),
             "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=0),
         }[kind]()

@@ -6,7 +6,9 @@ liar for Optuna TPE, ``cl_min`` for scikit-optimize, ``max_queue_len`` for hyper
 trials for tunery), which is what parallel trials do.
 
 Methods: ``tunery-<algorithm>`` (any registered algorithm: ``tunery-tpe``, ``tunery-cmaes``...),
-``optuna-tpe``, ``optuna-gp``, ``optuna-cmaes``, ``skopt-gp``, ``hyperopt-tpe``, ``random``.
+``tunery-tpe-independent`` (``tpe`` with ``multivariate: "false"``),
+``optuna-tpe`` (Optuna's default TPE: multivariate since Optuna 5), ``optuna-tpe-independent``,
+``optuna-gp``, ``optuna-cmaes``, ``skopt-gp``, ``hyperopt-tpe``, ``random``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def run_random(problem: Problem, budget: int, seed: int, batch: int) -> list[flo
 def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
     import tunery
 
+    settings: dict[str, str] = {}
+    if algorithm == "tpe-independent":  # tunery's tpe with one model per parameter
+        algorithm, settings = "tpe", {"multivariate": "false"}
+
     space: dict[str, Any] = {}
     for p in problem.params:
         if p.kind == "categorical":
@@ -46,7 +52,9 @@ def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: 
             space[p.name] = tunery.search.int(int(p.low), int(p.high))
         else:
             space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
-    opt = tunery.Optimizer(space, algorithm=algorithm, objective="minimize", seed=seed)
+    opt = tunery.Optimizer(
+        space, algorithm=algorithm, objective="minimize", seed=seed, settings=settings
+    )
     values = []
     for size in _batches(budget, batch):
         suggestions = opt.ask(size)
@@ -76,8 +84,13 @@ def run_optuna(kind: str, problem: Problem, budget: int, seed: int, batch: int) 
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    if kind == "tpe":
-        sampler: Any = optuna.samplers.TPESampler(seed=seed, constant_liar=batch > 1)
+    if kind in ("tpe", "tpe-independent"):
+        # Optuna >= 5 runs the multivariate TPE by default ("tpe"); "tpe-independent" is the
+        # classic one-parameter-at-a-time TPE (Optuna < 5's default, and hyperopt's method).
+        multivariate = None if kind == "tpe" else False
+        sampler: Any = optuna.samplers.TPESampler(
+            seed=seed, constant_liar=batch > 1, multivariate=multivariate
+        )
     elif kind == "gp":
         sampler = optuna.samplers.GPSampler(seed=seed)
     else:

@@ -33,9 +33,11 @@ sys.path.insert(0, str(HERE.parents[1]))
 from peers import run  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
+# tunery's multivariate-tpe is the same model as its tpe (both joint by default), so it is not
+# run twice; tunery-tpe-independent is tpe with multivariate: "false".
 DEFAULT_METHODS = (
-    "tunery-bayesianoptimization,tunery-tpe,tunery-multivariate-tpe,tunery-cmaes,optuna-tpe,"
-    "optuna-gp,optuna-cmaes,skopt-gp,hyperopt-tpe,random"
+    "tunery-bayesianoptimization,tunery-tpe,tunery-tpe-independent,tunery-cmaes,optuna-tpe,"
+    "optuna-tpe-independent,optuna-gp,optuna-cmaes,skopt-gp,hyperopt-tpe,random"
 )
 
 
