@@ -88,7 +88,9 @@ def _settings(**values: str) -> Callable[[str, Sequence[ParameterSpec]], Experim
 ADAPTERS: dict[str, Callable[[str, Sequence[ParameterSpec]], ExperimentSpec]] = {
     **contract.SPEC_FACTORIES,  # required settings or parameter kinds (hyperband, cmaes, ...)
     "grid": _grid,
-    "tpe": _settings(n_startup_trials="3"),
+    # Both TPE names run the joint model by default: multivariate-tpe covers it, and tpe here
+    # covers the other model (one per parameter).
+    "tpe": _settings(n_startup_trials="3", multivariate="false"),
     "multivariate-tpe": _settings(n_startup_trials="3"),
     "bayesianoptimization": _settings(n_initial_points="3"),
 }
