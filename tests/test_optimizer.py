@@ -229,3 +229,16 @@ def test_enqueue_hands_out_given_configurations_first() -> None:
         opt.enqueue({"x": 2.0})
     with pytest.raises(UserInputError, match="step"):
         opt.enqueue({"x": 0.31})
+
+
+@pytest.mark.parametrize("algorithm", ["random", "grid", "tpe", "sobol"])
+def test_a_batch_does_not_repeat_its_enqueued_configurations(algorithm: str) -> None:
+    # Three configurations in all: two enqueued, so the algorithm's one must be the third.
+    space = {"c": tunery.search.categorical(["a", "b", "c"])}
+    for seed in range(5):
+        opt = tunery.Optimizer(space, algorithm=algorithm, seed=seed)
+        opt.enqueue({"c": "a"})
+        opt.enqueue({"c": "b"})
+        batch = opt.ask(3)
+        assert [s.params["c"] for s in batch] == ["a", "b", "c"], (algorithm, seed)
+        assert opt.ask(1) == []

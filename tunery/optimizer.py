@@ -234,47 +234,49 @@ class Optimizer:
             raise UserInputError(f"ask(n) needs n >= 1, not {n}")
         queued = [Assignment(p) for p in self._queue[:count]]
         del self._queue[:count]
-        assignments = queued
+        # Enqueued configurations start first, so the algorithm's share of the batch sees
+        # them in flight (and neither repeats nor crowds them).
+        out = [self._start(assignment) for assignment in queued]
         if len(queued) < count:
-            assignments += self._suggester.suggest(list(self._trials.values()), count - len(queued))
-        if not assignments and n is None:
+            history = list(self._trials.values())
+            for assignment in self._suggester.suggest(history, count - len(queued)):
+                out.append(self._start(assignment))
+        if not out and n is None:
             raise UserInputError(
                 "the search space is exhausted: every configuration has been suggested",
                 "read opt.best, or widen the search space",
-            )
-        out = []
-        index = len(self._trials)
-        now = _now()
-        for assignment in assignments:
-            index += 1
-            trial = Trial(
-                name=f"{self.name}-{index:04d}",
-                experiment=self.name,
-                index=index,
-                parameters=dict(assignment.parameters),
-                status=TrialCondition.RUNNING,
-                labels=dict(assignment.labels),
-                created_time=now,
-                start_time=now,
-            )
-            self._trials[trial.name] = trial
-            if self._store is not None:
-                self._store.create_trial(replace(trial, status=TrialCondition.CREATED))
-                self._store.update_trial(
-                    self.name,
-                    trial.name,
-                    expect=[TrialCondition.CREATED],
-                    status=TrialCondition.RUNNING,
-                    start_time=now,
-                )
-            out.append(
-                Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
             )
         if self._store is not None:
             state = self._suggester.dump_state()
             if state is not None:
                 self._store.save_algorithm_state(self.name, state)
         return out[0] if n is None else out
+
+    def _start(self, assignment: Assignment) -> Suggestion:
+        """A new running trial of ``assignment`` (stored when the optimizer persists)."""
+        index = len(self._trials) + 1
+        now = _now()
+        trial = Trial(
+            name=f"{self.name}-{index:04d}",
+            experiment=self.name,
+            index=index,
+            parameters=dict(assignment.parameters),
+            status=TrialCondition.RUNNING,
+            labels=dict(assignment.labels),
+            created_time=now,
+            start_time=now,
+        )
+        self._trials[trial.name] = trial
+        if self._store is not None:
+            self._store.create_trial(replace(trial, status=TrialCondition.CREATED))
+            self._store.update_trial(
+                self.name,
+                trial.name,
+                expect=[TrialCondition.CREATED],
+                status=TrialCondition.RUNNING,
+                start_time=now,
+            )
+        return Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
 
     def _running(self, suggestion: Suggestion | str, verb: str) -> Trial:
         sid = suggestion.id if isinstance(suggestion, Suggestion) else suggestion
