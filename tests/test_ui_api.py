@@ -573,6 +573,7 @@ def test_page_and_assets(client: TestClient) -> None:
     assert page.status_code == 200 and "<title>tunery</title>" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "'unsafe-inline'" not in page.headers["content-security-policy"].split("style-src")[0]
+    assert "'unsafe-eval'" not in page.headers["content-security-policy"]
     assert client.get("/static/app.js").status_code == 200
     plotly = client.get("/static/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000

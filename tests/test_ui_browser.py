@@ -177,6 +177,14 @@ def page(browser: Any) -> Iterator[Any]:
 
     p.on("dialog", on_dialog)
     p.on("pageerror", lambda exc: p.errors.append(str(exc)))
+
+    def on_console(message: Any) -> None:
+        # A script the page's Content-Security-Policy refused (eval, inline code, a foreign
+        # origin) is a fault of the page, even where the script caught the error.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            p.errors.append(message.text)
+
+    p.on("console", on_console)
     try:
         yield p
     finally:
@@ -272,7 +280,7 @@ def test_list_experiment_graphs_table_and_trial(
     assert max(float(c) for c in cells) <= losses[kept] + 1e-6
     # A click on the axis clears it.
     page.mouse.click(x, area["y"] + area["height"] * 0.3)
-    page.wait_for_function("document.querySelectorAll('#parcoords rect.brush').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('#parcoords rect.brush').length === 0")
     assert page.locator("#trials tbody tr[data-trial]").count() == 16
 
     # Every graph downloads as PNG and SVG.
@@ -314,7 +322,9 @@ def test_stop_is_refused_without_the_token_and_done_with_it(
     page.click("#token-save")
     stop.click()
     stop.click()
-    page.wait_for_function("document.querySelector('#notice').textContent.includes('refused')")
+    page.wait_for_function(
+        "() => document.querySelector('#notice').textContent.includes('refused')"
+    )
     assert store.pending_intents("live") == []
 
     page.fill("#token-input", TOKEN)
@@ -322,7 +332,7 @@ def test_stop_is_refused_without_the_token_and_done_with_it(
     stop.click()
     stop.click()
     page.wait_for_function(
-        "document.querySelector('#notice').textContent.includes('stop requested')"
+        "() => document.querySelector('#notice').textContent.includes('stop requested')"
     )
     assert [i.kind for i in store.pending_intents("live")] == ["stop-experiment"]
 
@@ -371,7 +381,7 @@ def test_create_from_yaml(site: tuple[str, Store], page: Any) -> None:
     page.wait_for_selector("body[data-ready='create']")
     page.fill("#create-yaml", text)
     page.click("#create-submit")
-    page.wait_for_function("document.querySelector('#create-result').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('#create-result').textContent.length > 0")
     assert "Refused" in page.locator("#create-result").inner_text()
     assert store.find_experiment("fromform") is None
 
@@ -380,11 +390,11 @@ def test_create_from_yaml(site: tuple[str, Store], page: Any) -> None:
     page.fill("#create-yaml", text.replace("max: '1'", "max: 'one'"))
     page.click("#create-submit")
     page.wait_for_function(
-        "document.querySelector('#create-result').textContent.includes('feasibleSpace.max')"
+        "() => document.querySelector('#create-result').textContent.includes('feasibleSpace.max')"
     )
     page.fill("#create-yaml", text)
     page.click("#create-submit")
     page.wait_for_function(
-        "document.querySelector('#create-result').textContent.includes('Stored')"
+        "() => document.querySelector('#create-result').textContent.includes('Stored')"
     )
     assert store.get_experiment("fromform").status is ExperimentCondition.CREATED

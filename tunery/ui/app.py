@@ -52,11 +52,11 @@ LOG_TAIL_BYTES = 64 * 1024
 #: The largest experiment YAML a POST accepts.
 MAX_BODY_BYTES = 1024 * 1024
 
-#: The page loads scripts and styles only from this server.  plotly's WebGL traces
-#: (parcoords) compile shaders with ``new Function``, hence ``'unsafe-eval'``; inline scripts
-#: stay forbidden, so markup smuggled into the page could not run.
+#: The page loads scripts and styles only from this server; inline scripts and ``eval`` are
+#: forbidden, so markup smuggled into the page could not run.  (plotly, on the trial page, draws
+#: only SVG scatter traces, which need no ``eval``; its WebGL traces would.)
 CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'none'"
 )
