@@ -286,18 +286,24 @@ def test_constant_and_failed_objectives_do_not_break_it() -> None:
     assert len(create_suggester(spec, 0).suggest(failed, 2)) == 2
 
 
-def test_history_is_capped_and_a_suggestion_stays_fast() -> None:
-    import time
-
+def test_history_is_capped() -> None:
+    # Its speed is measured by benchmarks/optimizers/latency.py, not here.
     spec = make_spec(HARTMANN6, ALGORITHM)
     rng = np.random.default_rng(0)
     space = SearchSpace(HARTMANN6)
     history = make_trials(space.sample(rng, MAX_GP_POINTS + 150), objective=hartmann6)
     suggester = create_suggester(spec, 0)
-    start = time.perf_counter()
+    fitted: list[int] = []
+    fit = suggester._fit  # type: ignore[attr-defined]
+
+    def recording(x: np.ndarray, y: np.ndarray, r: np.random.Generator) -> np.ndarray:
+        fitted.append(len(y))
+        return fit(x, y, r)
+
+    suggester._fit = recording  # type: ignore[attr-defined]
     batch = suggester.suggest(history, 1)
-    elapsed = time.perf_counter() - start
-    assert len(batch) == 1 and elapsed < 5.0  # generous: measured well below 1 s
+    assert len(batch) == 1
+    assert fitted and max(fitted) == MAX_GP_POINTS
 
 
 # --------------------------------------------------------------------------- the model

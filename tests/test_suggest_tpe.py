@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 
@@ -386,14 +385,13 @@ def test_beats_random_on_synthetic_functions() -> None:
         assert tpe < 0.6 * rand, (algorithm, fn.__name__, tpe, rand)
 
 
-def test_a_thousand_trials_is_fast() -> None:
+def test_a_thousand_trials() -> None:
+    # Its speed is measured by benchmarks/optimizers/latency.py, not here.
     rng = np.random.default_rng(0)
     space = SearchSpace(HARTMANN6)
     history = make_trials(space.sample(rng, 1000), objective=hartmann6)
     for algorithm in ALGORITHMS:
         suggester = create_suggester(make_spec(HARTMANN6, algorithm), 0)
-        start = time.perf_counter()
-        batch = suggester.suggest(history, 1)
-        elapsed = time.perf_counter() - start
-        assert len(batch) == 1
-        assert elapsed < 1.0, f"{algorithm}: {elapsed * 1000:.0f} ms at 1000 trials"
+        batch = suggester.suggest(history, 4)
+        keys = {space.canonical(a.parameters) for a in batch}
+        assert len(keys) == 4 and not keys & space.history_keys(history), algorithm
