@@ -186,10 +186,9 @@ def contract_factory(
     algorithm: str, *settings: tuple[str, str]
 ) -> tuple[str, Callable[[str, Sequence[ParameterSpec]], ExperimentSpec]]:
     """(registered name, spec factory) of a test algorithm name, for the suggest contract."""
-    extra = [*settings, INDEPENDENT] if algorithm == "tpe-independent" else list(settings)
 
     def factory(name: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
-        return _make_spec(parameters, name, extra)
+        return make_spec(parameters, algorithm, list(settings))
 
     return ("tpe" if algorithm == "tpe-independent" else algorithm), factory
 

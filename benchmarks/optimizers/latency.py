@@ -40,24 +40,12 @@ def history(problem: Problem, n: int, seed: int = 0) -> list[tuple[dict[str, Any
 
 
 def time_tunery(algorithm: str, problem: Problem, hist: list[Any], repeat: int) -> float:
-    import tunery
+    from peers import tunery_optimizer
+
     from tunery.model import MetricSummary, Trial, TrialCondition
     from tunery.suggest import create_suggester
 
-    space: dict[str, Any] = {}
-    for p in problem.params:
-        if p.kind == "categorical":
-            space[p.name] = tunery.search.categorical(list(p.choices))
-        elif p.kind == "int":
-            space[p.name] = tunery.search.int(int(p.low), int(p.high))
-        else:
-            space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
-    settings: dict[str, str] = {}
-    if algorithm == "tpe-independent":  # tpe with one model per parameter
-        algorithm, settings = "tpe", {"multivariate": "false"}
-    spec = tunery.Optimizer(
-        space, algorithm=algorithm, objective="minimize", settings=settings
-    ).spec
+    spec = tunery_optimizer(algorithm, problem).spec
     trials = [
         Trial(
             name=f"t-{i}",

@@ -37,13 +37,17 @@ def run_random(problem: Problem, budget: int, seed: int, batch: int) -> list[flo
     return values
 
 
-def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+def tunery_optimizer(algorithm: str, problem: Problem, seed: int | None = None) -> Any:
+    """A ``tunery.Optimizer`` over ``problem``'s parameters (minimising).
+
+    ``algorithm`` is a registered name, or ``tpe-independent``: ``tpe`` with one model per
+    parameter (``multivariate: "false"``).
+    """
     import tunery
 
     settings: dict[str, str] = {}
-    if algorithm == "tpe-independent":  # tunery's tpe with one model per parameter
+    if algorithm == "tpe-independent":
         algorithm, settings = "tpe", {"multivariate": "false"}
-
     space: dict[str, Any] = {}
     for p in problem.params:
         if p.kind == "categorical":
@@ -52,9 +56,13 @@ def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: 
             space[p.name] = tunery.search.int(int(p.low), int(p.high))
         else:
             space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
-    opt = tunery.Optimizer(
+    return tunery.Optimizer(
         space, algorithm=algorithm, objective="minimize", seed=seed, settings=settings
     )
+
+
+def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
+    opt = tunery_optimizer(algorithm, problem, seed)
     values = []
     for size in _batches(budget, batch):
         suggestions = opt.ask(size)

@@ -115,7 +115,7 @@ from tunery.model import (
     TrialCondition,
 )
 from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register
+from tunery.suggest.base import register, setting_path
 from tunery.suggest.random import (
     SettingCheck,
     check_random_state,
@@ -235,17 +235,16 @@ def validate(spec: ExperimentSpec) -> None:
     Plus tunery's ``multivariate`` setting, which ``multivariate-tpe`` cannot turn off.
     """
     validate_settings(spec, _SETTINGS)
-    if spec.algorithm.algorithm_name != "multivariate-tpe":
-        return
-    for i, setting in enumerate(spec.algorithm.algorithm_settings):
-        if setting.name == "multivariate" and not _BOOLEANS[setting.value.strip().lower()]:
-            raise SpecError(
-                f"spec.algorithm.algorithmSettings[{i}]",
-                "multivariate-tpe always models the parameters jointly: multivariate false "
-                "contradicts it",
-                'remove the setting, or use algorithmName: tpe with multivariate: "false" for '
-                "one model per parameter",
-            )
+    if spec.algorithm.algorithm_name == "multivariate-tpe" and not (
+        TPESettings.from_spec(spec).multivariate
+    ):
+        raise SpecError(
+            setting_path(spec, "multivariate"),
+            "multivariate-tpe always models the parameters jointly: multivariate false "
+            "contradicts it",
+            'remove the setting, or use algorithmName: tpe with multivariate: "false" for '
+            "one model per parameter",
+        )
 
 
 @dataclass(frozen=True)
@@ -477,13 +476,11 @@ class _Model:
 class TPESuggester:
     """Tree-structured Parzen Estimator, independent or multivariate (stateless)."""
 
-    def __init__(
-        self, spec: ExperimentSpec, seed: int | None = None, *, multivariate: bool | None = None
-    ) -> None:
+    def __init__(self, spec: ExperimentSpec, seed: int | None = None) -> None:
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
         self.settings = TPESettings.from_spec(spec)
-        self.multivariate = self.settings.multivariate if multivariate is None else multivariate
+        self.multivariate = self.settings.multivariate
         self.sign = 1.0 if spec.objective.type is ObjectiveType.MINIMIZE else -1.0
         self._model = _Model(spec, self.space, self.settings)
         self._keys: dict[str, tuple[Mapping[str, Any], Key | None]] = {}
@@ -648,9 +645,5 @@ class TPESuggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-def _create(spec: ExperimentSpec, seed: int | None) -> TPESuggester:
-    return TPESuggester(spec, seed)
-
-
-register("tpe", _create, validate)
-register("multivariate-tpe", _create, validate)
+register("tpe", TPESuggester, validate)
+register("multivariate-tpe", TPESuggester, validate)
