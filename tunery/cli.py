@@ -50,6 +50,7 @@ def _trial_json(trial: Any) -> dict[str, Any]:
         "labels": dict(trial.labels),
         "startTime": _iso(trial.start_time),
         "completionTime": _iso(trial.completion_time),
+        "metricsPath": trial.metrics_source,
     }
 
 
@@ -794,6 +795,25 @@ def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) 
         return
     best = best_trial(exp.spec.objective, store.list_trials(name))
     _console().print(_trials_table(exp, rows, best.name if best else None))
+    _print_metrics_paths(exp, rows)
+
+
+def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
+    """Where each trial's own copy of the collector's path is (File/TensorFlowEvent/Custom)."""
+    from tunery.model import collects_files
+
+    sources = [t.metrics_source for t in rows if t.metrics_source]
+    if not collects_files(exp.spec) or not sources:
+        return
+    path = exp.spec.metrics_collector.path
+    example = next(t for t in rows if t.metrics_source)
+    pattern = sources[0].replace(f"/{example.name}/", "/<trial>/", 1)
+    if all(s == pattern.replace("<trial>", t.name, 1) for t in rows if (s := t.metrics_source)):
+        click.echo(f"metrics ({path}): each trial's own copy, {pattern}")
+    else:
+        for t in rows:
+            if t.metrics_source:
+                click.echo(f"metrics of {t.name}: {t.metrics_source}")
 
 
 @main.command()

@@ -750,7 +750,8 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
-    t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null].filter(Boolean));
+    t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
+    t.metricsPath ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null].filter(Boolean));
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
   n.metrics.replaceChildren(
     el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
