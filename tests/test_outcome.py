@@ -155,3 +155,6 @@ def test_no_success_line_and_failure_warning() -> None:
         no_success_line(killed)
         == "no trial succeeded: 1 Killed (last: e-0001: stopped by the user)"
     )
+    # a user's stop is no failure, unless trials failed before it
+    assert no_success_line(killed, stopped=True) is None
+    assert no_success_line([*killed, *failed], stopped=True) is not None

@@ -137,9 +137,14 @@ def _why(trial: Trial) -> str:
     return f"{trial.name}: {trial.message or trial.reason or trial.status.value}"
 
 
-def no_success_line(trials: Sequence[Trial]) -> str | None:
-    """None when a trial succeeded; else e.g. ``no trial succeeded: 4 Failed (last: ...)``."""
+def no_success_line(trials: Sequence[Trial], *, stopped: bool = False) -> str | None:
+    """None when a trial succeeded; else e.g. ``no trial succeeded: 4 Failed (last: ...)``.
+
+    ``stopped``: the user stopped the experiment; that is no failure unless a trial failed.
+    """
     if any(_succeeded(t) for t in trials):
+        return None
+    if stopped and not any(t.status.is_failed for t in trials):
         return None
     if not trials:
         return "no trial succeeded: no trial ran"
