@@ -66,6 +66,42 @@ def test_katib_algorithm_not_yet_runnable_validates_with_warning(tmp_path: Path)
     assert "spec.algorithm.algorithmName" in out.stderr
 
 
+def test_validate_warns_about_missing_scripts_and_foreign_placeholders(tmp_path: Path) -> None:
+    doc = native_doc("cmd", SCORE_IS_X)
+    doc["spec"]["trialTemplate"]["command"] = [
+        "python3",
+        "train.py",
+        "--x=${trialParameters.x}",
+        "--run={{workflow.name}}",
+    ]
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    out = tunery("validate", str(path), cwd=tmp_path)
+    assert "experiment cmd is valid" in out.stdout
+    warnings = out.stderr.strip().splitlines()
+    assert len(warnings) == 2, out.stderr
+    assert warnings[0].startswith(
+        f"warning: spec.trialTemplate.command[1]: train.py does not exist in {tmp_path} "
+    )
+    assert warnings[1].startswith(
+        "warning: spec.trialTemplate.command[3]: {{workflow.name}} is an Argo Workflows placeholder"
+    )
+    got = json.loads(tunery("validate", str(path), "--json", cwd=tmp_path).stdout)
+    assert [len(r["warnings"]) for r in got] == [2]
+    (tmp_path / "train.py").write_text("print('score=1')\n")
+    doc["spec"]["trialTemplate"]["command"].pop()
+    out = tunery("validate", str(write_yaml(path, doc)), cwd=tmp_path)
+    assert out.stderr == ""
+
+
+def test_nas_is_refused_by_validate_with_one_line(tmp_path: Path) -> None:
+    path = REPO / "tests" / "data" / "spec" / "invalid" / "nas-config.yaml"
+    for command in ("validate", "run"):
+        out = tunery(command, str(path), cwd=tmp_path, check=2)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert "spec.nasConfig" in lines[0] and "not supported yet" in lines[0]
+
+
 def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:
     out = tunery("run", "x.yaml", "--parallel", "zero", cwd=tmp_path, check=2)
     assert len(out.stderr.strip().splitlines()) == 1

@@ -690,13 +690,15 @@ def validate(file: str, as_json: bool) -> None:
     file is valid Katib; `tunery run` refuses it).
     """
     from tunery.spec import load_file, spec_warnings
+    from tunery.spec.commands import command_warnings
     from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
     parsed = load_file(file, check_algorithm=False)
+    base_dir = os.path.dirname(os.path.abspath(file))
     results = []
     for p in parsed:
-        warnings = spec_warnings(p.spec)
+        warnings = spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
