@@ -534,7 +534,7 @@ def run(
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        _dry_run(spec, runs_dir)
+        _dry_run(spec, runs_dir, os.path.dirname(os.path.abspath(file)))
         return 0
     store = _open_store(db)
     existing = store.find_experiment(spec.name)
@@ -623,14 +623,11 @@ def _completed_again(
     return _report(console, existing, trials, as_json=as_json, quiet=quiet)
 
 
-def _dry_run(spec: Any, runs_dir: str | None) -> None:
+def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     import shlex
 
-    from tunery.spec import render_trial
-    from tunery.suggest import create_suggester, pbt
-
-    checkpoints = pbt.checkpoint_setting(spec)
-    experiment_dir = os.path.join(os.path.abspath(runs_dir or "tunery-runs"), spec.name)
+    from tunery.launch import build_launch
+    from tunery.suggest import create_suggester
 
     suggester = create_suggester(spec, zlib.crc32(spec.name.encode()))
     count = spec.parallel_trial_count
@@ -638,12 +635,18 @@ def _dry_run(spec: Any, runs_dir: str | None) -> None:
         count = min(count, spec.max_trial_count)
     for i, assignment in enumerate(suggester.suggest([], count), start=1):
         trial_name = f"{spec.name}-{i:04d}"
-        rendered = render_trial(spec, trial_name, assignment.parameters, assignment.labels)
-        argv = tuple(rendered.argv)
-        if checkpoints is not None:  # what the controller runs: the trial's own checkpoints
-            where = pbt.checkpoint_dir(experiment_dir, trial_name)
-            argv, _ = pbt.rewrite_for_checkpoint(checkpoints, where, argv, {})
-        click.echo(f"{trial_name}: {shlex.join(argv)}")
+        launch = build_launch(
+            spec,
+            experiment=spec.name,
+            trial_name=trial_name,
+            parameters=assignment.parameters,
+            labels=assignment.labels,
+            runs_dir=runs_dir,
+            base_dir=base_dir,
+        )
+        click.echo(f"{trial_name}: {shlex.join(launch.argv)}")
+        if launch.metrics_path is not None:
+            click.echo(f"  metrics: {launch.metrics_path}")
 
 
 @main.command()
