@@ -250,6 +250,23 @@ def test_an_annotated_experiment_runs_on_its_cluster(
 
 
 @pytest.mark.integration
+def test_a_failed_trial_says_its_last_output_line(ex: DaskExecutor, tmp_path: Path) -> None:
+    from tests.helpers import create, native_doc
+    from tunery.controller import Controller
+    from tunery.storage import Store
+
+    script = "print('score=1', flush=True)\nimport tunery_dask_test_module_not_installed\n"
+    with Store(f"sqlite:///{tmp_path / 't.db'}") as store:
+        create(store, native_doc("remote", script, parallel=1, max_trials=1), tmp_path)
+        Controller(store, "remote", ex, poll_interval=0.05).run()
+        [trial] = store.list_trials("remote")
+    assert trial.status.value == "Failed", trial.message
+    assert trial.message is not None and trial.message.endswith(
+        ": ModuleNotFoundError: No module named 'tunery_dask_test_module_not_installed'"
+    )
+
+
+@pytest.mark.integration
 def test_output_streams_while_running(ex: DaskExecutor, tmp_path: Path) -> None:
     go = tmp_path / "go"
     script = f'echo "loss=1"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=2"'
