@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tunery.collect import FileCollector, StdOutCollector, collector_source, make_collector
+from tunery.collect import FileCollector, StdOutCollector, make_collector
 from tunery.errors import SpecError, TuneryError
 from tunery.model import (
     CollectorKind,
@@ -191,13 +190,3 @@ def test_factory_refusals() -> None:
     )
     with pytest.raises(SpecError, match="directory"):
         make_collector(directory, NAMES)
-
-
-def test_collector_source() -> None:
-    out = "/runs/e/t1/output.log"
-    assert collector_source(MetricsCollectorSpec(), out, "/work") == out
-    rel = MetricsCollectorSpec(kind=CollectorKind.FILE, path="logs/m.json")
-    assert collector_source(rel, out, "/work") == os.path.join("/work", "logs/m.json")
-    absolute = MetricsCollectorSpec(kind=CollectorKind.FILE, path="/var/log/katib/m.log")
-    assert collector_source(absolute, out, "/work") == "/var/log/katib/m.log"
-    assert collector_source(MetricsCollectorSpec(kind=CollectorKind.NONE), out, "/w") == out

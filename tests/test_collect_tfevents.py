@@ -12,7 +12,7 @@ pytest.importorskip("tensorboard", reason="the tfevents extra (tensorboard) is n
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from tunery.collect import collector_source, make_collector
+from tunery.collect import make_collector
 from tunery.collect.tfevents import TFEventsCollector
 from tunery.model import CollectorKind, FileSystemKind, MetricsCollectorSpec
 
@@ -105,7 +105,6 @@ def test_factory_and_source(tmp_path: Path) -> None:
         kind=CollectorKind.TENSORFLOW_EVENT, path="logs", path_kind=FileSystemKind.DIRECTORY
     )
     assert isinstance(make_collector(spec, ["loss"]), TFEventsCollector)
-    assert collector_source(spec, "out.log", str(tmp_path)) == str(tmp_path / "logs")
     assert TFEventsCollector(["loss"]).read(str(tmp_path / "missing"), None) == ([], {"files": {}})
 
 

@@ -147,11 +147,11 @@ def test_output_has_both_streams_in_order(ex: LocalExecutor, tmp_path: Path) -> 
     assert Path(ex.output_path(h)).read_text() == "out1\nerr1\nout2\n"
 
 
-def test_output_is_appended(ex: LocalExecutor, tmp_path: Path) -> None:
+def test_output_is_fresh_per_start(ex: LocalExecutor, tmp_path: Path) -> None:
     wait(ex, ex.start(launch(tmp_path, "again", sh("echo first"))))
     h = ex.start(launch(tmp_path, "again", sh("echo second")))
     wait(ex, h)
-    assert Path(ex.output_path(h)).read_text() == "first\nsecond\n"
+    assert Path(ex.output_path(h)).read_text() == "second\n"
 
 
 def test_env_and_cwd(ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -333,10 +333,15 @@ def test_native_collector_paths_may_be_relative() -> None:
                 "collector": {"kind": "TensorFlowEvent"},
                 "source": {"fileSystemPath": {"path": "tb", "kind": "Directory"}},
             },
+            "parallelTrialCount": 1,
             "trialTemplate": {"command": ["f", "${trialParameters.lr}"]},
         },
     }
     parse_document(doc, check_algorithm=False)
+    # parallel trials need a working directory each (tests/test_launch.py has the details)
+    doc["spec"]["parallelTrialCount"] = 2
+    with pytest.raises(SpecError, match="parallel trials"):
+        parse_document(doc, check_algorithm=False)
     katib = copy.deepcopy(BASE)
     katib["spec"]["metricsCollectorSpec"] = doc["spec"]["metricsCollectorSpec"]
     assert _error(katib).path == "spec.metricsCollectorSpec.source.fileSystemPath.path"

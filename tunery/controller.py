@@ -24,7 +24,6 @@ import copy
 import logging
 import os
 import socket
-import sys
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +31,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tunery.clock import Clock, SystemClock
-from tunery.collect import collector_source, make_collector
+from tunery.collect import make_collector
 from tunery.collect.base import Collector
 from tunery.errors import LeaseHeldError, StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
+from tunery.launch import build_launch, experiment_dir, prepare_trial_dirs
 from tunery.model import (
     Assignment,
     CollectorKind,
@@ -50,7 +50,7 @@ from tunery.model import (
     TrialCondition,
     objective_value,
 )
-from tunery.spec import render_trial
+from tunery.outcome import last_output_line, with_output_line
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester, pbt
@@ -400,53 +400,27 @@ class Controller:
             self.store.complete_intent(intent.id, self.clock.now())
         return stopped
 
-    def _working_dir(self, rendered_dir: str | None) -> str:
-        exp = self.experiment
-        base = exp.base_dir or os.getcwd()
-        if rendered_dir:
-            return rendered_dir if os.path.isabs(rendered_dir) else os.path.join(base, rendered_dir)
-        return base
-
-    def _trial_dir(self, trial_name: str) -> str:
-        exp = self.experiment
-        runs = exp.runs_dir or os.path.join(os.getcwd(), "tunery-runs")
-        return os.path.join(runs, self.name, trial_name)
-
     def _checkpoint_dir(self, trial_name: str) -> str:
-        return pbt.checkpoint_dir(os.path.dirname(self._trial_dir(trial_name)), trial_name)
+        exp = self.experiment
+        return pbt.checkpoint_dir(experiment_dir(exp.runs_dir, self.name), trial_name)
 
     def _launch(self, trial: Trial) -> Launch:
         exp = self.experiment
-        rendered = render_trial(exp.spec, trial.name, trial.parameters, trial.labels)
-        env = dict(rendered.env)
-        env.setdefault("TUNERY_EXPERIMENT", self.name)
-        env.setdefault("TUNERY_TRIAL_NAME", trial.name)
-        env.setdefault("KATIB_TRIAL_NAME", trial.name)
-        if "PATH" not in env:
-            # Trials see tunery's own Python environment first, so `python` in a trial
-            # command is the interpreter tunery runs in (a venv's, typically).
-            bindir = os.path.dirname(sys.executable)
-            env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-        argv = tuple(rendered.argv)
-        checkpoints = pbt.checkpoint_setting(exp.spec)
-        if checkpoints is not None:  # Katib's suggestion_trial_dir volume, emulated
-            argv, env = pbt.rewrite_for_checkpoint(
-                checkpoints, self._checkpoint_dir(trial.name), argv, env
-            )
-        return Launch(
+        return build_launch(
+            exp.spec,
+            experiment=self.name,
             trial_name=trial.name,
-            argv=argv,
-            trial_dir=self._trial_dir(trial.name),
-            env=env,
-            working_dir=self._working_dir(rendered.working_dir),
-            timeout=rendered.timeout,
-            resources=dict(rendered.resources),
+            parameters=trial.parameters,
+            labels=trial.labels,
+            runs_dir=exp.runs_dir or os.path.join(os.getcwd(), "tunery-runs"),
+            base_dir=exp.base_dir,
         )
 
     def _start_trial(self, trial: Trial) -> None:
         """Start a Created trial; on failure to start, the trial becomes Failed."""
         try:
             launch = self._launch(trial)
+            prepare_trial_dirs(launch)
             if pbt.checkpoint_setting(self.experiment.spec) is not None:
                 parent = trial.labels.get(pbt.PARENT_LABEL)
                 pbt.prepare_checkpoint(
@@ -486,12 +460,8 @@ class Controller:
         self._emit("started", trial)
 
     def _source(self, handle: Mapping[str, Any], launch: Launch) -> str:
-        """The file the collector reads for a trial."""
-        return collector_source(
-            self.experiment.spec.metrics_collector,
-            self.executor.output_path(handle),
-            launch.working_dir or self._working_dir(None),
-        )
+        """The file the collector reads for a trial: its own metrics path, else its output."""
+        return launch.metrics_path or self.executor.output_path(handle)
 
     def _reconcile_trial(self, trial: Trial) -> None:
         if trial.status is TrialCondition.CREATED and not trial.handle:
@@ -623,6 +593,8 @@ class Controller:
             new_status = TrialCondition.FAILED
             reason = status.reason or "TrialFailed"
             message = status.message or "Trial has failed"
+        if new_status.is_failed and not (trial.cursor or {}).get("stopping"):
+            message = self._with_output_line(trial, message)
         trial, applied = self._update(
             trial,
             [TrialCondition.CREATED, TrialCondition.RUNNING],
@@ -637,6 +609,15 @@ class Controller:
             self._add_curve(trial.name, last[0])
         if applied:
             self._emit("finished", trial)
+
+    def _with_output_line(self, trial: Trial, message: str) -> str:
+        """``message`` plus the last meaningful line of the trial's output (its tail only)."""
+        try:
+            path = self.executor.output_path(trial.handle or {})
+        except (KeyError, TypeError):
+            return message
+        names = self.experiment.spec.objective.metric_names
+        return with_output_line(message, last_output_line(path, names))
 
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from tunery.collect.base import Collector
@@ -26,7 +25,6 @@ __all__ = [
     "Collector",
     "FileCollector",
     "StdOutCollector",
-    "collector_source",
     "make_collector",
 ]
 
@@ -73,11 +71,3 @@ def _file_path(spec: MetricsCollectorSpec) -> str:
             "set source.fileSystemPath.path to where the trial writes its metrics",
         )
     return spec.path
-
-
-def collector_source(spec: MetricsCollectorSpec, output_path: str, working_dir: str) -> str:
-    """The file the collector of ``spec`` reads: the output log, or the File collector's path
-    resolved against the trial's working directory."""
-    if spec.kind in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT):
-        return os.path.join(working_dir, os.path.expanduser(_file_path(spec)))
-    return output_path

@@ -37,6 +37,13 @@ class Launch:
     timeout: float | None = None
     #: Katib resource requests/limits, e.g. {"nvidia.com/gpu": "1", "cpu": "2"}.
     resources: Mapping[str, str] = field(default_factory=dict)
+    #: The trial's own metrics file (or directory) that the collector reads; None: the output
+    #: log (StdOut).  Lives under ``trial_dir``.
+    metrics_path: str | None = None
+    #: Directories the controller empties and creates before the trial's first start.
+    fresh_dirs: tuple[str, ...] = ()
+    #: Files (or directories) the controller removes before the trial's first start.
+    stale_files: tuple[str, ...] = ()
 
 
 class RunState(StrEnum):

@@ -705,7 +705,9 @@ class DaskExecutor:
             "experiment": experiment,
             "trial": launch.trial_name,
         }
-        with open(os.path.join(trial_dir, OUTPUT_LOG), "ab") as out:
+        # A fresh mirror per start: the collector reads it from offset 0, so output of an
+        # earlier run of a trial of the same name must never be in it.
+        with open(os.path.join(trial_dir, OUTPUT_LOG), "wb") as out:
             size = out.tell()
         mirror = _Mirror(key=key, size=size, submitted_at=now)
         # Saved before the task exists: recover() finds the key of a trial whose handle was

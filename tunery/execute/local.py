@@ -287,7 +287,9 @@ class LocalExecutor:
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
             cwd = launch.working_dir or trial_dir
-            with open(os.path.join(trial_dir, OUTPUT_LOG), "ab") as out:
+            # A fresh log per start: the collector reads it from offset 0, so output of an
+            # earlier run of a trial of the same name must never be in it.
+            with open(os.path.join(trial_dir, OUTPUT_LOG), "wb") as out:
                 proc = subprocess.Popen(
                     [_SH, "-c", _WRAPPER, "tunery-trial", trial_dir, *launch.argv],
                     cwd=cwd,

@@ -51,6 +51,7 @@ from tunery.model import (
     ParameterSpec,
     ParameterType,
 )
+from tunery.mounts import mentions, names_exactly
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
 from tunery.spec.template import (
     PARAM_PLACEHOLDER,
@@ -96,7 +97,7 @@ def spec_warnings(spec: ExperimentSpec) -> list[str]:
     ``simple-pbt.yaml`` does exactly that, and the setting is harmless (the limit can never be
     reached), so tunery accepts it with a warning.
     """
-    warnings = []
+    warnings = _metrics_path_warnings(spec)
     max_trials = spec.max_trial_count
     if (
         spec.max_failed_trial_count is not None
@@ -109,6 +110,40 @@ def spec_warnings(spec: ExperimentSpec) -> list[str]:
             "would refuse this); lower it to at most maxTrialCount"
         )
     return warnings
+
+
+def _metrics_path_warnings(spec: ExperimentSpec) -> list[str]:
+    """A collector path that the trial never names: its copy per trial cannot reach the trial.
+
+    Each trial gets its own copy of an absolute collector path by rewriting the places that
+    name it (``tunery.launch``); a trial that writes there without naming it (a path built
+    into the image's script) would write outside its own directory.
+    """
+    mc = spec.metrics_collector
+    path = mc.path
+    if (
+        not path
+        or not posixpath.isabs(path)
+        or mc.kind not in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT, CollectorKind.CUSTOM)
+    ):
+        return []
+    template = spec.trial_template
+    texts = [text for _, text in iter_strings(template.trial_spec or {}, "")]
+    texts += [*template.command, *template.env.values(), template.working_dir or ""]
+    is_dir = mc.kind is CollectorKind.TENSORFLOW_EVENT or mc.path_kind is FileSystemKind.DIRECTORY
+    directory = path if is_dir else posixpath.dirname(path)
+    if directory.rstrip("/") == "":
+        directory = path
+    parts = [p for p in directory.split("/") if p]
+    ancestors = ["/" + "/".join(parts[:n]) for n in range(1, len(parts))]
+    if mentions(directory, texts) or any(names_exactly(a, texts) for a in ancestors):
+        return []
+    return [
+        f"{_MC}.source.fileSystemPath.path: the trial never names {path} in its command, args, "
+        "env or workingDir; tunery gives each trial its own copy of that path by rewriting "
+        "where it is named, so pass it to the trial (e.g. --log-path=" + path + ") or the "
+        "metrics will not be found"
+    ]
 
 
 def validate_executor_annotation(spec: ExperimentSpec) -> None:
@@ -517,6 +552,33 @@ def _is_abs(path: str | None) -> bool:
     return bool(path) and posixpath.isabs(path or "")
 
 
+def _check_own_working_dir(spec: ExperimentSpec, path: str) -> None:
+    """A relative metrics path of parallel trials needs a working directory per trial.
+
+    Absolute paths are given to each trial as a copy of its own (:mod:`tunery.launch`); a
+    relative one is read in the trial's working directory, so parallel trials sharing one would
+    read each other's metrics.  The directory is the trial's own when it names the trial
+    (a trial parameter referring to ``${trialSpec.Name}``).
+    """
+    template = spec.trial_template
+    by_name = {
+        tp.name
+        for tp in template.trial_parameters
+        if (meta := parse_meta_reference(tp.reference)) is not None and meta.key == "Name"
+    }
+    used = set(PARAM_PLACEHOLDER.findall(template.working_dir or ""))
+    if used & by_name:
+        return
+    raise SpecError(
+        path,
+        f"the relative metrics path {spec.metrics_collector.path!r} would be shared by "
+        f"{spec.parallel_trial_count} parallel trials in one working directory",
+        "give an absolute path (each trial then gets its own copy), or a per-trial "
+        "trialTemplate.workingDir naming the trial (a trial parameter with reference "
+        "${trialSpec.Name})",
+    )
+
+
 def validate_metrics_collector(spec: ExperimentSpec) -> None:
     mc = spec.metrics_collector
     native = spec.source_format == "native" or is_native_template(spec.trial_template)
@@ -600,6 +662,8 @@ def validate_metrics_collector(spec: ExperimentSpec) -> None:
                 ".spec.metricsCollectorSpec.source is invalid",
                 f"{path_hint}, with kind File or Directory",
             )
+    if native and mc.path and not posixpath.isabs(mc.path) and spec.parallel_trial_count > 1:
+        _check_own_working_dir(spec, f"{fsp}.path")
     seen: set[str] = set()
     for i, pattern in enumerate(mc.metrics_format):
         p = f"{src}.filter.metricsFormat[{i}]"

@@ -69,7 +69,6 @@ import logging
 import math
 import os
 import re
-import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +84,7 @@ from tunery.model import (
     ParameterType,
     Trial,
 )
+from tunery.mounts import Mount, rewrite
 from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register
 from tunery.suggest.random import check_random_state, resolve_seed, validate_settings
@@ -440,11 +440,6 @@ def checkpoint_setting(spec: ExperimentSpec) -> str | None:
     return value if value.strip("/") else None
 
 
-def _path_pattern(setting: str) -> re.Pattern[str]:
-    base = setting.rstrip("/")
-    return re.compile(r"(?<![\w.\-/])" + re.escape(base) + r"(?=/|$|[\s'\";:,)])")
-
-
 def rewrite_for_checkpoint(
     setting: str,
     checkpoint_dir: str,
@@ -453,30 +448,20 @@ def rewrite_for_checkpoint(
 ) -> tuple[tuple[str, ...], dict[str, str]]:
     """A trial's command and environment, pointed at its own checkpoint directory.
 
-    Emulates Katib's volume mount: every path in ``argv`` and ``env`` values that starts with
-    the ``suggestion_trial_dir`` setting (``/var/log/katib/checkpoints/x`` for the setting
-    ``/var/log/katib/checkpoints/``) has that prefix replaced by ``checkpoint_dir``, inside
-    ``sh -c`` scripts too (quoted for the shell where needed).  The directory is also given in
-    :data:`CHECKPOINT_ENV`.
+    Emulates Katib's volume mount (:mod:`tunery.mounts`): every path in ``argv`` and
+    ``env`` values that starts with the ``suggestion_trial_dir`` setting
+    (``/var/log/katib/checkpoints/x`` for the setting ``/var/log/katib/checkpoints/``) has that
+    prefix replaced by ``checkpoint_dir``, inside ``sh -c`` scripts too (quoted for the shell
+    where needed).  The directory is also given in :data:`CHECKPOINT_ENV`.
     """
-    pattern = _path_pattern(setting)
-    quoted = shlex.quote(checkpoint_dir)
-
-    def plain(text: str) -> str:
-        return pattern.sub(lambda _m: checkpoint_dir, text)
-
-    def shell(text: str) -> str:
-        def repl(m: re.Match[str]) -> str:
-            inside_quotes = m.start() > 0 and text[m.start() - 1] in "'\""
-            return checkpoint_dir if inside_quotes else quoted
-
-        return pattern.sub(repl, text)
-
-    script = len(argv) >= 3 and os.path.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c"
-    new_argv = tuple(shell(a) if script and i == 2 else plain(a) for i, a in enumerate(argv))
-    new_env = {name: plain(value) for name, value in env.items()}
+    new_argv, new_env = rewrite([checkpoint_mount(setting, checkpoint_dir)], argv, env)
     new_env[CHECKPOINT_ENV] = checkpoint_dir
     return new_argv, new_env
+
+
+def checkpoint_mount(setting: str, checkpoint_dir: str) -> Mount:
+    """The ``suggestion_trial_dir`` setting as a mount of the trial's checkpoint directory."""
+    return Mount(setting, checkpoint_dir)
 
 
 def prepare_checkpoint(

@@ -446,6 +446,18 @@ class ExecutorContract:
         assert restarted.poll(handle).state is not RunState.RUNNING
         assert harness.new_executor().poll(handle).state is not RunState.RUNNING
 
+    def test_start_in_a_used_trial_dir_gives_a_fresh_log(self, harness: ExecutorHarness) -> None:
+        # An experiment deleted and run again reuses trial names and directories: the new
+        # run's output (read from offset 0 by the collector) must not contain the old one's.
+        ex = harness.executor
+        first = ex.start(harness.launch("again", lines=["accuracy=0.1"]))
+        assert harness.wait(ex, first).state is RunState.SUCCEEDED
+        second = ex.start(harness.launch("again", lines=["accuracy=0.9"]))
+        assert harness.wait(ex, second).state is RunState.SUCCEEDED
+        text = _read(ex.output_path(second))
+        assert "accuracy=0.9\n" in text
+        assert "accuracy=0.1" not in text
+
     def test_many_trials_independent(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
         handles = {

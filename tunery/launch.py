@@ -1,0 +1,206 @@
+"""The launch builder: what an executor runs for one trial.
+
+The controller (to start a trial), its recovery path and ``tunery run --dry-run`` all build a
+trial's :class:`~tunery.execute.base.Launch` here, so what a dry run prints is what runs.
+
+A trial's files live in ``<runs>/<experiment>/<trial>/`` (``runs`` is the experiment's
+``runs_dir``, else ``./tunery-runs``).  Katib gives each trial pod empty volumes; tunery gives
+each trial directories of its own and rewrites the paths that name them
+(:mod:`tunery.mounts`):
+
+* the metrics collector's absolute path: the directory of a ``File`` collector's path (or the
+  file itself when it sits in ``/``), a ``TensorFlowEvent`` directory, a ``Custom`` collector's
+  path, becomes ``<trial dir>/metrics`` — made empty before the trial starts, and the only
+  place the collector reads (:envvar:`TUNERY_METRICS_PATH` names the file or directory there).
+  A relative path (native form) stays relative to the trial's working directory, which
+  validation requires to be the trial's own; a leftover there is removed before the start;
+* with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
+  ``<runs>/<experiment>/checkpoints/<trial>``.
+
+So a trial is never credited with another trial's metrics, at any parallelism, after a resume,
+or after an experiment of the same name was deleted and run again.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+
+from tunery.execute.base import Launch
+from tunery.model import CollectorKind, ExperimentSpec, FileSystemKind, ParamValue
+from tunery.mounts import Mount, Rewriter, mount_root
+from tunery.spec.template import render_trial
+from tunery.suggest import pbt
+
+__all__ = [
+    "METRICS_DIR",
+    "METRICS_ENV",
+    "build_launch",
+    "experiment_dir",
+    "metrics_mount",
+    "prepare_trial_dirs",
+    "trial_dir",
+    "working_dir",
+]
+
+#: Name of a trial's own metrics directory inside its trial directory.
+METRICS_DIR = "metrics"
+#: Environment variable naming the trial's metrics file (or directory) as the collector reads it.
+METRICS_ENV = "TUNERY_METRICS_PATH"
+
+
+def experiment_dir(runs_dir: str | None, experiment: str) -> str:
+    """``<runs>/<experiment>``: where the experiment's trial directories live."""
+    return os.path.join(os.path.abspath(runs_dir or "tunery-runs"), experiment)
+
+
+def trial_dir(runs_dir: str | None, experiment: str, trial_name: str) -> str:
+    """``<runs>/<experiment>/<trial>``: output.log, status files and the metrics directory."""
+    return os.path.join(experiment_dir(runs_dir, experiment), trial_name)
+
+
+def working_dir(base_dir: str | None, rendered_dir: str | None) -> str:
+    """A trial's working directory: the rendered one (relative to ``base_dir``), else
+    ``base_dir`` (the experiment file's directory), else the current directory."""
+    base = base_dir or os.getcwd()
+    if rendered_dir:
+        return rendered_dir if os.path.isabs(rendered_dir) else os.path.join(base, rendered_dir)
+    return base
+
+
+def _collects_path(spec: ExperimentSpec) -> tuple[str, bool] | None:
+    """The collector's path and whether it names a directory, or None (no file collected)."""
+    mc = spec.metrics_collector
+    if not mc.path:
+        return None
+    if mc.kind is CollectorKind.FILE:
+        return mc.path, False
+    if mc.kind is CollectorKind.TENSORFLOW_EVENT:
+        return mc.path, True
+    if mc.kind is CollectorKind.CUSTOM:
+        return mc.path, mc.path_kind is FileSystemKind.DIRECTORY
+    return None
+
+
+def metrics_mount(
+    spec: ExperimentSpec, trial_dir: str, texts: Iterable[str] = ()
+) -> tuple[Mount, str] | None:
+    """The trial's own copy of the collector's absolute path: (the mount, the path the
+    collector reads).  ``texts``: the trial's command line, environment values and working
+    directory (an ancestor of the collector's directory that they name is mounted instead).
+
+    None when the collector reads no file (StdOut reads the trial's output log) or when its
+    path is relative (native form only): a relative path is the trial's working directory's
+    business and is never rewritten (validation makes sure that directory is the trial's own).
+    """
+    found = _collects_path(spec)
+    if found is None or not posixpath.isabs(found[0]):
+        return None
+    path, is_dir = found
+    local_dir = os.path.join(trial_dir, METRICS_DIR)
+    directory = path.rstrip("/") or "/" if is_dir else posixpath.dirname(path)
+    if directory in ("", "/"):
+        # A file in /: mount the file itself, not the whole file system.
+        local_file = os.path.join(local_dir, posixpath.basename(path) or "metrics.log")
+        return Mount(path, local_file), local_file
+    # Katib mounts an empty volume at the directory: everything the trial writes there (and,
+    # the pod's file system being its own, under an ancestor it names) is its own.
+    root = mount_root(directory, texts)
+    inside = posixpath.relpath(path.rstrip("/") or "/", root)
+    return Mount(root, local_dir), os.path.normpath(os.path.join(local_dir, inside))
+
+
+def _relative_metrics(spec: ExperimentSpec, work_dir: str) -> tuple[str, bool] | None:
+    found = _collects_path(spec)
+    if found is None or posixpath.isabs(found[0]):
+        return None
+    return os.path.join(work_dir, os.path.expanduser(found[0])), found[1]
+
+
+def build_launch(
+    spec: ExperimentSpec,
+    *,
+    experiment: str,
+    trial_name: str,
+    parameters: Mapping[str, ParamValue],
+    labels: Mapping[str, str] | None = None,
+    runs_dir: str | None = None,
+    base_dir: str | None = None,
+) -> Launch:
+    """Everything an executor needs to run one trial (pure: creates no file)."""
+    rendered = render_trial(spec, trial_name, parameters, labels)
+    own_dir = trial_dir(runs_dir, experiment, trial_name)
+    mounts: list[Mount] = []
+    texts = [*rendered.argv, *rendered.env.values(), rendered.working_dir or ""]
+    metrics = metrics_mount(spec, own_dir, texts)
+    checkpoints = pbt.checkpoint_setting(spec)
+    checkpoint_dir = pbt.checkpoint_dir(experiment_dir(runs_dir, experiment), trial_name)
+    if metrics is not None:
+        mounts.append(metrics[0])
+    if checkpoints is not None:  # Katib's suggestion_trial_dir volume, emulated
+        mounts.append(pbt.checkpoint_mount(checkpoints, checkpoint_dir))
+    rewriter = Rewriter(mounts)
+
+    env = rewriter.env(rendered.env)
+    env.setdefault("TUNERY_EXPERIMENT", experiment)
+    env.setdefault("TUNERY_TRIAL_NAME", trial_name)
+    env.setdefault("KATIB_TRIAL_NAME", trial_name)
+    if "PATH" not in env:
+        # Trials see tunery's own Python environment first, so `python` in a trial
+        # command is the interpreter tunery runs in (a venv's, typically).
+        bindir = os.path.dirname(sys.executable)
+        env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    if checkpoints is not None:
+        env[pbt.CHECKPOINT_ENV] = checkpoint_dir
+    rendered_dir = rewriter.text(rendered.working_dir) if rendered.working_dir else None
+    work_dir = working_dir(base_dir, rendered_dir)
+    metrics_path: str | None = None
+    fresh_dirs: tuple[str, ...] = ()
+    stale_files: tuple[str, ...] = ()
+    if metrics is not None:
+        metrics_path = metrics[1]
+        fresh_dirs = (os.path.join(own_dir, METRICS_DIR),)
+        env[METRICS_ENV] = metrics_path
+    else:
+        relative = _relative_metrics(spec, work_dir)
+        if relative is not None:
+            metrics_path = relative[0]
+            fresh_dirs, stale_files = (
+                ((metrics_path,), ()) if relative[1] else ((), (metrics_path,))
+            )
+            env[METRICS_ENV] = metrics_path
+    return Launch(
+        trial_name=trial_name,
+        argv=rewriter.argv(rendered.argv),
+        trial_dir=own_dir,
+        env=env,
+        working_dir=work_dir,
+        timeout=rendered.timeout,
+        resources=dict(rendered.resources),
+        metrics_path=metrics_path,
+        fresh_dirs=fresh_dirs,
+        stale_files=stale_files,
+    )
+
+
+def prepare_trial_dirs(launch: Launch) -> None:
+    """Make the trial's own directories empty, before its first start.
+
+    A leftover of an earlier run of a trial of the same name (an experiment deleted and run
+    again) is removed, so the collector never reads another run's metrics.  Call it only when
+    the trial has certainly not started (never on the recovery path).
+    """
+    for path in launch.stale_files:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+    for path in launch.fresh_dirs:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
+        os.makedirs(path)
