@@ -727,3 +727,26 @@ def test_file_collector_trials_get_their_own_metrics_on_dask(
         assert t.metrics_source == str(
             tmp_path / "runs" / "dfile" / t.name / "metrics" / "mnist.log"
         )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["exit", "stop"])
+def test_setsid_daemons_end_with_the_trial_on_dask(
+    ex: DaskExecutor, tmp_path: Path, how: str
+) -> None:
+    from tests.test_execute_local import DAEMON, _daemon_pid, wait_gone
+
+    pidfile = tmp_path / "daemon"
+    keep = "exit" if how == "exit" else "wait"
+    h = ex.start(
+        Launch(
+            trial_name=f"daemon-{how}",
+            argv=("/bin/sh", "-c", DAEMON, "trial", str(pidfile), keep),
+            trial_dir=str(tmp_path / how),
+        )
+    )
+    daemon = _daemon_pid(pidfile)
+    if how == "stop":
+        ex.stop(h)
+    wait(ex, h)
+    assert wait_gone(daemon, limit=15), f"daemon {daemon} outlived the trial on the worker ({how})"

@@ -426,3 +426,59 @@ def test_restarted_executor_rebuilds_gpu_occupancy(tmp_path: Path) -> None:
 def test_missing_working_dir(ex: LocalExecutor, tmp_path: Path) -> None:
     with pytest.raises(TuneryError, match="working directory"):
         ex.start(launch(tmp_path, "wd", ("true",), working_dir=str(tmp_path / "nope")))
+
+
+# --------------------------------------------------------------------------- runaway processes
+
+#: Starts a daemon that leaves the trial's session and process group (setsid), writes its pid
+#: to $1, then (with $2 = "wait") keeps the trial running.
+DAEMON = 'setsid sh -c "echo \\$\\$ > $1; exec sleep 300" </dev/null >/dev/null 2>&1 & ' + (
+    'while [ ! -s "$1" ]; do sleep 0.01; done; [ "$2" = wait ] && sleep 300; exit 0'
+)
+
+
+def _daemon_pid(path: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < deadline, "the daemon never started"
+        time.sleep(0.01)
+    return int(path.read_text())
+
+
+@pytest.mark.parametrize("how", ["exit", "stop", "timeout", "new executor"])
+def test_setsid_daemons_end_with_the_trial(ex: LocalExecutor, tmp_path: Path, how: str) -> None:
+    pidfile = tmp_path / f"daemon-{how.replace(' ', '-')}"
+    keep = "exit" if how in ("exit", "new executor") else "wait"
+    timeout = 0.5 if how == "timeout" else None
+    h = ex.start(launch(tmp_path, "d", sh(DAEMON, str(pidfile), keep), timeout=timeout))
+    daemon = _daemon_pid(pidfile)
+    assert os.getpgid(daemon) != h["pgid"], "the daemon must have left the group"
+    if how == "stop":
+        ex.stop(h)
+    elif how == "new executor":
+        # a resumed controller's executor sees the trial's end and still ends the daemon
+        while not (Path(h["trial_dir"]) / "exitcode").exists():  # never polled by the first one
+            time.sleep(0.01)
+        wait(LocalExecutor(gpus=[], grace=1.0), h)
+    else:
+        wait(ex, h)
+    assert wait_gone(daemon), f"daemon {daemon} outlived the trial ({how})"
+
+
+def test_sweep_finds_only_its_own_token(tmp_path: Path) -> None:
+    from tunery.execute.sweep import TOKEN_ENV, marked, new_token, sweep
+
+    mine, other = new_token(), new_token()
+    procs = [
+        subprocess.Popen(["sleep", "300"], env={**os.environ, TOKEN_ENV: token})
+        for token in (mine, other)
+    ]
+    try:
+        assert marked(mine) == [procs[0].pid]
+        assert sweep(mine, grace=1.0) == [procs[0].pid]
+        assert procs[0].wait(timeout=5) != 0
+        assert procs[1].poll() is None
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -79,6 +79,7 @@ from typing import Any
 from tunery.errors import MissingExtraError, TuneryError, UserInputError
 from tunery.execute.base import Launch, ResourcesImpossible, RunState, RunStatus
 from tunery.execute.local import group_alive, killpg_quietly
+from tunery.execute.sweep import TOKEN_ENV, new_token, sweep
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,8 @@ def run_attempt(spec: Mapping[str, Any]) -> dict[str, Any]:
         )
         env["TUNERY_TRIAL_DIR"] = rdir
         env["TUNERY_WORKER"] = str(worker.address)
+        token = new_token()
+        env[TOKEN_ENV] = token
         if gpus or total_gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         cwd = spec.get("working_dir")
@@ -407,6 +410,7 @@ def run_attempt(spec: Mapping[str, Any]) -> dict[str, Any]:
             if fd is not None:
                 os.close(fd)
             os.close(write_end)  # the watcher kills what the trial left behind
+            sweep(token, grace)  # and so does the sweep, for what left the group (setsid)
         code = _read_code(os.path.join(rdir, EXIT_CODE_FILE))
         rc = proc.returncode
         end = {

@@ -48,6 +48,7 @@ from tunery.execute.base import (
     RunState,
     RunStatus,
 )
+from tunery.execute.sweep import TOKEN_ENV, new_token, sweep
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ EXIT_CODE_FILE = "exitcode"
 PID_FILE = "pid"
 TIMED_OUT_MARKER = "timed_out"
 STOPPED_MARKER = "stopped"
+#: The token of the trial's latest start (:mod:`tunery.execute.sweep`), for a handle recovered
+#: without one.
+TOKEN_FILE = "token"
 GPU_RESOURCE = "nvidia.com/gpu"
 HANDLE_VERSION = 1
 
@@ -78,6 +82,8 @@ class _Handle:
     started_at: float
     timeout: float | None
     gpus: tuple[str, ...]
+    #: The start's token (:mod:`tunery.execute.sweep`); None in handles of older versions.
+    token: str | None = None
 
     @classmethod
     def parse(cls, handle: Mapping[str, Any]) -> _Handle:
@@ -93,6 +99,7 @@ class _Handle:
                 started_at=float(handle.get("started_at", 0.0)),
                 timeout=None if timeout is None else float(timeout),
                 gpus=tuple(str(g) for g in handle.get("gpus") or ()),
+                token=str(handle["token"]) if handle.get("token") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TuneryError(
@@ -184,6 +191,20 @@ def _signal_name(number: int) -> str:
 def _touch(path: str) -> None:
     with contextlib.suppress(OSError), open(path, "a"):
         pass
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _read_token(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    return text.strip() if text.endswith("\n") and text.strip() else None
 
 
 def _read_exit_code(path: str) -> int | None:
@@ -284,6 +305,9 @@ class LocalExecutor:
             env = dict(os.environ)
             env.update(launch.env)
             env["TUNERY_TRIAL_DIR"] = trial_dir
+            token = new_token()
+            env[TOKEN_ENV] = token
+            _write_text(os.path.join(trial_dir, TOKEN_FILE), token + "\n")
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
             cwd = launch.working_dir or trial_dir
@@ -314,6 +338,7 @@ class LocalExecutor:
             "started_at": self._clock(),
             "timeout": launch.timeout,
             "gpus": list(gpus),
+            "token": token,
         }
         log.debug("started trial %s: pid %d in %s", launch.trial_name, proc.pid, trial_dir)
         return handle
@@ -355,6 +380,7 @@ class LocalExecutor:
             "started_at": started_at,
             "timeout": launch.timeout,
             "gpus": gpus,
+            "token": _read_token(os.path.join(trial_dir, TOKEN_FILE)),
         }
         if gpus:
             self.adopt(handle)
@@ -537,6 +563,13 @@ class LocalExecutor:
             # Background processes the trial left behind (they would hold GPUs and files);
             # the group id is still ours, and signalling a lone zombie leader is harmless.
             killpg_quietly(h.pgid, signal.SIGKILL)
+        if h.token:
+            # Those that left the group (setsid daemons) still carry the start's token.
+            left = sweep(h.token)
+            if left:
+                log.info(
+                    "trial in %s left %d process(es) behind; killed them", h.trial_dir, len(left)
+                )
         self._reap(h)
         self._procs.pop(h.pid, None)
         self._release(h.trial_dir)
