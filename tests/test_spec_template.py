@@ -149,7 +149,15 @@ def test_primary_pod_labels_pick_the_replica() -> None:
 def test_trainjob_and_argo() -> None:
     rendered = render_trial(_spec("trainjob.yaml"), "t", {"lr": 0.02})
     assert rendered.argv == ("sh", "-c", "python3 /opt/mnist.py --lr=0.02")
-    assert rendered.resources == {"nvidia.com/gpu": "2"}
+    # Two nodes of 2 GPUs, numProcPerNode auto: 2 processes per node sharing its GPUs; the
+    # gang asks for 4 (tunery.spec.replicas).
+    assert rendered.resources == {"nvidia.com/gpu": "4"}
+    assert [(r.name, r.node, r.gpus) for r in rendered.replicas] == [
+        ("node-0-0", "node-0", 2),
+        ("node-0-1", "node-0", 2),
+        ("node-1-0", "node-1", 2),
+        ("node-1-1", "node-1", 2),
+    ]
     rendered = render_trial(_spec("argo-workflow.yaml"), "a", {"lr": 0.02})
     assert "--lr=0.02" in rendered.argv[-1]
 

@@ -285,7 +285,9 @@ def test_primary_container_in_any_replica() -> None:
         "kind": "TFJob",
         "spec": {
             "tfReplicaSpecs": {
-                "Chief": {"template": {"spec": {"containers": [{"name": "chief"}]}}},
+                "Chief": {
+                    "template": {"spec": {"containers": [{"name": "chief", "command": ["c"]}]}}
+                },
                 "Worker": {
                     "template": {
                         "spec": {

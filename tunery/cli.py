@@ -645,7 +645,13 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
             runs_dir=runs_dir,
             base_dir=base_dir,
         )
-        click.echo(f"{trial_name}: {shlex.join(launch.argv)}")
+        if launch.replicas:
+            click.echo(f"{trial_name}: a gang of {len(launch.replicas)} processes (tunery.gang)")
+            for replica in launch.replicas:
+                role = " (primary)" if replica.primary else ""
+                click.echo(f"  {replica.name}{role}: {shlex.join(replica.argv)}")
+        else:
+            click.echo(f"{trial_name}: {shlex.join(launch.argv)}")
         if launch.metrics_path is not None:
             click.echo(f"  metrics: {launch.metrics_path}")
 

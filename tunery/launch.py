@@ -28,10 +28,12 @@ import posixpath
 import shutil
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from tunery.execute.base import Launch
 from tunery.model import CollectorKind, ExperimentSpec, FileSystemKind, ParamValue
 from tunery.mounts import Mount, Rewriter, mount_root
+from tunery.spec.replicas import Replica, gang_argv, gang_spec
 from tunery.spec.template import render_trial
 from tunery.suggest import pbt
 
@@ -48,6 +50,8 @@ __all__ = [
 
 #: Name of a trial's own metrics directory inside its trial directory.
 METRICS_DIR = "metrics"
+#: Directory of a gang's other replicas' logs and metrics copies, inside the trial directory.
+REPLICAS_DIR = "replicas"
 #: Environment variable naming the trial's metrics file (or directory) as the collector reads it.
 METRICS_ENV = "TUNERY_METRICS_PATH"
 
@@ -135,6 +139,8 @@ def build_launch(
     own_dir = trial_dir(runs_dir, experiment, trial_name)
     mounts: list[Mount] = []
     texts = [*rendered.argv, *rendered.env.values(), rendered.working_dir or ""]
+    for replica in rendered.replicas:
+        texts.extend([*replica.argv, *replica.env.values(), replica.working_dir or ""])
     metrics = metrics_mount(spec, own_dir, texts)
     checkpoints = pbt.checkpoint_setting(spec)
     checkpoint_dir = pbt.checkpoint_dir(experiment_dir(runs_dir, experiment), trial_name)
@@ -144,7 +150,8 @@ def build_launch(
         mounts.append(pbt.checkpoint_mount(checkpoints, checkpoint_dir))
     rewriter = Rewriter(mounts)
 
-    env = rewriter.env(rendered.env)
+    # A gang's replicas carry their own env; the trial's env is what they all share.
+    env = rewriter.env(rendered.env) if not rendered.replicas else {}
     env.setdefault("TUNERY_EXPERIMENT", experiment)
     env.setdefault("TUNERY_TRIAL_NAME", trial_name)
     env.setdefault("KATIB_TRIAL_NAME", trial_name)
@@ -172,9 +179,33 @@ def build_launch(
                 ((metrics_path,), ()) if relative[1] else ((), (metrics_path,))
             )
             env[METRICS_ENV] = metrics_path
+    argv = rewriter.argv(rendered.argv)
+    replicas: list[Replica] = []
+    for r in rendered.replicas:
+        own = rewriter
+        if metrics is not None and not r.primary:
+            # Each pod has its own volume: only the primary's copy is the one collected.
+            other_dir = os.path.join(own_dir, REPLICAS_DIR, r.name)
+            other = metrics_mount(spec, other_dir, texts)
+            if other is not None:
+                own = Rewriter([other[0], *mounts[1:]])
+                fresh_dirs = (*fresh_dirs, os.path.join(other_dir, METRICS_DIR))
+        rdir = own.text(r.working_dir) if r.working_dir else None
+        replicas.append(
+            replace(
+                r,
+                argv=own.argv(r.argv),
+                env=own.env(r.env),
+                working_dir=working_dir(base_dir, rdir),
+            )
+        )
+    if replicas:  # one process to the executor: the gang supervisor (tunery.gang)
+        argv = gang_argv(
+            sys.executable, gang_spec(replicas, [r.working_dir or work_dir for r in replicas])
+        )
     return Launch(
         trial_name=trial_name,
-        argv=rewriter.argv(rendered.argv),
+        argv=argv,
         trial_dir=own_dir,
         env=env,
         working_dir=work_dir,
@@ -183,6 +214,7 @@ def build_launch(
         metrics_path=metrics_path,
         fresh_dirs=fresh_dirs,
         stale_files=stale_files,
+        replicas=tuple(replicas),
     )
 
 

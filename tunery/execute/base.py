@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tunery.errors import TuneryError
+
+if TYPE_CHECKING:
+    from tunery.spec.replicas import Replica
 
 
 class ResourcesUnavailable(TuneryError):
@@ -44,6 +47,9 @@ class Launch:
     fresh_dirs: tuple[str, ...] = ()
     #: Files (or directories) the controller removes before the trial's first start.
     stale_files: tuple[str, ...] = ()
+    #: A distributed trial's replicas (paths rewritten, working directories resolved), which
+    #: ``argv`` (the gang supervisor, :mod:`tunery.gang`) runs together; empty: one process.
+    replicas: tuple[Replica, ...] = ()
 
 
 class RunState(StrEnum):

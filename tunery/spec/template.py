@@ -28,10 +28,13 @@ import numbers
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunery.errors import SpecError
 from tunery.model import CollectorKind, ExperimentSpec, ParamValue, TrialTemplate
+
+if TYPE_CHECKING:
+    from tunery.spec.replicas import Replica
 
 #: ``${trialParameters.NAME}`` (Katib's TrialTemplateParamReplaceFormatRegex).
 PARAM_PLACEHOLDER = re.compile(r"\$\{trialParameters\.(.+?)\}")
@@ -291,6 +294,9 @@ class RenderedTrial:
     timeout: float | None
     #: e.g. ``{"cpu": "2", "memory": "1Gi", "nvidia.com/gpu": "1"}``.
     resources: dict[str, str]
+    #: The processes of a distributed trial (:mod:`tunery.spec.replicas`), run as one gang;
+    #: empty: one process (``argv``).  ``argv``/``env``/``working_dir`` are the primary's.
+    replicas: tuple[Replica, ...] = ()
 
 
 _TEMPLATE_PATH = "spec.trialTemplate"
@@ -479,6 +485,11 @@ def _render_katib(
             "same file as the experiment (separated by ---)",
         )
     trial_spec = substitute(template.trial_spec, replace)
+    from tunery.spec.replicas import render_distributed  # imports this module
+
+    distributed = render_distributed(spec, trial_spec, trial_name)
+    if distributed is not None:
+        return distributed
     found = find_primary_container(
         trial_spec, template.primary_container_name, template.primary_pod_labels
     )

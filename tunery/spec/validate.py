@@ -53,6 +53,7 @@ from tunery.model import (
 )
 from tunery.mounts import mentions, names_exactly
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
     PARAM_PLACEHOLDER,
     find_containers,
@@ -543,6 +544,7 @@ def _check_trial_spec(spec: ExperimentSpec, trial_spec: Mapping[str, Any]) -> No
                 "pod templates",
                 f"use one of: {', '.join(names)}" if names else "add the training container",
             )
+        check_distributed(spec)  # what cannot run locally is refused now, in one line
 
 
 # --------------------------------------------------------------------------- metrics collector
