@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -213,10 +214,20 @@ def test_missing_value_and_unreachable_templates() -> None:
     with pytest.raises(SpecError) as info:
         render_trial(spec, "t", {"lr": 0.1})
     assert info.value.path == "spec.trialTemplate.trialParameters[1].reference"
+    inlined = _spec("configmap-same-file.yaml")
     with pytest.raises(SpecError) as info:
-        render_trial(_spec("configmap-source.yaml"), "t", {"lr": 0.1, "optimizer": "sgd"})
-    assert info.value.path == "spec.trialTemplate.configMap"
-    assert "same file" in (info.value.hint or "")
+        render_trial(
+            replace(
+                inlined,
+                trial_template=replace(
+                    inlined.trial_template, trial_spec=None, config_map={"configMapName": "t"}
+                ),
+            ),
+            "t",
+            {"lr": 0.1},
+        )
+    assert info.value.path == "spec.trialTemplate.configMap.configMapName"
+    assert "--configmap" in (info.value.hint or "")
     rendered = render_trial(_spec("configmap-same-file.yaml"), "t", {"lr": 0.02})
     assert rendered.argv == ("sh", "-c", "python3 mnist.py --lr=0.02")
 

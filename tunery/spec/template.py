@@ -470,14 +470,9 @@ def _render_katib(
     replace: Callable[[str], str],
 ) -> RenderedTrial:
     if template.trial_spec is None:
-        cm = template.config_map or {}
-        raise SpecError(
-            f"{_TEMPLATE_PATH}.configMap",
-            f"the trial template lives in ConfigMap {cm.get('configMapName')!r}, "
-            "which tunery cannot read outside a cluster",
-            "inline the template as spec.trialTemplate.trialSpec, or put the ConfigMap in the "
-            "same file as the experiment (separated by ---)",
-        )
+        from tunery.spec.configmaps import missing_config_map_error
+
+        raise missing_config_map_error(template.config_map or {})
     trial_spec = substitute(template.trial_spec, replace)
     found = find_primary_container(
         trial_spec, template.primary_container_name, template.primary_pod_labels

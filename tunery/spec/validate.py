@@ -368,6 +368,11 @@ def validate_parameter(param: ParameterSpec, path: str) -> None:
 def validate_trial_template(spec: ExperimentSpec) -> None:
     template = spec.trial_template
     native = is_native_template(template)
+    if not native and template.trial_spec is None:
+        # The ConfigMap was found nowhere (tunery.spec.configmaps inlines the ones it finds).
+        from tunery.spec.configmaps import missing_config_map_error
+
+        raise missing_config_map_error(template.config_map or {})
     if not native:
         if not template.primary_container_name:
             raise SpecError(
@@ -453,9 +458,7 @@ def validate_trial_template(spec: ExperimentSpec) -> None:
     if native:
         _check_placeholders(spec, _native_strings(spec), native=True)
         return
-    if template.trial_spec is None:
-        return  # configMap: the template is out of reach
-    trial_spec = template.trial_spec
+    trial_spec = template.trial_spec or {}
     _check_placeholders(spec, list(iter_strings(trial_spec, f"{_TT}.trialSpec")), native=False)
     _check_trial_spec(spec, trial_spec)
 
