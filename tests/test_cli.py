@@ -66,6 +66,42 @@ def test_katib_algorithm_not_yet_runnable_validates_with_warning(tmp_path: Path)
     assert "spec.algorithm.algorithmName" in out.stderr
 
 
+def test_validate_warns_about_missing_scripts_and_foreign_placeholders(tmp_path: Path) -> None:
+    doc = native_doc("cmd", SCORE_IS_X)
+    doc["spec"]["trialTemplate"]["command"] = [
+        "python3",
+        "train.py",
+        "--x=${trialParameters.x}",
+        "--run={{workflow.name}}",
+    ]
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    out = tunery("validate", str(path), cwd=tmp_path)
+    assert "experiment cmd is valid" in out.stdout
+    warnings = out.stderr.strip().splitlines()
+    assert len(warnings) == 2, out.stderr
+    assert warnings[0].startswith(
+        f"warning: spec.trialTemplate.command[1]: train.py does not exist in {tmp_path} "
+    )
+    assert warnings[1].startswith(
+        "warning: spec.trialTemplate.command[3]: {{workflow.name}} is an Argo Workflows placeholder"
+    )
+    got = json.loads(tunery("validate", str(path), "--json", cwd=tmp_path).stdout)
+    assert [len(r["warnings"]) for r in got] == [2]
+    (tmp_path / "train.py").write_text("print('score=1')\n")
+    doc["spec"]["trialTemplate"]["command"].pop()
+    out = tunery("validate", str(write_yaml(path, doc)), cwd=tmp_path)
+    assert out.stderr == ""
+
+
+def test_nas_is_refused_by_validate_with_one_line(tmp_path: Path) -> None:
+    path = REPO / "tests" / "data" / "spec" / "invalid" / "nas-config.yaml"
+    for command in ("validate", "run"):
+        out = tunery(command, str(path), cwd=tmp_path, check=2)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert "spec.nasConfig" in lines[0] and "not supported yet" in lines[0]
+
+
 def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:
     out = tunery("run", "x.yaml", "--parallel", "zero", cwd=tmp_path, check=2)
     assert len(out.stderr.strip().splitlines()) == 1
@@ -99,6 +135,9 @@ def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
         "labels",
         "startTime",
         "completionTime",
+        "reason",
+        "message",
+        "metricsPath",
     }
     assert set(got["bestTrial"]) == trial_keys
     assert set(got["bestTrial"]["metrics"]["score"]) == {"min", "max", "latest"}
@@ -184,6 +223,34 @@ def test_failed_experiment_exits_1(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "exp.yaml", doc)
     out = tunery("run", str(path), cwd=tmp_path, check=1)
     assert "ExperimentMaxFailedTrialsReached" in out.stdout
+
+
+def test_no_trial_succeeded_exits_1_and_says_why_last(tmp_path: Path) -> None:
+    # No maxFailedTrialCount: Katib's status is Succeeded (max trials reached) all the same.
+    script = "print('score=0.5')\nimport sklearn_is_not_here_either\n"
+    doc = native_doc("nothing", script, parallel=1, max_trials=2)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    why = "exit code 1: ModuleNotFoundError: No module named 'sklearn_is_not_here_either'"
+    out = tunery("run", str(path), cwd=tmp_path, check=1)
+    lines = out.stdout.strip().splitlines()
+    # the live line of each finished trial, then the summary; the last line says why
+    assert sum(1 for line in lines if line.strip().startswith("Failed") and why in line) == 2
+    assert "experiment nothing: Succeeded (ExperimentMaxTrialsReached" in out.stdout
+    assert lines[-1] == f"no trial succeeded: 2 Failed (last: nothing-0002: {why})"
+
+    again = tunery("run", str(path), cwd=tmp_path, check=1)
+    assert "already completed" in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == lines[-1]
+    resumed = tunery("resume", "nothing", "--json", cwd=tmp_path, check=1)
+    got = json.loads(resumed.stdout)
+    assert (got["status"], got["trials"]["failed"], got["bestTrial"]) == ("Succeeded", 2, None)
+    assert resumed.stderr.strip().splitlines()[-1] == lines[-1]
+    assert json.loads(tunery("get", "nothing", "--json", cwd=tmp_path).stdout) == got
+
+    table = tunery("trials", "nothing", cwd=tmp_path).stdout
+    assert f"ExitCode: {why}" in table
+    listed = json.loads(tunery("trials", "nothing", "--json", cwd=tmp_path).stdout)
+    assert [(t["reason"], t["message"]) for t in listed] == [("ExitCode", why)] * 2
 
 
 def test_stop_and_delete(tmp_path: Path) -> None:

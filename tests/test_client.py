@@ -36,6 +36,11 @@ def prints_or_fails(parameters: dict) -> None:  # type: ignore[type-arg]
     print(f"score={parameters['x']}")
 
 
+def needs_a_missing_module(parameters: dict) -> None:  # type: ignore[type-arg]
+    print(f"score={parameters['x']}")
+    import tunery_test_module_that_is_not_installed  # noqa: F401
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path) -> Path:
     old = os.getcwd()
@@ -111,22 +116,74 @@ def test_tune_return_value_fixed_and_typed_parameters(in_tmp: Path) -> None:
 
 
 def test_failures_inside_the_function_become_failed_trials(in_tmp: Path) -> None:
-    exp = tunery.tune(
-        prints_or_fails,
-        {"x": tunery.search.discrete([0.1, 0.2, 0.9])},
-        "score",
-        algorithm="grid",
-        max_trial_count=3,
-        storage=str(in_tmp / "t.db"),
-        wait=True,
-    )
+    with pytest.warns(
+        tunery.TrialsFailedWarning, match=r"1 of 3 trials failed; first failure: .*: diverged$"
+    ):
+        exp = tunery.tune(
+            prints_or_fails,
+            {"x": tunery.search.discrete([0.1, 0.2, 0.9])},
+            "score",
+            algorithm="grid",
+            max_trial_count=3,
+            storage=str(in_tmp / "t.db"),
+            wait=True,
+        )
     by_x = {t.parameters["x"]: t for t in exp.trials}
     assert by_x[0.9].status is TrialCondition.FAILED
+    assert by_x[0.9].message == "exit code 1: RuntimeError: diverged"
     assert (
         "diverged"
         in (in_tmp / "tunery-runs" / exp.name / by_x[0.9].name / "output.log").read_text()
     )
     assert by_x[0.2].status is TrialCondition.SUCCEEDED and exp.best_trial.name == by_x[0.2].name  # type: ignore[union-attr]
+
+
+def test_failed_trials_warn_on_wait_with_the_first_failure(in_tmp: Path) -> None:
+    missing = "tunery_test_module_that_is_not_installed"
+    why = f"exit code 1: ModuleNotFoundError: No module named '{missing}'"
+    with pytest.warns(tunery.TrialsFailedWarning) as caught:
+        exp = tunery.tune(
+            needs_a_missing_module,
+            {"x": tunery.search.discrete([0.1, 0.2])},
+            "score",
+            algorithm="grid",
+            max_trial_count=2,
+            storage=str(in_tmp / "t.db"),
+            wait=True,
+        )
+    assert exp.status == "Succeeded"  # Katib's word: max trials reached
+    first = min(exp.trials, key=lambda t: (t.completion_time or 0.0, t.index))
+    assert [str(w.message) for w in caught] == [
+        f"experiment {exp.name}: 2 of 2 trials failed, no trial succeeded; "
+        f"first failure: {first.name}: {why}"
+    ]
+    assert {t.message for t in exp.trials} == {why}
+    pytest.importorskip("pandas")
+    frame = exp.trials_dataframe()
+    assert list(frame["message"]) == [why, why] and list(frame["reason"]) == ["ExitCode"] * 2
+
+    # Client.run_experiment of a file whose command names a missing script
+    doc = {
+        "apiVersion": "tunery/v1",
+        "kind": "Experiment",
+        "metadata": {"name": "missing-script"},
+        "spec": {
+            "objective": {"type": "maximize", "objectiveMetricName": "score"},
+            "algorithm": {"algorithmName": "random"},
+            "maxTrialCount": 1,
+            "parallelTrialCount": 1,
+            "parameters": [
+                {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+            ],
+            "trialTemplate": {
+                "command": [sys.executable, "no_train.py", "--x=${trialParameters.x}"]
+            },
+        },
+    }
+    client = tunery.Client(str(in_tmp / "t.db"))
+    client.create_experiment(doc, base_dir=str(in_tmp))
+    with pytest.warns(tunery.TrialsFailedWarning, match=r"1 of 1 trials failed.*no_train\.py"):
+        client.run_experiment("missing-script")
 
 
 def test_dataframe_and_plots(in_tmp: Path) -> None:

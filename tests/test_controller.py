@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,65 @@ def test_hung_trial_times_out_and_experiment_goes_on(store: Store, tmp_path: Pat
     assert [t.status for t in trials] == [TrialCondition.FAILED] * 2
     assert {t.reason for t in trials} == {"TrialTimeout"}
     assert store.get_experiment("hang").reason == ExperimentReason.MAX_TRIALS_REACHED
+
+
+def test_failed_trials_say_their_last_output_line(store: Store, tmp_path: Path) -> None:
+    # No maxFailedTrialCount: Katib ends with MaxTrialsReached (Succeeded) all the same.
+    script = """
+    print("score=0.1", flush=True)
+    import sklearn_is_not_installed_here
+    """
+    create(store, native_doc("nomod", script, parallel=2, max_trials=2), tmp_path)
+    run(store, "nomod")
+    assert store.get_experiment("nomod").reason == ExperimentReason.MAX_TRIALS_REACHED
+    for t in store.list_trials("nomod"):
+        assert (t.status, t.reason) == (TrialCondition.FAILED, "ExitCode")
+        assert t.message == (
+            "exit code 1: ModuleNotFoundError: No module named 'sklearn_is_not_installed_here'"
+        )
+
+    doc = native_doc("nofile", "", parallel=1, max_trials=1)
+    doc["spec"]["trialTemplate"]["command"] = [
+        sys.executable,
+        "train_missing.py",
+        "--x=${trialParameters.x}",
+    ]
+    create(store, doc, tmp_path)
+    run(store, "nofile")
+    [t] = store.list_trials("nofile")
+    assert t.status is TrialCondition.FAILED
+    assert t.message is not None and t.message.startswith("exit code 2: ")
+    assert "can't open file" in t.message and "train_missing.py" in t.message
+
+
+def test_timed_out_and_silent_trials_say_their_last_output_line(
+    store: Store, tmp_path: Path
+) -> None:
+    script = """
+    import time
+    print("waiting for the data server", flush=True)
+    print("score=0.5", flush=True)
+    time.sleep(60)
+    """
+    create(store, native_doc("slow", script, parallel=1, max_trials=1, timeout="1s"), tmp_path)
+    run(store, "slow")
+    [t] = store.list_trials("slow")
+    assert (t.status, t.reason) == (TrialCondition.FAILED, "TrialTimeout")
+    assert t.message is not None
+    assert t.message.endswith("and was killed; last output: waiting for the data server")
+
+    script = """
+    print("done, but the metric is spelled wrong:", flush=True)
+    print("scor=0.5", flush=True)
+    """
+    create(store, native_doc("typo", script, parallel=1, max_trials=1), tmp_path)
+    run(store, "typo")
+    [t] = store.list_trials("typo")
+    assert t.status is TrialCondition.METRICS_UNAVAILABLE
+    assert t.message == (
+        "the trial succeeded but never reported 'score'; "
+        "last output: done, but the metric is spelled wrong:"
+    )
 
 
 def test_parallelism_really_runs_n_at_once(store: Store, tmp_path: Path) -> None:

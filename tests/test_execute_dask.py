@@ -250,6 +250,23 @@ def test_an_annotated_experiment_runs_on_its_cluster(
 
 
 @pytest.mark.integration
+def test_a_failed_trial_says_its_last_output_line(ex: DaskExecutor, tmp_path: Path) -> None:
+    from tests.helpers import create, native_doc
+    from tunery.controller import Controller
+    from tunery.storage import Store
+
+    script = "print('score=1', flush=True)\nimport tunery_dask_test_module_not_installed\n"
+    with Store(f"sqlite:///{tmp_path / 't.db'}") as store:
+        create(store, native_doc("remote", script, parallel=1, max_trials=1), tmp_path)
+        Controller(store, "remote", ex, poll_interval=0.05).run()
+        [trial] = store.list_trials("remote")
+    assert trial.status.value == "Failed", trial.message
+    assert trial.message is not None and trial.message.endswith(
+        ": ModuleNotFoundError: No module named 'tunery_dask_test_module_not_installed'"
+    )
+
+
+@pytest.mark.integration
 def test_output_streams_while_running(ex: DaskExecutor, tmp_path: Path) -> None:
     go = tmp_path / "go"
     script = f'echo "loss=1"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=2"'
@@ -676,3 +693,37 @@ def test_cli_stop_kills_remote_trials_when_no_controller_runs(
         statuses = {t.status.value for t in store.list_trials("halt")}
         assert store.get_experiment("halt").reason == "ExperimentStopped"
     assert statuses == {"Killed"}, statuses
+
+
+@pytest.mark.integration
+def test_file_collector_trials_get_their_own_metrics_on_dask(
+    cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    # Katib's File collector on an absolute path, three trials at once on the cluster's
+    # workers (a shared file system): each trial writes and is credited with its own file.
+    from tests.helpers import create
+    from tests.test_launch import CASES, TRAIN, katib_doc
+    from tunery.controller import Controller
+    from tunery.model import TrialCondition
+    from tunery.storage import Store
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    doc = katib_doc("dfile", *CASES["file-text"], parallel=3, max_trials=3)
+    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    create(store, doc, tmp_path)
+    executor = DaskExecutor(cluster.address, grace=1.0)
+    try:
+        Controller(store, "dfile", executor, poll_interval=0.05).run()
+    finally:
+        executor.close()
+    trials = store.list_trials("dfile")
+    store.close()
+    assert len(trials) == 3
+    for t in trials:
+        assert t.status is TrialCondition.SUCCEEDED, (t.name, t.reason, t.message)
+        assert t.handle is not None and t.handle["executor"] == "dask"
+        expected = float(t.parameters["lr"]) * 10
+        assert t.metrics["accuracy"].latest == pytest.approx(expected, rel=1e-4)
+        assert t.metrics_source == str(
+            tmp_path / "runs" / "dfile" / t.name / "metrics" / "mnist.log"
+        )

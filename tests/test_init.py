@@ -14,6 +14,7 @@ def test_all_is_the_public_api() -> None:
         "ExperimentHandle",
         "Optimizer",
         "SpecError",
+        "TrialsFailedWarning",
         "TuneryError",
         "UserInputError",
         "__version__",

@@ -27,6 +27,8 @@ TRAIN = textwrap.dedent(
     p.add_argument("--format", default="text")
     p.add_argument("--sleep", type=float, default=0.3)
     a = p.parse_args()
+    with open("ran.txt", "a") as ran:
+        ran.write(os.environ.get("TUNERY_TRIAL_NAME", "?") + "\\n")
     offset = float(open("offset.txt").read()) if os.path.exists("offset.txt") else 0.0
     acc = round(a.lr * 10 + offset, 6)
     if a.format == "tfevent":
@@ -333,3 +335,60 @@ def test_validate_warns_when_the_trial_never_names_the_metrics_path() -> None:
     (warning,) = spec_warnings(hidden)
     assert warning.startswith("spec.metricsCollectorSpec.source.fileSystemPath.path:")
     assert "/katib/mnist.log" in warning
+
+
+@pytest.mark.integration
+def test_trials_and_the_ui_say_where_each_trials_metrics_are(tmp_path: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import tunery_ok
+    from tunery.ui.app import create_app
+
+    trials = _run(tmp_path, "file-text", 2)
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    rows = json.loads(tunery_ok("trials", "m", "--db", db, "--json", cwd=tmp_path, env={}).stdout)
+    runs = tmp_path / "runs" / "m"
+    assert {r["name"]: r["metricsPath"] for r in rows} == {
+        t.name: str(runs / t.name / "metrics" / "mnist.log") for t in trials
+    }
+    text = tunery_ok("trials", "m", "--db", db, cwd=tmp_path, env={}).stdout
+    assert (
+        f"metrics (/katib/mnist.log): each trial's own copy, {runs}/<trial>/metrics/mnist.log"
+        in (text.replace("\n", ""))
+    )
+    store = Store(db)
+    try:
+        client = TestClient(create_app(store, "t" * 32, runs_dir=str(tmp_path / "runs")))
+        got = client.get("/api/experiments/m/trials/m-0002").json()
+        assert got["metricsPath"] == str(runs / "m-0002" / "metrics" / "mnist.log")
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_kill_9_and_resume_keeps_each_trials_own_metrics(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    from tests.helpers import kill_9_runs, tunery_ok
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    collector, args = CASES["file-json"]
+    doc = katib_doc("crash", collector, [*args, "--sleep=0.8"], parallel=3, max_trials=6)
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "TUNERY_DB": str(tmp_path / "t.db")}
+    kill_9_runs(path, tmp_path, env, tmp_path / "ran.txt", (0.5, 0.3))
+    tunery_ok("resume", "crash", "-q", cwd=tmp_path, env=env)
+    rows = json.loads(tunery_ok("trials", "crash", "--json", cwd=tmp_path, env=env).stdout)
+    assert len(rows) == 6
+    for r in rows:
+        assert r["status"] == "Succeeded", r
+        expected = float(r["parameters"]["lr"]) * 10
+        assert r["metrics"]["accuracy"]["latest"] == pytest.approx(expected, rel=1e-4)
+        assert r["metricsPath"].endswith(f"/{r['name']}/metrics/mnist.json")
+    started = (tmp_path / "ran.txt").read_text().split()
+    assert sorted(started) == sorted(r["name"] for r in rows), "a trial ran twice or not at all"

@@ -309,6 +309,23 @@ def test_columns_hold_the_trial_list(client: TestClient) -> None:
     assert client.get("/api/experiments/demo/trial-columns?after=x").status_code == 422
 
 
+def test_failed_trials_carry_their_last_output_line(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'fail.db'}")
+    script = "print('score=1')\nimport tunery_ui_test_module_not_installed\n"
+    create(store, native_doc("broken", script, parallel=1, max_trials=1), tmp_path)
+    Controller(store, "broken", LocalExecutor(), poll_interval=0.02).run()
+    why = "exit code 1: ModuleNotFoundError: No module named 'tunery_ui_test_module_not_installed'"
+    with TestClient(create_app(store, TOKEN, runs_dir=str(tmp_path / "runs"))) as client:
+        [row] = client.get("/api/experiments/broken/trials").json()["trials"]
+        assert (row["status"], row["reason"], row["message"]) == ("Failed", "ExitCode", why)
+        detail = client.get(f"/api/experiments/broken/trials/{row['name']}").json()
+        assert detail["message"] == why
+        assert "ModuleNotFoundError" in detail["log"]["text"]
+        columns = client.get("/api/experiments/broken/trial-columns").json()["columns"]
+        assert columns["message"] == [why]
+    store.close()
+
+
 def test_columns_keep_every_digit(client: TestClient, store: Store) -> None:
     _created_experiment(client, "digits")
     values = [0.1 + 0.2, 1 / 3, 1e-300, 123456789.12345679, -2.5e17]

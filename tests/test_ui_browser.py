@@ -112,6 +112,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
             message=EVIL,
         )
     )
+    store.create_trial(
+        Trial(
+            name="live-0001",
+            experiment="live",
+            index=1,
+            parameters={"lr": 0.01, "layers": 2, "opt": "sgd"},
+            status=TrialCondition.FAILED,
+            reason="ExitCode",
+            message=f"exit code 1: ModuleNotFoundError: {EVIL}",
+        )
+    )
     # A name no spec allows, as a database written by something else could hold.
     store.create_experiment(replace(demo, name=EVIL, spec=replace(demo.spec, name=EVIL)))
     for index in range(2):
@@ -358,7 +369,12 @@ def test_markup_in_names_and_values_shows_as_text(
     assert page.evaluate(no_injected_image)
 
     _open_experiment(page, base, "live")
-    assert page.locator("#trials tbody").inner_text().count(EVIL) == 1
+    # the parameter value of the running trial, and the failed trial's message
+    assert page.locator("#trials tbody").inner_text().count(EVIL) == 2
+    assert page.locator("#trials th[data-key='message']").inner_text() == "failure"
+    failure = page.locator("#trials tbody tr[data-trial='live-0001'] td.failure")
+    assert failure.inner_text() == f"exit code 1: ModuleNotFoundError: {EVIL}"
+    assert page.locator("#trials tbody tr[data-trial='live-0000'] td.failure").inner_text() == ""
     page.locator("#trials tbody a").first.click()
     page.wait_for_selector("body[data-ready='trial']")
     assert page.locator("#trial-message").inner_text().endswith(EVIL)

@@ -12,6 +12,7 @@ from tunery import search
 from tunery.client import Client, ExperimentHandle, tune
 from tunery.errors import SpecError, TuneryError, UserInputError
 from tunery.optimizer import Optimizer
+from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
 
 try:
@@ -24,6 +25,7 @@ __all__ = [
     "ExperimentHandle",
     "Optimizer",
     "SpecError",
+    "TrialsFailedWarning",
     "TuneryError",
     "UserInputError",
     "__version__",

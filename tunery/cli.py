@@ -50,6 +50,9 @@ def _trial_json(trial: Any) -> dict[str, Any]:
         "labels": dict(trial.labels),
         "startTime": _iso(trial.start_time),
         "completionTime": _iso(trial.completion_time),
+        "reason": trial.reason,
+        "message": trial.message,
+        "metricsPath": trial.metrics_source,
     }
 
 
@@ -104,10 +107,19 @@ def _local_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
+#: Widest "reason: message" cell of the trials table.
+_REASON_WIDTH = 100
+
+
 def _reason_cell(trial: Any) -> str:
     if trial.status.value in ("Succeeded", "Running", "Created"):
         return ""
-    return str(trial.reason or "")
+    from tunery.outcome import shorten
+
+    text = str(trial.reason or "")
+    if trial.message and trial.status.is_failed:
+        text = f"{text}: {trial.message}" if text else str(trial.message)
+    return shorten(text, _REASON_WIDTH)
 
 
 def _short(value: Any) -> str:
@@ -128,6 +140,7 @@ def _console() -> Any:
 
 
 def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     spec = experiment.spec
@@ -175,7 +188,7 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
             value = summary.pick(spec.objective.strategy_for(metric)) if summary else None
             row.append(_short(value))
         if with_reason:
-            row.append(reasons[t.name])
+            row.append(escape(reasons[t.name]))
         style = "bold green" if t.name == best_name else None
         table.add_row(*row, style=style)
     return table
@@ -333,6 +346,8 @@ def _apply_overrides(
 
 
 def _progress_printer(console: Any, experiment: Any) -> Callable[[Any], None]:
+    from rich.markup import escape
+
     spec = experiment.spec
 
     def on_event(event: Any) -> None:
@@ -348,7 +363,7 @@ def _progress_printer(console: Any, experiment: Any) -> Callable[[Any], None]:
             colour = {"Succeeded": "green", "Killed": "yellow"}.get(status, "red")
             extra = "" if status == "Succeeded" else f" ({trial.reason}: {trial.message})"
             console.print(
-                f"[{colour}]{status:>18}[/] {trial.name}  {params}  {value}{extra}",
+                f"[{colour}]{status:>18}[/] {trial.name}  {escape(f'{params}  {value}{extra}')}",
                 markup=True,
                 highlight=False,
             )
@@ -440,18 +455,27 @@ def _drive(
     controller.release()
     final = store.get_experiment(name)
     trials = store.list_trials(name)
-    _report(console, final, trials, as_json=as_json, quiet=quiet)
-    return 0 if final.status.value == "Succeeded" else 1
+    return _report(console, final, trials, as_json=as_json, quiet=quiet)
 
 
 def _report(
     console: Any, experiment: Any, trials: Sequence[Any], *, as_json: bool, quiet: bool
-) -> None:
-    from tunery.model import best_trial
+) -> int:
+    """Print the end of a run; the exit code: 0 only when it Succeeded with a trial that did.
 
+    Katib calls an experiment whose trials all failed Succeeded (max trials reached): the
+    stored status stays Katib's, but the last line says so and the exit code is 1.
+    """
+    from tunery.model import best_trial
+    from tunery.outcome import no_success_line
+
+    nothing = no_success_line(trials, stopped=experiment.reason == "ExperimentStopped")
+    code = 0 if experiment.status.value == "Succeeded" and nothing is None else 1
     if as_json:
         _print_json(_experiment_json(experiment, trials))
-        return
+        if nothing is not None:
+            click.echo(nothing, err=True)
+        return code
     best = best_trial(experiment.spec.objective, list(trials))
     if not quiet:
         console.print(_trials_table(experiment, trials, best.name if best else None))
@@ -462,12 +486,15 @@ def _report(
     if best is not None:
         for line in _best_lines(experiment, best):
             console.print(line, highlight=False)
-    else:
+    elif nothing is None:
         console.print(
             "no trial reported the objective metric; see `tunery trials "
             f"{experiment.name}` and the trials' output.log",
             style="yellow",
         )
+    if nothing is not None:
+        console.print(nothing, style="red", markup=False, highlight=False)
+    return code
 
 
 @main.command()
@@ -609,8 +636,7 @@ def _completed_again(
         )
     if not (quiet or as_json):
         console.print(f"experiment {existing.name} has already completed")
-    _report(console, existing, trials, as_json=as_json, quiet=quiet)
-    return 0 if existing.status.value == "Succeeded" else 1
+    return _report(console, existing, trials, as_json=as_json, quiet=quiet)
 
 
 def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
@@ -684,13 +710,15 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     file is valid Katib; `tunery run` refuses it).
     """
     from tunery.spec import load_file, spec_warnings
+    from tunery.spec.commands import command_warnings
     from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
     parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    base_dir = os.path.dirname(os.path.abspath(file))
     results = []
     for p in parsed:
-        warnings = spec_warnings(p.spec)
+        warnings = spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
@@ -810,6 +838,25 @@ def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) 
         return
     best = best_trial(exp.spec.objective, store.list_trials(name))
     _console().print(_trials_table(exp, rows, best.name if best else None))
+    _print_metrics_paths(exp, rows)
+
+
+def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
+    """Where each trial's own copy of the collector's path is (File/TensorFlowEvent/Custom)."""
+    from tunery.model import collects_files
+
+    sources = [t.metrics_source for t in rows if t.metrics_source]
+    if not collects_files(exp.spec) or not sources:
+        return
+    path = exp.spec.metrics_collector.path
+    example = next(t for t in rows if t.metrics_source)
+    pattern = sources[0].replace(f"/{example.name}/", "/<trial>/", 1)
+    if all(s == pattern.replace("<trial>", t.name, 1) for t in rows if (s := t.metrics_source)):
+        click.echo(f"metrics ({path}): each trial's own copy, {pattern}")
+    else:
+        for t in rows:
+            if t.metrics_source:
+                click.echo(f"metrics of {t.name}: {t.metrics_source}")
 
 
 @main.command()

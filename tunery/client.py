@@ -42,6 +42,7 @@ import re
 import sys
 import textwrap
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +170,7 @@ class ExperimentHandle:
         self._executor = executor
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._warned = False
 
     # -- driving
     def start(self) -> None:
@@ -205,13 +207,29 @@ class ExperimentHandle:
                 close()
 
     def wait(self, timeout: float | None = None) -> ExperimentHandle:
-        """Block until the experiment ends (or ``timeout`` seconds pass)."""
+        """Block until the experiment ends (or ``timeout`` seconds pass).
+
+        When it has ended with failed trials, warns once (:class:`TrialsFailedWarning`) with
+        how many failed and the first failure's message.
+        """
         if self._thread is not None:
             self._thread.join(timeout)
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+        if not self._warned and (self._thread is None or not self._thread.is_alive()):
+            self._warn_failures()
         return self
+
+    def _warn_failures(self) -> None:
+        from tunery.outcome import TrialsFailedWarning, failure_warning
+
+        if not self.experiment.status.is_completed:
+            return
+        self._warned = True
+        message = failure_warning(self.name, self.trials)
+        if message is not None:
+            warnings.warn(message, TrialsFailedWarning, stacklevel=3)
 
     @property
     def done(self) -> bool:
@@ -246,7 +264,12 @@ class ExperimentHandle:
         spec = self.experiment.spec
         rows = []
         for t in self.trials:
-            row: dict[str, Any] = {"name": t.name, "status": t.status.value, "reason": t.reason}
+            row: dict[str, Any] = {
+                "name": t.name,
+                "status": t.status.value,
+                "reason": t.reason,
+                "message": t.message,
+            }
             row.update({f"params.{k}": v for k, v in t.parameters.items()})
             row["objective"] = t.objective
             for metric in spec.objective.metric_names:

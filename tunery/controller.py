@@ -50,6 +50,7 @@ from tunery.model import (
     TrialCondition,
     objective_value,
 )
+from tunery.outcome import last_output_line, with_output_line
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester, pbt
@@ -592,6 +593,8 @@ class Controller:
             new_status = TrialCondition.FAILED
             reason = status.reason or "TrialFailed"
             message = status.message or "Trial has failed"
+        if new_status.is_failed and not (trial.cursor or {}).get("stopping"):
+            message = self._with_output_line(trial, message)
         trial, applied = self._update(
             trial,
             [TrialCondition.CREATED, TrialCondition.RUNNING],
@@ -606,6 +609,15 @@ class Controller:
             self._add_curve(trial.name, last[0])
         if applied:
             self._emit("finished", trial)
+
+    def _with_output_line(self, trial: Trial, message: str) -> str:
+        """``message`` plus the last meaningful line of the trial's output (its tail only)."""
+        try:
+            path = self.executor.output_path(trial.handle or {})
+        except (KeyError, TypeError):
+            return message
+        names = self.experiment.spec.objective.metric_names
+        return with_output_line(message, last_output_line(path, names))
 
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""

@@ -401,6 +401,22 @@ class Trial:
     handle: Mapping[str, Any] | None = None
     cursor: Mapping[str, Any] | None = None
 
+    @property
+    def metrics_source(self) -> str | None:
+        """The file (or directory) the collector reads for this trial: its own metrics path
+        (``<runs>/<experiment>/<trial>/metrics/...``) or its output log; None before it starts."""
+        source = (self.cursor or {}).get("source")
+        return str(source) if source else None
+
+
+def collects_files(spec: ExperimentSpec) -> bool:
+    """Whether the experiment's collector reads files the trial writes (not its output)."""
+    return spec.metrics_collector.kind in (
+        CollectorKind.FILE,
+        CollectorKind.TENSORFLOW_EVENT,
+        CollectorKind.CUSTOM,
+    )
+
 
 @dataclass(frozen=True)
 class Experiment:

@@ -293,7 +293,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
     if spec.get("nasConfig") is not None:
         raise SpecError(
             "spec.nasConfig",
-            "neural architecture search (nasConfig, enas, darts) is not supported by tunery",
+            "neural architecture search (NAS: nasConfig, enas, darts) is not supported yet",
             "tune hyperparameters with spec.parameters instead",
         )
 

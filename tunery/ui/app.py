@@ -39,7 +39,7 @@ from tunery.errors import (
     StorageError,
     TuneryError,
 )
-from tunery.model import Experiment, IntentKind, TrialCondition
+from tunery.model import Experiment, IntentKind, TrialCondition, collects_files
 from tunery.storage import Store
 from tunery.ui import queries
 from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
@@ -195,6 +195,11 @@ class LogOut(BaseModel):
 class TrialDetailOut(TrialOut):
     observations: dict[str, list[ObservationOut]]
     log: LogOut | None = None
+    metricsPath: str | None = Field(
+        default=None,
+        description="The trial's own metrics file or directory (File, TensorFlowEvent and "
+        "Custom collectors), on the controller's machine.",
+    )
 
 
 class ImportanceItemOut(BaseModel):
@@ -699,6 +704,7 @@ def create_app(
             )
         data["observations"] = series
         data["log"] = _read_log_tail(exp, t.name)
+        data["metricsPath"] = t.metrics_source if collects_files(exp.spec) else None
         return _json(data)
 
     @app.get(

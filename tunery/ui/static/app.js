@@ -381,7 +381,8 @@ function buildExperimentPage(state) {
     el("option", { value: "" }, "filter by…"),
     el("option", { value: "objective" }, "objective"),
     paramColumns(exp).map((p) => el("option", { value: "param:" + p }, p)),
-    metricColumns(exp).map((m) => el("option", { value: "metric:" + m }, m + " (latest)")));
+    metricColumns(exp).map((m) => el("option", { value: "metric:" + m }, m + " (latest)")),
+    el("option", { value: "message" }, "failure message"));
   const opSelect = el("select", { id: "filter-op", onchange: (ev) => { state.filter.op = ev.target.value; redraw(); } },
     [">=", "<=", "=", "contains"].map((o) => el("option", { value: o }, o)));
   const valueInput = el("input", { id: "filter-value", size: 10, placeholder: "value", oninput: (ev) => { state.filter.value = ev.target.value; redraw(); } });
@@ -590,7 +591,13 @@ async function loadImportance(state) {
 
 // --- table
 
+/** Why a failed trial failed (its message ends with the last line of its output); null otherwise. */
+function failureMessage(t) {
+  return ["Failed", "MetricsUnavailable"].includes(t.status) ? t.message || t.reason || null : null;
+}
+
 function cellValue(t, key) {
+  if (key === "message") return failureMessage(t);
   if (key.startsWith("param:")) return t.parameters[key.slice(6)];
   if (key.startsWith("metric:")) { const m = t.metrics[key.slice(7)]; return m ? m.latest : null; }
   return t[key];
@@ -631,18 +638,20 @@ function filteredSorted(state) {
   return present.map((p) => p[1]).concat(missing.map((p) => p[1]));
 }
 
-function tableColumns(exp) {
+function tableColumns(exp, list) {
   return [
     ["index", "#"], ["name", "trial"], ["status", "status"], ["objective", "objective"],
     ...paramColumns(exp).map((p) => ["param:" + p, p]),
     ...metricColumns(exp).map((m) => ["metric:" + m, m]),
     ["startTime", "started"], ["completionTime", "completed"],
+    // Failed trials say why, in a column of their own (only when there are some).
+    ...((list || []).some(failureMessage) ? [["message", "failure"]] : []),
   ];
 }
 
 function drawTable(state) {
   const exp = state.exp;
-  const columns = tableColumns(exp);
+  const columns = tableColumns(exp, state.list);
   if (!state.rows) state.rows = filteredSorted(state);
   state.bestName = bestTrialName(exp, state.list);
   const head = el("tr", {}, columns.map(([key, label]) => el("th", {
@@ -668,7 +677,7 @@ function scheduleRows(state) {
 /** Only the rows in view (and OVERSCAN more each side); spacers keep the scroll height. */
 function renderRows(state) {
   const exp = state.exp;
-  const columns = tableColumns(exp);
+  const columns = tableColumns(exp, state.list);
   const rows = state.rows;
   const scroll = state.nodes.tableScroll;
   const rowH = state.rowH || 28;
@@ -684,6 +693,7 @@ function renderRows(state) {
       if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(t.name)}` }, t.name));
       if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
       if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
+      if (key === "message") return el("td", { class: "failure", title: v || "" }, v || "");
       return el("td", {}, fmt(v));
     })));
   }
@@ -750,7 +760,8 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
-    t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null].filter(Boolean));
+    t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
+    t.metricsPath ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null].filter(Boolean));
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
   n.metrics.replaceChildren(
     el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
