@@ -428,3 +428,22 @@ def test_configmap_given_with_option_runs_and_resumes_without_it(tmp_path: Path)
     (tmp_path / "configmaps").mkdir()
     (tmp_path / "configmaps" / "t.yml").write_text(_CM)
     tunery("validate", str(experiment), cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ("custom-collector.yaml", "spec.metricsCollectorSpec.collector.kind"),
+        ("prometheus-collector.yaml", "spec.metricsCollectorSpec.collector.kind"),
+        ("container-without-command.yaml", "containers[0].command"),
+    ],
+)
+def test_shapes_that_cannot_run_locally_fail_validate_and_run(
+    tmp_path: Path, name: str, where: str
+) -> None:
+    path = REPO / "tests" / "data" / "spec" / "invalid" / name
+    for command in ("validate", "run"):
+        out = tunery(command, str(path), cwd=tmp_path, check=2)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and where in lines[0] and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "tunery-runs").exists()

@@ -127,10 +127,9 @@ def test_tfevent_collector_defaults() -> None:
 
 
 def test_prometheus_defaults() -> None:
-    parsed = _one("prometheus.yaml")
-    http_get = parsed.spec.metrics_collector.extra["source"]["httpGet"]
+    spec = _defaulted(VALID.parent / "invalid" / "prometheus-collector.yaml")
+    http_get = spec.metrics_collector.extra["source"]["httpGet"]
     assert http_get == {"path": "/metrics", "port": 8080}
-    assert parsed.document["spec"]["metricsCollectorSpec"]["source"]["httpGet"]["port"] == 8080
 
 
 def test_kubeflow_job_defaults() -> None:

@@ -232,17 +232,28 @@ def test_missing_value_and_unreachable_templates() -> None:
     assert rendered.argv == ("sh", "-c", "python3 mnist.py --lr=0.02")
 
 
-def test_container_without_command_fails_at_render() -> None:
+def test_container_without_command_is_refused_unless_entrypoint_given() -> None:
     spec = _spec("grid-job.yaml")
     doc = to_document(spec)
     container = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][
         0
     ]
-    container["args"] = container.pop("command")
-    spec = parse_document(doc, check_algorithm=False)
+    args = container.pop("command")
+    container["args"] = args[1:]
     with pytest.raises(SpecError) as info:
-        render_trial(spec, "t", {"lr": 0.01, "layers": 2, "optimizer": "sgd"})
+        parse_document(doc, check_algorithm=False)
     assert info.value.path.endswith("containers[0].command")
+    assert "add command" in (info.value.hint or "")
+    assert "tunery.dev/entrypoint" in (info.value.hint or "")
+    # The local override: the image's ENTRYPOINT, the container's args appended.
+    doc["metadata"]["annotations"] = {"tunery.dev/entrypoint": f"{args[0]} -u"}
+    spec = parse_document(doc, check_algorithm=False)
+    rendered = render_trial(spec, "t", {"lr": 0.01, "layers": 2, "optimizer": "sgd"})
+    assert rendered.argv[-1].startswith(f"{args[0]} -u {args[1]}")
+    doc["metadata"]["annotations"] = {"tunery.dev/entrypoint": "python 'unbalanced"}
+    with pytest.raises(SpecError) as info:
+        parse_document(doc, check_algorithm=False)
+    assert info.value.path == 'metadata.annotations["tunery.dev/entrypoint"]'
 
 
 def test_every_valid_file_renders() -> None:
