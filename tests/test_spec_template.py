@@ -147,12 +147,10 @@ def test_primary_pod_labels_pick_the_replica() -> None:
     assert rendered.timeout == 1800.0
 
 
-def test_trainjob_and_argo() -> None:
+def test_trainjob() -> None:
     rendered = render_trial(_spec("trainjob.yaml"), "t", {"lr": 0.02})
     assert rendered.argv == ("sh", "-c", "python3 /opt/mnist.py --lr=0.02")
     assert rendered.resources == {"nvidia.com/gpu": "2"}
-    rendered = render_trial(_spec("argo-workflow.yaml"), "a", {"lr": 0.02})
-    assert "--lr=0.02" in rendered.argv[-1]
 
 
 def test_native_render() -> None:

@@ -508,6 +508,19 @@ def _render_katib(
 
         raise missing_config_map_error(template.config_map or {})
     trial_spec = substitute(template.trial_spec, replace)
+    from tunery.spec.workflows import is_workflow, render_workflow
+
+    if is_workflow(trial_spec):  # Argo Workflow / Tekton PipelineRun: tunery.spec.workflows
+        steps_argv, primary = render_workflow(
+            spec, trial_spec, wrap=spec.metrics_collector.kind in WRAPPED_COLLECTORS
+        )
+        return RenderedTrial(
+            argv=steps_argv,
+            env={},
+            working_dir=None,
+            timeout=_deadline(trial_spec),
+            resources=_quantities(primary.get("resources")),
+        )
     found = find_primary_container(
         trial_spec, template.primary_container_name, template.primary_pod_labels
     )

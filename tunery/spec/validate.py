@@ -525,6 +525,11 @@ def _check_trial_spec(spec: ExperimentSpec, trial_spec: Mapping[str, Any]) -> No
                 )
     kind = trial_spec["kind"]
     template = spec.trial_template
+    from tunery.spec.workflows import check_workflow, is_workflow
+
+    if is_workflow(trial_spec):
+        check_workflow(spec, trial_spec)
+        return
     if kind == "Job":
         job_spec = trial_spec.get("spec")
         pod = job_spec.get("template") if isinstance(job_spec, Mapping) else None
