@@ -19,6 +19,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient
 
 from tests.helpers import create, native_doc
+from tests.test_spec_loading import BOMB
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Trial, TrialCondition
@@ -519,6 +520,9 @@ def test_create_from_yaml(client: TestClient, store: Store, filled: tuple[Store,
         ("just: [unclosed", "YAML"),
         ("apiVersion: v1\nkind: ConfigMap\n", "no Experiment"),
         ("\xff", None),
+        (BOMB, "aliases expanded"),
+        ("a: " + "[" * 100_000 + "]" * 100_000, "nested more than"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than"),
     ],
 )
 def test_create_refuses_bad_yaml(client: TestClient, body: str, needle: str | None) -> None:
@@ -528,6 +532,14 @@ def test_create_refuses_bad_yaml(client: TestClient, body: str, needle: str | No
     assert "\n" not in detail
     if needle:
         assert needle in detail
+
+
+def test_create_refuses_a_large_body_with_413(client: TestClient) -> None:
+    from tunery.ui.app import MAX_BODY_BYTES
+
+    response = client.post("/api/experiments", content=b"x" * (MAX_BODY_BYTES + 1), headers=AUTH)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
 
 
 def test_create_names_the_field_at_fault(client: TestClient, store: Store) -> None:

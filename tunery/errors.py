@@ -7,6 +7,28 @@ print one line that says where the problem is and how to fix it.
 
 from __future__ import annotations
 
+#: The longest part of an error line taken from the input (a value, a list of names): input
+#: can be huge (an alias-expanded value, 5,000 parameter names) and an error stays one line.
+MAX_QUOTED_CHARS = 160
+#: The longest message (and hint) part of an error line.
+MAX_MESSAGE_CHARS = 400
+
+
+def clip(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _one_line(path: str | None, message: str, hint: str | None) -> str:
+    text = clip(" ".join(message.split()), MAX_MESSAGE_CHARS)
+    if path:
+        text = f"{clip(path)}: {text}"
+    if hint:
+        text = f"{text}; {clip(' '.join(hint.split()), MAX_MESSAGE_CHARS)}"
+    return text
+
 
 class TuneryError(Exception):
     """Base class of every error tunery raises on purpose."""
@@ -20,10 +42,7 @@ class TuneryError(Exception):
 
     def one_line(self) -> str:
         """The error as one line for a terminal: ``message (hint)``."""
-        text = self.message
-        if self.hint:
-            text = f"{text}; {self.hint}"
-        return " ".join(text.split())
+        return _one_line(None, self.message, self.hint)
 
     def __str__(self) -> str:
         return self.one_line()
@@ -43,10 +62,7 @@ class SpecError(UserInputError):
         self.path = path
 
     def one_line(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
-        if self.hint:
-            text = f"{text}; {self.hint}"
-        return " ".join(text.split())
+        return _one_line(self.path, self.message, self.hint)
 
 
 class NotFoundError(UserInputError):

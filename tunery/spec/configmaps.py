@@ -23,9 +23,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from tunery.errors import SpecError
+from tunery.spec.loading import load_one
 
 #: Environment variable: ConfigMap files or directories, ``os.pathsep``-separated.
 CONFIGMAPS_ENV = "TUNERY_CONFIGMAPS"
@@ -168,13 +167,12 @@ def _inline_one(doc: Mapping[str, Any], maps: ConfigMaps) -> Any:
             f"use one of its data keys: {keys}",
         )
     try:
-        trial_spec = yaml.safe_load(data[template_path])
-    except yaml.YAMLError as exc:
+        trial_spec = load_one(data[template_path], f"ConfigMap {name!r} {template_path!r}")
+    except SpecError as exc:
         raise SpecError(
             _CM_PATH,
-            f"the trial template {template_path!r} of ConfigMap {name!r} is not valid YAML: "
-            f"{' '.join(str(exc).split())}",
-            "fix the template in the ConfigMap",
+            f"the trial template {template_path!r} of ConfigMap {name!r}: {exc.message}",
+            exc.hint or "fix the template in the ConfigMap",
         ) from None
     new_tt = {k: v for k, v in tt.items() if k != "configMap"}
     new_tt["trialSpec"] = trial_spec

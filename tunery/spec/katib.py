@@ -14,15 +14,12 @@ with a clear error.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from tunery.errors import SpecError
 from tunery.model import (
@@ -47,6 +44,7 @@ from tunery.model import (
     TrialTemplate,
 )
 from tunery.spec.configmaps import gather, inline_config_maps
+from tunery.spec.loading import check_structure, load_documents
 from tunery.spec.template import format_value
 
 KATIB_API_VERSION = "kubeflow.org/v1beta1"
@@ -96,6 +94,11 @@ class ParsedExperiment:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+#: The most parameters an experiment may have (a search space beyond it is a mistake, and
+#: errors about it must stay one line).
+MAX_PARAMETERS = 1000
 
 
 def _type_name(value: Any) -> str:
@@ -437,7 +440,14 @@ def _read_parameters(value: Any) -> tuple[ParameterSpec, ...]:
     if value is None:
         return ()
     params: list[ParameterSpec] = []
-    for i, item in enumerate(_list(value, path)):
+    entries = _list(value, path)
+    if len(entries) > MAX_PARAMETERS:
+        raise SpecError(
+            path,
+            f"{len(entries)} parameters; an experiment may have at most {MAX_PARAMETERS}",
+            "tune fewer parameters (fix the others in the trial template)",
+        )
+    for i, item in enumerate(entries):
         p = f"{path}[{i}]"
         entry = _mapping(item, p)
         _known(entry, p, ("name", "parameterType", "feasibleSpace"))
@@ -847,6 +857,7 @@ def parse_document(doc: Mapping[str, Any], *, check_algorithm: bool = True) -> E
     from tunery.spec.defaults import apply_defaults
     from tunery.spec.validate import validate_spec
 
+    check_structure(doc, "the experiment document")
     spec = apply_defaults(read_document(doc))
     validate_spec(spec, check_algorithm=check_algorithm)
     return spec
@@ -858,64 +869,8 @@ def parse_experiment(doc: Mapping[str, Any], *, check_algorithm: bool = True) ->
     return ParsedExperiment(spec=spec, document=to_document(spec))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate mapping keys (Kubernetes does too)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "unhashable mapping key", key_node.start_mark
-            ) from None
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen[key] = loader.construct_object(value_node, deep=True)
-    return seen
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
 def _load_documents(text: str, source: str) -> list[Any]:
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            pass
-        else:
-            return [data]
-    try:
-        return list(yaml.load_all(text, Loader=_UniqueKeyLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        context = ""
-        if exc.context and exc.problem and exc.context_mark is not None:
-            context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise SpecError(
-            "",
-            f"{source}: invalid YAML{where}: {problem}{context}",
-            "fix the YAML syntax there (indentation, a missing ':' or an unclosed bracket "
-            "or quote)",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise SpecError("", f"{source}: invalid YAML: {exc}", "fix the YAML syntax") from None
+    return load_documents(text, source)
 
 
 def _is_experiment(doc: Any) -> bool:

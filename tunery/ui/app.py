@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -801,17 +802,29 @@ def create_app(
     )
     async def create_experiment(request: Request) -> Response:
         """Validate and store an experiment (not run: `tunery resume NAME` runs it)."""
-        from tunery.spec import parse_text, to_document
-
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise _BadInput(f"body: larger than {MAX_BODY_BYTES // 1024} KiB", 413)
+        too_large = _BadInput(f"body: larger than {MAX_BODY_BYTES // 1024} KiB", 413)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise too_large  # refused before a byte of it is read
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_large
+            chunks.append(chunk)
         try:
-            text = body.decode("utf-8")
+            text = b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError:
             raise _BadInput("body: not UTF-8 text") from None
         if not text.strip():
             raise _BadInput("body: empty; send an Experiment document as YAML")
+        # Parsing and storing run off the event loop: the server answers others meanwhile.
+        return await run_in_threadpool(_create_from_text, text)
+
+    def _create_from_text(text: str) -> Response:
+        from tunery.spec import parse_text, to_document
+
         parsed = parse_text(text, "the request body")
         if len(parsed) != 1:
             raise _BadInput(f"body: holds {len(parsed)} experiments; send one at a time")
