@@ -364,3 +364,86 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+_CM_EXPERIMENT = """\
+apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: from-configmap, namespace: team}
+spec:
+  objective: {type: maximize, objectiveMetricName: score}
+  algorithm: {algorithmName: random}
+  parallelTrialCount: 1
+  maxTrialCount: 2
+  resumePolicy: LongRunning
+  parameters:
+    - {name: x, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+  trialTemplate:
+    primaryContainerName: training-container
+    trialParameters: [{name: x, reference: x}]
+    configMap: {configMapName: templates, configMapNamespace: team, templatePath: job.yaml}
+"""
+
+_CM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: templates}
+data:
+  job.yaml: |-
+    apiVersion: batch/v1
+    kind: Job
+    spec:
+      template:
+        spec:
+          containers:
+            - name: training-container
+              image: example.org/score:1
+              command: [python, score.py, "--x=${trialParameters.x}"]
+          restartPolicy: Never
+"""
+
+
+@pytest.mark.slow
+def test_configmap_given_with_option_runs_and_resumes_without_it(tmp_path: Path) -> None:
+    (tmp_path / "score.py").write_text(SCORE_IS_X)
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(_CM_EXPERIMENT)
+    maps = tmp_path / "maps" / "templates.yaml"
+    maps.parent.mkdir()
+    maps.write_text(_CM)
+    for command in ("validate", "run"):
+        out = tunery(command, str(experiment), cwd=tmp_path, check=2)
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+        assert "spec.trialTemplate.configMap.configMapName" in out.stderr
+        assert "team/templates" in out.stderr and "--configmap" in out.stderr
+    tunery("validate", str(experiment), "--configmap", str(maps.parent), cwd=tmp_path)
+    tunery(
+        "run", "-q", str(experiment), "--configmap", str(maps), "--max-trials", "1", cwd=tmp_path
+    )
+    # The stored experiment holds the inlined template: resume needs no ConfigMap.
+    tunery("resume", "-q", "from-configmap", "--max-trials", "2", cwd=tmp_path)
+    shown = json.loads(tunery("trials", "from-configmap", "--json", cwd=tmp_path).stdout)
+    assert [t["status"] for t in shown] == ["Succeeded", "Succeeded"]
+    # The conventional directory next to the experiment file.
+    (tmp_path / "configmaps").mkdir()
+    (tmp_path / "configmaps" / "t.yml").write_text(_CM)
+    tunery("validate", str(experiment), cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ("custom-collector.yaml", "spec.metricsCollectorSpec.collector.kind"),
+        ("prometheus-collector.yaml", "spec.metricsCollectorSpec.collector.kind"),
+        ("container-without-command.yaml", "containers[0].command"),
+    ],
+)
+def test_shapes_that_cannot_run_locally_fail_validate_and_run(
+    tmp_path: Path, name: str, where: str
+) -> None:
+    path = REPO / "tests" / "data" / "spec" / "invalid" / name
+    for command in ("validate", "run"):
+        out = tunery(command, str(path), cwd=tmp_path, check=2)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and where in lines[0] and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "tunery-runs").exists()

@@ -246,3 +246,22 @@ def test_tune_from_a_notebook_style_session(tmp_path: Path) -> None:
         [sys.executable, "-c", driver], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert "RESULT Succeeded 3 True" in out.stdout, out.stderr
+
+
+def test_create_experiment_inlines_configmaps(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.test_cli import _CM, _CM_EXPERIMENT
+
+    maps = tmp_path / "cm.yaml"
+    maps.write_text(_CM)
+    client = tunery.Client(str(tmp_path / "t.db"))
+    doc = yaml.safe_load(_CM_EXPERIMENT)
+    with pytest.raises(UserInputError, match="team/templates"):
+        client.create_experiment(doc)
+    stored = client.create_experiment(doc, configmaps=[maps])
+    assert stored.spec.trial_template.trial_spec is not None
+    assert stored.document["spec"]["trialTemplate"]["trialSpec"]["kind"] == "Job"
+    path = tmp_path / "exp.yaml"
+    path.write_text(_CM_EXPERIMENT.replace("from-configmap", "from-file"))
+    assert client.create_experiment(path, configmaps=[maps]).spec.trial_template.config_map is None

@@ -51,6 +51,16 @@ def _one(name: str) -> Any:
     return parsed
 
 
+def _defaulted(path: Path) -> Any:
+    """Katib's defaults of a file that tunery refuses to run (defaulting comes first)."""
+    import yaml
+
+    from tunery.spec.defaults import apply_defaults
+    from tunery.spec.katib import read_document
+
+    return apply_defaults(read_document(yaml.safe_load(path.read_text())))
+
+
 def test_top_level_defaults() -> None:
     spec = parse_document(_doc(), check_algorithm=False)
     assert spec.parallel_trial_count == 3
@@ -117,10 +127,9 @@ def test_tfevent_collector_defaults() -> None:
 
 
 def test_prometheus_defaults() -> None:
-    parsed = _one("prometheus.yaml")
-    http_get = parsed.spec.metrics_collector.extra["source"]["httpGet"]
+    spec = _defaulted(VALID.parent / "invalid" / "prometheus-collector.yaml")
+    http_get = spec.metrics_collector.extra["source"]["httpGet"]
     assert http_get == {"path": "/metrics", "port": 8080}
-    assert parsed.document["spec"]["metricsCollectorSpec"]["source"]["httpGet"]["port"] == 8080
 
 
 def test_kubeflow_job_defaults() -> None:
@@ -148,7 +157,7 @@ def test_other_kinds_get_no_template_defaults() -> None:
     tt = _one("argo-workflow.yaml").spec.trial_template
     assert tt.primary_pod_labels == {"katib.kubeflow.org/model-training": "true"}
     assert tt.success_condition == 'status.[@this].#(phase=="Succeeded")#'
-    cm = _one("configmap-source.yaml").spec.trial_template
+    cm = _defaulted(VALID.parent / "invalid" / "configmap-not-found.yaml").trial_template
     assert cm.primary_pod_labels is None
 
 

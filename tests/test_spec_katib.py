@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ def test_invalid_file_is_refused_with_path_and_hint(path: Path) -> None:
         "random-job.yaml",
         "sobol-native.yaml",
         "tfevent-tfjob.yaml",
-        "custom-collector.yaml",
+        "file-collector-json.yaml",
         "metadata-substitution.yaml",
     ],
 )
@@ -189,8 +190,13 @@ def test_katib_fields_are_read() -> None:
 
 
 def test_metrics_collector_sections_are_kept() -> None:
-    (custom,) = _load(DATA / "valid" / "custom-collector.yaml")
-    mc = custom.spec.metrics_collector
+    from tunery.spec.katib import read_document
+
+    # Read (not validated: tunery refuses the Custom kind, it needs Katib's DB manager).
+    doc = yaml.safe_load(
+        "\n".join((DATA / "invalid" / "custom-collector.yaml").read_text().splitlines()[2:])
+    )
+    mc = read_document(doc).metrics_collector
     assert mc.kind is CollectorKind.CUSTOM
     assert mc.path == "/katib/out.log"
     assert mc.extra["collector"]["customCollector"]["name"] == "my-collector"
@@ -232,16 +238,92 @@ def test_configmap_in_same_file_is_inlined() -> None:
     assert tt.primary_container_name == "training-container"
 
 
-def test_configmap_elsewhere_is_kept() -> None:
-    (parsed,) = _load(DATA / "valid" / "configmap-source.yaml")
+_CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: trial-templates, namespace: kubeflow}
+data:
+  defaultTrialTemplate.yaml: |-
+    apiVersion: batch/v1
+    kind: Job
+    spec:
+      template:
+        spec:
+          containers:
+            - name: training-container
+              image: example.org/mnist:1
+              command: [python3, mnist.py, "--lr=${trialParameters.learningRate}",
+                        "--opt=${trialParameters.optimizer}"]
+          restartPolicy: Never
+"""
+
+
+def _inlined(parsed: ParsedExperiment) -> None:
     tt = parsed.spec.trial_template
-    assert tt.trial_spec is None
-    assert tt.config_map == {
-        "configMapName": "trial-templates",
-        "configMapNamespace": "kubeflow",
-        "templatePath": "defaultTrialTemplate.yaml",
-    }
-    assert "configMap" in parsed.document["spec"]["trialTemplate"]
+    assert tt.config_map is None
+    assert tt.trial_spec is not None and tt.trial_spec["kind"] == "Job"
+    # The stored document keeps the inlined template: resume needs no ConfigMap.
+    assert "configMap" not in parsed.document["spec"]["trialTemplate"]
+    assert parsed.document["spec"]["trialTemplate"]["trialSpec"]["kind"] == "Job"
+
+
+def test_configmap_from_option_env_and_conventional_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text((DATA / "invalid" / "configmap-not-found.yaml").read_text())
+    monkeypatch.delenv("TUNERY_CONFIGMAPS", raising=False)
+    with pytest.raises(SpecError) as info:
+        load_file(experiment, check_algorithm=False)
+    assert info.value.path == "spec.trialTemplate.configMap.configMapName"
+    assert "kubeflow/trial-templates" in info.value.message
+    for way in ("---", "--configmap", "TUNERY_CONFIGMAPS", "configmaps/"):
+        assert way in (info.value.hint or "")
+
+    maps = tmp_path / "elsewhere" / "cm.yaml"
+    maps.parent.mkdir()
+    maps.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n" + _CONFIGMAP)
+    _inlined(load_file(experiment, check_algorithm=False, configmaps=[maps])[0])
+    # A directory of ConfigMap files works the same.
+    _inlined(load_file(experiment, check_algorithm=False, configmaps=[maps.parent])[0])
+
+    monkeypatch.setenv("TUNERY_CONFIGMAPS", os.pathsep.join(["", str(maps)]))
+    _inlined(load_file(experiment, check_algorithm=False)[0])
+    monkeypatch.delenv("TUNERY_CONFIGMAPS")
+
+    (tmp_path / "configmaps").mkdir()
+    (tmp_path / "configmaps" / "templates.yml").write_text(_CONFIGMAP)
+    _inlined(load_file(experiment, check_algorithm=False)[0])
+
+
+def test_configmap_namespace_and_template_path(tmp_path: Path) -> None:
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text((DATA / "invalid" / "configmap-not-found.yaml").read_text())
+    other_ns = tmp_path / "other.yaml"
+    other_ns.write_text(_CONFIGMAP.replace("namespace: kubeflow", "namespace: team-a"))
+    with pytest.raises(SpecError) as info:
+        load_file(experiment, check_algorithm=False, configmaps=[other_ns])
+    assert info.value.path == "spec.trialTemplate.configMap.configMapName"
+    # Without a namespace the ConfigMap is in the experiment's namespace (default here).
+    no_ns = tmp_path / "nons.yaml"
+    no_ns.write_text(_CONFIGMAP.replace(", namespace: kubeflow", ""))
+    with pytest.raises(SpecError):
+        load_file(experiment, check_algorithm=False, configmaps=[no_ns])
+    in_default = experiment.read_text().replace(
+        "configMapNamespace: kubeflow", "configMapNamespace: default"
+    )
+    experiment.write_text(in_default)
+    _inlined(load_file(experiment, check_algorithm=False, configmaps=[no_ns])[0])
+    wrong_key = tmp_path / "key.yaml"
+    wrong_key.write_text(
+        _CONFIGMAP.replace(", namespace: kubeflow", "").replace("defaultTrialTemplate", "other")
+    )
+    with pytest.raises(SpecError) as info:
+        load_file(experiment, check_algorithm=False, configmaps=[wrong_key])
+    assert info.value.path == "spec.trialTemplate.configMap.templatePath"
+    assert "other.yaml" in (info.value.hint or "")
+    with pytest.raises(SpecError, match="no such file"):
+        load_file(experiment, check_algorithm=False, configmaps=[tmp_path / "nope.yaml"])
 
 
 def test_parse_text_and_source_in_yaml_error() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def test_primary_pod_labels_pick_the_replica() -> None:
     assert rendered.timeout == 1800.0
 
 
-def test_trainjob_and_argo() -> None:
+def test_trainjob() -> None:
     rendered = render_trial(_spec("trainjob.yaml"), "t", {"lr": 0.02})
     assert rendered.argv == ("sh", "-c", "python3 /opt/mnist.py --lr=0.02")
     # Two nodes of 2 GPUs, numProcPerNode auto: 2 processes per node sharing its GPUs; the
@@ -158,8 +159,6 @@ def test_trainjob_and_argo() -> None:
         ("node-1-0", "node-1", 2),
         ("node-1-1", "node-1", 2),
     ]
-    rendered = render_trial(_spec("argo-workflow.yaml"), "a", {"lr": 0.02})
-    assert "--lr=0.02" in rendered.argv[-1]
 
 
 def test_native_render() -> None:
@@ -221,25 +220,46 @@ def test_missing_value_and_unreachable_templates() -> None:
     with pytest.raises(SpecError) as info:
         render_trial(spec, "t", {"lr": 0.1})
     assert info.value.path == "spec.trialTemplate.trialParameters[1].reference"
+    inlined = _spec("configmap-same-file.yaml")
     with pytest.raises(SpecError) as info:
-        render_trial(_spec("configmap-source.yaml"), "t", {"lr": 0.1, "optimizer": "sgd"})
-    assert info.value.path == "spec.trialTemplate.configMap"
-    assert "same file" in (info.value.hint or "")
+        render_trial(
+            replace(
+                inlined,
+                trial_template=replace(
+                    inlined.trial_template, trial_spec=None, config_map={"configMapName": "t"}
+                ),
+            ),
+            "t",
+            {"lr": 0.1},
+        )
+    assert info.value.path == "spec.trialTemplate.configMap.configMapName"
+    assert "--configmap" in (info.value.hint or "")
     rendered = render_trial(_spec("configmap-same-file.yaml"), "t", {"lr": 0.02})
     assert rendered.argv == ("sh", "-c", "python3 mnist.py --lr=0.02")
 
 
-def test_container_without_command_fails_at_render() -> None:
+def test_container_without_command_is_refused_unless_entrypoint_given() -> None:
     spec = _spec("grid-job.yaml")
     doc = to_document(spec)
     container = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][
         0
     ]
-    container["args"] = container.pop("command")
-    spec = parse_document(doc, check_algorithm=False)
+    args = container.pop("command")
+    container["args"] = args[1:]
     with pytest.raises(SpecError) as info:
-        render_trial(spec, "t", {"lr": 0.01, "layers": 2, "optimizer": "sgd"})
+        parse_document(doc, check_algorithm=False)
     assert info.value.path.endswith("containers[0].command")
+    assert "add command" in (info.value.hint or "")
+    assert "tunery.dev/entrypoint" in (info.value.hint or "")
+    # The local override: the image's ENTRYPOINT, the container's args appended.
+    doc["metadata"]["annotations"] = {"tunery.dev/entrypoint": f"{args[0]} -u"}
+    spec = parse_document(doc, check_algorithm=False)
+    rendered = render_trial(spec, "t", {"lr": 0.01, "layers": 2, "optimizer": "sgd"})
+    assert rendered.argv[-1].startswith(f"{args[0]} -u {args[1]}")
+    doc["metadata"]["annotations"] = {"tunery.dev/entrypoint": "python 'unbalanced"}
+    with pytest.raises(SpecError) as info:
+        parse_document(doc, check_algorithm=False)
+    assert info.value.path == 'metadata.annotations["tunery.dev/entrypoint"]'
 
 
 def test_every_valid_file_renders() -> None:

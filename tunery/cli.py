@@ -278,6 +278,17 @@ def _executor_option(f: F) -> F:
     )(f)
 
 
+def _configmap_option(f: F) -> F:
+    return click.option(
+        "--configmap",
+        "configmaps",
+        multiple=True,
+        metavar="FILE",
+        help="A YAML file of ConfigMaps (or a directory of them) holding the trialTemplate."
+        "configMap template; repeatable. Also: $TUNERY_CONFIGMAPS, ./configmaps/ next to FILE.",
+    )(f)
+
+
 def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
 
@@ -294,14 +305,16 @@ def main(verbose: int) -> None:
 # --------------------------------------------------------------------------- run / resume
 
 
-def _load_single(path: str, name: str | None) -> tuple[Any, str | None]:
+def _load_single(
+    path: str, name: str | None, configmaps: Sequence[str] = ()
+) -> tuple[Any, str | None]:
     """The experiment of ``path``; returns (parsed, rename).
 
     With several experiments in the file, ``--name`` picks one; with one, it renames it.
     """
     from tunery.spec import load_file
 
-    parsed = load_file(path)
+    parsed = load_file(path, configmaps=configmaps)
     if len(parsed) == 1:
         return parsed[0], name
     names = ", ".join(p.spec.name for p in parsed)
@@ -511,6 +524,7 @@ def _report(
     help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
 )
 @_executor_option
+@_configmap_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def run(
@@ -523,6 +537,7 @@ def run(
     runs_dir: str | None,
     gpus: str | None,
     executor_url: str,
+    configmaps: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> int:
@@ -530,7 +545,7 @@ def run(
     from tunery.model import Experiment
     from tunery.spec import spec_warnings, to_document
 
-    parsed, rename = _load_single(file, name)
+    parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
@@ -692,8 +707,9 @@ def resume(
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@_configmap_option
 @_json_option
-def validate(file: str, as_json: bool) -> None:
+def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     """Check an experiment file; exit 2 with the YAML path of the first problem.
 
     A valid Katib algorithm that this version cannot run yet is reported as a warning (the
@@ -704,7 +720,7 @@ def validate(file: str, as_json: bool) -> None:
     from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
-    parsed = load_file(file, check_algorithm=False)
+    parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
     base_dir = os.path.dirname(os.path.abspath(file))
     results = []
     for p in parsed:

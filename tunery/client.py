@@ -77,21 +77,25 @@ class Client:
         *,
         base_dir: str | None = None,
         runs_dir: str | None = None,
+        configmaps: Sequence[str | os.PathLike[str]] = (),
     ) -> Experiment:
         """Store an experiment from a YAML/JSON file, a document dict or a spec (not run yet).
 
         Relative paths of the spec resolve against ``base_dir`` (default: the file's directory,
         else the current directory); trial directories go under ``runs_dir`` (default
-        ``./tunery-runs``).
+        ``./tunery-runs``).  ``configmaps``: YAML files (or directories) of ConfigMaps for a
+        ``trialTemplate.configMap`` (also ``TUNERY_CONFIGMAPS`` and, for a file, the
+        ``configmaps/`` directory next to it); the stored experiment keeps the inlined template.
         """
         from tunery.spec import load_file, parse_document, to_document
+        from tunery.spec.katib import inline_configmaps
 
         if isinstance(experiment, ExperimentSpec):
             spec = experiment
         elif isinstance(experiment, Mapping):
-            spec = parse_document(experiment)
+            spec = parse_document(inline_configmaps(experiment, configmaps))
         else:
-            parsed = load_file(experiment)
+            parsed = load_file(experiment, configmaps=configmaps)
             if len(parsed) != 1:
                 raise UserInputError(
                     f"{experiment} holds {len(parsed)} experiments",

@@ -8,7 +8,8 @@
 * ``None`` / ``Push``: no collection (the trial reports some other way);
 * ``TensorFlowEvent``: scalar summaries of tfevents files under a directory (TF1, TF2 and
   PyTorch ``SummaryWriter`` styles), with the ``tfevents`` extra;
-* ``PrometheusMetric`` / ``Custom``: Kubernetes-only; refused with a hint.
+* ``PrometheusMetric`` / ``Custom``: Kubernetes-only; refused by validation
+  (:func:`tunery.spec.validate.not_local_collector_error`), before any trial.
 """
 
 from __future__ import annotations
@@ -54,12 +55,10 @@ def make_collector(spec: MetricsCollectorSpec, metric_names: Sequence[str]) -> C
 
         return TFEventsCollector(metric_names)
     if kind in (CollectorKind.PROMETHEUS, CollectorKind.CUSTOM):
-        raise SpecError(
-            _KIND_PATH,
-            f"the {kind.value} metrics collector is not supported locally",
-            "it needs Kubernetes sidecars; print metrics as name=value lines (kind StdOut) "
-            "or write them to a file (kind File)",
-        )
+        # Unreachable for a validated spec: validation refuses these kinds.
+        from tunery.spec.validate import not_local_collector_error
+
+        raise not_local_collector_error(kind)
     raise SpecError(_KIND_PATH, f"unknown metrics collector kind {kind!r}")  # pragma: no cover
 
 

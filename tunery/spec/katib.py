@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,8 @@ from tunery.model import (
     TrialParameterSpec,
     TrialTemplate,
 )
-from tunery.spec.loading import check_structure, load_documents, load_one
+from tunery.spec.configmaps import gather, inline_config_maps
+from tunery.spec.loading import check_structure, load_documents
 from tunery.spec.template import format_value
 
 KATIB_API_VERSION = "kubeflow.org/v1beta1"
@@ -876,57 +877,40 @@ def _is_experiment(doc: Any) -> bool:
     return isinstance(doc, Mapping) and doc.get("kind") == EXPERIMENT_KIND
 
 
-def _inline_config_maps(docs: list[Any]) -> list[Any]:
-    """Inline ``trialTemplate.configMap`` when the ConfigMap is in the same file."""
-    maps: dict[tuple[str | None, str], Mapping[str, Any]] = {}
-    for doc in docs:
-        if isinstance(doc, Mapping) and doc.get("kind") == "ConfigMap":
-            meta = doc.get("metadata")
-            data = doc.get("data")
-            if isinstance(meta, Mapping) and isinstance(data, Mapping):
-                maps[(meta.get("namespace"), str(meta.get("name")))] = data
-    if not maps:
-        return docs
-    out: list[Any] = []
-    for doc in docs:
-        out.append(_inline_one(doc, maps) if _is_experiment(doc) else doc)
-    return out
-
-
-def _inline_one(doc: Mapping[str, Any], maps: Mapping[tuple[str | None, str], Any]) -> Any:
-    spec = doc.get("spec")
+def _wants_config_map(doc: Any) -> bool:
+    spec = doc.get("spec") if _is_experiment(doc) else None
     tt = spec.get("trialTemplate") if isinstance(spec, Mapping) else None
-    cm = tt.get("configMap") if isinstance(tt, Mapping) else None
-    if not isinstance(cm, Mapping) or not isinstance(spec, Mapping) or not isinstance(tt, Mapping):
-        return doc
-    name, namespace = cm.get("configMapName"), cm.get("configMapNamespace")
-    data = maps.get((namespace, str(name))) or maps.get((None, str(name)))
-    template_path = cm.get("templatePath")
-    if data is None or not isinstance(data.get(template_path), str):
-        return doc
-    try:
-        trial_spec = load_one(data[template_path], f"ConfigMap {name!r} {template_path!r}")
-    except SpecError as exc:
-        raise SpecError(
-            "spec.trialTemplate.configMap",
-            f"the trial template {template_path!r} of ConfigMap {name!r}: {exc.message}",
-            exc.hint or "fix the template in the ConfigMap",
-        ) from None
-    new_tt = {k: v for k, v in tt.items() if k != "configMap"}
-    new_tt["trialSpec"] = trial_spec
-    return {**doc, "spec": {**spec, "trialTemplate": new_tt}}
+    return isinstance(tt, Mapping) and tt.get("configMap") is not None
+
+
+def inline_configmaps(
+    doc: Mapping[str, Any], configmaps: Sequence[str | os.PathLike[str]] = ()
+) -> Any:
+    """``doc`` with its ``trialTemplate.configMap`` inlined from ``configmaps`` (files or
+    directories), ``TUNERY_CONFIGMAPS`` or the ConfigMaps of the document itself."""
+    maps = gather([doc], configmaps, None, _load_documents)
+    return inline_config_maps([doc], maps)[0]
 
 
 def parse_text(
-    text: str, source: str = "<string>", *, check_algorithm: bool = True
+    text: str,
+    source: str = "<string>",
+    *,
+    check_algorithm: bool = True,
+    configmaps: Sequence[str | os.PathLike[str]] = (),
+    experiment_file: str | os.PathLike[str] | None = None,
 ) -> list[ParsedExperiment]:
     """Every Experiment of a YAML or JSON text (one or several ``---`` documents).
 
-    Other documents (a ConfigMap, a Namespace) are skipped; a ConfigMap that holds an
-    experiment's ``trialTemplate.configMap`` template is inlined as its ``trialSpec``.
+    Other documents (a ConfigMap, a Namespace) are skipped; the ConfigMap that holds an
+    experiment's ``trialTemplate.configMap`` template (in the text, in ``configmaps``, in
+    ``TUNERY_CONFIGMAPS`` or in ``configmaps/`` next to ``experiment_file``: see
+    :mod:`tunery.spec.configmaps`) is inlined as its ``trialSpec``.
     """
     docs = [d for d in _load_documents(text, source) if d is not None]
-    docs = _inline_config_maps(docs)
+    if any(_wants_config_map(d) for d in docs):
+        where = os.fspath(experiment_file) if experiment_file is not None else None
+        docs = inline_config_maps(docs, gather(docs, configmaps, where, _load_documents))
     experiments = [d for d in docs if _is_experiment(d)]
     if not experiments:
         raise SpecError(
@@ -958,9 +942,12 @@ def parse_text(
 
 
 def load_file(
-    path: str | os.PathLike[str], *, check_algorithm: bool = True
+    path: str | os.PathLike[str],
+    *,
+    check_algorithm: bool = True,
+    configmaps: Sequence[str | os.PathLike[str]] = (),
 ) -> list[ParsedExperiment]:
-    """Every Experiment of a YAML or JSON file."""
+    """Every Experiment of a YAML or JSON file (``configmaps``: see :func:`parse_text`)."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -971,4 +958,10 @@ def load_file(
             f"cannot read {os.fspath(path)}: {reason}",
             "check the file name and that it is a readable UTF-8 YAML or JSON file",
         ) from None
-    return parse_text(text, source=os.fspath(path), check_algorithm=check_algorithm)
+    return parse_text(
+        text,
+        source=os.fspath(path),
+        check_algorithm=check_algorithm,
+        configmaps=configmaps,
+        experiment_file=path,
+    )

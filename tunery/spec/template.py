@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,10 @@ NATIVE_TRIAL_API_VERSION = "tunery/v1"
 WRAPPED_COLLECTORS = frozenset(
     {CollectorKind.STDOUT, CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT}
 )
+
+#: Experiment annotation: the primary container image's ENTRYPOINT (a shell-quoted command line)
+#: for a primary container without ``command``; its ``args`` are appended, as Kubernetes does.
+ENTRYPOINT_ANNOTATION = "tunery.dev/entrypoint"
 
 #: Replica keys of Kubeflow training jobs whose pods carry ``job-role: master``.
 _MASTER_REPLICAS = frozenset({"master", "chief", "launcher"})
@@ -448,6 +453,35 @@ def katib_argv(command: list[str], args: list[str], wrap: bool) -> list[str]:
     return [*shell, " ".join(rest)]
 
 
+def entrypoint_override(spec: ExperimentSpec) -> list[str]:
+    """The ``tunery.dev/entrypoint`` annotation as an argv (empty when not given)."""
+    value = spec.annotations.get(ENTRYPOINT_ANNOTATION)
+    if value is None:
+        return []
+    where = f'metadata.annotations["{ENTRYPOINT_ANNOTATION}"]'
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise SpecError(
+            where, f"{value!r} is not a command line: {exc}", "balance the quotes"
+        ) from None
+    if not argv:
+        raise SpecError(where, "must not be empty", 'e.g. "python3 /app/train.py"')
+    return argv
+
+
+def no_command_error(found: ContainerCandidate) -> SpecError:
+    """A primary container without ``command`` (and no ``tunery.dev/entrypoint``)."""
+    return SpecError(
+        f"{_TEMPLATE_PATH}.trialSpec.{found.path}.command",
+        f"the primary container {found.name!r} has no command: Katib runs the image's "
+        "entrypoint, which tunery cannot read (it runs trials without the image)",
+        "add command (the full command line, e.g. command: [python3, /app/train.py]) to the "
+        f"container, or give the entrypoint as the experiment annotation {ENTRYPOINT_ANNOTATION}: "
+        '"python3 /app/train.py" (the container\'s args are appended)',
+    )
+
+
 def render_trial(
     spec: ExperimentSpec,
     trial_name: str,
@@ -476,15 +510,23 @@ def _render_katib(
     replace: Callable[[str], str],
 ) -> RenderedTrial:
     if template.trial_spec is None:
-        cm = template.config_map or {}
-        raise SpecError(
-            f"{_TEMPLATE_PATH}.configMap",
-            f"the trial template lives in ConfigMap {cm.get('configMapName')!r}, "
-            "which tunery cannot read outside a cluster",
-            "inline the template as spec.trialTemplate.trialSpec, or put the ConfigMap in the "
-            "same file as the experiment (separated by ---)",
-        )
+        from tunery.spec.configmaps import missing_config_map_error
+
+        raise missing_config_map_error(template.config_map or {})
     trial_spec = substitute(template.trial_spec, replace)
+    from tunery.spec.workflows import is_workflow, render_workflow
+
+    if is_workflow(trial_spec):  # Argo Workflow / Tekton PipelineRun: tunery.spec.workflows
+        steps_argv, primary = render_workflow(
+            spec, trial_spec, wrap=spec.metrics_collector.kind in WRAPPED_COLLECTORS
+        )
+        return RenderedTrial(
+            argv=steps_argv,
+            env={},
+            working_dir=None,
+            timeout=_deadline(trial_spec),
+            resources=_quantities(primary.get("resources")),
+        )
     from tunery.spec.replicas import render_distributed  # imports this module
 
     distributed = render_distributed(spec, trial_spec, trial_name)
@@ -502,15 +544,10 @@ def _render_katib(
             f"name one of: {', '.join(names)}" if names else "add the training container",
         )
     container = found.container
-    command = _string_list(container.get("command"))
+    command = _string_list(container.get("command")) or entrypoint_override(spec)
     args = _string_list(container.get("args"))
     if not command:
-        raise SpecError(
-            f"{_TEMPLATE_PATH}.trialSpec.{found.path}.command",
-            f"the primary container {found.name!r} has no command; tunery runs trials "
-            "without the container image and cannot read its entrypoint",
-            "write the full command line in the container's command (and args)",
-        )
+        raise no_command_error(found)
     env = _container_env(container)
     wrap = spec.metrics_collector.kind in WRAPPED_COLLECTORS
     argv = [expand_k8s_vars(a, env) for a in katib_argv(command, args, wrap)]

@@ -56,11 +56,13 @@ from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
     PARAM_PLACEHOLDER,
+    entrypoint_override,
     find_containers,
     find_primary_container,
     is_meta_reference,
     is_native_template,
     iter_strings,
+    no_command_error,
     parse_meta_reference,
 )
 
@@ -369,6 +371,11 @@ def validate_parameter(param: ParameterSpec, path: str) -> None:
 def validate_trial_template(spec: ExperimentSpec) -> None:
     template = spec.trial_template
     native = is_native_template(template)
+    if not native and template.trial_spec is None:
+        # The ConfigMap was found nowhere (tunery.spec.configmaps inlines the ones it finds).
+        from tunery.spec.configmaps import missing_config_map_error
+
+        raise missing_config_map_error(template.config_map or {})
     if not native:
         if not template.primary_container_name:
             raise SpecError(
@@ -454,9 +461,7 @@ def validate_trial_template(spec: ExperimentSpec) -> None:
     if native:
         _check_placeholders(spec, _native_strings(spec), native=True)
         return
-    if template.trial_spec is None:
-        return  # configMap: the template is out of reach
-    trial_spec = template.trial_spec
+    trial_spec = template.trial_spec or {}
     _check_placeholders(spec, list(iter_strings(trial_spec, f"{_TT}.trialSpec")), native=False)
     _check_trial_spec(spec, trial_spec)
 
@@ -521,6 +526,11 @@ def _check_trial_spec(spec: ExperimentSpec, trial_spec: Mapping[str, Any]) -> No
                 )
     kind = trial_spec["kind"]
     template = spec.trial_template
+    from tunery.spec.workflows import check_workflow, is_workflow
+
+    if is_workflow(trial_spec):
+        check_workflow(spec, trial_spec)
+        return
     if kind == "Job":
         job_spec = trial_spec.get("spec")
         pod = job_spec.get("template") if isinstance(job_spec, Mapping) else None
@@ -532,18 +542,22 @@ def _check_trial_spec(spec: ExperimentSpec, trial_spec: Mapping[str, Any]) -> No
                 "a Job needs spec.template.spec.containers",
                 "put the training container under trialSpec.spec.template.spec.containers",
             )
-    if kind == "Job" or kind in KUBEFLOW_JOB_KINDS:
-        found = find_primary_container(
-            trial_spec, template.primary_container_name, template.primary_pod_labels
+    found = find_primary_container(
+        trial_spec, template.primary_container_name, template.primary_pod_labels
+    )
+    override = entrypoint_override(spec)  # a malformed annotation is refused in any case
+    has_command = found is not None and bool(found.container.get("command"))
+    if found is not None and not has_command and not override:
+        raise no_command_error(found)
+    if (kind == "Job" or kind in KUBEFLOW_JOB_KINDS) and found is None:
+        names = sorted({c.name for c in find_containers(trial_spec)} - {"*"})
+        raise SpecError(
+            f"{_TT}.primaryContainerName",
+            f"no container named {template.primary_container_name!r} in the trial spec's "
+            "pod templates",
+            f"use one of: {', '.join(names)}" if names else "add the training container",
         )
-        if found is None:
-            names = sorted({c.name for c in find_containers(trial_spec)} - {"*"})
-            raise SpecError(
-                f"{_TT}.primaryContainerName",
-                f"no container named {template.primary_container_name!r} in the trial spec's "
-                "pod templates",
-                f"use one of: {', '.join(names)}" if names else "add the training container",
-            )
+    if kind == "Job" or kind in KUBEFLOW_JOB_KINDS:
         check_distributed(spec)  # what cannot run locally is refused now, in one line
 
 
@@ -578,6 +592,25 @@ def _check_own_working_dir(spec: ExperimentSpec, path: str) -> None:
         "give an absolute path (each trial then gets its own copy), or a per-trial "
         "trialTemplate.workingDir naming the trial (a trial parameter with reference "
         "${trialSpec.Name})",
+    )
+
+
+#: Why a collector kind cannot run on one machine.
+_NOT_LOCAL = {
+    CollectorKind.CUSTOM: "Katib runs a Custom collector as a sidecar image that reports to "
+    "Katib's DB manager over gRPC, which tunery does not serve",
+    CollectorKind.PROMETHEUS: "Katib scrapes each trial pod's own HTTP port from a sidecar; "
+    "parallel trials on one machine would share that port",
+}
+
+
+def not_local_collector_error(kind: CollectorKind) -> SpecError:
+    """The refusal of a collector kind that only works in a cluster (at validate time)."""
+    return SpecError(
+        f"{_MC}.collector.kind",
+        f"the {kind.value} metrics collector is not supported locally: {_NOT_LOCAL[kind]}",
+        "print metrics as name=value lines (kind StdOut, the default), write them to a file "
+        "(kind File, TEXT or JSON lines) or to tfevents files (kind TensorFlowEvent)",
     )
 
 
@@ -664,6 +697,8 @@ def validate_metrics_collector(spec: ExperimentSpec) -> None:
                 ".spec.metricsCollectorSpec.source is invalid",
                 f"{path_hint}, with kind File or Directory",
             )
+    if kind in (CollectorKind.PROMETHEUS, CollectorKind.CUSTOM):
+        raise not_local_collector_error(kind)
     if native and mc.path and not posixpath.isabs(mc.path) and spec.parallel_trial_count > 1:
         _check_own_working_dir(spec, f"{fsp}.path")
     seen: set[str] = set()
