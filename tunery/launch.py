@@ -9,9 +9,9 @@ each trial directories of its own and rewrites the paths that name them
 (:mod:`tunery.mounts`):
 
 * the metrics collector's absolute path: the directory of a ``File`` collector's path (or the
-  file itself when it sits in ``/``), a ``TensorFlowEvent`` directory, a ``Custom`` collector's
-  path, becomes ``<trial dir>/metrics`` — made empty before the trial starts, and the only
-  place the collector reads (:envvar:`TUNERY_METRICS_PATH` names the file or directory there).
+  file itself when it sits in ``/``) or a ``TensorFlowEvent`` directory becomes
+  ``<trial dir>/metrics`` — made empty before the trial starts, and the only place the
+  collector reads (:envvar:`TUNERY_METRICS_PATH` names the file or directory there).
   A relative path (native form) stays relative to the trial's working directory, which
   validation requires to be the trial's own; a leftover there is removed before the start;
 * with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from tunery.execute.base import Launch
-from tunery.model import CollectorKind, ExperimentSpec, FileSystemKind, ParamValue
+from tunery.model import CollectorKind, ExperimentSpec, ParamValue
 from tunery.mounts import Mount, Rewriter, mount_root
 from tunery.spec.replicas import Replica, gang_argv, gang_spec
 from tunery.spec.template import render_trial
@@ -84,9 +84,7 @@ def _collects_path(spec: ExperimentSpec) -> tuple[str, bool] | None:
         return mc.path, False
     if mc.kind is CollectorKind.TENSORFLOW_EVENT:
         return mc.path, True
-    if mc.kind is CollectorKind.CUSTOM:
-        return mc.path, mc.path_kind is FileSystemKind.DIRECTORY
-    return None
+    return None  # Custom and PrometheusMetric collectors are refused at validation
 
 
 def metrics_mount(

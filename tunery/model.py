@@ -411,11 +411,7 @@ class Trial:
 
 def collects_files(spec: ExperimentSpec) -> bool:
     """Whether the experiment's collector reads files the trial writes (not its output)."""
-    return spec.metrics_collector.kind in (
-        CollectorKind.FILE,
-        CollectorKind.TENSORFLOW_EVENT,
-        CollectorKind.CUSTOM,
-    )
+    return spec.metrics_collector.kind in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def _metrics_path_warnings(spec: ExperimentSpec) -> list[str]:
     if (
         not path
         or not posixpath.isabs(path)
-        or mc.kind not in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT, CollectorKind.CUSTOM)
+        or mc.kind not in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT)
     ):
         return []
     template = spec.trial_template
