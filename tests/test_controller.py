@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -639,3 +640,124 @@ def test_stop_interrupted_by_a_crash_keeps_its_intended_outcome(
     done = store.get_trial("half-stop", trial.name)
     assert done.status is TrialCondition.EARLY_STOPPED
     assert (done.reason, done.message) == ("TrialEarlyStopped", "below median")
+
+
+# --------------------------------------------------------------------------- lease fencing
+
+#: Prints a metric line every 20 ms for a while.
+STREAM = """
+import sys, time
+x = float(sys.argv[1].split("=", 1)[1])
+for step in range(60):
+    print(f"step={step} score={x + step}", flush=True)
+    time.sleep(0.02)
+"""
+
+
+def _race(url: str, tmp_path: Path) -> None:
+    from tunery.errors import LeaseLostError
+
+    setup = Store(url)
+    create(setup, native_doc("race", STREAM, parallel=2, max_trials=4), tmp_path)
+    setup.close()
+    store_a, store_b = Store(url), Store(url)
+    try:
+        # A runs a few ticks, then stalls (a tick that outlasts its lease, a paused machine).
+        a = Controller(store_a, "race", LocalExecutor(), poll_interval=0.02, lease_ttl=0.6)
+        a.start()
+        for _ in range(5):
+            a.tick()
+            a._idle()
+        time.sleep(0.8)  # A's lease expires while A is stalled
+        b = Controller(store_b, "race", LocalExecutor(), poll_interval=0.02, owner="other:1:b")
+        b.start()  # takes the expired lease
+        b.tick()
+        # A wakes up in the middle of a long tick (its last renewal looks recent to it, as in
+        # a tick that stops trials one grace period after another): its next write is refused
+        # in that write's own transaction, and it stops.
+        a._lease_renewed_at = time.time()
+        with pytest.raises(LeaseLostError, match="stopped without writing"):
+            for _ in range(50):
+                a.tick()
+                a._idle()
+        b.run()
+        trials = store_b.list_trials("race")
+        assert len(trials) == 4
+        assert all(t.status is TrialCondition.SUCCEEDED for t in trials), trials
+        seen: set[tuple[str, str, int]] = set()
+        for obs in store_b.get_observations("race"):
+            key = (obs.trial_name, obs.metric_name, obs.step)
+            assert key not in seen, f"observation written twice: {key}"
+            seen.add(key)
+        assert len(seen) == 4 * 60
+    finally:
+        store_a.close()
+        store_b.close()
+
+
+@pytest.mark.integration
+def test_a_controller_that_lost_its_lease_never_writes_again_sqlite(tmp_path: Path) -> None:
+    _race(f"sqlite:///{tmp_path / 'race.db'}", tmp_path)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_a_controller_that_lost_its_lease_never_writes_again_postgresql(
+    pg_fresh_url: str, tmp_path: Path
+) -> None:
+    _race(pg_fresh_url, tmp_path)
+
+
+def test_fenced_writes_are_refused_and_rolled_back(tmp_path: Path) -> None:
+    from tunery.errors import LeaseLostError
+    from tunery.model import ExperimentCondition
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    store = Store(url)
+    other = Store(url)
+    try:
+        create(store, native_doc("fence", SCORE_IS_X), tmp_path)
+        store.acquire_lease("fence", "a", 0.0, 1.0)
+        store.fence("fence", "a")
+        store.set_experiment_status("fence", ExperimentCondition.RUNNING, "R", "ok")
+        other.acquire_lease("fence", "b", 5.0, 30.0)  # a's lease had expired
+        with pytest.raises(LeaseLostError):
+            store.set_experiment_status("fence", ExperimentCondition.FAILED, "X", "late write")
+        assert other.get_experiment("fence").status is ExperimentCondition.RUNNING
+        store.unfence("fence")  # e.g. the CLI after the controller gave up
+        store.set_experiment_status("fence", ExperimentCondition.RUNNING, "R", "unfenced")
+    finally:
+        store.close()
+        other.close()
+
+
+@pytest.mark.integration
+def test_stopping_many_trials_that_ignore_sigterm_takes_one_grace_period(
+    store: Store, tmp_path: Path
+) -> None:
+    stubborn = """
+    import signal, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("score=1", flush=True)
+    time.sleep(60)
+    """
+    create(store, native_doc("stubborn", stubborn, parallel=6, max_trials=6), tmp_path)
+    c = Controller(
+        store, "stubborn", LocalExecutor(grace=2.0), poll_interval=0.02, intent_interval=0.0
+    )
+    c.start()
+    deadline = time.monotonic() + 30
+    while len([t for t in store.list_trials("stubborn") if t.status is TrialCondition.RUNNING]) < 6:
+        assert time.monotonic() < deadline
+        c.tick()
+        c._idle()
+    store.add_intent("stubborn", INTENT_STOP_EXPERIMENT, None, time.time())
+    began = time.monotonic()
+    c.tick()
+    took = time.monotonic() - began
+    c.release()
+    statuses = [(t.status, t.reason) for t in store.list_trials("stubborn")]
+    assert all(s is TrialCondition.KILLED for s, _ in statuses), statuses
+    # Six stubborn trials, a grace of 2 s each: stopped together, not one after another
+    # (sequentially this tick took 12 s; a generous bound for a loaded machine).
+    assert 2.0 <= took < 8.0, took

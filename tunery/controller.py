@@ -33,7 +33,7 @@ from typing import Any
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
-from tunery.errors import LeaseHeldError, StorageConnectionLost, TuneryError
+from tunery.errors import LeaseLostError, StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.launch import build_launch, experiment_dir, prepare_trial_dirs
 from tunery.model import (
@@ -189,6 +189,9 @@ class Controller:
         """Take the lease and prepare the algorithm; marks the experiment Running."""
         now = self.clock.now()
         self.store.acquire_lease(self.name, self.owner, now, self.lease_ttl, steal=owner_is_dead)
+        # From now on every write of this controller checks, in its own transaction, that the
+        # lease is still ours: a controller that lost it (a stalled tick) never writes again.
+        self.store.fence(self.name, self.owner)
         self._lease_renewed_at = now
         exp = self.store.get_experiment(self.name)
         self._experiment = exp
@@ -234,6 +237,7 @@ class Controller:
 
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
+        self.store.unfence(self.name)
         try:
             self.store.release_lease(self.name, self.owner)
         finally:
@@ -283,11 +287,9 @@ class Controller:
 
         Returns how many trials were killed.
         """
-        killed = 0
-        for trial in list(self._active.values()):
-            self._kill(trial, reason, message or "the controller was interrupted")
-            killed += 1
-        return killed
+        active = list(self._active.values())
+        self._kill_all(active, reason, message or "the controller was interrupted")
+        return len(active)
 
     def _idle(self) -> None:
         wait = getattr(self.executor, "wait", None)
@@ -373,7 +375,7 @@ class Controller:
         if now - self._lease_renewed_at < self.lease_ttl / 3:
             return
         if not self.store.renew_lease(self.name, self.owner, now, self.lease_ttl):
-            raise LeaseHeldError(
+            raise LeaseLostError(
                 f"experiment {self.name!r}: this controller lost its lease to another one",
                 "only one controller may drive an experiment; this one stops here",
             )
@@ -381,21 +383,22 @@ class Controller:
 
     def _obey_intents(self) -> bool:
         intents = self.store.pending_intents(self.name)
-        stopped = False
+        stopped = any(i.kind == INTENT_STOP_EXPERIMENT for i in intents)
+        if stopped:
+            self._finish_experiment(
+                ExperimentCondition.SUCCEEDED,
+                ExperimentReason.STOPPED,
+                "Experiment was stopped by the user",
+                kill_reason="ExperimentStopped",
+            )
+        else:
+            # Trials to kill are stopped together (one grace period for all of them).
+            targets = {i.target for i in intents if i.kind == INTENT_KILL_TRIAL and i.target}
+            doomed = [t for name, t in self._active.items() if name in targets]
+            if doomed:
+                self._kill_all(doomed, "KilledByUser", "the trial was killed on request")
         for intent in intents:
-            if intent.kind == INTENT_STOP_EXPERIMENT:
-                self._finish_experiment(
-                    ExperimentCondition.SUCCEEDED,
-                    ExperimentReason.STOPPED,
-                    "Experiment was stopped by the user",
-                    kill_reason="ExperimentStopped",
-                )
-                stopped = True
-            elif intent.kind == INTENT_KILL_TRIAL and intent.target:
-                trial = self._active.get(intent.target)
-                if trial is not None:
-                    self._kill(trial, "KilledByUser", "the trial was killed on request")
-            else:
+            if intent.kind not in (INTENT_STOP_EXPERIMENT, INTENT_KILL_TRIAL):
                 log.warning("ignoring unknown intent %r on %s", intent.kind, self.name)
             self.store.complete_intent(intent.id, self.clock.now())
         return stopped
@@ -637,36 +640,64 @@ class Controller:
         message: str,
         status: TrialCondition = TrialCondition.KILLED,
     ) -> None:
-        """Stop a trial's process; it becomes ``status`` (Killed, or EarlyStopped).
+        """Stop a trial's process; it becomes ``status`` (Killed, or EarlyStopped)."""
+        self._kill_all([trial], reason, message, status)
 
-        The intended outcome is saved with the trial before its process is stopped, so that a
-        controller killed in between still records it (see ``_finish_trial``).
+    def _kill_all(
+        self,
+        trials: Sequence[Trial],
+        reason: str,
+        message: str,
+        status: TrialCondition = TrialCondition.KILLED,
+    ) -> None:
+        """Stop trials' processes, all at once; they become ``status``.
+
+        The intended outcome is saved with each trial before its process is stopped, so that a
+        controller killed in between still records it (see ``_finish_trial``).  The processes
+        are stopped in parallel: trials that ignore SIGTERM cost one grace period together,
+        not one each, so no tick outlasts the lease; the lease is renewed between the steps.
         """
-        handle = trial.handle
-        if handle:
-            intent = {"status": status.value, "reason": reason, "message": message}
-            trial, _ = self._update(
-                trial,
-                [TrialCondition.RUNNING, TrialCondition.CREATED],
-                cursor={**(trial.cursor or {}), "stopping": intent},
-            )
-            try:
-                self.executor.stop(handle)
-            except Exception as exc:
-                log.warning("could not stop trial %s: %s", trial.name, exc)
-            trial = self._collect(trial, final=True)
+        stopping: list[Trial] = []
+        for trial in trials:
+            if trial.handle:
+                intent = {"status": status.value, "reason": reason, "message": message}
+                trial, _ = self._update(
+                    trial,
+                    [TrialCondition.RUNNING, TrialCondition.CREATED],
+                    cursor={**(trial.cursor or {}), "stopping": intent},
+                )
+            stopping.append(trial)
+        handles = [t for t in stopping if t.handle]
+        if len(handles) == 1:
+            self._stop_quietly(handles[0])
+        elif handles:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(16, len(handles))) as pool:
+                list(pool.map(self._stop_quietly, handles))
+        self._renew_lease(self.clock.now())
         spec = self.experiment.spec
-        trial, applied = self._update(
-            trial,
-            [TrialCondition.CREATED, TrialCondition.RUNNING],
-            status=status,
-            reason=reason,
-            message=message,
-            objective=objective_value(spec.objective, trial.metrics),
-            completion_time=self.clock.now(),
-        )
-        if applied:
-            self._emit("finished", trial)
+        for trial in stopping:
+            if trial.handle:
+                trial = self._collect(trial, final=True)
+            trial, applied = self._update(
+                trial,
+                [TrialCondition.CREATED, TrialCondition.RUNNING],
+                status=status,
+                reason=reason,
+                message=message,
+                objective=objective_value(spec.objective, trial.metrics),
+                completion_time=self.clock.now(),
+            )
+            if applied:
+                self._emit("finished", trial)
+
+    def _stop_quietly(self, trial: Trial) -> None:
+        assert trial.handle is not None
+        try:
+            self.executor.stop(trial.handle)
+        except Exception as exc:
+            log.warning("could not stop trial %s: %s", trial.name, exc)
 
     def _check_completion(self) -> bool:
         """Katib's order: goal, then max failed, then max trials, then suggestion end."""
@@ -718,9 +749,8 @@ class Controller:
         message: str,
         kill_reason: str,
     ) -> None:
-        # Katib leaves running trials running; we stop them and say why.
-        for trial in list(self._active.values()):
-            self._kill(trial, kill_reason, message)
+        # Katib leaves running trials running; we stop them (all at once) and say why.
+        self._kill_all(list(self._active.values()), kill_reason, message)
         self.store.set_experiment_status(
             self.name, status, reason.value, message, completion_time=self.clock.now()
         )

@@ -79,6 +79,13 @@ class LeaseHeldError(TuneryError):
     exit_code = 2
 
 
+class LeaseLostError(LeaseHeldError):
+    """This controller no longer holds its experiment's lease: its write was not made, and it
+    must stop (another controller runs the experiment now)."""
+
+    exit_code = 1
+
+
 class StorageError(TuneryError):
     """The database cannot be used (bad URL, unreachable server, old schema)."""
 

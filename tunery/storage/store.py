@@ -35,6 +35,7 @@ from sqlalchemy.engine.url import URL
 from tunery.errors import (
     AlreadyExistsError,
     LeaseHeldError,
+    LeaseLostError,
     MissingExtraError,
     NotFoundError,
     StorageConnectionLost,
@@ -298,6 +299,8 @@ class Store:
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self._url = normalize_url(url)
         self._backend = self._url.get_backend_name()
+        #: experiment -> lease owner whose holding every write checks (:meth:`fence`).
+        self._fences: dict[str, str] = {}
         self.engine: Engine = self._create_engine()
         self._check_connection()
         _dispose_in_forked_child(self.engine)
@@ -407,11 +410,43 @@ class Store:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, *, fenced: bool = True) -> Iterator[Connection]:
         with self._errors(), self.engine.connect() as conn:
             conn.execution_options(tunery_write=True)
             with conn.begin():
                 yield conn
+                if fenced and self._fences:
+                    self._check_fences(conn)
+
+    # ------------------------------------------------------------------ fencing
+
+    def fence(self, experiment: str, owner: str) -> None:
+        """Make every later write of this store conditional on ``owner`` holding the lease.
+
+        Each write transaction ends by reading the lease row (``FOR SHARE`` on PostgreSQL, so
+        a takeover waits for the transaction; SQLite write transactions are exclusive): when
+        another controller has taken the lease, the transaction is rolled back and
+        :class:`LeaseLostError` raised, so a controller that lost its lease (a stalled tick, a
+        paused machine) never writes again.
+        """
+        self._fences[experiment] = owner
+
+    def unfence(self, experiment: str) -> None:
+        self._fences.pop(experiment, None)
+
+    def _check_fences(self, conn: Connection) -> None:
+        for experiment, owner in self._fences.items():
+            query = sa.select(leases.c.owner).where(leases.c.experiment == experiment)
+            if self._backend == "postgresql":
+                query = query.with_for_update(read=True)
+            row = conn.execute(query).first()
+            if row is None or row.owner != owner:
+                holder = f"controller {row.owner}" if row is not None else "nobody (released)"
+                raise LeaseLostError(
+                    f"experiment {experiment!r}: this controller ({owner}) lost its lease to "
+                    f"{holder}; it stopped without writing",
+                    f"the experiment goes on under its new controller: `tunery get {experiment}`",
+                )
 
     @property
     def url(self) -> str:
@@ -1233,7 +1268,7 @@ class Store:
             current = self.lease_owner(experiment)
             if current is None:
                 try:
-                    with self._write() as conn:
+                    with self._write(fenced=False) as conn:
                         conn.execute(
                             sa.insert(leases),
                             {"experiment": experiment, "owner": owner, "expires_at": expires},
@@ -1250,7 +1285,7 @@ class Store:
                     f"({old_owner}); its lease expires in {max(0.0, old_expires - now):.0f} s",
                     f"wait for it to finish, or `tunery stop {experiment}`",
                 )
-            with self._write() as conn:
+            with self._write(fenced=False) as conn:
                 result = conn.execute(
                     sa.update(leases)
                     .where(
@@ -1272,7 +1307,7 @@ class Store:
 
     def renew_lease(self, experiment: str, owner: str, now: float, ttl: float) -> bool:
         """Extend our lease to ``now + ttl``; False when we no longer hold it."""
-        with self._write() as conn:
+        with self._write(fenced=False) as conn:
             result = conn.execute(
                 sa.update(leases)
                 .where(leases.c.experiment == experiment, leases.c.owner == owner)
@@ -1282,7 +1317,7 @@ class Store:
 
     def release_lease(self, experiment: str, owner: str) -> None:
         """Give the lease up (nothing happens if someone else holds it)."""
-        with self._write() as conn:
+        with self._write(fenced=False) as conn:
             conn.execute(
                 sa.delete(leases).where(leases.c.experiment == experiment, leases.c.owner == owner)
             )
