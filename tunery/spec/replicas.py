@@ -543,8 +543,10 @@ def _mpi_render(
         count = _int(
             replica_spec.get("replicas"), f"{base}.{rtype}.replicas", 1, minimum=0, lenient=lenient
         )
-        containers = (replica_spec.get("template") or {}).get("spec", {}).get("containers") or []
-        for c in containers[:1]:
+        template = replica_spec.get("template")
+        pod = template.get("spec") if isinstance(template, Mapping) else None
+        containers = pod.get("containers") if isinstance(pod, Mapping) else None
+        for c in (containers if isinstance(containers, list) else [])[:1]:
             if isinstance(c, Mapping):
                 requests.extend([_quantities(c.get("resources"))] * count)
     env = {**MPI_ENV, **_container_env(container)}
