@@ -33,6 +33,7 @@ from typing import Any
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
+from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError, StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.launch import build_launch, experiment_dir, prepare_trial_dirs
@@ -448,6 +449,7 @@ class Controller:
             log.warning("trial %s could not start: %s", trial.name, message)
             self._emit("finished", trial)
             return
+        crashpoint("controller.trial_started")
         now = self.clock.now()
         source = self._source(handle, launch)
         trial, _ = self._update(
@@ -460,6 +462,7 @@ class Controller:
             cursor={"source": source},
             start_time=now,
         )
+        crashpoint("controller.trial_running")
         self._emit("started", trial)
 
     def _source(self, handle: Mapping[str, Any], launch: Launch) -> str:
@@ -512,6 +515,7 @@ class Controller:
         self.store.add_observations(
             self.name, trial.name, observations, metrics=metrics, cursor=cursor
         )
+        crashpoint("controller.metrics_collected")
         self._add_curve(trial.name, observations)
         return self._remember(replace(trial, metrics=metrics, cursor=cursor))
 
@@ -608,6 +612,7 @@ class Controller:
             completion_time=now,
             **extra,
         )
+        crashpoint("controller.trial_finished")
         if applied and last is not None:
             self._add_curve(trial.name, last[0])
         if applied:
@@ -667,6 +672,7 @@ class Controller:
                     cursor={**(trial.cursor or {}), "stopping": intent},
                 )
             stopping.append(trial)
+        crashpoint("controller.stopping")
         handles = [t for t in stopping if t.handle]
         if len(handles) == 1:
             self._stop_quietly(handles[0])
@@ -793,6 +799,8 @@ class Controller:
             self.store.create_trial(trial)
             created.append(self._remember(trial))
         self._save_state()
+        if created:
+            crashpoint("controller.trials_created")
         for trial in created:
             self._start_trial(trial)
 

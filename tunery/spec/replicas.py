@@ -543,8 +543,8 @@ def _mpi_render(
         count = _int(
             replica_spec.get("replicas"), f"{base}.{rtype}.replicas", 1, minimum=0, lenient=lenient
         )
-        template = replica_spec.get("template")
-        pod = template.get("spec") if isinstance(template, Mapping) else None
+        pod_template = replica_spec.get("template")
+        pod = pod_template.get("spec") if isinstance(pod_template, Mapping) else None
         containers = pod.get("containers") if isinstance(pod, Mapping) else None
         for c in (containers if isinstance(containers, list) else [])[:1]:
             if isinstance(c, Mapping):

@@ -32,6 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
+from tunery.crashpoints import crashpoint
 from tunery.errors import (
     AlreadyExistsError,
     LeaseHeldError,
@@ -417,6 +418,7 @@ class Store:
                 yield conn
                 if fenced and self._fences:
                     self._check_fences(conn)
+                crashpoint("store.commit")
 
     # ------------------------------------------------------------------ fencing
 
