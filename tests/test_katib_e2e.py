@@ -223,7 +223,14 @@ def reported_values(exp_spec: Any, trial: Trial, records: Path) -> dict[str, lis
         out.setdefault(metric, []).append([float(v) for v in values])
 
     for record in loaded:
-        if script == "pbt_test.py":
+        if script == "tensorflow_mnist.py":
+            if record["rank"] == 0:  # only rank 0 of the MPI job reports
+                add("loss", record["train"])  # the "step = S, loss = L" lines
+        elif script == "parameter-tuning.py":
+            for metric in ("time", "accuracy"):
+                if metric in record:
+                    add(metric, [record[metric]])
+        elif script == "pbt_test.py":
             add("Validation-accuracy", record["Validation-accuracy"])
         elif script == "tf_mnist_with_summaries.py":
             for metric in ("accuracy", "loss"):
@@ -259,18 +266,30 @@ def same(a: MetricSummary, b: MetricSummary) -> bool:
     )
 
 
-def verify_trials_report_their_own_metrics(client: Client, name: str, records: Path) -> None:
+def verify_trials_report_their_own_metrics(
+    client: Client, name: str, records: Path, unreported: frozenset[str] = frozenset()
+) -> None:
     """Every trial's stored min/max/latest are those of the values it reported itself.
 
     A trial whose collector also read another trial's output (a File collector path shared by
     all trials) fails this.  A trial stopped early may have been stopped between recording a
-    value and printing it: its summary must then match a prefix of what it recorded.
+    value and printing it: its summary must then match a prefix of what it recorded.  The
+    metrics in ``unreported`` are ones the trial's script never reports in a form the
+    experiment's collector reads: no trial may have a value stored for them.
     """
     exp = client.get_experiment(name)
     spec = exp.spec
     for trial in client.list_trials(name):
         reported = reported_values(spec, trial, records)
+        for metric in unreported:
+            assert metric not in reported, (trial.name, metric, reported)
+            stored = trial.metrics.get(metric)
+            assert stored is None or stored == MetricSummary(None, None, None), (
+                f"{trial.name}: {metric} was never reported, yet {stored} is stored"
+            )
         for metric in spec.objective.metric_names:
+            if metric in unreported:
+                continue
             sequences = reported.get(metric)
             assert sequences, f"{trial.name} reported no {metric}"
             stored = trial.metrics.get(metric)
@@ -298,17 +317,32 @@ def verify_trials_report_their_own_metrics(client: Client, name: str, records: P
 
 
 def verify_replicas(client: Client, name: str, records: Path) -> None:
-    """A PyTorchJob trial is a gang of ``sum(replicas)`` ranks that joined one process group;
-    a TFJob trial runs every worker, each told its own task in ``TF_CONFIG``."""
+    """A PyTorchJob trial is a gang of ``sum(replicas)`` ranks that joined one process group,
+    and so is a TrainJob's ``numNodes``; a TFJob trial runs every worker, each told its own
+    task in ``TF_CONFIG``; an MPIJob's launcher starts ``mpirun -np N``'s N ranks, which
+    joined one process group and each ran its share of the steps."""
     trial_spec = client.get_experiment(name).spec.trial_template.trial_spec or {}
     kind = trial_spec.get("kind")
-    if kind not in ("PyTorchJob", "TFJob"):
+    if kind not in ("PyTorchJob", "TFJob", "TrainJob", "MPIJob"):
         return
-    key = "pytorchReplicaSpecs" if kind == "PyTorchJob" else "tfReplicaSpecs"
-    replicas = sum(int(r.get("replicas", 1)) for r in trial_spec["spec"][key].values())
+    if kind == "TrainJob":
+        replicas = int(trial_spec["spec"]["trainer"]["numNodes"])
+    elif kind == "MPIJob":
+        launcher = trial_spec["spec"]["mpiReplicaSpecs"]["Launcher"]
+        argv = [*launcher["template"]["spec"]["containers"][0]["command"]]
+        argv += launcher["template"]["spec"]["containers"][0].get("args", [])
+        replicas = int(argv[argv.index("-np") + 1])
+    else:
+        key = "pytorchReplicaSpecs" if kind == "PyTorchJob" else "tfReplicaSpecs"
+        replicas = sum(int(r.get("replicas", 1)) for r in trial_spec["spec"][key].values())
     for trial in client.list_trials(name):
         loaded = [json.loads(f.read_text()) for f in records.glob(f"{trial.name}.*json")]
-        if kind == "PyTorchJob":
+        if kind == "MPIJob":
+            assert sorted(r["rank"] for r in loaded) == list(range(replicas)), (trial.name, loaded)
+            assert all(r["world_size"] == replicas and r["distributed"] for r in loaded), loaded
+            steps = int(trial.parameters["num-steps"]) // replicas
+            assert all(r["steps"] == steps for r in loaded), (trial.name, steps, loaded)
+        elif kind in ("PyTorchJob", "TrainJob"):
             assert sorted(r["rank"] for r in loaded) == list(range(replicas)), (trial.name, loaded)
             assert all(r["world_size"] == replicas and r["distributed"] for r in loaded), loaded
         else:

@@ -19,7 +19,8 @@ trains on its own shard and gradients are averaged with ``all_reduce``; only ran
 
 When ``TUNERY_E2E_RECORD_DIR`` is set (by tests), each process also writes what it reported to
 ``<dir>/<KATIB_TRIAL_NAME>.rank<R>.json``, before printing it, so that a test can check that the
-metrics stored for a trial are the ones this trial produced.
+metrics stored for a trial are the ones this trial produced (and the ``TRIAL_*`` env values it
+was given).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class Recorder:
             "train": [],  # loss values of the "Train Epoch" lines, as printed
             "test": [],  # per epoch {"accuracy", "loss"}, as printed (4 decimals)
             "hypertune": [],  # per epoch {"accuracy", "loss"}, as written to the JSON file
+            # the TRIAL_* env values the trial was given (trial-metadata-substitution)
+            "env": {k: v for k, v in os.environ.items() if k.startswith("TRIAL_")},
         }
         self.save()
 
