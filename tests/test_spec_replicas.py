@@ -163,6 +163,24 @@ def test_xgboostjob_env() -> None:
     assert envs[0]["WORKER_ADDRS"] == f"{LOCALHOST},{LOCALHOST}"
 
 
+def test_entrypoint_annotation_stands_in_for_every_replicas_missing_command() -> None:
+    # Katib's xgboostjob-lightgbm: containers with args only; the image's entrypoint runs them.
+    args_only = {
+        "template": {
+            "spec": {
+                "containers": [
+                    {"name": "training-container", "args": ["--lr=${trialParameters.lr}", "--role"]}
+                ]
+            }
+        }
+    }
+    document = doc(job("XGBoostJob", "xgbReplicaSpecs", {"Master": args_only, "Worker": args_only}))
+    assert "has no command" in refused(copy.deepcopy(document)).one_line()
+    document["metadata"]["annotations"] = {"tunery.dev/entrypoint": "python3 /app/main.py"}
+    rendered = render(document)
+    assert [r.argv[-1] for r in rendered.replicas] == ["python3 /app/main.py --lr=0.5 --role"] * 2
+
+
 def trainjob(**trainer: Any) -> dict[str, Any]:
     return {
         "apiVersion": "trainer.kubeflow.org/v1alpha1",

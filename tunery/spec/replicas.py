@@ -54,6 +54,7 @@ from tunery.spec.template import (
     _deadline,
     _quantities,
     _string_list,
+    entrypoint_override,
     expand_k8s_vars,
     katib_argv,
 )
@@ -209,8 +210,13 @@ def _pod_container(
     )
 
 
-def _command(container: Mapping[str, Any], path: str, what: str) -> tuple[list[str], list[str]]:
-    command = _string_list(container.get("command"))
+def _command(
+    container: Mapping[str, Any], path: str, what: str, entrypoint: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """A container's command and args; ``entrypoint`` (the ``tunery.dev/entrypoint``
+    annotation: the image's ENTRYPOINT, shared by the job's replicas) stands in for a missing
+    command, as the image's entrypoint does in a cluster."""
+    command = _string_list(container.get("command")) or list(entrypoint)
     if not command:
         raise SpecError(
             f"{path}.command",
@@ -535,7 +541,9 @@ def _mpi_render(
         )
     container, cpath, _ = _pod_container(launcher, template.primary_container_name, base)
     cpath = f"{base}.Launcher{cpath.removeprefix(base)}"
-    command, args = _command(container, cpath, "the MPIJob's Launcher container")
+    command, args = _command(
+        container, cpath, "the MPIJob's Launcher container", entrypoint_override(spec)
+    )
     requests = [_quantities(container.get("resources"))]
     for rtype, replica_spec in replica_specs.items():
         if str(rtype).lower() != "worker" or not isinstance(replica_spec, Mapping):
@@ -597,7 +605,9 @@ def render_distributed(
     wrap = spec.metrics_collector.kind in WRAPPED_COLLECTORS
     replicas: list[Replica] = []
     for p in procs:
-        command, args = _command(p.container, p.path, f"replica {p.name}'s container")
+        command, args = _command(
+            p.container, p.path, f"replica {p.name}'s container", entrypoint_override(spec)
+        )
         env = {**_container_env(p.container), **p.operator_env}
         argv = [expand_k8s_vars(a, env) for a in katib_argv(command, args, wrap)]
         working_dir = p.container.get("workingDir")
