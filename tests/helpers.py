@@ -64,6 +64,43 @@ def native_doc(
     }
 
 
+def katib_job_doc(
+    name: str,
+    container: dict[str, Any],
+    *,
+    objective: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    trial_parameters: list[dict[str, Any]] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A Katib Experiment whose trial is a batch/v1 Job running ``container`` (named
+    ``training-container``), with one double parameter ``lr`` in [0.01, 0.09] by default."""
+    params = parameters or [
+        {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.01", "max": "0.09"}}
+    ]
+    pod = {"containers": [{"name": "training-container", **container}], "restartPolicy": "Never"}
+    return {
+        "apiVersion": "kubeflow.org/v1beta1",
+        "kind": "Experiment",
+        "metadata": {"name": name},
+        "spec": {
+            "objective": objective or {"type": "maximize", "objectiveMetricName": "acc"},
+            "algorithm": {"algorithmName": "random"},
+            "parameters": params,
+            "trialTemplate": {
+                "primaryContainerName": "training-container",
+                "trialParameters": trial_parameters or [{"name": "lr", "reference": "lr"}],
+                "trialSpec": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {"template": {"spec": pod}},
+                },
+            },
+            **spec,
+        },
+    }
+
+
 def write_yaml(path: Path, doc: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import create
+from tests.helpers import create, katib_job_doc
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
 from tunery.launch import METRICS_ENV, build_launch, metrics_mount, prepare_trial_dirs
@@ -64,56 +64,20 @@ def katib_doc(
     parallel: int = 1,
     max_trials: int = 3,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubeflow.org/v1beta1",
-        "kind": "Experiment",
-        "metadata": {"name": name},
-        "spec": {
-            "objective": {
-                "type": "maximize",
-                "objectiveMetricName": "accuracy",
-                "additionalMetricNames": [] if "tfevent" in " ".join(args) else ["loss"],
-            },
-            "metricsCollectorSpec": collector,
-            "algorithm": {"algorithmName": "random"},
-            "parallelTrialCount": parallel,
-            "maxTrialCount": max_trials,
-            "parameters": [
-                {
-                    "name": "lr",
-                    "parameterType": "double",
-                    "feasibleSpace": {"min": "0.01", "max": "0.09"},
-                }
-            ],
-            "trialTemplate": {
-                "primaryContainerName": "training-container",
-                "trialParameters": [{"name": "learningRate", "reference": "lr"}],
-                "trialSpec": {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "containers": [
-                                    {
-                                        "name": "training-container",
-                                        "image": "example.org/mnist:1",
-                                        "command": [
-                                            "python3",
-                                            "train.py",
-                                            "--lr=${trialParameters.learningRate}",
-                                            *args,
-                                        ],
-                                    }
-                                ],
-                                "restartPolicy": "Never",
-                            }
-                        }
-                    },
-                },
-            },
+    command = ["python3", "train.py", "--lr=${trialParameters.learningRate}", *args]
+    return katib_job_doc(
+        name,
+        {"image": "example.org/mnist:1", "command": command},
+        objective={
+            "type": "maximize",
+            "objectiveMetricName": "accuracy",
+            "additionalMetricNames": [] if "tfevent" in " ".join(args) else ["loss"],
         },
-    }
+        trial_parameters=[{"name": "learningRate", "reference": "lr"}],
+        metricsCollectorSpec=collector,
+        parallelTrialCount=parallel,
+        maxTrialCount=max_trials,
+    )
 
 
 FILE_TEXT = {

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import katib_job_doc
 from tunery.spec import parse_document
 from tunery.spec.commands import command_warnings, script_tokens
 
@@ -13,45 +14,14 @@ _CONTAINER = "spec.trialTemplate.trialSpec.spec.template.spec.containers[0]"
 
 
 def katib(command: list[str], args: list[str] | None = None, **container: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubeflow.org/v1beta1",
-        "kind": "Experiment",
-        "metadata": {"name": "cmd"},
-        "spec": {
-            "objective": {"type": "maximize", "objectiveMetricName": "acc"},
-            "algorithm": {"algorithmName": "random"},
-            "maxTrialCount": 4,
-            "parameters": [
-                {
-                    "name": "lr",
-                    "parameterType": "double",
-                    "feasibleSpace": {"min": "0.1", "max": "1"},
-                }
-            ],
-            "trialTemplate": {
-                "primaryContainerName": "training-container",
-                "trialParameters": [{"name": "lr", "reference": "lr"}],
-                "trialSpec": {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "containers": [
-                                    {
-                                        "name": "training-container",
-                                        "command": command,
-                                        **({"args": args} if args is not None else {}),
-                                        **container,
-                                    }
-                                ]
-                            }
-                        }
-                    },
-                },
-            },
-        },
-    }
+    return katib_job_doc(
+        "cmd",
+        {"command": command, **({"args": args} if args is not None else {}), **container},
+        parameters=[
+            {"name": "lr", "parameterType": "double", "feasibleSpace": {"min": "0.1", "max": "1"}}
+        ],
+        maxTrialCount=4,
+    )
 
 
 def warnings_of(doc: dict[str, Any], base: Path) -> list[str]:

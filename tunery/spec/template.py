@@ -470,6 +470,16 @@ def entrypoint_override(spec: ExperimentSpec) -> list[str]:
     return argv
 
 
+def no_container_error(trial_spec: Mapping[str, Any], name: str | None) -> SpecError:
+    """No container named ``name`` (primaryContainerName) in the trial spec."""
+    names = sorted({c.name for c in find_containers(trial_spec)} - {"*"})
+    return SpecError(
+        f"{_TEMPLATE_PATH}.primaryContainerName",
+        f"no container named {name!r} in the trial spec's pod templates",
+        f"use one of: {', '.join(names)}" if names else "add the training container",
+    )
+
+
 def no_command_error(found: ContainerCandidate) -> SpecError:
     """A primary container without ``command`` (and no ``tunery.dev/entrypoint``)."""
     return SpecError(
@@ -536,13 +546,7 @@ def _render_katib(
         trial_spec, template.primary_container_name, template.primary_pod_labels
     )
     if found is None:
-        names = sorted({c.name for c in find_containers(trial_spec)} - {"*"})
-        raise SpecError(
-            f"{_TEMPLATE_PATH}.primaryContainerName",
-            f"trial {trial_name!r}: no container named {template.primary_container_name!r} "
-            "in spec.trialTemplate.trialSpec",
-            f"name one of: {', '.join(names)}" if names else "add the training container",
-        )
+        raise no_container_error(trial_spec, template.primary_container_name)
     container = found.container
     command = _string_list(container.get("command")) or entrypoint_override(spec)
     args = _string_list(container.get("args"))

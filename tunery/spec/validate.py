@@ -57,12 +57,12 @@ from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
     PARAM_PLACEHOLDER,
     entrypoint_override,
-    find_containers,
     find_primary_container,
     is_meta_reference,
     is_native_template,
     iter_strings,
     no_command_error,
+    no_container_error,
     parse_meta_reference,
 )
 
@@ -550,13 +550,7 @@ def _check_trial_spec(spec: ExperimentSpec, trial_spec: Mapping[str, Any]) -> No
     if found is not None and not has_command and not override:
         raise no_command_error(found)
     if (kind == "Job" or kind in KUBEFLOW_JOB_KINDS) and found is None:
-        names = sorted({c.name for c in find_containers(trial_spec)} - {"*"})
-        raise SpecError(
-            f"{_TT}.primaryContainerName",
-            f"no container named {template.primary_container_name!r} in the trial spec's "
-            "pod templates",
-            f"use one of: {', '.join(names)}" if names else "add the training container",
-        )
+        raise no_container_error(trial_spec, template.primary_container_name)
     if kind == "Job" or kind in KUBEFLOW_JOB_KINDS:
         check_distributed(spec)  # what cannot run locally is refused now, in one line
 
