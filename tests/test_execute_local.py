@@ -283,9 +283,11 @@ def test_lost_when_pid_was_reused(ex: LocalExecutor, tmp_path: Path) -> None:
     if not os.path.exists("/proc/self/stat"):
         pytest.skip("needs /proc")
     h = ex.start(launch(tmp_path, "reuse", sh("sleep 1000")))
-    fake = {**h, "start_ticks": h["start_ticks"] + 1}
+    # The handles of an earlier start of a trial whose pid is now another process's (or of
+    # a start before a reboot): their start carried another token, which nothing carries now.
+    fake = {**h, "start_ticks": h["start_ticks"] + 1, "token": "earlier-start"}
     assert LocalExecutor(gpus=[]).poll(fake).state is RunState.LOST
-    other_boot = {**h, "boot_id": "not-this-boot"}
+    other_boot = {**h, "boot_id": "not-this-boot", "token": "before-the-reboot"}
     assert LocalExecutor(gpus=[]).poll(other_boot).state is RunState.LOST
     assert ex.poll(h).state is RunState.RUNNING
     ex.stop(h)
