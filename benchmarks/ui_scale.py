@@ -212,7 +212,7 @@ def time_api(db: str, name: str, repeat: int) -> list[tuple[str, str, float]]:
 
     store = Store(f"sqlite:///{db}")
     app = create_app(store, "bench-token")
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     first = client.get(f"/api/experiments/{name}/trial-columns").json()
     cursor = first["cursor"]
     trial = first["columns"]["name"][len(first["columns"]["name"]) // 2]

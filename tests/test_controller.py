@@ -507,7 +507,7 @@ def test_two_controllers_and_the_ui_share_one_postgresql(pg_fresh_url: str, tmp_
     threads = [threading.Thread(target=drive, args=(n,)) for n in ("left", "right")]
     for t in threads:
         t.start()
-    ui = TestClient(create_app(Store(pg_fresh_url), token="t"))
+    ui = TestClient(create_app(Store(pg_fresh_url), token="t"), base_url="http://127.0.0.1")
     seen_running = False
     while any(t.is_alive() for t in threads):
         listed = ui.get("/api/experiments").json()

@@ -324,7 +324,8 @@ def test_trials_and_the_ui_say_where_each_trials_metrics_are(tmp_path: Path) -> 
     )
     store = Store(db)
     try:
-        client = TestClient(create_app(store, "t" * 32, runs_dir=str(tmp_path / "runs")))
+        app = create_app(store, "t" * 32, runs_dir=str(tmp_path / "runs"))
+        client = TestClient(app, base_url="http://127.0.0.1")
         got = client.get("/api/experiments/m/trials/m-0002").json()
         assert got["metricsPath"] == str(runs / "m-0002" / "metrics" / "mnist.log")
     finally:

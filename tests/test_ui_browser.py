@@ -8,12 +8,14 @@ experiment page's is also saved as ``docs/ui-experiment.png`` (and the others ne
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
     """A served UI over: ``demo`` (a finished real experiment), ``live`` (running, with a
     running trial) and an experiment whose name is markup."""
     pytest.importorskip("fastapi")
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     from tunery.controller import Controller
     from tunery.execute.local import LocalExecutor
     from tunery.ui.app import create_app
@@ -139,6 +141,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
         )
 
     app = create_app(store, TOKEN, runs_dir=str(tmp / "runs"))
+    try:
+        with _served(app) as base:
+            yield base, store
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def private_site(
+    site: tuple[str, Store], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Store]]:
+    """The same database served as ``tunery ui --host 0.0.0.0`` serves it: every read needs
+    the token (on 127.0.0.1 here)."""
+    from tunery.ui.app import create_app
+
+    runs = tmp_path_factory.mktemp("private") / "runs"
+    app = create_app(site[1], TOKEN, runs_dir=str(runs), reads_need_token=True)
+    with _served(app) as base:
+        yield base, site[1]
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 (a free port) in a thread; its base URL."""
+    uvicorn = pytest.importorskip("uvicorn")
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="error")
     )
@@ -151,11 +178,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", store
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
-        store.close()
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +330,11 @@ def test_list_experiment_graphs_table_and_trial(
             assert download.suggested_filename == f"demo-{graph}.{kind}"
             data = Path(download.path()).read_bytes()
             assert data.startswith(b"\x89PNG" if kind == "png" else b"<svg")
+    # And the trials, as the server exports them.
+    with page.expect_download() as info:
+        page.get_by_text("Export JSON").click()
+    assert info.value.suggested_filename == "demo-trials.json"
+    assert len(json.loads(Path(info.value.path()).read_text())) == 16
 
     # Open the best trial.
     page.locator("#trials tbody tr.best a").click()
@@ -414,3 +445,45 @@ def test_create_from_yaml(site: tuple[str, Store], page: Any) -> None:
         "() => document.querySelector('#create-result').textContent.includes('Stored')"
     )
     assert store.get_experiment("fromform").status is ExperimentCondition.CREATED
+
+
+def test_reads_need_the_token_beyond_loopback(
+    private_site: tuple[str, Store], browser: Any, page: Any
+) -> None:
+    base, _ = private_site
+    # Without the token the page loads but its data does not, and it says what to do.
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='error']")
+    assert "token" in page.locator("main .error").inner_text()
+    assert page.locator("#need-token").is_visible()
+    # The token pasted in the box loads the page that was refused.
+    page.fill("#token-input", TOKEN)
+    page.click("#token-save")
+    page.wait_for_selector("body[data-ready='list']")
+    assert page.locator("#experiments tbody tr").count() >= 3
+
+    # The printed address signs a tab in once: the token leaves the address bar, the tab
+    # keeps it (reloads, the experiment and trial pages, exports).
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        signed = context.new_page()
+        errors: list[str] = []
+        signed.on("pageerror", lambda exc: errors.append(str(exc)))
+        signed.goto(f"{base}/#token={TOKEN}")
+        signed.wait_for_selector("body[data-ready='list']")
+        assert TOKEN not in signed.url
+        signed.reload()
+        signed.wait_for_selector("body[data-ready='list']")
+        signed.get_by_role("link", name="demo", exact=True).click()
+        signed.wait_for_selector("body[data-ready='experiment']")
+        signed.wait_for_selector("body[data-graphs='drawn']")
+        with signed.expect_download() as info:
+            signed.get_by_text("Export CSV").click()
+        assert info.value.suggested_filename == "demo-trials.csv"
+        assert Path(info.value.path()).read_text().startswith("name,index,status")
+        signed.locator("#trials tbody tr a").first.click()
+        signed.wait_for_selector("body[data-ready='trial']")
+        signed.wait_for_selector("#curves .curve .main-svg")
+        assert errors == []
+    finally:
+        context.close()

@@ -1014,15 +1014,54 @@ def export(name: str, db: str | None, fmt: str) -> None:
 # --------------------------------------------------------------------------- ui
 
 
+def _host_names_option(
+    _ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    from tunery.ui.exposure import normal_name
+
+    for value in values:
+        if value.strip() in ("", "*"):
+            raise click.BadParameter(
+                "the Host check cannot be turned off; name the hosts", param=param
+            )
+        try:
+            normal_name(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+    return values
+
+
 @main.command()
 @_db_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on.  Beyond loopback (0.0.0.0, a LAN address) it warns, and "
+    "reads need the token too unless --public-read.",
+)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--token",
     envvar="TUNERY_UI_TOKEN",
     default=None,
-    help="Token that stop/kill/create need (default: a random one, printed at start).",
+    help="Token that stop/kill/create need, and beyond loopback every read (default: a "
+    "random one, printed at start).",
+)
+@click.option(
+    "--public-read",
+    is_flag=True,
+    help="Beyond loopback, let anyone who can reach the server read without the token "
+    "(writes still need it).",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    callback=_host_names_option,
+    help="Also answer requests with this Host name (a proxy's name; *.example.org for its "
+    "subdomains).  Repeatable.  Others get 421.",
 )
 @click.option(
     "--runs-dir",
@@ -1030,11 +1069,32 @@ def export(name: str, db: str | None, fmt: str) -> None:
     metavar="DIR",
     help="Trial directories of experiments created in the UI.",
 )
-def ui(db: str | None, host: str, port: int, token: str | None, runs_dir: str | None) -> None:
-    """Serve the web UI: experiments, trial graph and table, live learning curves."""
+def ui(
+    db: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    public_read: bool,
+    allow_hosts: tuple[str, ...],
+    runs_dir: str | None,
+) -> None:
+    """Serve the web UI: experiments, trial graph and table, live learning curves.
+
+    It listens on 127.0.0.1; reads need nothing there, stop/kill/create need the printed
+    token.  Requests whose Host header is not a name the server is reachable by are refused
+    (DNS rebinding), whatever the address.
+    """
     from tunery.ui import serve
 
-    serve(db, host=host, port=port, token=token, runs_dir=runs_dir)
+    serve(
+        db,
+        host=host,
+        port=port,
+        token=token,
+        runs_dir=runs_dir,
+        public_read=public_read,
+        allow_hosts=allow_hosts,
+    )
 
 
 # --------------------------------------------------------------------------- db

@@ -2,8 +2,9 @@
 
 The app reads through the store and writes only *intents* (stop an experiment, kill a trial)
 and new experiments (stored, not run); the experiment's controller acts on intents.  Writes
-need ``Authorization: Bearer <token>``; reads need nothing, so serve on 127.0.0.1 (the
-default) or behind something that authenticates.
+need ``Authorization: Bearer <token>``; reads need it too when the server is reachable from
+the network (``reads_need_token``), and nothing on loopback, the default.  Every request's
+``Host`` must be a name the server is reachable by (``tunery.ui.exposure``).
 
 ``create_app(store, token)`` builds the app; ``serve(db)`` runs it with uvicorn.  See
 ``docs/ui.md``.
@@ -15,6 +16,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import shlex
 import time
@@ -31,7 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Match
 
 from tunery.errors import (
     AlreadyExistsError,
@@ -43,6 +45,7 @@ from tunery.errors import (
 from tunery.model import Experiment, IntentKind, TrialCondition, collects_files
 from tunery.storage import Store
 from tunery.ui import queries
+from tunery.ui.exposure import LOOPBACK_NAMES, Gate, HostNames, host_names, is_loopback
 from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
 
 __all__ = ["create_app", "serve"]
@@ -61,6 +64,47 @@ CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'none'"
 )
+
+# The query arguments' patterns: published in the OpenAPI document and enforced as written
+# (``re.fullmatch``, where ``$`` matches only at the end, as in the document's ECMA regexes).
+_STATUSES = "|".join(sorted(c.value for c in TrialCondition))
+#: Comma-separated trial statuses (spaces around them allowed); empty: every status.
+STATUS_PATTERN = rf"^(?: *(?:{_STATUSES}) *(?:, *(?:{_STATUSES}) *)*)?$"
+#: A sort key, ``-`` in front for descending; empty: by index.
+SORT_PATTERN = rf"^(?:-?(?:{'|'.join(queries.SORT_KEYS)}|(?:param|metric):[\s\S]+))?$"
+#: ``v1.<max index>.<max completion time or ->`` as the API hands it out (the time as Python's
+#: ``repr`` writes a float, in ranges that stay finite); empty: no cursor.
+CURSOR_PATTERN = (
+    r"^(?:v1\.-?[0-9]{1,18}\.(?:-|-?[0-9]{1,17}(?:\.[0-9]{1,25})?(?:e-[0-9]{1,3})?"
+    r"|-?[0-9](?:\.[0-9]{1,17})?e\+?(?:[0-9]{1,2}|[12][0-9]{2})))?$"
+)
+
+AfterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="A cursor from an earlier answer: only trials changed since.",
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+    ),
+]
+StatusQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Comma-separated trial statuses to keep.",
+        json_schema_extra={"pattern": STATUS_PATTERN},
+    ),
+]
+SortQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="index, name, status, objective, createdTime, startTime, completionTime, "
+        "param:NAME or metric:NAME (latest value); - in front: descending.  Missing values "
+        "sort last.  Default: index.",
+        json_schema_extra={"pattern": SORT_PATTERN},
+    ),
+]
 
 
 # --------------------------------------------------------------------------- response models
@@ -229,13 +273,78 @@ class CreatedOut(BaseModel):
     status: str
 
 
+#: The outline of the body ``POST /api/experiments`` takes (as YAML or JSON); the rest of what
+#: it must hold is ``tunery validate``'s (docs/spec-reference.md), more than a JSON Schema says.
+EXPERIMENT_DOCUMENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"enum": ["kubeflow.org/v1beta1", "tunery/v1"]},
+        "kind": {"const": "Experiment"},
+        "metadata": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"},
+                "namespace": {"type": "string"},
+            },
+        },
+        "spec": {"type": "object"},
+    },
+}
+
+#: The answers of an operation on a named experiment or trial, besides COMMON_ERRORS.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 422, 503)
+    404: {"model": ErrorOut, "description": "No experiment or trial of that name."},
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     401: {"model": ErrorOut, "description": "No token, or a wrong one."},
+    409: {"model": ErrorOut, "description": "It has already ended, or already exists."},
 }
+#: What every /api operation may answer, whatever it does (added by ``_complete_document``):
+#: the Host check, the store's refusals and outages, and invalid input (a query argument, the
+#: body, or a stored document the API cannot read).
+COMMON_ERRORS = {
+    "400": "A request the store refuses.",
+    "421": "The Host header is not a name this server answers to (a guard against DNS "
+    "rebinding; `tunery ui --allow-host NAME` adds one).",
+    "422": "Invalid input, named in the detail.",
+    "503": "The database is unavailable.",
+}
+UNAUTHORIZED = "No token, or a wrong one (`Authorization: Bearer <token>`)."
+
+
+def _complete_document(schema: dict[str, Any], reads_need_token: bool) -> None:
+    """Make the OpenAPI document say what the middleware and the error handlers answer:
+    COMMON_ERRORS on every operation, the token (security and 401) on every operation that
+    needs it, and 422 as the one-line ``ErrorOut`` the handler sends (not FastAPI's list)."""
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+
+    def error(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            if reads_need_token and path.startswith("/api/"):
+                operation.setdefault("security", [{"HTTPBearer": []}])
+            for code, description in COMMON_ERRORS.items():
+                if "HTTPValidationError" in json.dumps(responses.get(code, {})):
+                    del responses[code]
+                responses.setdefault(code, error(description))
+            if operation.get("security"):
+                responses.setdefault("401", error(UNAUTHORIZED))
+                responses["401"]["headers"] = {
+                    "WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}
+                }
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -360,28 +469,45 @@ def create_app(
     runs_dir: str | None = None,
     base_dir: str | None = None,
     allowed_hosts: list[str] | None = None,
+    reads_need_token: bool = False,
 ) -> FastAPI:
-    """The UI's app over ``store``; writes need ``Authorization: Bearer <token>``.
+    """The UI's app over ``store``; writes need ``Authorization: Bearer <token>``, and with
+    ``reads_need_token`` every ``/api`` call does.
 
     Experiments created through the API resolve relative paths against ``base_dir`` and put
     trial directories under ``runs_dir`` (defaults: the current directory and
-    ``./tunery-runs``, as ``tunery create``).  ``allowed_hosts`` limits the ``Host`` header
-    (a guard against DNS rebinding when serving on loopback).
+    ``./tunery-runs``, as ``tunery create``).  ``allowed_hosts`` are the ``Host`` names the app
+    answers (default: the loopback ones; see ``tunery.ui.exposure.host_names``); any other
+    gets 421, a guard against DNS rebinding.
     """
     if not token:
         raise ValueError("create_app() needs a non-empty token")
+    reads = "Every call needs" if reads_need_token else "Reads need nothing; writes need"
     app = FastAPI(
         title="tunery",
         summary="Experiments, trials and metrics of a tunery database.",
         description=(
-            "Reads need nothing; writes (stop, kill, create) need `Authorization: Bearer "
-            "<token>` and only write intents for the experiment's controller, or a new "
-            "experiment that is stored but not run."
+            f"{reads} `Authorization: Bearer <token>` (the token `tunery ui` printed).  "
+            "Writes (stop, kill, create) only write intents for the experiment's controller, "
+            "or a new experiment that is stored but not run.  Requests whose `Host` is not a "
+            "name the server answers to get 421."
         ),
         version="1",
     )
-    if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(
+        Gate,
+        hosts=HostNames(allowed_hosts or LOOPBACK_NAMES),
+        token=token,
+        reads_need_token=reads_need_token,
+    )
+    make_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _complete_document(make_document(), reads_need_token)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     def authorize(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
@@ -436,9 +562,20 @@ def create_app(
         return JSONResponse({"detail": _one_line(f"{loc or 'request'}: {first.get('msg')}")}, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; GET and POST
+            # /api/experiments are two routes: name every method the path has.
+            methods: set[str] = set()
+            for route in request.app.router.routes:
+                match, _ = route.matches(request.scope)
+                if match is not Match.NONE:
+                    methods |= getattr(route, "methods", None) or set()
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
         return JSONResponse(
-            {"detail": _one_line(str(exc.detail))}, exc.status_code, headers=exc.headers
+            {"detail": _one_line(str(exc.detail))}, exc.status_code, headers=headers
         )
 
     # ---------------------------------------------------------------- reads
@@ -483,6 +620,8 @@ def create_app(
     def _after(after: str | None) -> queries.Cursor | None:
         if not after:
             return None
+        if not re.fullmatch(CURSOR_PATTERN, after):
+            raise _BadInput(f"after: not a cursor of this API: {after[:40]!r}")
         try:
             return queries.Cursor.decode(after)
         except queries.CursorError as exc:
@@ -491,12 +630,13 @@ def create_app(
     def _statuses(status: str | None) -> list[str] | None:
         if not status:
             return None
-        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        statuses = [s.strip(" ") for s in status.split(",")]
         known = {c.value for c in TrialCondition}
         for s in statuses:
             if s not in known:
                 raise _BadInput(
-                    f"status: unknown trial status {s[:40]!r}; use {', '.join(sorted(known))}"
+                    f"status: unknown trial status {s[:40]!r}; use {', '.join(sorted(known))} "
+                    "(comma-separated)"
                 )
         return statuses
 
@@ -542,26 +682,9 @@ def create_app(
     )
     def list_trials(
         name: str,
-        after: Annotated[
-            str | None,
-            Query(
-                max_length=100,
-                description="A cursor from an earlier answer: only trials changed since.",
-            ),
-        ] = None,
-        status: Annotated[
-            str | None,
-            Query(max_length=200, description="Comma-separated trial statuses to keep."),
-        ] = None,
-        sort: Annotated[
-            str | None,
-            Query(
-                max_length=200,
-                description="index, name, status, objective, createdTime, startTime, "
-                "completionTime, param:NAME or metric:NAME (latest value); - in front: "
-                "descending.  Missing values sort last.  Default: index.",
-            ),
-        ] = None,
+        after: AfterQuery = None,
+        status: StatusQuery = None,
+        sort: SortQuery = None,
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> Response:
@@ -597,17 +720,8 @@ def create_app(
     )
     def trial_columns(
         name: str,
-        after: Annotated[
-            str | None,
-            Query(
-                max_length=100,
-                description="A cursor from an earlier answer: only trials changed since.",
-            ),
-        ] = None,
-        status: Annotated[
-            str | None,
-            Query(max_length=200, description="Comma-separated trial statuses to keep."),
-        ] = None,
+        after: AfterQuery = None,
+        status: StatusQuery = None,
     ) -> Response:
         """The trials of ``/trials`` as columns: one array per field, by index (what the page
         loads; about a third smaller and many times faster to build and to parse).
@@ -632,8 +746,8 @@ def create_app(
     )
     def export_json(
         name: str,
-        status: Annotated[str | None, Query(max_length=200)] = None,
-        sort: Annotated[str | None, Query(max_length=200)] = None,
+        status: StatusQuery = None,
+        sort: SortQuery = None,
     ) -> Response:
         """Every trial as a JSON list (``tunery trials --json``'s shape, and more)."""
         read = _rows(name, None, status, sort)
@@ -655,8 +769,8 @@ def create_app(
     )
     def export_csv(
         name: str,
-        status: Annotated[str | None, Query(max_length=200)] = None,
-        sort: Annotated[str | None, Query(max_length=200)] = None,
+        status: StatusQuery = None,
+        sort: SortQuery = None,
     ) -> Response:
         """Every trial as CSV: one column per parameter and per metric summary."""
         read = _rows(name, None, status, sort)
@@ -792,10 +906,12 @@ def create_app(
             "requestBody": {
                 "required": True,
                 "description": "One Experiment document (Katib kubeflow.org/v1beta1 or "
-                "tunery/v1), YAML or JSON.",
+                "tunery/v1), YAML or JSON, whatever the Content-Type says; validated as "
+                "`tunery validate` does (422 names the field at fault).",
                 "content": {
-                    "application/yaml": {"schema": {"type": "string"}},
-                    "text/plain": {"schema": {"type": "string"}},
+                    "application/yaml": {"schema": EXPERIMENT_DOCUMENT},
+                    "application/json": {"schema": EXPERIMENT_DOCUMENT},
+                    "text/plain": {"schema": {"type": "string", "minLength": 1}},
                 },
             }
         },
@@ -864,6 +980,44 @@ def create_app(
     return app
 
 
+def exposure_lines(
+    host: str, port: int, token: str, *, public_read: bool, names: list[str]
+) -> tuple[list[str], str | None]:
+    """What ``serve`` prints: the lines for stdout (URL, token, Host names) and the warning
+    for stderr (None on loopback)."""
+    loopback = is_loopback(host)
+    if loopback:
+        shown = "127.0.0.1" if host.strip().lower() == "localhost" else host
+    else:
+        shown = next((n for n in names if n not in LOOPBACK_NAMES), host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    url = f"http://{shown}:{port}/"
+    reads_need_token = not loopback and not public_read
+    needs = "every /api call" if reads_need_token else "stop/kill/create"
+    lines = [
+        f"tunery ui: {url}",
+        f"token for {needs}: {token}",
+        f"open signed in: {url}#token={token}",
+        f"Host names answered: {', '.join(names)} (add one with --allow-host NAME)",
+    ]
+    warning = None
+    if not loopback:
+        where = "every interface" if host.strip() in ("", "0.0.0.0", "::", "[::]") else host
+        who = (
+            "anyone who can reach it can read your experiments; stop, kill and create need the "
+            "token"
+            if public_read
+            else "reads and writes need the token"
+        )
+        warning = (
+            f"tunery ui: warning: listening on {where}, reachable from the network: {who}; "
+            "share it only with those who may use it, as the signed-in address or as "
+            "`Authorization: Bearer <token>`"
+        )
+    return lines, warning
+
+
 def serve(
     db: str | None = None,
     host: str = "127.0.0.1",
@@ -871,26 +1025,41 @@ def serve(
     token: str | None = None,
     *,
     runs_dir: str | None = None,
+    public_read: bool = False,
+    allow_hosts: list[str] | tuple[str, ...] = (),
 ) -> None:
     """Serve the UI over database ``db`` until interrupted.
 
     Without ``token`` a random one is generated; the URL and the token are printed (the URL
     carries the token in its fragment, which browsers never send to a server, so opening it
-    signs the page in for the tab).
+    signs the page in for the tab).  On a ``host`` beyond loopback a warning goes to stderr
+    and every ``/api`` call needs the token, reads too, unless ``public_read``.  Requests
+    whose ``Host`` is not a name the server is reachable by, or one of ``allow_hosts``, get
+    421 (see ``tunery.ui.exposure``).
     """
+    import sys
+
     import uvicorn
 
+    names = host_names(host, allow_hosts)  # ValueError for a bad --allow-host, before the DB
     store = Store(db)
     if not token:
         token = secrets.token_urlsafe(24)
-    loopback = host in ("127.0.0.1", "localhost", "::1")
-    allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
-    app = create_app(store, token, runs_dir=runs_dir, allowed_hosts=allowed)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"tunery ui: http://{shown}:{port}/  (database {store.url})", flush=True)
-    print(f"token for stop/kill/create: {token}", flush=True)
-    print(f"open signed in: http://{shown}:{port}/#token={token}", flush=True)
+    reads_need_token = not is_loopback(host) and not public_read
+    app = create_app(
+        store,
+        token,
+        runs_dir=runs_dir,
+        allowed_hosts=names,
+        reads_need_token=reads_need_token,
+    )
+    lines, warning = exposure_lines(host, port, token, public_read=public_read, names=names)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    lines[0] += f"  (database {store.url})"
+    for line in lines:
+        print(line, flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host.strip("[]"), port=port, log_level="warning")
     finally:
         store.close()

@@ -79,13 +79,19 @@ function showTokenState() {
   document.getElementById("token-state").textContent = token() ? "token set" : "";
 }
 
+/** fetch() with the token, when the tab has one (a server reachable from the network wants
+ * it for reads too; on loopback only writes need it). */
+async function request(path, options) {
+  const opts = Object.assign({}, options || {});
+  opts.headers = Object.assign({}, opts.headers);
+  delete opts.write;
+  const t = token();
+  if (t) opts.headers.Authorization = "Bearer " + t;
+  return fetch(path, opts);
+}
+
 async function api(path, options) {
-  const opts = Object.assign({ headers: {} }, options || {});
-  if (opts.write) {
-    const t = token();
-    if (t) opts.headers.Authorization = "Bearer " + t;
-  }
-  const response = await fetch(path, opts);
+  const response = await request(path, options);
   let body = null;
   const text = await response.text();
   try { body = text ? JSON.parse(text) : null; } catch (e) { body = { detail: text }; }
@@ -95,6 +101,28 @@ async function api(path, options) {
     throw err;
   }
   return body;
+}
+
+/** Export links: fetched with the token and saved from a blob (a plain link sends no token). */
+async function saveExport(ev) {
+  ev.preventDefault();
+  const link = ev.currentTarget;
+  try {
+    const response = await request(link.getAttribute("href"));
+    if (!response.ok) {
+      let detail = response.statusText;
+      try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+      throw new Error(detail);
+    }
+    const blob = await response.blob();
+    const save = el("a", { href: URL.createObjectURL(blob), download: link.getAttribute("download") });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(save.href), 10_000);
+  } catch (err) {
+    notice("export refused: " + err.message, true);
+  }
 }
 
 function timed(label, fn) {
@@ -193,7 +221,8 @@ function route() {
 }
 
 function failView(err) {
-  main.replaceChildren(el("div", { class: "card" }, el("h2", {}, "Cannot load"), el("p", { class: "error" }, err.message)));
+  main.replaceChildren(el("div", { class: "card" }, el("h2", {}, "Cannot load"), el("p", { class: "error" }, err.message),
+    err.status === 401 ? el("p", { id: "need-token" }, "Paste the token `tunery ui` printed in the Token box above, or open the address it printed.") : null));
   setReady("error");
 }
 
@@ -392,8 +421,8 @@ function buildExperimentPage(state) {
       el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.stop),
       n.facts,
       el("div", { class: "toolbar" },
-        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.csv", download: file + "-trials.csv" }, "Export CSV"),
-        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.json", download: file + "-trials.json" }, "Export JSON"))),
+        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.csv", download: file + "-trials.csv", onclick: saveExport }, "Export CSV"),
+        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.json", download: file + "-trials.json", onclick: saveExport }, "Export JSON"))),
     el("div", { class: "card" }, el("h2", {}, "Best hyperparameters"), n.best),
     el("div", { class: "card" },
       el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range (click it to clear); the table keeps the trials in every range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords", () => state.charts.parcoords)),
@@ -809,6 +838,8 @@ document.getElementById("token-form").addEventListener("submit", (ev) => {
   input.value = "";
   showTokenState();
   notice(token() ? "token stored for this tab" : "token cleared");
+  // A page refused for want of the token (a server reachable from the network): load it again.
+  if (document.body.dataset.ready === "error") route();
 });
 window.addEventListener("hashchange", route);
 showTokenState();
