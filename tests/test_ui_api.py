@@ -642,7 +642,7 @@ def test_schemathesis_finds_no_server_error(client: TestClient, store: Store) ->
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 12
     trial = store.list_trials("demo")[0].name
 
     def fuzz(operation: Any, known_names: bool) -> None:
