@@ -20,6 +20,7 @@ def _cases() -> dict[str, CollectorCase]:
             make=lambda: StdOutCollector(NAMES),
             lines=text_lines(NAMES),
             sample_line="epoch=1 loss=0.25 accuracy=0.9",
+            make_bounded=lambda r, b: StdOutCollector(NAMES, max_records=r, max_bytes=b),
         ),
         "stdout-filter": CollectorCase(
             make=lambda: StdOutCollector(NAMES, [r"(\w+):\s*([+-]?\d+(\.\d+)?)"]),
@@ -30,11 +31,18 @@ def _cases() -> dict[str, CollectorCase]:
             make=lambda: FileCollector(NAMES, FileFormat.TEXT),
             lines=text_lines(NAMES),
             sample_line="2024-01-31T12:00:00Z loss=0.25",
+            make_bounded=lambda r, b: FileCollector(
+                NAMES, FileFormat.TEXT, max_records=r, max_bytes=b
+            ),
         ),
         "file-json": CollectorCase(
             make=lambda: FileCollector(NAMES, FileFormat.JSON),
             lines=json_lines(NAMES),
             sample_line=json.dumps({"loss": "0.25", "accuracy": 0.5, "timestamp": 1.5}),
+            make_bounded=lambda r, b: FileCollector(
+                NAMES, FileFormat.JSON, max_records=r, max_bytes=b
+            ),
+            records_per_line=len(NAMES),
         ),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -261,3 +262,61 @@ def test_old_cursor_without_skipping_key(tmp_path: Path) -> None:
     write(path, "loss=1\nloss=2\n")
     records, _ = StdOutCollector(["loss"]).read(str(path), {"offset": 7, "line": 1})
     assert records == [MetricRecord("loss", 2.0)]
+
+
+# --------------------------------------------------------------------------- bounded reads
+
+
+def test_a_flood_is_read_in_bounded_slices(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    n = 3 * stdout.READ_RECORDS + 5
+    write(path, "".join(f"noise\nloss={i}\n" for i in range(n)) + "loss=-1")
+    c = StdOutCollector(["loss"])
+    values: list[float | None] = []
+    cursor = None
+    reads = 0
+    while True:
+        records, cursor = c.read(str(path), cursor, final=True)
+        reads += 1
+        assert len(records) <= stdout.READ_RECORDS
+        values.extend(r.value for r in records)
+        if not cursor.get("more"):
+            break
+    assert reads == 4
+    # Every line once, in order; the partial last line only with the read that reached the end.
+    assert values == [float(i) for i in range(n)] + [-1.0]
+    assert cursor == {"offset": path.stat().st_size, "line": 2 * n + 1, "skipping": False}
+
+
+def test_a_read_stops_after_its_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    write(path, "noise " * 10 + "\n" + "loss=1\n" * 3)
+    c = StdOutCollector(["loss"], max_bytes=20)
+    records, cursor = c.read(str(path), None)
+    assert records == [] and cursor == {"offset": 61, "line": 1, "skipping": False, "more": True}
+    records, cursor = c.read(str(path), cursor)
+    assert [r.value for r in records] == [1.0, 1.0, 1.0] and "more" not in cursor
+
+
+def test_an_endless_line_is_skipped_in_bounded_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stdout, "MAX_LINE", 16)
+    monkeypatch.setattr(stdout, "_BLOCK", 8)
+    path = tmp_path / "output.log"
+    write(path, "loss=1\n" + "x" * 400 + "\nloss=2\n")
+    c = StdOutCollector(["loss"], max_bytes=64)
+    got: list[float | None] = []
+    cursor: dict[str, Any] = {}
+    reads = 0
+    while reads < 100:
+        reads += 1
+        before = cursor.get("offset", 0)
+        records, cursor = c.read(str(path), cursor)
+        got.extend(r.value for r in records)
+        # A read consumes its bytes, plus at most a line's worth and a block.
+        assert cursor["offset"] - before <= 64 + 16 + 8
+        if not cursor.get("more"):
+            break
+    assert reads > 5
+    assert got == [1.0, 2.0]

@@ -158,3 +158,31 @@ def test_experiment_collects_tfevents_from_real_trials(tmp_path: Path) -> None:
         steps = [o.step for o in store.get_observations("tfe", t.name)]
         assert steps == [0, 1, 2]
     store.close()
+
+
+def test_a_flood_of_events_is_read_in_bounded_slices(tmp_path: Path) -> None:
+    write(tmp_path / "a", [scalar_v1("loss", float(i), i) for i in range(10)]).close()
+    write(tmp_path / "b", [scalar_v2("loss", float(i), i) for i in range(10, 17)]).close()
+    collector = TFEventsCollector(["loss"], max_records=3)
+    steps: list[int | None] = []
+    cursor = None
+    reads = 0
+    while True:
+        records, cursor = TFEventsCollector(["loss"], max_records=3).read(str(tmp_path), cursor)
+        reads += 1
+        assert len(records) <= 3
+        steps.extend(r.step for r in records)
+        if not cursor.get("more"):
+            break
+    assert steps == list(range(17)) and reads == 6
+    assert collector.read(str(tmp_path), cursor) == ([], cursor)
+    # A byte bound: one record of the files per read (the first of each has no scalar).
+    steps = []
+    cursor = None
+    for _ in range(100):
+        records, cursor = TFEventsCollector(["loss"], max_bytes=1).read(str(tmp_path), cursor)
+        assert len(records) <= 1
+        steps.extend(r.step for r in records)
+        if not cursor.get("more"):
+            break
+    assert steps == list(range(17))

@@ -251,6 +251,24 @@ def test_completed_trials_fill_rungs_without_being_judged_and_restart_rebuilds()
     assert restarted.rung_sizes() == first.rung_sizes() == [5, 4, 4]
 
 
+def test_a_thinned_curve_is_read_again_and_its_new_points_enter_the_rungs() -> None:
+    """The controller thins a long curve in place (tunery.thinning): points disappear from
+    its middle while new ones are added, the length coming back to what it was.  The point
+    that reaches a rung must still be the one that enters it."""
+    stopper = Asha(spec_of())  # rungs at steps 1, 3, 9, 27
+    h = History()
+    for name in "bc":
+        h.add(name, TrialCondition.SUCCEEDED, [(s, 5.0) for s in range(10)])
+    h.running("a", [(s, 6.0) for s in range(6)])
+    assert h.decide(stopper) == {}
+    assert stopper.rung_sizes() == [3, 3, 2]
+    curve = h.curves["a"]
+    curve[2:] = curve[2::2]  # steps 0, 1, 2, 4
+    h.extend("a", [(9, 0.0), (10, 100.0)])  # as long as before; step 9 reaches rung 2
+    got = h.decide(stopper)
+    assert list(got) == ["a"] and got["a"].startswith("at rung 2 (step 9) acc=0 ranks 3 of 3")
+
+
 def test_created_trials_are_ignored() -> None:
     stopper = Asha(spec_of())
     h = History()

@@ -432,6 +432,67 @@ def test_incremental_caches_agree_with_a_naive_reference(
     assert any(t.status is TrialCondition.EARLY_STOPPED for t in h.trials.values())
 
 
+def test_thinned_curves_are_read_again_and_agree_with_the_reference() -> None:
+    """The controller thins a long curve in place (tunery.thinning): points disappear from
+    its middle while new ones are added, its length coming back to what it was or more.
+    The stopper must notice and read it again, not take the end of it for the new points."""
+    rng = random.Random(11)
+    stopper = MedianStop(spec_of({"min_trials_required": "2", "start_step": "2"}))
+    h = History()
+    for name in "abc":  # running averages that rise with the step
+        h.done(name, [(s, s / 100) for s in range(1, 1000)])
+    steps: dict[str, int] = {}
+    value: dict[str, float] = {}
+    stopped = 0
+    for tick in range(300):
+        if tick % 3 == 0:
+            name = f"t{tick}"
+            value[name] = rng.uniform(0.05, 0.5)
+            h.running(name, [(s, value[name]) for s in range(1, 6)])
+            steps[name] = 5
+        for name in [n for n, t in h.trials.items() if t.status is TrialCondition.RUNNING]:
+            curve = h.curves[name]
+            before = len(curve)
+            if before > 8 and rng.random() < 0.5:
+                curve[4:] = curve[4::2]  # thinned as the controller does it
+            while len(curve) < before + rng.randint(0, 3):
+                steps[name] += 1
+                h.extend(name, [(steps[name], rng.choice([value[name], None]))])
+        want = _reference(h, stopper.settings, maximize=True)
+        got = h.decide(stopper)
+        assert set(got) == set(want), tick
+        for name, (step, best, med, n) in want.items():
+            assert got[name] == (
+                f"at step {step} the best acc so far {best:.6g} is below the median "
+                f"{med:.6g} of {n} completed trials' running averages"
+            )
+            h.finish(name, TrialCondition.EARLY_STOPPED)
+            stopped += 1
+    assert stopped > 50
+
+
+def test_the_best_so_far_is_the_trials_exact_summary() -> None:
+    """A thinned curve may have lost its best point; the trial's summary has it."""
+    from tunery.model import MetricSummary
+
+    h = History()
+    for name in "abc":
+        h.done(name, flat(0.7))
+    h.running("r", [(1, 0.5), (5, 0.6)])
+    stopper = MedianStop(spec_of())
+    assert "r" in h.decide(stopper)
+    t = h.trials["r"]
+    h.trials["r"] = Trial(
+        t.name,
+        t.experiment,
+        t.index,
+        {},
+        status=t.status,
+        metrics={METRIC: MetricSummary(0.1, 0.8, 0.6)},
+    )
+    assert h.decide(MedianStop(spec_of())) == {}
+
+
 def test_thousands_of_completed_trials_give_no_false_stops() -> None:
     """Correctness at scale; the cost is measured by benchmarks, not asserted here."""
     h = History()

@@ -656,7 +656,7 @@ def test_the_document_names_what_every_operation_answers(client: TestClient) -> 
     operations = [
         (path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
     ]
-    assert len(operations) == 11
+    assert len(operations) == 12
     for path, method, op in operations:
         for code in ("400", "421", "422", "503"):
             error = op["responses"][code]["content"]["application/json"]["schema"]

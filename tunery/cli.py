@@ -112,13 +112,18 @@ _REASON_WIDTH = 100
 
 
 def _reason_cell(trial: Any) -> str:
-    if trial.status.value in ("Succeeded", "Running", "Created"):
-        return ""
     from tunery.outcome import shorten
+    from tunery.thinning import THINNED_LABEL
 
+    thinned = trial.labels.get(THINNED_LABEL)
+    note = f"observations of {thinned} thinned" if thinned else ""
+    if trial.status.value in ("Succeeded", "Running", "Created"):
+        return note
     text = str(trial.reason or "")
     if trial.message and trial.status.is_failed:
         text = f"{text}: {trial.message}" if text else str(trial.message)
+    if note:
+        text = f"{note}; {text}"
     return shorten(text, _REASON_WIDTH)
 
 

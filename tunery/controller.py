@@ -24,8 +24,10 @@ import copy
 import logging
 import os
 import socket
+import time
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,7 +46,6 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentReason,
     IntentKind,
-    MetricRecord,
     MetricSummary,
     Observation,
     Trial,
@@ -55,6 +56,7 @@ from tunery.outcome import last_output_line, with_output_line
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester, pbt
+from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ log = logging.getLogger(__name__)
 #: The intent kinds (``tunery.model.IntentKind``), by their old names.
 INTENT_STOP_EXPERIMENT = IntentKind.STOP_EXPERIMENT.value
 INTENT_KILL_TRIAL = IntentKind.KILL_TRIAL.value
+
+#: Seconds one tick spends reading trials' metrics, beyond one bounded read per trial: a trial
+#: that prints faster than that is read on at the next tick, which then comes at once.
+READ_SECONDS = 1.0
 
 
 def default_owner() -> str:
@@ -113,6 +119,23 @@ class TrialEvent:
 
 
 @dataclass
+class _Batch:
+    """One bounded read of a trial's metrics, ready to store (``Controller._read_metrics``)."""
+
+    #: The new observations that are kept (:mod:`tunery.thinning`).
+    observations: list[Observation]
+    #: The trial's metric summaries, from every value read so far.
+    metrics: dict[str, MetricSummary]
+    cursor: dict[str, Any]
+    #: ``Store.add_observations``'s ``thin``: the stored curves to thin before adding these.
+    thin: dict[str, tuple[int, int]]
+    #: The trial's labels when this read thins a curve for the first time, else None.
+    labels: dict[str, str] | None
+    #: The read stopped at its bound: more lines are waiting.
+    more: bool
+
+
+@dataclass
 class _Counts:
     by_status: dict[TrialCondition, int] = field(default_factory=dict)
 
@@ -145,6 +168,7 @@ class Controller:
         intent_interval: float = 0.25,
         on_event: Callable[[TrialEvent], None] | None = None,
         reconnect_timeout: float = 300.0,
+        observation_limit: int = OBSERVATION_LIMIT,
     ) -> None:
         self.store = store
         self.name = experiment
@@ -158,6 +182,13 @@ class Controller:
         self.on_event = on_event
         #: How long ``run`` keeps reconnecting after the database connection is lost.
         self.reconnect_timeout = reconnect_timeout
+        #: Which observations of a trial are stored: all up to ``observation_limit`` per
+        #: metric, then a thinned curve (:mod:`tunery.thinning`).
+        self.thinning = Thinning(observation_limit)
+        #: ``time.monotonic()`` until which this tick may go on reading metrics.
+        self._read_until = 0.0
+        #: A read stopped at its bound this tick: the next tick comes without waiting.
+        self._behind = False
         self._experiment: Experiment | None = None
         self._suggester: Suggester | None = None
         self._collector: Collector | None = None
@@ -175,7 +206,8 @@ class Controller:
         self._goal_trial: str | None = None
         self._intents_checked_at = -float("inf")
         self._stopper: EarlyStopper | None = None
-        #: Objective-metric observations per trial (kept only when early stopping is on).
+        #: Objective-metric observations per trial (kept only when early stopping is on),
+        #: thinned as the stored ones are.
         self._curves: dict[str, list[Observation]] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -293,6 +325,8 @@ class Controller:
         return len(active)
 
     def _idle(self) -> None:
+        if self._behind:
+            return  # metric lines are waiting to be read
         wait = getattr(self.executor, "wait", None)
         if wait is not None and isinstance(self.clock, SystemClock):
             handles = [t.handle for t in self._active.values() if t.handle]
@@ -331,6 +365,7 @@ class Controller:
         """Compare-and-set a trial in the store and in the cache (no read back when applied)."""
         applied = self.store.update_trial(self.name, trial.name, expect=expect, **changes)
         changes.pop("observations", None)
+        changes.pop("thin", None)
         if applied:
             return self._remember(replace(trial, **changes)), True
         return self._refresh(trial.name), False
@@ -353,12 +388,15 @@ class Controller:
         if self.experiment.status.is_completed:
             return True
 
+        self._read_until = time.monotonic() + READ_SECONDS
+        self._behind = False
         if now - self._intents_checked_at >= self.intent_interval:
             self._intents_checked_at = now
             if self._obey_intents():
                 return True
 
         for trial in list(self._active.values()):
+            self._renew_lease(self.clock.now())  # a tick reading many floods can be long
             self._reconcile_trial(trial)
 
         if self._stopper is not None and self._active:
@@ -492,8 +530,16 @@ class Controller:
         assert trial.handle is not None
         status = self.executor.poll(trial.handle)
         if status.state is not RunState.RUNNING:
-            # The last metric lines and the final status are written in one transaction.
-            self._finish_trial(trial, status, self._read_metrics(trial, final=True))
+            # The last metric lines and the final status are written in one transaction.  A
+            # trial that ended with more lines than a read takes is read in slices first; it
+            # stays Running until the last one (at a later tick when this one has read enough).
+            batch = self._read_metrics(trial, final=True)
+            while batch is not None and batch.more:
+                trial = self._save(trial, batch)
+                if self._read_time_is_up():
+                    return
+                batch = self._read_metrics(trial, final=True)
+            self._finish_trial(trial, status, batch)
             return
         trial = self._collect(trial, final=False)
         if trial.status is TrialCondition.CREATED:
@@ -506,31 +552,60 @@ class Controller:
                 start_time=trial.start_time or self.clock.now(),
             )
 
-    def _collect(self, trial: Trial, final: bool) -> Trial:
-        """Read new metric lines of a trial into observations (cursor saved atomically)."""
-        got = self._read_metrics(trial, final)
-        if got is None:
-            return trial
-        observations, metrics, cursor = got
+    def _collect(self, trial: Trial, final: bool, drain: bool = False) -> Trial:
+        """Read new metric lines of a trial into observations (cursor saved atomically).
+
+        One bounded read after another until the trial's output is read, or this tick's
+        reading time is up (then the next tick goes on); ``drain``: until it is read.
+        """
+        while True:
+            batch = self._read_metrics(trial, final)
+            if batch is None:
+                return trial
+            trial = self._save(trial, batch)
+            if not batch.more or (not drain and self._read_time_is_up()):
+                return trial
+
+    def _read_time_is_up(self) -> bool:
+        if time.monotonic() < self._read_until:
+            return False
+        self._behind = True
+        return True
+
+    def _save(self, trial: Trial, batch: _Batch) -> Trial:
+        """Store a read's observations, metric summaries and cursor (and labels) together."""
         self.store.add_observations(
-            self.name, trial.name, observations, metrics=metrics, cursor=cursor
+            self.name,
+            trial.name,
+            batch.observations,
+            metrics=batch.metrics,
+            cursor=batch.cursor,
+            thin=batch.thin,
+            labels=batch.labels,
         )
         crashpoint("controller.metrics_collected")
-        self._add_curve(trial.name, observations)
-        return self._remember(replace(trial, metrics=metrics, cursor=cursor))
+        self._add_curve(trial.name, batch)
+        if batch.labels is not None:
+            trial = replace(trial, labels=batch.labels)
+        return self._remember(replace(trial, metrics=batch.metrics, cursor=batch.cursor))
 
-    def _add_curve(self, trial_name: str, observations: Sequence[Observation]) -> None:
+    def _add_curve(self, trial_name: str, batch: _Batch) -> None:
+        """Keep the early stopper's copy of a trial's curve as the stored one."""
         if self._stopper is None:
             return
         metric = self.experiment.spec.objective.objective_metric_name
-        points = [o for o in observations if o.metric_name == metric]
-        if points:
-            self._curves.setdefault(trial_name, []).extend(points)
+        curve = self._curves.setdefault(trial_name, [])
+        if metric in batch.thin:
+            keep, every = batch.thin[metric]
+            curve[keep:] = curve[keep::every]
+        curve.extend(o for o in batch.observations if o.metric_name == metric)
 
-    def _read_metrics(
-        self, trial: Trial, final: bool
-    ) -> tuple[list[Observation], dict[str, MetricSummary], dict[str, Any]] | None:
-        """New observations, the updated metric summaries and cursor; None if nothing new."""
+    def _read_metrics(self, trial: Trial, final: bool) -> _Batch | None:
+        """One bounded read of the trial's new metric lines; None if there is nothing new.
+
+        Every value goes into the metric summaries (min, max, latest stay exact); the
+        observations stored are thinned past ``observation_limit`` per metric.
+        """
         if self._collector is None or trial.handle is None:
             return None
         cursor = dict(trial.cursor or {})
@@ -542,36 +617,62 @@ class Controller:
         except OSError as exc:
             log.warning("trial %s: cannot read metrics: %s", trial.name, exc)
             return None
+        more = bool(new_cursor.pop("more", False))
         if not records and new_cursor == collector_cursor:
             return None
+        thinning = self.thinning
+        strides: dict[str, int] = {}
+        thin: dict[str, tuple[int, int]] = {}
+        for name, n in Counter(r.name for r in records).items():
+            strides[name], every = thinning.advance(counts.get(name, 0), n)
+            if every > 1:
+                thin[name] = (thinning.head, every)
         metrics = dict(trial.metrics)
         observations = []
         for record in records:
-            observations.append(self._observation(trial.name, record, counts))
-            metrics[record.name] = metrics.get(record.name, MetricSummary()).add(record.value)
+            name = record.name
+            n = counts.get(name, 0)
+            counts[name] = n + 1
+            metrics[name] = metrics.get(name, MetricSummary()).add(record.value)
+            if thinning.kept(n, strides[name]):
+                step = record.step if record.step is not None else n
+                observations.append(
+                    Observation(trial.name, name, record.value, step, record.timestamp)
+                )
         cursor["collector"] = new_cursor
         cursor["counts"] = counts
-        return observations, metrics, cursor
-
-    @staticmethod
-    def _observation(trial_name: str, record: MetricRecord, counts: dict[str, int]) -> Observation:
-        n = counts.get(record.name, 0)
-        counts[record.name] = n + 1
-        step = record.step if record.step is not None else n
-        return Observation(trial_name, record.name, record.value, step, record.timestamp)
+        labels = None
+        thinned = ",".join(sorted(name for name, n in counts.items() if thinning.thinned(n)))
+        if thinned and trial.labels.get(THINNED_LABEL) != thinned:
+            labels = {**trial.labels, THINNED_LABEL: thinned}
+            log.warning(
+                "trial %s reported more than %d observations of %s: its curve is thinned "
+                "from here on (min, max and latest stay exact)",
+                trial.name,
+                thinning.limit,
+                thinned,
+            )
+        return _Batch(observations, metrics, cursor, thin, labels, more)
 
     def _finish_trial(
         self,
         trial: Trial,
         status: RunStatus,
-        last: tuple[list[Observation], dict[str, MetricSummary], dict[str, Any]] | None,
+        last: _Batch | None,
     ) -> None:
         spec = self.experiment.spec
         now = self.clock.now()
         extra: dict[str, Any] = {}
         if last is not None:
-            extra = {"observations": last[0], "metrics": last[1], "cursor": last[2]}
-            trial = replace(trial, metrics=last[1], cursor=last[2])
+            extra = {
+                "observations": last.observations,
+                "thin": last.thin,
+                "metrics": last.metrics,
+                "cursor": last.cursor,
+            }
+            if last.labels is not None:
+                extra["labels"] = last.labels
+            trial = replace(trial, metrics=last.metrics, cursor=last.cursor)
         objective = objective_value(spec.objective, trial.metrics)
         if status.state is RunState.SUCCEEDED:
             no_collection = spec.metrics_collector.kind in (CollectorKind.NONE, CollectorKind.PUSH)
@@ -614,7 +715,7 @@ class Controller:
         )
         crashpoint("controller.trial_finished")
         if applied and last is not None:
-            self._add_curve(trial.name, last[0])
+            self._add_curve(trial.name, last)
         if applied:
             self._emit("finished", trial)
 
@@ -685,7 +786,7 @@ class Controller:
         spec = self.experiment.spec
         for trial in stopping:
             if trial.handle:
-                trial = self._collect(trial, final=True)
+                trial = self._collect(trial, final=True, drain=True)
             trial, applied = self._update(
                 trial,
                 [TrialCondition.CREATED, TrialCondition.RUNNING],

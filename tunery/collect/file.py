@@ -11,8 +11,8 @@ or a number of seconds since the epoch).  Differences from Katib, all lenient:
 * a line that is not JSON, or not an object, is ignored (Katib fails the whole collection);
 * an integral ``step`` or ``epoch`` key (``step`` wins) becomes the records' ``step``.
 
-The reading rules (cursor, partial lines, overlong lines, missing file) are the StdOut
-collector's.
+The reading rules (cursor, partial lines, overlong lines, missing file, bounded reads) are the
+StdOut collector's.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunery.collect.stdout import (
+    READ_BYTES,
+    READ_RECORDS,
     TextLineParser,
-    decode,
     parse_step,
     parse_timestamp,
     parse_value,
-    read_lines,
+    read_records,
 )
 from tunery.errors import TuneryError
 from tunery.model import FileFormat, MetricRecord
@@ -95,7 +96,12 @@ class FileCollector:
         metric_names: Sequence[str],
         file_format: FileFormat | str = FileFormat.TEXT,
         filters: Sequence[str] = (),
+        *,
+        max_records: int = READ_RECORDS,
+        max_bytes: int = READ_BYTES,
     ) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
         try:
             self.file_format = FileFormat(file_format)
         except ValueError as exc:
@@ -114,11 +120,4 @@ class FileCollector:
     def read(
         self, source: str, cursor: Mapping[str, Any] | None, final: bool = False
     ) -> tuple[list[MetricRecord], dict[str, Any]]:
-        records: list[MetricRecord] = []
-        parse = self.parser
-
-        def on_line(line: bytes) -> None:
-            records.extend(parse(decode(line)))
-
-        new_cursor = read_lines(source, cursor, final, on_line)
-        return records, new_cursor
+        return read_records(self.parser, source, cursor, final, self.max_records, self.max_bytes)

@@ -21,7 +21,9 @@ Katib's regex would capture an empty value there.  If the line also carries ``st
 Reading (shared with :mod:`tunery.collect.file`): the cursor is ``{"offset": bytes consumed,
 "line": lines consumed, "skipping": bool}``; only ``\\n``-terminated lines are consumed unless
 ``final``; bytes decode as UTF-8 with replacement; lines longer than :data:`MAX_LINE` bytes
-are skipped whole, without ever being held in memory; a missing file yields nothing.
+are skipped whole, without ever being held in memory; a missing file yields nothing.  One read
+is bounded (:data:`READ_BYTES`, :data:`READ_RECORDS`): a trial that prints millions of lines
+is read in slices, the cursor saying ``"more": True`` while lines are waiting.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ _DEFAULT_WITH_NAN = (
 #: Longest line looked at; longer ones are skipped.
 MAX_LINE = 1 << 20
 _BLOCK = 1 << 20
+#: What one read consumes at most: bytes of the file, and metric records.  A flooding trial is
+#: read in slices of this size, each continuing from the cursor of the one before.
+READ_BYTES = 4 << 20
+READ_RECORDS = 20_000
 _STEP_NAMES = ("step", "epoch")
 _FILTER_PATH = "spec.metricsCollectorSpec.source.filter.metricsFormat"
 
@@ -172,11 +178,19 @@ def read_lines(
     cursor: Mapping[str, Any] | None,
     final: bool,
     on_line: Callable[[bytes], None],
+    *,
+    max_bytes: int | None = None,
+    full: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Feed each new complete line of ``source`` (without its newline) to ``on_line``.
 
     Returns the new cursor.  Lines longer than :data:`MAX_LINE` are skipped, whether they
     arrive in one read or across many.
+
+    A read is bounded: it stops after the line that brings the bytes consumed to
+    ``max_bytes`` or more, or after the line for which ``full()`` turns true (the caller's
+    record budget); the cursor then has ``"more": True`` and the next call goes on from there.
+    The file's incomplete last line is consumed (``final``) only by a read that reaches the end.
     """
     offset = int((cursor or {}).get("offset", 0))
     line_no = int((cursor or {}).get("line", 0))
@@ -185,10 +199,12 @@ def read_lines(
         f = open(source, "rb")  # noqa: SIM115 - closed below; a missing file is normal
     except FileNotFoundError:
         return {"offset": offset, "line": line_no, "skipping": skipping}
+    stop_at = None if max_bytes is None else offset + max(1, max_bytes)
+    stopped = more = False
     with f:
         f.seek(offset)
         pending = b""
-        while True:
+        while not stopped:
             block = f.read(_BLOCK)
             if not block:
                 break
@@ -204,41 +220,82 @@ def read_lines(
                     on_line(pending[start:end])
                 line_no += 1
                 start = end + 1
+                if (stop_at is not None and offset + start >= stop_at) or (
+                    full is not None and full()
+                ):
+                    stopped = True
+                    break
             offset += start
             pending = pending[start:]
-            if len(pending) > MAX_LINE:
+            if stopped:
+                # More is waiting unless the bound fell on the file's last byte.
+                more = bool(pending) or f.read(1) != b""
+            elif len(pending) > MAX_LINE:
                 # An overlong line without its end yet: drop what we have, skip the rest.
-                log.warning("%s: skipping a line longer than %d bytes", source, MAX_LINE)
+                if not skipping:
+                    log.warning("%s: skipping a line longer than %d bytes", source, MAX_LINE)
                 offset += len(pending)
                 pending = b""
                 skipping = True
-        if final and (pending or skipping):
+                if stop_at is not None and offset >= stop_at:
+                    stopped = more = True  # in the middle of skipping an endless line
+        if final and not stopped and (pending or skipping):
             if pending and not skipping:
                 on_line(pending)
             offset += len(pending)
             line_no += 1
             skipping = False
-    return {"offset": offset, "line": line_no, "skipping": skipping}
+    out: dict[str, Any] = {"offset": offset, "line": line_no, "skipping": skipping}
+    if more:
+        out["more"] = True
+    return out
 
 
 def decode(line: bytes) -> str:
     return line.decode("utf-8", errors="replace")
 
 
-class StdOutCollector:
-    """Katib's StdOut collector over the trial's combined output log."""
+def read_records(
+    parse: Callable[[str], list[MetricRecord]],
+    source: str,
+    cursor: Mapping[str, Any] | None,
+    final: bool,
+    max_records: int,
+    max_bytes: int,
+) -> tuple[list[MetricRecord], dict[str, Any]]:
+    """The records of the new lines of ``source``, one bounded read (see :func:`read_lines`)."""
+    records: list[MetricRecord] = []
 
-    def __init__(self, metric_names: Sequence[str], filters: Sequence[str] = ()) -> None:
+    def on_line(line: bytes) -> None:
+        records.extend(parse(decode(line)))
+
+    def full() -> bool:
+        return len(records) >= max_records
+
+    new_cursor = read_lines(source, cursor, final, on_line, max_bytes=max_bytes, full=full)
+    return records, new_cursor
+
+
+class StdOutCollector:
+    """Katib's StdOut collector over the trial's combined output log.
+
+    One read returns at most about ``max_records`` records from at most about ``max_bytes``
+    bytes (the line that crosses a bound is the last); the cursor then has ``"more": True``.
+    """
+
+    def __init__(
+        self,
+        metric_names: Sequence[str],
+        filters: Sequence[str] = (),
+        *,
+        max_records: int = READ_RECORDS,
+        max_bytes: int = READ_BYTES,
+    ) -> None:
         self.parser = TextLineParser(metric_names, filters)
+        self.max_records = max_records
+        self.max_bytes = max_bytes
 
     def read(
         self, source: str, cursor: Mapping[str, Any] | None, final: bool = False
     ) -> tuple[list[MetricRecord], dict[str, Any]]:
-        records: list[MetricRecord] = []
-        parse = self.parser
-
-        def on_line(line: bytes) -> None:
-            records.extend(parse(decode(line)))
-
-        new_cursor = read_lines(source, cursor, final, on_line)
-        return records, new_cursor
+        return read_records(self.parser, source, cursor, final, self.max_records, self.max_bytes)

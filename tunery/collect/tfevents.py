@@ -2,7 +2,9 @@
 
 Reads every ``*tfevents*`` file under the collector's directory (recursively), record by
 record, remembering per file the byte offset of the last complete record, so each call returns
-only new events.  Both summary styles are understood:
+only new events.  One call is bounded in bytes and records (as the StdOut collector's reads):
+a flood of events is read in slices, the cursor saying ``"more": True`` while some wait.
+Both summary styles are understood:
 
 * TF1 / PyTorch ``SummaryWriter.add_scalar``: ``Summary.Value.simple_value``;
 * TF2 ``tf.summary.scalar``: ``Summary.Value.tensor`` (a float/double/int scalar tensor).
@@ -28,6 +30,7 @@ import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from tunery.collect.stdout import READ_BYTES, READ_RECORDS
 from tunery.errors import MissingExtraError
 from tunery.model import MetricRecord
 
@@ -68,10 +71,23 @@ def _tensor_scalar(tensor: Any) -> float | None:
 
 
 class TFEventsCollector:
-    """Incremental reader of scalar summaries for ``metric_names`` under a directory."""
+    """Incremental reader of scalar summaries for ``metric_names`` under a directory.
 
-    def __init__(self, metric_names: Sequence[str]) -> None:
+    One read returns at most about ``max_records`` records from at most about ``max_bytes``
+    bytes of records (the record that crosses a bound is the last); the cursor then has
+    ``"more": True`` and the next read goes on from there.
+    """
+
+    def __init__(
+        self,
+        metric_names: Sequence[str],
+        *,
+        max_records: int = READ_RECORDS,
+        max_bytes: int = READ_BYTES,
+    ) -> None:
         self.metric_names = tuple(metric_names)
+        self.max_records = max_records
+        self.max_bytes = max_bytes
         self._event = _event_class()
 
     def read(
@@ -79,11 +95,13 @@ class TFEventsCollector:
     ) -> tuple[list[MetricRecord], dict[str, Any]]:
         offsets: dict[str, int] = dict((cursor or {}).get("files", {}))
         records: list[MetricRecord] = []
+        budget = [self.max_bytes]
         for path in self._event_files(source):
             rel = os.path.relpath(path, source)
-            offset, new = self._read_file(path, offsets.get(rel, 0))
+            offset, full = self._read_file(path, offsets.get(rel, 0), records, budget)
             offsets[rel] = offset
-            records.extend(new)
+            if full:
+                return records, {"files": offsets, "more": True}
         return records, {"files": offsets}
 
     @staticmethod
@@ -97,20 +115,28 @@ class TFEventsCollector:
                     found.append(os.path.join(root, name))
         return sorted(found)
 
-    def _read_file(self, path: str, offset: int) -> tuple[int, list[MetricRecord]]:
-        records: list[MetricRecord] = []
+    def _read_file(
+        self, path: str, offset: int, records: list[MetricRecord], budget: list[int]
+    ) -> tuple[int, bool]:
+        """Append the new records of one file; ``(new offset, whether a bound was reached)``.
+
+        ``budget[0]``: the bytes this read may still consume (shared by the files of a read).
+        """
         directory = os.path.dirname(path)
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed below, after a loop with early exits
         except OSError:
-            return offset, records
+            return offset, False
         with fh:
             fh.seek(offset)
             for end, data in self._frames(fh, offset):
-                offset = end
                 if data is not None:
+                    budget[0] -= end - offset
                     records.extend(self._parse(data, directory))
-        return offset, records
+                offset = end
+                if budget[0] <= 0 or len(records) >= self.max_records:
+                    return offset, True
+        return offset, False
 
     @staticmethod
     def _frames(fh: Any, offset: int) -> Iterator[tuple[int, bytes | None]]:

@@ -35,6 +35,10 @@ curves when a controller restarts: finished trials' rung values are re-entered f
 running trial is judged, once, at the rungs it has reached, against everything recorded so far
 (so a decision may differ from what an uninterrupted controller would have decided, never in
 a way that stops a trial for a rung it has not reached).
+
+A trial that reports its objective more than 10,000 times has its curve thinned by the
+controller (:mod:`tunery.thinning`): past that, the value entering a rung is the first one
+*kept* at or past the rung's step, at most the stride (256 at a million reports) later.
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ class _Seen:
     rungs: int = 0
     #: Stopped at a rung: what it reports afterwards enters no rung.
     stopped: bool = False
+    #: The last observation read (the curve is read on from it while it stays in place).
+    last: Observation | None = None
 
 
 class Asha:
@@ -161,7 +167,8 @@ class Asha:
         seen = self._seen.get(name)
         if seen is None:
             seen = self._seen[name] = _Seen()
-        if len(curve) < seen.size:  # not append-only: read it again, without re-entering
+        if len(curve) < seen.size or (seen.size and curve[seen.size - 1] is not seen.last):
+            # Not append-only (a long curve thinned): read it again, without re-entering.
             seen.size = 0
         stop: str | None = None
         for obs in curve[seen.size :]:
@@ -187,6 +194,7 @@ class Asha:
                         seen.stopped = True
                         break
         seen.size = len(curve)
+        seen.last = curve[-1] if curve else None
         return stop
 
     def _judge(self, k: int, rung: list[float], score: float, value: float) -> str | None:

@@ -28,6 +28,12 @@ reports; with 0-based line order a trial is judged from its ``start_step + 1``-t
 The rule is evaluated at the trial's latest step on each controller tick, so steps reported
 between two ticks are judged together at the latest of them.
 
+Long curves.  Past 10,000 reports of the objective the controller thins a trial's curve
+(:mod:`tunery.thinning`: the first 5,000 points stay, then a uniform sample).  The best value so
+far stays exact (it is the trial's metric summary, computed from every value); the latest step
+is that of the last point kept, at most the stride (256 at a million reports) behind; a
+completed trial's running averages past the first 5,000 points are those of the sample.
+
 Cost.  A completed trial's curve never changes, so its running averages are computed once and
 cached by trial name; the sorted running averages of the completed trials at a step are built
 the first time a running trial reaches that step and then kept up to date by insertion as
@@ -182,6 +188,8 @@ class _Progress:
     size: int = 0
     best: float | None = None
     step: int | None = None
+    #: The last observation read (the curve is read on from it while it stays in place).
+    last: Observation | None = None
 
 
 class MedianStop:
@@ -222,7 +230,7 @@ class MedianStop:
                 self._progress.get(trial.name) or _Progress(), curves.get(trial.name, ())
             )
             progress[trial.name] = state
-            reason = self._judge(state)
+            reason = self._judge(state, self._best(trial, state.best))
             if reason is not None:
                 decisions[trial.name] = reason
         self._progress = progress
@@ -243,8 +251,18 @@ class MedianStop:
         median = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2.0
         return median, n
 
-    def _judge(self, state: _Progress) -> str | None:
-        step, best = state.step, state.best
+    def _best(self, trial: Trial, best: float | None) -> float | None:
+        """The better of the curve's best and the trial's summary (exact, thinned curve or not)."""
+        summary = trial.metrics.get(self.metric)
+        exact = None if summary is None else (summary.max if self.maximize else summary.min)
+        if exact is None or not math.isfinite(exact):
+            return best
+        if best is None or (exact > best if self.maximize else exact < best):
+            return exact
+        return best
+
+    def _judge(self, state: _Progress, best: float | None) -> str | None:
+        step = state.step
         if step is None or best is None or step < self.settings.start_step:
             return None
         got = self.median_at(step)
@@ -267,8 +285,8 @@ class MedianStop:
 
     def _advance(self, state: _Progress, curve: Sequence[Observation]) -> _Progress:
         """Fold a running trial's new observations into its best value and latest step."""
-        if len(curve) < state.size:  # not append-only after all: start over
-            state = _Progress()
+        if len(curve) < state.size or (state.size and curve[state.size - 1] is not state.last):
+            state = _Progress()  # not append-only (a long curve thinned): start over
         best, step = state.best, state.step
         for obs in curve[state.size :]:
             if obs.metric_name != self.metric:
@@ -280,7 +298,7 @@ class MedianStop:
                 continue
             if best is None or (value > best if self.maximize else value < best):
                 best = value
-        return _Progress(len(curve), best, step)
+        return _Progress(len(curve), best, step, curve[-1] if curve else None)
 
     def _add_completed(self, name: str, curve: Sequence[Observation]) -> None:
         old = self._completed.get(name)

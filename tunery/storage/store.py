@@ -16,6 +16,7 @@ processes on both backends.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -65,10 +66,12 @@ from tunery.storage.schema import (
     observations,
     trials,
 )
+from tunery.thinning import downsample
 
 __all__ = [
     "DEFAULT_URL",
     "Intent",
+    "Series",
     "Store",
     "TrialColumns",
     "TrialRow",
@@ -182,6 +185,15 @@ class TrialRow(NamedTuple):
     created_time: float | None
     start_time: float | None
     completion_time: float | None
+
+
+class Series(NamedTuple):
+    """A metric's curve as :meth:`Store.observation_series` gives it."""
+
+    #: Observations stored.
+    stored: int
+    #: All of them, or a downsample.
+    points: list[Observation]
 
 
 @dataclass(frozen=True)
@@ -1078,6 +1090,7 @@ class Store:
         *,
         expect: Iterable[TrialCondition] | None = None,
         observations: Sequence[Observation] = (),
+        thin: Mapping[str, tuple[int, int]] | None = None,
         **changes: Any,
     ) -> bool:
         """Compare-and-set: apply ``changes`` only if the status is in ``expect``.
@@ -1085,7 +1098,8 @@ class Store:
         Returns whether the change was applied.  A status change must be a transition of
         ``TRIAL_TRANSITIONS`` (or keep the status) else ValueError; unknown change keys are a
         TypeError.  ``observations`` are appended in the same transaction when (and only when)
-        the change applies: a trial's last metric lines and its final status land together.
+        the change applies: a trial's last metric lines and its final status land together;
+        so is ``thin`` applied (see :meth:`add_observations`).
         """
         obs_rows = self._observation_rows(experiment, name, observations)
         unknown = set(changes) - _TRIAL_CHANGE_KEYS
@@ -1123,6 +1137,7 @@ class Store:
                     .values(values)
                 )
                 if conn.execute(query).rowcount == 1:
+                    self._thin(conn, experiment, name, thin)
                     if obs_rows:
                         conn.execute(sa.insert(schema.observations), obs_rows)
                     return True
@@ -1149,16 +1164,24 @@ class Store:
         *,
         metrics: Mapping[str, MetricSummary],
         cursor: Mapping[str, Any] | None,
+        thin: Mapping[str, tuple[int, int]] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         """In one transaction: append observations, set the metrics summary and the cursor.
 
-        A ``cursor`` of None stores NULL.
+        A ``cursor`` of None stores NULL; ``labels``, when given, replace the trial's labels.
+        ``thin`` maps a metric to ``(keep, every)``: before the new observations are added, of
+        the trial's observations of that metric after the first ``keep`` (in the order they
+        were added) only the first, the ``every + 1``-th and so on stay; the others are
+        deleted (the controller bounds a trial's curve so, see :mod:`tunery.thinning`).
         """
         rows = self._observation_rows(experiment, trial_name, observations)
         values = {
             "metrics": _metrics_json(metrics),
             "cursor": None if cursor is None else encode(cursor),
         }
+        if labels is not None:
+            values["labels"] = encode(labels)
         with self._write() as conn:
             result = conn.execute(
                 sa.update(trials)
@@ -1167,8 +1190,36 @@ class Store:
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {trial_name!r}")
+            self._thin(conn, experiment, trial_name, thin)
             if rows:
                 conn.execute(sa.insert(schema.observations), rows)
+
+    @staticmethod
+    def _thin(
+        conn: Connection,
+        experiment: str,
+        trial_name: str,
+        thin: Mapping[str, tuple[int, int]] | None,
+    ) -> None:
+        """Delete the observations that ``thin`` drops (see :meth:`add_observations`)."""
+        obs = observations
+        for metric, (keep, every) in (thin or {}).items():
+            if every <= 1:
+                continue
+            ranked = (
+                sa.select(
+                    obs.c.id,
+                    (sa.func.row_number().over(order_by=obs.c.id) - 1 - keep).label("pos"),
+                )
+                .where(
+                    obs.c.experiment == experiment,
+                    obs.c.trial_name == trial_name,
+                    obs.c.metric_name == metric,
+                )
+                .subquery()
+            )
+            doomed = sa.select(ranked.c.id).where(ranked.c.pos > 0, ranked.c.pos % every != 0)
+            conn.execute(sa.delete(obs).where(obs.c.id.in_(doomed)))
 
     @staticmethod
     def _observation_rows(
@@ -1193,9 +1244,18 @@ class Store:
         return rows
 
     def get_observations(
-        self, experiment: str, trial_name: str | None = None, metric: str | None = None
+        self,
+        experiment: str,
+        trial_name: str | None = None,
+        metric: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Observation]:
-        """Observations by trial index, then in the order they were added."""
+        """Observations by trial index, then in the order they were added.
+
+        ``limit``/``offset`` cut that list (a page of a long curve costs a page).
+        """
         obs = observations
         query = (
             sa.select(obs.c.trial_name, obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
@@ -1210,9 +1270,53 @@ class Store:
         if metric is not None:
             query = query.where(obs.c.metric_name == metric)
         query = query.order_by(trials.c.trial_index, obs.c.id)
+        if limit is not None or offset > 0:
+            query = query.offset(max(0, offset))
+            if limit is not None:
+                query = query.limit(max(0, limit))
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [Observation(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def observation_counts(self, experiment: str, trial_name: str) -> dict[str, int]:
+        """How many observations of each metric are stored for the trial."""
+        with self._read() as conn:
+            return self._observation_counts(conn, experiment, trial_name)
+
+    @staticmethod
+    def _observation_counts(conn: Connection, experiment: str, trial_name: str) -> dict[str, int]:
+        obs = observations
+        query = (
+            sa.select(obs.c.metric_name, sa.func.count())
+            .where(obs.c.experiment == experiment, obs.c.trial_name == trial_name)
+            .group_by(obs.c.metric_name)
+        )
+        return {name: int(n) for name, n in conn.execute(query)}
+
+    def observation_series(
+        self, experiment: str, trial_name: str, max_points: int
+    ) -> dict[str, Series]:
+        """Each metric's stored observations, at most ``max_points`` of them per metric.
+
+        A metric with more is downsampled by :func:`tunery.thinning.downsample` (its first and
+        last points, and the lowest and highest of each stretch in between).  Rows are
+        streamed: memory stays bounded however many are stored.
+        """
+        obs = observations
+        query = (
+            sa.select(obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
+            .where(obs.c.experiment == experiment, obs.c.trial_name == trial_name)
+            .order_by(obs.c.metric_name, obs.c.id)
+        )
+        out: dict[str, Series] = {}
+        with self._read() as conn:
+            counts = self._observation_counts(conn, experiment, trial_name)
+            rows = conn.execution_options(yield_per=2000).execute(query)
+            for metric, group in itertools.groupby(rows, key=lambda r: r[0]):
+                points = (Observation(trial_name, metric, r[1], r[2], r[3]) for r in group)
+                stored = counts.get(metric, 0)
+                out[metric] = Series(stored, downsample(points, stored, max_points))
+        return out
 
     # ------------------------------------------------------------------ algorithm state
 

@@ -33,6 +33,10 @@ class CollectorCase:
     lines: st.SearchStrategy[str]
     #: A line that yields at least one record.
     sample_line: str
+    #: The collector with small read bounds: ``make_bounded(max_records, max_bytes)``.
+    make_bounded: Callable[[int, int], Collector] | None = None
+    #: The most records one line (or event) yields.
+    records_per_line: int = 4
 
 
 def text_lines(metric_names: list[str]) -> st.SearchStrategy[str]:
@@ -122,6 +126,46 @@ class CollectorContract:
             again, last = collector_case.make().read(path, _roundtrip(new_cursor), final=True)
             assert again == []
             assert last == new_cursor
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def test_bounded_reads_go_on_from_the_cursor(
+        self, collector_case: CollectorCase, data: st.DataObject
+    ) -> None:
+        """Reads that stop at their bounds, resumed from the cursor, give every record once."""
+        make_bounded = collector_case.make_bounded
+        if make_bounded is None:
+            return
+        lines = data.draw(st.lists(collector_case.lines, max_size=12), label="lines")
+        trailing = data.draw(st.booleans(), label="trailing newline")
+        content = "\n".join(lines) + ("\n" if trailing and lines else "")
+        raw = content.encode("utf-8", errors="surrogatepass")
+        max_records = data.draw(st.integers(1, 3), label="max_records")
+        max_bytes = data.draw(st.integers(1, 40), label="max_bytes")
+        cut = data.draw(st.integers(0, len(raw)), label="cut")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "metrics.log")
+            got: list[MetricRecord] = []
+            cursor: dict[str, Any] | None = None
+            for final, start, end in ((False, 0, cut), (True, cut, len(raw))):
+                with open(path, "ab") as f:
+                    f.write(raw[start:end])
+                for _ in range(len(raw) + 2):
+                    records, new_cursor = make_bounded(max_records, max_bytes).read(
+                        path, cursor, final=final
+                    )
+                    assert len(records) < max_records + collector_case.records_per_line
+                    got.extend(records)
+                    cursor = _roundtrip(new_cursor)
+                    if not cursor.get("more"):
+                        break
+                else:
+                    raise AssertionError("the bounded reads never caught up")
+            assert got == _read_all(collector_case, path)
 
     def test_missing_file(self, collector_case: CollectorCase) -> None:
         with tempfile.TemporaryDirectory() as tmp:

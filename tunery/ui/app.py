@@ -44,6 +44,7 @@ from tunery.errors import (
 )
 from tunery.model import Experiment, IntentKind, TrialCondition, collects_files
 from tunery.storage import Store
+from tunery.thinning import THINNED_LABEL
 from tunery.ui import queries
 from tunery.ui.exposure import LOOPBACK_NAMES, Gate, HostNames, host_names, is_loopback
 from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
@@ -53,6 +54,9 @@ __all__ = ["create_app", "serve"]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: The bytes of a trial's output.log the API returns at most (its tail).
 LOG_TAIL_BYTES = 64 * 1024
+#: Points per metric the trial endpoint returns by default, and at most (``points=``).
+CURVE_POINTS = 2_000
+MAX_CURVE_POINTS = 20_000
 #: The largest experiment YAML a POST accepts.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -231,20 +235,50 @@ class ObservationOut(BaseModel):
     timestamp: float | None = None
 
 
+class MetricObservationOut(ObservationOut):
+    metric: str
+
+
 class LogOut(BaseModel):
     text: str
     size: int = Field(description="Size of the whole output.log in bytes.")
     truncated: bool = Field(description="True when text is only the log's tail.")
 
 
+class SeriesOut(BaseModel):
+    reported: int = Field(description="Values of the metric the trial reported.")
+    stored: int = Field(
+        description="Observations stored: every one up to 10,000, then a thinned curve."
+    )
+    returned: int = Field(
+        description="Points in `observations`: every stored one, or at most `points` of "
+        "them (the first, the last, and the lowest and highest of each stretch between)."
+    )
+
+
 class TrialDetailOut(TrialOut):
     observations: dict[str, list[ObservationOut]]
+    series: dict[str, SeriesOut] = Field(description="How many points each curve has.")
+    thinned: list[str] = Field(
+        description="Metrics reported more than 10,000 times: their stored curve is a sample "
+        "(label tunery.dev/observations-thinned); min, max and latest stay exact."
+    )
+    labels: dict[str, str]
     log: LogOut | None = None
     metricsPath: str | None = Field(
         default=None,
         description="The trial's own metrics file or directory (File, TensorFlowEvent and "
         "Custom collectors), on the controller's machine.",
     )
+
+
+class ObservationPageOut(BaseModel):
+    experiment: str
+    trial: str
+    metric: str | None = None
+    total: int = Field(description="Stored observations (of `metric`, else of every metric).")
+    offset: int
+    observations: list[MetricObservationOut]
 
 
 class ImportanceItemOut(BaseModel):
@@ -807,19 +841,75 @@ def create_app(
         responses=ERRORS,
         tags=["trials"],
     )
-    def get_trial(name: str, trial: str) -> Response:
-        """One trial: every observation per metric and the tail of its output.log."""
+    def get_trial(
+        name: str,
+        trial: str,
+        points: Annotated[
+            int,
+            Query(ge=4, le=MAX_CURVE_POINTS, description="Points per curve at most."),
+        ] = CURVE_POINTS,
+    ) -> Response:
+        """One trial: its curves (at most ``points`` per metric) and the tail of its output.log.
+
+        ``/observations`` pages through every stored observation.
+        """
         exp = store.get_experiment(name)
         t = store.get_trial(name, trial)
         data = queries.model_trial_dict(t)
-        series: dict[str, list[dict[str, Any]]] = {}
-        for obs in store.get_observations(name, t.name):
-            series.setdefault(obs.metric_name, []).append(
-                {"step": obs.step, "value": obs.value, "timestamp": obs.timestamp}
-            )
-        data["observations"] = series
+        curves = store.observation_series(name, t.name, points)
+        reported = (t.cursor or {}).get("counts") or {}
+        data["observations"] = {
+            metric: [{"step": o.step, "value": o.value, "timestamp": o.timestamp} for o in c.points]
+            for metric, c in curves.items()
+        }
+        data["series"] = {
+            metric: {
+                "reported": max(int(reported.get(metric, 0)), c.stored),
+                "stored": c.stored,
+                "returned": len(c.points),
+            }
+            for metric, c in curves.items()
+        }
+        thinned = t.labels.get(THINNED_LABEL)
+        data["thinned"] = thinned.split(",") if thinned else []
+        data["labels"] = dict(t.labels)
         data["log"] = _read_log_tail(exp, t.name)
         data["metricsPath"] = t.metrics_source if collects_files(exp.spec) else None
+        return _json(data)
+
+    @app.get(
+        "/api/experiments/{name}/trials/{trial}/observations",
+        response_model=ObservationPageOut,
+        responses=ERRORS,
+        tags=["trials"],
+    )
+    def trial_observations(
+        name: str,
+        trial: str,
+        metric: Annotated[str | None, Query(max_length=200)] = None,
+        offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_CURVE_POINTS)] = CURVE_POINTS,
+    ) -> Response:
+        """A page of a trial's stored observations (of ``metric``, else all), as stored."""
+        t = store.get_trial(name, trial)
+        counts = store.observation_counts(name, t.name)
+        page = store.get_observations(name, t.name, metric, limit=limit, offset=offset)
+        data = {
+            "experiment": name,
+            "trial": t.name,
+            "metric": metric,
+            "total": counts.get(metric, 0) if metric is not None else sum(counts.values()),
+            "offset": offset,
+            "observations": [
+                {
+                    "metric": o.metric_name,
+                    "step": o.step,
+                    "value": o.value,
+                    "timestamp": o.timestamp,
+                }
+                for o in page
+            ],
+        }
         return _json(data)
 
     @app.get(

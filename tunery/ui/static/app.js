@@ -753,6 +753,7 @@ async function showTrial(expName, trialName) {
     params: el("table", { id: "trial-parameters" }),
     metrics: el("table", { id: "trial-metrics" }),
     curves: el("div", { id: "curves" }),
+    curvesNote: el("p", { id: "curves-note", class: "muted" }),
     log: el("pre", { id: "trial-log" }),
     logNote: el("p", { class: "muted" }),
   };
@@ -763,7 +764,7 @@ async function showTrial(expName, trialName) {
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("h2", {}, "Parameters"), n.params),
       el("div", { class: "card" }, el("h2", {}, "Metrics"), n.metrics)),
-    el("div", { class: "card" }, el("h2", {}, "Metric curves"), n.curves),
+    el("div", { class: "card" }, el("h2", {}, "Metric curves"), n.curvesNote, n.curves),
     el("div", { class: "card" }, el("h2", {}, "output.log (tail)"), n.logNote, n.log));
   renderTrial(state, trial);
   setReady("trial");
@@ -790,12 +791,17 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
-    t.metricsPath ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null].filter(Boolean));
+    t.metricsPath ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null,
+    (t.thinned || []).length ? el("div", { id: "trial-thinned" }, el("b", {}, "observations thinned "),
+      `${t.thinned.join(", ")}: reported more times than are stored, so the stored curve is a sample (min, max and latest are exact)`) : null].filter(Boolean));
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
   n.metrics.replaceChildren(
     el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
     el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), el("td", {}, fmt(m.latest))))));
   const names = Object.keys(t.observations);
+  const count = (x) => x.toLocaleString("en-US");
+  n.curvesNote.textContent = names.filter((m) => t.series && t.series[m] && t.series[m].returned < t.series[m].reported)
+    .map((m) => { const s = t.series[m]; return `${m}: ${count(s.reported)} values reported, ${count(s.stored)} stored, ${count(s.returned)} drawn.`; }).join(" ");
   if (!state.curveDivs) state.curveDivs = {};
   if (names.length === 0) n.curves.replaceChildren(el("p", { class: "muted" }, "No observations."));
   for (const metric of names) {
