@@ -32,18 +32,28 @@ not repeat itself).  ``tell(s, None)`` (or ``tell(s, failed=True)``) records a f
 persisted as an experiment (``tunery trials NAME`` shows it), and creating the Optimizer again
 with the same name resumes it, algorithm state included.  The optimizer plays the controller's
 part for its experiment, so it holds the experiment's lease while it lives.
+
+Every argument is checked before anything is recorded, and a bad one is a one-line
+:class:`~tunery.errors.UserInputError` (or :class:`~tunery.errors.SpecError`) naming it:
+the space as a spec's parameters are checked (``parameters['lr'].feasibleSpace.min: ...``),
+``ask(n)`` up to :data:`MAX_ASK`, steps from 0 to :data:`MAX_STEP`, values numbers or None.
+With storage, the database is written first and memory after it succeeds, so the two agree
+after every call, failed ones included (``docs/multifidelity.md``, "What the calls accept").
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tunery.errors import UserInputError
+import numpy as np
+
+from tunery.errors import SpecError, UserInputError
 from tunery.model import (
     Assignment,
     Experiment,
@@ -58,9 +68,14 @@ from tunery.model import (
     objective_value,
 )
 
-__all__ = ["Best", "Optimizer", "Suggestion"]
+__all__ = ["MAX_ASK", "MAX_STEP", "Best", "Optimizer", "Suggestion"]
 
 _METRIC = "objective"
+#: The largest batch ``ask(n)`` hands out at once.
+MAX_ASK = 256
+#: The largest step ``report`` takes (the observations' step column is an INTEGER: 32 bits on
+#: PostgreSQL).
+MAX_STEP = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -92,8 +107,8 @@ class Optimizer:
         algorithm: str = "bayesianoptimization",
         objective: str = "minimize",
         settings: Mapping[str, Any] | None = None,
-        seed: int = 0,
-        storage: str | None = None,
+        seed: int | None = 0,
+        storage: str | os.PathLike[str] | None = None,
         name: str | None = None,
         early_stopping: str | None = None,
         early_stopping_settings: Mapping[str, Any] | None = None,
@@ -104,11 +119,29 @@ class Optimizer:
         from tunery.stopping import create_stopper
         from tunery.suggest import create_suggester
 
-        if objective not in ("minimize", "maximize"):
+        if not isinstance(objective, str) or objective not in ("minimize", "maximize"):
             raise UserInputError(
-                f"objective must be 'minimize' or 'maximize', not {objective!r}",
+                f"objective must be 'minimize' or 'maximize', not {_quote(objective)}",
                 "pass objective='minimize' or objective='maximize'",
             )
+        if not isinstance(parameters, Mapping):
+            raise UserInputError(
+                f"parameters must be a dict of names to values, not {type(parameters).__name__}",
+                "e.g. {'lr': tunery.search.double(1e-4, 1e-1, log=True), 'epochs': 10}",
+            )
+        for what, given in (
+            ("settings", settings),
+            ("early_stopping_settings", early_stopping_settings),
+        ):
+            if given is not None and not isinstance(given, Mapping):
+                raise UserInputError(
+                    f"{what} must be a dict of setting names to values, not {type(given).__name__}",
+                    f"e.g. {what}={{'random_state': 1}}"
+                    if what == "settings"
+                    else f"e.g. {what}={{'min_resource': 1}}",
+                )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+            raise UserInputError(f"seed must be an integer, not {seed!r}", "e.g. seed=0")
         searched, fixed = split_parameters(parameters)
         self.fixed = fixed
         self.name = name or "ask-tell"
@@ -121,7 +154,8 @@ class Optimizer:
                 "algorithm": {
                     "algorithmName": algorithm,
                     "algorithmSettings": [
-                        {"name": k, "value": str(v)} for k, v in (settings or {}).items()
+                        {"name": k, "value": _setting_text(v, "settings", k)}
+                        for k, v in (settings or {}).items()
                     ],
                 },
                 "parallelTrialCount": 1,
@@ -136,7 +170,8 @@ class Optimizer:
             doc["spec"]["earlyStopping"] = {
                 "algorithmName": early_stopping,
                 "algorithmSettings": [
-                    {"name": k, "value": str(v)} for k, v in (early_stopping_settings or {}).items()
+                    {"name": k, "value": _setting_text(v, "early_stopping_settings", k)}
+                    for k, v in (early_stopping_settings or {}).items()
                 ],
             }
         elif early_stopping_settings:
@@ -144,9 +179,17 @@ class Optimizer:
                 "early_stopping_settings given without early_stopping",
                 "pass early_stopping='medianstop' or 'asha' too",
             )
-        self.spec: ExperimentSpec = parse_document(doc)
-        self._suggester = create_suggester(self.spec, seed)
-        self._stopper = create_stopper(self.spec)
+        try:
+            self.spec: ExperimentSpec = parse_document(doc)
+            self._suggester = create_suggester(self.spec, None if seed is None else int(seed))
+            self._stopper = create_stopper(self.spec)
+        except SpecError as exc:
+            raise _argument_error(
+                exc,
+                [p.name for p in searched],
+                list(settings or {}),
+                list(early_stopping_settings or {}),
+            ) from None
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
         self._trials: dict[str, Trial] = {}
@@ -155,6 +198,13 @@ class Optimizer:
         self._store: Any = None
         self._owner = ""
         if storage is not None:
+            if isinstance(storage, os.PathLike):
+                storage = os.fspath(storage)
+            if not isinstance(storage, str):
+                raise UserInputError(
+                    f"storage must be a database URL or a file path, not {_quote(storage)}",
+                    "e.g. storage='study.db' or storage='postgresql://HOST/DB'",
+                )
             self._open(storage)
 
     # ------------------------------------------------------------------ persistence
@@ -221,17 +271,26 @@ class Optimizer:
 
         ``params`` names every searched parameter with a feasible value (fixed values may be
         left out); it is checked now: a value off the space or its step is a UserInputError.
+        The queue lives in this process only: an Optimizer created again from ``storage``
+        starts with an empty one.
         """
         from tunery.space import SearchSpace
 
+        if not isinstance(params, Mapping):
+            raise UserInputError(
+                f"enqueue(params) takes a dict of parameter names to values, not "
+                f"{type(params).__name__}",
+                "e.g. opt.enqueue({'lr': 0.01})",
+            )
         searched = {k: v for k, v in params.items() if k not in self.fixed}
         self._queue.append(SearchSpace.from_spec(self.spec).normalize(searched))
 
     def ask(self, n: int | None = None) -> Any:
-        """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted)."""
-        count = 1 if n is None else n
-        if count < 1:
-            raise UserInputError(f"ask(n) needs n >= 1, not {n}")
+        """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted).
+
+        ``n`` is a whole number from 1 to :data:`MAX_ASK`.
+        """
+        count = 1 if n is None else _ask_count(n)
         queued = [Assignment(p) for p in self._queue[:count]]
         del self._queue[:count]
         # Enqueued configurations start first, so the algorithm's share of the batch sees
@@ -241,19 +300,41 @@ class Optimizer:
             history = list(self._trials.values())
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
-        if not out and n is None:
-            raise UserInputError(
-                "the search space is exhausted: every configuration has been suggested",
-                "read opt.best, or widen the search space",
-            )
         if self._store is not None:
             state = self._suggester.dump_state()
             if state is not None:
                 self._store.save_algorithm_state(self.name, state)
+        if not out and n is None:
+            raise self._nothing_to_suggest()
         return out[0] if n is None else out
 
+    def _nothing_to_suggest(self) -> UserInputError:
+        from tunery.space import SearchSpace
+
+        trials = list(self._trials.values())
+        space = SearchSpace.from_spec(self.spec)
+        size = space.size()
+        if size is not None and len(space.history_keys(trials)) >= size:
+            return UserInputError(
+                "the search space is exhausted: every configuration has been suggested",
+                "read opt.best, or widen the search space",
+            )
+        running = sum(t.status is TrialCondition.RUNNING for t in trials)
+        if running:
+            return UserInputError(
+                f"the algorithm has nothing to suggest now, with {running} suggestion(s) still "
+                "running",
+                "tell() their results and ask again (hyperband and pbt wait for a rung or a "
+                "generation to finish); ask(n) returns [] instead of raising",
+            )
+        return UserInputError(
+            f"the algorithm has nothing more to suggest ({self.spec.algorithm.algorithm_name} "
+            "has ended, or found no configuration it has not suggested)",
+            "read opt.best, or widen the search space",
+        )
+
     def _start(self, assignment: Assignment) -> Suggestion:
-        """A new running trial of ``assignment`` (stored when the optimizer persists)."""
+        """A new running trial of ``assignment`` (stored first when the optimizer persists)."""
         index = len(self._trials) + 1
         now = _now()
         trial = Trial(
@@ -266,20 +347,22 @@ class Optimizer:
             created_time=now,
             start_time=now,
         )
-        self._trials[trial.name] = trial
         if self._store is not None:
-            self._store.create_trial(replace(trial, status=TrialCondition.CREATED))
-            self._store.update_trial(
-                self.name,
-                trial.name,
-                expect=[TrialCondition.CREATED],
-                status=TrialCondition.RUNNING,
-                start_time=now,
-            )
+            # One write: the trial is in the database whole, or not at all (and not in memory).
+            self._store.create_trial(trial)
+        self._trials[trial.name] = trial
         return Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
 
     def _running(self, suggestion: Suggestion | str, verb: str) -> Trial:
-        sid = suggestion.id if isinstance(suggestion, Suggestion) else suggestion
+        if isinstance(suggestion, Suggestion):
+            sid = suggestion.id
+        elif isinstance(suggestion, str):
+            sid = suggestion
+        else:
+            raise UserInputError(
+                f"{verb}() takes a suggestion (or its id), not {type(suggestion).__name__}",
+                f"{verb}() takes what ask() returned",
+            )
         trial = self._trials.get(sid)
         if trial is None:
             raise UserInputError(
@@ -289,24 +372,32 @@ class Optimizer:
             raise UserInputError(f"suggestion {sid!r} was already told ({trial.status.value})")
         return trial
 
-    def report(self, suggestion: Suggestion | str, value: float, step: int | None = None) -> None:
+    def report(
+        self, suggestion: Suggestion | str, value: float | None, step: int | None = None
+    ) -> None:
         """Record an intermediate objective ``value`` at ``step`` (default: the report's number).
 
-        A NaN or infinite value is kept as unavailable, as a trial's garbage line would be.
+        ``step`` is a whole number from 0 to :data:`MAX_STEP`.  A NaN, infinite or None value
+        is kept as unavailable, as a trial's garbage line would be.  Everything is checked
+        before anything is recorded: a bad argument changes neither memory nor the database.
         """
         trial = self._running(suggestion, "report")
-        curve = self._curves.setdefault(trial.name, [])
-        at = len(curve) if step is None else int(step)
-        number = float(value)
-        kept = number if math.isfinite(number) else None
-        obs = Observation(trial.name, _METRIC, kept, at, _now())
-        curve.append(obs)
+        number = _objective_number(value, "report")
+        curve = self._curves.get(trial.name, [])
+        at = len(curve) if step is None else _step(step, "report")
+        self._observe(trial, number, at)
+
+    def _observe(self, trial: Trial, number: float | None, step: int) -> None:
+        """Append an observation to the database (first), then to memory."""
+        kept = number if number is not None and math.isfinite(number) else None
+        obs = Observation(trial.name, _METRIC, kept, step, _now())
         metrics = dict(trial.metrics)
         metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(kept)
         if self._store is not None:
             self._store.add_observations(
                 self.name, trial.name, [obs], metrics=metrics, cursor=trial.cursor
             )
+        self._curves.setdefault(trial.name, []).append(obs)
         self._trials[trial.name] = replace(trial, metrics=metrics)
 
     def should_stop(
@@ -314,14 +405,20 @@ class Optimizer:
     ) -> bool:
         """Whether the experiment's early stopping stops this suggestion now.
 
-        With ``value``, first :meth:`report` it at ``step``.  When the answer is True the
-        suggestion is finished as ``EarlyStopped`` with the reason and its value so far (under
-        the objective's metric strategy, like any trial's); do not ``tell`` it afterwards.
+        With ``value``, first :meth:`report` it at ``step`` (a NaN or infinite value is
+        reported as unavailable, and judges nothing).  When the answer is True the suggestion
+        is finished as ``EarlyStopped`` with the reason and its value so far (under the
+        objective's metric strategy, like any trial's); do not ``tell`` it afterwards.
         Without early stopping configured the answer is always False.
         """
-        if value is not None:
-            self.report(suggestion, value, step)
         trial = self._running(suggestion, "should_stop")
+        at = None if step is None else _step(step, "should_stop")
+        if value is not None:
+            number = _objective_number(value, "should_stop")
+            self._observe(
+                trial, number, len(self._curves.get(trial.name, ())) if at is None else at
+            )
+            trial = self._trials[trial.name]
         if self._stopper is None:
             return False
         reason = self._stopper.decide(list(self._trials.values()), self._curves).get(trial.name)
@@ -344,10 +441,13 @@ class Optimizer:
     def tell(
         self, suggestion: Suggestion | str, value: float | None = None, *, failed: bool = False
     ) -> None:
-        """Record the objective ``value`` of a suggestion (None, NaN or ``failed``: a failure)."""
+        """Record the objective ``value`` of a suggestion (None, NaN or ``failed``: a failure).
+
+        ``value`` is a number (an int beyond the float range counts as infinite) or None.
+        """
         trial = self._running(suggestion, "tell")
+        number = _objective_number(value, "tell")
         sid = trial.name
-        number = None if value is None else float(value)
         ok = not failed and number is not None and math.isfinite(number)
         now = _now()
         metrics = dict(trial.metrics)
@@ -360,16 +460,19 @@ class Optimizer:
             "metrics": metrics,
             "completion_time": now,
         }
+        curve = self._curves.get(sid, [])
+        # The final value is the curve's last observation (as a trial's last metric line).
+        obs = (
+            [Observation(sid, _METRIC, number if ok else None, len(curve), now)]
+            if number is not None
+            else []
+        )
         if self._store is not None:
-            step = len(self._curves.get(sid, ()))
-            obs = (
-                [Observation(sid, _METRIC, number if ok else None, step, now)]
-                if number is not None
-                else []
-            )
             self._store.update_trial(
                 self.name, sid, expect=[TrialCondition.RUNNING], observations=obs, **changes
             )
+        if obs:
+            self._curves.setdefault(sid, []).extend(obs)
         self._trials[sid] = replace(trial, **changes)
 
     @property
@@ -387,3 +490,124 @@ class Optimizer:
 
 def _now() -> float:
     return datetime.now(UTC).timestamp()
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as an int when it is a whole number (an int, numpy int, or a float like 2.0)."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return int(number) if math.isfinite(number) and number.is_integer() else None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _ask_count(n: object) -> int:
+    count = _whole(n)
+    if count is None or not 1 <= count <= MAX_ASK:
+        raise UserInputError(
+            f"ask(n): n must be a whole number from 1 to {MAX_ASK}, not {_quote(n)}",
+            f"ask for at most {MAX_ASK} suggestions at a time",
+        )
+    return count
+
+
+def _step(step: object, verb: str) -> int:
+    at = _whole(step)
+    if at is None or not 0 <= at <= MAX_STEP:
+        raise UserInputError(
+            f"{verb}(): step must be a whole number from 0 to {MAX_STEP}, not {_quote(step)}",
+            "pass the epoch or iteration number, or leave step out to count the reports",
+        )
+    return at
+
+
+def _objective_number(value: object, verb: str) -> float | None:
+    """The objective ``value`` as a float (NaN and infinities kept), or None.
+
+    Anything ``float()`` takes except a string or a bool (a numpy or torch scalar is fine); an
+    int beyond the float range is infinite, as its float would be.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str | bytes | bool | np.bool_):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+        except (TypeError, ValueError):
+            pass
+    raise UserInputError(
+        f"{verb}(): value must be a number or None, not {_quote(value)}",
+        "pass the objective as a float (NaN or None when it is unavailable)",
+    )
+
+
+def _setting_text(value: object, argument: str, key: object) -> str:
+    """A setting's value as the string a spec holds (``str``, as Katib's settings are)."""
+    try:
+        return str(value)
+    except ValueError:  # an int of more digits than Python writes
+        raise UserInputError(
+            f"{argument}[{key!r}]: {_quote(value)} is too large",
+            "give the setting a value of at most a few digits",
+        ) from None
+
+
+def _quote(value: object) -> str:
+    """``repr(value)``, short (an error line quotes input, which may be huge)."""
+    from tunery.errors import clip
+
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python writes
+        return f"an int of {value.bit_length()} bits"  # type: ignore[attr-defined]
+    return clip(text)
+
+
+def _argument_error(
+    exc: SpecError, parameters: list[str], settings: list[Any], stopping: list[Any]
+) -> SpecError:
+    """``exc`` with the path of the internal document said as the Optimizer's argument.
+
+    ``spec.parameters[2].feasibleSpace.min`` -> ``parameters['lr'].feasibleSpace.min``,
+    ``spec.algorithm.algorithmSettings[0]`` -> ``settings['r_l']``, and so on.
+    """
+    path = exc.path
+    for prefix, names, argument in (
+        ("spec.parameters", parameters, "parameters"),
+        ("spec.trialTemplate.trialParameters", parameters, "parameters"),
+        ("spec.algorithm.algorithmSettings", settings, "settings"),
+        ("spec.earlyStopping.algorithmSettings", stopping, "early_stopping_settings"),
+    ):
+        if path == prefix or path.startswith(prefix + "."):
+            path = argument + path[len(prefix) :]
+            break
+        if path.startswith(prefix + "["):
+            index_text, _, rest = path[len(prefix) + 1 :].partition("]")
+            try:
+                name = names[int(index_text)]
+            except (ValueError, IndexError):
+                break
+            if rest in (".name", ".value"):
+                rest = ""  # the dict's key, or its value
+            path = f"{argument}[{name!r}]{rest}"
+            break
+    else:
+        for internal, argument in (
+            ("spec.algorithm.algorithmName", "algorithm"),
+            ("spec.earlyStopping.algorithmName", "early_stopping"),
+            ("spec.earlyStopping", "early_stopping"),
+            ("metadata.name", "name"),
+            ("spec.objective", "objective"),
+        ):
+            if path == internal or path.startswith(internal + "."):
+                path = argument + path[len(internal) :]
+                break
+    try:  # the same class (AlgorithmNotAvailableError, ...)
+        return type(exc)(path, exc.message, exc.hint)
+    except TypeError:
+        return SpecError(path, exc.message, exc.hint)

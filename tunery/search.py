@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunery.errors import UserInputError
+from tunery.errors import SpecError, UserInputError
 from tunery.model import Distribution, FeasibleSpace, ParameterSpec, ParameterType
 from tunery.spec import format_value
 
@@ -39,7 +39,19 @@ class SearchParameter:
 def _num(value: float | builtins.int, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (builtins.int, float)):
         raise UserInputError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, builtins.int):
+        return _int_text(value, what)
     return format_value(value)
+
+
+def _int_text(value: builtins.int, what: str) -> str:
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python writes (sys.get_int_max_str_digits)
+        raise UserInputError(
+            f"{what} is an integer of {value.bit_length()} bits; at most 64 are supported",
+            "use a smaller value",
+        ) from None
 
 
 def double(min: float, max: float, step: float | None = None, log: bool = False) -> SearchParameter:
@@ -65,9 +77,9 @@ def int(  # shadows the builtin on purpose: mirrors katib.search.int
     return SearchParameter(
         ParameterType.INT,
         FeasibleSpace(
-            min=str(min),
-            max=str(max),
-            step=None if step is None else str(step),
+            min=_int_text(min, "search.int min"),
+            max=_int_text(max, "search.int max"),
+            step=None if step is None else _int_text(step, "search.int step"),
             distribution=Distribution.LOG_UNIFORM if log else Distribution.UNIFORM,
         ),
     )
@@ -108,7 +120,15 @@ def split_parameters(
         elif isinstance(value, ParameterSpec):
             searched.append(value)
         elif isinstance(value, Mapping) and "parameterType" in value:
-            searched.append(_from_katib_dict(name, value))
+            try:
+                searched.append(_from_katib_dict(name, value))
+            except SpecError as exc:
+                # Its own one-parameter document: say the parameter's name, not the index 0.
+                raise SpecError(
+                    exc.path.replace("spec.parameters[0]", f"parameters[{name!r}]", 1),
+                    exc.message,
+                    exc.hint,
+                ) from None
         else:
             fixed[name] = value
     if not searched:

@@ -75,7 +75,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, Overflow, localcontext
 from itertools import product
 from typing import Any
 
@@ -323,6 +323,16 @@ class _SteppedDim(_Dim):
             _check_order(low_d, high_d, fs, fp)
             _check_step(step_d, step_text, fp)
             self.low_int, self.step_int = 0, 1
+            with localcontext() as context:
+                context.traps[Overflow] = False  # an overflowing quotient is Infinity
+                span = (high_d - low_d) / step_d
+            if span >= _MAX_VALUES:
+                # Decimal's ``//`` cannot give a quotient longer than its precision (28 digits).
+                raise SpecError(
+                    f"{fp}.step",
+                    f"{param.name!r} has {span + 1:.3g} values; at most 2**53 are supported",
+                    "use a larger step or a narrower range",
+                )
             self.size = int((high_d - low_d) // step_d) + 1
             self.decimals = max(_decimals(low_d), _decimals(step_d))
         if self.size > _MAX_VALUES:
@@ -341,7 +351,18 @@ class _SteppedDim(_Dim):
         self._lo = widened_low if (not self.log or widened_low > 0) else self.low
         self._hi = top + self.step / 2
         if self.log:
-            self._lo, self._hi = math.log(self._lo), math.log(self._hi)
+            lo, hi = math.log(self._lo), math.log(self._hi)
+            if hi > lo:
+                self._lo, self._hi = lo, hi
+            else:
+                # max/min is 1 in floats (2**62 to 2**62 + 1): a log scale cannot tell the
+                # values apart, and over such a range it is the linear one anyway.
+                self.log = False
+                self.distribution = (
+                    Distribution.UNIFORM
+                    if self.distribution is Distribution.LOG_UNIFORM
+                    else Distribution.NORMAL
+                )
         self._weights: FloatArray | None = None
         self._weights_done = False
 

@@ -12,7 +12,8 @@ spec fails before the first trial:
 - objective: additionalMetricNames must not contain the objective metric; no duplicates
   (the CRD's ``listType=set``/``map``);
 - parameters: at least one, unique names; double/int need min and max (integers for int),
-  ``min <= max`` (Katib's hyperband example uses ``min == max``), ``step > 0``, no list;
+  finite numbers (64-bit integers for int, as Katib's Go ``int``), ``min <= max`` (Katib's
+  hyperband example uses ``min == max``), ``max - min`` a finite float, ``step > 0``, no list;
   discrete/categorical need a non-empty list of unique values (numbers for discrete) and no
   min/max/step; log distributions need ``min > 0``;
 - trial template: primaryContainerName, successCondition and failureCondition set (after
@@ -40,7 +41,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tunery.errors import SpecError
+from tunery.errors import SpecError, clip
 from tunery.model import (
     AlgorithmSetting,
     CollectorKind,
@@ -262,12 +263,27 @@ def validate_early_stopping(spec: ExperimentSpec) -> None:
 # --------------------------------------------------------------------------- parameters
 
 
+_NON_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+#: Katib's int parameters are Go ``int`` (64 bits); so are tunery's (numpy codes, databases).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
 def _number(text: str, path: str, *, integer: bool) -> float:
     pattern = _INTEGER if integer else _NUMBER
     if not pattern.match(text.strip()):
+        if _NON_FINITE.match(text.strip()):
+            raise SpecError(path, f"must be a finite number, not {text!r}", 'e.g. "0.01"')
         kind = "an integer" if integer else "a number"
         raise SpecError(
             path, f"must be {kind}, not {text!r}", 'e.g. "1"' if integer else 'e.g. "0.01"'
+        )
+    digits = text.strip().lstrip("+-").lstrip("0")
+    # (The length first: Python refuses to read an int of more than 4,300 digits.)
+    if integer and (len(digits) > 19 or not INT_MIN <= int(text) <= INT_MAX):
+        raise SpecError(
+            path,
+            f"must be a 64-bit integer (from -2**63 to 2**63-1), not {clip(text.strip(), 40)}",
+            "use a smaller value",
         )
     value = float(text)
     if not math.isfinite(value):
@@ -324,6 +340,12 @@ def validate_parameter(param: ParameterSpec, path: str) -> None:
                 f"{fp}.min",
                 f"min ({fs.min}) is greater than max ({fs.max})",
                 "swap them, or fix the bound",
+            )
+        if not math.isfinite(high - low):
+            raise SpecError(
+                f"{fp}.max",
+                f"the range from {fs.min} to {fs.max} is too wide: max - min overflows a float",
+                "narrow the range, or search a log scale",
             )
         if fs.step is not None:
             step = _number(fs.step, f"{fp}.step", integer=integer)

@@ -55,7 +55,8 @@ from tunery.stopping.base import register
 
 __all__ = ["Asha", "AshaSettings", "parse_settings", "validate"]
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
 _SETTINGS = {
     "min_resource": (1, "1"),

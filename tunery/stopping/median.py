@@ -74,7 +74,8 @@ DEFAULT_START_STEP = 4
 #: How many steps' sorted running averages are kept at most.
 MAX_CACHED_STEPS = 1024
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
 #: Statuses whose curves make the median.
 _COMPLETED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)

@@ -124,7 +124,8 @@ DEFAULT_N_INITIAL_POINTS = 10
 #: Most trials that feed the GP (the best half plus a random subset of the rest).
 MAX_GP_POINTS = 200
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _SQRT5 = math.sqrt(5.0)
 _LCB_KAPPA = 1.96
 _PI_XI = 0.01
@@ -470,6 +471,9 @@ def _yeo_johnson(y: FloatArray, lmbdas: FloatArray) -> FloatArray:
 def _warp(values: FloatArray) -> FloatArray:
     """Standardise, Yeo-Johnson (lambda by ML on a grid in [-1, 2]), standardise again."""
     y = np.asarray(values, dtype=np.float64)
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    if 1e150 < peak < math.inf:
+        y = y / peak  # (standardising does not mind; the variance of values near 1e308 would)
     sd = float(y.std())
     if len(y) < 2 or sd <= 0 or not math.isfinite(sd):
         return np.zeros_like(y)
@@ -608,7 +612,8 @@ class GPSuggester:
         if initial > 0:
             found += self._initial(taken, min(initial, count))
             taken.update(found)
-        if len(found) < count:
+        if len(found) < count and len(observed) >= 2:
+            # (Fewer than two observations: the initial points were all there is to give.)
             found += self._bayes(history, observed, pending + found, taken, count - len(found))
         return [Assignment(space.params_of(key)) for key in found]
 

@@ -5,7 +5,8 @@ Settings, as Katib's hyperband service reads and validates them
 
 - ``resource_name`` (required): the parameter that carries the budget (epochs, say); its
   feasible space is ignored, hyperband sets its value (an int parameter gets whole numbers);
-- ``r_l`` (required): the largest budget R, a positive number;
+- ``r_l`` (required): the largest budget R, a positive number (tunery's bound: the first
+  bracket, ``eta**s_max`` configurations, holds at most 100,000);
 - ``eta`` (default ``3``): the halving rate, an integer; like Katib, a value ``<= 0`` means 3;
   ``1`` is refused (Katib divides by ``log(eta)``);
 - ``random_state`` (tunery): seed of the random configurations.
@@ -63,6 +64,8 @@ RUNG_LABEL = "tunery.dev/hyperband-rung"
 DEFAULT_ETA = 3
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _KNOWN = ("resource_name", "r_l", "eta", "random_state")
+#: Most random configurations a bracket may start (the first bracket starts ``eta**s_max``).
+MAX_BRACKET = 100_000
 #: Statuses whose objective ranks a trial for promotion.
 _RANKED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
 
@@ -137,6 +140,17 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
             eta = DEFAULT_ETA  # Katib's rule
         if eta == 1:
             raise _fail(spec, "eta", "eta must be at least 2 (it halves by eta)", 'e.g. "3"')
+    # The first bracket is the largest: eta**s_max configurations (an int: no overflow).
+    largest = eta ** HyperbandSettings("", r_l, eta).s_max
+    if largest > MAX_BRACKET:
+        raise _fail(
+            spec,
+            "r_l",
+            f"r_l {settings['r_l'].strip()} with eta {eta} starts a bracket of "
+            f"{largest if largest < 10**9 else f'{float(largest):.3g}'} configurations; at most "
+            f"{MAX_BRACKET} are supported",
+            "lower r_l (the largest budget, in units of the smallest), or raise eta",
+        )
     if "random_state" in settings:
         problem = check_random_state(settings["random_state"])
         if problem is not None:

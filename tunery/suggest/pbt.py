@@ -5,7 +5,8 @@ Katib runs it in ``pkg/suggestion/v1beta1/pbt/service.py``.  Settings (Katib's
 
 - ``suggestion_trial_dir`` (required): the directory where a trial finds its checkpoint.  In
   Katib it is a volume mounted into the trial's container, one sub-directory per trial;
-- ``n_population`` (required): an integer ``>= 5``, the members of each generation;
+- ``n_population`` (required): an integer ``>= 5`` (at most 100,000: tunery's bound), the
+  members of each generation;
 - ``truncation_threshold`` (required): in ``[0, 1]``, the fraction of each generation replaced;
 - ``resample_probability`` (optional): in ``[0, 1]``; absent, explored values are perturbed by
   ``x0.8`` or ``x1.2``; present, each value is redrawn from its distribution with that
@@ -116,11 +117,14 @@ TRIAL_DIR_SETTING = "suggestion_trial_dir"
 CHECKPOINT_ENV = "TUNERY_CHECKPOINT_DIR"
 #: Katib's smallest population.
 MIN_POPULATION = 5
+#: tunery's largest population (a generation is planned whole on every suggest).
+MAX_POPULATION = 100_000
 #: Katib's perturbation factors.
 PERTURB_FACTORS = (0.8, 1.2)
 
 _REQUIRED = ("suggestion_trial_dir", "n_population", "truncation_threshold")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 
 
 # --------------------------------------------------------------------------- settings
@@ -158,6 +162,11 @@ def _check_population(value: str) -> tuple[str, str] | None:
         return (
             f"Param(n_population) should be >= {MIN_POPULATION}, not {value}",
             'give a whole number >= 5, e.g. value: "40"',
+        )
+    if int(value) > MAX_POPULATION:
+        return (
+            f"Param(n_population) should be at most {MAX_POPULATION}, not {value.strip()}",
+            'give a whole number from 5 to 100000, e.g. value: "40"',
         )
     return None
 

@@ -43,7 +43,8 @@ __all__ = [
 #: Seed used when neither ``random_state`` nor a seed argument is given.
 DEFAULT_SEED = 0
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 
 #: Checks a setting's value: None when fine, else ``(message, hint)``.
 SettingCheck = Callable[[str], "tuple[str, str] | None"]

@@ -145,7 +145,8 @@ SCOTT_SCALE = 0.1
 #: Scale of the independent kernel widths (of the larger neighbour gap).
 NEIGHBOUR_SCALE = 0.5
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
+_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: Statuses whose trials are bad pseudo-observations (in flight, or failed).
 _LIAR_STATUSES = frozenset(
