@@ -39,7 +39,7 @@ with open(os.environ["RAN_FILE"], "a") as fh:
 x = float(sys.argv[1].split("=", 1)[1])
 for step in range(3):
     print(f"step={step} score={x + step}", flush=True)
-    time.sleep(0.1)
+    time.sleep(0.3)  # long enough for the controller to collect while the trial runs
 """
 
 #: (point, N): early and later occurrences of every point.
@@ -84,7 +84,7 @@ def test_kill_9_at_a_crash_point_then_resume(tmp_path: Path, point: str, nth: in
 
 def test_kill_9_while_stopping_then_resume(tmp_path: Path) -> None:
     ran = tmp_path / "ran.txt"
-    slow = SCRIPT.replace("time.sleep(0.1)", "time.sleep(1.0)")
+    slow = SCRIPT.replace("time.sleep(0.3)", "time.sleep(1.0)")
     path = write_yaml(tmp_path / "exp.yaml", native_doc("crash", slow, parallel=2, max_trials=4))
     env = {**os.environ, "TUNERY_DB": str(tmp_path / "t.db"), "RAN_FILE": str(ran)}
     proc = subprocess.Popen(
