@@ -198,11 +198,14 @@ def test_mpijob_runs_the_launcher_with_mpirun(store: Store, tmp_path: Path) -> N
     script.write_text(
         textwrap.dedent(
             """
-            import os, sys
+            import os, sys, time
             rank = os.environ["OMPI_COMM_WORLD_RANK"]
             size = os.environ["OMPI_COMM_WORLD_SIZE"]
             print(f"hello from {rank} of {size}", flush=True)
             if rank == "0":
+                # mpirun forwards each rank's output as it comes: a pause keeps the metric
+                # line from running into the other rank's line
+                time.sleep(0.5)
                 print(f"loss={float(sys.argv[1].split('=')[1]) * 10}", flush=True)
             """
         )
