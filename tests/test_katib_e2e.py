@@ -204,6 +204,8 @@ def verify_experiment_results(client: Client, db: str, name: str) -> None:
         assert "Traceback" not in refused.stderr
         assert len(client.list_trials(name)) == len(trials)
         assert client.get_experiment(name).status is ExperimentCondition.SUCCEEDED
+        # a refused command changes nothing stored
+        assert client.get_experiment(name).spec.max_trial_count == spec.max_trial_count
 
 
 # --------------------------------------------------------------------------- own metrics

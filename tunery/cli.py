@@ -562,12 +562,12 @@ def run(
     console = _console()
     if existing is not None:
         if _same_search(existing.spec, spec):
-            if existing.spec != spec:
-                store.update_experiment_spec(spec.name, spec, to_document(spec))
-            if existing.status.is_completed:
+            if existing.status.is_completed:  # stores the new spec only if it runs again
                 return _completed_again(
                     console, store, existing, spec, as_json, quiet, executor_url
                 )
+            if existing.spec != spec:
+                store.update_experiment_spec(spec.name, spec, to_document(spec))
             if not (quiet or as_json):
                 console.print(f"experiment {spec.name} exists: resuming it")
         else:
@@ -624,6 +624,10 @@ def _completed_again(
             "set spec.resumePolicy: LongRunning to extend a finished experiment",
         )
     if can_extend:
+        from tunery.spec import to_document
+
+        if spec != existing.spec:
+            store.update_experiment_spec(existing.name, spec, to_document(spec))
         store.set_experiment_status(
             existing.name,
             ExperimentCondition.RESTARTING,
@@ -701,9 +705,10 @@ def resume(
     spec = existing.spec
     if max_trials is not None:
         spec = _apply_overrides(spec, None, None, max_trials)
-        store.update_experiment_spec(name, spec, to_document(spec))
-    if existing.status.is_completed:
+    if existing.status.is_completed:  # stores the new spec only if it runs again
         return _completed_again(_console(), store, existing, spec, as_json, quiet, executor_url)
+    if spec != existing.spec:
+        store.update_experiment_spec(name, spec, to_document(spec))
     return _drive(store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url)
 
 
