@@ -95,20 +95,9 @@ def run_to_end(client: Client, name: str) -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_katib_e2e_experiment(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("torch", "tensorboard", "numpy"):
-        try:
-            __import__(module)
-        except ImportError:
-            require_system(f"{module} is missing (pip install 'tunery[examples,tfevents]')")
-    records = tmp_path / "records"
-    records.mkdir()
-    monkeypatch.setenv("TUNERY_E2E_RECORD_DIR", str(records))
-    db = str(tmp_path / "tunery.db")
-    client = Client(db)
-    exp = client.create_experiment(
-        katib_ci_document(path), base_dir=str(DATA), runs_dir=str(tmp_path / "runs")
+    client, db, name, records = create_case(
+        path, DATA, tmp_path, monkeypatch, ("torch", "tensorboard", "numpy")
     )
-    name = exp.name
 
     # wait_for_experiment_condition(): Succeeded, else the e2e run fails.
     run_to_end(client, name)
@@ -119,6 +108,31 @@ def test_katib_e2e_experiment(path: Path, tmp_path: Path, monkeypatch: pytest.Mo
         check_resume(client, db, name)
     verify_experiment_results(client, db, name)
     verify_trials_report_their_own_metrics(client, name, records)
+
+
+def create_case(
+    path: Path,
+    data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    modules: Sequence[str],
+) -> tuple[Client, str, str, Path]:
+    """The experiment of ``path`` as Katib's CI submits it, in a fresh database: (client,
+    database path, experiment name, the directory where the stand-ins record what they report)."""
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            require_system(f"{module} is missing (pip install 'tunery[examples,tfevents]')")
+    records = tmp_path / "records"
+    records.mkdir()
+    monkeypatch.setenv("TUNERY_E2E_RECORD_DIR", str(records))
+    db = str(tmp_path / "tunery.db")
+    client = Client(db)
+    exp = client.create_experiment(
+        katib_ci_document(path), base_dir=str(data), runs_dir=str(tmp_path / "runs")
+    )
+    return client, db, exp.name, records
 
 
 def check_resume(client: Client, db: str, name: str) -> None:

@@ -24,8 +24,8 @@ import yaml
 
 from tests.conftest import require_system
 from tests.test_katib_e2e import (
+    create_case,
     describe,
-    katib_ci_document,
     run_to_end,
     verify_experiment_results,
     verify_trials_report_their_own_metrics,
@@ -55,22 +55,11 @@ def records_of(records: Path, trial: str) -> list[dict[str, object]]:
 def test_katib_published_example(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for module in ("torch", "numpy", "sklearn"):
-        try:
-            __import__(module)
-        except ImportError:
-            require_system(f"{module} is missing (pip install 'tunery[examples]')")
     if path.stem == "mpijob-horovod" and shutil.which("mpirun") is None:
         require_system("mpirun (apt-get install openmpi-bin)")
-    records = tmp_path / "records"
-    records.mkdir()
-    monkeypatch.setenv("TUNERY_E2E_RECORD_DIR", str(records))
-    db = str(tmp_path / "tunery.db")
-    client = Client(db)
-    exp = client.create_experiment(
-        katib_ci_document(path), base_dir=str(DATA), runs_dir=str(tmp_path / "runs")
+    client, db, name, records = create_case(
+        path, DATA, tmp_path, monkeypatch, ("torch", "numpy", "sklearn")
     )
-    name = exp.name
 
     run_to_end(client, name)
     assert client.get_experiment(name).status is ExperimentCondition.SUCCEEDED, describe(
