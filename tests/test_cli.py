@@ -87,6 +87,9 @@ def test_validate_warns_about_missing_scripts_and_foreign_placeholders(tmp_path:
     )
     got = json.loads(tunery("validate", str(path), "--json", cwd=tmp_path).stdout)
     assert [len(r["warnings"]) for r in got] == [2]
+    # `run` says the same before its (dry) run
+    dry = tunery("run", str(path), "--dry-run", cwd=tmp_path)
+    assert dry.stderr.strip().splitlines() == warnings
     (tmp_path / "train.py").write_text("print('score=1')\n")
     doc["spec"]["trialTemplate"]["command"].pop()
     out = tunery("validate", str(write_yaml(path, doc)), cwd=tmp_path)

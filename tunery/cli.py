@@ -552,7 +552,10 @@ def run(
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
-    for warning in spec_warnings(spec):
+    from tunery.spec.commands import command_warnings
+
+    base_dir = os.path.dirname(os.path.abspath(file))
+    for warning in spec_warnings(spec) + command_warnings(spec, base_dir):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
         _dry_run(spec, runs_dir, os.path.dirname(os.path.abspath(file)))
