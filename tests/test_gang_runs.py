@@ -63,6 +63,7 @@ dist.all_reduce(mean_loss)
 print(f"rank {rank} of {world} done", flush=True)
 if rank == 0:
     print(f"world_size={world} loss={mean_loss.item() / world:.6f}", flush=True)
+dist.barrier()  # leave together (gloo may abort a rank whose peer tore the group down)
 dist.destroy_process_group()
 """
 

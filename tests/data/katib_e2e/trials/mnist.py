@@ -217,6 +217,9 @@ def main() -> None:
     if args.save_model and RANK == 0:
         torch.save(model.state_dict(), "mnist_cnn.pt")
     if WORLD_SIZE > 1:
+        # every rank leaves together: a rank that tears its group down while another still
+        # talks to it can make gloo abort at exit
+        dist.barrier()
         dist.destroy_process_group()
 
 
