@@ -379,7 +379,10 @@ def test_stop_before_the_trial_starts(
 ) -> None:
     # Fill every thread, then stop a queued trial: it never runs.
     marker = tmp_path / "ran"
-    busy = [ex.start(Launch(f"b{i}", sh("sleep 2"), str(tmp_path / f"b{i}"))) for i in range(4)]
+    busy = [ex.start(Launch(f"b{i}", sh("sleep 30"), str(tmp_path / f"b{i}"))) for i in range(4)]
+    # Dask does not promise to run tasks in the order they were submitted: the queued trial
+    # is submitted only once the four busy ones hold the cluster's four threads.
+    until(lambda: all(ex.attempts(h) for h in busy), what="the busy trials to start")
     queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q")))
     ex.stop(queued)
     assert ex.poll(queued).reason == "Stopped"

@@ -301,6 +301,25 @@ def _still_wanted(worker: Any, key: str) -> bool:
     return ts is not None and ts.state not in ("cancelled", "released", "forgotten")
 
 
+def _stop_requested(topic: str, key: str) -> bool:
+    """Whether the controller asked to stop task ``key`` (a ``stop`` event on its topic).
+
+    Dask may run a task that was cancelled while it was queued (the cancellation and the
+    worker's start can cross); the stop event, logged before the cancellation, is read here
+    before the trial's process starts, so a trial stopped before it started never runs.
+    """
+    try:
+        from distributed import get_client
+
+        events = get_client().get_events(topic)
+    except Exception:  # pragma: no cover - no scheduler to ask: the cancellation decides
+        return False
+    return any(
+        isinstance(msg, dict) and msg.get("key") == key and msg.get("event") == "stop"
+        for _time, msg in events
+    )
+
+
 def _wait_pid(proc: subprocess.Popen[bytes], fd: int | None, seconds: float) -> bool:
     """Wait up to ``seconds`` for ``proc`` to exit; True if it has."""
     if fd is not None:
@@ -329,6 +348,22 @@ def run_attempt(spec: Mapping[str, Any]) -> dict[str, Any]:
     gpus = _take_gpus(int(spec.get("gpus") or 0), total_gpus, rdir)
     notes: list[str] = []
     try:
+        if _stop_requested(topic, key):
+            end = {
+                "event": "end",
+                "key": key,
+                "attempt": attempt,
+                "worker": str(worker.address),
+                "dir": rdir,
+                "exit_code": None,
+                "signal": None,
+                "timed_out": False,
+                "cancelled": True,
+                "timeout": spec.get("timeout"),
+                "time": time.time(),
+            }
+            worker.log_event(topic, end)
+            return {**end, "tail": b"", "size": 0}
         env = dict(os.environ)
         env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
         # Trials use the worker's Python environment first (the one tunery runs in there).
@@ -786,6 +821,9 @@ class DaskExecutor:
             return
         stopped = RunStatus(RunState.FAILED, reason="Stopped", message="the trial was stopped")
         _write_json(h.path(STATUS_FILE), _status_json(stopped, h.key))
+        with contextlib.suppress(Exception):
+            # Before the cancellation: a task that starts anyway reads it and does not run.
+            self.client.log_event(h.topic, {"event": "stop", "key": h.key, "time": time.time()})
         with contextlib.suppress(Exception):
             self.client.cancel([self._future(h, create=True)], force=True)
         for start in (e for e in events if e["event"] == "start"):
