@@ -558,7 +558,7 @@ def run(
     for warning in spec_warnings(spec) + command_warnings(spec, base_dir):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        _dry_run(spec, runs_dir, os.path.dirname(os.path.abspath(file)))
+        _dry_run(spec, runs_dir, base_dir)
         return 0
     store = _open_store(db)
     existing = store.find_experiment(spec.name)
@@ -579,7 +579,6 @@ def run(
                 f"run it under another name (--name), or `tunery delete {spec.name}` first",
             )
     else:
-        base_dir = os.path.dirname(os.path.abspath(file))
         runs = os.path.abspath(runs_dir or "tunery-runs")
         store.create_experiment(
             Experiment(

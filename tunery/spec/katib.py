@@ -869,10 +869,6 @@ def parse_experiment(doc: Mapping[str, Any], *, check_algorithm: bool = True) ->
     return ParsedExperiment(spec=spec, document=to_document(spec))
 
 
-def _load_documents(text: str, source: str) -> list[Any]:
-    return load_documents(text, source)
-
-
 def _is_experiment(doc: Any) -> bool:
     return isinstance(doc, Mapping) and doc.get("kind") == EXPERIMENT_KIND
 
@@ -888,7 +884,7 @@ def inline_configmaps(
 ) -> Any:
     """``doc`` with its ``trialTemplate.configMap`` inlined from ``configmaps`` (files or
     directories), ``TUNERY_CONFIGMAPS`` or the ConfigMaps of the document itself."""
-    maps = gather([doc], configmaps, None, _load_documents)
+    maps = gather([doc], configmaps, None, load_documents)
     return inline_config_maps([doc], maps)[0]
 
 
@@ -907,10 +903,10 @@ def parse_text(
     ``TUNERY_CONFIGMAPS`` or in ``configmaps/`` next to ``experiment_file``: see
     :mod:`tunery.spec.configmaps`) is inlined as its ``trialSpec``.
     """
-    docs = [d for d in _load_documents(text, source) if d is not None]
+    docs = [d for d in load_documents(text, source) if d is not None]
     if any(_wants_config_map(d) for d in docs):
         where = os.fspath(experiment_file) if experiment_file is not None else None
-        docs = inline_config_maps(docs, gather(docs, configmaps, where, _load_documents))
+        docs = inline_config_maps(docs, gather(docs, configmaps, where, load_documents))
     experiments = [d for d in docs if _is_experiment(d)]
     if not experiments:
         raise SpecError(
