@@ -287,7 +287,7 @@ def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] 
         return f"skipped: no Chromium at {CHROMIUM}"
     import uvicorn
 
-    from tunery.storage import Store
+    from tunery.storage import Store, views
     from tunery.ui.app import create_app
 
     store = Store(f"sqlite:///{db}")
@@ -298,7 +298,7 @@ def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] 
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    best = store.best_trial(name, store.get_experiment(name).spec.objective)
+    best = views.best_trial(store, name, store.get_experiment(name).spec.objective)
     assert best is not None
     results = []
     try:

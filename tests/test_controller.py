@@ -14,7 +14,7 @@ from tunery.controller import INTENT_KILL_TRIAL, INTENT_STOP_EXPERIMENT, Control
 from tunery.errors import LeaseHeldError
 from tunery.execute.local import LocalExecutor
 from tunery.model import ExperimentCondition, ExperimentReason, TrialCondition
-from tunery.storage import Store
+from tunery.storage import Store, TrialChange
 
 
 @pytest.fixture
@@ -633,7 +633,7 @@ def test_stop_interrupted_by_a_crash_keeps_its_intended_outcome(
     assert trial.status is TrialCondition.RUNNING and trial.handle
     # The controller decided to early-stop it, saved that, stopped the process, then died.
     intent = {"status": "EarlyStopped", "reason": "TrialEarlyStopped", "message": "below median"}
-    store.update_trial("half-stop", trial.name, cursor={**(trial.cursor or {}), "stopping": intent})
+    store.update_trial("half-stop", trial.name, TrialChange(pending_outcome=intent))
     LocalExecutor().stop(trial.handle)
     first.release()
     run(store, "half-stop")

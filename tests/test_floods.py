@@ -28,7 +28,7 @@ from tunery.collect.stdout import StdOutCollector
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Observation, Trial, TrialCondition
-from tunery.storage import Store
+from tunery.storage import Store, TrialChange
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning, downsample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def add_in_batches(store: Store, limit: int, batches: list[int], metrics: list[s
                     rows.append(Observation("t", metric, float(n), n))
             counts[metric] += size
         if i % 2:  # the controller's other path: a trial's last lines with its final status
-            store.update_trial("e", "t", observations=rows, thin=thin, message=str(i))
+            store.update_trial("e", "t", TrialChange(message=str(i)), observations=rows, thin=thin)
         else:
             store.add_observations("e", "t", rows, metrics={}, cursor=None, thin=thin)
     for metric in metrics:

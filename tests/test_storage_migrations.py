@@ -17,7 +17,7 @@ from tests.test_storage_codec import minimal_spec
 from tunery.errors import StorageError
 from tunery.model import Experiment
 from tunery.storage import Store, schema
-from tunery.storage.store import MIGRATIONS_DIR
+from tunery.storage.engine import MIGRATIONS_DIR
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

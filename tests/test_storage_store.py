@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.test_storage_codec import full_spec, minimal_spec
-from tunery.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, StorageError
+from tunery.errors import AlreadyExistsError, LeaseHeldError, NotFoundError
 from tunery.model import (
     Experiment,
     ExperimentCondition,
@@ -23,7 +23,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.storage import Intent, Store, default_url, schema
+from tunery.storage import Intent, Store, TrialChange, schema, views
 from tunery.storage.store import _make_trial
 
 C = TrialCondition
@@ -35,8 +35,8 @@ def _clear(store: Store) -> None:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store on SQLite (a new file) or on the test PostgreSQL server (emptied)."""
     if request.param == "sqlite":
         s = Store(str(tmp_path / "tunery.db"))
     else:
@@ -44,6 +44,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         _clear(s)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from open_store(request, tmp_path)
 
 
 @pytest.fixture
@@ -227,12 +232,12 @@ def test_list_trials_by_index_with_status_filter_and_counts(store: Store) -> Non
     assert [t.index for t in store.list_trials("exp", {C.RUNNING, C.CREATED})] == [2, 5]
     assert store.list_trials("exp", []) == []
     assert store.list_trials("ghost") == []
-    counts = store.count_trials("exp")
+    counts = views.count_trials(store, "exp")
     assert set(counts) == set(TrialCondition)
     assert counts[C.SUCCEEDED] == 2
     assert counts[C.RUNNING] == counts[C.FAILED] == counts[C.CREATED] == 1
     assert counts[C.KILLED] == 0
-    assert sum(store.count_trials("ghost").values()) == 0
+    assert sum(views.count_trials(store, "ghost").values()) == 0
 
 
 def test_update_trial_compare_and_set(store: Store) -> None:
@@ -240,19 +245,23 @@ def test_update_trial_compare_and_set(store: Store) -> None:
     store.create_trial(make_trial(1))
     name = "exp-0001"
     # Wrong expected status: nothing changes.
-    assert not store.update_trial("exp", name, expect=[C.RUNNING], status=C.SUCCEEDED, reason="x")
+    assert not store.update_trial(
+        "exp", name, TrialChange(status=C.SUCCEEDED, reason="x"), expect=[C.RUNNING]
+    )
     assert store.get_trial("exp", name) == make_trial(1)
     assert store.update_trial(
         "exp",
         name,
+        TrialChange(
+            status=C.RUNNING,
+            reason="TrialRunning",
+            message="Trial is running",
+            start_time=5.0,
+            handle={"pid": 9},
+            cursor={"offset": 0},
+            labels={"a": "b"},
+        ),
         expect=[C.CREATED],
-        status=C.RUNNING,
-        reason="TrialRunning",
-        message="Trial is running",
-        start_time=5.0,
-        handle={"pid": 9},
-        cursor={"offset": 0},
-        labels={"a": "b"},
     )
     got = store.get_trial("exp", name)
     assert (got.status, got.reason, got.start_time, got.handle) == (
@@ -263,16 +272,18 @@ def test_update_trial_compare_and_set(store: Store) -> None:
     )
     assert (got.cursor, got.labels) == ({"offset": 0}, {"a": "b"})
     # Same status again is allowed; no expectation means any status.
-    assert store.update_trial("exp", name, status=C.RUNNING, message="still")
+    assert store.update_trial("exp", name, TrialChange(status=C.RUNNING, message="still"))
     assert store.update_trial(
         "exp",
         name,
+        TrialChange(
+            status=C.SUCCEEDED,
+            metrics={"loss": MetricSummary(0.1, 0.4, 0.2)},
+            objective=0.1,
+            completion_time=9.0,
+            handle=None,
+        ),
         expect=[C.CREATED, C.RUNNING],
-        status=C.SUCCEEDED,
-        metrics={"loss": MetricSummary(0.1, 0.4, 0.2)},
-        objective=0.1,
-        completion_time=9.0,
-        handle=None,
     )
     got = store.get_trial("exp", name)
     assert got.status is C.SUCCEEDED
@@ -280,11 +291,11 @@ def test_update_trial_compare_and_set(store: Store) -> None:
     assert (got.objective, got.completion_time, got.handle) == (0.1, 9.0, None)
     assert got.start_time == 5.0
     # A finished trial cannot be finished again by a racing writer.
-    assert not store.update_trial("exp", name, expect=[C.RUNNING], status=C.KILLED)
+    assert not store.update_trial("exp", name, TrialChange(status=C.KILLED), expect=[C.RUNNING])
     assert store.get_trial("exp", name).status is C.SUCCEEDED
     # No status change: a plain CAS on other fields.
-    assert store.update_trial("exp", name, expect=[C.SUCCEEDED], message="note")
-    assert not store.update_trial("exp", name, expect=[C.RUNNING], message="other")
+    assert store.update_trial("exp", name, TrialChange(message="note"), expect=[C.SUCCEEDED])
+    assert not store.update_trial("exp", name, TrialChange(message="other"), expect=[C.RUNNING])
     assert store.get_trial("exp", name).message == "note"
 
 
@@ -292,14 +303,15 @@ def test_update_trial_illegal_transition_unknown_key_missing_trial(store: Store)
     store.create_experiment(make_experiment())
     store.create_trial(make_trial(1, status=C.SUCCEEDED))
     with pytest.raises(ValueError, match="illegal transition"):
-        store.update_trial("exp", "exp-0001", status=C.RUNNING)
+        store.update_trial("exp", "exp-0001", TrialChange(status=C.RUNNING))
     with pytest.raises(ValueError, match="illegal transition"):
-        store.update_trial("exp", "exp-0001", expect=[C.SUCCEEDED], status=C.FAILED)
+        store.update_trial("exp", "exp-0001", TrialChange(status=C.FAILED), expect=[C.SUCCEEDED])
     assert store.get_trial("exp", "exp-0001").status is C.SUCCEEDED
     with pytest.raises(TypeError, match="nonsense"):
-        store.update_trial("exp", "exp-0001", nonsense=1)
+        unknown: Any = {"nonsense": 1}
+        store.update_trial("exp", "exp-0001", TrialChange(**unknown))
     with pytest.raises(NotFoundError):
-        store.update_trial("exp", "ghost", status=C.RUNNING)
+        store.update_trial("exp", "ghost", TrialChange(status=C.RUNNING))
 
 
 def test_non_finite_numbers_are_stored_as_null(store: Store) -> None:
@@ -307,7 +319,9 @@ def test_non_finite_numbers_are_stored_as_null(store: Store) -> None:
     store.create_trial(make_trial(1, objective=math.nan))
     assert store.get_trial("exp", "exp-0001").objective is None
     store.update_trial(
-        "exp", "exp-0001", objective=math.inf, metrics={"m": MetricSummary(latest=math.nan)}
+        "exp",
+        "exp-0001",
+        TrialChange(objective=math.inf, metrics={"m": MetricSummary(latest=math.nan)}),
     )
     got = store.get_trial("exp", "exp-0001")
     assert got.objective is None
@@ -612,12 +626,16 @@ def _writer(path: str, n: int, done: Any) -> None:
     for i in range(1, n + 1):
         name = f"exp-{i:04d}"
         store.create_trial(make_trial(i))
-        store.update_trial("exp", name, expect=[C.CREATED], status=C.RUNNING, start_time=float(i))
+        store.update_trial(
+            "exp", name, TrialChange(status=C.RUNNING, start_time=float(i)), expect=[C.CREATED]
+        )
         obs = [Observation(name, "loss", 1.0 / i, s) for s in range(5)]
         store.add_observations(
             "exp", name, obs, metrics={"loss": MetricSummary(latest=1.0 / i)}, cursor={"n": 5}
         )
-        store.update_trial("exp", name, expect=[C.RUNNING], status=C.SUCCEEDED, objective=1.0 / i)
+        store.update_trial(
+            "exp", name, TrialChange(status=C.SUCCEEDED, objective=1.0 / i), expect=[C.RUNNING]
+        )
     store.close()
     done.set()
 
@@ -629,7 +647,7 @@ def _reader(path: str, stop: Any, results: Any) -> None:
         while not stop.is_set():
             trials = store.list_trials("exp")
             store.get_observations("exp")
-            store.count_trials("exp")
+            views.count_trials(store, "exp")
             store.pending_intents("exp")
             for t in trials:
                 # A reader sees whole transactions: observations come with their cursor.
@@ -667,251 +685,5 @@ def test_reader_processes_while_a_writer_writes(sqlite_path: str) -> None:
     assert writer.exitcode == 0
     assert all(kind == "ok" and reads > 0 for kind, reads in outcomes), outcomes
     with Store(sqlite_path) as store:
-        assert store.count_trials("exp")[C.SUCCEEDED] == 150
+        assert views.count_trials(store, "exp")[C.SUCCEEDED] == 150
         assert len(store.get_observations("exp")) == 750
-
-
-def _open_fresh(path: str, results: Any) -> None:
-    try:
-        with Store(path) as store:
-            results.put(store.current_revision())
-    except Exception as exc:
-        results.put(f"error: {exc!r}")
-
-
-def test_processes_opening_a_new_database_at_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "new.db")
-    ctx = _context()
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_open_fresh, args=(path, results)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    assert outcomes == [schema.HEAD_REVISION] * 4
-
-
-# ---------------------------------------------------------------------------- URLs
-
-
-def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TUNERY_DB", raising=False)
-    assert default_url() == "sqlite:///tunery.db"
-    with Store() as store:
-        assert store.url == "sqlite:///tunery.db"
-    assert (tmp_path / "tunery.db").exists()
-    with Store("runs.db") as store:
-        assert store.url == "sqlite:///runs.db"
-        assert store.backend == "sqlite"
-    assert (tmp_path / "runs.db").exists()
-    monkeypatch.setenv("TUNERY_DB", str(tmp_path / "env.db"))
-    assert default_url() == str(tmp_path / "env.db")
-    with Store() as store:
-        assert store.url == f"sqlite:///{tmp_path}/env.db"
-    with Store("sqlite://") as store:  # in memory
-        store.create_experiment(make_experiment())
-        assert store.get_experiment("exp").name == "exp"
-
-
-def test_journal_mode_is_wal(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "w.db")) as store, store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "mysql://user@host/db",
-        "sqlite:///{tmp}/missing/dir/x.db",
-        "no-such-driver+x://a/b",
-        "postgresql://u:secret@127.0.0.1:1/db",
-    ],
-)
-def test_bad_or_unreachable_urls_raise_storage_error(url: str, tmp_path: Path) -> None:
-    with pytest.raises(StorageError) as info:
-        Store(url.format(tmp=tmp_path))
-    text = info.value.one_line()
-    assert "\n" not in text
-    assert info.value.hint
-    assert "secret" not in text
-
-
-def test_password_is_masked() -> None:
-    from tunery.storage.store import normalize_url
-
-    url = normalize_url("postgresql://me:secret@db.example/tunery")
-    assert url.drivername == "postgresql+psycopg"
-    assert "secret" not in url.render_as_string(hide_password=True)
-
-
-def test_upgrade_false_on_an_empty_database_says_to_upgrade(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "empty.db"), upgrade=False) as store:
-        with pytest.raises(StorageError) as info:
-            store.list_experiments()
-        assert "tunery db upgrade" in (info.value.hint or "")
-
-
-def _use_inherited_store(store: Store, results: Any) -> None:
-    try:
-        store.add_intent("exp", "stop-experiment", None, 2.0)
-        results.put(len(store.pending_intents("exp")))
-    except Exception as exc:
-        results.put(repr(exc))
-
-
-def test_a_forked_child_can_use_its_parents_store(sqlite_path: str) -> None:
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork on this platform")
-    with Store(sqlite_path) as store:
-        store.create_experiment(make_experiment())
-        store.add_intent("exp", "kill-trial", "exp-0001", 1.0)  # a pooled connection exists
-        ctx = multiprocessing.get_context("fork")
-        results = ctx.Queue()
-        child = ctx.Process(target=_use_inherited_store, args=(store, results))
-        child.start()
-        assert results.get(timeout=30) == 2
-        child.join(timeout=30)
-        assert len(store.pending_intents("exp")) == 2
-
-
-# ---------------------------------------------------------------------------- bulk reads
-
-
-def _bulk_trials(store: Store) -> list[Trial]:
-    """Trials of every kind: finished, active, with and without objectives and times."""
-    store.create_experiment(make_experiment())
-    store.create_experiment(make_experiment("other"))
-    made = [
-        make_trial(
-            0,
-            status=C.SUCCEEDED,
-            objective=0.25,
-            metrics={"loss": MetricSummary(0.25, 2.0, 0.25)},
-            created_time=10.0,
-            start_time=10.5,
-            completion_time=20.3,
-            reason="TrialSucceeded",
-        ),
-        make_trial(
-            1, status=C.FAILED, message="<b>boom</b>", created_time=11.0, completion_time=21.0
-        ),
-        make_trial(2, status=C.RUNNING, parameters={"x": 1 / 3, "opt": "adam"}, start_time=12.0),
-        make_trial(3, status=C.CREATED),
-        make_trial(4, status=C.EARLY_STOPPED, objective=0.25, completion_time=22.0),
-        make_trial(5, status=C.SUCCEEDED, objective=0.1 + 0.2, completion_time=22.0),
-    ]
-    for trial in made:
-        store.create_trial(trial)
-    store.create_trial(make_trial(0, "other", status=C.SUCCEEDED, objective=-1.0))
-    return made
-
-
-def test_trial_rows_are_plain_and_carry_their_marks(store: Store) -> None:
-    made = _bulk_trials(store)
-    read = store.trial_rows("exp")
-    assert [r.name for r in read.rows] == [t.name for t in made]
-    first = read.rows[0]
-    assert first == (
-        "exp-0000", 0, "Succeeded", "TrialSucceeded", None, {"x": 0.5},
-        {"loss": {"min": 0.25, "max": 2.0, "latest": 0.25}}, 0.25, 10.0, 10.5, 20.3,
-    )  # fmt: skip
-    assert read.rows[2].parameters == {"x": 1 / 3, "opt": "adam"}
-    assert read.rows[1].metrics == {} and read.rows[1].message == "<b>boom</b>"
-    assert read.counts == {
-        "Created": 1, "Running": 1, "Succeeded": 2, "Failed": 1, "Killed": 0,
-        "EarlyStopped": 1, "MetricsUnavailable": 0,
-    }  # fmt: skip
-    assert (read.max_index, read.max_completion) == (5, 22.0)
-    only = store.trial_rows("exp", statuses=[C.FAILED, "Running"]).rows
-    assert [r.trial_index for r in only] == [1, 2]
-    empty = store.trial_rows("nothing")
-    assert empty.rows == [] and empty.max_index is None and empty.max_completion is None
-
-
-def test_trial_rows_changed_since(store: Store) -> None:
-    _bulk_trials(store)
-    # Active trials, later indexes, and finishes at or after the mark.
-    since = store.trial_rows("exp", changed_since=(4, 21.0)).rows
-    assert [r.trial_index for r in since] == [1, 2, 3, 4, 5]
-    since = store.trial_rows("exp", changed_since=(5, 22.0)).rows
-    assert [r.trial_index for r in since] == [2, 3, 4, 5]
-    since = store.trial_rows("exp", changed_since=(5, None)).rows
-    assert [r.trial_index for r in since] == [0, 1, 2, 3, 4, 5]
-    store.update_trial("exp", "exp-0002", status=C.KILLED, completion_time=30.0)
-    since = store.trial_rows("exp", changed_since=(5, 22.0), statuses=["Killed"]).rows
-    assert [r.name for r in since] == ["exp-0002"]
-
-
-def test_trial_rows_sorted_and_cut_by_the_database(store: Store) -> None:
-    _bulk_trials(store)
-    everything = store.trial_rows("exp").rows
-
-    def reference(column: str, descending: bool) -> list[str]:
-        present = [r for r in everything if getattr(r, column) is not None]
-        missing = [r.name for r in everything if getattr(r, column) is None]
-        present.sort(key=lambda r: getattr(r, column), reverse=descending)  # stable: by index
-        return [r.name for r in present] + missing
-
-    for key, column in Store.ORDER_COLUMNS.items():
-        for descending in (False, True):
-            got = store.trial_rows("exp", order=(key, descending)).rows
-            assert [r.name for r in got] == reference(column, descending), (key, descending)
-    page = store.trial_rows("exp", order=("objective", True), limit=2, offset=1)
-    assert [r.name for r in page.rows] == reference("objective", True)[1:3]
-    assert page.matched == len(everything)
-    assert store.trial_rows("exp").matched is None
-    failed = store.trial_rows("exp", statuses=["Failed"], limit=5)
-    assert failed.matched == 1 and len(failed.rows) == 1
-
-
-def test_trial_columns_match_trial_rows(store: Store) -> None:
-    import json
-
-    _bulk_trials(store)
-    for kwargs in ({}, {"changed_since": (4, 22.0)}, {"statuses": ["Succeeded", "Created"]}):
-        rows = store.trial_rows("exp", **kwargs)  # type: ignore[arg-type]
-        cols = store.trial_columns("exp", **kwargs)  # type: ignore[arg-type]
-        data = {key: json.loads(text) for key, text in cols.columns.items()}
-        assert cols.length == len(rows.rows)
-        assert (cols.counts, cols.max_index, cols.max_completion) == (
-            rows.counts,
-            rows.max_index,
-            rows.max_completion,
-        )
-        for i, r in enumerate(rows.rows):
-            assert data["name"][i] == r.name and data["index"][i] == r.trial_index
-            assert (data["status"][i], data["reason"][i]) == (r.status, r.reason)
-            assert data["message"][i] == r.message
-            assert data["objective"][i] == r.objective  # every digit
-            assert data["parameters"][i] == r.parameters and data["metrics"][i] == r.metrics
-            for key, value in (
-                ("created_ms", r.created_time),
-                ("start_ms", r.start_time),
-                ("completion_ms", r.completion_time),
-            ):
-                assert data[key][i] == (None if value is None else round(value * 1e6) // 1000)
-    assert json.loads(store.trial_columns("exp").columns["completion_ms"])[0] == 20_300
-    empty = store.trial_columns("nothing")
-    assert empty.length == 0 and set(empty.columns.values()) == {"[]"}
-
-
-def test_best_trial_and_summaries(store: Store) -> None:
-    from tunery.model import Objective, ObjectiveType
-
-    _bulk_trials(store)
-    best = store.best_trial("exp", Objective(ObjectiveType.MINIMIZE, "loss"))
-    assert best is not None and best.name == "exp-0000"  # ties: the earliest
-    assert best.metrics["loss"] == MetricSummary(0.25, 2.0, 0.25)
-    best = store.best_trial("exp", Objective(ObjectiveType.MAXIMIZE, "loss"))
-    assert best is not None and best.name == "exp-0005"
-    assert store.best_trial("nothing", Objective(ObjectiveType.MINIMIZE, "loss")) is None
-    summaries = store.trial_summaries()
-    assert summaries["other"] == {"Succeeded": (1, -1.0, -1.0)}
-    assert summaries["exp"]["Succeeded"] == (2, 0.25, 0.1 + 0.2)
-    assert summaries["exp"]["Running"] == (1, None, None)
-    assert "Killed" not in summaries["exp"]

@@ -24,7 +24,7 @@ from tests.test_spec_loading import BOMB
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Trial, TrialCondition
-from tunery.storage import Store
+from tunery.storage import Store, TrialChange
 from tunery.ui.app import LOG_TAIL_BYTES, create_app
 
 TOKEN = "s3cret-token"
@@ -260,10 +260,12 @@ def test_cursor_returns_only_changes(client: TestClient, store: Store) -> None:
     # Nothing finished: the running trials come again (their metrics may have grown).
     third = client.get("/api/experiments/live/trials", params={"after": second["cursor"]}).json()
     assert [t["name"] for t in third["trials"]] == [a, b]
-    store.update_trial("live", a, status=TrialCondition.SUCCEEDED, completion_time=1010.0)
+    store.update_trial(
+        "live", a, TrialChange(status=TrialCondition.SUCCEEDED, completion_time=1010.0)
+    )
     fourth = client.get("/api/experiments/live/trials", params={"after": third["cursor"]}).json()
     assert {t["name"]: t["status"] for t in fourth["trials"]} == {a: "Succeeded", b: "Running"}
-    store.update_trial("live", b, status=TrialCondition.FAILED, completion_time=1020.0)
+    store.update_trial("live", b, TrialChange(status=TrialCondition.FAILED, completion_time=1020.0))
     c = _add_trial(store, "live", 2, TrialCondition.CREATED)
     fifth = client.get("/api/experiments/live/trials", params={"after": fourth["cursor"]}).json()
     # a finished at the cursor's completion time: it comes once more (>=), harmlessly.
@@ -274,7 +276,7 @@ def test_cursor_returns_only_changes(client: TestClient, store: Store) -> None:
     }
     assert fifth["counts"]["Succeeded"] == 1 and fifth["counts"]["Failed"] == 1
     assert fifth["cursor"] == "v1.2.1020.0"
-    store.update_trial("live", c, status=TrialCondition.KILLED, completion_time=1030.0)
+    store.update_trial("live", c, TrialChange(status=TrialCondition.KILLED, completion_time=1030.0))
     sixth = client.get("/api/experiments/live/trials", params={"after": fifth["cursor"]}).json()
     assert [t["name"] for t in sixth["trials"]] == [b, c]
     # The last finished trial comes once more (>=), never an older one.
@@ -371,14 +373,18 @@ def test_full_lists_are_cached_until_trials_change(client: TestClient, store: St
         queries_module().columns_body = lambda *a, **k: calls.append("cols") or original[1](*a, **k)
         assert lists() == first and calls == []  # served from the cache
         # A running trial's metrics grow: the lists are built again.
-        store.update_trial("cached", running, metrics={"score": MetricSummary(1.0, 1.0, 1.0)})
+        store.update_trial(
+            "cached", running, TrialChange(metrics={"score": MetricSummary(1.0, 1.0, 1.0)})
+        )
         second = lists()
         assert calls == ["rows", "cols"]
         assert second[0]["trials"][0]["metrics"]["score"]["latest"] == 1.0
         assert second[1]["columns"]["metrics"][0]["score"]["latest"] == 1.0
         # It finishes; another trial is added.
         store.update_trial(
-            "cached", running, status=TrialCondition.SUCCEEDED, completion_time=5.0, objective=1.0
+            "cached",
+            running,
+            TrialChange(status=TrialCondition.SUCCEEDED, completion_time=5.0, objective=1.0),
         )
         _add_trial(store, "cached", 1, TrialCondition.CREATED)
         third = lists()

@@ -54,7 +54,7 @@ from tunery.model import (
 )
 from tunery.outcome import last_output_line, with_output_line
 from tunery.stopping import EarlyStopper, create_stopper
-from tunery.storage import Store
+from tunery.storage import Store, TrialChange
 from tunery.suggest import Suggester, create_suggester, pbt
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
 
@@ -363,11 +363,14 @@ class Controller:
         self, trial: Trial, expect: Sequence[TrialCondition], **changes: Any
     ) -> tuple[Trial, bool]:
         """Compare-and-set a trial in the store and in the cache (no read back when applied)."""
-        applied = self.store.update_trial(self.name, trial.name, expect=expect, **changes)
-        changes.pop("observations", None)
-        changes.pop("thin", None)
+        observations = changes.pop("observations", ())
+        thin = changes.pop("thin", None)
+        change = TrialChange(**changes)
+        applied = self.store.update_trial(
+            self.name, trial.name, change, expect=expect, observations=observations, thin=thin
+        )
         if applied:
-            return self._remember(replace(trial, **changes)), True
+            return self._remember(change.apply(trial)), True
         return self._refresh(trial.name), False
 
     @property
@@ -687,9 +690,9 @@ class Controller:
                 new_status = TrialCondition.SUCCEEDED
                 reason = "TrialSucceeded"
                 message = "Trial has succeeded"
-        elif (trial.cursor or {}).get("stopping"):
+        elif trial.pending_outcome:
             # The previous controller was stopping this trial when it died: finish the job.
-            intent = dict((trial.cursor or {})["stopping"])
+            intent = dict(trial.pending_outcome)
             new_status = TrialCondition(intent["status"])
             reason = str(intent["reason"])
             message = str(intent["message"])
@@ -701,7 +704,7 @@ class Controller:
             new_status = TrialCondition.FAILED
             reason = status.reason or "TrialFailed"
             message = status.message or "Trial has failed"
-        if new_status.is_failed and not (trial.cursor or {}).get("stopping"):
+        if new_status.is_failed and not trial.pending_outcome:
             message = self._with_output_line(trial, message)
         trial, applied = self._update(
             trial,
@@ -770,7 +773,7 @@ class Controller:
                 trial, _ = self._update(
                     trial,
                     [TrialCondition.RUNNING, TrialCondition.CREATED],
-                    cursor={**(trial.cursor or {}), "stopping": intent},
+                    pending_outcome=intent,
                 )
             stopping.append(trial)
         crashpoint("controller.stopping")

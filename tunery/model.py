@@ -399,7 +399,12 @@ class Trial:
     start_time: float | None = None
     completion_time: float | None = None
     handle: Mapping[str, Any] | None = None
+    #: The collector's position in the trial's output: ``source``, ``collector``, ``counts``.
     cursor: Mapping[str, Any] | None = None
+    #: The outcome (``status``, ``reason``, ``message``) a controller gives the trial it is
+    #: stopping, saved before it stops the process (a controller that dies in between is
+    #: followed by one that finishes the job).
+    pending_outcome: Mapping[str, Any] | None = None
 
     @property
     def metrics_source(self) -> str | None:

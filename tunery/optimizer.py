@@ -67,6 +67,8 @@ from tunery.model import (
     best_trial,
     objective_value,
 )
+from tunery.storage.base import BaseStore, TrialChange
+from tunery.storage.memory import InMemoryStore
 
 __all__ = ["MAX_ASK", "MAX_STEP", "Best", "Optimizer", "Suggestion"]
 
@@ -195,9 +197,12 @@ class Optimizer:
         self._trials: dict[str, Trial] = {}
         #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
         self._queue: list[dict[str, ParamValue]] = []
-        self._store: Any = None
+        self._store: BaseStore
         self._owner = ""
-        if storage is not None:
+        if storage is None:
+            self._store = InMemoryStore()
+            self._create_experiment(self._store)
+        else:
             if isinstance(storage, os.PathLike):
                 storage = os.fspath(storage)
             if not isinstance(storage, str):
@@ -209,9 +214,29 @@ class Optimizer:
 
     # ------------------------------------------------------------------ persistence
 
+    def _create_experiment(self, store: BaseStore) -> None:
+        from tunery.spec import to_document
+
+        now = _now()
+        store.create_experiment(
+            Experiment(
+                name=self.name,
+                spec=self.spec,
+                document=to_document(self.spec),
+                created_time=now,
+                base_dir=os.getcwd(),
+            )
+        )
+        store.set_experiment_status(
+            self.name,
+            ExperimentCondition.RUNNING,
+            "ExperimentRunning",
+            "driven by ask/tell",
+            start_time=now,
+        )
+
     def _open(self, storage: str) -> None:
         from tunery.controller import default_owner, owner_is_dead
-        from tunery.spec import to_document
         from tunery.storage import Store
 
         if self.name == "ask-tell":
@@ -220,22 +245,7 @@ class Optimizer:
         existing = store.find_experiment(self.name)
         now = _now()
         if existing is None:
-            store.create_experiment(
-                Experiment(
-                    name=self.name,
-                    spec=self.spec,
-                    document=to_document(self.spec),
-                    created_time=now,
-                    base_dir=os.getcwd(),
-                )
-            )
-            store.set_experiment_status(
-                self.name,
-                ExperimentCondition.RUNNING,
-                "ExperimentRunning",
-                "driven by ask/tell",
-                start_time=now,
-            )
+            self._create_experiment(store)
         elif existing.spec != self.spec:
             raise UserInputError(
                 f"an experiment named {self.name!r} already exists with another search space, "
@@ -255,7 +265,7 @@ class Optimizer:
 
     def close(self) -> None:
         """Release the experiment's lease (with storage)."""
-        if self._store is not None:
+        if self._owner:
             self._store.release_lease(self.name, self._owner)
 
     def __enter__(self) -> Optimizer:
@@ -300,10 +310,9 @@ class Optimizer:
             history = list(self._trials.values())
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
-        if self._store is not None:
-            state = self._suggester.dump_state()
-            if state is not None:
-                self._store.save_algorithm_state(self.name, state)
+        state = self._suggester.dump_state()
+        if state is not None:
+            self._store.save_algorithm_state(self.name, state)
         if not out and n is None:
             raise self._nothing_to_suggest()
         return out[0] if n is None else out
@@ -347,9 +356,8 @@ class Optimizer:
             created_time=now,
             start_time=now,
         )
-        if self._store is not None:
-            # One write: the trial is in the database whole, or not at all (and not in memory).
-            self._store.create_trial(trial)
+        # One write: the trial is in the store whole, or not at all (and not in the cache).
+        self._store.create_trial(trial)
         self._trials[trial.name] = trial
         return Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
 
@@ -393,10 +401,9 @@ class Optimizer:
         obs = Observation(trial.name, _METRIC, kept, step, _now())
         metrics = dict(trial.metrics)
         metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(kept)
-        if self._store is not None:
-            self._store.add_observations(
-                self.name, trial.name, [obs], metrics=metrics, cursor=trial.cursor
-            )
+        self._store.add_observations(
+            self.name, trial.name, [obs], metrics=metrics, cursor=trial.cursor
+        )
         self._curves.setdefault(trial.name, []).append(obs)
         self._trials[trial.name] = replace(trial, metrics=metrics)
 
@@ -424,18 +431,15 @@ class Optimizer:
         reason = self._stopper.decide(list(self._trials.values()), self._curves).get(trial.name)
         if reason is None:
             return False
-        changes: dict[str, Any] = {
-            "status": TrialCondition.EARLY_STOPPED,
-            "reason": "TrialEarlyStopped",
-            "message": reason,
-            "objective": objective_value(self.spec.objective, trial.metrics),
-            "completion_time": _now(),
-        }
-        if self._store is not None:
-            self._store.update_trial(
-                self.name, trial.name, expect=[TrialCondition.RUNNING], **changes
-            )
-        self._trials[trial.name] = replace(trial, **changes)
+        change = TrialChange(
+            status=TrialCondition.EARLY_STOPPED,
+            reason="TrialEarlyStopped",
+            message=reason,
+            objective=objective_value(self.spec.objective, trial.metrics),
+            completion_time=_now(),
+        )
+        self._store.update_trial(self.name, trial.name, change, expect=[TrialCondition.RUNNING])
+        self._trials[trial.name] = change.apply(trial)
         return True
 
     def tell(
@@ -453,13 +457,13 @@ class Optimizer:
         metrics = dict(trial.metrics)
         if number is not None:
             metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(number)
-        changes: dict[str, Any] = {
-            "status": TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
-            "reason": "TrialSucceeded" if ok else "TrialFailed",
-            "objective": number if ok else None,
-            "metrics": metrics,
-            "completion_time": now,
-        }
+        change = TrialChange(
+            status=TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
+            reason="TrialSucceeded" if ok else "TrialFailed",
+            objective=number if ok else None,
+            metrics=metrics,
+            completion_time=now,
+        )
         curve = self._curves.get(sid, [])
         # The final value is the curve's last observation (as a trial's last metric line).
         obs = (
@@ -467,13 +471,12 @@ class Optimizer:
             if number is not None
             else []
         )
-        if self._store is not None:
-            self._store.update_trial(
-                self.name, sid, expect=[TrialCondition.RUNNING], observations=obs, **changes
-            )
+        self._store.update_trial(
+            self.name, sid, change, expect=[TrialCondition.RUNNING], observations=obs
+        )
         if obs:
             self._curves.setdefault(sid, []).extend(obs)
-        self._trials[sid] = replace(trial, **changes)
+        self._trials[sid] = change.apply(trial)
 
     @property
     def best(self) -> Best | None:

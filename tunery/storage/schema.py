@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 #: The Alembic revision this code's schema corresponds to (checked against the migrations by a
 #: test); a database at this revision needs no migration.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -65,7 +65,10 @@ trials = sa.Table(
     sa.Column("start_time", sa.Float(), nullable=True),
     sa.Column("completion_time", sa.Float(), nullable=True),
     sa.Column("handle", JSON, nullable=True),
+    #: The collector's position: ``source``, the collector's own ``collector`` cursor, ``counts``.
     sa.Column("cursor", JSON, nullable=True),
+    #: The outcome a controller stopping the trial will give it (revision 0002).
+    sa.Column("pending_outcome", JSON, nullable=True),
     sa.UniqueConstraint("experiment", "trial_index", name="uq_trials_experiment_index"),
     sa.Index("ix_trials_experiment_status", "experiment", "status"),
 )

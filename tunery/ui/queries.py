@@ -3,10 +3,10 @@
 Two shapes of the trial list come from here:
 
 - *rows* (``/trials``, the exports): each trial an object in ``tunery trials --json``'s
-  shape, built in Python from :meth:`Store.trial_rows`; sortable and sliceable;
+  shape, built in Python from :func:`~tunery.storage.views.trial_rows`; sortable and sliceable;
 - *columns* (``/columns``, what the page loads): one JSON array per field, built by the
-  database (:meth:`Store.trial_columns`) and spliced into the answer as text, so no Python
-  object is made per trial.
+  database (:func:`~tunery.storage.views.trial_columns`) and spliced into the answer as text,
+  so no Python object is made per trial.
 
 Both answers of a full list (no cursor) are kept by :class:`BodyCache` and served again
 while the experiment's trials have not changed.
@@ -44,13 +44,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunery.model import Objective, Trial, TrialCondition
-from tunery.storage import Store
-from tunery.storage.store import TrialMarks, TrialRow
+from tunery.storage import Store, views
+from tunery.storage.views import TrialMarks, TrialRow
 
 ACTIVE = (TrialCondition.CREATED.value, TrialCondition.RUNNING.value)
 #: Conditions whose objective counts for the best trial (Katib's currentOptimalTrial).
 BEST_ELIGIBLE = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
-#: The fields of the columnar list, in order: answer key -> Store.trial_columns key.
+#: The API's camelCase sort keys that the database sorts by -> :func:`views.trial_rows`'s keys.
+ORDER_COLUMNS = {
+    "index": "index",
+    "name": "name",
+    "status": "status",
+    "objective": "objective",
+    "createdTime": "created_time",
+    "startTime": "start_time",
+    "completionTime": "completion_time",
+}
+#: The fields of the columnar list, in order: answer key -> views.trial_columns key.
 COLUMNS = {
     "name": "name",
     "index": "index",
@@ -228,19 +238,20 @@ def trial_page(
     By index unless ``sort`` (from :func:`parse_sort`) says otherwise.
     """
     since = None if after is None else after.since()
-    if sort is None or sort[0] in Store.ORDER_COLUMNS:
+    if sort is None or sort[0] in ORDER_COLUMNS:
         # Sorted and cut by the database: a page of 10,000 trials costs a page.
-        read = store.trial_rows(
+        read = views.trial_rows(
+            store,
             experiment,
             changed_since=since,
             statuses=statuses,
-            order=sort,
+            order=None if sort is None else (ORDER_COLUMNS[sort[0]], sort[1]),
             limit=limit,
             offset=offset,
         )
         matched = len(read.rows) if read.matched is None else read.matched
         return TrialPage([trial_dict(t) for t in read.rows], Cursor.of(read), read.counts, matched)
-    read = store.trial_rows(experiment, changed_since=since, statuses=statuses)
+    read = views.trial_rows(store, experiment, changed_since=since, statuses=statuses)
     dicts = [trial_dict(t) for t in read.rows]
     if sort is not None:
         dicts = sort_trials(dicts, *sort)
@@ -257,8 +268,8 @@ def columns_body(
     statuses: Iterable[str] | None = None,
 ) -> str:
     """The columnar trial list's answer as JSON text (see ``/columns`` in the app)."""
-    read = store.trial_columns(
-        experiment, changed_since=None if after is None else after.since(), statuses=statuses
+    read = views.trial_columns(
+        store, experiment, changed_since=None if after is None else after.since(), statuses=statuses
     )
     head = json.dumps(
         {
@@ -283,7 +294,7 @@ def version(store: Store, experiment: str, created_time: float | None) -> Hashab
     ``parallelTrialCount`` of them); finished trials never change.  The experiment's
     creation time tells a deleted and recreated experiment of the same name apart.
     """
-    active = store.trial_columns(experiment, statuses=ACTIVE)
+    active = views.trial_columns(store, experiment, statuses=ACTIVE)
     return (
         created_time,
         tuple(active.counts.items()),
@@ -323,7 +334,7 @@ class BodyCache:
 
 def trial_counts(store: Store, experiment: str) -> dict[str, int]:
     """Trial counts by Katib condition (every condition is a key)."""
-    return {c.value: n for c, n in store.count_trials(experiment).items()}
+    return {c.value: n for c, n in views.count_trials(store, experiment).items()}
 
 
 def summary_counts(counts: Mapping[str, int]) -> dict[str, int]:
@@ -341,14 +352,14 @@ def summary_counts(counts: Mapping[str, int]) -> dict[str, int]:
 
 def best_trial_row(store: Store, experiment: str, objective: Objective) -> dict[str, Any] | None:
     """The best succeeded or early-stopped trial by objective (ties: the earliest)."""
-    best = store.best_trial(experiment, objective)
+    best = views.best_trial(store, experiment, objective)
     return None if best is None else model_trial_dict(best)
 
 
 def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:
     """Per experiment: counts by status and the min/max objective of eligible trials."""
     out: dict[str, dict[str, Any]] = {}
-    for exp, by_status in store.trial_summaries().items():
+    for exp, by_status in views.trial_summaries(store).items():
         entry: dict[str, Any] = {"counts": {}, "min": None, "max": None}
         for status, (count, low, high) in by_status.items():
             entry["counts"][status] = count
@@ -363,8 +374,8 @@ def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:
 
 def objective_table(store: Store, experiment: str) -> tuple[list[dict[str, Any]], list[float]]:
     """Parameters and objective of every finished trial with an objective."""
-    read = store.trial_columns(
-        experiment, statuses=BEST_ELIGIBLE, fields=("parameters", "objective")
+    read = views.trial_columns(
+        store, experiment, statuses=BEST_ELIGIBLE, fields=("parameters", "objective")
     )
     params = json.loads(read.columns["parameters"])
     objectives = json.loads(read.columns["objective"])

@@ -1,0 +1,158 @@
+"""The SQL views of trials (tunery.storage.views): rows, JSON columns, counts, summaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_storage_store import C, make_experiment, make_trial, open_store
+from tunery.model import MetricSummary, Objective, ObjectiveType, Trial
+from tunery.storage import Store, TrialChange, views
+from tunery.ui import queries
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from open_store(request, tmp_path)
+
+
+def test_the_ui_sorts_by_view_keys() -> None:
+    """The UI's camelCase sort keys translate to the views' snake_case ones, all of them."""
+    assert set(queries.ORDER_COLUMNS.values()) == set(views.ORDER_COLUMNS)
+    assert queries.ORDER_COLUMNS["createdTime"] == "created_time"
+
+
+def _bulk_trials(store: Store) -> list[Trial]:
+    """Trials of every kind: finished, active, with and without objectives and times."""
+    store.create_experiment(make_experiment())
+    store.create_experiment(make_experiment("other"))
+    made = [
+        make_trial(
+            0,
+            status=C.SUCCEEDED,
+            objective=0.25,
+            metrics={"loss": MetricSummary(0.25, 2.0, 0.25)},
+            created_time=10.0,
+            start_time=10.5,
+            completion_time=20.3,
+            reason="TrialSucceeded",
+        ),
+        make_trial(
+            1, status=C.FAILED, message="<b>boom</b>", created_time=11.0, completion_time=21.0
+        ),
+        make_trial(2, status=C.RUNNING, parameters={"x": 1 / 3, "opt": "adam"}, start_time=12.0),
+        make_trial(3, status=C.CREATED),
+        make_trial(4, status=C.EARLY_STOPPED, objective=0.25, completion_time=22.0),
+        make_trial(5, status=C.SUCCEEDED, objective=0.1 + 0.2, completion_time=22.0),
+    ]
+    for trial in made:
+        store.create_trial(trial)
+    store.create_trial(make_trial(0, "other", status=C.SUCCEEDED, objective=-1.0))
+    return made
+
+
+def test_trial_rows_are_plain_and_carry_their_marks(store: Store) -> None:
+    made = _bulk_trials(store)
+    read = views.trial_rows(store, "exp")
+    assert [r.name for r in read.rows] == [t.name for t in made]
+    first = read.rows[0]
+    assert first == (
+        "exp-0000", 0, "Succeeded", "TrialSucceeded", None, {"x": 0.5},
+        {"loss": {"min": 0.25, "max": 2.0, "latest": 0.25}}, 0.25, 10.0, 10.5, 20.3,
+    )  # fmt: skip
+    assert read.rows[2].parameters == {"x": 1 / 3, "opt": "adam"}
+    assert read.rows[1].metrics == {} and read.rows[1].message == "<b>boom</b>"
+    assert read.counts == {
+        "Created": 1, "Running": 1, "Succeeded": 2, "Failed": 1, "Killed": 0,
+        "EarlyStopped": 1, "MetricsUnavailable": 0,
+    }  # fmt: skip
+    assert (read.max_index, read.max_completion) == (5, 22.0)
+    only = views.trial_rows(store, "exp", statuses=[C.FAILED, "Running"]).rows
+    assert [r.trial_index for r in only] == [1, 2]
+    empty = views.trial_rows(store, "nothing")
+    assert empty.rows == [] and empty.max_index is None and empty.max_completion is None
+
+
+def test_trial_rows_changed_since(store: Store) -> None:
+    _bulk_trials(store)
+    # Active trials, later indexes, and finishes at or after the mark.
+    since = views.trial_rows(store, "exp", changed_since=(4, 21.0)).rows
+    assert [r.trial_index for r in since] == [1, 2, 3, 4, 5]
+    since = views.trial_rows(store, "exp", changed_since=(5, 22.0)).rows
+    assert [r.trial_index for r in since] == [2, 3, 4, 5]
+    since = views.trial_rows(store, "exp", changed_since=(5, None)).rows
+    assert [r.trial_index for r in since] == [0, 1, 2, 3, 4, 5]
+    store.update_trial("exp", "exp-0002", TrialChange(status=C.KILLED, completion_time=30.0))
+    since = views.trial_rows(store, "exp", changed_since=(5, 22.0), statuses=["Killed"]).rows
+    assert [r.name for r in since] == ["exp-0002"]
+
+
+def test_trial_rows_sorted_and_cut_by_the_database(store: Store) -> None:
+    _bulk_trials(store)
+    everything = views.trial_rows(store, "exp").rows
+
+    def reference(column: str, descending: bool) -> list[str]:
+        present = [r for r in everything if getattr(r, column) is not None]
+        missing = [r.name for r in everything if getattr(r, column) is None]
+        present.sort(key=lambda r: getattr(r, column), reverse=descending)  # stable: by index
+        return [r.name for r in present] + missing
+
+    for key, column in views.ORDER_COLUMNS.items():
+        for descending in (False, True):
+            got = views.trial_rows(store, "exp", order=(key, descending)).rows
+            assert [r.name for r in got] == reference(column, descending), (key, descending)
+    page = views.trial_rows(store, "exp", order=("objective", True), limit=2, offset=1)
+    assert [r.name for r in page.rows] == reference("objective", True)[1:3]
+    assert page.matched == len(everything)
+    assert views.trial_rows(store, "exp").matched is None
+    failed = views.trial_rows(store, "exp", statuses=["Failed"], limit=5)
+    assert failed.matched == 1 and len(failed.rows) == 1
+
+
+def test_trial_columns_match_trial_rows(store: Store) -> None:
+
+    _bulk_trials(store)
+    for kwargs in ({}, {"changed_since": (4, 22.0)}, {"statuses": ["Succeeded", "Created"]}):
+        rows = views.trial_rows(store, "exp", **kwargs)  # type: ignore[arg-type]
+        cols = views.trial_columns(store, "exp", **kwargs)  # type: ignore[arg-type]
+        data = {key: json.loads(text) for key, text in cols.columns.items()}
+        assert cols.length == len(rows.rows)
+        assert (cols.counts, cols.max_index, cols.max_completion) == (
+            rows.counts,
+            rows.max_index,
+            rows.max_completion,
+        )
+        for i, r in enumerate(rows.rows):
+            assert data["name"][i] == r.name and data["index"][i] == r.trial_index
+            assert (data["status"][i], data["reason"][i]) == (r.status, r.reason)
+            assert data["message"][i] == r.message
+            assert data["objective"][i] == r.objective  # every digit
+            assert data["parameters"][i] == r.parameters and data["metrics"][i] == r.metrics
+            for key, value in (
+                ("created_ms", r.created_time),
+                ("start_ms", r.start_time),
+                ("completion_ms", r.completion_time),
+            ):
+                assert data[key][i] == (None if value is None else round(value * 1e6) // 1000)
+    assert json.loads(views.trial_columns(store, "exp").columns["completion_ms"])[0] == 20_300
+    empty = views.trial_columns(store, "nothing")
+    assert empty.length == 0 and set(empty.columns.values()) == {"[]"}
+
+
+def test_best_trial_and_summaries(store: Store) -> None:
+
+    _bulk_trials(store)
+    best = views.best_trial(store, "exp", Objective(ObjectiveType.MINIMIZE, "loss"))
+    assert best is not None and best.name == "exp-0000"  # ties: the earliest
+    assert best.metrics["loss"] == MetricSummary(0.25, 2.0, 0.25)
+    best = views.best_trial(store, "exp", Objective(ObjectiveType.MAXIMIZE, "loss"))
+    assert best is not None and best.name == "exp-0005"
+    assert views.best_trial(store, "nothing", Objective(ObjectiveType.MINIMIZE, "loss")) is None
+    summaries = views.trial_summaries(store)
+    assert summaries["other"] == {"Succeeded": (1, -1.0, -1.0)}
+    assert summaries["exp"]["Succeeded"] == (2, 0.25, 0.1 + 0.2)
+    assert summaries["exp"]["Running"] == (1, None, None)
+    assert "Killed" not in summaries["exp"]

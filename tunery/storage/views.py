@@ -1,0 +1,393 @@
+"""Bulk reads of trials for the UI and the CLI, in SQL: rows, JSON columns, counts, summaries.
+
+These are views over :class:`~tunery.storage.store.SqlStore`'s tables, outside the
+:class:`~tunery.storage.base.BaseStore` protocol (a store that is not SQL has no need of
+them).  Each reads in one transaction and returns the experiment's *marks* with its trials
+(counts by status, largest index and completion time), which a polling reader passes back as
+``changed_since``.  Sort keys are the snake_case names of :data:`ORDER_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
+from tunery.storage.schema import trials
+from tunery.storage.store import (
+    _TRIAL_STATUS,
+    SqlStore,
+    json_text,
+    trial_query,
+    trials_from_rows,
+)
+
+__all__ = [
+    "ORDER_COLUMNS",
+    "TRIAL_COLUMNS",
+    "TrialColumns",
+    "TrialMarks",
+    "TrialRow",
+    "TrialRows",
+    "best_trial",
+    "count_trials",
+    "trial_columns",
+    "trial_rows",
+    "trial_summaries",
+]
+
+
+class TrialRow(NamedTuple):
+    """A trial as plain data, for readers that list many (no labels, handle or cursor)."""
+
+    name: str
+    trial_index: int
+    status: str
+    reason: str | None
+    message: str | None
+    parameters: dict[str, Any]
+    metrics: dict[str, dict[str, float | None]]
+    objective: float | None
+    created_time: float | None
+    start_time: float | None
+    completion_time: float | None
+
+
+@dataclass(frozen=True)
+class TrialMarks:
+    """Where an experiment's trials stand, read with them in one transaction.
+
+    ``counts``: every trial by status (every condition is a key); ``max_index`` and
+    ``max_completion``: the largest trial index and completion time (None: no trial / none
+    finished).  A reader passes ``(max_index, max_completion)`` back as ``changed_since``.
+    """
+
+    counts: dict[str, int]
+    max_index: int | None
+    max_completion: float | None
+
+
+@dataclass(frozen=True)
+class TrialRows(TrialMarks):
+    """The answer of :func:`trial_rows`."""
+
+    rows: list[TrialRow]
+    #: How many trials matched before ``limit``/``offset`` (None when neither was given).
+    matched: int | None = None
+
+
+@dataclass(frozen=True)
+class TrialColumns(TrialMarks):
+    """The answer of :func:`trial_columns`: each column as JSON array text.
+
+    Keys of ``columns``: ``name``, ``index``, ``status``, ``reason``, ``message``,
+    ``objective``, ``created_ms``, ``start_ms``, ``completion_ms`` (times as integer
+    milliseconds since the epoch), ``parameters`` and ``metrics`` (one object per trial, as
+    stored).  The arrays are aligned, in index order; ``length`` is their length.
+    """
+
+    length: int
+    columns: dict[str, str]
+
+
+def count_trials(store: SqlStore, experiment: str) -> dict[TrialCondition, int]:
+    """How many trials are in each condition (every condition is a key)."""
+    counts = dict.fromkeys(TrialCondition, 0)
+    query = (
+        sa.select(trials.c.status, sa.func.count())
+        .where(trials.c.experiment == experiment)
+        .group_by(trials.c.status)
+    )
+    with store._read() as conn:
+        for status, count in conn.execute(query):
+            counts[_TRIAL_STATUS[status]] = int(count)
+    return counts
+
+
+# ------------------------------------------------------------------ bulk reads
+
+
+def _trial_filter(
+    experiment: str,
+    changed_since: tuple[int, float | None] | None,
+    statuses: Iterable[TrialCondition | str] | None,
+) -> list[Any]:
+    c = trials.c
+    where: list[Any] = [c.experiment == experiment]
+    if changed_since is not None:
+        max_index, max_completion = changed_since
+        changed = [
+            c.status.in_([s.value for s in TrialCondition if s.is_active]),
+            c.trial_index > max_index,
+            c.completion_time.is_not(None)
+            if max_completion is None
+            else c.completion_time >= max_completion,
+        ]
+        where.append(sa.or_(*changed))
+    if statuses is not None:
+        where.append(c.status.in_([TrialCondition(s).value for s in statuses]))
+    return where
+
+
+def _marks(conn: Connection, experiment: str) -> dict[str, Any]:
+    c = trials.c
+    counts = {s.value: 0 for s in TrialCondition}
+    query = (
+        sa.select(c.status, sa.func.count()).where(c.experiment == experiment).group_by(c.status)
+    )
+    for status, count in conn.execute(query):
+        counts[status] = int(count)
+    max_index, max_completion = conn.execute(
+        sa.select(sa.func.max(c.trial_index), sa.func.max(c.completion_time)).where(
+            c.experiment == experiment
+        )
+    ).one()
+    return {
+        "counts": counts,
+        "max_index": None if max_index is None else int(max_index),
+        "max_completion": max_completion,
+    }
+
+
+def trial_rows(
+    store: SqlStore,
+    experiment: str,
+    *,
+    changed_since: tuple[int, float | None] | None = None,
+    statuses: Iterable[TrialCondition | str] | None = None,
+    order: tuple[str, bool] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> TrialRows:
+    """The experiment's trials as plain tuples, by index, with their marks, in one read.
+
+    ``order=(column, descending)`` sorts by one of :attr:`ORDER_COLUMNS` in the database
+    instead (missing values last either way, ties by index), and ``limit``/``offset``
+    then cut the sorted list there, so a page of a large experiment costs a page.
+
+    ``changed_since=(max_index, max_completion)`` (the marks of an earlier read) keeps
+    only the trials that may have changed since: every active trial, every trial with a
+    larger index, and every trial that finished at or after ``max_completion`` (``>=``:
+    one that finished in the same clock tick is not lost).  One controller writes an
+    experiment's trials and a finished trial never changes, so a reader that merges these
+    by name has every trial as stored; ``counts`` lets it check.
+    """
+    c = trials.c
+    query = sa.select(
+        c.name,
+        c.trial_index,
+        c.status,
+        c.reason,
+        c.message,
+        c.objective,
+        c.created_time,
+        c.start_time,
+        c.completion_time,
+        json_text(store.backend, c.parameters),
+        json_text(store.backend, c.metrics),
+    ).where(*_trial_filter(experiment, changed_since, statuses))
+    if order is not None:
+        column = getattr(c, ORDER_COLUMNS[order[0]])
+        query = query.order_by(
+            column.is_(None), column.desc() if order[1] else column.asc(), c.trial_index
+        )
+    else:
+        query = query.order_by(c.trial_index)
+    sliced = limit is not None or offset > 0
+    if sliced:
+        query = query.offset(max(0, offset))
+        if limit is not None:
+            query = query.limit(max(0, limit))
+    with store._read() as conn:
+        rows = conn.execute(query).all()
+        marks = _marks(conn, experiment)
+        matched = None
+        if sliced:
+            matched = int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        *_trial_filter(experiment, changed_since, statuses)
+                    )
+                ).scalar_one()
+            )
+    # One json.loads for the whole result: the per-call overhead dominates small documents.
+    blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]}]" for r in rows]) + "]")
+    out = [
+        TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9])
+        for row, blob in zip(rows, blobs, strict=True)
+    ]
+    return TrialRows(rows=out, matched=matched, **marks)
+
+
+#: Sort keys :func:`trial_rows` can order by in the database -> their trials column.
+ORDER_COLUMNS = {
+    "index": "trial_index",
+    "name": "name",
+    "status": "status",
+    "objective": "objective",
+    "created_time": "created_time",
+    "start_time": "start_time",
+    "completion_time": "completion_time",
+}
+
+
+#: The columns :func:`trial_columns` can build.
+TRIAL_COLUMNS = (
+    "name",
+    "index",
+    "status",
+    "reason",
+    "message",
+    "objective",
+    "created_ms",
+    "start_ms",
+    "completion_ms",
+    "parameters",
+    "metrics",
+)
+
+
+def trial_columns(
+    store: SqlStore,
+    experiment: str,
+    *,
+    changed_since: tuple[int, float | None] | None = None,
+    statuses: Iterable[TrialCondition | str] | None = None,
+    fields: Iterable[str] | None = None,
+) -> TrialColumns:
+    """The trials of :func:`trial_rows` as columns of JSON text, built by the database.
+
+    For readers that pass trials on as JSON (the web UI): no Python object per trial.
+    ``fields`` picks columns of :attr:`TRIAL_COLUMNS` (default: all).  Numbers keep
+    every digit (they round-trip to the same double).
+    """
+    c = trials.c
+    names = TRIAL_COLUMNS if fields is None else tuple(fields)
+    unknown = set(names) - set(TRIAL_COLUMNS)
+    if unknown:
+        raise ValueError(f"trial_columns() got unknown fields: {', '.join(sorted(unknown))}")
+    where = _trial_filter(experiment, changed_since, statuses)
+
+    def ms(column: Any) -> Any:
+        # Whole milliseconds, cut as ISO 8601 text to the millisecond is (after rounding
+        # to microseconds, so that 0.3 s is 300 ms, not 299).
+        return sa.cast(sa.func.round(column * 1_000_000), sa.BigInteger) // 1000
+
+    if store.backend == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        pg: dict[str, Any] = {
+            "name": c.name,
+            "index": c.trial_index,
+            "status": c.status,
+            "reason": c.reason,
+            "message": c.message,
+            "objective": c.objective,
+            "created_ms": ms(c.created_time),
+            "start_ms": ms(c.start_time),
+            "completion_ms": ms(c.completion_time),
+            "parameters": c.parameters,
+            "metrics": c.metrics,
+        }
+        aggregates = [
+            sa.func.coalesce(
+                sa.cast(sa.func.json_agg(aggregate_order_by(pg[name], c.trial_index)), sa.Text),
+                sa.literal("[]", sa.Text),
+            )
+            for name in names
+        ]
+        query = sa.select(sa.func.count(), *aggregates).where(*where)
+    else:
+        # SQLite's json_group_array() quotes text and writes integers; the stored JSON
+        # columns are joined with commas as they are (never parsed), and so are the
+        # objectives, written with 17 digits (SQLite's JSON functions write 15).
+        def joined(value: Any) -> Any:
+            return (
+                sa.literal("[", sa.Text)
+                + sa.func.coalesce(sa.func.group_concat(value, ","), "", type_=sa.Text)
+                + sa.literal("]", sa.Text)
+            )
+
+        lite: dict[str, tuple[Any, Any]] = {
+            "name": (c.name, sa.func.json_group_array),
+            "index": (c.trial_index, sa.func.json_group_array),
+            "status": (c.status, sa.func.json_group_array),
+            "reason": (c.reason, sa.func.json_group_array),
+            "message": (c.message, sa.func.json_group_array),
+            "objective": (
+                sa.case(
+                    (c.objective.is_(None), "null"),
+                    else_=sa.func.printf("%!.17g", c.objective),
+                ),
+                joined,
+            ),
+            "created_ms": (ms(c.created_time), sa.func.json_group_array),
+            "start_ms": (ms(c.start_time), sa.func.json_group_array),
+            "completion_ms": (ms(c.completion_time), sa.func.json_group_array),
+            "parameters": (
+                sa.func.coalesce(json_text(store.backend, c.parameters), "null"),
+                joined,
+            ),
+            "metrics": (sa.func.coalesce(json_text(store.backend, c.metrics), "null"), joined),
+        }
+        # An ORDER BY in a subquery of an aggregate is kept (SQLite does not flatten it).
+        inner = (
+            sa.select(*[lite[name][0].label(f"c{i}") for i, name in enumerate(names)])
+            .where(*where)
+            .order_by(c.trial_index)
+            .subquery()
+        )
+        query = sa.select(
+            sa.func.count(),
+            *[lite[name][1](inner.c[f"c{i}"]) for i, name in enumerate(names)],
+        )
+    with store._read() as conn:
+        length, *texts = conn.execute(query).one()
+        marks = _marks(conn, experiment)
+    return TrialColumns(length=int(length), columns=dict(zip(names, texts, strict=True)), **marks)
+
+
+def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial | None:
+    """The succeeded or early-stopped trial with the best objective (ties: the earliest).
+
+    Katib's ``currentOptimalTrial``; None before any such trial has an objective.
+    """
+    c = trials.c
+    order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
+    query = (
+        trial_query(store.backend)
+        .where(
+            c.experiment == experiment,
+            c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
+            c.objective.is_not(None),
+        )
+        .order_by(order, c.trial_index)
+        .limit(1)
+    )
+    with store._read() as conn:
+        rows = conn.execute(query).all()
+    return trials_from_rows(rows)[0] if rows else None
+
+
+def trial_summaries(
+    store: SqlStore,
+) -> dict[str, dict[str, tuple[int, float | None, float | None]]]:
+    """Per experiment and trial status: ``(count, min objective, max objective)``."""
+    c = trials.c
+    query = sa.select(
+        c.experiment,
+        c.status,
+        sa.func.count(),
+        sa.func.min(c.objective),
+        sa.func.max(c.objective),
+    ).group_by(c.experiment, c.status)
+    out: dict[str, dict[str, tuple[int, float | None, float | None]]] = {}
+    with store._read() as conn:
+        for exp, status, count, low, high in conn.execute(query):
+            out.setdefault(exp, {})[status] = (int(count), low, high)
+    return out
