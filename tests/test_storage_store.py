@@ -25,6 +25,7 @@ from tunery.model import (
 )
 from tunery.storage import Intent, Store, TrialChange, schema, views
 from tunery.storage.store import _make_trial
+from tunery.testing.store import StoreContract
 
 C = TrialCondition
 
@@ -687,3 +688,10 @@ def test_reader_processes_while_a_writer_writes(sqlite_path: str) -> None:
     with Store(sqlite_path) as store:
         assert views.count_trials(store, "exp")[C.SUCCEEDED] == 150
         assert len(store.get_observations("exp")) == 750
+
+
+# ---------------------------------------------------------------------------- the contract
+
+
+class TestSqlStoreContract(StoreContract):
+    """The store contract on SQLite and PostgreSQL (the module's ``store`` fixture)."""
