@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,11 @@ from alembic.script import ScriptDirectory
 
 from tests.test_storage_codec import minimal_spec
 from tunery.errors import StorageError
-from tunery.model import Experiment
+from tunery.model import Experiment, ExperimentCondition, TrialCondition
 from tunery.storage import Store, schema
+from tunery.storage.codec import spec_to_json
 from tunery.storage.engine import MIGRATIONS_DIR
+from tunery.thinning import THINNED_LABEL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -109,3 +113,181 @@ def test_the_comparison_would_see_a_drift(tmp_path: Path) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         kinds = {diff[0] for diff in compare_metadata(context, drifted)}
     assert kinds == {"add_column", "add_index"}
+
+
+# ---------------------------------------------------------------------- from revision 0001
+
+#: A database written by the release at schema 0001 (tools/schema_0001_fixture.py made it).
+SCHEMA_0001 = Path(__file__).parent / "data" / "schema_0001.sql"
+
+
+def _load_0001(url: str, base: Path) -> dict[str, list[dict[str, Any]]]:
+    """Create schema 0001 in the empty database at ``url``, load the fixture's rows into it,
+    and return every table's rows as stored (JSON parsed), read before any upgrade."""
+    text = SCHEMA_0001.read_text(encoding="utf-8")
+    text = text.replace("@BASE@", str(base)).replace("@PYTHON@", sys.executable)
+    with Store(url, upgrade=False) as store:
+        config = store._alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            for line in text.splitlines():
+                if line.startswith("INSERT INTO "):
+                    conn.exec_driver_sql(line)
+        assert store.current_revision() == "0001"
+        meta = sa.MetaData()
+        meta.reflect(store.engine)
+        raw: dict[str, list[dict[str, Any]]] = {}
+        with store.engine.connect() as conn:
+            for name in ("experiments", "trials", "observations", "algorithm_states", "leases"):
+                table = meta.tables[name]
+                key = table.c.id if "id" in table.c else next(iter(table.primary_key.columns))
+                rows = conn.execute(sa.select(table).order_by(key)).mappings().all()
+                raw[name] = [
+                    {k: _parsed(v) if k in JSON_COLUMNS else v for k, v in row.items()}
+                    for row in rows
+                ]  # fmt: skip
+            intents = meta.tables["intents"]
+            raw["intents"] = [
+                dict(r) for r in conn.execute(sa.select(intents).order_by(intents.c.id)).mappings()
+            ]
+    return raw
+
+
+def _parsed(value: Any) -> Any:
+    # Reflected JSON columns come back parsed on one backend and as text on another.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+JSON_COLUMNS = {"spec", "document", "parameters", "labels", "metrics", "handle", "cursor", "state"}
+
+
+def test_a_0001_database_upgrades_in_place_and_reads_back(fresh_url: str, tmp_path: Path) -> None:
+    raw = _load_0001(fresh_url, tmp_path)
+    with Store(fresh_url) as store:  # upgrades in place
+        assert store.current_revision() == schema.HEAD_REVISION
+        assert _diff(store) == []  # the same schema as a fresh database's
+        experiments = {e.name: e for e in store.list_experiments()}
+        assert list(experiments) == ["katib", "resumable"]
+        for row in raw["experiments"]:
+            got = experiments[row["name"]]
+            assert spec_to_json(got.spec) == row["spec"]
+            assert got.document == row["document"]
+            assert (got.status.value, got.reason, got.message) == (
+                row["status"], row["reason"], row["message"],
+            )  # fmt: skip
+            assert (got.created_time, got.start_time, got.completion_time) == (
+                row["created_time"], row["start_time"], row["completion_time"],
+            )  # fmt: skip
+            assert (got.base_dir, got.runs_dir) == (row["base_dir"], row["runs_dir"])
+        assert experiments["katib"].document["apiVersion"] == "kubeflow.org/v1beta1"
+        trials = {t.name: t for e in experiments for t in store.list_trials(e)}
+        assert len(trials) == len(raw["trials"])
+        assert {t.status for t in trials.values()} == set(TrialCondition)
+        for row in raw["trials"]:
+            got = trials[row["name"]]
+            cursor = dict(row["cursor"]) if row["cursor"] is not None else None
+            pending = cursor.pop("stopping", None) if cursor is not None else None
+            assert (got.experiment, got.index, got.status.value) == (
+                row["experiment"], row["trial_index"], row["status"],
+            )  # fmt: skip
+            assert (got.reason, got.message, got.objective) == (
+                row["reason"], row["message"], row["objective"],
+            )  # fmt: skip
+            assert (dict(got.parameters), dict(got.labels)) == (row["parameters"], row["labels"])
+            assert {k: vars(v) for k, v in got.metrics.items()} == row["metrics"]
+            assert (got.created_time, got.start_time, got.completion_time) == (
+                row["created_time"], row["start_time"], row["completion_time"],
+            )  # fmt: skip
+            assert (got.handle, got.cursor, got.pending_outcome) == (row["handle"], cursor, pending)
+        # The "stopping" records moved out of the cursors.
+        assert trials["katib-0002"].pending_outcome == {
+            "status": "EarlyStopped", "reason": "TrialEarlyStopped", "message": "median",
+        }  # fmt: skip
+        assert trials["katib-0002"].cursor == {
+            "source": f"{tmp_path}/t2/output.log",
+            "collector": {"offset": 20},
+            "counts": {"loss": 2, "acc": 1},
+        }
+        assert trials["resumable-0002"].pending_outcome == {
+            "status": "Killed", "reason": "TrialKilled", "message": "by you",
+        }  # fmt: skip
+        assert sum(t.pending_outcome is not None for t in trials.values()) == 2
+        assert trials["katib-0003"].labels[THINNED_LABEL] == "loss"
+        observations = [
+            (o.trial_name, o.metric_name, o.value, o.step, o.timestamp)
+            for e in experiments
+            for o in store.get_observations(e)
+        ]
+        by_trial = {t.name: t.index for t in trials.values()}
+        expected = sorted(
+            [
+                (r["trial_name"], r["metric_name"], r["value"], r["step"], r["timestamp"])
+                for r in raw["observations"]
+            ],
+            # by experiment, then trial index (the ids are in insertion order: a stable sort).
+            key=lambda o: (trials[o[0]].experiment, by_trial[o[0]]),
+        )
+        assert observations == expected
+        assert [o.step for o in store.get_observations("katib", "katib-0003")] == [
+            0, 1, 2, 3, 4, 8, 12, 16,
+        ]  # fmt: skip
+        for row in raw["algorithm_states"]:
+            assert store.load_algorithm_state(row["experiment"]) == row["state"]
+        for row in raw["leases"]:
+            assert store.lease_owner(row["experiment"]) == (row["owner"], row["expires_at"])
+        pending = [
+            (i.experiment, i.kind, i.target, i.created_time)
+            for e in experiments
+            for i in store.pending_intents(e)
+        ]
+        assert pending == [
+            (r["experiment"], r["kind"], r["target"], r["created_time"])
+            for r in raw["intents"]
+            if r["completed_time"] is None
+        ]
+        # New rows get new ids after the loaded ones.
+        assert store.add_intent("katib", "StopExperiment", None, 2000.0) > max(
+            r["id"] for r in raw["intents"]
+        )
+
+
+def test_a_controller_resumes_a_0001_database(fresh_url: str, tmp_path: Path) -> None:
+    from tunery.controller import Controller
+    from tunery.execute.local import LocalExecutor
+
+    _load_0001(fresh_url, tmp_path)
+    with Store(fresh_url) as store:
+        controller = Controller(store, "resumable", LocalExecutor(), poll_interval=0.02)
+        controller.run()
+        exp = store.get_experiment("resumable")
+        assert exp.status is ExperimentCondition.SUCCEEDED, (exp.reason, exp.message)
+        trials = store.list_trials("resumable")
+        assert [t.status for t in trials] == [
+            TrialCondition.SUCCEEDED,
+            TrialCondition.KILLED,  # the outcome the dead controller was giving it
+            TrialCondition.SUCCEEDED,
+        ]
+        assert (trials[1].reason, trials[1].message) == ("TrialKilled", "by you")
+        assert trials[2].objective is not None
+        assert store.lease_owner("resumable") is None
+
+
+def test_the_0001_migration_leaves_a_cursor_without_stopping_alone(tmp_path: Path) -> None:
+    """Downgrading puts the pending outcomes back into the cursors, upgrading takes them out."""
+    url = f"sqlite:///{tmp_path / 'round.db'}"
+    _load_0001(url, tmp_path)
+    with Store(url) as store:
+        before = {t.name: t for t in store.list_trials("katib")}
+        config = store._alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+            cursor = conn.execute(
+                sa.text("SELECT cursor FROM trials WHERE name = 'katib-0002'")
+            ).scalar_one()
+            assert _parsed(cursor)["stopping"]["reason"] == "TrialEarlyStopped"
+            # Observations survive the column's removal (no table copy, no cascade).
+            assert conn.execute(sa.text("SELECT count(*) FROM observations")).scalar_one() == 12
+        assert store.upgrade() == schema.HEAD_REVISION
+        assert {t.name: t for t in store.list_trials("katib")} == before
