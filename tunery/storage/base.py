@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
 from tunery.model import (
@@ -23,7 +23,7 @@ from tunery.model import (
     TrialCondition,
 )
 
-__all__ = ["KEEP", "BaseStore", "Intent", "Keep", "TrialChange"]
+__all__ = ["KEEP", "BaseStore", "Intent", "Keep", "TrialChange", "evolve"]
 
 
 class Keep(enum.Enum):
@@ -64,17 +64,30 @@ class TrialChange:
 
     def items(self) -> dict[str, Any]:
         """The fields that change, by name (in field order)."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not KEEP:
-                out[f.name] = value
-        return out
+        # The instance dict holds the fields in order (faster than dataclasses.fields()).
+        return {name: value for name, value in self.__dict__.items() if value is not KEEP}
 
     def apply(self, trial: Trial) -> Trial:
         """``trial`` with this change made (what the store holds after it applied)."""
         changes = self.items()
-        return replace(trial, **changes) if changes else trial
+        return evolve(trial, changes) if changes else trial
+
+
+def evolve(trial: Trial, changes: Mapping[str, Any]) -> Trial:
+    """``dataclasses.replace(trial, **changes)`` for known field names, several times faster.
+
+    A trial is a frozen dataclass of plain fields (no ``__post_init__``, no slots): its copy
+    is its ``__dict__`` updated; should that change, this falls back to ``replace``.
+    """
+    if _PLAIN_TRIAL:
+        new = object.__new__(Trial)
+        new.__dict__.update(trial.__dict__)
+        new.__dict__.update(changes)
+        return new
+    return replace(trial, **changes)
+
+
+_PLAIN_TRIAL = not hasattr(Trial, "__post_init__") and not hasattr(Trial, "__slots__")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.storage.base import Intent, TrialChange
+from tunery.storage.base import Intent, TrialChange, evolve
 from tunery.storage.codec import encode
 
 __all__ = ["InMemoryStore"]
@@ -42,29 +42,44 @@ def _finite(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _finite_summary(s: MetricSummary) -> MetricSummary:
+    for value in (s.min, s.max, s.latest):
+        if value is not None and (type(value) is not float or not math.isfinite(value)):
+            return MetricSummary(_finite(s.min), _finite(s.max), _finite(s.latest))
+    return s  # immutable and already as stored
+
+
 def _summaries(metrics: Mapping[str, MetricSummary]) -> dict[str, MetricSummary]:
-    return {
-        str(name): MetricSummary(_finite(s.min), _finite(s.max), _finite(s.latest))
-        for name, s in metrics.items()
-    }
+    return {str(name): _finite_summary(s) for name, s in metrics.items()}
+
+
+_SCALARS = (str, int, type(None))
 
 
 def _json(value: Any) -> Any:
     """``value`` as the JSON data a database would give back (a copy; NaN refused)."""
     if value is None:
         return None
+    if isinstance(value, dict) and all(
+        type(k) is str and (type(v) in _SCALARS or (type(v) is float and math.isfinite(v)))
+        for k, v in value.items()
+    ):
+        # Flat JSON data (parameters, labels): a shallow copy is a deep one.
+        return dict(value)
     return json.loads(json.dumps(encode(value), allow_nan=False))
 
 
 class _Stored:
     """One experiment and everything of it."""
 
-    __slots__ = ("experiment", "intents", "lease", "observations", "state", "trials")
+    __slots__ = ("experiment", "indexes", "intents", "lease", "observations", "state", "trials")
 
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
         #: name -> trial, in creation order.
         self.trials: dict[str, Trial] = {}
+        #: The trials' indexes (unique, as the names).
+        self.indexes: set[int] = set()
         #: trial name -> [(id, observation)] in insertion order.
         self.observations: dict[str, list[tuple[int, Observation]]] = {}
         self.state: dict[str, Any] | None = None
@@ -219,25 +234,26 @@ class InMemoryStore:
     def create_trial(self, trial: Trial) -> None:
         with self._lock:
             stored = self._stored(trial.experiment)
-            if trial.name in stored.trials or any(
-                t.index == trial.index for t in stored.trials.values()
-            ):
+            if trial.name in stored.trials or trial.index in stored.indexes:
                 raise AlreadyExistsError(
                     f"experiment {trial.experiment!r} already has a trial named {trial.name!r} "
                     f"or with index {trial.index}",
                 )
             self._check_fences()
-            stored.trials[trial.name] = replace(
+            stored.trials[trial.name] = evolve(
                 trial,
-                parameters=_json(trial.parameters),
-                status=TrialCondition(trial.status),
-                labels=_json(trial.labels),
-                metrics=_summaries(trial.metrics),
-                objective=_finite(trial.objective),
-                handle=_json(trial.handle),
-                cursor=_json(trial.cursor),
-                pending_outcome=_json(trial.pending_outcome),
+                {
+                    "parameters": _json(trial.parameters),
+                    "status": TrialCondition(trial.status),
+                    "labels": _json(trial.labels),
+                    "metrics": _summaries(trial.metrics),
+                    "objective": _finite(trial.objective),
+                    "handle": _json(trial.handle),
+                    "cursor": _json(trial.cursor),
+                    "pending_outcome": _json(trial.pending_outcome),
+                },
             )
+            stored.indexes.add(trial.index)
 
     def get_trial(self, experiment: str, name: str) -> Trial:
         with self._lock:
@@ -303,7 +319,7 @@ class InMemoryStore:
                     f"{new_status.value}"
                 )
             self._check_fences()
-            stored.trials[name] = replace(trial, **values)
+            stored.trials[name] = evolve(trial, values)
             self._append(stored, name, new_obs, thin)
             return True
 
@@ -317,11 +333,17 @@ class InMemoryStore:
                 raise ValueError(
                     f"observation of trial {obs.trial_name!r} added to trial {trial_name!r}"
                 )
-            out.append(
-                Observation(
-                    trial_name, obs.metric_name, _finite(obs.value), int(obs.step), obs.timestamp
+            value = obs.value
+            if (value is None or (type(value) is float and math.isfinite(value))) and type(
+                obs.step
+            ) is int:
+                out.append(obs)  # immutable and already as stored
+            else:
+                out.append(
+                    Observation(
+                        trial_name, obs.metric_name, _finite(value), int(obs.step), obs.timestamp
+                    )
                 )
-            )
         return out
 
     def _append(
@@ -365,7 +387,7 @@ class InMemoryStore:
         with self._lock:
             stored, trial = self._trial(experiment, trial_name)
             self._check_fences()
-            stored.trials[trial_name] = replace(trial, **values)
+            stored.trials[trial_name] = evolve(trial, values)
             self._append(stored, trial_name, new_obs, thin)
 
     def get_observations(
