@@ -1,6 +1,6 @@
 """Alembic environment for tunery's schema.
 
-``tunery.storage.store.Store`` runs the migrations programmatically and hands its open
+``tunery.storage.engine.Database`` runs the migrations programmatically and hands its open
 connection over in ``config.attributes["connection"]`` (inside a transaction that also holds a
 lock, so that two processes upgrading at once serialize).  Run by hand with the ``alembic`` CLI,
 the URL comes from ``sqlalchemy.url`` of the config.
