@@ -24,7 +24,7 @@ from tunery.model import (
     TrialCondition,
 )
 from tunery.storage import Intent, Store, TrialChange, schema, views
-from tunery.storage.store import _make_trial
+from tunery.storage.rows import _make_trial
 from tunery.testing.store import StoreContract
 
 C = TrialCondition

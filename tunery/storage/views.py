@@ -18,14 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
+from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
 from tunery.storage.schema import trials
-from tunery.storage.store import (
-    _TRIAL_STATUS,
-    SqlStore,
-    json_text,
-    trial_query,
-    trials_from_rows,
-)
+from tunery.storage.store import SqlStore
 
 __all__ = [
     "ORDER_COLUMNS",
@@ -105,7 +100,7 @@ def count_trials(store: SqlStore, experiment: str) -> dict[TrialCondition, int]:
     )
     with store._read() as conn:
         for status, count in conn.execute(query):
-            counts[_TRIAL_STATUS[status]] = int(count)
+            counts[TRIAL_STATUS[status]] = int(count)
     return counts
 
 
