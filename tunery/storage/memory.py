@@ -5,7 +5,9 @@ It serves the ask/tell ``Optimizer`` without storage and tests that need a store
 One lock makes each call one atomic step (the contract's "transaction"), so threads may share
 it; it lives and dies with its process.  Values are normalized as the SQL store normalizes
 them (JSON data copied in, non-finite numbers stored as None), observations are thinned by the
-same rule, and the errors and their messages are the SQL store's.
+same rule, and the errors and their messages are the SQL store's.  Model objects are immutable:
+one already in stored form (flat parameters and labels, finite numbers) is kept as given rather
+than copied, so its caller must not mutate its mappings afterwards (tunery never does).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.storage.base import Intent, TrialChange, evolve
+from tunery.storage.base import Intent, TrialChange
 from tunery.storage.codec import encode
 
 __all__ = ["InMemoryStore"]
@@ -56,17 +58,26 @@ def _summaries(metrics: Mapping[str, MetricSummary]) -> dict[str, MetricSummary]
 _SCALARS = (str, int, type(None))
 
 
+def _flat(value: Any) -> bool:
+    """Whether ``value`` is a dict of JSON scalars (parameters, labels): stored as it is."""
+    return type(value) is dict and all(
+        type(k) is str and (type(v) in _SCALARS or (type(v) is float and math.isfinite(v)))
+        for k, v in value.items()
+    )
+
+
 def _json(value: Any) -> Any:
     """``value`` as the JSON data a database would give back (a copy; NaN refused)."""
     if value is None:
         return None
-    if isinstance(value, dict) and all(
-        type(k) is str and (type(v) in _SCALARS or (type(v) is float and math.isfinite(v)))
-        for k, v in value.items()
-    ):
-        # Flat JSON data (parameters, labels): a shallow copy is a deep one.
-        return dict(value)
+    if _flat(value):
+        return dict(value)  # a shallow copy is a deep one
     return json.loads(json.dumps(encode(value), allow_nan=False))
+
+
+def _kept(value: Any) -> Any:
+    """Like :func:`_json`, but a flat dict is kept, not copied (trials are immutable)."""
+    return value if value is None or _flat(value) else _json(value)
 
 
 class _Stored:
@@ -240,19 +251,21 @@ class InMemoryStore:
                     f"or with index {trial.index}",
                 )
             self._check_fences()
-            stored.trials[trial.name] = evolve(
-                trial,
-                {
-                    "parameters": _json(trial.parameters),
-                    "status": TrialCondition(trial.status),
-                    "labels": _json(trial.labels),
-                    "metrics": _summaries(trial.metrics),
-                    "objective": _finite(trial.objective),
-                    "handle": _json(trial.handle),
-                    "cursor": _json(trial.cursor),
-                    "pending_outcome": _json(trial.pending_outcome),
-                },
-            )
+            normal = {
+                "parameters": _kept(trial.parameters),
+                "status": TrialCondition(trial.status),
+                "labels": _kept(trial.labels),
+                "metrics": _summaries(trial.metrics) if trial.metrics else trial.metrics,
+                "objective": _finite(trial.objective),
+                "handle": _kept(trial.handle),
+                "cursor": _kept(trial.cursor),
+                "pending_outcome": _kept(trial.pending_outcome),
+            }
+            if all(value is getattr(trial, name) for name, value in normal.items()):
+                # Already as stored: kept as it is (one object for the caller and the store).
+                stored.trials[trial.name] = trial
+            else:
+                stored.trials[trial.name] = replace(trial, **normal)
             stored.indexes.add(trial.index)
 
     def get_trial(self, experiment: str, name: str) -> Trial:
@@ -319,7 +332,7 @@ class InMemoryStore:
                     f"{new_status.value}"
                 )
             self._check_fences()
-            stored.trials[name] = evolve(trial, values)
+            stored.trials[name] = replace(trial, **values)
             self._append(stored, name, new_obs, thin)
             return True
 
@@ -387,7 +400,7 @@ class InMemoryStore:
         with self._lock:
             stored, trial = self._trial(experiment, trial_name)
             self._check_fences()
-            stored.trials[trial_name] = evolve(trial, values)
+            stored.trials[trial_name] = replace(trial, **values)
             self._append(stored, trial_name, new_obs, thin)
 
     def get_observations(
