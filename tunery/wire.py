@@ -123,22 +123,24 @@ def trial_json(t: Trial) -> dict[str, Any]:
 
 def trial_row_json(t: Any) -> dict[str, Any]:
     """A trial row of :meth:`Store.trial_rows` (plain data, read in bulk) in the wire shape:
-    the same dict as :func:`trial_json` of the same trial."""
-    return _trial(
-        name=t.name,
-        index=t.trial_index,
-        status=t.status,
-        reason=t.reason,
-        message=t.message,
-        parameters=t.parameters,
-        metrics=t.metrics,
-        objective=t.objective,
-        labels=t.labels,
-        created=t.created_time,
-        start=t.start_time,
-        completion=t.completion_time,
-        metrics_path=t.metrics_source,
-    )
+    the same dict as :func:`trial_json` of the same trial.  The row's objects are used as
+    they are (the row is fresh from the database), and the dict is written out here rather
+    than through :func:`_trial`: lists of 10,000 trials are built this way."""
+    return {
+        "name": t.name,
+        "index": t.trial_index,
+        "status": t.status,
+        "reason": t.reason,
+        "message": t.message,
+        "parameters": t.parameters,
+        "metrics": t.metrics,
+        "objective": t.objective,
+        "labels": t.labels,
+        "createdTime": iso(t.created_time),
+        "startTime": iso(t.start_time),
+        "completionTime": iso(t.completion_time),
+        "metricsPath": t.metrics_source,
+    }
 
 
 # --------------------------------------------------------------------------- counts
