@@ -45,18 +45,16 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tunery.errors import SpecError
 from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial, TrialCondition
+from tunery.settings import INTEGER
 from tunery.stopping.base import register
 
 __all__ = ["Asha", "AshaSettings", "parse_settings", "validate"]
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
 _SETTINGS = {
     "min_resource": (1, "1"),
@@ -105,7 +103,7 @@ def parse_settings(spec: ExperimentSpec) -> AshaSettings:
             )
         low, example = rule
         text = setting.value.strip()
-        if not _INTEGER.match(text) or int(text) < low:
+        if not INTEGER.match(text) or int(text) < low:
             raise SpecError(
                 f"{_PATH}[{i}].value",
                 f"{setting.name} must be an integer >= {low}, not {setting.value!r}",

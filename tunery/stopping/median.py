@@ -48,13 +48,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tunery.errors import SpecError
 from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial, TrialCondition
+from tunery.settings import INTEGER
 from tunery.stopping.base import register
 
 __all__ = [
@@ -74,8 +74,6 @@ DEFAULT_START_STEP = 4
 #: How many steps' sorted running averages are kept at most.
 MAX_CACHED_STEPS = 1024
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
 #: Statuses whose curves make the median.
 _COMPLETED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
@@ -92,7 +90,7 @@ class MedianStopSettings:
 def _integer(index: int, name: str, value: str, rule: str, example: str) -> int:
     """An integer setting ``>= 1`` (both medianstop settings are), as Katib checks it."""
     text = value.strip()
-    if not _INTEGER.match(text):
+    if not INTEGER.match(text):
         raise SpecError(
             f"{_PATH}[{index}].value",
             f"failed to validate {name}({value}): not an integer",

@@ -98,14 +98,15 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register
-from tunery.suggest.random import (
+from tunery.settings import (
     SettingCheck,
+    check_choice,
     check_random_state,
     resolve_seed,
     validate_settings,
 )
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -155,19 +156,12 @@ def _check_sigma(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _check_restart_strategy(value: str) -> tuple[str, str] | None:
-    if value in RESTART_STRATEGIES:
-        return None
-    return (
-        f"restart_strategy {value} is not supported in CMAES optimization",
-        "use one of: none, ipop, bipop",
-    )
-
-
 _SETTINGS: Mapping[str, SettingCheck] = {
     "random_state": check_random_state,
     "sigma": _check_sigma,
-    "restart_strategy": _check_restart_strategy,
+    "restart_strategy": check_choice(
+        "restart_strategy", RESTART_STRATEGIES, "CMAES optimization", ("none", "ipop", "bipop")
+    ),
 }
 
 

@@ -83,7 +83,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any, cast
@@ -93,14 +92,16 @@ import numpy.typing as npt
 from scipy import linalg, optimize, special
 
 from tunery.model import Assignment, ExperimentSpec, ObjectiveType, ParameterType, Trial
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register
-from tunery.suggest.random import (
+from tunery.settings import (
+    INTEGER,
     SettingCheck,
+    check_choice,
     check_random_state,
     resolve_seed,
     validate_settings,
 )
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register
 
 __all__ = [
     "ACQ_FUNCS",
@@ -124,8 +125,6 @@ DEFAULT_N_INITIAL_POINTS = 10
 #: Most trials that feed the GP (the best half plus a random subset of the rest).
 MAX_GP_POINTS = 200
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _SQRT5 = math.sqrt(5.0)
 _LCB_KAPPA = 1.96
 _PI_XI = 0.01
@@ -155,20 +154,8 @@ _LS_GAMMA = (2.0, 0.5)
 # --------------------------------------------------------------------------- settings
 
 
-def _check_choice(name: str, choices: Sequence[str]) -> SettingCheck:
-    def check(value: str) -> tuple[str, str] | None:
-        if value in choices:
-            return None
-        return (
-            f"{name} {value} is not supported in Bayesian optimization",
-            f"use one of: {', '.join(choices)}",
-        )
-
-    return check
-
-
 def _check_n_initial_points(value: str) -> tuple[str, str] | None:
-    if not _INTEGER.match(value.strip()):
+    if not INTEGER.match(value.strip()):
         return (
             f"failed to validate n_initial_points({value}): not an integer",
             'give a whole number >= 0, e.g. value: "10"',
@@ -181,11 +168,12 @@ def _check_n_initial_points(value: str) -> tuple[str, str] | None:
     return None
 
 
+_BO = "Bayesian optimization"
 _SETTINGS: dict[str, SettingCheck] = {
-    "base_estimator": _check_choice("base_estimator", BASE_ESTIMATORS),
+    "base_estimator": check_choice("base_estimator", BASE_ESTIMATORS, _BO),
     "n_initial_points": _check_n_initial_points,
-    "acq_func": _check_choice("acq_func", ACQ_FUNCS),
-    "acq_optimizer": _check_choice("acq_optimizer", ACQ_OPTIMIZERS),
+    "acq_func": check_choice("acq_func", ACQ_FUNCS, _BO),
+    "acq_optimizer": check_choice("acq_optimizer", ACQ_OPTIMIZERS, _BO),
     "random_state": check_random_state,
 }
 

@@ -31,9 +31,9 @@ import numpy as np
 
 from tunery.errors import SpecError
 from tunery.model import Assignment, ExperimentSpec, ParameterType, Trial
+from tunery.settings import check_random_state, validate_settings
 from tunery.space import SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, validate_settings
 
 __all__ = ["GridSuggester", "validate"]
 

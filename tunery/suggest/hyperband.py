@@ -36,7 +36,6 @@ may give a bracket fewer.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,16 +52,15 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
+from tunery.settings import NUMBER, check_random_state, resolve_seed
 from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register, setting_path
-from tunery.suggest.random import check_random_state, resolve_seed
 
 __all__ = ["BRACKET_LABEL", "RUNG_LABEL", "Hyperband", "HyperbandSettings", "parse_settings"]
 
 BRACKET_LABEL = "tunery.dev/hyperband-bracket"
 RUNG_LABEL = "tunery.dev/hyperband-rung"
 DEFAULT_ETA = 3
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _KNOWN = ("resource_name", "r_l", "eta", "random_state")
 #: Most random configurations a bracket may start (the first bracket starts ``eta**s_max``).
 MAX_BRACKET = 100_000
@@ -125,7 +123,7 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
             'add e.g. {name: resource_name, value: "epochs"} and {name: r_l, value: "27"}',
         )
     text = settings["r_l"].strip()
-    if not _NUMBER.match(text) or not math.isfinite(float(text)) or float(text) <= 0:
+    if not NUMBER.match(text) or not math.isfinite(float(text)) or float(text) <= 0:
         raise _fail(
             spec, "r_l", f"r_l must be a positive number, not {settings['r_l']!r}", 'e.g. "27"'
         )
@@ -133,7 +131,7 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
     eta = DEFAULT_ETA
     if "eta" in settings:
         text = settings["eta"].strip()
-        if not _NUMBER.match(text) or not math.isfinite(float(text)):
+        if not NUMBER.match(text) or not math.isfinite(float(text)):
             raise _fail(spec, "eta", f"eta must be an integer, not {settings['eta']!r}", 'e.g. "3"')
         eta = int(float(text))
         if eta <= 0:

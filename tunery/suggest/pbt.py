@@ -69,7 +69,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -86,9 +85,15 @@ from tunery.model import (
     Trial,
 )
 from tunery.mounts import Mount, rewrite
+from tunery.settings import (
+    INTEGER,
+    check_random_state,
+    parse_fraction,
+    resolve_seed,
+    validate_settings,
+)
 from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, resolve_seed, validate_settings
 
 __all__ = [
     "CHECKPOINT_ENV",
@@ -123,8 +128,6 @@ MAX_POPULATION = 100_000
 PERTURB_FACTORS = (0.8, 1.2)
 
 _REQUIRED = ("suggestion_trial_dir", "n_population", "truncation_threshold")
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 
 
 # --------------------------------------------------------------------------- settings
@@ -153,7 +156,7 @@ def _check_trial_dir(value: str) -> tuple[str, str] | None:
 
 
 def _check_population(value: str) -> tuple[str, str] | None:
-    if not _INTEGER.match(value.strip()):
+    if not INTEGER.match(value.strip()):
         return (
             f"Param(n_population) should be an integer, not {value!r}",
             'give a whole number >= 5, e.g. value: "40"',
@@ -171,16 +174,8 @@ def _check_population(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _fraction(value: str) -> float | None:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and 0.0 <= number <= 1.0 else None
-
-
 def _check_threshold(value: str) -> tuple[str, str] | None:
-    if _fraction(value) is None:
+    if parse_fraction(value) is None:
         return (
             f"Param(truncation_threshold) should be between 0 and 1, inclusive, not {value!r}",
             'e.g. value: "0.2" (the bottom 20% of each generation is replaced)',
@@ -189,7 +184,7 @@ def _check_threshold(value: str) -> tuple[str, str] | None:
 
 
 def _check_resample(value: str) -> tuple[str, str] | None:
-    if _fraction(value) is None:
+    if parse_fraction(value) is None:
         return (
             "Param(resample_probability) should be null to perturb at 0.8 or 1.2, or be "
             f"between 0 and 1, inclusive, to resample, not {value!r}",
@@ -305,7 +300,7 @@ def _perturb(dim: _Dim, code: int | float, rng: np.random.Generator) -> int | fl
 def generation_of(trial: Trial) -> int | None:
     """A trial's PBT generation, or None when it has no (valid) generation label."""
     text = trial.labels.get(GENERATION_LABEL)
-    if text is None or not _INTEGER.match(text.strip()) or int(text) < 0:
+    if text is None or not INTEGER.match(text.strip()) or int(text) < 0:
         return None
     return int(text)
 

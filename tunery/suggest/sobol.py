@@ -27,9 +27,9 @@ import numpy as np
 from scipy.stats import qmc
 
 from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.settings import check_random_state, resolve_seed, validate_settings
 from tunery.space import ENUMERATION_LIMIT, Key, SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, resolve_seed, validate_settings
 
 __all__ = ["SobolSuggester", "validate"]
 

@@ -94,7 +94,6 @@ resumed experiment continues identically without saved state.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -114,14 +113,16 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register, setting_path
-from tunery.suggest.random import (
+from tunery.settings import (
     SettingCheck,
+    check_int,
     check_random_state,
+    parse_float,
     resolve_seed,
     validate_settings,
 )
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register, setting_path
 
 __all__ = [
     "DEFAULT_N_EI_CANDIDATES",
@@ -145,8 +146,6 @@ SCOTT_SCALE = 0.1
 #: Scale of the independent kernel widths (of the larger neighbour gap).
 NEIGHBOUR_SCALE = 0.5
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: Statuses whose trials are bad pseudo-observations (in flight, or failed).
 _LIAR_STATUSES = frozenset(
@@ -163,34 +162,8 @@ _OBSERVED_STATUSES = frozenset({TrialCondition.SUCCEEDED, TrialCondition.EARLY_S
 # --------------------------------------------------------------------------- settings
 
 
-def _check_int(name: str, minimum: int) -> SettingCheck:
-    def check(value: str) -> tuple[str, str] | None:
-        if not _INTEGER.match(value.strip()):
-            return (
-                f"failed to validate {name}({value}): not an integer",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
-            )
-        if int(value) < minimum:
-            relation = "greater than zero" if minimum == 1 else "greater than or equal to zero"
-            return (
-                f"{name} should be {relation}, not {value}",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
-            )
-        return None
-
-    return check
-
-
-def _parse_float(value: str) -> float | None:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _check_gamma(value: str) -> tuple[str, str] | None:
-    number = _parse_float(value)
+    number = parse_float(value)
     if number is None:
         return (f"failed to validate gamma({value}): not a number", 'e.g. value: "0.25"')
     if not 0.0 < number < 1.0:
@@ -199,7 +172,7 @@ def _check_gamma(value: str) -> tuple[str, str] | None:
 
 
 def _check_prior_weight(value: str) -> tuple[str, str] | None:
-    number = _parse_float(value)
+    number = parse_float(value)
     if number is None:
         return (f"failed to validate prior_weight({value}): not a number", 'e.g. value: "1.0"')
     if not number > 0.0:
@@ -221,9 +194,9 @@ def _check_multivariate(value: str) -> tuple[str, str] | None:
 
 _SETTINGS: Mapping[str, SettingCheck] = {
     "random_state": check_random_state,
-    "n_startup_trials": _check_int("n_startup_trials", 0),
-    "n_ei_candidates": _check_int("n_ei_candidates", 1),
-    "n_EI_candidates": _check_int("n_EI_candidates", 1),
+    "n_startup_trials": check_int("n_startup_trials", 0),
+    "n_ei_candidates": check_int("n_ei_candidates", 1),
+    "n_EI_candidates": check_int("n_EI_candidates", 1),
     "gamma": _check_gamma,
     "prior_weight": _check_prior_weight,
     "multivariate": _check_multivariate,
