@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     AlgorithmSetting,
     AlgorithmSpec,
@@ -16,8 +16,6 @@ from tunery.model import (
     ExperimentSpec,
     Objective,
     ObjectiveType,
-    Observation,
-    Trial,
     TrialTemplate,
 )
 from tunery.stopping import EarlyStopper, available, base, create_stopper, register
@@ -53,9 +51,10 @@ def test_no_early_stopping_means_no_stopper() -> None:
 
 
 def test_medianstop_is_created_by_name() -> None:
-    stopper = create_stopper(spec_with(EarlyStoppingSpec("medianstop")))
+    spec = spec_with(EarlyStoppingSpec("medianstop"))
+    stopper = create_stopper(spec)
     assert stopper is not None
-    assert stopper.decide([], {}) == {}
+    assert stopper.decide(History.from_spec(spec, [])) == {}
 
 
 def test_unknown_name_is_a_spec_error_with_path_and_hint() -> None:
@@ -72,9 +71,7 @@ def test_register_validates_before_creating(registry: None) -> None:
         def __init__(self, spec: ExperimentSpec) -> None:
             calls.append("create")
 
-        def decide(
-            self, trials: Sequence[Trial], curves: Mapping[str, Sequence[Observation]]
-        ) -> dict[str, str]:
+        def decide(self, history: History) -> dict[str, str]:
             return {}
 
     def validator(spec: ExperimentSpec) -> None:

@@ -75,9 +75,10 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal, InvalidOperation, Overflow, localcontext
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -697,24 +698,24 @@ class SearchSpace:
         """The configuration (typed values, spec order) of a canonical key."""
         return {dim.name: dim.value(code) for dim, code in zip(self._dims, key, strict=True)}
 
-    def history_keys(self, history: Iterable[Trial]) -> set[Key]:
-        """Canonical keys of every trial in ``history`` (trials outside the space are left out).
+    def key_of(self, trial: Trial) -> Key | None:
+        """The canonical key of a trial's parameters (None: outside the space).
 
-        Keys are cached by trial name, so a growing history costs one dict lookup per old trial.
+        Cached by trial name, so a growing history costs one dict lookup per old trial.
         """
-        keys: set[Key] = set()
-        cache = self._key_cache
-        for trial in history:
-            params = trial.parameters
-            entry = cache.get(trial.name)
-            if entry is not None and (entry[0] is params or entry[0] == params):
-                key = entry[1]
-            else:
-                key = self.try_canonical(params)
-                cache[trial.name] = (params, key)
-            if key is not None:
-                keys.add(key)
-        return keys
+        params = trial.parameters
+        entry = self._key_cache.get(trial.name)
+        if entry is not None and (entry[0] is params or entry[0] == params):
+            return entry[1]
+        key = self.try_canonical(params)
+        self._key_cache[trial.name] = (params, key)
+        return key
+
+    def history_keys(self, history: Iterable[Trial]) -> set[Key]:
+        """Canonical keys of every trial in ``history`` (trials outside the space left out)."""
+        keys = {self.key_of(trial) for trial in history}
+        keys.discard(None)
+        return cast("set[Key]", keys)
 
     # ----------------------------------------------------------------- sampling
 
@@ -732,7 +733,7 @@ class SearchSpace:
     def sample_new_keys(
         self,
         rng: np.random.Generator,
-        exclude: set[Key],
+        exclude: AbstractSet[Key],
         count: int,
         *,
         max_draws: int | None = None,
@@ -775,7 +776,7 @@ class SearchSpace:
         return found
 
     def choose_remaining(
-        self, rng: np.random.Generator, exclude: set[Key], count: int
+        self, rng: np.random.Generator, exclude: AbstractSet[Key], count: int
     ) -> list[Key]:
         """Up to ``count`` distinct keys of the configurations not in ``exclude``.
 

@@ -91,7 +91,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import linalg, optimize, special
 
-from tunery.model import Assignment, ExperimentSpec, ObjectiveType, ParameterType, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec, ParameterType
 from tunery.settings import (
     INTEGER,
     SettingCheck,
@@ -130,7 +131,6 @@ _LCB_KAPPA = 1.96
 _PI_XI = 0.01
 _MIN_NOISE = 1e-6
 _JITTER = 1e-8
-_FINISHED = ("Succeeded", "EarlyStopped")
 #: Up to this many GP points the hyperparameters are refitted (with restarts) on every call;
 #: beyond, only when the points grew by _REFIT_GROWTH since the last fit (warm start).
 _REFIT_ALWAYS = 80
@@ -139,7 +139,6 @@ _REFIT_GROWTH = 1.1
 _SUBSET_FIT = 64
 #: Beyond 16 points (up to _REFIT_ALWAYS), restarts run when the count is a multiple of this.
 _RESTART_EVERY = 4
-_PENDING = ("Created", "Running")
 
 # Bounds of the hyperparameters (log scale) and their priors (mean, sd of the log).
 _LOG_LS_BOUNDS = (math.log(5e-3), math.log(50.0))
@@ -530,7 +529,6 @@ class GPSuggester:
         acq = settings.get("acq_func", "gp_hedge")
         self.acq_func = {"gp_hedge": "EI", "EIps": "EI", "PIps": "PI"}.get(acq, acq)
         self.refine = settings.get("acq_optimizer", "auto") != "sampling"
-        self.maximize = spec.objective.type is ObjectiveType.MAXIMIZE
         self.theta: FloatArray | None = None
         self.fitted_at = 0
         # Feature layout: unit-cube dims that stay continuous, and one-hot blocks.
@@ -565,33 +563,24 @@ class GPSuggester:
 
     # ------------------------------------------------------------ suggest
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         with _single_threaded_blas():
             return self._suggest(history, count)
 
-    def _suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def _suggest(self, history: History, count: int) -> list[Assignment]:
         space = self.space
-        tried = space.history_keys(history)
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))
             if count <= 0:
                 return []
-        observed: list[tuple[Key, float]] = []
-        pending: list[Key] = []
-        for trial in history:
-            key = space.try_canonical(trial.parameters)
-            if key is None:
-                continue
-            status = str(trial.status.value)
-            if status in _FINISHED and trial.objective is not None:
-                value = float(trial.objective)
-                if math.isfinite(value):
-                    observed.append((key, -value if self.maximize else value))
-            elif status in _PENDING:
-                pending.append(key)
+        observed = [
+            (e.key, e.loss) for e in history.observed if e.key is not None and e.loss is not None
+        ]
+        pending = [e.key for e in history.active if e.key is not None]
         taken: set[Key] = set(tried)
         found: list[Key] = []
         initial = max(0, self.n_initial_points - len(history))
@@ -628,7 +617,7 @@ class GPSuggester:
 
     def _bayes(
         self,
-        history: Sequence[Trial],
+        history: History,
         observed: list[tuple[Key, float]],
         pending: list[Key],
         taken: set[Key],
@@ -636,7 +625,7 @@ class GPSuggester:
     ) -> list[Key]:
         space = self.space
         rng = np.random.default_rng([self.seed, 2, len(history)])
-        values = np.array([v for _, v in observed])
+        values = np.array([v for _, v in observed], dtype=np.float64)
         keys = [k for k, _ in observed]
         if len(values) > MAX_GP_POINTS:
             order = np.argsort(values, kind="stable")

@@ -21,12 +21,12 @@ The settings helpers (:func:`~tunery.settings.validate_settings`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec
 from tunery.settings import DEFAULT_SEED, check_random_state, resolve_seed, validate_settings
 from tunery.space import SearchSpace
 from tunery.suggest.base import register
@@ -46,12 +46,11 @@ class RandomSuggester:
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
-        tried = self.space.history_keys(history)
         rng = np.random.default_rng([self.seed, len(history)])
-        keys = self.space.sample_new_keys(rng, tried, count)
+        keys = self.space.sample_new_keys(rng, history.tried_keys, count)
         return [Assignment(self.space.params_of(key)) for key in keys]
 
     def dump_state(self) -> dict[str, Any] | None:

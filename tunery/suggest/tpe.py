@@ -104,13 +104,12 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     Distribution,
     ExperimentSpec,
-    ObjectiveType,
     ParameterType,
-    Trial,
     TrialCondition,
 )
 from tunery.settings import (
@@ -147,16 +146,6 @@ SCOTT_SCALE = 0.1
 NEIGHBOUR_SCALE = 0.5
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-#: Statuses whose trials are bad pseudo-observations (in flight, or failed).
-_LIAR_STATUSES = frozenset(
-    {
-        TrialCondition.CREATED,
-        TrialCondition.RUNNING,
-        TrialCondition.FAILED,
-        TrialCondition.METRICS_UNAVAILABLE,
-    }
-)
-_OBSERVED_STATUSES = frozenset({TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED})
 
 
 # --------------------------------------------------------------------------- settings
@@ -455,53 +444,35 @@ class TPESuggester:
         self.seed = resolve_seed(spec, seed)
         self.settings = TPESettings.from_spec(spec)
         self.multivariate = self.settings.multivariate
-        self.sign = 1.0 if spec.objective.type is ObjectiveType.MINIMIZE else -1.0
         self._model = _Model(spec, self.space, self.settings)
-        self._keys: dict[str, tuple[Mapping[str, Any], Key | None]] = {}
 
     # ----------------------------------------------------------------- history
 
-    def _key(self, trial: Trial) -> Key | None:
-        entry = self._keys.get(trial.name)
-        params = trial.parameters
-        if entry is not None and (entry[0] is params or entry[0] == params):
-            return entry[1]
-        key = self.space.try_canonical(params)
-        self._keys[trial.name] = (params, key)
-        return key
+    @staticmethod
+    def _observations(history: History) -> tuple[list[Key], list[float], list[Key]]:
+        """(observed keys, their losses, bad pseudo-observation keys) in the history's order.
 
-    def _observations(
-        self, history: Sequence[Trial]
-    ) -> tuple[list[Key], list[float], list[Key], set[Key]]:
-        """(observed keys, their losses, bad pseudo-observation keys, every key tried)."""
-        observed: list[Key] = []
-        losses: list[float] = []
-        bad: list[Key] = []
-        tried: set[Key] = set()
-        for trial in history:
-            key = self._key(trial)
-            if key is None:
-                continue
-            tried.add(key)
-            status = trial.status
-            if status in _OBSERVED_STATUSES:
-                value = trial.objective
-                if value is not None and math.isfinite(value):
-                    observed.append(key)
-                    losses.append(self.sign * value)
-                else:
-                    bad.append(key)
-            elif status in _LIAR_STATUSES:
-                bad.append(key)
-        return observed, losses, bad, tried
+        Bad: every trial in the space neither observed nor killed (in flight, failed, or
+        finished without a finite objective).
+        """
+        observed = [e.key for e in history.observed if e.key is not None]
+        losses = [e.loss for e in history.observed if e.loss is not None]
+        killed = TrialCondition.KILLED
+        bad = [
+            e.key
+            for e in history.entries
+            if e.key is not None and not e.observed and e.trial.status is not killed
+        ]
+        return observed, losses, bad
 
     # ----------------------------------------------------------------- suggest
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         space = self.space
-        observed, losses, bad, tried = self._observations(history)
+        observed, losses, bad = self._observations(history)
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))
