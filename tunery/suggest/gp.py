@@ -74,6 +74,9 @@ give the same suggestions.
 
 Speed
 -----
+The maths (acquisitions, the Gaussian process, its fit, the output warping) live in
+:mod:`tunery.suggest.gp_math`; this module is the sampler around them.
+
 While suggesting, BLAS is limited to one thread when ``threadpoolctl`` is importable (scikit-learn
 installs it; tunery does not require it): the matrices are small, and an oversubscribed OpenBLAS
 on a machine busy with trials was measured ten times slower.
