@@ -38,7 +38,8 @@ __all__ = [
 
 
 class TrialRow(NamedTuple):
-    """A trial as plain data, for readers that list many (no labels, handle or cursor)."""
+    """A trial as plain data, for readers that list many (no handle or cursor; the cursor's
+    ``source`` as ``metrics_source``)."""
 
     name: str
     trial_index: int
@@ -51,6 +52,8 @@ class TrialRow(NamedTuple):
     created_time: float | None
     start_time: float | None
     completion_time: float | None
+    labels: dict[str, str]
+    metrics_source: str | None
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ def trial_rows(
         c.completion_time,
         json_text(store.backend, c.parameters),
         json_text(store.backend, c.metrics),
+        json_text(store.backend, c.labels),
+        c.cursor["source"].as_string(),
     ).where(*_trial_filter(experiment, changed_since, statuses))
     if order is not None:
         column = getattr(c, ORDER_COLUMNS[order[0]])
@@ -211,9 +216,9 @@ def trial_rows(
                 ).scalar_one()
             )
     # One json.loads for the whole result: the per-call overhead dominates small documents.
-    blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]}]" for r in rows]) + "]")
+    blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]},{r[11]}]" for r in rows]) + "]")
     out = [
-        TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9])
+        TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9], blob[2] or {}, row[12] or None)
         for row, blob in zip(rows, blobs, strict=True)
     ]
     return TrialRows(rows=out, matched=matched, **marks)
