@@ -28,10 +28,10 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 
 
+from tunery.execute import open_executor  # noqa: E402
 from tunery.execute.dask import (  # noqa: E402
     DaskExecutor,
     dask_resources,
-    open_executor,
     scheduler_address,
 )
 from tunery.testing.dask import LocalDaskCluster, WorkerSpec  # noqa: E402
@@ -270,7 +270,7 @@ def test_a_failed_trial_says_its_last_output_line(ex: DaskExecutor, tmp_path: Pa
 def test_output_streams_while_running(ex: DaskExecutor, tmp_path: Path) -> None:
     go = tmp_path / "go"
     script = f'echo "loss=1"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=2"'
-    h = ex.start(Launch("live", sh(script), str(tmp_path / "live")))
+    h = ex.start(Launch("live", sh(script), str(tmp_path / "live"))).handle
     out = Path(ex.output_path(h))
     assert str(out).startswith(str(tmp_path))  # a local file, read by the collectors
 
@@ -291,7 +291,7 @@ def test_partial_last_line_and_env(ex: DaskExecutor, tmp_path: Path) -> None:
     script = 'echo "$FOO|$TUNERY_WORKER"; pwd; printf "no newline"'
     h = ex.start(
         Launch("env", sh(script), str(tmp_path / "env"), env={"FOO": "bar"}, working_dir=str(work))
-    )
+    ).handle
     assert wait(ex, h).state is RunState.SUCCEEDED
     lines = Path(ex.output_path(h)).read_text().split("\n")
     foo, worker = lines[0].split("|")
@@ -307,10 +307,10 @@ def test_gpu_trials_land_on_the_gpu_worker(
     script = 'echo "$TUNERY_WORKER [$CUDA_VISIBLE_DEVICES] $(date +%s.%N)"; sleep 0.3; date +%s.%N'
     gpu = {"nvidia.com/gpu": "1"}
     handles = [
-        ex.start(Launch(f"g{i}", sh(script), str(tmp_path / f"g{i}"), resources=gpu))
+        ex.start(Launch(f"g{i}", sh(script), str(tmp_path / f"g{i}"), resources=gpu)).handle
         for i in range(3)
     ]
-    cpu = [ex.start(Launch(f"c{i}", sh(script), str(tmp_path / f"c{i}"))) for i in range(3)]
+    cpu = [ex.start(Launch(f"c{i}", sh(script), str(tmp_path / f"c{i}"))).handle for i in range(3)]
     spans = []
     for h in handles:
         assert wait(ex, h).state is RunState.SUCCEEDED
@@ -336,7 +336,9 @@ def test_reattach_from_a_new_client(cluster: LocalDaskCluster, tmp_path: Path) -
     go = tmp_path / "go"
     first = DaskExecutor(cluster.address, grace=1.0)
     script = f'echo "step=1 loss=0.5"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=0.25"'
-    handle = json.loads(json.dumps(first.start(Launch("re", sh(script), str(tmp_path / "re")))))
+    handle = json.loads(
+        json.dumps(first.start(Launch("re", sh(script), str(tmp_path / "re"))).handle)
+    )
     until(lambda: mirrored(first, handle, "loss=0.5"), what="first output")
     first.close()  # the controller dies; the trial runs on
     second = DaskExecutor(cluster.address, grace=1.0)
@@ -353,7 +355,9 @@ def test_reattach_from_a_new_client(cluster: LocalDaskCluster, tmp_path: Path) -
 
 @pytest.mark.integration
 def test_stop_kills_the_remote_tree(ex: DaskExecutor, tmp_path: Path) -> None:
-    h = ex.start(Launch("tree", sh("sleep 1000 & echo $! > child.pid; wait"), str(tmp_path / "t")))
+    h = ex.start(
+        Launch("tree", sh("sleep 1000 & echo $! > child.pid; wait"), str(tmp_path / "t"))
+    ).handle
 
     def child_pid() -> int | None:
         ex.poll(h)
@@ -379,11 +383,13 @@ def test_stop_before_the_trial_starts(
 ) -> None:
     # Fill every thread, then stop a queued trial: it never runs.
     marker = tmp_path / "ran"
-    busy = [ex.start(Launch(f"b{i}", sh("sleep 30"), str(tmp_path / f"b{i}"))) for i in range(4)]
+    busy = [
+        ex.start(Launch(f"b{i}", sh("sleep 30"), str(tmp_path / f"b{i}"))).handle for i in range(4)
+    ]
     # Dask does not promise to run tasks in the order they were submitted: the queued trial
     # is submitted only once the four busy ones hold the cluster's four threads.
     until(lambda: all(ex.attempts(h) for h in busy), what="the busy trials to start")
-    queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q")))
+    queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q"))).handle
     ex.stop(queued)
     assert ex.poll(queued).reason == "Stopped"
     for h in busy:
@@ -429,7 +435,7 @@ def test_worker_killed_mid_trial_retries_elsewhere(
     restore(fragile)
     ex = DaskExecutor(fragile.address, grace=1.0, retries=2)
     try:
-        h = ex.start(Launch("k", sh(COUNTING), str(tmp_path / "k")))
+        h = ex.start(Launch("k", sh(COUNTING), str(tmp_path / "k"))).handle
         start = until(lambda: _running_attempt(ex, h, 2), what="two lines")
         victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
         fragile.kill(victim)
@@ -457,7 +463,7 @@ def test_worker_killed_without_retries_fails_the_trial(
     restore(fragile)
     ex = DaskExecutor(fragile.address, grace=1.0, retries=0)
     try:
-        h = ex.start(Launch("k0", sh(COUNTING), str(tmp_path / "k0")))
+        h = ex.start(Launch("k0", sh(COUNTING), str(tmp_path / "k0"))).handle
         start = until(lambda: _running_attempt(ex, h, 1), what="a line")
         victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
         fragile.kill(victim)
@@ -611,13 +617,14 @@ def test_recover_a_handle_that_was_never_saved(cluster: LocalDaskCluster, tmp_pa
     launch = Launch("lost-handle", sh("echo loss=1; sleep 0.3"), str(tmp_path / "lh"))
     first = DaskExecutor(cluster.address, grace=1.0)
     created = time.time()
-    key = first.start(launch)["key"]
+    key = first.start(launch).handle["key"]
     first.close()  # died before saving the handle
     second = DaskExecutor(cluster.address, grace=1.0)
     try:
         assert second.recover(launch, not_before=created + 60) is None  # an older leftover
-        handle = second.recover(launch, not_before=created)
-        assert handle is not None and handle["key"] == key
+        recovered = second.recover(launch, not_before=created)
+        assert recovered is not None and recovered.handle["key"] == key
+        handle = recovered.handle
         assert wait(second, handle).state is RunState.SUCCEEDED
         assert Path(second.output_path(handle)).read_text() == "loss=1\n"
         other = Launch("never", ("true",), str(tmp_path / "never"))
@@ -747,7 +754,7 @@ def test_setsid_daemons_end_with_the_trial_on_dask(
             argv=("/bin/sh", "-c", DAEMON, "trial", str(pidfile), keep),
             trial_dir=str(tmp_path / how),
         )
-    )
+    ).handle
     daemon = _daemon_pid(pidfile)
     if how == "stop":
         ex.stop(h)
