@@ -378,4 +378,4 @@ def unpack(data: bytes, target: str) -> None:
                 raise ValueError(f"unsafe checkpoint archive member {member.name!r}")
             if (member.issym() or member.islnk()) and os.path.isabs(member.linkname):
                 raise ValueError(f"unsafe checkpoint archive link {member.name!r}")
-        tar.extractall(target)  # noqa: S202 - members checked above
+        tar.extractall(target)  # members checked above
