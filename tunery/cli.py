@@ -666,7 +666,7 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
             experiment=spec.name,
             trial_name=trial_name,
             parameters=assignment.parameters,
-            labels=assignment.labels,
+            labels=assignment.trial_labels(),
             runs_dir=runs_dir,
             base_dir=base_dir,
         )
@@ -919,8 +919,8 @@ def stop(name: str, db: str | None) -> None:
         return
     now = datetime.now(UTC).timestamp()
     store.add_intent(name, INTENT_STOP_EXPERIMENT, None, now)
-    # With no controller running, this process kills the trials itself: through the Dask
-    # scheduler their handles name, or locally.
+    # With no controller running, this process kills the trials itself: through the executor
+    # their handles name (a Dask scheduler), or locally.
     urls = (
         reopen_url(t.handle) for t in store.list_trials(name) if t.status.is_active and t.handle
     )

@@ -1,15 +1,18 @@
 """The Dask executor: each trial is a subprocess on a worker of a Dask cluster.
 
-Install ``tunery[dask]`` (here and on every scheduler and worker: tasks refer to this module by
-name).  ``DaskExecutor("tcp://host:8786")`` (or ``dask://host:8786``) submits one Dask task per
-trial; the task, :func:`run_attempt`, runs on a worker thread and starts the trial's argv under
-the same kind of ``/bin/sh`` wrapper as the local executor, in its own session and process
-group, in a directory on that worker::
+Install ``tunery[dask]`` (here and on every scheduler and worker: tasks refer to
+:mod:`tunery.execute.dask_worker` by name).  ``DaskExecutor("tcp://host:8786")`` (or
+``dask://host:8786``) submits one Dask task per trial; the task,
+:func:`~tunery.execute.dask_worker.run_attempt`, runs on a worker thread and starts the trial's
+argv under the same kind of ``/bin/sh`` wrapper as the local executor, in its own session and
+process group, in a directory on that worker::
 
-    <root>/<experiment>/<trial>/<attempt id>/   output.log, pid, exitcode
+    <root>/<experiment>/<trial>/<attempt id>/   output.log, pid, exitcode, metrics/, checkpoint/
 
 ``<root>`` is the executor's ``remote_root``, else ``$TUNERY_WORKER_DIR`` of the worker, else
-``<tmp>/tunery-<user>/trials``.
+``<tmp>/tunery-<user>/trials``.  That directory stands for the controller's trial directory:
+paths under it in the trial's command, environment and working directory are rewritten to the
+attempt's, so a trial needs no disk shared with the controller (:mod:`~tunery.execute.dask_worker`).
 
 **Events are the record.**  The task logs Dask events (kept by the scheduler) on the trial's
 topic: ``start`` (worker, directory, pid, GPUs) when the process runs, ``end`` (exit status,
@@ -21,7 +24,16 @@ alone.  The first ``end`` of any attempt decides the trial's outcome.
 ``output.log`` from its worker (a small function run there with ``Client.run``) and appends
 them to the controller's local ``<trial_dir>/output.log``, which :meth:`output_path` names, so
 the collectors read metric lines while the trial runs.  Mirror progress is kept in
-``<trial_dir>/dask-mirror.json``.
+``<trial_dir>/dask-mirror.json`` (:mod:`tunery.execute.mirror`).  A ``File`` collector's
+metrics file is mirrored the same way (``dask-metrics-mirror.json``); a ``TensorFlowEvent``
+directory is not: the trial writes it in place, on a file system the controller shares.
+
+**Checkpoints (pbt).**  A trial's checkpoint directory is ``checkpoint/`` of its attempt
+directory; the task records where it is in a ``checkpoint`` event.  Before a child starts,
+:meth:`DaskExecutor.prepare_checkpoint` fetches the parent's as a tar from the worker that ran
+it (at most ``checkpoint_limit`` bytes: more is refused in one line) into the child's
+checkpoint directory on the controller, and :meth:`DaskExecutor.start` ships that directory
+with the child's task, which unpacks it into its own before the trial starts.
 
 **Worker loss.**  When a worker dies, the scheduler runs the task again on another worker (up
 to its ``allowed-failures``, 3 by default); each run is an *attempt* with its own directory.
@@ -48,7 +60,8 @@ its worker; the task also kills its trial when it sees itself cancelled.  A tria
 enforced by the task on the worker.
 
 The handle: ``{"executor": "dask", "version", "scheduler", "key", "topic", "trial_dir",
-"trial_name", "started_at", "timeout", "retries"}``.  Local files in ``trial_dir``:
+"trial_name", "started_at", "timeout", "retries"}`` and ``"metrics"`` (the mirrored metrics
+file) when there is one.  Local files in ``trial_dir``:
 ``output.log`` (the mirror), ``dask-mirror.json``, ``dask-status.json`` (the final status once
 known).
 """
@@ -226,6 +239,10 @@ class DaskExecutor(ExecutorBase):
         metrics = _mirrored_metrics(launch, trial_dir)
         if metrics is not None:
             spec["metrics_path"] = metrics
+        elif launch.metrics_is_dir:
+            # TensorFlowEvent directories are not mirrored: the trial writes them in place (a
+            # file system shared with the controller).
+            spec["shared_dirs"] = [os.path.abspath(d) for d in launch.fresh_dirs]
         if launch.checkpoint_dir:
             spec["checkpoint_dir"] = os.path.abspath(launch.checkpoint_dir)
             spec["checkpoint_topic"] = topic_of(os.path.abspath(launch.checkpoint_dir))

@@ -320,8 +320,11 @@ async def kill_remote(pid: int, grace: float) -> bool:
 
 
 def _rewriter(spec: Mapping[str, Any], rdir: str) -> Rewriter:
-    """The controller's trial directory (and checkpoint directory) as the attempt's own."""
+    """The controller's trial directory (and checkpoint directory) as the attempt's own, but
+    for ``shared_dirs`` (a TensorFlowEvent collector's directory: read where it is written)."""
     mounts = []
+    for path in spec.get("shared_dirs") or ():
+        mounts.append(Mount(str(path), str(path)))  # kept: the longest path wins
     if spec.get("trial_dir"):
         mounts.append(Mount(str(spec["trial_dir"]), rdir))
     if spec.get("checkpoint_dir"):
