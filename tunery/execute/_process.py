@@ -5,11 +5,15 @@ as ``"$@"``): the wrapper writes its pid first and, when the command ends, its e
 as one ``write`` of ``N\\n`` (a reader trusts only a newline-terminated value).  The trial's
 files (``output.log``, ``pid``, ``exitcode``, ...) are named here, and one function,
 :func:`status_from_exit`, turns how a trial ended into the :class:`RunStatus` both report.
+Also here: the ``/proc`` helpers that find and signal a trial's process group, and how a
+trial's GPU request is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import signal as _signal
 from collections.abc import Mapping
 
@@ -26,7 +30,13 @@ __all__ = [
     "TIMED_OUT_MARKER",
     "TOKEN_FILE",
     "gpu_request",
+    "group_alive",
+    "group_members",
+    "have_proc",
+    "killpg_quietly",
+    "process_start_ticks",
     "read_code",
+    "read_proc_stat",
     "signal_name",
     "status_from_exit",
 ]
@@ -62,6 +72,68 @@ WATCHED_WRAPPER = (
     "(read _ <&3; kill -KILL 0) & "
     '"$@" 3<&-; c=$?; echo $c >"$d/exitcode"; exit $c'
 )
+
+
+# --------------------------------------------------------------------------- /proc helpers
+
+
+def read_proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, pgrp, start_ticks) of ``pid`` from /proc, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    rest = data[data.rfind(b")") + 2 :].split()
+    try:
+        # rest[0] is field 3 (state); field 5 (pgrp) is rest[2]; field 22 is rest[19].
+        return rest[0].decode(), int(rest[2]), int(rest[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def have_proc() -> bool:
+    return os.path.exists(f"/proc/{os.getpid()}/stat")
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (None without /proc or if gone)."""
+    stat = read_proc_stat(pid)
+    return None if stat is None else stat[2]
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``; needs /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = read_proc_stat(int(entry))
+        if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live process is left in process group ``pgid``."""
+    if have_proc():
+        return bool(group_members(pgid))
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def killpg_quietly(pgid: int, sig: int) -> None:
+    """Signal process group ``pgid``; a group that is gone (or not ours) is no error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def read_code(path: str) -> int | None:

@@ -33,8 +33,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from tunery.execute._process import EXIT_CODE_FILE, OUTPUT_LOG, SH, WATCHED_WRAPPER, read_code
-from tunery.execute.local import group_alive, killpg_quietly
+from tunery.execute._process import (
+    EXIT_CODE_FILE,
+    OUTPUT_LOG,
+    SH,
+    WATCHED_WRAPPER,
+    group_alive,
+    killpg_quietly,
+    read_code,
+)
 from tunery.execute.mirror import read_file, tail_of
 from tunery.execute.sweep import TOKEN_ENV, new_token, sweep
 from tunery.mounts import Mount, Rewriter

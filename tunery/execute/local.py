@@ -51,7 +51,12 @@ from tunery.execute._process import (
     TIMED_OUT_MARKER,
     TOKEN_FILE,
     gpu_request,
+    group_alive,
+    have_proc,
+    killpg_quietly,
+    process_start_ticks,
     read_code,
+    read_proc_stat,
     status_from_exit,
 )
 from tunery.execute.base import (
@@ -112,71 +117,12 @@ class _Handle:
 # --------------------------------------------------------------------------- /proc helpers
 
 
-def _read_proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, pgrp, start_ticks) of ``pid`` from /proc, or None if it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    rest = data[data.rfind(b")") + 2 :].split()
-    try:
-        # rest[0] is field 3 (state); field 5 (pgrp) is rest[2]; field 22 is rest[19].
-        return rest[0].decode(), int(rest[2]), int(rest[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _have_proc() -> bool:
-    return os.path.exists(f"/proc/{os.getpid()}/stat")
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (None without /proc or if gone)."""
-    stat = _read_proc_stat(pid)
-    return None if stat is None else stat[2]
-
-
 def _boot_id() -> str | None:
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             return f.read().strip() or None
     except OSError:
         return None
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid``; needs /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        stat = _read_proc_stat(int(entry))
-        if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
-            members.append(int(entry))
-    return members
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any live process is left in process group ``pgid``."""
-    if _have_proc():
-        return bool(group_members(pgid))
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def killpg_quietly(pgid: int, sig: int) -> None:
-    """Signal process group ``pgid``; a group that is gone (or not ours) is no error."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _touch(path: str) -> None:
@@ -246,7 +192,7 @@ class LocalExecutor(ExecutorBase):
         #: GPU id -> the trial_dir holding it.
         self._gpu_owner: dict[str, str] = {}
         self._boot = _boot_id()
-        self._proc = _have_proc()
+        self._proc = have_proc()
 
     # ------------------------------------------------------------------ protocol
 
@@ -331,7 +277,7 @@ class LocalExecutor(ExecutorBase):
             return None
         if not_before is not None and started_at < not_before - 1.0:
             return None
-        stat = _read_proc_stat(pid) if self._proc else None
+        stat = read_proc_stat(pid) if self._proc else None
         alive = stat is not None and stat[0] not in ("Z", "X") and stat[1] == pid
         gpus: list[str] = []
         if alive and self.gpus:
@@ -474,7 +420,7 @@ class LocalExecutor(ExecutorBase):
         if h.boot_id is not None and self._boot is not None and h.boot_id != self._boot:
             return False
         if self._proc:
-            stat = _read_proc_stat(h.pid)
+            stat = read_proc_stat(h.pid)
             if stat is None or stat[0] in ("Z", "X"):
                 return False
             return h.start_ticks is None or stat[2] == h.start_ticks
