@@ -652,6 +652,7 @@ def _completed_again(
 def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     import shlex
 
+    from tunery.history import History
     from tunery.launch import build_launch, seed_for, trial_name_for
     from tunery.suggest import create_suggester
 
@@ -659,7 +660,7 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
-    for i, assignment in enumerate(suggester.suggest([], count), start=1):
+    for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
         trial_name = trial_name_for(spec.name, i)
         launch = build_launch(
             spec,

@@ -37,6 +37,7 @@ from tunery.collect.base import Collector
 from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError, StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
+from tunery.history import HistoryBuilder
 from tunery.launch import (
     build_launch,
     checkpoint_dir,
@@ -59,6 +60,7 @@ from tunery.model import (
     objective_value,
 )
 from tunery.outcome import last_output_line, with_output_line
+from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester
@@ -193,6 +195,8 @@ class Controller:
         self._behind = False
         self._experiment: Experiment | None = None
         self._suggester: Suggester | None = None
+        #: Builds the History the algorithms see (the search space is built once, in start).
+        self._history: HistoryBuilder | None = None
         self._collector: Collector | None = None
         self._lease_renewed_at = 0.0
         self._started = False
@@ -233,6 +237,7 @@ class Controller:
         spec = exp.spec
         self._stopper = create_stopper(spec)
         self._suggester = create_suggester(spec, seed_for(self.name))
+        self._history = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
         state = self.store.load_algorithm_state(self.name)
         if state is not None:
             self._suggester.load_state(state)
@@ -725,8 +730,8 @@ class Controller:
 
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""
-        assert self._stopper is not None
-        decisions = self._stopper.decide(self.trials, self._curves)
+        assert self._stopper is not None and self._history is not None
+        decisions = self._stopper.decide(self._history.build(self.trials, self._curves))
         for name, why in decisions.items():
             trial = self._active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
@@ -868,8 +873,9 @@ class Controller:
         if free <= 0:
             self._nothing_to_suggest = False
             return
-        assert self._suggester is not None
-        assignments: list[Assignment] = self._suggester.suggest(self.trials, free)
+        assert self._suggester is not None and self._history is not None
+        history = self._history.build(self.trials)
+        assignments: list[Assignment] = self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0

@@ -115,7 +115,9 @@ class Optimizer:
         early_stopping: str | None = None,
         early_stopping_settings: Mapping[str, Any] | None = None,
     ) -> None:
+        from tunery.history import HistoryBuilder
         from tunery.search import split_parameters
+        from tunery.space import SearchSpace
         from tunery.spec import parse_document
         from tunery.spec.katib import parameter_to_document
         from tunery.stopping import create_stopper
@@ -192,6 +194,8 @@ class Optimizer:
                 list(settings or {}),
                 list(early_stopping_settings or {}),
             ) from None
+        #: Builds the History the algorithms see (the search space is built once).
+        self._history = HistoryBuilder(SearchSpace.from_spec(self.spec), self.spec.objective)
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
         self._trials: dict[str, Trial] = {}
@@ -299,7 +303,7 @@ class Optimizer:
         # them in flight (and neither repeats nor crowds them).
         out = [self._start(assignment) for assignment in queued]
         if len(queued) < count:
-            history = list(self._trials.values())
+            history = self._history.build(self._trials.values())
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
         if self._store is not None:
@@ -425,7 +429,8 @@ class Optimizer:
             trial = self._trials[trial.name]
         if self._stopper is None:
             return False
-        reason = self._stopper.decide(list(self._trials.values()), self._curves).get(trial.name)
+        history = self._history.build(self._trials.values(), self._curves)
+        reason = self._stopper.decide(history).get(trial.name)
         if reason is None:
             return False
         changes: dict[str, Any] = {
