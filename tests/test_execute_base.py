@@ -185,3 +185,23 @@ def test_copy_checkpoint_copies_atomically_and_is_idempotent(
     copy_checkpoint(str(tmp_path / "nothing"), str(tmp_path / "checkpoints" / "e-0007"))
     assert list((tmp_path / "checkpoints" / "e-0002").iterdir()) == []
     assert list((tmp_path / "checkpoints" / "e-0007").iterdir()) == []
+
+
+def test_base_defaults_through_the_fake_executor(tmp_path: Path) -> None:
+    clock = FakeClock()
+    ex = FakeExecutor(clock)
+    launch = Launch("t", ("fake",), str(tmp_path / "t"))
+    assert ex.recover(launch, 0.0) is None  # a trial without a saved handle never started
+    started = ex.start(launch)
+    assert started.started_at == clock.now() == started.handle["started_at"]
+    ex.adopt(started.handle)  # nothing to take into account
+    before = clock.now()
+    ex.wait([started.handle], 2.5, clock)  # sleeps on the given clock
+    assert clock.now() == before + 2.5
+    assert ex.reopen_url(started.handle) == "fake"
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "w.bin").write_bytes(b"w")
+    ex.prepare_checkpoint(str(parent), str(tmp_path / "child"))  # the local, atomic copy
+    assert (tmp_path / "child" / "w.bin").read_bytes() == b"w"
+    ex.close()
