@@ -311,6 +311,19 @@ def test_nan_and_none_values_are_ignored() -> None:
     assert "at step 5 the best acc so far 0.1 is below the median 0.7" in got["best_is_nan"]
 
 
+def test_a_missing_value_beside_a_number_at_one_step_is_ignored() -> None:
+    # A completed trial may report a number and an unparsable (None) value at the same step;
+    # the running average is the numbers' mean whatever their order (this raised TypeError).
+    h = History()
+    h.done("a", [(1, 0.8), (1, None), (2, 0.6), (2, None), (2, 0.4)])
+    h.done("b", [(1, None), (1, 0.6), (2, 0.6)])
+    h.running("slow", [(2, 0.1)])
+    stopper = MedianStop(spec_of({"start_step": "1", "min_trials_required": "2"}))
+    got = h.decide(stopper)
+    assert stopper.median_at(2) == (pytest.approx((0.6 + 0.6) / 2), 2)
+    assert set(got) == {"slow"}
+
+
 def test_best_so_far_is_kept_across_ticks_and_other_metrics_are_ignored() -> None:
     h = History()
     for name in "abc":

@@ -160,7 +160,11 @@ class _Completed:
 
 
 def _completed(curve: Sequence[Observation], metric: str) -> _Completed:
-    points = sorted((o.step, o.value) for o in curve if o.metric_name == metric)
+    # By step only (stable): a step may hold a missing value beside a number, and the running
+    # average at the end of a step does not depend on the order of its values.
+    points = sorted(
+        ((o.step, o.value) for o in curve if o.metric_name == metric), key=lambda p: p[0]
+    )
     reached = points[-1][0] if points else None
     steps: list[int] = []
     averages: list[float] = []
