@@ -36,10 +36,11 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunery.clock import Clock, SystemClock
 from tunery.errors import TuneryError
 from tunery.execute.base import (
     Launch,
@@ -267,13 +268,14 @@ class LocalExecutor:
         gpus: Sequence[str] | None = None,
         *,
         grace: float = 5.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.gpus: tuple[str, ...] = tuple(_default_pool() if gpus is None else gpus)
         if len(set(self.gpus)) != len(self.gpus):
             raise TuneryError(f"duplicate GPU ids in the pool {list(self.gpus)}")
         self.grace = grace
-        self._clock = clock
+        #: Dates trials' starts and times their ``timeout`` (the system clock by default).
+        self._clock: Clock = clock or SystemClock()
         #: Children we started, by pid (we reap them through Popen).
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         #: GPU id -> the trial_dir holding it.
@@ -335,7 +337,7 @@ class LocalExecutor:
             "pgid": proc.pid,
             "start_ticks": process_start_ticks(proc.pid),
             "boot_id": self._boot,
-            "started_at": self._clock(),
+            "started_at": self._clock.now(),
             "timeout": launch.timeout,
             "gpus": list(gpus),
             "token": token,
@@ -391,7 +393,7 @@ class LocalExecutor:
         h = _Handle.parse(handle)
         if self._running(h):
             self.adopt(handle)
-            if h.timeout is not None and self._clock() - h.started_at > h.timeout:
+            if h.timeout is not None and self._clock.now() - h.started_at > h.timeout:
                 _touch(h.path(TIMED_OUT_MARKER))
                 log.info("trial in %s timed out after %gs; killing it", h.trial_dir, h.timeout)
                 self._terminate(h)
@@ -431,7 +433,7 @@ class LocalExecutor:
         """Sleep up to ``timeout`` seconds, returning early when one of the trials ends."""
         deadline = time.monotonic() + max(0.0, timeout)
         parsed = [_Handle.parse(h) for h in handles]
-        now = self._clock()
+        now = self._clock.now()
         for h in parsed:
             if h.timeout is not None:
                 deadline = min(deadline, time.monotonic() + h.started_at + h.timeout - now)

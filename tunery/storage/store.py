@@ -48,6 +48,7 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
+    IntentKind,
     MetricSummary,
     Objective,
     ObjectiveType,
@@ -166,7 +167,8 @@ class Intent:
 
     id: int
     experiment: str
-    kind: str
+    #: A kind this tunery does not know (written by a newer one) stays a string.
+    kind: IntentKind | str
     target: str | None
     created_time: float
 
@@ -1440,7 +1442,9 @@ class Store:
 
     # ------------------------------------------------------------------ intents
 
-    def add_intent(self, experiment: str, kind: str, target: str | None, now: float) -> int:
+    def add_intent(
+        self, experiment: str, kind: IntentKind | str, target: str | None, now: float
+    ) -> int:
         """Ask the experiment's controller to do something; returns the intent's id."""
         try:
             with self._write() as conn:
@@ -1463,7 +1467,11 @@ class Store:
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [Intent(r.id, r.experiment, r.kind, r.target, r.created_time) for r in rows]
+        known = {k.value: k for k in IntentKind}
+        return [
+            Intent(r.id, r.experiment, known.get(r.kind, r.kind), r.target, r.created_time)
+            for r in rows
+        ]
 
     def complete_intent(self, intent_id: int, now: float) -> None:
         """Mark an intent done."""

@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shlex
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +34,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from tunery.client import Client
+from tunery.clock import Clock
 from tunery.errors import (
     AlreadyExistsError,
     NotFoundError,
@@ -387,10 +388,6 @@ def _complete_document(schema: dict[str, Any], reads_need_token: bool) -> None:
 _BEARER = HTTPBearer(auto_error=False, description="The token `tunery ui` printed.")
 
 
-def _now() -> float:
-    return time.time()
-
-
 def _json(data: Any, status_code: int = 200) -> Response:
     """A JSON response built without a second validation pass (the big lists are fast)."""
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -504,9 +501,10 @@ def create_app(
     base_dir: str | None = None,
     allowed_hosts: list[str] | None = None,
     reads_need_token: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The UI's app over ``store``; writes need ``Authorization: Bearer <token>``, and with
-    ``reads_need_token`` every ``/api`` call does.
+    ``reads_need_token`` every ``/api`` call does.  ``clock`` dates what the app writes.
 
     Experiments created through the API resolve relative paths against ``base_dir`` and put
     trial directories under ``runs_dir`` (defaults: the current directory and
@@ -516,6 +514,7 @@ def create_app(
     """
     if not token:
         raise ValueError("create_app() needs a non-empty token")
+    client = Client(store=store, clock=clock)
     reads = "Every call needs" if reads_need_token else "Reads need nothing; writes need"
     app = FastAPI(
         title="tunery",
@@ -964,7 +963,7 @@ def create_app(
                 f"name: experiment {name!r} has already ended ({exp.status.value})", 409
             )
         kind = IntentKind.STOP_EXPERIMENT.value
-        intent_id = store.add_intent(name, kind, None, _now())
+        intent_id = store.add_intent(name, kind, None, client.clock.now())
         return _json({"id": intent_id, "experiment": name, "kind": kind, "target": None}, 202)
 
     @app.post(
@@ -982,7 +981,7 @@ def create_app(
         if not t.status.is_active:
             raise _BadInput(f"trial: trial {trial!r} has already ended ({t.status.value})", 409)
         kind = IntentKind.KILL_TRIAL.value
-        intent_id = store.add_intent(name, kind, t.name, _now())
+        intent_id = store.add_intent(name, kind, t.name, client.clock.now())
         return _json({"id": intent_id, "experiment": name, "kind": kind, "target": t.name}, 202)
 
     @app.post(
@@ -1029,22 +1028,12 @@ def create_app(
         return await run_in_threadpool(_create_from_text, text)
 
     def _create_from_text(text: str) -> Response:
-        from tunery.spec import parse_text, to_document
+        from tunery.spec import parse_text
 
         parsed = parse_text(text, "the request body")
         if len(parsed) != 1:
             raise _BadInput(f"body: holds {len(parsed)} experiments; send one at a time")
-        spec = parsed[0].spec
-        exp = store.create_experiment(
-            Experiment(
-                name=spec.name,
-                spec=spec,
-                document=to_document(spec),
-                created_time=_now(),
-                base_dir=os.path.abspath(base_dir or os.getcwd()),
-                runs_dir=os.path.abspath(runs_dir or "tunery-runs"),
-            )
-        )
+        exp = client.create_experiment(parsed[0].spec, base_dir=base_dir, runs_dir=runs_dir)
         return _json({"name": exp.name, "status": exp.status.value}, 201)
 
     # ---------------------------------------------------------------- the page
