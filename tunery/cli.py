@@ -19,12 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import yaml
 
 from tunery.errors import LeaseHeldError, TuneryError, UserInputError
+
+if TYPE_CHECKING:
+    from tunery.controller import TrialEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -350,14 +353,16 @@ def _apply_overrides(
     return parse_document(to_document(spec))
 
 
-def _progress_printer(console: Any, experiment: Any) -> Callable[[Any], None]:
+def _progress_printer(console: Any, experiment: Any) -> Callable[[TrialEvent], None]:
     from rich.markup import escape
+
+    from tunery.controller import TrialEventKind
 
     spec = experiment.spec
 
-    def on_event(event: Any) -> None:
+    def on_event(event: TrialEvent) -> None:
         trial = event.trial
-        if event.kind == "finished" and trial is not None:
+        if event.kind is TrialEventKind.FINISHED and trial is not None:
             params = " ".join(f"{k}={_fmt(v)}" for k, v in trial.parameters.items())
             value = (
                 f"{spec.objective.objective_metric_name}={_fmt(trial.objective)}"
