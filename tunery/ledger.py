@@ -33,7 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError
@@ -47,8 +47,10 @@ from tunery.model import (
     TrialCondition,
     TrialReason,
 )
-from tunery.storage import Store
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
+
+if TYPE_CHECKING:  # ``import tunery`` (the Optimizer) loads no database code
+    from tunery.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -48,13 +48,12 @@ import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunery.clock import Clock, SystemClock
 from tunery.errors import SpecError, UserInputError
-from tunery.ledger import TrialLedger
 from tunery.model import (
     Assignment,
     ExperimentCondition,
@@ -69,6 +68,9 @@ from tunery.model import (
     best_trial,
     objective_value,
 )
+
+if TYPE_CHECKING:
+    from tunery.ledger import TrialLedger
 
 __all__ = ["MAX_ASK", "MAX_STEP", "Best", "Optimizer", "Suggestion"]
 
@@ -116,6 +118,7 @@ class Optimizer:
         early_stopping_settings: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        from tunery.ledger import TrialLedger
         from tunery.search import split_parameters
         from tunery.spec import parse_document
         from tunery.spec.katib import parameter_to_document
@@ -197,7 +200,7 @@ class Optimizer:
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
         #: The trials, and with storage the experiment's lease (``_open`` gives it a store).
-        self._ledger = TrialLedger(None, self.name, lease_ttl=3600.0)
+        self._ledger: TrialLedger = TrialLedger(None, self.name, lease_ttl=3600.0)
         self._ledger.load(self.spec.objective)
         #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
         self._queue: list[dict[str, ParamValue]] = []
@@ -215,6 +218,7 @@ class Optimizer:
 
     def _open(self, storage: str) -> None:
         from tunery.client import Client
+        from tunery.ledger import TrialLedger
         from tunery.storage import Store
 
         if self.name == "ask-tell":
