@@ -15,6 +15,7 @@ from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
+from tunery.history import History as TrialHistory
 from tunery.model import (
     AlgorithmSetting,
     AlgorithmSpec,
@@ -74,7 +75,8 @@ class History:
         self.trials[name] = Trial(t.name, t.experiment, t.index, t.parameters, status=status)
 
     def decide(self, stopper: Asha) -> dict[str, str]:
-        return stopper.decide(list(self.trials.values()), self.curves)
+        """What the stopper decides on these trials (no objective values: the curves only)."""
+        return stopper.decide(TrialHistory.from_spec(spec_of(), self.trials.values(), self.curves))
 
 
 # --------------------------------------------------------------------------- settings

@@ -18,6 +18,7 @@ from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
+from tunery.history import History as TrialHistory
 from tunery.model import (
     AlgorithmSetting,
     AlgorithmSpec,
@@ -97,7 +98,8 @@ class History:
         self.trials[name] = Trial(trial.name, trial.experiment, trial.index, {}, status=status)
 
     def decide(self, stopper: MedianStop) -> dict[str, str]:
-        return stopper.decide(list(self.trials.values()), self.curves)
+        """What the stopper decides on these trials (no objective values: the curves only)."""
+        return stopper.decide(TrialHistory.from_spec(spec_of(), self.trials.values(), self.curves))
 
 
 def flat(value: float, steps: int = 10, start: int = 1) -> list[tuple[int, float | None]]:
@@ -329,7 +331,7 @@ def test_created_and_unknown_trials_are_not_stopped() -> None:
     h.running("no_curve", [])
     stopper = MedianStop(spec_of({"start_step": "1"}))
     assert h.decide(stopper) == {}
-    assert stopper.decide([], {}) == {}
+    assert stopper.decide(TrialHistory.from_spec(spec_of(), [])) == {}
 
 
 def test_completed_averages_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tunery.errors import SpecError
-from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec
 from tunery.suggest import available, base, create_suggester
 from tunery.suggest.base import validate_algorithm
 from tunery.testing import suggest as contract
@@ -79,20 +80,21 @@ class _Broken:
         self.calls = 0
         self.inner = create_suggester(make_spec(spec.parameters, "random"), seed)
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         self.calls += 1
+        trials = history.trials
         if self.flaw == "infeasible":
             return [Assignment({p.name: "?" for p in self.spec.parameters})]
-        if self.flaw == "repeat" and history:
-            return [Assignment(dict(history[0].parameters))]
+        if self.flaw == "repeat" and trials:
+            return [Assignment(dict(trials[0].parameters))]
         if self.flaw == "random":  # a new seed on every call, whatever the instance
             fresh = create_suggester(make_spec(self.spec.parameters, "random"), next(_CALLS))
             return fresh.suggest(history, count)
         if self.flaw == "forgetful":  # state that dump_state does not carry
-            return self.inner.suggest(history[: self.calls], count)
+            return self.inner.suggest(History.from_spec(self.spec, trials[: self.calls]), count)
         if self.flaw == "endless":
             found = self.inner.suggest(history, count)
-            return found or [Assignment(dict(history[0].parameters))]
+            return found or [Assignment(dict(trials[0].parameters))]
         return self.inner.suggest(history, count)
 
     def dump_state(self) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import pytest
 
 import tunery
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     ExperimentSpec,
@@ -43,6 +44,7 @@ from tunery.testing.suggest import (
 ALGORITHM = "cmaes"
 Objective = Callable[[Mapping[str, ParamValue]], float]
 PLANE = [double_param("x", "-5", "5"), double_param("y", "-5", "5")]
+PLANE_SPEC = make_spec(PLANE, ALGORITHM)
 
 
 def sphere(p: Mapping[str, ParamValue]) -> float:
@@ -65,6 +67,7 @@ def padded_factory(
 
 def run(
     suggester: Suggester,
+    spec: ExperimentSpec,
     objective: Objective,
     budget: int,
     batch: int = 1,
@@ -73,7 +76,8 @@ def run(
     """Ask/tell loop: every batch is evaluated before the next call."""
     trials = list(history)
     while len(trials) < budget:
-        assignments = suggester.suggest(list(trials), min(batch, budget - len(trials)))
+        history_now = History.from_spec(spec, trials)
+        assignments = suggester.suggest(history_now, min(batch, budget - len(trials)))
         if not assignments:
             break
         trials += make_trials(assignments, start=len(trials) + 1, objective=objective)
@@ -105,9 +109,10 @@ def test_registered_under_its_katib_name() -> None:
 )
 def test_katib_settings_are_accepted(settings: dict[str, str]) -> None:
     params = [int_param("param-1", "1", "5"), int_param("param-2", "9", "10")]
-    suggester = create_suggester(make_spec(params, ALGORITHM, settings), 0)
+    spec = make_spec(params, ALGORITHM, settings)
+    suggester = create_suggester(spec, 0)
     assert isinstance(suggester, CMAESSuggester)
-    assert len(suggester.suggest([], 3)) == 3
+    assert len(suggester.suggest(History.from_spec(spec, []), 3)) == 3
 
 
 def test_sigma_defaults_and_zero_means_default() -> None:
@@ -172,7 +177,8 @@ def test_contract_with_settings(settings: dict[str, str]) -> None:
 def test_every_parameter_type_stays_feasible_in_batches() -> None:
     params = default_parameters()
     space = SearchSpace(params)
-    suggester = create_suggester(make_spec(params, ALGORITHM), 3)
+    spec = make_spec(params, ALGORITHM)
+    suggester = create_suggester(spec, 3)
 
     def objective(p: Mapping[str, ParamValue]) -> float:
         return (
@@ -182,7 +188,7 @@ def test_every_parameter_type_stays_feasible_in_batches() -> None:
             + float(p["batch"]) / 64
         )
 
-    trials = run(suggester, objective, 60, batch=4)
+    trials = run(suggester, spec, objective, 60, batch=4)
     assert len(trials) == 60
     for trial in trials:
         assert_feasible(space, Assignment(trial.parameters))
@@ -197,22 +203,24 @@ def test_a_small_finite_space_is_exhausted_without_duplicates() -> None:
         categorical_param("c", ["p", "q"]),
     ]
     space = SearchSpace(params)
-    suggester = create_suggester(make_spec(params, ALGORITHM), 0)
-    trials = run(suggester, lambda p: float(p["a"]) + float(p["b"]), 100, batch=4)
+    spec = make_spec(params, ALGORITHM)
+    suggester = create_suggester(spec, 0)
+    trials = run(suggester, spec, lambda p: float(p["a"]) + float(p["b"]), 100, batch=4)
     assert len(trials) == 18
     assert len(space.history_keys(trials)) == 18
-    assert suggester.suggest(trials, 3) == []
+    assert suggester.suggest(History.from_spec(spec, trials), 3) == []
 
 
 def test_stepped_doubles_round_and_never_repeat_as_sigma_shrinks() -> None:
     params = [double_param("x", "0", "1", step="0.1"), int_param("n", "0", "20", step="5")]
     space = SearchSpace(params)
-    suggester = create_suggester(make_spec(params, ALGORITHM, {"sigma": "0.01"}), 5)
+    spec = make_spec(params, ALGORITHM, {"sigma": "0.01"})
+    suggester = create_suggester(spec, 5)
 
     def objective(p: Mapping[str, ParamValue]) -> float:
         return (float(p["x"]) - 0.5) ** 2 + (float(p["n"]) - 10) ** 2
 
-    trials = run(suggester, objective, 55, batch=2)
+    trials = run(suggester, spec, objective, 55, batch=2)
     assert len(trials) == 55 == len(space.history_keys(trials))
     for trial in trials:
         assert_feasible(space, Assignment(trial.parameters))
@@ -222,16 +230,17 @@ def test_stepped_doubles_round_and_never_repeat_as_sigma_shrinks() -> None:
 
 
 def test_a_generation_is_told_once_all_its_members_finished() -> None:
-    suggester = create_suggester(make_spec(PLANE, ALGORITHM), 1)
+    spec = make_spec(PLANE, ALGORITHM)
+    suggester = create_suggester(spec, 1)
     assert isinstance(suggester, CMAESSuggester)
     popsize = suggester.popsize0
     assert popsize == 6  # 4 + floor(3 ln 2)
-    trials = run(suggester, sphere, popsize - 1)
-    suggester.suggest(trials, 1)
+    trials = run(suggester, spec, sphere, popsize - 1)
+    suggester.suggest(History.from_spec(spec, trials), 1)
     assert generation(suggester) == 0
-    trials = run(suggester, sphere, popsize)
+    trials = run(suggester, spec, sphere, popsize)
     assert generation(suggester) == 0
-    trials = run(suggester, sphere, popsize + 1, history=trials)
+    trials = run(suggester, spec, sphere, popsize + 1, history=trials)
     assert generation(suggester) == 1
 
 
@@ -243,37 +252,40 @@ def test_population_covers_the_parallel_trials() -> None:
 
 
 def test_more_slots_than_members_get_extra_members() -> None:
-    suggester = create_suggester(make_spec(PLANE, ALGORITHM), 2)
-    first = suggester.suggest([], 9)
+    spec = make_spec(PLANE, ALGORITHM)
+    suggester = create_suggester(spec, 2)
+    first = suggester.suggest(History.from_spec(spec, []), 9)
     assert len(first) == 9
     running = make_trials(first, status=TrialCondition.RUNNING)
     # Six finish; the generation is told although three extras still run.
     done = make_trials(first[:6], objective=sphere) + running[6:]
-    second = suggester.suggest(done, 2)
+    second = suggester.suggest(History.from_spec(spec, done), 2)
     assert len(second) == 2
     assert generation(suggester) == 1
 
 
 def test_failed_members_count_and_killed_members_are_replaced() -> None:
-    suggester = create_suggester(make_spec(PLANE, ALGORITHM), 3)
-    batch = suggester.suggest([], 6)
+    spec = make_spec(PLANE, ALGORITHM)
+    suggester = create_suggester(spec, 3)
+    batch = suggester.suggest(History.from_spec(spec, []), 6)
     history = (
         make_trials(batch[:3], objective=sphere)
         + make_trials(batch[3:5], start=4, status=TrialCondition.FAILED)
         + make_trials(batch[5:], start=6, status=TrialCondition.KILLED)
     )
-    more = suggester.suggest(history, 1)
+    more = suggester.suggest(History.from_spec(spec, history), 1)
     assert generation(suggester) == 0  # five of six finished: a killed member does not count
     history += make_trials(more, start=7, status=TrialCondition.METRICS_UNAVAILABLE)
-    suggester.suggest(history, 1)
+    suggester.suggest(History.from_spec(spec, history), 1)
     assert generation(suggester) == 1
 
 
 def test_every_trial_failing_still_moves_on() -> None:
-    suggester = create_suggester(make_spec(PLANE, ALGORITHM), 4)
+    spec = make_spec(PLANE, ALGORITHM)
+    suggester = create_suggester(spec, 4)
     trials: list[Trial] = []
     for _ in range(5):
-        batch = suggester.suggest(trials, 6)
+        batch = suggester.suggest(History.from_spec(spec, trials), 6)
         trials += make_trials(batch, start=len(trials) + 1, status=TrialCondition.FAILED)
     assert generation(suggester) == 4
     assert len(SearchSpace(PLANE).history_keys(trials)) == 30
@@ -283,23 +295,23 @@ def test_maximize_mirrors_minimize() -> None:
     def negated(p: Mapping[str, ParamValue]) -> float:
         return -sphere(p)
 
-    low = run(create_suggester(make_spec(PLANE, ALGORITHM), 6), sphere, 30, batch=3)
+    low = run(create_suggester(PLANE_SPEC, 6), PLANE_SPEC, sphere, 30, batch=3)
     spec = make_spec(PLANE, ALGORITHM, objective_type=ObjectiveType.MAXIMIZE)
-    high = run(create_suggester(spec, 6), negated, 30, batch=3)
+    high = run(create_suggester(spec, 6), spec, negated, 30, batch=3)
     assert [t.parameters for t in low] == [t.parameters for t in high]
 
 
 def test_random_state_overrides_the_seed() -> None:
     spec = make_spec(PLANE, ALGORITHM, {"random_state": "5"})
-    first = run(create_suggester(spec, 1), sphere, 14)
-    second = run(create_suggester(spec, 2), sphere, 14)
-    third = run(create_suggester(make_spec(PLANE, ALGORITHM), 2), sphere, 14)
+    first = run(create_suggester(spec, 1), spec, sphere, 14)
+    second = run(create_suggester(spec, 2), spec, sphere, 14)
+    third = run(create_suggester(PLANE_SPEC, 2), PLANE_SPEC, sphere, 14)
     assert [t.parameters for t in first] == [t.parameters for t in second]
     assert [t.parameters for t in first] != [t.parameters for t in third]
 
 
 def test_finds_the_optimum_of_a_sphere() -> None:
-    trials = run(create_suggester(make_spec(PLANE, ALGORITHM), 0), sphere, 150)
+    trials = run(create_suggester(PLANE_SPEC, 0), PLANE_SPEC, sphere, 150)
     best = min(t.objective for t in trials if t.objective is not None)
     assert best < 1e-3
     rng = np.random.default_rng(0)
@@ -322,7 +334,7 @@ def test_restarts_when_the_search_has_converged(strategy: str) -> None:
     suggester = create_suggester(spec, 0)
     assert isinstance(suggester, CMAESSuggester)
     # A flat objective: the package's tolfun criterion fires after its history fills.
-    trials = run(suggester, lambda p: 1.0, 400, batch=6)
+    trials = run(suggester, spec, lambda p: 1.0, 400, batch=6)
     assert len(trials) == 400
     assert restarts(suggester) >= 1
     optimizer = suggester._cma()
@@ -332,12 +344,16 @@ def test_restarts_when_the_search_has_converged(strategy: str) -> None:
     replay = create_suggester(spec, 0)
     assert state is not None
     replay.load_state(json.loads(json.dumps(state)))
-    assert replay.suggest(trials, 4) == suggester.suggest(trials, 4)
+    assert replay.suggest(History.from_spec(spec, trials), 4) == suggester.suggest(
+        History.from_spec(spec, trials), 4
+    )
 
 
 def test_no_restart_without_a_strategy() -> None:
-    suggester = create_suggester(make_spec(PLANE, ALGORITHM), 0)
-    run(suggester, lambda p: 1.0, 400, batch=6)
+    spec = make_spec(PLANE, ALGORITHM)
+    suggester = create_suggester(spec, 0)
+
+    run(suggester, spec, lambda p: 1.0, 400, batch=6)
     assert restarts(suggester) == 0
 
 
@@ -351,14 +367,14 @@ def test_state_is_strict_json_and_resumes_mid_generation() -> None:
     def objective(p: Mapping[str, ParamValue]) -> float:
         return contract.toy_objective(p)
 
-    trials = run(original, objective, 20, batch=3)  # generation of 9: mid-generation
+    trials = run(original, spec, objective, 20, batch=3)  # generation of 9: mid-generation
     state = original.dump_state()
     text = json.dumps(state, allow_nan=False)
     restored = create_suggester(spec, 9)
     restored.load_state(json.loads(text))
     for _ in range(8):
-        a = original.suggest(trials, 3)
-        b = restored.suggest(trials, 3)
+        a = original.suggest(History.from_spec(spec, trials), 3)
+        b = restored.suggest(History.from_spec(spec, trials), 3)
         assert [x.parameters for x in a] == [x.parameters for x in b]
         trials += make_trials(a, start=len(trials) + 1, objective=objective)
     assert json.loads(json.dumps(original.dump_state())) == restored.dump_state()
@@ -366,7 +382,7 @@ def test_state_is_strict_json_and_resumes_mid_generation() -> None:
 
 def test_an_unreadable_state_starts_afresh(caplog: pytest.LogCaptureFixture) -> None:
     spec = make_spec(PLANE, ALGORITHM)
-    fresh = create_suggester(spec, 1).suggest([], 3)
+    fresh = create_suggester(spec, 1).suggest(History.from_spec(spec, []), 3)
     for bad in (
         {"version": 99},
         {"version": 1, "cmaes": {"nonsense": 1}},
@@ -376,21 +392,21 @@ def test_an_unreadable_state_starts_afresh(caplog: pytest.LogCaptureFixture) -> 
         with caplog.at_level(logging.WARNING, logger="tunery.suggest.cmaes"):
             suggester.load_state(bad)
         assert "unreadable algorithm state" in caplog.text
-        assert suggester.suggest([], 3) == fresh
+        assert suggester.suggest(History.from_spec(spec, []), 3) == fresh
 
 
 def test_a_lost_generation_only_blocks_its_configurations() -> None:
     """A controller that crashed before saving the state: its trials exist, the state is old."""
     spec = make_spec(PLANE, ALGORITHM)
     suggester = create_suggester(spec, 2)
-    trials = run(suggester, sphere, 6)
+    trials = run(suggester, spec, sphere, 6)
     saved = suggester.dump_state()
-    lost = suggester.suggest(trials, 3)
+    lost = suggester.suggest(History.from_spec(spec, trials), 3)
     trials += make_trials(lost, start=7, status=TrialCondition.RUNNING)
     resumed = create_suggester(spec, 2)
     assert saved is not None
     resumed.load_state(saved)
-    again = resumed.suggest(trials, 3)
+    again = resumed.suggest(History.from_spec(spec, trials), 3)
     space = SearchSpace(PLANE)
     assert not {space.canonical(a.parameters) for a in again} & space.history_keys(trials)
 

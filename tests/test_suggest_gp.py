@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
+    ExperimentSpec,
     ObjectiveType,
     ParameterSpec,
     ParamValue,
@@ -22,10 +24,7 @@ from tunery.space import SearchSpace
 from tunery.suggest import Suggester, create_suggester
 from tunery.suggest.gp import (
     MAX_GP_POINTS,
-    GaussianProcess,
     GPSuggester,
-    fit_theta,
-    log_expected_improvement,
 )
 from tunery.testing.suggest import (
     assert_feasible,
@@ -48,6 +47,7 @@ def params_of(assignments: Sequence[Assignment]) -> list[dict[str, ParamValue]]:
 
 def run(
     suggester: Suggester,
+    spec: ExperimentSpec,
     objective: Objective,
     budget: int,
     batch: int = 1,
@@ -56,7 +56,8 @@ def run(
     """Ask/tell loop: every suggestion is evaluated before the next call."""
     trials = list(history)
     while len(trials) < budget:
-        assignments = suggester.suggest(list(trials), min(batch, budget - len(trials)))
+        history_now = History.from_spec(spec, trials)
+        assignments = suggester.suggest(history_now, min(batch, budget - len(trials)))
         if not assignments:
             break
         trials += make_trials(assignments, start=len(trials) + 1, objective=objective)
@@ -136,8 +137,8 @@ def test_bad_settings_name_their_path(name: str, value: str, message: str) -> No
 
 def test_random_state_overrides_the_seed() -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"random_state": "5", "n_initial_points": "3"})
-    first = run(create_suggester(spec, 1), branin, 6)
-    second = run(create_suggester(spec, 2), branin, 6)
+    first = run(create_suggester(spec, 1), spec, branin, 6)
+    second = run(create_suggester(spec, 2), spec, branin, 6)
     assert [t.parameters for t in first] == [t.parameters for t in second]
 
 
@@ -158,7 +159,7 @@ def test_every_parameter_type_stays_feasible_in_batches() -> None:
             + float(p["batch"]) / 64
         )
 
-    trials = run(suggester, objective, 20, batch=3)
+    trials = run(suggester, spec, objective, 20, batch=3)
     assert len(trials) == 20
     for trial in trials:
         assert_feasible(space, Assignment(trial.parameters))
@@ -174,10 +175,10 @@ def test_a_finite_space_is_exhausted_without_duplicates() -> None:
     def objective(p: Mapping[str, ParamValue]) -> float:
         return (float(p["n"]) - 2) ** 2 + (p["c"] == "b")
 
-    trials = run(suggester, objective, 100, batch=4)
+    trials = run(suggester, spec, objective, 100, batch=4)
     assert len(trials) == 15
     assert len(space.history_keys(trials)) == 15
-    assert suggester.suggest(trials, 3) == []
+    assert suggester.suggest(History.from_spec(spec, trials), 3) == []
 
 
 def test_never_repeats_the_history_whatever_its_status() -> None:
@@ -198,7 +199,7 @@ def test_never_repeats_the_history_whatever_its_status() -> None:
         status = statuses[i % len(statuses)] if i % 2 else TrialCondition.SUCCEEDED
         history += make_trials([params_], start=i + 1, status=status)
     suggester = create_suggester(spec, 4)
-    batch = suggester.suggest(history, 10)
+    batch = suggester.suggest(History.from_spec(spec, history), 10)
     keys = [space.canonical(a.parameters) for a in batch]
     assert len(batch) == 6 and len(set(keys)) == 6
     assert not set(keys) & space.history_keys(history)
@@ -206,9 +207,9 @@ def test_never_repeats_the_history_whatever_its_status() -> None:
 
 def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "5"})
-    a = run(create_suggester(spec, 7), branin, 12, batch=2)
-    b = run(create_suggester(spec, 7), branin, 12, batch=2)
-    c = run(create_suggester(spec, 8), branin, 12, batch=2)
+    a = run(create_suggester(spec, 7), spec, branin, 12, batch=2)
+    b = run(create_suggester(spec, 7), spec, branin, 12, batch=2)
+    c = run(create_suggester(spec, 8), spec, branin, 12, batch=2)
     assert [t.parameters for t in a] == [t.parameters for t in b]
     assert [t.parameters for t in a] != [t.parameters for t in c]
 
@@ -216,23 +217,25 @@ def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
 def test_state_survives_json_and_resumes_identically() -> None:
     spec = make_spec(HARTMANN6, ALGORITHM, {"n_initial_points": "5"})
     original = create_suggester(spec, 2)
-    history = run(original, hartmann6, 10)
+    history = run(original, spec, hartmann6, 10)
     state = original.dump_state()
     assert state is not None and len(state["theta"]) == 6 + 2
     restored = create_suggester(spec, 2)
     restored.load_state(json.loads(json.dumps(state)))
-    assert params_of(original.suggest(history, 2)) == params_of(restored.suggest(history, 2))
+    assert params_of(original.suggest(History.from_spec(spec, history), 2)) == params_of(
+        restored.suggest(History.from_spec(spec, history), 2)
+    )
     # A state that does not fit (another spec's) is ignored, not fatal.
     other = create_suggester(spec, 2)
     other.load_state({"theta": [0.0, 1.0]})
-    assert len(other.suggest(history, 1)) == 1
+    assert len(other.suggest(History.from_spec(spec, history), 1)) == 1
 
 
 def test_a_batch_spreads_and_respects_pending_trials() -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "8"})
     space = SearchSpace(BRANIN)
-    history = run(create_suggester(spec, 5), branin, 16)
-    batch = create_suggester(spec, 5).suggest(history, 6)
+    history = run(create_suggester(spec, 5), spec, branin, 16)
+    batch = create_suggester(spec, 5).suggest(History.from_spec(spec, history), 6)
     points = space.encode_many(params_of(batch))
     gaps = [
         float(np.linalg.norm(points[i] - points[j]))
@@ -241,9 +244,9 @@ def test_a_batch_spreads_and_respects_pending_trials() -> None:
     ]
     assert len(batch) == 6 and min(gaps) > 0.02
     # The first of a batch, made a pending trial, steers the next call away from it.
-    single = create_suggester(spec, 5).suggest(history, 1)
+    single = create_suggester(spec, 5).suggest(History.from_spec(spec, history), 1)
     pending = make_trials(single, start=17, status=TrialCondition.RUNNING)
-    after = create_suggester(spec, 5).suggest(history + pending, 1)
+    after = create_suggester(spec, 5).suggest(History.from_spec(spec, history + pending), 1)
     gap = np.linalg.norm(space.encode(single[0].parameters) - space.encode(after[0].parameters))
     assert gap > 0.02
 
@@ -258,7 +261,7 @@ def test_a_batch_spreads_and_respects_pending_trials() -> None:
 )
 def test_every_acquisition_makes_progress(settings: dict[str, str]) -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "6", **settings})
-    trials = run(create_suggester(spec, 1), branin, 20)
+    trials = run(create_suggester(spec, 1), spec, branin, 20)
     assert len(trials) == 20 and best_of(trials) < 2.0
 
 
@@ -271,19 +274,19 @@ def test_maximize_is_negated() -> None:
     def peak(p: Mapping[str, ParamValue]) -> float:
         return -((float(p["x"]) - 0.7) ** 2)
 
-    trials = run(create_suggester(spec, 0), peak, 12)
+    trials = run(create_suggester(spec, 0), spec, peak, 12)
     best = max(trials, key=lambda t: t.objective or -math.inf)
     assert abs(float(best.parameters["x"]) - 0.7) < 0.05
 
 
 def test_constant_and_failed_objectives_do_not_break_it() -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "2"})
-    flat = run(create_suggester(spec, 0), lambda p: 1.0, 8)
+    flat = run(create_suggester(spec, 0), spec, lambda p: 1.0, 8)
     assert len(flat) == 8
     failed = make_trials(
         [{"x1": 0.0, "x2": 1.0}, {"x1": 1.0, "x2": 2.0}], status=TrialCondition.FAILED
     )
-    assert len(create_suggester(spec, 0).suggest(failed, 2)) == 2
+    assert len(create_suggester(spec, 0).suggest(History.from_spec(spec, failed), 2)) == 2
 
 
 def test_history_is_capped() -> None:
@@ -301,50 +304,12 @@ def test_history_is_capped() -> None:
         return fit(x, y, r)
 
     suggester._fit = recording  # type: ignore[attr-defined]
-    batch = suggester.suggest(history, 1)
+    batch = suggester.suggest(History.from_spec(spec, history), 1)
     assert len(batch) == 1
     assert fitted and max(fitted) == MAX_GP_POINTS
 
 
 # --------------------------------------------------------------------------- the model
-
-
-def test_gp_posterior_interpolates_and_is_uncertain_away_from_data() -> None:
-    rng = np.random.default_rng(0)
-    x = rng.random((20, 2)) * 0.8
-    y = np.sin(6 * x[:, 0]) + x[:, 1]
-    y = (y - y.mean()) / y.std()
-    theta = np.log([0.3, 0.3, 1.0, 1e-6])
-    gp = GaussianProcess(x, y, theta)
-    mu, sd = gp.predict(x)
-    assert np.abs(mu - y).max() < 1e-3
-    assert sd.max() < 0.02
-    _, far = gp.predict(np.array([[1.0, 1.0], [0.99, 0.95]]))
-    assert far.min() > 0.3
-    # Fitted hyperparameters reproduce the data too.
-    fitted = GaussianProcess(x, y, fit_theta(x, y, [theta]))
-    assert np.abs(fitted.predict(x)[0] - y).max() < 0.1
-
-
-def test_fantasies_shrink_the_variance() -> None:
-    x = np.array([[0.1], [0.9]])
-    gp = GaussianProcess(x, np.array([0.0, 1.0]), np.log([0.2, 1.0, 1e-6]))
-    before = gp.predict(np.array([[0.5]]))[1][0]
-    gp.add(np.array([0.5]), 0.3)
-    mu, sd = gp.predict(np.array([[0.5]]))
-    assert sd[0] < 0.05 < before and abs(mu[0] - 0.3) < 1e-3
-
-
-def test_log_expected_improvement_is_finite_and_accurate() -> None:
-    from scipy.stats import norm
-
-    z = np.array([-1e4, -200.0, -30.0, -5.0, -1.0, 0.0, 3.0])
-    value, d_mu, _ = log_expected_improvement(-z, np.ones_like(z), 0.0)
-    assert np.all(np.isfinite(value)) and np.all(np.isfinite(d_mu))
-    assert np.all(np.diff(value) > 0)
-    mid = z >= -30
-    naive = np.log(norm.pdf(z[mid]) + z[mid] * norm.cdf(z[mid]))
-    assert np.allclose(value[mid], naive, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- quality
@@ -354,7 +319,7 @@ def _quality(params: list[ParameterSpec], objective: Objective, budget: int) -> 
     results = []
     for seed in range(5):
         spec = make_spec(params, ALGORITHM, {"n_initial_points": "10"})
-        results.append(best_of(run(create_suggester(spec, seed), objective, budget)))
+        results.append(best_of(run(create_suggester(spec, seed), spec, objective, budget)))
     return results
 
 
@@ -362,7 +327,7 @@ def _random_quality(params: list[ParameterSpec], objective: Objective, budget: i
     results = []
     for seed in range(5):
         spec = make_spec(params, "random")
-        results.append(best_of(run(create_suggester(spec, seed), objective, budget)))
+        results.append(best_of(run(create_suggester(spec, seed), spec, objective, budget)))
     return results
 
 

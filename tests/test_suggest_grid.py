@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import TrialCondition
 from tunery.space import SearchSpace
 from tunery.suggest import create_suggester
@@ -29,10 +30,11 @@ def params_of(assignments: list) -> list[dict]:
 
 
 def test_enumerates_in_katib_order_then_ends() -> None:
-    suggester = create_suggester(make_spec(PARAMS, "grid"), 0)
+    spec = make_spec(PARAMS, "grid")
+    suggester = create_suggester(spec, 0)
     history: list = []
     seen: list[dict] = []
-    while batch := suggester.suggest(history, 5):
+    while batch := suggester.suggest(History.from_spec(spec, history), 5):
         seen += params_of(batch)
         history += make_trials(params_of(batch), start=len(history) + 1)
     assert seen == list(SearchSpace(PARAMS).grid())
@@ -50,10 +52,12 @@ def test_skips_history_and_resumes_from_it() -> None:
     grid = list(SearchSpace(PARAMS).grid())
     history = make_trials([grid[0], grid[2]], status=TrialCondition.RUNNING)
     history += make_trials([{"lr": "0.2", "opt": "sgd", "batch": "32"}], start=3)  # grid[8]
-    batch = GridSuggester(spec).suggest(history, 3)
+    batch = GridSuggester(spec).suggest(History.from_spec(spec, history), 3)
     assert params_of(batch) == [grid[1], grid[3], grid[4]]
     history += make_trials(params_of(batch), start=4)
-    rest = GridSuggester(spec).suggest(history, 100)  # a fresh instance: no state needed
+    rest = GridSuggester(spec).suggest(
+        History.from_spec(spec, history), 100
+    )  # a fresh instance: no state needed
     assert params_of(rest) == [g for i, g in enumerate(grid) if i not in (0, 1, 2, 3, 4, 8)]
 
 
@@ -83,16 +87,20 @@ def test_settings() -> None:
 
 def test_large_grid_with_long_history_is_fast() -> None:
     params = [int_param("a", "0", "999"), int_param("b", "0", "999")]
-    suggester = GridSuggester(make_spec(params, "grid"))
-    history = make_trials(params_of(suggester.suggest([], 5000)))
-    batch = suggester.suggest(history, 3)
+    spec = make_spec(params, "grid")
+    suggester = GridSuggester(spec)
+    history = make_trials(params_of(suggester.suggest(History.from_spec(spec, []), 5000)))
+    batch = suggester.suggest(History.from_spec(spec, history), 3)
     assert params_of(batch) == [{"a": 5, "b": 0}, {"a": 5, "b": 1}, {"a": 5, "b": 2}]
 
 
 def test_grid_beyond_int64_positions() -> None:
     params = [int_param(name, "0", "65535") for name in ("a", "b", "c", "d", "e")]
-    suggester = GridSuggester(make_spec(params, "grid"))
+    spec = make_spec(params, "grid")
+    suggester = GridSuggester(spec)
     assert suggester.size == 2**80
-    first = suggester.suggest([], 2)
+    first = suggester.suggest(History.from_spec(spec, []), 2)
     history = make_trials(params_of(first))
-    assert params_of(suggester.suggest(history, 1)) == [{"a": 0, "b": 0, "c": 0, "d": 0, "e": 2}]
+    assert params_of(suggester.suggest(History.from_spec(spec, history), 1)) == [
+        {"a": 0, "b": 0, "c": 0, "d": 0, "e": 2}
+    ]

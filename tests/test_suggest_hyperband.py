@@ -15,10 +15,12 @@ from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.execute.local import LocalExecutor
+from tunery.history import History
 from tunery.model import (
     Assignment,
     ExperimentCondition,
     ExperimentReason,
+    ExperimentSpec,
     ObjectiveType,
     ParamValue,
     Trial,
@@ -175,7 +177,7 @@ def test_katibs_published_example_runs() -> None:
         },
     }
     spec = parse_document(doc)
-    got = create_suggester(spec, 0).suggest([], 2)
+    got = create_suggester(spec, 0).suggest(History.from_spec(spec, []), 2)
     assert [a.parameters["num-epochs"] for a in got] == [1, 1]
 
 
@@ -203,13 +205,17 @@ def finish(trial: Trial, status: TrialCondition = TrialCondition.SUCCEEDED) -> T
 
 
 def drive(
-    suggester: Hyperband, history: list[Trial], count: int, rounds: int = 200
+    suggester: Hyperband,
+    spec: ExperimentSpec,
+    history: list[Trial],
+    count: int,
+    rounds: int = 200,
 ) -> list[list[Assignment]]:
     """Ask for ``count`` at a time; finish everything running before each call."""
     batches = []
     for _ in range(rounds):
         history[:] = [finish(t) if t.status is TrialCondition.RUNNING else t for t in history]
-        batch = suggester.suggest(list(history), count)
+        batch = suggester.suggest(History.from_spec(spec, history), count)
         if not batch:
             break
         batches.append(batch)
@@ -220,7 +226,7 @@ def drive(
 
 def test_a_whole_run_follows_the_schedule_and_promotes_the_best() -> None:
     history: list[Trial] = []
-    drive(Hyperband(spec_of(), 3), history, count=4)
+    drive(Hyperband(spec_of(), 3), spec_of(), history, count=4)
     assert len(history) == 9 + 3 + 1 + 5 + 2 + 3
     places = Counter((t.labels[BRACKET_LABEL], t.labels[RUNG_LABEL]) for t in history)
     assert places == {
@@ -253,17 +259,18 @@ def test_a_whole_run_follows_the_schedule_and_promotes_the_best() -> None:
 
 
 def test_a_rung_waits_for_the_one_before_and_hands_out_as_slots_free() -> None:
-    hb = Hyperband(spec_of(), 1)
-    first = hb.suggest([], 2)
+    spec = spec_of()
+    hb = Hyperband(spec, 1)
+    first = hb.suggest(History.from_spec(spec, []), 2)
     assert len(first) == 2 and {a.labels[RUNG_LABEL] for a in first} == {"0"}
     history = make_trials(first, status=TrialCondition.RUNNING)
-    more = hb.suggest(history, 20)
+    more = hb.suggest(History.from_spec(spec, history), 20)
     assert len(more) == 7  # the rest of rung 0, never past it
     history += make_trials(more, start=3, status=TrialCondition.RUNNING)
     history = [finish(t) for t in history[:8]] + history[8:]
-    assert hb.suggest(history, 5) == []  # one rung-0 trial still runs
+    assert hb.suggest(History.from_spec(spec, history), 5) == []  # one rung-0 trial still runs
     history[8] = finish(history[8])
-    promoted = hb.suggest(history, 5)
+    promoted = hb.suggest(History.from_spec(spec, history), 5)
     assert len(promoted) == 3 and {a.labels[RUNG_LABEL] for a in promoted} == {"1"}
     assert hb.dump_state() == {
         "s_max": 2,
@@ -277,12 +284,13 @@ def test_a_rung_waits_for_the_one_before_and_hands_out_as_slots_free() -> None:
 
 
 def test_failed_trials_are_never_promoted_and_maximize_ranks_the_other_way() -> None:
-    hb = Hyperband(spec_of(objective=ObjectiveType.MAXIMIZE), 5)
-    rung0 = make_trials(hb.suggest([], 9), status=TrialCondition.RUNNING)
+    spec = spec_of(objective=ObjectiveType.MAXIMIZE)
+    hb = Hyperband(spec, 5)
+    rung0 = make_trials(hb.suggest(History.from_spec(spec, []), 9), status=TrialCondition.RUNNING)
     done = [finish(t) for t in rung0]
     done[0] = finish(rung0[0], TrialCondition.FAILED)
     worst_first = sorted(done[1:], key=lambda t: -(t.objective or 0))
-    promoted = hb.suggest(done, 9)
+    promoted = hb.suggest(History.from_spec(spec, done), 9)
     got = {(a.parameters["lr"], a.parameters["opt"]) for a in promoted}
     assert got == {(t.parameters["lr"], t.parameters["opt"]) for t in worst_first[:3]}
 
@@ -290,11 +298,12 @@ def test_failed_trials_are_never_promoted_and_maximize_ranks_the_other_way() -> 
 def test_resume_without_saved_state_continues_the_same_brackets() -> None:
     # An uninterrupted run, and one whose suggester is replaced (no state) after every call.
     whole: list[Trial] = []
-    drive(Hyperband(spec_of(), 11), whole, count=2)
+    drive(Hyperband(spec_of(), 11), spec_of(), whole, count=2)
     pieces: list[Trial] = []
     for _ in range(100):
         pieces[:] = [finish(t) if t.status is TrialCondition.RUNNING else t for t in pieces]
-        batch = Hyperband(spec_of(), 11).suggest(list(pieces), 2)
+        spec = spec_of()
+        batch = Hyperband(spec, 11).suggest(History.from_spec(spec, pieces), 2)
         if not batch:
             break
         pieces += make_trials(batch, start=len(pieces) + 1, status=TrialCondition.RUNNING)
@@ -302,10 +311,11 @@ def test_resume_without_saved_state_continues_the_same_brackets() -> None:
 
 
 def test_a_crash_after_creating_trials_repeats_nothing() -> None:
-    hb = Hyperband(spec_of(), 4)
-    created = make_trials(hb.suggest([], 4), status=TrialCondition.RUNNING)
+    spec = spec_of()
+    hb = Hyperband(spec, 4)
+    created = make_trials(hb.suggest(History.from_spec(spec, []), 4), status=TrialCondition.RUNNING)
     # The controller died before saving the state: a new suggester sees the trials only.
-    rest = Hyperband(spec_of(), 4).suggest(created, 9)
+    rest = Hyperband(spec_of(), 4).suggest(History.from_spec(spec, created), 9)
     assert len(rest) == 5
     seen = {(t.parameters["lr"], t.parameters["opt"]) for t in created}
     assert not seen & {(a.parameters["lr"], a.parameters["opt"]) for a in rest}
@@ -318,10 +328,13 @@ def test_double_resource_and_the_end() -> None:
     )
     history: list[Trial] = []
     hb = Hyperband(spec, 0)
-    drive(hb, history, count=10)
+    drive(hb, spec, history, count=10)
     budgets = sorted({float(t.parameters["budget"]) for t in history})
     assert budgets == [1.0, 2.0, 4.0]
-    assert hb.suggest(history, 3) == [] and hb.dump_state() == {"finished": True, "s_max": 2}
+    assert hb.suggest(History.from_spec(spec, history), 3) == [] and hb.dump_state() == {
+        "finished": True,
+        "s_max": 2,
+    }
 
 
 # --------------------------------------------------------------------------- real experiments

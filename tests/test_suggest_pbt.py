@@ -18,6 +18,7 @@ import pytest
 from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     ExperimentCondition,
@@ -163,19 +164,19 @@ def test_bad_settings_name_the_setting(pairs: Settings, path: str, words: str) -
 def test_generation_zero_is_random_distinct_and_in_the_space() -> None:
     spec = pbt_spec()
     space = SearchSpace.from_spec(spec)
-    batch = create_suggester(spec, 3).suggest([], 10)
+    batch = create_suggester(spec, 3).suggest(History.from_spec(spec, []), 10)
     assert len(batch) == 5  # one population, whatever was asked
     for a in batch:
         assert_feasible(space, a)
         assert a.labels == {GENERATION_LABEL: "0"}
     assert len({space.canonical(a.parameters) for a in batch}) == 5
-    other = create_suggester(spec, 4).suggest([], 5)
+    other = create_suggester(spec, 4).suggest(History.from_spec(spec, []), 5)
     assert [a.parameters for a in other] != [a.parameters for a in batch]
 
 
 def test_generation_zero_of_a_tiny_space_repeats_values() -> None:
     spec = pbt_spec([categorical_param("c", ["a", "b"])])
-    batch = create_suggester(spec, 0).suggest([], 5)
+    batch = create_suggester(spec, 0).suggest(History.from_spec(spec, []), 5)
     assert len(batch) == 5 and {a.parameters["c"] for a in batch} == {"a", "b"}
 
 
@@ -184,12 +185,12 @@ def test_next_generation_truncation_exploit_explore() -> None:
     spec = pbt_spec(params, settings_of(10, "0.3"), objective_type=ObjectiveType.MAXIMIZE)
     space = SearchSpace.from_spec(spec)
     suggester = create_suggester(spec, 5)
-    gen0 = suggester.suggest([], 10)
+    gen0 = suggester.suggest(History.from_spec(spec, []), 10)
     # Member i scores i, except member 7 which failed: it ranks last.
     scores: list[float | None] = [float(i) for i in range(10)]
     scores[7] = None
     history = trials_of(gen0, scores)
-    gen1 = suggester.suggest(history, 10)
+    gen1 = suggester.suggest(History.from_spec(spec, history), 10)
     assert len(gen1) == 10
     bottom = {0, 1, 7}  # floor(10 * 0.3) = 3: the failed one and the two lowest
     top = {history[i].name: history[i] for i in (9, 8, 6)}
@@ -217,13 +218,13 @@ def test_next_generation_truncation_exploit_explore() -> None:
 def test_minimize_ranks_low_values_first_and_metrics_unavailable_last() -> None:
     spec = pbt_spec([double_param("x", "0", "1")], settings_of(5, "0.2"))
     suggester = PbtSuggester(spec, 1)
-    gen0 = suggester.suggest([], 5)
+    gen0 = suggester.suggest(History.from_spec(spec, []), 5)
     history = trials_of(gen0, [0.5, 0.1, 0.9, 0.3, 0.7])
     history[0] = Trial(
         **{**history[0].__dict__, "status": TrialCondition.METRICS_UNAVAILABLE, "objective": None}
     )
-    assert suggester.rank(history) == [1, 3, 4, 2, 0]
-    gen1 = suggester.suggest(history, 5)
+    assert suggester.rank(History.from_spec(spec, history).entries) == [1, 3, 4, 2, 0]
+    gen1 = suggester.suggest(History.from_spec(spec, history), 5)
     assert gen1[0].labels[PARENT_LABEL] == history[1].name  # the one replaced; the best's child
     assert [a.labels[PARENT_LABEL] for a in gen1[1:]] == [t.name for t in history[1:]]
 
@@ -275,7 +276,7 @@ def test_members_are_handed_out_progressively_and_generations_wait() -> None:
     history: list[Trial] = []
 
     def take(count: int) -> list[Assignment]:
-        batch = suggester.suggest(history, count)
+        batch = suggester.suggest(History.from_spec(spec, history), count)
         history.extend(trials_of(batch, start=len(history) + 1, status=TrialCondition.RUNNING))
         return batch
 
@@ -302,24 +303,24 @@ def test_members_are_handed_out_progressively_and_generations_wait() -> None:
     assert [t.labels[GENERATION_LABEL] for t in history] == ["0"] * 5 + ["1"] * 5
 
 
-def _run(suggester: PbtSuggester, rounds: int, count: int) -> list[Trial]:
-    history, _ = contract.simulate(suggester, rounds, count)
+def _run(suggester: PbtSuggester, spec: ExperimentSpec, rounds: int, count: int) -> list[Trial]:
+    history, _ = contract.simulate(suggester, spec, rounds, count)
     return history
 
 
 def test_deterministic_and_stateless_resume_without_duplicates_or_gaps() -> None:
     spec = pbt_spec()
-    whole = _run(PbtSuggester(spec, 9), 12, 3)
-    again = _run(PbtSuggester(spec, 9), 12, 3)
+    whole = _run(PbtSuggester(spec, 9), spec, 12, 3)
+    again = _run(PbtSuggester(spec, 9), spec, 12, 3)
     assert [(t.parameters, t.labels) for t in whole] == [(t.parameters, t.labels) for t in again]
     assert PbtSuggester(spec, 9).dump_state() is None
     # A controller killed after creating trials, before saving anything: a new suggester
     # (no state) sees the history and goes on exactly where the first one was.
     for cut in range(1, 12):
-        first = _run(PbtSuggester(spec, 9), cut, 3)
+        first = _run(PbtSuggester(spec, 9), spec, cut, 3)
         resumed = PbtSuggester(spec, 9)
         resumed.load_state({})
-        rest, _ = contract.simulate(resumed, 12 - cut, 3, first)
+        rest, _ = contract.simulate(resumed, spec, 12 - cut, 3, first)
         assert [(t.parameters, t.labels) for t in rest] == [
             (t.parameters, t.labels) for t in whole
         ], cut
@@ -327,7 +328,7 @@ def test_deterministic_and_stateless_resume_without_duplicates_or_gaps() -> None
     assert generations == sorted(generations)
     for g in set(generations[:-5]):
         assert generations.count(g) == 5
-    other = _run(PbtSuggester(spec, 10), 12, 3)
+    other = _run(PbtSuggester(spec, 10), spec, 12, 3)
     assert [t.parameters for t in other] != [t.parameters for t in whole]
 
 
@@ -546,7 +547,7 @@ def check_lineage(store: Store, name: str, runs: Path, population: int, total: i
     ]
     replay = PbtSuggester(exp.spec, zlib.crc32(name.encode()))
     for start in range(0, total, population):
-        planned = replay.suggest(trials[:start], population)
+        planned = replay.suggest(History.from_spec(exp.spec, trials[:start]), population)
         got = trials[start : start + population]
         assert [(a.parameters, a.labels) for a in planned[: len(got)]] == [
             (dict(t.parameters), dict(t.labels)) for t in got

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     Distribution,
@@ -251,6 +252,7 @@ Plan = list[tuple[int, int]]  # per round: (count, seed of the outcomes before i
 
 def play(
     suggester: Suggester,
+    spec: ExperimentSpec,
     history: Sequence[Trial],
     plan: Plan,
     on_round: Callable[[int, list[Trial], list[Assignment]], None] | None = None,
@@ -264,7 +266,7 @@ def play(
         trials = _finish(trials, seed)
         if states is not None:
             states.append(json.loads(json.dumps(suggester.dump_state(), allow_nan=False)))
-        batch = suggester.suggest(list(trials), count)
+        batch = suggester.suggest(History.from_spec(spec, trials), count)
         if on_round is not None:
             on_round(i, list(trials), batch)
         seen.append(list(trials))
@@ -348,7 +350,7 @@ def test_suggestions_are_feasible_new_and_exhaust_finite_spaces(algorithm: str) 
                     f"round {i}: {len(batch)} suggestions of {count} with {left} left"
                 )
 
-        play(create_suggester(spec, seed), history, plan, on_round)
+        play(create_suggester(spec, seed), spec, history, plan, on_round)
 
     check()
 
@@ -367,11 +369,11 @@ def test_same_seed_and_history_same_suggestions_and_resume_continues(algorithm: 
         spec, space = _prepare(algorithm, params)
         history = make_history(space, history_seed, history_size)
         states: list[Any] = []
-        seen, batches = play(create_suggester(spec, seed), history, plan, states=states)
+        seen, batches = play(create_suggester(spec, seed), spec, history, plan, states=states)
         if not deterministic_why:
             replay = create_suggester(spec, seed)
             again = [
-                [dict(a.parameters) for a in replay.suggest(h, n)]
+                [dict(a.parameters) for a in replay.suggest(History.from_spec(spec, h), n)]
                 for h, (n, _) in zip(seen, plan, strict=True)
             ]
             assert again == batches, "same seed and history, other suggestions"
@@ -381,7 +383,7 @@ def test_same_seed_and_history_same_suggestions_and_resume_continues(algorithm: 
             if states[cut_at] is not None:
                 restored.load_state(states[cut_at])
             resumed = [
-                [dict(a.parameters) for a in restored.suggest(h, n)]
+                [dict(a.parameters) for a in restored.suggest(History.from_spec(spec, h), n)]
                 for h, (n, _) in zip(seen[cut_at:], plan[cut_at:], strict=True)
             ]
             assert resumed == batches[cut_at:], f"resumed at round {cut_at}, diverged"

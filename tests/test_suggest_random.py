@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import TrialCondition
 from tunery.space import SearchSpace
 from tunery.suggest import create_suggester
@@ -28,16 +29,16 @@ def test_random_state_setting_wins_over_the_seed_argument() -> None:
     assert resolve_seed(spec, 99) == 5
     assert resolve_seed(make_spec(default_parameters()), 99) == 99
     assert resolve_seed(make_spec(default_parameters()), None) == DEFAULT_SEED
-    a = create_suggester(spec, 1).suggest([], 5)
-    b = create_suggester(spec, 2).suggest([], 5)
+    a = create_suggester(spec, 1).suggest(History.from_spec(spec, []), 5)
+    b = create_suggester(spec, 2).suggest(History.from_spec(spec, []), 5)
     assert params_of(a) == params_of(b)
     plain = make_spec(default_parameters())
-    assert params_of(create_suggester(plain, 1).suggest([], 5)) != params_of(
-        create_suggester(plain, 2).suggest([], 5)
-    )
-    assert params_of(create_suggester(plain, None).suggest([], 5)) == params_of(
-        create_suggester(plain, DEFAULT_SEED).suggest([], 5)
-    )
+    assert params_of(
+        create_suggester(plain, 1).suggest(History.from_spec(plain, []), 5)
+    ) != params_of(create_suggester(plain, 2).suggest(History.from_spec(plain, []), 5))
+    assert params_of(
+        create_suggester(plain, None).suggest(History.from_spec(plain, []), 5)
+    ) == params_of(create_suggester(plain, DEFAULT_SEED).suggest(History.from_spec(plain, []), 5))
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_never_repeats_history_of_any_status_and_ends_a_finite_space() -> None:
     history = make_trials([{"c": "a", "n": n} for n in range(1, 6)], status=TrialCondition.FAILED)
     history += make_trials([{"c": "b", "n": 1}], start=6, status=TrialCondition.RUNNING)
     suggester = RandomSuggester(spec, 3)
-    batch = suggester.suggest(history, 10)
+    batch = suggester.suggest(History.from_spec(spec, history), 10)
     assert sorted((a.parameters["c"], a.parameters["n"]) for a in batch) == [
         ("b", 2),
         ("b", 3),
@@ -71,7 +72,7 @@ def test_never_repeats_history_of_any_status_and_ends_a_finite_space() -> None:
         ("b", 5),
     ]
     history += make_trials(params_of(batch), start=7)
-    assert suggester.suggest(history, 3) == []
+    assert suggester.suggest(History.from_spec(spec, history), 3) == []
     assert len(space.history_keys(history)) == 10
 
 
@@ -82,7 +83,8 @@ def test_honours_steps_and_distributions() -> None:
         int_param("n", "10", "100", step="10", distribution="normal"),
     ]
     space = SearchSpace(params)
-    batch = RandomSuggester(make_spec(params), 0).suggest([], 200)
+    spec = make_spec(params)
+    batch = RandomSuggester(spec, 0).suggest(History.from_spec(spec, []), 200)
     assert len(batch) == 200
     assert all(space.contains(a.parameters) for a in batch)
     lrs = [a.parameters["lr"] for a in batch]
@@ -93,10 +95,11 @@ def test_honours_steps_and_distributions() -> None:
 def test_large_history() -> None:
     # Its speed is measured by benchmarks/optimizers/latency.py, not here.
     params = [double_param("x", "0", "1"), int_param("n", "0", "1000")]
-    suggester = RandomSuggester(make_spec(params), 0)
-    history = make_trials(params_of(suggester.suggest([], 5000)))
+    spec = make_spec(params)
+    suggester = RandomSuggester(spec, 0)
+    history = make_trials(params_of(suggester.suggest(History.from_spec(spec, []), 5000)))
     space = SearchSpace(params)
-    batch = suggester.suggest(history, 10)
+    batch = suggester.suggest(History.from_spec(spec, history), 10)
     keys = {space.canonical(a.parameters) for a in batch}
     assert len(keys) == 10 and not keys & space.history_keys(history)
 
@@ -105,7 +108,7 @@ def test_nearly_exhausted_finite_space_draws_from_what_is_left() -> None:
     params = [int_param("n", "0", "9999")]
     spec = make_spec(params)
     history = make_trials([{"n": n} for n in range(10_000) if n != 4242])
-    batch = RandomSuggester(spec, 0).suggest(history, 3)
+    batch = RandomSuggester(spec, 0).suggest(History.from_spec(spec, history), 3)
     assert params_of(batch) == [{"n": 4242}]
 
 

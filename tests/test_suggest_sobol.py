@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.space import SearchSpace
 from tunery.suggest import create_suggester
 from tunery.suggest.sobol import SobolSuggester
@@ -24,8 +25,9 @@ def params_of(assignments: list) -> list[dict]:
 
 def test_points_follow_the_scrambled_sobol_sequence() -> None:
     params = [double_param("x", "0", "1"), double_param("y", "-1", "1")]
-    suggester = SobolSuggester(make_spec(params, "sobol", {"random_state": "4"}), None)
-    batch = suggester.suggest([], 8)
+    spec = make_spec(params, "sobol", {"random_state": "4"})
+    suggester = SobolSuggester(spec, None)
+    batch = suggester.suggest(History.from_spec(spec, []), 8)
     points = np.array([[a.parameters["x"], (a.parameters["y"] + 1) / 2] for a in batch])
     # 8 Sobol points: one in each eighth of either axis (balance of a (t, m, s)-net)
     for axis in range(2):
@@ -37,12 +39,14 @@ def test_state_continues_the_sequence() -> None:
     params = [double_param("x", "0", "1"), int_param("n", "0", "1000")]
     spec = make_spec(params, "sobol")
     one = SobolSuggester(spec, 1)
-    first = one.suggest([], 6)
+    first = one.suggest(History.from_spec(spec, []), 6)
     history = make_trials(params_of(first))
     restored = SobolSuggester(spec, 1)
     restored.load_state(one.dump_state() or {})
-    assert params_of(one.suggest(history, 4)) == params_of(restored.suggest(history, 4))
-    both = SobolSuggester(spec, 1).suggest([], 10)
+    assert params_of(one.suggest(History.from_spec(spec, history), 4)) == params_of(
+        restored.suggest(History.from_spec(spec, history), 4)
+    )
+    both = SobolSuggester(spec, 1).suggest(History.from_spec(spec, []), 10)
     assert params_of(both)[:6] == params_of(first)
 
 
@@ -53,7 +57,7 @@ def test_skips_points_already_tried_and_exhausts() -> None:
     history: list = []
     seen: set = set()
     space = SearchSpace(params)
-    while batch := suggester.suggest(history, 4):
+    while batch := suggester.suggest(History.from_spec(spec, history), 4):
         for a in batch:
             key = space.canonical(a.parameters)
             assert key not in seen
@@ -64,7 +68,8 @@ def test_skips_points_already_tried_and_exhausts() -> None:
 
 def test_log_parameters_map_in_log_space() -> None:
     params = [double_param("lr", "0.0001", "1", distribution="logUniform")]
-    batch = SobolSuggester(make_spec(params, "sobol"), 0).suggest([], 64)
+    spec = make_spec(params, "sobol")
+    batch = SobolSuggester(spec, 0).suggest(History.from_spec(spec, []), 64)
     logs = np.log10([a.parameters["lr"] for a in batch])
     assert abs(np.mean(logs < -2) - 0.5) < 0.05
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     ExperimentSpec,
@@ -80,7 +81,7 @@ def run(
     suggester = create_suggester(spec, seed)
     trials: list[Trial] = []
     while len(trials) < budget:
-        found = suggester.suggest(trials, min(batch, budget - len(trials)))
+        found = suggester.suggest(History.from_spec(spec, trials), min(batch, budget - len(trials)))
         if not found:
             break
         trials += make_trials(found, start=len(trials) + 1, objective=objective)
@@ -294,7 +295,7 @@ def test_never_repeats_and_exhausts_a_tiny_discrete_space(algorithm: str) -> Non
     history += make_trials([{"c": "b", "d": "2", "n": "1"}], start=2, status=TrialCondition.RUNNING)
     history += make_trials([{"c": "c", "d": 2.0, "n": 2.0}], start=3, status=TrialCondition.CREATED)
     while True:
-        batch = suggester.suggest(history, 4)
+        batch = suggester.suggest(History.from_spec(spec, history), 4)
         if not batch:
             break
         keys = [space.canonical(a.parameters) for a in batch]
@@ -302,7 +303,7 @@ def test_never_repeats_and_exhausts_a_tiny_discrete_space(algorithm: str) -> Non
         assert not set(keys) & space.history_keys(history)
         history += make_trials(batch, start=len(history) + 1, objective=lambda p: float(p["n"]))
     assert len(space.history_keys(history)) == space.size() == 18
-    assert suggester.suggest(history, 4) == []
+    assert suggester.suggest(History.from_spec(spec, history), 4) == []
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -342,14 +343,14 @@ def test_batch_spreads_out(algorithm: str) -> None:
     spec = make_spec(BRANIN, algorithm)
     space = SearchSpace(BRANIN)
     trials, _ = run(algorithm, BRANIN, branin, 30, 0)
-    batch = create_suggester(spec, 0).suggest(trials, 4)
+    batch = create_suggester(spec, 0).suggest(History.from_spec(spec, trials), 4)
     assert len(batch) == 4
     points = space.encode_many(params_of(batch))
     gaps = [float(np.linalg.norm(a - b)) for a, b in combinations(points, 2)]
     assert min(gaps) > 0.01, gaps
     # The trials in flight are liars: the next suggestion differs from the batch.
     running = make_trials(batch, start=31, status=TrialCondition.RUNNING)
-    after = create_suggester(spec, 0).suggest(trials + running, 1)
+    after = create_suggester(spec, 0).suggest(History.from_spec(spec, trials + running), 1)
     new = space.encode_many(params_of(after))[0]
     assert min(float(np.linalg.norm(new - p)) for p in points) > 0.01
 
@@ -358,14 +359,16 @@ def test_batch_spreads_out(algorithm: str) -> None:
 def test_failed_trials_and_no_observations(algorithm: str) -> None:
     spec = make_spec(BRANIN, algorithm, {"n_startup_trials": "2"})
     suggester = create_suggester(spec, 0)
-    failed = make_trials(params_of(suggester.suggest([], 5)), status=TrialCondition.FAILED)
+    failed = make_trials(
+        params_of(suggester.suggest(History.from_spec(spec, []), 5)), status=TrialCondition.FAILED
+    )
     # No observation yet: still quasi-random suggestions, none repeated.
-    batch = suggester.suggest(failed, 3)
+    batch = suggester.suggest(History.from_spec(spec, failed), 3)
     assert len(batch) == 3
     space = SearchSpace(BRANIN)
     assert not {space.canonical(a.parameters) for a in batch} & space.history_keys(failed)
     done = failed + make_trials(params_of(batch), start=6, objective=branin)
-    assert len(suggester.suggest(done, 3)) == 3
+    assert len(suggester.suggest(History.from_spec(spec, done), 3)) == 3
 
 
 def test_beats_random_on_synthetic_functions() -> None:
@@ -390,7 +393,8 @@ def test_a_thousand_trials() -> None:
     space = SearchSpace(HARTMANN6)
     history = make_trials(space.sample(rng, 1000), objective=hartmann6)
     for algorithm in ALGORITHMS:
-        suggester = create_suggester(make_spec(HARTMANN6, algorithm), 0)
-        batch = suggester.suggest(history, 4)
+        spec = make_spec(HARTMANN6, algorithm)
+        suggester = create_suggester(spec, 0)
+        batch = suggester.suggest(History.from_spec(spec, history), 4)
         keys = {space.canonical(a.parameters) for a in batch}
         assert len(keys) == 4 and not keys & space.history_keys(history), algorithm

@@ -616,6 +616,7 @@ def _resume(
 def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     import shlex
 
+    from tunery.history import History
     from tunery.launch import build_launch
     from tunery.suggest import create_suggester
 
@@ -623,7 +624,7 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
-    for i, assignment in enumerate(suggester.suggest([], count), start=1):
+    for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
         trial_name = f"{spec.name}-{i:04d}"
         launch = build_launch(
             spec,

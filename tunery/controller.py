@@ -35,6 +35,7 @@ from tunery.collect.base import Collector
 from tunery.crashpoints import crashpoint
 from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
+from tunery.history import HistoryBuilder
 from tunery.launch import build_launch, experiment_dir, prepare_trial_dirs
 from tunery.ledger import Batch, TrialLedger
 from tunery.model import (
@@ -51,6 +52,7 @@ from tunery.model import (
     objective_value,
 )
 from tunery.outcome import last_output_line, with_output_line
+from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
 from tunery.suggest import Suggester, create_suggester, pbt
@@ -126,6 +128,8 @@ class Controller:
         self._behind = False
         self._experiment: Experiment | None = None
         self._suggester: Suggester | None = None
+        #: Builds the History the algorithms see (the search space is built once, in start).
+        self._history: HistoryBuilder | None = None
         self._collector: Collector | None = None
         self._started = False
         self._nothing_to_suggest = False
@@ -159,6 +163,7 @@ class Controller:
         self._stopper = create_stopper(spec)
         seed = zlib.crc32(self.name.encode())
         self._suggester = create_suggester(spec, seed)
+        self._history = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
         state = self.ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
@@ -574,8 +579,8 @@ class Controller:
 
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""
-        assert self._stopper is not None
-        decisions = self._stopper.decide(self.trials, self._curves)
+        assert self._stopper is not None and self._history is not None
+        decisions = self._stopper.decide(self._history.build(self.trials, self._curves))
         for name, why in decisions.items():
             trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
@@ -718,8 +723,9 @@ class Controller:
         if free <= 0:
             self._nothing_to_suggest = False
             return
-        assert self._suggester is not None
-        assignments: list[Assignment] = self._suggester.suggest(self.trials, free)
+        assert self._suggester is not None and self._history is not None
+        history = self._history.build(self.trials)
+        assignments: list[Assignment] = self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0

@@ -118,8 +118,10 @@ class Optimizer:
         early_stopping_settings: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        from tunery.history import HistoryBuilder
         from tunery.ledger import TrialLedger
         from tunery.search import split_parameters
+        from tunery.space import SearchSpace
         from tunery.spec import parse_document
         from tunery.spec.katib import parameter_to_document
         from tunery.stopping import create_stopper
@@ -197,6 +199,8 @@ class Optimizer:
                 list(early_stopping_settings or {}),
             ) from None
         self.clock = clock or SystemClock()
+        #: Builds the History the algorithms see (the search space is built once).
+        self._history = HistoryBuilder(SearchSpace.from_spec(self.spec), self.spec.objective)
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
         #: The trials, and with storage the experiment's lease (``_open`` gives it a store).
@@ -296,7 +300,7 @@ class Optimizer:
         # them in flight (and neither repeats nor crowds them).
         out = [self._start(assignment) for assignment in queued]
         if len(queued) < count:
-            history = self._ledger.trials
+            history = self._history.build(self._ledger.trials)
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
         self._ledger.save_state(self._suggester.dump_state())
@@ -402,7 +406,8 @@ class Optimizer:
             )
         if self._stopper is None:
             return False
-        reason = self._stopper.decide(self._ledger.trials, self._curves).get(trial.name)
+        history = self._history.build(self._ledger.trials, self._curves)
+        reason = self._stopper.decide(history).get(trial.name)
         if reason is None:
             return False
         self._ledger.transition(

@@ -75,7 +75,8 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation, Overflow, localcontext
+from collections.abc import Set as AbstractSet
+from decimal import Decimal, Overflow, localcontext
 from itertools import product
 from typing import Any
 
@@ -91,6 +92,7 @@ from tunery.model import (
     ParamValue,
     Trial,
 )
+from tunery.parameters import check_parameters
 
 __all__ = [
     "ENUMERATION_LIMIT",
@@ -129,29 +131,6 @@ def log_normal_parameters(low: float, high: float) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-def _parse_float(text: str, path: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise SpecError(path, f"must be a number, not {text!r}", 'e.g. "0.01"') from None
-    if not math.isfinite(value):
-        raise SpecError(path, f"must be a finite number, not {text!r}", 'e.g. "0.01"')
-    return value
-
-
-def _parse_int(text: str, path: str) -> int:
-    if not _INT_LITERAL.match(text.strip()):
-        raise SpecError(path, f"must be an integer, not {text!r}", 'e.g. "1"')
-    return int(text.strip())
-
-
-def _decimal(text: str, path: str) -> Decimal:
-    try:
-        return Decimal(text.strip())
-    except InvalidOperation:
-        raise SpecError(path, f"must be a number, not {text!r}", 'e.g. "0.01"') from None
 
 
 def _decimals(value: Decimal) -> int:
@@ -230,23 +209,17 @@ class _ListDim(_Dim):
     def __init__(self, param: ParameterSpec, path: str) -> None:
         self.name = param.name
         entries = tuple(param.feasible_space.list)
-        if not entries:
-            raise SpecError(
-                f"{path}.feasibleSpace.list",
-                f"a {param.parameter_type.value} parameter needs a non-empty feasibleSpace.list",
-                'e.g. list: ["16", "32", "64"]',
-            )
         self.numeric = param.parameter_type is ParameterType.DISCRETE
         # Repeated entries ("1" and "1.0" of a discrete list) are one value: the first.
         self._by_string: dict[str, int] = {}
         self._by_number: dict[float, int] = {}
         kept: list[str] = []
         numbers: list[float] = []
-        for j, entry in enumerate(entries):
+        for entry in entries:
             if entry in self._by_string:
                 continue
             if self.numeric:
-                number = _parse_float(entry, f"{path}.feasibleSpace.list[{j}]")
+                number = float(entry)
                 if number in self._by_number:
                     self._by_string[entry] = self._by_number[number]
                     continue
@@ -303,25 +276,18 @@ class _SteppedDim(_Dim):
         self.integer = param.parameter_type is ParameterType.INT
         self.distribution = fs.distribution or Distribution.UNIFORM
         fp = f"{path}.feasibleSpace"
-        min_text, max_text = _bounds(param, fp)
+        min_text, max_text = fs.min or "", fs.max or ""  # (present: check_parameter)
         step_text = fs.step if fs.step is not None and fs.step.strip() else None
         if self.integer:
-            low, high = _parse_int(min_text, f"{fp}.min"), _parse_int(max_text, f"{fp}.max")
-            step = 1 if step_text is None else _parse_int(step_text, f"{fp}.step")
-            _check_order(low, high, fs, fp)
-            _check_step(step, step_text, fp)
+            low, high = int(min_text.strip()), int(max_text.strip())
+            step = 1 if step_text is None else int(step_text.strip())
             self.low_int, self.step_int = low, step
             self.size = (high - low) // step + 1
             self.decimals = 0
         else:
             assert step_text is not None  # only built for doubles with a step
-            low_d, high_d = _decimal(min_text, f"{fp}.min"), _decimal(max_text, f"{fp}.max")
-            step_d = _decimal(step_text, f"{fp}.step")
-            _parse_float(min_text, f"{fp}.min")
-            _parse_float(max_text, f"{fp}.max")
-            _parse_float(step_text, f"{fp}.step")
-            _check_order(low_d, high_d, fs, fp)
-            _check_step(step_d, step_text, fp)
+            low_d, high_d = Decimal(min_text.strip()), Decimal(max_text.strip())
+            step_d = Decimal(step_text.strip())
             self.low_int, self.step_int = 0, 1
             with localcontext() as context:
                 context.traps[Overflow] = False  # an overflowing quotient is Infinity
@@ -345,7 +311,6 @@ class _SteppedDim(_Dim):
         self.high = float(max_text)
         self.step = float(step_text) if step_text is not None else 1.0
         self.log = self.distribution in _LOG_DISTRIBUTIONS
-        _check_log(self.log, self.low, self.distribution, fp, min_text)
         top = self.low + (self.size - 1) * self.step
         widened_low = self.low - self.step / 2
         self._lo = widened_low if (not self.log or widened_low > 0) else self.low
@@ -468,16 +433,13 @@ class _ContinuousDim(_Dim):
 
     def __init__(self, param: ParameterSpec, path: str) -> None:
         fs = param.feasible_space
-        fp = f"{path}.feasibleSpace"
         self.name = param.name
         self.size = None
         self.distribution = fs.distribution or Distribution.UNIFORM
-        min_text, max_text = _bounds(param, fp)
-        self.low = _parse_float(min_text, f"{fp}.min")
-        self.high = _parse_float(max_text, f"{fp}.max")
-        _check_order(self.low, self.high, fs, fp)
+        min_text, max_text = fs.min or "", fs.max or ""  # (present: check_parameter)
+        self.low = float(min_text)
+        self.high = float(max_text)
         self.log = self.distribution in _LOG_DISTRIBUTIONS
-        _check_log(self.log, self.low, self.distribution, fp, min_text)
         if self.log:
             self._lo, self._hi = math.log(self.low), math.log(self.high)
         else:
@@ -521,47 +483,6 @@ class _ContinuousDim(_Dim):
         return min(max(number, self.low), self.high) + 0.0
 
 
-def _bounds(param: ParameterSpec, fp: str) -> tuple[str, str]:
-    fs = param.feasible_space
-    for key, text in (("min", fs.min), ("max", fs.max)):
-        if text is None or not text.strip():
-            raise SpecError(
-                f"{fp}.{key}",
-                f"feasibleSpace.max and feasibleSpace.min must be specified for parameterType: "
-                f"{param.parameter_type.value}",
-                'e.g. feasibleSpace: {min: "1", max: "10"}',
-            )
-    assert fs.min is not None and fs.max is not None
-    return fs.min, fs.max
-
-
-def _check_order(low: Any, high: Any, fs: Any, fp: str) -> None:
-    if low > high:
-        raise SpecError(
-            f"{fp}.min",
-            f"min ({fs.min}) is greater than max ({fs.max})",
-            "swap them, or fix the bound",
-        )
-
-
-def _check_step(step: Any, text: str | None, fp: str) -> None:
-    if step <= 0:
-        raise SpecError(
-            f"{fp}.step",
-            f"step must be positive, not {text!r}",
-            "use a step greater than 0, or leave it out",
-        )
-
-
-def _check_log(log: bool, low: float, dist: Distribution, fp: str, text: str) -> None:
-    if log and low <= 0:
-        raise SpecError(
-            f"{fp}.min",
-            f"a {dist.value} distribution needs min > 0, not {text!r}",
-            "raise min above 0, or use the uniform distribution",
-        )
-
-
 def _make_dim(param: ParameterSpec, path: str) -> _Dim:
     ptype = param.parameter_type
     if ptype in (ParameterType.DISCRETE, ParameterType.CATEGORICAL):
@@ -579,23 +500,9 @@ class SearchSpace:
     """The typed search space of an experiment (see the module docstring for the semantics)."""
 
     def __init__(self, parameters: Sequence[ParameterSpec]) -> None:
-        if not parameters:
-            raise SpecError(
-                "spec.parameters",
-                "spec.parameters must be specified",
-                "give at least one parameter to tune",
-            )
-        dims: list[_Dim] = []
-        seen: set[str] = set()
-        for i, param in enumerate(parameters):
-            if param.name in seen:
-                raise SpecError(
-                    f"spec.parameters[{i}].name",
-                    f"duplicate parameter name {param.name!r}",
-                    "give each parameter its own name",
-                )
-            seen.add(param.name)
-            dims.append(_make_dim(param, f"spec.parameters[{i}]"))
+        # Katib's rules (one place, shared with spec validation); the dimensions trust them.
+        check_parameters(parameters, merge_repeats=True)
+        dims = [_make_dim(param, f"spec.parameters[{i}]") for i, param in enumerate(parameters)]
         self.parameters: tuple[ParameterSpec, ...] = tuple(parameters)
         self.names: tuple[str, ...] = tuple(p.name for p in parameters)
         self._dims: tuple[_Dim, ...] = tuple(dims)
@@ -697,24 +604,19 @@ class SearchSpace:
         """The configuration (typed values, spec order) of a canonical key."""
         return {dim.name: dim.value(code) for dim, code in zip(self._dims, key, strict=True)}
 
-    def history_keys(self, history: Iterable[Trial]) -> set[Key]:
-        """Canonical keys of every trial in ``history`` (trials outside the space are left out).
+    def key_of(self, trial: Trial) -> Key | None:
+        """A trial's canonical key (None: outside the space), cached by trial name."""
+        params = trial.parameters
+        entry = self._key_cache.get(trial.name)
+        if entry is not None and (entry[0] is params or entry[0] == params):
+            return entry[1]
+        key = self.try_canonical(params)
+        self._key_cache[trial.name] = (params, key)
+        return key
 
-        Keys are cached by trial name, so a growing history costs one dict lookup per old trial.
-        """
-        keys: set[Key] = set()
-        cache = self._key_cache
-        for trial in history:
-            params = trial.parameters
-            entry = cache.get(trial.name)
-            if entry is not None and (entry[0] is params or entry[0] == params):
-                key = entry[1]
-            else:
-                key = self.try_canonical(params)
-                cache[trial.name] = (params, key)
-            if key is not None:
-                keys.add(key)
-        return keys
+    def history_keys(self, history: Iterable[Trial]) -> set[Key]:
+        """Canonical keys of every trial in ``history`` (trials outside the space left out)."""
+        return {key for trial in history if (key := self.key_of(trial)) is not None}
 
     # ----------------------------------------------------------------- sampling
 
@@ -732,7 +634,7 @@ class SearchSpace:
     def sample_new_keys(
         self,
         rng: np.random.Generator,
-        exclude: set[Key],
+        exclude: AbstractSet[Key],
         count: int,
         *,
         max_draws: int | None = None,
@@ -775,7 +677,7 @@ class SearchSpace:
         return found
 
     def choose_remaining(
-        self, rng: np.random.Generator, exclude: set[Key], count: int
+        self, rng: np.random.Generator, exclude: AbstractSet[Key], count: int
     ) -> list[Key]:
         """Up to ``count`` distinct keys of the configurations not in ``exclude``.
 

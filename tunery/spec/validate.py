@@ -35,24 +35,21 @@ spec fails before the first trial:
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from tunery.errors import SpecError, clip
+from tunery.errors import SpecError
 from tunery.model import (
     AlgorithmSetting,
     CollectorKind,
-    Distribution,
     ExperimentSpec,
     FileFormat,
     FileSystemKind,
-    ParameterSpec,
-    ParameterType,
 )
 from tunery.mounts import mentions, names_exactly
+from tunery.parameters import check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
@@ -70,8 +67,6 @@ from tunery.spec.template import (
 NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 NAME_MAX_LENGTH = 40
 _NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
 
 _TT = "spec.trialTemplate"
 _MC = "spec.metricsCollectorSpec"
@@ -263,128 +258,9 @@ def validate_early_stopping(spec: ExperimentSpec) -> None:
 # --------------------------------------------------------------------------- parameters
 
 
-_NON_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
-#: Katib's int parameters are Go ``int`` (64 bits); so are tunery's (numpy codes, databases).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-
-
-def _number(text: str, path: str, *, integer: bool) -> float:
-    pattern = _INTEGER if integer else _NUMBER
-    if not pattern.match(text.strip()):
-        if _NON_FINITE.match(text.strip()):
-            raise SpecError(path, f"must be a finite number, not {text!r}", 'e.g. "0.01"')
-        kind = "an integer" if integer else "a number"
-        raise SpecError(
-            path, f"must be {kind}, not {text!r}", 'e.g. "1"' if integer else 'e.g. "0.01"'
-        )
-    digits = text.strip().lstrip("+-").lstrip("0")
-    # (The length first: Python refuses to read an int of more than 4,300 digits.)
-    if integer and (len(digits) > 19 or not INT_MIN <= int(text) <= INT_MAX):
-        raise SpecError(
-            path,
-            f"must be a 64-bit integer (from -2**63 to 2**63-1), not {clip(text.strip(), 40)}",
-            "use a smaller value",
-        )
-    value = float(text)
-    if not math.isfinite(value):
-        raise SpecError(path, f"must be a finite number, not {text!r}", 'e.g. "0.01"')
-    return value
-
-
 def validate_parameters(spec: ExperimentSpec) -> None:
-    if not spec.parameters:
-        raise SpecError(
-            "spec.parameters",
-            "spec.parameters must be specified",
-            "give at least one parameter to tune, e.g. "
-            '{name: lr, parameterType: double, feasibleSpace: {min: "0.001", max: "0.1"}}',
-        )
-    seen: set[str] = set()
-    for i, param in enumerate(spec.parameters):
-        if param.name in seen:
-            raise SpecError(
-                f"spec.parameters[{i}].name",
-                f"duplicate parameter name {param.name!r}",
-                "give each parameter its own name",
-            )
-        seen.add(param.name)
-        validate_parameter(param, f"spec.parameters[{i}]")
-
-
-def validate_parameter(param: ParameterSpec, path: str) -> None:
-    fs = param.feasible_space
-    fp = f"{path}.feasibleSpace"
-    ptype = param.parameter_type
-    if ptype in (ParameterType.DOUBLE, ParameterType.INT):
-        integer = ptype is ParameterType.INT
-        if fs.list:
-            raise SpecError(
-                f"{fp}.list",
-                f"feasibleSpace.list is not supported for parameterType: {ptype.value}",
-                "give min and max, or make the parameter discrete or categorical",
-            )
-        bounds: dict[str, str] = {}
-        for key, value in (("min", fs.min), ("max", fs.max)):
-            if value is None:
-                raise SpecError(
-                    f"{fp}.{key}",
-                    f"feasibleSpace.max and feasibleSpace.min must be specified for "
-                    f"parameterType: {ptype.value}",
-                    'e.g. feasibleSpace: {min: "1", max: "10"}',
-                )
-            bounds[key] = value
-        low = _number(bounds["min"], f"{fp}.min", integer=integer)
-        high = _number(bounds["max"], f"{fp}.max", integer=integer)
-        if low > high:
-            raise SpecError(
-                f"{fp}.min",
-                f"min ({fs.min}) is greater than max ({fs.max})",
-                "swap them, or fix the bound",
-            )
-        if not math.isfinite(high - low):
-            raise SpecError(
-                f"{fp}.max",
-                f"the range from {fs.min} to {fs.max} is too wide: max - min overflows a float",
-                "narrow the range, or search a log scale",
-            )
-        if fs.step is not None:
-            step = _number(fs.step, f"{fp}.step", integer=integer)
-            if step <= 0:
-                raise SpecError(
-                    f"{fp}.step",
-                    f"step must be positive, not {fs.step!r}",
-                    "use a step greater than 0, or leave it out",
-                )
-        if fs.distribution in (Distribution.LOG_UNIFORM, Distribution.LOG_NORMAL) and low <= 0:
-            raise SpecError(
-                f"{fp}.min",
-                f"a {fs.distribution.value} distribution needs min > 0, not {fs.min!r}",
-                "raise min above 0, or use the uniform distribution",
-            )
-        return
-    for key, value in (("min", fs.min), ("max", fs.max), ("step", fs.step)):
-        if value is not None:
-            raise SpecError(
-                f"{fp}.{key}",
-                f"feasibleSpace .max, .min and .step is not supported for parameterType: "
-                f"{ptype.value}",
-                "list the values in feasibleSpace.list",
-            )
-    if not fs.list:
-        raise SpecError(
-            f"{fp}.list",
-            f"a {ptype.value} parameter needs a non-empty feasibleSpace.list",
-            'e.g. list: ["16", "32", "64"]'
-            if ptype is ParameterType.DISCRETE
-            else "e.g. list: [sgd, adam]",
-        )
-    seen: set[str] = set()
-    for j, item in enumerate(fs.list):
-        if item in seen:
-            raise SpecError(f"{fp}.list[{j}]", f"duplicate value {item!r}", "list each value once")
-        seen.add(item)
-        if ptype is ParameterType.DISCRETE:
-            _number(item, f"{fp}.list[{j}]", integer=False)
+    """Katib's parameter rules (:func:`tunery.parameters.check_parameters`)."""
+    check_parameters(spec.parameters)
 
 
 # --------------------------------------------------------------------------- trial template

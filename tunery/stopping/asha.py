@@ -45,18 +45,17 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tunery.errors import SpecError
-from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial, TrialCondition
+from tunery.history import History
+from tunery.model import ExperimentSpec, ObjectiveType, Observation
+from tunery.settings import INTEGER
 from tunery.stopping.base import register
 
 __all__ = ["Asha", "AshaSettings", "parse_settings", "validate"]
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
 _SETTINGS = {
     "min_resource": (1, "1"),
@@ -105,7 +104,7 @@ def parse_settings(spec: ExperimentSpec) -> AshaSettings:
             )
         low, example = rule
         text = setting.value.strip()
-        if not _INTEGER.match(text) or int(text) < low:
+        if not INTEGER.match(text) or int(text) < low:
             raise SpecError(
                 f"{_PATH}[{i}].value",
                 f"{setting.name} must be an integer >= {low}, not {setting.value!r}",
@@ -143,18 +142,14 @@ class Asha:
         self._rungs: list[list[float]] = []
         self._seen: dict[str, _Seen] = {}
 
-    def decide(
-        self, trials: Sequence[Trial], curves: Mapping[str, Sequence[Observation]]
-    ) -> dict[str, str]:
+    def decide(self, history: History) -> dict[str, str]:
         """``{trial name: reason}`` for the running trials to stop now."""
-        running: list[Trial] = []
-        for trial in trials:
-            if trial.status is TrialCondition.RUNNING:
-                running.append(trial)
-            elif trial.status is not TrialCondition.CREATED:
-                self._advance(trial.name, curves.get(trial.name, ()), judge=False)
+        curves = history.curves
+        for entry in history.entries:
+            if entry.trial.status.is_completed:  # finished: enters rungs, judged no more
+                self._advance(entry.trial.name, curves.get(entry.trial.name, ()), judge=False)
         decisions: dict[str, str] = {}
-        for trial in running:
+        for trial in history.running_trials:
             reason = self._advance(trial.name, curves.get(trial.name, ()), judge=True)
             if reason is not None:
                 decisions[trial.name] = reason

@@ -1,29 +1,28 @@
 """The early-stopping protocol and the registry of early stoppers by Katib name.
 
-An early stopper is data in, data out: it sees every trial (read-only) and the learning
-curves of the objective metric, and names the running trials to stop now, each with a
-human-readable reason.  It never touches storage, executors or the clock.
+An early stopper is data in, data out: it sees a read-only :class:`~tunery.history.History`
+(every trial, and the learning curves of the objective metric), and names the running trials
+to stop now, each with a human-readable reason.  It never touches storage, executors or the clock.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 from tunery.errors import SpecError
-from tunery.model import ExperimentSpec, Observation, Trial
+from tunery.history import History
+from tunery.model import ExperimentSpec
 
 
 class EarlyStopper(Protocol):
     """What the controller needs of an early-stopping rule."""
 
-    def decide(
-        self, trials: Sequence[Trial], curves: Mapping[str, Sequence[Observation]]
-    ) -> dict[str, str]:
+    def decide(self, history: History) -> dict[str, str]:
         """``{trial name: reason}`` for running trials that should stop now.
 
-        ``curves`` maps a trial name to its objective-metric observations in the order they
+        ``history.curves`` maps a trial name to its objective-metric observations in the order they
         were reported (each with its step); trials of every status are present.
         """
         ...

@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tunery.errors import SpecError
-from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial, TrialCondition
+from tunery.history import History
+from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial
+from tunery.settings import INTEGER
 from tunery.stopping.base import register
 
 __all__ = [
@@ -74,11 +75,7 @@ DEFAULT_START_STEP = 4
 #: How many steps' sorted running averages are kept at most.
 MAX_CACHED_STEPS = 1024
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _PATH = "spec.earlyStopping.algorithmSettings"
-#: Statuses whose curves make the median.
-_COMPLETED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class MedianStopSettings:
 def _integer(index: int, name: str, value: str, rule: str, example: str) -> int:
     """An integer setting ``>= 1`` (both medianstop settings are), as Katib checks it."""
     text = value.strip()
-    if not _INTEGER.match(text):
+    if not INTEGER.match(text):
         raise SpecError(
             f"{_PATH}[{index}].value",
             f"failed to validate {name}({value}): not an integer",
@@ -210,23 +207,18 @@ class MedianStop:
 
     # ------------------------------------------------------------------ the protocol
 
-    def decide(
-        self, trials: Sequence[Trial], curves: Mapping[str, Sequence[Observation]]
-    ) -> dict[str, str]:
+    def decide(self, history: History) -> dict[str, str]:
         """``{trial name: reason}`` for the running trials to stop now."""
-        running: list[Trial] = []
-        for trial in trials:
-            status = trial.status
-            if status is TrialCondition.RUNNING:
-                running.append(trial)
-            elif status in _COMPLETED:
-                curve = curves.get(trial.name, ())
-                cached = self._completed.get(trial.name)
-                if cached is None or cached.size != len(curve):
-                    self._add_completed(trial.name, curve)
+        curves = history.curves
+        for entry in history.completed:
+            name = entry.trial.name
+            curve = curves.get(name, ())
+            cached = self._completed.get(name)
+            if cached is None or cached.size != len(curve):
+                self._add_completed(name, curve)
         decisions: dict[str, str] = {}
         progress: dict[str, _Progress] = {}
-        for trial in running:
+        for trial in history.running_trials:
             state = self._advance(
                 self._progress.get(trial.name) or _Progress(), curves.get(trial.name, ())
             )

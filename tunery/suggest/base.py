@@ -1,7 +1,8 @@
 """The suggester protocol and the registry of algorithms by Katib name.
 
-A suggester is data in, data out: it sees the experiment spec, a read-only trial history and
-an optional JSON state blob, and returns assignments.  It never touches storage, executors or
+A suggester is data in, data out: it sees the experiment spec, a read-only
+:class:`~tunery.history.History` of the trials and an optional JSON state blob, and returns
+assignments.  It never touches storage, executors or
 the clock.  ``suggest`` must be deterministic for a given seed, history and state.
 
 Returning fewer assignments than asked means the algorithm has nothing more to offer right
@@ -12,17 +13,18 @@ now; returning none while no trial is running ends the experiment with
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tunery.errors import SpecError
-from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec
 
 
 class Suggester(Protocol):
     """What the controller needs of a search algorithm."""
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         """Up to ``count`` new assignments given every trial so far (any status)."""
         ...
 

@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,22 +90,21 @@ import numpy as np
 import numpy.typing as npt
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     ExperimentSpec,
-    ObjectiveType,
     ParameterType,
-    Trial,
-    TrialCondition,
 )
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register
-from tunery.suggest.random import (
+from tunery.settings import (
     SettingCheck,
+    check_choice,
     check_random_state,
     resolve_seed,
     validate_settings,
 )
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -133,9 +132,6 @@ _WIDE_DRAWS = 4
 _VALUE_LIMIT = 1e300
 _STATE_VERSION = 1
 
-_OBSERVED = frozenset({TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED})
-_FAILED = frozenset({TrialCondition.FAILED, TrialCondition.METRICS_UNAVAILABLE})
-
 
 # --------------------------------------------------------------------------- settings
 
@@ -155,19 +151,12 @@ def _check_sigma(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _check_restart_strategy(value: str) -> tuple[str, str] | None:
-    if value in RESTART_STRATEGIES:
-        return None
-    return (
-        f"restart_strategy {value} is not supported in CMAES optimization",
-        "use one of: none, ipop, bipop",
-    )
-
-
 _SETTINGS: Mapping[str, SettingCheck] = {
     "random_state": check_random_state,
     "sigma": _check_sigma,
-    "restart_strategy": _check_restart_strategy,
+    "restart_strategy": check_choice(
+        "restart_strategy", RESTART_STRATEGIES, "CMAES optimization", ("none", "ipop", "bipop")
+    ),
 }
 
 
@@ -278,7 +267,6 @@ class CMAESSuggester:
         self.sigma0 = sigma if sigma > 0.0 else DEFAULT_SIGMA
         strategy = settings.get("restart_strategy", "none")
         self.restart_strategy = "none" if strategy == "None" else strategy
-        self.sign = -1.0 if spec.objective.type is ObjectiveType.MAXIMIZE else 1.0
         self._cma_dims = [
             i
             for i, p in enumerate(self.space.parameters)
@@ -291,7 +279,6 @@ class CMAESSuggester:
         ]
         n = len(self._cma_dims)
         self.popsize0 = max(4 + math.floor(3 * math.log(max(n, 1))), spec.parallel_trial_count)
-        self._keys: dict[str, tuple[Mapping[str, Any], Key | None]] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -342,17 +329,6 @@ class CMAESSuggester:
         self._optimizer = _new_cma(mean, sigma, popsize, _seed32(self.seed, self._restarts))
         self._members = []
 
-    # ----------------------------------------------------------------- history
-
-    def _key(self, trial: Trial) -> Key | None:
-        entry = self._keys.get(trial.name)
-        params = trial.parameters
-        if entry is not None and (entry[0] is params or entry[0] == params):
-            return entry[1]
-        key = self.space.try_canonical(params)
-        self._keys[trial.name] = (params, key)
-        return key
-
     def _tell_if_done(self, outcomes: Mapping[Key, tuple[bool, float | None]]) -> None:
         """Tell the generation once ``population size`` members have finished."""
         optimizer = self._cma()
@@ -378,24 +354,20 @@ class CMAESSuggester:
         if self.restart_strategy != "none" and optimizer.should_stop():
             self._restart()
 
-    def _outcomes(
-        self, history: Sequence[Trial], keys: Sequence[Key | None]
-    ) -> dict[Key, tuple[bool, float | None]]:
+    def _outcomes(self, history: History) -> dict[Key, tuple[bool, float | None]]:
         """Per member configuration: (finished, value); killed or running -> not finished."""
         members = {m.key for m in self._members}
         out: dict[Key, tuple[bool, float | None]] = {}
-        for trial, key in zip(history, keys, strict=True):
+        for entry in history.entries:
+            key = entry.key
             if key is None or key not in members:
                 continue
             previous = out.get(key)
             if previous is not None and previous[0] and previous[1] is not None:
                 continue  # a repeated configuration: its first value counts
-            status = trial.status
-            value = trial.objective
-            if status in _OBSERVED and value is not None and math.isfinite(value):
-                signed = self.sign * float(value)
-                out[key] = (True, float(np.clip(signed, -_VALUE_LIMIT, _VALUE_LIMIT)))
-            elif status in _OBSERVED or status in _FAILED:
+            if entry.observed and entry.loss is not None:
+                out[key] = (True, float(np.clip(entry.loss, -_VALUE_LIMIT, _VALUE_LIMIT)))
+            elif entry.completed or entry.trial.status.is_failed:
                 out[key] = (True, None)
             elif previous is None:
                 out[key] = (False, None)
@@ -403,18 +375,17 @@ class CMAESSuggester:
 
     # ----------------------------------------------------------------- suggest
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         space = self.space
-        keys = [self._key(trial) for trial in history]
-        tried = {key for key in keys if key is not None}
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))
             if count <= 0:
                 return []
-        self._tell_if_done(self._outcomes(history, keys))
+        self._tell_if_done(self._outcomes(history))
         taken = set(tried)
         found: list[Key] = []
         # Members drawn earlier whose trials were never created go out first.

@@ -74,6 +74,9 @@ give the same suggestions.
 
 Speed
 -----
+The maths (acquisitions, the Gaussian process, its fit, the output warping) live in
+:mod:`tunery.suggest.gp_math`; this module is the sampler around them.
+
 While suggesting, BLAS is limited to one thread when ``threadpoolctl`` is importable (scikit-learn
 installs it; tunery does not require it): the matrices are small, and an oversubscribed OpenBLAS
 on a machine busy with trials was measured ten times slower.
@@ -83,23 +86,33 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from scipy import linalg, optimize, special
+from scipy import optimize
 
-from tunery.model import Assignment, ExperimentSpec, ObjectiveType, ParameterType, Trial
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register
-from tunery.suggest.random import (
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec, ParameterType
+from tunery.settings import (
+    INTEGER,
     SettingCheck,
+    check_choice,
     check_random_state,
     resolve_seed,
     validate_settings,
+)
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register
+from tunery.suggest.gp_math import (
+    GaussianProcess,
+    acquisition,
+    default_theta,
+    fit_theta,
+    log_expected_improvement,
+    warp,
 )
 
 __all__ = [
@@ -124,14 +137,6 @@ DEFAULT_N_INITIAL_POINTS = 10
 #: Most trials that feed the GP (the best half plus a random subset of the rest).
 MAX_GP_POINTS = 200
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
-_SQRT5 = math.sqrt(5.0)
-_LCB_KAPPA = 1.96
-_PI_XI = 0.01
-_MIN_NOISE = 1e-6
-_JITTER = 1e-8
-_FINISHED = ("Succeeded", "EarlyStopped")
 #: Up to this many GP points the hyperparameters are refitted (with restarts) on every call;
 #: beyond, only when the points grew by _REFIT_GROWTH since the last fit (warm start).
 _REFIT_ALWAYS = 80
@@ -140,35 +145,13 @@ _REFIT_GROWTH = 1.1
 _SUBSET_FIT = 64
 #: Beyond 16 points (up to _REFIT_ALWAYS), restarts run when the count is a multiple of this.
 _RESTART_EVERY = 4
-_PENDING = ("Created", "Running")
-
-# Bounds of the hyperparameters (log scale) and their priors (mean, sd of the log).
-_LOG_LS_BOUNDS = (math.log(5e-3), math.log(50.0))
-_LOG_AMP_BOUNDS = (math.log(5e-2), math.log(20.0))
-_LOG_NOISE_BOUNDS = (math.log(_MIN_NOISE), math.log(1.0))
-_AMP_PRIOR = (0.0, 1.0)
-_NOISE_PRIOR = (-6.0, 2.0)
-#: Gamma(shape, rate) prior on ``1 / length_scale**2``: mode at length scale 0.5 (unit cube).
-_LS_GAMMA = (2.0, 0.5)
 
 
 # --------------------------------------------------------------------------- settings
 
 
-def _check_choice(name: str, choices: Sequence[str]) -> SettingCheck:
-    def check(value: str) -> tuple[str, str] | None:
-        if value in choices:
-            return None
-        return (
-            f"{name} {value} is not supported in Bayesian optimization",
-            f"use one of: {', '.join(choices)}",
-        )
-
-    return check
-
-
 def _check_n_initial_points(value: str) -> tuple[str, str] | None:
-    if not _INTEGER.match(value.strip()):
+    if not INTEGER.match(value.strip()):
         return (
             f"failed to validate n_initial_points({value}): not an integer",
             'give a whole number >= 0, e.g. value: "10"',
@@ -181,11 +164,12 @@ def _check_n_initial_points(value: str) -> tuple[str, str] | None:
     return None
 
 
+_BO = "Bayesian optimization"
 _SETTINGS: dict[str, SettingCheck] = {
-    "base_estimator": _check_choice("base_estimator", BASE_ESTIMATORS),
+    "base_estimator": check_choice("base_estimator", BASE_ESTIMATORS, _BO),
     "n_initial_points": _check_n_initial_points,
-    "acq_func": _check_choice("acq_func", ACQ_FUNCS),
-    "acq_optimizer": _check_choice("acq_optimizer", ACQ_OPTIMIZERS),
+    "acq_func": check_choice("acq_func", ACQ_FUNCS, _BO),
+    "acq_optimizer": check_choice("acq_optimizer", ACQ_OPTIMIZERS, _BO),
     "random_state": check_random_state,
 }
 
@@ -193,304 +177,6 @@ _SETTINGS: dict[str, SettingCheck] = {
 def validate(spec: ExperimentSpec) -> None:
     """Katib's skopt ``_validate_bayesianoptimization_setting``."""
     validate_settings(spec, _SETTINGS)
-
-
-# --------------------------------------------------------------------------- acquisition maths
-
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_SQRT_PI_2 = 0.5 * math.log(math.pi / 2.0)
-_INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(np.float64).eps)
-
-
-def _log1mexp(x: FloatArray) -> FloatArray:
-    """``log(1 - exp(x))`` for ``x < 0``, accurately."""
-    return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
-
-
-def _log_h(z: FloatArray) -> FloatArray:
-    """``log(phi(z) + z * Phi(z))``, stable for very negative ``z`` (Ament et al. 2023)."""
-    out = np.empty_like(z)
-    mid = z > -1.0
-    zm = z[mid]
-    out[mid] = np.log(
-        np.maximum(special.ndtr(zm) * zm + np.exp(-0.5 * zm * zm) / 2.5066282746310002, 1e-300)
-    )
-    far = z <= -_INV_SQRT_EPS
-    tail = ~mid & ~far
-    zt = z[tail]
-    inner = np.log(special.erfcx(-zt / math.sqrt(2.0)) * np.abs(zt)) + _LOG_SQRT_PI_2
-    out[tail] = -0.5 * zt * zt - _LOG_SQRT_2PI + _log1mexp(np.minimum(inner, -1e-300))
-    zf = z[far]
-    out[far] = -0.5 * zf * zf - _LOG_SQRT_2PI - 2.0 * np.log(np.abs(zf))
-    return out
-
-
-def log_expected_improvement(
-    mu: FloatArray, sigma: FloatArray, best: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Log EI of minimisation below ``best``, and its derivatives by ``mu`` and ``sigma``."""
-    z = (best - mu) / sigma
-    log_h = _log_h(z)
-    # h'(z) = Phi(z), so d log h / dz = Phi(z) / h(z), computed in log space.
-    ratio = np.exp(special.log_ndtr(z) - log_h)
-    value = np.log(sigma) + log_h
-    d_mu = -ratio / sigma
-    d_sigma = 1.0 / sigma - ratio * z / sigma
-    return value, d_mu, d_sigma
-
-
-def _acquisition(
-    kind: str, mu: FloatArray, sigma: FloatArray, best: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """An acquisition to maximise, with derivatives by ``mu`` and ``sigma``."""
-    if kind == "LCB":
-        return -(mu - _LCB_KAPPA * sigma), -np.ones_like(mu), np.full_like(sigma, _LCB_KAPPA)
-    if kind == "PI":
-        z = (best - _PI_XI - mu) / sigma
-        value = special.log_ndtr(z)
-        ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - value)
-        return value, -ratio / sigma, -ratio * z / sigma
-    return log_expected_improvement(mu, sigma, best)
-
-
-# --------------------------------------------------------------------------- the GP
-
-
-def _matern(r: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Matérn-5/2 correlation of scaled distances, and ``(5/3)(1 + sqrt5 r) exp(-sqrt5 r)``.
-
-    The second array ``g`` gives the derivatives: ``dk/d(r^2) = -g/2``.
-    """
-    e = np.exp(-_SQRT5 * r)
-    poly = 1.0 + _SQRT5 * r
-    return (poly + (5.0 / 3.0) * r * r) * e, (5.0 / 3.0) * poly * e
-
-
-def _cholesky(matrix: FloatArray) -> FloatArray:
-    """Lower Cholesky factor, retrying with growing jitter on the diagonal."""
-    jitter = _JITTER
-    scale = float(np.mean(np.diag(matrix))) or 1.0
-    for _ in range(8):
-        try:
-            return np.asarray(linalg.cholesky(matrix, lower=True, check_finite=False))
-        except linalg.LinAlgError:
-            matrix = matrix + np.eye(len(matrix)) * jitter * scale
-            jitter *= 10.0
-    return np.asarray(linalg.cholesky(matrix + np.eye(len(matrix)) * 1e-2 * scale, lower=True))
-
-
-class GaussianProcess:
-    """An exact GP with a Matérn-5/2 ARD kernel, for inputs in the unit cube (zero mean).
-
-    ``theta`` holds ``log`` length scales (one per column), then ``log`` amplitude and ``log``
-    noise variance.  Fantasy points (:meth:`add`) extend the Cholesky factor incrementally.
-    """
-
-    def __init__(self, x: FloatArray, y: FloatArray, theta: FloatArray) -> None:
-        self.theta = np.asarray(theta, dtype=np.float64)
-        columns = x.shape[1]
-        self.inv_ls2 = np.exp(-2.0 * self.theta[:columns])
-        self.amp = float(np.exp(self.theta[columns]))
-        self.noise = float(np.exp(self.theta[columns + 1]))
-        self.x = np.array(x, dtype=np.float64)
-        self.y = np.array(y, dtype=np.float64)
-        k = self.amp * _matern(np.sqrt(self._sq_dist(self.x, self.x)))[0]
-        k[np.diag_indices_from(k)] += self.noise + _JITTER
-        self.chol = _cholesky(k)
-        self._solve()
-
-    def _solve(self) -> None:
-        self.alpha = linalg.cho_solve((self.chol, True), self.y, check_finite=False)
-
-    def _sq_dist(self, a: FloatArray, b: FloatArray) -> FloatArray:
-        sa = a * np.sqrt(self.inv_ls2)
-        sb = b * np.sqrt(self.inv_ls2)
-        d = (sa * sa).sum(1)[:, None] + (sb * sb).sum(1)[None, :] - 2.0 * sa @ sb.T
-        return np.maximum(d, 0.0)
-
-    def predict(self, points: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Posterior mean and standard deviation of the latent function."""
-        r = np.sqrt(self._sq_dist(points, self.x))
-        k = self.amp * _matern(r)[0]
-        mu = k @ self.alpha
-        v = linalg.solve_triangular(self.chol, k.T, lower=True, check_finite=False)
-        var = np.maximum(self.amp - (v * v).sum(0), 1e-12)
-        return mu, np.sqrt(var)
-
-    def predict_grad(
-        self, points: FloatArray, columns: npt.NDArray[np.intp]
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Mean, sd, and their gradients by the given input columns (shape ``(m, c)``)."""
-        r = np.sqrt(self._sq_dist(points, self.x))
-        corr, g = _matern(r)
-        k = self.amp * corr
-        mu = k @ self.alpha
-        w = linalg.cho_solve((self.chol, True), k.T, check_finite=False)  # (n, m)
-        var = self.amp - (k * w.T).sum(1)
-        var_ok = var > 1e-12
-        sd = np.sqrt(np.maximum(var, 1e-12))
-        # dk/dx_d = -amp * g * (x_d - X_d) * inv_ls2_d
-        dk_common = -self.amp * g  # (m, n)
-        d_mu = np.empty((len(points), len(columns)))
-        d_var = np.empty_like(d_mu)
-        for j, c in enumerate(columns):
-            diff = (points[:, c][:, None] - self.x[:, c][None, :]) * self.inv_ls2[c]
-            dk = dk_common * diff
-            d_mu[:, j] = dk @ self.alpha
-            d_var[:, j] = -2.0 * (dk * w.T).sum(1)
-        d_sd = np.where(var_ok[:, None], d_var / (2.0 * sd[:, None]), 0.0)
-        return mu, sd, d_mu, d_sd
-
-    def add(self, point: FloatArray, value: float) -> None:
-        """Condition on one more (fantasy) observation, extending the Cholesky factor."""
-        point = point.reshape(1, -1)
-        k = self.amp * _matern(np.sqrt(self._sq_dist(point, self.x)))[0][0]
-        l_row = linalg.solve_triangular(self.chol, k, lower=True, check_finite=False)
-        diag = self.amp + self.noise + _JITTER - float(l_row @ l_row)
-        n = len(self.y)
-        chol = np.zeros((n + 1, n + 1))
-        chol[:n, :n] = self.chol
-        chol[n, :n] = l_row
-        chol[n, n] = math.sqrt(max(diag, _JITTER * self.amp))
-        self.chol = chol
-        self.x = np.vstack([self.x, point])
-        self.y = np.append(self.y, value)
-        self._solve()
-
-
-def _default_theta(columns: int) -> FloatArray:
-    return np.concatenate([np.full(columns, math.log(0.5)), [0.0, math.log(1e-3)]])
-
-
-def _bounds(columns: int) -> list[tuple[float, float]]:
-    return [_LOG_LS_BOUNDS] * columns + [_LOG_AMP_BOUNDS, _LOG_NOISE_BOUNDS]
-
-
-def _neg_log_posterior(
-    theta: FloatArray, sq_diffs: FloatArray, y: FloatArray
-) -> tuple[float, FloatArray]:
-    """Negative log marginal likelihood plus negative log prior, and its gradient."""
-    columns = sq_diffs.shape[0]
-    n = len(y)
-    inv_ls2 = np.exp(-2.0 * theta[:columns])
-    amp = math.exp(theta[columns])
-    noise = math.exp(theta[columns + 1])
-    r2 = np.tensordot(inv_ls2, sq_diffs, axes=1)
-    corr, g = _matern(np.sqrt(r2))
-    kf = amp * corr
-    k = kf.copy()
-    k[np.diag_indices_from(k)] += noise + _JITTER
-    try:
-        chol = linalg.cholesky(k, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        return 1e10, np.zeros_like(theta)
-    alpha = linalg.cho_solve((chol, True), y, check_finite=False)
-    k_inv, info = linalg.lapack.dpotri(chol, lower=1)
-    if info != 0:
-        return 1e10, np.zeros_like(theta)
-    k_inv = np.tril(k_inv) + np.tril(k_inv, -1).T
-    nll = (
-        0.5 * float(y @ alpha)
-        + float(np.log(np.diag(chol)).sum())
-        + 0.5 * n * math.log(2 * math.pi)
-    )
-    w = np.outer(alpha, alpha) - k_inv
-    grad = np.empty_like(theta)
-    # dK/dlog ls_d = amp * g * sq_diff_d * inv_ls2_d
-    grad[:columns] = -0.5 * np.tensordot(sq_diffs, w * (amp * g), axes=([1, 2], [0, 1])) * inv_ls2
-    grad[columns] = -0.5 * float((w * kf).sum())
-    grad[columns + 1] = -0.5 * noise * float(np.trace(w))
-    # Priors: log-normal on length scales, amplitude and noise.
-    log_ls = theta[:columns]
-    # Gamma(a, b) on each inverse squared length scale, as a density of log length scale.
-    a, b = _LS_GAMMA
-    decay = np.exp(-2.0 * log_ls)
-    nlp = float((2.0 * a * log_ls + b * decay).sum())
-    grad[:columns] += 2.0 * a - 2.0 * b * decay
-    for index, (mean, sd) in ((columns, _AMP_PRIOR), (columns + 1, _NOISE_PRIOR)):
-        nlp += 0.5 * float((theta[index] - mean) / sd) ** 2
-        grad[index] += (theta[index] - mean) / sd**2
-    return nll + nlp, grad
-
-
-def fit_theta(
-    x: FloatArray,
-    y: FloatArray,
-    starts: Sequence[FloatArray],
-    *,
-    maxiter: int = 200,
-) -> FloatArray:
-    """MAP hyperparameters by L-BFGS-B from each start; the best result."""
-    columns = x.shape[1]
-    sq_diffs = (x.T[:, :, None] - x.T[:, None, :]) ** 2
-    bounds = _bounds(columns)
-    low = np.array([b[0] for b in bounds])
-    high = np.array([b[1] for b in bounds])
-    best_theta = np.clip(np.asarray(starts[0], dtype=np.float64), low, high)
-    best_value = math.inf
-    for start in starts:
-        start = np.clip(np.asarray(start, dtype=np.float64), low, high)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = optimize.minimize(
-                _neg_log_posterior,
-                start,
-                args=(sq_diffs, y),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"maxiter": maxiter},
-            )
-        value = float(result.fun)
-        if math.isfinite(value) and value < best_value:
-            best_value = value
-            best_theta = np.clip(np.asarray(result.x, dtype=np.float64), low, high)
-    return best_theta
-
-
-# --------------------------------------------------------------------------- output warping
-
-
-_YJ_LAMBDAS = np.linspace(-1.0, 2.0, 31)
-
-
-def _yeo_johnson(y: FloatArray, lmbdas: FloatArray) -> FloatArray:
-    """Yeo-Johnson transforms of ``y`` (shape ``(n,)``) for each lambda: ``(len(lmbdas), n)``."""
-    lm = lmbdas[:, None]
-    pos = y >= 0
-    lp = np.log1p(np.abs(y))[None, :]
-    near0 = np.abs(lm) < 1e-8
-    near2 = np.abs(lm - 2.0) < 1e-8
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        up = np.where(near0, lp, np.expm1(lm * lp) / np.where(near0, 1.0, lm))
-        l2 = 2.0 - lm
-        down = np.where(near2, -lp, -np.expm1(l2 * lp) / np.where(near2, 1.0, l2))
-    return np.where(pos[None, :], up, down)
-
-
-def _warp(values: FloatArray) -> FloatArray:
-    """Standardise, Yeo-Johnson (lambda by ML on a grid in [-1, 2]), standardise again."""
-    y = np.asarray(values, dtype=np.float64)
-    peak = float(np.abs(y).max()) if len(y) else 0.0
-    if 1e150 < peak < math.inf:
-        y = y / peak  # (standardising does not mind; the variance of values near 1e308 would)
-    sd = float(y.std())
-    if len(y) < 2 or sd <= 0 or not math.isfinite(sd):
-        return np.zeros_like(y)
-    y = (y - y.mean()) / sd
-    if len(y) >= 6:
-        transformed = _yeo_johnson(y, _YJ_LAMBDAS)
-        variances = transformed.var(axis=1)
-        jacobian = (np.sign(y) * np.log1p(np.abs(y))).sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            llf = -0.5 * len(y) * np.log(variances) + (_YJ_LAMBDAS - 1.0) * jacobian
-        llf = np.where(np.isfinite(llf) & (variances > 0), llf, -np.inf)
-        if np.isfinite(llf).any():
-            best = transformed[int(np.argmax(llf))]
-            sd = float(best.std())
-            if sd > 0 and math.isfinite(sd):
-                y = (best - best.mean()) / sd
-    return np.asarray(y, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- the suggester
@@ -542,7 +228,6 @@ class GPSuggester:
         acq = settings.get("acq_func", "gp_hedge")
         self.acq_func = {"gp_hedge": "EI", "EIps": "EI", "PIps": "PI"}.get(acq, acq)
         self.refine = settings.get("acq_optimizer", "auto") != "sampling"
-        self.maximize = spec.objective.type is ObjectiveType.MAXIMIZE
         self.theta: FloatArray | None = None
         self.fitted_at = 0
         # Feature layout: unit-cube dims that stay continuous, and one-hot blocks.
@@ -577,33 +262,24 @@ class GPSuggester:
 
     # ------------------------------------------------------------ suggest
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         with _single_threaded_blas():
             return self._suggest(history, count)
 
-    def _suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def _suggest(self, history: History, count: int) -> list[Assignment]:
         space = self.space
-        tried = space.history_keys(history)
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))
             if count <= 0:
                 return []
-        observed: list[tuple[Key, float]] = []
-        pending: list[Key] = []
-        for trial in history:
-            key = space.try_canonical(trial.parameters)
-            if key is None:
-                continue
-            status = str(trial.status.value)
-            if status in _FINISHED and trial.objective is not None:
-                value = float(trial.objective)
-                if math.isfinite(value):
-                    observed.append((key, -value if self.maximize else value))
-            elif status in _PENDING:
-                pending.append(key)
+        observed = [
+            (e.key, e.loss) for e in history.observed if e.key is not None and e.loss is not None
+        ]
+        pending = [e.key for e in history.active if e.key is not None]
         taken: set[Key] = set(tried)
         found: list[Key] = []
         initial = max(0, self.n_initial_points - len(history))
@@ -640,7 +316,7 @@ class GPSuggester:
 
     def _bayes(
         self,
-        history: Sequence[Trial],
+        history: History,
         observed: list[tuple[Key, float]],
         pending: list[Key],
         taken: set[Key],
@@ -648,7 +324,7 @@ class GPSuggester:
     ) -> list[Key]:
         space = self.space
         rng = np.random.default_rng([self.seed, 2, len(history)])
-        values = np.array([v for _, v in observed])
+        values = np.array([v for _, v in observed], dtype=np.float64)
         keys = [k for k, _ in observed]
         if len(values) > MAX_GP_POINTS:
             order = np.argsort(values, kind="stable")
@@ -659,7 +335,7 @@ class GPSuggester:
             keys = [keys[i] for i in chosen]
         unit_obs = space.encode_keys(keys)
         x = self._features(unit_obs)
-        y = _warp(values)
+        y = warp(values)
         theta = self._fit(x, y, rng)
         gp = GaussianProcess(x, y, theta)
         best = float(y.min())
@@ -688,7 +364,7 @@ class GPSuggester:
     def _fit(self, x: FloatArray, y: FloatArray, rng: np.random.Generator) -> FloatArray:
         """MAP hyperparameters, warm-started; refitted less often as the history grows."""
         n = len(y)
-        default = _default_theta(self.columns)
+        default = default_theta(self.columns)
         warm = self.theta if self.theta is not None and len(self.theta) == len(default) else None
         if warm is not None and n > _REFIT_ALWAYS and n < self.fitted_at * _REFIT_GROWTH:
             return warm
@@ -725,7 +401,7 @@ class GPSuggester:
 
     def _score(self, gp: GaussianProcess, unit: FloatArray, best: float) -> FloatArray:
         mu, sd = gp.predict(self._features(unit))
-        return _acquisition(self.acq_func, mu, sd, best)[0]
+        return acquisition(self.acq_func, mu, sd, best)[0]
 
     def _next(
         self,
@@ -775,7 +451,7 @@ class GPSuggester:
             feats = fixed.copy()
             feats[:, :c] = z.reshape(m, c)
             mu, sd, d_mu, d_sd = gp.predict_grad(feats, columns)
-            value, a_mu, a_sd = _acquisition(self.acq_func, mu, sd, best)
+            value, a_mu, a_sd = acquisition(self.acq_func, mu, sd, best)
             grad = a_mu[:, None] * d_mu + a_sd[:, None] * d_sd
             if not np.all(np.isfinite(value)):
                 value = np.nan_to_num(value, nan=-1e10, neginf=-1e10)

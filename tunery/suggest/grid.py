@@ -24,16 +24,16 @@ stateless and resumes correctly after any restart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tunery.errors import SpecError
-from tunery.model import Assignment, ExperimentSpec, ParameterType, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec, ParameterType
+from tunery.settings import check_random_state, validate_settings
 from tunery.space import SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, validate_settings
 
 __all__ = ["GridSuggester", "validate"]
 
@@ -71,11 +71,11 @@ class GridSuggester:
         assert size is not None
         self.size = size
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         space = self.space
-        keys = space.history_keys(history)
+        keys = history.tried_keys
         if self.size < 1 << 62:
             # The first `count` grid positions not tried lie below len(tried) + count.
             tried = space.flat_indices(keys)

@@ -36,7 +36,6 @@ may give a bracket fewer.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,30 +43,26 @@ from typing import Any
 import numpy as np
 
 from tunery.errors import SpecError
+from tunery.history import Entry, History
 from tunery.model import (
     Assignment,
     ExperimentSpec,
-    ObjectiveType,
     ParameterType,
     ParamValue,
     Trial,
-    TrialCondition,
 )
+from tunery.settings import NUMBER, check_random_state, resolve_seed
 from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register, setting_path
-from tunery.suggest.random import check_random_state, resolve_seed
 
 __all__ = ["BRACKET_LABEL", "RUNG_LABEL", "Hyperband", "HyperbandSettings", "parse_settings"]
 
 BRACKET_LABEL = "tunery.dev/hyperband-bracket"
 RUNG_LABEL = "tunery.dev/hyperband-rung"
 DEFAULT_ETA = 3
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _KNOWN = ("resource_name", "r_l", "eta", "random_state")
 #: Most random configurations a bracket may start (the first bracket starts ``eta**s_max``).
 MAX_BRACKET = 100_000
-#: Statuses whose objective ranks a trial for promotion.
-_RANKED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
 
 
 @dataclass(frozen=True)
@@ -125,7 +120,7 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
             'add e.g. {name: resource_name, value: "epochs"} and {name: r_l, value: "27"}',
         )
     text = settings["r_l"].strip()
-    if not _NUMBER.match(text) or not math.isfinite(float(text)) or float(text) <= 0:
+    if not NUMBER.match(text) or not math.isfinite(float(text)) or float(text) <= 0:
         raise _fail(
             spec, "r_l", f"r_l must be a positive number, not {settings['r_l']!r}", 'e.g. "27"'
         )
@@ -133,7 +128,7 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
     eta = DEFAULT_ETA
     if "eta" in settings:
         text = settings["eta"].strip()
-        if not _NUMBER.match(text) or not math.isfinite(float(text)):
+        if not NUMBER.match(text) or not math.isfinite(float(text)):
             raise _fail(spec, "eta", f"eta must be an integer, not {settings['eta']!r}", 'e.g. "3"')
         eta = int(float(text))
         if eta <= 0:
@@ -193,7 +188,6 @@ class Hyperband:
     def __init__(self, spec: ExperimentSpec, seed: int | None = None) -> None:
         self.settings = parse_settings(spec)
         self.seed = resolve_seed(spec, seed)
-        self.maximize = spec.objective.type is ObjectiveType.MAXIMIZE
         resource = next(p for p in spec.parameters if p.name == self.settings.resource_name)
         self.integer_resource = resource.parameter_type is ParameterType.INT
         self.space = SearchSpace([p for p in spec.parameters if p.name != resource.name])
@@ -201,18 +195,18 @@ class Hyperband:
 
     # ------------------------------------------------------------------ the protocol
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
-        by_rung: dict[tuple[int, int], list[Trial]] = {}
+        by_rung: dict[tuple[int, int], list[Entry]] = {}
         # Trials hyperband did not label (created by other means) are never suggested again.
         earlier: set[Key] = set()
-        for trial in history:
-            place = _place(trial)
+        for entry in history.entries:
+            place = _place(entry.trial)
             if place is not None:
-                by_rung.setdefault(place, []).append(trial)
+                by_rung.setdefault(place, []).append(entry)
             else:
-                key = self._key(trial)
+                key = self._key(entry.trial)
                 if key is not None:
                     earlier.add(key)
         for s, sizes, _ in self.settings.schedule():
@@ -224,17 +218,17 @@ class Hyperband:
                     members = self.space.sample_new_keys(rng, earlier, sizes[0])
                 else:
                     members = self._promoted(by_rung.get((s, i - 1), []), sizes[i])
-                given = {k for k in map(self._key, trials) if k is not None}
+                given = {k for k in (self._key(e.trial) for e in trials) if k is not None}
                 todo = [k for k in members if k not in given]
                 if todo:
                     self._state = self._describe(s, i, members, len(given))
                     return [self._assignment(k, s, i) for k in todo[:count]]
-                if any(t.status.is_active for t in trials):
+                if any(e.trial.status.is_active for e in trials):
                     self._state = self._describe(s, i, members, len(given))
                     return []  # the rung is out; wait for it to finish
             for (bracket, _), ts in by_rung.items():
                 if bracket == s:
-                    earlier.update(k for k in map(self._key, ts) if k is not None)
+                    earlier.update(k for k in (self._key(e.trial) for e in ts) if k is not None)
         self._state = {"finished": True, "s_max": self.settings.s_max}
         return []
 
@@ -248,17 +242,17 @@ class Hyperband:
     # ------------------------------------------------------------------ helpers
 
     def _key(self, trial: Trial) -> Key | None:
+        """The key of a trial's configuration without the resource (in hyperband's space)."""
         params = {k: v for k, v in trial.parameters.items() if k != self.settings.resource_name}
         return self.space.try_canonical(params)
 
-    def _promoted(self, rung: Sequence[Trial], size: int) -> list[Key]:
+    def _promoted(self, rung: Sequence[Entry], size: int) -> list[Key]:
         ranked: list[tuple[float, int, Key]] = []
-        for t in rung:
-            key = self._key(t)
-            value = t.objective
-            if t.status not in _RANKED or value is None or not math.isfinite(value) or key is None:
+        for e in rung:
+            key = self._key(e.trial)
+            if not e.observed or e.loss is None or key is None:
                 continue
-            ranked.append((-value if self.maximize else value, t.index, key))
+            ranked.append((e.loss, e.trial.index, key))
         ranked.sort()
         return [key for _, _, key in ranked[:size]]
 

@@ -67,9 +67,7 @@ the file-side helpers the controller calls; the suggester itself never touches f
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,17 +76,23 @@ from typing import Any
 import numpy as np
 
 from tunery.errors import SpecError
+from tunery.history import Entry, History
 from tunery.model import (
     Assignment,
     ExperimentSpec,
-    ObjectiveType,
     ParameterType,
     Trial,
 )
 from tunery.mounts import Mount, rewrite
+from tunery.settings import (
+    INTEGER,
+    check_random_state,
+    parse_fraction,
+    resolve_seed,
+    validate_settings,
+)
 from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, resolve_seed, validate_settings
 
 __all__ = [
     "CHECKPOINT_ENV",
@@ -123,8 +127,6 @@ MAX_POPULATION = 100_000
 PERTURB_FACTORS = (0.8, 1.2)
 
 _REQUIRED = ("suggestion_trial_dir", "n_population", "truncation_threshold")
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 
 
 # --------------------------------------------------------------------------- settings
@@ -153,7 +155,7 @@ def _check_trial_dir(value: str) -> tuple[str, str] | None:
 
 
 def _check_population(value: str) -> tuple[str, str] | None:
-    if not _INTEGER.match(value.strip()):
+    if not INTEGER.match(value.strip()):
         return (
             f"Param(n_population) should be an integer, not {value!r}",
             'give a whole number >= 5, e.g. value: "40"',
@@ -171,16 +173,8 @@ def _check_population(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _fraction(value: str) -> float | None:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and 0.0 <= number <= 1.0 else None
-
-
 def _check_threshold(value: str) -> tuple[str, str] | None:
-    if _fraction(value) is None:
+    if parse_fraction(value) is None:
         return (
             f"Param(truncation_threshold) should be between 0 and 1, inclusive, not {value!r}",
             'e.g. value: "0.2" (the bottom 20% of each generation is replaced)',
@@ -189,7 +183,7 @@ def _check_threshold(value: str) -> tuple[str, str] | None:
 
 
 def _check_resample(value: str) -> tuple[str, str] | None:
-    if _fraction(value) is None:
+    if parse_fraction(value) is None:
         return (
             "Param(resample_probability) should be null to perturb at 0.8 or 1.2, or be "
             f"between 0 and 1, inclusive, to resample, not {value!r}",
@@ -305,7 +299,7 @@ def _perturb(dim: _Dim, code: int | float, rng: np.random.Generator) -> int | fl
 def generation_of(trial: Trial) -> int | None:
     """A trial's PBT generation, or None when it has no (valid) generation label."""
     text = trial.labels.get(GENERATION_LABEL)
-    if text is None or not _INTEGER.match(text.strip()) or int(text) < 0:
+    if text is None or not INTEGER.match(text.strip()) or int(text) < 0:
         return None
     return int(text)
 
@@ -323,20 +317,19 @@ class PbtSuggester:
         self.settings = parse_settings(spec)
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
-        self.maximize = spec.objective.type is ObjectiveType.MAXIMIZE
         self._dims = _dims(self.space)
         self._plans: dict[tuple[Any, ...], list[_Slot]] = {}
 
     # ----------------------------------------------------------------- protocol
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
-        generations: dict[int, list[Trial]] = {}
-        for trial in history:
-            g = generation_of(trial)
+        generations: dict[int, list[Entry]] = {}
+        for entry in history.entries:
+            g = generation_of(entry.trial)
             if g is not None:
-                generations.setdefault(g, []).append(trial)
+                generations.setdefault(g, []).append(entry)
         n = self.settings.n_population
         if not generations:
             g, handed = 0, 0
@@ -344,12 +337,12 @@ class PbtSuggester:
             g = max(generations)
             members = generations[g]
             if len(members) >= n:
-                if any(t.status.is_active for t in members):
+                if any(e.trial.status.is_active for e in members):
                     return []  # the generation is still running
                 g, handed = g + 1, 0
             else:
                 handed = len(members)
-        previous = sorted(generations.get(g - 1, ()), key=lambda t: t.index)[:n]
+        previous = sorted(generations.get(g - 1, ()), key=lambda e: e.trial.index)[:n]
         plan = self._plan(g, previous)
         return [self._assignment(g, slot) for slot in plan[handed : handed + count]]
 
@@ -367,10 +360,10 @@ class PbtSuggester:
             labels[PARENT_LABEL] = slot.parent
         return Assignment(self.space.params_of(slot.key), labels)
 
-    def _plan(self, generation: int, previous: Sequence[Trial]) -> list[_Slot]:
+    def _plan(self, generation: int, previous: Sequence[Entry]) -> list[_Slot]:
         cache_key = (
             generation,
-            tuple((t.name, t.status, t.objective) for t in previous),
+            tuple((e.trial.name, e.trial.status, e.trial.objective) for e in previous),
         )
         plan = self._plans.get(cache_key)
         if plan is None:
@@ -390,38 +383,39 @@ class PbtSuggester:
         keys += self.space.sample_keys(rng, n - len(keys))  # a space smaller than n
         return [_Slot(key, None) for key in keys]
 
-    def rank(self, members: Sequence[Trial]) -> list[int]:
+    def rank(self, members: Sequence[Entry]) -> list[int]:
         """Positions of ``members``, best first (no objective: last; ties: creation order)."""
 
         def sort_key(i: int) -> tuple[int, float, int]:
-            value = members[i].objective
-            if value is None or not math.isfinite(value) or members[i].status.is_failed:
+            loss = members[i].loss
+            if loss is None or members[i].trial.status.is_failed:
                 return (1, 0.0, i)
-            return (0, -value if self.maximize else value, i)
+            return (0, loss, i)
 
         return sorted(range(len(members)), key=sort_key)
 
-    def _next_generation(self, rng: np.random.Generator, previous: Sequence[Trial]) -> list[_Slot]:
+    def _next_generation(self, rng: np.random.Generator, previous: Sequence[Entry]) -> list[_Slot]:
         n = len(previous)
         order = self.rank(previous)
         cut = int(n * self.settings.truncation_threshold + 1e-9)
         bottom = set(order[n - cut :]) if cut else set()
         top = order[:cut]
         # Parents must have something to hand down when any top member has.
-        ranked = [i for i in top if previous[i].objective is not None]
+        ranked = [i for i in top if previous[i].trial.objective is not None]
         parents = ranked or top
         plan: list[_Slot] = []
         for i, member in enumerate(previous):
             if i in bottom:
                 source = previous[parents[int(rng.integers(len(parents)))]]
-                plan.append(_Slot(self._explore(self._key(source, rng), rng), source.name))
+                key = self._key(source, rng)
+                plan.append(_Slot(self._explore(key, rng), source.trial.name))
             else:
-                plan.append(_Slot(self._key(member, rng), member.name))
+                plan.append(_Slot(self._key(member, rng), member.trial.name))
         return plan
 
-    def _key(self, trial: Trial, rng: np.random.Generator) -> Key:
-        key = self.space.try_canonical(trial.parameters)
-        return key if key is not None else self.space.sample_keys(rng, 1)[0]
+    def _key(self, entry: Entry, rng: np.random.Generator) -> Key:
+        """The member's key, or a random one when it lies outside the space."""
+        return entry.key if entry.key is not None else self.space.sample_keys(rng, 1)[0]
 
     def _explore(self, key: Key, rng: np.random.Generator) -> Key:
         probability = self.settings.resample_probability

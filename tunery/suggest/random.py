@@ -14,84 +14,24 @@ Seed precedence: the ``random_state`` setting, else the ``seed`` argument, else
 ``(seed, len(history))``, so a given seed and history always give the same suggestions, and a
 restarted controller continues without any saved state.
 
-This module also holds the settings helpers the other built-in suggesters share
-(:func:`validate_settings`, :func:`check_random_state`, :func:`resolve_seed`).
+The settings helpers (:func:`~tunery.settings.validate_settings`,
+:func:`~tunery.settings.check_random_state`, :func:`~tunery.settings.resolve_seed`) live in
+:mod:`tunery.settings`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from tunery.errors import SpecError
-from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec
+from tunery.settings import DEFAULT_SEED, check_random_state, resolve_seed, validate_settings
 from tunery.space import SearchSpace
 from tunery.suggest.base import register
 
-__all__ = [
-    "DEFAULT_SEED",
-    "RandomSuggester",
-    "check_random_state",
-    "resolve_seed",
-    "validate",
-    "validate_settings",
-]
-
-#: Seed used when neither ``random_state`` nor a seed argument is given.
-DEFAULT_SEED = 0
-
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
-
-#: Checks a setting's value: None when fine, else ``(message, hint)``.
-SettingCheck = Callable[[str], "tuple[str, str] | None"]
-
-
-def check_random_state(value: str) -> tuple[str, str] | None:
-    """Katib's rule for ``random_state``: an integer greater than or equal to zero."""
-    if not _INTEGER.match(value.strip()):
-        return (
-            f"failed to validate random_state({value}): not an integer",
-            'give a whole number, e.g. value: "42"',
-        )
-    if int(value) < 0:
-        return (
-            f"random_state should be greater than or equal to zero, not {value}",
-            'give a whole number >= 0, e.g. value: "42"',
-        )
-    return None
-
-
-def validate_settings(spec: ExperimentSpec, allowed: Mapping[str, SettingCheck]) -> None:
-    """Katib's ValidateAlgorithmSettings loop: every setting known, every value valid."""
-    algorithm = spec.algorithm.algorithm_name
-    for i, setting in enumerate(spec.algorithm.algorithm_settings):
-        # The setting's own index (base.setting_path names the first of a repeated name).
-        path = f"spec.algorithm.algorithmSettings[{i}]"
-        check = allowed.get(setting.name)
-        if check is None:
-            hint = (
-                f"{algorithm} accepts only: {', '.join(sorted(allowed))}"
-                if allowed
-                else f"remove it: {algorithm} takes no settings"
-            )
-            raise SpecError(path, f"unknown setting {setting.name} for algorithm {algorithm}", hint)
-        problem = check(setting.value)
-        if problem is not None:
-            raise SpecError(path, problem[0], problem[1])
-
-
-def resolve_seed(spec: ExperimentSpec, seed: int | None) -> int:
-    """The ``random_state`` setting, else ``seed``, else :data:`DEFAULT_SEED` (as a uint64)."""
-    text = spec.algorithm.settings_dict().get("random_state")
-    if text is not None and _INTEGER.match(text.strip()):
-        return int(text) % (1 << 64)
-    if seed is not None:
-        return int(seed) % (1 << 64)
-    return DEFAULT_SEED
+__all__ = ["DEFAULT_SEED", "RandomSuggester", "resolve_seed", "validate"]
 
 
 def validate(spec: ExperimentSpec) -> None:
@@ -106,12 +46,11 @@ class RandomSuggester:
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
-        tried = self.space.history_keys(history)
         rng = np.random.default_rng([self.seed, len(history)])
-        keys = self.space.sample_new_keys(rng, tried, count)
+        keys = self.space.sample_new_keys(rng, history.tried_keys, count)
         return [Assignment(self.space.params_of(key)) for key in keys]
 
     def dump_state(self) -> dict[str, Any] | None:

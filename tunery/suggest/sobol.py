@@ -20,16 +20,16 @@ returns none once every configuration has been tried.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
-from tunery.model import Assignment, ExperimentSpec, Trial
+from tunery.history import History
+from tunery.model import Assignment, ExperimentSpec
+from tunery.settings import check_random_state, resolve_seed, validate_settings
 from tunery.space import ENUMERATION_LIMIT, Key, SearchSpace
 from tunery.suggest.base import register
-from tunery.suggest.random import check_random_state, resolve_seed, validate_settings
 
 __all__ = ["SobolSuggester", "validate"]
 
@@ -68,11 +68,11 @@ class SobolSuggester:
         self.drawn += n
         return self.space.keys_from_unit(points)
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         space = self.space
-        tried = space.history_keys(history)
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))

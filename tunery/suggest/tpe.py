@@ -94,7 +94,6 @@ resumed experiment continues identically without saved state.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -105,23 +104,24 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     Assignment,
     Distribution,
     ExperimentSpec,
-    ObjectiveType,
     ParameterType,
-    Trial,
     TrialCondition,
 )
-from tunery.space import Key, SearchSpace
-from tunery.suggest.base import register, setting_path
-from tunery.suggest.random import (
+from tunery.settings import (
     SettingCheck,
+    check_int,
     check_random_state,
+    parse_float,
     resolve_seed,
     validate_settings,
 )
+from tunery.space import Key, SearchSpace
+from tunery.suggest.base import register, setting_path
 
 __all__ = [
     "DEFAULT_N_EI_CANDIDATES",
@@ -145,52 +145,14 @@ SCOTT_SCALE = 0.1
 #: Scale of the independent kernel widths (of the larger neighbour gap).
 NEIGHBOUR_SCALE = 0.5
 
-#: At most 4,300 digits: Python reads no longer int (sys.get_int_max_str_digits).
-_INTEGER = re.compile(r"^[+-]?\d{1,4300}$")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-#: Statuses whose trials are bad pseudo-observations (in flight, or failed).
-_LIAR_STATUSES = frozenset(
-    {
-        TrialCondition.CREATED,
-        TrialCondition.RUNNING,
-        TrialCondition.FAILED,
-        TrialCondition.METRICS_UNAVAILABLE,
-    }
-)
-_OBSERVED_STATUSES = frozenset({TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED})
 
 
 # --------------------------------------------------------------------------- settings
 
 
-def _check_int(name: str, minimum: int) -> SettingCheck:
-    def check(value: str) -> tuple[str, str] | None:
-        if not _INTEGER.match(value.strip()):
-            return (
-                f"failed to validate {name}({value}): not an integer",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
-            )
-        if int(value) < minimum:
-            relation = "greater than zero" if minimum == 1 else "greater than or equal to zero"
-            return (
-                f"{name} should be {relation}, not {value}",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
-            )
-        return None
-
-    return check
-
-
-def _parse_float(value: str) -> float | None:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _check_gamma(value: str) -> tuple[str, str] | None:
-    number = _parse_float(value)
+    number = parse_float(value)
     if number is None:
         return (f"failed to validate gamma({value}): not a number", 'e.g. value: "0.25"')
     if not 0.0 < number < 1.0:
@@ -199,7 +161,7 @@ def _check_gamma(value: str) -> tuple[str, str] | None:
 
 
 def _check_prior_weight(value: str) -> tuple[str, str] | None:
-    number = _parse_float(value)
+    number = parse_float(value)
     if number is None:
         return (f"failed to validate prior_weight({value}): not a number", 'e.g. value: "1.0"')
     if not number > 0.0:
@@ -221,9 +183,9 @@ def _check_multivariate(value: str) -> tuple[str, str] | None:
 
 _SETTINGS: Mapping[str, SettingCheck] = {
     "random_state": check_random_state,
-    "n_startup_trials": _check_int("n_startup_trials", 0),
-    "n_ei_candidates": _check_int("n_ei_candidates", 1),
-    "n_EI_candidates": _check_int("n_EI_candidates", 1),
+    "n_startup_trials": check_int("n_startup_trials", 0),
+    "n_ei_candidates": check_int("n_ei_candidates", 1),
+    "n_EI_candidates": check_int("n_EI_candidates", 1),
     "gamma": _check_gamma,
     "prior_weight": _check_prior_weight,
     "multivariate": _check_multivariate,
@@ -482,53 +444,35 @@ class TPESuggester:
         self.seed = resolve_seed(spec, seed)
         self.settings = TPESettings.from_spec(spec)
         self.multivariate = self.settings.multivariate
-        self.sign = 1.0 if spec.objective.type is ObjectiveType.MINIMIZE else -1.0
         self._model = _Model(spec, self.space, self.settings)
-        self._keys: dict[str, tuple[Mapping[str, Any], Key | None]] = {}
 
     # ----------------------------------------------------------------- history
 
-    def _key(self, trial: Trial) -> Key | None:
-        entry = self._keys.get(trial.name)
-        params = trial.parameters
-        if entry is not None and (entry[0] is params or entry[0] == params):
-            return entry[1]
-        key = self.space.try_canonical(params)
-        self._keys[trial.name] = (params, key)
-        return key
+    @staticmethod
+    def _observations(history: History) -> tuple[list[Key], list[float], list[Key]]:
+        """(observed keys, their losses, bad pseudo-observation keys) in the history's order.
 
-    def _observations(
-        self, history: Sequence[Trial]
-    ) -> tuple[list[Key], list[float], list[Key], set[Key]]:
-        """(observed keys, their losses, bad pseudo-observation keys, every key tried)."""
-        observed: list[Key] = []
-        losses: list[float] = []
-        bad: list[Key] = []
-        tried: set[Key] = set()
-        for trial in history:
-            key = self._key(trial)
-            if key is None:
-                continue
-            tried.add(key)
-            status = trial.status
-            if status in _OBSERVED_STATUSES:
-                value = trial.objective
-                if value is not None and math.isfinite(value):
-                    observed.append(key)
-                    losses.append(self.sign * value)
-                else:
-                    bad.append(key)
-            elif status in _LIAR_STATUSES:
-                bad.append(key)
-        return observed, losses, bad, tried
+        Bad: every trial in the space neither observed nor killed (in flight, failed, or
+        finished without a finite objective).
+        """
+        observed = [e.key for e in history.observed if e.key is not None]
+        losses = [e.loss for e in history.observed if e.loss is not None]
+        killed = TrialCondition.KILLED
+        bad = [
+            e.key
+            for e in history.entries
+            if e.key is not None and not e.observed and e.trial.status is not killed
+        ]
+        return observed, losses, bad
 
     # ----------------------------------------------------------------- suggest
 
-    def suggest(self, history: Sequence[Trial], count: int) -> list[Assignment]:
+    def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
             return []
         space = self.space
-        observed, losses, bad, tried = self._observations(history)
+        observed, losses, bad = self._observations(history)
+        tried = history.tried_keys
         size = space.size()
         if size is not None:
             count = min(count, size - len(tried))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tunery.errors import SpecError
+from tunery.history import History
 from tunery.model import (
     AlgorithmSetting,
     AlgorithmSpec,
@@ -283,6 +284,7 @@ def _finish(trial: Trial) -> Trial:
 
 def simulate(
     suggester: Suggester,
+    spec: ExperimentSpec,
     rounds: int,
     count: int,
     history: Sequence[Trial] = (),
@@ -291,14 +293,15 @@ def simulate(
 ) -> tuple[list[Trial], list[list[Assignment]]]:
     """Run ``rounds`` suggest calls: earlier trials succeed, the newest stay running.
 
-    Returns the final history and the suggestions of each round.  ``on_round(i, history,
+    ``spec`` is the suggester's (its History is built from it).  Returns the final history
+    and the suggestions of each round.  ``on_round(i, history,
     suggestions)`` is called after each round with the history the suggester saw.
     """
     trials = list(history)
     batches: list[list[Assignment]] = []
     for i in range(rounds):
         trials = [_finish(t) if t.status is TrialCondition.RUNNING else t for t in trials]
-        batch = suggester.suggest(list(trials), count)
+        batch = suggester.suggest(History.from_spec(spec, list(trials)), count)
         if on_round is not None:
             on_round(i, list(trials), batch)
         batches.append(batch)
@@ -352,7 +355,7 @@ def check_feasible(
     """Every suggestion is feasible, typed and canonical."""
     spec = spec_factory(algorithm, parameters or default_parameters())
     space = SearchSpace.from_spec(spec)
-    _, batches = simulate(create_suggester(spec, seed), rounds, count)
+    _, batches = simulate(create_suggester(spec, seed), spec, rounds, count)
     assert any(batches), f"{algorithm} suggested nothing"
     for batch in batches:
         assert len(batch) <= count, f"{algorithm} returned {len(batch)} > {count} suggestions"
@@ -397,7 +400,7 @@ def check_no_duplicates(
         again = [a.parameters for a, k in zip(batch, batch_keys, strict=True) if k in keys]
         assert not again, f"round {i}: {again} already in the history"
 
-    simulate(create_suggester(spec, seed), rounds, count, history, on_round=on_round)
+    simulate(create_suggester(spec, seed), spec, rounds, count, history, on_round=on_round)
 
 
 def check_deterministic(
@@ -414,12 +417,13 @@ def check_deterministic(
     seen: list[list[Trial]] = []
     _, first = simulate(
         create_suggester(spec, seed),
+        spec,
         rounds,
         count,
         on_round=lambda _i, history, _batch: seen.append(history),
     )
     replay = create_suggester(spec, seed)
-    second = [replay.suggest(history, count) for history in seen]
+    second = [replay.suggest(History.from_spec(spec, history), count) for history in seen]
     assert _params(first) == _params(second), f"{algorithm} is not deterministic"
 
 
@@ -435,15 +439,15 @@ def check_state_roundtrip(
     """dump_state (through JSON) -> a new instance's load_state -> identical continuation."""
     spec = spec_factory(algorithm, parameters or default_parameters())
     original = create_suggester(spec, seed)
-    history, _ = simulate(original, rounds, count)
+    history, _ = simulate(original, spec, rounds, count)
     for i in range(3):
         state = original.dump_state()
         restored = create_suggester(spec, seed)
         if state is not None:
             restored.load_state(json.loads(json.dumps(state)))
         history = [_finish(t) if t.status is TrialCondition.RUNNING else t for t in history]
-        a = original.suggest(list(history), count)
-        b = restored.suggest(list(history), count)
+        a = original.suggest(History.from_spec(spec, list(history)), count)
+        b = restored.suggest(History.from_spec(spec, list(history)), count)
         assert _params([a]) == _params([b]), f"{algorithm}: restored state diverges at {i}"
         start = max((t.index for t in history), default=0) + 1
         history += make_trials(a, start=start, status=TrialCondition.RUNNING)
@@ -469,7 +473,7 @@ def check_exhausts(
     seen: set[tuple[int | float, ...]] = set()
     for _ in range(max_rounds):
         trials = [_finish(t) if t.status is TrialCondition.RUNNING else t for t in trials]
-        batch = suggester.suggest(list(trials), count)
+        batch = suggester.suggest(History.from_spec(spec, list(trials)), count)
         if not batch:
             break
         for assignment in batch:
@@ -481,7 +485,9 @@ def check_exhausts(
         raise AssertionError(f"{algorithm} never stopped on a space of {size} configurations")
     assert len(seen) == size, f"{algorithm} ended after {len(seen)} of {size} configurations"
     done = [_finish(t) for t in trials]
-    assert suggester.suggest(done, count) == [], f"{algorithm} suggests past the end"
+    assert suggester.suggest(History.from_spec(spec, done), count) == [], (
+        f"{algorithm} suggests past the end"
+    )
 
 
 def check_rejects_unknown_setting(

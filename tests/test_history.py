@@ -1,0 +1,114 @@
+"""Tests of :mod:`tunery.history`: the one split of the trials every algorithm sees."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from tunery.history import History, HistoryBuilder
+from tunery.model import ObjectiveType, Observation, Trial, TrialCondition
+from tunery.space import SearchSpace
+from tunery.testing.suggest import int_param, make_spec
+
+PARAMS = [int_param("n", "1", "9")]
+
+
+def trial(index: int, n: object, status: TrialCondition, objective: float | None = None) -> Trial:
+    return Trial(
+        name=f"t-{index}",
+        experiment="t",
+        index=index,
+        parameters={"n": n},
+        status=status,
+        objective=objective,
+    )
+
+
+def mixed() -> list[Trial]:
+    S = TrialCondition
+    return [
+        trial(1, 1, S.SUCCEEDED, 0.5),
+        trial(2, 2, S.RUNNING, 0.25),  # a running trial with a value so far
+        trial(3, 3, S.FAILED),
+        trial(4, 4, S.EARLY_STOPPED, -2.0),
+        trial(5, 5, S.KILLED, 0.1),
+        trial(6, 6, S.SUCCEEDED, math.nan),  # finished without a finite value
+        trial(7, 99, S.SUCCEEDED, 1.0),  # outside the space
+        trial(8, 8, S.CREATED),
+        trial(9, 9, S.METRICS_UNAVAILABLE),
+        trial(10, "2", S.SUCCEEDED, 3.0),  # the same configuration as t-2, as a string
+    ]
+
+
+def names(entries: tuple[object, ...]) -> list[str]:
+    return [e.trial.name for e in entries]  # type: ignore[attr-defined]
+
+
+def test_partitions_follow_the_status_and_keep_the_order() -> None:
+    h = History.from_spec(make_spec(PARAMS), mixed())
+    assert len(h) == 10 and h.trials == tuple(mixed())
+    assert names(h.completed) == ["t-1", "t-4", "t-6", "t-7", "t-10"]
+    assert names(h.observed) == ["t-1", "t-4", "t-10"]  # a key and a finite loss
+    assert names(h.active) == ["t-2", "t-8"]
+    assert names(h.running) == ["t-2"] and [t.name for t in h.running_trials] == ["t-2"]
+    assert names(h.failed) == ["t-3", "t-9"]
+    assert names(h.killed) == ["t-5"]
+    # Every entry is in exactly one status partition.
+    parts = h.completed + h.active + h.failed + h.killed
+    assert sorted(names(parts)) == sorted(names(h.entries))
+
+
+def test_keys_are_canonical_and_none_outside_the_space() -> None:
+    h = History.from_spec(make_spec(PARAMS), mixed())
+    by_name = {e.trial.name: e for e in h.entries}
+    assert by_name["t-7"].key is None
+    assert by_name["t-10"].key == by_name["t-2"].key == (1,)
+    assert h.tried_keys == frozenset({(i,) for i in range(9)} - {(6,)})
+
+
+@pytest.mark.parametrize(
+    ("objective", "sign"), [(ObjectiveType.MINIMIZE, 1.0), (ObjectiveType.MAXIMIZE, -1.0)]
+)
+def test_losses_are_signed_for_minimisation(objective: ObjectiveType, sign: float) -> None:
+    h = History.from_spec(make_spec(PARAMS, objective_type=objective), mixed())
+    assert h.sign == sign
+    losses = {e.trial.name: e.loss for e in h.entries}
+    assert losses["t-1"] == sign * 0.5 and losses["t-4"] == sign * -2.0
+    assert losses["t-2"] == sign * 0.25  # any status with a finite value has a loss
+    assert losses["t-6"] is None and losses["t-3"] is None
+    assert [e.observed for e in h.entries] == [
+        True, False, False, True, False, False, True, False, False, True
+    ]  # fmt: skip
+
+
+def test_curves_are_handed_over_as_they_are() -> None:
+    curve = [Observation("t-2", "loss", 0.5, 1)]
+    curves = {"t-2": curve}
+    h = History.from_spec(make_spec(PARAMS), mixed(), curves)
+    assert h.curves is curves and h.curves["t-2"] is curve
+    assert History.from_spec(make_spec(PARAMS), []).curves == {}
+
+
+def test_a_builder_reuses_unchanged_entries_and_rebuilds_changed_ones() -> None:
+    spec = make_spec(PARAMS)
+    builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+    trials = mixed()
+    first = builder.build(trials)
+    assert first.entries == History.from_spec(spec, trials).entries
+    trials[1] = dataclasses.replace(trials[1], status=TrialCondition.SUCCEEDED, objective=0.2)
+    second = builder.build(trials)
+    assert all(a is b for a, b in zip(first.entries[2:], second.entries[2:], strict=True))
+    assert first.entries[0] is second.entries[0]
+    assert second.entries[1].trial is trials[1] and second.entries[1].observed
+    assert names(second.observed) == ["t-1", "t-2", "t-4", "t-10"]
+
+
+def test_a_builder_forgets_trials_that_are_gone() -> None:
+    spec = make_spec(PARAMS)
+    builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+    for round_ in range(50):
+        batch = [trial(100 * round_ + i, 1 + i, TrialCondition.RUNNING) for i in range(5)]
+        assert len(builder.build(batch)) == 5
+    assert len(builder._entries) <= 2 * 5 + 64

@@ -1,0 +1,210 @@
+"""What a search algorithm or an early stopper sees of an experiment: a read-only :class:`History`.
+
+The controller (and the ask/tell ``Optimizer``) builds one from its trials whenever it asks an
+algorithm something, and hands it to ``Suggester.suggest(history, count)`` and
+``EarlyStopper.decide(history)``.  It is the one definition of "observed", "in flight",
+"failed" and "tried" that every algorithm shares, so an algorithm writes only its algorithm.
+
+Invariants (what an algorithm may assume)
+-----------------------------------------
+- ``entries`` holds every trial once, in the order given (the experiment's creation order), each
+  as an :class:`Entry` ``(trial, key, loss)``.
+- ``key`` is the trial's canonical key in ``space`` (see :mod:`tunery.space`), or None when its
+  parameters lie outside the space (a trial created by other means, or a parameter an algorithm
+  adds, such as hyperband's resource).
+- ``loss`` is the trial's objective value signed for minimisation (the value for ``minimize``,
+  its negation for ``maximize``), and None when the trial has no finite objective value
+  (none yet, NaN or infinite).  Lower is better, always; no algorithm looks at the objective's
+  type again.
+- The partitions split ``entries`` by status, each in the order of ``entries``:
+  ``completed`` (Succeeded, EarlyStopped), ``active`` (Created, Running), ``failed`` (Failed,
+  MetricsUnavailable) and ``killed``.  Every entry is in exactly one of them.
+- ``observed`` is what a model learns from: the completed entries with a key and a loss.
+- ``tried_keys`` is the set of keys of every entry with a key, whatever its status: what a
+  suggester must not suggest again.
+- ``curves`` maps a trial name to its objective metric's observations in the order reported
+  (each with its step), for early stoppers; a trial without any maps to nothing.  A curve may be
+  thinned in place between two histories (see :mod:`tunery.thinning`).
+- A History is never changed after it is built, and an algorithm must not change what it holds
+  (the trials, the curves, the sets).  The partitions are computed on first use.
+
+Building one costs a dictionary look-up per trial when a :class:`HistoryBuilder` is kept across
+calls (the controller keeps one per experiment, and the space's key cache with it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+from tunery.model import (
+    ExperimentSpec,
+    Objective,
+    ObjectiveType,
+    Observation,
+    Trial,
+    TrialCondition,
+)
+from tunery.space import Key, SearchSpace
+
+__all__ = ["Entry", "History", "HistoryBuilder"]
+
+_COMPLETED = frozenset({TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED})
+_ACTIVE = frozenset({TrialCondition.CREATED, TrialCondition.RUNNING})
+_FAILED = frozenset({TrialCondition.FAILED, TrialCondition.METRICS_UNAVAILABLE})
+
+
+class Entry(NamedTuple):
+    """One trial as an algorithm sees it (see the module docstring for ``key`` and ``loss``)."""
+
+    trial: Trial
+    key: Key | None
+    loss: float | None
+
+    @property
+    def completed(self) -> bool:
+        """Succeeded or EarlyStopped."""
+        return self.trial.status in _COMPLETED
+
+    @property
+    def observed(self) -> bool:
+        """Completed with a finite objective value (whether or not it has a key)."""
+        return self.loss is not None and self.trial.status in _COMPLETED
+
+
+def _sign(objective: Objective) -> float:
+    return -1.0 if objective.type is ObjectiveType.MAXIMIZE else 1.0
+
+
+_new_entry = tuple.__new__
+
+
+def _entry(trial: Trial, space: SearchSpace, sign: float) -> Entry:
+    value = trial.objective
+    loss = sign * value if value is not None and math.isfinite(value) else None
+    # (tuple.__new__ directly: a NamedTuple's own __new__ costs twice as much per trial.)
+    return _new_entry(Entry, (trial, space.key_of(trial), loss))
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """The trials of an experiment, split once for every algorithm (see the module docstring)."""
+
+    space: SearchSpace
+    entries: tuple[Entry, ...]
+    #: 1.0 for ``minimize``, -1.0 for ``maximize``: ``loss == sign * objective``.
+    sign: float = 1.0
+    curves: Mapping[str, Sequence[Observation]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        trials: Iterable[Trial],
+        space: SearchSpace,
+        objective: Objective,
+        curves: Mapping[str, Sequence[Observation]] | None = None,
+    ) -> History:
+        """The history of ``trials`` (in their order) over ``space``.
+
+        Keys come from the space's key cache; keep a :class:`HistoryBuilder` to reuse the
+        entries of unchanged trials across calls as well.
+        """
+        sign = _sign(objective)
+        entries = tuple(_entry(trial, space, sign) for trial in trials)
+        return cls(space, entries, sign, {} if curves is None else curves)
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ExperimentSpec,
+        trials: Iterable[Trial],
+        curves: Mapping[str, Sequence[Observation]] | None = None,
+    ) -> History:
+        """:meth:`build` over a space made from ``spec`` (for one-off callers and tests)."""
+        return cls.build(trials, SearchSpace.from_spec(spec), spec.objective, curves)
+
+    def __len__(self) -> int:
+        """How many trials there are (any status, in the space or not)."""
+        return len(self.entries)
+
+    @cached_property
+    def trials(self) -> tuple[Trial, ...]:
+        """Every trial, in order."""
+        return tuple(e.trial for e in self.entries)
+
+    @cached_property
+    def completed(self) -> tuple[Entry, ...]:
+        """Succeeded and EarlyStopped trials (with or without a loss or a key)."""
+        return tuple(e for e in self.entries if e.trial.status in _COMPLETED)
+
+    @cached_property
+    def observed(self) -> tuple[Entry, ...]:
+        """Completed trials with a key and a loss: what a model learns from."""
+        return tuple(e for e in self.completed if e.loss is not None and e.key is not None)
+
+    @cached_property
+    def active(self) -> tuple[Entry, ...]:
+        """Created and Running trials (in flight)."""
+        return tuple(e for e in self.entries if e.trial.status in _ACTIVE)
+
+    @cached_property
+    def running(self) -> tuple[Entry, ...]:
+        """Running trials: the only ones an early stopper may stop."""
+        return tuple(e for e in self.active if e.trial.status is TrialCondition.RUNNING)
+
+    @cached_property
+    def running_trials(self) -> tuple[Trial, ...]:
+        """The trials of :attr:`running`."""
+        return tuple(e.trial for e in self.running)
+
+    @cached_property
+    def failed(self) -> tuple[Entry, ...]:
+        """Failed and MetricsUnavailable trials."""
+        return tuple(e for e in self.entries if e.trial.status in _FAILED)
+
+    @cached_property
+    def killed(self) -> tuple[Entry, ...]:
+        """Killed trials."""
+        return tuple(e for e in self.entries if e.trial.status is TrialCondition.KILLED)
+
+    @cached_property
+    def tried_keys(self) -> frozenset[Key]:
+        """The keys of every trial in the space, whatever its status."""
+        return frozenset(e.key for e in self.entries if e.key is not None)
+
+
+class HistoryBuilder:
+    """Builds the :class:`History` of one experiment again and again, cheaply.
+
+    An entry is reused while its trial is the same object (trials are frozen: a changed trial
+    is a new object), so a build costs one dictionary look-up per unchanged trial.
+    """
+
+    def __init__(self, space: SearchSpace, objective: Objective) -> None:
+        self.space = space
+        self.sign = _sign(objective)
+        self._entries: dict[str, Entry] = {}
+
+    def build(
+        self,
+        trials: Iterable[Trial],
+        curves: Mapping[str, Sequence[Observation]] | None = None,
+    ) -> History:
+        """The history of ``trials`` (in their order), with ``curves`` for early stoppers."""
+        cache = self._entries
+        space, sign = self.space, self.sign
+        entries: list[Entry] = []
+        append = entries.append
+        for trial in trials:
+            entry = cache.get(trial.name)
+            if entry is None or entry.trial is not trial:
+                entry = cache[trial.name] = _entry(trial, space, sign)
+            append(entry)
+        if len(cache) > 2 * len(entries) + 64:
+            names = {e.trial.name for e in entries}
+            for name in [n for n in cache if n not in names]:
+                del cache[name]
+        return History(space, tuple(entries), sign, {} if curves is None else curves)
