@@ -131,11 +131,13 @@ def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
     }
     trial_keys = {
         "name",
+        "index",
         "status",
         "parameters",
         "metrics",
         "objective",
         "labels",
+        "createdTime",
         "startTime",
         "completionTime",
         "reason",
@@ -175,8 +177,8 @@ def test_export_round_trips(tmp_path: Path) -> None:
     assert load_file(tmp_path / "exported.yaml")[0].spec == load_file(path)[0].spec
     csv_text = tunery("export", "rt", "-o", "csv", cwd=tmp_path).stdout
     header, row = csv_text.strip().splitlines()
-    assert header.startswith("name,status,reason,x,objective,score.min")
-    assert row.startswith("rt-0001,Succeeded")
+    assert header.startswith("name,index,status,reason,objective,param:x,metric:score:min")
+    assert row.startswith("rt-0001,1,Succeeded")
 
 
 def test_dry_run_prints_argv_and_stores_nothing(tmp_path: Path) -> None:

@@ -796,6 +796,8 @@ def _bulk_trials(store: Store) -> list[Trial]:
             start_time=10.5,
             completion_time=20.3,
             reason="TrialSucceeded",
+            labels={"tunery.dev/generation": "1"},
+            cursor={"source": "/runs/exp/exp-0000/metrics/m.log", "offset": 7},
         ),
         make_trial(
             1, status=C.FAILED, message="<b>boom</b>", created_time=11.0, completion_time=21.0
@@ -819,8 +821,10 @@ def test_trial_rows_are_plain_and_carry_their_marks(store: Store) -> None:
     assert first == (
         "exp-0000", 0, "Succeeded", "TrialSucceeded", None, {"x": 0.5},
         {"loss": {"min": 0.25, "max": 2.0, "latest": 0.25}}, 0.25, 10.0, 10.5, 20.3,
+        {"tunery.dev/generation": "1"}, "/runs/exp/exp-0000/metrics/m.log",
     )  # fmt: skip
     assert read.rows[2].parameters == {"x": 1 / 3, "opt": "adam"}
+    assert (read.rows[2].labels, read.rows[2].metrics_source) == ({}, None)
     assert read.rows[1].metrics == {} and read.rows[1].message == "<b>boom</b>"
     assert read.counts == {
         "Created": 1, "Running": 1, "Succeeded": 2, "Failed": 1, "Killed": 0,

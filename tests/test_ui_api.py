@@ -25,7 +25,8 @@ from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Trial, TrialCondition
 from tunery.storage import Store
-from tunery.ui.app import LOG_TAIL_BYTES, create_app
+from tunery.ui.app import create_app
+from tunery.ui.routes.trials import LOG_TAIL_BYTES
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -219,7 +220,7 @@ def test_log_path_stays_inside_runs_dir(client: TestClient, store: Store) -> Non
 def test_log_reader_refuses_paths_out_of_runs_dir(store: Store, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from tunery.ui.app import _read_log_tail
+    from tunery.ui.routes.trials import read_log_tail
 
     runs = tmp_path / "runs"
     (runs / "demo" / "t").mkdir(parents=True)
@@ -227,10 +228,10 @@ def test_log_reader_refuses_paths_out_of_runs_dir(store: Store, tmp_path: Path) 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "output.log").write_text("not mine\n")
     exp = replace(store.get_experiment("demo"), runs_dir=str(runs))
-    assert _read_log_tail(exp, "t") == {"text": "mine\n", "size": 5, "truncated": False}
-    assert _read_log_tail(exp, "../../x") is None
-    assert _read_log_tail(exp, "missing") is None
-    assert _read_log_tail(replace(exp, runs_dir=None), "t") is None
+    assert read_log_tail(exp, "t") == {"text": "mine\n", "size": 5, "truncated": False}
+    assert read_log_tail(exp, "../../x") is None
+    assert read_log_tail(exp, "missing") is None
+    assert read_log_tail(replace(exp, runs_dir=None), "t") is None
 
 
 def test_importance(client: TestClient) -> None:
@@ -290,7 +291,7 @@ def test_cursor_returns_only_changes(client: TestClient, store: Store) -> None:
 
 def _rows_of(columns: dict[str, Any]) -> list[dict[str, Any]]:
     """The row-shaped trials of a columnar answer (times back to ISO text)."""
-    from tunery.ui.queries import iso
+    from tunery.wire import iso
 
     data = columns["columns"]
     out = []
@@ -307,7 +308,12 @@ def test_columns_hold_the_trial_list(client: TestClient) -> None:
     columns = client.get("/api/experiments/demo/trial-columns").json()
     for key in ("experiment", "cursor", "full", "counts", "matched"):
         assert columns[key] == rows[key], key
-    assert _rows_of(columns) == rows["trials"]
+    # The columns are the trial shape's fields but labels and metricsPath (not on the page's
+    # table), with the same values.
+    assert set(columns["columns"]) == set(rows["trials"][0]) - {"labels", "metricsPath"}
+    assert _rows_of(columns) == [
+        {k: v for k, v in t.items() if k in columns["columns"]} for t in rows["trials"]
+    ]
     only = client.get("/api/experiments/demo/trial-columns?status=Failed").json()
     assert only["matched"] == 0 and only["columns"]["name"] == []
     assert client.get("/api/experiments/demo/trial-columns?after=x").status_code == 422
@@ -539,7 +545,7 @@ def test_create_refuses_bad_yaml(client: TestClient, body: str, needle: str | No
 
 
 def test_create_refuses_a_large_body_with_413(client: TestClient) -> None:
-    from tunery.ui.app import MAX_BODY_BYTES
+    from tunery.ui.routes.experiments import MAX_BODY_BYTES
 
     response = client.post("/api/experiments", content=b"x" * (MAX_BODY_BYTES + 1), headers=AUTH)
     assert response.status_code == 413

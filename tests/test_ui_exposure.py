@@ -470,16 +470,20 @@ def _accepts(app_module: Any, kind: str, value: str) -> bool:
     ],
 )
 def test_query_patterns_are_what_the_server_enforces(kind: str, value: str) -> None:
-    from tunery.ui import app
+    from tunery.ui import app, schemas
 
-    pattern = {"status": app.STATUS_PATTERN, "sort": app.SORT_PATTERN, "after": app.CURSOR_PATTERN}
+    pattern = {
+        "status": schemas.STATUS_PATTERN,
+        "sort": schemas.SORT_PATTERN,
+        "after": schemas.CURSOR_PATTERN,
+    }
     documented = re.fullmatch(pattern[kind], value) is not None
     assert _accepts(app, kind, value) is documented
 
 
 def test_every_cursor_the_server_hands_out_fits_its_pattern() -> None:
-    from tunery.ui.app import CURSOR_PATTERN
     from tunery.ui.queries import Cursor
+    from tunery.ui.schemas import CURSOR_PATTERN
 
     for index in (-1, 0, 7, 10**17):
         for completion in (

@@ -7,8 +7,6 @@ Bad input exits with code 2 and one line that names the field and the fix.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -37,40 +35,18 @@ log = logging.getLogger("tunery")
 # --------------------------------------------------------------------------- helpers
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _trial_json(trial: Any) -> dict[str, Any]:
-    return {
-        "name": trial.name,
-        "status": trial.status.value,
-        "parameters": dict(trial.parameters),
-        "metrics": {name: m.to_json() for name, m in trial.metrics.items()},
-        "objective": trial.objective,
-        "labels": dict(trial.labels),
-        "startTime": _iso(trial.start_time),
-        "completionTime": _iso(trial.completion_time),
-        "reason": trial.reason,
-        "message": trial.message,
-        "metricsPath": trial.metrics_source,
-    }
-
-
 def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
-    from tunery.controller import summarize
+    """The experiment in the wire shape (``tunery.wire``), with its best trial."""
+    from tunery import wire
     from tunery.model import best_trial
 
     best = best_trial(experiment.spec.objective, list(trials))
-    return {
-        "name": experiment.name,
-        "status": experiment.status.value,
-        "reason": experiment.reason,
-        "trials": dict(summarize(trials)),
-        "bestTrial": _trial_json(best) if best is not None else None,
-    }
+    return wire.experiment_json(
+        experiment,
+        wire.count_statuses(trials),
+        best.objective if best is not None else None,
+        wire.trial_json(best) if best is not None else None,
+    )
 
 
 def _print_json(data: Any) -> None:
@@ -727,7 +703,7 @@ def list_(db: str | None, as_json: bool) -> None:
     """List experiments."""
     from rich.table import Table
 
-    from tunery.controller import summarize
+    from tunery import wire
     from tunery.model import best_trial
 
     store = _open_store(db)
@@ -748,7 +724,7 @@ def list_(db: str | None, as_json: bool) -> None:
         table.add_column(col, no_wrap=True)
     for exp, trials in rows:
         best = best_trial(exp.spec.objective, trials)
-        s = summarize(trials)
+        s = wire.trial_counts(wire.count_statuses(trials))
         table.add_row(
             exp.name,
             exp.status.value,
@@ -793,6 +769,7 @@ def get(name: str, db: str | None, as_json: bool) -> None:
 @_json_option
 def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) -> None:
     """List an experiment's trials."""
+    from tunery import wire
     from tunery.model import TrialCondition, best_trial
 
     store = _open_store(db)
@@ -810,7 +787,7 @@ def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) 
             wanted.append(valid[s.lower()])
     rows = store.list_trials(name, wanted)
     if as_json:
-        _print_json([_trial_json(t) for t in rows])
+        _print_json([wire.trial_json(t) for t in rows])
         return
     best = best_trial(exp.spec.objective, store.list_trials(name))
     _console().print(_trials_table(exp, rows, best.name if best else None))
@@ -841,6 +818,7 @@ def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
 @_json_option
 def best(name: str, db: str | None, as_json: bool) -> int:
     """Show the best trial and its hyperparameters."""
+    from tunery import wire
     from tunery.model import best_trial
 
     store = _open_store(db)
@@ -853,7 +831,7 @@ def best(name: str, db: str | None, as_json: bool) -> int:
             click.echo(f"experiment {name} has no trial with an objective value yet")
         return 1
     if as_json:
-        _print_json(_trial_json(trial))
+        _print_json(wire.trial_json(trial))
     else:
         for line in _best_lines(exp, trial):
             click.echo(line)
@@ -940,7 +918,7 @@ def delete(name: str, db: str | None, yes: bool) -> None:
 )
 def export(name: str, db: str | None, fmt: str) -> None:
     """Export an experiment's spec (yaml, json) or its trial table (csv)."""
-    from tunery.spec import format_value, to_document
+    from tunery.spec import to_document
 
     store = _open_store(db)
     exp = store.get_experiment(name)
@@ -950,36 +928,10 @@ def export(name: str, db: str | None, fmt: str) -> None:
     if fmt == "json":
         _print_json(to_document(exp.spec))
         return
-    spec = exp.spec
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    metrics = list(spec.objective.metric_names)
-    writer.writerow(
-        [
-            "name",
-            "status",
-            "reason",
-            *[p.name for p in spec.parameters],
-            "objective",
-            *[f"{m}.{k}" for m in metrics for k in ("min", "max", "latest")],
-            "startTime",
-            "completionTime",
-        ]
-    )
-    for t in store.list_trials(name):
-        row: list[Any] = [t.name, t.status.value, t.reason or ""]
-        row += [
-            format_value(t.parameters[p.name]) if p.name in t.parameters else ""
-            for p in spec.parameters
-        ]
-        row.append("" if t.objective is None else repr(t.objective))
-        for m in metrics:
-            s = t.metrics.get(m)
-            for v in (s.min, s.max, s.latest) if s else (None, None, None):
-                row.append("" if v is None else repr(v))
-        row += [_iso(t.start_time) or "", _iso(t.completion_time) or ""]
-        writer.writerow(row)
-    click.echo(buf.getvalue(), nl=False)
+    from tunery import wire
+
+    trials = [wire.trial_json(t) for t in store.list_trials(name)]
+    click.echo(wire.csv_text(exp, trials), nl=False)
 
 
 # --------------------------------------------------------------------------- ui

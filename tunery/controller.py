@@ -750,19 +750,3 @@ class Controller:
     ) -> None:
         if self.on_event is not None:
             self.on_event(TrialEvent(kind, trial, experiment))
-
-
-def summarize(trials: Sequence[Trial]) -> Mapping[str, Any]:
-    """Counts by Katib condition, in the CLI's JSON shape."""
-    counts = {s: 0 for s in TrialCondition}
-    for t in trials:
-        counts[t.status] += 1
-    return {
-        "total": len(trials),
-        "succeeded": counts[TrialCondition.SUCCEEDED],
-        "failed": counts[TrialCondition.FAILED],
-        "running": counts[TrialCondition.RUNNING] + counts[TrialCondition.CREATED],
-        "earlyStopped": counts[TrialCondition.EARLY_STOPPED],
-        "killed": counts[TrialCondition.KILLED],
-        "metricsUnavailable": counts[TrialCondition.METRICS_UNAVAILABLE],
-    }

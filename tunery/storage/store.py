@@ -174,7 +174,8 @@ class Intent:
 
 
 class TrialRow(NamedTuple):
-    """A trial as plain data, for readers that list many (no labels, handle or cursor)."""
+    """A trial as plain data, for readers that list many (no handle or cursor; the cursor's
+    ``source`` as ``metrics_source``)."""
 
     name: str
     trial_index: int
@@ -187,6 +188,8 @@ class TrialRow(NamedTuple):
     created_time: float | None
     start_time: float | None
     completion_time: float | None
+    labels: dict[str, str]
+    metrics_source: str | None
 
 
 class Series(NamedTuple):
@@ -889,6 +892,8 @@ class Store:
             c.completion_time,
             self._json_text(c.parameters),
             self._json_text(c.metrics),
+            self._json_text(c.labels),
+            c.cursor["source"].as_string(),
         ).where(*self._trial_filter(experiment, changed_since, statuses))
         if order is not None:
             column = getattr(c, self.ORDER_COLUMNS[order[0]])
@@ -915,9 +920,11 @@ class Store:
                     ).scalar_one()
                 )
         # One json.loads for the whole result: the per-call overhead dominates small documents.
-        blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]}]" for r in rows]) + "]")
+        blobs = json.loads("[" + ",".join([f"[{r[9]},{r[10]},{r[11]}]" for r in rows]) + "]")
         out = [
-            TrialRow(*row[:5], blob[0] or {}, blob[1] or {}, *row[5:9])
+            TrialRow(
+                *row[:5], blob[0] or {}, blob[1] or {}, *row[5:9], blob[2] or {}, row[12] or None
+            )
             for row, blob in zip(rows, blobs, strict=True)
         ]
         return TrialRows(rows=out, matched=matched, **marks)

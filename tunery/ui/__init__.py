@@ -22,6 +22,7 @@ def _app_module() -> Any:
     try:
         import fastapi  # noqa: F401
         import plotly  # noqa: F401
+        import pydantic  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise MissingExtraError(getattr(exc, "name", None) or "fastapi", "ui") from None

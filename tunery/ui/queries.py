@@ -2,8 +2,9 @@
 
 Two shapes of the trial list come from here:
 
-- *rows* (``/trials``, the exports): each trial an object in ``tunery trials --json``'s
-  shape, built in Python from :meth:`Store.trial_rows`; sortable and sliceable;
+- *rows* (``/trials``, the exports): each trial an object in the wire shape
+  (:mod:`tunery.wire`, as ``tunery trials --json``), built in Python from
+  :meth:`Store.trial_rows`; sortable and sliceable;
 - *columns* (``/columns``, what the page loads): one JSON array per field, built by the
   database (:meth:`Store.trial_columns`) and spliced into the answer as text, so no Python
   object is made per trial.
@@ -37,15 +38,15 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunery.model import Objective, Trial, TrialCondition
+from tunery import wire
+from tunery.model import Objective, TrialCondition
 from tunery.storage import Store
-from tunery.storage.store import TrialMarks, TrialRow
+from tunery.storage.store import TrialMarks
 
 ACTIVE = (TrialCondition.CREATED.value, TrialCondition.RUNNING.value)
 #: Conditions whose objective counts for the best trial (Katib's currentOptimalTrial).
@@ -102,56 +103,6 @@ class Cursor:
     def since(self) -> tuple[int, float | None]:
         """As ``changed_since`` of the Store's reads."""
         return self.max_index, self.max_completion
-
-
-def iso(ts: float | None) -> str | None:
-    """A timestamp as ISO 8601 in UTC to the millisecond (``2024-05-01T12:00:00.000Z``)."""
-    if ts is None:
-        return None
-    try:
-        whole = math.floor(ts)
-        micros = round((ts - whole) * 1e6)  # as datetime rounds, then cut to milliseconds
-        if micros >= 1_000_000:
-            whole, micros = whole + 1, 0
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    except (OverflowError, OSError, ValueError):
-        return None
-    return f"{stamp}.{micros // 1000:03d}Z"
-
-
-def trial_dict(t: TrialRow) -> dict[str, Any]:
-    """A trial in the CLI's ``tunery trials --json`` shape, plus index, reason, message and
-    createdTime."""
-    return {
-        "name": t.name,
-        "index": t.trial_index,
-        "status": t.status,
-        "reason": t.reason,
-        "message": t.message,
-        "parameters": t.parameters,
-        "metrics": t.metrics,
-        "objective": t.objective,
-        "createdTime": iso(t.created_time),
-        "startTime": iso(t.start_time),
-        "completionTime": iso(t.completion_time),
-    }
-
-
-def model_trial_dict(t: Trial) -> dict[str, Any]:
-    """:func:`trial_dict` of a model trial."""
-    return {
-        "name": t.name,
-        "index": t.index,
-        "status": t.status.value,
-        "reason": t.reason,
-        "message": t.message,
-        "parameters": dict(t.parameters),
-        "metrics": {k: v.to_json() for k, v in t.metrics.items()},
-        "objective": t.objective,
-        "createdTime": iso(t.created_time),
-        "startTime": iso(t.start_time),
-        "completionTime": iso(t.completion_time),
-    }
 
 
 SORT_KEYS = ("index", "name", "status", "objective", "createdTime", "startTime", "completionTime")
@@ -239,9 +190,11 @@ def trial_page(
             offset=offset,
         )
         matched = len(read.rows) if read.matched is None else read.matched
-        return TrialPage([trial_dict(t) for t in read.rows], Cursor.of(read), read.counts, matched)
+        return TrialPage(
+            [wire.trial_row_json(t) for t in read.rows], Cursor.of(read), read.counts, matched
+        )
     read = store.trial_rows(experiment, changed_since=since, statuses=statuses)
-    dicts = [trial_dict(t) for t in read.rows]
+    dicts = [wire.trial_row_json(t) for t in read.rows]
     if sort is not None:
         dicts = sort_trials(dicts, *sort)
     matched = len(dicts)
@@ -326,23 +279,10 @@ def trial_counts(store: Store, experiment: str) -> dict[str, int]:
     return {c.value: n for c, n in store.count_trials(experiment).items()}
 
 
-def summary_counts(counts: Mapping[str, int]) -> dict[str, int]:
-    """Counts in the CLI's JSON shape (``tunery get --json``'s ``trials``)."""
-    return {
-        "total": sum(counts.values()),
-        "succeeded": counts.get("Succeeded", 0),
-        "failed": counts.get("Failed", 0),
-        "running": counts.get("Running", 0) + counts.get("Created", 0),
-        "earlyStopped": counts.get("EarlyStopped", 0),
-        "killed": counts.get("Killed", 0),
-        "metricsUnavailable": counts.get("MetricsUnavailable", 0),
-    }
-
-
 def best_trial_row(store: Store, experiment: str, objective: Objective) -> dict[str, Any] | None:
     """The best succeeded or early-stopped trial by objective (ties: the earliest)."""
     best = store.best_trial(experiment, objective)
-    return None if best is None else model_trial_dict(best)
+    return None if best is None else wire.trial_json(best)
 
 
 def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:

@@ -780,6 +780,12 @@ async function showTrial(expName, trialName) {
   if (["Created", "Running"].includes(trial.status)) pollTimer = setTimeout(pollTrial, POLL_MS);
 }
 
+/** A trial's own metrics file or directory (File, TensorFlowEvent collectors): `metricsPath`
+ * unless it is the trial's output log (what the StdOut collector reads; shown below anyway). */
+function ownMetricsFile(t) {
+  return Boolean(t.metricsPath) && !t.metricsPath.endsWith("/" + t.name + "/output.log");
+}
+
 function renderTrial(state, t) {
   const n = state.nodes;
   n.title.textContent = t.name;
@@ -791,7 +797,7 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
-    t.metricsPath ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null,
+    ownMetricsFile(t) ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null,
     (t.thinned || []).length ? el("div", { id: "trial-thinned" }, el("b", {}, "observations thinned "),
       `${t.thinned.join(", ")}: reported more times than are stored, so the stored curve is a sample (min, max and latest are exact)`) : null].filter(Boolean));
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));

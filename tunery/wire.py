@@ -1,0 +1,262 @@
+"""The one wire format of tunery's faces: the CLI's ``--json``, the UI's API and the CSV export.
+
+A trial, an experiment and an experiment's trial counts have one camelCase JSON shape each,
+built here and nowhere else:
+
+- **trial** (:func:`trial_json`, :func:`trial_row_json`): ``name``, ``index``, ``status``,
+  ``reason``, ``message``, ``parameters``, ``metrics`` (``min``/``max``/``latest`` per
+  metric), ``objective``, ``labels``, ``createdTime``, ``startTime``, ``completionTime``,
+  ``metricsPath``;
+- **experiment** (:func:`experiment_json`): ``name``, ``namespace``, ``status``, ``reason``,
+  ``message``, ``algorithm``, ``objective``, ``parameters`` (as in the document),
+  ``parallelTrialCount``, ``maxTrialCount``, ``best`` (the best objective value), ``trials``
+  (:func:`trial_counts`), ``createdTime``, ``startTime``, ``completionTime``, and
+  ``bestTrial`` (a trial) where the caller read it;
+- **CSV** (:func:`csv_text`): one row per trial, the columns of :func:`csv_header`.
+
+Times are ISO 8601 in UTC to the millisecond (:func:`iso`).  This module imports only the
+model (and, when called, the spec's document writer); both the CLI and the UI use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunery.model import TrialCondition
+
+if TYPE_CHECKING:
+    from tunery.model import Experiment, Trial
+
+__all__ = [
+    "CSV_METRIC_STATS",
+    "count_statuses",
+    "csv_header",
+    "csv_rows",
+    "csv_text",
+    "experiment_json",
+    "iso",
+    "trial_counts",
+    "trial_json",
+    "trial_row_json",
+]
+
+#: The summary values of each metric a CSV row holds, in column order.
+CSV_METRIC_STATS = ("min", "max", "latest")
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as ISO 8601 in UTC to the millisecond (``2024-05-01T12:00:00.000Z``);
+    None for None or a time no calendar date holds."""
+    if ts is None:
+        return None
+    try:
+        whole = math.floor(ts)
+        micros = round((ts - whole) * 1e6)  # as datetime rounds, then cut to milliseconds
+        if micros >= 1_000_000:
+            whole, micros = whole + 1, 0
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    except (OverflowError, OSError, ValueError):
+        return None
+    return f"{stamp}.{micros // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------- trials
+
+
+def _trial(
+    *,
+    name: str,
+    index: int,
+    status: str,
+    reason: str | None,
+    message: str | None,
+    parameters: Mapping[str, Any],
+    metrics: dict[str, Any],
+    objective: float | None,
+    labels: Mapping[str, str],
+    created: float | None,
+    start: float | None,
+    completion: float | None,
+    metrics_path: str | None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "index": index,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "parameters": dict(parameters),
+        "metrics": metrics,
+        "objective": objective,
+        "labels": dict(labels),
+        "createdTime": iso(created),
+        "startTime": iso(start),
+        "completionTime": iso(completion),
+        "metricsPath": metrics_path,
+    }
+
+
+def trial_json(t: Trial) -> dict[str, Any]:
+    """A model trial in the wire shape (``metricsPath``: the file or directory its collector
+    reads, its own metrics path or its output log; None before it starts)."""
+    return _trial(
+        name=t.name,
+        index=t.index,
+        status=t.status.value,
+        reason=t.reason,
+        message=t.message,
+        parameters=t.parameters,
+        metrics={k: v.to_json() for k, v in t.metrics.items()},
+        objective=t.objective,
+        labels=t.labels,
+        created=t.created_time,
+        start=t.start_time,
+        completion=t.completion_time,
+        metrics_path=t.metrics_source,
+    )
+
+
+def trial_row_json(t: Any) -> dict[str, Any]:
+    """A trial row of :meth:`Store.trial_rows` (plain data, read in bulk) in the wire shape:
+    the same dict as :func:`trial_json` of the same trial.  The row's objects are used as
+    they are (the row is fresh from the database), and the dict is written out here rather
+    than through :func:`_trial`: lists of 10,000 trials are built this way."""
+    return {
+        "name": t.name,
+        "index": t.trial_index,
+        "status": t.status,
+        "reason": t.reason,
+        "message": t.message,
+        "parameters": t.parameters,
+        "metrics": t.metrics,
+        "objective": t.objective,
+        "labels": t.labels,
+        "createdTime": iso(t.created_time),
+        "startTime": iso(t.start_time),
+        "completionTime": iso(t.completion_time),
+        "metricsPath": t.metrics_source,
+    }
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def count_statuses(trials: Iterable[Trial]) -> dict[str, int]:
+    """Trials by Katib condition (every condition is a key)."""
+    counts = {c.value: 0 for c in TrialCondition}
+    for t in trials:
+        counts[t.status.value] += 1
+    return counts
+
+
+def trial_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts by condition (:func:`count_statuses`, or the store's) in the wire shape:
+    ``total``, ``succeeded``, ``failed``, ``running`` (Created too), ``earlyStopped``,
+    ``killed``, ``metricsUnavailable``."""
+    return {
+        "total": sum(counts.values()),
+        "succeeded": counts.get(TrialCondition.SUCCEEDED.value, 0),
+        "failed": counts.get(TrialCondition.FAILED.value, 0),
+        "running": counts.get(TrialCondition.RUNNING.value, 0)
+        + counts.get(TrialCondition.CREATED.value, 0),
+        "earlyStopped": counts.get(TrialCondition.EARLY_STOPPED.value, 0),
+        "killed": counts.get(TrialCondition.KILLED.value, 0),
+        "metricsUnavailable": counts.get(TrialCondition.METRICS_UNAVAILABLE.value, 0),
+    }
+
+
+# --------------------------------------------------------------------------- experiments
+
+#: Marks "no bestTrial key" apart from a best trial of None (none yet).
+_UNREAD: Any = object()
+
+
+def experiment_json(
+    exp: Experiment,
+    counts: Mapping[str, int],
+    best: float | None,
+    best_trial: Mapping[str, Any] | None = _UNREAD,
+) -> dict[str, Any]:
+    """An experiment in the wire shape: ``counts`` by condition, ``best`` its best objective
+    value; ``bestTrial`` (a :func:`trial_json` dict, or None when there is none) is a key only
+    when ``best_trial`` is given."""
+    from tunery.spec.katib import parameter_to_document
+
+    spec = exp.spec
+    obj = spec.objective
+    data: dict[str, Any] = {
+        "name": exp.name,
+        "namespace": spec.namespace,
+        "status": exp.status.value,
+        "reason": exp.reason,
+        "message": exp.message,
+        "algorithm": spec.algorithm.algorithm_name,
+        "objective": {
+            "type": obj.type.value,
+            "objectiveMetricName": obj.objective_metric_name,
+            "goal": obj.goal,
+            "additionalMetricNames": list(obj.additional_metric_names),
+        },
+        "parameters": [parameter_to_document(p) for p in spec.parameters],
+        "parallelTrialCount": spec.parallel_trial_count,
+        "maxTrialCount": spec.max_trial_count,
+        "best": best,
+        "trials": trial_counts(counts),
+        "createdTime": iso(exp.created_time),
+        "startTime": iso(exp.start_time),
+        "completionTime": iso(exp.completion_time),
+    }
+    if best_trial is not _UNREAD:
+        data["bestTrial"] = None if best_trial is None else dict(best_trial)
+    return data
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def csv_header(exp: Experiment) -> list[str]:
+    """The CSV columns: ``name``, ``index``, ``status``, ``reason``, ``objective``,
+    ``param:NAME`` per parameter, ``metric:NAME:min|max|latest`` per objective metric,
+    ``createdTime``, ``startTime``, ``completionTime``, ``message``."""
+    header = ["name", "index", "status", "reason", "objective"]
+    header += [f"param:{p.name}" for p in exp.spec.parameters]
+    header += [f"metric:{m}:{s}" for m in exp.spec.objective.metric_names for s in CSV_METRIC_STATS]
+    header += ["createdTime", "startTime", "completionTime", "message"]
+    return header
+
+
+def _csv_cell(value: Any) -> Any:
+    """Spreadsheets run cells that begin with = + - @ as formulas: quote such text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_rows(exp: Experiment, trials: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:
+    """The CSV rows (after the header) of trials in the wire shape."""
+    params = [p.name for p in exp.spec.parameters]
+    metrics = list(exp.spec.objective.metric_names)
+    for t in trials:
+        line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]
+        line += [t["parameters"].get(p) for p in params]
+        for m in metrics:
+            summary = t["metrics"].get(m)
+            if not isinstance(summary, dict):
+                summary = {}
+            line += [summary.get(s) for s in CSV_METRIC_STATS]
+        line += [t["createdTime"], t["startTime"], t["completionTime"], t["message"]]
+        yield [_csv_cell(v) for v in line]
+
+
+def csv_text(exp: Experiment, trials: Sequence[Mapping[str, Any]]) -> str:
+    """The experiment's trial table as CSV text (header first; ``\\r\\n`` line ends)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(csv_header(exp))
+    writer.writerows(csv_rows(exp, trials))
+    return buffer.getvalue()
