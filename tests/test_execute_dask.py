@@ -28,12 +28,8 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 
 
-from tunery.execute.dask import (  # noqa: E402
-    DaskExecutor,
-    dask_resources,
-    open_executor,
-    scheduler_address,
-)
+from tunery.execute import open_executor  # noqa: E402
+from tunery.execute.dask import DaskExecutor  # noqa: E402
 from tunery.testing.dask import LocalDaskCluster, WorkerSpec  # noqa: E402
 
 GPU_WORKER = WorkerSpec("gpu", nthreads=2, resources={"GPU": 1})
@@ -124,15 +120,6 @@ class TestDaskContract(ExecutorContract):
 # --------------------------------------------------------------------------- no cluster
 
 
-def test_scheduler_address() -> None:
-    assert scheduler_address("dask://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
-    assert scheduler_address("tcp://sched:8786/") == "tcp://sched:8786"
-    assert scheduler_address("tls://sched:8786") == "tls://sched:8786"
-    for bad in ("dask://host", "http://h:1", "dask://h:0", "dask://h:99999", "h:8786", ""):
-        with pytest.raises(UserInputError, match="--executor"):
-            scheduler_address(bad)
-
-
 def test_open_executor_local_and_unreachable() -> None:
     from tunery.execute.local import LocalExecutor
 
@@ -144,20 +131,10 @@ def test_open_executor_local_and_unreachable() -> None:
     assert time.monotonic() - start < 15
 
 
-def test_dask_resources() -> None:
-    assert dask_resources({}) == {}
-    assert dask_resources({"nvidia.com/gpu": "2", "cpu": "500m", "memory": "2Gi"}) == {"GPU": 2.0}
-    got = dask_resources({"cpu": "500m", "memory": "2Gi"}, declared=["CPU", "MEMORY"])
-    assert got == {"CPU": 0.5, "MEMORY": 2.0 * 2**30}
-    assert dask_resources({"nvidia.com/gpu": "0"}) == {}
-    for bad in ({"nvidia.com/gpu": "1.5"}, {"nvidia.com/gpu": "x"}, {"cpu": "lots"}):
-        with pytest.raises(TuneryError):
-            dask_resources(bad, declared=["CPU"])
-
-
 def test_import_does_not_import_dask() -> None:
     code = (
         "import sys, tunery, tunery.execute.dask, tunery.cli, tunery.client\n"
+        "import tunery.execute.dask_worker, tunery.execute.dask_protocol\n"
         "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -270,7 +247,7 @@ def test_a_failed_trial_says_its_last_output_line(ex: DaskExecutor, tmp_path: Pa
 def test_output_streams_while_running(ex: DaskExecutor, tmp_path: Path) -> None:
     go = tmp_path / "go"
     script = f'echo "loss=1"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=2"'
-    h = ex.start(Launch("live", sh(script), str(tmp_path / "live")))
+    h = ex.start(Launch("live", sh(script), str(tmp_path / "live"))).handle
     out = Path(ex.output_path(h))
     assert str(out).startswith(str(tmp_path))  # a local file, read by the collectors
 
@@ -291,7 +268,7 @@ def test_partial_last_line_and_env(ex: DaskExecutor, tmp_path: Path) -> None:
     script = 'echo "$FOO|$TUNERY_WORKER"; pwd; printf "no newline"'
     h = ex.start(
         Launch("env", sh(script), str(tmp_path / "env"), env={"FOO": "bar"}, working_dir=str(work))
-    )
+    ).handle
     assert wait(ex, h).state is RunState.SUCCEEDED
     lines = Path(ex.output_path(h)).read_text().split("\n")
     foo, worker = lines[0].split("|")
@@ -307,10 +284,10 @@ def test_gpu_trials_land_on_the_gpu_worker(
     script = 'echo "$TUNERY_WORKER [$CUDA_VISIBLE_DEVICES] $(date +%s.%N)"; sleep 0.3; date +%s.%N'
     gpu = {"nvidia.com/gpu": "1"}
     handles = [
-        ex.start(Launch(f"g{i}", sh(script), str(tmp_path / f"g{i}"), resources=gpu))
+        ex.start(Launch(f"g{i}", sh(script), str(tmp_path / f"g{i}"), resources=gpu)).handle
         for i in range(3)
     ]
-    cpu = [ex.start(Launch(f"c{i}", sh(script), str(tmp_path / f"c{i}"))) for i in range(3)]
+    cpu = [ex.start(Launch(f"c{i}", sh(script), str(tmp_path / f"c{i}"))).handle for i in range(3)]
     spans = []
     for h in handles:
         assert wait(ex, h).state is RunState.SUCCEEDED
@@ -336,7 +313,9 @@ def test_reattach_from_a_new_client(cluster: LocalDaskCluster, tmp_path: Path) -
     go = tmp_path / "go"
     first = DaskExecutor(cluster.address, grace=1.0)
     script = f'echo "step=1 loss=0.5"; while [ ! -e {go} ]; do sleep 0.02; done; echo "loss=0.25"'
-    handle = json.loads(json.dumps(first.start(Launch("re", sh(script), str(tmp_path / "re")))))
+    handle = json.loads(
+        json.dumps(first.start(Launch("re", sh(script), str(tmp_path / "re"))).handle)
+    )
     until(lambda: mirrored(first, handle, "loss=0.5"), what="first output")
     first.close()  # the controller dies; the trial runs on
     second = DaskExecutor(cluster.address, grace=1.0)
@@ -353,7 +332,9 @@ def test_reattach_from_a_new_client(cluster: LocalDaskCluster, tmp_path: Path) -
 
 @pytest.mark.integration
 def test_stop_kills_the_remote_tree(ex: DaskExecutor, tmp_path: Path) -> None:
-    h = ex.start(Launch("tree", sh("sleep 1000 & echo $! > child.pid; wait"), str(tmp_path / "t")))
+    h = ex.start(
+        Launch("tree", sh("sleep 1000 & echo $! > child.pid; wait"), str(tmp_path / "t"))
+    ).handle
 
     def child_pid() -> int | None:
         ex.poll(h)
@@ -379,11 +360,13 @@ def test_stop_before_the_trial_starts(
 ) -> None:
     # Fill every thread, then stop a queued trial: it never runs.
     marker = tmp_path / "ran"
-    busy = [ex.start(Launch(f"b{i}", sh("sleep 30"), str(tmp_path / f"b{i}"))) for i in range(4)]
+    busy = [
+        ex.start(Launch(f"b{i}", sh("sleep 30"), str(tmp_path / f"b{i}"))).handle for i in range(4)
+    ]
     # Dask does not promise to run tasks in the order they were submitted: the queued trial
     # is submitted only once the four busy ones hold the cluster's four threads.
     until(lambda: all(ex.attempts(h) for h in busy), what="the busy trials to start")
-    queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q")))
+    queued = ex.start(Launch("q", sh(f"touch {marker}"), str(tmp_path / "q"))).handle
     ex.stop(queued)
     assert ex.poll(queued).reason == "Stopped"
     for h in busy:
@@ -429,7 +412,7 @@ def test_worker_killed_mid_trial_retries_elsewhere(
     restore(fragile)
     ex = DaskExecutor(fragile.address, grace=1.0, retries=2)
     try:
-        h = ex.start(Launch("k", sh(COUNTING), str(tmp_path / "k")))
+        h = ex.start(Launch("k", sh(COUNTING), str(tmp_path / "k"))).handle
         start = until(lambda: _running_attempt(ex, h, 2), what="two lines")
         victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
         fragile.kill(victim)
@@ -457,7 +440,7 @@ def test_worker_killed_without_retries_fails_the_trial(
     restore(fragile)
     ex = DaskExecutor(fragile.address, grace=1.0, retries=0)
     try:
-        h = ex.start(Launch("k0", sh(COUNTING), str(tmp_path / "k0")))
+        h = ex.start(Launch("k0", sh(COUNTING), str(tmp_path / "k0"))).handle
         start = until(lambda: _running_attempt(ex, h, 1), what="a line")
         victim = next(n for n, a in fragile.workers.items() if a == start["worker"])
         fragile.kill(victim)
@@ -611,13 +594,14 @@ def test_recover_a_handle_that_was_never_saved(cluster: LocalDaskCluster, tmp_pa
     launch = Launch("lost-handle", sh("echo loss=1; sleep 0.3"), str(tmp_path / "lh"))
     first = DaskExecutor(cluster.address, grace=1.0)
     created = time.time()
-    key = first.start(launch)["key"]
+    key = first.start(launch).handle["key"]
     first.close()  # died before saving the handle
     second = DaskExecutor(cluster.address, grace=1.0)
     try:
         assert second.recover(launch, not_before=created + 60) is None  # an older leftover
-        handle = second.recover(launch, not_before=created)
-        assert handle is not None and handle["key"] == key
+        recovered = second.recover(launch, not_before=created)
+        assert recovered is not None and recovered.handle["key"] == key
+        handle = recovered.handle
         assert wait(second, handle).state is RunState.SUCCEEDED
         assert Path(second.output_path(handle)).read_text() == "loss=1\n"
         other = Launch("never", ("true",), str(tmp_path / "never"))
@@ -703,7 +687,7 @@ def test_file_collector_trials_get_their_own_metrics_on_dask(
     cluster: LocalDaskCluster, tmp_path: Path
 ) -> None:
     # Katib's File collector on an absolute path, three trials at once on the cluster's
-    # workers (a shared file system): each trial writes and is credited with its own file.
+    # workers: each trial writes its own file on its worker and is credited with it.
     from tests.helpers import create
     from tests.test_launch import CASES, TRAIN, katib_doc
     from tunery.controller import Controller
@@ -727,9 +711,13 @@ def test_file_collector_trials_get_their_own_metrics_on_dask(
         assert t.handle is not None and t.handle["executor"] == "dask"
         expected = float(t.parameters["lr"]) * 10
         assert t.metrics["accuracy"].latest == pytest.approx(expected, rel=1e-4)
-        assert t.metrics_source == str(
-            tmp_path / "runs" / "dfile" / t.name / "metrics" / "mnist.log"
-        )
+        mirror = tmp_path / "runs" / "dfile" / t.name / "metrics" / "mnist.log"
+        assert t.metrics_source == str(mirror)
+        # The trial wrote its metrics file on its worker (its root is not the controller's
+        # runs directory); the controller's copy is the executor's mirror of it.
+        written = _worker_files(cluster, "dfile", t.name, "metrics/mnist.log")
+        assert len(written) == 1, written
+        assert mirror.read_bytes() == written[0].read_bytes() != b""
 
 
 @pytest.mark.integration
@@ -747,9 +735,98 @@ def test_setsid_daemons_end_with_the_trial_on_dask(
             argv=("/bin/sh", "-c", DAEMON, "trial", str(pidfile), keep),
             trial_dir=str(tmp_path / how),
         )
-    )
+    ).handle
     daemon = _daemon_pid(pidfile)
     if how == "stop":
         ex.stop(h)
     wait(ex, h)
     assert wait_gone(daemon, limit=15), f"daemon {daemon} outlived the trial on the worker ({how})"
+
+
+# --------------------------------------------------------------------------- no shared disk
+
+
+def _worker_files(cluster: LocalDaskCluster, experiment: str, trial: str, name: str) -> list[Path]:
+    """``name`` in the attempt directories of ``trial`` on every worker of ``cluster``."""
+    return sorted(Path(cluster.root).glob(f"*/{experiment}/{trial}/*/{name}"))
+
+
+@pytest.mark.integration
+def test_pbt_children_resume_from_checkpoints_left_on_their_parents_workers(
+    cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    # Two workers, each with its own root (not the controller's runs directory): a trial
+    # writes its checkpoint on its worker; a child's start fetches its parent's from the
+    # worker that ran the parent and ships it with the child's task.
+    from tests.helpers import create
+    from tests.test_suggest_pbt import lineage_doc
+    from tunery.controller import Controller
+    from tunery.model import PARENT_LABEL, TrialCondition
+    from tunery.storage import Store
+
+    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    create(store, lineage_doc("dpbt", population=5, parallel=4, max_trials=10), tmp_path)
+    executor = DaskExecutor(cluster.address, grace=1.0)
+    try:
+        Controller(store, "dpbt", executor, poll_interval=0.05).run()
+    finally:
+        executor.close()
+    trials = store.list_trials("dpbt")
+    store.close()
+    assert len(trials) == 10
+    assert all(t.status is TrialCondition.SUCCEEDED for t in trials), [
+        (t.name, t.reason, t.message) for t in trials
+    ]
+    lineage = {}
+    for t in trials:
+        found = _worker_files(cluster, "dpbt", t.name, "checkpoint/lineage.json")
+        assert len(found) == 1, (t.name, found)
+        lineage[t.name] = json.loads(found[0].read_text())
+    staged = tmp_path / "runs" / "dpbt" / "checkpoints"
+    for t in trials:
+        parent = t.labels.get(PARENT_LABEL)
+        assert (parent is None) == (t.index <= 5)
+        before = lineage[parent] if parent else {"trials": [], "score": 0.0}
+        assert lineage[t.name]["trials"] == [*before["trials"], t.name]
+        assert lineage[t.name]["score"] == pytest.approx(before["score"] + t.parameters["x"])
+        assert t.objective == pytest.approx(lineage[t.name]["score"])
+        # The controller's copy is what the trial started from: the trial wrote elsewhere.
+        mine = staged / t.name / "lineage.json"
+        assert json.loads(mine.read_text()) == before if parent else not mine.exists()
+
+
+@pytest.mark.integration
+def test_checkpoints_over_the_limit_are_refused_in_one_line(
+    cluster: LocalDaskCluster, tmp_path: Path
+) -> None:
+    big = tmp_path / "ckpt" / "big"
+    big.mkdir(parents=True)
+    (big / "model.bin").write_bytes(b"x" * 2000)
+    ex = DaskExecutor(cluster.address, grace=1.0, checkpoint_limit=1000)
+    try:
+        launch = Launch("big", sh("true"), str(tmp_path / "big"), checkpoint_dir=str(big))
+        with pytest.raises(TuneryError) as info:
+            ex.start(launch)
+        assert "2000 bytes, more than the limit of 1000" in info.value.one_line()
+        assert "\n" not in info.value.one_line()
+        # A parent's checkpoint on a worker is refused the same way when a child fetches it.
+        small = tmp_path / "ckpt" / "small"
+        parent = ex.start(
+            Launch(
+                "parent",
+                sh('head -c 3000 /dev/zero > "$TUNERY_CHECKPOINT_DIR/model.bin"'),
+                str(tmp_path / "parent"),
+                env={"TUNERY_CHECKPOINT_DIR": str(small)},
+                checkpoint_dir=str(small),
+            )
+        ).handle
+        assert wait(ex, parent).state is RunState.SUCCEEDED
+        assert not small.exists(), "the trial wrote its checkpoint on its worker"
+        with pytest.raises(TuneryError, match="3000 bytes, more than the limit of 1000"):
+            ex.prepare_checkpoint(str(small), str(tmp_path / "ckpt" / "child"))
+        assert not (tmp_path / "ckpt" / "child").exists()
+        ex.checkpoint_limit = 10_000
+        ex.prepare_checkpoint(str(small), str(tmp_path / "ckpt" / "child"))
+        assert (tmp_path / "ckpt" / "child" / "model.bin").read_bytes() == b"\0" * 3000
+    finally:
+        ex.close()

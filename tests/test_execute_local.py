@@ -86,12 +86,12 @@ def ex() -> LocalExecutor:
 
 
 def test_exit_zero(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "ok", ("true",)))
+    h = ex.start(launch(tmp_path, "ok", ("true",))).handle
     assert wait(ex, h) == RunStatus(RunState.SUCCEEDED, exit_code=0)
 
 
 def test_exit_code(ex: LocalExecutor, tmp_path: Path) -> None:
-    status = wait(ex, ex.start(launch(tmp_path, "three", sh("exit 3"))))
+    status = wait(ex, ex.start(launch(tmp_path, "three", sh("exit 3"))).handle)
     assert status.state is RunState.FAILED
     assert status.exit_code == 3
     assert status.reason == "ExitCode"
@@ -99,7 +99,7 @@ def test_exit_code(ex: LocalExecutor, tmp_path: Path) -> None:
 
 
 def test_killed_by_signal(ex: LocalExecutor, tmp_path: Path) -> None:
-    status = wait(ex, ex.start(launch(tmp_path, "sig", sh("kill -SEGV $$"))))
+    status = wait(ex, ex.start(launch(tmp_path, "sig", sh("kill -SEGV $$"))).handle)
     assert status.state is RunState.FAILED
     assert status.reason == "Signal"
     assert status.exit_code == 128 + signal.SIGSEGV
@@ -107,7 +107,7 @@ def test_killed_by_signal(ex: LocalExecutor, tmp_path: Path) -> None:
 
 
 def test_command_not_found(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "nf", ("no-such-command-tunery",)))
+    h = ex.start(launch(tmp_path, "nf", ("no-such-command-tunery",))).handle
     status = wait(ex, h)
     assert status.exit_code == 127
     assert status.message is not None and "not found" in status.message
@@ -125,7 +125,7 @@ def test_bad_handle(ex: LocalExecutor) -> None:
 
 
 def test_handle_format(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "fmt", ("true",), timeout=30.0))
+    h = ex.start(launch(tmp_path, "fmt", ("true",), timeout=30.0)).handle
     assert json.loads(json.dumps(h)) == h
     assert h["trial_dir"] == str(tmp_path / "fmt")
     assert h["pgid"] == h["pid"]
@@ -141,15 +141,15 @@ def test_handle_format(ex: LocalExecutor, tmp_path: Path) -> None:
 
 
 def test_output_has_both_streams_in_order(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "streams", sh("echo out1; echo err1 >&2; echo out2")))
+    h = ex.start(launch(tmp_path, "streams", sh("echo out1; echo err1 >&2; echo out2"))).handle
     wait(ex, h)
     assert h["trial_dir"] + "/output.log" == ex.output_path(h)
     assert Path(ex.output_path(h)).read_text() == "out1\nerr1\nout2\n"
 
 
 def test_output_is_fresh_per_start(ex: LocalExecutor, tmp_path: Path) -> None:
-    wait(ex, ex.start(launch(tmp_path, "again", sh("echo first"))))
-    h = ex.start(launch(tmp_path, "again", sh("echo second")))
+    wait(ex, ex.start(launch(tmp_path, "again", sh("echo first"))).handle)
+    h = ex.start(launch(tmp_path, "again", sh("echo second"))).handle
     wait(ex, h)
     assert Path(ex.output_path(h)).read_text() == "second\n"
 
@@ -159,7 +159,9 @@ def test_env_and_cwd(ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.Monk
     work = tmp_path / "work"
     work.mkdir()
     script = 'echo "$FOO|$TUNERY_TEST_INHERITED|$TUNERY_TRIAL_DIR"; pwd; read x || echo eof'
-    h = ex.start(launch(tmp_path, "env", sh(script), env={"FOO": "bar"}, working_dir=str(work)))
+    h = ex.start(
+        launch(tmp_path, "env", sh(script), env={"FOO": "bar"}, working_dir=str(work))
+    ).handle
     wait(ex, h)
     lines = Path(ex.output_path(h)).read_text().splitlines()
     assert lines[0] == f"bar|inherited|{tmp_path / 'env'}"
@@ -168,7 +170,7 @@ def test_env_and_cwd(ex: LocalExecutor, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_cwd_defaults_to_trial_dir(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "cwd", ("pwd",)))
+    h = ex.start(launch(tmp_path, "cwd", ("pwd",))).handle
     wait(ex, h)
     out = Path(ex.output_path(h)).read_text().strip()
     assert os.path.realpath(out) == os.path.realpath(tmp_path / "cwd")
@@ -176,7 +178,7 @@ def test_cwd_defaults_to_trial_dir(ex: LocalExecutor, tmp_path: Path) -> None:
 
 def test_argv_is_passed_verbatim(ex: LocalExecutor, tmp_path: Path) -> None:
     args = ["a b", "it's", '"quoted"', "$HOME", "*", "`id`", "$(echo x)", "; exit 9", ""]
-    h = ex.start(launch(tmp_path, "argv", ("printf", "[%s]\\n", *args)))
+    h = ex.start(launch(tmp_path, "argv", ("printf", "[%s]\\n", *args))).handle
     assert wait(ex, h).state is RunState.SUCCEEDED
     lines = Path(ex.output_path(h)).read_text().splitlines()
     assert lines == [f"[{a}]" for a in args]
@@ -189,7 +191,7 @@ TREE = "sleep 1000 & echo $! > child.pid; wait"
 
 
 def test_timeout_kills_the_tree(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "slow", sh(TREE), timeout=0.3))
+    h = ex.start(launch(tmp_path, "slow", sh(TREE), timeout=0.3)).handle
     child = read_pid(tmp_path / "slow" / "child.pid")
     assert ex.poll(h).state is RunState.RUNNING
     status = wait(ex, h)
@@ -202,7 +204,7 @@ def test_timeout_kills_the_tree(ex: LocalExecutor, tmp_path: Path) -> None:
 
 
 def test_stop_kills_the_tree_quickly(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "tree", sh(TREE)))
+    h = ex.start(launch(tmp_path, "tree", sh(TREE))).handle
     child = read_pid(tmp_path / "tree" / "child.pid")
     started = time.monotonic()
     ex.stop(h)
@@ -219,7 +221,7 @@ def test_stop_sigkills_after_grace(tmp_path: Path) -> None:
     # `sleep` inherits the ignored SIGTERM, so only SIGKILL ends it.
     h = ex.start(
         launch(tmp_path, "stubborn", sh("trap '' TERM; sleep 1000 & echo $! > c.pid; wait"))
-    )
+    ).handle
     child = read_pid(tmp_path / "stubborn" / "c.pid")
     started = time.monotonic()
     ex.stop(h)
@@ -231,7 +233,7 @@ def test_stop_sigkills_after_grace(tmp_path: Path) -> None:
 def test_leftover_background_processes_are_killed_at_the_end(
     ex: LocalExecutor, tmp_path: Path
 ) -> None:
-    h = ex.start(launch(tmp_path, "leak", sh("sleep 1000 & echo $! > child.pid; exit 0")))
+    h = ex.start(launch(tmp_path, "leak", sh("sleep 1000 & echo $! > child.pid; exit 0"))).handle
     assert wait(ex, h).state is RunState.SUCCEEDED
     assert wait_gone(read_pid(tmp_path / "leak" / "child.pid"))
 
@@ -240,14 +242,14 @@ def test_stale_exit_code_is_ignored(ex: LocalExecutor, tmp_path: Path) -> None:
     trial_dir = tmp_path / "stale"
     trial_dir.mkdir()
     (trial_dir / "exitcode").write_text("0\n")
-    h = ex.start(launch(tmp_path, "stale", sh("sleep 0.2; exit 6")))
+    h = ex.start(launch(tmp_path, "stale", sh("sleep 0.2; exit 6"))).handle
     assert ex.poll(h).state is RunState.RUNNING
     assert wait(ex, h).exit_code == 6
 
 
 def test_wait_returns_when_a_trial_ends(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "w", sh("sleep 0.2")))
-    long = ex.start(launch(tmp_path, "long", sh("sleep 1000")))
+    h = ex.start(launch(tmp_path, "w", sh("sleep 0.2"))).handle
+    long = ex.start(launch(tmp_path, "long", sh("sleep 1000"))).handle
     started = time.monotonic()
     ex.wait([h, long], 5.0)
     assert time.monotonic() - started < 2.0
@@ -261,7 +263,9 @@ def test_wait_returns_when_a_trial_ends(ex: LocalExecutor, tmp_path: Path) -> No
 
 def test_reattach_from_a_new_executor(tmp_path: Path) -> None:
     a = LocalExecutor(gpus=[])
-    h = json.loads(json.dumps(a.start(launch(tmp_path, "re", sh("sleep 0.3; echo bye; exit 7")))))
+    h = json.loads(
+        json.dumps(a.start(launch(tmp_path, "re", sh("sleep 0.3; echo bye; exit 7"))).handle)
+    )
     del a  # the controller "dies" without waiting on its child
     b = LocalExecutor(gpus=[])
     assert b.poll(h).state is RunState.RUNNING
@@ -272,7 +276,7 @@ def test_reattach_from_a_new_executor(tmp_path: Path) -> None:
 
 
 def test_lost_when_dead_without_exit_code(ex: LocalExecutor, tmp_path: Path) -> None:
-    h = ex.start(launch(tmp_path, "lost", ("true",)))
+    h = ex.start(launch(tmp_path, "lost", ("true",))).handle
     wait(ex, h)
     os.unlink(tmp_path / "lost" / "exitcode")
     status = LocalExecutor(gpus=[]).poll(h)
@@ -282,7 +286,7 @@ def test_lost_when_dead_without_exit_code(ex: LocalExecutor, tmp_path: Path) -> 
 def test_lost_when_pid_was_reused(ex: LocalExecutor, tmp_path: Path) -> None:
     if not os.path.exists("/proc/self/stat"):
         pytest.skip("needs /proc")
-    h = ex.start(launch(tmp_path, "reuse", sh("sleep 1000")))
+    h = ex.start(launch(tmp_path, "reuse", sh("sleep 1000"))).handle
     # The handles of an earlier start of a trial whose pid is now another process's (or of
     # a start before a reboot): their start carried another token, which nothing carries now.
     fake = {**h, "start_ticks": h["start_ticks"] + 1, "token": "earlier-start"}
@@ -309,7 +313,7 @@ CRASHER = textwrap.dedent(
     trial_dir, handle_file = sys.argv[1], sys.argv[2]
     ex = LocalExecutor(gpus=[])
     script = "sleep 0.5; echo survived; exit 5"
-    handle = ex.start(Launch("crash", ("/bin/sh", "-c", script), trial_dir))
+    handle = ex.start(Launch("crash", ("/bin/sh", "-c", script), trial_dir)).handle
     with open(handle_file + ".tmp", "w") as f:
         json.dump(handle, f)
     import os
@@ -361,25 +365,25 @@ def visible(ex: LocalExecutor, h: Mapping[str, Any]) -> str:
 
 def test_gpu_pool(tmp_path: Path) -> None:
     ex = LocalExecutor(gpus=["0", "1", "2"])
-    a = ex.start(gpu_launch(tmp_path, "a", 1, 0.3))
-    b = ex.start(gpu_launch(tmp_path, "b", 2, 0.3))
+    a = ex.start(gpu_launch(tmp_path, "a", 1, 0.3)).handle
+    b = ex.start(gpu_launch(tmp_path, "b", 2, 0.3)).handle
     assert a["gpus"] == ["0"]
     assert b["gpus"] == ["1", "2"]
     assert ex.free_gpus() == []
     with pytest.raises(ResourcesUnavailable):
         ex.start(gpu_launch(tmp_path, "c", 1))
-    none = ex.start(gpu_launch(tmp_path, "none", None))
+    none = ex.start(gpu_launch(tmp_path, "none", None)).handle
     assert visible(ex, none) == "[]"  # a pool is configured: no GPU for this one
     assert visible(ex, a) == "[0]"
     assert visible(ex, b) == "[1,2]"
     assert ex.free_gpus() == ["0", "1", "2"]
-    c = ex.start(gpu_launch(tmp_path, "c", 2))
+    c = ex.start(gpu_launch(tmp_path, "c", 2)).handle
     assert visible(ex, c) == "[0,1]"
 
 
 def test_gpus_released_on_stop(tmp_path: Path) -> None:
     ex = LocalExecutor(gpus=["0"])
-    h = ex.start(gpu_launch(tmp_path, "a", 1, 100))
+    h = ex.start(gpu_launch(tmp_path, "a", 1, 100)).handle
     assert ex.free_gpus() == []
     ex.stop(h)
     assert ex.free_gpus() == ["0"]
@@ -401,8 +405,8 @@ def test_no_pool_leaves_env_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("TUNERY_GPUS", raising=False)
     ex = LocalExecutor()
     assert ex.gpus == ()
-    assert visible(ex, ex.start(gpu_launch(tmp_path, "x", None))) == "[7]"
-    assert visible(ex, ex.start(gpu_launch(tmp_path, "zero", 0))) == "[7]"
+    assert visible(ex, ex.start(gpu_launch(tmp_path, "x", None)).handle) == "[7]"
+    assert visible(ex, ex.start(gpu_launch(tmp_path, "zero", 0)).handle) == "[7]"
 
 
 def test_pool_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -412,7 +416,7 @@ def test_pool_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_restarted_executor_rebuilds_gpu_occupancy(tmp_path: Path) -> None:
     a = LocalExecutor(gpus=["0", "1"])
-    h = a.start(gpu_launch(tmp_path, "a", 1, 0.4))
+    h = a.start(gpu_launch(tmp_path, "a", 1, 0.4)).handle
     b = LocalExecutor(gpus=["0", "1"])
     b.adopt(h)
     assert b.free_gpus() == ["1"]
@@ -452,7 +456,7 @@ def test_setsid_daemons_end_with_the_trial(ex: LocalExecutor, tmp_path: Path, ho
     pidfile = tmp_path / f"daemon-{how.replace(' ', '-')}"
     keep = "exit" if how in ("exit", "new executor") else "wait"
     timeout = 0.5 if how == "timeout" else None
-    h = ex.start(launch(tmp_path, "d", sh(DAEMON, str(pidfile), keep), timeout=timeout))
+    h = ex.start(launch(tmp_path, "d", sh(DAEMON, str(pidfile), keep), timeout=timeout)).handle
     daemon = _daemon_pid(pidfile)
     assert os.getpgid(daemon) != h["pgid"], "the daemon must have left the group"
     if how == "stop":

@@ -204,7 +204,7 @@ def _gang_launch(tmp: Path, timeout: float | None = None) -> Launch:
 
 def test_stop_through_the_local_executor_kills_every_replica(tmp_path: Path) -> None:
     ex = LocalExecutor(grace=2.0)
-    handle = ex.start(_gang_launch(tmp_path))
+    handle = ex.start(_gang_launch(tmp_path)).handle
     got = records(tmp_path, ["master-0", "worker-0", "worker-1"])
     ex.stop(handle)
     status = ex.poll(handle)
@@ -214,7 +214,7 @@ def test_stop_through_the_local_executor_kills_every_replica(tmp_path: Path) -> 
 
 def test_timeout_through_the_local_executor_kills_every_replica(tmp_path: Path) -> None:
     ex = LocalExecutor(grace=2.0)
-    handle = ex.start(_gang_launch(tmp_path, timeout=1.0))
+    handle = ex.start(_gang_launch(tmp_path, timeout=1.0)).handle
     got = records(tmp_path, ["master-0", "worker-0", "worker-1"])
     deadline = time.monotonic() + 30
     while (status := ex.poll(handle)).state is RunState.RUNNING:

@@ -266,7 +266,7 @@ def test_a_gang_runs_on_one_dask_worker(tmp_path: Path) -> None:
     with LocalDaskCluster(str(tmp_path / "dask"), workers) as cluster:
         ex = DaskExecutor(cluster.address, grace=1.0)
         try:
-            handle = ex.start(launch)
+            handle = ex.start(launch).handle
             deadline = time.monotonic() + 60
             while (status := ex.poll(handle)).state is RunState.RUNNING:
                 assert time.monotonic() < deadline, "the gang did not end"

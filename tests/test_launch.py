@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,17 @@ import pytest
 from tests.helpers import create, katib_job_doc
 from tunery.controller import Controller
 from tunery.execute.local import LocalExecutor
-from tunery.launch import METRICS_ENV, build_launch, metrics_mount, prepare_trial_dirs
+from tunery.launch import (
+    CHECKPOINT_ENV,
+    METRICS_ENV,
+    build_launch,
+    checkpoint_setting,
+    metrics_mount,
+    prepare_trial_dirs,
+    rewrite_for_checkpoint,
+    seed_for,
+    trial_name_for,
+)
 from tunery.model import TrialCondition
 from tunery.spec import parse_document
 from tunery.storage import Store
@@ -357,3 +368,57 @@ def test_kill_9_and_resume_keeps_each_trials_own_metrics(tmp_path: Path) -> None
         assert r["metricsPath"].endswith(f"/{r['name']}/metrics/mnist.json")
     started = (tmp_path / "ran.txt").read_text().split()
     assert sorted(started) == sorted(r["name"] for r in rows), "a trial ran twice or not at all"
+
+
+# ----------------------------------------------------- checkpoints (from test_suggest_pbt.py)
+
+
+def test_trial_names_and_seed() -> None:
+    assert trial_name_for("exp", 7) == "exp-0007"
+    assert trial_name_for("exp", 12345) == "exp-12345"
+    assert seed_for("exp") == seed_for("exp") != seed_for("exp2")
+
+
+def test_checkpoint_setting_and_rewrite() -> None:
+    from tests.test_suggest_pbt import CKPT, pbt_spec
+    from tunery.testing.suggest import default_parameters, make_spec
+
+    assert checkpoint_setting(pbt_spec()) == CKPT
+    assert checkpoint_setting(make_spec(default_parameters(), "random")) is None
+    own = "/runs/exp/checkpoints/exp-0003"
+    argv, env = rewrite_for_checkpoint(
+        CKPT,
+        own,
+        [
+            "python",
+            "--checkpoint=/var/log/katib/checkpoints/",
+            "/var/log/katib/checkpoints",
+            "/var/log/katib/checkpoints/sub/f.pt",
+            "/var/log/katib/checkpoints-old/",
+            "/x/var/log/katib/checkpoints/",
+        ],
+        {"CKPT": "/var/log/katib/checkpoints/a", "OTHER": "/var/log"},
+    )
+    assert argv == (
+        "python",
+        f"--checkpoint={own}/",
+        own,
+        f"{own}/sub/f.pt",
+        "/var/log/katib/checkpoints-old/",
+        "/x/var/log/katib/checkpoints/",
+    )
+    assert env == {"CKPT": f"{own}/a", "OTHER": "/var/log", CHECKPOINT_ENV: own}
+
+
+def test_rewrite_inside_a_shell_script_quotes_the_path() -> None:
+    own = "/my runs/exp/checkpoints/exp-0001"
+    script = "python t.py --checkpoint=/ckpt/ && ls '/ckpt/x' \"/ckpt\""
+    argv, _ = rewrite_for_checkpoint("/ckpt", own, ["sh", "-c", script], {})
+    assert argv[2] == (f"python t.py --checkpoint='{own}'/ && ls '{own}/x' \"{own}\"")
+    out = subprocess.run(
+        ["sh", "-c", argv[2].replace("python t.py", "echo").replace("&& ls", "&& echo")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split("\n")[0] == f"--checkpoint={own}/"

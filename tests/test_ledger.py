@@ -13,7 +13,8 @@ import pytest
 
 from tests.test_storage_codec import minimal_spec
 from tunery.errors import LeaseHeldError, LeaseLostError
-from tunery.ledger import TrialLedger, default_owner, owner_is_dead, trial_name_for
+from tunery.launch import trial_name_for
+from tunery.ledger import TrialLedger, default_owner, owner_is_dead
 from tunery.model import (
     Assignment,
     Experiment,

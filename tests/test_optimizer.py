@@ -242,3 +242,25 @@ def test_a_batch_does_not_repeat_its_enqueued_configurations(algorithm: str) -> 
         batch = opt.ask(3)
         assert [s.params["c"] for s in batch] == ["a", "b", "c"], (algorithm, seed)
         assert opt.ask(1) == []
+
+
+def test_pbt_suggestions_name_their_parent() -> None:
+    from tunery.model import PARENT_LABEL
+
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)},
+        algorithm="pbt",
+        settings={
+            "suggestion_trial_dir": "/ckpt/",
+            "n_population": 5,
+            "truncation_threshold": 0.4,
+        },
+        seed=3,
+    )
+    first = opt.ask(5)
+    assert all(s.parent is None for s in first)
+    for s in first:
+        opt.tell(s, float(s.params["x"]))
+    second = opt.ask(5)
+    assert {s.parent for s in second} <= {s.id for s in first}
+    assert all(s.parent is not None and s.parent == s.labels[PARENT_LABEL] for s in second)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import time
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.helpers import create, kill_9_runs, native_doc, tunery_ok, write_yaml
 from tunery.controller import Controller
 from tunery.errors import SpecError
 from tunery.history import History
+from tunery.launch import CHECKPOINT_ENV
 from tunery.model import (
     Assignment,
     ExperimentCondition,
@@ -37,13 +37,9 @@ from tunery.suggest import create_suggester
 from tunery.suggest import pbt as pbt_module
 from tunery.suggest.base import validate_algorithm
 from tunery.suggest.pbt import (
-    CHECKPOINT_ENV,
     GENERATION_LABEL,
     PARENT_LABEL,
     PbtSuggester,
-    checkpoint_setting,
-    prepare_checkpoint,
-    rewrite_for_checkpoint,
 )
 from tunery.testing import suggest as contract
 from tunery.testing.suggest import (
@@ -347,98 +343,28 @@ def test_contract_checks_that_apply(check: Any) -> None:
     check("pbt", contract.pbt_spec_factory)
 
 
-# --------------------------------------------------------------------------- checkpoints
+# --------------------------------------------------------------------------- purity
 
 
-def test_checkpoint_setting_and_rewrite() -> None:
-    assert checkpoint_setting(pbt_spec()) == CKPT
-    assert checkpoint_setting(make_spec(default_parameters(), "random")) is None
-    own = "/runs/exp/checkpoints/exp-0003"
-    argv, env = rewrite_for_checkpoint(
-        CKPT,
-        own,
-        [
-            "python",
-            "--checkpoint=/var/log/katib/checkpoints/",
-            "/var/log/katib/checkpoints",
-            "/var/log/katib/checkpoints/sub/f.pt",
-            "/var/log/katib/checkpoints-old/",
-            "/x/var/log/katib/checkpoints/",
-        ],
-        {"CKPT": "/var/log/katib/checkpoints/a", "OTHER": "/var/log"},
+def test_assignments_name_their_parent_typed_and_as_katibs_label() -> None:
+    spec = pbt_spec()
+    suggester = PbtSuggester(spec, 7)
+    gen0 = suggester.suggest(History.from_spec(spec, []), 5)
+    history = trials_of(gen0, [0.5, 0.1, 0.9, 0.3, 0.7])
+    gen1 = suggester.suggest(History.from_spec(spec, history), 5)
+    assert all(a.parent is not None for a in gen1)
+    assert [a.parent for a in gen1] == [a.labels[PARENT_LABEL] for a in gen1]
+    assert all(a.parent is None for a in gen0)
+
+
+def test_the_algorithm_module_imports_no_launch_or_file_code() -> None:
+    code = (
+        "import sys, tunery.suggest.pbt; "
+        "print(sorted(m for m in sys.modules if m.startswith(('tunery.launch', "
+        "'tunery.execute'))))"
     )
-    assert argv == (
-        "python",
-        f"--checkpoint={own}/",
-        own,
-        f"{own}/sub/f.pt",
-        "/var/log/katib/checkpoints-old/",
-        "/x/var/log/katib/checkpoints/",
-    )
-    assert env == {"CKPT": f"{own}/a", "OTHER": "/var/log", CHECKPOINT_ENV: own}
-
-
-def test_rewrite_inside_a_shell_script_quotes_the_path() -> None:
-    own = "/my runs/exp/checkpoints/exp-0001"
-    script = "python t.py --checkpoint=/ckpt/ && ls '/ckpt/x' \"/ckpt\""
-    argv, _ = rewrite_for_checkpoint("/ckpt", own, ["sh", "-c", script], {})
-    assert argv[2] == (f"python t.py --checkpoint='{own}'/ && ls '{own}/x' \"{own}\"")
-    out = subprocess.run(
-        ["sh", "-c", argv[2].replace("python t.py", "echo").replace("&& ls", "&& echo")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.split("\n")[0] == f"--checkpoint={own}/"
-
-
-def test_prepare_checkpoint_copies_atomically_and_is_idempotent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parent = tmp_path / "checkpoints" / "e-0001"
-    (parent / "sub").mkdir(parents=True)
-    (parent / "model.bin").write_bytes(b"x" * 1000)
-    (parent / "sub" / "state.json").write_text('{"step": 3}')
-    child = tmp_path / "checkpoints" / "e-0006"
-
-    # A crash in the middle of the copy, or before the rename, leaves no directory under the
-    # child's name.
-    def half_copy(src: str, dst: str, **kwargs: Any) -> None:
-        os.makedirs(dst)
-        shutil.copy2(os.path.join(src, "model.bin"), dst)
-        raise OSError("disk on fire")
-
-    def no_rename(src: str, dst: str) -> None:
-        raise OSError("power cut")
-
-    for name, crash in (("copytree", half_copy), ("rename", no_rename)):
-        with monkeypatch.context() as m:
-            m.setattr(pbt_module.shutil if name == "copytree" else pbt_module.os, name, crash)
-            with pytest.raises(OSError):
-                prepare_checkpoint(str(child), str(parent))
-        assert not child.exists()
-        assert (tmp_path / "checkpoints" / "e-0006.partial").exists()  # the half copy, aside
-
-    prepare_checkpoint(str(child), str(parent))
-    assert (child / "model.bin").read_bytes() == b"x" * 1000
-    assert (child / "sub" / "state.json").read_text() == '{"step": 3}'
-    assert not (tmp_path / "checkpoints" / "e-0006.partial").exists()
-
-    # Idempotent: a directory in place (the trial may have written to it) is kept.
-    (child / "mine").write_text("progress")
-    (parent / "model.bin").write_bytes(b"changed")
-    prepare_checkpoint(str(child), str(parent), time.time() - 10)
-    assert (child / "mine").exists() and (child / "model.bin").read_bytes() == b"x" * 1000
-
-    # One older than the trial is a leftover of an earlier experiment of the same name.
-    prepare_checkpoint(str(child), str(parent), time.time() + 3600)
-    assert not (child / "mine").exists() and (child / "model.bin").read_bytes() == b"changed"
-
-    # No parent (generation 0), or a parent that never started: an empty directory.
-    prepare_checkpoint(str(tmp_path / "checkpoints" / "e-0002"), None)
-    prepare_checkpoint(str(tmp_path / "checkpoints" / "e-0007"), str(tmp_path / "nothing"))
-    assert list((tmp_path / "checkpoints" / "e-0002").iterdir()) == []
-    assert list((tmp_path / "checkpoints" / "e-0007").iterdir()) == []
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- controller

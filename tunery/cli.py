@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -240,10 +239,10 @@ def _check_executor(ctx: click.Context, param: click.Parameter, value: str | Non
         return None  # the experiment's tunery.dev/executor annotation, else local
     if value.strip() == "local":
         return "local"
-    from tunery.execute.dask import scheduler_address
+    from tunery.execute import validate_url
 
     try:
-        scheduler_address(value)
+        validate_url(value)
     except UserInputError as exc:
         raise click.BadParameter(f"{value!r} is not an executor URL; {exc.hint}") from None
     return value
@@ -386,7 +385,7 @@ def _drive(
 ) -> int:
     """Run the controller of experiment ``name`` to its end with a live display."""
     from tunery.controller import Controller
-    from tunery.execute.dask import executor_url_of, open_executor
+    from tunery.execute import executor_url_of, open_executor
 
     console = _console()
     experiment = store.get_experiment(name)
@@ -593,21 +592,21 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     import shlex
 
     from tunery.history import History
-    from tunery.launch import build_launch
+    from tunery.launch import build_launch, seed_for, trial_name_for
     from tunery.suggest import create_suggester
 
-    suggester = create_suggester(spec, zlib.crc32(spec.name.encode()))
+    suggester = create_suggester(spec, seed_for(spec.name))
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
     for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
-        trial_name = f"{spec.name}-{i:04d}"
+        trial_name = trial_name_for(spec.name, i)
         launch = build_launch(
             spec,
             experiment=spec.name,
             trial_name=trial_name,
             parameters=assignment.parameters,
-            labels=assignment.labels,
+            labels=assignment.trial_labels(),
             runs_dir=runs_dir,
             base_dir=base_dir,
         )
@@ -847,7 +846,7 @@ def best(name: str, db: str | None, as_json: bool) -> int:
 def stop(name: str, db: str | None) -> None:
     """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
     from tunery.controller import Controller
-    from tunery.execute.dask import open_executor
+    from tunery.execute import open_executor, reopen_url
     from tunery.model import IntentKind
 
     store = _open_store(db)
@@ -857,17 +856,14 @@ def stop(name: str, db: str | None) -> None:
         return
     now = datetime.now(UTC).timestamp()
     store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, now)
-    # With no controller running, this process kills the trials itself: through the Dask
-    # scheduler their handles name, or locally.
-    scheduler = next(
-        (
-            t.handle["scheduler"]
-            for t in store.list_trials(name)
-            if t.status.is_active and t.handle and t.handle.get("executor") == "dask"
-        ),
-        None,
+    # With no controller running, this process kills the trials itself: through the executor
+    # their handles name (a Dask scheduler), or locally.
+    urls = (
+        reopen_url(t.handle) for t in store.list_trials(name) if t.status.is_active and t.handle
     )
-    controller = Controller(store, name, open_executor(scheduler))
+    controller = Controller(
+        store, name, open_executor(next((u for u in urls if u != "local"), None))
+    )
     try:
         controller.start()
     except LeaseHeldError:

@@ -310,14 +310,14 @@ class ExperimentHandle:
         exp = self.client.get_experiment(self.name)
         if exp.status.is_completed:
             return
-        from tunery.execute.dask import executor_url_of, open_executor
+        from tunery.execute import executor_url_of, open_executor
 
         given = self._executor
         # An unreachable scheduler or a bad URL raises here, in the caller's thread.
         executor = (
-            given
-            if hasattr(given, "start")
-            else open_executor(executor_url_of(exp.spec.annotations, given))
+            open_executor(executor_url_of(exp.spec.annotations, given))
+            if given is None or isinstance(given, str)
+            else given
         )
         self._thread = threading.Thread(
             target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.name}"
@@ -333,9 +333,8 @@ class ExperimentHandle:
         except BaseException as exc:  # re-raised by wait()
             self._error = exc
         finally:
-            close = getattr(executor, "close", None)
-            if owned and close is not None:
-                close()
+            if owned:
+                executor.close()
 
     def wait(self, timeout: float | None = None) -> ExperimentHandle:
         """Block until the experiment ends (or ``timeout`` seconds pass).

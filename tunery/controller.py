@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -36,7 +35,13 @@ from tunery.crashpoints import crashpoint
 from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
-from tunery.launch import build_launch, experiment_dir, prepare_trial_dirs
+from tunery.launch import (
+    build_launch,
+    checkpoint_dir,
+    experiment_dir,
+    prepare_trial_dirs,
+    seed_for,
+)
 from tunery.ledger import Batch, TrialLedger
 from tunery.model import (
     Assignment,
@@ -55,7 +60,7 @@ from tunery.outcome import last_output_line, with_output_line
 from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage import Store
-from tunery.suggest import Suggester, create_suggester, pbt
+from tunery.suggest import Suggester, create_suggester
 from tunery.thinning import OBSERVATION_LIMIT
 
 log = logging.getLogger(__name__)
@@ -161,8 +166,7 @@ class Controller:
         self._experiment = exp
         spec = exp.spec
         self._stopper = create_stopper(spec)
-        seed = zlib.crc32(self.name.encode())
-        self._suggester = create_suggester(spec, seed)
+        self._suggester = create_suggester(spec, seed_for(self.name))
         self._history = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
         state = self.ledger.load_state()
         if state is not None:
@@ -173,11 +177,10 @@ class Controller:
             metric = spec.objective.objective_metric_name
             for obs in self.store.get_observations(self.name, metric=metric):
                 self._curves.setdefault(obs.trial_name, []).append(obs)
-        adopt = getattr(self.executor, "adopt", None)
         for trial in self.ledger.load(spec.objective):
-            if adopt is not None and trial.status.is_active and trial.handle:
+            if trial.status.is_active and trial.handle:
                 # Re-attached trials hold their resources (GPUs) before anything new starts.
-                adopt(trial.handle)
+                self.executor.adopt(trial.handle)
         if not exp.status.is_completed:
             reason = (
                 ExperimentReason.RUNNING
@@ -252,12 +255,8 @@ class Controller:
     def _idle(self) -> None:
         if self._behind:
             return  # metric lines are waiting to be read
-        wait = getattr(self.executor, "wait", None)
-        if wait is not None and isinstance(self.clock, SystemClock):
-            handles = [t.handle for t in self.ledger.active.values() if t.handle]
-            wait(handles, self.poll_interval)
-        else:
-            self.clock.sleep(self.poll_interval)
+        handles = [t.handle for t in self.ledger.active.values() if t.handle]
+        self.executor.wait(handles, self.poll_interval, self.clock)
 
     # ------------------------------------------------------------------ the cache
 
@@ -334,10 +333,6 @@ class Controller:
             self.store.complete_intent(intent.id, self.clock.now())
         return stopped
 
-    def _checkpoint_dir(self, trial_name: str) -> str:
-        exp = self.experiment
-        return pbt.checkpoint_dir(experiment_dir(exp.runs_dir, self.name), trial_name)
-
     def _launch(self, trial: Trial) -> Launch:
         exp = self.experiment
         return build_launch(
@@ -355,14 +350,14 @@ class Controller:
         try:
             launch = self._launch(trial)
             prepare_trial_dirs(launch)
-            if pbt.checkpoint_setting(self.experiment.spec) is not None:
-                parent = trial.labels.get(pbt.PARENT_LABEL)
-                pbt.prepare_checkpoint(
-                    self._checkpoint_dir(trial.name),
-                    self._checkpoint_dir(parent) if parent else None,
+            if launch.checkpoint_dir is not None:
+                parent = trial.parent
+                self.executor.prepare_checkpoint(
+                    self._parent_checkpoint(parent) if parent else None,
+                    launch.checkpoint_dir,
                     trial.created_time,
                 )
-            handle = self.executor.start(launch)
+            handle = self.executor.start(launch).handle
         except Exception as exc:
             if isinstance(exc, ResourcesUnavailable):
                 log.debug("trial %s waits for resources: %s", trial.name, exc)
@@ -395,6 +390,9 @@ class Controller:
         crashpoint("controller.trial_running")
         self._emit(TrialEventKind.STARTED, trial)
 
+    def _parent_checkpoint(self, parent: str) -> str:
+        return checkpoint_dir(experiment_dir(self.experiment.runs_dir, self.name), parent)
+
     def _source(self, handle: Mapping[str, Any], launch: Launch) -> str:
         """The file the collector reads for a trial: its own metrics path, else its output."""
         return launch.metrics_path or self.executor.output_path(handle)
@@ -403,12 +401,12 @@ class Controller:
         if trial.status is TrialCondition.CREATED and not trial.handle:
             # Created before a crash (or waiting for resources).  If the crash came between
             # starting its process and saving the handle, re-attach instead of running it twice.
-            recover = getattr(self.executor, "recover", None)
             launch = self._launch(trial)
-            handle = recover(launch, trial.created_time) if recover is not None else None
-            if handle is None:
+            recovered = self.executor.recover(launch, trial.created_time)
+            if recovered is None:
                 self._start_trial(trial)
                 return
+            handle = recovered.handle
             trial, _ = self._update(
                 trial,
                 [TrialCondition.CREATED],
@@ -417,7 +415,7 @@ class Controller:
                 message="Trial is running (re-attached after a controller restart)",
                 handle=handle,
                 cursor={"source": self._source(handle, launch)},
-                start_time=float(handle.get("started_at") or self.clock.now()),
+                start_time=recovered.started_at or self.clock.now(),
             )
         assert trial.handle is not None
         status = self.executor.poll(trial.handle)

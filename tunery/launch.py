@@ -15,10 +15,16 @@ each trial directories of its own and rewrites the paths that name them
   A relative path (native form) stays relative to the trial's working directory, which
   validation requires to be the trial's own; a leftover there is removed before the start;
 * with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
-  ``<runs>/<experiment>/checkpoints/<trial>``.
+  ``<runs>/<experiment>/checkpoints/<trial>`` (:func:`checkpoint_dir`), named in
+  :envvar:`TUNERY_CHECKPOINT_DIR` too.  The algorithm only names a trial's parent
+  (:attr:`~tunery.model.Trial.parent`); the executor fills the directory from the parent's
+  before the trial starts (:meth:`~tunery.execute.base.Executor.prepare_checkpoint`).
 
 So a trial is never credited with another trial's metrics, at any parallelism, after a resume,
 or after an experiment of the same name was deleted and run again.
+
+Trial names (:func:`trial_name_for`) and the algorithm's seed (:func:`seed_for`) are decided
+here too, for the controller and ``--dry-run`` alike.
 """
 
 from __future__ import annotations
@@ -27,24 +33,31 @@ import os
 import posixpath
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from tunery.execute.base import Launch
 from tunery.model import CollectorKind, ExperimentSpec, ParamValue
-from tunery.mounts import Mount, Rewriter, mount_root
+from tunery.mounts import Mount, Rewriter, mount_root, rewrite
 from tunery.spec.replicas import Replica, gang_argv, gang_spec
 from tunery.spec.template import render_trial
-from tunery.suggest import pbt
 
 __all__ = [
+    "CHECKPOINT_ENV",
     "METRICS_DIR",
     "METRICS_ENV",
     "build_launch",
+    "checkpoint_dir",
+    "checkpoint_mount",
+    "checkpoint_setting",
     "experiment_dir",
     "metrics_mount",
     "prepare_trial_dirs",
+    "rewrite_for_checkpoint",
+    "seed_for",
     "trial_dir",
+    "trial_name_for",
     "working_dir",
 ]
 
@@ -54,6 +67,60 @@ METRICS_DIR = "metrics"
 REPLICAS_DIR = "replicas"
 #: Environment variable naming the trial's metrics file (or directory) as the collector reads it.
 METRICS_ENV = "TUNERY_METRICS_PATH"
+#: Environment variable holding the trial's checkpoint directory.
+CHECKPOINT_ENV = "TUNERY_CHECKPOINT_DIR"
+#: Katib's algorithm setting naming the checkpoint directory as the trial sees it (only pbt
+#: accepts it; :mod:`tunery.suggest.pbt` validates it).
+TRIAL_DIR_SETTING = "suggestion_trial_dir"
+
+
+def trial_name_for(experiment: str, index: int) -> str:
+    """The name of an experiment's trial number ``index`` (1-based): ``<experiment>-0001``."""
+    return f"{experiment}-{index:04d}"
+
+
+def seed_for(experiment: str) -> int:
+    """The algorithm's seed for an experiment (unless its ``random_state`` setting says)."""
+    return zlib.crc32(experiment.encode())
+
+
+def checkpoint_setting(spec: ExperimentSpec) -> str | None:
+    """The ``suggestion_trial_dir`` setting, or None when trials get no checkpoint directory.
+
+    Like Katib's pod webhook, any experiment with that setting gets per-trial checkpoint
+    directories (only pbt accepts the setting).
+    """
+    value = spec.algorithm.settings_dict().get(TRIAL_DIR_SETTING, "").strip()
+    return value if value.strip("/") else None
+
+
+def checkpoint_dir(experiment_dir: str, trial_name: str) -> str:
+    """A trial's checkpoint directory: ``<experiment dir>/checkpoints/<trial name>``."""
+    return os.path.join(experiment_dir, "checkpoints", trial_name)
+
+
+def checkpoint_mount(setting: str, checkpoint_dir: str) -> Mount:
+    """The ``suggestion_trial_dir`` setting as a mount of the trial's checkpoint directory."""
+    return Mount(setting, checkpoint_dir)
+
+
+def rewrite_for_checkpoint(
+    setting: str,
+    checkpoint_dir: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A trial's command and environment, pointed at its own checkpoint directory.
+
+    Emulates Katib's volume mount (:mod:`tunery.mounts`): every path in ``argv`` and
+    ``env`` values that starts with the ``suggestion_trial_dir`` setting
+    (``/var/log/katib/checkpoints/x`` for the setting ``/var/log/katib/checkpoints/``) has that
+    prefix replaced by ``checkpoint_dir``, inside ``sh -c`` scripts too (quoted for the shell
+    where needed).  The directory is also given in :data:`CHECKPOINT_ENV`.
+    """
+    new_argv, new_env = rewrite([checkpoint_mount(setting, checkpoint_dir)], argv, env)
+    new_env[CHECKPOINT_ENV] = checkpoint_dir
+    return new_argv, new_env
 
 
 def experiment_dir(runs_dir: str | None, experiment: str) -> str:
@@ -140,12 +207,12 @@ def build_launch(
     for replica in rendered.replicas:
         texts.extend([*replica.argv, *replica.env.values(), replica.working_dir or ""])
     metrics = metrics_mount(spec, own_dir, texts)
-    checkpoints = pbt.checkpoint_setting(spec)
-    checkpoint_dir = pbt.checkpoint_dir(experiment_dir(runs_dir, experiment), trial_name)
+    checkpoints = checkpoint_setting(spec)
+    own_checkpoints = checkpoint_dir(experiment_dir(runs_dir, experiment), trial_name)
     if metrics is not None:
         mounts.append(metrics[0])
     if checkpoints is not None:  # Katib's suggestion_trial_dir volume, emulated
-        mounts.append(pbt.checkpoint_mount(checkpoints, checkpoint_dir))
+        mounts.append(checkpoint_mount(checkpoints, own_checkpoints))
     rewriter = Rewriter(mounts)
 
     # A gang's replicas carry their own env; the trial's env is what they all share.
@@ -159,20 +226,23 @@ def build_launch(
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     if checkpoints is not None:
-        env[pbt.CHECKPOINT_ENV] = checkpoint_dir
+        env[CHECKPOINT_ENV] = own_checkpoints
     rendered_dir = rewriter.text(rendered.working_dir) if rendered.working_dir else None
     work_dir = working_dir(base_dir, rendered_dir)
     metrics_path: str | None = None
+    metrics_is_dir = False
     fresh_dirs: tuple[str, ...] = ()
     stale_files: tuple[str, ...] = ()
     if metrics is not None:
         metrics_path = metrics[1]
+        metrics_is_dir = spec.metrics_collector.kind is CollectorKind.TENSORFLOW_EVENT
         fresh_dirs = (os.path.join(own_dir, METRICS_DIR),)
         env[METRICS_ENV] = metrics_path
     else:
         relative = _relative_metrics(spec, work_dir)
         if relative is not None:
             metrics_path = relative[0]
+            metrics_is_dir = relative[1]
             fresh_dirs, stale_files = (
                 ((metrics_path,), ()) if relative[1] else ((), (metrics_path,))
             )
@@ -210,6 +280,8 @@ def build_launch(
         timeout=rendered.timeout,
         resources=dict(rendered.resources),
         metrics_path=metrics_path,
+        metrics_is_dir=metrics_is_dir,
+        checkpoint_dir=own_checkpoints if checkpoints is not None else None,
         fresh_dirs=fresh_dirs,
         stale_files=stale_files,
         replicas=tuple(replicas),

@@ -8,7 +8,7 @@ through one :class:`TrialLedger`:
   host, :func:`owner_is_dead`), :meth:`~TrialLedger.renew`, :meth:`~TrialLedger.release`; a
   fenced lease makes every write of the store check, in its own transaction, that the lease is
   still ours;
-* **naming**: the next trial index and :func:`trial_name_for`;
+* **naming**: the next trial index, and its name (:func:`tunery.launch.trial_name_for`);
 * **writes**: :meth:`~TrialLedger.create_trial`, compare-and-set transitions
   (:meth:`~TrialLedger.transition`, with a :class:`~tunery.model.TrialReason`), observations
   with their metric summaries (:meth:`~TrialLedger.batch` and :meth:`~TrialLedger.record` for
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError
+from tunery.launch import trial_name_for
 from tunery.model import (
     Assignment,
     MetricRecord,
@@ -60,7 +61,6 @@ __all__ = [
     "TrialLedger",
     "default_owner",
     "owner_is_dead",
-    "trial_name_for",
 ]
 
 
@@ -97,11 +97,6 @@ def owner_is_dead(owner: str) -> bool:
         return state in ("Z", "X")
     except (OSError, IndexError):
         return False
-
-
-def trial_name_for(experiment: str, index: int) -> str:
-    """The name of an experiment's trial number ``index`` (from 1): ``NAME-0001``."""
-    return f"{experiment}-{index:04d}"
 
 
 @dataclass
@@ -291,7 +286,7 @@ class TrialLedger:
             status=status,
             reason=reason,
             message=message,
-            labels=dict(assignment.labels),
+            labels=assignment.trial_labels(),
             created_time=now,
             start_time=None if status is TrialCondition.CREATED else now,
         )

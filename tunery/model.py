@@ -352,10 +352,27 @@ class ExperimentSpec:
 
 @dataclass(frozen=True)
 class Assignment:
-    """One suggestion: parameter values, plus labels an algorithm may attach (e.g. a parent)."""
+    """One suggestion: parameter values, plus labels an algorithm may attach.
+
+    ``parent``: the trial whose checkpoint the new trial starts from (pbt; Syne Tune's
+    ``checkpoint_trial_id``).  The controller stores it as Katib's :data:`PARENT_LABEL`, which
+    is how a trial read back from the store knows it (:attr:`Trial.parent`).
+    """
 
     parameters: Mapping[str, ParamValue]
     labels: Mapping[str, str] = field(default_factory=dict)
+    parent: str | None = None
+
+    def trial_labels(self) -> dict[str, str]:
+        """The labels of a trial created from this assignment (the parent's label added)."""
+        labels = dict(self.labels)
+        if self.parent is not None:
+            labels[PARENT_LABEL] = self.parent
+        return labels
+
+
+#: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
+PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 
 
 @dataclass(frozen=True)
@@ -430,6 +447,11 @@ class Trial:
     completion_time: float | None = None
     handle: Mapping[str, Any] | None = None
     cursor: Mapping[str, Any] | None = None
+
+    @property
+    def parent(self) -> str | None:
+        """The trial whose checkpoint this one starts from (:data:`PARENT_LABEL`), or None."""
+        return self.labels.get(PARENT_LABEL) or None
 
     @property
     def metrics_source(self) -> str | None:

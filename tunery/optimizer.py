@@ -87,12 +87,14 @@ class Suggestion:
     """One configuration to evaluate: ``params`` and the ``id`` to tell its result under.
 
     ``labels`` carries what the algorithm says about it: hyperband's bracket and rung, pbt's
-    generation and parent (whose checkpoint an ask/tell loop should start from).
+    generation and parent.  ``parent``: the id of the suggestion whose checkpoint an ask/tell
+    loop should start from (pbt), or None.
     """
 
     id: str
     params: dict[str, ParamValue]
     labels: dict[str, str] = field(default_factory=dict)
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,9 @@ class Optimizer:
             reason=None,
             message=None,
         )
-        return Suggestion(trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels))
+        return Suggestion(
+            trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels), trial.parent
+        )
 
     def _running(self, suggestion: Suggestion | str, verb: str) -> Trial:
         if isinstance(suggestion, Suggestion):

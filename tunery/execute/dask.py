@@ -1,15 +1,18 @@
 """The Dask executor: each trial is a subprocess on a worker of a Dask cluster.
 
-Install ``tunery[dask]`` (here and on every scheduler and worker: tasks refer to this module by
-name).  ``DaskExecutor("tcp://host:8786")`` (or ``dask://host:8786``) submits one Dask task per
-trial; the task, :func:`run_attempt`, runs on a worker thread and starts the trial's argv under
-the same kind of ``/bin/sh`` wrapper as the local executor, in its own session and process
-group, in a directory on that worker::
+Install ``tunery[dask]`` (here and on every scheduler and worker: tasks refer to
+:mod:`tunery.execute.dask_worker` by name).  ``DaskExecutor("tcp://host:8786")`` (or
+``dask://host:8786``) submits one Dask task per trial; the task,
+:func:`~tunery.execute.dask_worker.run_attempt`, runs on a worker thread and starts the trial's
+argv under the same kind of ``/bin/sh`` wrapper as the local executor, in its own session and
+process group, in a directory on that worker::
 
-    <root>/<experiment>/<trial>/<attempt id>/   output.log, pid, exitcode
+    <root>/<experiment>/<trial>/<attempt id>/   output.log, pid, exitcode, metrics/, checkpoint/
 
 ``<root>`` is the executor's ``remote_root``, else ``$TUNERY_WORKER_DIR`` of the worker, else
-``<tmp>/tunery-<user>/trials``.
+``<tmp>/tunery-<user>/trials``.  That directory stands for the controller's trial directory:
+paths under it in the trial's command, environment and working directory are rewritten to the
+attempt's, so a trial needs no disk shared with the controller (:mod:`~tunery.execute.dask_worker`).
 
 **Events are the record.**  The task logs Dask events (kept by the scheduler) on the trial's
 topic: ``start`` (worker, directory, pid, GPUs) when the process runs, ``end`` (exit status,
@@ -21,7 +24,16 @@ alone.  The first ``end`` of any attempt decides the trial's outcome.
 ``output.log`` from its worker (a small function run there with ``Client.run``) and appends
 them to the controller's local ``<trial_dir>/output.log``, which :meth:`output_path` names, so
 the collectors read metric lines while the trial runs.  Mirror progress is kept in
-``<trial_dir>/dask-mirror.json``.
+``<trial_dir>/dask-mirror.json`` (:mod:`tunery.execute.mirror`).  A ``File`` collector's
+metrics file is mirrored the same way (``dask-metrics-mirror.json``); a ``TensorFlowEvent``
+directory is not: the trial writes it in place, on a file system the controller shares.
+
+**Checkpoints (pbt).**  A trial's checkpoint directory is ``checkpoint/`` of its attempt
+directory; the task records where it is in a ``checkpoint`` event.  Before a child starts,
+:meth:`DaskExecutor.prepare_checkpoint` fetches the parent's as a tar from the worker that ran
+it (at most ``checkpoint_limit`` bytes: more is refused in one line) into the child's
+checkpoint directory on the controller, and :meth:`DaskExecutor.start` ships that directory
+with the child's task, which unpacks it into its own before the trial starts.
 
 **Worker loss.**  When a worker dies, the scheduler runs the task again on another worker (up
 to its ``allowed-failures``, 3 by default); each run is an *attempt* with its own directory.
@@ -48,616 +60,95 @@ its worker; the task also kills its trial when it sees itself cancelled.  A tria
 enforced by the task on the worker.
 
 The handle: ``{"executor": "dask", "version", "scheduler", "key", "topic", "trial_dir",
-"trial_name", "started_at", "timeout", "retries"}``.  Local files in ``trial_dir``:
+"trial_name", "started_at", "timeout", "retries"}`` and ``"metrics"`` (the mirrored metrics
+file) when there is one.  Local files in ``trial_dir``:
 ``output.log`` (the mirror), ``dask-mirror.json``, ``dask-status.json`` (the final status once
 known).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import getpass
-import hashlib
-import json
 import logging
-import math
 import os
-import re
-import select
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from tunery.errors import MissingExtraError, TuneryError, UserInputError
-from tunery.execute.base import Launch, ResourcesImpossible, RunState, RunStatus
-from tunery.execute.local import group_alive, killpg_quietly
-from tunery.execute.sweep import TOKEN_ENV, new_token, sweep
+from tunery.clock import Clock, SystemClock
+from tunery.errors import TuneryError, UserInputError
+from tunery.execute._process import OUTPUT_LOG
+from tunery.execute.base import (
+    ExecutorBase,
+    Launch,
+    ResourcesImpossible,
+    RunState,
+    RunStatus,
+    Started,
+    checkpoint_in_place,
+    copy_checkpoint,
+)
+from tunery.execute.dask_protocol import (
+    DaskHandle,
+    configured_connect_timeout,
+    dask_resources,
+    distributed_module,
+    ended,
+    fits,
+    fmt_resources,
+    scheduler_address,
+    status_json,
+    status_of_end,
+    topic_of,
+)
+from tunery.execute.dask_worker import (
+    kill_remote,
+    pack_dir,
+    read_remote,
+    run_attempt,
+    unpack,
+)
+from tunery.execute.mirror import Mirror, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-OUTPUT_LOG = "output.log"
-EXIT_CODE_FILE = "exitcode"
-PID_FILE = "pid"
 MIRROR_STATE = "dask-mirror.json"
+#: The mirror of a File collector's metrics file (its own progress).
+METRICS_MIRROR_STATE = "dask-metrics-mirror.json"
 STATUS_FILE = "dask-status.json"
-GPU_RESOURCE = "nvidia.com/gpu"
 HANDLE_VERSION = 1
-#: Largest piece of a remote log fetched by one call.
-CHUNK = 4 << 20
-#: Bytes of the end of its log a finished task returns.
-TAIL = 64 << 10
 #: Seconds between two looks at the cluster for one running trial (when its task is tracked).
 RECHECK = 0.25
-#: Seconds a connection to the scheduler may take, unless Dask's own
-#: ``distributed.comm.timeouts.connect`` is configured
-#: (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
-CONNECT_TIMEOUT = 10.0
-
-_URL_HINT = "use --executor local, or --executor dask://HOST:PORT (a running Dask scheduler)"
-
-# $1 is the trial directory; the rest is the user's argv, run verbatim as "$@".  stdin is the
-# read end of a pipe whose write end only the worker's task holds: it moves to fd 3 and a
-# watcher waits for EOF on it, then kills the whole process group.  EOF comes when the task
-# closes its end after the trial ended (killing leftovers) or when the worker process dies
-# (killing an orphaned trial).  The command itself gets /dev/null and no fd 3.
-_WRAPPER = (
-    'd=$1; shift; exec 3<&0 </dev/null; echo $$ >"$d/pid"; '
-    "(read _ <&3; kill -KILL 0) & "
-    '"$@" 3<&-; c=$?; echo $c >"$d/exitcode"; exit $c'
-)
-_SH = "/bin/sh"
-
-
-# --------------------------------------------------------------------------- URLs
-
-
-def scheduler_address(url: str) -> str:
-    """``dask://host:port`` (or ``tcp://``, ``tls://``) as the address a Dask client takes."""
-    text = url.strip()
-    m = re.fullmatch(r"(dask|tcp|tls)://([^/\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?", text)
-    if m is None or not 0 < int(m.group(3)) < 65536:
-        raise UserInputError(f"--executor {url!r} is not an executor URL", _URL_HINT)
-    scheme = "tcp" if m.group(1) == "dask" else m.group(1)
-    return f"{scheme}://{m.group(2)}:{int(m.group(3))}"
-
-
-#: The experiment annotation that names where its trials run (``--executor`` overrides it).
-EXECUTOR_ANNOTATION = "tunery.dev/executor"
-
 #: Seconds ``start`` waits for the scheduler to hold a submitted task.
 SUBMIT_TIMEOUT = 10.0
+#: Bytes of files a checkpoint directory shipped to a trial may hold (``checkpoint_limit``).
+CHECKPOINT_LIMIT = 256 << 20
 
 
-def executor_url_of(annotations: Mapping[str, str], given: str | None = None) -> str:
-    """``given`` (a command-line or SDK choice), else the experiment's annotation, else local."""
-    if given is not None and given.strip():
-        return given
-    return annotations.get(EXECUTOR_ANNOTATION, "").strip() or "local"
-
-
-def open_executor(url: str | None, *, gpus: Sequence[str] | None = None) -> Any:
-    """The executor named by ``url``: ``local`` (or None) or ``dask://HOST:PORT``.
-
-    ``gpus`` is the local executor's GPU pool (a Dask cluster's GPUs are the workers').
-    """
-    if url is None or url.strip() in ("", "local"):
-        from tunery.execute.local import LocalExecutor
-
-        return LocalExecutor(gpus=gpus)
-    return DaskExecutor(scheduler_address(url))
-
-
-def _distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise MissingExtraError("distributed", "dask") from None
-    return distributed
-
-
-# --------------------------------------------------------------------------- resources
-
-
-def _quantity(raw: str, what: str) -> float:
-    """A Kubernetes quantity ("500m", "2", "2Gi", "1e9", "512M") as a number."""
-    text = str(raw).strip()
-    m = re.fullmatch(r"([+]?[0-9.]+(?:[eE][+-]?\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?", text)
-    if m is None:
-        raise TuneryError(f"invalid {what} quantity {raw!r}", "use Kubernetes units: 500m, 2, 4Gi")
-    try:
-        value = float(m.group(1))
-    except ValueError:
-        raise TuneryError(f"invalid {what} quantity {raw!r}") from None
-    factors = {
-        None: 1.0,
-        "m": 1e-3,
-        "k": 1e3,
-        "M": 1e6,
-        "G": 1e9,
-        "T": 1e12,
-        "P": 1e15,
-        "E": 1e18,
-        "Ki": 2.0**10,
-        "Mi": 2.0**20,
-        "Gi": 2.0**30,
-        "Ti": 2.0**40,
-        "Pi": 2.0**50,
-        "Ei": 2.0**60,
-    }
-    result = value * factors[m.group(2)]
-    if not math.isfinite(result):
-        raise TuneryError(f"invalid {what} quantity {raw!r}")
-    return result
-
-
-def dask_resources(resources: Mapping[str, str], declared: Iterable[str] = ()) -> dict[str, float]:
-    """Dask task resources for a trial's Katib ``resources.limits``.
-
-    GPUs always map (``GPU``); ``cpu`` -> ``CPU`` and ``memory`` -> ``MEMORY`` (bytes) only if
-    ``declared`` (the resource names the cluster's workers declare) holds that name.
-    """
-    result: dict[str, float] = {}
-    declared = set(declared)
-    raw = resources.get(GPU_RESOURCE)
-    if raw is not None:
-        gpus = _quantity(raw, GPU_RESOURCE)
-        if gpus < 0 or gpus != int(gpus):
-            raise TuneryError(
-                f"invalid {GPU_RESOURCE} request {raw!r}",
-                "ask for a whole number of GPUs, e.g. nvidia.com/gpu: 1",
-            )
-        if gpus:
-            result["GPU"] = gpus
-    for name, target in (("cpu", "CPU"), ("memory", "MEMORY")):
-        raw = resources.get(name)
-        if raw is not None and target in declared:
-            value = _quantity(raw, name)
-            if value > 0:
-                result[target] = value
-    return result
-
-
-# --------------------------------------------------------------------------- worker side
-
-_gpu_lock = threading.Lock()
-#: Device id -> the attempt directory holding it, per worker process.
-_gpu_owner: dict[str, str] = {}
-
-
-def _worker_gpu_ids(total: float) -> list[str]:
-    for var in ("TUNERY_GPUS", "CUDA_VISIBLE_DEVICES"):
-        raw = os.environ.get(var, "")
-        ids = [g.strip() for g in raw.split(",") if g.strip()]
-        if ids:
-            return ids
-    return [str(i) for i in range(int(total))]
-
-
-def _take_gpus(count: int, total: float, owner: str) -> list[str]:
-    if count <= 0:
-        return []
-    with _gpu_lock:
-        free = [g for g in _worker_gpu_ids(total) if g not in _gpu_owner]
-        if len(free) < count:
-            raise RuntimeError(
-                f"this worker declares GPU={total:g} but has only {len(free)} free device "
-                "id(s); set TUNERY_GPUS (or CUDA_VISIBLE_DEVICES) on the worker to its GPUs"
-            )
-        for g in free[:count]:
-            _gpu_owner[g] = owner
-        return free[:count]
-
-
-def _give_gpus(owner: str) -> None:
-    with _gpu_lock:
-        for g in [g for g, o in _gpu_owner.items() if o == owner]:
-            del _gpu_owner[g]
-
-
-def _default_root() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = str(os.getuid())
-    return os.path.join(tempfile.gettempdir(), f"tunery-{user}", "trials")
-
-
-def _terminate_blocking(pgid: int, grace: float) -> None:
-    killpg_quietly(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    killpg_quietly(pgid, signal.SIGKILL)
-
-
-def _read_code(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    if not text.endswith("\n"):
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
-def _still_wanted(worker: Any, key: str) -> bool:
-    """Whether the worker still runs ``key`` for someone (False once it is cancelled)."""
-    try:
-        ts = worker.state.tasks.get(key)
-    except Exception:  # pragma: no cover - internals of another version
-        return True
-    return ts is not None and ts.state not in ("cancelled", "released", "forgotten")
-
-
-def _stop_requested(topic: str, key: str) -> bool:
-    """Whether the controller asked to stop task ``key`` (a ``stop`` event on its topic).
-
-    Dask may run a task that was cancelled while it was queued (the cancellation and the
-    worker's start can cross); the stop event, logged before the cancellation, is read here
-    before the trial's process starts, so a trial stopped before it started never runs.
-    """
-    try:
-        from distributed import get_client
-
-        events = get_client().get_events(topic)
-    except Exception:  # pragma: no cover - no scheduler to ask: the cancellation decides
-        return False
-    return any(
-        isinstance(msg, dict) and msg.get("key") == key and msg.get("event") == "stop"
-        for _time, msg in events
-    )
-
-
-def _wait_pid(proc: subprocess.Popen[bytes], fd: int | None, seconds: float) -> bool:
-    """Wait up to ``seconds`` for ``proc`` to exit; True if it has."""
-    if fd is not None:
-        select.select([fd], [], [], max(0.0, seconds))
-        return proc.poll() is not None
-    try:
-        proc.wait(timeout=max(0.0, seconds))
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def run_attempt(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The Dask task: run one attempt of a trial on this worker and return its ``end`` event."""
-    from distributed import get_worker
-    from distributed.worker import thread_state
-
-    worker = get_worker()
-    key = str(getattr(thread_state, "key", spec["key"]))
-    topic = str(spec["topic"])
-    attempt = uuid.uuid4().hex[:10]
-    root = spec.get("remote_root") or os.environ.get("TUNERY_WORKER_DIR") or _default_root()
-    rdir = os.path.join(os.path.abspath(root), str(spec["experiment"]), str(spec["trial"]), attempt)
-    os.makedirs(rdir, exist_ok=True)
-    total_gpus = float(worker.state.total_resources.get("GPU", 0))
-    gpus = _take_gpus(int(spec.get("gpus") or 0), total_gpus, rdir)
-    notes: list[str] = []
-    try:
-        if _stop_requested(topic, key):
-            end = {
-                "event": "end",
-                "key": key,
-                "attempt": attempt,
-                "worker": str(worker.address),
-                "dir": rdir,
-                "exit_code": None,
-                "signal": None,
-                "timed_out": False,
-                "cancelled": True,
-                "timeout": spec.get("timeout"),
-                "time": time.time(),
-            }
-            worker.log_event(topic, end)
-            return {**end, "tail": b"", "size": 0}
-        env = dict(os.environ)
-        env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
-        # Trials use the worker's Python environment first (the one tunery runs in there).
-        bindir = os.path.dirname(sys.executable)
-        env["PATH"] = os.pathsep.join(
-            p for p in (bindir, env.get("PATH", ""), os.environ.get("PATH", "")) if p
-        )
-        env["TUNERY_TRIAL_DIR"] = rdir
-        env["TUNERY_WORKER"] = str(worker.address)
-        token = new_token()
-        env[TOKEN_ENV] = token
-        if gpus or total_gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-        cwd = spec.get("working_dir")
-        if not cwd or not os.path.isdir(cwd):
-            if cwd:
-                notes.append(
-                    f"tunery: the working directory {cwd} does not exist on worker "
-                    f"{worker.address}; the trial runs in {rdir}\n"
-                )
-            cwd = rdir
-        log_path = os.path.join(rdir, OUTPUT_LOG)
-        read_end, write_end = os.pipe()
-        try:
-            with open(log_path, "ab") as out:
-                for note in notes:
-                    out.write(note.encode())
-                out.flush()
-                proc = subprocess.Popen(
-                    [_SH, "-c", _WRAPPER, "tunery-trial", rdir, *spec["argv"]],
-                    cwd=cwd,
-                    env=env,
-                    stdin=read_end,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        except BaseException:
-            os.close(write_end)
-            raise
-        finally:
-            os.close(read_end)
-        started = time.time()
-        worker.log_event(
-            topic,
-            {
-                "event": "start",
-                "key": key,
-                "attempt": attempt,
-                "worker": str(worker.address),
-                "dir": rdir,
-                "pid": proc.pid,
-                "gpus": gpus,
-                "time": started,
-            },
-        )
-        timeout = spec.get("timeout")
-        grace = float(spec.get("grace") or 5.0)
-        timed_out = cancelled = False
-        fd: int | None = None
-        with contextlib.suppress(AttributeError, OSError):
-            fd = os.pidfd_open(proc.pid)
-        try:
-            while True:
-                step = 0.5
-                if timeout is not None:
-                    step = min(step, started + float(timeout) - time.time())
-                if _wait_pid(proc, fd, step):
-                    break
-                if timeout is not None and time.time() - started >= float(timeout):
-                    timed_out = True
-                elif not _still_wanted(worker, key):
-                    cancelled = True
-                if timed_out or cancelled:
-                    _terminate_blocking(proc.pid, grace)
-                    proc.wait()
-                    break
-        finally:
-            if fd is not None:
-                os.close(fd)
-            os.close(write_end)  # the watcher kills what the trial left behind
-            sweep(token, grace)  # and so does the sweep, for what left the group (setsid)
-        code = _read_code(os.path.join(rdir, EXIT_CODE_FILE))
-        rc = proc.returncode
-        end = {
-            "event": "end",
-            "key": key,
-            "attempt": attempt,
-            "worker": str(worker.address),
-            "dir": rdir,
-            "exit_code": code,
-            "signal": -rc if code is None and rc is not None and rc < 0 else None,
-            "timed_out": timed_out,
-            "cancelled": cancelled,
-            "timeout": timeout,
-            "time": time.time(),
-        }
-        worker.log_event(topic, end)
-        # The result (not the event, which the scheduler keeps) carries the log's tail, so the
-        # controller usually needs no extra call to mirror the last lines.
-        tail, size = _tail(log_path, TAIL)
-        return {**end, "tail": tail, "size": size}
-    finally:
-        _give_gpus(rdir)
-
-
-def _tail(path: str, limit: int) -> tuple[bytes, int]:
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(max(0, size - limit))
-            return f.read(limit), size
-    except OSError:
-        return b"", 0
-
-
-def read_remote(path: str, offset: int, limit: int) -> tuple[bytes, int]:
-    """(bytes of ``path`` from ``offset``, at most ``limit``; the file's size) on a worker."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(offset)
-            return f.read(limit), size
-    except FileNotFoundError:
-        return b"", 0
-
-
-async def kill_remote(pid: int, grace: float) -> bool:
-    """On a worker: SIGTERM process group ``pid``, SIGKILL it after ``grace`` s."""
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        pgid = pid
-    if pgid != pid or not group_alive(pid):
-        return False
-    killpg_quietly(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_alive(pid) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    killpg_quietly(pid, signal.SIGKILL)
-    return True
-
-
-# --------------------------------------------------------------------------- controller side
-
-
-@dataclass(frozen=True)
-class _Handle:
-    scheduler: str
-    key: str
-    topic: str
-    trial_dir: str
-    trial_name: str
-    started_at: float
-    timeout: float | None
-    retries: int
-
-    @classmethod
-    def parse(cls, handle: Mapping[str, Any]) -> _Handle:
-        if handle.get("executor") != "dask":
-            raise TuneryError(
-                f"not a Dask executor handle: {dict(handle)!r}",
-                "the trial was started by another executor kind; resume with that --executor",
-            )
-        try:
-            timeout = handle.get("timeout")
-            return cls(
-                scheduler=str(handle["scheduler"]),
-                key=str(handle["key"]),
-                topic=str(handle["topic"]),
-                trial_dir=str(handle["trial_dir"]),
-                trial_name=str(handle.get("trial_name", "")),
-                started_at=float(handle.get("started_at", 0.0)),
-                timeout=None if timeout is None else float(timeout),
-                retries=int(handle.get("retries", 2)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TuneryError(f"not a Dask executor handle: {dict(handle)!r}") from exc
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.trial_dir, name)
-
-
-@dataclass
-class _Mirror:
-    """How far the local output.log mirrors the remote attempts."""
-
-    key: str
-    attempt: str | None = None  # the attempt being mirrored
-    index: int = 0  # its number (1-based)
-    offset: int = 0  # bytes of its remote log consumed
-    seen: int = 0  # lines of its remote log consumed
-    covered: int = 0  # lines of earlier attempts mirrored (a retry skips that many)
-    size: int | None = None  # the local mirror's size after our last append
-    done: bool = False
-    submitted_at: float = 0.0
-
-
-def _topic(trial_dir: str) -> str:
-    digest = hashlib.sha1(os.path.abspath(trial_dir).encode()).hexdigest()[:16]
-    return f"tunery-trial-{digest}"
-
-
-def _write_json(path: str, data: Mapping[str, Any]) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def status_of_end(end: Mapping[str, Any]) -> RunStatus:
-    """The trial status an attempt's ``end`` event stands for."""
-    code = end.get("exit_code")
-    where = f"see {OUTPUT_LOG}"
-    if end.get("timed_out"):
-        return RunStatus(
-            RunState.FAILED,
-            exit_code=code,
-            reason="TrialTimeout",
-            message=f"the trial ran longer than its timeout of {float(end['timeout']):g}s "
-            "and was killed",
-        )
-    if code is None:
-        sig = end.get("signal")
-        if end.get("cancelled"):
-            return RunStatus(RunState.FAILED, reason="Stopped", message="the trial was stopped")
-        if sig:
-            return RunStatus(
-                RunState.FAILED,
-                exit_code=128 + int(sig),
-                reason="Signal",
-                message=f"the trial's process group was killed by {_signal_name(int(sig))}",
-            )
-        return RunStatus(
-            RunState.LOST,
-            reason="TrialLost",
-            message=f"the trial's process left no exit status on worker {end.get('worker')}",
-        )
-    code = int(code)
-    if code == 0:
-        return RunStatus(RunState.SUCCEEDED, exit_code=0)
-    if end.get("cancelled"):
-        return RunStatus(
-            RunState.FAILED, exit_code=code, reason="Stopped", message="the trial was stopped"
-        )
-    if code > 128 and code - 128 < signal.NSIG:
-        return RunStatus(
-            RunState.FAILED,
-            exit_code=code,
-            reason="Signal",
-            message=f"killed by {_signal_name(code - 128)} (exit status {code}); {where}",
-        )
-    hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
-    return RunStatus(
-        RunState.FAILED,
-        exit_code=code,
-        reason="ExitCode",
-        message=f"exit code {code}{hint}; {where}",
-    )
-
-
-def _status_json(status: RunStatus, key: str) -> dict[str, Any]:
-    return {
-        "key": key,
-        "state": status.state.value,
-        "exit_code": status.exit_code,
-        "reason": status.reason,
-        "message": status.message,
-    }
-
-
-class DaskExecutor:
+class DaskExecutor(ExecutorBase):
     """Runs trials as subprocesses on the workers of a Dask cluster (see the module docstring).
 
     ``retries``: how many times a trial whose worker died is run again elsewhere (the
     scheduler's ``allowed-failures`` caps it too).  ``grace``: seconds between SIGTERM and
     SIGKILL on stop and timeout.  ``remote_root``: the trial directories' root on the workers.
+    ``checkpoint_limit``: the most bytes a checkpoint directory handed to a trial may hold.
     """
+
+    scheme = "dask"
+
+    @classmethod
+    def check_url(cls, url: str) -> None:
+        scheduler_address(url)
+
+    @classmethod
+    def from_url(cls, url: str, *, gpus: Sequence[str] | None = None) -> DaskExecutor:
+        return cls(url)
+
+    @classmethod
+    def reopen_url(cls, handle: Mapping[str, Any]) -> str:
+        return str(handle["scheduler"])
 
     def __init__(
         self,
@@ -667,14 +158,16 @@ class DaskExecutor:
         grace: float = 5.0,
         remote_root: str | None = None,
         connect_timeout: float | None = None,
+        checkpoint_limit: int = CHECKPOINT_LIMIT,
     ) -> None:
-        distributed = _distributed()
+        distributed = distributed_module()
         if connect_timeout is None:
-            connect_timeout = _configured_connect_timeout()
+            connect_timeout = configured_connect_timeout()
         self.address = scheduler_address(address)
         self.retries = max(0, int(retries))
         self.grace = grace
         self.remote_root = remote_root
+        self.checkpoint_limit = checkpoint_limit
         try:
             self.client: Any = distributed.Client(
                 self.address, timeout=connect_timeout, set_as_default=False
@@ -687,7 +180,8 @@ class DaskExecutor:
             ) from None
         #: Futures of the tasks this instance submitted or re-attached to, by key.
         self._futures: dict[str, Any] = {}
-        self._mirrors: dict[str, _Mirror] = {}
+        #: Mirrors of output logs and metrics files, by local path.
+        self._mirrors: dict[str, Mirror] = {}
         #: When each tracked trial was last looked at on the cluster (monotonic).
         self._checked: dict[str, float] = {}
         self._declared: tuple[float, set[str], list[dict[str, float]]] | None = None
@@ -698,40 +192,35 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             self.client.close()
 
-    def __enter__(self) -> DaskExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ protocol
 
-    def start(self, launch: Launch) -> dict[str, Any]:
+    def start(self, launch: Launch) -> Started:
         if not launch.argv:
             raise TuneryError(f"trial {launch.trial_name} has an empty command")
-        distributed = _distributed()
+        distributed = distributed_module()
         declared, workers = self._cluster_resources()
         resources = dask_resources(launch.resources, declared)
-        if resources and workers and not any(_fits(resources, w) for w in workers):
+        if resources and workers and not any(fits(resources, w) for w in workers):
             have = ", ".join(sorted({f"{k}={v:g}" for w in workers for k, v in w.items()})) or (
                 "none"
             )
             raise ResourcesImpossible(
-                f"trial {launch.trial_name} needs {_fmt_resources(resources)} but no worker of "
+                f"trial {launch.trial_name} needs {fmt_resources(resources)} but no worker of "
                 f"{self.address} has that much (worker resources: {have})",
                 "start workers with e.g. `dask worker --resources GPU=1 ...`, or lower the "
                 "trial's resources.limits",
             )
         trial_dir = os.path.abspath(launch.trial_dir)
+        checkpoint = self._checkpoint_tar(launch)
         os.makedirs(trial_dir, exist_ok=True)
-        for name in (MIRROR_STATE, STATUS_FILE):
+        for name in (MIRROR_STATE, METRICS_MIRROR_STATE, STATUS_FILE):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(trial_dir, name))
-        topic = _topic(trial_dir)
+        topic = topic_of(trial_dir)
         key = f"tunery-{launch.trial_name}-{uuid.uuid4().hex[:12]}"
         now = time.time()
         experiment = os.path.basename(os.path.dirname(trial_dir)) or "experiment"
-        spec = {
+        spec: dict[str, Any] = {
             "key": key,
             "topic": topic,
             "argv": list(launch.argv),
@@ -743,16 +232,31 @@ class DaskExecutor:
             "remote_root": self.remote_root,
             "experiment": experiment,
             "trial": launch.trial_name,
+            # The worker stands its attempt's directory for these (tunery.execute.dask_worker).
+            "trial_dir": trial_dir,
+            "fresh_dirs": list(launch.fresh_dirs),
         }
+        metrics = _mirrored_metrics(launch, trial_dir)
+        if metrics is not None:
+            spec["metrics_path"] = metrics
+        elif launch.metrics_is_dir:
+            # TensorFlowEvent directories are not mirrored: the trial writes them in place (a
+            # file system shared with the controller).
+            spec["shared_dirs"] = [os.path.abspath(d) for d in launch.fresh_dirs]
+        if launch.checkpoint_dir:
+            spec["checkpoint_dir"] = os.path.abspath(launch.checkpoint_dir)
+            spec["checkpoint_topic"] = topic_of(os.path.abspath(launch.checkpoint_dir))
+            spec["checkpoint_tar"] = checkpoint
         # A fresh mirror per start: the collector reads it from offset 0, so output of an
-        # earlier run of a trial of the same name must never be in it.
-        with open(os.path.join(trial_dir, OUTPUT_LOG), "wb") as out:
-            size = out.tell()
-        mirror = _Mirror(key=key, size=size, submitted_at=now)
-        # Saved before the task exists: recover() finds the key of a trial whose handle was
-        # never saved.
-        _write_json(os.path.join(trial_dir, MIRROR_STATE), asdict(mirror))
-        self._mirrors[trial_dir] = mirror
+        # earlier run of a trial of the same name must never be in it.  Saved before the task
+        # exists: recover() finds the key of a trial whose handle was never saved.
+        self._mirrors[_log(trial_dir)] = Mirror.fresh(
+            _log(trial_dir), os.path.join(trial_dir, MIRROR_STATE), key, submitted_at=now
+        )
+        if metrics is not None:
+            self._mirrors[metrics] = Mirror.fresh(
+                metrics, os.path.join(trial_dir, METRICS_MIRROR_STATE), key
+            )
         future = self.client.submit(
             run_attempt, spec, key=key, resources=resources or None, pure=False
         )
@@ -771,21 +275,29 @@ class DaskExecutor:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
         log.debug("submitted trial %s as %s to %s", launch.trial_name, key, self.address)
-        return {
+        return Started(self._handle(launch, key, now), now)
+
+    def _handle(self, launch: Launch, key: str, started_at: float) -> dict[str, Any]:
+        trial_dir = os.path.abspath(launch.trial_dir)
+        handle = {
             "executor": "dask",
             "version": HANDLE_VERSION,
             "scheduler": self.address,
             "key": key,
-            "topic": topic,
+            "topic": topic_of(trial_dir),
             "trial_dir": trial_dir,
             "trial_name": launch.trial_name,
-            "started_at": now,
+            "started_at": started_at,
             "timeout": launch.timeout,
             "retries": self.retries,
         }
+        metrics = _mirrored_metrics(launch, trial_dir)
+        if metrics is not None:
+            handle["metrics"] = metrics
+        return handle
 
     def poll(self, handle: Mapping[str, Any]) -> RunStatus:
-        h = _Handle.parse(handle)
+        h = DaskHandle.parse(handle)
         known = self._known_status(h)
         if known is not None:
             return known
@@ -808,7 +320,7 @@ class DaskExecutor:
             return RunStatus(RunState.RUNNING)
 
     def stop(self, handle: Mapping[str, Any]) -> None:
-        h = _Handle.parse(handle)
+        h = DaskHandle.parse(handle)
         if self._known_status(h) is not None:
             self._forget(h)
             return
@@ -820,7 +332,7 @@ class DaskExecutor:
             self._decide(h, events)
             return
         stopped = RunStatus(RunState.FAILED, reason="Stopped", message="the trial was stopped")
-        _write_json(h.path(STATUS_FILE), _status_json(stopped, h.key))
+        write_json(h.path(STATUS_FILE), status_json(stopped, h.key))
         with contextlib.suppress(Exception):
             # Before the cancellation: a task that starts anyway reads it and does not run.
             self.client.log_event(h.topic, {"event": "stop", "key": h.key, "time": time.time()})
@@ -840,15 +352,15 @@ class DaskExecutor:
     def adopt(self, handle: Mapping[str, Any]) -> None:
         """Track a re-attached trial's task (so :meth:`wait` wakes up when it ends)."""
         with contextlib.suppress(Exception):
-            h = _Handle.parse(handle)
+            h = DaskHandle.parse(handle)
             if h.scheduler == self.address and self._known_status(h) is None:
                 self._future(h, create=True)
 
-    def recover(self, launch: Launch, not_before: float | None = None) -> dict[str, Any] | None:
-        """The handle of a trial submitted from ``launch`` whose handle was never saved."""
+    def recover(self, launch: Launch, not_before: float | None = None) -> Started | None:
+        """The trial submitted from ``launch`` whose handle was never saved."""
         trial_dir = os.path.abspath(launch.trial_dir)
-        topic = _topic(trial_dir)
-        state = _read_json(os.path.join(trial_dir, MIRROR_STATE))
+        topic = topic_of(trial_dir)
+        state = read_json(os.path.join(trial_dir, MIRROR_STATE))
         if state is None or not state.get("key"):
             return None
         submitted_at = float(state.get("submitted_at") or 0.0)
@@ -860,21 +372,16 @@ class DaskExecutor:
         if not ran and self._task_state(key) is None:
             return None  # the controller died before the task was submitted: start afresh
         log.info("recovered trial %s: Dask task %s", launch.trial_name, key)
-        return {
-            "executor": "dask",
-            "version": HANDLE_VERSION,
-            "scheduler": self.address,
-            "key": key,
-            "topic": topic,
-            "trial_dir": trial_dir,
-            "trial_name": launch.trial_name,
-            "started_at": submitted_at,
-            "timeout": launch.timeout,
-            "retries": self.retries,
-        }
+        return Started(self._handle(launch, key, submitted_at), submitted_at)
 
-    def wait(self, handles: Iterable[Mapping[str, Any]], timeout: float) -> None:
-        """Sleep up to ``timeout`` seconds, returning early when one of the trials' tasks ends."""
+    def wait(
+        self, handles: Iterable[Mapping[str, Any]], timeout: float, clock: Clock | None = None
+    ) -> None:
+        """Sleep up to ``timeout`` seconds, returning early when one of the trials' tasks ends
+        (on the system clock; another clock only sleeps)."""
+        if clock is not None and not isinstance(clock, SystemClock):
+            super().wait(handles, timeout, clock)
+            return
         futures = []
         for handle in handles:
             future = self._futures.get(str(handle.get("key")))
@@ -885,7 +392,7 @@ class DaskExecutor:
             return
         if any(f.done() for f in futures):
             return
-        distributed = _distributed()
+        distributed = distributed_module()
         try:
             with self.client.as_current():
                 distributed.wait(
@@ -896,7 +403,7 @@ class DaskExecutor:
 
     def attempts(self, handle: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The trial's attempts so far: worker, directory, start and end events."""
-        h = _Handle.parse(handle)
+        h = DaskHandle.parse(handle)
         events = self._events(h)
         ends = {e["attempt"]: e for e in events if e["event"] == "end"}
         return [
@@ -905,7 +412,7 @@ class DaskExecutor:
 
     # ------------------------------------------------------------------ internals
 
-    def _poll(self, h: _Handle) -> RunStatus:
+    def _poll(self, h: DaskHandle) -> RunStatus:
         tracked = self._futures.get(h.key)
         if tracked is not None:
             if tracked.status == "pending":
@@ -965,31 +472,29 @@ class DaskExecutor:
                 return self._final(h, self._worker_lost(h, starts, gave_up="tunery"))
         return RunStatus(RunState.RUNNING)
 
-    def _finish_from_result(self, h: _Handle, future: Any) -> RunStatus | None:
-        """The final status from a finished task's result (its end, its log's tail), if the
-        mirror needs nothing else; None: take the long way (events, remote reads)."""
+    def _finish_from_result(self, h: DaskHandle, future: Any) -> RunStatus | None:
+        """The final status from a finished task's result (its end, its files' tails), if the
+        mirrors need nothing else; None: take the long way (events, remote reads)."""
         try:
             end = future.result(timeout=30)
         except Exception:
             return None
         if not isinstance(end, dict) or end.get("event") != "end":
             return None
-        mirror = self._load_mirror(h)
-        if mirror.attempt not in (None, end["attempt"]):
-            return None  # a retry happened: the long way writes the note
-        if not mirror.done:
-            tail, size = bytes(end.get("tail") or b""), int(end.get("size") or 0)
-            begin = size - len(tail)
-            if mirror.attempt is None:
-                self._switch(h, mirror, [end])
-            if mirror.offset < begin:
+        tails = {OUTPUT_LOG: ("tail", "size"), "metrics": ("metrics_tail", "metrics_size")}
+        for mirror, remote in self._mirrors_of(h):
+            if mirror.state.attempt not in (None, end["attempt"]):
+                return None  # a retry happened: the long way writes the note
+            if mirror.done:
+                continue
+            tail, size = tails[OUTPUT_LOG if remote == OUTPUT_LOG else "metrics"]
+            if mirror.state.attempt is None:
+                self._switch(h, mirror, [end], remote == OUTPUT_LOG)
+            if not mirror.take_tail(bytes(end.get(tail) or b""), int(end.get(size) or 0)):
                 return None
-            self._consume(h, mirror, tail[mirror.offset - begin :])
-            mirror.done = True
-            self._append(h, mirror, b"")
         return self._final(h, status_of_end(end))
 
-    def _decide(self, h: _Handle, events: list[dict[str, Any]]) -> RunStatus:
+    def _decide(self, h: DaskHandle, events: list[dict[str, Any]]) -> RunStatus:
         """The trial's outcome: the first attempt that ended decides.
 
         A later run of the task (its worker died after the trial had ended) is not the
@@ -1000,11 +505,11 @@ class DaskExecutor:
         self._pull_all(h, events)
         first = ends[0]
         for start in starts:
-            if start["attempt"] != first["attempt"] and not _ended(start, ends):
+            if start["attempt"] != first["attempt"] and not ended(start, ends):
                 self._kill_attempt(start)
         return self._final(h, status_of_end(first))
 
-    def _events(self, h: _Handle) -> list[dict[str, Any]]:
+    def _events(self, h: DaskHandle) -> list[dict[str, Any]]:
         return [
             msg
             for _t, msg in self.client.get_events(h.topic)
@@ -1020,17 +525,17 @@ class DaskExecutor:
     def _worker_alive(self, address: str) -> bool:
         return bool(self.client.nthreads([address]))
 
-    def _future(self, h: _Handle, *, create: bool = False) -> Any:
+    def _future(self, h: DaskHandle, *, create: bool = False) -> Any:
         future = self._futures.get(h.key)
         if future is None and create:
             state = self._task_state(h.key)
             if state is not None:
-                future = _distributed().Future(h.key, self.client)
+                future = distributed_module().Future(h.key, self.client)
                 self._futures[h.key] = future
         return future
 
-    def _known_status(self, h: _Handle) -> RunStatus | None:
-        data = _read_json(h.path(STATUS_FILE))
+    def _known_status(self, h: DaskHandle) -> RunStatus | None:
+        data = read_json(h.path(STATUS_FILE))
         if data is None or data.get("key") != h.key:
             return None
         return RunStatus(
@@ -1040,22 +545,24 @@ class DaskExecutor:
             message=data.get("message"),
         )
 
-    def _final(self, h: _Handle, status: RunStatus) -> RunStatus:
+    def _final(self, h: DaskHandle, status: RunStatus) -> RunStatus:
         """Record the final status (later polls, and new executors, return it)."""
         known = self._known_status(h)
         if known is not None:
             status = known
         else:
-            _write_json(h.path(STATUS_FILE), _status_json(status, h.key))
+            write_json(h.path(STATUS_FILE), status_json(status, h.key))
         self._forget(h)
         return status
 
-    def _forget(self, h: _Handle) -> None:
+    def _forget(self, h: DaskHandle) -> None:
         self._futures.pop(h.key, None)
         self._checked.pop(h.key, None)
-        self._mirrors.pop(h.trial_dir, None)
+        self._mirrors.pop(_log(h.trial_dir), None)
+        if h.metrics:
+            self._mirrors.pop(h.metrics, None)
 
-    def _task_error(self, h: _Handle, future: Any, starts: list[dict[str, Any]]) -> RunStatus:
+    def _task_error(self, h: DaskHandle, future: Any, starts: list[dict[str, Any]]) -> RunStatus:
         try:
             exc = future.exception(timeout=5)
         except Exception as err:
@@ -1068,7 +575,7 @@ class DaskExecutor:
             message=f"the trial's Dask task failed: {type(exc).__name__}: {exc}",
         )
 
-    def _worker_lost(self, h: _Handle, starts: list[dict[str, Any]], gave_up: str) -> RunStatus:
+    def _worker_lost(self, h: DaskHandle, starts: list[dict[str, Any]], gave_up: str) -> RunStatus:
         workers = ", ".join(str(s["worker"]) for s in starts) or "unknown"
         return RunStatus(
             RunState.FAILED,
@@ -1098,103 +605,71 @@ class DaskExecutor:
             self._declared = (now, declared, workers)
         return self._declared[1], self._declared[2]
 
-    # ------------------------------------------------------------------ the mirror
+    # ------------------------------------------------------------------ the mirrors
 
-    def _load_mirror(self, h: _Handle) -> _Mirror:
-        mirror = self._mirrors.get(h.trial_dir)
-        if mirror is not None and mirror.key == h.key:
-            return mirror
-        data = _read_json(h.path(MIRROR_STATE))
-        mirror = _Mirror(key=h.key)
-        if data is not None and data.get("key") == h.key:
-            with contextlib.suppress(TypeError):
-                mirror = _Mirror(**data)
-        local = h.path(OUTPUT_LOG)
-        if mirror.size is None:
-            mirror.size = _size(local)
-        elif _size(local) > mirror.size:
-            # Bytes appended after the state was last saved (a crash): they come again.
-            with open(local, "r+b") as f:
-                f.truncate(mirror.size)
-        self._mirrors[h.trial_dir] = mirror
+    def _mirrors_of(self, h: DaskHandle) -> list[tuple[Mirror, str]]:
+        """The trial's mirrors: (mirror, its remote file's path in an attempt's directory)."""
+        found = [(self._mirror(h, _log(h.trial_dir), MIRROR_STATE), OUTPUT_LOG)]
+        if h.metrics:
+            remote = os.path.relpath(h.metrics, h.trial_dir)
+            found.append((self._mirror(h, h.metrics, METRICS_MIRROR_STATE), remote))
+        return found
+
+    def _mirror(self, h: DaskHandle, local: str, state: str) -> Mirror:
+        mirror = self._mirrors.get(local)
+        if mirror is None or mirror.key != h.key:
+            mirror = self._mirrors[local] = Mirror.load(local, h.path(state), h.key)
         return mirror
 
-    def _append(self, h: _Handle, mirror: _Mirror, data: bytes) -> None:
-        if data:
-            with open(h.path(OUTPUT_LOG), "ab") as f:
-                f.write(data)
-            mirror.size = (mirror.size or 0) + len(data)
-        _write_json(h.path(MIRROR_STATE), asdict(mirror))
-
-    def _switch(self, h: _Handle, mirror: _Mirror, starts: list[dict[str, Any]]) -> None:
-        """Start mirroring the latest attempt (after a lost one: a note, and skip its lines)."""
+    def _switch(
+        self, h: DaskHandle, mirror: Mirror, starts: list[dict[str, Any]], log_note: bool
+    ) -> None:
+        """Start mirroring the latest attempt (after a lost one: a note in the output log, and
+        skip its lines)."""
         current = starts[-1]
         note = b""
-        if mirror.attempt is not None:
-            previous = next((s for s in starts if s["attempt"] == mirror.attempt), None)
+        state = mirror.state
+        if state.attempt is not None and log_note:
+            previous = next((s for s in starts if s["attempt"] == state.attempt), None)
             lost_on = previous["worker"] if previous else "unknown"
-            mirror.covered = max(mirror.covered, mirror.seen)
             text = (
-                f"tunery: worker {lost_on} was lost during attempt {mirror.index} "
+                f"tunery: worker {lost_on} was lost during attempt {state.index} "
                 f"(WorkerLost); attempt {len(starts)} of at most {h.retries + 1} runs on "
-                f"worker {current['worker']}; its first {mirror.covered} output lines "
-                "were shown above already\n"
+                f"worker {current['worker']}; its first {max(state.covered, state.seen)} "
+                "output lines were shown above already\n"
             )
             log.warning("trial %s: %s", h.trial_name, text[len("tunery: ") :].strip())
             note = text.encode()
-        mirror.attempt = current["attempt"]
-        mirror.index = len(starts)
-        mirror.offset = 0
-        mirror.seen = 0
-        self._append(h, mirror, note)
+        mirror.switch(current["attempt"], len(starts), note)
 
-    def _consume(self, h: _Handle, mirror: _Mirror, data: bytes) -> None:
-        """Append remote bytes to the mirror, less the lines an earlier attempt showed."""
-        out = []
-        for line in data.splitlines(keepends=True):
-            complete = line.endswith(b"\n")
-            if mirror.seen < mirror.covered:
-                mirror.seen += 1 if complete else 0
-                continue
-            if complete:
-                mirror.seen += 1
-            out.append(line)
-        mirror.offset += len(data)
-        self._append(h, mirror, b"".join(out))
-
-    def _pull(self, h: _Handle, starts: list[dict[str, Any]], *, final: bool = False) -> bool:
+    def _pull(self, h: DaskHandle, starts: list[dict[str, Any]], *, final: bool = False) -> bool:
         """Mirror new output of the latest attempt; False if its worker cannot be reached."""
-        mirror = self._load_mirror(h)
-        if mirror.done:
+        mirrors = [(m, remote) for m, remote in self._mirrors_of(h) if not m.done]
+        if not mirrors:
             return True
         current = starts[-1]
-        if mirror.attempt != current["attempt"]:
-            self._switch(h, mirror, starts)
-        path = os.path.join(str(current["dir"]), OUTPUT_LOG)
-        if not self._worker_alive(str(current["worker"])):
+        worker = str(current["worker"])
+        for mirror, remote in mirrors:
+            if mirror.state.attempt != current["attempt"]:
+                self._switch(h, mirror, starts, remote == OUTPUT_LOG)
+        if not self._worker_alive(worker):
             return False
-        while True:
+        for mirror, remote in mirrors:
+            path = os.path.join(str(current["dir"]), remote)
+
+            def read(offset: int, limit: int, path: str = path) -> tuple[bytes, int]:
+                replies = self.client.run(read_remote, path, offset, limit, workers=[worker])
+                data, size = replies[worker]
+                return bytes(data), int(size)
+
             try:
-                replies = self.client.run(
-                    read_remote, path, mirror.offset, CHUNK, workers=[current["worker"]]
-                )
-                data, size = replies[current["worker"]]
+                mirror.pull(read, final=final)
             except Exception as exc:
                 log.debug("trial %s: cannot read %s: %s", h.trial_name, path, exc)
                 return False
-            if not final:
-                data = data[: data.rfind(b"\n") + 1]
-            if not data:
-                break
-            self._consume(h, mirror, data)
-            if mirror.offset >= size:
-                break
-        if final:
-            mirror.done = True
-            self._append(h, mirror, b"")
         return True
 
-    def _pull_all(self, h: _Handle, events: list[dict[str, Any]]) -> None:
+    def _pull_all(self, h: DaskHandle, events: list[dict[str, Any]]) -> None:
         """Mirror the rest of the output of the attempt that ended (the trial's outcome)."""
         starts = [e for e in events if e["event"] == "start"]
         ends = [e for e in events if e["event"] == "end"]
@@ -1206,40 +681,86 @@ class DaskExecutor:
         if starts:
             self._pull(h, starts, final=True)
 
+    # ------------------------------------------------------------------ checkpoints
 
-def _ended(start: Mapping[str, Any], ends: Sequence[Mapping[str, Any]]) -> bool:
-    return any(e["attempt"] == start["attempt"] for e in ends)
+    def prepare_checkpoint(
+        self, parent_dir: str | None, trial_dir: str, not_before: float | None = None
+    ) -> None:
+        """Stage the trial's checkpoint directory on this machine: a copy of the parent's
+        checkpoint fetched from the worker that wrote it, else (:func:`copy_checkpoint`) one
+        of a local parent directory, else empty.  :meth:`start` ships it with the task."""
+        if checkpoint_in_place(trial_dir, not_before):
+            return
+        fetched = self._fetch_checkpoint(parent_dir) if parent_dir else None
+        if fetched is None:
+            copy_checkpoint(parent_dir, trial_dir, not_before)
+            return
+        staging = trial_dir + ".fetched"
+        if os.path.lexists(staging):
+            shutil.rmtree(staging)
+        unpack(fetched, staging)
+        copy_checkpoint(staging, trial_dir, not_before)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch_checkpoint(self, parent_dir: str) -> bytes | None:
+        """The tar of the checkpoint the parent's deciding attempt left on its worker; None
+        when the cluster knows of none (or its worker is gone)."""
+        events = [
+            msg
+            for _t, msg in self.client.get_events(topic_of(os.path.abspath(parent_dir)))
+            if isinstance(msg, dict) and msg.get("event") == "checkpoint"
+        ]
+        if not events:
+            return None
+        # The latest run of the parent; its first attempt to end decided it.
+        latest = max(events, key=lambda e: float(e.get("time") or 0.0))["key"]
+        found = next(e for e in events if e["key"] == latest)
+        worker = str(found["worker"])
+        if not self._worker_alive(worker):
+            log.warning("the worker %s holding the checkpoint of %s is gone", worker, parent_dir)
+            return None
+        reply = self.client.run(
+            pack_dir, str(found["path"]), self.checkpoint_limit, workers=[worker]
+        )[worker]
+        if "tar" not in reply:
+            raise TuneryError(
+                f"the parent checkpoint {found['path']} on worker {worker} holds "
+                f"{int(reply['size'])} bytes, more than the limit of {self.checkpoint_limit}",
+                "keep checkpoints smaller, or raise DaskExecutor(checkpoint_limit=...)",
+            )
+        return bytes(reply["tar"])
+
+    def _checkpoint_tar(self, launch: Launch) -> bytes | None:
+        """The staged checkpoint directory of ``launch`` as a tar for its task (None: none)."""
+        if not launch.checkpoint_dir or not os.path.isdir(launch.checkpoint_dir):
+            return None
+        packed = pack_dir(launch.checkpoint_dir, self.checkpoint_limit)
+        if "tar" not in packed:
+            raise TuneryError(
+                f"the checkpoint {launch.checkpoint_dir} of trial {launch.trial_name} holds "
+                f"{int(packed['size'])} bytes, more than the limit of {self.checkpoint_limit}",
+                "keep checkpoints smaller, or raise DaskExecutor(checkpoint_limit=...)",
+            )
+        return bytes(packed["tar"])
 
 
-def _configured_connect_timeout() -> float:
-    import dask.config
-    from dask.utils import parse_timedelta
-
-    value = dask.config.get("distributed.comm.timeouts.connect", None)
-    if value in (None, "30s"):  # Dask's default: too long for a command line's answer
-        return CONNECT_TIMEOUT
-    return float(parse_timedelta(value, default="s") or CONNECT_TIMEOUT)
+def _log(trial_dir: str) -> str:
+    return os.path.join(trial_dir, OUTPUT_LOG)
 
 
-def _fits(need: Mapping[str, float], have: Mapping[str, float]) -> bool:
-    return all(have.get(k, 0.0) >= v for k, v in need.items())
-
-
-def _fmt_resources(resources: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items()))
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
+def _mirrored_metrics(launch: Launch, trial_dir: str) -> str | None:
+    """The metrics file the mirror carries: a File collector's, in the trial directory."""
+    if not launch.metrics_path or launch.metrics_is_dir:
+        return None
+    path = os.path.abspath(launch.metrics_path)
+    if os.path.commonpath([path, trial_dir]) != trial_dir:
+        return None  # a relative path (native form): the working directory's business
+    return path
 
 
 __all__ = [
     "DaskExecutor",
     "dask_resources",
-    "open_executor",
     "read_remote",
     "run_attempt",
     "scheduler_address",

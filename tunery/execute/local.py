@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import select
 import signal
@@ -42,35 +41,38 @@ from typing import Any
 
 from tunery.clock import Clock, SystemClock
 from tunery.errors import TuneryError
+from tunery.execute._process import (
+    EXIT_CODE_FILE,
+    LOCAL_WRAPPER,
+    OUTPUT_LOG,
+    PID_FILE,
+    SH,
+    STOPPED_MARKER,
+    TIMED_OUT_MARKER,
+    TOKEN_FILE,
+    gpu_request,
+    group_alive,
+    have_proc,
+    killpg_quietly,
+    process_start_ticks,
+    read_code,
+    read_proc_stat,
+    status_from_exit,
+)
 from tunery.execute.base import (
+    ExecutorBase,
     Launch,
     ResourcesImpossible,
     ResourcesUnavailable,
     RunState,
     RunStatus,
+    Started,
 )
 from tunery.execute.sweep import TOKEN_ENV, new_token, sweep
 
 log = logging.getLogger(__name__)
 
-OUTPUT_LOG = "output.log"
-EXIT_CODE_FILE = "exitcode"
-#: Written by the wrapper first thing (``$$``): lets :meth:`LocalExecutor.recover` find a trial
-#: whose handle was never saved (the controller died right after starting it).
-PID_FILE = "pid"
-TIMED_OUT_MARKER = "timed_out"
-STOPPED_MARKER = "stopped"
-#: The token of the trial's latest start (:mod:`tunery.execute.sweep`), for a handle recovered
-#: without one.
-TOKEN_FILE = "token"
-GPU_RESOURCE = "nvidia.com/gpu"
 HANDLE_VERSION = 1
-
-# $1 is the trial directory; the rest is the user's argv, run verbatim as "$@".  No trap: a
-# SIGTERM that arrives between the wrapper's fork and exec of the command would be caught by
-# the inherited handler and lost.  stop() and timeouts leave marker files instead.
-_WRAPPER = 'd=$1; shift; echo $$ >"$d/pid"; "$@"; c=$?; echo $c >"$d/exitcode"; exit $c'
-_SH = "/bin/sh"
 
 
 @dataclass(frozen=True)
@@ -115,78 +117,12 @@ class _Handle:
 # --------------------------------------------------------------------------- /proc helpers
 
 
-def _read_proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, pgrp, start_ticks) of ``pid`` from /proc, or None if it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    rest = data[data.rfind(b")") + 2 :].split()
-    try:
-        # rest[0] is field 3 (state); field 5 (pgrp) is rest[2]; field 22 is rest[19].
-        return rest[0].decode(), int(rest[2]), int(rest[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _have_proc() -> bool:
-    return os.path.exists(f"/proc/{os.getpid()}/stat")
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (None without /proc or if gone)."""
-    stat = _read_proc_stat(pid)
-    return None if stat is None else stat[2]
-
-
 def _boot_id() -> str | None:
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             return f.read().strip() or None
     except OSError:
         return None
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid``; needs /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        stat = _read_proc_stat(int(entry))
-        if stat is not None and stat[1] == pgid and stat[0] not in ("Z", "X"):
-            members.append(int(entry))
-    return members
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any live process is left in process group ``pgid``."""
-    if _have_proc():
-        return bool(group_members(pgid))
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def killpg_quietly(pgid: int, sig: int) -> None:
-    """Signal process group ``pgid``; a group that is gone (or not ours) is no error."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def _touch(path: str) -> None:
@@ -208,20 +144,6 @@ def _read_token(path: str) -> str | None:
     return text.strip() if text.endswith("\n") and text.strip() else None
 
 
-def _read_exit_code(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    if not text.endswith("\n"):
-        return None  # not (completely) written yet
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
 def _environ_gpus(pid: int) -> list[str]:
     """CUDA_VISIBLE_DEVICES of a running process (empty if unreadable)."""
     try:
@@ -236,22 +158,6 @@ def _environ_gpus(pid: int) -> list[str]:
     return []
 
 
-def _gpu_request(resources: Mapping[str, str]) -> int:
-    raw = resources.get(GPU_RESOURCE)
-    if raw is None:
-        return 0
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or value != int(value):
-        raise TuneryError(
-            f"invalid {GPU_RESOURCE} request {raw!r}",
-            "ask for a whole number of GPUs, e.g. nvidia.com/gpu: 1",
-        )
-    return int(value)
-
-
 def _default_pool() -> list[str]:
     raw = os.environ.get("TUNERY_GPUS", "")
     return [g.strip() for g in raw.split(",") if g.strip()]
@@ -260,8 +166,14 @@ def _default_pool() -> list[str]:
 # --------------------------------------------------------------------------- the executor
 
 
-class LocalExecutor:
+class LocalExecutor(ExecutorBase):
     """Runs trials as local subprocesses; see the module docstring for the on-disk contract."""
+
+    scheme = "local"
+
+    @classmethod
+    def from_url(cls, url: str, *, gpus: Sequence[str] | None = None) -> LocalExecutor:
+        return cls(gpus=gpus)
 
     def __init__(
         self,
@@ -281,11 +193,11 @@ class LocalExecutor:
         #: GPU id -> the trial_dir holding it.
         self._gpu_owner: dict[str, str] = {}
         self._boot = _boot_id()
-        self._proc = _have_proc()
+        self._proc = have_proc()
 
     # ------------------------------------------------------------------ protocol
 
-    def start(self, launch: Launch) -> dict[str, Any]:
+    def start(self, launch: Launch) -> Started:
         if not launch.argv:
             raise TuneryError(f"trial {launch.trial_name} has an empty command")
         if launch.working_dir is not None and not os.path.isdir(launch.working_dir):
@@ -317,7 +229,7 @@ class LocalExecutor:
             # earlier run of a trial of the same name must never be in it.
             with open(os.path.join(trial_dir, OUTPUT_LOG), "wb") as out:
                 proc = subprocess.Popen(
-                    [_SH, "-c", _WRAPPER, "tunery-trial", trial_dir, *launch.argv],
+                    [SH, "-c", LOCAL_WRAPPER, "tunery-trial", trial_dir, *launch.argv],
                     cwd=cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -329,6 +241,7 @@ class LocalExecutor:
             self._release(trial_dir)
             raise
         self._procs[proc.pid] = proc
+        started_at = self._clock.now()
         handle: dict[str, Any] = {
             "executor": "local",
             "version": HANDLE_VERSION,
@@ -337,16 +250,16 @@ class LocalExecutor:
             "pgid": proc.pid,
             "start_ticks": process_start_ticks(proc.pid),
             "boot_id": self._boot,
-            "started_at": self._clock.now(),
+            "started_at": started_at,
             "timeout": launch.timeout,
             "gpus": list(gpus),
             "token": token,
         }
         log.debug("started trial %s: pid %d in %s", launch.trial_name, proc.pid, trial_dir)
-        return handle
+        return Started(handle, started_at)
 
-    def recover(self, launch: Launch, not_before: float | None = None) -> dict[str, Any] | None:
-        """The handle of a trial started from ``launch`` whose handle was lost, or None.
+    def recover(self, launch: Launch, not_before: float | None = None) -> Started | None:
+        """The trial started from ``launch`` whose handle was lost, or None.
 
         A controller can die between starting a trial and saving its handle; the wrapper's pid
         file (and exit code file) in the trial directory let a new controller re-attach to it
@@ -356,7 +269,7 @@ class LocalExecutor:
         """
         trial_dir = os.path.abspath(launch.trial_dir)
         pid_file = os.path.join(trial_dir, PID_FILE)
-        pid = _read_exit_code(pid_file)  # same "N\n" format
+        pid = read_code(pid_file)  # same "N\n" format
         if pid is None or pid <= 0:
             return None
         try:
@@ -365,7 +278,7 @@ class LocalExecutor:
             return None
         if not_before is not None and started_at < not_before - 1.0:
             return None
-        stat = _read_proc_stat(pid) if self._proc else None
+        stat = read_proc_stat(pid) if self._proc else None
         alive = stat is not None and stat[0] not in ("Z", "X") and stat[1] == pid
         gpus: list[str] = []
         if alive and self.gpus:
@@ -387,7 +300,7 @@ class LocalExecutor:
         if gpus:
             self.adopt(handle)
         log.info("recovered trial %s (pid %d) from %s", launch.trial_name, pid, trial_dir)
-        return handle
+        return Started(handle, started_at)
 
     def poll(self, handle: Mapping[str, Any]) -> RunStatus:
         h = _Handle.parse(handle)
@@ -429,8 +342,14 @@ class LocalExecutor:
         """GPU ids of the pool not held by a running trial."""
         return [g for g in self.gpus if g not in self._gpu_owner]
 
-    def wait(self, handles: Iterable[Mapping[str, Any]], timeout: float) -> None:
-        """Sleep up to ``timeout`` seconds, returning early when one of the trials ends."""
+    def wait(
+        self, handles: Iterable[Mapping[str, Any]], timeout: float, clock: Clock | None = None
+    ) -> None:
+        """Sleep up to ``timeout`` seconds, returning early when one of the trials ends (on
+        the system clock; another clock only sleeps)."""
+        if clock is not None and not isinstance(clock, SystemClock):
+            super().wait(handles, timeout, clock)
+            return
         deadline = time.monotonic() + max(0.0, timeout)
         parsed = [_Handle.parse(h) for h in handles]
         now = self._clock.now()
@@ -463,7 +382,7 @@ class LocalExecutor:
     # ------------------------------------------------------------------ internals
 
     def _allocate(self, launch: Launch) -> list[str]:
-        wanted = _gpu_request(launch.resources)
+        wanted = gpu_request(launch.resources)
         if wanted == 0:
             return []
         if wanted > len(self.gpus):
@@ -502,7 +421,7 @@ class LocalExecutor:
         if h.boot_id is not None and self._boot is not None and h.boot_id != self._boot:
             return False
         if self._proc:
-            stat = _read_proc_stat(h.pid)
+            stat = read_proc_stat(h.pid)
             if stat is None or stat[0] in ("Z", "X"):
                 return False
             return h.start_ticks is None or stat[2] == h.start_ticks
@@ -577,57 +496,27 @@ class LocalExecutor:
         self._release(h.trial_dir)
 
     def _timeout_status(self, h: _Handle) -> RunStatus:
-        return RunStatus(
-            RunState.FAILED,
-            exit_code=_read_exit_code(h.path(EXIT_CODE_FILE)),
-            reason="TrialTimeout",
-            message=f"the trial ran longer than its timeout of {h.timeout:g}s and was killed",
+        return status_from_exit(
+            read_code(h.path(EXIT_CODE_FILE)), timed_out=True, timeout=h.timeout
         )
 
     def _final_status(self, h: _Handle) -> RunStatus:
         if os.path.exists(h.path(TIMED_OUT_MARKER)):
             return self._timeout_status(h)
-        code = _read_exit_code(h.path(EXIT_CODE_FILE))
-        if code is None:
-            if os.path.exists(h.path(STOPPED_MARKER)):
-                return RunStatus(RunState.FAILED, reason="Stopped", message="the trial was stopped")
+        code = read_code(h.path(EXIT_CODE_FILE))
+        stopped = os.path.exists(h.path(STOPPED_MARKER))
+        killed_by: int | None = None
+        if code is None and not stopped:
             proc = self._procs.get(h.pid)
-            if proc is not None:
-                rc = proc.poll()
-                if rc is not None and rc < 0:
-                    name = _signal_name(-rc)
-                    return RunStatus(
-                        RunState.FAILED,
-                        exit_code=128 - rc,
-                        reason="Signal",
-                        message=f"the trial's process group was killed by {name}",
-                    )
-            return RunStatus(
-                RunState.LOST,
-                reason="TrialLost",
-                message=(
-                    "the trial's process is gone and left no exit status "
-                    "(machine rebooted, or its wrapper was killed)"
-                ),
-            )
-        if code == 0:
-            return RunStatus(RunState.SUCCEEDED, exit_code=0)
-        if os.path.exists(h.path(STOPPED_MARKER)):
-            return RunStatus(
-                RunState.FAILED, exit_code=code, reason="Stopped", message="the trial was stopped"
-            )
-        if code > 128 and code - 128 < signal.NSIG:
-            name = _signal_name(code - 128)
-            return RunStatus(
-                RunState.FAILED,
-                exit_code=code,
-                reason="Signal",
-                message=f"killed by {name} (exit status {code}); see {OUTPUT_LOG}",
-            )
-        hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
-        return RunStatus(
-            RunState.FAILED,
-            exit_code=code,
-            reason="ExitCode",
-            message=f"exit code {code}{hint}; see {OUTPUT_LOG}",
+            rc = proc.poll() if proc is not None else None
+            if rc is not None and rc < 0:
+                killed_by = -rc
+        return status_from_exit(
+            code,
+            stopped=stopped,
+            signal=killed_by,
+            lost=(
+                "the trial's process is gone and left no exit status "
+                "(machine rebooted, or its wrapper was killed)"
+            ),
         )

@@ -148,13 +148,13 @@ def _metrics_path_warnings(spec: ExperimentSpec) -> list[str]:
 def validate_executor_annotation(spec: ExperimentSpec) -> None:
     """``metadata.annotations["tunery.dev/executor"]``, when given, names an executor."""
     from tunery.errors import UserInputError
-    from tunery.execute.dask import EXECUTOR_ANNOTATION, scheduler_address
+    from tunery.execute import EXECUTOR_ANNOTATION, validate_url
 
     value = spec.annotations.get(EXECUTOR_ANNOTATION)
     if value is None or value.strip() == "local":
         return
     try:
-        scheduler_address(value)
+        validate_url(value)
     except UserInputError:
         raise SpecError(
             f'metadata.annotations["{EXECUTOR_ANNOTATION}"]',

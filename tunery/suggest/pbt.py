@@ -30,8 +30,10 @@ generation takes slot ``i`` of the next one.
 
 Each suggestion carries Katib's labels ``pbt.suggestion.katib.kubeflow.org/generation`` and (from
 generation 1 on) ``pbt.suggestion.katib.kubeflow.org/parent``: the name of the trial whose
-checkpoint it starts from.  The controller copies that trial's checkpoint directory into the
-new trial's before it starts (:func:`prepare_checkpoint`).
+checkpoint it starts from, also given as the assignment's typed ``parent``.  The suggester only
+names the parent: :mod:`tunery.launch` gives each trial its checkpoint directory, and the
+executor copies the parent's into it before the trial starts
+(:meth:`~tunery.execute.base.Executor.prepare_checkpoint`).
 
 Differences from Katib
 ----------------------
@@ -58,18 +60,13 @@ controller killed between creating trials and saving anything resumes without du
 gaps.  PBT reuses parameter values across generations by design (the no-duplicate rule of the
 other algorithms does not apply).
 
-Checkpoints (for the controller)
---------------------------------
-:func:`checkpoint_setting`, :func:`rewrite_for_checkpoint` and :func:`prepare_checkpoint` are
-the file-side helpers the controller calls; the suggester itself never touches files.
+This module touches no file.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +75,12 @@ import numpy as np
 from tunery.errors import SpecError
 from tunery.history import Entry, History
 from tunery.model import (
+    PARENT_LABEL,
     Assignment,
     ExperimentSpec,
     ParameterType,
     Trial,
 )
-from tunery.mounts import Mount, rewrite
 from tunery.settings import (
     INTEGER,
     check_random_state,
@@ -95,17 +92,12 @@ from tunery.space import Key, SearchSpace
 from tunery.suggest.base import register
 
 __all__ = [
-    "CHECKPOINT_ENV",
     "GENERATION_LABEL",
     "PARENT_LABEL",
     "PbtSettings",
     "PbtSuggester",
-    "checkpoint_dir",
-    "checkpoint_setting",
     "generation_of",
     "parse_settings",
-    "prepare_checkpoint",
-    "rewrite_for_checkpoint",
     "validate",
 ]
 
@@ -113,12 +105,8 @@ log = logging.getLogger(__name__)
 
 #: Katib's label: the generation of a trial ("0", "1", ...).
 GENERATION_LABEL = "pbt.suggestion.katib.kubeflow.org/generation"
-#: Katib's label: the trial whose checkpoint a trial starts from (generation >= 1).
-PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 #: The setting naming the checkpoint directory as the trial sees it.
 TRIAL_DIR_SETTING = "suggestion_trial_dir"
-#: Environment variable holding the trial's checkpoint directory.
-CHECKPOINT_ENV = "TUNERY_CHECKPOINT_DIR"
 #: Katib's smallest population.
 MIN_POPULATION = 5
 #: tunery's largest population (a generation is planned whole on every suggest).
@@ -357,8 +345,8 @@ class PbtSuggester:
     def _assignment(self, generation: int, slot: _Slot) -> Assignment:
         labels = {GENERATION_LABEL: str(generation)}
         if slot.parent is not None:
-            labels[PARENT_LABEL] = slot.parent
-        return Assignment(self.space.params_of(slot.key), labels)
+            labels[PARENT_LABEL] = slot.parent  # Katib's label, for round-trips
+        return Assignment(self.space.params_of(slot.key), labels, parent=slot.parent)
 
     def _plan(self, generation: int, previous: Sequence[Entry]) -> list[_Slot]:
         cache_key = (
@@ -428,78 +416,3 @@ class PbtSuggester:
 
 
 register("pbt", PbtSuggester, validate)
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def checkpoint_setting(spec: ExperimentSpec) -> str | None:
-    """The ``suggestion_trial_dir`` setting, or None when trials get no checkpoint directory.
-
-    Like Katib's pod webhook, any experiment with that setting gets per-trial checkpoint
-    directories (only pbt accepts the setting).
-    """
-    value = spec.algorithm.settings_dict().get(TRIAL_DIR_SETTING, "").strip()
-    return value if value.strip("/") else None
-
-
-def rewrite_for_checkpoint(
-    setting: str,
-    checkpoint_dir: str,
-    argv: Sequence[str],
-    env: Mapping[str, str],
-) -> tuple[tuple[str, ...], dict[str, str]]:
-    """A trial's command and environment, pointed at its own checkpoint directory.
-
-    Emulates Katib's volume mount (:mod:`tunery.mounts`): every path in ``argv`` and
-    ``env`` values that starts with the ``suggestion_trial_dir`` setting
-    (``/var/log/katib/checkpoints/x`` for the setting ``/var/log/katib/checkpoints/``) has that
-    prefix replaced by ``checkpoint_dir``, inside ``sh -c`` scripts too (quoted for the shell
-    where needed).  The directory is also given in :data:`CHECKPOINT_ENV`.
-    """
-    new_argv, new_env = rewrite([checkpoint_mount(setting, checkpoint_dir)], argv, env)
-    new_env[CHECKPOINT_ENV] = checkpoint_dir
-    return new_argv, new_env
-
-
-def checkpoint_mount(setting: str, checkpoint_dir: str) -> Mount:
-    """The ``suggestion_trial_dir`` setting as a mount of the trial's checkpoint directory."""
-    return Mount(setting, checkpoint_dir)
-
-
-def prepare_checkpoint(
-    trial_dir: str, parent_dir: str | None, not_before: float | None = None
-) -> None:
-    """Give a trial its checkpoint directory before it starts: a copy of its parent's, or empty.
-
-    Atomic and idempotent: the copy is made under a temporary name and renamed into place, so a
-    crash never leaves a half copy under the trial's name, and a directory already in place is
-    kept.  One older than ``not_before`` (the trial's creation time) is a leftover of an earlier
-    experiment of the same name and is replaced.  A parent without a directory (it never
-    started) gives an empty one.
-    """
-    if os.path.isdir(trial_dir):
-        if not_before is None or _changed_at(trial_dir) >= not_before - 1.0:
-            return
-        shutil.rmtree(trial_dir)
-    partial = trial_dir + ".partial"
-    if os.path.lexists(partial):
-        shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(os.path.dirname(trial_dir) or ".", exist_ok=True)
-    if parent_dir is not None and os.path.isdir(parent_dir):
-        shutil.copytree(parent_dir, partial, symlinks=True)
-    else:
-        if parent_dir is not None:
-            log.warning("checkpoint %s of the parent trial is missing; starting empty", parent_dir)
-        os.makedirs(partial)
-    os.rename(partial, trial_dir)
-
-
-def _changed_at(path: str) -> float:
-    st = os.stat(path)
-    return max(st.st_mtime, st.st_ctime)
-
-
-def checkpoint_dir(experiment_dir: str, trial_name: str) -> str:
-    """A trial's checkpoint directory: ``<experiment dir>/checkpoints/<trial name>``."""
-    return os.path.join(experiment_dir, "checkpoints", trial_name)

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunery.clock import Clock, FakeClock
-from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
+from tunery.execute.base import (
+    Executor,
+    ExecutorBase,
+    Launch,
+    ResourcesUnavailable,
+    RunState,
+    RunStatus,
+    Started,
+)
 from tunery.execute.local import LocalExecutor
 
 OUTPUT_LOG = "output.log"
@@ -52,7 +60,7 @@ class _Progress:
     size: int = 0  # its size then
 
 
-class FakeExecutor:
+class FakeExecutor(ExecutorBase):
     """A deterministic executor driven by ``clock`` and a per-trial script.
 
     ``script`` is a :class:`TrialScript` for every trial, or a function of the
@@ -60,6 +68,8 @@ class FakeExecutor:
     ``max_running`` makes ``start`` raise :class:`~tunery.execute.base.ResourcesUnavailable`
     while that many of this instance's trials run.  ``launches`` and ``stops`` record calls.
     """
+
+    scheme = "fake"
 
     def __init__(
         self,
@@ -82,7 +92,7 @@ class FakeExecutor:
 
     # ------------------------------------------------------------------ protocol
 
-    def start(self, launch: Launch) -> dict[str, Any]:
+    def start(self, launch: Launch) -> Started:
         if self.max_running is not None and len(self._active) >= self.max_running:
             raise ResourcesUnavailable(
                 f"trial {launch.trial_name} waits: {self.max_running} trials already run"
@@ -97,17 +107,19 @@ class FakeExecutor:
         self.launches.append(launch)
         self._active.add(trial_dir)
         self._progress[trial_dir] = _Progress()
-        return {
+        started_at = self.clock.now()
+        handle = {
             "executor": "fake",
             "trial_name": launch.trial_name,
             "trial_dir": trial_dir,
-            "started_at": self.clock.now(),
+            "started_at": started_at,
             "timeout": launch.timeout,
             "duration": float(script.duration),
             "exit_code": int(script.exit_code),
             "lost": bool(script.lost),
             "lines": [[float(t), str(text)] for t, text in sorted(script.lines, key=_first)],
         }
+        return Started(handle, started_at)
 
     def poll(self, handle: Mapping[str, Any]) -> RunStatus:
         trial_dir = str(handle["trial_dir"])
@@ -372,7 +384,7 @@ class ExecutorContract:
 
     def test_success_and_output(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("ok", lines=["hello world", "loss=0.5"]))
+        handle = ex.start(harness.launch("ok", lines=["hello world", "loss=0.5"])).handle
         handle = _roundtrip(handle)
         status = harness.wait(ex, handle)
         assert status.state is RunState.SUCCEEDED
@@ -382,7 +394,7 @@ class ExecutorContract:
 
     def test_exit_code(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("three", exit_code=3))
+        handle = ex.start(harness.launch("three", exit_code=3)).handle
         status = harness.wait(ex, handle)
         assert status.state is RunState.FAILED
         assert status.exit_code == 3
@@ -390,7 +402,7 @@ class ExecutorContract:
 
     def test_poll_after_end_is_stable(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("stable", exit_code=5))
+        handle = ex.start(harness.launch("stable", exit_code=5)).handle
         first = harness.wait(ex, handle)
         harness.advance(0.05)
         assert ex.poll(handle) == first
@@ -398,7 +410,7 @@ class ExecutorContract:
 
     def test_stop_running(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("long", duration=60))
+        handle = ex.start(harness.launch("long", duration=60)).handle
         assert ex.poll(handle).state is RunState.RUNNING
         ex.stop(handle)
         status = ex.poll(handle)
@@ -409,20 +421,20 @@ class ExecutorContract:
 
     def test_stop_after_end_keeps_status(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("done"))
+        handle = ex.start(harness.launch("done")).handle
         assert harness.wait(ex, handle).state is RunState.SUCCEEDED
         ex.stop(handle)
         assert ex.poll(handle).state is RunState.SUCCEEDED
 
     def test_timeout(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
-        handle = ex.start(harness.launch("slow", duration=60, timeout=0.3))
+        handle = ex.start(harness.launch("slow", duration=60, timeout=0.3)).handle
         status = harness.wait(ex, handle)
         assert status.state is RunState.FAILED
         assert status.reason == "TrialTimeout"
 
     def test_reattach_after_end(self, harness: ExecutorHarness) -> None:
-        handle = _roundtrip(harness.executor.start(harness.launch("gone", exit_code=4)))
+        handle = _roundtrip(harness.executor.start(harness.launch("gone", exit_code=4)).handle)
         # The first executor never polls again (its controller died).
         restarted = harness.new_executor()
         status = harness.wait(restarted, handle)
@@ -431,7 +443,7 @@ class ExecutorContract:
 
     def test_reattach_while_running(self, harness: ExecutorHarness) -> None:
         handle = _roundtrip(
-            harness.executor.start(harness.launch("alive", duration=0.4, lines=["x=1"]))
+            harness.executor.start(harness.launch("alive", duration=0.4, lines=["x=1"])).handle
         )
         restarted = harness.new_executor()
         assert restarted.poll(handle).state is RunState.RUNNING
@@ -440,7 +452,7 @@ class ExecutorContract:
         assert "x=1\n" in _read(restarted.output_path(handle))
 
     def test_stop_from_restarted_executor(self, harness: ExecutorHarness) -> None:
-        handle = _roundtrip(harness.executor.start(harness.launch("orphan", duration=60)))
+        handle = _roundtrip(harness.executor.start(harness.launch("orphan", duration=60)).handle)
         restarted = harness.new_executor()
         restarted.stop(handle)
         assert restarted.poll(handle).state is not RunState.RUNNING
@@ -450,9 +462,9 @@ class ExecutorContract:
         # An experiment deleted and run again reuses trial names and directories: the new
         # run's output (read from offset 0 by the collector) must not contain the old one's.
         ex = harness.executor
-        first = ex.start(harness.launch("again", lines=["accuracy=0.1"]))
+        first = ex.start(harness.launch("again", lines=["accuracy=0.1"])).handle
         assert harness.wait(ex, first).state is RunState.SUCCEEDED
-        second = ex.start(harness.launch("again", lines=["accuracy=0.9"]))
+        second = ex.start(harness.launch("again", lines=["accuracy=0.9"])).handle
         assert harness.wait(ex, second).state is RunState.SUCCEEDED
         text = _read(ex.output_path(second))
         assert "accuracy=0.9\n" in text
@@ -461,7 +473,7 @@ class ExecutorContract:
     def test_many_trials_independent(self, harness: ExecutorHarness) -> None:
         ex = harness.executor
         handles = {
-            code: ex.start(harness.launch(f"par{code}", exit_code=code, lines=[f"n={code}"]))
+            code: ex.start(harness.launch(f"par{code}", exit_code=code, lines=[f"n={code}"])).handle
             for code in range(4)
         }
         for code, handle in handles.items():
