@@ -265,3 +265,87 @@ def test_create_experiment_inlines_configmaps(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(_CM_EXPERIMENT.replace("from-configmap", "from-file"))
     assert client.create_experiment(path, configmaps=[maps]).spec.trial_template.config_map is None
+
+
+# --------------------------------------------------------------------------- the lifecycle
+
+
+def _stored(tmp_path: Path, policy: str = "LongRunning") -> tunery.Client:
+    from tests.helpers import SCORE_IS_X, native_doc
+    from tunery.clock import FakeClock
+
+    client = tunery.Client(str(tmp_path / "life.db"), clock=FakeClock(5.0))
+    doc = native_doc("life", SCORE_IS_X, max_trials=2, extra_spec={"resumePolicy": policy})
+    exp = client.create_experiment(doc, base_dir=str(tmp_path), runs_dir=str(tmp_path / "r"))
+    assert (exp.status.value, exp.created_time) == ("Created", 5.0)
+    assert exp.runs_dir == str(tmp_path / "r")
+    return client
+
+
+def _complete(client: tunery.Client, reason: str, trials: int) -> None:
+    from tunery.ledger import TrialLedger
+    from tunery.model import Assignment, ExperimentCondition
+
+    ledger = TrialLedger(client.store, "life")
+    ledger.load(client.get_experiment("life").spec.objective)
+    for _ in range(trials):
+        trial = ledger.create_trial(Assignment({"x": 0.5}), 6.0)
+        ledger.transition(trial, [TrialCondition.CREATED], status=TrialCondition.SUCCEEDED)
+    client.store.set_experiment_status("life", ExperimentCondition.SUCCEEDED, reason, "done")
+
+
+def test_resume_goes_on_with_an_unfinished_experiment_under_a_new_budget(
+    tmp_path: Path,
+) -> None:
+    from tunery.client import ResumeAction
+
+    client = _stored(tmp_path)
+    resumed = client.resume("life", max_trials=7)
+    assert resumed.action is ResumeAction.RESUME and resumed.runs
+    assert resumed.experiment.spec.max_trial_count == 7
+    assert client.get_experiment("life").status.value == "Created"  # the controller's to write
+    with pytest.raises(tunery.errors.SpecError):
+        client.resume("life", max_trials=1)  # below parallelTrialCount: refused as in YAML
+
+
+def test_a_completed_experiment_is_extended_only_as_katib_would(tmp_path: Path) -> None:
+    from tunery.client import ResumeAction
+
+    client = _stored(tmp_path)
+    _complete(client, "ExperimentMaxTrialsReached", 2)
+    same = client.resume("life")  # no more trials allowed: nothing is written
+    assert same.action is ResumeAction.COMPLETED and not same.runs
+    assert client.get_experiment("life").status.value == "Succeeded"
+    extended = client.resume("life", max_trials=4)
+    assert extended.action is ResumeAction.EXTEND
+    exp = client.get_experiment("life")
+    assert (exp.status.value, exp.reason) == ("Restarting", "ExperimentRestarting")
+    assert exp.message == "Experiment is restarting with maxTrialCount 4"
+    assert exp.completion_time is None and exp.spec.max_trial_count == 4
+
+
+def test_a_stopped_or_never_resumed_experiment_is_not_extended(tmp_path: Path) -> None:
+    from tunery.client import ResumeAction
+
+    client = _stored(tmp_path)
+    _complete(client, "ExperimentStopped", 1)
+    assert client.resume("life", max_trials=9).action is ResumeAction.COMPLETED
+    assert client.get_experiment("life").spec.max_trial_count == 2
+
+    (tmp_path / "n").mkdir()
+    never = _stored(tmp_path / "n", policy="Never")
+    _complete(never, "ExperimentMaxTrialsReached", 2)
+    with pytest.raises(UserInputError, match="resumePolicy is Never"):
+        never.resume("life", max_trials=4)
+    assert never.get_experiment("life").status.value == "Succeeded"
+
+
+def test_same_search_ignores_only_the_budget(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tunery.client import same_search
+
+    spec = _stored(tmp_path).get_experiment("life").spec
+    budget = replace(spec, max_trial_count=9, parallel_trial_count=1, max_failed_trial_count=3)
+    assert same_search(spec, budget)
+    assert not same_search(spec, replace(spec, name="other"))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SCORE_IS_X, create, native_doc
-from tunery.controller import INTENT_KILL_TRIAL, INTENT_STOP_EXPERIMENT, Controller
+from tunery.controller import Controller
 from tunery.errors import LeaseHeldError
 from tunery.execute.local import LocalExecutor
-from tunery.model import ExperimentCondition, ExperimentReason, TrialCondition
+from tunery.model import ExperimentCondition, ExperimentReason, IntentKind, TrialCondition
 from tunery.storage import Store, TrialChange
 
 
@@ -289,12 +289,12 @@ def test_intents_stop_experiment_and_kill_trial(store: Store, tmp_path: Path) ->
     controller.tick()
     running = store.list_trials("intents", [TrialCondition.RUNNING])
     assert len(running) == 2
-    store.add_intent("intents", INTENT_KILL_TRIAL, running[0].name, 0.0)
+    store.add_intent("intents", IntentKind.KILL_TRIAL, running[0].name, 0.0)
     controller.tick()
     assert store.get_trial("intents", running[0].name).status is TrialCondition.KILLED
     # the freed slot is refilled
     assert len(store.list_trials("intents", [TrialCondition.RUNNING])) == 2
-    store.add_intent("intents", INTENT_STOP_EXPERIMENT, None, 0.0)
+    store.add_intent("intents", IntentKind.STOP_EXPERIMENT, None, 0.0)
     assert controller.tick()
     controller.release()
     exp = store.get_experiment("intents")
@@ -675,7 +675,7 @@ def _race(url: str, tmp_path: Path) -> None:
         # A wakes up in the middle of a long tick (its last renewal looks recent to it, as in
         # a tick that stops trials one grace period after another): its next write is refused
         # in that write's own transaction, and it stops.
-        a._lease_renewed_at = time.time()
+        a.ledger.renewed_at = time.time()
         with pytest.raises(LeaseLostError, match="stopped without writing"):
             for _ in range(50):
                 a.tick()
@@ -751,7 +751,7 @@ def test_stopping_many_trials_that_ignore_sigterm_takes_one_grace_period(
         assert time.monotonic() < deadline
         c.tick()
         c._idle()
-    store.add_intent("stubborn", INTENT_STOP_EXPERIMENT, None, time.time())
+    store.add_intent("stubborn", IntentKind.STOP_EXPERIMENT, None, time.time())
     began = time.monotonic()
     c.tick()
     took = time.monotonic() - began

@@ -599,7 +599,7 @@ def assert_same_as_stored(opt: Optimizer, reopen: Callable[[], Optimizer], where
         assert ours["algorithm"] == stored["algorithm"], f"{where}: algorithm state differs"
     finally:
         fresh.close()
-    opt._store.acquire_lease(opt.name, opt._owner, time.time(), 3600.0)
+    opt._ledger.acquire(time.time(), fence=False)
 
 
 def target_of(target: tuple[str, int], asked: list[Suggestion]) -> Any:

@@ -16,12 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import yaml
 
 from tunery.errors import LeaseHeldError, TuneryError, UserInputError
+
+if TYPE_CHECKING:
+    from tunery.controller import TrialEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -325,14 +328,16 @@ def _apply_overrides(
     return parse_document(to_document(spec))
 
 
-def _progress_printer(console: Any, experiment: Any) -> Callable[[Any], None]:
+def _progress_printer(console: Any, experiment: Any) -> Callable[[TrialEvent], None]:
     from rich.markup import escape
+
+    from tunery.controller import TrialEventKind
 
     spec = experiment.spec
 
-    def on_event(event: Any) -> None:
+    def on_event(event: TrialEvent) -> None:
         trial = event.trial
-        if event.kind == "finished" and trial is not None:
+        if event.kind is TrialEventKind.FINISHED and trial is not None:
             params = " ".join(f"{k}={_fmt(v)}" for k, v in trial.parameters.items())
             value = (
                 f"{spec.objective.objective_metric_name}={_fmt(trial.objective)}"
@@ -522,8 +527,8 @@ def run(
     as_json: bool,
 ) -> int:
     """Run the experiment in FILE to its end (resumes it if it already exists)."""
-    from tunery.model import Experiment
-    from tunery.spec import spec_warnings, to_document
+    from tunery.client import Client, same_search
+    from tunery.spec import spec_warnings
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
@@ -536,93 +541,51 @@ def run(
         _dry_run(spec, runs_dir, base_dir)
         return 0
     store = _open_store(db)
+    client = Client(store=store)
     existing = store.find_experiment(spec.name)
-    console = _console()
-    if existing is not None:
-        if _same_search(existing.spec, spec):
-            if existing.status.is_completed:  # stores the new spec only if it runs again
-                return _completed_again(
-                    console, store, existing, spec, as_json, quiet, executor_url
-                )
-            if existing.spec != spec:
-                store.update_experiment_spec(spec.name, spec, to_document(spec))
-            if not (quiet or as_json):
-                console.print(f"experiment {spec.name} exists: resuming it")
-        else:
-            _fail(
-                f"an experiment named {spec.name!r} already exists with a different spec",
-                f"run it under another name (--name), or `tunery delete {spec.name}` first",
-            )
-    else:
-        runs = os.path.abspath(runs_dir or "tunery-runs")
-        store.create_experiment(
-            Experiment(
-                name=spec.name,
-                spec=spec,
-                document=to_document(spec),
-                created_time=datetime.now(UTC).timestamp(),
-                base_dir=base_dir,
-                runs_dir=runs,
-            )
-        )
-    return _drive(
-        store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
-    )
-
-
-def _same_search(a: Any, b: Any) -> bool:
-    """Specs equal except for the budget knobs a user may change between runs."""
-    keys = {"parallel_trial_count": 0, "max_trial_count": 0, "max_failed_trial_count": 0}
-    return bool(replace(a, **keys) == replace(b, **keys))
-
-
-def _completed_again(
-    console: Any,
-    store: Any,
-    existing: Any,
-    spec: Any,
-    as_json: bool,
-    quiet: bool,
-    executor_url: str | None = None,
-) -> int:
-    """``run``/``resume`` of a completed experiment: extend it if Katib would, else report."""
-    from tunery.model import ExperimentCondition, ResumePolicy
-
-    trials = store.list_trials(existing.name)
-    completed = sum(1 for t in trials if t.status.is_completed)
-    can_extend = (
-        existing.reason == "ExperimentMaxTrialsReached"
-        and spec.max_trial_count is not None
-        and spec.max_trial_count > completed
-    )
-    if can_extend and spec.resume_policy is ResumePolicy.NEVER:
-        _fail(
-            f"experiment {existing.name!r} has completed and its resumePolicy is Never",
-            "set spec.resumePolicy: LongRunning to extend a finished experiment",
-        )
-    if can_extend:
-        from tunery.spec import to_document
-
-        if spec != existing.spec:
-            store.update_experiment_spec(existing.name, spec, to_document(spec))
-        store.set_experiment_status(
-            existing.name,
-            ExperimentCondition.RESTARTING,
-            "ExperimentRestarting",
-            f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
-            clear_completion=True,
-        )
+    if existing is None:
+        client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
         return _drive(
-            store,
-            existing.name,
-            gpus=None,
-            quiet=quiet,
-            as_json=as_json,
-            executor_url=executor_url,
+            store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
         )
-    if not (quiet or as_json):
-        console.print(f"experiment {existing.name} has already completed")
-    return _report(console, existing, trials, as_json=as_json, quiet=quiet)
+    if not same_search(existing.spec, spec):
+        _fail(
+            f"an experiment named {spec.name!r} already exists with a different spec",
+            f"run it under another name (--name), or `tunery delete {spec.name}` first",
+        )
+    return _resume(client, spec.name, spec, None, gpus, quiet, as_json, executor_url, announce=True)
+
+
+def _resume(
+    client: Any,
+    name: str,
+    spec: Any,
+    max_trials: int | None,
+    gpus: str | None,
+    quiet: bool,
+    as_json: bool,
+    executor_url: str | None,
+    *,
+    announce: bool,
+) -> int:
+    """``run``/``resume`` of a stored experiment: go on with it, extend it if it has completed
+    and Katib would (``Client.resume``), else report it; ``announce``: say it is resumed."""
+    from tunery.client import ResumeAction
+
+    console = _console()
+    resumed = client.resume(name, spec=spec, max_trials=max_trials)
+    if resumed.action is ResumeAction.COMPLETED:
+        if not (quiet or as_json):
+            console.print(f"experiment {name} has already completed")
+        trials = client.store.list_trials(name)
+        return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
+    if resumed.action is ResumeAction.EXTEND:
+        gpus = None  # as it always was: an extended experiment does not take --gpus
+    elif announce and not (quiet or as_json):
+        console.print(f"experiment {name} exists: resuming it")
+    return _drive(
+        client.store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+    )
 
 
 def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
@@ -676,18 +639,12 @@ def resume(
     as_json: bool,
 ) -> int:
     """Resume experiment NAME after a crash, Ctrl-C or reboot."""
-    from tunery.spec import to_document
+    from tunery.client import Client
 
-    store = _open_store(db)
-    existing = store.get_experiment(name)
-    spec = existing.spec
-    if max_trials is not None:
-        spec = _apply_overrides(spec, None, None, max_trials)
-    if existing.status.is_completed:  # stores the new spec only if it runs again
-        return _completed_again(_console(), store, existing, spec, as_json, quiet, executor_url)
-    if spec != existing.spec:
-        store.update_experiment_spec(name, spec, to_document(spec))
-    return _drive(store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url)
+    client = Client(store=_open_store(db))
+    return _resume(
+        client, name, None, max_trials, gpus, quiet, as_json, executor_url, announce=False
+    )
 
 
 # --------------------------------------------------------------------------- read commands
@@ -888,8 +845,9 @@ def best(name: str, db: str | None, as_json: bool) -> int:
 @_db_option
 def stop(name: str, db: str | None) -> None:
     """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
-    from tunery.controller import INTENT_STOP_EXPERIMENT, Controller
+    from tunery.controller import Controller
     from tunery.execute import open_executor, reopen_url
+    from tunery.model import IntentKind
 
     store = _open_store(db)
     exp = store.get_experiment(name)
@@ -897,7 +855,7 @@ def stop(name: str, db: str | None) -> None:
         click.echo(f"experiment {name} has already completed ({exp.reason})")
         return
     now = datetime.now(UTC).timestamp()
-    store.add_intent(name, INTENT_STOP_EXPERIMENT, None, now)
+    store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, now)
     # With no controller running, this process kills the trials itself: through the executor
     # their handles name (a Dask scheduler), or locally.
     urls = (
@@ -929,7 +887,7 @@ def delete(name: str, db: str | None, yes: bool) -> None:
     lease = store.lease_owner(name)
     now = datetime.now(UTC).timestamp()
     if lease is not None and lease[1] > now:
-        from tunery.controller import owner_is_dead
+        from tunery.ledger import owner_is_dead
 
         if not owner_is_dead(lease[0]):
             _fail(

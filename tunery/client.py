@@ -30,6 +30,18 @@ imported by reference.
 
 The experiment lives in the database like any other (``tunery list``, ``tunery trials``); the
 same code with the same settings resumes the same experiment.
+
+The experiment's lifecycle has one home here: :meth:`Client.create_experiment` is the one way
+an experiment is stored (the CLI, the UI, :func:`tune` and the ask/tell Optimizer call it),
+and :meth:`Client.resume` holds Katib's rules for running a stored experiment again
+(:func:`same_search`, :func:`can_extend`).  An experiment's status has one writer per
+situation:
+
+* **the client**, before any controller runs it: ``Created`` (creation) and ``Restarting``
+  (a completed experiment extended by :meth:`Client.resume`);
+* **its controller**, which holds the experiment's lease, from then on: ``Running`` when it
+  starts, and the final ``Succeeded``/``Failed`` (``tunery.controller``; the ask/tell
+  Optimizer plays the controller for its own experiment, so it writes ``Running``).
 """
 
 from __future__ import annotations
@@ -44,28 +56,99 @@ import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tunery.clock import Clock, SystemClock
 from tunery.errors import AlreadyExistsError, MissingExtraError, UserInputError
-from tunery.model import Experiment, ExperimentSpec, Trial, best_trial
+from tunery.model import (
+    Experiment,
+    ExperimentCondition,
+    ExperimentReason,
+    ExperimentSpec,
+    IntentKind,
+    ResumePolicy,
+    Trial,
+    best_trial,
+)
 
-__all__ = ["Client", "ExperimentHandle", "tune"]
+if TYPE_CHECKING:
+    from tunery.storage.base import BaseStore
+
+__all__ = [
+    "Client",
+    "ExperimentHandle",
+    "ResumeAction",
+    "Resumption",
+    "can_extend",
+    "same_search",
+    "tune",
+]
 
 
-def _now() -> float:
-    return datetime.now(UTC).timestamp()
+def same_search(a: ExperimentSpec, b: ExperimentSpec) -> bool:
+    """Specs equal except for the budget knobs a user may change between runs."""
+    keys: dict[str, Any] = {
+        "parallel_trial_count": 0,
+        "max_trial_count": 0,
+        "max_failed_trial_count": 0,
+    }
+    return bool(replace(a, **keys) == replace(b, **keys))
+
+
+def can_extend(existing: Experiment, spec: ExperimentSpec, completed: int) -> bool:
+    """Whether Katib would run a completed experiment again under ``spec``: it ended because
+    it reached maxTrialCount, and ``spec`` allows more trials than the ``completed`` ones."""
+    return (
+        existing.reason == ExperimentReason.MAX_TRIALS_REACHED
+        and spec.max_trial_count is not None
+        and spec.max_trial_count > completed
+    )
+
+
+class ResumeAction(StrEnum):
+    """What :meth:`Client.resume` found to do."""
+
+    #: Not completed: its controller goes on with it.
+    RESUME = "resume"
+    #: Completed, and extended (Katib's resume with a larger maxTrialCount): now Restarting.
+    EXTEND = "extend"
+    #: Completed, and nothing more to run.
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """The answer of :meth:`Client.resume`: ``experiment`` as stored now, and what to do."""
+
+    experiment: Experiment
+    action: ResumeAction
+
+    @property
+    def runs(self) -> bool:
+        """Whether a controller should now run the experiment."""
+        return self.action is not ResumeAction.COMPLETED
 
 
 class Client:
     """Experiments in one database (``db``: URL or SQLite path; default ``$TUNERY_DB`` or
-    ``./tunery.db``)."""
+    ``./tunery.db``), or in an open ``store``.  ``clock`` dates what the client writes."""
 
-    def __init__(self, db: str | None = None) -> None:
-        from tunery.storage import Store
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        store: BaseStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if store is None:
+            from tunery.storage import Store
 
-        self.store = Store(db)
+            store = Store(db)
+        self.store: BaseStore = store
+        self.clock: Clock = clock or SystemClock()
 
     @property
     def url(self) -> str:
@@ -78,6 +161,7 @@ class Client:
         base_dir: str | None = None,
         runs_dir: str | None = None,
         configmaps: Sequence[str | os.PathLike[str]] = (),
+        trial_dirs: bool = True,
     ) -> Experiment:
         """Store an experiment from a YAML/JSON file, a document dict or a spec (not run yet).
 
@@ -86,6 +170,8 @@ class Client:
         ``./tunery-runs``).  ``configmaps``: YAML files (or directories) of ConfigMaps for a
         ``trialTemplate.configMap`` (also ``TUNERY_CONFIGMAPS`` and, for a file, the
         ``configmaps/`` directory next to it); the stored experiment keeps the inlined template.
+        ``trial_dirs=False``: its trials run no process (ask/tell), so it has no ``runs_dir``.
+        The experiment is stored ``Created``; AlreadyExistsError when the name is taken.
         """
         from tunery.spec import load_file, parse_document, to_document
         from tunery.spec.katib import inline_configmaps
@@ -108,11 +194,58 @@ class Client:
                 name=spec.name,
                 spec=spec,
                 document=to_document(spec),
-                created_time=_now(),
+                created_time=self.clock.now(),
                 base_dir=os.path.abspath(base_dir or os.getcwd()),
-                runs_dir=os.path.abspath(runs_dir or "tunery-runs"),
+                runs_dir=os.path.abspath(runs_dir or "tunery-runs") if trial_dirs else None,
             )
         )
+
+    def resume(
+        self,
+        name: str,
+        *,
+        spec: ExperimentSpec | None = None,
+        max_trials: int | None = None,
+    ) -> Resumption:
+        """Make experiment ``name`` ready to run again, by Katib's rules; runs nothing.
+
+        ``spec``: the spec to run it under (default: the stored one; the caller has checked
+        :func:`same_search`); ``max_trials``: a new maxTrialCount.  An experiment that has not
+        completed keeps going (its new spec stored when it changed).  A completed one is
+        extended when :func:`can_extend` says so: its new spec is stored and it becomes
+        ``Restarting`` (UserInputError when its resumePolicy is Never); otherwise nothing is
+        written.
+        """
+        existing = self.store.get_experiment(name)
+        spec = spec or existing.spec
+        if max_trials is not None:
+            spec = _with_budget(spec, max_trials)
+        if not existing.status.is_completed:
+            self._store_spec(existing, spec)
+            return Resumption(self.store.get_experiment(name), ResumeAction.RESUME)
+        completed = sum(1 for t in self.store.list_trials(name) if t.status.is_completed)
+        if not can_extend(existing, spec, completed):
+            return Resumption(existing, ResumeAction.COMPLETED)
+        if spec.resume_policy is ResumePolicy.NEVER:
+            raise UserInputError(
+                f"experiment {name!r} has completed and its resumePolicy is Never",
+                "set spec.resumePolicy: LongRunning to extend a finished experiment",
+            )
+        self._store_spec(existing, spec)
+        self.store.set_experiment_status(
+            name,
+            ExperimentCondition.RESTARTING,
+            ExperimentReason.RESTARTING,
+            f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
+            clear_completion=True,
+        )
+        return Resumption(self.store.get_experiment(name), ResumeAction.EXTEND)
+
+    def _store_spec(self, existing: Experiment, spec: ExperimentSpec) -> None:
+        from tunery.spec import to_document
+
+        if spec != existing.spec:
+            self.store.update_experiment_spec(existing.name, spec, to_document(spec))
 
     def run_experiment(
         self, name: str, *, wait: bool = True, executor: Any = None
@@ -152,10 +285,8 @@ class Client:
 
     def stop_experiment(self, name: str) -> None:
         """Ask the controller to stop ``name`` (kills its running trials)."""
-        from tunery.controller import INTENT_STOP_EXPERIMENT
-
         self.store.get_experiment(name)
-        self.store.add_intent(name, INTENT_STOP_EXPERIMENT, None, _now())
+        self.store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, self.clock.now())
 
     def delete_experiment(self, name: str) -> None:
         self.store.delete_experiment(name)
@@ -345,6 +476,13 @@ class ExperimentHandle:
         return f"<tunery experiment {self.name}: {exp.status.value}{best_text}>"
 
 
+def _with_budget(spec: ExperimentSpec, max_trials: int) -> ExperimentSpec:
+    """``spec`` with maxTrialCount ``max_trials``, validated again as a document would be."""
+    from tunery.spec import parse_document, to_document
+
+    return parse_document(to_document(replace(spec, max_trial_count=max_trials)))
+
+
 def _plotly() -> Any:
     try:
         import plotly.graph_objects as go
@@ -469,7 +607,7 @@ def tune(
     Dask cluster the workers must see ``runs_dir`` (the objective's script lives there).
     """
     from tunery.search import split_parameters
-    from tunery.spec import parse_document, to_document
+    from tunery.spec import parse_document
 
     searched, fixed = split_parameters(parameters)
     try:
@@ -553,16 +691,7 @@ def tune(
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
         try:
-            client.store.create_experiment(
-                Experiment(
-                    name=exp_name,
-                    spec=spec,
-                    document=to_document(spec),
-                    created_time=_now(),
-                    base_dir=os.getcwd(),
-                    runs_dir=runs,
-                )
-            )
+            client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=runs)
         except AlreadyExistsError:  # created by a racing process: fall through to resume
             existing = client.store.get_experiment(exp_name)
     if existing is not None and existing.spec != spec:

@@ -20,22 +20,19 @@ gone without an exit status.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
-import socket
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
 from tunery.crashpoints import crashpoint
-from tunery.errors import LeaseLostError, StorageConnectionLost, TuneryError
+from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
 from tunery.launch import (
@@ -44,8 +41,8 @@ from tunery.launch import (
     experiment_dir,
     prepare_trial_dirs,
     seed_for,
-    trial_name_for,
 )
+from tunery.ledger import Batch, TrialLedger
 from tunery.model import (
     Assignment,
     CollectorKind,
@@ -53,107 +50,44 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentReason,
     IntentKind,
-    MetricSummary,
     Observation,
     Trial,
     TrialCondition,
+    TrialReason,
     objective_value,
 )
 from tunery.outcome import last_output_line, with_output_line
 from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
-from tunery.storage import Store, TrialChange
+from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
-from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
+from tunery.thinning import OBSERVATION_LIMIT
 
 log = logging.getLogger(__name__)
-
-#: Intent kinds the controller obeys.
-#: The intent kinds (``tunery.model.IntentKind``), by their old names.
-INTENT_STOP_EXPERIMENT = IntentKind.STOP_EXPERIMENT.value
-INTENT_KILL_TRIAL = IntentKind.KILL_TRIAL.value
 
 #: Seconds one tick spends reading trials' metrics, beyond one bounded read per trial: a trial
 #: that prints faster than that is read on at the next tick, which then comes at once.
 READ_SECONDS = 1.0
 
 
-def default_owner() -> str:
-    """A lease owner id: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+class TrialEventKind(StrEnum):
+    """What happened, in a :class:`TrialEvent`."""
 
-
-def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` names a process on this host that no longer exists.
-
-    Lets ``tunery resume`` take over at once after the previous controller was killed,
-    instead of waiting for its lease to expire.
-    """
-    parts = owner.split(":")
-    if len(parts) < 2 or parts[0] != socket.gethostname():
-        return False
-    try:
-        pid = int(parts[1])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    # The pid exists; it may be a zombie of a killed controller (our own child in tests).
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-        return state in ("Z", "X")
-    except (OSError, IndexError):
-        return False
+    #: A trial's process started (``trial`` is set).
+    STARTED = "started"
+    #: A trial ended, whatever its status (``trial`` is set).
+    FINISHED = "finished"
+    #: The experiment completed (``experiment`` is set).
+    EXPERIMENT_FINISHED = "experiment-finished"
 
 
 @dataclass
 class TrialEvent:
     """What the controller reports to whoever watches it (the CLI's progress display)."""
 
-    kind: str  # "started" | "finished" | "experiment-finished"
+    kind: TrialEventKind
     trial: Trial | None = None
     experiment: Experiment | None = None
-
-
-@dataclass
-class _Batch:
-    """One bounded read of a trial's metrics, ready to store (``Controller._read_metrics``)."""
-
-    #: The new observations that are kept (:mod:`tunery.thinning`).
-    observations: list[Observation]
-    #: The trial's metric summaries, from every value read so far.
-    metrics: dict[str, MetricSummary]
-    cursor: dict[str, Any]
-    #: ``Store.add_observations``'s ``thin``: the stored curves to thin before adding these.
-    thin: dict[str, tuple[int, int]]
-    #: The trial's labels when this read thins a curve for the first time, else None.
-    labels: dict[str, str] | None
-    #: The read stopped at its bound: more lines are waiting.
-    more: bool
-
-
-@dataclass
-class _Counts:
-    by_status: dict[TrialCondition, int] = field(default_factory=dict)
-
-    @property
-    def active(self) -> int:
-        return sum(n for s, n in self.by_status.items() if s.is_active)
-
-    @property
-    def completed(self) -> int:
-        return sum(n for s, n in self.by_status.items() if s.is_completed)
-
-    @property
-    def failed(self) -> int:
-        return sum(n for s, n in self.by_status.items() if s.is_failed)
 
 
 class Controller:
@@ -161,7 +95,7 @@ class Controller:
 
     def __init__(
         self,
-        store: Store,
+        store: BaseStore,
         experiment: str,
         executor: Executor,
         *,
@@ -178,17 +112,21 @@ class Controller:
         self.name = experiment
         self.executor = executor
         self.clock = clock or SystemClock()
-        self.owner = owner or default_owner()
-        self.lease_ttl = lease_ttl
+        # The controller is the only writer of trial state: its ledger keeps every trial in
+        # memory and refreshes one row after each of its own writes.
+        self.ledger = TrialLedger(
+            store,
+            experiment,
+            owner=owner,
+            lease_ttl=lease_ttl,
+            observation_limit=observation_limit,
+        )
         self.poll_interval = poll_interval
         #: Seconds between two reads of the intents table (stop/kill requests).
         self.intent_interval = intent_interval
         self.on_event = on_event
         #: How long ``run`` keeps reconnecting after the database connection is lost.
         self.reconnect_timeout = reconnect_timeout
-        #: Which observations of a trial are stored: all up to ``observation_limit`` per
-        #: metric, then a thinned curve (:mod:`tunery.thinning`).
-        self.thinning = Thinning(observation_limit)
         #: ``time.monotonic()`` until which this tick may go on reading metrics.
         self._read_until = 0.0
         #: A read stopped at its bound this tick: the next tick comes without waiting.
@@ -198,23 +136,18 @@ class Controller:
         #: Builds the History the algorithms see (the search space is built once, in start).
         self._history: HistoryBuilder | None = None
         self._collector: Collector | None = None
-        self._lease_renewed_at = 0.0
         self._started = False
         self._nothing_to_suggest = False
-        #: The algorithm state as last stored (a copy), to store it only when it changes.
-        self._saved_state: dict[str, Any] | None = None
-        # The controller is the only writer of trial state, so it keeps every trial in
-        # memory and refreshes one row after each of its own writes: a tick costs the same
-        # with 10 or 10,000 finished trials.
-        self._trials: dict[str, Trial] = {}
-        self._active: dict[str, Trial] = {}
-        self._counts = _Counts({s: 0 for s in TrialCondition})
-        self._goal_trial: str | None = None
         self._intents_checked_at = -float("inf")
         self._stopper: EarlyStopper | None = None
         #: Objective-metric observations per trial (kept only when early stopping is on),
         #: thinned as the stored ones are.
         self._curves: dict[str, list[Observation]] = {}
+
+    @property
+    def owner(self) -> str:
+        """The lease owner id of this controller (``host:pid:random`` unless given)."""
+        return self.ledger.owner
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -227,33 +160,24 @@ class Controller:
     def start(self) -> None:
         """Take the lease and prepare the algorithm; marks the experiment Running."""
         now = self.clock.now()
-        self.store.acquire_lease(self.name, self.owner, now, self.lease_ttl, steal=owner_is_dead)
-        # From now on every write of this controller checks, in its own transaction, that the
-        # lease is still ours: a controller that lost it (a stalled tick) never writes again.
-        self.store.fence(self.name, self.owner)
-        self._lease_renewed_at = now
+        # Fenced: a controller that lost its lease (a stalled tick) never writes again.
+        self.ledger.acquire(now, fence=True)
         exp = self.store.get_experiment(self.name)
         self._experiment = exp
         spec = exp.spec
         self._stopper = create_stopper(spec)
         self._suggester = create_suggester(spec, seed_for(self.name))
         self._history = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
-        state = self.store.load_algorithm_state(self.name)
+        state = self.ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
-        self._saved_state = copy.deepcopy(state)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
-        self._trials = {}
-        self._active = {}
-        self._counts = _Counts({s: 0 for s in TrialCondition})
-        self._goal_trial = None
         self._curves = {}
         if self._stopper is not None:
             metric = spec.objective.objective_metric_name
             for obs in self.store.get_observations(self.name, metric=metric):
                 self._curves.setdefault(obs.trial_name, []).append(obs)
-        for trial in self.store.list_trials(self.name):
-            self._remember(trial)
+        for trial in self.ledger.load(spec.objective):
             if trial.status.is_active and trial.handle:
                 # Re-attached trials hold their resources (GPUs) before anything new starts.
                 self.executor.adopt(trial.handle)
@@ -275,9 +199,8 @@ class Controller:
 
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
-        self.store.unfence(self.name)
         try:
-            self.store.release_lease(self.name, self.owner)
+            self.ledger.release()
         finally:
             self._started = False
 
@@ -320,64 +243,33 @@ class Controller:
                 log.warning("could not release the lease (it expires by itself): %s", exc)
         return self.store.get_experiment(self.name)
 
-    def interrupt(self, reason: str = "Interrupted", message: str | None = None) -> int:
+    def interrupt(self, reason: str = TrialReason.INTERRUPTED, message: str | None = None) -> int:
         """Kill every active trial (Ctrl-C): they become Killed; the experiment stays resumable.
 
         Returns how many trials were killed.
         """
-        active = list(self._active.values())
+        active = list(self.ledger.active.values())
         self._kill_all(active, reason, message or "the controller was interrupted")
         return len(active)
 
     def _idle(self) -> None:
         if self._behind:
             return  # metric lines are waiting to be read
-        handles = [t.handle for t in self._active.values() if t.handle]
+        handles = [t.handle for t in self.ledger.active.values() if t.handle]
         self.executor.wait(handles, self.poll_interval, self.clock)
 
     # ------------------------------------------------------------------ the cache
 
-    def _remember(self, trial: Trial) -> Trial:
-        old = self._trials.get(trial.name)
-        if old is not None:
-            self._counts.by_status[old.status] -= 1
-        self._counts.by_status[trial.status] += 1
-        self._trials[trial.name] = trial
-        if trial.status.is_active:
-            self._active[trial.name] = trial
-        else:
-            self._active.pop(trial.name, None)
-            goal = self.experiment.spec.objective
-            if (
-                self._goal_trial is None
-                and trial.status is TrialCondition.SUCCEEDED
-                and trial.objective is not None
-                and goal.goal_reached(trial.objective)
-            ):
-                self._goal_trial = trial.name
-        return trial
-
-    def _refresh(self, name: str) -> Trial:
-        return self._remember(self.store.get_trial(self.name, name))
-
     def _update(
         self, trial: Trial, expect: Sequence[TrialCondition], **changes: Any
     ) -> tuple[Trial, bool]:
-        """Compare-and-set a trial in the store and in the cache (no read back when applied)."""
-        observations = changes.pop("observations", ())
-        thin = changes.pop("thin", None)
-        change = TrialChange(**changes)
-        applied = self.store.update_trial(
-            self.name, trial.name, change, expect=expect, observations=observations, thin=thin
-        )
-        if applied:
-            return self._remember(change.apply(trial)), True
-        return self._refresh(trial.name), False
+        """Compare-and-set a trial in the store and in the cache (``TrialLedger.transition``)."""
+        return self.ledger.transition(trial, expect, **changes)
 
     @property
     def trials(self) -> list[Trial]:
         """Every trial of the experiment, by index (the controller's view)."""
-        return list(self._trials.values())
+        return self.ledger.trials
 
     # ------------------------------------------------------------------ the loop
 
@@ -399,11 +291,11 @@ class Controller:
             if self._obey_intents():
                 return True
 
-        for trial in list(self._active.values()):
+        for trial in list(self.ledger.active.values()):
             self._renew_lease(self.clock.now())  # a tick reading many floods can be long
             self._reconcile_trial(trial)
 
-        if self._stopper is not None and self._active:
+        if self._stopper is not None and self.ledger.active:
             self._early_stop()
 
         if self._check_completion():
@@ -415,33 +307,28 @@ class Controller:
     # ------------------------------------------------------------------ steps
 
     def _renew_lease(self, now: float) -> None:
-        if now - self._lease_renewed_at < self.lease_ttl / 3:
-            return
-        if not self.store.renew_lease(self.name, self.owner, now, self.lease_ttl):
-            raise LeaseLostError(
-                f"experiment {self.name!r}: this controller lost its lease to another one",
-                "only one controller may drive an experiment; this one stops here",
-            )
-        self._lease_renewed_at = now
+        self.ledger.renew(now)
 
     def _obey_intents(self) -> bool:
         intents = self.store.pending_intents(self.name)
-        stopped = any(i.kind == INTENT_STOP_EXPERIMENT for i in intents)
+        stopped = any(i.kind == IntentKind.STOP_EXPERIMENT for i in intents)
         if stopped:
             self._finish_experiment(
                 ExperimentCondition.SUCCEEDED,
                 ExperimentReason.STOPPED,
                 "Experiment was stopped by the user",
-                kill_reason="ExperimentStopped",
+                kill_reason=TrialReason.EXPERIMENT_STOPPED,
             )
         else:
             # Trials to kill are stopped together (one grace period for all of them).
-            targets = {i.target for i in intents if i.kind == INTENT_KILL_TRIAL and i.target}
-            doomed = [t for name, t in self._active.items() if name in targets]
+            targets = {i.target for i in intents if i.kind == IntentKind.KILL_TRIAL and i.target}
+            doomed = [t for name, t in self.ledger.active.items() if name in targets]
             if doomed:
-                self._kill_all(doomed, "KilledByUser", "the trial was killed on request")
+                self._kill_all(
+                    doomed, TrialReason.KILLED_BY_USER, "the trial was killed on request"
+                )
         for intent in intents:
-            if intent.kind not in (INTENT_STOP_EXPERIMENT, INTENT_KILL_TRIAL):
+            if intent.kind not in (IntentKind.STOP_EXPERIMENT, IntentKind.KILL_TRIAL):
                 log.warning("ignoring unknown intent %r on %s", intent.kind, self.name)
             self.store.complete_intent(intent.id, self.clock.now())
         return stopped
@@ -480,12 +367,12 @@ class Controller:
                 trial,
                 [TrialCondition.CREATED],
                 status=TrialCondition.FAILED,
-                reason="TrialStartFailed",
+                reason=TrialReason.START_FAILED,
                 message=message or type(exc).__name__,
                 completion_time=self.clock.now(),
             )
             log.warning("trial %s could not start: %s", trial.name, message)
-            self._emit("finished", trial)
+            self._emit(TrialEventKind.FINISHED, trial)
             return
         crashpoint("controller.trial_started")
         now = self.clock.now()
@@ -494,14 +381,14 @@ class Controller:
             trial,
             [TrialCondition.CREATED],
             status=TrialCondition.RUNNING,
-            reason="TrialRunning",
+            reason=TrialReason.RUNNING,
             message="Trial is running",
             handle=handle,
             cursor={"source": source},
             start_time=now,
         )
         crashpoint("controller.trial_running")
-        self._emit("started", trial)
+        self._emit(TrialEventKind.STARTED, trial)
 
     def _parent_checkpoint(self, parent: str) -> str:
         return checkpoint_dir(experiment_dir(self.experiment.runs_dir, self.name), parent)
@@ -524,7 +411,7 @@ class Controller:
                 trial,
                 [TrialCondition.CREATED],
                 status=TrialCondition.RUNNING,
-                reason="TrialRunning",
+                reason=TrialReason.RUNNING,
                 message="Trial is running (re-attached after a controller restart)",
                 handle=handle,
                 cursor={"source": self._source(handle, launch)},
@@ -550,7 +437,7 @@ class Controller:
                 trial,
                 [TrialCondition.CREATED],
                 status=TrialCondition.RUNNING,
-                reason="TrialRunning",
+                reason=TrialReason.RUNNING,
                 message="Trial is running",
                 start_time=trial.start_time or self.clock.now(),
             )
@@ -575,24 +462,13 @@ class Controller:
         self._behind = True
         return True
 
-    def _save(self, trial: Trial, batch: _Batch) -> Trial:
+    def _save(self, trial: Trial, batch: Batch) -> Trial:
         """Store a read's observations, metric summaries and cursor (and labels) together."""
-        self.store.add_observations(
-            self.name,
-            trial.name,
-            batch.observations,
-            metrics=batch.metrics,
-            cursor=batch.cursor,
-            thin=batch.thin,
-            labels=batch.labels,
-        )
-        crashpoint("controller.metrics_collected")
+        trial = self.ledger.record(trial, batch)
         self._add_curve(trial.name, batch)
-        if batch.labels is not None:
-            trial = replace(trial, labels=batch.labels)
-        return self._remember(replace(trial, metrics=batch.metrics, cursor=batch.cursor))
+        return trial
 
-    def _add_curve(self, trial_name: str, batch: _Batch) -> None:
+    def _add_curve(self, trial_name: str, batch: Batch) -> None:
         """Keep the early stopper's copy of a trial's curve as the stored one."""
         if self._stopper is None:
             return
@@ -603,7 +479,7 @@ class Controller:
             curve[keep:] = curve[keep::every]
         curve.extend(o for o in batch.observations if o.metric_name == metric)
 
-    def _read_metrics(self, trial: Trial, final: bool) -> _Batch | None:
+    def _read_metrics(self, trial: Trial, final: bool) -> Batch | None:
         """One bounded read of the trial's new metric lines; None if there is nothing new.
 
         Every value goes into the metric summaries (min, max, latest stay exact); the
@@ -611,9 +487,8 @@ class Controller:
         """
         if self._collector is None or trial.handle is None:
             return None
-        cursor = dict(trial.cursor or {})
+        cursor = trial.cursor or {}
         collector_cursor = cursor.get("collector")
-        counts: dict[str, int] = dict(cursor.get("counts", {}))
         source = cursor.get("source") or self.executor.output_path(trial.handle)
         try:
             records, new_cursor = self._collector.read(source, collector_cursor, final=final)
@@ -623,45 +498,13 @@ class Controller:
         more = bool(new_cursor.pop("more", False))
         if not records and new_cursor == collector_cursor:
             return None
-        thinning = self.thinning
-        strides: dict[str, int] = {}
-        thin: dict[str, tuple[int, int]] = {}
-        for name, n in Counter(r.name for r in records).items():
-            strides[name], every = thinning.advance(counts.get(name, 0), n)
-            if every > 1:
-                thin[name] = (thinning.head, every)
-        metrics = dict(trial.metrics)
-        observations = []
-        for record in records:
-            name = record.name
-            n = counts.get(name, 0)
-            counts[name] = n + 1
-            metrics[name] = metrics.get(name, MetricSummary()).add(record.value)
-            if thinning.kept(n, strides[name]):
-                step = record.step if record.step is not None else n
-                observations.append(
-                    Observation(trial.name, name, record.value, step, record.timestamp)
-                )
-        cursor["collector"] = new_cursor
-        cursor["counts"] = counts
-        labels = None
-        thinned = ",".join(sorted(name for name, n in counts.items() if thinning.thinned(n)))
-        if thinned and trial.labels.get(THINNED_LABEL) != thinned:
-            labels = {**trial.labels, THINNED_LABEL: thinned}
-            log.warning(
-                "trial %s reported more than %d observations of %s: its curve is thinned "
-                "from here on (min, max and latest stay exact)",
-                trial.name,
-                thinning.limit,
-                thinned,
-            )
-        return _Batch(observations, metrics, cursor, thin, labels, more)
+        return self.ledger.batch(trial, records, new_cursor, more)
 
     def _finish_trial(
         self,
         trial: Trial,
         status: RunStatus,
-        last: _Batch | None,
+        last: Batch | None,
     ) -> None:
         spec = self.experiment.spec
         now = self.clock.now()
@@ -677,18 +520,19 @@ class Controller:
                 extra["labels"] = last.labels
             trial = replace(trial, metrics=last.metrics, cursor=last.cursor)
         objective = objective_value(spec.objective, trial.metrics)
+        reason: str  # a TrialReason, or the executor's own reason for a failure
         if status.state is RunState.SUCCEEDED:
             no_collection = spec.metrics_collector.kind in (CollectorKind.NONE, CollectorKind.PUSH)
             if objective is None and not no_collection:
                 new_status = TrialCondition.METRICS_UNAVAILABLE
-                reason = "MetricsUnavailable"
+                reason = TrialReason.METRICS_UNAVAILABLE
                 metric = spec.objective.objective_metric_name
                 message = f"the trial succeeded but never reported {metric!r}"
                 if metric in trial.metrics:
                     message = f"the trial reported {metric!r} only as NaN/inf"
             else:
                 new_status = TrialCondition.SUCCEEDED
-                reason = "TrialSucceeded"
+                reason = TrialReason.SUCCEEDED
                 message = "Trial has succeeded"
         elif trial.pending_outcome:
             # The previous controller was stopping this trial when it died: finish the job.
@@ -698,11 +542,11 @@ class Controller:
             message = str(intent["message"])
         elif status.state is RunState.LOST:
             new_status = TrialCondition.FAILED
-            reason = "TrialLost"
+            reason = TrialReason.LOST
             message = status.message or "the trial's process disappeared without an exit status"
         else:
             new_status = TrialCondition.FAILED
-            reason = status.reason or "TrialFailed"
+            reason = status.reason or TrialReason.FAILED
             message = status.message or "Trial has failed"
         if new_status.is_failed and not trial.pending_outcome:
             message = self._with_output_line(trial, message)
@@ -720,7 +564,7 @@ class Controller:
         if applied and last is not None:
             self._add_curve(trial.name, last)
         if applied:
-            self._emit("finished", trial)
+            self._emit(TrialEventKind.FINISHED, trial)
 
     def _with_output_line(self, trial: Trial, message: str) -> str:
         """``message`` plus the last meaningful line of the trial's output (its tail only)."""
@@ -736,11 +580,11 @@ class Controller:
         assert self._stopper is not None and self._history is not None
         decisions = self._stopper.decide(self._history.build(self.trials, self._curves))
         for name, why in decisions.items():
-            trial = self._active.get(name)
+            trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
                 continue
             log.info("early stopping trial %s: %s", name, why)
-            self._kill(trial, "TrialEarlyStopped", why, status=TrialCondition.EARLY_STOPPED)
+            self._kill(trial, TrialReason.EARLY_STOPPED, why, status=TrialCondition.EARLY_STOPPED)
 
     def _kill(
         self,
@@ -800,7 +644,7 @@ class Controller:
                 completion_time=self.clock.now(),
             )
             if applied:
-                self._emit("finished", trial)
+                self._emit(TrialEventKind.FINISHED, trial)
 
     def _stop_quietly(self, trial: Trial) -> None:
         assert trial.handle is not None
@@ -812,14 +656,15 @@ class Controller:
     def _check_completion(self) -> bool:
         """Katib's order: goal, then max failed, then max trials, then suggestion end."""
         spec = self.experiment.spec
-        counts = self._counts
-        if self._goal_trial is not None and spec.objective.goal is not None:
+        counts = self.ledger.counts
+        goal_trial = self.ledger.goal_trial
+        if goal_trial is not None and spec.objective.goal is not None:
             self._finish_experiment(
                 ExperimentCondition.SUCCEEDED,
                 ExperimentReason.GOAL_REACHED,
                 f"Experiment has succeeded because the objective goal "
-                f"{spec.objective.goal:g} was reached by {self._goal_trial}",
-                kill_reason="ExperimentGoalReached",
+                f"{spec.objective.goal:g} was reached by {goal_trial}",
+                kill_reason=TrialReason.EXPERIMENT_GOAL_REACHED,
             )
             return True
         max_failed = spec.max_failed_trial_count
@@ -829,7 +674,7 @@ class Controller:
                 ExperimentReason.MAX_FAILED_TRIALS_REACHED,
                 f"Experiment has failed because {counts.failed} trials failed "
                 f"(maxFailedTrialCount is {max_failed})",
-                kill_reason="ExperimentMaxFailedTrialsReached",
+                kill_reason=TrialReason.EXPERIMENT_MAX_FAILED_TRIALS_REACHED,
             )
             return True
         if spec.max_trial_count is not None and counts.completed >= spec.max_trial_count:
@@ -838,7 +683,7 @@ class Controller:
                 ExperimentReason.MAX_TRIALS_REACHED,
                 f"Experiment has succeeded because max trial count ({spec.max_trial_count}) "
                 "has been reached",
-                kill_reason="ExperimentMaxTrialsReached",
+                kill_reason=TrialReason.EXPERIMENT_MAX_TRIALS_REACHED,
             )
             return True
         if self._nothing_to_suggest and counts.active == 0:
@@ -847,7 +692,7 @@ class Controller:
                 ExperimentReason.SUGGESTION_END_REACHED,
                 "Experiment has succeeded because the algorithm has nothing more to suggest "
                 "(the search space is exhausted or its schedule has ended)",
-                kill_reason="ExperimentSuggestionEndReached",
+                kill_reason=TrialReason.EXPERIMENT_SUGGESTION_END_REACHED,
             )
             return True
         return False
@@ -860,16 +705,16 @@ class Controller:
         kill_reason: str,
     ) -> None:
         # Katib leaves running trials running; we stop them (all at once) and say why.
-        self._kill_all(list(self._active.values()), kill_reason, message)
+        self._kill_all(list(self.ledger.active.values()), kill_reason, message)
         self.store.set_experiment_status(
             self.name, status, reason.value, message, completion_time=self.clock.now()
         )
         self._experiment = self.store.get_experiment(self.name)
-        self._emit("experiment-finished", experiment=self._experiment)
+        self._emit(TrialEventKind.EXPERIMENT_FINISHED, experiment=self._experiment)
 
     def _create_trials(self) -> None:
         spec = self.experiment.spec
-        counts = self._counts
+        counts = self.ledger.counts
         free = spec.parallel_trial_count - counts.active
         if spec.max_trial_count is not None:
             free = min(free, spec.max_trial_count - (counts.active + counts.completed))
@@ -885,24 +730,8 @@ class Controller:
         if not assignments:
             self._save_state()
             return
-        next_index = max((t.index for t in self._trials.values()), default=0) + 1
         now = self.clock.now()
-        created: list[Trial] = []
-        for offset, assignment in enumerate(assignments[:free]):
-            index = next_index + offset
-            trial = Trial(
-                name=trial_name_for(self.name, index),
-                experiment=self.name,
-                index=index,
-                parameters=dict(assignment.parameters),
-                status=TrialCondition.CREATED,
-                reason="TrialCreated",
-                message="Trial is created",
-                labels=assignment.trial_labels(),
-                created_time=now,
-            )
-            self.store.create_trial(trial)
-            created.append(self._remember(trial))
+        created = [self.ledger.create_trial(a, now) for a in assignments[:free]]
         self._save_state()
         if created:
             crashpoint("controller.trials_created")
@@ -912,13 +741,10 @@ class Controller:
     def _save_state(self) -> None:
         """Store the suggester's state when it changed since it was last stored."""
         assert self._suggester is not None
-        state = self._suggester.dump_state()
-        if state is not None and state != self._saved_state:
-            self.store.save_algorithm_state(self.name, state)
-            self._saved_state = copy.deepcopy(state)
+        self.ledger.save_state(self._suggester.dump_state())
 
     def _emit(
-        self, kind: str, trial: Trial | None = None, experiment: Experiment | None = None
+        self, kind: TrialEventKind, trial: Trial | None = None, experiment: Experiment | None = None
     ) -> None:
         if self.on_event is not None:
             self.on_event(TrialEvent(kind, trial, experiment))

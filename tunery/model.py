@@ -118,6 +118,36 @@ TRIAL_TRANSITIONS: Mapping[TrialCondition, frozenset[TrialCondition]] = {
 }
 
 
+class TrialReason(StrEnum):
+    """Why a trial is in its status, as tunery writes it (a trial's ``reason``).
+
+    The values are Katib's reasons where Katib has one.  A failed trial may also carry its
+    executor's reason instead (``RunStatus.reason``: ``TrialTimeout``, ``ExitCode``,
+    ``Signal``...), so a stored reason is a plain string, not always one of these.
+    """
+
+    CREATED = "TrialCreated"
+    RUNNING = "TrialRunning"
+    SUCCEEDED = "TrialSucceeded"
+    FAILED = "TrialFailed"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    #: The executor could not start the trial's process.
+    START_FAILED = "TrialStartFailed"
+    #: The trial's process disappeared without an exit status (a reboot).
+    LOST = "TrialLost"
+    EARLY_STOPPED = "TrialEarlyStopped"
+    #: Killed on request (``tunery`` CLI, UI or SDK: a kill-trial intent).
+    KILLED_BY_USER = "KilledByUser"
+    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).
+    INTERRUPTED = "Interrupted"
+    #: Killed because the experiment ended; the same words as the experiment's reason.
+    EXPERIMENT_STOPPED = "ExperimentStopped"
+    EXPERIMENT_GOAL_REACHED = "ExperimentGoalReached"
+    EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
+    EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
+    EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+
+
 class ExperimentCondition(StrEnum):
     """Katib's experiment conditions."""
 

@@ -47,28 +47,31 @@ import math
 import operator
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunery.clock import Clock, SystemClock
 from tunery.errors import SpecError, UserInputError
 from tunery.model import (
     Assignment,
-    Experiment,
     ExperimentCondition,
+    ExperimentReason,
     ExperimentSpec,
     MetricSummary,
     Observation,
     ParamValue,
     Trial,
     TrialCondition,
+    TrialReason,
     best_trial,
     objective_value,
 )
-from tunery.storage.base import BaseStore, TrialChange
-from tunery.storage.memory import InMemoryStore
+
+if TYPE_CHECKING:
+    from tunery.ledger import TrialLedger
+    from tunery.storage.base import BaseStore
 
 __all__ = ["MAX_ASK", "MAX_STEP", "Best", "Optimizer", "Suggestion"]
 
@@ -116,8 +119,10 @@ class Optimizer:
         name: str | None = None,
         early_stopping: str | None = None,
         early_stopping_settings: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         from tunery.history import HistoryBuilder
+        from tunery.ledger import TrialLedger
         from tunery.search import split_parameters
         from tunery.space import SearchSpace
         from tunery.spec import parse_document
@@ -196,18 +201,22 @@ class Optimizer:
                 list(settings or {}),
                 list(early_stopping_settings or {}),
             ) from None
+        self.clock = clock or SystemClock()
         #: Builds the History the algorithms see (the search space is built once).
         self._history = HistoryBuilder(SearchSpace.from_spec(self.spec), self.spec.objective)
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
         self._curves: dict[str, list[Observation]] = {}
-        self._trials: dict[str, Trial] = {}
         #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
         self._queue: list[dict[str, ParamValue]] = []
-        self._store: BaseStore
-        self._owner = ""
+        #: The trials through their one writer; with storage it holds the experiment's lease.
+        self._ledger: TrialLedger
         if storage is None:
-            self._store = InMemoryStore()
-            self._create_experiment(self._store)
+            from tunery.storage.memory import InMemoryStore
+
+            memory = InMemoryStore()
+            self._create(memory)
+            self._ledger = TrialLedger(memory, self.name, lease_ttl=3600.0)
+            self._ledger.load(self.spec.objective)
         else:
             if isinstance(storage, os.PathLike):
                 storage = os.fspath(storage)
@@ -220,59 +229,52 @@ class Optimizer:
 
     # ------------------------------------------------------------------ persistence
 
-    def _create_experiment(self, store: BaseStore) -> None:
-        from tunery.spec import to_document
+    def _create(self, store: BaseStore) -> None:
+        """Store the experiment (through the client, as every experiment) and mark it Running:
+        the optimizer is its experiment's controller."""
+        from tunery.client import Client
 
-        now = _now()
-        store.create_experiment(
-            Experiment(
-                name=self.name,
-                spec=self.spec,
-                document=to_document(self.spec),
-                created_time=now,
-                base_dir=os.getcwd(),
-            )
+        Client(store=store, clock=self.clock).create_experiment(
+            self.spec, base_dir=os.getcwd(), trial_dirs=False
         )
         store.set_experiment_status(
             self.name,
             ExperimentCondition.RUNNING,
-            "ExperimentRunning",
+            ExperimentReason.RUNNING,
             "driven by ask/tell",
-            start_time=now,
+            start_time=self.clock.now(),
         )
 
     def _open(self, storage: str) -> None:
-        from tunery.controller import default_owner, owner_is_dead
+        from tunery.ledger import TrialLedger
         from tunery.storage import Store
 
         if self.name == "ask-tell":
             raise UserInputError("an Optimizer with storage needs a name", "pass name='my-study'")
         store = Store(storage)
         existing = store.find_experiment(self.name)
-        now = _now()
+        now = self.clock.now()
         if existing is None:
-            self._create_experiment(store)
+            self._create(store)
         elif existing.spec != self.spec:
             raise UserInputError(
                 f"an experiment named {self.name!r} already exists with another search space, "
                 "algorithm or objective",
                 "use another name=, or delete it with `tunery delete NAME`",
             )
-        self._owner = default_owner()
-        store.acquire_lease(self.name, self._owner, now, 3600.0, steal=owner_is_dead)
-        self._store = store
-        for trial in store.list_trials(self.name):
-            self._trials[trial.name] = trial
+        ledger = TrialLedger(store, self.name, lease_ttl=3600.0)
+        ledger.acquire(now, fence=False)
+        self._ledger = ledger
+        ledger.load(self.spec.objective)
         for obs in store.get_observations(self.name, metric=_METRIC):
             self._curves.setdefault(obs.trial_name, []).append(obs)
-        state = store.load_algorithm_state(self.name)
+        state = ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
 
     def close(self) -> None:
         """Release the experiment's lease (with storage)."""
-        if self._owner:
-            self._store.release_lease(self.name, self._owner)
+        self._ledger.release()
 
     def __enter__(self) -> Optimizer:
         return self
@@ -313,12 +315,10 @@ class Optimizer:
         # them in flight (and neither repeats nor crowds them).
         out = [self._start(assignment) for assignment in queued]
         if len(queued) < count:
-            history = self._history.build(self._trials.values())
+            history = self._history.build(self._ledger.trials)
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
-        state = self._suggester.dump_state()
-        if state is not None:
-            self._store.save_algorithm_state(self.name, state)
+        self._ledger.save_state(self._suggester.dump_state())
         if not out and n is None:
             raise self._nothing_to_suggest()
         return out[0] if n is None else out
@@ -326,7 +326,7 @@ class Optimizer:
     def _nothing_to_suggest(self) -> UserInputError:
         from tunery.space import SearchSpace
 
-        trials = list(self._trials.values())
+        trials = self._ledger.trials
         space = SearchSpace.from_spec(self.spec)
         size = space.size()
         if size is not None and len(space.history_keys(trials)) >= size:
@@ -350,21 +350,14 @@ class Optimizer:
 
     def _start(self, assignment: Assignment) -> Suggestion:
         """A new running trial of ``assignment`` (stored first when the optimizer persists)."""
-        index = len(self._trials) + 1
-        now = _now()
-        trial = Trial(
-            name=f"{self.name}-{index:04d}",
-            experiment=self.name,
-            index=index,
-            parameters=dict(assignment.parameters),
+        # One write: the trial is in the database whole, or not at all (and not in memory).
+        trial = self._ledger.create_trial(
+            assignment,
+            self.clock.now(),
             status=TrialCondition.RUNNING,
-            labels=assignment.trial_labels(),
-            created_time=now,
-            start_time=now,
+            reason=None,
+            message=None,
         )
-        # One write: the trial is in the store whole, or not at all (and not in the cache).
-        self._store.create_trial(trial)
-        self._trials[trial.name] = trial
         return Suggestion(
             trial.name, {**self.fixed, **trial.parameters}, dict(trial.labels), trial.parent
         )
@@ -379,7 +372,7 @@ class Optimizer:
                 f"{verb}() takes a suggestion (or its id), not {type(suggestion).__name__}",
                 f"{verb}() takes what ask() returned",
             )
-        trial = self._trials.get(sid)
+        trial = self._ledger.get(sid)
         if trial is None:
             raise UserInputError(
                 f"unknown suggestion {sid!r}", f"{verb}() takes what ask() returned"
@@ -403,17 +396,12 @@ class Optimizer:
         at = len(curve) if step is None else _step(step, "report")
         self._observe(trial, number, at)
 
-    def _observe(self, trial: Trial, number: float | None, step: int) -> None:
+    def _observe(self, trial: Trial, number: float | None, step: int) -> Trial:
         """Append an observation to the database (first), then to memory."""
         kept = number if number is not None and math.isfinite(number) else None
-        obs = Observation(trial.name, _METRIC, kept, step, _now())
-        metrics = dict(trial.metrics)
-        metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(kept)
-        self._store.add_observations(
-            self.name, trial.name, [obs], metrics=metrics, cursor=trial.cursor
-        )
+        trial, obs = self._ledger.observe(trial, _METRIC, kept, step, self.clock.now())
         self._curves.setdefault(trial.name, []).append(obs)
-        self._trials[trial.name] = replace(trial, metrics=metrics)
+        return trial
 
     def should_stop(
         self, suggestion: Suggestion | str, step: int | None = None, value: float | None = None
@@ -430,25 +418,24 @@ class Optimizer:
         at = None if step is None else _step(step, "should_stop")
         if value is not None:
             number = _objective_number(value, "should_stop")
-            self._observe(
+            trial = self._observe(
                 trial, number, len(self._curves.get(trial.name, ())) if at is None else at
             )
-            trial = self._trials[trial.name]
         if self._stopper is None:
             return False
-        history = self._history.build(self._trials.values(), self._curves)
+        history = self._history.build(self._ledger.trials, self._curves)
         reason = self._stopper.decide(history).get(trial.name)
         if reason is None:
             return False
-        change = TrialChange(
+        self._ledger.transition(
+            trial,
+            [TrialCondition.RUNNING],
             status=TrialCondition.EARLY_STOPPED,
-            reason="TrialEarlyStopped",
+            reason=TrialReason.EARLY_STOPPED,
             message=reason,
             objective=objective_value(self.spec.objective, trial.metrics),
-            completion_time=_now(),
+            completion_time=self.clock.now(),
         )
-        self._store.update_trial(self.name, trial.name, change, expect=[TrialCondition.RUNNING])
-        self._trials[trial.name] = change.apply(trial)
         return True
 
     def tell(
@@ -462,17 +449,17 @@ class Optimizer:
         number = _objective_number(value, "tell")
         sid = trial.name
         ok = not failed and number is not None and math.isfinite(number)
-        now = _now()
+        now = self.clock.now()
         metrics = dict(trial.metrics)
         if number is not None:
             metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(number)
-        change = TrialChange(
-            status=TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
-            reason="TrialSucceeded" if ok else "TrialFailed",
-            objective=number if ok else None,
-            metrics=metrics,
-            completion_time=now,
-        )
+        changes: dict[str, Any] = {
+            "status": TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
+            "reason": TrialReason.SUCCEEDED if ok else TrialReason.FAILED,
+            "objective": number if ok else None,
+            "metrics": metrics,
+            "completion_time": now,
+        }
         curve = self._curves.get(sid, [])
         # The final value is the curve's last observation (as a trial's last metric line).
         obs = (
@@ -480,28 +467,21 @@ class Optimizer:
             if number is not None
             else []
         )
-        self._store.update_trial(
-            self.name, sid, change, expect=[TrialCondition.RUNNING], observations=obs
-        )
+        self._ledger.transition(trial, [TrialCondition.RUNNING], observations=obs, **changes)
         if obs:
             self._curves.setdefault(sid, []).extend(obs)
-        self._trials[sid] = change.apply(trial)
 
     @property
     def best(self) -> Best | None:
         """The best told result so far (None before the first success)."""
-        trial = best_trial(self.spec.objective, list(self._trials.values()))
+        trial = best_trial(self.spec.objective, self._ledger.trials)
         if trial is None or trial.objective is None:
             return None
         return Best(trial.name, {**self.fixed, **trial.parameters}, trial.objective)
 
     @property
     def trials(self) -> list[Trial]:
-        return list(self._trials.values())
-
-
-def _now() -> float:
-    return datetime.now(UTC).timestamp()
+        return self._ledger.trials
 
 
 def _whole(value: object) -> int | None:

@@ -35,7 +35,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,13 +180,14 @@ class LocalExecutor(ExecutorBase):
         gpus: Sequence[str] | None = None,
         *,
         grace: float = 5.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.gpus: tuple[str, ...] = tuple(_default_pool() if gpus is None else gpus)
         if len(set(self.gpus)) != len(self.gpus):
             raise TuneryError(f"duplicate GPU ids in the pool {list(self.gpus)}")
         self.grace = grace
-        self._clock = clock
+        #: Dates trials' starts and times their ``timeout`` (the system clock by default).
+        self._clock: Clock = clock or SystemClock()
         #: Children we started, by pid (we reap them through Popen).
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         #: GPU id -> the trial_dir holding it.
@@ -240,7 +241,7 @@ class LocalExecutor(ExecutorBase):
             self._release(trial_dir)
             raise
         self._procs[proc.pid] = proc
-        started_at = self._clock()
+        started_at = self._clock.now()
         handle: dict[str, Any] = {
             "executor": "local",
             "version": HANDLE_VERSION,
@@ -305,7 +306,7 @@ class LocalExecutor(ExecutorBase):
         h = _Handle.parse(handle)
         if self._running(h):
             self.adopt(handle)
-            if h.timeout is not None and self._clock() - h.started_at > h.timeout:
+            if h.timeout is not None and self._clock.now() - h.started_at > h.timeout:
                 _touch(h.path(TIMED_OUT_MARKER))
                 log.info("trial in %s timed out after %gs; killing it", h.trial_dir, h.timeout)
                 self._terminate(h)
@@ -351,7 +352,7 @@ class LocalExecutor(ExecutorBase):
             return
         deadline = time.monotonic() + max(0.0, timeout)
         parsed = [_Handle.parse(h) for h in handles]
-        now = self._clock()
+        now = self._clock.now()
         for h in parsed:
             if h.timeout is not None:
                 deadline = min(deadline, time.monotonic() + h.started_at + h.timeout - now)

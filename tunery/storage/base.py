@@ -17,13 +17,14 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
+    IntentKind,
     MetricSummary,
     Observation,
     Trial,
     TrialCondition,
 )
 
-__all__ = ["KEEP", "BaseStore", "Intent", "Keep", "TrialChange"]
+__all__ = ["KEEP", "BaseStore", "Intent", "Keep", "TrialChange", "intent_kind"]
 
 
 class Keep(enum.Enum):
@@ -79,9 +80,19 @@ class Intent:
 
     id: int
     experiment: str
-    kind: str
+    #: A kind this tunery does not know (written by a newer one) stays a string.
+    kind: IntentKind | str
     target: str | None
     created_time: float
+
+
+_INTENT_KINDS = {k.value: k for k in IntentKind}
+
+
+def intent_kind(raw: str) -> IntentKind | str:
+    """The :class:`IntentKind` stored as ``raw``, or ``raw`` itself when this tunery does not
+    know it (a newer one wrote it)."""
+    return _INTENT_KINDS.get(raw, raw)
 
 
 class BaseStore(Protocol):
@@ -309,7 +320,9 @@ class BaseStore(Protocol):
 
     # intents
 
-    def add_intent(self, experiment: str, kind: str, target: str | None, now: float) -> int:
+    def add_intent(
+        self, experiment: str, kind: IntentKind | str, target: str | None, now: float
+    ) -> int:
         """Ask the experiment's controller to do something; returns the intent's id (ids grow).
         NotFoundError without the experiment."""
         ...

@@ -26,12 +26,13 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
+    IntentKind,
     MetricSummary,
     Observation,
     Trial,
     TrialCondition,
 )
-from tunery.storage.base import Intent, TrialChange
+from tunery.storage.base import Intent, TrialChange, intent_kind
 from tunery.storage.codec import encode
 
 __all__ = ["InMemoryStore"]
@@ -502,12 +503,17 @@ class InMemoryStore:
 
     # ------------------------------------------------------------------ intents
 
-    def add_intent(self, experiment: str, kind: str, target: str | None, now: float) -> int:
+    def add_intent(
+        self, experiment: str, kind: IntentKind | str, target: str | None, now: float
+    ) -> int:
         with self._lock:
             stored = self._stored(experiment)
             self._check_fences()
             intent_id = next(self._ids)
-            stored.intents[intent_id] = [Intent(intent_id, experiment, kind, target, now), None]
+            stored.intents[intent_id] = [
+                Intent(intent_id, experiment, intent_kind(str(kind)), target, now),
+                None,
+            ]
             return intent_id
 
     def pending_intents(self, experiment: str) -> list[Intent]:

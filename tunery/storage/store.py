@@ -29,13 +29,14 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
+    IntentKind,
     MetricSummary,
     Observation,
     Trial,
     TrialCondition,
 )
 from tunery.storage import schema
-from tunery.storage.base import Intent, TrialChange
+from tunery.storage.base import Intent, TrialChange, intent_kind
 from tunery.storage.codec import CodecError, encode, spec_from_json, spec_to_json
 from tunery.storage.engine import DEFAULT_URL, Database, default_url, normalize_url
 from tunery.storage.rows import TRIAL_STATUS, trial_query, trials_from_rows
@@ -642,7 +643,9 @@ class SqlStore(Database):
 
     # ------------------------------------------------------------------ intents
 
-    def add_intent(self, experiment: str, kind: str, target: str | None, now: float) -> int:
+    def add_intent(
+        self, experiment: str, kind: IntentKind | str, target: str | None, now: float
+    ) -> int:
         """Ask the experiment's controller to do something; returns the intent's id."""
         try:
             with self._write() as conn:
@@ -665,7 +668,9 @@ class SqlStore(Database):
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [Intent(r.id, r.experiment, r.kind, r.target, r.created_time) for r in rows]
+        return [
+            Intent(r.id, r.experiment, intent_kind(r.kind), r.target, r.created_time) for r in rows
+        ]
 
     def complete_intent(self, intent_id: int, now: float) -> None:
         """Mark an intent done."""

@@ -4,7 +4,6 @@ not run)."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from typing import Any
 
@@ -160,20 +159,12 @@ async def create_experiment(request: Request, ui: UI) -> Response:
 
 
 def _create_from_text(ui: UIState, text: str) -> Response:
-    from tunery.spec import parse_text, to_document
+    from tunery.client import Client
+    from tunery.spec import parse_text
 
     parsed = parse_text(text, "the request body")
     if len(parsed) != 1:
         raise BadInput(f"body: holds {len(parsed)} experiments; send one at a time")
-    spec = parsed[0].spec
-    exp = ui.store.create_experiment(
-        Experiment(
-            name=spec.name,
-            spec=spec,
-            document=to_document(spec),
-            created_time=ui.clock.now(),
-            base_dir=os.path.abspath(ui.base_dir or os.getcwd()),
-            runs_dir=os.path.abspath(ui.runs_dir or "tunery-runs"),
-        )
-    )
+    client = Client(store=ui.store, clock=ui.clock)
+    exp = client.create_experiment(parsed[0].spec, base_dir=ui.base_dir, runs_dir=ui.runs_dir)
     return json_response({"name": exp.name, "status": exp.status.value}, 201)
