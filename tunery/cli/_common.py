@@ -1,0 +1,276 @@
+"""What every ``tunery`` command shares: the group, its options, output helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from tunery.errors import TuneryError, UserInputError
+
+if TYPE_CHECKING:
+    pass
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("tunery")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
+    """The experiment in the wire shape (``tunery.wire``), with its best trial."""
+    from tunery import wire
+    from tunery.model import best_trial
+
+    best = best_trial(experiment.spec.objective, list(trials))
+    return wire.experiment_json(
+        experiment,
+        wire.count_statuses(trials),
+        best.objective if best is not None else None,
+        wire.trial_json(best) if best is not None else None,
+    )
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _open_store(db: str | None) -> Any:
+    from tunery.storage import Store
+
+    return Store(db)
+
+
+def _fmt(value: Any) -> str:
+    from tunery.spec import format_value
+
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return format_value(value)
+
+
+def _trial_counts(summary: Mapping[str, int]) -> str:
+    """``ok/total``, plus failures and running trials when there are any."""
+    text = f"{summary['succeeded']}/{summary['total']} ok"
+    failed = summary["failed"] + summary["metricsUnavailable"]
+    if failed:
+        text += f", {failed} failed"
+    if summary["running"]:
+        text += f", {summary['running']} running"
+    return text
+
+
+def _local_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+#: Widest "reason: message" cell of the trials table.
+_REASON_WIDTH = 100
+
+
+def _reason_cell(trial: Any) -> str:
+    from tunery.outcome import shorten
+    from tunery.thinning import THINNED_LABEL
+
+    thinned = trial.labels.get(THINNED_LABEL)
+    note = f"observations of {thinned} thinned" if thinned else ""
+    if trial.status.value in ("Succeeded", "Running", "Created"):
+        return note
+    text = str(trial.reason or "")
+    if trial.message and trial.status.is_failed:
+        text = f"{text}: {trial.message}" if text else str(trial.message)
+    if note:
+        text = f"{note}; {text}"
+    return shorten(text, _REASON_WIDTH)
+
+
+def _short(value: Any) -> str:
+    """A compact cell for tables: 4 significant digits for floats."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _fmt(value)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or logged output: do not squeeze tables into 80 columns.
+        console = Console(highlight=False, soft_wrap=True, width=200)
+    return console
+
+
+def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    spec = experiment.spec
+    from rich import box
+
+    table = Table(title=f"trials of {experiment.name}", box=box.SIMPLE_HEAD, pad_edge=False)
+    longest = max((len(t.name) for t in trials), default=5)
+    table.add_column("trial", no_wrap=True, min_width=longest)
+    table.add_column("status", no_wrap=True, min_width=9)
+    # PBT lineage (Katib's labels): the generation and the trial whose checkpoint it continues.
+    from tunery.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
+
+    lineage = any(GENERATION_LABEL in t.labels for t in trials)
+    if lineage:
+        table.add_column("gen", justify="right", no_wrap=True)
+        table.add_column("parent", no_wrap=True, min_width=longest)
+    # Hyperband's bracket and rung of each trial.
+    from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
+
+    brackets = any(BRACKET_LABEL in t.labels for t in trials)
+    if brackets:
+        table.add_column("bracket", justify="right", no_wrap=True)
+        table.add_column("rung", justify="right", no_wrap=True)
+    for p in spec.parameters:
+        table.add_column(p.name, justify="right", min_width=max(min(len(p.name), 10), 8))
+    objective_name = spec.objective.objective_metric_name
+    arrow = "↓" if spec.objective.type.value == "minimize" else "↑"
+    table.add_column(f"{objective_name} {arrow}", justify="right", no_wrap=True)
+    for metric in spec.objective.additional_metric_names:
+        table.add_column(metric, justify="right", min_width=max(min(len(metric), 10), 8))
+    reasons = {t.name: _reason_cell(t) for t in trials}
+    with_reason = any(reasons.values())
+    if with_reason:
+        table.add_column("reason")
+    for t in trials:
+        row = [t.name, t.status.value]
+        if lineage:
+            row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
+        if brackets:
+            row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
+        row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
+        row.append(_short(t.objective))
+        for metric in spec.objective.additional_metric_names:
+            summary = t.metrics.get(metric)
+            value = summary.pick(spec.objective.strategy_for(metric)) if summary else None
+            row.append(_short(value))
+        if with_reason:
+            row.append(escape(reasons[t.name]))
+        style = "bold green" if t.name == best_name else None
+        table.add_row(*row, style=style)
+    return table
+
+
+def _best_lines(experiment: Any, best: Any) -> list[str]:
+    from tunery.spec import format_value
+
+    spec = experiment.spec
+    name = spec.objective.objective_metric_name
+    lines = [
+        f"best trial: {best.name}  {name}={_fmt(best.objective)}",
+        "best hyperparameters:",
+    ]
+    for p in spec.parameters:
+        lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
+    return lines
+
+
+def _fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    raise UserInputError(message, hint) if code == 2 else TuneryError(message, hint)
+
+
+# --------------------------------------------------------------------------- the group
+
+
+class _Group(click.Group):
+    """Turns click's usage errors into one line."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except TuneryError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        envvar="TUNERY_DB",
+        default=None,
+        metavar="URL",
+        help="Database URL or SQLite file (default: $TUNERY_DB, else ./tunery.db).",
+    )(f)
+
+
+def _check_executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None  # the experiment's tunery.dev/executor annotation, else local
+    if value.strip() == "local":
+        return "local"
+    from tunery.execute import validate_url
+
+    try:
+        validate_url(value)
+    except UserInputError as exc:
+        raise click.BadParameter(f"{value!r} is not an executor URL; {exc.hint}") from None
+    return value
+
+
+def _executor_option(f: F) -> F:
+    return click.option(
+        "--executor",
+        "executor_url",
+        envvar="TUNERY_EXECUTOR",
+        default=None,
+        metavar="URL",
+        callback=_check_executor,
+        help="Where trials run: local, or dask://HOST:PORT (a Dask scheduler). Default: the "
+        "experiment's tunery.dev/executor annotation, else local.",
+    )(f)
+
+
+def _configmap_option(f: F) -> F:
+    return click.option(
+        "--configmap",
+        "configmaps",
+        multiple=True,
+        metavar="FILE",
+        help="A YAML file of ConfigMaps (or a directory of them) holding the trialTemplate."
+        "configMap template; repeatable. Also: $TUNERY_CONFIGMAPS, ./configmaps/ next to FILE.",
+    )(f)
+
+
+def _json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tunery")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """tunery: Katib experiments, on your laptop."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,249 @@
+"""Read commands: ``validate``, ``list``, ``get``, ``trials``, ``best``, ``export``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import yaml
+
+from tunery.cli._common import (
+    _best_lines,
+    _configmap_option,
+    _console,
+    _db_option,
+    _experiment_json,
+    _fail,
+    _json_option,
+    _local_time,
+    _open_store,
+    _print_json,
+    _short,
+    _trial_counts,
+    _trials_table,
+    main,
+)
+
+log = logging.getLogger("tunery")
+
+
+# --------------------------------------------------------------------------- read commands
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_configmap_option
+@_json_option
+def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
+    """Check an experiment file; exit 2 with the YAML path of the first problem.
+
+    A valid Katib algorithm that this version cannot run yet is reported as a warning (the
+    file is valid Katib; `tunery run` refuses it).
+    """
+    from tunery.spec import load_file, spec_warnings
+    from tunery.spec.commands import command_warnings
+    from tunery.stopping import available as stopping_available
+    from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
+
+    parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    base_dir = os.path.dirname(os.path.abspath(file))
+    results = []
+    for p in parsed:
+        warnings = spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
+        try:
+            validate_algorithm(p.spec)
+        except AlgorithmNotAvailableError as exc:
+            warnings.append(f"{exc.one_line()} (valid Katib; `tunery run` will refuse it)")
+        if p.spec.early_stopping is not None and (
+            p.spec.early_stopping.algorithm_name not in stopping_available()
+        ):
+            warnings.append(
+                f"spec.earlyStopping: {p.spec.early_stopping.algorithm_name} is valid Katib but "
+                "not implemented in this version of tunery; trials will run to their end"
+            )
+        results.append((p.spec, warnings))
+    if as_json:
+        _print_json([{"name": s.name, "valid": True, "warnings": w} for s, w in results])
+        return
+    for s, warnings in results:
+        click.echo(
+            f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
+            f"{len(s.parameters)} parameters, {s.objective.type.value} "
+            f"{s.objective.objective_metric_name})"
+        )
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+
+
+@main.command(name="list")
+@_db_option
+@_json_option
+def list_(db: str | None, as_json: bool) -> None:
+    """List experiments."""
+    from rich.table import Table
+
+    from tunery import wire
+    from tunery.model import best_trial
+
+    store = _open_store(db)
+    rows = []
+    for exp in store.list_experiments():
+        trials = store.list_trials(exp.name)
+        rows.append((exp, trials))
+    if as_json:
+        _print_json([_experiment_json(e, t) for e, t in rows])
+        return
+    if not rows:
+        click.echo("no experiments yet; start one with `tunery run FILE`")
+        return
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created"):
+        table.add_column(col, no_wrap=True)
+    for exp, trials in rows:
+        best = best_trial(exp.spec.objective, trials)
+        s = wire.trial_counts(wire.count_statuses(trials))
+        table.add_row(
+            exp.name,
+            exp.status.value,
+            (exp.reason or "").removeprefix("Experiment"),
+            exp.spec.algorithm.algorithm_name,
+            f"{exp.spec.objective.type.value[:3]} {exp.spec.objective.objective_metric_name}",
+            _short(best.objective) if best else "-",
+            _trial_counts(s),
+            _local_time(exp.created_time),
+        )
+    _console().print(table)
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@_json_option
+def get(name: str, db: str | None, as_json: bool) -> None:
+    """Show one experiment's status."""
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    trials = store.list_trials(name)
+    data = _experiment_json(exp, trials)
+    if as_json:
+        _print_json(data)
+        return
+    console = _console()
+    console.print(f"experiment {exp.name}: {exp.status.value} ({exp.reason}: {exp.message})")
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    best = next(
+        (t for t in trials if data["bestTrial"] and t.name == data["bestTrial"]["name"]), None
+    )
+    if best is not None:
+        for line in _best_lines(exp, best):
+            console.print(line, highlight=False)
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("--status", "statuses", multiple=True, help="Only trials with this condition.")
+@_json_option
+def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) -> None:
+    """List an experiment's trials."""
+    from tunery import wire
+    from tunery.model import TrialCondition, best_trial
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    wanted = None
+    if statuses:
+        valid = {c.value.lower(): c for c in TrialCondition}
+        wanted = []
+        for s in statuses:
+            if s.lower() not in valid:
+                _fail(
+                    f"--status {s!r} is not a trial condition",
+                    f"use one of: {', '.join(c.value for c in TrialCondition)}",
+                )
+            wanted.append(valid[s.lower()])
+    rows = store.list_trials(name, wanted)
+    if as_json:
+        _print_json([wire.trial_json(t) for t in rows])
+        return
+    best = best_trial(exp.spec.objective, store.list_trials(name))
+    _console().print(_trials_table(exp, rows, best.name if best else None))
+    _print_metrics_paths(exp, rows)
+
+
+def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
+    """Where each trial's own copy of the collector's path is (File/TensorFlowEvent/Custom)."""
+    from tunery.model import collects_files
+
+    sources = [t.metrics_source for t in rows if t.metrics_source]
+    if not collects_files(exp.spec) or not sources:
+        return
+    path = exp.spec.metrics_collector.path
+    example = next(t for t in rows if t.metrics_source)
+    pattern = sources[0].replace(f"/{example.name}/", "/<trial>/", 1)
+    if all(s == pattern.replace("<trial>", t.name, 1) for t in rows if (s := t.metrics_source)):
+        click.echo(f"metrics ({path}): each trial's own copy, {pattern}")
+    else:
+        for t in rows:
+            if t.metrics_source:
+                click.echo(f"metrics of {t.name}: {t.metrics_source}")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@_json_option
+def best(name: str, db: str | None, as_json: bool) -> int:
+    """Show the best trial and its hyperparameters."""
+    from tunery import wire
+    from tunery.model import best_trial
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    trial = best_trial(exp.spec.objective, store.list_trials(name))
+    if trial is None:
+        if as_json:
+            _print_json(None)
+        else:
+            click.echo(f"experiment {name} has no trial with an objective value yet")
+        return 1
+    if as_json:
+        _print_json(wire.trial_json(trial))
+    else:
+        for line in _best_lines(exp, trial):
+            click.echo(line)
+    return 0
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["yaml", "json", "csv"]),
+    default="yaml",
+    show_default=True,
+)
+def export(name: str, db: str | None, fmt: str) -> None:
+    """Export an experiment's spec (yaml, json) or its trial table (csv)."""
+    from tunery.spec import to_document
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    if fmt == "yaml":
+        click.echo(yaml.safe_dump(to_document(exp.spec), sort_keys=False), nl=False)
+        return
+    if fmt == "json":
+        _print_json(to_document(exp.spec))
+        return
+    from tunery import wire
+
+    trials = [wire.trial_json(t) for t in store.list_trials(name)]
+    click.echo(wire.csv_text(exp, trials), nl=False)

@@ -1,0 +1,202 @@
+"""Commands that act: ``stop``, ``delete``, ``ui``, ``db upgrade|current``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from tunery.cli._common import (
+    _db_option,
+    _fail,
+    _open_store,
+    main,
+)
+from tunery.errors import LeaseHeldError
+
+log = logging.getLogger("tunery")
+
+
+# --------------------------------------------------------------------------- intents
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+def stop(name: str, db: str | None) -> None:
+    """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
+    from tunery.controller import Controller
+    from tunery.execute import open_executor, reopen_url
+    from tunery.model import IntentKind
+
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    if exp.status.is_completed:
+        click.echo(f"experiment {name} has already completed ({exp.reason})")
+        return
+    now = datetime.now(UTC).timestamp()
+    store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, now)
+    # With no controller running, this process kills the trials itself: through the executor
+    # their handles name (a Dask scheduler), or locally.
+    urls = (
+        reopen_url(t.handle) for t in store.list_trials(name) if t.status.is_active and t.handle
+    )
+    controller = Controller(
+        store, name, open_executor(next((u for u in urls if u != "local"), None))
+    )
+    try:
+        controller.start()
+    except LeaseHeldError:
+        click.echo(f"stop requested: the controller running {name} will stop it shortly")
+        return
+    try:
+        controller.tick()
+    finally:
+        controller.release()
+    click.echo(f"experiment {name} stopped")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, db: str | None, yes: bool) -> None:
+    """Delete an experiment and its trials from the database (trial directories stay)."""
+    store = _open_store(db)
+    exp = store.get_experiment(name)
+    lease = store.lease_owner(name)
+    now = datetime.now(UTC).timestamp()
+    if lease is not None and lease[1] > now:
+        from tunery.ledger import owner_is_dead
+
+        if not owner_is_dead(lease[0]):
+            _fail(
+                f"experiment {name!r} is being run by a controller ({lease[0]})",
+                f"stop it first with `tunery stop {name}`",
+            )
+    if not yes and sys.stdin.isatty() and not click.confirm(f"delete experiment {name}?"):
+        raise click.exceptions.Abort
+    store.delete_experiment(name)
+    where = f"; trial directories stay under {exp.runs_dir}" if exp.runs_dir else ""
+    click.echo(f"deleted experiment {name}{where}")
+
+
+# --------------------------------------------------------------------------- ui
+
+
+def _host_names_option(
+    _ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    from tunery.ui.exposure import normal_name
+
+    for value in values:
+        if value.strip() in ("", "*"):
+            raise click.BadParameter(
+                "the Host check cannot be turned off; name the hosts", param=param
+            )
+        try:
+            normal_name(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+    return values
+
+
+@main.command()
+@_db_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on.  Beyond loopback (0.0.0.0, a LAN address) it warns, and "
+    "reads need the token too unless --public-read.",
+)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--token",
+    envvar="TUNERY_UI_TOKEN",
+    default=None,
+    help="Token that stop/kill/create need, and beyond loopback every read (default: a "
+    "random one, printed at start).",
+)
+@click.option(
+    "--public-read",
+    is_flag=True,
+    help="Beyond loopback, let anyone who can reach the server read without the token "
+    "(writes still need it).",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    callback=_host_names_option,
+    help="Also answer requests with this Host name (a proxy's name; *.example.org for its "
+    "subdomains).  Repeatable.  Others get 421.",
+)
+@click.option(
+    "--runs-dir",
+    default=None,
+    metavar="DIR",
+    help="Trial directories of experiments created in the UI.",
+)
+def ui(
+    db: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    public_read: bool,
+    allow_hosts: tuple[str, ...],
+    runs_dir: str | None,
+) -> None:
+    """Serve the web UI: experiments, trial graph and table, live learning curves.
+
+    It listens on 127.0.0.1; reads need nothing there, stop/kill/create need the printed
+    token.  Requests whose Host header is not a name the server is reachable by are refused
+    (DNS rebinding), whatever the address.
+    """
+    from tunery.ui import serve
+
+    serve(
+        db,
+        host=host,
+        port=port,
+        token=token,
+        runs_dir=runs_dir,
+        public_read=public_read,
+        allow_hosts=allow_hosts,
+    )
+
+
+# --------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@_db_option
+def upgrade(db: str | None) -> None:
+    """Bring the database schema to the newest version (Alembic migrations)."""
+    from tunery.storage import Store
+
+    store = Store(db, upgrade=False)
+    revision = store.upgrade()
+    click.echo(f"{store.url}: schema at revision {revision}")
+
+
+@db.command()
+@_db_option
+def current(db: str | None) -> None:
+    """Print the database's schema revision."""
+    from tunery.storage import Store
+
+    store = Store(db, upgrade=False)
+    click.echo(f"{store.url}: {store.current_revision() or 'empty (run `tunery db upgrade`)'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

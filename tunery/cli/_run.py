@@ -1,0 +1,396 @@
+"""``tunery run`` and ``tunery resume``: drive an experiment's controller in this process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tunery.cli._common import (
+    _best_lines,
+    _configmap_option,
+    _console,
+    _db_option,
+    _executor_option,
+    _experiment_json,
+    _fail,
+    _fmt,
+    _json_option,
+    _open_store,
+    _print_json,
+    _trials_table,
+    main,
+)
+
+if TYPE_CHECKING:
+    from tunery.controller import TrialEvent
+
+log = logging.getLogger("tunery")
+
+
+# --------------------------------------------------------------------------- run / resume
+
+
+def _load_single(
+    path: str, name: str | None, configmaps: Sequence[str] = ()
+) -> tuple[Any, str | None]:
+    """The experiment of ``path``; returns (parsed, rename).
+
+    With several experiments in the file, ``--name`` picks one; with one, it renames it.
+    """
+    from tunery.spec import load_file
+
+    parsed = load_file(path, configmaps=configmaps)
+    if len(parsed) == 1:
+        return parsed[0], name
+    names = ", ".join(p.spec.name for p in parsed)
+    if name is None:
+        _fail(f"{path} holds {len(parsed)} experiments ({names})", "pick one with --name NAME")
+    for p in parsed:
+        if p.spec.name == name:
+            return p, None
+    _fail(f"{path} has no experiment named {name!r}", f"use one of: {names}")
+
+
+def _apply_overrides(
+    spec: Any, name: str | None, parallel: int | None, max_trials: int | None
+) -> Any:
+    from tunery.spec import parse_document, to_document
+
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if parallel is not None:
+        changes["parallel_trial_count"] = parallel
+    if max_trials is not None:
+        changes["max_trial_count"] = max_trials
+    if not changes:
+        return spec
+    spec = replace(spec, **changes)
+    # Re-validate so that e.g. --parallel above --max-trials is refused like in YAML.
+    return parse_document(to_document(spec))
+
+
+def _progress_printer(console: Any, experiment: Any) -> Callable[[TrialEvent], None]:
+    from rich.markup import escape
+
+    from tunery.controller import TrialEventKind
+
+    spec = experiment.spec
+
+    def on_event(event: TrialEvent) -> None:
+        trial = event.trial
+        if event.kind is TrialEventKind.FINISHED and trial is not None:
+            params = " ".join(f"{k}={_fmt(v)}" for k, v in trial.parameters.items())
+            value = (
+                f"{spec.objective.objective_metric_name}={_fmt(trial.objective)}"
+                if trial.objective is not None
+                else ""
+            )
+            status = trial.status.value
+            colour = {"Succeeded": "green", "Killed": "yellow"}.get(status, "red")
+            extra = "" if status == "Succeeded" else f" ({trial.reason}: {trial.message})"
+            console.print(
+                f"[{colour}]{status:>18}[/] {trial.name}  {escape(f'{params}  {value}{extra}')}",
+                markup=True,
+                highlight=False,
+            )
+
+    return on_event
+
+
+def _status_line(controller: Any) -> str:
+    from tunery.model import best_trial
+
+    trials = controller.trials
+    spec = controller.experiment.spec
+    done = sum(1 for t in trials if t.status.is_completed)
+    running = sum(1 for t in trials if t.status.is_active)
+    failed = sum(1 for t in trials if t.status.is_failed)
+    total = spec.max_trial_count if spec.max_trial_count is not None else "∞"
+    best = best_trial(spec.objective, trials)
+    best_text = (
+        f"best {spec.objective.objective_metric_name}={_fmt(best.objective)} ({best.name})"
+        if best
+        else "no result yet"
+    )
+    return f"{done}/{total} done, {running} running, {failed} failed · {best_text}"
+
+
+def _drive(
+    store: Any,
+    name: str,
+    *,
+    gpus: str | None,
+    quiet: bool,
+    as_json: bool,
+    executor_url: str | None = None,
+) -> int:
+    """Run the controller of experiment ``name`` to its end with a live display."""
+    from tunery.controller import Controller
+    from tunery.execute import executor_url_of, open_executor
+
+    console = _console()
+    experiment = store.get_experiment(name)
+    gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
+    url = executor_url_of(experiment.spec.annotations, executor_url)
+    executor = open_executor(url, gpus=gpu_pool)
+    printer = _progress_printer(console, experiment)
+    controller = Controller(
+        store,
+        name,
+        executor,
+        on_event=None if (quiet or as_json) else printer,
+        poll_interval=0.5,
+    )
+
+    def _sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        controller.start()
+        if not (quiet or as_json):
+            console.print(
+                f"running experiment [bold]{name}[/] "
+                f"({experiment.spec.algorithm.algorithm_name}, "
+                f"parallel {experiment.spec.parallel_trial_count}, "
+                f"max {experiment.spec.max_trial_count or 'unlimited'} trials); "
+                f"trial output under {experiment.runs_dir}",
+                markup=True,
+            )
+        show_live = console.is_terminal and not (quiet or as_json)
+        if show_live:
+            from rich.live import Live
+
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
+                while not controller.tick():
+                    live.update(_status_line(controller))
+                    controller._idle()
+        else:
+            while not controller.tick():
+                controller._idle()
+    except KeyboardInterrupt:
+        killed = controller.interrupt()
+        controller.release()
+        console.print(
+            f"interrupted: {killed} running trial(s) killed; continue with `tunery resume {name}`",
+            style="yellow",
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    controller.release()
+    final = store.get_experiment(name)
+    trials = store.list_trials(name)
+    return _report(console, final, trials, as_json=as_json, quiet=quiet)
+
+
+def _report(
+    console: Any, experiment: Any, trials: Sequence[Any], *, as_json: bool, quiet: bool
+) -> int:
+    """Print the end of a run; the exit code: 0 only when it Succeeded with a trial that did.
+
+    Katib calls an experiment whose trials all failed Succeeded (max trials reached): the
+    stored status stays Katib's, but the last line says so and the exit code is 1.
+    """
+    from tunery.model import best_trial
+    from tunery.outcome import no_success_line
+
+    nothing = no_success_line(trials, stopped=experiment.reason == "ExperimentStopped")
+    code = 0 if experiment.status.value == "Succeeded" and nothing is None else 1
+    if as_json:
+        _print_json(_experiment_json(experiment, trials))
+        if nothing is not None:
+            click.echo(nothing, err=True)
+        return code
+    best = best_trial(experiment.spec.objective, list(trials))
+    if not quiet:
+        console.print(_trials_table(experiment, trials, best.name if best else None))
+    console.print(
+        f"experiment {experiment.name}: {experiment.status.value} "
+        f"({experiment.reason}: {experiment.message})"
+    )
+    if best is not None:
+        for line in _best_lines(experiment, best):
+            console.print(line, highlight=False)
+    elif nothing is None:
+        console.print(
+            "no trial reported the objective metric; see `tunery trials "
+            f"{experiment.name}` and the trials' output.log",
+            style="yellow",
+        )
+    if nothing is not None:
+        console.print(nothing, style="red", markup=False, highlight=False)
+    return code
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_db_option
+@click.option("--name", default=None, help="Run the experiment under this name.")
+@click.option(
+    "--parallel", type=click.IntRange(min=1), default=None, help="Override parallelTrialCount."
+)
+@click.option(
+    "--max-trials", type=click.IntRange(min=1), default=None, help="Override maxTrialCount."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the argv of the first suggestions; run nothing."
+)
+@click.option(
+    "--runs-dir",
+    default=None,
+    metavar="DIR",
+    help="Where trial directories go (default ./tunery-runs).",
+)
+@click.option(
+    "--gpus",
+    envvar="TUNERY_GPUS",
+    default=None,
+    metavar="IDS",
+    help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
+)
+@_executor_option
+@_configmap_option
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+@_json_option
+def run(
+    file: str,
+    db: str | None,
+    name: str | None,
+    parallel: int | None,
+    max_trials: int | None,
+    dry_run: bool,
+    runs_dir: str | None,
+    gpus: str | None,
+    executor_url: str,
+    configmaps: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """Run the experiment in FILE to its end (resumes it if it already exists)."""
+    from tunery.client import Client, same_search
+    from tunery.spec import spec_warnings
+
+    parsed, rename = _load_single(file, name, configmaps)
+    spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
+    from tunery.spec.commands import command_warnings
+
+    base_dir = os.path.dirname(os.path.abspath(file))
+    for warning in spec_warnings(spec) + command_warnings(spec, base_dir):
+        click.echo(f"warning: {warning}", err=True)
+    if dry_run:
+        _dry_run(spec, runs_dir, base_dir)
+        return 0
+    store = _open_store(db)
+    client = Client(store=store)
+    existing = store.find_experiment(spec.name)
+    if existing is None:
+        client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
+        return _drive(
+            store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+        )
+    if not same_search(existing.spec, spec):
+        _fail(
+            f"an experiment named {spec.name!r} already exists with a different spec",
+            f"run it under another name (--name), or `tunery delete {spec.name}` first",
+        )
+    return _resume(client, spec.name, spec, None, gpus, quiet, as_json, executor_url, announce=True)
+
+
+def _resume(
+    client: Any,
+    name: str,
+    spec: Any,
+    max_trials: int | None,
+    gpus: str | None,
+    quiet: bool,
+    as_json: bool,
+    executor_url: str | None,
+    *,
+    announce: bool,
+) -> int:
+    """``run``/``resume`` of a stored experiment: go on with it, extend it if it has completed
+    and Katib would (``Client.resume``), else report it; ``announce``: say it is resumed."""
+    from tunery.client import ResumeAction
+
+    console = _console()
+    resumed = client.resume(name, spec=spec, max_trials=max_trials)
+    if resumed.action is ResumeAction.COMPLETED:
+        if not (quiet or as_json):
+            console.print(f"experiment {name} has already completed")
+        trials = client.store.list_trials(name)
+        return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
+    if resumed.action is ResumeAction.EXTEND:
+        gpus = None  # as it always was: an extended experiment does not take --gpus
+    elif announce and not (quiet or as_json):
+        console.print(f"experiment {name} exists: resuming it")
+    return _drive(
+        client.store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+    )
+
+
+def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
+    import shlex
+
+    from tunery.history import History
+    from tunery.launch import build_launch, seed_for, trial_name_for
+    from tunery.suggest import create_suggester
+
+    suggester = create_suggester(spec, seed_for(spec.name))
+    count = spec.parallel_trial_count
+    if spec.max_trial_count is not None:
+        count = min(count, spec.max_trial_count)
+    for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
+        trial_name = trial_name_for(spec.name, i)
+        launch = build_launch(
+            spec,
+            experiment=spec.name,
+            trial_name=trial_name,
+            parameters=assignment.parameters,
+            labels=assignment.trial_labels(),
+            runs_dir=runs_dir,
+            base_dir=base_dir,
+        )
+        if launch.replicas:
+            click.echo(f"{trial_name}: a gang of {len(launch.replicas)} processes (tunery.gang)")
+            for replica in launch.replicas:
+                role = " (primary)" if replica.primary else ""
+                click.echo(f"  {replica.name}{role}: {shlex.join(replica.argv)}")
+        else:
+            click.echo(f"{trial_name}: {shlex.join(launch.argv)}")
+        if launch.metrics_path is not None:
+            click.echo(f"  metrics: {launch.metrics_path}")
+
+
+@main.command()
+@click.argument("name")
+@_db_option
+@click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
+@click.option("--gpus", envvar="TUNERY_GPUS", default=None, metavar="IDS")
+@_executor_option
+@click.option("-q", "--quiet", is_flag=True)
+@_json_option
+def resume(
+    name: str,
+    db: str | None,
+    max_trials: int | None,
+    gpus: str | None,
+    executor_url: str,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """Resume experiment NAME after a crash, Ctrl-C or reboot."""
+    from tunery.client import Client
+
+    client = Client(store=_open_store(db))
+    return _resume(
+        client, name, None, max_trials, gpus, quiet, as_json, executor_url, announce=False
+    )
