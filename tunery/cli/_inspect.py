@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -194,15 +194,77 @@ def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
                 click.echo(f"metrics of {t.name}: {t.metrics_source}")
 
 
-@main.command()
+#: ``best -o``: the best parameters ready to paste.
+BEST_FORMATS = ("args", "yaml", "json", "env")
+
+
+def _env_name(name: str) -> str:
+    """``batch-size`` -> ``BATCH_SIZE``: an environment variable's name for a parameter."""
+    import re
+
+    out = re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+    return "_" + out if out[:1].isdigit() else out
+
+
+def _paste_value(value: Any) -> Any:
+    """A parameter value as Katib substitutes it (strings and numbers as written)."""
+    from tunery.spec import format_value
+
+    return format_value(value)
+
+
+def _best_parameters(fmt: str, names: Sequence[str], parameters: Mapping[str, Any]) -> str:
+    """The parameters in ``fmt`` (one of :data:`BEST_FORMATS`), as text ending in a newline."""
+    import json
+    import shlex
+
+    if fmt == "json":
+        return json.dumps({n: parameters[n] for n in names}, indent=2) + "\n"
+    if fmt == "yaml":
+        return yaml.safe_dump({n: parameters[n] for n in names}, sort_keys=False)
+    if fmt == "env":
+        return "".join(
+            f"{_env_name(n)}={shlex.quote(_paste_value(parameters[n]))}\n" for n in names
+        )
+    return " ".join(f"--{n}={shlex.quote(_paste_value(parameters[n]))}" for n in names) + "\n"
+
+
+@main.command(
+    short_help="Show the best trial, or its parameters ready to paste (-o).",
+    epilog="""\b
+Examples:
+  tunery best mnist                 # the best trial and its hyperparameters
+  tunery best mnist --json          # the best trial in the wire shape
+  python train.py $(tunery best mnist -o args)
+  tunery best mnist -o env > best.env
+  tunery best mnist -o yaml""",
+)
 @click.argument("name")
 @_db_option
 @_json_option
-def best(name: str, db: str | None, as_json: bool) -> int:
-    """Show the best trial and its hyperparameters."""
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(BEST_FORMATS),
+    default=None,
+    help="Print only the best parameters: args (--name=value, quoted for a POSIX shell), "
+    "yaml (a mapping), json (an object), env (NAME=value lines, names upper-cased, - and . "
+    "as _).",
+)
+def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
+    """Show the best trial and its hyperparameters.
+
+    With -o, only the best trial's parameters, in the spec's order, ready to paste into a
+    command line, a YAML file, a JSON document or an environment file.
+    """
     from tunery import wire
     from tunery.model import best_trial
 
+    if fmt is not None and as_json:
+        _fail(
+            "--json and -o/--output cannot be used together", "use -o json for the parameters only"
+        )
     store = _open_store(db)
     exp = store.get_experiment(name)
     trial = best_trial(exp.spec.objective, store.list_trials(name))
@@ -212,7 +274,10 @@ def best(name: str, db: str | None, as_json: bool) -> int:
         else:
             click.echo(f"experiment {name} has no trial with an objective value yet")
         return 1
-    if as_json:
+    if fmt is not None:
+        names = [p.name for p in exp.spec.parameters]
+        click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
+    elif as_json:
         _print_json(wire.trial_json(trial))
     else:
         for line in _best_lines(exp, trial):
