@@ -23,7 +23,7 @@ from tunery.cli._common import (
     _print_json,
     _short,
     _trial_counts,
-    _trials_table,
+    _trials_text,
     main,
 )
 
@@ -144,35 +144,119 @@ def get(name: str, db: str | None, as_json: bool) -> None:
             console.print(line, highlight=False)
 
 
-@main.command()
+#: ``trials --sort`` keys -> the sort keys of :func:`tunery.storage.views.trial_rows`.
+TRIAL_SORTS = {
+    "objective": "objective",
+    "index": "index",
+    "name": "name",
+    "status": "status",
+    "created": "created_time",
+    "start": "start_time",
+    "completion": "completion_time",
+}
+
+
+def _trial_conditions() -> list[str]:
+    from tunery.model import TrialCondition
+
+    return [c.value for c in TrialCondition]
+
+
+def _check_statuses(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[str] | None:
+    """``--status A,B`` (repeatable, any case) -> Katib's condition names; None: all."""
+    valid = {c.lower(): c for c in _trial_conditions()}
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            if part.strip().lower() not in valid:
+                raise click.BadParameter(
+                    f"{part.strip()!r} is not a trial condition; use one or more of "
+                    f"{', '.join(valid.values())}, comma-separated"
+                )
+            status = valid[part.strip().lower()]
+            if status not in out:
+                out.append(status)
+    return out or None
+
+
+@main.command(
+    short_help="List an experiment's trials (filter by --status, --sort, --limit).",
+    epilog="""\b
+Examples:
+  tunery trials mnist
+  tunery trials mnist --status Failed,MetricsUnavailable
+  tunery trials mnist --sort objective --limit 20     # the 20 best
+  tunery trials mnist --sort completion --desc --limit 5
+  tunery trials mnist --status Succeeded --json""",
+)
 @click.argument("name")
 @_db_option
-@click.option("--status", "statuses", multiple=True, help="Only trials with this condition.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="A,B",
+    callback=_check_statuses,
+    help="Only trials in these conditions, comma-separated or repeated, any case: "
+    + ", ".join(_trial_conditions())
+    + ".",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(list(TRIAL_SORTS)),
+    default="index",
+    show_default=True,
+    help="Order of the trials; objective: best first (trials without one last).",
+)
+@click.option("--desc", is_flag=True, help="Reverse the order of --sort.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Only the first N trials of that order.",
+)
 @_json_option
-def trials(name: str, db: str | None, statuses: tuple[str, ...], as_json: bool) -> None:
-    """List an experiment's trials."""
+def trials(
+    name: str,
+    db: str | None,
+    statuses: list[str] | None,
+    sort: str,
+    desc: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List an experiment's trials.
+
+    Read in bulk from the database, sorted and cut there: a page of an experiment of
+    10,000 trials costs a page. --json prints the trials in the wire shape (a list).
+    """
     from tunery import wire
-    from tunery.model import TrialCondition, best_trial
+    from tunery.model import ObjectiveType
+    from tunery.storage import views
 
     store = _open_store(db)
     exp = store.get_experiment(name)
-    wanted = None
-    if statuses:
-        valid = {c.value.lower(): c for c in TrialCondition}
-        wanted = []
-        for s in statuses:
-            if s.lower() not in valid:
-                _fail(
-                    f"--status {s!r} is not a trial condition",
-                    f"use one of: {', '.join(c.value for c in TrialCondition)}",
-                )
-            wanted.append(valid[s.lower()])
-    rows = store.list_trials(name, wanted)
+    descending = desc
+    if sort == "objective" and exp.spec.objective.type is ObjectiveType.MAXIMIZE:
+        descending = not desc
+    read = views.trial_rows(
+        store, name, statuses=statuses, order=(TRIAL_SORTS[sort], descending), limit=limit
+    )
+    rows = read.rows
     if as_json:
-        _print_json([wire.trial_json(t) for t in rows])
+        _print_json([wire.trial_row_json(t) for t in rows])
         return
-    best = best_trial(exp.spec.objective, store.list_trials(name))
-    _console().print(_trials_table(exp, rows, best.name if best else None))
+    best = views.best_trial(store, name, exp.spec.objective)
+    title = f"trials of {exp.name}"
+    if read.matched is not None and read.matched > len(rows):
+        title += f" (the first {len(rows)} of {read.matched})"
+    click.echo(title)
+    click.echo("\n".join(_trials_text(exp, rows, best.name if best else None)))
     _print_metrics_paths(exp, rows)
 
 
