@@ -234,3 +234,75 @@ def test_ten_thousand_trials_print_fast(tmp_path: Path) -> None:
     assert elapsed < 3.0, f"tunery trials --json took {elapsed:.2f} s for 10,000 trials"
     best = tunery("trials", "big", "--sort", "objective", "--limit", "20", cwd=tmp_path).stdout
     assert len(_names(best)) == 20 and "(the first 20 of 10000)" in best
+
+
+# --------------------------------------------------------------------------- list
+
+
+def _experiments(tmp_path: Path) -> None:
+    """alpha-mnist (Running, created last), beta-cifar (Succeeded), gamma-mnist (Created,
+    created first); beta-cifar's trials: 1 succeeded, 2 early-stopped, 1 failed, 1 killed."""
+    from tunery.model import Experiment, ExperimentCondition
+    from tunery.spec import parse_document, to_document
+
+    store = Store(str(tmp_path / "tunery.db"))
+    made = [
+        ("alpha-mnist", 300.0, ExperimentCondition.RUNNING),
+        ("beta-cifar", 200.0, ExperimentCondition.SUCCEEDED),
+        ("gamma-mnist", 100.0, ExperimentCondition.CREATED),
+    ]
+    for name, created, status in made:
+        spec = parse_document(native_doc(name, SCORE_IS_X))
+        store.create_experiment(
+            Experiment(name=name, spec=spec, document=to_document(spec), created_time=created)
+        )
+        if status is not ExperimentCondition.CREATED:
+            store.set_experiment_status(name, status, f"Experiment{status.value}", "")
+    for i, (status, objective) in enumerate(
+        [
+            (C.SUCCEEDED, 0.5),
+            (C.EARLY_STOPPED, 0.75),
+            (C.EARLY_STOPPED, 0.25),
+            (C.FAILED, None),
+            (C.KILLED, None),
+        ]
+    ):
+        store.create_trial(
+            Trial(
+                name=f"beta-cifar-{i}",
+                experiment="beta-cifar",
+                index=i,
+                parameters={"x": objective or 0.0},
+                status=status,
+                objective=objective,
+            )
+        )
+    store.close()
+
+
+def test_list_sorts_filters_and_counts_early_stopped_as_completed(tmp_path: Path) -> None:
+    _experiments(tmp_path)
+
+    def names(*args: str) -> list[str]:
+        out = tunery("list", *args, cwd=tmp_path).stdout
+        return [w[0] for line in out.splitlines() if (w := line.split()) and w[0].count("-") == 1]
+
+    assert names() == ["alpha-mnist", "beta-cifar", "gamma-mnist"]
+    assert names("--sort", "created") == ["gamma-mnist", "beta-cifar", "alpha-mnist"]
+    assert names("--sort", "created", "--desc") == ["alpha-mnist", "beta-cifar", "gamma-mnist"]
+    assert names("--sort", "status") == ["gamma-mnist", "alpha-mnist", "beta-cifar"]
+    assert names("--filter", "MNIST") == ["alpha-mnist", "gamma-mnist"]
+    assert names("--filter", "mnist", "--status", "created,succeeded") == ["gamma-mnist"]
+    none = tunery("list", "--filter", "resnet", cwd=tmp_path).stdout
+    assert none.strip() == "no experiment matches --filter/--status"
+    row = next(line for line in tunery("list", cwd=tmp_path).stdout.splitlines() if "beta" in line)
+    # 1 succeeded + 2 early-stopped of 5; the killed trial is no failure either (as Katib).
+    assert "3/5 ok (2 early-stopped), 1 failed" in row
+    assert "0.75" in row.split()  # the best objective: an early-stopped trial's
+    got = json.loads(tunery("list", "--filter", "beta", "--json", cwd=tmp_path).stdout)
+    assert [e["name"] for e in got] == ["beta-cifar"]
+    assert got[0]["trials"]["earlyStopped"] == 2 and got[0]["bestTrial"]["name"] == "beta-cifar-1"
+    bad = tunery("list", "--status", "Done", cwd=tmp_path, check=2)
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "--status" in bad.stderr and "Restarting" in bad.stderr
+    assert "--sort" in tunery("list", "--sort", "best", cwd=tmp_path, check=2).stderr

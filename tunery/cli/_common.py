@@ -60,8 +60,15 @@ def _fmt(value: Any) -> str:
 
 
 def _trial_counts(summary: Mapping[str, int]) -> str:
-    """``ok/total``, plus failures and running trials when there are any."""
-    text = f"{summary['succeeded']}/{summary['total']} ok"
+    """``ok/total``, plus failures and running trials when there are any.
+
+    Early-stopped trials count as ok, as completed ones in Katib's experiment status (they
+    have their objective and may be the best); failures are Failed and MetricsUnavailable,
+    as Katib's ``failedTrialsCount``.
+    """
+    text = f"{summary['succeeded'] + summary['earlyStopped']}/{summary['total']} ok"
+    if summary["earlyStopped"]:
+        text += f" ({summary['earlyStopped']} early-stopped)"
     failed = summary["failed"] + summary["metricsUnavailable"]
     if failed:
         text += f", {failed} failed"

@@ -78,43 +78,140 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"warning: {warning}", err=True)
 
 
-@main.command(name="list")
+#: ``list --sort`` keys.
+LIST_SORTS = ("name", "created", "status")
+
+
+def _experiment_conditions() -> list[str]:
+    from tunery.model import ExperimentCondition
+
+    return [c.value for c in ExperimentCondition]
+
+
+def _check_experiment_statuses(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[str] | None:
+    """``list --status A,B`` (repeatable, any case) -> Katib's experiment conditions."""
+    valid = {c.lower(): c for c in _experiment_conditions()}
+    out: list[str] = []
+    for value in values:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            if part.lower() not in valid:
+                raise click.BadParameter(
+                    f"{part!r} is not an experiment condition; use one or more of "
+                    f"{', '.join(valid.values())}, comma-separated"
+                )
+            out.append(valid[part.lower()])
+    return out or None
+
+
+@main.command(
+    name="list",
+    short_help="List experiments (--filter by name, --status, --sort).",
+    epilog="""\b
+Examples:
+  tunery list
+  tunery list --sort created --desc         # the newest first
+  tunery list --filter mnist --status Running,Created
+  tunery list --json""",
+)
 @_db_option
+@click.option(
+    "--sort",
+    type=click.Choice(LIST_SORTS),
+    default="name",
+    show_default=True,
+    help="Order of the experiments (status: by condition, then name).",
+)
+@click.option("--desc", is_flag=True, help="Reverse the order of --sort.")
+@click.option(
+    "--filter",
+    "contains",
+    metavar="TEXT",
+    default=None,
+    help="Only experiments whose name contains TEXT (any case).",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="A,B",
+    callback=_check_experiment_statuses,
+    help="Only experiments in these conditions, comma-separated or repeated, any case: "
+    + ", ".join(_experiment_conditions())
+    + ".",
+)
 @_json_option
-def list_(db: str | None, as_json: bool) -> None:
-    """List experiments."""
+def list_(
+    db: str | None,
+    sort: str,
+    desc: bool,
+    contains: str | None,
+    statuses: list[str] | None,
+    as_json: bool,
+) -> None:
+    """List experiments, with their trial counts and best objective value.
+
+    Trial counts as "ok/total": early-stopped trials count as ok (completed, with their
+    objective, as in Katib's experiment status); failed ones are Failed and
+    MetricsUnavailable.
+    """
     from rich.table import Table
 
     from tunery import wire
-    from tunery.model import best_trial
+    from tunery.model import ObjectiveType, TrialCondition
+    from tunery.storage import views
 
     store = _open_store(db)
-    rows = []
-    for exp in store.list_experiments():
-        trials = store.list_trials(exp.name)
-        rows.append((exp, trials))
+    experiments = store.list_experiments()
+    if contains:
+        experiments = [e for e in experiments if contains.lower() in e.name.lower()]
+    if statuses:
+        experiments = [e for e in experiments if e.status.value in statuses]
+    if sort == "created":
+        experiments.sort(key=lambda e: (e.created_time is None, e.created_time or 0.0, e.name))
+    elif sort == "status":
+        experiments.sort(key=lambda e: (e.status.value, e.name))
+    else:
+        experiments.sort(key=lambda e: e.name)
+    if desc:
+        experiments.reverse()
     if as_json:
-        _print_json([_experiment_json(e, t) for e, t in rows])
+        _print_json([_experiment_json(e, store.list_trials(e.name)) for e in experiments])
         return
-    if not rows:
-        click.echo("no experiments yet; start one with `tunery run FILE`")
+    if not experiments:
+        if contains or statuses:
+            click.echo("no experiment matches --filter/--status")
+        else:
+            click.echo("no experiments yet; start one with `tunery run FILE`")
         return
     from rich import box
 
+    summaries = views.trial_summaries(store)
+    with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created"):
         table.add_column(col, no_wrap=True)
-    for exp, trials in rows:
-        best = best_trial(exp.spec.objective, trials)
-        s = wire.trial_counts(wire.count_statuses(trials))
+    for exp in experiments:
+        summary = summaries.get(exp.name, {})
+        counts = {status: count for status, (count, _, _) in summary.items()}
+        minimize = exp.spec.objective.type is ObjectiveType.MINIMIZE
+        values: list[float] = []
+        for status, (_, low, high) in summary.items():
+            value = low if minimize else high
+            if status in with_objective and value is not None:
+                values.append(value)
+        best = (min(values) if minimize else max(values)) if values else None
         table.add_row(
             exp.name,
             exp.status.value,
             (exp.reason or "").removeprefix("Experiment"),
             exp.spec.algorithm.algorithm_name,
             f"{exp.spec.objective.type.value[:3]} {exp.spec.objective.objective_metric_name}",
-            _short(best.objective) if best else "-",
-            _trial_counts(s),
+            _short(best) if best is not None else "-",
+            _trial_counts(wire.trial_counts(counts)),
             _local_time(exp.created_time),
         )
     _console().print(table)
