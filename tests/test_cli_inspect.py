@@ -287,11 +287,12 @@ def test_list_sorts_filters_and_counts_early_stopped_as_completed(tmp_path: Path
         out = tunery("list", *args, cwd=tmp_path).stdout
         return [w[0] for line in out.splitlines() if (w := line.split()) and w[0].count("-") == 1]
 
-    assert names() == ["alpha-mnist", "beta-cifar", "gamma-mnist"]
+    assert names() == ["gamma-mnist", "beta-cifar", "alpha-mnist"]  # oldest first, as before
+    assert names("--sort", "name") == ["alpha-mnist", "beta-cifar", "gamma-mnist"]
     assert names("--sort", "created") == ["gamma-mnist", "beta-cifar", "alpha-mnist"]
     assert names("--sort", "created", "--desc") == ["alpha-mnist", "beta-cifar", "gamma-mnist"]
     assert names("--sort", "status") == ["gamma-mnist", "alpha-mnist", "beta-cifar"]
-    assert names("--filter", "MNIST") == ["alpha-mnist", "gamma-mnist"]
+    assert names("--filter", "MNIST", "--sort", "name") == ["alpha-mnist", "gamma-mnist"]
     assert names("--filter", "mnist", "--status", "created,succeeded") == ["gamma-mnist"]
     none = tunery("list", "--filter", "resnet", cwd=tmp_path).stdout
     assert none.strip() == "no experiment matches --filter/--status"

@@ -113,7 +113,8 @@ def _check_experiment_statuses(
     epilog="""\b
 Examples:
   tunery list
-  tunery list --sort created --desc         # the newest first
+  tunery list --desc                        # the newest first
+  tunery list --sort name
   tunery list --filter mnist --status Running,Created
   tunery list --json""",
 )
@@ -121,9 +122,10 @@ Examples:
 @click.option(
     "--sort",
     type=click.Choice(LIST_SORTS),
-    default="name",
+    default="created",
     show_default=True,
-    help="Order of the experiments (status: by condition, then name).",
+    help="Order of the experiments: created (oldest first), name, or status (by condition, "
+    "then name).",
 )
 @click.option("--desc", is_flag=True, help="Reverse the order of --sort.")
 @click.option(
@@ -170,11 +172,10 @@ def list_(
         experiments = [e for e in experiments if contains.lower() in e.name.lower()]
     if statuses:
         experiments = [e for e in experiments if e.status.value in statuses]
-    if sort == "created":
-        experiments.sort(key=lambda e: (e.created_time is None, e.created_time or 0.0, e.name))
-    elif sort == "status":
+    # The store lists them oldest first (no creation time first, then by name).
+    if sort == "status":
         experiments.sort(key=lambda e: (e.status.value, e.name))
-    else:
+    elif sort == "name":
         experiments.sort(key=lambda e: e.name)
     if desc:
         experiments.reverse()
