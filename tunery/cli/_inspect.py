@@ -33,7 +33,14 @@ log = logging.getLogger("tunery")
 # --------------------------------------------------------------------------- read commands
 
 
-@main.command()
+@main.command(
+    short_help="Check an experiment file; exit 2 naming its first problem.",
+    epilog="""\b
+Examples:
+  tunery validate experiment.yaml
+  tunery validate katib-experiment.yaml --configmap configmaps.yaml
+  tunery validate experiment.yaml --json""",
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 @_configmap_option
 @_json_option
@@ -218,7 +225,14 @@ def list_(
     _console().print(table)
 
 
-@main.command()
+@main.command(
+    short_help="Show one experiment's status, trial counts and best trial.",
+    epilog="""\b
+Examples:
+  tunery get mnist
+  tunery get mnist --json
+  tunery get mnist --db postgresql://user@host/tunery""",
+)
 @click.argument("name")
 @_db_option
 @_json_option
@@ -467,7 +481,14 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
     return 0
 
 
-@main.command()
+@main.command(
+    short_help="Export an experiment's spec (yaml, json) or its trial table (csv).",
+    epilog="""\b
+Examples:
+  tunery export mnist > mnist.yaml          # the spec, to run again
+  tunery export mnist -o json
+  tunery export mnist -o csv > trials.csv   # one row per trial""",
+)
 @click.argument("name")
 @_db_option
 @click.option(
@@ -477,6 +498,7 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
     type=click.Choice(["yaml", "json", "csv"]),
     default="yaml",
     show_default=True,
+    help="yaml or json: the spec as a Katib document; csv: the trial table.",
 )
 def export(name: str, db: str | None, fmt: str) -> None:
     """Export an experiment's spec (yaml, json) or its trial table (csv)."""

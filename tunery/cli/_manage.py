@@ -22,7 +22,12 @@ log = logging.getLogger("tunery")
 # --------------------------------------------------------------------------- intents
 
 
-@main.command()
+@main.command(
+    short_help="Stop an experiment: kill its running trials; it ends Succeeded.",
+    epilog="""\b
+Examples:
+  tunery stop mnist""",
+)
 @click.argument("name")
 @_db_option
 def stop(name: str, db: str | None) -> None:
@@ -58,7 +63,13 @@ def stop(name: str, db: str | None) -> None:
     click.echo(f"experiment {name} stopped")
 
 
-@main.command()
+@main.command(
+    short_help="Delete an experiment and its trials from the database.",
+    epilog="""\b
+Examples:
+  tunery delete mnist
+  tunery delete mnist -y           # no question asked""",
+)
 @click.argument("name")
 @_db_option
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -103,7 +114,14 @@ def _host_names_option(
     return values
 
 
-@main.command()
+@main.command(
+    short_help="Serve the web UI: experiments, trials, live learning curves.",
+    epilog="""\b
+Examples:
+  tunery ui
+  tunery ui --port 8081 --db experiments.db
+  tunery ui --host 0.0.0.0 --token $(openssl rand -hex 16)""",
+)
 @_db_option
 @click.option(
     "--host",
@@ -172,12 +190,24 @@ def ui(
 # --------------------------------------------------------------------------- db
 
 
-@main.group()
+@main.group(
+    short_help="Database maintenance: schema upgrade and revision.",
+    epilog="""\b
+Examples:
+  tunery db upgrade
+  tunery db current --db postgresql://user@host/tunery""",
+)
 def db() -> None:
     """Database maintenance."""
 
 
-@db.command()
+@db.command(
+    short_help="Bring the database schema to the newest version.",
+    epilog="""\b
+Examples:
+  tunery db upgrade
+  tunery db upgrade --db postgresql://user@host/tunery""",
+)
 @_db_option
 def upgrade(db: str | None) -> None:
     """Bring the database schema to the newest version (Alembic migrations)."""
@@ -188,7 +218,13 @@ def upgrade(db: str | None) -> None:
     click.echo(f"{store.url}: schema at revision {revision}")
 
 
-@db.command()
+@db.command(
+    short_help="Print the database's schema revision.",
+    epilog="""\b
+Examples:
+  tunery db current
+  tunery db current --db postgresql://user@host/tunery""",
+)
 @_db_option
 def current(db: str | None) -> None:
     """Print the database's schema revision."""

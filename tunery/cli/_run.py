@@ -231,7 +231,16 @@ def _report(
     return code
 
 
-@main.command()
+@main.command(
+    short_help="Run the experiment in FILE to its end (resumes it if it exists).",
+    epilog="""\b
+Examples:
+  tunery run experiment.yaml
+  tunery run experiment.yaml --parallel 4 --max-trials 50
+  tunery run experiment.yaml --name mnist-2 --dry-run
+  tunery run experiment.yaml --executor dask://127.0.0.1:8786
+  tunery run experiment.yaml -q --json    # only the end, as JSON""",
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 @_db_option
 @click.option("--name", default=None, help="Run the experiment under this name.")
@@ -370,13 +379,26 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
             click.echo(f"  metrics: {launch.metrics_path}")
 
 
-@main.command()
+@main.command(
+    short_help="Resume an experiment after a crash, Ctrl-C or reboot.",
+    epilog="""\b
+Examples:
+  tunery resume mnist
+  tunery resume mnist --max-trials 100      # go on past its maxTrialCount
+  tunery resume mnist --gpus 0,1 -q""",
+)
 @click.argument("name")
 @_db_option
 @click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
-@click.option("--gpus", envvar="TUNERY_GPUS", default=None, metavar="IDS")
+@click.option(
+    "--gpus",
+    envvar="TUNERY_GPUS",
+    default=None,
+    metavar="IDS",
+    help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
+)
 @_executor_option
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def resume(
     name: str,
