@@ -455,7 +455,7 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
     command line, a YAML file, a JSON document or an environment file.
     """
     from tunery import wire
-    from tunery.model import best_trial
+    from tunery.storage import views
 
     if fmt is not None and as_json:
         _fail(
@@ -463,7 +463,7 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
         )
     store = _open_store(db)
     exp = store.get_experiment(name)
-    trial = best_trial(exp.spec.objective, store.list_trials(name))
+    trial = views.best_trial(store, name, exp.spec.objective)
     if trial is None:
         if as_json:
             _print_json(None)
