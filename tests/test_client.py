@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -207,6 +208,45 @@ def test_dataframe_and_plots(in_tmp: Path) -> None:
     assert {"params.x", "params.mode", "objective", "metrics.value"} <= set(frame.columns)
     assert isinstance(exp.plot_optimization_history(), go.Figure)
     assert isinstance(exp.plot_parallel_coordinates(), go.Figure)
+
+
+def lr_and_layers(parameters: dict) -> float:  # type: ignore[type-arg]
+    import math
+
+    return abs(math.log10(parameters["lr"]) + 2) + parameters["layers"] / 10
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_parallel_coordinates_axes_and_colour_bar(in_tmp: Path, direction: str) -> None:
+    pytest.importorskip("plotly.graph_objects")
+    exp = tunery.tune(
+        lr_and_layers,
+        {"lr": tunery.search.double(1e-4, 1e-1, log=True), "layers": tunery.search.int(1, 3)},
+        "value",
+        objective_type=direction,
+        algorithm="random",
+        max_trial_count=5,
+        storage=str(in_tmp / "t.db"),
+        wait=True,
+    )
+    trials = [t for t in exp.trials if t.objective is not None]
+    fig = exp.plot_parallel_coordinates()
+    lr, layers, objective = fig.data[0].dimensions
+    # The log-scale parameter is drawn as log10, its ticks labelled with the real values.
+    assert lr.label == "lr (log)"
+    assert list(lr.values) == pytest.approx([math.log10(t.parameters["lr"]) for t in trials])
+    assert all(
+        10**v == pytest.approx(float(text), rel=1e-2)
+        for v, text in zip(lr.tickvals, lr.ticktext, strict=True)
+    )
+    # Whole ticks only on the int axis.
+    assert layers.tickvals and all(float(v).is_integer() for v in layers.tickvals)
+    assert list(objective.values) == [t.objective for t in trials]
+    # The better end of Viridis (yellow) goes to the better trials, and the bar says which.
+    line = fig.data[0].line
+    assert line.reversescale is (direction == "minimize")
+    better = "lower" if direction == "minimize" else "higher"
+    assert line.colorbar.title.text == f"value ({better} is better)"
 
 
 SCRIPT = """

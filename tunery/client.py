@@ -438,31 +438,30 @@ class ExperimentHandle:
 
     def plot_parallel_coordinates(self) -> Any:
         """A plotly figure: every parameter and the objective, coloured by the objective."""
+        from tunery.plots import parcoords_dimension
+
         go = _plotly()
         spec = self.experiment.spec
         done = [t for t in self.trials if t.objective is not None]
-        dims = []
-        for p in spec.parameters:
-            values = [t.parameters.get(p.name) for t in done]
-            if p.parameter_type.value == "categorical":
-                labels = list(p.feasible_space.list)
-                dims.append(
-                    {
-                        "label": p.name,
-                        "values": [
-                            labels.index(str(v)) if str(v) in labels else -1 for v in values
-                        ],
-                        "tickvals": list(range(len(labels))),
-                        "ticktext": labels,
-                    }
-                )
-            else:
-                dims.append({"label": p.name, "values": values})
+        dims = [
+            parcoords_dimension(p, [t.parameters.get(p.name) for t in done])
+            for p in spec.parameters
+        ]
         objective = [t.objective for t in done]
-        dims.append({"label": spec.objective.objective_metric_name, "values": objective})
+        metric = spec.objective.objective_metric_name
+        dims.append({"label": metric, "values": objective})
+        # Better trials at Viridis' yellow end, whichever the direction; the bar says which end.
+        minimize = spec.objective.type.value == "minimize"
+        better = "lower" if minimize else "higher"
         fig = go.Figure(
             go.Parcoords(
-                line={"color": objective, "colorscale": "Viridis", "showscale": True},
+                line={
+                    "color": objective,
+                    "colorscale": "Viridis",
+                    "reversescale": minimize,
+                    "showscale": True,
+                    "colorbar": {"title": {"text": f"{metric} ({better} is better)"}},
+                },
                 dimensions=dims,
             )
         )
