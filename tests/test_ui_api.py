@@ -26,6 +26,7 @@ from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Trial, TrialCondition
 from tunery.storage import Store, TrialChange
 from tunery.ui.app import create_app
+from tunery.ui.importance import METHOD_NAME
 from tunery.ui.routes.trials import LOG_TAIL_BYTES
 
 TOKEN = "s3cret-token"
@@ -240,6 +241,8 @@ def test_importance(client: TestClient) -> None:
     assert {p["name"] for p in data["parameters"]} == {"x", "opt"}
     assert all(0 <= p["importance"] <= 1 for p in data["parameters"])
     assert "variance" in data["method"]
+    assert sum(p["normalized"] for p in data["parameters"]) == pytest.approx(1)
+    assert data["methodName"] == METHOD_NAME
 
 
 def test_importance_needs_trials(client: TestClient) -> None:

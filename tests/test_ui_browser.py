@@ -140,6 +140,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
             )
         )
 
+    # Maximized, with an int parameter of three values and three trials (a fractional tick
+    # would fall between them on either axis).
+    max_doc = native_doc(
+        "maxdemo",
+        SCRIPT,
+        parameters=[
+            {"name": "units", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "3"}},
+            copy.deepcopy(PARAMS[0]),
+        ],
+        objective={"type": "maximize", "objectiveMetricName": "accuracy"},
+    )
+    create(store, max_doc, tmp)
+    for index, (units, lr, accuracy) in enumerate([(1, 1e-3, 0.7), (3, 3e-2, 0.9), (2, 1e-4, 0.4)]):
+        store.create_trial(
+            Trial(
+                name=f"maxdemo-{index}",
+                experiment="maxdemo",
+                index=index,
+                parameters={"units": units, "lr": lr},
+                status=TrialCondition.SUCCEEDED,
+                metrics={"accuracy": MetricSummary(accuracy, accuracy, accuracy)},
+                objective=accuracy,
+            )
+        )
+
     app = create_app(store, TOKEN, runs_dir=str(tmp / "runs"))
     try:
         with _served(app) as base:
@@ -345,6 +370,108 @@ def test_list_experiment_graphs_table_and_trial(
     assert "epoch=7 loss=" in page.locator("#trial-log").inner_text()
     assert page.locator("#kill-trial").is_disabled()
     _shot(page, tmp_path, "trial")
+
+
+COLOUR_MAPPING = """() => {
+  const chart = document.getElementById("parcoords").tuneryChart;
+  const bar = document.querySelector("#parcoords g.colorbar");
+  const box = bar.querySelector("rect").getBBox();
+  const better = bar.querySelector("text.better");
+  return {
+    objectives: Array.from(chart.options.color),
+    colours: chart.options.color.map((_, i) => chart.lineColour(i)),
+    top: box.y, bottom: box.y + box.height,
+    betterY: Number(better.getAttribute("y")), betterText: better.textContent,
+    stops: [...document.querySelectorAll("#parcoords linearGradient stop")].map(
+      (s) => [Number(s.getAttribute("offset")), s.getAttribute("stop-color")]),
+    ticks: [...bar.querySelectorAll("text.tick")].map(
+      (t) => [Number(t.textContent), Number(t.getAttribute("y"))]),
+  };
+}"""
+YELLOW = (253, 231, 37)  # Viridis' better end
+PURPLE = (68, 1, 84)
+
+
+def _rgb(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text[text.index("(") + 1 : text.index(")")].split(","))
+
+
+def _near(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 24
+
+
+@pytest.mark.parametrize(("name", "direction"), [("demo", "minimize"), ("maxdemo", "maximize")])
+def test_colour_bar_gives_the_better_end_to_the_better_trials(
+    site: tuple[str, Store], page: Any, tmp_path: Path, name: str, direction: str
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, name)
+    page.wait_for_selector("body[data-graphs='drawn']")
+    m = page.evaluate(COLOUR_MAPPING)
+    objectives = m["objectives"]
+    pick = min if direction == "minimize" else max
+    best = objectives.index(pick(objectives))
+    worst = objectives.index((max if pick is min else min)(objectives))
+    # The best trial's line is at the good (yellow) end, the worst one's at the other.
+    assert _near(_rgb(m["colours"][best]), YELLOW), m["colours"][best]
+    assert _near(_rgb(m["colours"][worst]), PURPLE), m["colours"][worst]
+    # On the bar, values rise upwards (the lowest tick is the lowest on the page) ...
+    ticks = sorted(m["ticks"])
+    assert len(ticks) >= 2 and ticks[0][1] > ticks[-1][1]
+    # ... the end where the best value is has the best trial's colour, and says "better".
+    best_at_bottom = direction == "minimize"
+    stops = sorted(m["stops"])  # offset 0 is the bottom of the bar
+    good, bad = (stops[0], stops[-1]) if best_at_bottom else (stops[-1], stops[0])
+    assert _near(_rgb(good[1]), _rgb(m["colours"][best]))
+    assert _near(_rgb(bad[1]), _rgb(m["colours"][worst]))
+    assert "better" in m["betterText"]
+    if best_at_bottom:
+        assert m["betterY"] > m["bottom"] and "\u25bc" in m["betterText"]
+    else:
+        assert m["betterY"] < m["top"] and "\u25b2" in m["betterText"]
+    page.locator("#parcoords").screenshot(path=str(tmp_path / f"parcoords-{name}.png"))
+
+
+def _tick_texts(page: Any, selector: str) -> list[str]:
+    return [t for t in page.locator(selector).all_text_contents() if t]
+
+
+def test_integer_axes_have_whole_ticks_and_log_axes_real_values(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "maxdemo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    units = _tick_texts(page, "#parcoords g.axis[data-label='units'] text.tick")
+    assert units == ["1", "2", "3"]
+    indices = _tick_texts(page, "#history text.xtick")
+    assert indices == ["0", "1", "2"]
+    # The log parameter: drawn on log10, labelled with the values themselves.
+    lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
+    assert len(lr) >= 2 and all(1e-4 <= v <= 3e-2 for v in lr)
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    layers = _tick_texts(page, "#parcoords g.axis[data-label='layers'] text.tick")
+    assert layers and all(float(t).is_integer() for t in layers)
+
+
+def test_importance_shares_sum_to_one_and_name_the_method(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    page.wait_for_selector("#importance rect.bar")
+    shares = page.evaluate(
+        "document.getElementById('importance').tuneryChart.options.items.map((i) => i.value)"
+    )
+    assert len(shares) == 3 and sum(shares) == pytest.approx(1)
+    labels = page.locator("#importance rect.bar title").all_text_contents()
+    assert sum(float(t.rsplit(": ", 1)[1]) for t in labels) == pytest.approx(1, abs=0.002)
+    from tunery.ui.importance import METHOD_NAME
+
+    title = page.locator("#importance svg.overlay text.title").text_content()
+    assert title == f"Method: {METHOD_NAME}"
 
 
 def test_stop_is_refused_without_the_token_and_done_with_it(

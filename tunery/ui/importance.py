@@ -30,6 +30,9 @@ from tunery.model import ParameterSpec, ParameterType
 MIN_TRIALS = 8
 MAX_GROUPS = 10
 
+#: The method's short name, shown on the chart.
+METHOD_NAME = "epsilon-squared of the objective's rank (first-order)"
+
 METHOD = (
     "first-order variance share of the objective's rank explained by each parameter "
     "(grouped by category or by quantile bin), corrected for chance (epsilon-squared); "
@@ -42,7 +45,8 @@ class Importance:
     name: str
     #: Share of the objective's (rank) variance this parameter explains alone, 0..1.
     importance: float
-    #: ``importance`` divided by the sum over parameters (0 when every one is 0).
+    #: ``importance`` divided by the sum over parameters: the shares sum to 1 (every one is 0
+    #: when no parameter explains more than chance).
     normalized: float
 
 

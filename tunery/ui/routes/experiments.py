@@ -16,7 +16,7 @@ from tunery import wire
 from tunery.model import Experiment, IntentKind
 from tunery.ui import queries
 from tunery.ui.deps import UI, BadInput, UIState, authorize, json_response
-from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
+from tunery.ui.importance import METHOD, METHOD_NAME, MIN_TRIALS, parameter_importance
 from tunery.ui.schemas import (
     ERRORS,
     EXPERIMENT_DOCUMENT,
@@ -96,6 +96,7 @@ def importance(name: str, ui: UI) -> Response:
         data: dict[str, Any] = {
             "experiment": name,
             "method": METHOD,
+            "methodName": METHOD_NAME,
             "trials": len(values),
             "parameters": [],
             "message": None,

@@ -521,6 +521,7 @@ function drawGraphs(state, first) {
 
 function emptyGraph(div, text) {
   div.classList.remove("chart");
+  div.tuneryChart = null;
   div.replaceChildren(el("p", { class: "muted" }, text));
 }
 
@@ -545,10 +546,14 @@ function drawParcoords(state, done) {
       return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
     }
     const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
-    if (p.feasibleSpace.distribution === "logUniform" && numbers.every((v) => !(v <= 0))) {
+    const logScale = ["logUniform", "logNormal"].includes(p.feasibleSpace.distribution);
+    if (logScale && numbers.every((v) => !(v <= 0))) {
       return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
     }
-    return { label: name, values: numbers };
+    // Whole ticks on the axis of an int parameter (or of a discrete one with whole values only).
+    const integer = p.parameterType === "int" ||
+      (p.parameterType === "discrete" && (p.feasibleSpace.list || []).length > 0 && p.feasibleSpace.list.every((v) => Number.isInteger(Number(v))));
+    return { label: name, values: numbers, integer };
   });
   const objName = exp.objective.objectiveMetricName;
   const objectives = done.map((t) => t.objective);
@@ -597,7 +602,7 @@ function drawHistory(state, done) {
   }
   const chart = Charts.history(div, {
     x: sorted.map((t) => t.index), y: sorted.map((t) => t.objective), names: sorted.map((t) => t.name), line,
-    xLabel: "trial index", yLabel: exp.objective.objectiveMetricName,
+    xLabel: "trial index", xInteger: true, yLabel: exp.objective.objectiveMetricName,
     onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.history = chart;
@@ -612,9 +617,12 @@ async function loadImportance(state) {
   state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
   state.charts.importance = null;
   if (!data.parameters.length) { emptyGraph(div, "Not enough finished trials yet."); return; }
+  // Shares of the total (they sum to 1), as optuna shows them; the method named on the chart.
+  const explained = data.parameters.some((i) => i.normalized > 0);
   state.charts.importance = Charts.bars(div, {
-    items: data.parameters.map((i) => ({ label: i.name, value: i.importance })),
-    xLabel: "share of variance explained alone",
+    items: data.parameters.map((i) => ({ label: i.name, value: i.normalized })),
+    xLabel: explained ? "share of the importance (sums to 1)" : "no parameter explains more than chance",
+    title: "Method: " + data.methodName,
   });
 }
 

@@ -53,13 +53,14 @@ const Charts = (() => {
     return String(+v.toPrecision(4));
   }
 
-  /** About `count` round numbers between lo and hi. */
-  function niceTicks(lo, hi, count) {
-    if (!(hi > lo)) return [lo];
+  /** About `count` round numbers between lo and hi; whole numbers only when `integer`. */
+  function niceTicks(lo, hi, count, integer) {
+    if (!(hi > lo)) return integer && !Number.isInteger(lo) ? [] : [lo];
     const raw = (hi - lo) / count;
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
     const err = raw / mag;
-    const step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * mag;
+    let step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * mag;
+    if (integer) step = Math.max(1, Math.round(step));
     const out = [];
     for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
     return out;
@@ -95,6 +96,7 @@ const Charts = (() => {
       this.div = div;
       div.replaceChildren();
       div.classList.add("chart");
+      div.tuneryChart = this; // for tests and the console: the data behind what is drawn
       this.width = Math.max(320, Math.floor(div.clientWidth || 600));
       this.height = height || Math.max(200, Math.floor(div.clientHeight || 400));
       const { canvas, ctx } = makeCanvas(this.width, this.height);
@@ -159,8 +161,11 @@ const Charts = (() => {
   // ---------------------------------------------------------------- parallel coordinates
 
   /**
-   * dims: [{label, values: number[] (NaN: missing), tickvals?, ticktext?, log?}]
-   * color: number[] (the objective), bestHigh: whether high values are good,
+   * dims: [{label, values: number[] (NaN: missing), tickvals?, ticktext?, log?, integer?}]
+   * (log: values are log10 of the parameter, ticks show the parameter; integer: whole ticks)
+   * color: number[] (the objective), bestHigh: whether high values are good.  Lines and the
+   * colour bar share one mapping: the better a trial, the nearer its colour to Viridis' yellow
+   * end (the "better" end of the bar, labelled so), whichever the objective's direction;
    * colorLabel, best: index of the best trial or -1, brushes: {label: [lo, hi]} to restore,
    * onBrush(mask or null, brushes).
    */
@@ -203,9 +208,13 @@ const Charts = (() => {
         if (!this.options.bestHigh) t = 1 - t;
         this.bucket[i] = Math.min(BUCKETS - 1, Math.max(0, Math.floor(t * BUCKETS)));
       }
-      this.bucketColors = Array.from({ length: BUCKETS }, (_, b) => viridis(this.options.bestHigh ? (b + 0.5) / BUCKETS : 1 - (b + 0.5) / BUCKETS));
+      // Bucket b holds goodness in [b / BUCKETS, (b + 1) / BUCKETS): yellow is better.
+      this.bucketColors = Array.from({ length: BUCKETS }, (_, b) => viridis((b + 0.5) / BUCKETS));
       this.select();
     }
+
+    /** The colour trial i's line is drawn in. */
+    lineColour(i) { return this.bucketColors[this.bucket[i]]; }
 
     /** The selection mask from the brushes (null: no brush). */
     select() {
@@ -308,7 +317,7 @@ const Charts = (() => {
         let ticks;
         if (dim.ticktext) ticks = dim.ticktext.map((text, k) => [k, text]);
         else {
-          let values = niceTicks(lo, hi, 6).filter((v) => v >= lo && v <= hi);
+          let values = niceTicks(lo, hi, 6, dim.integer).filter((v) => v >= lo && v <= hi);
           if (dim.log) {
             // Whole decades when there are two or more.
             const decades = values.filter((v) => Number.isInteger(v));
@@ -319,7 +328,7 @@ const Charts = (() => {
         for (const [v, text] of ticks) {
           const y = this.y((v - lo) / (hi - lo));
           g.append(svg("line", { x1: x - 4, x2: x, y1: y, y2: y, stroke: "#444" }));
-          g.append(svg("text", { x: x - 6, y: y + 4, "text-anchor": "end", fill: "#1d232b", "font-size": 11, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, text));
+          g.append(svg("text", { class: "tick", x: x - 6, y: y + 4, "text-anchor": "end", fill: "#1d232b", "font-size": 11, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, text));
         }
         const brush = this.brushes[dim.label];
         if (brush) {
@@ -332,20 +341,26 @@ const Charts = (() => {
         g.append(hit);
         o.append(g);
       });
-      // Colour bar.
+      // Colour bar: values rise upwards as on the objective's axis; the colour at a value is
+      // the colour of the lines with that objective (yellow: better), and the better end says so.
       const barX = this.width - m.r + 40;
+      const bestHigh = this.options.bestHigh;
       const defs = svg("defs");
       const gradient = svg("linearGradient", { id: "pc-grad-" + (Parcoords.seq = (Parcoords.seq || 0) + 1), x1: 0, y1: 1, x2: 0, y2: 0 });
-      for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(this.options.bestHigh ? k / 8 : 1 - k / 8) }));
+      for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(bestHigh ? k / 8 : 1 - k / 8) }));
       defs.append(gradient);
       o.append(defs);
-      o.append(svg("rect", { x: barX, y: top, width: 14, height: this.plotH, fill: `url(#${gradient.id})` }));
+      const bar = svg("g", { class: "colorbar", "data-better": bestHigh ? "top" : "bottom" });
+      bar.append(svg("rect", { x: barX, y: top, width: 14, height: this.plotH, fill: `url(#${gradient.id})` }));
       const [clo, chi] = this.colorRange;
       for (const v of niceTicks(clo, chi, 5).filter((t) => t >= clo && t <= chi)) {
         const y = this.y((v - clo) / (chi - clo));
-        o.append(svg("text", { x: barX + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
+        bar.append(svg("text", { class: "tick", x: barX + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
       }
-      o.append(svg("text", { x: barX, y: top - 8, "font-size": 11, fill: "#1d232b" }, this.options.colorLabel));
+      bar.append(svg("text", { class: "title", x: barX, y: top - 24, "font-size": 11, fill: "#1d232b" }, this.options.colorLabel));
+      bar.append(svg("text", { class: "better", x: barX - 4, y: bestHigh ? top - 8 : bottom + 16, "font-size": 11, "font-weight": 600, fill: "#1d232b" },
+        bestHigh ? "\u25b2 better" : "\u25bc better"));
+      o.append(bar);
     }
 
     brushable(hit, d) {
@@ -393,7 +408,8 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- scatter with a step line
 
-  /** x, y: numbers; names: hover text; line: {x, y} (the best so far); onClick(i). */
+  /** x, y: numbers; names: hover text; line: {x, y} (the best so far); xInteger: whole x ticks
+   * only; onClick(i). */
   class History extends Chart {
     constructor(div, options) {
       super(div);
@@ -441,10 +457,10 @@ const Charts = (() => {
       const bottom = m.t + this.plotH;
       const g = svg("g", { class: "axes", fill: "#1d232b" });
       g.append(svg("rect", { x: m.l, y: m.t, width: this.plotW, height: this.plotH, fill: "none", stroke: "#dde1e6" }));
-      for (const v of niceTicks(this.xr[0], this.xr[1], 6).filter((t) => t >= this.xr[0] && t <= this.xr[1])) {
+      for (const v of niceTicks(this.xr[0], this.xr[1], 6, this.options.xInteger).filter((t) => t >= this.xr[0] && t <= this.xr[1])) {
         const x = this.px(v);
         g.append(svg("line", { x1: x, x2: x, y1: m.t, y2: bottom, stroke: "#eef1f5" }));
-        g.append(svg("text", { x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+        g.append(svg("text", { class: "xtick", x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
       }
       for (const v of niceTicks(this.yr[0], this.yr[1], 5).filter((t) => t >= this.yr[0] && t <= this.yr[1])) {
         const y = this.py(v);
@@ -508,13 +524,14 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- horizontal bars
 
-  /** items: [{label, value}] (drawn top to bottom), xLabel. */
+  /** items: [{label, value}] (drawn top to bottom), xLabel, title (drawn above the bars, so that
+   * downloads carry it too). */
   class Bars extends Chart {
     constructor(div, options) {
       super(div);
       this.options = options;
-      const { items, xLabel } = options;
-      const m = { l: 130, r: 50, t: 10, b: 40 };
+      const { items, xLabel, title } = options;
+      const m = { l: 130, r: 50, t: title ? 28 : 10, b: 40 };
       const plotW = this.width - m.l - m.r;
       const plotH = this.height - m.t - m.b;
       const max = Math.max(0.05, ...items.map((i) => i.value)) * 1.1;
@@ -533,6 +550,7 @@ const Charts = (() => {
         g.append(svg("text", { x: m.l + w + 4, y: y + band / 2 + 4, "font-size": 11 }, item.value.toFixed(3)));
       });
       g.append(svg("text", { x: m.l + plotW / 2, y: this.height - 6, "text-anchor": "middle" }, xLabel));
+      if (title) g.append(svg("text", { class: "title", x: m.l + plotW / 2, y: 16, "text-anchor": "middle", "font-weight": 600 }, title));
       this.overlay.replaceChildren(g);
     }
   }
