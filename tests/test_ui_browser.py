@@ -449,10 +449,15 @@ def test_integer_axes_have_whole_ticks_and_log_axes_real_values(
     # The log parameter: drawn on log10, labelled with the values themselves.
     lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
     assert len(lr) >= 2 and all(1e-4 <= v <= 3e-2 for v in lr)
+    # Round values: whole decades, or 1-2-5 steps within fewer than two decades.
+    assert all(float(f"{v:.0e}") == pytest.approx(v) and f"{v:.0e}"[0] in "125" for v in lr)
     _open_experiment(page, base, "demo")
     page.wait_for_selector("body[data-graphs='drawn']")
     layers = _tick_texts(page, "#parcoords g.axis[data-label='layers'] text.tick")
     assert layers and all(float(t).is_integer() for t in layers)
+    lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
+    assert len(lr) >= 2
+    assert all(float(f"{v:.0e}") == pytest.approx(v) and f"{v:.0e}"[0] in "125" for v in lr)
 
 
 def test_importance_shares_sum_to_one_and_name_the_method(

@@ -319,9 +319,17 @@ const Charts = (() => {
         else {
           let values = niceTicks(lo, hi, 6, dim.integer).filter((v) => v >= lo && v <= hi);
           if (dim.log) {
-            // Whole decades when there are two or more.
-            const decades = values.filter((v) => Number.isInteger(v));
+            // Whole decades when there are two or more, else 1-2-5 steps, else the nice ticks.
+            const decades = [];
+            const steps = [];
+            for (let d = Math.floor(lo) - 1; d <= Math.ceil(hi); d++) {
+              for (const k of [1, 2, 5]) {
+                const v = d + Math.log10(k);
+                if (v >= lo - 1e-9 && v <= hi + 1e-9) { steps.push(v); if (k === 1) decades.push(v); }
+              }
+            }
             if (decades.length >= 2) values = decades;
+            else if (steps.length >= 2) values = steps;
           }
           ticks = values.map((v) => [v, dim.log ? fmtTick(Math.pow(10, v)) : fmtTick(v)]);
         }
