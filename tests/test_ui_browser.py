@@ -478,6 +478,21 @@ def test_importance_shares_sum_to_one_and_name_the_method(
     title = page.locator("#importance svg.overlay text.title").text_content()
     assert title == f"Method: {METHOD_NAME}"
 
+    # The fANOVA-style method, chosen in the card: named on the chart, shares summing to 1.
+    from tunery.ui import fanova
+
+    page.select_option("#importance-method", "fanova")
+    page.wait_for_function(
+        "(name) => document.querySelector('#importance svg.overlay text.title')"
+        "?.textContent === 'Method: ' + name",
+        arg=fanova.METHOD_NAME,
+    )
+    shares = page.evaluate(
+        "document.getElementById('importance').tuneryChart.options.items.map((i) => i.value)"
+    )
+    assert len(shares) == 3 and sum(shares) == pytest.approx(1)
+    assert "random forest" in page.locator("#importance-note").inner_text()
+
 
 def test_stop_is_refused_without_the_token_and_done_with_it(
     site: tuple[str, Store], page: Any

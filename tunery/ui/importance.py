@@ -40,6 +40,20 @@ METHOD = (
 )
 
 
+def _methods() -> dict[str, tuple[str, str]]:
+    from tunery.ui import fanova
+
+    return {
+        "epsilon-squared": (METHOD_NAME, METHOD),
+        "fanova": (fanova.METHOD_NAME, fanova.METHOD),
+    }
+
+
+#: The methods a caller may choose: key -> (short name, description).
+METHODS = _methods()
+DEFAULT_METHOD = "epsilon-squared"
+
+
 @dataclass(frozen=True)
 class Importance:
     name: str
@@ -86,10 +100,19 @@ def parameter_importance(
     parameters: Sequence[ParameterSpec],
     assignments: Sequence[Mapping[str, Any]],
     objective: Sequence[float],
+    method: str = DEFAULT_METHOD,
 ) -> list[Importance] | None:
-    """Importance of each parameter, most important first; None with too few trials."""
+    """Importance of each parameter by ``method`` (a key of :data:`METHODS`), most important
+    first; None with too few trials."""
+    if method not in METHODS:
+        raise ValueError(f"unknown importance method {method!r}: one of {', '.join(METHODS)}")
     if len(objective) < MIN_TRIALS:
         return None
+    if method == "fanova":
+        from tunery.ui.fanova import fanova_importance
+
+        shares = fanova_importance(parameters, assignments, objective)
+        return _ranked([(p.name, v) for p, v in zip(parameters, shares, strict=True)])
     y = np.asarray(objective, dtype=float)
     ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(float)
     raw: list[tuple[str, float]] = []
@@ -100,6 +123,10 @@ def parameter_importance(
             continue
         categorical = p.parameter_type is ParameterType.CATEGORICAL
         raw.append((p.name, _epsilon_squared(ranks, _groups(values, categorical))))
+    return _ranked(raw)
+
+
+def _ranked(raw: Sequence[tuple[str, float]]) -> list[Importance]:
     total = sum(v for _, v in raw)
     out = [Importance(name, v, v / total if total > 0 else 0.0) for name, v in raw]
     return sorted(out, key=lambda i: (-i.importance, i.name))

@@ -243,6 +243,7 @@ class ImportanceOut(BaseModel):
     experiment: str
     method: str
     methodName: str = Field(description="The method's short name (the chart's title).")
+    methodKey: str = Field(description="The `method` query value: epsilon-squared or fanova.")
     trials: int = Field(description="Finished trials with an objective that were used.")
     parameters: list[ImportanceItemOut]
     message: str | None = None

@@ -397,6 +397,9 @@ function buildExperimentPage(state) {
   n.history = el("div", { id: "history", class: "plot" });
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
+  n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
+    el("option", { value: "epsilon-squared" }, "epsilon-squared"),
+    el("option", { value: "fanova" }, "fANOVA-style (random forest)"));
   n.table = el("table", { id: "trials" });
   n.tbody = el("tbody");
   n.tableScroll = el("div", { class: "table-scroll", id: "trials-scroll", onscroll: () => scheduleRows(state) }, n.table);
@@ -429,7 +432,7 @@ function buildExperimentPage(state) {
       n.parcoords),
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history", () => state.charts.history)), n.history),
-      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), n.importanceMethod, downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
       el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
@@ -611,7 +614,9 @@ function drawHistory(state, done) {
 
 async function loadImportance(state) {
   let data;
-  try { data = await api("/api/experiments/" + enc(state.name) + "/importance"); } catch (err) { return; }
+  const method = state.importanceMethod || "epsilon-squared";
+  try { data = await api("/api/experiments/" + enc(state.name) + "/importance?method=" + enc(method)); } catch (err) { return; }
+  if (view !== state || method !== (state.importanceMethod || "epsilon-squared")) return; // a newer choice is loading
   if (view !== state) return;
   const div = state.nodes.importance;
   state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
