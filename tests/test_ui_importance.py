@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tunery.model import FeasibleSpace, ParameterSpec, ParameterType
-from tunery.ui.importance import MIN_TRIALS, parameter_importance
+from tunery.ui.importance import MIN_TRIALS, mean_ranks, parameter_importance
 
 
 def _double(name: str) -> ParameterSpec:
@@ -38,3 +38,12 @@ def test_nothing_explained_gives_zero_shares_and_too_few_trials_none() -> None:
     assert result is not None and [i.normalized for i in result] == [0.0]
     assert parameter_importance([_double("a")], assignments[:3], [1.0, 2.0, 3.0]) is None
     assert MIN_TRIALS > 3
+
+
+def test_equal_objectives_share_a_rank() -> None:
+    # A parameter that follows the trial order, over an objective that never changes: nothing
+    # to explain (ranks by order would make it look important).
+    assignments = [{"a": float(i)} for i in range(30)]
+    result = parameter_importance([_double("a")], assignments, [0.5] * 30)
+    assert result is not None and [i.importance for i in result] == [0.0]
+    assert list(mean_ranks([3.0, 1.0, 3.0, 2.0])) == [2.5, 0.0, 2.5, 1.0]

@@ -134,18 +134,16 @@ def fanova_importance(
     objective: Sequence[float],
 ) -> list[float]:
     """Each parameter's first-order share of the forest's variance (0..1, in order)."""
+    from tunery.ui.importance import mean_ranks
+
     usable = [p for p in parameters if all(a.get(p.name) is not None for a in assignments)]
     if not usable or len(objective) < 2:
         return [0.0] * len(parameters)
     rows = np.arange(len(objective))
     if len(rows) > MAX_ROWS:
         rows = np.unique(np.linspace(0, len(rows) - 1, MAX_ROWS).round().astype(int))
-    y_all = np.asarray(objective, dtype=float)
-    # Ranks, ties sharing their mean rank (equal objectives must not look different).
-    _, inverse, counts = np.unique(y_all, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    ranks = ((ends - counts + ends - 1) / 2.0)[inverse]
-    y = ranks[rows] / max(1.0, float(len(y_all) - 1))
+    ranks = mean_ranks(objective)
+    y = ranks[rows] / max(1.0, float(len(objective) - 1))
     x = np.column_stack([_encode(p, [assignments[int(i)][p.name] for i in rows]) for p in usable])
     rng = np.random.default_rng(0)
     trees = []

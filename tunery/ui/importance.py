@@ -6,7 +6,8 @@ for a discrete or int parameter with at most ten distinct values), else up to te
 size by quantile.  The importance is the share of the objective's variance that the group means
 explain, corrected for the share that noise alone would explain with that many groups
 (epsilon-squared: ``(SS_between - (k - 1) MS_within) / SS_total``, clipped at 0).  The objective
-is replaced by its rank first, so that one diverged trial does not decide the answer.
+is replaced by its rank first (ties sharing their mean rank), so that one diverged trial does
+not decide the answer.
 
 This is the first-order (main effect) term of a functional ANOVA, estimated by binning: it says
 how much of the spread of results each parameter explains on its own.  Interactions are not
@@ -64,6 +65,16 @@ class Importance:
     normalized: float
 
 
+def mean_ranks(objective: Sequence[float]) -> np.ndarray:
+    """The objective's ranks (0-based), ties sharing their mean rank: equal objectives must not
+    look different (by the order of the trials, say)."""
+    _, inverse, counts = np.unique(
+        np.asarray(objective, dtype=float), return_inverse=True, return_counts=True
+    )
+    ends = np.cumsum(counts)
+    return np.asarray(((ends - counts + ends - 1) / 2.0)[inverse], dtype=float)
+
+
 def _groups(values: Sequence[Any], categorical: bool) -> np.ndarray:
     """A group number per trial."""
     if not categorical:
@@ -113,8 +124,7 @@ def parameter_importance(
 
         shares = fanova_importance(parameters, assignments, objective)
         return _ranked([(p.name, v) for p, v in zip(parameters, shares, strict=True)])
-    y = np.asarray(objective, dtype=float)
-    ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(float)
+    ranks = mean_ranks(objective)
     raw: list[tuple[str, float]] = []
     for p in parameters:
         values = [a.get(p.name) for a in assignments]
