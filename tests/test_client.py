@@ -208,6 +208,11 @@ def test_dataframe_and_plots(in_tmp: Path) -> None:
     assert {"params.x", "params.mode", "objective", "metrics.value"} <= set(frame.columns)
     assert isinstance(exp.plot_optimization_history(), go.Figure)
     assert isinstance(exp.plot_parallel_coordinates(), go.Figure)
+    sliced = exp.plot_slice()
+    assert len(sliced.data) == 2  # x and mode (the constant scale is no parameter)
+    assert sliced.layout.xaxis2.type == "category"
+    assert list(sliced.layout.xaxis2.categoryarray) == ["a", "b"]
+    assert len(exp.plot_edf().data[0].x) == 3
 
 
 def lr_and_layers(parameters: dict) -> float:  # type: ignore[type-arg]
@@ -247,6 +252,19 @@ def test_parallel_coordinates_axes_and_colour_bar(in_tmp: Path, direction: str) 
     assert line.reversescale is (direction == "minimize")
     better = "lower" if direction == "minimize" else "higher"
     assert line.colorbar.title.text == f"value ({better} is better)"
+
+    # Slice: one panel per parameter, the log one on a log axis, the int one with whole ticks.
+    sliced = exp.plot_slice()
+    assert [list(tr.y) for tr in sliced.data] == [[t.objective for t in trials]] * 2
+    assert list(sliced.data[0].x) == [t.parameters["lr"] for t in trials]
+    assert sliced.layout.xaxis.type == "log"
+    assert sliced.layout.xaxis2.tickvals and all(
+        float(v).is_integer() for v in sliced.layout.xaxis2.tickvals
+    )
+    # EDF: the sorted objectives, the fraction at or below each reaching 1.
+    edf = exp.plot_edf().data[0]
+    assert list(edf.x) == sorted(t.objective for t in trials)
+    assert list(edf.y) == [(i + 1) / len(trials) for i in range(len(trials))]
 
 
 SCRIPT = """

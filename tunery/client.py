@@ -468,6 +468,18 @@ class ExperimentHandle:
         fig.update_layout(title=f"{self.name}: parameters against the objective")
         return fig
 
+    def plot_slice(self) -> Any:
+        """A plotly figure: the objective against each parameter, one panel each."""
+        from tunery.plots import slice_figure
+
+        return slice_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
+    def plot_edf(self) -> Any:
+        """A plotly figure: the empirical distribution of the objective."""
+        from tunery.plots import edf_figure
+
+        return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
     def __repr__(self) -> str:
         exp = self.experiment
         best = best_trial(exp.spec.objective, self.trials)

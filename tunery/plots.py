@@ -1,5 +1,5 @@
-"""Axes of the SDK's plotly figures (``Experiment.plot_*``): one parameter's parallel-coordinates
-dimension, drawn as the search space defines the parameter.
+"""The SDK's plotly figures (``Experiment.plot_*``) and their parameter axes, drawn as the
+search space defines each parameter.
 
 - categorical: one tick per category, in the space's order;
 - int (and discrete with whole values only): whole ticks only;
@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tunery.model import Distribution, ParameterSpec, ParameterType
+from tunery.model import Distribution, ExperimentSpec, ParameterSpec, ParameterType, Trial
 
 #: At most this many ticks on a whole-number axis.
 MAX_INT_TICKS = 11
@@ -114,3 +114,75 @@ def parcoords_dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, An
             "ticktext": [str(t) for t in whole],
         }
     return {"label": p.name, "values": numbers}
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def slice_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Trial]) -> Any:
+    """One panel per parameter: each finished trial's objective against the parameter's value
+    (log axis for log-scale doubles, whole ticks for ints, the space's order for categories),
+    coloured by the trial's index."""
+    from plotly.subplots import make_subplots
+
+    done = [t for t in trials if t.objective is not None]
+    metric = spec.objective.objective_metric_name
+    params = list(spec.parameters)
+    fig = make_subplots(rows=1, cols=max(1, len(params)), shared_yaxes=True)
+    for col, p in enumerate(params, start=1):
+        values = [t.parameters.get(p.name) for t in done]
+        fig.add_trace(
+            go.Scatter(
+                x=[str(v) if p.parameter_type is ParameterType.CATEGORICAL else v for v in values],
+                y=[t.objective for t in done],
+                mode="markers",
+                name=p.name,
+                text=[t.name for t in done],
+                marker={
+                    "color": [t.index for t in done],
+                    "colorscale": "Blues",
+                    "showscale": col == 1,
+                    "colorbar": {"title": {"text": "trial"}},
+                },
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        axis: dict[str, Any] = {"title": {"text": p.name}}
+        present = [n for n in (_number(v) for v in values) if n is not None]
+        if p.parameter_type is ParameterType.CATEGORICAL:
+            axis.update(
+                type="category", categoryorder="array", categoryarray=list(p.feasible_space.list)
+            )
+        elif is_log_axis(p) and present and all(n > 0 for n in present):
+            axis["type"] = "log"
+        elif is_integer_axis(p) and present:
+            axis.update(tickmode="array", tickvals=integer_ticks(min(present), max(present)))
+        fig.update_xaxes(axis, row=1, col=col)
+    fig.update_yaxes(title_text=metric, row=1, col=1)
+    fig.update_layout(title=f"{name}: slice plot")
+    return fig
+
+
+def edf_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Trial]) -> Any:
+    """The empirical distribution of the objective: for each value, the fraction of finished
+    trials whose objective is at most that value."""
+    values = sorted(float(t.objective) for t in trials if t.objective is not None)
+    n = len(values)
+    metric = spec.objective.objective_metric_name
+    fig = go.Figure(
+        go.Scatter(
+            x=values,
+            y=[(i + 1) / n for i in range(n)],
+            mode="lines",
+            line={"shape": "hv"},
+            name=name,
+        )
+    )
+    fig.update_layout(
+        title=f"{name}: empirical distribution of {metric}",
+        xaxis_title=metric,
+        yaxis={"title": {"text": "cumulative probability"}, "range": [0, 1.02]},
+    )
+    return fig
