@@ -213,6 +213,12 @@ def test_dataframe_and_plots(in_tmp: Path) -> None:
     assert sliced.layout.xaxis2.type == "category"
     assert list(sliced.layout.xaxis2.categoryarray) == ["a", "b"]
     assert len(exp.plot_edf().data[0].x) == 3
+    # Timeline: every trial (all succeeded) a bar from its start to its completion, in ms.
+    (bars,) = exp.plot_timeline().data
+    assert bars.name == "Succeeded" and len(bars.y) == 3
+    for trial, base, width in zip(exp.trials, bars.base, bars.x, strict=True):
+        assert base == pytest.approx(trial.start_time * 1000)
+        assert base + width == pytest.approx(trial.completion_time * 1000)
 
 
 def lr_and_layers(parameters: dict) -> float:  # type: ignore[type-arg]

@@ -69,3 +69,21 @@ def test_categorical_axis_keeps_the_space_order_and_unknown_values() -> None:
     dim = parcoords_dimension(_spec(ParameterType.CATEGORICAL, list=("b", "a")), ["a", "c", None])
     assert dim["ticktext"] == ["b", "a", "c"] and dim["tickvals"] == [0, 1, 2]
     assert dim["values"] == [1, 2, None]
+
+
+def test_timeline_bars_run_to_now_while_a_trial_runs() -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    from tunery.model import Trial, TrialCondition
+    from tunery.plots import timeline_figure
+
+    trials = [
+        Trial("t-1", "e", 1, {}, TrialCondition.RUNNING, start_time=110.0),
+        Trial("t-0", "e", 0, {}, TrialCondition.FAILED, start_time=100.0, completion_time=105.0),
+        Trial("t-2", "e", 2, {}),  # not started: no bar
+    ]
+    fig = timeline_figure(go, "e", trials, now=130.0)
+    bars = {tr.name: tr for tr in fig.data}
+    assert set(bars) == {"Running", "Failed"}
+    assert list(bars["Running"].base) == [110_000.0] and list(bars["Running"].x) == [20_000.0]
+    assert list(bars["Failed"].base) == [100_000.0] and list(bars["Failed"].x) == [5_000.0]
+    assert list(fig.layout.yaxis.categoryarray) == ["t-0", "t-1"]

@@ -480,6 +480,14 @@ class ExperimentHandle:
 
         return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
+    def plot_timeline(self) -> Any:
+        """A plotly figure: the trials as bars over time, coloured by status."""
+        import time
+
+        from tunery.plots import timeline_figure
+
+        return timeline_figure(_plotly(), self.name, self.trials, time.time())
+
     def __repr__(self) -> str:
         exp = self.experiment
         best = best_trial(exp.spec.objective, self.trials)

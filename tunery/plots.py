@@ -186,3 +186,50 @@ def edf_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Trial]
         yaxis={"title": {"text": "cumulative probability"}, "range": [0, 1.02]},
     )
     return fig
+
+
+#: Bar colours of the timeline, by trial status.
+STATUS_COLOURS = {
+    "Succeeded": "#2f9e44",
+    "EarlyStopped": "#74c0fc",
+    "Running": "#fab005",
+    "Created": "#adb5bd",
+    "Failed": "#e03131",
+    "MetricsUnavailable": "#c2255c",
+    "Killed": "#868e96",
+}
+
+
+def timeline_figure(go: Any, name: str, trials: Sequence[Trial], now: float) -> Any:
+    """Each started trial as a bar from its start to its completion (``now`` while it runs),
+    one row per trial, coloured by status: shows the parallelism and the idle gaps."""
+    started = sorted((t for t in trials if t.start_time is not None), key=lambda t: t.index)
+    fig = go.Figure()
+    for status in STATUS_COLOURS:
+        group = [t for t in started if t.status.value == status]
+        if not group:
+            continue
+        starts = [float(t.start_time) for t in group]  # type: ignore[arg-type]
+        ends = [t.completion_time if t.completion_time is not None else now for t in group]
+        fig.add_trace(
+            go.Bar(
+                name=status,
+                orientation="h",
+                y=[t.name for t in group],
+                base=[s * 1000 for s in starts],
+                x=[(e - s) * 1000 for s, e in zip(starts, ends, strict=True)],
+                marker={"color": STATUS_COLOURS[status]},
+            )
+        )
+    fig.update_layout(
+        title=f"{name}: timeline",
+        xaxis={"type": "date", "title": {"text": "time"}},
+        yaxis={
+            "title": {"text": "trial"},
+            "categoryorder": "array",
+            "categoryarray": [t.name for t in started],
+            "autorange": "reversed",
+        },
+        barmode="overlay",
+    )
+    return fig
