@@ -213,6 +213,8 @@ def test_dataframe_and_plots(in_tmp: Path) -> None:
     assert sliced.layout.xaxis2.type == "category"
     assert list(sliced.layout.xaxis2.categoryarray) == ["a", "b"]
     assert len(exp.plot_edf().data[0].x) == 3
+    curves = exp.plot_intermediate_values().data
+    assert curves and all(tr.name.startswith(exp.name) for tr in curves)
     # Timeline: every trial (all succeeded) a bar from its start to its completion, in ms.
     (bars,) = exp.plot_timeline().data
     assert bars.name == "Succeeded" and len(bars.y) == 3

@@ -87,3 +87,33 @@ def test_timeline_bars_run_to_now_while_a_trial_runs() -> None:
     assert list(bars["Running"].base) == [110_000.0] and list(bars["Running"].x) == [20_000.0]
     assert list(bars["Failed"].base) == [100_000.0] and list(bars["Failed"].x) == [5_000.0]
     assert list(fig.layout.yaxis.categoryarray) == ["t-0", "t-1"]
+
+
+def test_intermediate_values_one_curve_per_trial_early_stops_marked() -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    from tests.helpers import native_doc
+    from tunery.model import Observation, Trial, TrialCondition
+    from tunery.plots import intermediate_figure
+    from tunery.spec import parse_document
+
+    objective = {"type": "minimize", "objectiveMetricName": "loss"}
+    spec = parse_document(native_doc("e", "print('loss=1')", objective=objective))
+
+    trials = [
+        Trial("t-0", "e", 0, {}, TrialCondition.SUCCEEDED),
+        Trial("t-1", "e", 1, {}, TrialCondition.EARLY_STOPPED),
+        Trial("t-2", "e", 2, {}, TrialCondition.FAILED),  # nothing reported: no curve
+    ]
+    observations = [
+        Observation("t-0", "loss", 0.9, 0),
+        Observation("t-1", "loss", 0.8, 0),
+        Observation("t-0", "loss", 0.5, 1),
+        Observation("t-1", "loss", 0.85, 1),
+        Observation("t-0", "accuracy", 0.1, 1),  # another metric
+        Observation("t-0", "loss", None, 2),  # a value that was not a number
+    ]
+    fig = intermediate_figure(go, "e", spec, trials, observations)
+    assert [tr.name for tr in fig.data] == ["t-0", "t-1 (early-stopped)"]
+    done, stopped = fig.data
+    assert list(done.x) == [0, 1] and list(done.y) == [0.9, 0.5] and done.line.dash == "solid"
+    assert stopped.line.dash == "dash" and list(stopped.marker.symbol) == ["circle", "x"]

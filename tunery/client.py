@@ -480,6 +480,16 @@ class ExperimentHandle:
 
         return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
+    def plot_intermediate_values(self) -> Any:
+        """A plotly figure: every trial's curve of the objective metric, early stops marked."""
+        from tunery.plots import intermediate_figure
+
+        spec = self.experiment.spec
+        observations = self.client.store.get_observations(
+            self.name, metric=spec.objective.objective_metric_name
+        )
+        return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
+
     def plot_timeline(self) -> Any:
         """A plotly figure: the trials as bars over time, coloured by status."""
         import time

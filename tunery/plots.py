@@ -15,7 +15,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tunery.model import Distribution, ExperimentSpec, ParameterSpec, ParameterType, Trial
+from tunery.model import (
+    Distribution,
+    ExperimentSpec,
+    Observation,
+    ParameterSpec,
+    ParameterType,
+    Trial,
+)
 
 #: At most this many ticks on a whole-number axis.
 MAX_INT_TICKS = 11
@@ -231,5 +238,44 @@ def timeline_figure(go: Any, name: str, trials: Sequence[Trial], now: float) -> 
             "autorange": "reversed",
         },
         barmode="overlay",
+    )
+    return fig
+
+
+def intermediate_figure(
+    go: Any,
+    name: str,
+    spec: ExperimentSpec,
+    trials: Sequence[Trial],
+    observations: Sequence[Observation],
+) -> Any:
+    """Every trial's learning curve of the objective metric on one chart (value by step);
+    early-stopped trials dashed, an ``x`` where they stopped."""
+    metric = spec.objective.objective_metric_name
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for o in observations:
+        if o.metric_name == metric and o.value is not None and math.isfinite(o.value):
+            curves.setdefault(o.trial_name, []).append((o.step, o.value))
+    fig = go.Figure()
+    for t in sorted(trials, key=lambda t: t.index):
+        points = sorted(curves.get(t.name, []), key=lambda p: p[0])
+        if not points:
+            continue
+        stopped = t.status.value == "EarlyStopped"
+        fig.add_trace(
+            go.Scatter(
+                name=t.name + (" (early-stopped)" if stopped else ""),
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers" if len(points) > 1 else "markers",
+                line={"dash": "dash" if stopped else "solid"},
+                marker={
+                    "size": [4] * (len(points) - 1) + [10 if stopped else 4],
+                    "symbol": ["circle"] * (len(points) - 1) + ["x" if stopped else "circle"],
+                },
+            )
+        )
+    fig.update_layout(
+        title=f"{name}: intermediate values of {metric}", xaxis_title="step", yaxis_title=metric
     )
     return fig
