@@ -273,6 +273,14 @@ def test_parallel_coordinates_axes_and_colour_bar(in_tmp: Path, direction: str) 
     edf = exp.plot_edf().data[0]
     assert list(edf.x) == sorted(t.objective for t in trials)
     assert list(edf.y) == [(i + 1) / len(trials) for i in range(len(trials))]
+    # Contour: with fewer trials than importance needs, the pair of the space's order.
+    contour = exp.plot_contour()
+    surface, dots = contour.data
+    assert surface.type == "contour" and list(surface.z) == [t.objective for t in trials]
+    assert list(dots.x) == [t.parameters["lr"] for t in trials]
+    assert contour.layout.xaxis.type == "log" and contour.layout.xaxis.title.text == "lr"
+    assert contour.layout.yaxis.title.text == "layers"
+    assert surface.reversescale is (direction == "minimize")
 
 
 SCRIPT = """

@@ -117,3 +117,36 @@ def test_intermediate_values_one_curve_per_trial_early_stops_marked() -> None:
     done, stopped = fig.data
     assert list(done.x) == [0, 1] and list(done.y) == [0.9, 0.5] and done.line.dash == "solid"
     assert stopped.line.dash == "dash" and list(stopped.marker.symbol) == ["circle", "x"]
+
+
+def test_contour_pairs_follow_the_given_order() -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    from tests.helpers import native_doc
+    from tunery.model import Trial, TrialCondition
+    from tunery.plots import contour_figure
+    from tunery.spec import parse_document
+
+    params = [
+        {"name": n, "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}
+        for n in ("a", "b", "c", "d")
+    ]
+    params.append(
+        {"name": "opt", "parameterType": "categorical", "feasibleSpace": {"list": ["x", "y"]}}
+    )
+    spec = parse_document(native_doc("e", "print(1)", parameters=params))
+    trials = [
+        Trial(
+            f"t-{i}",
+            "e",
+            i,
+            {"a": i / 10, "b": 1 - i / 10, "c": 0.5, "d": 0.1, "opt": "xy"[i % 2]},
+            TrialCondition.SUCCEEDED,
+            objective=float(i),
+        )
+        for i in range(6)
+    ]
+    fig = contour_figure(go, "e", spec, trials, ["opt", "c", "a", "b", "d"])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["opt / c", "opt / a", "c / a"]
+    assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == list("xyxyxy")
+    assert len(contour_figure(go, "e", spec, trials, ["a", "b", "c"], pairs=1).data) == 2

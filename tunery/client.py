@@ -490,6 +490,23 @@ class ExperimentHandle:
         )
         return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
 
+    def plot_contour(self, pairs: int = 3) -> Any:
+        """A plotly figure: the objective over pairs of the three most important parameters
+        (epsilon-squared importance; the space's order with too few trials)."""
+        from tunery.plots import contour_figure
+        from tunery.ui.importance import parameter_importance
+
+        spec = self.experiment.spec
+        trials = self.trials
+        done = [t for t in trials if t.objective is not None]
+        ranked = parameter_importance(
+            spec.parameters,
+            [t.parameters for t in done],
+            [float(t.objective) for t in done],  # type: ignore[arg-type]
+        )
+        order = [i.name for i in ranked] if ranked else [p.name for p in spec.parameters]
+        return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
+
     def plot_timeline(self) -> Any:
         """A plotly figure: the trials as bars over time, coloured by status."""
         import time

@@ -279,3 +279,75 @@ def intermediate_figure(
         title=f"{name}: intermediate values of {metric}", xaxis_title="step", yaxis_title=metric
     )
     return fig
+
+
+def contour_figure(
+    go: Any,
+    name: str,
+    spec: ExperimentSpec,
+    trials: Sequence[Trial],
+    order: Sequence[str],
+    pairs: int = 3,
+) -> Any:
+    """The objective over pairs of parameters (interpolated between the trials, which are
+    drawn as dots): the pairs of the first three parameters of ``order`` (the most important
+    first), at most ``pairs`` panels."""
+    from plotly.subplots import make_subplots
+
+    done = [t for t in trials if t.objective is not None]
+    by_name = {p.name: p for p in spec.parameters}
+    top = [n for n in order if n in by_name][:3]
+    chosen = [(a, b) for i, a in enumerate(top) for b in top[i + 1 :]][:pairs]
+    metric = spec.objective.objective_metric_name
+    fig = make_subplots(
+        rows=1, cols=max(1, len(chosen)), subplot_titles=[f"{a} / {b}" for a, b in chosen]
+    )
+    for col, (a, b) in enumerate(chosen, start=1):
+        rows = [
+            t for t in done if t.parameters.get(a) is not None and t.parameters.get(b) is not None
+        ]
+        xs = [_axis_value(by_name[a], t.parameters[a]) for t in rows]
+        ys = [_axis_value(by_name[b], t.parameters[b]) for t in rows]
+        zs = [t.objective for t in rows]
+        fig.add_trace(
+            go.Contour(
+                x=xs,
+                y=ys,
+                z=zs,
+                connectgaps=True,
+                colorscale="Viridis",
+                reversescale=spec.objective.type.value == "minimize",
+                showscale=col == 1,
+                colorbar={"title": {"text": metric}},
+                name=f"{a} / {b}",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                marker={"color": "black", "size": 4},
+                text=[t.name for t in rows],
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        for p, update in ((by_name[a], fig.update_xaxes), (by_name[b], fig.update_yaxes)):
+            axis: dict[str, Any] = {"title": {"text": p.name}}
+            if p.parameter_type is ParameterType.CATEGORICAL:
+                axis["type"] = "category"
+            elif is_log_axis(p) and all(
+                v is not None and float(v) > 0 for v in (xs if p.name == a else ys)
+            ):
+                axis["type"] = "log"
+            update(axis, row=1, col=col)
+    fig.update_layout(title=f"{name}: contour plot of {metric}")
+    return fig
+
+
+def _axis_value(p: ParameterSpec, value: Any) -> Any:
+    return str(value) if p.parameter_type is ParameterType.CATEGORICAL else _number(value)
