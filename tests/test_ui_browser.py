@@ -346,7 +346,7 @@ def test_list_experiment_graphs_table_and_trial(
     assert page.locator("#trials tbody tr[data-trial]").count() == 16
 
     # Every graph downloads as PNG and SVG.
-    for graph in ("parcoords", "history", "importance"):
+    for graph in ("parcoords", "history", "importance", "edf"):
         for kind in ("png", "svg"):
             button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
             with page.expect_download() as info:
@@ -458,6 +458,28 @@ def test_integer_axes_have_whole_ticks_and_log_axes_real_values(
     lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
     assert len(lr) >= 2
     assert all(float(f"{v:.0e}") == pytest.approx(v) and f"{v:.0e}"[0] in "125" for v in lr)
+
+
+def test_edf_is_the_sorted_objectives_and_their_cumulative_fraction(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    edf = page.evaluate(
+        "(() => { const o = document.getElementById('edf').tuneryChart.options;"
+        " return {x: o.x, y: o.y, names: o.names}; })()"
+    )
+    finished = sorted(
+        (t for t in store.list_trials("demo") if t.objective is not None),
+        key=lambda t: (t.objective, t.index),
+    )
+    assert edf["x"] == pytest.approx([t.objective for t in finished])
+    assert edf["names"] == [t.name for t in finished]
+    assert edf["y"] == pytest.approx([(i + 1) / len(finished) for i in range(len(finished))])
+    assert page.locator("#edf path.best-line").count() == 1
+    assert "fraction at or below" in page.locator("#edf svg.overlay").text_content()
+    assert page.locator("#edf canvas").count() == 1
 
 
 def test_importance_shares_sum_to_one_and_name_the_method(

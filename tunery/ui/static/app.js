@@ -395,6 +395,7 @@ function buildExperimentPage(state) {
   n.parcoords = el("div", { id: "parcoords", class: "plot" });
   n.parcoordsNote = el("span", { class: "muted", id: "parcoords-note" });
   n.history = el("div", { id: "history", class: "plot" });
+  n.edf = el("div", { id: "edf", class: "plot" });
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
   n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
@@ -433,6 +434,8 @@ function buildExperimentPage(state) {
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history", () => state.charts.history)), n.history),
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), n.importanceMethod, downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
+    el("div", { class: "grid2" },
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf)),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
       el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
@@ -514,7 +517,8 @@ function drawGraphs(state, first) {
   }
   state.graphSignature = signature;
   state.graphsAt = Date.now();
-  const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done))];
+  const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done)),
+    timed("edf", () => drawEdf(state, done))];
   if (done.length !== state.doneCount) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
@@ -609,6 +613,29 @@ function drawHistory(state, done) {
     onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.history = chart;
+  return chart.drawn;
+}
+
+/** The empirical distribution of the objective: the fraction of finished trials at or below each
+ * value (a step line), each trial a dot on it (click to open). */
+function drawEdf(state, done) {
+  const exp = state.exp;
+  const div = state.nodes.edf;
+  state.charts.edf = null;
+  if (done.length === 0) {
+    emptyGraph(div, "No finished trial with an objective yet.");
+    return Promise.resolve();
+  }
+  const sorted = done.slice().sort((a, b) => a.objective - b.objective || a.index - b.index);
+  const n = sorted.length;
+  const x = sorted.map((t) => t.objective);
+  const y = sorted.map((_, i) => (i + 1) / n);
+  const chart = Charts.history(div, {
+    x, y, names: sorted.map((t) => t.name), line: { x, y }, lineLabel: "fraction at or below",
+    xLabel: exp.objective.objectiveMetricName, yLabel: "cumulative fraction of trials",
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
+  });
+  state.charts.edf = chart;
   return chart.drawn;
 }
 

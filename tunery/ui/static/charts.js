@@ -416,8 +416,8 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- scatter with a step line
 
-  /** x, y: numbers; names: hover text; line: {x, y} (the best so far); xInteger: whole x ticks
-   * only; onClick(i). */
+  /** x, y: numbers; names: hover text; line: {x, y} (a step line: the best so far), lineLabel
+   * (its legend, "best so far" unless given); xInteger: whole x ticks only; onClick(i). */
   class History extends Chart {
     constructor(div, options) {
       super(div);
@@ -488,7 +488,7 @@ const Charts = (() => {
         g.append(svg("path", { class: "best-line", d, fill: "none", stroke: "#d1495b", "stroke-width": 2 }));
         const lx = m.l + this.plotW - 150;
         g.append(svg("line", { x1: lx, x2: lx + 18, y1: m.t + 12, y2: m.t + 12, stroke: "#d1495b", "stroke-width": 2 }));
-        g.append(svg("text", { x: lx + 24, y: m.t + 16, "font-size": 11 }, "best so far"));
+        g.append(svg("text", { x: lx + 24, y: m.t + 16, "font-size": 11 }, this.options.lineLabel || "best so far"));
       }
       o.replaceChildren(g);
     }
