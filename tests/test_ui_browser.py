@@ -482,6 +482,35 @@ def test_edf_is_the_sorted_objectives_and_their_cumulative_fraction(
     assert page.locator("#edf canvas").count() == 1
 
 
+def test_slice_plot_has_a_panel_per_parameter_with_its_axis(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "maxdemo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    panels = page.locator("#slice .slice")
+    assert [panels.nth(i).get_attribute("data-param") for i in range(panels.count())] == [
+        "units",
+        "log10 lr",
+    ]
+    assert _tick_texts(page, "#slice .slice[data-param='units'] text.xtick") == ["1", "2", "3"]
+    lr = _tick_texts(page, "#slice .slice[data-param='log10 lr'] text.xtick")
+    assert [float(t) for t in lr] == [1e-4, 1e-3, 1e-2]
+    data = page.evaluate(
+        "(() => { const o = document.querySelector(\"#slice .slice[data-param='units']\")"
+        ".tuneryChart.options; return {x: o.x, y: o.y}; })()"
+    )
+    assert data == {"x": [1, 3, 2], "y": [0.7, 0.9, 0.4]}
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    assert page.locator("#slice .slice").count() == 3
+    opt = _tick_texts(page, "#slice .slice[data-param='opt'] text.xtick")
+    assert opt == ["sgd", "adam", EVIL]  # categories in the space's order, as text
+    page.locator("#slice").screenshot(path=str(tmp_path / "slice-demo.png"))
+    page.locator("#edf").screenshot(path=str(tmp_path / "edf-demo.png"))
+    assert page.evaluate("document.querySelectorAll('img').length === 0")
+
+
 def test_importance_shares_sum_to_one_and_name_the_method(
     site: tuple[str, Store], page: Any
 ) -> None:

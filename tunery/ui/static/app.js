@@ -396,6 +396,7 @@ function buildExperimentPage(state) {
   n.parcoordsNote = el("span", { class: "muted", id: "parcoords-note" });
   n.history = el("div", { id: "history", class: "plot" });
   n.edf = el("div", { id: "edf", class: "plot" });
+  n.slice = el("div", { id: "slice", class: "grid2" });
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
   n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
@@ -436,6 +437,7 @@ function buildExperimentPage(state) {
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), n.importanceMethod, downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf)),
+    el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Slice plot"), el("span", { class: "muted" }, "the objective against each parameter; click a dot to open its trial")), n.slice),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
       el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
@@ -518,7 +520,7 @@ function drawGraphs(state, first) {
   state.graphSignature = signature;
   state.graphsAt = Date.now();
   const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done)),
-    timed("edf", () => drawEdf(state, done))];
+    timed("edf", () => drawEdf(state, done)), timed("slice", () => drawSlice(state, done))];
   if (done.length !== state.doneCount) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
@@ -543,25 +545,7 @@ function drawParcoords(state, done) {
     setBrushed(state, null, done);
     return Promise.resolve();
   }
-  const dims = exp.parameters.map((p) => {
-    const name = p.name;
-    const values = done.map((t) => t.parameters[name]);
-    if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
-      const cats = (p.feasibleSpace.list || []).map(String);
-      for (const v of values) if (v !== undefined && v !== null && !cats.includes(String(v))) cats.push(String(v));
-      const at = new Map(cats.map((c, i) => [c, i]));
-      return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
-    }
-    const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
-    const logScale = ["logUniform", "logNormal"].includes(p.feasibleSpace.distribution);
-    if (logScale && numbers.every((v) => !(v <= 0))) {
-      return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
-    }
-    // Whole ticks on the axis of an int parameter (or of a discrete one with whole values only).
-    const integer = p.parameterType === "int" ||
-      (p.parameterType === "discrete" && (p.feasibleSpace.list || []).length > 0 && p.feasibleSpace.list.every((v) => Number.isInteger(Number(v))));
-    return { label: name, values: numbers, integer };
-  });
+  const dims = parameterAxes(exp, done);
   const objName = exp.objective.objectiveMetricName;
   const objectives = done.map((t) => t.objective);
   dims.push({ label: objName, values: objectives });
@@ -614,6 +598,65 @@ function drawHistory(state, done) {
   });
   state.charts.history = chart;
   return chart.drawn;
+}
+
+/** The parallel-coordinates axis of each parameter (values, ticks), shared by the slice plot. */
+function parameterAxes(exp, done) {
+  return exp.parameters.map((p) => {
+    const name = p.name;
+    const values = done.map((t) => t.parameters[name]);
+    if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
+      const cats = (p.feasibleSpace.list || []).map(String);
+      for (const v of values) if (v !== undefined && v !== null && !cats.includes(String(v))) cats.push(String(v));
+      const at = new Map(cats.map((c, i) => [c, i]));
+      return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
+    }
+    const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
+    const logScale = ["logUniform", "logNormal"].includes(p.feasibleSpace.distribution);
+    if (logScale && numbers.every((v) => !(v <= 0))) {
+      return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
+    }
+    // Whole ticks on the axis of an int parameter (or of a discrete one with whole values only).
+    const integer = p.parameterType === "int" ||
+      (p.parameterType === "discrete" && (p.feasibleSpace.list || []).length > 0 && p.feasibleSpace.list.every((v) => Number.isInteger(Number(v))));
+    return { label: name, values: numbers, integer };
+  });
+}
+
+/** One small scatter per parameter: each finished trial's objective against its value. */
+function drawSlice(state, done) {
+  const exp = state.exp;
+  const box = state.nodes.slice;
+  state.charts.slice = [];
+  if (done.length === 0) {
+    box.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
+    return Promise.resolve();
+  }
+  const axes = parameterAxes(exp, done);
+  const divs = axes.map((axis) => el("div", { class: "plot small slice", dataset: { param: axis.label } }));
+  box.replaceChildren(...divs);
+  const drawn = axes.map((axis, k) => {
+    let xTicks = null;
+    let xRange = null;
+    if (axis.ticktext) {
+      xTicks = axis.ticktext.map((text, i) => [i, text]);
+      xRange = [-0.5, axis.ticktext.length - 0.5];
+    } else if (axis.log) {
+      const [lo, hi] = [Math.min(...axis.values.filter(Number.isFinite)), Math.max(...axis.values.filter(Number.isFinite))];
+      const decades = [];
+      const real = (v) => String(+Math.pow(10, v).toPrecision(3));
+      for (let d = Math.ceil(lo - 1e-9); d <= Math.floor(hi + 1e-9); d++) decades.push([d, real(d)]);
+      xTicks = decades.length >= 2 ? decades : [[lo, real(lo)], [hi, real(hi)]];
+    }
+    const chart = Charts.history(divs[k], {
+      x: axis.values, y: done.map((t) => t.objective), names: done.map((t) => t.name),
+      xLabel: axis.label, yLabel: exp.objective.objectiveMetricName, xInteger: axis.integer, xTicks, xRange,
+      onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(done[i].name)}`; },
+    });
+    state.charts.slice.push(chart);
+    return chart.drawn;
+  });
+  return Promise.all(drawn);
 }
 
 /** The empirical distribution of the objective: the fraction of finished trials at or below each

@@ -417,13 +417,14 @@ const Charts = (() => {
   // ---------------------------------------------------------------- scatter with a step line
 
   /** x, y: numbers; names: hover text; line: {x, y} (a step line: the best so far), lineLabel
-   * (its legend, "best so far" unless given); xInteger: whole x ticks only; onClick(i). */
+   * (its legend, "best so far" unless given); xInteger: whole x ticks only; xTicks: [[x, text]]
+   * instead of round numbers, xRange: [lo, hi] instead of the data's; onClick(i). */
   class History extends Chart {
     constructor(div, options) {
       super(div);
       this.options = options;
       this.margin = { l: 64, r: 16, t: 14, b: 42 };
-      this.xr = extent(options.x);
+      this.xr = options.xRange || extent(options.x);
       this.yr = extent(options.y);
       this.plotW = this.width - this.margin.l - this.margin.r;
       this.plotH = this.height - this.margin.t - this.margin.b;
@@ -465,10 +466,12 @@ const Charts = (() => {
       const bottom = m.t + this.plotH;
       const g = svg("g", { class: "axes", fill: "#1d232b" });
       g.append(svg("rect", { x: m.l, y: m.t, width: this.plotW, height: this.plotH, fill: "none", stroke: "#dde1e6" }));
-      for (const v of niceTicks(this.xr[0], this.xr[1], 6, this.options.xInteger).filter((t) => t >= this.xr[0] && t <= this.xr[1])) {
+      const xTicks = this.options.xTicks ||
+        niceTicks(this.xr[0], this.xr[1], 6, this.options.xInteger).map((v) => [v, fmtTick(v)]);
+      for (const [v, text] of xTicks.filter(([t]) => t >= this.xr[0] && t <= this.xr[1])) {
         const x = this.px(v);
         g.append(svg("line", { x1: x, x2: x, y1: m.t, y2: bottom, stroke: "#eef1f5" }));
-        g.append(svg("text", { class: "xtick", x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+        g.append(svg("text", { class: "xtick", x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, text));
       }
       for (const v of niceTicks(this.yr[0], this.yr[1], 5).filter((t) => t >= this.yr[0] && t <= this.yr[1])) {
         const y = this.py(v);
