@@ -8,6 +8,7 @@ experiment page's is also saved as ``docs/ui-experiment.png`` (and the others ne
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import shutil
@@ -346,7 +347,7 @@ def test_list_experiment_graphs_table_and_trial(
     assert page.locator("#trials tbody tr[data-trial]").count() == 16
 
     # Every graph downloads as PNG and SVG.
-    for graph in ("parcoords", "history", "importance", "edf"):
+    for graph in ("parcoords", "history", "importance", "edf", "timeline"):
         for kind in ("png", "svg"):
             button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
             with page.expect_download() as info:
@@ -509,6 +510,37 @@ def test_slice_plot_has_a_panel_per_parameter_with_its_axis(
     page.locator("#slice").screenshot(path=str(tmp_path / "slice-demo.png"))
     page.locator("#edf").screenshot(path=str(tmp_path / "edf-demo.png"))
     assert page.evaluate("document.querySelectorAll('img').length === 0")
+
+
+def test_timeline_bars_every_started_trial_in_slots_that_never_overlap(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    data = page.evaluate(
+        "(() => { const c = document.getElementById('timeline').tuneryChart;"
+        " return {slots: c.slots, items: c.options.items.map("
+        "(i) => [i.name, i.start, i.end, i.status, c.slotOf.get(i.name)])}; })()"
+    )
+    trials = {t.name: t for t in store.list_trials("demo") if t.start_time is not None}
+    assert sorted(i[0] for i in data["items"]) == sorted(trials)
+    for name, start, end, status, _ in data["items"]:
+        t = trials[name]
+        assert start == pytest.approx(t.start_time * 1000, abs=1)
+        assert end == pytest.approx(t.completion_time * 1000, abs=1)
+        assert status == t.status.value
+    # Never more slots than trials ran at once (parallelTrialCount 4), never two bars at once
+    # in one slot.
+    assert 1 <= data["slots"] <= 4
+    by_slot: dict[int, list[tuple[float, float]]] = {}
+    for _, start, end, _, slot in data["items"]:
+        by_slot.setdefault(slot, []).append((start, end))
+    for bars in by_slot.values():
+        bars.sort()
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(bars))
+    assert "Succeeded" in page.locator("#timeline svg.overlay").text_content()
+    page.locator("#timeline").screenshot(path=str(tmp_path / "timeline-demo.png"))
 
 
 def test_importance_shares_sum_to_one_and_name_the_method(

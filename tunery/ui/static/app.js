@@ -397,6 +397,7 @@ function buildExperimentPage(state) {
   n.history = el("div", { id: "history", class: "plot" });
   n.edf = el("div", { id: "edf", class: "plot" });
   n.slice = el("div", { id: "slice", class: "grid2" });
+  n.timeline = el("div", { id: "timeline", class: "plot small" });
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
   n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
@@ -436,7 +437,8 @@ function buildExperimentPage(state) {
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history", () => state.charts.history)), n.history),
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), n.importanceMethod, downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
     el("div", { class: "grid2" },
-      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf)),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Timeline"), downloadButtons(n.timeline, file + "-timeline", () => state.charts.timeline)), n.timeline)),
     el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Slice plot"), el("span", { class: "muted" }, "the objective against each parameter; click a dot to open its trial")), n.slice),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
@@ -520,7 +522,8 @@ function drawGraphs(state, first) {
   state.graphSignature = signature;
   state.graphsAt = Date.now();
   const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done)),
-    timed("edf", () => drawEdf(state, done)), timed("slice", () => drawSlice(state, done))];
+    timed("edf", () => drawEdf(state, done)), timed("slice", () => drawSlice(state, done)),
+    timed("timeline", () => drawTimeline(state))];
   if (done.length !== state.doneCount) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
@@ -597,6 +600,38 @@ function drawHistory(state, done) {
     onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.history = chart;
+  return chart.drawn;
+}
+
+const STATUS_COLOURS = {
+  Succeeded: "#2f9e44", EarlyStopped: "#74c0fc", Running: "#fab005", Created: "#adb5bd",
+  Failed: "#e03131", MetricsUnavailable: "#c2255c", Killed: "#868e96",
+};
+
+/** ISO 8601 text or milliseconds since the epoch (as fmtTime reads them), as milliseconds. */
+function epochMs(when) {
+  if (when === null || when === undefined || when === "") return NaN;
+  return typeof when === "number" ? when : new Date(when).getTime();
+}
+
+/** Every started trial as a bar from its start to its end (now while it runs), by status. */
+function drawTimeline(state) {
+  const div = state.nodes.timeline;
+  state.charts.timeline = null;
+  const now = Date.now();
+  const items = [];
+  for (const t of state.list) {
+    const start = epochMs(t.startTime);
+    if (!Number.isFinite(start)) continue;
+    const end = t.completionTime === null || t.completionTime === undefined ? now : epochMs(t.completionTime);
+    items.push({ name: t.name, start, end: Number.isFinite(end) ? Math.max(end, start) : now, status: t.status });
+  }
+  if (items.length === 0) {
+    emptyGraph(div, "No trial has started yet.");
+    return Promise.resolve();
+  }
+  const chart = Charts.timeline(div, { items, colours: STATUS_COLOURS });
+  state.charts.timeline = chart;
   return chart.drawn;
 }
 

@@ -566,10 +566,71 @@ const Charts = (() => {
     }
   }
 
+  // ---------------------------------------------------------------- timeline
+
+  /**
+   * items: [{name, start, end (ms since the epoch), status}], colours: {status: colour}.
+   * Each trial is a bar in the first slot free when it started (slots: how many trials ran at
+   * once), so idle slots show as gaps.  x: seconds since the first start.
+   */
+  class Timeline extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      const m = { l: 64, r: 16, t: 28, b: 42 };
+      const items = options.items.slice().sort((a, b) => a.start - b.start || a.end - b.end);
+      const t0 = items.length ? items[0].start : 0;
+      const free = []; // per slot: when it is free again
+      this.slotOf = new Map();
+      for (const item of items) {
+        let slot = free.findIndex((end) => end <= item.start);
+        if (slot < 0) { slot = free.length; free.push(0); }
+        free[slot] = item.end;
+        this.slotOf.set(item.name, slot);
+      }
+      this.slots = Math.max(1, free.length);
+      const tEnd = Math.max(t0 + 1, ...items.map((i) => i.end));
+      const plotW = this.width - m.l - m.r;
+      const plotH = this.height - m.t - m.b;
+      const px = (t) => m.l + ((t - t0) / (tEnd - t0)) * plotW;
+      const band = plotH / this.slots;
+      const ctx = this.ctx;
+      const steps = [() => ctx.clearRect(0, 0, this.width, this.height)];
+      for (let k = 0; k < items.length; k += CHUNK) {
+        steps.push(() => {
+          for (const item of items.slice(k, k + CHUNK)) {
+            const slot = this.slotOf.get(item.name);
+            ctx.fillStyle = options.colours[item.status] || "#adb5bd";
+            ctx.fillRect(px(item.start), m.t + slot * band + band * 0.1, Math.max(1, px(item.end) - px(item.start)), Math.max(1, band * 0.8));
+          }
+        });
+      }
+      const g = svg("g", { class: "axes", fill: "#1d232b" });
+      g.append(svg("rect", { x: m.l, y: m.t, width: plotW, height: plotH, fill: "none", stroke: "#dde1e6" }));
+      const seconds = (tEnd - t0) / 1000;
+      for (const v of niceTicks(0, seconds, 6).filter((t) => t >= 0 && t <= seconds)) {
+        const x = px(t0 + v * 1000);
+        g.append(svg("text", { class: "xtick", x, y: m.t + plotH + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+      }
+      g.append(svg("text", { x: m.l + plotW / 2, y: this.height - 6, "text-anchor": "middle" }, "seconds since the first trial started"));
+      g.append(svg("text", { x: 14, y: m.t + plotH / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${m.t + plotH / 2})` }, `slot (${this.slots} at most at once)`));
+      let lx = m.l;
+      for (const status of Object.keys(options.colours)) {
+        if (!items.some((i) => i.status === status)) continue;
+        g.append(svg("rect", { class: "legend", x: lx, y: 8, width: 10, height: 10, fill: options.colours[status] }));
+        g.append(svg("text", { x: lx + 14, y: 17, "font-size": 11 }, status));
+        lx += 24 + status.length * 7;
+      }
+      this.overlay.replaceChildren(g);
+      this.frames(steps);
+    }
+  }
+
   return {
     parcoords: (div, options) => new Parcoords(div, options),
     history: (div, options) => new History(div, options),
     bars: (div, options) => new Bars(div, options),
+    timeline: (div, options) => new Timeline(div, options),
     viridis,
   };
 })();
