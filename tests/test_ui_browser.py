@@ -261,6 +261,13 @@ def _shot(page: Any, tmp_path: Path, name: str) -> None:
         page.screenshot(path=str(DOCS / f"ui-{name}.png"), full_page=name != "experiment")
 
 
+def _shot_of(page: Any, selector: str, tmp_path: Path, name: str) -> None:
+    """A screenshot of one element, to the test's tmp dir (and docs/ under the variable)."""
+    page.locator(selector).screenshot(path=str(tmp_path / f"ui-{name}.png"))
+    if os.environ.get("TUNERY_UPDATE_SCREENSHOTS") == "1":
+        page.locator(selector).screenshot(path=str(DOCS / f"ui-{name}.png"))
+
+
 def _open_experiment(page: Any, base: str, name: str) -> None:
     page.goto(f"{base}/#/experiments/{name}")
     page.wait_for_selector("body[data-ready='experiment']")
@@ -430,7 +437,7 @@ def test_colour_bar_gives_the_better_end_to_the_better_trials(
         assert m["betterY"] > m["bottom"] and "\u25bc" in m["betterText"]
     else:
         assert m["betterY"] < m["top"] and "\u25b2" in m["betterText"]
-    page.locator("#parcoords").screenshot(path=str(tmp_path / f"parcoords-{name}.png"))
+    _shot_of(page, "#parcoords", tmp_path, f"parcoords-{direction}")
 
 
 def _tick_texts(page: Any, selector: str) -> list[str]:
@@ -507,8 +514,8 @@ def test_slice_plot_has_a_panel_per_parameter_with_its_axis(
     assert page.locator("#slice .slice").count() == 3
     opt = _tick_texts(page, "#slice .slice[data-param='opt'] text.xtick")
     assert opt == ["sgd", "adam", EVIL]  # categories in the space's order, as text
-    page.locator("#slice").screenshot(path=str(tmp_path / "slice-demo.png"))
-    page.locator("#edf").screenshot(path=str(tmp_path / "edf-demo.png"))
+    _shot_of(page, "#slice", tmp_path, "slice")
+    _shot_of(page, "#edf", tmp_path, "edf")
     assert page.evaluate("document.querySelectorAll('img').length === 0")
 
 
@@ -540,11 +547,11 @@ def test_timeline_bars_every_started_trial_in_slots_that_never_overlap(
         bars.sort()
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(bars))
     assert "Succeeded" in page.locator("#timeline svg.overlay").text_content()
-    page.locator("#timeline").screenshot(path=str(tmp_path / "timeline-demo.png"))
+    _shot_of(page, "#timeline", tmp_path, "timeline")
 
 
 def test_importance_shares_sum_to_one_and_name_the_method(
-    site: tuple[str, Store], page: Any
+    site: tuple[str, Store], page: Any, tmp_path: Path
 ) -> None:
     base, _ = site
     _open_experiment(page, base, "demo")
@@ -575,6 +582,7 @@ def test_importance_shares_sum_to_one_and_name_the_method(
     )
     assert len(shares) == 3 and sum(shares) == pytest.approx(1)
     assert "random forest" in page.locator("#importance-note").inner_text()
+    _shot_of(page, "#importance", tmp_path, "importance")
 
 
 def test_stop_is_refused_without_the_token_and_done_with_it(
