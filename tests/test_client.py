@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -207,6 +208,79 @@ def test_dataframe_and_plots(in_tmp: Path) -> None:
     assert {"params.x", "params.mode", "objective", "metrics.value"} <= set(frame.columns)
     assert isinstance(exp.plot_optimization_history(), go.Figure)
     assert isinstance(exp.plot_parallel_coordinates(), go.Figure)
+    sliced = exp.plot_slice()
+    assert len(sliced.data) == 2  # x and mode (the constant scale is no parameter)
+    assert sliced.layout.xaxis2.type == "category"
+    assert list(sliced.layout.xaxis2.categoryarray) == ["a", "b"]
+    assert len(exp.plot_edf().data[0].x) == 3
+    curves = exp.plot_intermediate_values().data
+    assert curves and all(tr.name.startswith(exp.name) for tr in curves)
+    # Timeline: every trial (all succeeded) a bar from its start to its completion, in ms.
+    (bars,) = exp.plot_timeline().data
+    assert bars.name == "Succeeded" and len(bars.y) == 3
+    for trial, base, width in zip(exp.trials, bars.base, bars.x, strict=True):
+        assert base == pytest.approx(trial.start_time * 1000)
+        assert base + width == pytest.approx(trial.completion_time * 1000)
+
+
+def lr_and_layers(parameters: dict) -> float:  # type: ignore[type-arg]
+    import math
+
+    return abs(math.log10(parameters["lr"]) + 2) + parameters["layers"] / 10
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_parallel_coordinates_axes_and_colour_bar(in_tmp: Path, direction: str) -> None:
+    pytest.importorskip("plotly.graph_objects")
+    exp = tunery.tune(
+        lr_and_layers,
+        {"lr": tunery.search.double(1e-4, 1e-1, log=True), "layers": tunery.search.int(1, 3)},
+        "value",
+        objective_type=direction,
+        algorithm="random",
+        max_trial_count=5,
+        storage=str(in_tmp / "t.db"),
+        wait=True,
+    )
+    trials = [t for t in exp.trials if t.objective is not None]
+    fig = exp.plot_parallel_coordinates()
+    lr, layers, objective = fig.data[0].dimensions
+    # The log-scale parameter is drawn as log10, its ticks labelled with the real values.
+    assert lr.label == "lr (log)"
+    assert list(lr.values) == pytest.approx([math.log10(t.parameters["lr"]) for t in trials])
+    assert all(
+        10**v == pytest.approx(float(text), rel=1e-2)
+        for v, text in zip(lr.tickvals, lr.ticktext, strict=True)
+    )
+    # Whole ticks only on the int axis.
+    assert layers.tickvals and all(float(v).is_integer() for v in layers.tickvals)
+    assert list(objective.values) == [t.objective for t in trials]
+    # The better end of Viridis (yellow) goes to the better trials, and the bar says which.
+    line = fig.data[0].line
+    assert line.reversescale is (direction == "minimize")
+    better = "lower" if direction == "minimize" else "higher"
+    assert line.colorbar.title.text == f"value ({better} is better)"
+
+    # Slice: one panel per parameter, the log one on a log axis, the int one with whole ticks.
+    sliced = exp.plot_slice()
+    assert [list(tr.y) for tr in sliced.data] == [[t.objective for t in trials]] * 2
+    assert list(sliced.data[0].x) == [t.parameters["lr"] for t in trials]
+    assert sliced.layout.xaxis.type == "log"
+    assert sliced.layout.xaxis2.tickvals and all(
+        float(v).is_integer() for v in sliced.layout.xaxis2.tickvals
+    )
+    # EDF: the sorted objectives, the fraction at or below each reaching 1.
+    edf = exp.plot_edf().data[0]
+    assert list(edf.x) == sorted(t.objective for t in trials)
+    assert list(edf.y) == [(i + 1) / len(trials) for i in range(len(trials))]
+    # Contour: with fewer trials than importance needs, the pair of the space's order.
+    contour = exp.plot_contour()
+    surface, dots = contour.data
+    assert surface.type == "contour" and list(surface.z) == [t.objective for t in trials]
+    assert list(dots.x) == [t.parameters["lr"] for t in trials]
+    assert contour.layout.xaxis.type == "log" and contour.layout.xaxis.title.text == "lr"
+    assert contour.layout.yaxis.title.text == "layers"
+    assert surface.reversescale is (direction == "minimize")
 
 
 SCRIPT = """

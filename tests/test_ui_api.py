@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -26,6 +26,8 @@ from tunery.execute.local import LocalExecutor
 from tunery.model import MetricSummary, Trial, TrialCondition
 from tunery.storage import Store, TrialChange
 from tunery.ui.app import create_app
+from tunery.ui.importance import METHOD_NAME, METHODS
+from tunery.ui.routes.experiments import ImportanceMethod
 from tunery.ui.routes.trials import LOG_TAIL_BYTES
 
 TOKEN = "s3cret-token"
@@ -240,6 +242,17 @@ def test_importance(client: TestClient) -> None:
     assert {p["name"] for p in data["parameters"]} == {"x", "opt"}
     assert all(0 <= p["importance"] <= 1 for p in data["parameters"])
     assert "variance" in data["method"]
+    assert sum(p["normalized"] for p in data["parameters"]) == pytest.approx(1)
+    assert data["methodName"] == METHOD_NAME
+    assert data["methodKey"] == "epsilon-squared"
+    fanova = client.get("/api/experiments/demo/importance?method=fanova").json()
+    assert fanova["methodKey"] == "fanova" and "random forest" in fanova["methodName"]
+    assert {p["name"] for p in fanova["parameters"]} == {"x", "opt"}
+    assert sum(p["normalized"] for p in fanova["parameters"]) == pytest.approx(1)
+    bad = client.get("/api/experiments/demo/importance?method=shap")
+    assert bad.status_code == 422 and "method" in bad.json()["detail"]
+    # The OpenAPI document lists exactly the methods there are.
+    assert set(get_args(ImportanceMethod)) == set(METHODS)
 
 
 def test_importance_needs_trials(client: TestClient) -> None:

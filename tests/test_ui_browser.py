@@ -8,6 +8,7 @@ experiment page's is also saved as ``docs/ui-experiment.png`` (and the others ne
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import shutil
@@ -140,6 +141,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
             )
         )
 
+    # Maximized, with an int parameter of three values and three trials (a fractional tick
+    # would fall between them on either axis).
+    max_doc = native_doc(
+        "maxdemo",
+        SCRIPT,
+        parameters=[
+            {"name": "units", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "3"}},
+            copy.deepcopy(PARAMS[0]),
+        ],
+        objective={"type": "maximize", "objectiveMetricName": "accuracy"},
+    )
+    create(store, max_doc, tmp)
+    for index, (units, lr, accuracy) in enumerate([(1, 1e-3, 0.7), (3, 3e-2, 0.9), (2, 1e-4, 0.4)]):
+        store.create_trial(
+            Trial(
+                name=f"maxdemo-{index}",
+                experiment="maxdemo",
+                index=index,
+                parameters={"units": units, "lr": lr},
+                status=TrialCondition.SUCCEEDED,
+                metrics={"accuracy": MetricSummary(accuracy, accuracy, accuracy)},
+                objective=accuracy,
+            )
+        )
+
     app = create_app(store, TOKEN, runs_dir=str(tmp / "runs"))
     try:
         with _served(app) as base:
@@ -235,6 +261,13 @@ def _shot(page: Any, tmp_path: Path, name: str) -> None:
         page.screenshot(path=str(DOCS / f"ui-{name}.png"), full_page=name != "experiment")
 
 
+def _shot_of(page: Any, selector: str, tmp_path: Path, name: str) -> None:
+    """A screenshot of one element, to the test's tmp dir (and docs/ under the variable)."""
+    page.locator(selector).screenshot(path=str(tmp_path / f"ui-{name}.png"))
+    if os.environ.get("TUNERY_UPDATE_SCREENSHOTS") == "1":
+        page.locator(selector).screenshot(path=str(DOCS / f"ui-{name}.png"))
+
+
 def _open_experiment(page: Any, base: str, name: str) -> None:
     page.goto(f"{base}/#/experiments/{name}")
     page.wait_for_selector("body[data-ready='experiment']")
@@ -321,7 +354,7 @@ def test_list_experiment_graphs_table_and_trial(
     assert page.locator("#trials tbody tr[data-trial]").count() == 16
 
     # Every graph downloads as PNG and SVG.
-    for graph in ("parcoords", "history", "importance"):
+    for graph in ("parcoords", "history", "importance", "edf", "timeline"):
         for kind in ("png", "svg"):
             button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
             with page.expect_download() as info:
@@ -345,6 +378,211 @@ def test_list_experiment_graphs_table_and_trial(
     assert "epoch=7 loss=" in page.locator("#trial-log").inner_text()
     assert page.locator("#kill-trial").is_disabled()
     _shot(page, tmp_path, "trial")
+
+
+COLOUR_MAPPING = """() => {
+  const chart = document.getElementById("parcoords").tuneryChart;
+  const bar = document.querySelector("#parcoords g.colorbar");
+  const box = bar.querySelector("rect").getBBox();
+  const better = bar.querySelector("text.better");
+  return {
+    objectives: Array.from(chart.options.color),
+    colours: chart.options.color.map((_, i) => chart.lineColour(i)),
+    top: box.y, bottom: box.y + box.height,
+    betterY: Number(better.getAttribute("y")), betterText: better.textContent,
+    stops: [...document.querySelectorAll("#parcoords linearGradient stop")].map(
+      (s) => [Number(s.getAttribute("offset")), s.getAttribute("stop-color")]),
+    ticks: [...bar.querySelectorAll("text.tick")].map(
+      (t) => [Number(t.textContent), Number(t.getAttribute("y"))]),
+  };
+}"""
+YELLOW = (253, 231, 37)  # Viridis' better end
+PURPLE = (68, 1, 84)
+
+
+def _rgb(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text[text.index("(") + 1 : text.index(")")].split(","))
+
+
+def _near(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 24
+
+
+@pytest.mark.parametrize(("name", "direction"), [("demo", "minimize"), ("maxdemo", "maximize")])
+def test_colour_bar_gives_the_better_end_to_the_better_trials(
+    site: tuple[str, Store], page: Any, tmp_path: Path, name: str, direction: str
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, name)
+    page.wait_for_selector("body[data-graphs='drawn']")
+    m = page.evaluate(COLOUR_MAPPING)
+    objectives = m["objectives"]
+    pick = min if direction == "minimize" else max
+    best = objectives.index(pick(objectives))
+    worst = objectives.index((max if pick is min else min)(objectives))
+    # The best trial's line is at the good (yellow) end, the worst one's at the other.
+    assert _near(_rgb(m["colours"][best]), YELLOW), m["colours"][best]
+    assert _near(_rgb(m["colours"][worst]), PURPLE), m["colours"][worst]
+    # On the bar, values rise upwards (the lowest tick is the lowest on the page) ...
+    ticks = sorted(m["ticks"])
+    assert len(ticks) >= 2 and ticks[0][1] > ticks[-1][1]
+    # ... the end where the best value is has the best trial's colour, and says "better".
+    best_at_bottom = direction == "minimize"
+    stops = sorted(m["stops"])  # offset 0 is the bottom of the bar
+    good, bad = (stops[0], stops[-1]) if best_at_bottom else (stops[-1], stops[0])
+    assert _near(_rgb(good[1]), _rgb(m["colours"][best]))
+    assert _near(_rgb(bad[1]), _rgb(m["colours"][worst]))
+    assert "better" in m["betterText"]
+    if best_at_bottom:
+        assert m["betterY"] > m["bottom"] and "\u25bc" in m["betterText"]
+    else:
+        assert m["betterY"] < m["top"] and "\u25b2" in m["betterText"]
+    _shot_of(page, "#parcoords", tmp_path, f"parcoords-{direction}")
+
+
+def _tick_texts(page: Any, selector: str) -> list[str]:
+    return [t for t in page.locator(selector).all_text_contents() if t]
+
+
+def test_integer_axes_have_whole_ticks_and_log_axes_real_values(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "maxdemo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    units = _tick_texts(page, "#parcoords g.axis[data-label='units'] text.tick")
+    assert units == ["1", "2", "3"]
+    indices = _tick_texts(page, "#history text.xtick")
+    assert indices == ["0", "1", "2"]
+    # The log parameter: drawn on log10, labelled with the values themselves.
+    lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
+    assert len(lr) >= 2 and all(1e-4 <= v <= 3e-2 for v in lr)
+    # Round values: whole decades, or 1-2-5 steps within fewer than two decades.
+    assert all(float(f"{v:.0e}") == pytest.approx(v) and f"{v:.0e}"[0] in "125" for v in lr)
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    layers = _tick_texts(page, "#parcoords g.axis[data-label='layers'] text.tick")
+    assert layers and all(float(t).is_integer() for t in layers)
+    lr = [float(t) for t in _tick_texts(page, "#parcoords g.axis[data-label='log10 lr'] text.tick")]
+    assert len(lr) >= 2
+    assert all(float(f"{v:.0e}") == pytest.approx(v) and f"{v:.0e}"[0] in "125" for v in lr)
+
+
+def test_edf_is_the_sorted_objectives_and_their_cumulative_fraction(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    edf = page.evaluate(
+        "(() => { const o = document.getElementById('edf').tuneryChart.options;"
+        " return {x: o.x, y: o.y, names: o.names}; })()"
+    )
+    finished = sorted(
+        (t for t in store.list_trials("demo") if t.objective is not None),
+        key=lambda t: (t.objective, t.index),
+    )
+    assert edf["x"] == pytest.approx([t.objective for t in finished])
+    assert edf["names"] == [t.name for t in finished]
+    assert edf["y"] == pytest.approx([(i + 1) / len(finished) for i in range(len(finished))])
+    assert page.locator("#edf path.best-line").count() == 1
+    assert "fraction at or below" in page.locator("#edf svg.overlay").text_content()
+    assert page.locator("#edf canvas").count() == 1
+
+
+def test_slice_plot_has_a_panel_per_parameter_with_its_axis(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "maxdemo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    panels = page.locator("#slice .slice")
+    assert [panels.nth(i).get_attribute("data-param") for i in range(panels.count())] == [
+        "units",
+        "log10 lr",
+    ]
+    assert _tick_texts(page, "#slice .slice[data-param='units'] text.xtick") == ["1", "2", "3"]
+    lr = _tick_texts(page, "#slice .slice[data-param='log10 lr'] text.xtick")
+    assert [float(t) for t in lr] == [1e-4, 1e-3, 1e-2]
+    data = page.evaluate(
+        "(() => { const o = document.querySelector(\"#slice .slice[data-param='units']\")"
+        ".tuneryChart.options; return {x: o.x, y: o.y}; })()"
+    )
+    assert data == {"x": [1, 3, 2], "y": [0.7, 0.9, 0.4]}
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    assert page.locator("#slice .slice").count() == 3
+    opt = _tick_texts(page, "#slice .slice[data-param='opt'] text.xtick")
+    assert opt == ["sgd", "adam", EVIL]  # categories in the space's order, as text
+    _shot_of(page, "#slice", tmp_path, "slice")
+    _shot_of(page, "#edf", tmp_path, "edf")
+    assert page.evaluate("document.querySelectorAll('img').length === 0")
+
+
+def test_timeline_bars_every_started_trial_in_slots_that_never_overlap(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    data = page.evaluate(
+        "(() => { const c = document.getElementById('timeline').tuneryChart;"
+        " return {slots: c.slots, items: c.options.items.map("
+        "(i) => [i.name, i.start, i.end, i.status, c.slotOf.get(i.name)])}; })()"
+    )
+    trials = {t.name: t for t in store.list_trials("demo") if t.start_time is not None}
+    assert sorted(i[0] for i in data["items"]) == sorted(trials)
+    for name, start, end, status, _ in data["items"]:
+        t = trials[name]
+        assert start == pytest.approx(t.start_time * 1000, abs=1)
+        assert end == pytest.approx(t.completion_time * 1000, abs=1)
+        assert status == t.status.value
+    # Never more slots than trials ran at once (parallelTrialCount 4), never two bars at once
+    # in one slot.
+    assert 1 <= data["slots"] <= 4
+    by_slot: dict[int, list[tuple[float, float]]] = {}
+    for _, start, end, _, slot in data["items"]:
+        by_slot.setdefault(slot, []).append((start, end))
+    for bars in by_slot.values():
+        bars.sort()
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(bars))
+    assert "Succeeded" in page.locator("#timeline svg.overlay").text_content()
+    _shot_of(page, "#timeline", tmp_path, "timeline")
+
+
+def test_importance_shares_sum_to_one_and_name_the_method(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    page.wait_for_selector("#importance rect.bar")
+    shares = page.evaluate(
+        "document.getElementById('importance').tuneryChart.options.items.map((i) => i.value)"
+    )
+    assert len(shares) == 3 and sum(shares) == pytest.approx(1)
+    labels = page.locator("#importance rect.bar title").all_text_contents()
+    assert sum(float(t.rsplit(": ", 1)[1]) for t in labels) == pytest.approx(1, abs=0.002)
+    from tunery.ui.importance import METHOD_NAME
+
+    title = page.locator("#importance svg.overlay text.title").text_content()
+    assert title == f"Method: {METHOD_NAME}"
+
+    # The fANOVA-style method, chosen in the card: named on the chart, shares summing to 1.
+    from tunery.ui import fanova
+
+    page.select_option("#importance-method", "fanova")
+    page.wait_for_function(
+        "(name) => document.querySelector('#importance svg.overlay text.title')"
+        "?.textContent === 'Method: ' + name",
+        arg=fanova.METHOD_NAME,
+    )
+    shares = page.evaluate(
+        "document.getElementById('importance').tuneryChart.options.items.map((i) => i.value)"
+    )
+    assert len(shares) == 3 and sum(shares) == pytest.approx(1)
+    assert "random forest" in page.locator("#importance-note").inner_text()
+    _shot_of(page, "#importance", tmp_path, "importance")
 
 
 def test_stop_is_refused_without_the_token_and_done_with_it(

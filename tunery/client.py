@@ -438,36 +438,82 @@ class ExperimentHandle:
 
     def plot_parallel_coordinates(self) -> Any:
         """A plotly figure: every parameter and the objective, coloured by the objective."""
+        from tunery.plots import parcoords_dimension
+
         go = _plotly()
         spec = self.experiment.spec
         done = [t for t in self.trials if t.objective is not None]
-        dims = []
-        for p in spec.parameters:
-            values = [t.parameters.get(p.name) for t in done]
-            if p.parameter_type.value == "categorical":
-                labels = list(p.feasible_space.list)
-                dims.append(
-                    {
-                        "label": p.name,
-                        "values": [
-                            labels.index(str(v)) if str(v) in labels else -1 for v in values
-                        ],
-                        "tickvals": list(range(len(labels))),
-                        "ticktext": labels,
-                    }
-                )
-            else:
-                dims.append({"label": p.name, "values": values})
+        dims = [
+            parcoords_dimension(p, [t.parameters.get(p.name) for t in done])
+            for p in spec.parameters
+        ]
         objective = [t.objective for t in done]
-        dims.append({"label": spec.objective.objective_metric_name, "values": objective})
+        metric = spec.objective.objective_metric_name
+        dims.append({"label": metric, "values": objective})
+        # Better trials at Viridis' yellow end, whichever the direction; the bar says which end.
+        minimize = spec.objective.type.value == "minimize"
+        better = "lower" if minimize else "higher"
         fig = go.Figure(
             go.Parcoords(
-                line={"color": objective, "colorscale": "Viridis", "showscale": True},
+                line={
+                    "color": objective,
+                    "colorscale": "Viridis",
+                    "reversescale": minimize,
+                    "showscale": True,
+                    "colorbar": {"title": {"text": f"{metric} ({better} is better)"}},
+                },
                 dimensions=dims,
             )
         )
         fig.update_layout(title=f"{self.name}: parameters against the objective")
         return fig
+
+    def plot_slice(self) -> Any:
+        """A plotly figure: the objective against each parameter, one panel each."""
+        from tunery.plots import slice_figure
+
+        return slice_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
+    def plot_edf(self) -> Any:
+        """A plotly figure: the empirical distribution of the objective."""
+        from tunery.plots import edf_figure
+
+        return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
+    def plot_intermediate_values(self) -> Any:
+        """A plotly figure: every trial's curve of the objective metric, early stops marked."""
+        from tunery.plots import intermediate_figure
+
+        spec = self.experiment.spec
+        observations = self.client.store.get_observations(
+            self.name, metric=spec.objective.objective_metric_name
+        )
+        return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
+
+    def plot_contour(self, pairs: int = 3) -> Any:
+        """A plotly figure: the objective over pairs of the three most important parameters
+        (epsilon-squared importance; the space's order with too few trials)."""
+        from tunery.plots import contour_figure
+        from tunery.ui.importance import parameter_importance
+
+        spec = self.experiment.spec
+        trials = self.trials
+        done = [t for t in trials if t.objective is not None]
+        ranked = parameter_importance(
+            spec.parameters,
+            [t.parameters for t in done],
+            [float(t.objective) for t in done],  # type: ignore[arg-type]
+        )
+        order = [i.name for i in ranked] if ranked else [p.name for p in spec.parameters]
+        return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
+
+    def plot_timeline(self) -> Any:
+        """A plotly figure: the trials as bars over time, coloured by status."""
+        import time
+
+        from tunery.plots import timeline_figure
+
+        return timeline_figure(_plotly(), self.name, self.trials, time.time())
 
     def __repr__(self) -> str:
         exp = self.experiment

@@ -6,7 +6,8 @@ for a discrete or int parameter with at most ten distinct values), else up to te
 size by quantile.  The importance is the share of the objective's variance that the group means
 explain, corrected for the share that noise alone would explain with that many groups
 (epsilon-squared: ``(SS_between - (k - 1) MS_within) / SS_total``, clipped at 0).  The objective
-is replaced by its rank first, so that one diverged trial does not decide the answer.
+is replaced by its rank first (ties sharing their mean rank), so that one diverged trial does
+not decide the answer.
 
 This is the first-order (main effect) term of a functional ANOVA, estimated by binning: it says
 how much of the spread of results each parameter explains on its own.  Interactions are not
@@ -30,6 +31,9 @@ from tunery.model import ParameterSpec, ParameterType
 MIN_TRIALS = 8
 MAX_GROUPS = 10
 
+#: The method's short name, shown on the chart.
+METHOD_NAME = "epsilon-squared of the objective's rank (first-order)"
+
 METHOD = (
     "first-order variance share of the objective's rank explained by each parameter "
     "(grouped by category or by quantile bin), corrected for chance (epsilon-squared); "
@@ -37,13 +41,38 @@ METHOD = (
 )
 
 
+def _methods() -> dict[str, tuple[str, str]]:
+    from tunery.ui import fanova
+
+    return {
+        "epsilon-squared": (METHOD_NAME, METHOD),
+        "fanova": (fanova.METHOD_NAME, fanova.METHOD),
+    }
+
+
+#: The methods a caller may choose: key -> (short name, description).
+METHODS = _methods()
+DEFAULT_METHOD = "epsilon-squared"
+
+
 @dataclass(frozen=True)
 class Importance:
     name: str
     #: Share of the objective's (rank) variance this parameter explains alone, 0..1.
     importance: float
-    #: ``importance`` divided by the sum over parameters (0 when every one is 0).
+    #: ``importance`` divided by the sum over parameters: the shares sum to 1 (every one is 0
+    #: when no parameter explains more than chance).
     normalized: float
+
+
+def mean_ranks(objective: Sequence[float]) -> np.ndarray:
+    """The objective's ranks (0-based), ties sharing their mean rank: equal objectives must not
+    look different (by the order of the trials, say)."""
+    _, inverse, counts = np.unique(
+        np.asarray(objective, dtype=float), return_inverse=True, return_counts=True
+    )
+    ends = np.cumsum(counts)
+    return np.asarray(((ends - counts + ends - 1) / 2.0)[inverse], dtype=float)
 
 
 def _groups(values: Sequence[Any], categorical: bool) -> np.ndarray:
@@ -82,12 +111,20 @@ def parameter_importance(
     parameters: Sequence[ParameterSpec],
     assignments: Sequence[Mapping[str, Any]],
     objective: Sequence[float],
+    method: str = DEFAULT_METHOD,
 ) -> list[Importance] | None:
-    """Importance of each parameter, most important first; None with too few trials."""
+    """Importance of each parameter by ``method`` (a key of :data:`METHODS`), most important
+    first; None with too few trials."""
+    if method not in METHODS:
+        raise ValueError(f"unknown importance method {method!r}: one of {', '.join(METHODS)}")
     if len(objective) < MIN_TRIALS:
         return None
-    y = np.asarray(objective, dtype=float)
-    ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(float)
+    if method == "fanova":
+        from tunery.ui.fanova import fanova_importance
+
+        shares = fanova_importance(parameters, assignments, objective)
+        return _ranked([(p.name, v) for p, v in zip(parameters, shares, strict=True)])
+    ranks = mean_ranks(objective)
     raw: list[tuple[str, float]] = []
     for p in parameters:
         values = [a.get(p.name) for a in assignments]
@@ -96,6 +133,10 @@ def parameter_importance(
             continue
         categorical = p.parameter_type is ParameterType.CATEGORICAL
         raw.append((p.name, _epsilon_squared(ranks, _groups(values, categorical))))
+    return _ranked(raw)
+
+
+def _ranked(raw: Sequence[tuple[str, float]]) -> list[Importance]:
     total = sum(v for _, v in raw)
     out = [Importance(name, v, v / total if total > 0 else 0.0) for name, v in raw]
     return sorted(out, key=lambda i: (-i.importance, i.name))

@@ -235,13 +235,15 @@ class ObservationPageOut(BaseModel):
 
 class ImportanceItemOut(BaseModel):
     name: str
-    importance: float
-    normalized: float
+    importance: float = Field(description="Share of the objective's rank variance, alone.")
+    normalized: float = Field(description="`importance` over the sum: the shares sum to 1.")
 
 
 class ImportanceOut(BaseModel):
     experiment: str
     method: str
+    methodName: str = Field(description="The method's short name (the chart's title).")
+    methodKey: str = Field(description="The `method` query value: epsilon-squared or fanova.")
     trials: int = Field(description="Finished trials with an objective that were used.")
     parameters: list[ImportanceItemOut]
     message: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +16,7 @@ from tunery import wire
 from tunery.model import Experiment, IntentKind
 from tunery.ui import queries
 from tunery.ui.deps import UI, BadInput, UIState, authorize, json_response
-from tunery.ui.importance import METHOD, MIN_TRIALS, parameter_importance
+from tunery.ui.importance import METHODS, MIN_TRIALS, parameter_importance
 from tunery.ui.schemas import (
     ERRORS,
     EXPERIMENT_DOCUMENT,
@@ -32,6 +32,9 @@ from tunery.ui.schemas import (
 MAX_BODY_BYTES = 1024 * 1024
 
 router = APIRouter(tags=["experiments"])
+
+#: The importance methods (tunery.ui.importance.METHODS), listed in the OpenAPI document.
+ImportanceMethod = Literal["epsilon-squared", "fanova"]
 
 
 def _best_of(exp: Experiment, stats: dict[str, Any] | None) -> float | None:
@@ -86,16 +89,20 @@ def get_experiment(name: str, ui: UI) -> Response:
 
 
 @router.get("/api/experiments/{name}/importance", response_model=ImportanceOut, responses=ERRORS)
-def importance(name: str, ui: UI) -> Response:
-    """How much each parameter alone explains of the spread of the objective (see method)."""
+def importance(name: str, ui: UI, method: ImportanceMethod = "epsilon-squared") -> Response:
+    """How much each parameter alone explains of the spread of the objective (see method);
+    ``method``: ``epsilon-squared`` (the default) or ``fanova`` (fANOVA-style, random forest)."""
     exp = ui.store.get_experiment(name)
+    method_name, description = METHODS[method]
 
     def build() -> str:
         assignments, values = queries.objective_table(ui.store, name)
-        result = parameter_importance(exp.spec.parameters, assignments, values)
+        result = parameter_importance(exp.spec.parameters, assignments, values, method)
         data: dict[str, Any] = {
             "experiment": name,
-            "method": METHOD,
+            "method": description,
+            "methodName": method_name,
+            "methodKey": method,
             "trials": len(values),
             "parameters": [],
             "message": None,
@@ -112,7 +119,7 @@ def importance(name: str, ui: UI) -> Response:
             ]
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
-    return Response(ui.body(name, ("importance",), build), media_type="application/json")
+    return Response(ui.body(name, ("importance", method), build), media_type="application/json")
 
 
 @router.post(

@@ -395,8 +395,14 @@ function buildExperimentPage(state) {
   n.parcoords = el("div", { id: "parcoords", class: "plot" });
   n.parcoordsNote = el("span", { class: "muted", id: "parcoords-note" });
   n.history = el("div", { id: "history", class: "plot" });
+  n.edf = el("div", { id: "edf", class: "plot" });
+  n.slice = el("div", { id: "slice", class: "grid2" });
+  n.timeline = el("div", { id: "timeline", class: "plot small" });
   n.importance = el("div", { id: "importance", class: "plot small" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
+  n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
+    el("option", { value: "epsilon-squared" }, "epsilon-squared"),
+    el("option", { value: "fanova" }, "fANOVA-style (random forest)"));
   n.table = el("table", { id: "trials" });
   n.tbody = el("tbody");
   n.tableScroll = el("div", { class: "table-scroll", id: "trials-scroll", onscroll: () => scheduleRows(state) }, n.table);
@@ -429,7 +435,11 @@ function buildExperimentPage(state) {
       n.parcoords),
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Optimization history"), downloadButtons(n.history, file + "-history", () => state.charts.history)), n.history),
-      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Parameter importance"), n.importanceMethod, downloadButtons(n.importance, file + "-importance", () => state.charts.importance)), n.importance, n.importanceNote)),
+    el("div", { class: "grid2" },
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Timeline"), downloadButtons(n.timeline, file + "-timeline", () => state.charts.timeline)), n.timeline)),
+    el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Slice plot"), el("span", { class: "muted" }, "the objective against each parameter; click a dot to open its trial")), n.slice),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
       el("div", { class: "toolbar" }, statusSelect, columnSelect, opSelect, valueInput, el("span", { class: "muted", id: "trial-count" })),
@@ -511,7 +521,9 @@ function drawGraphs(state, first) {
   }
   state.graphSignature = signature;
   state.graphsAt = Date.now();
-  const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done))];
+  const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done)),
+    timed("edf", () => drawEdf(state, done)), timed("slice", () => drawSlice(state, done)),
+    timed("timeline", () => drawTimeline(state))];
   if (done.length !== state.doneCount) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
@@ -521,6 +533,7 @@ function drawGraphs(state, first) {
 
 function emptyGraph(div, text) {
   div.classList.remove("chart");
+  div.tuneryChart = null;
   div.replaceChildren(el("p", { class: "muted" }, text));
 }
 
@@ -535,21 +548,7 @@ function drawParcoords(state, done) {
     setBrushed(state, null, done);
     return Promise.resolve();
   }
-  const dims = exp.parameters.map((p) => {
-    const name = p.name;
-    const values = done.map((t) => t.parameters[name]);
-    if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
-      const cats = (p.feasibleSpace.list || []).map(String);
-      for (const v of values) if (v !== undefined && v !== null && !cats.includes(String(v))) cats.push(String(v));
-      const at = new Map(cats.map((c, i) => [c, i]));
-      return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
-    }
-    const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
-    if (p.feasibleSpace.distribution === "logUniform" && numbers.every((v) => !(v <= 0))) {
-      return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
-    }
-    return { label: name, values: numbers };
-  });
+  const dims = parameterAxes(exp, done);
   const objName = exp.objective.objectiveMetricName;
   const objectives = done.map((t) => t.objective);
   dims.push({ label: objName, values: objectives });
@@ -597,24 +596,143 @@ function drawHistory(state, done) {
   }
   const chart = Charts.history(div, {
     x: sorted.map((t) => t.index), y: sorted.map((t) => t.objective), names: sorted.map((t) => t.name), line,
-    xLabel: "trial index", yLabel: exp.objective.objectiveMetricName,
+    xLabel: "trial index", xInteger: true, yLabel: exp.objective.objectiveMetricName,
     onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.history = chart;
   return chart.drawn;
 }
 
+const STATUS_COLOURS = {
+  Succeeded: "#2f9e44", EarlyStopped: "#74c0fc", Running: "#fab005", Created: "#adb5bd",
+  Failed: "#e03131", MetricsUnavailable: "#c2255c", Killed: "#868e96",
+};
+
+/** ISO 8601 text or milliseconds since the epoch (as fmtTime reads them), as milliseconds. */
+function epochMs(when) {
+  if (when === null || when === undefined || when === "") return NaN;
+  return typeof when === "number" ? when : new Date(when).getTime();
+}
+
+/** Every started trial as a bar from its start to its end (now while it runs), by status. */
+function drawTimeline(state) {
+  const div = state.nodes.timeline;
+  state.charts.timeline = null;
+  const now = Date.now();
+  const items = [];
+  for (const t of state.list) {
+    const start = epochMs(t.startTime);
+    if (!Number.isFinite(start)) continue;
+    const end = t.completionTime === null || t.completionTime === undefined ? now : epochMs(t.completionTime);
+    items.push({ name: t.name, start, end: Number.isFinite(end) ? Math.max(end, start) : now, status: t.status });
+  }
+  if (items.length === 0) {
+    emptyGraph(div, "No trial has started yet.");
+    return Promise.resolve();
+  }
+  const chart = Charts.timeline(div, { items, colours: STATUS_COLOURS });
+  state.charts.timeline = chart;
+  return chart.drawn;
+}
+
+/** The parallel-coordinates axis of each parameter (values, ticks), shared by the slice plot. */
+function parameterAxes(exp, done) {
+  return exp.parameters.map((p) => {
+    const name = p.name;
+    const values = done.map((t) => t.parameters[name]);
+    if (p.parameterType === "categorical" || values.some((v) => typeof v === "string")) {
+      const cats = (p.feasibleSpace.list || []).map(String);
+      for (const v of values) if (v !== undefined && v !== null && !cats.includes(String(v))) cats.push(String(v));
+      const at = new Map(cats.map((c, i) => [c, i]));
+      return { label: name, values: values.map((v) => (v === undefined || v === null ? NaN : at.get(String(v)))), ticktext: cats };
+    }
+    const numbers = values.map((v) => (typeof v === "number" ? v : NaN));
+    const logScale = ["logUniform", "logNormal"].includes(p.feasibleSpace.distribution);
+    if (logScale && numbers.every((v) => !(v <= 0))) {
+      return { label: "log10 " + name, values: numbers.map((v) => Math.log10(v)), log: true };
+    }
+    // Whole ticks on the axis of an int parameter (or of a discrete one with whole values only).
+    const integer = p.parameterType === "int" ||
+      (p.parameterType === "discrete" && (p.feasibleSpace.list || []).length > 0 && p.feasibleSpace.list.every((v) => Number.isInteger(Number(v))));
+    return { label: name, values: numbers, integer };
+  });
+}
+
+/** One small scatter per parameter: each finished trial's objective against its value. */
+function drawSlice(state, done) {
+  const exp = state.exp;
+  const box = state.nodes.slice;
+  state.charts.slice = [];
+  if (done.length === 0) {
+    box.replaceChildren(el("p", { class: "muted" }, "No finished trial with an objective yet."));
+    return Promise.resolve();
+  }
+  const axes = parameterAxes(exp, done);
+  const divs = axes.map((axis) => el("div", { class: "plot small slice", dataset: { param: axis.label } }));
+  box.replaceChildren(...divs);
+  const drawn = axes.map((axis, k) => {
+    let xTicks = null;
+    let xRange = null;
+    if (axis.ticktext) {
+      xTicks = axis.ticktext.map((text, i) => [i, text]);
+      xRange = [-0.5, axis.ticktext.length - 0.5];
+    } else if (axis.log) {
+      const [lo, hi] = [Math.min(...axis.values.filter(Number.isFinite)), Math.max(...axis.values.filter(Number.isFinite))];
+      const decades = [];
+      const real = (v) => String(+Math.pow(10, v).toPrecision(3));
+      for (let d = Math.ceil(lo - 1e-9); d <= Math.floor(hi + 1e-9); d++) decades.push([d, real(d)]);
+      xTicks = decades.length >= 2 ? decades : [[lo, real(lo)], [hi, real(hi)]];
+    }
+    const chart = Charts.history(divs[k], {
+      x: axis.values, y: done.map((t) => t.objective), names: done.map((t) => t.name),
+      xLabel: axis.label, yLabel: exp.objective.objectiveMetricName, xInteger: axis.integer, xTicks, xRange,
+      onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(done[i].name)}`; },
+    });
+    state.charts.slice.push(chart);
+    return chart.drawn;
+  });
+  return Promise.all(drawn);
+}
+
+/** The empirical distribution of the objective: the fraction of finished trials at or below each
+ * value (a step line), each trial a dot on it (click to open). */
+function drawEdf(state, done) {
+  const exp = state.exp;
+  const div = state.nodes.edf;
+  state.charts.edf = null;
+  if (done.length === 0) {
+    emptyGraph(div, "No finished trial with an objective yet.");
+    return Promise.resolve();
+  }
+  const sorted = done.slice().sort((a, b) => a.objective - b.objective || a.index - b.index);
+  const n = sorted.length;
+  const x = sorted.map((t) => t.objective);
+  const y = sorted.map((_, i) => (i + 1) / n);
+  const chart = Charts.history(div, {
+    x, y, names: sorted.map((t) => t.name), line: { x, y }, lineLabel: "fraction at or below",
+    xLabel: exp.objective.objectiveMetricName, yLabel: "cumulative fraction of trials",
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
+  });
+  state.charts.edf = chart;
+  return chart.drawn;
+}
+
 async function loadImportance(state) {
   let data;
-  try { data = await api("/api/experiments/" + enc(state.name) + "/importance"); } catch (err) { return; }
+  const method = state.importanceMethod || "epsilon-squared";
+  try { data = await api("/api/experiments/" + enc(state.name) + "/importance?method=" + enc(method)); } catch (err) { return; }
+  if (view !== state || method !== (state.importanceMethod || "epsilon-squared")) return; // a newer choice is loading
   if (view !== state) return;
   const div = state.nodes.importance;
   state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
   state.charts.importance = null;
   if (!data.parameters.length) { emptyGraph(div, "Not enough finished trials yet."); return; }
+  // Shares of the total (they sum to 1), as optuna shows them; the method named on the chart.
+  const explained = data.parameters.some((i) => i.normalized > 0);
   state.charts.importance = Charts.bars(div, {
-    items: data.parameters.map((i) => ({ label: i.name, value: i.importance })),
-    xLabel: "share of variance explained alone",
+    items: data.parameters.map((i) => ({ label: i.name, value: i.normalized })),
+    xLabel: explained ? "share of the importance (sums to 1)" : "no parameter explains more than chance",
+    title: "Method: " + data.methodName,
   });
 }
 

@@ -53,13 +53,14 @@ const Charts = (() => {
     return String(+v.toPrecision(4));
   }
 
-  /** About `count` round numbers between lo and hi. */
-  function niceTicks(lo, hi, count) {
-    if (!(hi > lo)) return [lo];
+  /** About `count` round numbers between lo and hi; whole numbers only when `integer`. */
+  function niceTicks(lo, hi, count, integer) {
+    if (!(hi > lo)) return integer && !Number.isInteger(lo) ? [] : [lo];
     const raw = (hi - lo) / count;
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
     const err = raw / mag;
-    const step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * mag;
+    let step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * mag;
+    if (integer) step = Math.max(1, Math.round(step));
     const out = [];
     for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
     return out;
@@ -95,6 +96,7 @@ const Charts = (() => {
       this.div = div;
       div.replaceChildren();
       div.classList.add("chart");
+      div.tuneryChart = this; // for tests and the console: the data behind what is drawn
       this.width = Math.max(320, Math.floor(div.clientWidth || 600));
       this.height = height || Math.max(200, Math.floor(div.clientHeight || 400));
       const { canvas, ctx } = makeCanvas(this.width, this.height);
@@ -159,8 +161,11 @@ const Charts = (() => {
   // ---------------------------------------------------------------- parallel coordinates
 
   /**
-   * dims: [{label, values: number[] (NaN: missing), tickvals?, ticktext?, log?}]
-   * color: number[] (the objective), bestHigh: whether high values are good,
+   * dims: [{label, values: number[] (NaN: missing), tickvals?, ticktext?, log?, integer?}]
+   * (log: values are log10 of the parameter, ticks show the parameter; integer: whole ticks)
+   * color: number[] (the objective), bestHigh: whether high values are good.  Lines and the
+   * colour bar share one mapping: the better a trial, the nearer its colour to Viridis' yellow
+   * end (the "better" end of the bar, labelled so), whichever the objective's direction;
    * colorLabel, best: index of the best trial or -1, brushes: {label: [lo, hi]} to restore,
    * onBrush(mask or null, brushes).
    */
@@ -203,9 +208,13 @@ const Charts = (() => {
         if (!this.options.bestHigh) t = 1 - t;
         this.bucket[i] = Math.min(BUCKETS - 1, Math.max(0, Math.floor(t * BUCKETS)));
       }
-      this.bucketColors = Array.from({ length: BUCKETS }, (_, b) => viridis(this.options.bestHigh ? (b + 0.5) / BUCKETS : 1 - (b + 0.5) / BUCKETS));
+      // Bucket b holds goodness in [b / BUCKETS, (b + 1) / BUCKETS): yellow is better.
+      this.bucketColors = Array.from({ length: BUCKETS }, (_, b) => viridis((b + 0.5) / BUCKETS));
       this.select();
     }
+
+    /** The colour trial i's line is drawn in. */
+    lineColour(i) { return this.bucketColors[this.bucket[i]]; }
 
     /** The selection mask from the brushes (null: no brush). */
     select() {
@@ -308,18 +317,26 @@ const Charts = (() => {
         let ticks;
         if (dim.ticktext) ticks = dim.ticktext.map((text, k) => [k, text]);
         else {
-          let values = niceTicks(lo, hi, 6).filter((v) => v >= lo && v <= hi);
+          let values = niceTicks(lo, hi, 6, dim.integer).filter((v) => v >= lo && v <= hi);
           if (dim.log) {
-            // Whole decades when there are two or more.
-            const decades = values.filter((v) => Number.isInteger(v));
+            // Whole decades when there are two or more, else 1-2-5 steps, else the nice ticks.
+            const decades = [];
+            const steps = [];
+            for (let d = Math.floor(lo) - 1; d <= Math.ceil(hi); d++) {
+              for (const k of [1, 2, 5]) {
+                const v = d + Math.log10(k);
+                if (v >= lo - 1e-9 && v <= hi + 1e-9) { steps.push(v); if (k === 1) decades.push(v); }
+              }
+            }
             if (decades.length >= 2) values = decades;
+            else if (steps.length >= 2) values = steps;
           }
           ticks = values.map((v) => [v, dim.log ? fmtTick(Math.pow(10, v)) : fmtTick(v)]);
         }
         for (const [v, text] of ticks) {
           const y = this.y((v - lo) / (hi - lo));
           g.append(svg("line", { x1: x - 4, x2: x, y1: y, y2: y, stroke: "#444" }));
-          g.append(svg("text", { x: x - 6, y: y + 4, "text-anchor": "end", fill: "#1d232b", "font-size": 11, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, text));
+          g.append(svg("text", { class: "tick", x: x - 6, y: y + 4, "text-anchor": "end", fill: "#1d232b", "font-size": 11, stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, text));
         }
         const brush = this.brushes[dim.label];
         if (brush) {
@@ -332,20 +349,26 @@ const Charts = (() => {
         g.append(hit);
         o.append(g);
       });
-      // Colour bar.
+      // Colour bar: values rise upwards as on the objective's axis; the colour at a value is
+      // the colour of the lines with that objective (yellow: better), and the better end says so.
       const barX = this.width - m.r + 40;
+      const bestHigh = this.options.bestHigh;
       const defs = svg("defs");
       const gradient = svg("linearGradient", { id: "pc-grad-" + (Parcoords.seq = (Parcoords.seq || 0) + 1), x1: 0, y1: 1, x2: 0, y2: 0 });
-      for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(this.options.bestHigh ? k / 8 : 1 - k / 8) }));
+      for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(bestHigh ? k / 8 : 1 - k / 8) }));
       defs.append(gradient);
       o.append(defs);
-      o.append(svg("rect", { x: barX, y: top, width: 14, height: this.plotH, fill: `url(#${gradient.id})` }));
+      const bar = svg("g", { class: "colorbar", "data-better": bestHigh ? "top" : "bottom" });
+      bar.append(svg("rect", { x: barX, y: top, width: 14, height: this.plotH, fill: `url(#${gradient.id})` }));
       const [clo, chi] = this.colorRange;
       for (const v of niceTicks(clo, chi, 5).filter((t) => t >= clo && t <= chi)) {
         const y = this.y((v - clo) / (chi - clo));
-        o.append(svg("text", { x: barX + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
+        bar.append(svg("text", { class: "tick", x: barX + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
       }
-      o.append(svg("text", { x: barX, y: top - 8, "font-size": 11, fill: "#1d232b" }, this.options.colorLabel));
+      bar.append(svg("text", { class: "title", x: barX, y: top - 24, "font-size": 11, fill: "#1d232b" }, this.options.colorLabel));
+      bar.append(svg("text", { class: "better", x: barX - 4, y: bestHigh ? top - 8 : bottom + 16, "font-size": 11, "font-weight": 600, fill: "#1d232b" },
+        bestHigh ? "\u25b2 better" : "\u25bc better"));
+      o.append(bar);
     }
 
     brushable(hit, d) {
@@ -393,13 +416,15 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- scatter with a step line
 
-  /** x, y: numbers; names: hover text; line: {x, y} (the best so far); onClick(i). */
+  /** x, y: numbers; names: hover text; line: {x, y} (a step line: the best so far), lineLabel
+   * (its legend, "best so far" unless given); xInteger: whole x ticks only; xTicks: [[x, text]]
+   * instead of round numbers, xRange: [lo, hi] instead of the data's; onClick(i). */
   class History extends Chart {
     constructor(div, options) {
       super(div);
       this.options = options;
       this.margin = { l: 64, r: 16, t: 14, b: 42 };
-      this.xr = extent(options.x);
+      this.xr = options.xRange || extent(options.x);
       this.yr = extent(options.y);
       this.plotW = this.width - this.margin.l - this.margin.r;
       this.plotH = this.height - this.margin.t - this.margin.b;
@@ -441,10 +466,12 @@ const Charts = (() => {
       const bottom = m.t + this.plotH;
       const g = svg("g", { class: "axes", fill: "#1d232b" });
       g.append(svg("rect", { x: m.l, y: m.t, width: this.plotW, height: this.plotH, fill: "none", stroke: "#dde1e6" }));
-      for (const v of niceTicks(this.xr[0], this.xr[1], 6).filter((t) => t >= this.xr[0] && t <= this.xr[1])) {
+      const xTicks = this.options.xTicks ||
+        niceTicks(this.xr[0], this.xr[1], 6, this.options.xInteger).map((v) => [v, fmtTick(v)]);
+      for (const [v, text] of xTicks.filter(([t]) => t >= this.xr[0] && t <= this.xr[1])) {
         const x = this.px(v);
         g.append(svg("line", { x1: x, x2: x, y1: m.t, y2: bottom, stroke: "#eef1f5" }));
-        g.append(svg("text", { x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+        g.append(svg("text", { class: "xtick", x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, text));
       }
       for (const v of niceTicks(this.yr[0], this.yr[1], 5).filter((t) => t >= this.yr[0] && t <= this.yr[1])) {
         const y = this.py(v);
@@ -464,7 +491,7 @@ const Charts = (() => {
         g.append(svg("path", { class: "best-line", d, fill: "none", stroke: "#d1495b", "stroke-width": 2 }));
         const lx = m.l + this.plotW - 150;
         g.append(svg("line", { x1: lx, x2: lx + 18, y1: m.t + 12, y2: m.t + 12, stroke: "#d1495b", "stroke-width": 2 }));
-        g.append(svg("text", { x: lx + 24, y: m.t + 16, "font-size": 11 }, "best so far"));
+        g.append(svg("text", { x: lx + 24, y: m.t + 16, "font-size": 11 }, this.options.lineLabel || "best so far"));
       }
       o.replaceChildren(g);
     }
@@ -508,13 +535,14 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- horizontal bars
 
-  /** items: [{label, value}] (drawn top to bottom), xLabel. */
+  /** items: [{label, value}] (drawn top to bottom), xLabel, title (drawn above the bars, so that
+   * downloads carry it too). */
   class Bars extends Chart {
     constructor(div, options) {
       super(div);
       this.options = options;
-      const { items, xLabel } = options;
-      const m = { l: 130, r: 50, t: 10, b: 40 };
+      const { items, xLabel, title } = options;
+      const m = { l: 130, r: 50, t: title ? 28 : 10, b: 40 };
       const plotW = this.width - m.l - m.r;
       const plotH = this.height - m.t - m.b;
       const max = Math.max(0.05, ...items.map((i) => i.value)) * 1.1;
@@ -533,7 +561,68 @@ const Charts = (() => {
         g.append(svg("text", { x: m.l + w + 4, y: y + band / 2 + 4, "font-size": 11 }, item.value.toFixed(3)));
       });
       g.append(svg("text", { x: m.l + plotW / 2, y: this.height - 6, "text-anchor": "middle" }, xLabel));
+      if (title) g.append(svg("text", { class: "title", x: m.l + plotW / 2, y: 16, "text-anchor": "middle", "font-weight": 600 }, title));
       this.overlay.replaceChildren(g);
+    }
+  }
+
+  // ---------------------------------------------------------------- timeline
+
+  /**
+   * items: [{name, start, end (ms since the epoch), status}], colours: {status: colour}.
+   * Each trial is a bar in the first slot free when it started (slots: how many trials ran at
+   * once), so idle slots show as gaps.  x: seconds since the first start.
+   */
+  class Timeline extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      const m = { l: 64, r: 16, t: 28, b: 42 };
+      const items = options.items.slice().sort((a, b) => a.start - b.start || a.end - b.end);
+      const t0 = items.length ? items[0].start : 0;
+      const free = []; // per slot: when it is free again
+      this.slotOf = new Map();
+      for (const item of items) {
+        let slot = free.findIndex((end) => end <= item.start);
+        if (slot < 0) { slot = free.length; free.push(0); }
+        free[slot] = item.end;
+        this.slotOf.set(item.name, slot);
+      }
+      this.slots = Math.max(1, free.length);
+      const tEnd = Math.max(t0 + 1, ...items.map((i) => i.end));
+      const plotW = this.width - m.l - m.r;
+      const plotH = this.height - m.t - m.b;
+      const px = (t) => m.l + ((t - t0) / (tEnd - t0)) * plotW;
+      const band = plotH / this.slots;
+      const ctx = this.ctx;
+      const steps = [() => ctx.clearRect(0, 0, this.width, this.height)];
+      for (let k = 0; k < items.length; k += CHUNK) {
+        steps.push(() => {
+          for (const item of items.slice(k, k + CHUNK)) {
+            const slot = this.slotOf.get(item.name);
+            ctx.fillStyle = options.colours[item.status] || "#adb5bd";
+            ctx.fillRect(px(item.start), m.t + slot * band + band * 0.1, Math.max(1, px(item.end) - px(item.start)), Math.max(1, band * 0.8));
+          }
+        });
+      }
+      const g = svg("g", { class: "axes", fill: "#1d232b" });
+      g.append(svg("rect", { x: m.l, y: m.t, width: plotW, height: plotH, fill: "none", stroke: "#dde1e6" }));
+      const seconds = (tEnd - t0) / 1000;
+      for (const v of niceTicks(0, seconds, 6).filter((t) => t >= 0 && t <= seconds)) {
+        const x = px(t0 + v * 1000);
+        g.append(svg("text", { class: "xtick", x, y: m.t + plotH + 16, "text-anchor": "middle", "font-size": 11 }, fmtTick(v)));
+      }
+      g.append(svg("text", { x: m.l + plotW / 2, y: this.height - 6, "text-anchor": "middle" }, "seconds since the first trial started"));
+      g.append(svg("text", { x: 14, y: m.t + plotH / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${m.t + plotH / 2})` }, `slot (${this.slots} at most at once)`));
+      let lx = m.l;
+      for (const status of Object.keys(options.colours)) {
+        if (!items.some((i) => i.status === status)) continue;
+        g.append(svg("rect", { class: "legend", x: lx, y: 8, width: 10, height: 10, fill: options.colours[status] }));
+        g.append(svg("text", { x: lx + 14, y: 17, "font-size": 11 }, status));
+        lx += 24 + status.length * 7;
+      }
+      this.overlay.replaceChildren(g);
+      this.frames(steps);
     }
   }
 
@@ -541,6 +630,7 @@ const Charts = (() => {
     parcoords: (div, options) => new Parcoords(div, options),
     history: (div, options) => new History(div, options),
     bars: (div, options) => new Bars(div, options),
+    timeline: (div, options) => new Timeline(div, options),
     viridis,
   };
 })();

@@ -1,0 +1,353 @@
+"""The SDK's plotly figures (``Experiment.plot_*``) and their parameter axes, drawn as the
+search space defines each parameter.
+
+- categorical: one tick per category, in the space's order;
+- int (and discrete with whole values only): whole ticks only;
+- double with a ``logUniform`` or ``logNormal`` distribution: plotly's parallel coordinates have
+  no log axis, so the values are drawn as ``log10(value)`` and the ticks are labelled with the
+  values themselves (whole decades, else 1-2-5 steps, else the ends);
+- any other number: plotly's own axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from tunery.model import (
+    Distribution,
+    ExperimentSpec,
+    Observation,
+    ParameterSpec,
+    ParameterType,
+    Trial,
+)
+
+#: At most this many ticks on a whole-number axis.
+MAX_INT_TICKS = 11
+_LOG_DISTRIBUTIONS = (Distribution.LOG_UNIFORM, Distribution.LOG_NORMAL)
+_NICE_STEPS = [m * 10**e for e in range(0, 20) for m in (1, 2, 5)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def is_integer_axis(p: ParameterSpec) -> bool:
+    if p.parameter_type is ParameterType.INT:
+        return True
+    if p.parameter_type is ParameterType.DISCRETE and p.feasible_space.list:
+        numbers = [_number(v) for v in p.feasible_space.list]
+        return all(n is not None and n.is_integer() for n in numbers)
+    return False
+
+
+def is_log_axis(p: ParameterSpec) -> bool:
+    return (
+        p.parameter_type is ParameterType.DOUBLE
+        and p.feasible_space.distribution in _LOG_DISTRIBUTIONS
+    )
+
+
+def integer_ticks(low: float, high: float) -> list[int]:
+    """Whole numbers from ``low`` to ``high``, every one or every 2, 5, 10, ... of them."""
+    first, last = math.ceil(low), math.floor(high)
+    if last < first:
+        return []
+    step = next(s for s in _NICE_STEPS if (last - first) // s + 1 <= MAX_INT_TICKS)
+    start = math.ceil(first / step) * step
+    return list(range(start, last + 1, step))
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Tick positions (log10 of the values) between ``low`` and ``high`` (log10 too)."""
+    eps = 1e-9
+    decades = [float(d) for d in range(math.ceil(low - eps), math.floor(high + eps) + 1)]
+    if len(decades) >= 2:
+        return decades
+    steps = [
+        math.log10(m) + d
+        for d in range(math.floor(low) - 1, math.ceil(high) + 1)
+        for m in (1, 2, 5)
+    ]
+    inside = [s for s in steps if low - eps <= s <= high + eps]
+    if len(inside) >= 2:
+        return inside
+    return [low, high] if high > low else [low]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def parcoords_dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, Any]:
+    """The plotly ``Parcoords`` dimension of parameter ``p`` with the trials' ``values``."""
+    if p.parameter_type is ParameterType.CATEGORICAL:
+        labels = list(p.feasible_space.list)
+        for v in values:
+            if v is not None and str(v) not in labels:
+                labels.append(str(v))
+        return {
+            "label": p.name,
+            "values": [labels.index(str(v)) if v is not None else None for v in values],
+            "tickvals": list(range(len(labels))),
+            "ticktext": labels,
+        }
+    numbers = [_number(v) for v in values]
+    present = [n for n in numbers if n is not None]
+    if is_log_axis(p) and present and all(n > 0 for n in present):
+        logs = [math.log10(n) if n is not None else None for n in numbers]
+        low, high = min(math.log10(n) for n in present), max(math.log10(n) for n in present)
+        ticks = log_ticks(low, high)
+        return {
+            "label": f"{p.name} (log)",
+            "values": logs,
+            "tickvals": ticks,
+            "ticktext": [_fmt(10**t) for t in ticks],
+        }
+    if is_integer_axis(p) and present:
+        whole = integer_ticks(min(present), max(present))
+        return {
+            "label": p.name,
+            "values": numbers,
+            "tickvals": whole,
+            "ticktext": [str(t) for t in whole],
+        }
+    return {"label": p.name, "values": numbers}
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def slice_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Trial]) -> Any:
+    """One panel per parameter: each finished trial's objective against the parameter's value
+    (log axis for log-scale doubles, whole ticks for ints, the space's order for categories),
+    coloured by the trial's index."""
+    from plotly.subplots import make_subplots
+
+    done = [t for t in trials if t.objective is not None]
+    metric = spec.objective.objective_metric_name
+    params = list(spec.parameters)
+    fig = make_subplots(rows=1, cols=max(1, len(params)), shared_yaxes=True)
+    for col, p in enumerate(params, start=1):
+        values = [t.parameters.get(p.name) for t in done]
+        fig.add_trace(
+            go.Scatter(
+                x=[str(v) if p.parameter_type is ParameterType.CATEGORICAL else v for v in values],
+                y=[t.objective for t in done],
+                mode="markers",
+                name=p.name,
+                text=[t.name for t in done],
+                marker={
+                    "color": [t.index for t in done],
+                    "colorscale": "Blues",
+                    "showscale": col == 1,
+                    "colorbar": {"title": {"text": "trial"}},
+                },
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        axis: dict[str, Any] = {"title": {"text": p.name}}
+        present = [n for n in (_number(v) for v in values) if n is not None]
+        if p.parameter_type is ParameterType.CATEGORICAL:
+            axis.update(
+                type="category", categoryorder="array", categoryarray=list(p.feasible_space.list)
+            )
+        elif is_log_axis(p) and present and all(n > 0 for n in present):
+            axis["type"] = "log"
+        elif is_integer_axis(p) and present:
+            axis.update(tickmode="array", tickvals=integer_ticks(min(present), max(present)))
+        fig.update_xaxes(axis, row=1, col=col)
+    fig.update_yaxes(title_text=metric, row=1, col=1)
+    fig.update_layout(title=f"{name}: slice plot")
+    return fig
+
+
+def edf_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Trial]) -> Any:
+    """The empirical distribution of the objective: for each value, the fraction of finished
+    trials whose objective is at most that value."""
+    values = sorted(float(t.objective) for t in trials if t.objective is not None)
+    n = len(values)
+    metric = spec.objective.objective_metric_name
+    fig = go.Figure(
+        go.Scatter(
+            x=values,
+            y=[(i + 1) / n for i in range(n)],
+            mode="lines",
+            line={"shape": "hv"},
+            name=name,
+        )
+    )
+    fig.update_layout(
+        title=f"{name}: empirical distribution of {metric}",
+        xaxis_title=metric,
+        yaxis={"title": {"text": "cumulative probability"}, "range": [0, 1.02]},
+    )
+    return fig
+
+
+#: Bar colours of the timeline, by trial status.
+STATUS_COLOURS = {
+    "Succeeded": "#2f9e44",
+    "EarlyStopped": "#74c0fc",
+    "Running": "#fab005",
+    "Created": "#adb5bd",
+    "Failed": "#e03131",
+    "MetricsUnavailable": "#c2255c",
+    "Killed": "#868e96",
+}
+
+
+def timeline_figure(go: Any, name: str, trials: Sequence[Trial], now: float) -> Any:
+    """Each started trial as a bar from its start to its completion (``now`` while it runs),
+    one row per trial, coloured by status: shows the parallelism and the idle gaps."""
+    started = sorted((t for t in trials if t.start_time is not None), key=lambda t: t.index)
+    fig = go.Figure()
+    for status in STATUS_COLOURS:
+        group = [t for t in started if t.status.value == status]
+        if not group:
+            continue
+        starts = [float(t.start_time) for t in group]  # type: ignore[arg-type]
+        ends = [t.completion_time if t.completion_time is not None else now for t in group]
+        fig.add_trace(
+            go.Bar(
+                name=status,
+                orientation="h",
+                y=[t.name for t in group],
+                base=[s * 1000 for s in starts],
+                x=[(e - s) * 1000 for s, e in zip(starts, ends, strict=True)],
+                marker={"color": STATUS_COLOURS[status]},
+            )
+        )
+    fig.update_layout(
+        title=f"{name}: timeline",
+        xaxis={"type": "date", "title": {"text": "time"}},
+        yaxis={
+            "title": {"text": "trial"},
+            "categoryorder": "array",
+            "categoryarray": [t.name for t in started],
+            "autorange": "reversed",
+        },
+        barmode="overlay",
+    )
+    return fig
+
+
+def intermediate_figure(
+    go: Any,
+    name: str,
+    spec: ExperimentSpec,
+    trials: Sequence[Trial],
+    observations: Sequence[Observation],
+) -> Any:
+    """Every trial's learning curve of the objective metric on one chart (value by step);
+    early-stopped trials dashed, an ``x`` where they stopped."""
+    metric = spec.objective.objective_metric_name
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for o in observations:
+        if o.metric_name == metric and o.value is not None and math.isfinite(o.value):
+            curves.setdefault(o.trial_name, []).append((o.step, o.value))
+    fig = go.Figure()
+    for t in sorted(trials, key=lambda t: t.index):
+        points = sorted(curves.get(t.name, []), key=lambda p: p[0])
+        if not points:
+            continue
+        stopped = t.status.value == "EarlyStopped"
+        fig.add_trace(
+            go.Scatter(
+                name=t.name + (" (early-stopped)" if stopped else ""),
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers" if len(points) > 1 else "markers",
+                line={"dash": "dash" if stopped else "solid"},
+                marker={
+                    "size": [4] * (len(points) - 1) + [10 if stopped else 4],
+                    "symbol": ["circle"] * (len(points) - 1) + ["x" if stopped else "circle"],
+                },
+            )
+        )
+    fig.update_layout(
+        title=f"{name}: intermediate values of {metric}", xaxis_title="step", yaxis_title=metric
+    )
+    return fig
+
+
+def contour_figure(
+    go: Any,
+    name: str,
+    spec: ExperimentSpec,
+    trials: Sequence[Trial],
+    order: Sequence[str],
+    pairs: int = 3,
+) -> Any:
+    """The objective over pairs of parameters (interpolated between the trials, which are
+    drawn as dots): the pairs of the first three parameters of ``order`` (the most important
+    first), at most ``pairs`` panels."""
+    from plotly.subplots import make_subplots
+
+    done = [t for t in trials if t.objective is not None]
+    by_name = {p.name: p for p in spec.parameters}
+    top = [n for n in order if n in by_name][:3]
+    chosen = [(a, b) for i, a in enumerate(top) for b in top[i + 1 :]][:pairs]
+    metric = spec.objective.objective_metric_name
+    fig = make_subplots(
+        rows=1, cols=max(1, len(chosen)), subplot_titles=[f"{a} / {b}" for a, b in chosen]
+    )
+    for col, (a, b) in enumerate(chosen, start=1):
+        rows = [
+            t for t in done if t.parameters.get(a) is not None and t.parameters.get(b) is not None
+        ]
+        xs = [_axis_value(by_name[a], t.parameters[a]) for t in rows]
+        ys = [_axis_value(by_name[b], t.parameters[b]) for t in rows]
+        zs = [t.objective for t in rows]
+        fig.add_trace(
+            go.Contour(
+                x=xs,
+                y=ys,
+                z=zs,
+                connectgaps=True,
+                colorscale="Viridis",
+                reversescale=spec.objective.type.value == "minimize",
+                showscale=col == 1,
+                colorbar={"title": {"text": metric}},
+                name=f"{a} / {b}",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                marker={"color": "black", "size": 4},
+                text=[t.name for t in rows],
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        for p, update in ((by_name[a], fig.update_xaxes), (by_name[b], fig.update_yaxes)):
+            axis: dict[str, Any] = {"title": {"text": p.name}}
+            if p.parameter_type is ParameterType.CATEGORICAL:
+                axis["type"] = "category"
+            elif is_log_axis(p) and all(
+                v is not None and float(v) > 0 for v in (xs if p.name == a else ys)
+            ):
+                axis["type"] = "log"
+            update(axis, row=1, col=col)
+    fig.update_layout(title=f"{name}: contour plot of {metric}")
+    return fig
+
+
+def _axis_value(p: ParameterSpec, value: Any) -> Any:
+    return str(value) if p.parameter_type is ParameterType.CATEGORICAL else _number(value)
