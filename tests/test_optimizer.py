@@ -264,3 +264,103 @@ def test_pbt_suggestions_name_their_parent() -> None:
     second = opt.ask(5)
     assert {s.parent for s in second} <= {s.id for s in first}
     assert all(s.parent is not None and s.parent == s.labels[PARENT_LABEL] for s in second)
+
+
+def _listed(db: Path) -> dict[str, dict[str, object]]:
+    """``tunery list --json`` of ``db``, run as a user would, by name."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunery", "list", "--json", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {e["name"]: e for e in json.loads(proc.stdout)}
+
+
+def test_finish_marks_the_experiment_succeeded_and_reopening_continues(tmp_path: Path) -> None:
+    db = tmp_path / "opt.db"
+    opt = tunery.Optimizer(SPACE, algorithm="random", storage=db, name="study")
+    s = opt.ask()
+    opt.tell(s, 1.0)
+    running = opt.ask()
+    assert _listed(db)["study"]["status"] == "Running"
+    opt.finish()
+    opt.finish()  # again: nothing
+    assert opt.finished
+    listed = _listed(db)["study"]
+    assert (listed["status"], listed["reason"]) == ("Succeeded", "ExperimentFinished")
+    store = tunery.storage.Store(str(db))
+    try:
+        exp = store.get_experiment("study")
+        assert exp.completion_time is not None
+    finally:
+        store.close()
+    for call in (opt.ask, lambda: opt.tell(running, 2.0), lambda: opt.report(running, 1.0)):
+        with pytest.raises(UserInputError, match="is finished") as info:
+            call()
+        assert "create the Optimizer again" in str(info.value)
+    # The lease is released: the same study opens at once, and continues.
+    again = tunery.Optimizer(SPACE, algorithm="random", storage=db, name="study")
+    listed = _listed(db)["study"]
+    assert (listed["status"], listed["reason"]) == ("Running", "ExperimentRunning")
+    again.tell(running.id, 2.0)
+    again.tell(again.ask(), 3.0)
+    assert len(again.trials) == 3
+    again.close()
+    assert _listed(db)["study"]["status"] == "Running"  # close() is not finish()
+
+
+def test_leaving_the_with_block_finishes_unless_it_raised(tmp_path: Path) -> None:
+    db = tmp_path / "opt.db"
+    with (
+        pytest.raises(RuntimeError),
+        tunery.Optimizer(SPACE, algorithm="random", storage=db, name="w") as opt,
+    ):
+        opt.tell(opt.ask(), 1.0)
+        raise RuntimeError("the training crashed")
+    assert _listed(db)["w"]["status"] == "Running"
+    with tunery.Optimizer(SPACE, algorithm="random", storage=db, name="w") as opt:
+        opt.tell(opt.ask(), 2.0)
+    listed = _listed(db)["w"]
+    assert (listed["status"], listed["reason"]) == ("Succeeded", "ExperimentFinished")
+    assert opt.finished
+
+
+def test_max_trial_count_finishes_at_the_last_tell(tmp_path: Path) -> None:
+    db = tmp_path / "opt.db"
+    opt = tunery.Optimizer(SPACE, algorithm="random", storage=db, name="budget", max_trial_count=3)
+    first = opt.ask()
+    rest = opt.ask(5)
+    assert len(rest) == 2  # the budget has two left
+    assert opt.ask(1) == []
+    with pytest.raises(UserInputError, match="max_trial_count=3"):
+        opt.ask()
+    opt.tell(first, 1.0)
+    opt.tell(rest[0], None)  # a failure completes a trial too
+    assert not opt.finished and _listed(db)["budget"]["status"] == "Running"
+    opt.tell(rest[1], 0.5)
+    assert opt.finished
+    listed = _listed(db)["budget"]
+    assert (listed["status"], listed["reason"]) == ("Succeeded", "ExperimentMaxTrialsReached")
+    with pytest.raises(UserInputError, match="ExperimentMaxTrialsReached"):
+        opt.ask()
+    assert opt.best is not None and opt.best.value == 0.5
+    # The same budget under the same name is the same experiment; another budget is not.
+    with pytest.raises(UserInputError, match="max_trial_count"):
+        tunery.Optimizer(SPACE, algorithm="random", storage=db, name="budget")
+
+
+def test_max_trial_count_without_storage_and_bad_values() -> None:
+    opt = tunery.Optimizer(SPACE, algorithm="random", max_trial_count=1)
+    opt.tell(opt.ask(), 1.0)
+    assert opt.finished
+    for bad in (0, -1, 1.5, "3", True):
+        with pytest.raises(UserInputError, match="max_trial_count must be"):
+            tunery.Optimizer(SPACE, max_trial_count=bad)  # type: ignore[arg-type]

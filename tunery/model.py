@@ -174,6 +174,9 @@ class ExperimentReason(StrEnum):
     MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     STOPPED = "ExperimentStopped"
     FAILED = "ExperimentFailed"
+    #: An ask/tell experiment its driver finished (``Optimizer.finish``, or leaving its
+    #: ``with`` block).
+    FINISHED = "ExperimentFinished"
 
 
 class IntentKind(StrEnum):

@@ -33,6 +33,15 @@ persisted as an experiment (``tunery trials NAME`` shows it), and creating the O
 with the same name resumes it, algorithm state included.  The optimizer plays the controller's
 part for its experiment, so it holds the experiment's lease while it lives.
 
+An experiment ends as a controller's would: :meth:`Optimizer.finish` (or leaving a ``with
+Optimizer(...) as opt:`` block without an exception) marks it Succeeded with the reason
+``ExperimentFinished`` and a completion time, and releases the lease; with ``max_trial_count``
+the ``tell`` (or the early stop) that completes the last trial of the budget finishes it with
+``ExperimentMaxTrialsReached``.  A finished Optimizer takes no more calls (a one-line
+UserInputError says so).  Creating the Optimizer again with the same name, space and storage
+continues the work: the stored experiment is Running again (its completion time cleared), its
+still-running suggestions can be told.
+
 Every argument is checked before anything is recorded, and a bad one is a one-line
 :class:`~tunery.errors.UserInputError` (or :class:`~tunery.errors.SpecError`) naming it:
 the space as a spec's parameters are checked (``parameters['lr'].feasibleSpace.min: ...``),
@@ -120,6 +129,7 @@ class Optimizer:
         early_stopping: str | None = None,
         early_stopping_settings: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
+        max_trial_count: int | None = None,
     ) -> None:
         from tunery.history import HistoryBuilder
         from tunery.ledger import TrialLedger
@@ -153,6 +163,13 @@ class Optimizer:
                 )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
             raise UserInputError(f"seed must be an integer, not {seed!r}", "e.g. seed=0")
+        budget = None if max_trial_count is None else _whole(max_trial_count)
+        if max_trial_count is not None and (budget is None or budget < 1):
+            raise UserInputError(
+                f"max_trial_count must be a whole number of at least 1, not "
+                f"{_quote(max_trial_count)}",
+                "e.g. max_trial_count=100, or leave it out for no budget",
+            )
         searched, fixed = split_parameters(parameters)
         self.fixed = fixed
         self.name = name or "ask-tell"
@@ -177,6 +194,8 @@ class Optimizer:
                 },
             },
         }
+        if budget is not None:
+            doc["spec"]["maxTrialCount"] = budget
         if early_stopping is not None:
             doc["spec"]["earlyStopping"] = {
                 "algorithmName": early_stopping,
@@ -208,6 +227,8 @@ class Optimizer:
         self._curves: dict[str, list[Observation]] = {}
         #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
         self._queue: list[dict[str, ParamValue]] = []
+        #: Set by :meth:`finish` (the experiment's reason): no more calls.
+        self._finished: ExperimentReason | None = None
         #: The trials through their one writer; with storage it holds the experiment's lease.
         self._ledger: TrialLedger
         if storage is None:
@@ -259,11 +280,20 @@ class Optimizer:
         elif existing.spec != self.spec:
             raise UserInputError(
                 f"an experiment named {self.name!r} already exists with another search space, "
-                "algorithm or objective",
+                "algorithm, objective or max_trial_count",
                 "use another name=, or delete it with `tunery delete NAME`",
             )
         ledger = TrialLedger(store, self.name, lease_ttl=3600.0)
         ledger.acquire(now, fence=False)
+        if existing is not None and existing.status is not ExperimentCondition.RUNNING:
+            # Continuing work: the finished experiment runs again under this driver.
+            store.set_experiment_status(
+                self.name,
+                ExperimentCondition.RUNNING,
+                ExperimentReason.RUNNING,
+                "continued by ask/tell",
+                clear_completion=True,
+            )
         self._ledger = ledger
         ledger.load(self.spec.objective)
         for obs in store.get_observations(self.name, metric=_METRIC):
@@ -273,14 +303,64 @@ class Optimizer:
             self._suggester.load_state(state)
 
     def close(self) -> None:
-        """Release the experiment's lease (with storage)."""
+        """Release the experiment's lease (with storage); the experiment stays Running."""
         self._ledger.release()
+
+    def finish(self) -> None:
+        """End the experiment: Succeeded, with a completion time, and the lease released.
+
+        The reason is ``ExperimentMaxTrialsReached`` when ``max_trial_count`` trials have
+        completed, else ``ExperimentFinished``.  Suggestions still running stay Running (an
+        Optimizer created again with the same name continues, and can tell them).  Calling
+        it again does nothing.
+        """
+        if self._finished is not None:
+            return
+        budget = self.spec.max_trial_count
+        if budget is not None and self._ledger.counts.completed >= budget:
+            self._end(ExperimentReason.MAX_TRIALS_REACHED, f"{budget} trials completed")
+        else:
+            self._end(ExperimentReason.FINISHED, "finished by its ask/tell driver")
+
+    def _end(self, reason: ExperimentReason, message: str) -> None:
+        self._ledger.store.set_experiment_status(
+            self.name,
+            ExperimentCondition.SUCCEEDED,
+            reason.value,
+            message,
+            completion_time=self.clock.now(),
+        )
+        self._finished = reason
+        self._ledger.release()
+
+    def _check_open(self, verb: str) -> None:
+        if self._finished is not None:
+            raise UserInputError(
+                f"{verb}(): the experiment {self.name!r} is finished ({self._finished.value})",
+                "create the Optimizer again with the same name and storage to continue it"
+                if self._finished is ExperimentReason.FINISHED
+                else "raise max_trial_count in a new Optimizer (another name), or read opt.best",
+            )
+
+    def _completed(self) -> None:
+        """After a trial completed: finish when it used the last of ``max_trial_count``."""
+        budget = self.spec.max_trial_count
+        if budget is not None and self._ledger.counts.completed >= budget:
+            self._end(ExperimentReason.MAX_TRIALS_REACHED, f"{budget} trials completed")
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` (or the trial budget) ended the experiment."""
+        return self._finished is not None
 
     def __enter__(self) -> Optimizer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.close()
 
     # ------------------------------------------------------------------ ask / tell
 
@@ -294,6 +374,7 @@ class Optimizer:
         """
         from tunery.space import SearchSpace
 
+        self._check_open("enqueue")
         if not isinstance(params, Mapping):
             raise UserInputError(
                 f"enqueue(params) takes a dict of parameter names to values, not "
@@ -306,9 +387,21 @@ class Optimizer:
     def ask(self, n: int | None = None) -> Any:
         """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted).
 
-        ``n`` is a whole number from 1 to :data:`MAX_ASK`.
+        ``n`` is a whole number from 1 to :data:`MAX_ASK`.  With ``max_trial_count`` no more
+        suggestions than the budget has left are handed out.
         """
+        self._check_open("ask")
         count = 1 if n is None else _ask_count(n)
+        budget = self.spec.max_trial_count
+        if budget is not None:
+            left = budget - len(self._ledger.trials)
+            if left <= 0 and n is None:
+                raise UserInputError(
+                    f"ask(): all max_trial_count={budget} suggestions are handed out",
+                    "tell() the running ones (the last one finishes the experiment); "
+                    "ask(n) returns [] instead of raising",
+                )
+            count = min(count, max(left, 0))
         queued = [Assignment(p) for p in self._queue[:count]]
         del self._queue[:count]
         # Enqueued configurations start first, so the algorithm's share of the batch sees
@@ -390,6 +483,7 @@ class Optimizer:
         is kept as unavailable, as a trial's garbage line would be.  Everything is checked
         before anything is recorded: a bad argument changes neither memory nor the database.
         """
+        self._check_open("report")
         trial = self._running(suggestion, "report")
         number = _objective_number(value, "report")
         curve = self._curves.get(trial.name, [])
@@ -414,6 +508,7 @@ class Optimizer:
         objective's metric strategy, like any trial's); do not ``tell`` it afterwards.
         Without early stopping configured the answer is always False.
         """
+        self._check_open("should_stop")
         trial = self._running(suggestion, "should_stop")
         at = None if step is None else _step(step, "should_stop")
         if value is not None:
@@ -436,6 +531,7 @@ class Optimizer:
             objective=objective_value(self.spec.objective, trial.metrics),
             completion_time=self.clock.now(),
         )
+        self._completed()
         return True
 
     def tell(
@@ -445,6 +541,7 @@ class Optimizer:
 
         ``value`` is a number (an int beyond the float range counts as infinite) or None.
         """
+        self._check_open("tell")
         trial = self._running(suggestion, "tell")
         number = _objective_number(value, "tell")
         sid = trial.name
@@ -470,6 +567,7 @@ class Optimizer:
         self._ledger.transition(trial, [TrialCondition.RUNNING], observations=obs, **changes)
         if obs:
             self._curves.setdefault(sid, []).extend(obs)
+        self._completed()
 
     @property
     def best(self) -> Best | None:
