@@ -112,3 +112,26 @@ def test_a_builder_forgets_trials_that_are_gone() -> None:
         batch = [trial(100 * round_ + i, 1 + i, TrialCondition.RUNNING) for i in range(5)]
         assert len(builder.build(batch)) == 5
     assert len(builder._entries) <= 2 * 5 + 64
+
+
+def test_a_builder_told_of_each_write_makes_the_same_history() -> None:
+    spec = make_spec(PARAMS)
+    builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+    trials = mixed()
+    for t in trials:
+        builder.put(t)
+    curves = {"t-2": [Observation("t-2", "objective", 0.25, 1, 0.0)]}
+    expected = History.from_spec(spec, trials, curves)
+    got = builder.current(curves)
+    assert got.entries == expected.entries and got.curves is curves
+    assert got.tried_keys == expected.tried_keys and isinstance(got.tried_keys, frozenset)
+    # A new version of a trial replaces its entry in place; a new trial comes last.
+    trials[1] = dataclasses.replace(trials[1], status=TrialCondition.SUCCEEDED, objective=0.2)
+    trials.append(trial(11, 7, TrialCondition.RUNNING))
+    builder.put(trials[1])
+    builder.put(trials[-1])
+    again = builder.current()
+    assert again.entries == History.from_spec(spec, trials).entries
+    assert again.tried_keys == History.from_spec(spec, trials).tried_keys
+    assert names(again.observed) == ["t-1", "t-2", "t-4", "t-10"]
+    assert got.tried_keys != again.tried_keys  # the earlier history did not change

@@ -364,3 +364,31 @@ def test_max_trial_count_without_storage_and_bad_values() -> None:
     for bad in (0, -1, 1.5, "3", True):
         with pytest.raises(UserInputError, match="max_trial_count must be"):
             tunery.Optimizer(SPACE, max_trial_count=bad)  # type: ignore[arg-type]
+
+
+def test_ask_and_tell_never_rescan_every_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Structural: the cost of an ask/tell does not grow with the trials (no list of them all,
+    no History rebuilt over them all); benchmarks/optimizer_scale.py times it."""
+    from tunery.history import HistoryBuilder
+    from tunery.ledger import TrialLedger
+
+    opt = tunery.Optimizer(
+        SPACE, algorithm="random", storage=tmp_path / "o.db", name="flat", max_trial_count=500
+    )
+    for _ in range(20):
+        opt.tell(opt.ask(), 1.0)
+
+    def rescan(*args: object) -> None:
+        raise AssertionError("every trial read again")
+
+    monkeypatch.setattr(TrialLedger, "trials", property(rescan))
+    monkeypatch.setattr(HistoryBuilder, "build", rescan)
+    monkeypatch.setattr(TrialLedger, "load", rescan)
+    for _ in range(20):
+        s = opt.ask()
+        opt.report(s, 2.0)
+        opt.tell(s, 1.0)
+    monkeypatch.undo()
+    assert len(opt.trials) == 40

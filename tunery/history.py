@@ -29,7 +29,9 @@ Invariants (what an algorithm may assume)
   (the trials, the curves, the sets).  The partitions are computed on first use.
 
 Building one costs a dictionary look-up per trial when a :class:`HistoryBuilder` is kept across
-calls (the controller keeps one per experiment, and the space's key cache with it).
+calls (the controller keeps one per experiment, and the space's key cache with it).  A builder
+told of every new or changed trial (:meth:`HistoryBuilder.put`, as the ask/tell ``Optimizer``
+does) builds one without looking at the unchanged trials at all (:meth:`HistoryBuilder.current`).
 """
 
 from __future__ import annotations
@@ -187,6 +189,10 @@ class HistoryBuilder:
         self.space = space
         self.sign = _sign(objective)
         self._entries: dict[str, Entry] = {}
+        #: What :meth:`put` keeps: the entries in order, each one's position, the tried keys.
+        self._kept: list[Entry] = []
+        self._position: dict[str, int] = {}
+        self._tried: set[Key] = set()
 
     def build(
         self,
@@ -208,3 +214,31 @@ class HistoryBuilder:
             for name in [n for n in cache if n not in names]:
                 del cache[name]
         return History(space, tuple(entries), sign, {} if curves is None else curves)
+
+    def put(self, trial: Trial) -> None:
+        """Take a new trial (after every earlier one) or a new version of one it has.
+
+        Costs the same whatever the number of trials; :meth:`current` is then their history.
+        (A trial's parameters, hence its key, never change.)
+        """
+        entry = _entry(trial, self.space, self.sign)
+        at = self._position.get(trial.name)
+        if at is None:
+            self._position[trial.name] = len(self._kept)
+            self._kept.append(entry)
+            if entry.key is not None:
+                self._tried.add(entry.key)
+        else:
+            self._kept[at] = entry
+
+    def current(self, curves: Mapping[str, Sequence[Observation]] | None = None) -> History:
+        """The history of the trials given to :meth:`put`, in the order they came.
+
+        The same History :meth:`build` makes of them, with ``tried_keys`` already known (a
+        copy of a set: no per-trial work in Python).
+        """
+        history = History(
+            self.space, tuple(self._kept), self.sign, {} if curves is None else curves
+        )
+        history.__dict__["tried_keys"] = frozenset(self._tried)
+        return history

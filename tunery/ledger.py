@@ -31,7 +31,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +170,11 @@ class TrialLedger:
         self.goal_trial: str | None = None
         #: The algorithm state as last stored (a copy), to store it only when it changes.
         self._saved_state: dict[str, Any] | None = None
+        #: The highest trial index so far (the next trial's index is one past it).
+        self._last_index = 0
+        #: Called with every trial the cache takes (new or changed), after it took it: lets a
+        #: reader keep its own view up to date per write instead of rescanning every trial.
+        self.watch: Callable[[Trial], None] | None = None
 
     # ------------------------------------------------------------------ the lease
 
@@ -212,6 +217,7 @@ class TrialLedger:
         self._active = {}
         self.counts = Counts()
         self.goal_trial = None
+        self._last_index = 0
         trials = self.store.list_trials(self.name)
         for trial in trials:
             self.remember(trial)
@@ -221,6 +227,10 @@ class TrialLedger:
     def trials(self) -> list[Trial]:
         """Every trial of the experiment, by index."""
         return list(self._trials.values())
+
+    def __len__(self) -> int:
+        """How many trials the experiment has."""
+        return len(self._trials)
 
     @property
     def active(self) -> Mapping[str, Trial]:
@@ -237,6 +247,7 @@ class TrialLedger:
             self.counts.by_status[old.status] -= 1
         self.counts.by_status[trial.status] += 1
         self._trials[trial.name] = trial
+        self._last_index = max(self._last_index, trial.index)
         if trial.status.is_active:
             self._active[trial.name] = trial
         else:
@@ -250,6 +261,8 @@ class TrialLedger:
                 and goal.goal_reached(trial.objective)
             ):
                 self.goal_trial = trial.name
+        if self.watch is not None:
+            self.watch(trial)
         return trial
 
     def refresh(self, name: str) -> Trial:
@@ -260,7 +273,7 @@ class TrialLedger:
 
     def next_index(self) -> int:
         """The index of the next trial: one past the highest so far (from 1)."""
-        return max((t.index for t in self._trials.values()), default=0) + 1
+        return self._last_index + 1
 
     def create_trial(
         self,

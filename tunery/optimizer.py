@@ -237,6 +237,7 @@ class Optimizer:
             memory = InMemoryStore()
             self._create(memory)
             self._ledger = TrialLedger(memory, self.name, lease_ttl=3600.0)
+            self._ledger.watch = self._history.put
             self._ledger.load(self.spec.objective)
         else:
             if isinstance(storage, os.PathLike):
@@ -295,6 +296,8 @@ class Optimizer:
                 clear_completion=True,
             )
         self._ledger = ledger
+        # The History follows every write (a flat cost per ask, whatever the trial count).
+        ledger.watch = self._history.put
         ledger.load(self.spec.objective)
         for obs in store.get_observations(self.name, metric=_METRIC):
             self._curves.setdefault(obs.trial_name, []).append(obs)
@@ -394,7 +397,7 @@ class Optimizer:
         count = 1 if n is None else _ask_count(n)
         budget = self.spec.max_trial_count
         if budget is not None:
-            left = budget - len(self._ledger.trials)
+            left = budget - len(self._ledger)
             if left <= 0 and n is None:
                 raise UserInputError(
                     f"ask(): all max_trial_count={budget} suggestions are handed out",
@@ -408,7 +411,7 @@ class Optimizer:
         # them in flight (and neither repeats nor crowds them).
         out = [self._start(assignment) for assignment in queued]
         if len(queued) < count:
-            history = self._history.build(self._ledger.trials)
+            history = self._history.current()
             for assignment in self._suggester.suggest(history, count - len(queued)):
                 out.append(self._start(assignment))
         self._ledger.save_state(self._suggester.dump_state())
@@ -518,7 +521,7 @@ class Optimizer:
             )
         if self._stopper is None:
             return False
-        history = self._history.build(self._ledger.trials, self._curves)
+        history = self._history.current(self._curves)
         reason = self._stopper.decide(history).get(trial.name)
         if reason is None:
             return False
