@@ -359,8 +359,17 @@ def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path
         while _alive(pid) and time.time() < deadline:
             time.sleep(0.05)
         assert not _alive(pid), f"process {pid} of a trial survived Ctrl-C"
+    # Nothing runs any more: get, list and the JSON say Interrupted, not Running.
     got = json.loads(tunery("get", "ctrlc", "--json", cwd=tmp_path).stdout)
-    assert got["status"] == "Running" and got["trials"]["killed"] == 2
+    assert got["status"] == "Interrupted" and got["trials"]["killed"] == 2
+    assert got["reason"] == "ExperimentInterrupted"
+    assert "tunery resume ctrlc" in got["message"]
+    shown = tunery("get", "ctrlc", cwd=tmp_path).stdout
+    assert "ctrlc: Interrupted (ExperimentInterrupted" in shown
+    listed = json.loads(tunery("list", "--status", "interrupted", "--json", cwd=tmp_path).stdout)
+    assert [e["name"] for e in listed] == ["ctrlc"]
+    assert json.loads(tunery("list", "--status", "Running", "--json", cwd=tmp_path).stdout) == []
+    assert "Interrupted" in tunery("list", cwd=tmp_path).stdout
 
 
 def _alive(pid: int) -> bool:

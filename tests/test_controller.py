@@ -323,6 +323,42 @@ def test_restart_reattaches_running_trials(store: Store, tmp_path: Path) -> None
     assert [t.objective for t in trials] == [0.5, 0.5]
 
 
+def test_interrupt_records_the_experiment_interrupted_until_resumed(
+    store: Store, tmp_path: Path
+) -> None:
+    from tunery import wire
+    from tunery.client import Client, ExperimentHandle
+
+    script = """
+    import time
+    time.sleep(30)
+    """
+    create(store, native_doc("paused", script, parallel=2, max_trials=2), tmp_path)
+    first = Controller(store, "paused", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    assert store.get_experiment("paused").shown_status == "Running"
+    assert first.interrupt() == 2
+    first.release()
+    exp = store.get_experiment("paused")
+    # Katib's condition stays (no "Paused" there); the reason says nothing runs.
+    assert exp.status is ExperimentCondition.RUNNING
+    assert exp.reason == ExperimentReason.INTERRUPTED
+    assert exp.message is not None and "tunery resume paused" in exp.message
+    assert exp.interrupted and exp.shown_status == "Interrupted"
+    assert wire.experiment_json(exp, {}, None)["status"] == "Interrupted"
+    assert ExperimentHandle(Client(store=store), "paused").status == "Interrupted"
+    # A controller that takes the experiment again makes it Running (Restarting).
+    second = Controller(store, "paused", LocalExecutor(), poll_interval=0.02)
+    second.start()
+    try:
+        again = store.get_experiment("paused")
+        assert again.reason == ExperimentReason.RESTARTING and again.shown_status == "Running"
+    finally:
+        second.interrupt()
+        second.release()
+
+
 def test_created_trial_without_handle_is_started_on_resume(store: Store, tmp_path: Path) -> None:
     from tunery.model import Trial
 

@@ -250,6 +250,16 @@ class Controller:
         """
         active = list(self.ledger.active.values())
         self._kill_all(active, reason, message or "the controller was interrupted")
+        if not self.experiment.status.is_completed:
+            # Nothing runs any more: say so (the condition stays Running, as Katib has no
+            # "Paused"; the reason tells get/list/the UI to show it as Interrupted).
+            self.store.set_experiment_status(
+                self.name,
+                ExperimentCondition.RUNNING,
+                ExperimentReason.INTERRUPTED.value,
+                f"Experiment was interrupted; `tunery resume {self.name}` continues it",
+            )
+            self._experiment = self.store.get_experiment(self.name)
         return len(active)
 
     def _idle(self) -> None:

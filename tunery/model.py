@@ -162,6 +162,10 @@ class ExperimentCondition(StrEnum):
         return self in (ExperimentCondition.SUCCEEDED, ExperimentCondition.FAILED)
 
 
+#: What ``get``, ``list``, the UI and the JSON show for an interrupted experiment.
+INTERRUPTED_STATUS = "Interrupted"
+
+
 class ExperimentReason(StrEnum):
     """Katib's experiment reasons, plus the ones Katib lacks and we add."""
 
@@ -174,6 +178,10 @@ class ExperimentReason(StrEnum):
     MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     STOPPED = "ExperimentStopped"
     FAILED = "ExperimentFailed"
+    #: Not Katib's: the controller was interrupted (Ctrl-C, SIGTERM) and no controller
+    #: drives the experiment; the condition stays Running (Katib has no "Paused"), and
+    #: ``tunery resume NAME`` continues it.  Shown as ``Interrupted`` (``Experiment.shown_status``).
+    INTERRUPTED = "ExperimentInterrupted"
 
 
 class IntentKind(StrEnum):
@@ -490,6 +498,20 @@ class Experiment:
     base_dir: str | None = None
     #: Directory under which each trial gets its own directory.
     runs_dir: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by Ctrl-C (or SIGTERM) of its controller: Running as stored, but nothing
+        runs until ``tunery resume``."""
+        return (
+            self.status is ExperimentCondition.RUNNING
+            and self.reason == ExperimentReason.INTERRUPTED
+        )
+
+    @property
+    def shown_status(self) -> str:
+        """The status the CLI, the UI and the JSON show: the condition, or ``Interrupted``."""
+        return INTERRUPTED_STATUS if self.interrupted else self.status.value
 
 
 def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) -> float | None:
