@@ -322,7 +322,10 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
     assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"
 
 
-def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     script = f"""
@@ -347,7 +350,7 @@ def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path
         deadline = time.time() + 20
         while len(list(pids.iterdir())) < 4 and time.time() < deadline:
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()
