@@ -359,6 +359,49 @@ def test_interrupt_records_the_experiment_interrupted_until_resumed(
         second.release()
 
 
+def test_resume_reruns_interrupted_trials_and_the_grid_stays_whole(
+    store: Store, tmp_path: Path
+) -> None:
+    from tunery.model import RERUN_LABEL, TrialReason
+
+    params = [
+        {"name": "a", "parameterType": "categorical", "feasibleSpace": {"list": ["p", "q"]}},
+        {"name": "b", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "2"}},
+    ]
+    script = """
+    import time
+    time.sleep(0.5)
+    print("score=1")
+    """
+    doc = native_doc("gridrerun", script, parameters=params, algorithm="grid", parallel=2)
+    del doc["spec"]["maxTrialCount"]
+    create(store, doc, tmp_path)
+    first = Controller(store, "gridrerun", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    assert first.interrupt() == 2
+    first.release()
+    killed = store.list_trials("gridrerun")
+    assert [(t.status, t.reason) for t in killed] == [
+        (TrialCondition.KILLED, TrialReason.INTERRUPTED)
+    ] * 2
+    run(store, "gridrerun")
+    exp = store.get_experiment("gridrerun")
+    assert exp.reason == ExperimentReason.SUGGESTION_END_REACHED
+    trials = store.list_trials("gridrerun")
+    done = [t for t in trials if t.status is TrialCondition.SUCCEEDED]
+    # Every grid point ran once to its end: the interrupted two again, first, then the rest.
+    assert sorted((t.parameters["a"], t.parameters["b"]) for t in done) == [
+        ("p", 1),
+        ("p", 2),
+        ("q", 1),
+        ("q", 2),
+    ]
+    assert [t.labels.get(RERUN_LABEL) for t in done[:2]] == [t.name for t in killed]
+    assert [t.parameters for t in done[:2]] == [t.parameters for t in killed]
+    assert len(trials) == 6
+
+
 def test_created_trial_without_handle_is_started_on_resume(store: Store, tmp_path: Path) -> None:
     from tunery.model import Trial
 

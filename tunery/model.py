@@ -138,7 +138,10 @@ class TrialReason(StrEnum):
     EARLY_STOPPED = "TrialEarlyStopped"
     #: Killed on request (``tunery`` CLI, UI or SDK: a kill-trial intent).
     KILLED_BY_USER = "KilledByUser"
-    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).
+    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).  Such a trial did not
+    #: fail: it counts towards neither ``maxTrialCount`` nor ``maxFailedTrialCount``, no
+    #: algorithm sees it, and ``tunery resume`` runs its assignment again as a new trial
+    #: (labelled :data:`RERUN_LABEL`) before anything new is suggested.
     INTERRUPTED = "Interrupted"
     #: Killed because the experiment ended; the same words as the experiment's reason.
     EXPERIMENT_STOPPED = "ExperimentStopped"
@@ -381,6 +384,14 @@ class Assignment:
 
 #: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
+
+#: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
+RERUN_LABEL = "tunery/rerun-of"
+
+
+def is_interrupted(trial: Trial) -> bool:
+    """Killed by Ctrl-C (or SIGTERM) of its controller: not a result, run again on resume."""
+    return trial.status is TrialCondition.KILLED and trial.reason == TrialReason.INTERRUPTED
 
 
 @dataclass(frozen=True)
