@@ -721,6 +721,32 @@ def test_stop_interrupted_by_a_crash_keeps_its_intended_outcome(
     assert (done.reason, done.message) == ("TrialEarlyStopped", "below median")
 
 
+def test_ctrl_c_interrupted_by_a_crash_still_reruns_the_trial(store: Store, tmp_path: Path) -> None:
+    script = """
+    import time
+    time.sleep(0.3)
+    print("score=2")
+    """
+    create(store, native_doc("half-ctrlc", script, parallel=1, max_trials=1), tmp_path)
+    first = Controller(store, "half-ctrlc", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    trial = store.list_trials("half-ctrlc")[0]
+    assert trial.status is TrialCondition.RUNNING and trial.handle
+    # Ctrl-C saved the outcome, stopped the process, and the controller died before the rest.
+    intent = {"status": "Killed", "reason": "Interrupted", "message": "interrupted"}
+    store.update_trial("half-ctrlc", trial.name, TrialChange(pending_outcome=intent))
+    LocalExecutor().stop(trial.handle)
+    first.release()
+    run(store, "half-ctrlc")
+    assert store.get_experiment("half-ctrlc").reason == ExperimentReason.MAX_TRIALS_REACHED
+    old, again = store.list_trials("half-ctrlc")
+    assert (old.status, old.reason) == (TrialCondition.KILLED, "Interrupted")
+    assert again.status is TrialCondition.SUCCEEDED and again.objective == 2
+    assert again.parameters == old.parameters
+    assert again.labels["tunery/rerun-of"] == old.name
+
+
 # --------------------------------------------------------------------------- lease fencing
 
 #: Prints a metric line every 20 ms for a while.

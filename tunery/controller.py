@@ -329,6 +329,10 @@ class Controller:
         if self._check_completion():
             return True
 
+        if self.ledger.rerun_pending:
+            # A Ctrl-C whose controller died while stopping: its trials were just finished
+            # from their saved outcome (Interrupted); they run again before anything new.
+            self._rerun_interrupted(now)
         self._create_trials()
         return self._check_completion()
 

@@ -239,6 +239,11 @@ class TrialLedger:
     def get(self, name: str) -> Trial | None:
         return self._trials.get(name)
 
+    @property
+    def rerun_pending(self) -> bool:
+        """Some interrupted trial is not run again yet (cheap: counts, no scan)."""
+        return self.counts.interrupted > len(self._rerun)
+
     def to_rerun(self) -> list[Trial]:
         """The interrupted trials that no trial runs again yet, by index."""
         return [t for t in self._trials.values() if is_interrupted(t) and t.name not in self._rerun]
