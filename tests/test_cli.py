@@ -322,7 +322,10 @@ def test_kill_9_controller_then_resume_loses_nothing(tmp_path: Path) -> None:
     assert sorted(started) == sorted(t["name"] for t in trials), "a trial ran twice or not at all"
 
 
-def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     script = f"""
@@ -347,7 +350,7 @@ def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path
         deadline = time.time() + 20
         while len(list(pids.iterdir())) < 4 and time.time() < deadline:
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -359,8 +362,67 @@ def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(tmp_path: Path
         while _alive(pid) and time.time() < deadline:
             time.sleep(0.05)
         assert not _alive(pid), f"process {pid} of a trial survived Ctrl-C"
+    # Nothing runs any more: get, list and the JSON say Interrupted, not Running.
     got = json.loads(tunery("get", "ctrlc", "--json", cwd=tmp_path).stdout)
-    assert got["status"] == "Running" and got["trials"]["killed"] == 2
+    assert got["status"] == "Interrupted" and got["trials"]["killed"] == 2
+    assert got["reason"] == "ExperimentInterrupted"
+    assert "tunery resume ctrlc" in got["message"]
+    shown = tunery("get", "ctrlc", cwd=tmp_path).stdout
+    assert "ctrlc: Interrupted (ExperimentInterrupted" in shown
+    listed = json.loads(tunery("list", "--status", "interrupted", "--json", cwd=tmp_path).stdout)
+    assert [e["name"] for e in listed] == ["ctrlc"]
+    assert json.loads(tunery("list", "--status", "Running", "--json", cwd=tmp_path).stdout) == []
+    assert "Interrupted" in tunery("list", cwd=tmp_path).stdout
+
+
+@pytest.mark.integration
+def test_resume_runs_again_what_ctrl_c_killed_without_using_budget(tmp_path: Path) -> None:
+    ran = tmp_path / "ran.txt"
+    script = f"""
+    import os, sys, time
+    with open({str(ran)!r}, "a") as fh:
+        fh.write(os.environ["TUNERY_TRIAL_NAME"] + "\\n")
+    x = float(sys.argv[1].split("=", 1)[1])
+    time.sleep(1.5)
+    print(f"score={{x}}", flush=True)
+    """
+    doc = native_doc("again", script, parallel=2, max_trials=3)
+    doc["spec"]["maxFailedTrialCount"] = 1
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunery", "run", str(path)],
+        cwd=tmp_path,
+        env={**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_running(tmp_path, "again", 2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out
+    got = json.loads(tunery("get", "again", "--json", cwd=tmp_path).stdout)
+    assert got["status"] == "Interrupted" and got["trials"]["killed"] == 2, got
+    killed = json.loads(tunery("trials", "again", "--json", cwd=tmp_path).stdout)
+    assert [(t["status"], t["reason"]) for t in killed] == [("Killed", "Interrupted")] * 2
+    # Two Killed trials do not reach maxFailedTrialCount 1, nor use the budget of 3.
+    resumed = json.loads(tunery("resume", "again", "--json", cwd=tmp_path).stdout)
+    assert resumed["status"] == "Succeeded", resumed
+    assert resumed["reason"] == "ExperimentMaxTrialsReached"
+    trials = json.loads(tunery("trials", "again", "--json", cwd=tmp_path).stdout)
+    by_name = {t["name"]: t for t in trials}
+    succeeded = [t for t in trials if t["status"] == "Succeeded"]
+    assert len(succeeded) == 3 and len(trials) == 5, trials
+    reruns = {t["labels"].get("tunery/rerun-of"): t for t in succeeded}
+    for old in killed:
+        again = reruns[old["name"]]
+        assert again["parameters"] == old["parameters"]
+        assert by_name[old["name"]]["status"] == "Killed"
+    started = ran.read_text().split()
+    assert sorted(started) == sorted(by_name), "every trial, interrupted or not, ran once"
 
 
 def _alive(pid: int) -> bool:

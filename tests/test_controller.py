@@ -323,6 +323,85 @@ def test_restart_reattaches_running_trials(store: Store, tmp_path: Path) -> None
     assert [t.objective for t in trials] == [0.5, 0.5]
 
 
+def test_interrupt_records_the_experiment_interrupted_until_resumed(
+    store: Store, tmp_path: Path
+) -> None:
+    from tunery import wire
+    from tunery.client import Client, ExperimentHandle
+
+    script = """
+    import time
+    time.sleep(30)
+    """
+    create(store, native_doc("paused", script, parallel=2, max_trials=2), tmp_path)
+    first = Controller(store, "paused", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    assert store.get_experiment("paused").shown_status == "Running"
+    assert first.interrupt() == 2
+    first.release()
+    exp = store.get_experiment("paused")
+    # Katib's condition stays (no "Paused" there); the reason says nothing runs.
+    assert exp.status is ExperimentCondition.RUNNING
+    assert exp.reason == ExperimentReason.INTERRUPTED
+    assert exp.message is not None and "tunery resume paused" in exp.message
+    assert exp.interrupted and exp.shown_status == "Interrupted"
+    assert wire.experiment_json(exp, {}, None)["status"] == "Interrupted"
+    assert ExperimentHandle(Client(store=store), "paused").status == "Interrupted"
+    # A controller that takes the experiment again makes it Running (Restarting).
+    second = Controller(store, "paused", LocalExecutor(), poll_interval=0.02)
+    second.start()
+    try:
+        again = store.get_experiment("paused")
+        assert again.reason == ExperimentReason.RESTARTING and again.shown_status == "Running"
+    finally:
+        second.interrupt()
+        second.release()
+
+
+def test_resume_reruns_interrupted_trials_and_the_grid_stays_whole(
+    store: Store, tmp_path: Path
+) -> None:
+    from tunery.model import RERUN_LABEL, TrialReason
+
+    params = [
+        {"name": "a", "parameterType": "categorical", "feasibleSpace": {"list": ["p", "q"]}},
+        {"name": "b", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "2"}},
+    ]
+    script = """
+    import time
+    time.sleep(0.5)
+    print("score=1")
+    """
+    doc = native_doc("gridrerun", script, parameters=params, algorithm="grid", parallel=2)
+    del doc["spec"]["maxTrialCount"]
+    create(store, doc, tmp_path)
+    first = Controller(store, "gridrerun", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    assert first.interrupt() == 2
+    first.release()
+    killed = store.list_trials("gridrerun")
+    assert [(t.status, t.reason) for t in killed] == [
+        (TrialCondition.KILLED, TrialReason.INTERRUPTED)
+    ] * 2
+    run(store, "gridrerun")
+    exp = store.get_experiment("gridrerun")
+    assert exp.reason == ExperimentReason.SUGGESTION_END_REACHED
+    trials = store.list_trials("gridrerun")
+    done = [t for t in trials if t.status is TrialCondition.SUCCEEDED]
+    # Every grid point ran once to its end: the interrupted two again, first, then the rest.
+    assert sorted((t.parameters["a"], t.parameters["b"]) for t in done) == [
+        ("p", 1),
+        ("p", 2),
+        ("q", 1),
+        ("q", 2),
+    ]
+    assert [t.labels.get(RERUN_LABEL) for t in done[:2]] == [t.name for t in killed]
+    assert [t.parameters for t in done[:2]] == [t.parameters for t in killed]
+    assert len(trials) == 6
+
+
 def test_created_trial_without_handle_is_started_on_resume(store: Store, tmp_path: Path) -> None:
     from tunery.model import Trial
 
@@ -640,6 +719,32 @@ def test_stop_interrupted_by_a_crash_keeps_its_intended_outcome(
     done = store.get_trial("half-stop", trial.name)
     assert done.status is TrialCondition.EARLY_STOPPED
     assert (done.reason, done.message) == ("TrialEarlyStopped", "below median")
+
+
+def test_ctrl_c_interrupted_by_a_crash_still_reruns_the_trial(store: Store, tmp_path: Path) -> None:
+    script = """
+    import time
+    time.sleep(0.3)
+    print("score=2")
+    """
+    create(store, native_doc("half-ctrlc", script, parallel=1, max_trials=1), tmp_path)
+    first = Controller(store, "half-ctrlc", LocalExecutor(), poll_interval=0.02)
+    first.start()
+    first.tick()
+    trial = store.list_trials("half-ctrlc")[0]
+    assert trial.status is TrialCondition.RUNNING and trial.handle
+    # Ctrl-C saved the outcome, stopped the process, and the controller died before the rest.
+    intent = {"status": "Killed", "reason": "Interrupted", "message": "interrupted"}
+    store.update_trial("half-ctrlc", trial.name, TrialChange(pending_outcome=intent))
+    LocalExecutor().stop(trial.handle)
+    first.release()
+    run(store, "half-ctrlc")
+    assert store.get_experiment("half-ctrlc").reason == ExperimentReason.MAX_TRIALS_REACHED
+    old, again = store.list_trials("half-ctrlc")
+    assert (old.status, old.reason) == (TrialCondition.KILLED, "Interrupted")
+    assert again.status is TrialCondition.SUCCEEDED and again.objective == 2
+    assert again.parameters == old.parameters
+    assert again.labels["tunery/rerun-of"] == old.name
 
 
 # --------------------------------------------------------------------------- lease fencing

@@ -133,6 +133,25 @@ def test_list_experiments(client: TestClient, store: Store) -> None:
     assert [p["name"] for p in demo["parameters"]] == ["x", "opt"]
 
 
+def test_interrupted_experiment_is_shown_interrupted(client: TestClient, store: Store) -> None:
+    from tunery.model import ExperimentCondition, ExperimentReason
+
+    _created_experiment(client, "halted")
+    # What a controller stopped by Ctrl-C writes (Controller.interrupt).
+    store.set_experiment_status(
+        "halted",
+        ExperimentCondition.RUNNING,
+        ExperimentReason.INTERRUPTED.value,
+        "Experiment was interrupted; `tunery resume halted` continues it",
+    )
+    listed = next(e for e in client.get("/api/experiments").json() if e["name"] == "halted")
+    detail = client.get("/api/experiments/halted").json()
+    for data in (listed, detail):
+        assert data["status"] == "Interrupted"
+        assert data["reason"] == "ExperimentInterrupted"
+    store.delete_experiment("halted")
+
+
 def test_get_experiment_detail(client: TestClient, store: Store) -> None:
     data = client.get("/api/experiments/demo").json()
     document = yaml.safe_load(data["yaml"])

@@ -375,7 +375,7 @@ class ExperimentHandle:
 
     @property
     def status(self) -> str:
-        return self.experiment.status.value
+        return self.experiment.shown_status
 
     @property
     def trials(self) -> list[Trial]:
@@ -519,7 +519,7 @@ class ExperimentHandle:
         exp = self.experiment
         best = best_trial(exp.spec.objective, self.trials)
         best_text = f", best {best.objective:g} ({best.name})" if best and best.objective else ""
-        return f"<tunery experiment {self.name}: {exp.status.value}{best_text}>"
+        return f"<tunery experiment {self.name}: {exp.shown_status}{best_text}>"
 
 
 def _with_budget(spec: ExperimentSpec, max_trials: int) -> ExperimentSpec:

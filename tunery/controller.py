@@ -44,6 +44,7 @@ from tunery.launch import (
 )
 from tunery.ledger import Batch, TrialLedger
 from tunery.model import (
+    RERUN_LABEL,
     Assignment,
     CollectorKind,
     Experiment,
@@ -61,7 +62,7 @@ from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
-from tunery.thinning import OBSERVATION_LIMIT
+from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Controller:
                 # Re-attached trials hold their resources (GPUs) before anything new starts.
                 self.executor.adopt(trial.handle)
         if not exp.status.is_completed:
+            self._rerun_interrupted(now)
             reason = (
                 ExperimentReason.RUNNING
                 if exp.status is ExperimentCondition.CREATED
@@ -196,6 +198,21 @@ class Controller:
             )
         self._experiment = self.store.get_experiment(self.name)
         self._started = True
+
+    def _rerun_interrupted(self, now: float) -> None:
+        """Create a trial for each trial Ctrl-C killed (``TrialReason.INTERRUPTED``), with its
+        assignment and labels, before the algorithm is asked anything: it never saw them.
+
+        One write each (labelled ``RERUN_LABEL``); a crash in between leaves the others for
+        the next start.  They start at the first tick, as trials created before a crash do.
+        """
+        for old in self.ledger.to_rerun():
+            labels = {k: v for k, v in old.labels.items() if k != THINNED_LABEL}
+            labels[RERUN_LABEL] = old.name
+            trial = self.ledger.create_trial(
+                Assignment(old.parameters, labels), now, message=f"Trial runs {old.name} again"
+            )
+            log.info("trial %s runs interrupted trial %s again", trial.name, old.name)
 
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
@@ -249,7 +266,18 @@ class Controller:
         Returns how many trials were killed.
         """
         active = list(self.ledger.active.values())
-        self._kill_all(active, reason, message or "the controller was interrupted")
+        said = f"the controller was interrupted; `tunery resume {self.name}` runs it again"
+        self._kill_all(active, reason, message or said)
+        if not self.experiment.status.is_completed:
+            # Nothing runs any more: say so (the condition stays Running, as Katib has no
+            # "Paused"; the reason tells get/list/the UI to show it as Interrupted).
+            self.store.set_experiment_status(
+                self.name,
+                ExperimentCondition.RUNNING,
+                ExperimentReason.INTERRUPTED.value,
+                f"Experiment was interrupted; `tunery resume {self.name}` continues it",
+            )
+            self._experiment = self.store.get_experiment(self.name)
         return len(active)
 
     def _idle(self) -> None:
@@ -301,6 +329,10 @@ class Controller:
         if self._check_completion():
             return True
 
+        if self.ledger.rerun_pending:
+            # A Ctrl-C whose controller died while stopping: its trials were just finished
+            # from their saved outcome (Interrupted); they run again before anything new.
+            self._rerun_interrupted(now)
         self._create_trials()
         return self._check_completion()
 
@@ -578,7 +610,7 @@ class Controller:
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""
         assert self._stopper is not None and self._history is not None
-        decisions = self._stopper.decide(self._history.build(self.trials, self._curves))
+        decisions = self._stopper.decide(self._history.build(self.ledger.results(), self._curves))
         for name, why in decisions.items():
             trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
@@ -722,7 +754,7 @@ class Controller:
             self._nothing_to_suggest = False
             return
         assert self._suggester is not None and self._history is not None
-        history = self._history.build(self.trials)
+        history = self._history.build(self.ledger.results())
         assignments: list[Assignment] = self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.

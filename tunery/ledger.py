@@ -39,6 +39,7 @@ from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError
 from tunery.launch import trial_name_for
 from tunery.model import (
+    RERUN_LABEL,
     Assignment,
     MetricRecord,
     MetricSummary,
@@ -47,6 +48,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
     TrialReason,
+    is_interrupted,
 )
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
 
@@ -106,6 +108,9 @@ class Counts:
     by_status: dict[TrialCondition, int] = field(
         default_factory=lambda: {s: 0 for s in TrialCondition}
     )
+    #: The Killed trials that Ctrl-C killed (``is_interrupted``): in ``by_status``, but not
+    #: ``completed`` (they use no budget: ``tunery resume`` runs them again).
+    interrupted: int = 0
 
     @property
     def active(self) -> int:
@@ -113,7 +118,8 @@ class Counts:
 
     @property
     def completed(self) -> int:
-        return sum(n for s, n in self.by_status.items() if s.is_completed)
+        done = sum(n for s, n in self.by_status.items() if s.is_completed)
+        return done - self.interrupted
 
     @property
     def failed(self) -> int:
@@ -165,6 +171,8 @@ class TrialLedger:
         self._objective: Objective | None = None
         self._trials: dict[str, Trial] = {}
         self._active: dict[str, Trial] = {}
+        #: The interrupted trials that a trial runs again (its ``RERUN_LABEL``), by name.
+        self._rerun: set[str] = set()
         self.counts = Counts()
         #: The first finished trial that reached the objective's goal, by name.
         self.goal_trial: str | None = None
@@ -215,6 +223,7 @@ class TrialLedger:
         self._objective = objective
         self._trials = {}
         self._active = {}
+        self._rerun = set()
         self.counts = Counts()
         self.goal_trial = None
         self._last_index = 0
@@ -240,12 +249,32 @@ class TrialLedger:
     def get(self, name: str) -> Trial | None:
         return self._trials.get(name)
 
+    @property
+    def rerun_pending(self) -> bool:
+        """Some interrupted trial is not run again yet (cheap: counts, no scan)."""
+        return self.counts.interrupted > len(self._rerun)
+
+    def to_rerun(self) -> list[Trial]:
+        """The interrupted trials that no trial runs again yet, by index."""
+        return [t for t in self._trials.values() if is_interrupted(t) and t.name not in self._rerun]
+
+    def results(self) -> list[Trial]:
+        """Every trial but the interrupted ones, by index: what an algorithm is shown."""
+        if not self.counts.interrupted:
+            return self.trials
+        return [t for t in self._trials.values() if not is_interrupted(t)]
+
     def remember(self, trial: Trial) -> Trial:
         """Put ``trial`` (as stored) in the cache; returns it."""
         old = self._trials.get(trial.name)
         if old is not None:
             self.counts.by_status[old.status] -= 1
+            self.counts.interrupted -= is_interrupted(old)
         self.counts.by_status[trial.status] += 1
+        self.counts.interrupted += is_interrupted(trial)
+        rerun_of = trial.labels.get(RERUN_LABEL)
+        if rerun_of is not None:
+            self._rerun.add(rerun_of)
         self._trials[trial.name] = trial
         self._last_index = max(self._last_index, trial.index)
         if trial.status.is_active:

@@ -138,7 +138,10 @@ class TrialReason(StrEnum):
     EARLY_STOPPED = "TrialEarlyStopped"
     #: Killed on request (``tunery`` CLI, UI or SDK: a kill-trial intent).
     KILLED_BY_USER = "KilledByUser"
-    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).
+    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).  Such a trial did not
+    #: fail: it counts towards neither ``maxTrialCount`` nor ``maxFailedTrialCount``, no
+    #: algorithm sees it, and ``tunery resume`` runs its assignment again as a new trial
+    #: (labelled :data:`RERUN_LABEL`) before anything new is suggested.
     INTERRUPTED = "Interrupted"
     #: Killed because the experiment ended; the same words as the experiment's reason.
     EXPERIMENT_STOPPED = "ExperimentStopped"
@@ -162,6 +165,10 @@ class ExperimentCondition(StrEnum):
         return self in (ExperimentCondition.SUCCEEDED, ExperimentCondition.FAILED)
 
 
+#: What ``get``, ``list``, the UI and the JSON show for an interrupted experiment.
+INTERRUPTED_STATUS = "Interrupted"
+
+
 class ExperimentReason(StrEnum):
     """Katib's experiment reasons, plus the ones Katib lacks and we add."""
 
@@ -177,6 +184,10 @@ class ExperimentReason(StrEnum):
     #: An ask/tell experiment its driver finished (``Optimizer.finish``, or leaving its
     #: ``with`` block).
     FINISHED = "ExperimentFinished"
+    #: Not Katib's: the controller was interrupted (Ctrl-C, SIGTERM) and no controller
+    #: drives the experiment; the condition stays Running (Katib has no "Paused"), and
+    #: ``tunery resume NAME`` continues it.  Shown as ``Interrupted`` (``Experiment.shown_status``).
+    INTERRUPTED = "ExperimentInterrupted"
 
 
 class IntentKind(StrEnum):
@@ -377,6 +388,14 @@ class Assignment:
 #: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 
+#: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
+RERUN_LABEL = "tunery/rerun-of"
+
+
+def is_interrupted(trial: Trial) -> bool:
+    """Killed by Ctrl-C (or SIGTERM) of its controller: not a result, run again on resume."""
+    return trial.status is TrialCondition.KILLED and trial.reason == TrialReason.INTERRUPTED
+
 
 @dataclass(frozen=True)
 class MetricRecord:
@@ -493,6 +512,20 @@ class Experiment:
     base_dir: str | None = None
     #: Directory under which each trial gets its own directory.
     runs_dir: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by Ctrl-C (or SIGTERM) of its controller: Running as stored, but nothing
+        runs until ``tunery resume``."""
+        return (
+            self.status is ExperimentCondition.RUNNING
+            and self.reason == ExperimentReason.INTERRUPTED
+        )
+
+    @property
+    def shown_status(self) -> str:
+        """The status the CLI, the UI and the JSON show: the condition, or ``Interrupted``."""
+        return INTERRUPTED_STATUS if self.interrupted else self.status.value
 
 
 def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) -> float | None:

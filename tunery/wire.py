@@ -192,7 +192,7 @@ def experiment_json(
     data: dict[str, Any] = {
         "name": exp.name,
         "namespace": spec.namespace,
-        "status": exp.status.value,
+        "status": exp.shown_status,
         "reason": exp.reason,
         "message": exp.message,
         "algorithm": spec.algorithm.algorithm_name,

@@ -90,9 +90,9 @@ LIST_SORTS = ("name", "created", "status")
 
 
 def _experiment_conditions() -> list[str]:
-    from tunery.model import ExperimentCondition
+    from tunery.model import INTERRUPTED_STATUS, ExperimentCondition
 
-    return [c.value for c in ExperimentCondition]
+    return [c.value for c in ExperimentCondition] + [INTERRUPTED_STATUS]
 
 
 def _check_experiment_statuses(
@@ -178,10 +178,10 @@ def list_(
     if contains:
         experiments = [e for e in experiments if contains.lower() in e.name.lower()]
     if statuses:
-        experiments = [e for e in experiments if e.status.value in statuses]
+        experiments = [e for e in experiments if e.shown_status in statuses]
     # The store lists them oldest first (no creation time first, then by name).
     if sort == "status":
-        experiments.sort(key=lambda e: (e.status.value, e.name))
+        experiments.sort(key=lambda e: (e.shown_status, e.name))
     elif sort == "name":
         experiments.sort(key=lambda e: e.name)
     if desc:
@@ -214,7 +214,7 @@ def list_(
         best = (min(values) if minimize else max(values)) if values else None
         table.add_row(
             exp.name,
-            exp.status.value,
+            exp.shown_status,
             (exp.reason or "").removeprefix("Experiment"),
             exp.spec.algorithm.algorithm_name,
             f"{exp.spec.objective.type.value[:3]} {exp.spec.objective.objective_metric_name}",
@@ -246,7 +246,7 @@ def get(name: str, db: str | None, as_json: bool) -> None:
         _print_json(data)
         return
     console = _console()
-    console.print(f"experiment {exp.name}: {exp.status.value} ({exp.reason}: {exp.message})")
+    console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
     console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
     best = next(
         (t for t in trials if data["bestTrial"] and t.name == data["bestTrial"]["name"]), None

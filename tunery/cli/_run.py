@@ -180,7 +180,8 @@ def _drive(
         killed = controller.interrupt()
         controller.release()
         console.print(
-            f"interrupted: {killed} running trial(s) killed; continue with `tunery resume {name}`",
+            f"interrupted: {killed} running trial(s) killed; `tunery resume {name}` runs them "
+            "again and continues",
             style="yellow",
         )
         return 130
