@@ -50,9 +50,10 @@ from tunery.model import (
     TrialReason,
     is_interrupted,
 )
+from tunery.storage.base import TrialChange  # the protocol's types only: no database code
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
 
-if TYPE_CHECKING:  # ``import tunery`` (the Optimizer) loads no database code
+if TYPE_CHECKING:
     from tunery.storage.base import BaseStore
 
 log = logging.getLogger(__name__)
@@ -339,8 +340,6 @@ class TrialLedger:
         did; the stored row is read again when it did not).  ``observations`` and ``thin``
         are stored with the change, in its transaction (``Store.update_trial``).
         """
-        from tunery.storage.base import TrialChange
-
         observations = changes.pop("observations", ())
         thin = changes.pop("thin", None)
         change = TrialChange(**changes)
