@@ -1,0 +1,257 @@
+"""A running (or finished) experiment seen from Python: :class:`ExperimentHandle`.
+
+Its controller runs in a background thread; the handle reads the experiment, its trials and
+plots them (plotly figures, :mod:`tunery.plots`).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from tunery.errors import MissingExtraError
+from tunery.model import Experiment, Trial, best_trial
+
+if TYPE_CHECKING:
+    from tunery.client import Client
+
+__all__ = ["ExperimentHandle"]
+
+
+class ExperimentHandle:
+    """A running (or finished) experiment: its controller runs in a background thread."""
+
+    def __init__(self, client: Client, name: str, *, executor: Any = None) -> None:
+        self.client = client
+        self.name = name
+        self._executor = executor
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._warned = False
+
+    # -- driving
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        exp = self.client.get_experiment(self.name)
+        if exp.status.is_completed:
+            return
+        from tunery.execute import executor_url_of, open_executor
+
+        given = self._executor
+        # An unreachable scheduler or a bad URL raises here, in the caller's thread.
+        executor = (
+            open_executor(executor_url_of(exp.spec.annotations, given))
+            if given is None or isinstance(given, str)
+            else given
+        )
+        self._thread = threading.Thread(
+            target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.name}"
+        )
+        self._thread.start()
+
+    def _drive(self, executor: Any, owned: bool) -> None:
+        from tunery.controller import Controller
+
+        try:
+            # The store's engine is thread-safe: the controller thread shares it.
+            Controller(self.client.store, self.name, executor, poll_interval=0.2).run()
+        except BaseException as exc:  # re-raised by wait()
+            self._error = exc
+        finally:
+            if owned:
+                executor.close()
+
+    def wait(self, timeout: float | None = None) -> ExperimentHandle:
+        """Block until the experiment ends (or ``timeout`` seconds pass).
+
+        When it has ended with failed trials, warns once (:class:`TrialsFailedWarning`) with
+        how many failed and the first failure's message.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        if not self._warned and (self._thread is None or not self._thread.is_alive()):
+            self._warn_failures()
+        return self
+
+    def _warn_failures(self) -> None:
+        from tunery.outcome import TrialsFailedWarning, failure_warning
+
+        if not self.experiment.status.is_completed:
+            return
+        self._warned = True
+        message = failure_warning(self.name, self.trials)
+        if message is not None:
+            warnings.warn(message, TrialsFailedWarning, stacklevel=3)
+
+    @property
+    def done(self) -> bool:
+        return self.experiment.status.is_completed
+
+    def stop(self) -> None:
+        self.client.stop_experiment(self.name)
+
+    # -- reading
+    @property
+    def experiment(self) -> Experiment:
+        return self.client.get_experiment(self.name)
+
+    @property
+    def status(self) -> str:
+        return self.experiment.shown_status
+
+    @property
+    def trials(self) -> list[Trial]:
+        return self.client.list_trials(self.name)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        return best_trial(self.experiment.spec.objective, self.trials)
+
+    def trials_dataframe(self) -> Any:
+        """The trial table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise MissingExtraError("pandas", "ui") from exc
+        spec = self.experiment.spec
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {
+                "name": t.name,
+                "status": t.status.value,
+                "reason": t.reason,
+                "message": t.message,
+            }
+            row.update({f"params.{k}": v for k, v in t.parameters.items()})
+            row["objective"] = t.objective
+            for metric in spec.objective.metric_names:
+                summary = t.metrics.get(metric)
+                row[f"metrics.{metric}"] = (
+                    summary.pick(spec.objective.strategy_for(metric)) if summary else None
+                )
+            row["start_time"] = t.start_time
+            row["completion_time"] = t.completion_time
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        for col in ("start_time", "completion_time"):
+            if col in frame:
+                frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+        return frame
+
+    def plot_optimization_history(self) -> Any:
+        """A plotly figure: each finished trial's objective, and the best so far."""
+        go = _plotly()
+        spec = self.experiment.spec
+        done = [t for t in self.trials if t.objective is not None]
+        best: list[float] = []
+        for t in done:
+            value = float(t.objective)  # type: ignore[arg-type]
+            best.append(value if not best or spec.objective.better(value, best[-1]) else best[-1])
+        metric = spec.objective.objective_metric_name
+        fig = go.Figure()
+        fig.add_scatter(
+            x=[t.index for t in done], y=[t.objective for t in done], mode="markers", name=metric
+        )
+        fig.add_scatter(x=[t.index for t in done], y=best, mode="lines", name="best so far")
+        fig.update_layout(
+            title=f"{self.name}: optimization history", xaxis_title="trial", yaxis_title=metric
+        )
+        return fig
+
+    def plot_parallel_coordinates(self) -> Any:
+        """A plotly figure: every parameter and the objective, coloured by the objective."""
+        from tunery.plots import parcoords_dimension
+
+        go = _plotly()
+        spec = self.experiment.spec
+        done = [t for t in self.trials if t.objective is not None]
+        dims = [
+            parcoords_dimension(p, [t.parameters.get(p.name) for t in done])
+            for p in spec.parameters
+        ]
+        objective = [t.objective for t in done]
+        metric = spec.objective.objective_metric_name
+        dims.append({"label": metric, "values": objective})
+        # Better trials at Viridis' yellow end, whichever the direction; the bar says which end.
+        minimize = spec.objective.type.value == "minimize"
+        better = "lower" if minimize else "higher"
+        fig = go.Figure(
+            go.Parcoords(
+                line={
+                    "color": objective,
+                    "colorscale": "Viridis",
+                    "reversescale": minimize,
+                    "showscale": True,
+                    "colorbar": {"title": {"text": f"{metric} ({better} is better)"}},
+                },
+                dimensions=dims,
+            )
+        )
+        fig.update_layout(title=f"{self.name}: parameters against the objective")
+        return fig
+
+    def plot_slice(self) -> Any:
+        """A plotly figure: the objective against each parameter, one panel each."""
+        from tunery.plots import slice_figure
+
+        return slice_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
+    def plot_edf(self) -> Any:
+        """A plotly figure: the empirical distribution of the objective."""
+        from tunery.plots import edf_figure
+
+        return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
+
+    def plot_intermediate_values(self) -> Any:
+        """A plotly figure: every trial's curve of the objective metric, early stops marked."""
+        from tunery.plots import intermediate_figure
+
+        spec = self.experiment.spec
+        observations = self.client.store.get_observations(
+            self.name, metric=spec.objective.objective_metric_name
+        )
+        return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
+
+    def plot_contour(self, pairs: int = 3) -> Any:
+        """A plotly figure: the objective over pairs of the three most important parameters
+        (epsilon-squared importance; the space's order with too few trials)."""
+        from tunery.plots import contour_figure
+        from tunery.ui.importance import parameter_importance
+
+        spec = self.experiment.spec
+        trials = self.trials
+        done = [t for t in trials if t.objective is not None]
+        ranked = parameter_importance(
+            spec.parameters,
+            [t.parameters for t in done],
+            [float(t.objective) for t in done],  # type: ignore[arg-type]
+        )
+        order = [i.name for i in ranked] if ranked else [p.name for p in spec.parameters]
+        return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
+
+    def plot_timeline(self) -> Any:
+        """A plotly figure: the trials as bars over time, coloured by status."""
+        import time
+
+        from tunery.plots import timeline_figure
+
+        return timeline_figure(_plotly(), self.name, self.trials, time.time())
+
+    def __repr__(self) -> str:
+        exp = self.experiment
+        best = best_trial(exp.spec.objective, self.trials)
+        best_text = f", best {best.objective:g} ({best.name})" if best and best.objective else ""
+        return f"<tunery experiment {self.name}: {exp.shown_status}{best_text}>"
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ImportError as exc:
+        raise MissingExtraError("plotly", "ui") from exc
+    return go
