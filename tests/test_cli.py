@@ -514,3 +514,75 @@ def test_shapes_that_cannot_run_locally_fail_validate_and_run(
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and where in lines[0] and "Traceback" not in out.stderr, out.stderr
     assert not (tmp_path / "tunery-runs").exists()
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def test_the_same_name_in_namespaces_runs_lists_and_deletes_apart(tmp_path: Path) -> None:
+    doc = native_doc("twin", SCORE_IS_X, parallel=2, max_trials=2)
+    plain = write_yaml(tmp_path / "twin.yaml", doc)
+    doc["metadata"]["namespace"] = "kubeflow"  # as Katib's examples say
+    kube = write_yaml(tmp_path / "kube.yaml", doc)
+
+    tunery("run", str(plain), "-q", cwd=tmp_path)
+    listed = tunery("list", cwd=tmp_path).stdout
+    assert "namespace" not in listed  # one namespace: no column
+    tunery("run", str(plain), "-n", "team", "-q", cwd=tmp_path)  # -n overrides the file
+    tunery("run", str(kube), "-q", cwd=tmp_path)  # the file's metadata.namespace
+    listed = tunery("list", cwd=tmp_path).stdout
+    header = next(line for line in listed.splitlines() if "status" in line)
+    assert header.split()[:2] == ["namespace", "name"], listed
+    rows = [line.split()[:3] for line in listed.splitlines() if "twin" in line]
+    assert rows == [
+        ["default", "twin", "Succeeded"],
+        ["team", "twin", "Succeeded"],
+        ["kubeflow", "twin", "Succeeded"],
+    ]
+    every = json.loads(tunery("list", "--json", cwd=tmp_path).stdout)
+    assert [(e["name"], e["namespace"]) for e in every] == [
+        ("twin", "default"),
+        ("twin", "team"),
+        ("twin", "kubeflow"),
+    ]
+    team = json.loads(tunery("list", "-n", "team", "--json", cwd=tmp_path).stdout)
+    assert [(e["namespace"], e["trials"]["succeeded"]) for e in team] == [("team", 2)]
+    assert "no experiments in namespace 'void'" in tunery("list", "-n", "void", cwd=tmp_path).stdout
+
+    # Without -n the name is ambiguous: one line, exit 2, the fix named.
+    amb = tunery("get", "twin", cwd=tmp_path, check=2)
+    assert amb.stderr.count("\n") == 1 and "Traceback" not in amb.stderr
+    assert "default, kubeflow, team" in amb.stderr and "-n/--namespace" in amb.stderr
+    bad = tunery("get", "twin", "-n", "Team_A", cwd=tmp_path, check=2)
+    assert "not a namespace" in bad.stderr and bad.stderr.count("\n") == 1
+    missing = tunery("trials", "twin", "-n", "void", cwd=tmp_path, check=2)
+    assert "'twin' in namespace 'void'" in missing.stderr
+
+    got = json.loads(tunery("get", "twin", "-n", "team", "--json", cwd=tmp_path).stdout)
+    assert (got["name"], got["namespace"], got["trials"]["total"]) == ("twin", "team", 2)
+    trials = json.loads(tunery("trials", "twin", "-n", "team", "--json", cwd=tmp_path).stdout)
+    assert [t["name"] for t in trials] == ["team.twin-0001", "team.twin-0002"]
+    assert (tmp_path / "tunery-runs" / "team.twin" / "team.twin-0001" / "output.log").is_file()
+    assert (tmp_path / "tunery-runs" / "twin" / "twin-0001" / "output.log").is_file()
+    log = tunery("logs", "twin", "team.twin-0001", "-n", "team", cwd=tmp_path).stdout
+    assert "score=" in log
+    best = json.loads(tunery("best", "twin", "-n", "kubeflow", "-o", "json", cwd=tmp_path).stdout)
+    assert set(best) == {"x"}
+    exported = yaml.safe_load(tunery("export", "twin", "-n", "team", cwd=tmp_path).stdout)
+    assert exported["metadata"] == {"name": "twin", "namespace": "team"}
+    # <namespace>.<name> names an experiment too.
+    assert json.loads(tunery("get", "team.twin", "--json", cwd=tmp_path).stdout) == got
+    again = json.loads(tunery("run", str(plain), "-n", "team", "--json", cwd=tmp_path).stdout)
+    assert again["status"] == "Succeeded" and again["trials"]["total"] == 2  # resumed, not new
+
+    tunery("delete", "twin", "-n", "team", "-y", cwd=tmp_path)
+    tunery("get", "twin", "-n", "team", cwd=tmp_path, check=2)
+    left = json.loads(tunery("list", "--json", cwd=tmp_path).stdout)
+    assert [(e["namespace"], e["trials"]["total"]) for e in left] == [
+        ("default", 2),
+        ("kubeflow", 2),
+    ]
+    tunery("delete", "twin", "-n", "default", "-y", cwd=tmp_path)
+    assert json.loads(tunery("get", "twin", "--json", cwd=tmp_path).stdout)["namespace"] == (
+        "kubeflow"
+    )

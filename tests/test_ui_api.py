@@ -739,3 +739,51 @@ def test_create_takes_yaml_or_json_whatever_the_content_type(
         assert response.status_code == 201, response.text
         assert store.find_experiment(name) is not None
         store.delete_experiment(name)
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def test_the_same_name_in_two_namespaces(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'ns.db'}")
+    doc = _doc("twin", max_trials=2)
+    doc["spec"]["parallelTrialCount"] = 2
+    plain = create(store, doc, tmp_path)
+    doc["metadata"]["namespace"] = "team"
+    team = create(store, doc, tmp_path)
+    for exp in (plain, team):
+        Controller(store, exp.key, LocalExecutor(), poll_interval=0.02).run()
+    api = TestClient(create_app(store, TOKEN), base_url=LOCAL)
+
+    listed = api.get("/api/experiments").json()
+    assert sorted((e["name"], e["namespace"], e["trials"]["total"]) for e in listed) == [
+        ("twin", "default", 2),
+        ("twin", "team", 2),
+    ]
+    only = api.get("/api/experiments", params={"namespace": "team"}).json()
+    assert [e["namespace"] for e in only] == ["team"]
+    assert api.get("/api/experiments", params={"namespace": "void"}).json() == []
+    bad = api.get("/api/experiments", params={"namespace": "Not_A_Label"})
+    assert bad.status_code == 422 and "namespace" in bad.json()["detail"]
+
+    ambiguous = api.get("/api/experiments/twin")
+    assert ambiguous.status_code == 409
+    assert "default, team" in ambiguous.json()["detail"]
+    assert api.get("/api/experiments/twin/trials").status_code == 409
+    assert api.get("/api/experiments/twin", params={"namespace": "void"}).status_code == 404
+
+    detail = api.get("/api/experiments/twin", params={"namespace": "team"}).json()
+    assert (detail["name"], detail["namespace"]) == ("twin", "team")
+    assert detail["bestTrial"]["name"].startswith("team.twin-")
+    assert api.get("/api/experiments/team.twin").json() == detail  # NS.NAME names it too
+    trials = api.get("/api/experiments/twin/trials", params={"namespace": "team"}).json()
+    assert [t["name"] for t in trials["trials"]] == ["team.twin-0001", "team.twin-0002"]
+    one = api.get("/api/experiments/twin/trials/team.twin-0001", params={"namespace": "team"})
+    assert "score=" in one.json()["log"]["text"]  # read from the experiment's own directory
+    plain_one = api.get("/api/experiments/default.twin/trials/twin-0001").json()
+    assert plain_one["name"] == "twin-0001" and "score=" in plain_one["log"]["text"]
+    csv_text = api.get("/api/experiments/twin/trials.csv", params={"namespace": "team"}).text
+    assert "team.twin-0002" in csv_text and "\ntwin-0001" not in csv_text
+    stop = api.post("/api/experiments/twin/stop", params={"namespace": "default"}, headers=AUTH)
+    assert stop.status_code == 409 and "already ended" in stop.json()["detail"]
+    store.close()

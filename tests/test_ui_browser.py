@@ -685,6 +685,43 @@ def test_create_from_yaml(site: tuple[str, Store], page: Any) -> None:
     assert store.get_experiment("fromform").status is ExperimentCondition.CREATED
 
 
+def test_the_list_shows_namespaces_and_links_twins_apart(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, store = site
+    demo = store.get_experiment("demo")
+    for namespace in ("default", "team"):
+        spec = replace(demo.spec, name="twin", namespace=namespace)
+        store.create_experiment(replace(demo, name="twin", key="", spec=spec))
+    store.create_trial(
+        Trial(
+            name="team.twin-0001",
+            experiment="team.twin",
+            index=1,
+            parameters={"lr": 0.01, "layers": 2, "opt": "sgd"},
+            status=TrialCondition.SUCCEEDED,
+            metrics={"loss": MetricSummary(0.25, 0.25, 0.25)},
+            objective=0.25,
+        )
+    )
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='list']")
+    headers = page.locator("#experiments thead th").all_inner_texts()
+    assert headers[:2] == ["name", "namespace"]
+    demo_row = page.locator("#experiments tbody tr", has=page.get_by_role("link", name="demo"))
+    assert demo_row.locator("td").nth(1).inner_text() == "default"
+    links = page.get_by_role("link", name="twin", exact=True)
+    assert sorted(links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")) == [
+        "#/experiments/default.twin",
+        "#/experiments/team.twin",
+    ]
+    page.locator("a[href='#/experiments/team.twin']").click()
+    page.wait_for_selector("body[data-ready='experiment']")
+    page.locator("#trials").get_by_role("link", name="team.twin-0001").click()
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.url.endswith("#/experiments/team.twin/trials/team.twin-0001")
+
+
 def test_reads_need_the_token_beyond_loopback(
     private_site: tuple[str, Store], browser: Any, page: Any
 ) -> None:

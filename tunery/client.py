@@ -123,8 +123,8 @@ class Client:
 
         ``namespace`` None: the only experiment of that name in any namespace (UserInputError
         naming the namespaces when several hold it); a string: exactly that namespace
-        (NotFoundError naming namespace and name when it has none).  A stored key
-        (``<namespace>.<name>``, :attr:`Experiment.key`) designates its experiment too.
+        (NotFoundError naming namespace and name when it has none).  ``<namespace>.<name>``
+        and a stored key (:attr:`Experiment.key`) designate their experiment too.
         """
         return self.store.resolve(name, namespace)
 

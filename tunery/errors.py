@@ -73,6 +73,10 @@ class AlreadyExistsError(UserInputError):
     """An experiment with that name already exists."""
 
 
+class AmbiguousNameError(UserInputError):
+    """An experiment name given without a namespace is taken in several namespaces."""
+
+
 class LeaseHeldError(TuneryError):
     """Another controller holds the experiment's lease."""
 

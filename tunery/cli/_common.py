@@ -309,6 +309,58 @@ def _executor_option(f: F) -> F:
     )(f)
 
 
+def _check_namespace(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from tunery.spec.validate import NAMESPACE_MAX_LENGTH, NAMESPACE_PATTERN
+
+    if not NAMESPACE_PATTERN.match(value) or len(value) > NAMESPACE_MAX_LENGTH:
+        raise click.BadParameter(
+            f"{value!r} is not a namespace; a namespace is a DNS label: lower-case letters, "
+            "digits and '-', at most 63 characters (e.g. -n kubeflow)"
+        )
+    return value
+
+
+def _namespace_option(help_text: str) -> Callable[[F], F]:
+    """``-n/--namespace NS``: the namespace of the experiment a command names."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "-n",
+            "--namespace",
+            default=None,
+            metavar="NS",
+            callback=_check_namespace,
+            help=help_text,
+        )(f)
+
+    return decorate
+
+
+#: -n/--namespace of the commands that name one experiment.
+_named_in_namespace = _namespace_option(
+    "The experiment's namespace (needed only when its name is in several namespaces)."
+)
+
+
+def _resolve(store: Any, name: str, namespace: str | None) -> Any:
+    """The experiment NAME (in NAMESPACE) names: the stored Experiment (its ``key`` is what the
+    store calls take)."""
+    return store.get_experiment(store.resolve(name, namespace))
+
+
+def _ref(store: Any, experiment: Any) -> str:
+    """How a command line names ``experiment``: ``NAME``, or ``NAME -n NAMESPACE`` when the
+    name alone is ambiguous or names another experiment."""
+    try:
+        if store.resolve(experiment.name) == experiment.key:
+            return str(experiment.name)
+    except UserInputError:
+        pass
+    return f"{experiment.name} -n {experiment.namespace}"
+
+
 def _configmap_option(f: F) -> F:
     return click.option(
         "--configmap",

@@ -19,8 +19,11 @@ from tunery.cli._common import (
     _fail,
     _json_option,
     _local_time,
+    _named_in_namespace,
+    _namespace_option,
     _open_store,
     _print_json,
+    _resolve,
     _short,
     _trial_counts,
     _trials_text,
@@ -123,9 +126,11 @@ Examples:
   tunery list --desc                        # the newest first
   tunery list --sort name
   tunery list --filter mnist --status Running,Created
+  tunery list -n kubeflow                   # one namespace only
   tunery list --json""",
 )
 @_db_option
+@_namespace_option("Only the experiments of this namespace (default: every namespace).")
 @click.option(
     "--sort",
     type=click.Choice(LIST_SORTS),
@@ -155,6 +160,7 @@ Examples:
 @_json_option
 def list_(
     db: str | None,
+    namespace: str | None,
     sort: str,
     desc: bool,
     contains: str | None,
@@ -174,24 +180,28 @@ def list_(
     from tunery.storage import views
 
     store = _open_store(db)
-    experiments = store.list_experiments()
+    experiments = store.list_experiments(namespace)
+    # Several namespaces: a column says which (a name may be in more than one).
+    spaces = namespace is None and len({e.namespace for e in store.list_experiments()}) > 1
     if contains:
         experiments = [e for e in experiments if contains.lower() in e.name.lower()]
     if statuses:
         experiments = [e for e in experiments if e.shown_status in statuses]
     # The store lists them oldest first (no creation time first, then by name).
     if sort == "status":
-        experiments.sort(key=lambda e: (e.shown_status, e.name))
+        experiments.sort(key=lambda e: (e.shown_status, e.name, e.namespace))
     elif sort == "name":
-        experiments.sort(key=lambda e: e.name)
+        experiments.sort(key=lambda e: (e.name, e.namespace))
     if desc:
         experiments.reverse()
     if as_json:
-        _print_json([_experiment_json(e, store.list_trials(e.name)) for e in experiments])
+        _print_json([_experiment_json(e, store.list_trials(e.key)) for e in experiments])
         return
     if not experiments:
         if contains or statuses:
             click.echo("no experiment matches --filter/--status")
+        elif namespace is not None:
+            click.echo(f"no experiments in namespace {namespace!r}")
         else:
             click.echo("no experiments yet; start one with `tunery run FILE`")
         return
@@ -200,10 +210,11 @@ def list_(
     summaries = views.trial_summaries(store)
     with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created"):
+    columns = ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created")
+    for col in ("namespace", *columns) if spaces else columns:
         table.add_column(col, no_wrap=True)
     for exp in experiments:
-        summary = summaries.get(exp.name, {})
+        summary = summaries.get(exp.key, {})
         counts = {status: count for status, (count, _, _) in summary.items()}
         minimize = exp.spec.objective.type is ObjectiveType.MINIMIZE
         values: list[float] = []
@@ -213,6 +224,7 @@ def list_(
                 values.append(value)
         best = (min(values) if minimize else max(values)) if values else None
         table.add_row(
+            *((exp.namespace,) if spaces else ()),
             exp.name,
             exp.shown_status,
             (exp.reason or "").removeprefix("Experiment"),
@@ -234,13 +246,14 @@ Examples:
   tunery get mnist --db postgresql://user@host/tunery""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @_json_option
-def get(name: str, db: str | None, as_json: bool) -> None:
+def get(name: str, namespace: str | None, db: str | None, as_json: bool) -> None:
     """Show one experiment's status."""
     store = _open_store(db)
-    exp = store.get_experiment(name)
-    trials = store.list_trials(name)
+    exp = _resolve(store, name, namespace)
+    trials = store.list_trials(exp.key)
     data = _experiment_json(exp, trials)
     if as_json:
         _print_json(data)
@@ -306,6 +319,7 @@ Examples:
   tunery trials mnist --status Succeeded --json""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @click.option(
     "--status",
@@ -335,6 +349,7 @@ Examples:
 @_json_option
 def trials(
     name: str,
+    namespace: str | None,
     db: str | None,
     statuses: list[str] | None,
     sort: str,
@@ -352,18 +367,18 @@ def trials(
     from tunery.storage import views
 
     store = _open_store(db)
-    exp = store.get_experiment(name)
+    exp = _resolve(store, name, namespace)
     descending = desc
     if sort == "objective" and exp.spec.objective.type is ObjectiveType.MAXIMIZE:
         descending = not desc
     read = views.trial_rows(
-        store, name, statuses=statuses, order=(TRIAL_SORTS[sort], descending), limit=limit
+        store, exp.key, statuses=statuses, order=(TRIAL_SORTS[sort], descending), limit=limit
     )
     rows = read.rows
     if as_json:
         _print_json([wire.trial_row_json(t) for t in rows])
         return
-    best = views.best_trial(store, name, exp.spec.objective)
+    best = views.best_trial(store, exp.key, exp.spec.objective)
     title = f"trials of {exp.name}"
     if read.matched is not None and read.matched > len(rows):
         title += f" (the first {len(rows)} of {read.matched})"
@@ -436,6 +451,7 @@ Examples:
   tunery best mnist -o yaml""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @_json_option
 @click.option(
@@ -448,7 +464,7 @@ Examples:
     "yaml (a mapping), json (an object), env (NAME=value lines, names upper-cased, - and . "
     "as _).",
 )
-def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
+def best(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: str | None) -> int:
     """Show the best trial and its hyperparameters.
 
     With -o, only the best trial's parameters, in the spec's order, ready to paste into a
@@ -462,8 +478,8 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
             "--json and -o/--output cannot be used together", "use -o json for the parameters only"
         )
     store = _open_store(db)
-    exp = store.get_experiment(name)
-    trial = views.best_trial(store, name, exp.spec.objective)
+    exp = _resolve(store, name, namespace)
+    trial = views.best_trial(store, exp.key, exp.spec.objective)
     if trial is None:
         if as_json:
             _print_json(None)
@@ -490,6 +506,7 @@ Examples:
   tunery export mnist -o csv > trials.csv   # one row per trial""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @click.option(
     "-o",
@@ -500,12 +517,12 @@ Examples:
     show_default=True,
     help="yaml or json: the spec as a Katib document; csv: the trial table.",
 )
-def export(name: str, db: str | None, fmt: str) -> None:
+def export(name: str, namespace: str | None, db: str | None, fmt: str) -> None:
     """Export an experiment's spec (yaml, json) or its trial table (csv)."""
     from tunery.spec import to_document
 
     store = _open_store(db)
-    exp = store.get_experiment(name)
+    exp = _resolve(store, name, namespace)
     if fmt == "yaml":
         click.echo(yaml.safe_dump(to_document(exp.spec), sort_keys=False), nl=False)
         return
@@ -514,5 +531,5 @@ def export(name: str, db: str | None, fmt: str) -> None:
         return
     from tunery import wire
 
-    trials = [wire.trial_json(t) for t in store.list_trials(name)]
+    trials = [wire.trial_json(t) for t in store.list_trials(exp.key)]
     click.echo(wire.csv_text(exp, trials), nl=False)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tunery.cli._common import _db_option, _fail, _open_store, main
+from tunery.cli._common import _db_option, _fail, _named_in_namespace, _open_store, _resolve, main
 
 #: The name of a trial's output log in its directory (what the executors write).
 OUTPUT_LOG = "output.log"
@@ -28,7 +28,7 @@ def log_path(experiment: Any, trial: Any) -> str | None:
     if handle.get("trial_dir"):
         return os.path.join(str(handle["trial_dir"]), OUTPUT_LOG)
     if experiment.runs_dir:
-        return os.path.join(experiment.runs_dir, experiment.name, trial.name, OUTPUT_LOG)
+        return os.path.join(experiment.runs_dir, experiment.key, trial.name, OUTPUT_LOG)
     return None
 
 
@@ -105,7 +105,7 @@ def _follow_one(store: Any, experiment: Any, trial: Any, tail: int | None, follo
         return
     while True:
         # The status first: whatever the trial wrote before it ended is in the file by now.
-        current = store.get_trial(experiment.name, trial.name)
+        current = store.get_trial(experiment.key, trial.name)
         ended = not current.status.is_active
         if reader.path is None or not os.path.isfile(reader.path):
             reader.path = log_path(experiment, current)
@@ -122,7 +122,7 @@ def _running(store: Any, experiment: str) -> list[Any]:
 
 
 def _follow_running(store: Any, experiment: Any, tail: int | None, follow: bool) -> None:
-    running = _running(store, experiment.name)
+    running = _running(store, experiment.key)
     if not running and not follow:
         click.echo(f"experiment {experiment.name} has no running trial", err=True)
         return
@@ -143,8 +143,8 @@ def _follow_running(store: Any, experiment: Any, tail: int | None, follow: bool)
         reader.read(final=not follow)
     while follow:
         # The store first, then the files: a trial seen ended is read to its end.
-        current = {t.name: t for t in _running(store, experiment.name)}
-        done = store.get_experiment(experiment.name).status.is_completed
+        current = {t.name: t for t in _running(store, experiment.key)}
+        done = store.get_experiment(experiment.key).status.is_completed
         add([t for name, t in current.items() if name not in readers], None)
         for name in list(readers):
             reader = readers[name]
@@ -171,6 +171,7 @@ Examples:
 )
 @click.argument("name")
 @click.argument("trial", required=False)
+@_named_in_namespace
 @_db_option
 @click.option(
     "-f",
@@ -187,7 +188,14 @@ Examples:
     help=f"Start with the last N lines (default: all of TRIAL's; {RUNNING_TAIL} of each running "
     "trial without TRIAL).",
 )
-def logs(name: str, trial: str | None, db: str | None, follow: bool, tail: int | None) -> None:
+def logs(
+    name: str,
+    trial: str | None,
+    namespace: str | None,
+    db: str | None,
+    follow: bool,
+    tail: int | None,
+) -> None:
     """Print a trial's output log (what its command wrote to stdout and stderr).
 
     Without TRIAL: the output of the experiment's running trials, each line prefixed with
@@ -196,14 +204,14 @@ def logs(name: str, trial: str | None, db: str | None, follow: bool, tail: int |
     """
     try:
         store = _open_store(db)
-        experiment = store.get_experiment(name)
+        experiment = _resolve(store, name, namespace)
         if not experiment.runs_dir and trial is None:
             _fail(
                 f"experiment {name} runs no commands (an ask/tell experiment): it has no logs",
                 "`tunery trials NAME` lists its trials",
             )
         if trial is not None:
-            _follow_one(store, experiment, store.get_trial(name, trial), tail, follow)
+            _follow_one(store, experiment, store.get_trial(experiment.key, trial), tail, follow)
         else:
             _follow_running(store, experiment, tail, follow)
     except KeyboardInterrupt:

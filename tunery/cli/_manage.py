@@ -11,7 +11,9 @@ import click
 from tunery.cli._common import (
     _db_option,
     _fail,
+    _named_in_namespace,
     _open_store,
+    _resolve,
     main,
 )
 from tunery.errors import LeaseHeldError
@@ -29,27 +31,27 @@ Examples:
   tunery stop mnist""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
-def stop(name: str, db: str | None) -> None:
+def stop(name: str, namespace: str | None, db: str | None) -> None:
     """Stop an experiment: its running trials are killed; it ends Succeeded (ExperimentStopped)."""
     from tunery.controller import Controller
     from tunery.execute import open_executor, reopen_url
     from tunery.model import IntentKind
 
     store = _open_store(db)
-    exp = store.get_experiment(name)
+    exp = _resolve(store, name, namespace)
+    name, key = exp.name, exp.key
     if exp.status.is_completed:
         click.echo(f"experiment {name} has already completed ({exp.reason})")
         return
     now = datetime.now(UTC).timestamp()
-    store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, now)
+    store.add_intent(key, IntentKind.STOP_EXPERIMENT, None, now)
     # With no controller running, this process kills the trials itself: through the executor
     # their handles name (a Dask scheduler), or locally.
-    urls = (
-        reopen_url(t.handle) for t in store.list_trials(name) if t.status.is_active and t.handle
-    )
+    urls = (reopen_url(t.handle) for t in store.list_trials(key) if t.status.is_active and t.handle)
     controller = Controller(
-        store, name, open_executor(next((u for u in urls if u != "local"), None))
+        store, key, open_executor(next((u for u in urls if u != "local"), None))
     )
     try:
         controller.start()
@@ -71,13 +73,15 @@ Examples:
   tunery delete mnist -y           # no question asked""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete(name: str, db: str | None, yes: bool) -> None:
+def delete(name: str, namespace: str | None, db: str | None, yes: bool) -> None:
     """Delete an experiment and its trials from the database (trial directories stay)."""
     store = _open_store(db)
-    exp = store.get_experiment(name)
-    lease = store.lease_owner(name)
+    exp = _resolve(store, name, namespace)
+    name, key = exp.name, exp.key
+    lease = store.lease_owner(key)
     now = datetime.now(UTC).timestamp()
     if lease is not None and lease[1] > now:
         from tunery.ledger import owner_is_dead
@@ -85,11 +89,12 @@ def delete(name: str, db: str | None, yes: bool) -> None:
         if not owner_is_dead(lease[0]):
             _fail(
                 f"experiment {name!r} is being run by a controller ({lease[0]})",
-                f"stop it first with `tunery stop {name}`",
+                f"stop it first with `tunery stop {name} -n {exp.namespace}`",
             )
-    if not yes and sys.stdin.isatty() and not click.confirm(f"delete experiment {name}?"):
+    prompt = f"delete experiment {name} (namespace {exp.namespace})?"
+    if not yes and sys.stdin.isatty() and not click.confirm(prompt):
         raise click.exceptions.Abort
-    store.delete_experiment(name)
+    store.delete_experiment(key)
     where = f"; trial directories stay under {exp.runs_dir}" if exp.runs_dir else ""
     click.echo(f"deleted experiment {name}{where}")
 

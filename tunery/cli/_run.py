@@ -22,8 +22,11 @@ from tunery.cli._common import (
     _fail,
     _fmt,
     _json_option,
+    _named_in_namespace,
+    _namespace_option,
     _open_store,
     _print_json,
+    _ref,
     _trials_table,
     main,
 )
@@ -125,26 +128,29 @@ def _status_line(controller: Any) -> str:
 
 def _drive(
     store: Any,
-    name: str,
+    key: str,
     *,
     gpus: str | None,
     quiet: bool,
     as_json: bool,
     executor_url: str | None = None,
 ) -> int:
-    """Run the controller of experiment ``name`` to its end with a live display."""
+    """Run the controller of the experiment stored under ``key`` to its end with a live
+    display."""
     from tunery.controller import Controller
     from tunery.execute import executor_url_of, open_executor
 
     console = _console()
-    experiment = store.get_experiment(name)
+    experiment = store.get_experiment(key)
+    name = experiment.name
+    ref = _ref(store, experiment)
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
     url = executor_url_of(experiment.spec.annotations, executor_url)
     executor = open_executor(url, gpus=gpu_pool)
     printer = _progress_printer(console, experiment)
     controller = Controller(
         store,
-        name,
+        key,
         executor,
         on_event=None if (quiet or as_json) else printer,
         poll_interval=0.5,
@@ -158,7 +164,8 @@ def _drive(
         controller.start()
         if not (quiet or as_json):
             console.print(
-                f"running experiment [bold]{name}[/] "
+                f"running experiment [bold]{name}[/]"
+                f"{'' if ref == name else f' (namespace {experiment.namespace})'} "
                 f"({experiment.spec.algorithm.algorithm_name}, "
                 f"parallel {experiment.spec.parallel_trial_count}, "
                 f"max {experiment.spec.max_trial_count or 'unlimited'} trials); "
@@ -180,7 +187,7 @@ def _drive(
         killed = controller.interrupt()
         controller.release()
         console.print(
-            f"interrupted: {killed} running trial(s) killed; `tunery resume {name}` runs them "
+            f"interrupted: {killed} running trial(s) killed; `tunery resume {ref}` runs them "
             "again and continues",
             style="yellow",
         )
@@ -188,8 +195,8 @@ def _drive(
     finally:
         signal.signal(signal.SIGTERM, previous)
     controller.release()
-    final = store.get_experiment(name)
-    trials = store.list_trials(name)
+    final = store.get_experiment(key)
+    trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet)
 
 
@@ -239,12 +246,16 @@ Examples:
   tunery run experiment.yaml
   tunery run experiment.yaml --parallel 4 --max-trials 50
   tunery run experiment.yaml --name mnist-2 --dry-run
+  tunery run experiment.yaml -n team-a      # in namespace team-a
   tunery run experiment.yaml --executor dask://127.0.0.1:8786
   tunery run experiment.yaml -q --json    # only the end, as JSON""",
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @_db_option
 @click.option("--name", default=None, help="Run the experiment under this name.")
+@_namespace_option(
+    "Run the experiment in this namespace (default: its metadata.namespace, else default)."
+)
 @click.option(
     "--parallel", type=click.IntRange(min=1), default=None, help="Override parallelTrialCount."
 )
@@ -275,6 +286,7 @@ def run(
     file: str,
     db: str | None,
     name: str | None,
+    namespace: str | None,
     parallel: int | None,
     max_trials: int | None,
     dry_run: bool,
@@ -286,11 +298,13 @@ def run(
     as_json: bool,
 ) -> int:
     """Run the experiment in FILE to its end (resumes it if it already exists)."""
-    from tunery.client import Client, same_search
+    from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
+    if namespace is not None and namespace != spec.namespace:
+        spec = with_namespace(spec, namespace)
     from tunery.spec.commands import command_warnings
 
     base_dir = os.path.dirname(os.path.abspath(file))
@@ -301,18 +315,31 @@ def run(
         return 0
     store = _open_store(db)
     client = Client(store=store)
-    existing = store.find_experiment(spec.name)
+    existing = client.find_experiment(spec.name, spec.namespace)
     if existing is None:
-        client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
+        made = client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
         return _drive(
-            store, spec.name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+            store, made.key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
         )
     if not same_search(existing.spec, spec):
+        ref = _ref(store, existing)
         _fail(
-            f"an experiment named {spec.name!r} already exists with a different spec",
-            f"run it under another name (--name), or `tunery delete {spec.name}` first",
+            f"an experiment named {spec.name!r} already exists in namespace "
+            f"{spec.namespace!r} with a different spec",
+            f"run it under another name (--name) or namespace (-n), or `tunery delete {ref}` first",
         )
-    return _resume(client, spec.name, spec, None, gpus, quiet, as_json, executor_url, announce=True)
+    return _resume(
+        client,
+        existing.name,
+        spec,
+        None,
+        gpus,
+        quiet,
+        as_json,
+        executor_url,
+        announce=True,
+        namespace=existing.namespace,
+    )
 
 
 def _resume(
@@ -326,24 +353,26 @@ def _resume(
     executor_url: str | None,
     *,
     announce: bool,
+    namespace: str | None = None,
 ) -> int:
     """``run``/``resume`` of a stored experiment: go on with it, extend it if it has completed
     and Katib would (``Client.resume``), else report it; ``announce``: say it is resumed."""
     from tunery.client import ResumeAction
 
     console = _console()
-    resumed = client.resume(name, spec=spec, max_trials=max_trials)
+    resumed = client.resume(name, namespace=namespace, spec=spec, max_trials=max_trials)
+    key, name = resumed.experiment.key, resumed.experiment.name
     if resumed.action is ResumeAction.COMPLETED:
         if not (quiet or as_json):
             console.print(f"experiment {name} has already completed")
-        trials = client.store.list_trials(name)
+        trials = client.store.list_trials(key)
         return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
     if resumed.action is ResumeAction.EXTEND:
         gpus = None  # as it always was: an extended experiment does not take --gpus
     elif announce and not (quiet or as_json):
         console.print(f"experiment {name} exists: resuming it")
     return _drive(
-        client.store, name, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+        client.store, key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
     )
 
 
@@ -389,6 +418,7 @@ Examples:
   tunery resume mnist --gpus 0,1 -q""",
 )
 @click.argument("name")
+@_named_in_namespace
 @_db_option
 @click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
 @click.option(
@@ -403,6 +433,7 @@ Examples:
 @_json_option
 def resume(
     name: str,
+    namespace: str | None,
     db: str | None,
     max_trials: int | None,
     gpus: str | None,
@@ -415,5 +446,14 @@ def resume(
 
     client = Client(store=_open_store(db))
     return _resume(
-        client, name, None, max_trials, gpus, quiet, as_json, executor_url, announce=False
+        client,
+        name,
+        None,
+        max_trials,
+        gpus,
+        quiet,
+        as_json,
+        executor_url,
+        announce=False,
+        namespace=namespace,
     )

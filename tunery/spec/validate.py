@@ -67,6 +67,9 @@ from tunery.spec.template import (
 NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 NAME_MAX_LENGTH = 40
 _NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: A namespace: a DNS label (RFC 1123), at most 63 characters.
+NAMESPACE_PATTERN = _NAMESPACE_PATTERN
+NAMESPACE_MAX_LENGTH = 63
 
 _TT = "spec.trialTemplate"
 _MC = "spec.metricsCollectorSpec"

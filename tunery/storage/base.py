@@ -9,11 +9,12 @@ one the controller, the CLI and the UI share) and :class:`~tunery.storage.memory
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
-from tunery.errors import AlreadyExistsError, NotFoundError, UserInputError
+from tunery.errors import AlreadyExistsError, AmbiguousNameError, NotFoundError
 from tunery.model import (
     KEY_SEPARATOR,
     Experiment,
@@ -38,6 +39,7 @@ __all__ = [
     "key_candidates",
     "new_key",
     "pick_key",
+    "split_reference",
 ]
 
 
@@ -137,8 +139,9 @@ def pick_key(name: str, namespace: str | None, found: Sequence[KeyCandidate], wh
     ``name`` or ends in ``.<name>``); ``where`` names the store in errors.
 
     ``namespace`` None: the only experiment of that name in any namespace (a qualified key
-    ``<namespace>.<name>`` designates its experiment too); UserInputError naming the namespaces
-    when there are several.  NotFoundError when there is none.
+    ``<namespace>.<name>`` designates its experiment too); AmbiguousNameError (a
+    UserInputError) naming the namespaces when there are several.  NotFoundError when there is
+    none.
     """
     matches = [c for c in found if _designates(c, name, namespace)]
     exact = [c for c in matches if c.key == name and KEY_SEPARATOR in name]
@@ -159,10 +162,25 @@ def pick_key(name: str, namespace: str | None, found: Sequence[KeyCandidate], wh
             f"`tunery list -n {namespace}` shows the experiments of that namespace",
         )
     spaces = sorted(c.namespace for c in matches)
-    raise UserInputError(
+    raise AmbiguousNameError(
         f"experiment name {name!r} is taken in several namespaces: {', '.join(spaces)}",
         f"say which with -n/--namespace (Python: namespace=), e.g. -n {spaces[0]}",
     )
+
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def split_reference(name: str, found: Sequence[KeyCandidate]) -> tuple[str, str] | None:
+    """``(namespace, name)`` when ``name`` is ``<namespace>.<name>`` naming no stored key itself
+    (the experiment may be stored under the plain name), else None: so that
+    ``<namespace>.<name>`` designates every experiment, whatever its key."""
+    if any(c.key == name for c in found):
+        return None
+    namespace, sep, rest = name.partition(KEY_SEPARATOR)
+    if not sep or not rest or KEY_SEPARATOR in rest or not _LABEL.match(namespace):
+        return None
+    return namespace, rest
 
 
 def new_key(name: str, namespace: str, taken: Sequence[KeyCandidate]) -> str:
@@ -243,17 +261,18 @@ class BaseStore(Protocol):
         """Store a new experiment and return it as stored; AlreadyExistsError if its namespace
         has an experiment of that name.
 
-        Its key (:attr:`Experiment.key`) is chosen here, race-free: the name, or
-        ``<namespace>.<name>`` when another namespace holds the name (:func:`new_key`); a key
-        given that differs from the name is kept as it is.
+        Its key (:attr:`Experiment.key`) is chosen here, race-free, whatever the one given:
+        the name, or ``<namespace>.<name>`` when another namespace holds the name
+        (:func:`new_key`).
         """
         ...
 
     def resolve(self, name: str, namespace: str | None = None) -> str:
         """The key of experiment ``name`` in ``namespace`` (None: the only one of that name in
-        any namespace; a key designates its experiment too).  NotFoundError when there is
-        none, UserInputError naming the namespaces when ``namespace`` is None and several hold
-        the name (see :func:`pick_key`)."""
+        any namespace; a key, and ``<namespace>.<name>``, designate their experiment too).
+        NotFoundError when there is none, AmbiguousNameError (a UserInputError) naming the
+        namespaces when ``namespace`` is None and several hold the name (see :func:`pick_key`).
+        """
         ...
 
     def find_experiment(self, name: str) -> Experiment | None:

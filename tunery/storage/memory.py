@@ -41,6 +41,7 @@ from tunery.storage.base import (
     key_candidates,
     new_key,
     pick_key,
+    split_reference,
 )
 from tunery.storage.codec import encode
 
@@ -177,19 +178,11 @@ class InMemoryStore:
 
     def create_experiment(self, experiment: Experiment) -> Experiment:
         with self._lock:
-            key = experiment.key
-            if key == experiment.name:
-                key = new_key(
-                    experiment.name,
-                    experiment.spec.namespace,
-                    self._candidates(experiment.name, experiment.spec.namespace),
-                )
-            elif key in self._experiments:
-                raise AlreadyExistsError(
-                    f"an experiment is already stored under the key {key!r}",
-                    f"use `tunery resume {experiment.name}` to continue it, "
-                    f"or `tunery delete {experiment.name}` to start over",
-                )
+            key = new_key(
+                experiment.name,
+                experiment.spec.namespace,
+                self._candidates(experiment.name, experiment.spec.namespace),
+            )
             self._check_fences()
             stored = replace(
                 experiment,
@@ -214,6 +207,10 @@ class InMemoryStore:
     def resolve(self, name: str, namespace: str | None = None) -> str:
         with self._lock:
             found = self._candidates(name, namespace)
+            split = split_reference(name, found) if namespace is None else None
+            if split is not None:
+                name, namespace = split[1], split[0]
+                found = self._candidates(name, namespace)
         return pick_key(name, namespace, found, self.url)
 
     def find_experiment(self, name: str) -> Experiment | None:

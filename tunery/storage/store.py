@@ -46,6 +46,7 @@ from tunery.storage.base import (
     key_candidates,
     new_key,
     pick_key,
+    split_reference,
 )
 from tunery.storage.codec import CodecError, encode, spec_from_json, spec_to_json
 from tunery.storage.engine import DEFAULT_URL, Database, default_url, normalize_url
@@ -111,7 +112,7 @@ class SqlStore(Database):
         AlreadyExistsError if its namespace has an experiment of that name."""
         namespace = experiment.spec.namespace
         row = {
-            "name": experiment.key,
+            "name": experiment.name,
             "namespace": namespace,
             "spec": spec_to_json(experiment.spec),
             "document": encode(experiment.document),
@@ -124,23 +125,22 @@ class SqlStore(Database):
             "base_dir": experiment.base_dir,
             "runs_dir": experiment.runs_dir,
         }
-        chosen = experiment.key != experiment.name
         # Two tries: a creator in another namespace may take the plain name in between.
         for attempt in range(2):
-            if not chosen:
-                row["name"] = new_key(
-                    experiment.name, namespace, self._candidates(experiment.name, namespace)
-                )
+            row["name"] = new_key(
+                experiment.name, namespace, self._candidates(experiment.name, namespace)
+            )
             try:
                 with self._write() as conn:
                     conn.execute(sa.insert(experiments), row)
                 break
             except sa.exc.IntegrityError:
-                if chosen or attempt == 1:
+                if attempt == 1:
                     raise AlreadyExistsError(
-                        f"an experiment is already stored under the key {row['name']!r}",
-                        f"use `tunery resume {experiment.name}` to continue it, "
-                        f"or `tunery delete {experiment.name}` to start over",
+                        f"an experiment named {experiment.name!r} already exists in namespace "
+                        f"{namespace!r}",
+                        f"use `tunery resume {experiment.name} -n {namespace}` to continue it, "
+                        f"or `tunery delete {experiment.name} -n {namespace}` to start over",
                     ) from None
         return self.get_experiment(row["name"])
 
@@ -168,7 +168,11 @@ class SqlStore(Database):
 
     def resolve(self, name: str, namespace: str | None = None) -> str:
         """The key of experiment ``name`` (see :meth:`BaseStore.resolve`)."""
-        return pick_key(name, namespace, self._candidates(name, namespace), self.url)
+        found = self._candidates(name, namespace)
+        split = split_reference(name, found) if namespace is None else None
+        if split is not None:
+            return pick_key(split[1], split[0], self._candidates(split[1], split[0]), self.url)
+        return pick_key(name, namespace, found, self.url)
 
     def _experiment(self, row: Any) -> Experiment:
         try:

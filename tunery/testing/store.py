@@ -127,6 +127,9 @@ class StoreContract:
         assert store.resolve("exp", "default") == "exp"
         assert store.resolve("exp", "kubeflow") == "kubeflow.exp"
         assert store.resolve("kubeflow.exp") == "kubeflow.exp"
+        assert store.resolve("default.exp") == "exp"  # <namespace>.<name>, whatever the key
+        with pytest.raises(NotFoundError, match="in namespace 'team'"):
+            store.resolve("team.exp")
         with pytest.raises(NotFoundError, match=r"in namespace 'team'.*one in namespace"):
             store.resolve("exp", "team")
         with pytest.raises(NotFoundError, match="no experiment named 'ghost'"):

@@ -27,6 +27,7 @@ from starlette.routing import Match
 from tunery.clock import Clock, SystemClock
 from tunery.errors import (
     AlreadyExistsError,
+    AmbiguousNameError,
     NotFoundError,
     SpecError,
     StorageError,
@@ -150,7 +151,7 @@ async def _tunery_error(_request: Request, exc: TuneryError) -> Response:
     status = 400
     if isinstance(exc, NotFoundError):
         status = 404
-    elif isinstance(exc, AlreadyExistsError):
+    elif isinstance(exc, (AlreadyExistsError, AmbiguousNameError)):
         status = 409
     elif isinstance(exc, StorageError):
         status = 503

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -47,6 +47,18 @@ class UIState:
             body = build()
             self.cache.put((name, *key), current, body)
         return body
+
+
+#: ``?namespace=``: the experiment's namespace, needed only when its name is in several.
+NamespaceQuery = Annotated[
+    str | None,
+    Query(
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="The experiment's namespace; needed only when its name is taken in "
+        "several namespaces (else 409). An experiment list: only this namespace's.",
+    ),
+]
 
 
 async def ui_state(request: Request) -> UIState:

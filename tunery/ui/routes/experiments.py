@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from tunery import wire
 from tunery.model import Experiment, IntentKind
 from tunery.ui import queries
-from tunery.ui.deps import UI, BadInput, UIState, authorize, json_response
+from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, authorize, json_response
 from tunery.ui.importance import METHODS, MIN_TRIALS, parameter_importance
 from tunery.ui.schemas import (
     ERRORS,
@@ -57,12 +57,13 @@ def _best_hyperparameters(exp: Experiment, best: dict[str, Any]) -> dict[str, An
 
 
 @router.get("/api/experiments", response_model=list[ExperimentOut])
-def list_experiments(ui: UI) -> Response:
-    """Every experiment, oldest first, with trial counts and the best objective value."""
+def list_experiments(ui: UI, namespace: NamespaceQuery = None) -> Response:
+    """Every experiment (of ``namespace``, if given), oldest first, with trial counts and the
+    best objective value."""
     stats = queries.experiment_stats(ui.store)
     out = []
-    for exp in ui.store.list_experiments():
-        entry = stats.get(exp.name)
+    for exp in ui.store.list_experiments(namespace):
+        entry = stats.get(exp.key)
         out.append(
             wire.experiment_json(exp, entry["counts"] if entry else {}, _best_of(exp, entry))
         )
@@ -70,8 +71,9 @@ def list_experiments(ui: UI) -> Response:
 
 
 @router.get("/api/experiments/{name}", response_model=ExperimentDetailOut, responses=ERRORS)
-def get_experiment(name: str, ui: UI) -> Response:
+def get_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Response:
     """One experiment: its YAML, its best trial and best hyperparameters."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     store = ui.store
     exp = store.get_experiment(name)
     counts = queries.trial_counts(store, name)
@@ -89,9 +91,15 @@ def get_experiment(name: str, ui: UI) -> Response:
 
 
 @router.get("/api/experiments/{name}/importance", response_model=ImportanceOut, responses=ERRORS)
-def importance(name: str, ui: UI, method: ImportanceMethod = "epsilon-squared") -> Response:
+def importance(
+    name: str,
+    ui: UI,
+    namespace: NamespaceQuery = None,
+    method: ImportanceMethod = "epsilon-squared",
+) -> Response:
     """How much each parameter alone explains of the spread of the objective (see method);
     ``method``: ``epsilon-squared`` (the default) or ``fanova`` (fANOVA-style, random forest)."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     exp = ui.store.get_experiment(name)
     method_name, description = METHODS[method]
 

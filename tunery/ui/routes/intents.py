@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from tunery.model import IntentKind
-from tunery.ui.deps import UI, BadInput, authorize, json_response
+from tunery.ui.deps import UI, BadInput, NamespaceQuery, authorize, json_response
 from tunery.ui.schemas import WRITE_ERRORS, IntentOut
 
 router = APIRouter(tags=["intents"], dependencies=[Depends(authorize)])
@@ -19,8 +19,9 @@ router = APIRouter(tags=["intents"], dependencies=[Depends(authorize)])
     status_code=202,
     responses=WRITE_ERRORS,
 )
-def stop_experiment(name: str, ui: UI) -> Response:
+def stop_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Response:
     """Ask the experiment's controller to stop it (it kills the running trials)."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     exp = ui.store.get_experiment(name)
     if exp.status.is_completed:
         raise BadInput(f"name: experiment {name!r} has already ended ({exp.status.value})", 409)
@@ -35,8 +36,9 @@ def stop_experiment(name: str, ui: UI) -> Response:
     status_code=202,
     responses=WRITE_ERRORS,
 )
-def kill_trial(name: str, trial: str, ui: UI) -> Response:
+def kill_trial(name: str, trial: str, ui: UI, namespace: NamespaceQuery = None) -> Response:
     """Ask the experiment's controller to kill one running trial."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     ui.store.get_experiment(name)
     t = ui.store.get_trial(name, trial)
     if not t.status.is_active:

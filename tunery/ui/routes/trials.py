@@ -17,7 +17,7 @@ from tunery import wire
 from tunery.model import Experiment, TrialCondition
 from tunery.thinning import THINNED_LABEL
 from tunery.ui import queries
-from tunery.ui.deps import UI, BadInput, UIState, json_response
+from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, json_response
 from tunery.ui.schemas import (
     CURSOR_PATTERN,
     CURVE_POINTS,
@@ -97,7 +97,7 @@ def read_log_tail(exp: Experiment, trial: str) -> dict[str, Any] | None:
     if not exp.runs_dir:
         return None
     root = Path(exp.runs_dir).resolve()
-    path = (root / exp.name / trial / "output.log").resolve()
+    path = (root / exp.key / trial / "output.log").resolve()
     if not path.is_relative_to(root) or not path.is_file():
         return None
     try:
@@ -128,6 +128,7 @@ def read_log_tail(exp: Experiment, trial: str) -> dict[str, Any] | None:
 def list_trials(
     name: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     after: AfterQuery = None,
     status: StatusQuery = None,
     sort: SortQuery = None,
@@ -141,6 +142,7 @@ def list_trials(
     come twice; merge by name), and the counts by status of all trials, with which a
     client checks its merged copy (reload without ``after`` when they disagree).
     """
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     read = _rows(ui, name, after, status, sort, limit, offset)
 
     def build() -> str:
@@ -168,6 +170,7 @@ def list_trials(
 def trial_columns(
     name: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     after: AfterQuery = None,
     status: StatusQuery = None,
 ) -> Response:
@@ -178,6 +181,7 @@ def trial_columns(
     times are milliseconds since the epoch.  ``after`` and the answer's ``cursor`` and
     ``counts`` work as in ``/trials``.
     """
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     cursor, statuses = _after(after), _statuses(status)
 
     def build() -> str:
@@ -199,10 +203,12 @@ def trial_columns(
 def export_json(
     name: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     status: StatusQuery = None,
     sort: SortQuery = None,
 ) -> Response:
     """Every trial as a JSON list (``tunery trials --json``'s shape, and more)."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     read = _rows(ui, name, None, status, sort)
 
     def build() -> str:
@@ -224,10 +230,12 @@ def export_json(
 def export_csv(
     name: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     status: StatusQuery = None,
     sort: SortQuery = None,
 ) -> Response:
     """Every trial as CSV: one column per parameter and per metric summary."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     read = _rows(ui, name, None, status, sort)
     exp = ui.store.get_experiment(name)
     return Response(
@@ -250,6 +258,7 @@ def get_trial(
     name: str,
     trial: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     points: Annotated[
         int,
         Query(ge=4, le=MAX_CURVE_POINTS, description="Points per curve at most."),
@@ -259,6 +268,7 @@ def get_trial(
 
     ``/observations`` pages through every stored observation.
     """
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     store = ui.store
     exp = store.get_experiment(name)
     t = store.get_trial(name, trial)
@@ -293,11 +303,13 @@ def trial_observations(
     name: str,
     trial: str,
     ui: UI,
+    namespace: NamespaceQuery = None,
     metric: Annotated[str | None, Query(max_length=200)] = None,
     offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_CURVE_POINTS)] = CURVE_POINTS,
 ) -> Response:
     """A page of a trial's stored observations (of ``metric``, else all), as stored."""
+    name = ui.store.resolve(name, namespace)  # the store key from here on
     store = ui.store
     t = store.get_trial(name, trial)
     counts = store.observation_counts(name, t.name)

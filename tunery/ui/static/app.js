@@ -228,11 +228,21 @@ function failView(err) {
 
 // ------------------------------------------------------------------ experiment list
 
+// How a URL names an experiment: its name, or "<namespace>.<name>" when the name is taken in
+// several namespaces (the API resolves both; names and namespaces hold no dot).
+function experimentRefs(experiments) {
+  const spaces = new Map();
+  for (const e of experiments) spaces.set(e.name, (spaces.get(e.name) || 0) + 1);
+  return (e) => (spaces.get(e.name) > 1 ? e.namespace + "." + e.name : e.name);
+}
+
 async function showList() {
   let experiments;
   try { experiments = await api("/api/experiments"); } catch (err) { return failView(err); }
+  const ref = experimentRefs(experiments);
   const rows = experiments.map((e) => el("tr", {},
-    el("td", {}, el("a", { href: "#/experiments/" + enc(e.name) }, e.name)),
+    el("td", {}, el("a", { href: "#/experiments/" + enc(ref(e)) }, e.name)),
+    el("td", { class: "muted" }, e.namespace),
     el("td", { class: "status-" + e.status }, e.status),
     el("td", {}, e.reason || ""),
     el("td", {}, e.algorithm),
@@ -249,7 +259,7 @@ async function showList() {
     experiments.length === 0
       ? el("p", { class: "muted" }, "No experiments yet: run one with `tunery run FILE`, or ", el("a", { href: "#/create" }, "create one"), ".")
       : el("div", { class: "table-wrap" }, el("table", { id: "experiments" },
-          el("thead", {}, el("tr", {}, ["name", "status", "reason", "algorithm", "objective", "best", "trials", "created", "started", "completed"].map((h) => el("th", {}, h)))),
+          el("thead", {}, el("tr", {}, ["name", "namespace", "status", "reason", "algorithm", "objective", "best", "trials", "created", "started", "completed"].map((h) => el("th", {}, h)))),
           el("tbody", {}, rows)))));
   setReady("list");
   const active = experiments.some((e) => !["Succeeded", "Failed"].includes(e.status));
@@ -331,6 +341,7 @@ async function showExperiment(name) {
   try {
     const [exp, page] = await Promise.all([api("/api/experiments/" + enc(name)), api(columnsUrl(name))]);
     if (view !== state) return;
+    exp.ref = name;  // as the URL named it: the links below name it the same way
     state.exp = exp;
     timed("merge", () => mergeTrials(state, page, true));
   } catch (err) { return failView(err); }
@@ -369,6 +380,7 @@ async function poll(state) {
     const [exp, page] = await Promise.all([api(base), api(columnsUrl(state.name, state.cursor))]);
     if (view !== state) return;
     const finishedBefore = ["Succeeded", "Failed"].includes(state.exp.status);
+    exp.ref = state.name;
     state.exp = exp;
     mergeTrials(state, page, false);
     if (!countsAgree(state)) mergeTrials(state, await api(columnsUrl(state.name)), true);
@@ -427,8 +439,8 @@ function buildExperimentPage(state) {
       el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.stop),
       n.facts,
       el("div", { class: "toolbar" },
-        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.csv", download: file + "-trials.csv", onclick: saveExport }, "Export CSV"),
-        el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.json", download: file + "-trials.json", onclick: saveExport }, "Export JSON"))),
+        el("a", { href: "/api/experiments/" + enc(exp.ref) + "/trials.csv", download: file + "-trials.csv", onclick: saveExport }, "Export CSV"),
+        el("a", { href: "/api/experiments/" + enc(exp.ref) + "/trials.json", download: file + "-trials.json", onclick: saveExport }, "Export JSON"))),
     el("div", { class: "card" }, el("h2", {}, "Best hyperparameters"), n.best),
     el("div", { class: "card" },
       el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range (click it to clear); the table keeps the trials in every range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords", () => state.charts.parcoords)),
@@ -471,7 +483,7 @@ function updateHeader(state) {
     n.best.replaceChildren(el("p", { class: "muted" }, "No trial has reported the objective yet."));
   } else {
     n.best.replaceChildren(
-      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = ${fmt(exp.best)}`),
+      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = ${fmt(exp.best)}`),
       el("div", { class: "grid2" },
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As command-line arguments", copyButton(() => bh.cli, "CLI args")), el("pre", { id: "best-cli" }, bh.cli)),
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As YAML", copyButton(() => bh.yaml, "YAML values")), el("pre", { id: "best-yaml" }, bh.yaml))));
@@ -597,7 +609,7 @@ function drawHistory(state, done) {
   const chart = Charts.history(div, {
     x: sorted.map((t) => t.index), y: sorted.map((t) => t.objective), names: sorted.map((t) => t.name), line,
     xLabel: "trial index", xInteger: true, yLabel: exp.objective.objectiveMetricName,
-    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.ref)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.history = chart;
   return chart.drawn;
@@ -686,7 +698,7 @@ function drawSlice(state, done) {
     const chart = Charts.history(divs[k], {
       x: axis.values, y: done.map((t) => t.objective), names: done.map((t) => t.name),
       xLabel: axis.label, yLabel: exp.objective.objectiveMetricName, xInteger: axis.integer, xTicks, xRange,
-      onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(done[i].name)}`; },
+      onClick: (i) => { location.hash = `#/experiments/${enc(exp.ref)}/trials/${enc(done[i].name)}`; },
     });
     state.charts.slice.push(chart);
     return chart.drawn;
@@ -711,7 +723,7 @@ function drawEdf(state, done) {
   const chart = Charts.history(div, {
     x, y, names: sorted.map((t) => t.name), line: { x, y }, lineLabel: "fraction at or below",
     xLabel: exp.objective.objectiveMetricName, yLabel: "cumulative fraction of trials",
-    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(sorted[i].name)}`; },
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.ref)}/trials/${enc(sorted[i].name)}`; },
   });
   state.charts.edf = chart;
   return chart.drawn;
@@ -837,7 +849,7 @@ function renderRows(state) {
     const t = rows[i];
     body.push(el("tr", { class: t.name === state.bestName ? "best" : null, dataset: { trial: t.name } }, columns.map(([key]) => {
       const v = cellValue(t, key);
-      if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.name)}/trials/${enc(t.name)}` }, t.name));
+      if (key === "name") return el("td", {}, el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(t.name)}` }, t.name));
       if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
       if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
       if (key === "message") return el("td", { class: "failure", title: v || "" }, v || "");
