@@ -519,9 +519,8 @@ function drawGraphs(state, first) {
   let sum = 0;
   for (const t of done) sum += t.index * 31 + t.objective;
   const signature = done.length + ":" + sum;
-  if (first) loadCurves(state);
   if (signature === state.graphSignature) {
-    if (first) document.body.dataset.graphs = "drawn";
+    if (first) { document.body.dataset.graphs = "drawn"; loadCurves(state); }
     return;
   }
   const wait = state.graphsAt + GRAPH_MIN_MS - Date.now();
@@ -539,7 +538,8 @@ function drawGraphs(state, first) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
   }
-  Promise.all(drawn).then(() => { if (view === state) document.body.dataset.graphs = "drawn"; });
+  // The learning curves (a larger answer) once the other graphs are drawn.
+  Promise.all(drawn).then(() => { if (view === state) { document.body.dataset.graphs = "drawn"; if (first) loadCurves(state); } });
 }
 
 function emptyGraph(div, text) {

@@ -880,6 +880,9 @@ const Charts = (() => {
 
   // ---------------------------------------------------------------- intermediate values
 
+  /** Points of curves drawn per animation frame. */
+  const CURVE_CHUNK = 15000;
+
   /** How each status's curves are drawn, and their legend. */
   const CURVE_STYLES = {
     EarlyStopped: { colour: "#e8590c", dash: [5, 3], label: "early-stopped (\u00d7 where it stopped)" },
@@ -968,14 +971,20 @@ const Charts = (() => {
       for (const key of order) {
         const style = CURVE_STYLES[key];
         const list = groups[key];
-        for (let k = 0; k < list.length; k += CHUNK) {
+        // About CURVE_CHUNK points a frame, whatever the curves' lengths.
+        let k = 0;
+        while (k < list.length) {
+          const start = k;
+          let points = 0;
+          while (k < list.length && (points === 0 || points + list[k].steps.length <= CURVE_CHUNK)) points += list[k++].steps.length;
+          const part = list.slice(start, k);
           steps.push(() => {
             ctx.globalAlpha = key === "Running" ? Math.max(alpha, 0.8) : alpha;
             ctx.strokeStyle = style.colour;
             ctx.lineWidth = key === "Running" ? 2 : 1.2;
             ctx.setLineDash(style.dash);
             ctx.beginPath();
-            for (const s of list.slice(k, k + CHUNK)) this.trace(ctx, s);
+            for (const s of part) this.trace(ctx, s);
             ctx.stroke();
             ctx.setLineDash([]);
             ctx.globalAlpha = 1;
