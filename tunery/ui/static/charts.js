@@ -738,11 +738,13 @@ const Charts = (() => {
     constructor(div, options) {
       super(div);
       this.options = options;
-      const m = this.margin = { l: 70, r: 96, t: 30, b: 42 };
-      this.plotW = this.width - m.l - m.r;
-      this.plotH = this.height - m.t - m.b;
       this.xr = axisRange(options.x);
       this.yr = axisRange(options.y);
+      // Room on the left for the y axis' longest tick (category names can be long).
+      const longest = Math.max(0, ...axisTicks(options.y, ...this.yr).map(([, text]) => text.length));
+      const m = this.margin = { l: Math.min(220, Math.max(70, 30 + longest * 6.6)), r: 96, t: 30, b: 42 };
+      this.plotW = this.width - m.l - m.r;
+      this.plotH = this.height - m.t - m.b;
       this.zr = extent(options.z);
       this.grid();
       this.drawOverlay();
