@@ -770,6 +770,25 @@ def test_intermediate_values_draw_every_curve_and_mark_the_early_stops(
     )
     assert "3 early-stopped" in page.locator("#intermediate-note").inner_text()
     _shot_of(page, "#intermediate", tmp_path, "intermediate")
+    # Hover the last point of an early-stopped curve: its trial, step and value; a click opens it.
+    name = early[0]
+    x, y = page.evaluate(
+        """(name) => {
+      const chart = document.getElementById("intermediate").tuneryChart;
+      const s = chart.options.series.find((c) => c.name === name);
+      const box = chart.canvas.getBoundingClientRect();
+      const i = s.steps.length - 1;
+      return [box.left + chart.px(s.steps[i]), box.top + chart.py(s.values[i])];
+    }""",
+        name,
+    )
+    page.mouse.move(x, y)
+    tip = page.locator("#intermediate .chart-tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().startswith(f"{name} (EarlyStopped) step {len(stored[name]) - 1}: ")
+    page.mouse.click(x, y)
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-name").inner_text() == name
 
 
 def test_intermediate_values_follow_a_running_trial(site: tuple[str, Store], page: Any) -> None:

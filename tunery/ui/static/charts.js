@@ -684,7 +684,16 @@ const Charts = (() => {
       const box = chart.canvas.getBoundingClientRect();
       return [ev.clientX - box.left, ev.clientY - box.top];
     };
+    // At most one search a frame (a chart may hold hundreds of thousands of points).
+    let pending = null;
+    let scheduled = false;
     chart.overlay.addEventListener("mousemove", (ev) => {
+      pending = ev;
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(() => { scheduled = false; const e = pending; pending = null; if (e) move(e); });
+    });
+    const move = (ev) => {
       const [mx, my] = at(ev);
       const [i, text] = nearest(mx, my);
       if (i < 0) { tip.hidden = true; chart.overlay.style.cursor = ""; return; }
@@ -693,8 +702,8 @@ const Charts = (() => {
       tip.style.top = Math.max(0, my - 28) + "px";
       tip.hidden = false;
       chart.overlay.style.cursor = onClick ? "pointer" : "";
-    });
-    chart.overlay.addEventListener("mouseleave", () => { tip.hidden = true; });
+    };
+    chart.overlay.addEventListener("mouseleave", () => { pending = null; tip.hidden = true; });
     chart.overlay.addEventListener("click", (ev) => {
       const [i] = nearest(...at(ev));
       if (i >= 0 && onClick) onClick(i);
