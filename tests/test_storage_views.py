@@ -198,3 +198,15 @@ def test_metric_curves_group_each_trials_observations_in_stored_order(store: Sto
     since = views.metric_curves(store, "exp", "acc", changed_since=(5, 22.0)).curves
     assert [c.name for c in since] == ["exp-0002", "exp-0004"]
     assert views.metric_curves(store, "other", "loss").curves == []
+
+
+def test_active_curve_marks_move_with_every_point_of_a_running_trial(store: Store) -> None:
+    _bulk_trials(store)
+    _observe(store, "exp-0002", [("loss", 0, 1.0)])
+    _observe(store, "exp-0000", [("loss", 0, 1.0)])  # finished: not in the marks
+    before = views.active_curve_marks(store, "exp", "loss")
+    assert [m[:2] for m in before] == [("exp-0002", 1)]
+    _observe(store, "exp-0002", [("loss", 1, 1.0)])  # the same value: the summary may not move
+    after = views.active_curve_marks(store, "exp", "loss")
+    assert [m[:2] for m in after] == [("exp-0002", 2)] and after[0][2] > before[0][2]
+    assert views.active_curve_marks(store, "exp", "acc") == ()

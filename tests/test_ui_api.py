@@ -265,9 +265,15 @@ def test_bulk_observations_downsample_long_curves_and_follow_the_cursor(
     polled = client.get(f"/api/experiments/curvy/observations?after={data['cursor']}").json()
     assert polled["full"] is False and [t["name"] for t in polled["trials"]] == [long]
     assert 50 < len(polled["trials"][0]["steps"]) <= 200  # the default points per trial
-    # The full answer is kept while nothing changes, and built again when a curve grows.
+    # The full answer is kept while nothing changes, and built again when a curve grows, even
+    # by a point that leaves the trial's summary as it was.
+    assert client.get("/api/experiments/curvy/observations?points=50").json() == data
     store.add_observations(
-        "curvy", long, [Observation(long, "score", 1.0, 500)], metrics={}, cursor=None
+        "curvy",
+        long,
+        [Observation(long, "score", values[-1], 500)],
+        metrics={"score": MetricSummary(0.0, 99.0, values[-1])},
+        cursor=None,
     )
     again = client.get("/api/experiments/curvy/observations?points=50").json()
     assert again["trials"][0]["stored"] == 501 and again["trials"][0]["steps"][-1] == 500

@@ -31,6 +31,7 @@ __all__ = [
     "TrialMarks",
     "TrialRow",
     "TrialRows",
+    "active_curve_marks",
     "best_trial",
     "count_trials",
     "metric_curves",
@@ -493,3 +494,26 @@ def metric_curves(
         rows = conn.execute(query).all()
         marks = _marks(conn, experiment)
     return MetricCurves(curves=[Curve(*row) for row in rows], **marks)
+
+
+def active_curve_marks(store: SqlStore, experiment: str, metric: str) -> tuple[Any, ...]:
+    """Where the active trials' curves of ``metric`` stand: ``(trial, count, largest id)``
+    each, by name.  A running trial may store a point without changing its summary (the same
+    value again); a reader that keeps :func:`metric_curves`' answer checks these too."""
+    o, c = observations, trials.c
+    active = sa.select(c.name).where(
+        c.experiment == experiment,
+        c.status.in_([s.value for s in TrialCondition if s.is_active]),
+    )
+    query = (
+        sa.select(o.c.trial_name, sa.func.count(), sa.func.max(o.c.id))
+        .where(
+            o.c.experiment == experiment,
+            o.c.metric_name == metric,
+            o.c.trial_name.in_(active),
+        )
+        .group_by(o.c.trial_name)
+        .order_by(o.c.trial_name)
+    )
+    with store._read() as conn:
+        return tuple(tuple(row) for row in conn.execute(query))

@@ -289,6 +289,12 @@ def curves_body(
     return head[:-1] + ',"trials":[' + ",".join(parts) + "]}"
 
 
+def active_curves(store: Store, experiment: str, metric: str) -> Hashable:
+    """Where the running trials' curves of ``metric`` stand (part of what a kept
+    ``/observations`` answer depends on, besides :func:`version`)."""
+    return views.active_curve_marks(store, experiment, metric)
+
+
 def version(store: Store, experiment: str, created_time: float | None) -> Hashable:
     """What a full trial list depends on, read cheaply: when it is unchanged, so is the list.
 

@@ -235,7 +235,11 @@ def experiment_observations(
     def build() -> str:
         return queries.curves_body(ui.store, name, chosen, points, after=cursor)
 
-    key = None if cursor else ("curves", chosen, points)
+    # Kept while the trials are unchanged and the running ones' curves too (a point may come
+    # with no change to a trial's summary).
+    key = None
+    if not cursor:
+        key = ("curves", chosen, points, queries.active_curves(ui.store, name, chosen))
     return Response(ui.body(name, key, build), media_type="application/json")
 
 
