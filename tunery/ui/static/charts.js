@@ -845,9 +845,12 @@ const Charts = (() => {
           }
         }
       }];
+      // Few trials: white dots ringed; many: small translucent dark ones (the surface shows).
+      const many = z.length > 300;
+      const r = many ? 1.3 : 3;
       for (let k = 0; k < z.length; k += CHUNK) {
         steps.push(() => {
-          ctx.fillStyle = "rgba(255,255,255,0.9)";
+          ctx.fillStyle = many ? "rgba(29,35,43,0.3)" : "rgba(255,255,255,0.9)";
           ctx.strokeStyle = "#1d232b";
           ctx.lineWidth = 1;
           ctx.beginPath();
@@ -855,11 +858,11 @@ const Charts = (() => {
             if (!Number.isFinite(x.values[i]) || !Number.isFinite(y.values[i])) continue;
             const cx = this.px(x.values[i]);
             const cy = this.py(y.values[i]);
-            ctx.moveTo(cx + 3, cy);
-            ctx.arc(cx, cy, 3, 0, 2 * Math.PI);
+            ctx.moveTo(cx + r, cy);
+            ctx.arc(cx, cy, r, 0, 2 * Math.PI);
           }
           ctx.fill();
-          ctx.stroke();
+          if (!many) ctx.stroke();
         });
       }
       if (best >= 0 && Number.isFinite(x.values[best]) && Number.isFinite(y.values[best])) {
