@@ -1,5 +1,6 @@
 """Cached virtualenvs for packages_to_install: real venvs and real pip, offline (a wheel built
-here, served from a local directory or a local PEP 503 index)."""
+here, served from a local directory or a local PEP 503 index).  The tests that build an
+environment take seconds each and are marked ``integration``."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ def test_malformed_arguments_are_user_errors(
     assert not cache.exists()
 
 
+@pytest.mark.integration  # a real venv and pip: seconds
 def test_an_env_with_an_installed_package_inherits_tunery_and_is_reused(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +140,7 @@ def test_an_env_with_an_installed_package_inherits_tunery_and_is_reused(
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
 
 
+@pytest.mark.integration  # a real venv and pip: seconds
 def test_a_package_from_find_links_goes_into_the_env_only(offline: Path) -> None:
     python = python_for([f"{DEMO}==1.0"])
     where = run(python, "import tunery_demo_pkg as m; print(m.VALUE, m.__file__)")
@@ -147,6 +150,7 @@ def test_a_package_from_find_links_goes_into_the_env_only(offline: Path) -> None
     assert base.returncode != 0  # tunery's own environment is untouched
 
 
+@pytest.mark.integration  # a real venv and pip: seconds
 def test_index_urls_are_passed_to_pip(cache: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     project = index / DEMO
@@ -157,6 +161,7 @@ def test_index_urls_are_passed_to_pip(cache: Path, tmp_path: Path) -> None:
     assert run(python, "import tunery_demo_pkg as m; print(m.VALUE)") == "42"
 
 
+@pytest.mark.integration  # a real venv and pip: seconds
 def test_a_package_that_cannot_exist_is_one_line_and_leaves_nothing(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +178,20 @@ def test_a_package_that_cannot_exist_is_one_line_and_leaves_nothing(
     assert [p.name for p in cache.iterdir() if p.is_dir()] == []  # the half-built env is gone
 
 
+@pytest.mark.integration  # a real venv and pip: seconds
+def test_an_unreachable_index_says_so(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_RETRIES", "1")  # pip says why in its retry warning
+    monkeypatch.setenv("PIP_NO_INDEX", "0")
+    with pytest.raises(UserInputError) as info:
+        python_for([DEMO], ["http://127.0.0.1:9/simple"])  # the discard port: refused
+    text = str(info.value)
+    assert "\n" not in text
+    assert f"pip could not install {DEMO}: http://127.0.0.1:9/simple cannot be reached" in text
+    assert "give a reachable index in pip_index_urls" in text
+    assert [p.name for p in cache.iterdir() if p.is_dir()] == []
+
+
+@pytest.mark.integration  # a real venv and pip: seconds
 def test_a_half_built_env_is_never_reused(offline: Path) -> None:
     env_dir = Path(os.environ[CACHE_ENV]) / env_key([DEMO])
     (env_dir / "bin").mkdir(parents=True)

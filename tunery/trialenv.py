@@ -201,7 +201,9 @@ def _remove(path: str) -> None:
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env.pop("PYTHONHOME", None)
+    # Settings that would install somewhere else than into the environment.
+    for name in ("PYTHONHOME", "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT"):
+        env.pop(name, None)
     return subprocess.run(
         argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
     )
@@ -254,11 +256,30 @@ def _install(env_dir: str, packages: list[str], urls: list[str]) -> None:
     proc = _run([*argv, *packages])
     if proc.returncode != 0:
         where = urls[0] if urls else "the package index"
+        error = _last_error(proc)
+        offline = "; install them into tunery's own environment and leave them out of " + _FIELD
+        if any(sign in proc.stderr for sign in _UNREACHABLE):
+            raise UserInputError(
+                f"{_FIELD}: pip could not install {clip(', '.join(packages))}: {where} cannot "
+                f"be reached ({error})",
+                "connect to the network or give a reachable index in pip_index_urls" + offline,
+            )
         raise UserInputError(
-            f"{_FIELD}: pip could not install {clip(', '.join(packages))}: {_last_error(proc)}",
-            f"check the names and versions, and that {where} is reachable (offline: install "
-            "them into tunery's own environment and leave them out of packages_to_install)",
+            f"{_FIELD}: pip could not install {clip(', '.join(packages))}: {error}",
+            f"check the names and versions, and that {where} is reachable{offline}",
         )
+
+
+#: What pip says when it cannot reach an index (in its retry warnings).
+_UNREACHABLE = (
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "ProxyError",
+    "ConnectTimeoutError",
+    "Network is unreachable",
+)
 
 
 def _last_error(proc: subprocess.CompletedProcess[str]) -> str:
