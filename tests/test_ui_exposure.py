@@ -356,7 +356,7 @@ def test_schemathesis_finds_the_document_true(
         )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]
-    assert "12 selected / 12 total" in output
+    assert "13 selected / 13 total" in output
     assert re.search(r"\d+ generated, \d+ passed", output), output[-3000:]
 
 
