@@ -83,6 +83,9 @@ def create_app(
             "name the server answers to get 421."
         ),
         version="1",
+        # /docs is the page's own (tunery.ui.routes.page): FastAPI's loads from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     ui = UIState(
         store=store,

@@ -203,8 +203,8 @@ def delete_experiment(
     ] = False,
 ) -> Response:
     """Delete an experiment with its trials, observations and algorithm state, as `tunery
-    delete` does; its trial directories stay on disk (``runsDir``).  A running experiment is
-    refused (409) unless ``force=true``."""
+    delete` does; its trial directories stay on disk (`runsDir`).  A running experiment (a
+    live controller, or trials still active) is refused (409) unless `force=true`."""
     try:
         done = removal.delete_experiment(ui.store, name, ui.clock, force=force)
     except removal.StillRunning as exc:
