@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -141,6 +142,23 @@ def test_docs_render_every_operation_offline_and_try_it_works(
         listing.locator("button.try-send").click()
         listing.locator(".try-status[data-status='200']").wait_for()
         assert '"name": "documented"' in listing.locator("pre.try-answer").inner_text()
+
+        # A body: an experiment created from YAML typed into the form.
+        create_op = page.locator("section.operation[data-operation='POST /api/experiments']")
+        create_op.locator("summary").click()
+        create_op.locator("select.try-type").select_option("application/yaml")
+        create_op.locator("textarea.try-body").fill(
+            yaml.safe_dump(native_doc("from-docs", SCORE_IS_X))
+        )
+        create_op.locator("button.try-send").click()
+        create_op.locator(".try-status[data-status='401']").wait_for()
+        page.fill("#token-input", TOKEN)
+        page.click("#token-form button")
+        create_op.locator("button.try-send").click()
+        create_op.locator(".try-status[data-status='201']").wait_for()
+        assert store.find_experiment("from-docs") is not None
+        page.fill("#token-input", "")
+        page.click("#token-form button")  # the token forgotten again
 
         delete.locator("summary").click()
         delete.locator("input[name='name']").fill("documented")

@@ -115,9 +115,13 @@ def test_the_list_sorts_filters_and_remembers(
     assert _names(page) == ["alpha-mnist", "gamma-mnist", "beta-cifar", "delta"]
     page.click(header.format("status"))
     assert _names(page) == ["delta", "beta-cifar", "gamma-mnist", "alpha-mnist"]
-    page.click(header.format("created"))
-    page.click(header.format("created"))
+    # From the keyboard: Enter on a focused header sorts, and the header keeps the focus.
+    page.focus(header.format("created"))
+    page.keyboard.press("Enter")
+    assert _names(page) == ["beta-cifar", "gamma-mnist", "alpha-mnist", "delta"]
+    page.keyboard.press("Enter")
     assert _names(page) == ["delta", "alpha-mnist", "gamma-mnist", "beta-cifar"]
+    assert page.evaluate("document.activeElement.dataset.key") == "created"
 
     page.fill("#list-filter", "MNIST")
     assert _names(page) == ["alpha-mnist", "gamma-mnist"]

@@ -93,6 +93,7 @@ async function showList(query) {
   try { experiments = await api("/api/experiments"); } catch (err) { return failView(err); }
   if (view !== state) return;
   state.experiments = experiments;
+  state.text = JSON.stringify(experiments);
   if (experiments.length === 0) {
     main.replaceChildren(el("div", { class: "card" }, el("h1", {}, "Experiments"),
       el("p", { class: "muted" }, "No experiments yet: run one with `tunery run FILE`, or ", el("a", { href: "#/create" }, "create one"), ".")));
@@ -142,7 +143,9 @@ function renderList(state) {
     dataset: { key: c.key },
     title: "sort by " + c.label,
     "aria-sort": c.key === s.sort.key ? (s.sort.desc ? "descending" : "ascending") : null,
-    onclick: () => { s.sort = { key: c.key, desc: s.sort.key === c.key ? !s.sort.desc : false }; renderList(state); },
+    tabindex: 0,
+    onclick: () => sortListBy(state, c.key),
+    onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortListBy(state, c.key); } },
   }, c.label)));
   const rows = shown.map((e) => state.rows.get(e.name));
   const n = state.nodes;
@@ -150,6 +153,16 @@ function renderList(state) {
   n.tbody.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: LIST_COLUMNS.length, class: "muted" }, "No experiment matches the filter."))]));
   n.count.textContent = `${shown.length} of ${state.experiments.length} experiments`;
   rememberList(s);
+}
+
+/** Sort by the column `key`; again by the same column reverses the order.  The header keeps
+ * the keyboard focus (Enter or Space sorts). */
+function sortListBy(state, key) {
+  const s = state.settings;
+  const focused = document.activeElement && document.activeElement.matches("#experiments th");
+  s.sort = { key, desc: s.sort.key === key ? !s.sort.desc : false };
+  renderList(state);
+  if (focused) state.nodes.table.querySelector(`th[data-key="${key}"]`).focus();
 }
 
 function scheduleListPoll(state) {
@@ -160,8 +173,13 @@ function scheduleListPoll(state) {
     try {
       const experiments = await api("/api/experiments");
       if (view !== state) return;
-      state.experiments = experiments;
-      buildListRows(state);
+      // Rows are built again only when something changed (a long list stays calm while polled).
+      const text = JSON.stringify(experiments);
+      if (text !== state.text) {
+        state.text = text;
+        state.experiments = experiments;
+        buildListRows(state);
+      }
     } catch (err) {
       if (view !== state) return;
       notice("update failed: " + err.message, true);
