@@ -21,9 +21,13 @@ from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, json_response
 from tunery.ui.schemas import (
     CURSOR_PATTERN,
     CURVE_POINTS,
+    CURVES_POINTS,
     ERRORS,
     MAX_CURVE_POINTS,
+    MAX_CURVES_POINTS,
     AfterQuery,
+    CurvesOut,
+    ErrorOut,
     ObservationPageOut,
     SortQuery,
     StatusQuery,
@@ -78,16 +82,16 @@ def _sort(sort: str | None) -> tuple[str, bool] | None:
 
 def _rows(
     ui: UIState,
-    name: str,
     after: str | None,
     status: str | None,
     sort: str | None,
     limit: int | None = None,
     offset: int = 0,
-) -> Callable[[], queries.TrialPage]:
-    """Check the arguments now; read the trials when the answer is called."""
+) -> Callable[[str], queries.TrialPage]:
+    """Check the arguments now; read the trials of the experiment (its key) when the answer
+    is called."""
     cursor, statuses, key = _after(after), _statuses(status), _sort(sort)
-    return lambda: queries.trial_page(
+    return lambda name: queries.trial_page(
         ui.store, name, after=cursor, statuses=statuses, sort=key, limit=limit, offset=offset
     )
 
@@ -142,11 +146,11 @@ def list_trials(
     come twice; merge by name), and the counts by status of all trials, with which a
     client checks its merged copy (reload without ``after`` when they disagree).
     """
+    read = _rows(ui, after, status, sort, limit, offset)
     name = ui.store.resolve(name, namespace)  # the store key from here on
-    read = _rows(ui, name, after, status, sort, limit, offset)
 
     def build() -> str:
-        page = read()
+        page = read(name)
         data = {
             "experiment": name,
             "cursor": page.cursor.encode(),
@@ -181,13 +185,67 @@ def trial_columns(
     times are milliseconds since the epoch.  ``after`` and the answer's ``cursor`` and
     ``counts`` work as in ``/trials``.
     """
-    name = ui.store.resolve(name, namespace)  # the store key from here on
     cursor, statuses = _after(after), _statuses(status)
+    name = ui.store.resolve(name, namespace)  # the store key from here on
 
     def build() -> str:
         return queries.columns_body(ui.store, name, after=cursor, statuses=statuses)
 
     key = None if cursor else ("columns", status)
+    return Response(ui.body(name, key, build), media_type="application/json")
+
+
+@router.get(
+    "/api/experiments/{name}/observations",
+    response_model=CurvesOut,
+    responses={
+        404: {"model": ErrorOut, "description": "No experiment of that name, or no metric."}
+    },
+    tags=["trials"],
+)
+def experiment_observations(
+    name: str,
+    ui: UI,
+    namespace: NamespaceQuery = None,
+    metric: Annotated[
+        str | None,
+        Query(max_length=200, description="A metric of the experiment; default: the objective."),
+    ] = None,
+    points: Annotated[
+        int,
+        Query(ge=4, le=MAX_CURVES_POINTS, description="Points per trial at most."),
+    ] = CURVES_POINTS,
+    after: AfterQuery = None,
+) -> Response:
+    """Every trial's curve of one metric in one answer (the intermediate-values chart).
+
+    ``metric`` is the objective's or one of the additional metrics (another name: 404).
+    A curve with more than ``points`` observations is downsampled (its first and last points,
+    and the lowest and highest of each stretch between); ``/trials/{trial}/observations``
+    pages through every stored one.  ``after`` and the answer's ``cursor`` and ``counts``
+    work as in ``/trials``: only the curves of the trials changed since.
+    """
+    cursor = _after(after)
+    name = ui.store.resolve(name, namespace)  # the store key from here on
+    exp = ui.store.get_experiment(name)
+    objective = exp.spec.objective
+    known = [objective.objective_metric_name, *objective.additional_metric_names]
+    chosen = objective.objective_metric_name if metric is None else metric
+    if chosen not in known:
+        raise BadInput(
+            f"metric: {chosen[:60]!r} is not a metric of experiment {name!r}; "
+            f"use one of {', '.join(known)}",
+            404,
+        )
+
+    def build() -> str:
+        return queries.curves_body(ui.store, name, chosen, points, after=cursor)
+
+    # Kept while the trials are unchanged and the running ones' curves too (a point may come
+    # with no change to a trial's summary).
+    key = None
+    if not cursor:
+        key = ("curves", chosen, points, queries.active_curves(ui.store, name, chosen))
     return Response(ui.body(name, key, build), media_type="application/json")
 
 
@@ -208,11 +266,11 @@ def export_json(
     sort: SortQuery = None,
 ) -> Response:
     """Every trial as a JSON list (``tunery trials --json``'s shape, and more)."""
+    read = _rows(ui, None, status, sort)
     name = ui.store.resolve(name, namespace)  # the store key from here on
-    read = _rows(ui, name, None, status, sort)
 
     def build() -> str:
-        return json.dumps(read().trials, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(read(name).trials, separators=(",", ":"), ensure_ascii=False)
 
     response = Response(
         ui.body(name, ("export", status, sort), build), media_type="application/json"
@@ -235,11 +293,11 @@ def export_csv(
     sort: SortQuery = None,
 ) -> Response:
     """Every trial as CSV: one column per parameter and per metric summary."""
+    read = _rows(ui, None, status, sort)
     name = ui.store.resolve(name, namespace)  # the store key from here on
-    read = _rows(ui, name, None, status, sort)
     exp = ui.store.get_experiment(name)
     return Response(
-        wire.csv_text(exp, read().trials),
+        wire.csv_text(exp, read(name).trials),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-trials.csv"'},
     )
