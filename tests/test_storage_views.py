@@ -160,3 +160,53 @@ def test_best_trial_and_summaries(store: Store) -> None:
     assert summaries["exp"]["Succeeded"] == (2, 0.25, 0.1 + 0.2)
     assert summaries["exp"]["Running"] == (1, None, None)
     assert "Killed" not in summaries["exp"]
+
+
+def _progress_trials(store: Store) -> None:
+    """Trials of every kind for :func:`views.progress`, with observations of ``loss``."""
+    from tunery.model import Observation, TrialReason
+
+    store.create_experiment(make_experiment())
+    for trial in (
+        make_trial(0, status=C.SUCCEEDED, objective=0.5, start_time=10.0, completion_time=14.0),
+        make_trial(1, status=C.EARLY_STOPPED, objective=0.2, start_time=11.0,
+                   completion_time=13.0),
+        make_trial(2, status=C.FAILED, start_time=12.0, completion_time=18.0),
+        make_trial(3, status=C.KILLED, reason=TrialReason.INTERRUPTED.value, start_time=12.0,
+                   completion_time=30.0),
+        make_trial(4, status=C.KILLED, reason="Killed", start_time=13.0, completion_time=15.0),
+        make_trial(5, status=C.RUNNING, parameters={"x": 0.25}, start_time=20.0),
+        make_trial(6, status=C.RUNNING, start_time=21.0),
+        make_trial(7, status=C.CREATED),
+    ):  # fmt: skip
+        store.create_trial(trial)
+    for step, value in enumerate([3.0, 2.0, None, 1.5]):
+        store.add_observations(
+            "exp",
+            "exp-0005",
+            [Observation("exp-0005", "loss", value, step), Observation("exp-0005", "acc", 9.0, 7)],
+            metrics={"loss": MetricSummary(1.5, 3.0, value)},
+            cursor=None,
+        )
+
+
+def test_progress_reads_counts_durations_active_trials_and_best(store: Store) -> None:
+    _progress_trials(store)
+    got = views.progress(store, "exp", Objective(ObjectiveType.MINIMIZE, "loss"))
+    assert got.counts["Killed"] == 2 and got.interrupted == 1
+    assert got.counts["Running"] == 2 and got.counts["Created"] == 1
+    # Ctrl-C's trial (18 s) is not a duration: 4 + 2 + 6 + 2 seconds over four trials.
+    assert (got.timed, got.busy_seconds) == (4, pytest.approx(14.0))
+    assert [(r.name, r.status, r.parameters) for r in got.active] == [
+        ("exp-0005", "Running", {"x": 0.25}),
+        ("exp-0006", "Running", {"x": 6.5}),
+        ("exp-0007", "Created", {"x": 7.5}),
+    ]
+    # The last stored observation of the objective metric, whatever the other metrics say.
+    assert got.latest == {"exp-0005": (1.5, 3)}
+    # Early-stopped trials count as results: minimize picks 0.2.
+    assert got.best == ("exp-0001", 0.2, {"x": 1.5})
+    maximize = views.progress(store, "exp", Objective(ObjectiveType.MAXIMIZE, "loss"))
+    assert maximize.best == ("exp-0000", 0.5, {"x": 0.5})
+    nothing = views.progress(store, "nothing", Objective(ObjectiveType.MINIMIZE, "loss"))
+    assert (nothing.timed, nothing.active, nothing.latest, nothing.best) == (0, [], {}, None)

@@ -320,12 +320,12 @@ def snapshot_of_trials(
     """The snapshot of a list of trials (``latest``: a trial's last (value, step) of the
     objective metric)."""
     trials = list(trials)
-    counts: dict[str, int] = {}
+    counts = {s.value: 0 for s in TrialCondition}
     interrupted = timed = 0
     busy = 0.0
     running = []
     for t in trials:
-        counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        counts[t.status.value] += 1
         killed_by_ctrl_c = t.status is TrialCondition.KILLED and t.reason == TrialReason.INTERRUPTED
         interrupted += killed_by_ctrl_c
         if t.status.is_active:
@@ -451,10 +451,13 @@ def event_line(kind: str, trial: Trial | None, spec: ExperimentSpec, **extra: An
         return f"{'Started':>18} {trial.name}  {params}".rstrip()
     if kind == "best":
         return f"{'New best':>18} {trial.name}  {metric}={format_value(trial.objective)}  {params}"
-    value = f"{metric}={format_value(trial.objective)}" if trial.objective is not None else ""
     status = trial.status.value
-    extra_text = "" if status == "Succeeded" else f" ({trial.reason}: {trial.message})"
-    return f"{status:>18} {trial.name}  {params}  {value}{extra_text}"
+    line = f"{status:>18} {trial.name}  {params}"
+    if trial.objective is not None:
+        line += f"  {metric}={format_value(trial.objective)}"
+    if status != "Succeeded":
+        line += f"  ({trial.reason}: {trial.message})"
+    return line
 
 
 class EventLog:
