@@ -32,7 +32,7 @@ from tunery.model import (
 )
 
 if TYPE_CHECKING:
-    from tunery.controller import TrialEvent
+    from tunery.controller import Controller, TrialEvent
     from tunery.storage.base import BaseStore
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "LiveDisplay",
     "RunningTrial",
     "Snapshot",
+    "drive_live",
     "eta",
     "event_line",
     "format_duration",
@@ -396,6 +397,21 @@ class LiveDisplay:
             self._live = None
 
 
+def drive_live(controller: Controller, console: Any, events: EventLog) -> None:
+    """Tick ``controller`` until its experiment completes, under a :class:`LiveDisplay`.
+
+    ``events``: the controller's ``on_event``; a tick with events (a trial started or ended)
+    reads the store again at once, so the display never lags behind the lines printed above.
+    Ctrl-C (KeyboardInterrupt) stops the display and goes on up.
+    """
+    with LiveDisplay(console, controller.store, controller.experiment) as display:
+        seen = events.count
+        while not controller.tick():
+            display.update(force=events.count != seen)
+            seen = events.count
+            controller._idle()
+
+
 def render(snapshot: Snapshot | None, *, elapsed: float, now: float) -> Any:
     """The rich renderable of :func:`status_lines`, with a progress bar on the first line."""
     from rich.console import Group
@@ -475,6 +491,8 @@ class EventLog:
         self.every_event = every_event
         self.best: float | None = None
         self.started = time.monotonic()
+        #: How many events came: a live display reads the store again when it changed.
+        self.count = 0
 
     def seed(self, trials: Sequence[Trial]) -> None:
         best = best_trial(self.spec.objective, list(trials))
@@ -486,6 +504,7 @@ class EventLog:
     def __call__(self, event: TrialEvent) -> None:
         from tunery.controller import TrialEventKind
 
+        self.count += 1
         trial = event.trial
         if event.kind is TrialEventKind.STARTED and trial is not None:
             if self.every_event:

@@ -26,7 +26,7 @@ from tunery.cli._common import (
     _trials_table,
     main,
 )
-from tunery.progress import EventLog, LiveDisplay
+from tunery.progress import EventLog, drive_live
 
 log = logging.getLogger("tunery")
 
@@ -117,11 +117,8 @@ def _drive(
                 f"trial output under {experiment.runs_dir}",
                 markup=True,
             )
-        if show_live:
-            with LiveDisplay(console, store, controller.experiment) as display:
-                while not controller.tick():
-                    display.update()
-                    controller._idle()
+        if show_live and events is not None:
+            drive_live(controller, console, events)
         else:
             while not controller.tick():
                 controller._idle()
