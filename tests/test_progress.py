@@ -260,6 +260,40 @@ def test_sql_and_in_memory_stores_give_the_same_snapshot(tmp_path: Path) -> None
     sql.close()
 
 
+def test_a_reader_reads_what_changed_and_agrees_with_a_fresh_read(tmp_path: Path) -> None:
+    from tunery.progress import SnapshotReader
+    from tunery.storage import TrialChange
+
+    sql = Store(str(tmp_path / "t.db"))
+    exp = _fill(sql)
+    reader = SnapshotReader(sql, exp)
+    first = reader.read()
+    assert first == read_snapshot(sql, exp)
+    # exp-0003 finishes with a new best, exp-0004 is interrupted, two new trials come: one
+    # already finished (a tie with the best: the earlier index stays best), one running.
+    sql.update_trial(
+        "exp", "exp-0003", TrialChange(status=C.SUCCEEDED, objective=0.1, completion_time=9.0)
+    )
+    sql.update_trial(
+        "exp", "exp-0004", TrialChange(status=C.KILLED, reason=TrialReason.INTERRUPTED.value)
+    )
+    sql.create_trial(
+        make_trial(5, status=C.SUCCEEDED, objective=0.1, start_time=3.0, completion_time=4.0)
+    )
+    sql.create_trial(make_trial(6, status=C.RUNNING, start_time=8.0))
+    again = reader.read()
+    assert (
+        again
+        == read_snapshot(sql, exp)
+        == snapshot_of_trials(exp.spec, "exp", sql.list_trials("exp"))
+    )
+    assert (again.completed, again.interrupted, again.timed, again.busy_seconds) == (4, 2, 4, 9.0)
+    assert (again.best_name, again.best_value) == ("exp-0003", 0.1)
+    assert [r.name for r in again.running] == ["exp-0006"]
+    assert reader.read() == again  # nothing changed: the same
+    sql.close()
+
+
 # ------------------------------------------------------------------ tunery run, for real
 
 #: A trial of about 1.2 s that reports ``score`` four times.

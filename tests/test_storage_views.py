@@ -190,23 +190,19 @@ def _progress_trials(store: Store) -> None:
         )
 
 
-def test_progress_reads_counts_durations_active_trials_and_best(store: Store) -> None:
+def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
+    store: Store,
+) -> None:
     _progress_trials(store)
-    got = views.progress(store, "exp", Objective(ObjectiveType.MINIMIZE, "loss"))
-    assert got.counts["Killed"] == 2 and got.interrupted == 1
-    assert got.counts["Running"] == 2 and got.counts["Created"] == 1
-    # Ctrl-C's trial (18 s) is not a duration: 4 + 2 + 6 + 2 seconds over four trials.
-    assert (got.timed, got.busy_seconds) == (4, pytest.approx(14.0))
-    assert [(r.name, r.status, r.parameters) for r in got.active] == [
-        ("exp-0005", "Running", {"x": 0.25}),
-        ("exp-0006", "Running", {"x": 6.5}),
-        ("exp-0007", "Created", {"x": 7.5}),
-    ]
-    # The last stored observation of the objective metric, whatever the other metrics say.
+    got = views.progress(store, "exp", "loss")
+    assert [r.name for r in got.rows] == [f"exp-{i:04d}" for i in range(8)]
+    assert got.rows[3] == ("exp-0003", 3, "Killed", "Interrupted", {"x": 3.5}, None, 12.0, 30.0)
+    assert got.rows[5].parameters == {"x": 0.25} and got.rows[0].objective == 0.5
+    # The last stored observation of the metric, for the active trials only.
     assert got.latest == {"exp-0005": (1.5, 3)}
-    # Early-stopped trials count as results: minimize picks 0.2.
-    assert got.best == ("exp-0001", 0.2, {"x": 1.5})
-    maximize = views.progress(store, "exp", Objective(ObjectiveType.MAXIMIZE, "loss"))
-    assert maximize.best == ("exp-0000", 0.5, {"x": 0.5})
-    nothing = views.progress(store, "nothing", Objective(ObjectiveType.MINIMIZE, "loss"))
-    assert (nothing.timed, nothing.active, nothing.latest, nothing.best) == (0, [], {}, None)
+    # After index 6, watching exp-0001 (finished since) and exp-0005: those, the active
+    # ones and the new one.
+    later = views.progress(store, "exp", "loss", after_index=6, watch=["exp-0001", "exp-0005"])
+    assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
+    assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
+    assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})

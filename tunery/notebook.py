@@ -22,7 +22,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tunery.model import Experiment, Objective, Trial, TrialCondition, best_trial
-from tunery.progress import Snapshot, format_value, read_snapshot, snapshot_of_trials
+from tunery.progress import Snapshot, SnapshotReader, format_value, snapshot_of_trials
 
 if TYPE_CHECKING:
     from tunery.storage.base import BaseStore
@@ -113,7 +113,8 @@ def watch(
 ) -> None:
     """Wait for ``thread`` (the experiment's controller), at most ``timeout`` seconds, with a
     progress bar updated every ``interval`` seconds from the store."""
-    snapshot = read_snapshot(store, experiment)
+    reader = SnapshotReader(store, experiment)
+    snapshot = reader.read()
     bar = progress_bar(snapshot.max_trials, experiment.name, file=file)
     end = None if timeout is None else time.monotonic() + timeout
     try:
@@ -123,7 +124,7 @@ def watch(
             if left <= 0:
                 break
             thread.join(left)
-            _show(bar, read_snapshot(store, experiment))
+            _show(bar, reader.read())
     finally:
         bar.close()
 

@@ -40,6 +40,7 @@ __all__ = [
     "LiveDisplay",
     "RunningTrial",
     "Snapshot",
+    "SnapshotReader",
     "drive_live",
     "eta",
     "event_line",
@@ -236,43 +237,121 @@ def status_lines(snapshot: Snapshot, *, elapsed: float, now: float) -> list[str]
 # ------------------------------------------------------------------ reading
 
 
-def read_snapshot(store: BaseStore, experiment: Experiment) -> Snapshot:
-    """The snapshot of ``experiment`` as stored now.
+class _Tally:
+    """The finished trials summed up: counts, Ctrl-C's, durations, the best."""
 
-    A SQL store answers with one bounded read (:func:`tunery.storage.views.progress`); any
-    other store (the in-memory one) through its protocol.
+    def __init__(self, spec: ExperimentSpec) -> None:
+        self.objective = spec.objective
+        self.counts = {c.value: 0 for c in TrialCondition}
+        self.interrupted = self.timed = 0
+        self.busy = 0.0
+        self.best: tuple[str, float, Mapping[str, Any], int] | None = None
+
+    def add(
+        self,
+        name: str,
+        index: int,
+        status: str,
+        reason: str | None,
+        parameters: Mapping[str, Any],
+        objective: float | None,
+        start: float | None,
+        completion: float | None,
+    ) -> None:
+        """Count one finished trial (each only once)."""
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if status == TrialCondition.KILLED.value and reason == TrialReason.INTERRUPTED:
+            self.interrupted += 1
+            return
+        if start is not None and completion is not None:
+            self.timed += 1
+            self.busy += completion - start
+        if status not in (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value):
+            return
+        if objective is None or not math.isfinite(objective):
+            return
+        best = self.best
+        # Katib's currentOptimalTrial: the best; of equal ones, the earliest.
+        if (
+            best is None
+            or self.objective.better(objective, best[1])
+            or (objective == best[1] and index < best[3])
+        ):
+            self.best = (name, objective, parameters, index)
+
+    def snapshot(
+        self, spec: ExperimentSpec, name: str, running: Sequence[RunningTrial]
+    ) -> Snapshot:
+        counts = dict(self.counts)
+        for r in running:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        best = self.best
+        return Snapshot(
+            name=name,
+            metric=spec.objective.objective_metric_name,
+            minimize=spec.objective.type.value == "minimize",
+            max_trials=spec.max_trial_count,
+            parallel=spec.parallel_trial_count,
+            counts=counts,
+            interrupted=self.interrupted,
+            timed=self.timed,
+            busy_seconds=self.busy,
+            running=tuple(running),
+            best_name=best[0] if best else None,
+            best_value=best[1] if best else None,
+            best_parameters=dict(best[2]) if best else {},
+        )
+
+
+class SnapshotReader:
+    """Reads the snapshots of one experiment as it runs, each read costing what changed.
+
+    On a SQL store a read (:func:`tunery.storage.views.progress`) returns the active trials,
+    the trials that were active at the previous read and the new ones; the finished ones are
+    summed up once and remembered.  Any other store (the in-memory one) is read whole.
     """
-    from tunery.storage.store import SqlStore
 
-    spec = experiment.spec
-    if isinstance(store, SqlStore):
+    def __init__(self, store: BaseStore, experiment: Experiment) -> None:
+        self.store = store
+        self.experiment = experiment
+        self._tally = _Tally(experiment.spec)
+        self._max_index = -1
+        self._active: list[str] = []
+
+    def read(self) -> Snapshot:
+        from tunery.storage.store import SqlStore
+
+        spec = self.experiment.spec
+        name = self.experiment.name
+        if not isinstance(self.store, SqlStore):
+            trials = self.store.list_trials(name)
+            return snapshot_of_trials(spec, name, trials, _latest_of(self.store, self.experiment))
         from tunery.storage import views
 
-        got = views.progress(store, experiment.name, spec.objective)
-        running = [
-            RunningTrial(
-                row.name,
-                row.status,
-                row.parameters,
-                row.start_time,
-                *got.latest.get(row.name, (None, None)),
-            )
-            for row in got.active
-        ]
-        best = got.best or (None, None, {})
-        return _snapshot(
-            spec,
-            experiment.name,
-            got.counts,
-            got.interrupted,
-            got.timed,
-            got.busy_seconds,
-            running,
-            best,
+        got = views.progress(
+            self.store,
+            name,
+            spec.objective.objective_metric_name,
+            after_index=self._max_index,
+            watch=self._active,
         )
-    return snapshot_of_trials(
-        spec, experiment.name, store.list_trials(experiment.name), _latest_of(store, experiment)
-    )
+        running = []
+        for row in got.rows:
+            self._max_index = max(self._max_index, row.trial_index)
+            if TrialCondition(row.status).is_active:
+                value, step = got.latest.get(row.name, (None, None))
+                running.append(
+                    RunningTrial(row.name, row.status, row.parameters, row.start_time, value, step)
+                )
+            else:
+                self._tally.add(*row)
+        self._active = [r.name for r in running]
+        return self._tally.snapshot(spec, name, running)
+
+
+def read_snapshot(store: BaseStore, experiment: Experiment) -> Snapshot:
+    """The snapshot of ``experiment`` as stored now (one :class:`SnapshotReader` read)."""
+    return SnapshotReader(store, experiment).read()
 
 
 def _latest_of(store: BaseStore, experiment: Experiment) -> Callable[[Trial], Any]:
@@ -285,33 +364,6 @@ def _latest_of(store: BaseStore, experiment: Experiment) -> Callable[[Trial], An
     return latest
 
 
-def _snapshot(
-    spec: ExperimentSpec,
-    name: str,
-    counts: Mapping[str, int],
-    interrupted: int,
-    timed: int,
-    busy: float,
-    running: Sequence[RunningTrial],
-    best: tuple[str | None, float | None, Mapping[str, Any]],
-) -> Snapshot:
-    return Snapshot(
-        name=name,
-        metric=spec.objective.objective_metric_name,
-        minimize=spec.objective.type.value == "minimize",
-        max_trials=spec.max_trial_count,
-        parallel=spec.parallel_trial_count,
-        counts=dict(counts),
-        interrupted=interrupted,
-        timed=timed,
-        busy_seconds=busy,
-        running=tuple(running),
-        best_name=best[0],
-        best_value=best[1],
-        best_parameters=dict(best[2]),
-    )
-
-
 def snapshot_of_trials(
     spec: ExperimentSpec,
     name: str,
@@ -320,26 +372,26 @@ def snapshot_of_trials(
 ) -> Snapshot:
     """The snapshot of a list of trials (``latest``: a trial's last (value, step) of the
     objective metric)."""
-    trials = list(trials)
-    counts = {s.value: 0 for s in TrialCondition}
-    interrupted = timed = 0
-    busy = 0.0
+    tally = _Tally(spec)
     running = []
-    for t in trials:
-        counts[t.status.value] += 1
-        killed_by_ctrl_c = t.status is TrialCondition.KILLED and t.reason == TrialReason.INTERRUPTED
-        interrupted += killed_by_ctrl_c
+    for t in sorted(trials, key=lambda t: t.index):
         if t.status.is_active:
             value, step = latest(t) if latest is not None else (None, None)
             running.append(
                 RunningTrial(t.name, t.status.value, t.parameters, t.start_time, value, step)
             )
-        elif not killed_by_ctrl_c and t.start_time is not None and t.completion_time is not None:
-            timed += 1
-            busy += t.completion_time - t.start_time
-    best = best_trial(spec.objective, trials)
-    best_tuple = (best.name, best.objective, best.parameters) if best else (None, None, {})
-    return _snapshot(spec, name, counts, interrupted, timed, busy, running, best_tuple)
+        else:
+            tally.add(
+                t.name,
+                t.index,
+                t.status.value,
+                t.reason,
+                t.parameters,
+                t.objective,
+                t.start_time,
+                t.completion_time,
+            )
+    return tally.snapshot(spec, name, running)
 
 
 # ------------------------------------------------------------------ the live display
@@ -369,13 +421,14 @@ class LiveDisplay:
         self.min_interval = min_interval
         self.started = time.monotonic() if started is None else started
         self.snapshot: Snapshot | None = None
+        self._reader = SnapshotReader(store, experiment)
         self._read_at = -math.inf
         self._live: Any = None
 
     def update(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._read_at >= self.min_interval:
-            self.snapshot = read_snapshot(self.store, self.experiment)
+            self.snapshot = self._reader.read()
             self._read_at = now
 
     def __rich__(self) -> Any:

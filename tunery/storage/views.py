@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tunery.model import Objective, ObjectiveType, Trial, TrialCondition, TrialReason
+from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
 from tunery.storage.schema import observations, trials
 from tunery.storage.store import SqlStore
@@ -26,6 +26,7 @@ __all__ = [
     "ORDER_COLUMNS",
     "TRIAL_COLUMNS",
     "ProgressRead",
+    "ProgressRow",
     "TrialColumns",
     "TrialMarks",
     "TrialRow",
@@ -395,93 +396,73 @@ def trial_summaries(
     return out
 
 
+class ProgressRow(NamedTuple):
+    """A trial as :func:`progress` reads it."""
+
+    name: str
+    trial_index: int
+    status: str
+    reason: str | None
+    parameters: dict[str, Any]
+    objective: float | None
+    start_time: float | None
+    completion_time: float | None
+
+
 @dataclass(frozen=True)
 class ProgressRead:
-    """The answer of :func:`progress`: what a live display of a run shows, in one read."""
+    """The answer of :func:`progress`."""
 
-    #: Every trial by status (every condition is a key), Ctrl-C's Killed ones included.
-    counts: dict[str, int]
-    #: Trials Killed by Ctrl-C (reason Interrupted): not results, run again on resume.
-    interrupted: int
-    #: Completed trials (not interrupted) with a start and a completion time, and the sum of
-    #: their durations in seconds.
-    timed: int
-    busy_seconds: float
-    #: The active trials (Created, Running), by index.
-    active: list[TrialRow]
-    #: Active trial -> (value, step) of its last stored observation of the objective metric.
+    #: The trials read, by index.
+    rows: list[ProgressRow]
+    #: Active trial -> (value, step) of its last stored observation of the metric.
     latest: dict[str, tuple[float | None, int]]
-    #: The best completed trial (:func:`best_trial`'s): (name, objective, parameters).
-    best: tuple[str, float, dict[str, Any]] | None
 
 
-def progress(store: SqlStore, experiment: str, objective: Objective) -> ProgressRead:
-    """Counts, durations, the active trials with their latest objective-metric observation,
-    and the best trial, in one read transaction.
+def progress(
+    store: SqlStore,
+    experiment: str,
+    metric: str,
+    *,
+    after_index: int = -1,
+    watch: Iterable[str] = (),
+) -> ProgressRead:
+    """What a live display has not seen finish, in one read: every trial with an index above
+    ``after_index``, the trials named in ``watch`` (those active at its last read) and every
+    active trial; and, for each active one, its latest stored observation of ``metric``.
 
-    The cost does not grow with the number of finished trials' rows read: aggregates, the
-    active trials (at most ``parallelTrialCount``, or a few more) and one indexed lookup of
-    the latest observation per active trial.
+    A finished trial never changes, so a reader that passes back the largest index it has
+    seen and the names of the trials it saw active reads each trial finished once, and
+    otherwise only the active trials (one indexed lookup each for the observation): the
+    cost of a read does not grow with the finished trials.
     """
     c = trials.c
     o = observations.c
     active_values = [s.value for s in TrialCondition if s.is_active]
-    killed_by_ctrl_c = sa.and_(
-        c.status == TrialCondition.KILLED.value, c.reason == TrialReason.INTERRUPTED.value
+    columns = (
+        c.name,
+        c.trial_index,
+        c.status,
+        c.reason,
+        json_text(store.backend, c.parameters),
+        c.objective,
+        c.start_time,
+        c.completion_time,
     )
-    timed_query = sa.select(sa.func.count(), sa.func.sum(c.completion_time - c.start_time)).where(
-        c.experiment == experiment,
-        c.status.not_in(active_values),
-        c.start_time.is_not(None),
-        c.completion_time.is_not(None),
-        sa.not_(killed_by_ctrl_c),
-    )
-    order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
-    best_query = (
-        sa.select(c.name, c.objective, json_text(store.backend, c.parameters))
-        .where(
-            c.experiment == experiment,
-            c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
-            c.objective.is_not(None),
-        )
-        .order_by(order, c.trial_index)
-        .limit(1)
-    )
-    metric = objective.objective_metric_name
+    # Three indexed searches (an OR of them would scan the experiment's trials); UNION ALL,
+    # as PostgreSQL's json has no equality: a trial found twice is kept once below.
+    which = [c.trial_index > after_index, c.status.in_(active_values)]
+    watched = list(watch)
+    if watched:
+        which.append(c.name.in_(watched))
+    query = sa.union_all(*[sa.select(*columns).where(c.experiment == experiment, w) for w in which])
+    latest: dict[str, tuple[float | None, int]] = {}
     with store._read() as conn:
-        counts = {s.value: 0 for s in TrialCondition}
-        for status, count in conn.execute(
-            sa.select(c.status, sa.func.count())
-            .where(c.experiment == experiment)
-            .group_by(c.status)
-        ):
-            counts[status] = int(count)
-        interrupted = int(
-            conn.execute(
-                sa.select(sa.func.count()).where(c.experiment == experiment, killed_by_ctrl_c)
-            ).scalar_one()
-        )
-        timed, busy = conn.execute(timed_query).one()
-        best_row = conn.execute(best_query).first()
-        active_rows = conn.execute(
-            sa.select(
-                c.name,
-                c.trial_index,
-                c.status,
-                c.reason,
-                c.message,
-                c.objective,
-                c.created_time,
-                c.start_time,
-                c.completion_time,
-                json_text(store.backend, c.parameters),
-                json_text(store.backend, c.metrics),
-            )
-            .where(c.experiment == experiment, c.status.in_(active_values))
-            .order_by(c.trial_index)
-        ).all()
-        latest: dict[str, tuple[float | None, int]] = {}
-        for row in active_rows:
+        found_rows = {row[0]: row for row in conn.execute(query)}
+        rows = sorted(found_rows.values(), key=lambda row: row[1])
+        for row in rows:
+            if row[2] not in active_values:
+                continue
             # The largest id of one (experiment, trial, metric): the index's last entry.
             last_id = (
                 sa.select(sa.func.max(o.id))
@@ -491,26 +472,9 @@ def progress(store: SqlStore, experiment: str, objective: Objective) -> Progress
             found = conn.execute(sa.select(o.value, o.step).where(o.id == last_id)).first()
             if found is not None:
                 latest[row[0]] = (found[0], int(found[1]))
-    active = [
-        TrialRow(
-            *row[:5],
-            json.loads(row[9]) if row[9] else {},
-            json.loads(row[10]) if row[10] else {},
-            *row[5:9],
-            {},
-            None,
-        )
-        for row in active_rows
+    blobs = json.loads("[" + ",".join([r[4] or "null" for r in rows]) + "]")
+    out = [
+        ProgressRow(row[0], row[1], row[2], row[3], blob or {}, *row[5:8])
+        for row, blob in zip(rows, blobs, strict=True)
     ]
-    best = None
-    if best_row is not None:
-        best = (best_row[0], float(best_row[1]), json.loads(best_row[2]) if best_row[2] else {})
-    return ProgressRead(
-        counts=counts,
-        interrupted=interrupted,
-        timed=int(timed or 0),
-        busy_seconds=float(busy or 0.0),
-        active=active,
-        latest=latest,
-        best=best,
-    )
+    return ProgressRead(rows=out, latest=latest)
