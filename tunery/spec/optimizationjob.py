@@ -706,9 +706,10 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
         from tunery.spec.katib import _write_metrics_collector
 
         body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
-    tjt: dict[str, Any] = {"spec": {"trainer": _rename(trainer, renames)}}
+    tjt: dict[str, Any] = {}
     if trainjob_annotations:
         tjt["metadata"] = {"annotations": json.loads(trainjob_annotations)}
+    tjt["spec"] = {"trainer": _rename(trainer, renames)}
     body["trainJobTemplate"] = tjt
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": body}
 
