@@ -6,6 +6,7 @@ Kubeflow's SDK, plus tunery's ``Algorithm`` (any tunery algorithm by name).
 
 from __future__ import annotations
 
+from tunery.collect.push import report_json as report_metrics
 from tunery.kubeflow.client import (
     OPTIMIZATION_JOB_COMPLETE,
     OPTIMIZATION_JOB_CREATED,
@@ -13,7 +14,6 @@ from tunery.kubeflow.client import (
     OPTIMIZATION_JOB_RUNNING,
     OptimizerClient,
 )
-from tunery.kubeflow.metrics import report_metrics
 from tunery.kubeflow.types import (
     Algorithm,
     BaseAlgorithm,

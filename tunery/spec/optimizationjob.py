@@ -78,10 +78,6 @@ ENV_PREFIX = "KUBEFLOW_TRAINER_OPT_"
 PARAMETERS_ANNOTATION = "trainer.kubeflow.org/parameter-assignments"
 #: Environment variable of a local trial: a JSON object of its TrainJob's annotations.
 ANNOTATIONS_ENV = "TUNERY_TRAINJOB_ANNOTATIONS"
-#: Matches a JSON metric of Kubeflow's ``report_metrics`` (``"loss":"0.5"``) for the StdOut
-#: collector: group 1 the name, group 2 the value.
-JSON_METRIC_FILTER = r'"([\w|-]+)"\s*:\s*"?([+-]?\d*(?:\.\d+)?(?:[Ee][+-]?\d+)?)"?[,}]'
-_KATIB_DEFAULT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
 
 _SPEC_KEYS = (
     "objectives",
@@ -502,13 +498,10 @@ def to_native_document(doc: Mapping[str, Any]) -> dict[str, Any]:
         "parallelTrialCount": parallel,
         "maxTrialCount": num,
         "parameters": parameters,
-        "metricsCollectorSpec": spec.get("metricsCollectorSpec")
-        or {
-            "collector": {"kind": "StdOut"},
-            "source": {"filter": {"metricsFormat": [JSON_METRIC_FILTER, _KATIB_DEFAULT_FILTER]}},
-        },
         "trialTemplate": template,
     }
+    if spec.get("metricsCollectorSpec") is not None:  # tunery's extension; default StdOut
+        out_spec["metricsCollectorSpec"] = spec["metricsCollectorSpec"]
     prune = _read_algorithm(spec, "pruneAlgorithm", None)
     if prune is not None:
         out_spec["earlyStopping"] = prune
