@@ -205,7 +205,7 @@ def _two_spaces(doc: dict[str, Any]) -> None:
 
 def _set(path: str, value: Any) -> Any:
     def change(doc: dict[str, Any]) -> None:
-        node = doc
+        node: Any = doc
         keys = path.split(".")
         for key in keys[:-1]:
             node = node[int(key)] if key.isdigit() else node[key]
@@ -275,7 +275,7 @@ def test_export_as_optimization_job_round_trips_exactly() -> None:
 
 @pytest.mark.parametrize("algorithm", ["random", "grid", "tpe", "bayesianoptimization"])
 def test_native_experiment_exports_to_the_same_search(algorithm: str) -> None:
-    parameters = [
+    parameters: list[dict[str, Any]] = [
         {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}},
         {"name": "n", "parameterType": "int", "feasibleSpace": {"min": "1", "max": "4"}},
         {"name": "k", "parameterType": "discrete", "feasibleSpace": {"list": ["1", "2.5"]}},
