@@ -21,6 +21,7 @@ from tunery.kubeflow.types import (
     BaseAlgorithm,
     ChoiceParameter,
     CustomTrainer,
+    Direction,
     Objective,
     TrialConfig,
 )
@@ -89,7 +90,9 @@ def job_document(
         trainer_doc["resourcesPerNode"] = {"limits": dict(resources)}
     num = trial_config.num_trials
     spec: dict[str, Any] = {
-        "objectives": [{"metric": o.metric, "direction": o.direction.value} for o in objectives],
+        "objectives": [
+            {"metric": o.metric, "direction": Direction(o.direction).value} for o in objectives
+        ],
         "searchAlgorithm": _algorithm(algorithm),
         "parameters": [{"name": p.name, "searchSpace": _write_space(p)} for p in searched],
         "numTrials": num,

@@ -184,7 +184,7 @@ class Objective:
     """The metric to optimize (default ``loss``) and its direction (default minimize)."""
 
     metric: str = "loss"
-    direction: Direction = Direction.MINIMIZE
+    direction: Direction | str = Direction.MINIMIZE
 
     def __post_init__(self) -> None:
         if isinstance(self.direction, str):
