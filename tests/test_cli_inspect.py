@@ -338,6 +338,14 @@ def test_optimization_job_validate_run_get_and_export(tmp_path: Path) -> None:
     (tmp_path / "oj.yaml").write_text(OPTIMIZATION_JOB)
     out = tunery("validate", "oj.yaml", cwd=tmp_path).stdout
     assert "experiment oj is valid (grid, 1 parameters, minimize loss)" in out
+    (tmp_path / "odd.yaml").write_text(
+        OPTIMIZATION_JOB.replace("numTrials: 2", "numTrials: 2\n  numTrails: 2")
+    )
+    odd = tunery("validate", "odd.yaml", "--json", cwd=tmp_path)
+    (result,) = json.loads(odd.stdout)
+    assert any("unknown OptimizationJob field 'numTrails'" in w for w in result["warnings"])
+    plain = tunery("validate", "odd.yaml", cwd=tmp_path).stderr
+    assert plain.count("'numTrails'") == 1 and plain.startswith("warning: spec: unknown")
     tunery("run", "oj.yaml", cwd=tmp_path)
     doc = yaml.safe_load(tunery("get", "oj", "-o", "yaml", cwd=tmp_path).stdout)
     assert doc["kind"] == "OptimizationJob"

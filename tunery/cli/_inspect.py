@@ -55,11 +55,22 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
-    parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    # Reading logs what it ignores (an OptimizationJob's unknown keys): listed as warnings here.
+    read_warnings = _Collect()
+    spec_log = logging.getLogger("tunery.spec")
+    spec_log.addHandler(read_warnings)
+    spec_log.propagate = False
+    try:
+        parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    finally:
+        spec_log.removeHandler(read_warnings)
+        spec_log.propagate = True
     base_dir = os.path.dirname(os.path.abspath(file))
     results = []
     for p in parsed:
-        warnings = spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
+        warnings = (
+            read_warnings.messages + spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
+        )
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
@@ -83,6 +94,17 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages of the warnings logged while a file is read."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 #: ``list --sort`` keys.
