@@ -923,7 +923,7 @@ def parse_text(
             "",
             f"{source} holds no Experiment",
             f"write a document with apiVersion: {KATIB_API_VERSION} (or {NATIVE_API_VERSION}) "
-            "and kind: Experiment",
+            "and kind: Experiment, or a trainer.kubeflow.org/v1alpha1 OptimizationJob",
         )
     parsed: list[ParsedExperiment] = []
     names: set[str] = set()
