@@ -29,12 +29,13 @@ def _job(tmp_path: Path, **kw: object) -> tuple[dict, str]:
     return job_document(
         "abc123def456",
         "default",
-        CustomTrainer(func=show, func_args={"epochs": 3, "tags": ["a"], "lr": 0.0}, env={"M": "1"}),
+        CustomTrainer(func=show, func_args={"epochs": 1, "tags": ["a"], "lr": 0.0}, env={"M": "1"}),
         {
             "lr": Search.uniform(0.1, 0.2),
             "opt": Search.choice(["adam", "sgd"]),
             "n": Search.choice([1, 2]),
             "flag": Search.choice([True, False]),
+            "epochs": 3,  # a plain value in the search space: passed as it is
         },
         TrialConfig(num_trials=3, parallel_trials=5, max_failed_trials=1),
         [Objective("loss"), Objective("acc", "maximize")],

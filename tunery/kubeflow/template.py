@@ -52,10 +52,13 @@ def job_document(
     from tunery.tuner import runner_code
 
     try:
-        searched, _ = split_parameters(dict(search_space))
+        searched, constants = split_parameters(dict(search_space))
     except UserInputError as exc:
         raise ValueError(exc.one_line()) from None
-    fixed = {k: v for k, v in (trainer.func_args or {}).items() if k not in search_space}
+    names = {p.name for p in searched}
+    # func_args, then the search space's plain values (not searched: passed as they are).
+    fixed = {k: v for k, v in (trainer.func_args or {}).items() if k not in names}
+    fixed.update(constants)
     try:
         fixed_json = json.dumps(fixed, sort_keys=True)
     except TypeError as exc:
