@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import create, native_doc
+from tests.helpers import create, native_doc, tunery_ok
 from tunery.collect import make_collector
 from tunery.collect.push import (
     COLLECTOR_ENV,
@@ -279,6 +279,10 @@ def test_an_experiment_whose_trials_push_their_metrics(tmp_path: Path) -> None:
             assert t.cursor["source"].endswith(f"/push/{t.name}/metrics/push.jsonl")
     finally:
         store.close()
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    text = tunery_ok("trials", "push", "--db", db, cwd=tmp_path, env=os.environ).stdout
+    runs = tmp_path / "runs" / "push"
+    assert f"metrics (pushed by report_metrics()): {runs}/<trial>/metrics/push.jsonl" in text
 
 
 @pytest.mark.integration
