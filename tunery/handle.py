@@ -144,7 +144,9 @@ class ExperimentHandle:
         return frame
 
     def plot_optimization_history(self) -> Any:
-        """A plotly figure: each finished trial's objective, and the best so far."""
+        """A plotly figure: each finished trial's objective, and the best so far.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         go = _plotly()
         spec = self.experiment.spec
         done = [t for t in self.trials if t.objective is not None]
@@ -164,7 +166,9 @@ class ExperimentHandle:
         return fig
 
     def plot_parallel_coordinates(self) -> Any:
-        """A plotly figure: every parameter and the objective, coloured by the objective."""
+        """A plotly figure: every parameter and the objective, coloured by the objective.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import parcoords_dimension
 
         go = _plotly()
@@ -196,19 +200,25 @@ class ExperimentHandle:
         return fig
 
     def plot_slice(self) -> Any:
-        """A plotly figure: the objective against each parameter, one panel each."""
+        """A plotly figure: the objective against each parameter, one panel each.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import slice_figure
 
         return slice_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
     def plot_edf(self) -> Any:
-        """A plotly figure: the empirical distribution of the objective."""
+        """A plotly figure: the empirical distribution of the objective.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import edf_figure
 
         return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
     def plot_intermediate_values(self) -> Any:
-        """A plotly figure: every trial's curve of the objective metric, early stops marked."""
+        """A plotly figure: every trial's curve of the objective metric, early stops marked.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import intermediate_figure
 
         spec = self.experiment.spec
@@ -218,8 +228,11 @@ class ExperimentHandle:
         return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
 
     def plot_contour(self, pairs: int = 3) -> Any:
-        """A plotly figure: the objective over pairs of the three most important parameters
-        (epsilon-squared importance; the space's order with too few trials)."""
+        """A plotly figure: the objective over the ``pairs`` most important pairs of parameters
+        (:func:`tunery.plots.contour_pairs` of the epsilon-squared importance, else of the
+        space's order with too few trials; the UI's contour lists its pairs in that order).
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import contour_figure
         from tunery.ui.importance import parameter_importance
 
@@ -235,7 +248,9 @@ class ExperimentHandle:
         return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
 
     def plot_timeline(self) -> Any:
-        """A plotly figure: the trials as bars over time, coloured by status."""
+        """A plotly figure: the trials as bars over time, coloured by status.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         import time
 
         from tunery.plots import timeline_figure

@@ -19,18 +19,22 @@ from sqlalchemy.engine import Connection
 
 from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
-from tunery.storage.schema import trials
+from tunery.storage.schema import observations, trials
 from tunery.storage.store import SqlStore
 
 __all__ = [
     "ORDER_COLUMNS",
     "TRIAL_COLUMNS",
+    "Curve",
+    "MetricCurves",
     "TrialColumns",
     "TrialMarks",
     "TrialRow",
     "TrialRows",
+    "active_curve_marks",
     "best_trial",
     "count_trials",
+    "metric_curves",
     "trial_columns",
     "trial_rows",
     "trial_summaries",
@@ -391,3 +395,125 @@ def trial_summaries(
         for exp, status, count, low, high in conn.execute(query):
             out.setdefault(exp, {})[status] = (int(count), low, high)
     return out
+
+
+# ------------------------------------------------------------------ curves
+
+
+class Curve(NamedTuple):
+    """One trial's stored curve of one metric, as JSON array text (values: null where the
+    metric was not a finite number), in the order the observations were stored."""
+
+    name: str
+    trial_index: int
+    status: str
+    #: How many observations of the metric are stored for the trial.
+    stored: int
+    steps: str
+    values: str
+
+
+@dataclass(frozen=True)
+class MetricCurves(TrialMarks):
+    """The answer of :func:`metric_curves`: the trials' curves by index (trials with no
+    observation of the metric have none)."""
+
+    curves: list[Curve]
+
+
+def metric_curves(
+    store: SqlStore,
+    experiment: str,
+    metric: str,
+    *,
+    changed_since: tuple[int, float | None] | None = None,
+) -> MetricCurves:
+    """Every trial's stored curve of ``metric`` in one query, grouped by the database.
+
+    Each trial's steps and values come back as two JSON arrays of text (no Python object
+    per observation: 10,000 trials of 20 steps read in about 0.15 s on SQLite); values keep
+    every digit (they read back as the same doubles).  ``changed_since`` keeps the trials of
+    :func:`trial_rows`' rule (active ones, created or finished since).
+    """
+    o, c = observations, trials.c
+    where = _trial_filter(experiment, changed_since, None)
+    # The observations of the wanted trials only (a poll reads a few trials, not all).
+    picked = [o.c.experiment == experiment, o.c.metric_name == metric]
+    if changed_since is not None:
+        picked.append(o.c.trial_name.in_(sa.select(c.name).where(*where)))
+    if store.backend == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        grouped = (
+            sa.select(
+                o.c.trial_name,
+                sa.func.count().label("stored"),
+                sa.cast(sa.func.json_agg(aggregate_order_by(o.c.step, o.c.id)), sa.Text).label(
+                    "steps"
+                ),
+                sa.cast(sa.func.json_agg(aggregate_order_by(o.c.value, o.c.id)), sa.Text).label(
+                    "vals"
+                ),
+            )
+            .where(*picked)
+            .group_by(o.c.trial_name)
+            .subquery()
+        )
+        steps: Any = grouped.c.steps
+        values: Any = grouped.c.vals
+    else:
+        # The rows are grouped in the order of the index (experiment, trial_name,
+        # metric_name): a trial's observations come in rowid (``id``) order, the order they
+        # were stored, with no sort in between (tests/test_storage_views.py checks it).
+        grouped = (
+            sa.select(
+                o.c.trial_name,
+                sa.func.count().label("stored"),
+                sa.func.group_concat(o.c.step, ",").label("steps"),
+                sa.func.group_concat(
+                    sa.case(
+                        (o.c.value.is_(None), "null"),
+                        else_=sa.func.printf("%!.17g", o.c.value),
+                    ),
+                    ",",
+                ).label("vals"),
+            )
+            .where(*picked)
+            .group_by(o.c.trial_name)
+            .subquery()
+        )
+        steps = sa.literal("[", sa.Text) + grouped.c.steps + sa.literal("]", sa.Text)
+        values = sa.literal("[", sa.Text) + grouped.c.vals + sa.literal("]", sa.Text)
+    query = (
+        sa.select(c.name, c.trial_index, c.status, grouped.c.stored, steps, values)
+        .join(grouped, grouped.c.trial_name == c.name)
+        .where(*where)
+        .order_by(c.trial_index)
+    )
+    with store._read() as conn:
+        rows = conn.execute(query).all()
+        marks = _marks(conn, experiment)
+    return MetricCurves(curves=[Curve(*row) for row in rows], **marks)
+
+
+def active_curve_marks(store: SqlStore, experiment: str, metric: str) -> tuple[Any, ...]:
+    """Where the active trials' curves of ``metric`` stand: ``(trial, count, largest id)``
+    each, by name.  A running trial may store a point without changing its summary (the same
+    value again); a reader that keeps :func:`metric_curves`' answer checks these too."""
+    o, c = observations, trials.c
+    active = sa.select(c.name).where(
+        c.experiment == experiment,
+        c.status.in_([s.value for s in TrialCondition if s.is_active]),
+    )
+    query = (
+        sa.select(o.c.trial_name, sa.func.count(), sa.func.max(o.c.id))
+        .where(
+            o.c.experiment == experiment,
+            o.c.metric_name == metric,
+            o.c.trial_name.in_(active),
+        )
+        .group_by(o.c.trial_name)
+        .order_by(o.c.trial_name)
+    )
+    with store._read() as conn:
+        return tuple(tuple(row) for row in conn.execute(query))
