@@ -60,6 +60,7 @@ def in_tmp(tmp_path: Path) -> Iterator[Path]:
     os.chdir(old)
 
 
+@pytest.mark.integration
 def test_the_documented_flow_runs_locally(in_tmp: Path) -> None:
     client = OptimizerClient()
     name = client.optimize(
@@ -110,6 +111,7 @@ def test_the_documented_flow_runs_locally(in_tmp: Path) -> None:
         client.get_job(name)
 
 
+@pytest.mark.integration
 def test_grid_and_other_algorithms_by_name(in_tmp: Path) -> None:
     client = OptimizerClient()
     name = client.optimize(
@@ -136,6 +138,7 @@ def test_grid_and_other_algorithms_by_name(in_tmp: Path) -> None:
     assert done.algorithm == optimizer.Algorithm("tpe", {"n_startup_trials": "1"})
 
 
+@pytest.mark.integration
 def test_a_failed_job_raises_while_waiting_for_complete(in_tmp: Path) -> None:
     client = OptimizerClient()
     name = client.optimize(
@@ -172,6 +175,7 @@ def test_bad_arguments_raise_as_kubeflow(in_tmp: Path) -> None:
         OptimizerClient(backend_config="cluster")  # type: ignore[arg-type]
 
 
+@pytest.mark.integration
 def test_kubernetes_only_arguments_warn_once(in_tmp: Path) -> None:
     from tunery.kubeflow import client as module
 
