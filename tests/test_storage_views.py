@@ -210,3 +210,49 @@ def test_active_curve_marks_move_with_every_point_of_a_running_trial(store: Stor
     after = views.active_curve_marks(store, "exp", "loss")
     assert [m[:2] for m in after] == [("exp-0002", 2)] and after[0][2] > before[0][2]
     assert views.active_curve_marks(store, "exp", "acc") == ()
+
+
+def _progress_trials(store: Store) -> None:
+    """Trials of every kind for :func:`views.progress`, with observations of ``loss``."""
+    from tunery.model import Observation, TrialReason
+
+    store.create_experiment(make_experiment())
+    for trial in (
+        make_trial(0, status=C.SUCCEEDED, objective=0.5, start_time=10.0, completion_time=14.0),
+        make_trial(1, status=C.EARLY_STOPPED, objective=0.2, start_time=11.0,
+                   completion_time=13.0),
+        make_trial(2, status=C.FAILED, start_time=12.0, completion_time=18.0),
+        make_trial(3, status=C.KILLED, reason=TrialReason.INTERRUPTED.value, start_time=12.0,
+                   completion_time=30.0),
+        make_trial(4, status=C.KILLED, reason="Killed", start_time=13.0, completion_time=15.0),
+        make_trial(5, status=C.RUNNING, parameters={"x": 0.25}, start_time=20.0),
+        make_trial(6, status=C.RUNNING, start_time=21.0),
+        make_trial(7, status=C.CREATED),
+    ):  # fmt: skip
+        store.create_trial(trial)
+    for step, value in enumerate([3.0, 2.0, None, 1.5]):
+        store.add_observations(
+            "exp",
+            "exp-0005",
+            [Observation("exp-0005", "loss", value, step), Observation("exp-0005", "acc", 9.0, 7)],
+            metrics={"loss": MetricSummary(1.5, 3.0, value)},
+            cursor=None,
+        )
+
+
+def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
+    store: Store,
+) -> None:
+    _progress_trials(store)
+    got = views.progress(store, "exp", "loss")
+    assert [r.name for r in got.rows] == [f"exp-{i:04d}" for i in range(8)]
+    assert got.rows[3] == ("exp-0003", 3, "Killed", "Interrupted", {"x": 3.5}, None, 12.0, 30.0)
+    assert got.rows[5].parameters == {"x": 0.25} and got.rows[0].objective == 0.5
+    # The last stored observation of the metric, for the active trials only.
+    assert got.latest == {"exp-0005": (1.5, 3)}
+    # After index 6, watching exp-0001 (finished since) and exp-0005: those, the active
+    # ones and the new one.
+    later = views.progress(store, "exp", "loss", after_index=6, watch=["exp-0001", "exp-0005"])
+    assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
+    assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
+    assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})

@@ -70,14 +70,24 @@ class ExperimentHandle:
             if owned:
                 executor.close()
 
-    def wait(self, timeout: float | None = None) -> ExperimentHandle:
+    def wait(
+        self, timeout: float | None = None, *, progress: bool | None = None
+    ) -> ExperimentHandle:
         """Block until the experiment ends (or ``timeout`` seconds pass).
 
-        When it has ended with failed trials, warns once (:class:`TrialsFailedWarning`) with
-        how many failed and the first failure's message.
+        ``progress``: show a progress bar while waiting (tqdm: a widget in a notebook with
+        ``ipywidgets``, text otherwise); default: only in an interactive session (an IPython
+        kernel, or standard error on a terminal).  When it has ended with failed trials, warns
+        once (:class:`TrialsFailedWarning`) with how many failed and the first failure's
+        message.
         """
         if self._thread is not None:
-            self._thread.join(timeout)
+            from tunery.notebook import want_progress, watch
+
+            if self._thread.is_alive() and want_progress(progress):
+                watch(self._thread, self.client.store, self.experiment, timeout)
+            else:
+                self._thread.join(timeout)
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -263,6 +273,12 @@ class ExperimentHandle:
         from tunery.plots import timeline_figure
 
         return timeline_figure(_plotly(), self.name, self.trials, time.time())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: status, counts, the best trial, a chart of the objective per trial."""
+        from tunery.notebook import experiment_html
+
+        return experiment_html(self.experiment, self.trials)
 
     def __repr__(self) -> str:
         exp = self.experiment

@@ -27,6 +27,8 @@ __all__ = [
     "TRIAL_COLUMNS",
     "Curve",
     "MetricCurves",
+    "ProgressRead",
+    "ProgressRow",
     "TrialColumns",
     "TrialMarks",
     "TrialRow",
@@ -35,6 +37,7 @@ __all__ = [
     "best_trial",
     "count_trials",
     "metric_curves",
+    "progress",
     "trial_columns",
     "trial_rows",
     "trial_summaries",
@@ -517,3 +520,87 @@ def active_curve_marks(store: SqlStore, experiment: str, metric: str) -> tuple[A
     )
     with store._read() as conn:
         return tuple(tuple(row) for row in conn.execute(query))
+
+
+class ProgressRow(NamedTuple):
+    """A trial as :func:`progress` reads it."""
+
+    name: str
+    trial_index: int
+    status: str
+    reason: str | None
+    parameters: dict[str, Any]
+    objective: float | None
+    start_time: float | None
+    completion_time: float | None
+
+
+@dataclass(frozen=True)
+class ProgressRead:
+    """The answer of :func:`progress`."""
+
+    #: The trials read, by index.
+    rows: list[ProgressRow]
+    #: Active trial -> (value, step) of its last stored observation of the metric.
+    latest: dict[str, tuple[float | None, int]]
+
+
+def progress(
+    store: SqlStore,
+    experiment: str,
+    metric: str,
+    *,
+    after_index: int = -1,
+    watch: Iterable[str] = (),
+) -> ProgressRead:
+    """What a live display has not seen finish, in one read: every trial with an index above
+    ``after_index``, the trials named in ``watch`` (those active at its last read) and every
+    active trial; and, for each active one, its latest stored observation of ``metric``.
+
+    A finished trial never changes, so a reader that passes back the largest index it has
+    seen and the names of the trials it saw active reads each trial finished once, and
+    otherwise only the active trials (one indexed lookup each for the observation): the
+    cost of a read does not grow with the finished trials.
+    """
+    c = trials.c
+    o = observations.c
+    active_values = [s.value for s in TrialCondition if s.is_active]
+    columns = (
+        c.name,
+        c.trial_index,
+        c.status,
+        c.reason,
+        json_text(store.backend, c.parameters),
+        c.objective,
+        c.start_time,
+        c.completion_time,
+    )
+    # Three indexed searches (an OR of them would scan the experiment's trials); UNION ALL,
+    # as PostgreSQL's json has no equality: a trial found twice is kept once below.
+    which = [c.trial_index > after_index, c.status.in_(active_values)]
+    watched = list(watch)
+    if watched:
+        which.append(c.name.in_(watched))
+    query = sa.union_all(*[sa.select(*columns).where(c.experiment == experiment, w) for w in which])
+    latest: dict[str, tuple[float | None, int]] = {}
+    with store._read() as conn:
+        found_rows = {row[0]: row for row in conn.execute(query)}
+        rows = sorted(found_rows.values(), key=lambda row: row[1])
+        for row in rows:
+            if row[2] not in active_values:
+                continue
+            # The largest id of one (experiment, trial, metric): the index's last entry.
+            last_id = (
+                sa.select(sa.func.max(o.id))
+                .where(o.experiment == experiment, o.trial_name == row[0], o.metric_name == metric)
+                .scalar_subquery()
+            )
+            found = conn.execute(sa.select(o.value, o.step).where(o.id == last_id)).first()
+            if found is not None:
+                latest[row[0]] = (found[0], int(found[1]))
+    blobs = json.loads("[" + ",".join([r[4] or "null" for r in rows]) + "]")
+    out = [
+        ProgressRow(row[0], row[1], row[2], row[3], blob or {}, *row[5:8])
+        for row, blob in zip(rows, blobs, strict=True)
+    ]
+    return ProgressRead(rows=out, latest=latest)
