@@ -95,3 +95,24 @@ def test_an_experiment_shows_itself_in_jupyter_escaped() -> None:
     text = "".join(ET.fromstring(html).itertext())
     assert f"tunery experiment {hostile}: Interrupted (ExperimentInterrupted)" in text
     assert "random, minimize loss, max trials unlimited, parallel 3" in text
+
+
+def test_an_experiment_named_on_a_command_line_and_by_key() -> None:
+    from dataclasses import replace
+
+    from tunery.model import name_of_key, qualified_key
+    from tunery.testing.store import experiment_named
+
+    plain = experiment_named("mnist")
+    assert (plain.key, plain.namespace, plain.command_ref) == ("mnist", "default", "mnist")
+    team = replace(experiment_named("mnist", namespace="team"), key=qualified_key("team", "mnist"))
+    assert (team.key, team.command_ref, team.qualified_name) == (
+        "team.mnist",
+        "mnist -n team",
+        "team/mnist",
+    )
+    kube = experiment_named("mnist", namespace="kubeflow")  # the plain key, not default
+    assert kube.command_ref == "mnist -n kubeflow"
+    assert name_of_key("team.mnist", "team", "mnist") == "mnist"
+    assert name_of_key("mnist", "team", "mnist") == "mnist"
+    assert name_of_key("renamed", "default", "mnist") == "renamed"  # a key set by hand

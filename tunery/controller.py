@@ -266,7 +266,8 @@ class Controller:
         Returns how many trials were killed.
         """
         active = list(self.ledger.active.values())
-        said = f"the controller was interrupted; `tunery resume {self.name}` runs it again"
+        ref = self.experiment.command_ref
+        said = f"the controller was interrupted; `tunery resume {ref}` runs it again"
         self._kill_all(active, reason, message or said)
         if not self.experiment.status.is_completed:
             # Nothing runs any more: say so (the condition stays Running, as Katib has no
@@ -275,7 +276,7 @@ class Controller:
                 self.name,
                 ExperimentCondition.RUNNING,
                 ExperimentReason.INTERRUPTED.value,
-                f"Experiment was interrupted; `tunery resume {self.name}` continues it",
+                f"Experiment was interrupted; `tunery resume {ref}` continues it",
             )
             self._experiment = self.store.get_experiment(self.name)
         return len(active)

@@ -536,6 +536,14 @@ class Experiment:
         return self.spec.namespace
 
     @property
+    def command_ref(self) -> str:
+        """How a ``tunery`` command line names it: ``NAME``, with ``-n NAMESPACE`` unless it
+        is in namespace ``default`` under its plain name."""
+        if self.key == self.name and self.spec.namespace == "default":
+            return self.name
+        return f"{self.name} -n {self.spec.namespace}"
+
+    @property
     def qualified_name(self) -> str:
         """``<namespace>/<name>``, as messages name an experiment in a namespace."""
         return f"{self.spec.namespace}/{self.name}"
