@@ -203,11 +203,12 @@ class Client:
         trials = self.store.list_trials(name)
         if max_trials is not None:
             max_trials = whole_number(max_trials, "max_trial_count", 1)
-            _check_above_completed(existing, max_trials, trials)
+            if existing.status.is_completed:
+                _check_above_completed(existing, max_trials, trials)
+            else:
+                _check_not_below_used(name, max_trials, trial_counts(trials))
             spec = with_budget(spec, max_trial_count=max_trials)
         if not existing.status.is_completed:
-            if max_trials is not None:
-                _check_not_below_used(name, max_trials, trial_counts(trials))
             self._store_spec(existing, spec)
             if not same_budget(existing.spec, spec):
                 # A controller may be running it (another process): it reloads the budget.
@@ -217,7 +218,16 @@ class Client:
         if refusal is not None:
             if max_trials is not None:
                 raise UserInputError(*refusal)
-            return Resumption(existing, ResumeAction.COMPLETED, note=refusal[0])
+            note = refusal[0]
+            completed = trial_counts(trials).completed
+            if spec.max_trial_count is not None and refusal == too_few(
+                name, spec.max_trial_count, completed
+            ):
+                note = (
+                    f"it has completed its {completed} trials; a larger maxTrialCount extends "
+                    f"it (`tunery resume {name} --max-trials {completed + 10}`)"
+                )
+            return Resumption(existing, ResumeAction.COMPLETED, note=note)
         return Resumption(self._extend(existing, spec), ResumeAction.EXTEND)
 
     def _extend(self, existing: Experiment, spec: ExperimentSpec) -> Experiment:
@@ -278,24 +288,27 @@ class Client:
                 "open it again with tunery.Optimizer(..., max_trial_count=N, storage=...)",
             )
         trials = self.store.list_trials(name)
-        if checked["max_trial_count"] is not None:
-            _check_above_completed(existing, checked["max_trial_count"], trials)
+        counts = trial_counts(trials)
+        limit = checked["max_trial_count"]
+        failed = checked["max_failed_trial_count"]
+        if existing.status.is_completed:
+            if limit is not None:
+                _check_above_completed(existing, limit, trials)
+        else:
+            if limit is not None:
+                _check_not_below_used(name, limit, counts)
+            if failed is not None and counts.failed and failed <= counts.failed:
+                raise UserInputError(
+                    f"maxFailedTrialCount {failed} is not above the {counts.failed} trials "
+                    f"experiment {name!r} has failed: it would fail at once",
+                    f"give more than {counts.failed}; `tunery stop {name}` ends it now",
+                )
         spec = with_budget(existing.spec, **checked)
         if existing.status.is_completed:
             refusal = extension_refusal(existing, spec, trials)
             if refusal is not None:
                 raise UserInputError(*refusal)
             return self._extend(existing, spec)
-        counts = trial_counts(trials)
-        if checked["max_trial_count"] is not None:
-            _check_not_below_used(name, checked["max_trial_count"], counts)
-        limit = checked["max_failed_trial_count"]
-        if limit is not None and counts.failed and limit <= counts.failed:
-            raise UserInputError(
-                f"maxFailedTrialCount {limit} is not above the {counts.failed} trials "
-                f"experiment {name!r} has failed: it would fail at once",
-                f"give more than {counts.failed}; `tunery stop {name}` ends it now",
-            )
         self._store_spec(existing, spec)
         # The running controller reloads its spec when it sees this intent.
         self.store.add_intent(name, IntentKind.UPDATE_BUDGET, None, self.clock.now())
@@ -364,10 +377,9 @@ class Client:
 def _check_above_completed(existing: Experiment, max_trials: int, trials: list[Trial]) -> None:
     """A completed experiment's new maxTrialCount must be above the trials it completed (said
     before a spec check that would name parallelTrialCount instead)."""
-    if existing.status.is_completed:
-        completed = trial_counts(trials).completed
-        if max_trials <= completed:
-            raise UserInputError(*too_few(existing.name, max_trials, completed))
+    completed = trial_counts(trials).completed
+    if max_trials <= completed:
+        raise UserInputError(*too_few(existing.name, max_trials, completed))
 
 
 def _check_not_below_used(name: str, max_trials: int, counts: Counts) -> None:

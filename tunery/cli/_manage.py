@@ -97,7 +97,7 @@ Examples:
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="New maxFailedTrialCount (not above maxTrialCount).",
+    help="New maxFailedTrialCount (above the trials already failed).",
 )
 @_json_option
 def edit(
