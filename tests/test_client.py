@@ -37,6 +37,10 @@ def prints_or_fails(parameters: dict) -> None:  # type: ignore[type-arg]
     print(f"score={parameters['x']}")
 
 
+def score_is_x(parameters: dict) -> float:  # type: ignore[type-arg]
+    return float(parameters["x"])
+
+
 def needs_a_missing_module(parameters: dict) -> None:  # type: ignore[type-arg]
     print(f"score={parameters['x']}")
     import tunery_test_module_that_is_not_installed  # noqa: F401
@@ -93,6 +97,71 @@ def test_tune_with_report_and_resume_by_name(in_tmp: Path) -> None:
         )
     opt = tunery.Client(db).get_optimal_hyperparameters("quad")
     assert opt is not None and opt["trial"] == best.name and opt["parameters"] == best.parameters
+
+
+def test_tune_with_a_larger_max_trial_count_extends_the_same_search(in_tmp: Path) -> None:
+    import warnings
+
+    db = str(in_tmp / "t.db")
+    space = {"x": tunery.search.double(0, 1)}
+
+    def again(**budget: object) -> tunery.ExperimentHandle:
+        settings: dict[str, object] = {"max_trial_count": 2, "parallel_trial_count": 1}
+        settings.update(budget)
+        return tunery.tune(
+            score_is_x, space, "score", "maximize", algorithm="sobol", storage=db, **settings
+        ).wait(timeout=120)  # type: ignore[arg-type]
+
+    first = again()
+    old = first.trials
+    assert first.status == "Succeeded" and len(old) == 2
+    state = first.client.store.load_algorithm_state(first.name)
+    assert state == {"drawn": 2}
+    more = again(max_trial_count=4, parallel_trial_count=2)  # not a new experiment: more trials
+    assert more.name == first.name and more.status == "Succeeded"
+    trials = more.trials
+    assert [t.index for t in trials] == [1, 2, 3, 4]
+    assert [t.parameters for t in trials[:2]] == [t.parameters for t in old]
+    assert {t.parameters["x"] for t in trials[2:]}.isdisjoint(t.parameters["x"] for t in trials[:2])
+    assert more.client.store.load_algorithm_state(more.name) == {"drawn": 4}  # the same sequence
+    spec = more.experiment.spec
+    assert (spec.max_trial_count, spec.parallel_trial_count) == (4, 2)
+    assert more.experiment.spec.resume_policy.value == "Never"  # tune()'s default: no matter
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fewer = again(max_trial_count=3)  # fewer than it has: shown as it is, quietly
+    assert len(fewer.trials) == 4 and fewer.experiment.spec.max_trial_count == 4
+
+
+def test_tune_goes_on_after_a_goal_only_under_another_goal(in_tmp: Path) -> None:
+    from tunery.tuner import ExtensionRefusedWarning
+
+    db = str(in_tmp / "t.db")
+    space = {"x": tunery.search.double(0, 1)}
+
+    def again(max_trial_count: int, goal: float | None) -> tunery.ExperimentHandle:
+        return tunery.tune(
+            score_is_x,
+            space,
+            "score",
+            "maximize",
+            algorithm="random",
+            max_trial_count=max_trial_count,
+            parallel_trial_count=1,
+            goal=goal,
+            storage=db,
+        ).wait(timeout=120)
+
+    reached = again(5, goal=0.0)  # every score reaches it: the first trial ends it
+    assert reached.experiment.reason == "ExperimentGoalReached" and len(reached.trials) == 1
+    with pytest.warns(ExtensionRefusedWarning, match="reached its goal"):
+        refused = again(6, goal=0.0)
+    assert refused.experiment.reason == "ExperimentGoalReached" and len(refused.trials) == 1
+    assert refused.experiment.spec.max_trial_count == 5  # nothing stored changed
+    gone_on = again(3, goal=None)
+    assert gone_on.name == reached.name and len(gone_on.trials) == 3
+    assert gone_on.experiment.reason == "ExperimentMaxTrialsReached"
+    assert gone_on.experiment.spec.objective.goal is None
 
 
 def test_tune_return_value_fixed_and_typed_parameters(in_tmp: Path) -> None:
