@@ -133,6 +133,42 @@ def test_pbt_checkpoints_all_deleted_is_state_gone(tmp_path: Path) -> None:
     assert checkpoints_gone(exp, [trial]) == str(root)
 
 
+def test_a_pbt_experiment_whose_checkpoints_were_deleted_is_not_extended(tmp_path: Path) -> None:
+    import shutil
+
+    from tunery.ledger import TrialLedger
+    from tunery.model import Assignment
+
+    repo = Path(__file__).resolve().parents[1]
+    client = Client(str(tmp_path / "tunery.db"))
+    exp = client.create_experiment(
+        repo / "tests" / "data" / "spec" / "valid" / "pbt.yaml", runs_dir=str(tmp_path / "runs")
+    )
+    ledger = TrialLedger(client.store, "pbt")
+    ledger.load(exp.spec.objective)
+    root = tmp_path / "runs" / "pbt" / "checkpoints"
+    for _ in range(2):
+        trial = ledger.create_trial(Assignment({"lr": 0.01}), 1.0)
+        ledger.transition(
+            trial,
+            [TrialCondition.CREATED],
+            status=TrialCondition.SUCCEEDED,
+            objective=0.5,
+            start_time=1.0,
+        )
+        (root / trial.name).mkdir(parents=True)
+    client.store.set_experiment_status(
+        "pbt", ExperimentCondition.SUCCEEDED, ExperimentReason.MAX_TRIALS_REACHED, "done"
+    )
+    shutil.rmtree(root)
+    with pytest.raises(UserInputError, match="checkpoints of experiment 'pbt' were deleted"):
+        client.resume("pbt", max_trials=25)
+    assert client.resume("pbt").action is ResumeAction.COMPLETED
+    assert client.get_experiment("pbt").spec.max_trial_count == 20
+    (root / "pbt-0001").mkdir(parents=True)  # one checkpoint left: the search can go on
+    assert client.resume("pbt", max_trials=25).action is ResumeAction.EXTEND
+
+
 # --------------------------------------------------------------------------- live edits
 
 
