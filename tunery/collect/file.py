@@ -1,7 +1,8 @@
 """The File collector: metrics a trial writes to a file, in TEXT or JSON lines format.
 
 TEXT is parsed exactly like the StdOut collector (:mod:`tunery.collect.stdout`), filters
-included.  JSON follows Katib's ``parseLogsInJsonFormat``
+included, except Kubeflow's JSON metric lines: in a TEXT file, as on Katib, only the filters
+read a line (the JSON format reads JSON lines).  JSON follows Katib's ``parseLogsInJsonFormat``
 (``pkg/metricscollector/v1beta1/file-metricscollector/file-metricscollector.go``): one JSON
 object per line, metric names as keys, an optional ``timestamp`` key (an RFC3339(Nano) string,
 or a number of seconds since the epoch).  Differences from Katib, all lenient:
@@ -19,43 +20,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunery.collect.stdout import (
     READ_BYTES,
     READ_RECORDS,
+    TIMESTAMP_KEY,
     TextLineParser,
-    parse_step,
-    parse_timestamp,
-    parse_value,
+    json_step,
+    json_timestamp,
+    json_value,
     read_records,
 )
 from tunery.errors import TuneryError
 from tunery.model import FileFormat, MetricRecord
 
 log = logging.getLogger(__name__)
-
-TIMESTAMP_KEY = "timestamp"
-
-
-def _json_timestamp(value: Any) -> float | None:
-    if isinstance(value, str):
-        return parse_timestamp(value.strip())
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _json_value(value: Any) -> tuple[bool, float | None]:
-    if isinstance(value, str):
-        return parse_value(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-        return True, number if math.isfinite(number) else None
-    return False, None
 
 
 class JsonLineParser:
@@ -74,15 +55,13 @@ class JsonLineParser:
             return []
         if not isinstance(obj, dict):
             return []
-        timestamp = _json_timestamp(obj.get(TIMESTAMP_KEY))
-        step = parse_step(obj.get("step"))
-        if step is None:
-            step = parse_step(obj.get("epoch"))
+        timestamp = json_timestamp(obj.get(TIMESTAMP_KEY))
+        step = json_step(obj)
         records = []
         for name in self.metric_names:
             if name not in obj:
                 continue
-            ok, value = _json_value(obj[name])
+            ok, value = json_value(obj[name])
             if ok:
                 records.append(MetricRecord(name, value, timestamp, step))
         return records
@@ -115,7 +94,7 @@ class FileCollector:
                 log.debug("metricsFormat filters do not apply to JSON metrics files")
             self.parser = JsonLineParser(metric_names)
         else:
-            self.parser = TextLineParser(metric_names, filters)
+            self.parser = TextLineParser(metric_names, filters, json_lines=False)
 
     def read(
         self, source: str, cursor: Mapping[str, Any] | None, final: bool = False
