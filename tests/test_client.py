@@ -134,8 +134,6 @@ def test_tune_with_a_larger_max_trial_count_extends_the_same_search(in_tmp: Path
 
 
 def test_tune_goes_on_after_a_goal_only_under_another_goal(in_tmp: Path) -> None:
-    from tunery.tuner import ExtensionRefusedWarning
-
     db = str(in_tmp / "t.db")
     space = {"x": tunery.search.double(0, 1)}
 
@@ -154,7 +152,7 @@ def test_tune_goes_on_after_a_goal_only_under_another_goal(in_tmp: Path) -> None
 
     reached = again(5, goal=0.0)  # every score reaches it: the first trial ends it
     assert reached.experiment.reason == "ExperimentGoalReached" and len(reached.trials) == 1
-    with pytest.warns(ExtensionRefusedWarning, match="reached its goal"):
+    with pytest.warns(tunery.ExtensionRefusedWarning, match="reached its goal"):
         refused = again(6, goal=0.0)
     assert refused.experiment.reason == "ExperimentGoalReached" and len(refused.trials) == 1
     assert refused.experiment.spec.max_trial_count == 5  # nothing stored changed

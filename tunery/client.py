@@ -4,12 +4,14 @@
 
 The experiment's lifecycle has one home here: :meth:`Client.create_experiment` is the one way
 an experiment is stored (the CLI, the UI, :func:`tune` and the ask/tell Optimizer call it),
-and :meth:`Client.resume` holds Katib's rules for running a stored experiment again
-(:func:`same_search`, :func:`can_extend`).  An experiment's status has one writer per
-situation:
+:meth:`Client.resume` runs a stored experiment again (:func:`same_search`; a completed one is
+extended under the rules of :mod:`tunery.budget`, whatever its resumePolicy, :func:`can_extend`)
+and :meth:`Client.edit_experiment_budget` changes its budget, live (an ``update-budget``
+intent tells its controller).  An experiment's status has one writer per situation:
 
 * **the client**, before any controller runs it: ``Created`` (creation) and ``Restarting``
-  (a completed experiment extended by :meth:`Client.resume`);
+  (a completed experiment extended by :meth:`Client.resume` or
+  :meth:`Client.edit_experiment_budget`);
 * **its controller**, which holds the experiment's lease, from then on: ``Running`` when it
   starts, and the final ``Succeeded``/``Failed`` (``tunery.controller``; the ask/tell
   Optimizer plays the controller for its own experiment, so it writes ``Running``).
