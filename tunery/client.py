@@ -202,7 +202,8 @@ class Client:
         """
         existing = self.store.get_experiment(name)
         spec = spec or existing.spec
-        trials = self.store.list_trials(name)
+        needed = max_trials is not None or existing.status.is_completed
+        trials = self.store.list_trials(name) if needed else []  # thousands: read once, if needed
         if max_trials is not None:
             max_trials = whole_number(max_trials, "max_trial_count", 1)
             if existing.status.is_completed:
