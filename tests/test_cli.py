@@ -581,6 +581,10 @@ def test_edit_changes_the_budget_and_extends_a_completed_experiment(tmp_path: Pa
     got = json.loads(tunery("get", "ed", "--json", cwd=tmp_path).stdout)
     assert got["status"] == "Restarting"
     assert (got["maxTrialCount"], got["parallelTrialCount"]) == (4, 2)
+    # `run FILE` would put the file's budget (2) back: below the trials used, it is refused.
+    _one_line_error(
+        tunery("run", str(path), cwd=tmp_path, check=2), "maxTrialCount 2 of", "tunery resume ed"
+    )
     done = json.loads(tunery("resume", "ed", "--json", cwd=tmp_path).stdout)
     assert (done["status"], done["trials"]["total"]) == ("Succeeded", 4)
     edited = json.loads(tunery("edit", "ed", "--max-trials", "6", "--json", cwd=tmp_path).stdout)

@@ -312,7 +312,36 @@ def run(
             f"an experiment named {spec.name!r} already exists with a different spec",
             f"run it under another name (--name), or `tunery delete {spec.name}` first",
         )
+    if not existing.status.is_completed:
+        _file_budget(store, existing, spec, file)
     return _resume(client, spec.name, spec, None, gpus, quiet, as_json, executor_url, announce=True)
+
+
+def _file_budget(store: Any, existing: Any, spec: Any, file: str) -> None:
+    """``run FILE`` of an unfinished experiment stores the file's budget: say so where it
+    replaces another (e.g. from `tunery edit`), and refuse a maxTrialCount that leaves no
+    trial to run (not above the trials already used)."""
+    from tunery.budget import BUDGET_FIELDS, trial_counts
+
+    name = existing.name
+    if spec.max_trial_count is not None and spec.max_trial_count != existing.spec.max_trial_count:
+        counts = trial_counts(store.list_trials(name))
+        used = counts.completed + counts.active
+        if spec.max_trial_count <= used:
+            _fail(
+                f"maxTrialCount {spec.max_trial_count} of {file} is not above the {used} trials "
+                f"experiment {name!r} has already used",
+                f"`tunery resume {name}` runs it with its stored maxTrialCount "
+                f"{existing.spec.max_trial_count}, or raise it in the file or with --max-trials",
+            )
+    for field, (katib, _) in BUDGET_FIELDS.items():
+        stored, given = getattr(existing.spec, field), getattr(spec, field)
+        if stored != given:
+            click.echo(
+                f"warning: {katib} {given} from {file} replaces the stored {stored} "
+                f"(`tunery resume {name}` keeps the stored budget)",
+                err=True,
+            )
 
 
 def _resume(
