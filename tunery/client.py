@@ -333,17 +333,18 @@ class Client:
             self.store.update_experiment_spec(existing.name, spec, to_document(spec))
 
     def run_experiment(
-        self, name: str, *, wait: bool = True, executor: Any = None
+        self, name: str, *, wait: bool = True, executor: Any = None, progress: bool | None = None
     ) -> ExperimentHandle:
         """Drive experiment ``name`` (start or resume it); with ``wait`` block until it ends.
 
         ``executor``: where trials run: ``"local"`` (default), ``"dask://HOST:PORT"`` (a Dask
-        scheduler), or an executor object.
+        scheduler), or an executor object.  ``progress``: a progress bar while it waits
+        (default: in an interactive session only; :meth:`ExperimentHandle.wait`).
         """
         handle = ExperimentHandle(self, name, executor=executor)
         handle.start()
         if wait:
-            handle.wait()
+            handle.wait(progress=progress)
         return handle
 
     def get_experiment(self, name: str) -> Experiment:
