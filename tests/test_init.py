@@ -13,6 +13,7 @@ def test_all_is_the_public_api() -> None:
     assert sorted(tunery.__all__) == [
         "Client",
         "ExperimentHandle",
+        "ExtensionRefusedWarning",
         "Optimizer",
         "SpecError",
         "TrialsFailedWarning",

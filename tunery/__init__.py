@@ -14,6 +14,7 @@ from tunery.errors import SpecError, TuneryError, UserInputError
 from tunery.optimizer import Optimizer
 from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
+from tunery.tuner import ExtensionRefusedWarning
 
 try:
     __version__ = version("tunery")
@@ -23,6 +24,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Client",
     "ExperimentHandle",
+    "ExtensionRefusedWarning",
     "Optimizer",
     "SpecError",
     "TrialsFailedWarning",

@@ -274,6 +274,8 @@ def run(
             f"{spec.namespace!r} with a different spec",
             f"run it under another name (--name) or namespace (-n), or `tunery delete {ref}` first",
         )
+    if not existing.status.is_completed:
+        _file_budget(store, existing, spec, file)
     return _resume(
         client,
         existing.name,
@@ -286,6 +288,33 @@ def run(
         announce=True,
         namespace=existing.namespace,
     )
+
+
+def _file_budget(store: Any, existing: Any, spec: Any, file: str) -> None:
+    """``run FILE`` of an unfinished experiment stores the file's budget: say so where it
+    replaces another (e.g. from `tunery edit`), and refuse a maxTrialCount that leaves no
+    trial to run (not above the trials already used)."""
+    from tunery.budget import BUDGET_FIELDS, trial_counts
+
+    name = existing.command_ref
+    if spec.max_trial_count is not None and spec.max_trial_count != existing.spec.max_trial_count:
+        counts = trial_counts(store.list_trials(existing.key))
+        used = counts.completed + counts.active
+        if spec.max_trial_count <= used:
+            _fail(
+                f"maxTrialCount {spec.max_trial_count} of {file} is not above the {used} trials "
+                f"experiment {existing.name!r} has already used",
+                f"`tunery resume {name}` runs it with its stored maxTrialCount "
+                f"{existing.spec.max_trial_count}, or raise it in the file or with --max-trials",
+            )
+    for field, (katib, _) in BUDGET_FIELDS.items():
+        stored, given = getattr(existing.spec, field), getattr(spec, field)
+        if stored != given:
+            click.echo(
+                f"warning: {katib} {given} from {file} replaces the stored {stored} "
+                f"(`tunery resume {name}` keeps the stored budget)",
+                err=True,
+            )
 
 
 def _resume(
@@ -310,7 +339,9 @@ def _resume(
     key, name = resumed.experiment.key, resumed.experiment.name
     if resumed.action is ResumeAction.COMPLETED:
         if not (quiet or as_json):
-            console.print(f"experiment {name} has already completed")
+            console.print(f"experiment {name} has already completed", highlight=False)
+            if resumed.note is not None:
+                console.print(resumed.note, markup=False, highlight=False)
         trials = client.store.list_trials(key)
         return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
     if resumed.action is ResumeAction.EXTEND:
@@ -356,7 +387,7 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
 
 
 @main.command(
-    short_help="Resume an experiment after a crash, Ctrl-C or reboot.",
+    short_help="Resume an experiment (crash, Ctrl-C), or extend it.",
     epilog="""\b
 Examples:
   tunery resume mnist
@@ -366,7 +397,13 @@ Examples:
 @click.argument("name")
 @_named_in_namespace
 @_db_option
-@click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
+@click.option(
+    "--max-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="New maxTrialCount: extends a completed experiment.",
+)
 @click.option(
     "--gpus",
     envvar="TUNERY_GPUS",
@@ -387,7 +424,14 @@ def resume(
     quiet: bool,
     as_json: bool,
 ) -> int:
-    """Resume experiment NAME after a crash, Ctrl-C or reboot."""
+    """Resume experiment NAME after a crash, Ctrl-C or reboot, or extend it.
+
+    A completed experiment is extended by --max-trials (above the trials it has
+    completed) whatever its resumePolicy: the same search goes on, with its algorithm
+    state, History and trial numbering.  Where it cannot go on (goal reached, search
+    space exhausted, too many failures: see `tunery edit`), nothing changes and a
+    one-line error says why.
+    """
     from tunery.client import Client
 
     client = Client(store=_open_store(db))

@@ -220,7 +220,9 @@ class BaseStore(Protocol):
     :class:`~tunery.errors.LeaseLostError` and changes nothing.  Writes that do not need the
     lease: creating, re-specifying and deleting experiments (before a controller runs, or
     from the CLI), and intents (:meth:`add_intent`), which are the only writes that others
-    (the CLI, the UI) make to a running experiment.
+    (the CLI, the UI) make to a running experiment, but for a new budget: a running
+    experiment's spec is re-specified with it, then an ``update-budget`` intent tells its
+    controller to read the budget (only the budget) again.
 
     **Compare-and-set.**  :meth:`update_trial` applies its change only when the trial's
     status is one of ``expect`` and the new status is a legal transition
