@@ -579,6 +579,12 @@ def test_the_same_name_in_namespaces_runs_lists_and_deletes_apart(tmp_path: Path
     assert json.loads(tunery("get", "team.twin", "--json", cwd=tmp_path).stdout) == got
     again = json.loads(tunery("run", str(plain), "-n", "team", "--json", cwd=tmp_path).stdout)
     assert again["status"] == "Succeeded" and again["trials"]["total"] == 2  # resumed, not new
+    edited = tunery("edit", "twin", "-n", "team", "--max-trials", "3", cwd=tmp_path).stdout
+    assert "`tunery resume twin -n team` runs it" in edited
+    more = json.loads(tunery("resume", "twin", "-n", "team", "--json", cwd=tmp_path).stdout)
+    assert more["trials"]["total"] == 3 and more["namespace"] == "team"
+    ambiguous = tunery("edit", "twin", "--max-trials", "5", cwd=tmp_path, check=2)
+    assert ambiguous.stderr.count("\n") == 1 and "several namespaces" in ambiguous.stderr
 
     tunery("delete", "twin", "-n", "team", "-y", cwd=tmp_path)
     tunery("get", "twin", "-n", "team", cwd=tmp_path, check=2)
