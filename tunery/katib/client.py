@@ -231,7 +231,12 @@ class KatibClient:
                 "objective= and parameters=",
             )
         if not objective or not parameters:
-            raise KatibValueError("One of the required parameters is None")
+            missing = "objective" if not objective else "parameters"
+            raise KatibValueError(
+                f"One of the required parameters is None: {missing}",
+                "tune() needs objective= (a function of one dict) and parameters= (a dict of "
+                "katib.search values and fixed values)",
+            )
         if not name:
             raise KatibValueError("Please specify name for the Experiment.")
         if base_image != constants.BASE_IMAGE_PYTORCH:
@@ -395,7 +400,7 @@ class KatibClient:
 
         RuntimeError when it fails (unless Failed is expected); TimeoutError after
         ``timeout`` seconds.  Prints the trials' status at each poll, as Katib does.  Locally
-        a poll also ends as soon as this client's background controller finishes.
+        the wait between polls ends early when the experiment's condition changes.
         """
         ns = namespace or self.namespace
         if polling_interval <= 0:
@@ -427,12 +432,19 @@ class KatibClient:
         )
 
     def _pause(self, key: str, seconds: float) -> None:
+        """Sleep ``seconds``, or less: until the stored condition changes (looked at twice a
+        second, a cheap read) or this client's controller of the experiment ends."""
         handle = self._handles.get(key)
         thread = handle._thread if handle is not None else None
-        if thread is not None and thread.is_alive():
-            thread.join(seconds)
-        else:
-            time.sleep(seconds)
+        before = self.client.get_experiment(key).status
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if thread is not None and thread.is_alive():
+                thread.join(min(left, 0.5))
+            else:
+                time.sleep(min(left, 0.5))
+            if self.client.get_experiment(key).status != before:
+                return
 
     def edit_experiment_budget(
         self,
