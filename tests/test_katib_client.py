@@ -437,9 +437,7 @@ def train_mnist_model(parameters):  # type: ignore[no-untyped-def]
     for epoch in range(num_epoch):
         accuracy = 1 - 1 / (1 + lr * (epoch + 1))
         loss = 1 - accuracy
-        logging.info(
-            f"Epoch {epoch + 1}/{num_epoch}. accuracy={accuracy:.4f} - loss={loss:.4f}"
-        )
+        logging.info(f"Epoch {epoch + 1}/{num_epoch}. accuracy={accuracy:.4f} - loss={loss:.4f}")
 
 
 def test_tune_train_from_func_notebook_flow(in_tmp: Path) -> None:
