@@ -423,3 +423,79 @@ def test_same_search_ignores_only_the_budget(tmp_path: Path) -> None:
     budget = replace(spec, max_trial_count=9, parallel_trial_count=1, max_failed_trial_count=3)
     assert same_search(spec, budget)
     assert not same_search(spec, replace(spec, name="other"))
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def test_the_same_name_in_two_namespaces_runs_apart(tmp_path: Path) -> None:
+    from tests.helpers import SCORE_IS_X, native_doc
+    from tunery.errors import AlreadyExistsError, NotFoundError, SpecError
+
+    client = tunery.Client(str(tmp_path / "ns.db"))
+    runs = str(tmp_path / "runs")
+    doc = native_doc("twin", SCORE_IS_X, max_trials=2)
+    plain = client.create_experiment(doc, runs_dir=runs)
+    doc["metadata"]["namespace"] = "team"
+    team = client.create_experiment(doc, runs_dir=runs)  # the document's namespace
+    other = client.create_experiment(doc, namespace="kubeflow", runs_dir=runs)  # overridden
+    assert [(e.name, e.namespace, e.key) for e in (plain, team, other)] == [
+        ("twin", "default", "twin"),
+        ("twin", "team", "team.twin"),
+        ("twin", "kubeflow", "kubeflow.twin"),
+    ]
+    assert other.document["metadata"]["namespace"] == "kubeflow"
+    with pytest.raises(AlreadyExistsError, match="namespace 'team'"):
+        client.create_experiment(doc, runs_dir=runs)
+    with pytest.raises(SpecError, match=r"metadata\.namespace"):
+        client.create_experiment(doc, namespace="Not_A_Label")
+    with pytest.raises(UserInputError, match="default, kubeflow, team") as info:
+        client.get_experiment("twin")
+    assert "--namespace" in (info.value.hint or "")
+    with pytest.raises(NotFoundError, match="'twin' in namespace 'nowhere'"):
+        client.get_experiment("twin", namespace="nowhere")
+    assert client.find_experiment("twin", "nowhere") is None
+    assert client.get_experiment("twin", "team").key == "team.twin"
+    assert client.list_namespaces() == ["default", "kubeflow", "team"]
+    assert [e.namespace for e in client.list_experiments()] == ["default", "team", "kubeflow"]
+    assert [e.key for e in client.list_experiments("team")] == ["team.twin"]
+
+    # Real trials of two of them: their own names and directories.
+    first = client.run_experiment("twin", namespace="default")
+    second = client.run_experiment("twin", namespace="team")
+    assert (first.name, first.namespace, second.name, second.namespace) == (
+        "twin",
+        "default",
+        "twin",
+        "team",
+    )
+    assert first.status == second.status == "Succeeded"
+    names = [t.name for t in client.list_trials("twin", "team")]
+    assert names == ["team.twin-0001", "team.twin-0002"]
+    assert [t.name for t in client.list_trials("twin", "default")] == ["twin-0001", "twin-0002"]
+    assert (tmp_path / "runs" / "team.twin" / "team.twin-0001" / "output.log").is_file()
+    assert (tmp_path / "runs" / "twin" / "twin-0001" / "output.log").is_file()
+    best = client.get_optimal_hyperparameters("twin", "team")
+    assert best is not None and best["trial"].startswith("team.twin-")
+    assert client.list_trials("twin", "kubeflow") == []
+
+    client.delete_experiment("twin", "default")
+    with pytest.raises(UserInputError, match="kubeflow, team"):
+        client.delete_experiment("twin")
+    client.delete_experiment("team.twin")  # a key names its experiment too
+    assert client.get_experiment("twin").namespace == "kubeflow"  # the only one left
+    assert client.resume("twin").experiment.key == "kubeflow.twin"
+    # The plain name is free again: the next experiment of that name takes it.
+    doc["metadata"]["namespace"] = "default"
+    assert client.create_experiment(doc, runs_dir=runs).key == "twin"
+
+
+def test_resume_keeps_the_namespace(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    client = _stored(tmp_path)
+    exp = client.get_experiment("life", namespace="default")
+    moved = replace(exp.spec, namespace="elsewhere", max_trial_count=5)
+    resumed = client.resume("life", namespace="default", spec=moved)
+    assert resumed.experiment.namespace == "default"
+    assert resumed.experiment.spec.max_trial_count == 5

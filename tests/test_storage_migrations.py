@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from tests.test_storage_codec import minimal_spec
-from tunery.errors import StorageError
+from tunery.errors import StorageError, UserInputError
 from tunery.model import Experiment, ExperimentCondition, TrialCondition
 from tunery.storage import Store, schema
 from tunery.storage.codec import spec_to_json
@@ -271,6 +271,31 @@ def test_a_controller_resumes_a_0001_database(fresh_url: str, tmp_path: Path) ->
         assert (trials[1].reason, trials[1].message) == ("TrialKilled", "by you")
         assert trials[2].objective is not None
         assert store.lease_owner("resumable") is None
+
+
+def test_a_0001_database_reaches_its_experiments_by_name_in_namespaces(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """Stored before namespaces were looked up, ``katib`` (namespace kubeflow) keeps its key;
+    a new ``katib`` elsewhere gets a qualified one and the name needs a namespace."""
+    from tunery.client import Client
+
+    _load_0001(fresh_url, tmp_path)
+    with Store(fresh_url) as store:
+        client = Client(store=store)
+        old = client.get_experiment("katib")
+        assert (old.key, old.name, old.namespace) == ("katib", "katib", "kubeflow")
+        assert client.get_experiment("katib", "kubeflow") == old
+        assert [e.key for e in client.list_experiments("default")] == ["resumable"]
+        trials = [t.name for t in client.list_trials("katib")]
+        assert trials
+        doc = old.document | {"metadata": {"name": "katib"}}  # in namespace default
+        new = client.create_experiment(doc)
+        assert (new.key, new.namespace) == ("default.katib", "default")
+        with pytest.raises(UserInputError, match="default, kubeflow"):
+            client.get_experiment("katib")
+        assert [t.name for t in client.list_trials("katib", "kubeflow")] == trials
+        assert client.list_trials("katib", "default") == []
 
 
 def test_the_0001_migration_leaves_a_cursor_without_stopping_alone(tmp_path: Path) -> None:

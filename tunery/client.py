@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tunery.clock import Clock, SystemClock
-from tunery.errors import UserInputError
+from tunery.errors import NotFoundError, UserInputError
 from tunery.handle import ExperimentHandle
 from tunery.model import (
     Experiment,
@@ -48,6 +48,7 @@ __all__ = [
     "can_extend",
     "same_search",
     "tune",
+    "with_namespace",
 ]
 
 
@@ -117,10 +118,21 @@ class Client:
     def url(self) -> str:
         return str(self.store.url)
 
+    def resolve(self, name: str, namespace: str | None = None) -> str:
+        """The store key of experiment ``name`` in ``namespace``.
+
+        ``namespace`` None: the only experiment of that name in any namespace (UserInputError
+        naming the namespaces when several hold it); a string: exactly that namespace
+        (NotFoundError naming namespace and name when it has none).  A stored key
+        (``<namespace>.<name>``, :attr:`Experiment.key`) designates its experiment too.
+        """
+        return self.store.resolve(name, namespace)
+
     def create_experiment(
         self,
         experiment: str | os.PathLike[str] | Mapping[str, Any] | ExperimentSpec,
         *,
+        namespace: str | None = None,
         base_dir: str | None = None,
         runs_dir: str | None = None,
         configmaps: Sequence[str | os.PathLike[str]] = (),
@@ -128,13 +140,16 @@ class Client:
     ) -> Experiment:
         """Store an experiment from a YAML/JSON file, a document dict or a spec (not run yet).
 
+        ``namespace``: where it lives (default: the spec's ``metadata.namespace``, whose
+        default is ``default``); the same name may exist in several namespaces.
         Relative paths of the spec resolve against ``base_dir`` (default: the file's directory,
         else the current directory); trial directories go under ``runs_dir`` (default
         ``./tunery-runs``).  ``configmaps``: YAML files (or directories) of ConfigMaps for a
         ``trialTemplate.configMap`` (also ``TUNERY_CONFIGMAPS`` and, for a file, the
         ``configmaps/`` directory next to it); the stored experiment keeps the inlined template.
         ``trial_dirs=False``: its trials run no process (ask/tell), so it has no ``runs_dir``.
-        The experiment is stored ``Created``; AlreadyExistsError when the name is taken.
+        The experiment is stored ``Created``; AlreadyExistsError when its namespace has an
+        experiment of that name.
         """
         from tunery.spec import load_file, parse_document, to_document
         from tunery.spec.katib import inline_configmaps
@@ -152,6 +167,8 @@ class Client:
                 )
             spec = parsed[0].spec
             base_dir = base_dir or os.path.dirname(os.path.abspath(experiment))
+        if namespace is not None and namespace != spec.namespace:
+            spec = with_namespace(spec, namespace)
         return self.store.create_experiment(
             Experiment(
                 name=spec.name,
@@ -167,10 +184,12 @@ class Client:
         self,
         name: str,
         *,
+        namespace: str | None = None,
         spec: ExperimentSpec | None = None,
         max_trials: int | None = None,
     ) -> Resumption:
-        """Make experiment ``name`` ready to run again, by Katib's rules; runs nothing.
+        """Make experiment ``name`` (in ``namespace``: see :meth:`resolve`) ready to run
+        again, by Katib's rules; runs nothing.
 
         ``spec``: the spec to run it under (default: the stored one; the caller has checked
         :func:`same_search`); ``max_trials``: a new maxTrialCount.  An experiment that has not
@@ -179,64 +198,93 @@ class Client:
         ``Restarting`` (UserInputError when its resumePolicy is Never); otherwise nothing is
         written.
         """
-        existing = self.store.get_experiment(name)
+        key = self.resolve(name, namespace)
+        existing = self.store.get_experiment(key)
         spec = spec or existing.spec
         if max_trials is not None:
             spec = _with_budget(spec, max_trials)
         if not existing.status.is_completed:
             self._store_spec(existing, spec)
-            return Resumption(self.store.get_experiment(name), ResumeAction.RESUME)
-        completed = sum(1 for t in self.store.list_trials(name) if t.status.is_completed)
+            return Resumption(self.store.get_experiment(key), ResumeAction.RESUME)
+        completed = sum(1 for t in self.store.list_trials(key) if t.status.is_completed)
         if not can_extend(existing, spec, completed):
             return Resumption(existing, ResumeAction.COMPLETED)
         if spec.resume_policy is ResumePolicy.NEVER:
             raise UserInputError(
-                f"experiment {name!r} has completed and its resumePolicy is Never",
+                f"experiment {existing.name!r} has completed and its resumePolicy is Never",
                 "set spec.resumePolicy: LongRunning to extend a finished experiment",
             )
         self._store_spec(existing, spec)
         self.store.set_experiment_status(
-            name,
+            key,
             ExperimentCondition.RESTARTING,
             ExperimentReason.RESTARTING,
             f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
             clear_completion=True,
         )
-        return Resumption(self.store.get_experiment(name), ResumeAction.EXTEND)
+        return Resumption(self.store.get_experiment(key), ResumeAction.EXTEND)
 
     def _store_spec(self, existing: Experiment, spec: ExperimentSpec) -> None:
         from tunery.spec import to_document
 
+        if spec.namespace != existing.namespace:
+            # The namespace is where the experiment lives, not a knob of its run.
+            spec = replace(spec, namespace=existing.namespace)
         if spec != existing.spec:
-            self.store.update_experiment_spec(existing.name, spec, to_document(spec))
+            self.store.update_experiment_spec(existing.key, spec, to_document(spec))
 
     def run_experiment(
-        self, name: str, *, wait: bool = True, executor: Any = None
+        self,
+        name: str,
+        *,
+        namespace: str | None = None,
+        wait: bool = True,
+        executor: Any = None,
     ) -> ExperimentHandle:
-        """Drive experiment ``name`` (start or resume it); with ``wait`` block until it ends.
+        """Drive experiment ``name`` (in ``namespace``: see :meth:`resolve`; start or resume
+        it); with ``wait`` block until it ends.
 
         ``executor``: where trials run: ``"local"`` (default), ``"dask://HOST:PORT"`` (a Dask
         scheduler), or an executor object.
         """
-        handle = ExperimentHandle(self, name, executor=executor)
+        handle = ExperimentHandle(self, name, namespace=namespace, executor=executor)
         handle.start()
         if wait:
             handle.wait()
         return handle
 
-    def get_experiment(self, name: str) -> Experiment:
-        return self.store.get_experiment(name)
+    def get_experiment(self, name: str, namespace: str | None = None) -> Experiment:
+        """Experiment ``name`` in ``namespace`` (see :meth:`resolve`)."""
+        return self.store.get_experiment(self.resolve(name, namespace))
 
-    def list_experiments(self) -> list[Experiment]:
-        return self.store.list_experiments()
+    def find_experiment(self, name: str, namespace: str | None = None) -> Experiment | None:
+        """Experiment ``name`` in ``namespace`` (see :meth:`resolve`), or None when there is
+        none (several of that name with ``namespace`` None is still an error)."""
+        try:
+            key = self.resolve(name, namespace)
+        except NotFoundError:
+            return None
+        return self.store.find_experiment(key)
 
-    def list_trials(self, name: str) -> list[Trial]:
-        return self.store.list_trials(name)
+    def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
+        """The experiments of ``namespace`` (None: of every namespace), oldest first."""
+        return self.store.list_experiments(namespace)
 
-    def get_optimal_hyperparameters(self, name: str) -> dict[str, Any] | None:
+    def list_namespaces(self) -> list[str]:
+        """The namespaces that hold experiments, sorted."""
+        return sorted({e.namespace for e in self.store.list_experiments()})
+
+    def list_trials(self, name: str, namespace: str | None = None) -> list[Trial]:
+        """The trials of experiment ``name`` in ``namespace`` (see :meth:`resolve`), by index."""
+        return self.store.list_trials(self.resolve(name, namespace))
+
+    def get_optimal_hyperparameters(
+        self, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         """The best trial's ``{"trial", "parameters", "objective", "metrics"}``, or None."""
-        exp = self.store.get_experiment(name)
-        best = best_trial(exp.spec.objective, self.store.list_trials(name))
+        key = self.resolve(name, namespace)
+        exp = self.store.get_experiment(key)
+        best = best_trial(exp.spec.objective, self.store.list_trials(key))
         if best is None:
             return None
         return {
@@ -246,13 +294,22 @@ class Client:
             "metrics": {k: v.to_json() for k, v in best.metrics.items()},
         }
 
-    def stop_experiment(self, name: str) -> None:
+    def stop_experiment(self, name: str, namespace: str | None = None) -> None:
         """Ask the controller to stop ``name`` (kills its running trials)."""
-        self.store.get_experiment(name)
-        self.store.add_intent(name, IntentKind.STOP_EXPERIMENT, None, self.clock.now())
+        key = self.resolve(name, namespace)
+        self.store.add_intent(key, IntentKind.STOP_EXPERIMENT, None, self.clock.now())
 
-    def delete_experiment(self, name: str) -> None:
-        self.store.delete_experiment(name)
+    def delete_experiment(self, name: str, namespace: str | None = None) -> None:
+        """Delete experiment ``name`` in ``namespace`` (see :meth:`resolve`) with its trials."""
+        self.store.delete_experiment(self.resolve(name, namespace))
+
+
+def with_namespace(spec: ExperimentSpec, namespace: str) -> ExperimentSpec:
+    """``spec`` in ``namespace``, validated again as a document would be (a namespace is a DNS
+    label)."""
+    from tunery.spec import parse_document, to_document
+
+    return parse_document(to_document(replace(spec, namespace=namespace)))
 
 
 def _with_budget(spec: ExperimentSpec, max_trials: int) -> ExperimentSpec:

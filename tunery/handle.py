@@ -22,9 +22,16 @@ __all__ = ["ExperimentHandle"]
 class ExperimentHandle:
     """A running (or finished) experiment: its controller runs in a background thread."""
 
-    def __init__(self, client: Client, name: str, *, executor: Any = None) -> None:
+    def __init__(
+        self, client: Client, name: str, *, namespace: str | None = None, executor: Any = None
+    ) -> None:
         self.client = client
-        self.name = name
+        #: The experiment's store key (see :meth:`Client.resolve`).
+        self.key = client.resolve(name, namespace)
+        stored = client.store.get_experiment(self.key)
+        #: Its Katib name and namespace.
+        self.name = stored.name
+        self.namespace = stored.namespace
         self._executor = executor
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -34,7 +41,7 @@ class ExperimentHandle:
     def start(self) -> None:
         if self._thread is not None:
             return
-        exp = self.client.get_experiment(self.name)
+        exp = self.client.store.get_experiment(self.key)
         if exp.status.is_completed:
             return
         from tunery.execute import executor_url_of, open_executor
@@ -47,7 +54,7 @@ class ExperimentHandle:
             else given
         )
         self._thread = threading.Thread(
-            target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.name}"
+            target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.key}"
         )
         self._thread.start()
 
@@ -56,7 +63,7 @@ class ExperimentHandle:
 
         try:
             # The store's engine is thread-safe: the controller thread shares it.
-            Controller(self.client.store, self.name, executor, poll_interval=0.2).run()
+            Controller(self.client.store, self.key, executor, poll_interval=0.2).run()
         except BaseException as exc:  # re-raised by wait()
             self._error = exc
         finally:
@@ -93,12 +100,12 @@ class ExperimentHandle:
         return self.experiment.status.is_completed
 
     def stop(self) -> None:
-        self.client.stop_experiment(self.name)
+        self.client.stop_experiment(self.name, self.namespace)
 
     # -- reading
     @property
     def experiment(self) -> Experiment:
-        return self.client.get_experiment(self.name)
+        return self.client.store.get_experiment(self.key)
 
     @property
     def status(self) -> str:
@@ -106,7 +113,7 @@ class ExperimentHandle:
 
     @property
     def trials(self) -> list[Trial]:
-        return self.client.list_trials(self.name)
+        return self.client.store.list_trials(self.key)
 
     @property
     def best_trial(self) -> Trial | None:
@@ -213,7 +220,7 @@ class ExperimentHandle:
 
         spec = self.experiment.spec
         observations = self.client.store.get_observations(
-            self.name, metric=spec.objective.objective_metric_name
+            self.key, metric=spec.objective.objective_metric_name
         )
         return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
 

@@ -495,7 +495,13 @@ def collects_files(spec: ExperimentSpec) -> bool:
 
 @dataclass(frozen=True)
 class Experiment:
-    """An experiment as stored."""
+    """An experiment as stored.
+
+    ``name`` is the Katib name (``metadata.name``), unique within its :attr:`namespace`;
+    ``key`` identifies the experiment in its store (trials, intents, leases, directories refer
+    to it by key): the name itself, or :func:`qualified_key` (``<namespace>.<name>``) when the
+    name was already taken in another namespace.  Left empty, ``key`` is the name.
+    """
 
     name: str
     spec: ExperimentSpec
@@ -512,6 +518,22 @@ class Experiment:
     base_dir: str | None = None
     #: Directory under which each trial gets its own directory.
     runs_dir: str | None = None
+    #: The store's identity of the experiment (see above).
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
+
+    @property
+    def namespace(self) -> str:
+        """The experiment's namespace (``metadata.namespace``, default ``default``)."""
+        return self.spec.namespace
+
+    @property
+    def qualified_name(self) -> str:
+        """``<namespace>/<name>``, as messages name an experiment in a namespace."""
+        return f"{self.spec.namespace}/{self.name}"
 
     @property
     def interrupted(self) -> bool:
@@ -526,6 +548,26 @@ class Experiment:
     def shown_status(self) -> str:
         """The status the CLI, the UI and the JSON show: the condition, or ``Interrupted``."""
         return INTERRUPTED_STATUS if self.interrupted else self.status.value
+
+
+#: Separates the namespace from the name in a qualified key.  Katib's names and namespaces are
+#: DNS labels (no dot), so a qualified key is never a name, is a valid trial name prefix and a
+#: valid directory name, and needs no escaping in a URL or on a command line.
+KEY_SEPARATOR = "."
+
+
+def qualified_key(namespace: str, name: str) -> str:
+    """The key of experiment ``name`` in ``namespace`` when ``name`` is taken elsewhere."""
+    return f"{namespace}{KEY_SEPARATOR}{name}"
+
+
+def name_of_key(key: str, namespace: str, spec_name: str) -> str:
+    """The Katib name of the experiment stored under ``key`` (in ``namespace``, with the spec's
+    ``metadata.name`` ``spec_name``): ``spec_name`` when the key is it or its qualified form,
+    else the key itself (a database written before namespaces, or by hand)."""
+    if key == spec_name or key == qualified_key(namespace, spec_name):
+        return spec_name
+    return key
 
 
 def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) -> float | None:

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunery.clock import Clock, SystemClock
-from tunery.errors import SpecError, UserInputError
+from tunery.errors import NotFoundError, SpecError, UserInputError
 from tunery.model import (
     Assignment,
     ExperimentCondition,
@@ -173,6 +173,8 @@ class Optimizer:
         searched, fixed = split_parameters(parameters)
         self.fixed = fixed
         self.name = name or "ask-tell"
+        #: The experiment's store key (its name unless the name is taken in another namespace).
+        self._key = self.name
         doc: dict[str, Any] = {
             "apiVersion": "tunery/v1",
             "kind": "Experiment",
@@ -236,7 +238,7 @@ class Optimizer:
 
             memory = InMemoryStore()
             self._create(memory)
-            self._ledger = TrialLedger(memory, self.name, lease_ttl=3600.0)
+            self._ledger = TrialLedger(memory, self._key, lease_ttl=3600.0)
             self._ledger.watch = self._history.put
             self._ledger.load(self.spec.objective)
         else:
@@ -256,11 +258,12 @@ class Optimizer:
         the optimizer is its experiment's controller."""
         from tunery.client import Client
 
-        Client(store=store, clock=self.clock).create_experiment(
+        made = Client(store=store, clock=self.clock).create_experiment(
             self.spec, base_dir=os.getcwd(), trial_dirs=False
         )
+        self._key = made.key
         store.set_experiment_status(
-            self.name,
+            self._key,
             ExperimentCondition.RUNNING,
             ExperimentReason.RUNNING,
             "driven by ask/tell",
@@ -274,7 +277,12 @@ class Optimizer:
         if self.name == "ask-tell":
             raise UserInputError("an Optimizer with storage needs a name", "pass name='my-study'")
         store = Store(storage)
-        existing = store.find_experiment(self.name)
+        try:
+            self._key = store.resolve(self.name, self.spec.namespace)
+        except NotFoundError:
+            existing = None
+        else:
+            existing = store.get_experiment(self._key)
         now = self.clock.now()
         if existing is None:
             self._create(store)
@@ -284,12 +292,12 @@ class Optimizer:
                 "algorithm, objective or max_trial_count",
                 "use another name=, or delete it with `tunery delete NAME`",
             )
-        ledger = TrialLedger(store, self.name, lease_ttl=3600.0)
+        ledger = TrialLedger(store, self._key, lease_ttl=3600.0)
         ledger.acquire(now, fence=False)
         if existing is not None and existing.status is not ExperimentCondition.RUNNING:
             # Continuing work: the finished experiment runs again under this driver.
             store.set_experiment_status(
-                self.name,
+                self._key,
                 ExperimentCondition.RUNNING,
                 ExperimentReason.RUNNING,
                 "continued by ask/tell",
@@ -299,7 +307,7 @@ class Optimizer:
         # The History follows every write (a flat cost per ask, whatever the trial count).
         ledger.watch = self._history.put
         ledger.load(self.spec.objective)
-        for obs in store.get_observations(self.name, metric=_METRIC):
+        for obs in store.get_observations(self._key, metric=_METRIC):
             self._curves.setdefault(obs.trial_name, []).append(obs)
         state = ledger.load_state()
         if state is not None:
@@ -327,7 +335,7 @@ class Optimizer:
 
     def _end(self, reason: ExperimentReason, message: str) -> None:
         self._ledger.store.set_experiment_status(
-            self.name,
+            self._key,
             ExperimentCondition.SUCCEEDED,
             reason.value,
             message,

@@ -243,14 +243,14 @@ def tune(
     from tunery.client import Client
 
     client = Client(storage)
-    existing = client.store.find_experiment(exp_name)
+    existing = client.find_experiment(exp_name, spec.namespace)
     if existing is None:
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
         try:
             client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=runs)
         except AlreadyExistsError:  # created by a racing process: fall through to resume
-            existing = client.store.get_experiment(exp_name)
+            existing = client.get_experiment(exp_name, spec.namespace)
     if existing is not None and existing.spec != spec:
         raise UserInputError(
             f"an experiment named {exp_name!r} already exists with other settings or code",
@@ -259,7 +259,7 @@ def tune(
     if not script.exists():
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
-    handle = ExperimentHandle(client, exp_name, executor=executor)
+    handle = ExperimentHandle(client, exp_name, namespace=spec.namespace, executor=executor)
     handle.start()
     if wait:
         handle.wait()

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
+from tunery.errors import AlreadyExistsError, NotFoundError, UserInputError
 from tunery.model import (
+    KEY_SEPARATOR,
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
@@ -22,9 +24,21 @@ from tunery.model import (
     Observation,
     Trial,
     TrialCondition,
+    qualified_key,
 )
 
-__all__ = ["KEEP", "BaseStore", "Intent", "Keep", "TrialChange", "intent_kind"]
+__all__ = [
+    "KEEP",
+    "BaseStore",
+    "Intent",
+    "Keep",
+    "KeyCandidate",
+    "TrialChange",
+    "intent_kind",
+    "key_candidates",
+    "new_key",
+    "pick_key",
+]
 
 
 class Keep(enum.Enum):
@@ -95,6 +109,83 @@ def intent_kind(raw: str) -> IntentKind | str:
     return _INTENT_KINDS.get(raw, raw)
 
 
+@dataclass(frozen=True)
+class KeyCandidate:
+    """A stored experiment that a name may designate: its key, namespace and Katib name."""
+
+    key: str
+    namespace: str
+    name: str
+
+
+def key_candidates(name: str, namespace: str | None) -> tuple[str, ...] | None:
+    """The keys an experiment ``name`` (in ``namespace``) can be stored under, or None when
+    any key ending in ``.<name>`` can (no namespace given)."""
+    if namespace is None:
+        return None
+    return (name, qualified_key(namespace, name))
+
+
+def _designates(c: KeyCandidate, name: str, namespace: str | None) -> bool:
+    if namespace is not None and c.namespace != namespace:
+        return False
+    return c.name == name or c.key == name
+
+
+def pick_key(name: str, namespace: str | None, found: Sequence[KeyCandidate], where: str) -> str:
+    """The key of experiment ``name`` among ``found`` (the stored experiments whose key is
+    ``name`` or ends in ``.<name>``); ``where`` names the store in errors.
+
+    ``namespace`` None: the only experiment of that name in any namespace (a qualified key
+    ``<namespace>.<name>`` designates its experiment too); UserInputError naming the namespaces
+    when there are several.  NotFoundError when there is none.
+    """
+    matches = [c for c in found if _designates(c, name, namespace)]
+    exact = [c for c in matches if c.key == name and KEY_SEPARATOR in name]
+    if exact:
+        return exact[0].key
+    if len(matches) == 1:
+        return matches[0].key
+    if not matches:
+        if namespace is None:
+            raise NotFoundError(
+                f"no experiment named {name!r} in {where}",
+                "`tunery list` shows the experiments there",
+            )
+        others = sorted({c.namespace for c in found if c.name == name})
+        elsewhere = f" (there is one in namespace {', '.join(others)})" if others else ""
+        raise NotFoundError(
+            f"no experiment named {name!r} in namespace {namespace!r} in {where}{elsewhere}",
+            f"`tunery list -n {namespace}` shows the experiments of that namespace",
+        )
+    spaces = sorted(c.namespace for c in matches)
+    raise UserInputError(
+        f"experiment name {name!r} is taken in several namespaces: {', '.join(spaces)}",
+        f"say which with -n/--namespace (Python: namespace=), e.g. -n {spaces[0]}",
+    )
+
+
+def new_key(name: str, namespace: str, taken: Sequence[KeyCandidate]) -> str:
+    """The key a new experiment ``name`` in ``namespace`` gets, given the stored experiments
+    under its candidate keys (:func:`key_candidates`): the name itself unless another namespace
+    holds that key, then ``<namespace>.<name>``.  AlreadyExistsError when ``namespace`` already
+    has an experiment of that name."""
+    if any(c.namespace == namespace and c.name == name for c in taken):
+        where = "" if namespace == "default" else f" -n {namespace}"
+        raise AlreadyExistsError(
+            f"an experiment named {name!r} already exists in namespace {namespace!r}",
+            f"use `tunery resume {name}{where}` to continue it, "
+            f"or `tunery delete {name}{where}` to start over",
+        )
+    keys = {c.key for c in taken}
+    if name not in keys:
+        return name
+    key = qualified_key(namespace, name)
+    if key in keys:  # a hand-made key; cannot happen through create_experiment
+        raise AlreadyExistsError(f"an experiment is already stored under the key {key!r}")
+    return key
+
+
 class BaseStore(Protocol):
     """The store the controller and the ask/tell ``Optimizer`` write through.
 
@@ -149,20 +240,34 @@ class BaseStore(Protocol):
     # experiments
 
     def create_experiment(self, experiment: Experiment) -> Experiment:
-        """Store a new experiment and return it as stored; AlreadyExistsError if the name is
-        taken."""
+        """Store a new experiment and return it as stored; AlreadyExistsError if its namespace
+        has an experiment of that name.
+
+        Its key (:attr:`Experiment.key`) is chosen here, race-free: the name, or
+        ``<namespace>.<name>`` when another namespace holds the name (:func:`new_key`); a key
+        given that differs from the name is kept as it is.
+        """
+        ...
+
+    def resolve(self, name: str, namespace: str | None = None) -> str:
+        """The key of experiment ``name`` in ``namespace`` (None: the only one of that name in
+        any namespace; a key designates its experiment too).  NotFoundError when there is
+        none, UserInputError naming the namespaces when ``namespace`` is None and several hold
+        the name (see :func:`pick_key`)."""
         ...
 
     def find_experiment(self, name: str) -> Experiment | None:
-        """The experiment, or None."""
+        """The experiment stored under key ``name``, or None.  (Every method below that takes
+        an experiment takes its key.)"""
         ...
 
     def get_experiment(self, name: str) -> Experiment:
-        """The experiment; NotFoundError if there is none of that name."""
+        """The experiment stored under key ``name``; NotFoundError if there is none."""
         ...
 
-    def list_experiments(self) -> list[Experiment]:
-        """Every experiment, oldest first (then by name; no creation time comes first)."""
+    def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
+        """Every experiment (of ``namespace`` only, if given), oldest first (then by key; no
+        creation time comes first)."""
         ...
 
     def update_experiment_spec(

@@ -22,6 +22,7 @@ from typing import Any, Self
 
 from tunery.errors import AlreadyExistsError, LeaseHeldError, LeaseLostError, NotFoundError
 from tunery.model import (
+    KEY_SEPARATOR,
     TRIAL_TRANSITIONS,
     Experiment,
     ExperimentCondition,
@@ -32,7 +33,15 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
-from tunery.storage.base import Intent, TrialChange, intent_kind
+from tunery.storage.base import (
+    Intent,
+    KeyCandidate,
+    TrialChange,
+    intent_kind,
+    key_candidates,
+    new_key,
+    pick_key,
+)
 from tunery.storage.codec import encode
 
 __all__ = ["InMemoryStore"]
@@ -168,20 +177,44 @@ class InMemoryStore:
 
     def create_experiment(self, experiment: Experiment) -> Experiment:
         with self._lock:
-            if experiment.name in self._experiments:
+            key = experiment.key
+            if key == experiment.name:
+                key = new_key(
+                    experiment.name,
+                    experiment.spec.namespace,
+                    self._candidates(experiment.name, experiment.spec.namespace),
+                )
+            elif key in self._experiments:
                 raise AlreadyExistsError(
-                    f"an experiment named {experiment.name!r} already exists",
+                    f"an experiment is already stored under the key {key!r}",
                     f"use `tunery resume {experiment.name}` to continue it, "
                     f"or `tunery delete {experiment.name}` to start over",
                 )
             self._check_fences()
             stored = replace(
                 experiment,
+                key=key,
                 status=ExperimentCondition(experiment.status),
                 document=_json(experiment.document),
             )
-            self._experiments[experiment.name] = _Stored(stored)
+            self._experiments[key] = _Stored(stored)
             return stored
+
+    def _candidates(self, name: str, namespace: str | None) -> list[KeyCandidate]:
+        keys = key_candidates(name, namespace)
+        found = []
+        for key, stored in self._experiments.items():
+            if keys is not None and key not in keys:
+                continue
+            if keys is None and key != name and not key.endswith(KEY_SEPARATOR + name):
+                continue
+            found.append(KeyCandidate(key, stored.experiment.namespace, stored.experiment.name))
+        return found
+
+    def resolve(self, name: str, namespace: str | None = None) -> str:
+        with self._lock:
+            found = self._candidates(name, namespace)
+        return pick_key(name, namespace, found, self.url)
 
     def find_experiment(self, name: str) -> Experiment | None:
         with self._lock:
@@ -192,12 +225,16 @@ class InMemoryStore:
         with self._lock:
             return self._stored(name).experiment
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
         with self._lock:
-            found = [s.experiment for s in self._experiments.values()]
+            found = [
+                s.experiment
+                for s in self._experiments.values()
+                if namespace is None or s.experiment.namespace == namespace
+            ]
         return sorted(
             found,
-            key=lambda e: (e.created_time is not None, e.created_time or 0.0, e.name),
+            key=lambda e: (e.created_time is not None, e.created_time or 0.0, e.key),
         )
 
     def update_experiment_spec(

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from tunery.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, StorageError
 from tunery.model import (
+    KEY_SEPARATOR,
     TRIAL_TRANSITIONS,
     Experiment,
     ExperimentCondition,
@@ -34,9 +35,18 @@ from tunery.model import (
     Observation,
     Trial,
     TrialCondition,
+    name_of_key,
 )
 from tunery.storage import schema
-from tunery.storage.base import Intent, TrialChange, intent_kind
+from tunery.storage.base import (
+    Intent,
+    KeyCandidate,
+    TrialChange,
+    intent_kind,
+    key_candidates,
+    new_key,
+    pick_key,
+)
 from tunery.storage.codec import CodecError, encode, spec_from_json, spec_to_json
 from tunery.storage.engine import DEFAULT_URL, Database, default_url, normalize_url
 from tunery.storage.rows import TRIAL_STATUS, trial_query, trials_from_rows
@@ -97,10 +107,12 @@ class SqlStore(Database):
     # ------------------------------------------------------------------ experiments
 
     def create_experiment(self, experiment: Experiment) -> Experiment:
-        """Store a new experiment; AlreadyExistsError if the name is taken."""
+        """Store a new experiment under its key (see :meth:`BaseStore.create_experiment`);
+        AlreadyExistsError if its namespace has an experiment of that name."""
+        namespace = experiment.spec.namespace
         row = {
-            "name": experiment.name,
-            "namespace": experiment.spec.namespace,
+            "name": experiment.key,
+            "namespace": namespace,
             "spec": spec_to_json(experiment.spec),
             "document": encode(experiment.document),
             "status": experiment.status.value,
@@ -112,16 +124,51 @@ class SqlStore(Database):
             "base_dir": experiment.base_dir,
             "runs_dir": experiment.runs_dir,
         }
-        try:
-            with self._write() as conn:
-                conn.execute(sa.insert(experiments), row)
-        except sa.exc.IntegrityError:
-            raise AlreadyExistsError(
-                f"an experiment named {experiment.name!r} already exists",
-                f"use `tunery resume {experiment.name}` to continue it, "
-                f"or `tunery delete {experiment.name}` to start over",
-            ) from None
-        return self.get_experiment(experiment.name)
+        chosen = experiment.key != experiment.name
+        # Two tries: a creator in another namespace may take the plain name in between.
+        for attempt in range(2):
+            if not chosen:
+                row["name"] = new_key(
+                    experiment.name, namespace, self._candidates(experiment.name, namespace)
+                )
+            try:
+                with self._write() as conn:
+                    conn.execute(sa.insert(experiments), row)
+                break
+            except sa.exc.IntegrityError:
+                if chosen or attempt == 1:
+                    raise AlreadyExistsError(
+                        f"an experiment is already stored under the key {row['name']!r}",
+                        f"use `tunery resume {experiment.name}` to continue it, "
+                        f"or `tunery delete {experiment.name}` to start over",
+                    ) from None
+        return self.get_experiment(row["name"])
+
+    def _candidates(self, name: str, namespace: str | None) -> list[KeyCandidate]:
+        """The stored experiments that ``name`` (in ``namespace``) may designate."""
+        keys = key_candidates(name, namespace)
+        c = experiments.c
+        where = (
+            c.name.in_(keys)
+            if keys is not None
+            else sa.or_(c.name == name, c.name.endswith(KEY_SEPARATOR + name, autoescape=True))
+        )
+        query = sa.select(c.name, c.namespace, c.spec).where(where)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        found = []
+        for row in rows:
+            spec_name = row.spec.get("name") if isinstance(row.spec, Mapping) else None
+            found.append(
+                KeyCandidate(
+                    row.name, row.namespace, name_of_key(row.name, row.namespace, str(spec_name))
+                )
+            )
+        return found
+
+    def resolve(self, name: str, namespace: str | None = None) -> str:
+        """The key of experiment ``name`` (see :meth:`BaseStore.resolve`)."""
+        return pick_key(name, namespace, self._candidates(name, namespace), self.url)
 
     def _experiment(self, row: Any) -> Experiment:
         try:
@@ -132,7 +179,8 @@ class SqlStore(Database):
                 "was the database written by a newer tunery?",
             ) from None
         return Experiment(
-            name=row.name,
+            name=name_of_key(row.name, row.namespace, spec.name),
+            key=row.name,
             spec=spec,
             status=ExperimentCondition(row.status),
             reason=row.reason,
@@ -164,11 +212,13 @@ class SqlStore(Database):
             "`tunery list` shows the experiments there",
         )
 
-    def list_experiments(self) -> list[Experiment]:
-        """Every experiment, oldest first."""
+    def list_experiments(self, namespace: str | None = None) -> list[Experiment]:
+        """Every experiment (of ``namespace`` only, if given), oldest first."""
         query = sa.select(experiments).order_by(
             sa.nulls_first(experiments.c.created_time.asc()), experiments.c.name
         )
+        if namespace is not None:
+            query = query.where(experiments.c.namespace == namespace)
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [self._experiment(row) for row in rows]

@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from tunery.errors import AlreadyExistsError, LeaseHeldError, LeaseLostError, NotFoundError
+from tunery.errors import (
+    AlreadyExistsError,
+    LeaseHeldError,
+    LeaseLostError,
+    NotFoundError,
+    UserInputError,
+)
 from tunery.model import (
     AlgorithmSpec,
     Experiment,
@@ -42,10 +48,13 @@ __all__ = ["StoreContract", "experiment_named", "trial_of"]
 C = TrialCondition
 
 
-def experiment_named(name: str = "exp", created: float | None = 100.0) -> Experiment:
-    """A small valid experiment."""
+def experiment_named(
+    name: str = "exp", created: float | None = 100.0, namespace: str = "default"
+) -> Experiment:
+    """A small valid experiment (in ``namespace``)."""
     spec = ExperimentSpec(
         name=name,
+        namespace=namespace,
         objective=Objective(ObjectiveType.MINIMIZE, "loss"),
         algorithm=AlgorithmSpec("random"),
         parameters=(ParameterSpec("x", ParameterType.DOUBLE, FeasibleSpace("0", "1")),),
@@ -102,6 +111,54 @@ class StoreContract:
         with pytest.raises(NotFoundError, match="no experiment named 'ghost'") as info:
             store.get_experiment("ghost")
         assert info.value.hint
+
+    def test_same_name_in_two_namespaces(self, store: BaseStore) -> None:
+        plain = store.create_experiment(experiment_named("exp", 1.0))
+        other = store.create_experiment(experiment_named("exp", 2.0, namespace="kubeflow"))
+        assert (plain.key, plain.name, plain.namespace) == ("exp", "exp", "default")
+        assert (other.key, other.name, other.namespace) == ("kubeflow.exp", "exp", "kubeflow")
+        assert store.get_experiment("kubeflow.exp") == other
+        with pytest.raises(AlreadyExistsError, match="in namespace 'kubeflow'") as info:
+            store.create_experiment(experiment_named("exp", namespace="kubeflow"))
+        assert info.value.hint is not None and "-n kubeflow" in info.value.hint
+        with pytest.raises(UserInputError, match="several namespaces: default, kubeflow") as amb:
+            store.resolve("exp")
+        assert amb.value.hint is not None and "--namespace" in amb.value.hint
+        assert store.resolve("exp", "default") == "exp"
+        assert store.resolve("exp", "kubeflow") == "kubeflow.exp"
+        assert store.resolve("kubeflow.exp") == "kubeflow.exp"
+        with pytest.raises(NotFoundError, match=r"in namespace 'team'.*one in namespace"):
+            store.resolve("exp", "team")
+        with pytest.raises(NotFoundError, match="no experiment named 'ghost'"):
+            store.resolve("ghost")
+        with pytest.raises(NotFoundError):
+            store.resolve("xp")  # a suffix of a key, not a name
+        assert [e.key for e in store.list_experiments()] == ["exp", "kubeflow.exp"]
+        assert [e.key for e in store.list_experiments("kubeflow")] == ["kubeflow.exp"]
+        assert store.list_experiments("team") == []
+        # Each has its own trials (same index, names apart), deleted with it alone.
+        store.create_trial(trial_of(1, "exp"))
+        store.create_trial(trial_of(1, "kubeflow.exp"))
+        assert [t.name for t in store.list_trials("kubeflow.exp")] == ["kubeflow.exp-0001"]
+        store.delete_experiment("exp")
+        assert store.resolve("exp") == "kubeflow.exp"
+        assert [t.name for t in store.list_trials("kubeflow.exp")] == ["kubeflow.exp-0001"]
+        # The plain key is free again: a new experiment in another namespace takes it.
+        again = store.create_experiment(experiment_named("exp", 3.0, namespace="team"))
+        assert (again.key, again.namespace) == ("exp", "team")
+        assert store.resolve("exp", "kubeflow") == "kubeflow.exp"
+
+    def test_same_name_created_in_namespaces_at_once(self, store: BaseStore) -> None:
+        results = _race(4, lambda i: store.create_experiment(experiment_named(namespace=f"n{i}")))
+        made = [r for r in results if isinstance(r, Experiment)]
+        assert len(made) == 4, results
+        assert sorted(e.key for e in made).count("exp") == 1
+        assert {e.namespace for e in made} == {"n0", "n1", "n2", "n3"}
+        for e in made:
+            assert store.resolve("exp", e.namespace) == e.key
+        results = _race(3, lambda i: store.create_experiment(experiment_named(namespace="n9")))
+        assert sum(isinstance(r, Experiment) for r in results) == 1
+        assert sum(isinstance(r, AlreadyExistsError) for r in results) == 2
 
     def test_experiments_listed_oldest_first(self, store: BaseStore) -> None:
         for name, created in (("b", 5.0), ("a", 5.0), ("c", 1.0), ("d", None)):
