@@ -565,6 +565,26 @@ def test_namespaces_keep_experiments_apart_and_kubernetes_args_warn(in_tmp: Path
     trial = kc.list_trials("beta", "team-b")[0]
     assert kc.get_trial(trial.metadata.name, "team-b") == trial
     assert len(kc.list_trials(namespace="team-b")) == 2
+    # The same name in another namespace is another experiment.
+    kc.tune(
+        name="alpha",
+        namespace="team-b",
+        objective=objective,
+        parameters={"x": search.categorical(list=["0.125"])},
+        objective_metric_name="score",
+        max_trial_count=1,
+        parallel_trial_count=1,
+    )
+    other = kc.wait_for_experiment_condition("alpha", "team-b", timeout=60, polling_interval=1)
+    assert other.status.current_optimal_trial.observation.metrics[0].latest == "0.25"
+    assert kc.get_experiment("alpha").status.trials == 2
+    [b_trial] = kc.list_trials("alpha", "team-b")
+    assert kc.get_trial(b_trial.metadata.name, "team-b") == b_trial
+    assert list(kc.get_job_logs("alpha", b_trial.metadata.name, namespace="team-b")) == [
+        "score=0.25"
+    ]
+    kc.delete_experiment("alpha", "team-b")
+    assert kc.get_experiment("alpha").metadata.namespace == "team-a"
     with pytest.raises(RuntimeError, match="already exists"):
         kc.tune(
             name="alpha",

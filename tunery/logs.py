@@ -26,7 +26,8 @@ def log_path(experiment: Any, trial: Any) -> str | None:
     if handle.get("trial_dir"):
         return os.path.join(str(handle["trial_dir"]), OUTPUT_LOG)
     if experiment.runs_dir:
-        return os.path.join(experiment.runs_dir, experiment.name, trial.name, OUTPUT_LOG)
+        key = getattr(experiment, "key", None) or experiment.name
+        return os.path.join(experiment.runs_dir, key, trial.name, OUTPUT_LOG)
     return None
 
 
@@ -97,7 +98,8 @@ def follow_lines(store: Any, experiment: Any, trial: Any, follow: bool) -> Itera
         return
     while True:
         # The status first: whatever the trial wrote before it ended is in the file by now.
-        current = store.get_trial(experiment.name, trial.name)
+        key = getattr(experiment, "key", None) or experiment.name
+        current = store.get_trial(key, trial.name)
         ended = not current.status.is_active
         if reader.path is None or not os.path.isfile(reader.path):
             reader.path = log_path(experiment, current)

@@ -103,8 +103,8 @@ class KatibClient:
 
     def _find(self, name: str, namespace: str | None) -> Experiment:
         ns = namespace or self.namespace
-        exp = self.client.store.find_experiment(name)
-        if exp is None or exp.spec.namespace != ns:
+        exp = self.client.find_experiment(name, ns)
+        if exp is None:
             raise KatibNotFoundError(
                 f"Failed to get Katib Experiment: {ns}/{name}",
                 "KatibClient.list_experiments(namespace=...) lists the experiments of a namespace",
@@ -113,10 +113,10 @@ class KatibClient:
 
     def _experiments(self, namespace: str | None) -> list[Experiment]:
         ns = namespace or self.namespace
-        return [e for e in self.client.list_experiments() if e.spec.namespace == ns]
+        return self.client.list_experiments(ns)
 
     def _model(self, exp: Experiment) -> m.V1beta1Experiment:
-        trials = self.client.list_trials(exp.name)
+        trials = self.client.store.list_trials(exp.key)
         return convert.experiment_model(exp, trials, self.client.clock.now())
 
     def _start(self, key: str) -> None:
@@ -170,14 +170,16 @@ class KatibClient:
             doc.setdefault("apiVersion", constants.API_VERSION)
             doc.setdefault("kind", constants.EXPERIMENT_KIND)
         try:
-            created = self.client.create_experiment(doc, base_dir=base_dir, runs_dir=self.runs_dir)
+            created = self.client.create_experiment(
+                doc, namespace=ns, base_dir=base_dir, runs_dir=self.runs_dir
+            )
         except AlreadyExistsError:
             raise KatibAlreadyExistsError(
                 f"A Katib Experiment with the name {ns}/{exp_name} already exists.",
                 "delete it with KatibClient.delete_experiment(name) or choose another name",
             ) from None
         logger.debug("Experiment %s/%s has been created", ns, exp_name)
-        self._start(created.name)
+        self._start(created.key)
 
     def tune(
         self,
@@ -256,9 +258,7 @@ class KatibClient:
                 'e.g. {"kind": "StdOut"} or {"kind": "Push"}',
             )
         ns = namespace or self.namespace
-        if self.client.store.find_experiment(name) is not None and any(
-            e.name == name for e in self._experiments(ns)
-        ):
+        if self.client.find_experiment(name, ns) is not None:
             raise KatibAlreadyExistsError(
                 f"A Katib Experiment with the name {ns}/{name} already exists.",
                 "delete it with KatibClient.delete_experiment(name) or choose another name",
@@ -426,7 +426,7 @@ class KatibClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self._pause(self._find(name, ns).name, min(polling_interval, left))
+            self._pause(self._find(name, ns).key, min(polling_interval, left))
         raise TimeoutError(
             f"Timeout waiting for Experiment: {ns}/{name} to reach {expected_condition} state"
         )
@@ -467,7 +467,7 @@ class KatibClient:
                 "parallel_trial_count, or max_failed_trial_count to modify Experiment Trial "
                 "budget."
             )
-        key = self._find(name, namespace).name
+        key = self._find(name, namespace).key
         edit: Any = self.client.edit_experiment_budget  # type: ignore[attr-defined,unused-ignore]
         edit(
             key,
@@ -490,7 +490,7 @@ class KatibClient:
         """Delete the experiment and its trials (its running trials are stopped first)."""
         if delete_options is not None:
             kubernetes_only("delete_experiment(delete_options=...)")
-        key = self._find(name, namespace).name
+        key = self._find(name, namespace).key
         handle = self._handles.pop(key, None)
         if handle is not None and handle._thread is not None and handle._thread.is_alive():
             self.client.stop_experiment(key)
@@ -511,7 +511,7 @@ class KatibClient:
         except KatibNotFoundError:
             ns = namespace or self.namespace
             raise KatibNotFoundError(f"Failed to get Katib Suggestion: {ns}/{name}") from None
-        return convert.suggestion_model(exp, self.client.list_trials(exp.name))
+        return convert.suggestion_model(exp, self.client.store.list_trials(exp.key))
 
     def list_suggestions(
         self,
@@ -519,7 +519,7 @@ class KatibClient:
         timeout: int = constants.DEFAULT_TIMEOUT,
     ) -> list[m.V1beta1Suggestion]:
         return [
-            convert.suggestion_model(e, self.client.list_trials(e.name))
+            convert.suggestion_model(e, self.client.store.list_trials(e.key))
             for e in self._experiments(namespace)
         ]
 
@@ -532,7 +532,7 @@ class KatibClient:
             if experiment_name is not None
             else self._experiments(namespace)
         )
-        return [(e, t) for e in exps for t in self.client.list_trials(e.name)]
+        return [(e, t) for e in exps for t in self.client.store.list_trials(e.key)]
 
     def get_trial(
         self,
@@ -546,9 +546,9 @@ class KatibClient:
     def _trial(self, name: str, namespace: str | None) -> tuple[Experiment, Trial]:
         ns = namespace or self.namespace
         for exp in self._experiments(ns):
-            if name.startswith(f"{exp.name}-"):
+            if name.startswith((f"{exp.key}-", f"{exp.name}-")):
                 try:
-                    return exp, self.client.store.get_trial(exp.name, name)
+                    return exp, self.client.store.get_trial(exp.key, name)
                 except NotFoundError:
                     continue
         raise KatibNotFoundError(f"Failed to get Katib Trial: {ns}/{name}")
@@ -610,7 +610,7 @@ class KatibClient:
         ``.time_stamp``, ``.metric.name``, ``.metric.value``)."""
         exp, trial = self._trial(name, namespace)
         logs = []
-        for obs in self.client.store.get_observations(exp.name, trial.name):
+        for obs in self.client.store.get_observations(exp.key, trial.name):
             stamp = convert.when(
                 obs.timestamp if obs.timestamp is not None else trial.completion_time
             )
@@ -642,7 +642,7 @@ class KatibClient:
 
         exp = self._find(name, namespace)
         try:
-            trial = self.client.store.get_trial(exp.name, trial_name)
+            trial = self.client.store.get_trial(exp.key, trial_name)
         except NotFoundError:
             raise KatibNotFoundError(
                 f"Trial {trial_name} or associated job not found",
