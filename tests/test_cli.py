@@ -514,3 +514,74 @@ def test_shapes_that_cannot_run_locally_fail_validate_and_run(
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and where in lines[0] and "Traceback" not in out.stderr, out.stderr
     assert not (tmp_path / "tunery-runs").exists()
+
+
+def _one_line_error(out: subprocess.CompletedProcess[str], *words: str) -> None:
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["Never", "LongRunning", "FromVolume"])
+def test_resume_max_trials_extends_a_finished_experiment_under_every_policy(
+    tmp_path: Path, policy: str
+) -> None:
+    doc = native_doc(
+        "ext", SCORE_IS_X, algorithm="sobol", parallel=1, max_trials=2,
+        extra_spec={"resumePolicy": policy},
+    )  # fmt: skip
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    tunery("run", str(path), "-q", cwd=tmp_path)
+    before = json.loads(tunery("trials", "ext", "--json", cwd=tmp_path).stdout)
+    for bad, words in [
+        ("2", ("maxTrialCount 2 is not above the 2 trials", "--max-trials 12")),
+        ("0", ("--max-trials",)),
+        ("two", ("--max-trials",)),
+    ]:
+        out = tunery("resume", "ext", "--max-trials", bad, cwd=tmp_path, check=2)
+        _one_line_error(out, *words)
+    same = tunery("resume", "ext", cwd=tmp_path)  # no new budget: shows it, says how to extend
+    assert "has already completed" in same.stdout and "--max-trials" in same.stdout
+    got = json.loads(tunery("get", "ext", "--json", cwd=tmp_path).stdout)
+    assert (got["status"], got["maxTrialCount"]) == ("Succeeded", 2)  # nothing changed
+
+    done = json.loads(tunery("resume", "ext", "--max-trials", "4", "--json", cwd=tmp_path).stdout)
+    assert (done["status"], done["reason"]) == ("Succeeded", "ExperimentMaxTrialsReached")
+    trials = json.loads(tunery("trials", "ext", "--json", cwd=tmp_path).stdout)
+    assert [t["name"] for t in trials] == [f"ext-000{i}" for i in range(1, 5)]
+    assert trials[:2] == before
+    xs = [t["parameters"]["x"] for t in trials]
+    assert len(set(xs)) == 4  # the Sobol sequence went on: no repeat
+
+
+@pytest.mark.slow
+def test_edit_changes_the_budget_and_extends_a_completed_experiment(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("ed", SCORE_IS_X, parallel=1, max_trials=2))
+    _one_line_error(tunery("edit", "ed", "--max-trials", "3", cwd=tmp_path, check=2), "'ed'")
+    tunery("run", str(path), "-q", cwd=tmp_path)
+    _one_line_error(
+        tunery("edit", "ed", cwd=tmp_path, check=2), "nothing to edit", "--max-trials N"
+    )
+    _one_line_error(
+        tunery("edit", "ed", "--max-trials", "4", "--parallel", "5", cwd=tmp_path, check=2),
+        "spec.parallelTrialCount",
+    )
+    _one_line_error(
+        tunery("edit", "ed", "--max-failed", "-1", cwd=tmp_path, check=2), "--max-failed"
+    )
+    _one_line_error(
+        tunery("edit", "ed", "--parallel", "2", cwd=tmp_path, check=2), "not above the 2 trials"
+    )
+    assert json.loads(tunery("get", "ed", "--json", cwd=tmp_path).stdout)["status"] == "Succeeded"
+
+    out = tunery("edit", "ed", "--max-trials", "4", "--parallel", "2", cwd=tmp_path)
+    assert "extended" in out.stdout and "tunery resume ed" in out.stdout
+    got = json.loads(tunery("get", "ed", "--json", cwd=tmp_path).stdout)
+    assert got["status"] == "Restarting"
+    assert (got["maxTrialCount"], got["parallelTrialCount"]) == (4, 2)
+    done = json.loads(tunery("resume", "ed", "--json", cwd=tmp_path).stdout)
+    assert (done["status"], done["trials"]["total"]) == ("Succeeded", 4)
+    edited = json.loads(tunery("edit", "ed", "--max-trials", "6", "--json", cwd=tmp_path).stdout)
+    assert edited["status"] == "Restarting" and edited["maxTrialCount"] == 6

@@ -37,6 +37,10 @@ def prints_or_fails(parameters: dict) -> None:  # type: ignore[type-arg]
     print(f"score={parameters['x']}")
 
 
+def score_is_x(parameters: dict) -> float:  # type: ignore[type-arg]
+    return float(parameters["x"])
+
+
 def needs_a_missing_module(parameters: dict) -> None:  # type: ignore[type-arg]
     print(f"score={parameters['x']}")
     import tunery_test_module_that_is_not_installed  # noqa: F401
@@ -93,6 +97,71 @@ def test_tune_with_report_and_resume_by_name(in_tmp: Path) -> None:
         )
     opt = tunery.Client(db).get_optimal_hyperparameters("quad")
     assert opt is not None and opt["trial"] == best.name and opt["parameters"] == best.parameters
+
+
+def test_tune_with_a_larger_max_trial_count_extends_the_same_search(in_tmp: Path) -> None:
+    import warnings
+
+    db = str(in_tmp / "t.db")
+    space = {"x": tunery.search.double(0, 1)}
+
+    def again(**budget: object) -> tunery.ExperimentHandle:
+        settings: dict[str, object] = {"max_trial_count": 2, "parallel_trial_count": 1}
+        settings.update(budget)
+        return tunery.tune(
+            score_is_x, space, "score", "maximize", algorithm="sobol", storage=db, **settings
+        ).wait(timeout=120)  # type: ignore[arg-type]
+
+    first = again()
+    old = first.trials
+    assert first.status == "Succeeded" and len(old) == 2
+    state = first.client.store.load_algorithm_state(first.name)
+    assert state == {"drawn": 2}
+    more = again(max_trial_count=4, parallel_trial_count=2)  # not a new experiment: more trials
+    assert more.name == first.name and more.status == "Succeeded"
+    trials = more.trials
+    assert [t.index for t in trials] == [1, 2, 3, 4]
+    assert [t.parameters for t in trials[:2]] == [t.parameters for t in old]
+    assert {t.parameters["x"] for t in trials[2:]}.isdisjoint(t.parameters["x"] for t in trials[:2])
+    assert more.client.store.load_algorithm_state(more.name) == {"drawn": 4}  # the same sequence
+    spec = more.experiment.spec
+    assert (spec.max_trial_count, spec.parallel_trial_count) == (4, 2)
+    assert more.experiment.spec.resume_policy.value == "Never"  # tune()'s default: no matter
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fewer = again(max_trial_count=3)  # fewer than it has: shown as it is, quietly
+    assert len(fewer.trials) == 4 and fewer.experiment.spec.max_trial_count == 4
+
+
+def test_tune_goes_on_after_a_goal_only_under_another_goal(in_tmp: Path) -> None:
+    from tunery.tuner import ExtensionRefusedWarning
+
+    db = str(in_tmp / "t.db")
+    space = {"x": tunery.search.double(0, 1)}
+
+    def again(max_trial_count: int, goal: float | None) -> tunery.ExperimentHandle:
+        return tunery.tune(
+            score_is_x,
+            space,
+            "score",
+            "maximize",
+            algorithm="random",
+            max_trial_count=max_trial_count,
+            parallel_trial_count=1,
+            goal=goal,
+            storage=db,
+        ).wait(timeout=120)
+
+    reached = again(5, goal=0.0)  # every score reaches it: the first trial ends it
+    assert reached.experiment.reason == "ExperimentGoalReached" and len(reached.trials) == 1
+    with pytest.warns(ExtensionRefusedWarning, match="reached its goal"):
+        refused = again(6, goal=0.0)
+    assert refused.experiment.reason == "ExperimentGoalReached" and len(refused.trials) == 1
+    assert refused.experiment.spec.max_trial_count == 5  # nothing stored changed
+    gone_on = again(3, goal=None)
+    assert gone_on.name == reached.name and len(gone_on.trials) == 3
+    assert gone_on.experiment.reason == "ExperimentMaxTrialsReached"
+    assert gone_on.experiment.spec.objective.goal is None
 
 
 def test_tune_return_value_fixed_and_typed_parameters(in_tmp: Path) -> None:
@@ -364,7 +433,9 @@ def _complete(client: tunery.Client, reason: str, trials: int) -> None:
     ledger.load(client.get_experiment("life").spec.objective)
     for _ in range(trials):
         trial = ledger.create_trial(Assignment({"x": 0.5}), 6.0)
-        ledger.transition(trial, [TrialCondition.CREATED], status=TrialCondition.SUCCEEDED)
+        ledger.transition(
+            trial, [TrialCondition.CREATED], status=TrialCondition.SUCCEEDED, objective=0.5
+        )
     client.store.set_experiment_status("life", ExperimentCondition.SUCCEEDED, reason, "done")
 
 
@@ -398,23 +469,119 @@ def test_a_completed_experiment_is_extended_only_as_katib_would(tmp_path: Path) 
     assert exp.completion_time is None and exp.spec.max_trial_count == 4
 
 
-def test_a_stopped_or_never_resumed_experiment_is_not_extended(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["Never", "LongRunning", "FromVolume"])
+def test_every_resume_policy_is_extended_locally(tmp_path: Path, policy: str) -> None:
+    from tunery.client import ResumeAction
+
+    client = _stored(tmp_path, policy=policy)
+    _complete(client, "ExperimentMaxTrialsReached", 2)
+    assert client.resume("life", max_trials=3).action is ResumeAction.EXTEND
+    exp = client.get_experiment("life")
+    assert (exp.status.value, exp.spec.max_trial_count) == ("Restarting", 3)
+    assert exp.spec.resume_policy.value == policy
+
+
+def test_a_stopped_experiment_goes_on_only_under_a_new_max_trials(tmp_path: Path) -> None:
     from tunery.client import ResumeAction
 
     client = _stored(tmp_path)
     _complete(client, "ExperimentStopped", 1)
-    assert client.resume("life", max_trials=9).action is ResumeAction.COMPLETED
+    same = client.resume("life")  # its maxTrialCount 2 is above 1, but the user stopped it
+    assert same.action is ResumeAction.COMPLETED
+    assert same.note is not None and "stopped by the user" in same.note
+    assert client.get_experiment("life").status.value == "Succeeded"
+    assert client.resume("life", max_trials=9).action is ResumeAction.EXTEND
+    assert client.get_experiment("life").spec.max_trial_count == 9
+
+
+def _refused(client: tunery.Client, match: str, **budget: int) -> None:
+    """A refused extension: one line naming why, nothing stored changed."""
+    before = client.get_experiment("life")
+    with pytest.raises(UserInputError, match=match) as caught:
+        if set(budget) == {"max_trials"}:
+            client.resume("life", **budget)
+        else:
+            client.edit_experiment_budget("life", **budget)
+    assert "\n" not in caught.value.one_line()
+    after = client.get_experiment("life")
+    assert (after.spec, after.status, after.reason) == (before.spec, before.status, before.reason)
+    assert not client.store.pending_intents("life")
+
+
+def test_bad_or_too_small_max_trials_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    client = _stored(tmp_path)
+    _complete(client, "ExperimentMaxTrialsReached", 2)
+    _refused(client, "not above the 2 trials", max_trials=2)
+    _refused(client, "not above the 2 trials", max_trials=1)
+    _refused(client, "maxTrialCount must be at least 1, not 0", max_trials=0)
+    _refused(client, "maxTrialCount must be a whole number, not 'x'", max_trials="x")  # type: ignore[arg-type]
+    _refused(client, "maxTrialCount must be a whole number, not 2.5", max_trial_count=2.5)  # type: ignore[arg-type]
+    _refused(client, "parallelTrialCount must be at least 1", parallel_trial_count=0)
+    _refused(client, "maxFailedTrialCount must be at least 0", max_failed_trial_count=-1)
+    _refused(client, "maxTrialCount must be a whole number, not True", max_trial_count=True)
+    _refused(client, "no budget to edit")
+    with pytest.raises(tunery.errors.SpecError, match="parallelTrialCount"):
+        client.edit_experiment_budget("life", max_trial_count=5, parallel_trial_count=9)
     assert client.get_experiment("life").spec.max_trial_count == 2
 
-    (tmp_path / "n").mkdir()
-    never = _stored(tmp_path / "n", policy="Never")
-    _complete(never, "ExperimentMaxTrialsReached", 2)
-    with pytest.raises(UserInputError, match="resumePolicy is Never"):
-        never.resume("life", max_trials=4)
-    assert never.get_experiment("life").status.value == "Succeeded"
+
+def test_an_experiment_that_cannot_go_on_is_refused_with_why(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tunery.client import ResumeAction
+    from tunery.model import ExperimentCondition
+
+    client = _stored(tmp_path)
+    _complete(client, "ExperimentSuggestionEndReached", 1)
+    _refused(client, "nothing more to suggest", max_trials=5)
+    _refused(client, "nothing more to suggest", max_trial_count=5)
+    note = client.resume("life").note
+    assert note is not None and "nothing more to suggest" in note
+
+    # Goal reached (trial 1's score 0.5 >= 0.4): refused while the goal stays, extended
+    # when a harder goal (or none) comes with the spec.
+    spec = client.get_experiment("life").spec
+    goal = replace(spec, objective=replace(spec.objective, goal=0.4))
+    client.store.update_experiment_spec("life", goal, {"spec": {}})
+    client.store.set_experiment_status(
+        "life", ExperimentCondition.SUCCEEDED, "ExperimentGoalReached", "goal"
+    )
+    _refused(client, r"reached its goal \(score >= 0.4\)", max_trials=5)
+    harder = replace(goal, objective=replace(goal.objective, goal=0.9), max_trial_count=5)
+    assert client.resume("life", spec=harder).action is ResumeAction.EXTEND
+    assert client.get_experiment("life").spec.objective.goal == 0.9
 
 
-def test_same_search_ignores_only_the_budget(tmp_path: Path) -> None:
+def test_a_failed_experiment_goes_on_when_max_failed_is_raised(tmp_path: Path) -> None:
+    from tunery.ledger import TrialLedger
+    from tunery.model import Assignment, ExperimentCondition
+
+    client = _stored(tmp_path)
+    client.edit_experiment_budget("life", max_trial_count=6, max_failed_trial_count=1)
+    ledger = TrialLedger(client.store, "life")
+    ledger.load(client.get_experiment("life").spec.objective)
+    trial = ledger.create_trial(Assignment({"x": 0.5}), 6.0)
+    ledger.transition(trial, [TrialCondition.CREATED], status=TrialCondition.FAILED)
+    client.store.set_experiment_status(
+        "life", ExperimentCondition.FAILED, "ExperimentMaxFailedTrialsReached", "failed"
+    )
+    client.store.complete_intent(client.store.pending_intents("life")[0].id, 7.0)
+    _refused(client, "1 trials failed .maxFailedTrialCount 1.*--max-failed", max_trials=5)
+    exp = client.edit_experiment_budget("life", max_failed_trial_count=3)
+    assert (exp.status.value, exp.spec.max_failed_trial_count) == ("Restarting", 3)
+
+
+def test_an_ask_tell_experiment_keeps_its_budget_with_its_optimizer(tmp_path: Path) -> None:
+    db = str(tmp_path / "a.db")
+    with tunery.Optimizer(
+        {"x": tunery.search.double(0, 1)}, name="study", storage=db, max_trial_count=3
+    ):
+        pass
+    with pytest.raises(UserInputError, match="ask/tell experiment"):
+        tunery.Client(db).edit_experiment_budget("study", max_trial_count=5)
+
+
+def test_same_search_ignores_only_the_budget_and_goal(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from tunery.client import same_search
@@ -423,6 +590,10 @@ def test_same_search_ignores_only_the_budget(tmp_path: Path) -> None:
     budget = replace(spec, max_trial_count=9, parallel_trial_count=1, max_failed_trial_count=3)
     assert same_search(spec, budget)
     assert not same_search(spec, replace(spec, name="other"))
+    # The goal is a stopping rule, not the search: a finished experiment goes on under another.
+    assert same_search(spec, replace(spec, objective=replace(spec.objective, goal=0.9)))
+    other = replace(spec.objective, objective_metric_name="loss")
+    assert not same_search(spec, replace(spec, objective=other))
 
 
 # --------------------------------------------------------------------------- namespaces

@@ -29,6 +29,8 @@ import yaml
 
 from tests.conftest import require_system
 from tunery import Client
+from tunery.budget import with_budget
+from tunery.client import can_extend
 from tunery.model import (
     CollectorKind,
     ExperimentCondition,
@@ -36,7 +38,6 @@ from tunery.model import (
     FileFormat,
     MetricSummary,
     ObjectiveType,
-    ResumePolicy,
     Trial,
     TrialCondition,
 )
@@ -203,23 +204,15 @@ def verify_experiment_results(client: Client, db: str, name: str) -> None:
 
     # Katib: with LongRunning the suggestion keeps running (the experiment can be extended);
     # with Never or FromVolume the suggestion ends and its Deployment and Service are deleted
-    # (FromVolume keeps its PVC).  tunery runs no suggestion service: the algorithm state
-    # lives in the database whatever the policy, so the promise that remains is whether a
-    # finished experiment can be extended.  LongRunning and FromVolume: yes (check_resume
-    # extends both).  Never: `tunery resume --max-trials` refuses, exit 2, one line naming
-    # the policy, and nothing runs.
-    if spec.resume_policy is ResumePolicy.NEVER and reason == ExperimentReason.MAX_TRIALS_REACHED:
+    # (FromVolume keeps its PVC), and Never refuses an extension.  tunery runs no suggestion
+    # service: the algorithm state lives in the database whatever the policy, so a finished
+    # experiment that ended at its maxTrialCount can be extended under every policy
+    # (check_resume runs two extensions; here the rule alone, nothing written).
+    if reason == ExperimentReason.MAX_TRIALS_REACHED:
         assert spec.max_trial_count is not None
-        refused = tunery_cli(
-            "resume", name, "--db", db, "--max-trials", str(spec.max_trial_count + 1), "-q"
-        )
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "resumePolicy is Never" in refused.stderr, refused.stderr
-        assert "Traceback" not in refused.stderr
-        assert len(client.list_trials(name)) == len(trials)
-        assert client.get_experiment(name).status is ExperimentCondition.SUCCEEDED
-        # a refused command changes nothing stored
-        assert client.get_experiment(name).spec.max_trial_count == spec.max_trial_count
+        more = with_budget(spec, max_trial_count=spec.max_trial_count + 1)
+        assert can_extend(exp, more, trials), (spec.resume_policy, describe(client, name))
+        assert not can_extend(exp, spec, trials)  # no more trials than it has: it stays
 
 
 # --------------------------------------------------------------------------- own metrics

@@ -23,6 +23,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from tunery.budget import (
+    BUDGET_FIELDS,
+    extension_refusal,
+    too_few,
+    trial_counts,
+    whole_number,
+    with_budget,
+)
 from tunery.clock import Clock, SystemClock
 from tunery.errors import NotFoundError, UserInputError
 from tunery.handle import ExperimentHandle
@@ -32,12 +40,12 @@ from tunery.model import (
     ExperimentReason,
     ExperimentSpec,
     IntentKind,
-    ResumePolicy,
     Trial,
     best_trial,
 )
 
 if TYPE_CHECKING:
+    from tunery.ledger import Counts
     from tunery.storage.base import BaseStore
 
 __all__ = [
@@ -53,23 +61,29 @@ __all__ = [
 
 
 def same_search(a: ExperimentSpec, b: ExperimentSpec) -> bool:
-    """Specs equal except for the budget knobs a user may change between runs."""
+    """Specs equal except for what a user may change between runs of the same search: the
+    budget (maxTrialCount, parallelTrialCount, maxFailedTrialCount) and the objective's goal
+    (a stopping rule: a finished experiment goes on under a harder goal or none)."""
     keys: dict[str, Any] = {
         "parallel_trial_count": 0,
         "max_trial_count": 0,
         "max_failed_trial_count": 0,
     }
-    return bool(replace(a, **keys) == replace(b, **keys))
-
-
-def can_extend(existing: Experiment, spec: ExperimentSpec, completed: int) -> bool:
-    """Whether Katib would run a completed experiment again under ``spec``: it ended because
-    it reached maxTrialCount, and ``spec`` allows more trials than the ``completed`` ones."""
-    return (
-        existing.reason == ExperimentReason.MAX_TRIALS_REACHED
-        and spec.max_trial_count is not None
-        and spec.max_trial_count > completed
+    return bool(
+        replace(a, objective=replace(a.objective, goal=None), **keys)
+        == replace(b, objective=replace(b.objective, goal=None), **keys)
     )
+
+
+def same_budget(a: ExperimentSpec, b: ExperimentSpec) -> bool:
+    """Whether two specs have the same maxTrialCount, parallelTrialCount, maxFailedTrialCount."""
+    return all(getattr(a, field) == getattr(b, field) for field in BUDGET_FIELDS)
+
+
+def can_extend(existing: Experiment, spec: ExperimentSpec, trials: list[Trial]) -> bool:
+    """Whether completed experiment ``existing`` goes on under ``spec`` (its new budget), by
+    the rules of :mod:`tunery.budget` (whatever its resumePolicy)."""
+    return extension_refusal(existing, spec, trials) is None
 
 
 class ResumeAction(StrEnum):
@@ -89,6 +103,8 @@ class Resumption:
 
     experiment: Experiment
     action: ResumeAction
+    #: Why a completed experiment was not extended (``COMPLETED``), else None.
+    note: str | None = None
 
     @property
     def runs(self) -> bool:
@@ -192,37 +208,142 @@ class Client:
         again, by Katib's rules; runs nothing.
 
         ``spec``: the spec to run it under (default: the stored one; the caller has checked
-        :func:`same_search`); ``max_trials``: a new maxTrialCount.  An experiment that has not
-        completed keeps going (its new spec stored when it changed).  A completed one is
-        extended when :func:`can_extend` says so: its new spec is stored and it becomes
-        ``Restarting`` (UserInputError when its resumePolicy is Never); otherwise nothing is
-        written.
+        :func:`same_search`); ``max_trials``: a new maxTrialCount, asked for explicitly
+        (``tunery resume --max-trials``).  An experiment that has not completed keeps going
+        (its new spec stored when it changed).  A completed one is extended when the rules
+        of :mod:`tunery.budget` allow it, whatever its resumePolicy: its new spec is stored
+        and it becomes ``Restarting``.  Otherwise nothing is written: with ``max_trials``
+        that is a UserInputError saying why; without, the answer is ``COMPLETED`` and its
+        ``note`` says why.  A ``max_trials`` below the trials already used (completed and
+        running) is a UserInputError too.
         """
         key = self.resolve(name, namespace)
         existing = self.store.get_experiment(key)
         spec = spec or existing.spec
+        trials = self.store.list_trials(key)
         if max_trials is not None:
-            spec = _with_budget(spec, max_trials)
+            max_trials = whole_number(max_trials, "max_trial_count", 1)
+            if existing.status.is_completed:
+                _check_above_completed(existing, max_trials, trials)
+            else:
+                _check_not_below_used(name, max_trials, trial_counts(trials))
+            spec = with_budget(spec, max_trial_count=max_trials)
         if not existing.status.is_completed:
             self._store_spec(existing, spec)
+            if not same_budget(existing.spec, spec):
+                # A controller may be running it (another process): it reloads the budget.
+                self.store.add_intent(key, IntentKind.UPDATE_BUDGET, None, self.clock.now())
             return Resumption(self.store.get_experiment(key), ResumeAction.RESUME)
-        completed = sum(1 for t in self.store.list_trials(key) if t.status.is_completed)
-        if not can_extend(existing, spec, completed):
-            return Resumption(existing, ResumeAction.COMPLETED)
-        if spec.resume_policy is ResumePolicy.NEVER:
-            raise UserInputError(
-                f"experiment {existing.name!r} has completed and its resumePolicy is Never",
-                "set spec.resumePolicy: LongRunning to extend a finished experiment",
-            )
+        refusal = extension_refusal(existing, spec, trials)
+        if refusal is not None:
+            if max_trials is not None:
+                raise UserInputError(*refusal)
+            note = refusal[0]
+            completed = trial_counts(trials).completed
+            if spec.max_trial_count is not None and refusal == too_few(
+                name, spec.max_trial_count, completed
+            ):
+                note = (
+                    f"it has completed its {completed} trials; a larger maxTrialCount extends "
+                    f"it (`tunery resume {name} --max-trials {completed + 10}`)"
+                )
+            return Resumption(existing, ResumeAction.COMPLETED, note=note)
+        return Resumption(self._extend(existing, spec), ResumeAction.EXTEND)
+
+    def _extend(self, existing: Experiment, spec: ExperimentSpec) -> Experiment:
+        """Store ``spec`` and mark completed experiment ``existing`` Restarting."""
         self._store_spec(existing, spec)
+        limit = spec.max_trial_count if spec.max_trial_count is not None else "unlimited"
         self.store.set_experiment_status(
-            key,
+            existing.key,
             ExperimentCondition.RESTARTING,
             ExperimentReason.RESTARTING,
-            f"Experiment is restarting with maxTrialCount {spec.max_trial_count}",
+            f"Experiment is restarting with maxTrialCount {limit}",
             clear_completion=True,
         )
-        return Resumption(self.store.get_experiment(key), ResumeAction.EXTEND)
+        return self.store.get_experiment(existing.key)
+
+    def edit_experiment_budget(
+        self,
+        name: str,
+        *,
+        namespace: str | None = None,
+        max_trial_count: int | None = None,
+        parallel_trial_count: int | None = None,
+        max_failed_trial_count: int | None = None,
+    ) -> Experiment:
+        """Change experiment ``name``'s budget (in ``namespace``: see :meth:`resolve`; Katib's
+        ``edit_experiment_budget``); returns the experiment as stored now.
+
+        On a running experiment the change is live: its controller (another process, or an
+        :class:`ExperimentHandle`'s thread) reads it at its next tick, so a higher
+        parallelTrialCount starts more trials at once and a lower maxTrialCount ends it
+        sooner; running trials are never killed for it, so maxTrialCount may not go below
+        the trials already used (completed and running).  On an experiment that has not
+        started or was interrupted, the next run uses it.  On a completed experiment it
+        extends it as :meth:`resume` does (``Restarting``; the next ``tunery resume`` or
+        :meth:`run_experiment` continues the same search), or raises why it cannot.
+
+        Values are validated as the spec's (UserInputError naming the field); nothing is
+        stored when one is refused.
+        """
+        budget = {
+            "max_trial_count": max_trial_count,
+            "parallel_trial_count": parallel_trial_count,
+            "max_failed_trial_count": max_failed_trial_count,
+        }
+        if all(v is None for v in budget.values()):
+            raise UserInputError(
+                "no budget to edit",
+                "give max_trial_count=, parallel_trial_count= or max_failed_trial_count= "
+                "(--max-trials, --parallel, --max-failed)",
+            )
+        checked = {
+            field: None if v is None else whole_number(v, field, 0 if "failed" in field else 1)
+            for field, v in budget.items()
+        }
+        key = self.resolve(name, namespace)
+        existing = self.store.get_experiment(key)
+        if existing.runs_dir is None:
+            raise UserInputError(
+                f"experiment {name!r} is an ask/tell experiment: its budget is its Optimizer's",
+                "open it again with tunery.Optimizer(..., max_trial_count=N, storage=...)",
+            )
+        trials = self.store.list_trials(key)
+        counts = trial_counts(trials)
+        limit = checked["max_trial_count"]
+        failed = checked["max_failed_trial_count"]
+        if existing.status.is_completed:
+            if limit is not None:
+                _check_above_completed(existing, limit, trials)
+        else:
+            if limit is not None:
+                _check_not_below_used(name, limit, counts)
+            if failed is not None and counts.failed and failed <= counts.failed:
+                raise UserInputError(
+                    f"maxFailedTrialCount {failed} is not above the {counts.failed} trials "
+                    f"experiment {name!r} has failed: it would fail at once",
+                    f"give more than {counts.failed}; `tunery stop {name}` ends it now",
+                )
+        spec = with_budget(existing.spec, **checked)
+        if existing.status.is_completed:
+            refusal = extension_refusal(existing, spec, trials)
+            if refusal is not None:
+                raise UserInputError(*refusal)
+            return self._extend(existing, spec)
+        self._store_spec(existing, spec)
+        # The running controller reloads its spec when it sees this intent.
+        self.store.add_intent(key, IntentKind.UPDATE_BUDGET, None, self.clock.now())
+        now = self.store.get_experiment(key)
+        # Its controller may have reached the old maxTrialCount while this edit was written:
+        # then extend it if the new one allows, as if the edit had come just after the end.
+        if (
+            now.status.is_completed
+            and now.reason == ExperimentReason.MAX_TRIALS_REACHED
+            and extension_refusal(now, spec, self.store.list_trials(key)) is None
+        ):
+            return self._extend(now, spec)
+        return now
 
     def _store_spec(self, existing: Experiment, spec: ExperimentSpec) -> None:
         from tunery.spec import to_document
@@ -312,11 +433,24 @@ def with_namespace(spec: ExperimentSpec, namespace: str) -> ExperimentSpec:
     return parse_document(to_document(replace(spec, namespace=namespace)))
 
 
-def _with_budget(spec: ExperimentSpec, max_trials: int) -> ExperimentSpec:
-    """``spec`` with maxTrialCount ``max_trials``, validated again as a document would be."""
-    from tunery.spec import parse_document, to_document
+def _check_above_completed(existing: Experiment, max_trials: int, trials: list[Trial]) -> None:
+    """A completed experiment's new maxTrialCount must be above the trials it completed (said
+    before a spec check that would name parallelTrialCount instead)."""
+    completed = trial_counts(trials).completed
+    if max_trials <= completed:
+        raise UserInputError(*too_few(existing.name, max_trials, completed))
 
-    return parse_document(to_document(replace(spec, max_trial_count=max_trials)))
+
+def _check_not_below_used(name: str, max_trials: int, counts: Counts) -> None:
+    """A new maxTrialCount of a live experiment may not go below the trials it has used:
+    running trials are never killed for a budget."""
+    used = counts.completed + counts.active
+    if max_trials < used:
+        raise UserInputError(
+            f"maxTrialCount {max_trials} is below the {used} trials experiment {name!r} has "
+            f"already used ({counts.completed} completed, {counts.active} running)",
+            f"give at least {used}; `tunery stop {name}` ends it now",
+        )
 
 
 # Re-exported: tune() lived here first.

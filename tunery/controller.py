@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from tunery.budget import BUDGET_FIELDS
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
@@ -359,11 +360,20 @@ class Controller:
                 self._kill_all(
                     doomed, TrialReason.KILLED_BY_USER, "the trial was killed on request"
                 )
+        if not stopped and any(i.kind == IntentKind.UPDATE_BUDGET for i in intents):
+            self._reload_budget()
         for intent in intents:
-            if intent.kind not in (IntentKind.STOP_EXPERIMENT, IntentKind.KILL_TRIAL):
+            if intent.kind not in set(IntentKind):
                 log.warning("ignoring unknown intent %r on %s", intent.kind, self.name)
             self.store.complete_intent(intent.id, self.clock.now())
         return stopped
+
+    def _reload_budget(self) -> None:
+        """Take the stored budget (``Client.edit_experiment_budget``), and only the budget."""
+        stored = self.store.get_experiment(self.name).spec
+        budget = {field: getattr(stored, field) for field in BUDGET_FIELDS}
+        self._experiment = replace(self.experiment, spec=replace(self.experiment.spec, **budget))
+        log.info("%s: budget now %s", self.name, budget)
 
     def _launch(self, trial: Trial) -> Launch:
         exp = self.experiment
@@ -709,7 +719,11 @@ class Controller:
                 kill_reason=TrialReason.EXPERIMENT_MAX_FAILED_TRIALS_REACHED,
             )
             return True
-        if spec.max_trial_count is not None and counts.completed >= spec.max_trial_count:
+        if (
+            spec.max_trial_count is not None
+            and counts.completed >= spec.max_trial_count
+            and counts.active == 0  # lowered under running trials (live): wait for them
+        ):
             self._finish_experiment(
                 ExperimentCondition.SUCCEEDED,
                 ExperimentReason.MAX_TRIALS_REACHED,

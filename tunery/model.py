@@ -201,6 +201,8 @@ class IntentKind(StrEnum):
     STOP_EXPERIMENT = "stop-experiment"
     #: Kill one running trial (the intent's ``target``).
     KILL_TRIAL = "kill-trial"
+    #: Read the experiment's budget again (``Client.edit_experiment_budget`` stored a new one).
+    UPDATE_BUDGET = "update-budget"
 
 
 # --------------------------------------------------------------------------- spec

@@ -1,7 +1,8 @@
 """The ``tunery`` command line.
 
 Commands and their ``--json`` shapes are a contract (see README): ``run``, ``resume``,
-``validate``, ``list``, ``get``, ``trials``, ``best``, ``logs``, ``stop``, ``delete``, ``export``,
+``validate``, ``list``, ``get``, ``trials``, ``best``, ``logs``, ``stop``, ``edit``, ``delete``,
+``export``,
 ``db``.
 Bad input exits with code 2 and one line that names the field and the fix.
 """

@@ -1,17 +1,21 @@
-"""Commands that act: ``stop``, ``delete``, ``ui``, ``db upgrade|current``."""
+"""Commands that act: ``stop``, ``edit``, ``delete``, ``ui``, ``db upgrade|current``."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from tunery.cli._common import (
     _db_option,
+    _experiment_json,
     _fail,
+    _json_option,
     _open_store,
+    _print_json,
     main,
 )
 from tunery.errors import LeaseHeldError
@@ -61,6 +65,95 @@ def stop(name: str, db: str | None) -> None:
     finally:
         controller.release()
     click.echo(f"experiment {name} stopped")
+
+
+@main.command(
+    short_help="Change an experiment's budget, live, or extend it.",
+    epilog="""\b
+Examples:
+  tunery edit mnist --parallel 8             # a running experiment starts more trials
+  tunery edit mnist --max-trials 30          # end it sooner, or go on for longer
+  tunery edit mnist --max-failed 5 --json
+  tunery edit mnist --max-trials 100       # a completed one: then `tunery resume mnist`""",
+)
+@click.argument("name")
+@_db_option
+@click.option(
+    "--max-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="New maxTrialCount (not below the trials already used).",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="New parallelTrialCount (not above maxTrialCount).",
+)
+@click.option(
+    "--max-failed",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="New maxFailedTrialCount (above the trials already failed).",
+)
+@_json_option
+def edit(
+    name: str,
+    db: str | None,
+    max_trials: int | None,
+    parallel: int | None,
+    max_failed: int | None,
+    as_json: bool,
+) -> None:
+    """Change experiment NAME's budget (Katib's edit_experiment_budget).
+
+    A running controller applies the new budget at its next tick (more parallel trials
+    start at once; a lower --max-trials ends it sooner); running trials are never killed
+    for it.  A completed experiment is extended (Restarting; `tunery resume NAME` runs
+    it) whatever its resumePolicy, unless it cannot go on (goal reached, search space
+    exhausted, too many failures, pbt checkpoints deleted): then nothing changes and a
+    one-line error says why.
+    """
+    from tunery.client import Client
+
+    if max_trials is None and parallel is None and max_failed is None:
+        _fail("nothing to edit", "give --max-trials N, --parallel N or --max-failed N")
+    client = Client(store=_open_store(db))
+    before = client.get_experiment(name)
+    exp = client.edit_experiment_budget(
+        name,
+        max_trial_count=max_trials,
+        parallel_trial_count=parallel,
+        max_failed_trial_count=max_failed,
+    )
+    if as_json:
+        _print_json(_experiment_json(exp, client.list_trials(name)))
+        return
+    spec = exp.spec
+    budget = (
+        f"maxTrialCount {spec.max_trial_count or 'unlimited'}, "
+        f"parallelTrialCount {spec.parallel_trial_count}, "
+        f"maxFailedTrialCount {_or_none(spec.max_failed_trial_count)}"
+    )
+    if before.status.is_completed or exp.status.value == "Restarting":
+        click.echo(f"experiment {name} extended ({budget}): `tunery resume {name}` runs it")
+    elif _driven(client.store, name):
+        click.echo(f"experiment {name}: {budget}; its controller applies it at its next tick")
+    else:
+        click.echo(f"experiment {name}: {budget}; `tunery resume {name}` runs it with it")
+
+
+def _driven(store: Any, name: str) -> bool:
+    """Whether a controller holds the experiment's lease now."""
+    lease = store.lease_owner(name)
+    return lease is not None and lease[1] > datetime.now(UTC).timestamp()
+
+
+def _or_none(value: int | None) -> str:
+    return "none" if value is None else str(value)
 
 
 @main.command(

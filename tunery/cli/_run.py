@@ -335,7 +335,9 @@ def _resume(
     resumed = client.resume(name, spec=spec, max_trials=max_trials)
     if resumed.action is ResumeAction.COMPLETED:
         if not (quiet or as_json):
-            console.print(f"experiment {name} has already completed")
+            console.print(f"experiment {name} has already completed", highlight=False)
+            if resumed.note is not None:
+                console.print(resumed.note, markup=False, highlight=False)
         trials = client.store.list_trials(name)
         return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
     if resumed.action is ResumeAction.EXTEND:
@@ -381,7 +383,7 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
 
 
 @main.command(
-    short_help="Resume an experiment after a crash, Ctrl-C or reboot.",
+    short_help="Resume an experiment (crash, Ctrl-C), or extend it.",
     epilog="""\b
 Examples:
   tunery resume mnist
@@ -390,7 +392,13 @@ Examples:
 )
 @click.argument("name")
 @_db_option
-@click.option("--max-trials", type=click.IntRange(min=1), default=None, help="Raise maxTrialCount.")
+@click.option(
+    "--max-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="New maxTrialCount: extends a completed experiment.",
+)
 @click.option(
     "--gpus",
     envvar="TUNERY_GPUS",
@@ -410,7 +418,14 @@ def resume(
     quiet: bool,
     as_json: bool,
 ) -> int:
-    """Resume experiment NAME after a crash, Ctrl-C or reboot."""
+    """Resume experiment NAME after a crash, Ctrl-C or reboot, or extend it.
+
+    A completed experiment is extended by --max-trials (above the trials it has
+    completed) whatever its resumePolicy: the same search goes on, with its algorithm
+    state, History and trial numbering.  Where it cannot go on (goal reached, search
+    space exhausted, too many failures: see `tunery edit`), nothing changes and a
+    one-line error says why.
+    """
     from tunery.client import Client
 
     client = Client(store=_open_store(db))
