@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tunery.collect import FileCollector, StdOutCollector, make_collector
+from tunery.collect import FileCollector, PushCollector, StdOutCollector, make_collector
 from tunery.errors import SpecError, TuneryError
 from tunery.model import (
     CollectorKind,
@@ -162,7 +162,9 @@ def test_factory_kinds() -> None:
     text = make_collector(MetricsCollectorSpec(kind=CollectorKind.FILE, path="m.log"), NAMES)
     assert isinstance(text, FileCollector) and text.file_format is FileFormat.TEXT
     assert make_collector(MetricsCollectorSpec(kind=CollectorKind.NONE), NAMES) is None
-    assert make_collector(MetricsCollectorSpec(kind=CollectorKind.PUSH), NAMES) is None
+    assert isinstance(
+        make_collector(MetricsCollectorSpec(kind=CollectorKind.PUSH), NAMES), PushCollector
+    )
 
 
 def test_factory_passes_filters(tmp_path: Path) -> None:

@@ -320,3 +320,82 @@ def test_an_endless_line_is_skipped_in_bounded_reads(
             break
     assert reads > 5
     assert got == [1.0, 2.0]
+
+
+# --------------------------------------------------------------------------- Kubeflow JSON lines
+
+
+def test_kubeflow_json_line_gives_the_metrics_with_step_and_timestamp() -> None:
+    # What kubeflow.optimizer.report_metrics prints: sorted keys, string values.
+    line = (
+        '{"accuracy":"0.92","epoch":2,"loss":"0.31","step":7,'
+        '"timestamp":"2024-01-31T12:00:00.250000+00:00"}'
+    )
+    assert parse(line) == [
+        MetricRecord("loss", 0.31, T0 + 0.25, 7),
+        MetricRecord("accuracy", 0.92, T0 + 0.25, 7),
+    ]
+
+
+def test_json_line_numbers_numeric_strings_and_nan() -> None:
+    assert parse('  {"loss": 0.5, "accuracy": "1e-3"}  ') == [
+        MetricRecord("loss", 0.5),
+        MetricRecord("accuracy", 0.001),
+    ]
+    assert parse('{"loss": "nan", "accuracy": NaN}') == [
+        MetricRecord("loss", None),
+        MetricRecord("accuracy", None),
+    ]
+    assert parse('{"epoch": "3", "loss": 1}') == [MetricRecord("loss", 1.0, None, 3)]
+    assert parse('{"loss": 1, "timestamp": 1706702400}') == [MetricRecord("loss", 1.0, T0)]
+    # Only metric names give records; other numeric keys are fine.
+    assert parse('{"lr": 0.1, "loss": 2}') == [MetricRecord("loss", 2.0)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"loss": "0.31"',  # cut short
+        '{"loss": "0.31"} trailing',
+        '[{"loss": 0.31}]',
+        '{"loss": {"value": 0.31}}',
+        '{"loss": true}',
+        '{"loss": null}',
+        '{"loss": "low"}',
+        '{"loss": ' * 100_000 + "1" + "}" * 100_000,  # deeper than the JSON parser goes
+    ],
+)
+def test_malformed_or_non_numeric_json_is_no_metrics_line(line: str) -> None:
+    assert parse(line) == []
+
+
+def test_a_json_log_line_that_is_not_metrics_is_parsed_by_the_filters() -> None:
+    # A structured log line (a value is not a number): Katib's filter reads it as before.
+    assert parse('{"level": "info", "msg": "epoch 2 loss=0.25"}') == [MetricRecord("loss", 0.25)]
+    assert parse('{"loss": 0.1, "msg": "loss=0.2"}') == [MetricRecord("loss", 0.2)]
+
+
+def test_filters_still_apply_to_other_lines_but_not_to_json_metric_lines() -> None:
+    fmt = (r'"?(\w+)"?\s*:\s*"?([\d.]+)',)
+    parser = TextLineParser(("loss",), fmt)
+    assert parser("loss: 0.5") == [MetricRecord("loss", 0.5)]
+    # Read once, as JSON (the filter would match it too).
+    assert parser('{"loss": "0.4", "step": 2}') == [MetricRecord("loss", 0.4, None, 2)]
+    assert parse("loss=0.3 step=4") == [MetricRecord("loss", 0.3, None, 4)]
+
+
+def test_a_log_mixing_katib_and_json_lines_is_read_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    write(
+        path,
+        "epoch 1\nloss=0.9\n"
+        '{"loss": "0.8", "step": 2}\n'
+        '{"loss": "0.7",\n'  # broken: ignored like any other line
+        "loss=0.6\n"
+        '{"loss":0.5}',
+    )
+    c = StdOutCollector(["loss"])
+    records, cursor = c.read(str(path), None)
+    assert [r.value for r in records] == [0.9, 0.8, 0.6]
+    records, _ = c.read(str(path), cursor, final=True)
+    assert [r.value for r in records] == [0.5]

@@ -683,11 +683,13 @@ def test_cli_stop_kills_remote_trials_when_no_controller_runs(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(("case", "file"), [("file-text", "mnist.log"), ("push", "push.jsonl")])
 def test_file_collector_trials_get_their_own_metrics_on_dask(
-    cluster: LocalDaskCluster, tmp_path: Path
+    cluster: LocalDaskCluster, tmp_path: Path, case: str, file: str
 ) -> None:
-    # Katib's File collector on an absolute path, three trials at once on the cluster's
-    # workers: each trial writes its own file on its worker and is credited with it.
+    # Katib's File collector on an absolute path (or the Push collector's file, where
+    # report_metrics() appends), three trials at once on the cluster's workers: each trial
+    # writes its own file on its worker and is credited with it.
     from tests.helpers import create
     from tests.test_launch import CASES, TRAIN, katib_doc
     from tunery.controller import Controller
@@ -695,7 +697,7 @@ def test_file_collector_trials_get_their_own_metrics_on_dask(
     from tunery.storage import Store
 
     (tmp_path / "train.py").write_text(TRAIN)
-    doc = katib_doc("dfile", *CASES["file-text"], parallel=3, max_trials=3)
+    doc = katib_doc("dfile", *CASES[case], parallel=3, max_trials=3)
     store = Store(f"sqlite:///{tmp_path / 't.db'}")
     create(store, doc, tmp_path)
     executor = DaskExecutor(cluster.address, grace=1.0)
@@ -711,11 +713,11 @@ def test_file_collector_trials_get_their_own_metrics_on_dask(
         assert t.handle is not None and t.handle["executor"] == "dask"
         expected = float(t.parameters["lr"]) * 10
         assert t.metrics["accuracy"].latest == pytest.approx(expected, rel=1e-4)
-        mirror = tmp_path / "runs" / "dfile" / t.name / "metrics" / "mnist.log"
+        mirror = tmp_path / "runs" / "dfile" / t.name / "metrics" / file
         assert t.metrics_source == str(mirror)
         # The trial wrote its metrics file on its worker (its root is not the controller's
         # runs directory); the controller's copy is the executor's mirror of it.
-        written = _worker_files(cluster, "dfile", t.name, "metrics/mnist.log")
+        written = _worker_files(cluster, "dfile", t.name, f"metrics/{file}")
         assert len(written) == 1, written
         assert mirror.read_bytes() == written[0].read_bytes() != b""
 

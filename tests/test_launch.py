@@ -42,7 +42,13 @@ TRAIN = textwrap.dedent(
         ran.write(os.environ.get("TUNERY_TRIAL_NAME", "?") + "\\n")
     offset = float(open("offset.txt").read()) if os.path.exists("offset.txt") else 0.0
     acc = round(a.lr * 10 + offset, 6)
-    if a.format == "tfevent":
+    if a.format == "push":
+        from tunery.collect.push import report_metrics
+        for epoch in (1, 2):
+            time.sleep(a.sleep / 2)
+            value = acc * epoch / 2
+            report_metrics({"accuracy": value, "loss": 1 - value})
+    elif a.format == "tfevent":
         from tensorboard.compat.proto import event_pb2, summary_pb2
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
         for sub, value in (("test", acc), ("train", acc / 2)):
@@ -106,7 +112,9 @@ TF_EVENTS = {
     "source": {"fileSystemPath": {"path": "/mnist-with-summaries-logs/test", "kind": "Directory"}},
     "collector": {"kind": "TensorFlowEvent"},
 }
-CASES = {
+PUSH: dict[str, Any] = {"collector": {"kind": "Push"}}
+CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "push": (PUSH, ["--format=push"]),
     "file-text": (FILE_TEXT, ["--log-path=/katib/mnist.log"]),
     "file-json": (FILE_JSON, ["--log-path=/katib/mnist.json", "--format=json"]),
     "tfevent": (TF_EVENTS, ["--log-path=/mnist-with-summaries-logs", "--format=tfevent"]),
@@ -169,6 +177,19 @@ def test_stdout_collector_reads_the_output_log(tmp_path: Path) -> None:
     assert launch.fresh_dirs == ()
     assert METRICS_ENV not in launch.env
     assert metrics_mount(parse_document(doc), str(tmp_path)) is None
+
+
+def test_push_collector_reads_the_trials_own_push_file(tmp_path: Path) -> None:
+    from tunery.collect.push import COLLECTOR_ENV
+
+    launch = _launch(katib_doc("e", *CASES["push"]), tmp_path)
+    own = tmp_path / "runs" / "e" / "e-0001" / "metrics"
+    assert launch.metrics_path == str(own / "push.jsonl")
+    assert launch.env[METRICS_ENV] == launch.metrics_path
+    assert launch.env[COLLECTOR_ENV] == "Push"
+    assert launch.fresh_dirs == (str(own),) and not launch.metrics_is_dir
+    other = _launch(katib_doc("e", {"collector": {"kind": "StdOut"}}, []), tmp_path)
+    assert other.env[COLLECTOR_ENV] == "StdOut"
 
 
 def test_pbt_checkpoints_and_metrics_mount_together(tmp_path: Path) -> None:

@@ -564,7 +564,9 @@ class Controller:
         objective = objective_value(spec.objective, trial.metrics)
         reason: str  # a TrialReason, or the executor's own reason for a failure
         if status.state is RunState.SUCCEEDED:
-            no_collection = spec.metrics_collector.kind in (CollectorKind.NONE, CollectorKind.PUSH)
+            # Push collects (tunery.collect.push): reporting nothing is MetricsUnavailable, as
+            # on Katib; only None leaves metrics to some other way.
+            no_collection = spec.metrics_collector.kind is CollectorKind.NONE
             if objective is None and not no_collection:
                 new_status = TrialCondition.METRICS_UNAVAILABLE
                 reason = TrialReason.METRICS_UNAVAILABLE

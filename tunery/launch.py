@@ -14,6 +14,9 @@ each trial directories of its own and rewrites the paths that name them
   collector reads (:envvar:`TUNERY_METRICS_PATH` names the file or directory there).
   A relative path (native form) stays relative to the trial's working directory, which
   validation requires to be the trial's own; a leftover there is removed before the start;
+* the ``Push`` collector reads ``<trial dir>/metrics/push.jsonl``, where
+  :func:`tunery.collect.push.report_metrics` appends (named in :envvar:`TUNERY_METRICS_PATH`);
+  every trial is told its collector kind in :envvar:`TUNERY_METRICS_COLLECTOR`;
 * with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
   ``<runs>/<experiment>/checkpoints/<trial>`` (:func:`checkpoint_dir`), named in
   :envvar:`TUNERY_CHECKPOINT_DIR` too.  The algorithm only names a trial's parent
@@ -37,6 +40,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from tunery.collect.push import COLLECTOR_ENV, METRICS_PATH_ENV, PUSH_FILE
 from tunery.execute.base import Launch
 from tunery.model import CollectorKind, ExperimentSpec, ParamValue
 from tunery.mounts import Mount, Rewriter, mount_root, rewrite
@@ -66,7 +70,7 @@ METRICS_DIR = "metrics"
 #: Directory of a gang's other replicas' logs and metrics copies, inside the trial directory.
 REPLICAS_DIR = "replicas"
 #: Environment variable naming the trial's metrics file (or directory) as the collector reads it.
-METRICS_ENV = "TUNERY_METRICS_PATH"
+METRICS_ENV = METRICS_PATH_ENV
 #: Environment variable holding the trial's checkpoint directory.
 CHECKPOINT_ENV = "TUNERY_CHECKPOINT_DIR"
 #: Katib's algorithm setting naming the checkpoint directory as the trial sees it (only pbt
@@ -220,6 +224,7 @@ def build_launch(
     env.setdefault("TUNERY_EXPERIMENT", experiment)
     env.setdefault("TUNERY_TRIAL_NAME", trial_name)
     env.setdefault("KATIB_TRIAL_NAME", trial_name)
+    env.setdefault(COLLECTOR_ENV, spec.metrics_collector.kind.value)
     if "PATH" not in env:
         # Trials see tunery's own Python environment first, so `python` in a trial
         # command is the interpreter tunery runs in (a venv's, typically).
@@ -233,7 +238,13 @@ def build_launch(
     metrics_is_dir = False
     fresh_dirs: tuple[str, ...] = ()
     stale_files: tuple[str, ...] = ()
-    if metrics is not None:
+    if spec.metrics_collector.kind is CollectorKind.PUSH:
+        # report_metrics() appends here; the Push collector reads it (a Dask worker's copy
+        # is mirrored like a File collector's file).
+        metrics_path = os.path.join(own_dir, METRICS_DIR, PUSH_FILE)
+        fresh_dirs = (os.path.join(own_dir, METRICS_DIR),)
+        env[METRICS_ENV] = metrics_path
+    elif metrics is not None:
         metrics_path = metrics[1]
         metrics_is_dir = spec.metrics_collector.kind is CollectorKind.TENSORFLOW_EVENT
         fresh_dirs = (os.path.join(own_dir, METRICS_DIR),)

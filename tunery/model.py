@@ -491,8 +491,13 @@ class Trial:
 
 
 def collects_files(spec: ExperimentSpec) -> bool:
-    """Whether the experiment's collector reads files the trial writes (not its output)."""
-    return spec.metrics_collector.kind in (CollectorKind.FILE, CollectorKind.TENSORFLOW_EVENT)
+    """Whether the experiment's collector reads files the trial writes (not its output): a
+    File or TensorFlowEvent collector's path, or the Push collector's file."""
+    return spec.metrics_collector.kind in (
+        CollectorKind.FILE,
+        CollectorKind.TENSORFLOW_EVENT,
+        CollectorKind.PUSH,
+    )
 
 
 @dataclass(frozen=True)

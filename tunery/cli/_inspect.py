@@ -373,7 +373,8 @@ def trials(
 
 
 def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
-    """Where each trial's own copy of the collector's path is (File/TensorFlowEvent/Custom)."""
+    """Where each trial's own copy of the collector's path is (File/TensorFlowEvent/Custom),
+    or its push file (Push)."""
     from tunery.model import collects_files
 
     sources = [t.metrics_source for t in rows if t.metrics_source]
@@ -383,7 +384,10 @@ def _print_metrics_paths(exp: Any, rows: Sequence[Any]) -> None:
     example = next(t for t in rows if t.metrics_source)
     pattern = sources[0].replace(f"/{example.name}/", "/<trial>/", 1)
     if all(s == pattern.replace("<trial>", t.name, 1) for t in rows if (s := t.metrics_source)):
-        click.echo(f"metrics ({path}): each trial's own copy, {pattern}")
+        if path:
+            click.echo(f"metrics ({path}): each trial's own copy, {pattern}")
+        else:
+            click.echo(f"metrics (pushed by report_metrics()): {pattern}")
     else:
         for t in rows:
             if t.metrics_source:

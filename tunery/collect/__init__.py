@@ -5,7 +5,10 @@
 
 * ``StdOut`` (default): the trial's combined stdout+stderr log, TEXT lines;
 * ``File``: a file the trial writes (``source.fileSystemPath``, kind File), TEXT or JSON;
-* ``None`` / ``Push``: no collection (the trial reports some other way);
+* ``Push``: what the trial reports with :func:`tunery.collect.push.report_metrics` (Katib's
+  ``report_metrics``), from a file of the trial's own that the launcher names
+  (:class:`~tunery.collect.push.PushCollector`: the StdOut collector's parser);
+* ``None``: no collection (the trial reports some other way);
 * ``TensorFlowEvent``: scalar summaries of tfevents files under a directory (TF1, TF2 and
   PyTorch ``SummaryWriter`` styles), with the ``tfevents`` extra;
 * ``PrometheusMetric`` / ``Custom``: Kubernetes-only; refused by validation
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 
 from tunery.collect.base import Collector
 from tunery.collect.file import FileCollector
+from tunery.collect.push import PushCollector
 from tunery.collect.stdout import StdOutCollector
 from tunery.errors import SpecError
 from tunery.model import CollectorKind, FileFormat, FileSystemKind, MetricsCollectorSpec
@@ -25,6 +29,7 @@ from tunery.model import CollectorKind, FileFormat, FileSystemKind, MetricsColle
 __all__ = [
     "Collector",
     "FileCollector",
+    "PushCollector",
     "StdOutCollector",
     "make_collector",
 ]
@@ -47,7 +52,9 @@ def make_collector(spec: MetricsCollectorSpec, metric_names: Sequence[str]) -> C
             )
         _file_path(spec)
         return FileCollector(metric_names, spec.file_format or FileFormat.TEXT, spec.metrics_format)
-    if kind in (CollectorKind.NONE, CollectorKind.PUSH):
+    if kind is CollectorKind.PUSH:
+        return PushCollector(metric_names)
+    if kind is CollectorKind.NONE:
         return None
     if kind is CollectorKind.TENSORFLOW_EVENT:
         _file_path(spec)

@@ -19,43 +19,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunery.collect.stdout import (
     READ_BYTES,
     READ_RECORDS,
+    TIMESTAMP_KEY,
     TextLineParser,
-    parse_step,
-    parse_timestamp,
-    parse_value,
+    json_step,
+    json_timestamp,
+    json_value,
     read_records,
 )
 from tunery.errors import TuneryError
 from tunery.model import FileFormat, MetricRecord
 
 log = logging.getLogger(__name__)
-
-TIMESTAMP_KEY = "timestamp"
-
-
-def _json_timestamp(value: Any) -> float | None:
-    if isinstance(value, str):
-        return parse_timestamp(value.strip())
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _json_value(value: Any) -> tuple[bool, float | None]:
-    if isinstance(value, str):
-        return parse_value(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-        return True, number if math.isfinite(number) else None
-    return False, None
 
 
 class JsonLineParser:
@@ -74,15 +54,13 @@ class JsonLineParser:
             return []
         if not isinstance(obj, dict):
             return []
-        timestamp = _json_timestamp(obj.get(TIMESTAMP_KEY))
-        step = parse_step(obj.get("step"))
-        if step is None:
-            step = parse_step(obj.get("epoch"))
+        timestamp = json_timestamp(obj.get(TIMESTAMP_KEY))
+        step = json_step(obj)
         records = []
         for name in self.metric_names:
             if name not in obj:
                 continue
-            ok, value = _json_value(obj[name])
+            ok, value = json_value(obj[name])
             if ok:
                 records.append(MetricRecord(name, value, timestamp, step))
         return records

@@ -18,6 +18,15 @@ None ("unavailable"): with the default filter we recognise ``loss=nan`` explicit
 Katib's regex would capture an empty value there.  If the line also carries ``step=N`` or
 ``epoch=N`` (``step`` wins), N becomes the ``step`` of the line's records.
 
+Kubeflow's JSON metric lines (``kubeflow.optimizer.report_metrics``, and
+:func:`tunery.collect.push.report_json`): a line that is, whole, one JSON object whose values
+are numbers or numeric strings, e.g. ``{"accuracy": "0.92", "loss": "0.31", "step": 3}``, gives
+a record for each metric name among its keys (:func:`json_metrics`).  ``timestamp`` (an
+RFC3339 string or seconds since the epoch) becomes the records' timestamp, ``step``/``epoch``
+their step.  Such a line is taken as JSON only: the filters are not applied to it.  Any other
+line (not JSON, not one object, a value that is not a number: a structured log line) is parsed
+by the filters as before.
+
 Reading (shared with :mod:`tunery.collect.file`): the cursor is ``{"offset": bytes consumed,
 "line": lines consumed, "skipping": bool}``; only ``\\n``-terminated lines are consumed unless
 ``final``; bytes decode as UTF-8 with replacement; lines longer than :data:`MAX_LINE` bytes
@@ -28,6 +37,7 @@ is read in slices, the cursor saying ``"more": True`` while lines are waiting.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -55,6 +65,8 @@ _BLOCK = 1 << 20
 READ_BYTES = 4 << 20
 READ_RECORDS = 20_000
 _STEP_NAMES = ("step", "epoch")
+#: The key of a JSON metric line's timestamp.
+TIMESTAMP_KEY = "timestamp"
 _FILTER_PATH = "spec.metricsCollectorSpec.source.filter.metricsFormat"
 
 _RFC3339 = re.compile(
@@ -117,6 +129,61 @@ def parse_step(value: Any) -> int | None:
     return None
 
 
+def json_timestamp(value: Any) -> float | None:
+    """A JSON ``timestamp`` value: an RFC3339(Nano) string or seconds since the epoch."""
+    if isinstance(value, str):
+        return parse_timestamp(value.strip())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def json_value(value: Any) -> tuple[bool, float | None]:
+    """``(ok, value)`` of a JSON metric value: a number or a numeric string."""
+    if isinstance(value, str):
+        return parse_value(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return True, number if math.isfinite(number) else None
+    return False, None
+
+
+def json_step(obj: Mapping[str, Any]) -> int | None:
+    """The step of a JSON metrics object: its integral ``step``, else its ``epoch``."""
+    step = parse_step(obj.get("step"))
+    return parse_step(obj.get("epoch")) if step is None else step
+
+
+def json_metrics(line: str, metric_names: Sequence[str]) -> list[MetricRecord] | None:
+    """The records of a Kubeflow JSON metric line, or None when ``line`` is not one.
+
+    A JSON metric line is one JSON object (the whole line, but for surrounding blanks) whose
+    values, ``timestamp`` aside, are all numbers or numeric strings (``"nan"``/``"inf"``
+    included: a record with value None).  Records are given for the keys that are metric
+    names, in the order of ``metric_names``.
+    """
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):  # a deeply nested line is no metrics line either
+        return None
+    if not isinstance(obj, dict) or not obj:
+        return None
+    for key, value in obj.items():
+        if key != TIMESTAMP_KEY and not json_value(value)[0]:
+            return None
+    timestamp = json_timestamp(obj.get(TIMESTAMP_KEY))
+    step = json_step(obj)
+    records = []
+    for name in metric_names:
+        if name in obj and name != TIMESTAMP_KEY:
+            records.append(MetricRecord(name, json_value(obj[name])[1], timestamp, step))
+    return records
+
+
 def compile_filters(filters: Sequence[str]) -> list[re.Pattern[str]]:
     """Compile ``metricsFormat`` regexes (each needs a name group and a value group)."""
     compiled = []
@@ -150,6 +217,11 @@ class TextLineParser:
     def __call__(self, line: str) -> list[MetricRecord]:
         if not any(name in line for name in self.metric_names):
             return []
+        first = line[:1]
+        if first == "{" or (first.isspace() and line.lstrip().startswith("{")):
+            found_json = json_metrics(line, self.metric_names)
+            if found_json is not None:
+                return found_json
         parts = line.split(None, 1)
         timestamp = parse_timestamp(parts[0]) if len(parts) == 2 else None
         found: list[tuple[str, float | None]] = []

@@ -502,7 +502,8 @@ def not_local_collector_error(kind: CollectorKind) -> SpecError:
         f"{_MC}.collector.kind",
         f"the {kind.value} metrics collector is not supported locally: {_NOT_LOCAL[kind]}",
         "print metrics as name=value lines (kind StdOut, the default), write them to a file "
-        "(kind File, TEXT or JSON lines) or to tfevents files (kind TensorFlowEvent)",
+        "(kind File, TEXT or JSON lines) or to tfevents files (kind TensorFlowEvent), or "
+        "report them from Python with report_metrics() (kind Push)",
     )
 
 
