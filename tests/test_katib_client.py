@@ -685,3 +685,149 @@ def test_create_experiment_from_a_yaml_file_and_a_dict(in_tmp: Path) -> None:
     kc.wait_for_experiment_condition(generated.metadata.name, "other", timeout=60)
     best = kc.get_optimal_hyperparameters("from-yaml")
     assert best.observation.metrics[0].latest == best.parameter_assignments[0].value
+
+
+# --------------------------------------------------------------- notebook: push metrics
+
+
+def push_train_mnist_model(parameters):  # type: ignore[no-untyped-def]
+    """The push notebook's function, its PyTorch training on FashionMNIST replaced by a formula:
+    same inputs, metrics reported with katib.report_metrics after each epoch's test."""
+    import logging
+
+    from tunery import katib
+
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)-8s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%SZ",
+        level=logging.INFO,
+    )
+    logging.info(f"Input Parameters: {parameters}")
+    lr = float(parameters["lr"])
+    momentum = float(parameters["momentum"])
+    batch_size = int(parameters["batch_size"])
+    num_epoch = int(parameters["num_epoch"])
+    log_interval = int(parameters["log_interval"])
+
+    def test_cnn_model(epoch):  # type: ignore[no-untyped-def]
+        test_accuracy = 1 - abs(lr - 0.02) - abs(momentum - 0.5) / 10 + epoch / 1000
+        test_loss = 1 - test_accuracy
+        # "loss=..." in a log line is not collected: the Push collector reads pushed metrics.
+        logging.info(f"Train Epoch: {epoch} [{batch_size * log_interval}]\tloss={test_loss:.4f}")
+        katib.report_metrics({"accuracy": test_accuracy, "loss": test_loss})
+
+    for epoch_idx in range(1, num_epoch + 1):
+        test_cnn_model(epoch_idx)
+
+
+def test_mnist_with_push_metrics_collection_notebook_flow(in_tmp: Path) -> None:
+    from tunery import katib
+
+    parameters = {
+        "lr": katib.search.double(min=0.01, max=0.03),
+        "momentum": katib.search.double(min=0.3, max=0.7),
+        "num_epoch": 1,
+        "batch_size": 64,
+        "log_interval": 10,
+    }
+    exp_name = "tune-mnist"
+    katib_client = katib.KatibClient(namespace="kubeflow")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        katib_client.tune(
+            name=exp_name,
+            objective=push_train_mnist_model,
+            base_image="docker.io/electronicwaste/pytorch:gitv1",
+            parameters=parameters,
+            algorithm_name="random",
+            objective_metric_name="accuracy",
+            additional_metric_names=["loss"],
+            max_trial_count=12,
+            parallel_trial_count=2,
+            packages_to_install=[
+                "git+https://github.com/kubeflow/katib.git@master#subdirectory=sdk/python/v1beta1"
+            ],
+            metrics_collector_config={"kind": "Push"},
+        )
+    said = " ".join(str(w.message) for w in caught)
+    assert "base_image" in said and "Katib SDK" in said
+    katib_client.wait_for_experiment_condition(exp_name, timeout=120, polling_interval=1)
+    status = katib_client.is_experiment_succeeded(exp_name)
+    assert status is True
+    best_hps = katib_client.get_optimal_hyperparameters(exp_name)
+    print(f"Current Optimal Trial:\n{best_hps}")
+    metrics = {m.name: m for m in best_hps.observation.metrics}
+    lr, momentum = (float(p.value) for p in best_hps.parameter_assignments)
+    expected = 1 - abs(lr - 0.02) - abs(momentum - 0.5) / 10 + 1 / 1000
+    assert float(metrics["accuracy"].latest) == pytest.approx(expected)
+    assert float(metrics["loss"].latest) == pytest.approx(1 - expected)
+    experiment = katib_client.get_experiment(exp_name)
+    assert experiment.spec.metrics_collector_spec.collector.kind == "Push"
+    assert experiment.status.trials_succeeded == 12
+    katib_client.delete_experiment(exp_name)
+
+
+def test_edit_experiment_budget_extends_a_finished_experiment(in_tmp: Path) -> None:
+    kc = KatibClient()
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        print(f"score={parameters['x']}")
+
+    kc.tune(
+        name="grow",
+        objective=objective,
+        parameters={"x": search.categorical(list=["1", "2", "3", "4", "5"])},
+        algorithm_name="grid",
+        objective_metric_name="score",
+        max_trial_count=2,
+        parallel_trial_count=1,
+    )
+    kc.wait_for_experiment_condition("grow", timeout=60, polling_interval=1)
+    with pytest.raises(UserInputError, match=r"max_trial_count|maxTrialCount"):
+        kc.edit_experiment_budget("grow", max_trial_count=1)
+    kc.edit_experiment_budget("grow", max_trial_count=4, parallel_trial_count=2)
+    experiment = kc.wait_for_experiment_condition("grow", timeout=60, polling_interval=1)
+    assert experiment.spec.max_trial_count == 4 and experiment.spec.parallel_trial_count == 2
+    assert experiment.status.trials_succeeded == 4
+    # The same grid goes on: four different values, the best the largest of them.
+    values = [t.spec.parameter_assignments[0].value for t in kc.list_trials("grow")]
+    assert sorted(values) == ["1", "2", "3", "4"]
+    assert experiment.status.current_optimal_trial.observation.metrics[0].max == "4.0"
+
+
+def test_get_job_logs_follows_a_running_trial_to_its_end(in_tmp: Path) -> None:
+    kc = KatibClient()
+
+    def chatty(parameters):  # type: ignore[no-untyped-def]
+        import time
+
+        for i in range(5):
+            print(f"line {i}", flush=True)
+            time.sleep(0.3)
+        print(f"score={parameters['x']}", end="")  # the last line has no newline
+
+    kc.tune(
+        name="chatty",
+        objective=chatty,
+        parameters={"x": search.categorical(list=["7"])},
+        objective_metric_name="score",
+        max_trial_count=1,
+        parallel_trial_count=1,
+    )
+    kc.wait_for_experiment_condition(
+        "chatty", expected_condition="Running", timeout=30, polling_interval=1
+    )
+    import time
+
+    deadline = time.monotonic() + 30
+    while not kc.list_trials("chatty") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the experiment runs; its first trial is being created
+    trial_name = kc.list_trials("chatty")[0].metadata.name
+    assert trial_name == "chatty-0001"
+    lines = list(kc.get_job_logs("chatty", trial_name, follow=True))
+    assert lines == [f"line {i}" for i in range(5)] + ["score=7"]
+    assert kc.get_trial(trial_name).status.conditions[-1].type == "Succeeded"
+    with pytest.raises(RuntimeError, match="chatty-0009 or associated job not found"):
+        list(kc.get_job_logs("chatty", "chatty-0009"))
+    with pytest.raises(ValueError, match="Trial name is required"):
+        list(kc.get_job_logs("chatty", ""))

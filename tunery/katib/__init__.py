@@ -3,7 +3,8 @@
 
 ``katib.KatibClient`` (every public method of Katib's, same arguments and defaults),
 ``katib.search`` (``double``/``int``/``categorical``), ``katib.report_metrics`` (the Push
-collector), Katib's models (``katib.V1beta1Experiment``... and ``katib.models``),
+collector: :func:`tunery.collect.push.report_metrics`), Katib's models
+(``katib.V1beta1Experiment``... and ``katib.models``),
 ``katib.TrainerResources`` and Katib's constants, at the import paths Katib's SDK has them
 (``tunery.katib.constants.constants``, ``tunery.katib.types.types``), so replacing
 ``kubeflow.katib`` by ``tunery.katib`` in imports is the whole change.  See docs/sdk.md,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunery.collect.push import report_metrics
 from tunery.katib import models, search
 from tunery.katib.client import KatibClient
 from tunery.katib.constants.constants import (
@@ -116,6 +118,7 @@ __all__ = [
     "V1beta1TrialStatus",
     "V1beta1TrialTemplate",
     "models",
+    "report_metrics",
     "search",
     "tune",
 ]

@@ -468,8 +468,7 @@ class KatibClient:
                 "budget."
             )
         key = self._find(name, namespace).key
-        edit: Any = self.client.edit_experiment_budget  # type: ignore[attr-defined,unused-ignore]
-        edit(
+        self.client.edit_experiment_budget(
             key,
             max_trial_count=max_trial_count,
             parallel_trial_count=parallel_trial_count,

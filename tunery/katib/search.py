@@ -16,15 +16,15 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from tunery.errors import UserInputError
 from tunery.katib.models import V1beta1FeasibleSpace, V1beta1ParameterSpec
+from tunery.katib.tuning import KatibValueError
 
 __all__ = ["categorical", "double", "int"]
 
 
 def _text(value: Any, what: str, kind: str) -> str:
     if isinstance(value, bool) or not isinstance(value, builtins.int | float | str):
-        raise UserInputError(f"katib.search.{kind} {what} must be a number, not {value!r}")
+        raise KatibValueError(f"katib.search.{kind} {what} must be a number, not {value!r}")
     return str(value)
 
 
@@ -49,7 +49,7 @@ def int(
 def categorical(list: Sequence[Any]) -> V1beta1ParameterSpec:
     """One of the values of ``list`` (passed to the objective as strings)."""
     if isinstance(list, str) or not isinstance(list, Sequence) or not list:
-        raise UserInputError(
+        raise KatibValueError(
             "katib.search.categorical needs a non-empty list of values",
             'e.g. katib.search.categorical(list=["sgd", "adam"])',
         )

@@ -146,6 +146,17 @@ def _env(env_per_trial: Any) -> tuple[list[Any], list[Any]]:
     return env, env_from
 
 
+def _collector_kind(config: Mapping[str, Any]) -> str:
+    """Katib's collector kind of ``metrics_collector_config`` (its case forgiven: ``push``)."""
+    from tunery.model import CollectorKind
+
+    kind = str(config["kind"])
+    for known in CollectorKind:
+        if known.value.lower() == kind.lower():
+            return known.value
+    return kind  # the spec's check names the kinds
+
+
 def _packages(packages: Sequence[str] | None) -> list[str]:
     """The packages to install, without Katib's own SDK (tunery.katib replaces it)."""
     if not packages:
@@ -157,16 +168,13 @@ def _packages(packages: Sequence[str] | None) -> list[str]:
 
 
 def _interpreter(packages: list[str], index_urls: Sequence[str] | None) -> str:
+    """The trial's Python: tunery's own, or a cached virtualenv inheriting it with
+    ``packages`` installed (:func:`tunery.trialenv.python_for`; UserInputError offline)."""
     if not packages:
         return sys.executable
-    try:
-        from tunery.trialenv import python_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise KatibValueError(
-            f"packages_to_install {packages} cannot be installed by this version of tunery",
-            "install them into tunery's environment with pip and leave packages_to_install out",
-        ) from None
-    return str(python_for(packages, tuple(index_urls or ())))
+    from tunery.trialenv import python_for
+
+    return python_for(packages, tuple(index_urls or ()))
 
 
 def tune_document(
@@ -294,7 +302,7 @@ def tune_document(
     spec: dict[str, Any] = {
         "objective": objective_doc,
         "algorithm": {"algorithmName": algorithm_name, "algorithmSettings": settings},
-        "metricsCollectorSpec": {"collector": {"kind": metrics_collector_config["kind"]}},
+        "metricsCollectorSpec": {"collector": {"kind": _collector_kind(metrics_collector_config)}},
         "parameters": searched,
         "trialTemplate": {
             "primaryContainerName": primary,
