@@ -831,3 +831,57 @@ def test_get_job_logs_follows_a_running_trial_to_its_end(in_tmp: Path) -> None:
         list(kc.get_job_logs("chatty", "chatty-0009"))
     with pytest.raises(ValueError, match="Trial name is required"):
         list(kc.get_job_logs("chatty", ""))
+
+
+def test_trainer_resources_run_a_pytorchjob_gang_of_local_processes(in_tmp: Path) -> None:
+    from tunery.katib.types.types import TrainerResources
+
+    kc = KatibClient()
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        import os
+
+        # Katib's e2e objective initialises torch.distributed from these (env://).
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        assert os.environ["MASTER_ADDR"] and os.environ["MASTER_PORT"]
+        if rank == 0:
+            result = 4 * int(parameters["a"]) - float(parameters["b"]) ** 2
+            print(f"result={result} world={world}")
+
+    kc.tune(
+        name="tune-example-pytorchjob",
+        objective=objective,
+        parameters={"a": search.int(min=10, max=20), "b": search.double(min=0.1, max=0.2)},
+        objective_metric_name="result",
+        additional_metric_names=["world"],
+        max_trial_count=2,
+        parallel_trial_count=2,
+        resources_per_trial=TrainerResources(
+            num_workers=2, num_procs_per_worker=1, resources_per_worker={"cpu": "100m"}
+        ),
+    )
+    experiment = kc.wait_for_experiment_condition(
+        "tune-example-pytorchjob", timeout=120, polling_interval=1
+    )
+    verify_experiment_results(kc, experiment, "tune-example-pytorchjob", "default")
+    assert experiment.spec.trial_template.trial_spec["kind"] == "PyTorchJob"
+    world = experiment.status.current_optimal_trial.observation.metrics[1]
+    assert (world.name, world.latest) == ("world", "2.0")
+
+
+def test_the_example_of_docs_sdk_md_runs(in_tmp: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sdk.md").read_text()
+    section = text.split("## Moving from KatibClient", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    Path("example.py").write_text(code)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "example.py"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    best, assignments = done.stdout.strip().splitlines()[-2:]
+    assert best.startswith("tune-example-") and "'name': 'a'" in assignments

@@ -239,8 +239,12 @@ def tune_document(
         {"name": f"TUNERY_KATIB_PARAMETER_{i}", "value": f"${{trialParameters.{p['name']}}}"}
         for i, p in enumerate(searched)
     ]
-    distributed = isinstance(resources_per_trial, TrainerResources) and (
-        resources_per_trial.num_workers > 1 or resources_per_trial.num_procs_per_worker > 1
+    # Katib starts every PyTorchJob node with torchrun when it has several nodes or processes;
+    # locally torchrun (torch's) is needed only for several processes per node: with one, each
+    # node is one process that the gang gives torchrun's environment (RANK, WORLD_SIZE, ...).
+    distributed = (
+        isinstance(resources_per_trial, TrainerResources)
+        and resources_per_trial.num_procs_per_worker > 1
     )
     runner = "-m torch.distributed.run" if distributed else "-u"
     command = ["sh", "-c", f"exec {shlex.quote(python)} {runner} {shlex.quote(str(script))}"]
