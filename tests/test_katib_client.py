@@ -885,3 +885,36 @@ def test_the_example_of_docs_sdk_md_runs(in_tmp: Path) -> None:
     assert done.returncode == 0, done.stderr
     best, assignments = done.stdout.strip().splitlines()[-2:]
     assert best.startswith("tune-example-") and "'name': 'a'" in assignments
+
+
+def test_packages_to_install_run_in_a_cached_env_or_fail_in_one_line(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUNERY_CACHE", str(in_tmp / "cache"))
+    kc = KatibClient()
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        import sys
+
+        import yaml  # installed in the trial's environment (here: inherited, already there)
+
+        print(f"score={len(yaml.safe_dump({'a': parameters['x']}))}")
+        print(sys.executable)
+
+    offline = ["file:///nonexistent-index"]  # no network needed: pip resolves or fails at once
+    args = {
+        "objective": objective,
+        "parameters": {"x": search.categorical(list=["1"])},
+        "objective_metric_name": "score",
+        "max_trial_count": 1,
+        "parallel_trial_count": 1,
+        "pip_index_urls": offline,
+    }
+    with pytest.raises(UserInputError, match="tunery-no-such-package-xyz") as info:
+        kc.tune(name="nope", packages_to_install=["tunery-no-such-package-xyz"], **args)
+    assert "\n" not in str(info.value)
+    assert kc.list_experiments() == []  # nothing stored
+    kc.tune(name="yes", packages_to_install=["PyYAML"], **args)
+    kc.wait_for_experiment_condition("yes", timeout=60, polling_interval=1)
+    logs = list(kc.get_job_logs("yes", "yes-0001"))
+    assert logs[0] == "score=7" and logs[1].startswith(str(in_tmp / "cache"))
