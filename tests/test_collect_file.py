@@ -131,6 +131,16 @@ def test_text_like_stdout(tmp_path: Path) -> None:
     assert stdout_records == records
 
 
+def test_text_files_read_json_lines_by_the_filters_only(tmp_path: Path) -> None:
+    # As on Katib: a TEXT file is read by the filters; JSON lines need format JSON.
+    path = tmp_path / "metrics.log"
+    path.write_text('{"loss": "0.5"}\n{"accuracy": 0.25, "msg": "loss=0.75"}\n')
+    records, _ = FileCollector(NAMES).read(str(path), None)
+    assert records == [MetricRecord("loss", 0.75)]
+    stdout_records, _ = StdOutCollector(NAMES).read(str(path), None)
+    assert stdout_records == [MetricRecord("loss", 0.5), MetricRecord("loss", 0.75)]
+
+
 def test_text_with_filters(tmp_path: Path) -> None:
     path = tmp_path / "metrics.log"
     path.write_text("loss: 0.5 | accuracy: 0.25\n")

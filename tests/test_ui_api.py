@@ -503,6 +503,8 @@ def test_writes_need_the_token(client: TestClient, store: Store, headers: dict[s
             ("POST", "/api/experiments/demo/stop", None),
             ("POST", "/api/experiments/demo/trials/demo-x0950/kill", None),
             ("POST", "/api/experiments", yaml.safe_dump(_doc("sneaky"))),
+            ("DELETE", "/api/experiments/demo", None),
+            ("DELETE", "/api/experiments/demo?force=true", None),
         ):
             response = client.request(method, path, headers=headers, content=body)
             assert response.status_code == 401, (path, response.text)
@@ -510,6 +512,7 @@ def test_writes_need_the_token(client: TestClient, store: Store, headers: dict[s
             assert response.headers["www-authenticate"] == "Bearer"
         assert store.pending_intents("demo") == []
         assert store.find_experiment("sneaky") is None
+        assert store.find_experiment("demo") is not None
     finally:
         with store.engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM trials WHERE trial_index = 950")
@@ -700,7 +703,7 @@ def test_the_document_names_what_every_operation_answers(client: TestClient) -> 
     operations = [
         (path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
     ]
-    assert len(operations) == 12
+    assert len(operations) == 13  # the 12 before issue 16, and DELETE /api/experiments/{name}
     for path, method, op in operations:
         for code in ("400", "421", "422", "503"):
             error = op["responses"][code]["content"]["application/json"]["schema"]
@@ -708,7 +711,7 @@ def test_the_document_names_what_every_operation_answers(client: TestClient) -> 
         if "{name}" in path:
             assert "404" in op["responses"], (path, method)
         secured = "security" in op
-        assert secured == (method == "post"), (path, method)
+        assert secured == (method in ("post", "delete")), (path, method)
         assert ("401" in op["responses"]) == secured, (path, method)
     body = schema["paths"]["/api/experiments"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/yaml", "application/json", "text/plain"}
@@ -723,8 +726,10 @@ def test_wrong_methods_name_every_method_of_the_path(client: TestClient) -> None
         assert response.status_code == 405
         assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "POST"}
         assert response.json() == {"detail": "Method Not Allowed"}
-    response = client.request("DELETE", "/api/experiments/demo")
-    assert response.status_code == 405 and "POST" not in response.headers["allow"]
+    response = client.request("PUT", "/api/experiments/demo")
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "DELETE"}
+    assert "POST" not in response.headers["allow"]
 
 
 def test_create_takes_yaml_or_json_whatever_the_content_type(

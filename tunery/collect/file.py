@@ -1,7 +1,8 @@
 """The File collector: metrics a trial writes to a file, in TEXT or JSON lines format.
 
 TEXT is parsed exactly like the StdOut collector (:mod:`tunery.collect.stdout`), filters
-included.  JSON follows Katib's ``parseLogsInJsonFormat``
+included, except Kubeflow's JSON metric lines: in a TEXT file, as on Katib, only the filters
+read a line (the JSON format reads JSON lines).  JSON follows Katib's ``parseLogsInJsonFormat``
 (``pkg/metricscollector/v1beta1/file-metricscollector/file-metricscollector.go``): one JSON
 object per line, metric names as keys, an optional ``timestamp`` key (an RFC3339(Nano) string,
 or a number of seconds since the epoch).  Differences from Katib, all lenient:
@@ -93,7 +94,7 @@ class FileCollector:
                 log.debug("metricsFormat filters do not apply to JSON metrics files")
             self.parser = JsonLineParser(metric_names)
         else:
-            self.parser = TextLineParser(metric_names, filters)
+            self.parser = TextLineParser(metric_names, filters, json_lines=False)
 
     def read(
         self, source: str, cursor: Mapping[str, Any] | None, final: bool = False

@@ -207,18 +207,28 @@ def compile_filters(filters: Sequence[str]) -> list[re.Pattern[str]]:
 
 
 class TextLineParser:
-    """Parses one TEXT line into metric records (Katib's rules plus ours; see the module)."""
+    """Parses one TEXT line into metric records (Katib's rules plus ours; see the module).
 
-    def __init__(self, metric_names: Sequence[str], filters: Sequence[str] = ()) -> None:
+    ``json_lines``: whether Kubeflow's JSON metric lines are read too (the StdOut and Push
+    collectors); a File collector's TEXT file is read by the filters only, as on Katib (its
+    JSON format reads JSON lines).
+    """
+
+    def __init__(
+        self, metric_names: Sequence[str], filters: Sequence[str] = (), *, json_lines: bool = True
+    ) -> None:
         self.metric_names = tuple(dict.fromkeys(metric_names))
         self._names = frozenset(self.metric_names)
         self._regexes = compile_filters(filters) if filters else [re.compile(_DEFAULT_WITH_NAN)]
+        self.json_lines = json_lines
 
     def __call__(self, line: str) -> list[MetricRecord]:
         if not any(name in line for name in self.metric_names):
             return []
         first = line[:1]
-        if first == "{" or (first.isspace() and line.lstrip().startswith("{")):
+        if self.json_lines and (
+            first == "{" or (first.isspace() and line.lstrip().startswith("{"))
+        ):
             found_json = json_metrics(line, self.metric_names)
             if found_json is not None:
                 return found_json

@@ -1,7 +1,8 @@
 """The web UI: a JSON API (FastAPI, documented at ``/docs`` and ``/openapi.json``) and one page.
 
-The app reads through the store and writes only *intents* (stop an experiment, kill a trial)
-and new experiments (stored, not run); the experiment's controller acts on intents.  Writes
+The app reads through the store and writes *intents* (stop an experiment, kill a trial), new
+experiments (stored, not run) and deletes (``tunery.ui.removal``); the experiment's controller
+acts on intents.  Writes
 need ``Authorization: Bearer <token>``; reads need it too when the server is reachable from
 the network (``reads_need_token``), and nothing on loopback, the default.  Every request's
 ``Host`` must be a name the server is reachable by (``tunery.ui.exposure``).
@@ -78,11 +79,15 @@ def create_app(
         summary="Experiments, trials and metrics of a tunery database.",
         description=(
             f"{reads} `Authorization: Bearer <token>` (the token `tunery ui` printed).  "
-            "Writes (stop, kill, create) only write intents for the experiment's controller, "
-            "or a new experiment that is stored but not run.  Requests whose `Host` is not a "
-            "name the server answers to get 421."
+            "Writes (stop, kill, create, delete) write intents for the experiment's controller, "
+            "a new experiment that is stored but not run, or delete an experiment (a running "
+            "one only with `force=true`, which stops it first).  Requests whose `Host` is not "
+            "a name the server answers to get 421."
         ),
         version="1",
+        # /docs is the page's own (tunery.ui.routes.page): FastAPI's loads from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     ui = UIState(
         store=store,

@@ -261,6 +261,16 @@ class CreatedOut(BaseModel):
     status: str
 
 
+class DeletedOut(BaseModel):
+    """An experiment deleted with its trials and observations (its trial directories stay)."""
+
+    name: str
+    #: Whether it was running and stopped first (``force=true``).
+    stopped: bool
+    #: Where its trial directories stay (not deleted), when recorded.
+    runsDir: str | None = None
+
+
 #: The outline of the body ``POST /api/experiments`` takes (as YAML or JSON); the rest of what
 #: it must hold is ``tunery validate``'s (docs/spec-reference.md), more than a JSON Schema says.
 EXPERIMENT_DOCUMENT: dict[str, Any] = {

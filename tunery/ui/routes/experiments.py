@@ -1,20 +1,20 @@
-"""Experiments: the list, one experiment, parameter importance, and creating one (stored,
-not run)."""
+"""Experiments: the list, one experiment, parameter importance, creating one (stored, not
+run) and deleting one."""
 
 from __future__ import annotations
 
 import json
 import shlex
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tunery import wire
 from tunery.model import Experiment, IntentKind
-from tunery.ui import queries
+from tunery.ui import queries, removal
 from tunery.ui.deps import UI, BadInput, UIState, authorize, json_response
 from tunery.ui.importance import METHODS, MIN_TRIALS, parameter_importance
 from tunery.ui.schemas import (
@@ -22,6 +22,7 @@ from tunery.ui.schemas import (
     EXPERIMENT_DOCUMENT,
     WRITE_ERRORS,
     CreatedOut,
+    DeletedOut,
     ErrorOut,
     ExperimentDetailOut,
     ExperimentOut,
@@ -175,3 +176,37 @@ def _create_from_text(ui: UIState, text: str) -> Response:
     client = Client(store=ui.store, clock=ui.clock)
     exp = client.create_experiment(parsed[0].spec, base_dir=ui.base_dir, runs_dir=ui.runs_dir)
     return json_response({"name": exp.name, "status": exp.status.value}, 201)
+
+
+@router.delete(
+    "/api/experiments/{name}",
+    response_model=DeletedOut,
+    responses={
+        **WRITE_ERRORS,
+        409: {
+            "model": ErrorOut,
+            "description": "It is running (a controller, or active trials) and force is not "
+            "set, or force could not stop it in time.",
+        },
+    },
+    dependencies=[Depends(authorize)],
+)
+def delete_experiment(
+    name: str,
+    ui: UI,
+    force: Annotated[
+        bool,
+        Query(
+            description="Stop a running experiment first (as `tunery stop`: its controller "
+            "kills the trials; waits for it), then delete it."
+        ),
+    ] = False,
+) -> Response:
+    """Delete an experiment with its trials, observations and algorithm state, as `tunery
+    delete` does; its trial directories stay on disk (`runsDir`).  A running experiment (a
+    live controller, or trials still active) is refused (409) unless `force=true`."""
+    try:
+        done = removal.delete_experiment(ui.store, name, ui.clock, force=force)
+    except removal.StillRunning as exc:
+        raise BadInput(str(exc), 409) from None
+    return json_response({"name": done.name, "stopped": done.stopped, "runsDir": done.runs_dir})

@@ -210,9 +210,10 @@ function route() {
     history.replaceState(null, "", location.pathname + "#/");
     return route();
   }
-  const parts = hash.slice(1).split("/").filter(Boolean).map(decodeURIComponent);
+  const [path, query] = hash.slice(1).split(/\?(.*)/s);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   main.replaceChildren();
-  if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) return showList();
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments")) return showList(query);
   if (parts[0] === "create") return showCreate();
   if (parts[0] === "experiments" && parts.length === 2) return showExperiment(parts[1]);
   if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "trials") return showTrial(parts[1], parts[3]);
@@ -228,33 +229,7 @@ function failView(err) {
 
 // ------------------------------------------------------------------ experiment list
 
-async function showList() {
-  let experiments;
-  try { experiments = await api("/api/experiments"); } catch (err) { return failView(err); }
-  const rows = experiments.map((e) => el("tr", {},
-    el("td", {}, el("a", { href: "#/experiments/" + enc(e.name) }, e.name)),
-    el("td", { class: "status-" + e.status }, e.status),
-    el("td", {}, e.reason || ""),
-    el("td", {}, e.algorithm),
-    el("td", {}, e.objective.type + " " + e.objective.objectiveMetricName),
-    el("td", {}, fmt(e.best)),
-    el("td", {}, `${e.trials.succeeded}/${e.trials.total} ok` +
-      (e.trials.failed + e.trials.metricsUnavailable ? `, ${e.trials.failed + e.trials.metricsUnavailable} failed` : "") +
-      (e.trials.running ? `, ${e.trials.running} running` : "")),
-    el("td", {}, fmtTime(e.createdTime)),
-    el("td", {}, fmtTime(e.startTime)),
-    el("td", {}, fmtTime(e.completionTime))));
-  main.replaceChildren(el("div", { class: "card" },
-    el("h1", {}, "Experiments"),
-    experiments.length === 0
-      ? el("p", { class: "muted" }, "No experiments yet: run one with `tunery run FILE`, or ", el("a", { href: "#/create" }, "create one"), ".")
-      : el("div", { class: "table-wrap" }, el("table", { id: "experiments" },
-          el("thead", {}, el("tr", {}, ["name", "status", "reason", "algorithm", "objective", "best", "trials", "created", "started", "completed"].map((h) => el("th", {}, h)))),
-          el("tbody", {}, rows)))));
-  setReady("list");
-  const active = experiments.some((e) => !["Succeeded", "Failed"].includes(e.status));
-  if (active) pollTimer = setTimeout(() => { if (location.hash === "" || location.hash === "#/") showList(); }, POLL_MS * 2);
-}
+// showList and the delete dialog: list.js.
 
 // ------------------------------------------------------------------ create
 
@@ -424,7 +399,7 @@ function buildExperimentPage(state) {
 
   main.replaceChildren(
     el("div", { class: "card" },
-      el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.stop),
+      el("div", { class: "toolbar" }, n.title, el("span", { style: "flex:1" }), n.stop, deleteButton(state)),
       n.facts,
       el("div", { class: "toolbar" },
         el("a", { href: "/api/experiments/" + enc(exp.name) + "/trials.csv", download: file + "-trials.csv", onclick: saveExport }, "Export CSV"),
