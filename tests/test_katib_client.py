@@ -918,3 +918,26 @@ def test_packages_to_install_run_in_a_cached_env_or_fail_in_one_line(
     kc.wait_for_experiment_condition("yes", timeout=60, polling_interval=1)
     logs = list(kc.get_job_logs("yes", "yes-0001"))
     assert logs[0] == "score=7" and logs[1].startswith(str(in_tmp / "cache"))
+
+
+def test_tunery_search_values_are_accepted_by_tune(in_tmp: Path) -> None:
+    import tunery
+
+    kc = KatibClient()
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        print(f"score={-float(parameters['lr'])}")
+
+    kc.tune(
+        name="log-lr",
+        objective=objective,
+        parameters={"lr": tunery.search.double(1e-3, 1e-1, log=True)},
+        objective_metric_name="score",
+        max_trial_count=1,
+        parallel_trial_count=1,
+    )
+    experiment = kc.wait_for_experiment_condition("log-lr", timeout=60, polling_interval=1)
+    [space] = experiment.spec.parameters
+    assert (space.name, space.feasible_space.distribution) == ("lr", "logUniform")
+    value = float(experiment.status.current_optimal_trial.parameter_assignments[0].value)
+    assert 1e-3 <= value <= 1e-1

@@ -203,6 +203,8 @@ def tune_document(
     trial_active_deadline_seconds: int | None,
 ) -> dict[str, Any]:
     """The Katib Experiment document of a ``tune`` call; writes the runner script."""
+    from tunery.search import SearchParameter
+    from tunery.spec.katib import parameter_to_document
     from tunery.tuner import _definition
 
     _check_objective(objective)
@@ -213,6 +215,8 @@ def tune_document(
             doc = m.document(value)
             doc["name"] = p_name
             searched.append(doc)
+        elif isinstance(value, SearchParameter):  # tunery.search's helpers work too
+            searched.append(parameter_to_document(value.named(p_name)))
         else:
             fixed[p_name] = value
     definition, paths = _definition(objective)
