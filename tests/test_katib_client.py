@@ -941,3 +941,47 @@ def test_tunery_search_values_are_accepted_by_tune(in_tmp: Path) -> None:
     assert (space.name, space.feasible_space.distribution) == ("lr", "logUniform")
     value = float(experiment.status.current_optimal_trial.parameter_assignments[0].value)
     assert 1e-3 <= value <= 1e-1
+
+
+def test_wait_takes_over_an_experiment_whose_process_died(in_tmp: Path) -> None:
+    import subprocess
+    import sys
+
+    # A notebook kernel that started an experiment and died (os._exit: no cleanup at all).
+    script = textwrap.dedent(
+        """
+        import os, time
+        from tunery import katib
+
+        def objective(parameters):
+            import time
+            time.sleep(0.5)
+            print(f"score={parameters['x']}")
+
+        kc = katib.KatibClient()
+        kc.tune(
+            name="orphan",
+            objective=objective,
+            parameters={"x": katib.search.categorical(list=["1", "2", "3", "4"])},
+            algorithm_name="grid",
+            objective_metric_name="score",
+            max_trial_count=4,
+            parallel_trial_count=1,
+        )
+        kc.wait_for_experiment_condition("orphan", expected_condition="Running", polling_interval=1)
+        while not kc.list_trials("orphan"):
+            time.sleep(0.05)
+        os._exit(0)
+        """
+    )
+    Path("kernel.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "kernel.py"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    kc = KatibClient()
+    assert not kc.is_experiment_succeeded("orphan")
+    experiment = kc.wait_for_experiment_condition("orphan", timeout=60, polling_interval=1)
+    assert experiment.status.trials_succeeded == 4
+    assert experiment.status.current_optimal_trial.observation.metrics[0].max == "4.0"

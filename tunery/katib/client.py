@@ -129,6 +129,33 @@ class KatibClient:
             handle.start()
             self._handles[key] = handle
 
+    def _drive_if_orphaned(self, exp: Experiment) -> None:
+        """Katib's controller drives every experiment until it completes; locally, when no
+        controller does (the process that ran it ended: a restarted notebook kernel), this
+        client's background controller takes it over."""
+        from tunery.ledger import owner_is_dead
+
+        if exp.status.is_completed or exp.runs_dir is None:  # done, or ask/tell
+            return
+        handle = self._handles.get(exp.key)
+        if handle is not None and handle._thread is not None and handle._thread.is_alive():
+            return
+        owner = self.client.store.lease_owner(exp.key)
+        if owner is not None and owner[1] > self.client.clock.now() and not owner_is_dead(owner[0]):
+            return
+        logger.info("Experiment %s has no controller: running it in the background", exp.key)
+        self._start(exp.key)
+
+    def _raise_controller_error(self, key: str) -> None:
+        """Re-raise what stopped this client's controller of ``key``, if anything did."""
+        handle = self._handles.get(key)
+        if handle is None or handle._thread is None or handle._thread.is_alive():
+            return
+        error = handle._error
+        if error is not None:
+            handle._error = None
+            raise RuntimeError(f"the controller of experiment {key} stopped: {error}") from error
+
     # ------------------------------------------------------------------ creating
 
     def create_experiment(self, experiment: Any, namespace: str | None = None) -> None:
@@ -400,13 +427,18 @@ class KatibClient:
 
         RuntimeError when it fails (unless Failed is expected); TimeoutError after
         ``timeout`` seconds.  Prints the trials' status at each poll, as Katib does.  Locally
-        the wait between polls ends early when the experiment's condition changes.
+        the wait between polls ends early when the experiment's condition changes, and an
+        unfinished experiment that no controller runs (its process ended) is run by this
+        client in the background, as Katib's controller would go on with it.
         """
         ns = namespace or self.namespace
         if polling_interval <= 0:
             raise KatibValueError(f"polling_interval must be positive, not {polling_interval}")
         deadline = time.monotonic() + timeout
+        key = self._find(name, ns).key
+        self._drive_if_orphaned(self._find(name, ns))
         while True:
+            self._raise_controller_error(key)
             experiment = self.get_experiment(name, ns, apiserver_timeout)
             failed = self.is_experiment_failed(name, ns, experiment)
             if expected_condition == constants.EXPERIMENT_CONDITION_FAILED and failed:
@@ -426,7 +458,7 @@ class KatibClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self._pause(self._find(name, ns).key, min(polling_interval, left))
+            self._pause(key, min(polling_interval, left))
         raise TimeoutError(
             f"Timeout waiting for Experiment: {ns}/{name} to reach {expected_condition} state"
         )
