@@ -595,7 +595,11 @@ class KatibClient:
             pairs = self._trials(experiment_name, namespace)
         except KatibNotFoundError:
             return []
-        return [convert.trial_model(e, t) for e, t in pairs]
+        parts: dict[str, m.V1beta1ExperimentSpec] = {}
+        for e, _ in pairs:
+            if e.key not in parts:
+                parts[e.key] = convert.spec_model(e.spec)
+        return [convert.trial_model(e, t, parts[e.key]) for e, t in pairs]
 
     def get_success_trial_details(
         self,

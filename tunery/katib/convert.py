@@ -10,6 +10,7 @@ resume policy.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Sequence
 
@@ -231,9 +232,13 @@ def _trial_conditions(trial: Trial) -> list[m.V1beta1TrialCondition]:
     return out
 
 
-def trial_model(exp: Experiment, trial: Trial) -> m.V1beta1Trial:
-    """The ``V1beta1Trial`` Katib's API server would return for ``trial``."""
+def trial_model(
+    exp: Experiment, trial: Trial, spec_part: m.V1beta1ExperimentSpec | None = None
+) -> m.V1beta1Trial:
+    """The ``V1beta1Trial`` Katib's API server would return for ``trial`` (``spec_part``: the
+    experiment's :func:`spec_model`, when the caller has it already)."""
     spec = exp.spec
+    part = spec_part or spec_model(spec)
     labels = {**dict(trial.labels), c.EXPERIMENT_LABEL: spec.name}
     template = spec.trial_template
     return m.V1beta1Trial(
@@ -243,8 +248,8 @@ def trial_model(exp: Experiment, trial: Trial) -> m.V1beta1Trial:
         spec=m.V1beta1TrialSpec(
             failure_condition=template.failure_condition,
             labels=dict(trial.labels) or None,
-            metrics_collector=spec_model(spec).metrics_collector_spec,
-            objective=spec_model(spec).objective,
+            metrics_collector=copy.deepcopy(part.metrics_collector_spec),
+            objective=copy.deepcopy(part.objective),
             parameter_assignments=assignments(spec, trial),
             primary_container_name=template.primary_container_name,
             primary_pod_labels=dict(template.primary_pod_labels or {}) or None,
