@@ -102,7 +102,9 @@ def _experiment_conditions(exp: Experiment) -> list[m.V1beta1ExperimentCondition
     started = when(exp.start_time)
     if status is ExperimentCondition.CREATED and exp.start_time is None:
         return out
-    running = status in (ExperimentCondition.RUNNING, ExperimentCondition.RESTARTING)
+    # Restarting (a completed experiment extended): Running stays False until its controller
+    # runs it again, as Katib's MarkExperimentStatusRestarting leaves it.
+    running = status is ExperimentCondition.RUNNING
     reason = exp.reason if status is ExperimentCondition.RUNNING and exp.reason else None
     out.append(
         cond(
