@@ -133,6 +133,14 @@ def test_every_public_method_is_one_of_katibs() -> None:
     assert public == set(KATIB_METHODS) - {"__init__"}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the once-per-process Kubernetes-only warnings afresh."""
+    from tunery.katib import tuning
+
+    monkeypatch.setattr(tuning, "_warned", set())
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
     old = os.getcwd()
