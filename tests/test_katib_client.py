@@ -993,3 +993,54 @@ def test_wait_takes_over_an_experiment_whose_process_died(in_tmp: Path) -> None:
     experiment = kc.wait_for_experiment_condition("orphan", timeout=60, polling_interval=1)
     assert experiment.status.trials_succeeded == 4
     assert experiment.status.current_optimal_trial.observation.metrics[0].max == "4.0"
+
+
+def test_delete_stops_an_experiment_another_process_runs(in_tmp: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = textwrap.dedent(
+        """
+        from tunery import katib
+
+        def objective(parameters):
+            import time
+            time.sleep(60)
+
+        kc = katib.KatibClient()
+        kc.tune(
+            name="elsewhere",
+            objective=objective,
+            parameters={"x": katib.search.double(min=0, max=1)},
+            objective_metric_name="score",
+            max_trial_count=1,
+            parallel_trial_count=1,
+        )
+        kc.wait_for_experiment_condition("elsewhere", polling_interval=1)
+        """
+    )
+    Path("other.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    other = subprocess.Popen(
+        [sys.executable, "other.py"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        kc = KatibClient()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            trials = kc.list_trials("elsewhere")
+            if trials and trials[0].status.conditions[-1].type == "Running":
+                break
+            time.sleep(0.1)
+        started = time.monotonic()
+        kc.delete_experiment("elsewhere")
+        assert time.monotonic() - started < 30  # stopped, not waited out
+        assert kc.list_experiments() == []
+        # The other process's controller stopped (its 60 s trial killed) and its wait ended.
+        other.communicate(timeout=30)
+        assert time.monotonic() - started < 30
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()

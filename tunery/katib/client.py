@@ -133,15 +133,12 @@ class KatibClient:
         """Katib's controller drives every experiment until it completes; locally, when no
         controller does (the process that ran it ended: a restarted notebook kernel), this
         client's background controller takes it over."""
-        from tunery.ledger import owner_is_dead
-
         if exp.status.is_completed or exp.runs_dir is None:  # done, or ask/tell
             return
         handle = self._handles.get(exp.key)
         if handle is not None and handle._thread is not None and handle._thread.is_alive():
             return
-        owner = self.client.store.lease_owner(exp.key)
-        if owner is not None and owner[1] > self.client.clock.now() and not owner_is_dead(owner[0]):
+        if self._driven(exp.key):
             return
         logger.info("Experiment %s has no controller: running it in the background", exp.key)
         self._start(exp.key)
@@ -523,10 +520,24 @@ class KatibClient:
             kubernetes_only("delete_experiment(delete_options=...)")
         key = self._find(name, namespace).key
         handle = self._handles.pop(key, None)
-        if handle is not None and handle._thread is not None and handle._thread.is_alive():
+        if self._driven(key) or (handle is not None and handle._thread is not None):
+            # Its controller (here or in another process) stops it first: kills its trials.
             self.client.stop_experiment(key)
-            handle._thread.join(60)
+            end = time.monotonic() + 60
+            if handle is not None and handle._thread is not None:
+                handle._thread.join(60)
+            while self._driven(key) and time.monotonic() < end:
+                time.sleep(0.1)
         self.client.delete_experiment(key)
+
+    def _driven(self, key: str) -> bool:
+        """Whether a live controller holds the experiment's lease."""
+        from tunery.ledger import owner_is_dead
+
+        owner = self.client.store.lease_owner(key)
+        return (
+            owner is not None and owner[1] > self.client.clock.now() and not owner_is_dead(owner[0])
+        )
 
     # ------------------------------------------------------------------ suggestions
 
