@@ -232,6 +232,14 @@ def time_api(db: str, name: str, repeat: int) -> list[tuple[str, str, float]]:
         ),
         (page, "GET .../importance (built)", f"{base}/importance", True),
         (page, "GET .../importance (kept)", f"{base}/importance", False),
+        (page, "GET .../observations (all curves; built)", f"{base}/observations", True),
+        (page, "GET .../observations (all curves; kept)", f"{base}/observations", False),
+        (
+            page,
+            "GET .../observations?after=cursor (poll)",
+            f"{base}/observations?after={cursor}",
+            False,
+        ),
         (page, "GET .../trials/{trial} (trial page)", f"{base}/trials/{trial}", False),
         (other, "GET .../trials (all, rows; built)", f"{base}/trials", True),
         (other, "GET .../trials (all, rows; kept)", f"{base}/trials", False),
@@ -275,9 +283,10 @@ def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] 
     their handlers attached (the page's ``data-ready`` marker); ``interactive``: a click on
     the table's objective header, sent at ``ready``, has re-sorted the 10,000 rows (the first
     row is then the best trial); ``graphs``: parallel coordinates, history and importance are
-    fully drawn (``data-graphs``).  ``longest``: the longest main-thread task after ``ready``
-    (ms), what a click could wait for at worst.  The server's kept answers are dropped before
-    each load, so every load builds its trial list.
+    fully drawn (``data-graphs``); ``curves``: every trial's learning curve is drawn
+    (``data-curves``: the intermediate values, from ``/observations``).  ``longest``: the
+    longest main-thread task after ``ready`` (ms), what a click could wait for at worst.  The
+    server's kept answers are dropped before each load, so every load builds its trial list.
     """
     try:
         from playwright.sync_api import sync_playwright
@@ -320,6 +329,8 @@ def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] 
                 interactive = time.perf_counter() - t
                 page.wait_for_selector("body[data-graphs='drawn']", timeout=60_000)
                 graphs = time.perf_counter() - t
+                page.wait_for_selector("body[data-curves='drawn']", timeout=60_000)
+                curves = time.perf_counter() - t
                 longest = page.evaluate(
                     "(after) => Math.max(0, ...window.__longTasks"
                     ".filter(([s, d]) => s + d > after).map(([s, d]) => d))",
@@ -330,6 +341,7 @@ def time_interactive(db: str, name: str, repeat: int) -> list[dict[str, float]] 
                         "ready": ready,
                         "interactive": interactive,
                         "graphs": graphs,
+                        "curves": curves,
                         "longest": float(longest),
                     }
                 )
@@ -379,6 +391,7 @@ def main() -> None:
                 ("ready", "table and best trial shown"),
                 ("interactive", "a sort click answered (time to interactive)"),
                 ("graphs", "all graphs drawn"),
+                ("curves", "intermediate values drawn (every curve)"),
             ):
                 values = [r[key] for r in result]
                 runs = ", ".join(f"{x:.2f}" for x in values)

@@ -378,12 +378,16 @@ def test_ctrl_c_kills_trial_trees_and_leaves_experiment_resumable(
 @pytest.mark.integration
 def test_resume_runs_again_what_ctrl_c_killed_without_using_budget(tmp_path: Path) -> None:
     ran = tmp_path / "ran.txt"
+    release = tmp_path / "release"
     script = f"""
     import os, sys, time
     with open({str(ran)!r}, "a") as fh:
         fh.write(os.environ["TUNERY_TRIAL_NAME"] + "\\n")
     x = float(sys.argv[1].split("=", 1)[1])
-    time.sleep(1.5)
+    # The first two trials wait for Ctrl-C (up to 60 s); the reruns finish at once.
+    deadline = time.time() + 60
+    while not os.path.exists({str(release)!r}) and time.time() < deadline:
+        time.sleep(0.05)
     print(f"score={{x}}", flush=True)
     """
     doc = native_doc("again", script, parallel=2, max_trials=3)
@@ -404,6 +408,7 @@ def test_resume_runs_again_what_ctrl_c_killed_without_using_budget(tmp_path: Pat
     finally:
         proc.kill()
     assert proc.returncode == 130, out
+    release.touch()
     got = json.loads(tunery("get", "again", "--json", cwd=tmp_path).stdout)
     assert got["status"] == "Interrupted" and got["trials"]["killed"] == 2, got
     killed = json.loads(tunery("trials", "again", "--json", cwd=tmp_path).stdout)

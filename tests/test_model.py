@@ -74,3 +74,24 @@ def test_trial_conditions_and_transitions() -> None:
     assert TrialCondition.CREATED.is_active
     for terminal in (TrialCondition.SUCCEEDED, TrialCondition.FAILED, TrialCondition.KILLED):
         assert terminal not in TRIAL_TRANSITIONS  # nothing leaves a finished state
+
+
+def test_an_experiment_shows_itself_in_jupyter_escaped() -> None:
+    import xml.etree.ElementTree as ET
+
+    from tests.test_storage_store import make_experiment
+    from tunery.model import Experiment, ExperimentCondition, ExperimentReason
+
+    hostile = "<img src=x onerror=alert(1)>&"
+    exp = Experiment(
+        hostile,
+        make_experiment().spec,
+        status=ExperimentCondition.RUNNING,
+        reason=ExperimentReason.INTERRUPTED.value,
+        message=hostile,
+    )
+    html = exp._repr_html_()
+    assert "<img" not in html
+    text = "".join(ET.fromstring(html).itertext())
+    assert f"tunery experiment {hostile}: Interrupted (ExperimentInterrupted)" in text
+    assert "random, minimize loss, max trials unlimited, parallel 3" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,39 @@ def test_contour_pairs_follow_the_given_order() -> None:
     assert titles == ["opt / c", "opt / a", "c / a"]
     assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == list("xyxyxy")
     assert len(contour_figure(go, "e", spec, trials, ["a", "b", "c"], pairs=1).data) == 2
+
+
+def test_contour_pairs_grow_from_the_most_important() -> None:
+    from tunery.plots import contour_pairs
+
+    assert contour_pairs(["a", "b", "c", "d"]) == [
+        ("a", "b"), ("a", "c"), ("b", "c"), ("a", "d"), ("b", "d"), ("c", "d"),
+    ]  # fmt: skip
+    assert contour_pairs(["a"]) == [] and contour_pairs([]) == []
+
+
+@pytest.mark.browser
+def test_a_figure_exports_as_png_and_svg_with_kaleido(tmp_path: Path) -> None:
+    """``pip install 'tunery[export]'`` makes ``fig.write_image`` work (kaleido 1.x drives the
+    installed Chrome or Chromium)."""
+    go = pytest.importorskip("plotly.graph_objects")
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        pytest.skip("kaleido is not installed (pip install 'tunery[export]')")
+    from tests.helpers import native_doc
+    from tunery.model import Trial, TrialCondition
+    from tunery.plots import edf_figure
+    from tunery.spec import parse_document
+
+    spec = parse_document(native_doc("e", "print('loss=1')"))
+    trials = [
+        Trial(f"t-{i}", "e", i, {}, TrialCondition.SUCCEEDED, objective=v)
+        for i, v in enumerate([0.5, 0.2, 0.9])
+    ]
+    fig = edf_figure(go, "e", spec, trials)
+    fig.write_image(tmp_path / "edf.png", width=500, height=300)
+    fig.write_image(tmp_path / "edf.svg")
+    png = (tmp_path / "edf.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and int.from_bytes(png[16:20], "big") == 500
+    assert b"<svg" in (tmp_path / "edf.svg").read_bytes()[:500]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_storage_store import C, make_experiment, make_trial, open_store
-from tunery.model import MetricSummary, Objective, ObjectiveType, Trial
+from tunery.model import MetricSummary, Objective, ObjectiveType, Observation, Trial
 from tunery.storage import Store, TrialChange, views
 from tunery.ui import queries
 
@@ -160,3 +160,99 @@ def test_best_trial_and_summaries(store: Store) -> None:
     assert summaries["exp"]["Succeeded"] == (2, 0.25, 0.1 + 0.2)
     assert summaries["exp"]["Running"] == (1, None, None)
     assert "Killed" not in summaries["exp"]
+
+
+def _observe(store: Store, trial: str, points: list[tuple[str, int, float | None]]) -> None:
+    obs = [Observation(trial, metric, value, step) for metric, step, value in points]
+    store.add_observations("exp", trial, obs, metrics={}, cursor=None)
+
+
+def test_metric_curves_group_each_trials_observations_in_stored_order(store: Store) -> None:
+    _bulk_trials(store)
+    # Interleaved writes of two trials and two metrics, steps out of order, a missing value:
+    # each curve keeps the order its points were stored in, whatever the others did between.
+    _observe(store, "exp-0002", [("loss", 5, 1.5), ("acc", 5, 0.1)])
+    _observe(store, "exp-0000", [("loss", 0, 2.0), ("loss", 1, 1 / 3)])
+    _observe(store, "exp-0002", [("loss", 3, None), ("loss", 7, 0.25)])
+    _observe(store, "exp-0000", [("acc", 0, 0.5), ("loss", 2, 1e-7)])
+    _observe(store, "exp-0004", [("acc", 1, 0.9)])
+    read = views.metric_curves(store, "exp", "loss")
+    got = [
+        (c.name, c.trial_index, c.status, c.stored, json.loads(c.steps), json.loads(c.values))
+        for c in read.curves
+    ]
+    assert [g[:4] for g in got] == [
+        ("exp-0000", 0, "Succeeded", 3),
+        ("exp-0002", 2, "Running", 3),
+    ]  # exp-0004 has no loss; trials by index
+    assert got[0][4:] == ([0, 1, 2], [2.0, 1 / 3, 1e-7])
+    assert got[1][4:] == ([5, 3, 7], [1.5, None, 0.25])
+    assert [c.name for c in views.metric_curves(store, "exp", "acc").curves] == [
+        "exp-0000",
+        "exp-0002",
+        "exp-0004",
+    ]
+    assert views.metric_curves(store, "exp", "nothing").curves == []
+    assert read.counts["Running"] == 1 and (read.max_index, read.max_completion) == (5, 22.0)
+    # Changed since: the running trial and those finished at or after the mark.
+    since = views.metric_curves(store, "exp", "acc", changed_since=(5, 22.0)).curves
+    assert [c.name for c in since] == ["exp-0002", "exp-0004"]
+    assert views.metric_curves(store, "other", "loss").curves == []
+
+
+def test_active_curve_marks_move_with_every_point_of_a_running_trial(store: Store) -> None:
+    _bulk_trials(store)
+    _observe(store, "exp-0002", [("loss", 0, 1.0)])
+    _observe(store, "exp-0000", [("loss", 0, 1.0)])  # finished: not in the marks
+    before = views.active_curve_marks(store, "exp", "loss")
+    assert [m[:2] for m in before] == [("exp-0002", 1)]
+    _observe(store, "exp-0002", [("loss", 1, 1.0)])  # the same value: the summary may not move
+    after = views.active_curve_marks(store, "exp", "loss")
+    assert [m[:2] for m in after] == [("exp-0002", 2)] and after[0][2] > before[0][2]
+    assert views.active_curve_marks(store, "exp", "acc") == ()
+
+
+def _progress_trials(store: Store) -> None:
+    """Trials of every kind for :func:`views.progress`, with observations of ``loss``."""
+    from tunery.model import Observation, TrialReason
+
+    store.create_experiment(make_experiment())
+    for trial in (
+        make_trial(0, status=C.SUCCEEDED, objective=0.5, start_time=10.0, completion_time=14.0),
+        make_trial(1, status=C.EARLY_STOPPED, objective=0.2, start_time=11.0,
+                   completion_time=13.0),
+        make_trial(2, status=C.FAILED, start_time=12.0, completion_time=18.0),
+        make_trial(3, status=C.KILLED, reason=TrialReason.INTERRUPTED.value, start_time=12.0,
+                   completion_time=30.0),
+        make_trial(4, status=C.KILLED, reason="Killed", start_time=13.0, completion_time=15.0),
+        make_trial(5, status=C.RUNNING, parameters={"x": 0.25}, start_time=20.0),
+        make_trial(6, status=C.RUNNING, start_time=21.0),
+        make_trial(7, status=C.CREATED),
+    ):  # fmt: skip
+        store.create_trial(trial)
+    for step, value in enumerate([3.0, 2.0, None, 1.5]):
+        store.add_observations(
+            "exp",
+            "exp-0005",
+            [Observation("exp-0005", "loss", value, step), Observation("exp-0005", "acc", 9.0, 7)],
+            metrics={"loss": MetricSummary(1.5, 3.0, value)},
+            cursor=None,
+        )
+
+
+def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
+    store: Store,
+) -> None:
+    _progress_trials(store)
+    got = views.progress(store, "exp", "loss")
+    assert [r.name for r in got.rows] == [f"exp-{i:04d}" for i in range(8)]
+    assert got.rows[3] == ("exp-0003", 3, "Killed", "Interrupted", {"x": 3.5}, None, 12.0, 30.0)
+    assert got.rows[5].parameters == {"x": 0.25} and got.rows[0].objective == 0.5
+    # The last stored observation of the metric, for the active trials only.
+    assert got.latest == {"exp-0005": (1.5, 3)}
+    # After index 6, watching exp-0001 (finished since) and exp-0005: those, the active
+    # ones and the new one.
+    later = views.progress(store, "exp", "loss", after_index=6, watch=["exp-0001", "exp-0005"])
+    assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
+    assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
+    assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})

@@ -215,6 +215,95 @@ def test_trial_detail_with_observations_and_log(client: TestClient, store: Store
     assert data["log"]["truncated"] is False
 
 
+def test_bulk_observations_are_every_trials_curve(client: TestClient, store: Store) -> None:
+    data = client.get("/api/experiments/demo/observations").json()
+    assert data["metric"] == "score" and data["full"] is True  # the objective by default
+    assert data["counts"] == client.get("/api/experiments/demo/trials").json()["counts"]
+    with_curves = [t for t in store.list_trials("demo") if t.name.startswith("demo-0")]
+    assert [c["name"] for c in data["trials"]] == [t.name for t in with_curves]
+    for curve, trial in zip(data["trials"], with_curves, strict=True):
+        one = client.get(f"/api/experiments/demo/trials/{trial.name}").json()
+        assert curve["index"] == trial.index and curve["status"] == trial.status.value
+        assert curve["steps"] == [o["step"] for o in one["observations"]["score"]] == [0, 1, 2]
+        assert curve["values"] == [o["value"] for o in one["observations"]["score"]]
+        assert curve["stored"] == 3
+    loss = client.get("/api/experiments/demo/observations?metric=loss").json()
+    assert loss["metric"] == "loss"
+    assert loss["trials"][0]["values"][-1] == with_curves[0].metrics["loss"].latest
+
+
+def test_bulk_observations_downsample_long_curves_and_follow_the_cursor(
+    client: TestClient, store: Store
+) -> None:
+    from tunery.model import Observation
+
+    _created_experiment(client, "curvy")
+    long = _add_trial(store, "curvy", 0, TrialCondition.RUNNING)
+    values = [float(v % 17) for v in range(500)]
+    values[250] = 99.0  # a spike survives the downsampling
+    store.add_observations(
+        "curvy",
+        long,
+        [Observation(long, "score", v, step) for step, v in enumerate(values)],
+        metrics={"score": MetricSummary(0.0, 99.0, values[-1])},
+        cursor=None,
+    )
+    short = _add_trial(store, "curvy", 1, TrialCondition.SUCCEEDED, completion_time=1500.0)
+    store.add_observations(
+        "curvy", short, [Observation(short, "score", 0.5, 0)], metrics={}, cursor=None
+    )
+    _add_trial(store, "curvy", 2, TrialCondition.FAILED, completion_time=2000.0)  # no curve
+    data = client.get("/api/experiments/curvy/observations?points=50").json()
+    first, second = data["trials"]
+    assert data["points"] == 50 and first["stored"] == 500
+    assert 4 <= len(first["steps"]) == len(first["values"]) <= 50
+    assert first["steps"][0] == 0 and first["steps"][-1] == 499 and 99.0 in first["values"]
+    assert first["steps"] == sorted(first["steps"])
+    assert (second["steps"], second["values"], second["stored"]) == ([0], [0.5], 1)
+    # A poll after the cursor: the running trial only (the finished ones did not change; the
+    # last one to finish, returned again by the cursor's rule, has no curve).
+    polled = client.get(f"/api/experiments/curvy/observations?after={data['cursor']}").json()
+    assert polled["full"] is False and [t["name"] for t in polled["trials"]] == [long]
+    assert 50 < len(polled["trials"][0]["steps"]) <= 200  # the default points per trial
+    # The full answer is kept while nothing changes, and built again when a curve grows, even
+    # by a point that leaves the trial's summary as it was.
+    assert client.get("/api/experiments/curvy/observations?points=50").json() == data
+    store.add_observations(
+        "curvy",
+        long,
+        [Observation(long, "score", values[-1], 500)],
+        metrics={"score": MetricSummary(0.0, 99.0, values[-1])},
+        cursor=None,
+    )
+    again = client.get("/api/experiments/curvy/observations?points=50").json()
+    assert again["trials"][0]["stored"] == 501 and again["trials"][0]["steps"][-1] == 500
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("points=3", "points:"),
+        ("points=2001", "points:"),
+        ("after=v1.x.1", "after:"),
+    ],
+)
+def test_bulk_observations_refuse_bad_queries_in_one_line(
+    client: TestClient, query: str, field: str
+) -> None:
+    response = client.get(f"/api/experiments/demo/observations?{query}")
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(field) and "\n" not in detail
+
+
+def test_bulk_observations_of_an_unknown_metric_are_404(client: TestClient) -> None:
+    response = client.get("/api/experiments/demo/observations?metric=accuracy")
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        "metric: 'accuracy' is not a metric of experiment 'demo'; use one of score, loss"
+    )
+
+
 def test_log_tail_is_capped(client: TestClient, store: Store, filled: tuple[Store, Path]) -> None:
     trial = store.list_trials("demo")[1]
     log = filled[1] / "runs" / "demo" / trial.name / "output.log"
@@ -476,6 +565,8 @@ def test_bad_queries_are_one_line_4xx(client: TestClient, query: str, field: str
         "/api/experiments/nope/trials.csv",
         "/api/experiments/nope/trials.json",
         "/api/experiments/nope/trial-columns",
+        "/api/experiments/nope/observations",
+        "/api/experiments/nope/observations?metric=score",
     ],
 )
 def test_unknown_names_are_404(client: TestClient, path: str) -> None:
@@ -703,7 +794,8 @@ def test_the_document_names_what_every_operation_answers(client: TestClient) -> 
     operations = [
         (path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
     ]
-    assert len(operations) == 13  # the 12 before issue 16, and DELETE /api/experiments/{name}
+    # the 12 before issue 16, DELETE /api/experiments/{name} and GET .../observations
+    assert len(operations) == 14
     for path, method, op in operations:
         for code in ("400", "421", "422", "503"):
             error = op["responses"][code]["content"]["application/json"]["schema"]

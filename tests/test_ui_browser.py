@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import os
 import shutil
 import socket
@@ -25,8 +26,8 @@ import pytest
 
 from tests.conftest import require_system
 from tests.helpers import create, native_doc
-from tunery.model import ExperimentCondition, MetricSummary, Trial, TrialCondition
-from tunery.storage import Store
+from tunery.model import ExperimentCondition, MetricSummary, Observation, Trial, TrialCondition
+from tunery.storage import Store, TrialChange
 
 pytestmark = pytest.mark.browser
 
@@ -166,12 +167,55 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]
             )
         )
 
+    _curves_experiment(store, doc, tmp)
+
     app = create_app(store, TOKEN, runs_dir=str(tmp / "runs"))
     try:
         with _served(app) as base:
             yield base, store
     finally:
         store.close()
+
+
+def _curves_experiment(store: Store, doc: dict[str, Any], tmp: Path) -> None:
+    """``curves``: learning curves as an early-stopping run leaves them: nine trials that
+    finished their ten epochs, three stopped early (their loss stays high), one running."""
+    curves_doc = copy.deepcopy(doc)
+    curves_doc["metadata"]["name"] = "curves"
+    create(store, curves_doc, tmp)
+    store.set_experiment_status("curves", ExperimentCondition.RUNNING, "ExperimentRunning", None)
+    plan = [(TrialCondition.SUCCEEDED, 10)] * 9 + [(TrialCondition.EARLY_STOPPED, 4)] * 3
+    plan.append((TrialCondition.RUNNING, 3))
+    for index, (status, steps) in enumerate(plan):
+        lr = 10 ** (-4 + 3 * ((index * 7) % 13) / 12)
+        layers = 1 + (index * 5) % 6
+        opt = ["sgd", "adam"][index % 2]
+        final = (math.log10(lr) + 2.5) ** 2 / 4 + 0.05 * layers + (0.2 if opt == "sgd" else 0.0)
+        if status is not TrialCondition.SUCCEEDED:
+            final += 0.6 if status is TrialCondition.EARLY_STOPPED else 0.3
+        losses = [final + math.exp(-step / 2.5) for step in range(steps)]
+        name = f"curves-{index:04d}"
+        finished = status is not TrialCondition.RUNNING
+        store.create_trial(
+            Trial(
+                name=name,
+                experiment="curves",
+                index=index,
+                parameters={"lr": lr, "layers": layers, "opt": opt},
+                status=status,
+                objective=min(losses) if finished else None,
+                metrics={"loss": MetricSummary(min(losses), max(losses), losses[-1])},
+                start_time=1_700_000_000.0 + index * 5,
+                completion_time=1_700_000_000.0 + index * 5 + steps if finished else None,
+            )
+        )
+        store.add_observations(
+            "curves",
+            name,
+            [Observation(name, "loss", v, step) for step, v in enumerate(losses)],
+            metrics={"loss": MetricSummary(min(losses), max(losses), losses[-1])},
+            cursor=None,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +330,7 @@ def test_list_experiment_graphs_table_and_trial(
     page.wait_for_selector("body[data-ready='experiment']")
     # Graphs come after the table: lines on a canvas, axes and brushes in SVG.
     page.wait_for_selector("body[data-graphs='drawn']")
+    page.wait_for_selector("body[data-curves='drawn']")
     axes = page.locator("#parcoords svg.overlay g.axis")
     assert axes.count() == 4  # lr (log10), layers, opt and the objective
     assert page.locator("#parcoords g.axis").first.get_attribute("data-label") == "log10 lr"
@@ -354,7 +399,15 @@ def test_list_experiment_graphs_table_and_trial(
     assert page.locator("#trials tbody tr[data-trial]").count() == 16
 
     # Every graph downloads as PNG and SVG.
-    for graph in ("parcoords", "history", "importance", "edf", "timeline"):
+    for graph in (
+        "parcoords",
+        "history",
+        "importance",
+        "edf",
+        "timeline",
+        "contour",
+        "intermediate",
+    ):
         for kind in ("png", "svg"):
             button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
             with page.expect_download() as info:
@@ -583,6 +636,202 @@ def test_importance_shares_sum_to_one_and_name_the_method(
     assert len(shares) == 3 and sum(shares) == pytest.approx(1)
     assert "random forest" in page.locator("#importance-note").inner_text()
     _shot_of(page, "#importance", tmp_path, "importance")
+
+
+CONTOUR = """() => {
+  const chart = document.getElementById("contour").tuneryChart;
+  return {
+    pair: chart.pair, order: document.getElementById("contour").dataset.order,
+    options: [...document.querySelectorAll("#contour-pair option")].map((o) => JSON.parse(o.value)),
+    z: Array.from(chart.options.z), names: chart.options.names,
+    xLabel: chart.options.x.label, yLabel: chart.options.y.label,
+    xticks: [...document.querySelectorAll("#contour text.xtick")].map((t) => t.textContent),
+    yticks: [...document.querySelectorAll("#contour text.ytick")].map((t) => t.textContent),
+    better: document.querySelector("#contour g.colorbar").dataset.better,
+    parcoordsBetter: document.querySelector("#parcoords g.colorbar").dataset.better,
+    stops: [...document.querySelectorAll("#contour linearGradient stop")].map(
+      (s) => s.getAttribute("stop-color")),
+    parcoordsStops: [...document.querySelectorAll("#parcoords linearGradient stop")].map(
+      (s) => s.getAttribute("stop-color")),
+  };
+}"""
+
+
+def test_contour_pairs_follow_the_importance_and_the_selector_switches_them(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    from tunery.plots import contour_pairs
+
+    base, store = site
+    _open_experiment(page, base, "demo")
+    page.wait_for_selector("#contour[data-order='importance']")
+    order = [
+        p["name"]
+        for p in json.loads(
+            page.evaluate("fetch('/api/experiments/demo/importance').then((r) => r.text())")
+        )["parameters"]
+    ]
+    c = page.evaluate(CONTOUR)
+    # The SDK's order of pairs, from the importance the card shows; the first one drawn.
+    assert [tuple(p) for p in c["options"]] == contour_pairs(order) and len(order) == 3
+    assert tuple(c["pair"]) == contour_pairs(order)[0]
+    done = {t.name: t.objective for t in store.list_trials("demo") if t.objective is not None}
+    assert dict(zip(c["names"], c["z"], strict=True)) == pytest.approx(done)
+    # The colour bar is the parallel coordinates' one: same end better, same colours.
+    assert c["better"] == c["parcoordsBetter"] == "bottom"
+    assert c["stops"] == c["parcoordsStops"]
+    assert "\u25bc better" in page.locator("#contour g.colorbar text.better").text_content()
+    # Every pair can be chosen; each has its axes (log values, categories as their text).
+    labels = {"lr": "log10 lr", "layers": "layers", "opt": "opt"}
+    for pair in contour_pairs(order):
+        page.select_option("#contour-pair", json.dumps(list(pair), separators=(",", ":")))
+        page.wait_for_function(
+            "(p) => JSON.stringify(document.getElementById('contour').tuneryChart.pair) === p",
+            arg=json.dumps(list(pair), separators=(",", ":")),
+        )
+        c = page.evaluate(CONTOUR)
+        assert (c["xLabel"], c["yLabel"]) == (labels[pair[0]], labels[pair[1]])
+        ticks = {pair[0]: c["xticks"], pair[1]: c["yticks"]}
+        if "opt" in ticks:
+            assert ticks["opt"] == ["sgd", "adam", EVIL]
+        if "lr" in ticks:
+            lr = [float(t) for t in ticks["lr"]]
+            assert len(lr) >= 2 and all(f"{v:.0e}"[0] in "125" for v in lr)
+        if "layers" in ticks:
+            assert all(float(t).is_integer() for t in ticks["layers"])
+        if pair == ("lr", "opt") or pair == ("opt", "lr"):
+            _shot_of(page, "#contour", tmp_path, "contour")
+    assert page.evaluate("document.querySelectorAll('img').length === 0")
+
+
+def test_contour_falls_back_to_the_space_order_with_few_trials(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, _ = site
+    _open_experiment(page, base, "maxdemo")
+    page.wait_for_selector("body[data-graphs='drawn']")
+    page.wait_for_selector("#importance-note:has-text('needs')")
+    c = page.evaluate(CONTOUR)
+    assert c["order"] == "space" and c["pair"] == ["units", "lr"]
+    assert page.locator("#contour-pair").is_hidden()  # one pair: nothing to choose
+    assert c["xticks"] == ["1", "2", "3"]  # whole ticks on the int axis
+    assert c["better"] == c["parcoordsBetter"] == "top"
+    assert "\u25b2 better" in page.locator("#contour g.colorbar text.better").text_content()
+    # The worst trial's cell is at Viridis' purple end, the best one's at the yellow end.
+    colours = page.evaluate(
+        """() => {
+      const chart = document.getElementById("contour").tuneryChart;
+      const z = chart.options.z;
+      const at = (i) => {
+        const k = Math.min(chart.ny - 1, Math.max(0, Math.floor((chart.options.y.values[i]
+          - chart.yr[0]) / (chart.yr[1] - chart.yr[0]) * chart.ny))) * chart.nx
+          + Math.min(chart.nx - 1, Math.max(0, Math.floor((chart.options.x.values[i]
+          - chart.xr[0]) / (chart.xr[1] - chart.xr[0]) * chart.nx)));
+        return chart.colour(chart.cells[k]);
+      };
+      return [at(z.indexOf(Math.max(...z))), at(z.indexOf(Math.min(...z)))];
+    }"""
+    )
+    assert _near(_rgb(colours[0]), YELLOW) and _near(_rgb(colours[1]), PURPLE)
+
+
+CURVES = """() => {
+  const chart = document.getElementById("intermediate").tuneryChart;
+  const marks = document.querySelector("#intermediate path.stop-marks");
+  return {
+    series: chart.options.series.map((s) => [s.name, s.status, s.steps, s.values]),
+    stopped: chart.stopped, marks: marks ? Number(marks.dataset.count) : 0,
+    legend: [...document.querySelectorAll("#intermediate g.legend")].map((g) => g.dataset.style),
+  };
+}"""
+
+
+def test_intermediate_values_draw_every_curve_and_mark_the_early_stops(
+    site: tuple[str, Store], page: Any, tmp_path: Path
+) -> None:
+    base, store = site
+    _open_experiment(page, base, "curves")
+    page.wait_for_selector("body[data-curves='drawn']")
+    c = page.evaluate(CURVES)
+    stored: dict[str, list[tuple[int, float | None]]] = {}
+    for o in store.get_observations("curves", metric="loss"):
+        stored.setdefault(o.trial_name, []).append((o.step, o.value))
+    statuses = {t.name: t.status.value for t in store.list_trials("curves")}
+    assert [s[0] for s in c["series"]] == list(stored)
+    for name, status, steps, values in c["series"]:
+        assert status == statuses[name]
+        assert list(zip(steps, values, strict=True)) == stored[name]  # every digit
+    early = [n for n, s in statuses.items() if s == "EarlyStopped"]
+    assert sorted(c["stopped"]) == sorted(early) and c["marks"] == len(early) == 3
+    assert c["legend"] == ["Succeeded", "EarlyStopped", "Running", "best"]
+    assert (
+        "early-stopped"
+        in page.locator("#intermediate g.legend[data-style='EarlyStopped']").text_content()
+    )
+    assert "3 early-stopped" in page.locator("#intermediate-note").inner_text()
+    _shot_of(page, "#intermediate", tmp_path, "intermediate")
+    # Hover the last point of an early-stopped curve: its trial, step and value; a click opens it.
+    name = early[0]
+    x, y = page.evaluate(
+        """(name) => {
+      const chart = document.getElementById("intermediate").tuneryChart;
+      const s = chart.options.series.find((c) => c.name === name);
+      const box = chart.canvas.getBoundingClientRect();
+      const i = s.steps.length - 1;
+      return [box.left + chart.px(s.steps[i]), box.top + chart.py(s.values[i])];
+    }""",
+        name,
+    )
+    page.mouse.move(x, y)
+    tip = page.locator("#intermediate .chart-tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().startswith(f"{name} (EarlyStopped) step {len(stored[name]) - 1}: ")
+    page.mouse.click(x, y)
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-name").inner_text() == name
+
+
+def test_intermediate_values_follow_a_running_trial(site: tuple[str, Store], page: Any) -> None:
+    base, store = site
+    exp = store.get_experiment("demo")
+    live = replace(exp, name="growing", spec=replace(exp.spec, name="growing"))
+    store.create_experiment(live)
+    store.set_experiment_status("growing", ExperimentCondition.RUNNING, "ExperimentRunning", None)
+    assert exp.spec.objective.objective_metric_name == "loss"
+    store.create_trial(
+        Trial("growing-0", "growing", 0, {"lr": 0.01, "layers": 2, "opt": "adam"},
+              TrialCondition.RUNNING, start_time=time.time())
+    )  # fmt: skip
+
+    def report(step: int) -> None:
+        value = 1.0 / (step + 1)
+        store.add_observations(
+            "growing",
+            "growing-0",
+            [Observation("growing-0", "loss", value, step)],
+            metrics={"loss": MetricSummary(value, 1.0, value)},
+            cursor=None,
+        )
+
+    report(0)
+    _open_experiment(page, base, "growing")
+    page.wait_for_selector("body[data-curves='drawn']")
+    steps = "document.getElementById('intermediate').tuneryChart.options.series[0].steps.length"
+    assert page.evaluate(steps) == 1
+    report(1)
+    report(2)
+    page.wait_for_function(f"() => {steps} === 3", timeout=15_000)
+    assert page.locator("#intermediate path.stop-marks").count() == 0
+    # Stopped early: the next poll draws it dashed with its cross.
+    store.update_trial(
+        "growing",
+        "growing-0",
+        TrialChange(
+            status=TrialCondition.EARLY_STOPPED, completion_time=time.time(), objective=1 / 3
+        ),
+    )
+    page.wait_for_selector("#intermediate path.stop-marks[data-count='1']", timeout=15_000)
+    assert page.evaluate(CURVES)["legend"][0] == "EarlyStopped"
 
 
 def test_stop_is_refused_without_the_token_and_done_with_it(

@@ -361,17 +361,19 @@ class Client:
         namespace: str | None = None,
         wait: bool = True,
         executor: Any = None,
+        progress: bool | None = None,
     ) -> ExperimentHandle:
         """Drive experiment ``name`` (in ``namespace``: see :meth:`resolve`; start or resume
         it); with ``wait`` block until it ends.
 
         ``executor``: where trials run: ``"local"`` (default), ``"dask://HOST:PORT"`` (a Dask
-        scheduler), or an executor object.
+        scheduler), or an executor object.  ``progress``: a progress bar while it waits
+        (default: in an interactive session only; :meth:`ExperimentHandle.wait`).
         """
         handle = ExperimentHandle(self, name, namespace=namespace, executor=executor)
         handle.start()
         if wait:
-            handle.wait()
+            handle.wait(progress=progress)
         return handle
 
     def get_experiment(self, name: str, namespace: str | None = None) -> Experiment:

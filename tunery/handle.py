@@ -70,14 +70,24 @@ class ExperimentHandle:
             if owned:
                 executor.close()
 
-    def wait(self, timeout: float | None = None) -> ExperimentHandle:
+    def wait(
+        self, timeout: float | None = None, *, progress: bool | None = None
+    ) -> ExperimentHandle:
         """Block until the experiment ends (or ``timeout`` seconds pass).
 
-        When it has ended with failed trials, warns once (:class:`TrialsFailedWarning`) with
-        how many failed and the first failure's message.
+        ``progress``: show a progress bar while waiting (tqdm: a widget in a notebook with
+        ``ipywidgets``, text otherwise); default: only in an interactive session (an IPython
+        kernel, or standard error on a terminal).  When it has ended with failed trials, warns
+        once (:class:`TrialsFailedWarning`) with how many failed and the first failure's
+        message.
         """
         if self._thread is not None:
-            self._thread.join(timeout)
+            from tunery.notebook import want_progress, watch
+
+            if self._thread.is_alive() and want_progress(progress):
+                watch(self._thread, self.client.store, self.experiment, timeout)
+            else:
+                self._thread.join(timeout)
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -151,7 +161,9 @@ class ExperimentHandle:
         return frame
 
     def plot_optimization_history(self) -> Any:
-        """A plotly figure: each finished trial's objective, and the best so far."""
+        """A plotly figure: each finished trial's objective, and the best so far.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         go = _plotly()
         spec = self.experiment.spec
         done = [t for t in self.trials if t.objective is not None]
@@ -171,7 +183,9 @@ class ExperimentHandle:
         return fig
 
     def plot_parallel_coordinates(self) -> Any:
-        """A plotly figure: every parameter and the objective, coloured by the objective."""
+        """A plotly figure: every parameter and the objective, coloured by the objective.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import parcoords_dimension
 
         go = _plotly()
@@ -203,19 +217,25 @@ class ExperimentHandle:
         return fig
 
     def plot_slice(self) -> Any:
-        """A plotly figure: the objective against each parameter, one panel each."""
+        """A plotly figure: the objective against each parameter, one panel each.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import slice_figure
 
         return slice_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
     def plot_edf(self) -> Any:
-        """A plotly figure: the empirical distribution of the objective."""
+        """A plotly figure: the empirical distribution of the objective.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import edf_figure
 
         return edf_figure(_plotly(), self.name, self.experiment.spec, self.trials)
 
     def plot_intermediate_values(self) -> Any:
-        """A plotly figure: every trial's curve of the objective metric, early stops marked."""
+        """A plotly figure: every trial's curve of the objective metric, early stops marked.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import intermediate_figure
 
         spec = self.experiment.spec
@@ -225,8 +245,11 @@ class ExperimentHandle:
         return intermediate_figure(_plotly(), self.name, spec, self.trials, observations)
 
     def plot_contour(self, pairs: int = 3) -> Any:
-        """A plotly figure: the objective over pairs of the three most important parameters
-        (epsilon-squared importance; the space's order with too few trials)."""
+        """A plotly figure: the objective over the ``pairs`` most important pairs of parameters
+        (:func:`tunery.plots.contour_pairs` of the epsilon-squared importance, else of the
+        space's order with too few trials; the UI's contour lists its pairs in that order).
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         from tunery.plots import contour_figure
         from tunery.ui.importance import parameter_importance
 
@@ -242,12 +265,20 @@ class ExperimentHandle:
         return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
 
     def plot_timeline(self) -> Any:
-        """A plotly figure: the trials as bars over time, coloured by status."""
+        """A plotly figure: the trials as bars over time, coloured by status.
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
         import time
 
         from tunery.plots import timeline_figure
 
         return timeline_figure(_plotly(), self.name, self.trials, time.time())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: status, counts, the best trial, a chart of the objective per trial."""
+        from tunery.notebook import experiment_html
+
+        return experiment_html(self.experiment, self.trials)
 
     def __repr__(self) -> str:
         exp = self.experiment

@@ -556,6 +556,24 @@ class Experiment:
         """The status the CLI, the UI and the JSON show: the condition, or ``Interrupted``."""
         return INTERRUPTED_STATUS if self.interrupted else self.status.value
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view of the stored experiment: status, reason and message, algorithm,
+        objective and budget (its trials, counts and chart: ``ExperimentHandle``'s view)."""
+        from html import escape
+
+        spec = self.spec
+        budget = spec.max_trial_count if spec.max_trial_count is not None else "unlimited"
+        reason = f" ({self.reason})" if self.reason else ""
+        message = f"<div>{escape(self.message)}</div>" if self.message else ""
+        return (
+            '<div class="tunery-experiment" style="font-family:sans-serif;font-size:13px">'
+            f"<div><b>tunery experiment {escape(self.name)}</b>: "
+            f"<b>{escape(self.shown_status)}</b>{escape(reason)}</div>{message}"
+            f"<div>{escape(spec.algorithm.algorithm_name)}, {escape(spec.objective.type.value)} "
+            f"{escape(spec.objective.objective_metric_name)}, max trials {escape(str(budget))}, "
+            f"parallel {spec.parallel_trial_count}</div></div>"
+        )
+
 
 #: Separates the namespace from the name in a qualified key.  Katib's names and namespaces are
 #: DNS labels (no dot), so a qualified key is never a name, is a valid trial name prefix and a

@@ -7,6 +7,10 @@ search space defines each parameter.
   no log axis, so the values are drawn as ``log10(value)`` and the ticks are labelled with the
   values themselves (whole decades, else 1-2-5 steps, else the ends);
 - any other number: plotly's own axis.
+
+Every figure is a plotly ``Figure``: ``fig.show()``, ``fig.write_html(...)``, and, with
+``pip install 'tunery[export]'`` (kaleido, which drives the installed Chrome or Chromium),
+``fig.write_image("fig.png")`` (or ``.svg``, ``.pdf``).
 """
 
 from __future__ import annotations
@@ -281,6 +285,13 @@ def intermediate_figure(
     return fig
 
 
+def contour_pairs(order: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of the parameters of ``order`` (the most important first), the most
+    important pairs first: the pair of the first two, then the pairs the third makes with
+    them, and so on.  The UI's contour selector lists them in this order too."""
+    return [(order[i], order[j]) for j in range(1, len(order)) for i in range(j)]
+
+
 def contour_figure(
     go: Any,
     name: str,
@@ -290,14 +301,13 @@ def contour_figure(
     pairs: int = 3,
 ) -> Any:
     """The objective over pairs of parameters (interpolated between the trials, which are
-    drawn as dots): the pairs of the first three parameters of ``order`` (the most important
-    first), at most ``pairs`` panels."""
+    drawn as dots): the first ``pairs`` of :func:`contour_pairs` of ``order`` (the most
+    important parameter first), one panel each."""
     from plotly.subplots import make_subplots
 
     done = [t for t in trials if t.objective is not None]
     by_name = {p.name: p for p in spec.parameters}
-    top = [n for n in order if n in by_name][:3]
-    chosen = [(a, b) for i, a in enumerate(top) for b in top[i + 1 :]][:pairs]
+    chosen = contour_pairs([n for n in order if n in by_name])[:pairs]
     metric = spec.objective.objective_metric_name
     fig = make_subplots(
         rows=1, cols=max(1, len(chosen)), subplot_titles=[f"{a} / {b}" for a, b in chosen]

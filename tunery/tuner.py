@@ -158,6 +158,7 @@ def tune(
     runs_dir: str | None = None,
     wait: bool = False,
     executor: Any = None,
+    progress: bool | None = None,
 ) -> ExperimentHandle:
     """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
 
@@ -173,6 +174,8 @@ def tune(
     shown as it ended, with an :class:`ExtensionRefusedWarning` when more trials were asked.
     ``executor``: ``"local"`` (default), ``"dask://HOST:PORT"`` or an executor object; on a
     Dask cluster the workers must see ``runs_dir`` (the objective's script lives there).
+    ``wait``: block until it ends, with a progress bar when ``progress`` (default: in an
+    interactive session only, :meth:`ExperimentHandle.wait`).
     """
     from tunery.search import split_parameters
     from tunery.spec import parse_document
@@ -287,5 +290,5 @@ def tune(
     handle = ExperimentHandle(client, exp_name, namespace=spec.namespace, executor=executor)
     handle.start()
     if wait:
-        handle.wait()
+        handle.wait(progress=progress)
     return handle

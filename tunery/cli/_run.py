@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -20,16 +20,13 @@ from tunery.cli._common import (
     _executor_option,
     _experiment_json,
     _fail,
-    _fmt,
     _json_option,
     _open_store,
     _print_json,
     _trials_table,
     main,
 )
-
-if TYPE_CHECKING:
-    from tunery.controller import TrialEvent
+from tunery.progress import EventLog, drive_live
 
 log = logging.getLogger("tunery")
 
@@ -77,52 +74,6 @@ def _apply_overrides(
     return parse_document(to_document(spec))
 
 
-def _progress_printer(console: Any, experiment: Any) -> Callable[[TrialEvent], None]:
-    from rich.markup import escape
-
-    from tunery.controller import TrialEventKind
-
-    spec = experiment.spec
-
-    def on_event(event: TrialEvent) -> None:
-        trial = event.trial
-        if event.kind is TrialEventKind.FINISHED and trial is not None:
-            params = " ".join(f"{k}={_fmt(v)}" for k, v in trial.parameters.items())
-            value = (
-                f"{spec.objective.objective_metric_name}={_fmt(trial.objective)}"
-                if trial.objective is not None
-                else ""
-            )
-            status = trial.status.value
-            colour = {"Succeeded": "green", "Killed": "yellow"}.get(status, "red")
-            extra = "" if status == "Succeeded" else f" ({trial.reason}: {trial.message})"
-            console.print(
-                f"[{colour}]{status:>18}[/] {trial.name}  {escape(f'{params}  {value}{extra}')}",
-                markup=True,
-                highlight=False,
-            )
-
-    return on_event
-
-
-def _status_line(controller: Any) -> str:
-    from tunery.model import best_trial
-
-    trials = controller.trials
-    spec = controller.experiment.spec
-    done = sum(1 for t in trials if t.status.is_completed)
-    running = sum(1 for t in trials if t.status.is_active)
-    failed = sum(1 for t in trials if t.status.is_failed)
-    total = spec.max_trial_count if spec.max_trial_count is not None else "∞"
-    best = best_trial(spec.objective, trials)
-    best_text = (
-        f"best {spec.objective.objective_metric_name}={_fmt(best.objective)} ({best.name})"
-        if best
-        else "no result yet"
-    )
-    return f"{done}/{total} done, {running} running, {failed} failed · {best_text}"
-
-
 def _drive(
     store: Any,
     name: str,
@@ -141,14 +92,13 @@ def _drive(
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
     url = executor_url_of(experiment.spec.annotations, executor_url)
     executor = open_executor(url, gpus=gpu_pool)
-    printer = _progress_printer(console, experiment)
-    controller = Controller(
-        store,
-        name,
-        executor,
-        on_event=None if (quiet or as_json) else printer,
-        poll_interval=0.5,
+    show_live = console.is_terminal and not (quiet or as_json)
+    events = (
+        None
+        if (quiet or as_json)
+        else EventLog(console, experiment.spec, every_event=not console.is_terminal)
     )
+    controller = Controller(store, name, executor, on_event=events, poll_interval=0.5)
 
     def _sigterm(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -156,6 +106,8 @@ def _drive(
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         controller.start()
+        if events is not None:
+            events.seed(controller.trials)
         if not (quiet or as_json):
             console.print(
                 f"running experiment [bold]{name}[/] "
@@ -165,14 +117,8 @@ def _drive(
                 f"trial output under {experiment.runs_dir}",
                 markup=True,
             )
-        show_live = console.is_terminal and not (quiet or as_json)
-        if show_live:
-            from rich.live import Live
-
-            with Live(console=console, refresh_per_second=4, transient=True) as live:
-                while not controller.tick():
-                    live.update(_status_line(controller))
-                    controller._idle()
+        if show_live and events is not None:
+            drive_live(controller, console, events)
         else:
             while not controller.tick():
                 controller._idle()

@@ -19,18 +19,25 @@ from sqlalchemy.engine import Connection
 
 from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
-from tunery.storage.schema import trials
+from tunery.storage.schema import observations, trials
 from tunery.storage.store import SqlStore
 
 __all__ = [
     "ORDER_COLUMNS",
     "TRIAL_COLUMNS",
+    "Curve",
+    "MetricCurves",
+    "ProgressRead",
+    "ProgressRow",
     "TrialColumns",
     "TrialMarks",
     "TrialRow",
     "TrialRows",
+    "active_curve_marks",
     "best_trial",
     "count_trials",
+    "metric_curves",
+    "progress",
     "trial_columns",
     "trial_rows",
     "trial_summaries",
@@ -391,3 +398,209 @@ def trial_summaries(
         for exp, status, count, low, high in conn.execute(query):
             out.setdefault(exp, {})[status] = (int(count), low, high)
     return out
+
+
+# ------------------------------------------------------------------ curves
+
+
+class Curve(NamedTuple):
+    """One trial's stored curve of one metric, as JSON array text (values: null where the
+    metric was not a finite number), in the order the observations were stored."""
+
+    name: str
+    trial_index: int
+    status: str
+    #: How many observations of the metric are stored for the trial.
+    stored: int
+    steps: str
+    values: str
+
+
+@dataclass(frozen=True)
+class MetricCurves(TrialMarks):
+    """The answer of :func:`metric_curves`: the trials' curves by index (trials with no
+    observation of the metric have none)."""
+
+    curves: list[Curve]
+
+
+def metric_curves(
+    store: SqlStore,
+    experiment: str,
+    metric: str,
+    *,
+    changed_since: tuple[int, float | None] | None = None,
+) -> MetricCurves:
+    """Every trial's stored curve of ``metric`` in one query, grouped by the database.
+
+    Each trial's steps and values come back as two JSON arrays of text (no Python object
+    per observation: 10,000 trials of 20 steps read in about 0.15 s on SQLite); values keep
+    every digit (they read back as the same doubles).  ``changed_since`` keeps the trials of
+    :func:`trial_rows`' rule (active ones, created or finished since).
+    """
+    o, c = observations, trials.c
+    where = _trial_filter(experiment, changed_since, None)
+    # The observations of the wanted trials only (a poll reads a few trials, not all).
+    picked = [o.c.experiment == experiment, o.c.metric_name == metric]
+    if changed_since is not None:
+        picked.append(o.c.trial_name.in_(sa.select(c.name).where(*where)))
+    if store.backend == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        grouped = (
+            sa.select(
+                o.c.trial_name,
+                sa.func.count().label("stored"),
+                sa.cast(sa.func.json_agg(aggregate_order_by(o.c.step, o.c.id)), sa.Text).label(
+                    "steps"
+                ),
+                sa.cast(sa.func.json_agg(aggregate_order_by(o.c.value, o.c.id)), sa.Text).label(
+                    "vals"
+                ),
+            )
+            .where(*picked)
+            .group_by(o.c.trial_name)
+            .subquery()
+        )
+        steps: Any = grouped.c.steps
+        values: Any = grouped.c.vals
+    else:
+        # The rows are grouped in the order of the index (experiment, trial_name,
+        # metric_name): a trial's observations come in rowid (``id``) order, the order they
+        # were stored, with no sort in between (tests/test_storage_views.py checks it).
+        grouped = (
+            sa.select(
+                o.c.trial_name,
+                sa.func.count().label("stored"),
+                sa.func.group_concat(o.c.step, ",").label("steps"),
+                sa.func.group_concat(
+                    sa.case(
+                        (o.c.value.is_(None), "null"),
+                        else_=sa.func.printf("%!.17g", o.c.value),
+                    ),
+                    ",",
+                ).label("vals"),
+            )
+            .where(*picked)
+            .group_by(o.c.trial_name)
+            .subquery()
+        )
+        steps = sa.literal("[", sa.Text) + grouped.c.steps + sa.literal("]", sa.Text)
+        values = sa.literal("[", sa.Text) + grouped.c.vals + sa.literal("]", sa.Text)
+    query = (
+        sa.select(c.name, c.trial_index, c.status, grouped.c.stored, steps, values)
+        .join(grouped, grouped.c.trial_name == c.name)
+        .where(*where)
+        .order_by(c.trial_index)
+    )
+    with store._read() as conn:
+        rows = conn.execute(query).all()
+        marks = _marks(conn, experiment)
+    return MetricCurves(curves=[Curve(*row) for row in rows], **marks)
+
+
+def active_curve_marks(store: SqlStore, experiment: str, metric: str) -> tuple[Any, ...]:
+    """Where the active trials' curves of ``metric`` stand: ``(trial, count, largest id)``
+    each, by name.  A running trial may store a point without changing its summary (the same
+    value again); a reader that keeps :func:`metric_curves`' answer checks these too."""
+    o, c = observations, trials.c
+    active = sa.select(c.name).where(
+        c.experiment == experiment,
+        c.status.in_([s.value for s in TrialCondition if s.is_active]),
+    )
+    query = (
+        sa.select(o.c.trial_name, sa.func.count(), sa.func.max(o.c.id))
+        .where(
+            o.c.experiment == experiment,
+            o.c.metric_name == metric,
+            o.c.trial_name.in_(active),
+        )
+        .group_by(o.c.trial_name)
+        .order_by(o.c.trial_name)
+    )
+    with store._read() as conn:
+        return tuple(tuple(row) for row in conn.execute(query))
+
+
+class ProgressRow(NamedTuple):
+    """A trial as :func:`progress` reads it."""
+
+    name: str
+    trial_index: int
+    status: str
+    reason: str | None
+    parameters: dict[str, Any]
+    objective: float | None
+    start_time: float | None
+    completion_time: float | None
+
+
+@dataclass(frozen=True)
+class ProgressRead:
+    """The answer of :func:`progress`."""
+
+    #: The trials read, by index.
+    rows: list[ProgressRow]
+    #: Active trial -> (value, step) of its last stored observation of the metric.
+    latest: dict[str, tuple[float | None, int]]
+
+
+def progress(
+    store: SqlStore,
+    experiment: str,
+    metric: str,
+    *,
+    after_index: int = -1,
+    watch: Iterable[str] = (),
+) -> ProgressRead:
+    """What a live display has not seen finish, in one read: every trial with an index above
+    ``after_index``, the trials named in ``watch`` (those active at its last read) and every
+    active trial; and, for each active one, its latest stored observation of ``metric``.
+
+    A finished trial never changes, so a reader that passes back the largest index it has
+    seen and the names of the trials it saw active reads each trial finished once, and
+    otherwise only the active trials (one indexed lookup each for the observation): the
+    cost of a read does not grow with the finished trials.
+    """
+    c = trials.c
+    o = observations.c
+    active_values = [s.value for s in TrialCondition if s.is_active]
+    columns = (
+        c.name,
+        c.trial_index,
+        c.status,
+        c.reason,
+        json_text(store.backend, c.parameters),
+        c.objective,
+        c.start_time,
+        c.completion_time,
+    )
+    # Three indexed searches (an OR of them would scan the experiment's trials); UNION ALL,
+    # as PostgreSQL's json has no equality: a trial found twice is kept once below.
+    which = [c.trial_index > after_index, c.status.in_(active_values)]
+    watched = list(watch)
+    if watched:
+        which.append(c.name.in_(watched))
+    query = sa.union_all(*[sa.select(*columns).where(c.experiment == experiment, w) for w in which])
+    latest: dict[str, tuple[float | None, int]] = {}
+    with store._read() as conn:
+        found_rows = {row[0]: row for row in conn.execute(query)}
+        rows = sorted(found_rows.values(), key=lambda row: row[1])
+        for row in rows:
+            if row[2] not in active_values:
+                continue
+            # The largest id of one (experiment, trial, metric): the index's last entry.
+            last_id = (
+                sa.select(sa.func.max(o.id))
+                .where(o.experiment == experiment, o.trial_name == row[0], o.metric_name == metric)
+                .scalar_subquery()
+            )
+            found = conn.execute(sa.select(o.value, o.step).where(o.id == last_id)).first()
+            if found is not None:
+                latest[row[0]] = (found[0], int(found[1]))
+    blobs = json.loads("[" + ",".join([r[4] or "null" for r in rows]) + "]")
+    out = [
+        ProgressRow(row[0], row[1], row[2], row[3], blob or {}, *row[5:8])
+        for row, blob in zip(rows, blobs, strict=True)
+    ]
+    return ProgressRead(rows=out, latest=latest)

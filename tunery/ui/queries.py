@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunery import wire
-from tunery.model import Objective, TrialCondition
+from tunery.model import Objective, Observation, TrialCondition
 from tunery.storage import Store, views
 from tunery.storage.views import TrialMarks
+from tunery.thinning import downsample
 
 ACTIVE = (TrialCondition.CREATED.value, TrialCondition.RUNNING.value)
 #: Conditions whose objective counts for the best trial (Katib's currentOptimalTrial).
@@ -237,6 +238,61 @@ def columns_body(
     )
     columns = ",".join(f'"{key}":{read.columns[source]}' for key, source in COLUMNS.items())
     return head[:-1] + ',"columns":{' + columns + "}}"
+
+
+def curves_body(
+    store: Store,
+    experiment: str,
+    metric: str,
+    points: int,
+    *,
+    after: Cursor | None = None,
+) -> str:
+    """Every trial's curve of ``metric`` as JSON text (see ``/observations`` in the app): the
+    database's arrays spliced in as they are, a curve of more than ``points`` observations
+    downsampled (:func:`tunery.thinning.downsample`: its first and last points, and the lowest
+    and highest of each stretch between)."""
+    read = views.metric_curves(
+        store, experiment, metric, changed_since=None if after is None else after.since()
+    )
+    head = json.dumps(
+        {
+            "experiment": experiment,
+            "metric": metric,
+            "cursor": Cursor.of(read).encode(),
+            "full": after is None,
+            "points": points,
+            "counts": read.counts,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    parts = []
+    for c in read.curves:
+        steps, values = c.steps, c.values
+        if c.stored > points:
+            kept = downsample(
+                (
+                    Observation(c.name, metric, v, s)
+                    for s, v in zip(json.loads(steps), json.loads(values), strict=True)
+                ),
+                c.stored,
+                points,
+            )
+            steps = json.dumps([o.step for o in kept], separators=(",", ":"))
+            values = json.dumps([o.value for o in kept], separators=(",", ":"))
+        name = json.dumps(c.name, ensure_ascii=False)
+        parts.append(
+            f'{{"name":{name},"index":{c.trial_index},"status":{json.dumps(c.status)},'
+            f'"stored":{c.stored},"steps":{steps},"values":{values}}}'
+        )
+    return head[:-1] + ',"trials":[' + ",".join(parts) + "]}"
+
+
+def active_curves(store: Store, experiment: str, metric: str) -> Hashable:
+    """Where the running trials' curves of ``metric`` stand (part of what a kept
+    ``/observations`` answer depends on, besides :func:`version`)."""
+    return views.active_curve_marks(store, experiment, metric)
 
 
 def version(store: Store, experiment: str, created_time: float | None) -> Hashable:

@@ -19,6 +19,10 @@ from tunery.ui import queries
 #: Points per metric the trial endpoint returns by default, and at most (``points=``).
 CURVE_POINTS = 2_000
 MAX_CURVE_POINTS = 20_000
+#: Points per trial the bulk curves (``/observations`` of an experiment) hold by default, and
+#: at most (``points=``).
+CURVES_POINTS = 200
+MAX_CURVES_POINTS = 2_000
 
 # The query arguments' patterns: published in the OpenAPI document and enforced as written
 # (``re.fullmatch``, where ``$`` matches only at the end, as in the document's ECMA regexes).
@@ -231,6 +235,32 @@ class ObservationPageOut(BaseModel):
     total: int = Field(description="Stored observations (of `metric`, else of every metric).")
     offset: int
     observations: list[MetricObservationOut]
+
+
+class CurveOut(BaseModel):
+    """One trial's curve of the metric: ``steps[i]`` and ``values[i]`` are a point."""
+
+    name: str
+    index: int
+    status: str = Field(description="The trial's status (EarlyStopped: stopped early).")
+    stored: int = Field(
+        description="Observations of the metric stored for the trial; more than the points "
+        "here when the curve was downsampled to `points`."
+    )
+    steps: list[int]
+    values: list[float | None] = Field(description="null: the value was not a finite number.")
+
+
+class CurvesOut(BaseModel):
+    experiment: str
+    metric: str
+    cursor: str = Field(description="Pass as ?after= to get only the curves changed since.")
+    full: bool = Field(description="True when this holds every trial (no cursor given).")
+    points: int = Field(description="Points per trial at most.")
+    counts: dict[str, int] = Field(description="All the experiment's trials by status.")
+    trials: list[CurveOut] = Field(
+        description="The trials with at least one observation of the metric, by index."
+    )
 
 
 class ImportanceItemOut(BaseModel):

@@ -21,9 +21,13 @@ from tunery.ui.deps import UI, BadInput, UIState, json_response
 from tunery.ui.schemas import (
     CURSOR_PATTERN,
     CURVE_POINTS,
+    CURVES_POINTS,
     ERRORS,
     MAX_CURVE_POINTS,
+    MAX_CURVES_POINTS,
     AfterQuery,
+    CurvesOut,
+    ErrorOut,
     ObservationPageOut,
     SortQuery,
     StatusQuery,
@@ -184,6 +188,58 @@ def trial_columns(
         return queries.columns_body(ui.store, name, after=cursor, statuses=statuses)
 
     key = None if cursor else ("columns", status)
+    return Response(ui.body(name, key, build), media_type="application/json")
+
+
+@router.get(
+    "/api/experiments/{name}/observations",
+    response_model=CurvesOut,
+    responses={
+        404: {"model": ErrorOut, "description": "No experiment of that name, or no metric."}
+    },
+    tags=["trials"],
+)
+def experiment_observations(
+    name: str,
+    ui: UI,
+    metric: Annotated[
+        str | None,
+        Query(max_length=200, description="A metric of the experiment; default: the objective."),
+    ] = None,
+    points: Annotated[
+        int,
+        Query(ge=4, le=MAX_CURVES_POINTS, description="Points per trial at most."),
+    ] = CURVES_POINTS,
+    after: AfterQuery = None,
+) -> Response:
+    """Every trial's curve of one metric in one answer (the intermediate-values chart).
+
+    ``metric`` is the objective's or one of the additional metrics (another name: 404).
+    A curve with more than ``points`` observations is downsampled (its first and last points,
+    and the lowest and highest of each stretch between); ``/trials/{trial}/observations``
+    pages through every stored one.  ``after`` and the answer's ``cursor`` and ``counts``
+    work as in ``/trials``: only the curves of the trials changed since.
+    """
+    cursor = _after(after)
+    exp = ui.store.get_experiment(name)
+    objective = exp.spec.objective
+    known = [objective.objective_metric_name, *objective.additional_metric_names]
+    chosen = objective.objective_metric_name if metric is None else metric
+    if chosen not in known:
+        raise BadInput(
+            f"metric: {chosen[:60]!r} is not a metric of experiment {name!r}; "
+            f"use one of {', '.join(known)}",
+            404,
+        )
+
+    def build() -> str:
+        return queries.curves_body(ui.store, name, chosen, points, after=cursor)
+
+    # Kept while the trials are unchanged and the running ones' curves too (a point may come
+    # with no change to a trial's summary).
+    key = None
+    if not cursor:
+        key = ("curves", chosen, points, queries.active_curves(ui.store, name, chosen))
     return Response(ui.body(name, key, build), media_type="application/json")
 
 

@@ -203,6 +203,7 @@ function route() {
   view = null;
   setReady("");
   document.body.dataset.graphs = "";
+  document.body.dataset.curves = "";
   const hash = location.hash || "#/";
   if (hash.startsWith("#token=")) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));
@@ -350,6 +351,7 @@ async function poll(state) {
     updateHeader(state);
     drawTable(state);
     drawGraphs(state, false);
+    loadCurves(state);
     if (finishedBefore && ["Succeeded", "Failed"].includes(exp.status)) return; // nothing moves any more
   } catch (err) {
     if (view !== state) return;
@@ -374,6 +376,11 @@ function buildExperimentPage(state) {
   n.slice = el("div", { id: "slice", class: "grid2" });
   n.timeline = el("div", { id: "timeline", class: "plot small" });
   n.importance = el("div", { id: "importance", class: "plot small" });
+  n.contour = el("div", { id: "contour", class: "plot" });
+  n.contourPair = el("select", { id: "contour-pair", title: "pair of parameters", onchange: (ev) => { state.contourPair = ev.target.value; state.contourChosen = true; drawContour(state, finishedWithObjective(state)); } });
+  n.contourNote = el("p", { class: "muted", id: "contour-note" });
+  n.intermediate = el("div", { id: "intermediate", class: "plot" });
+  n.intermediateNote = el("p", { class: "muted", id: "intermediate-note" });
   n.importanceNote = el("p", { class: "muted", id: "importance-note" });
   n.importanceMethod = el("select", { id: "importance-method", title: "importance method", onchange: (ev) => { state.importanceMethod = ev.target.value; loadImportance(state); } },
     el("option", { value: "epsilon-squared" }, "epsilon-squared"),
@@ -414,6 +421,9 @@ function buildExperimentPage(state) {
     el("div", { class: "grid2" },
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Empirical distribution (EDF)"), downloadButtons(n.edf, file + "-edf", () => state.charts.edf)), n.edf),
       el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Timeline"), downloadButtons(n.timeline, file + "-timeline", () => state.charts.timeline)), n.timeline)),
+    el("div", { class: "grid2" },
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Contour"), n.contourPair, downloadButtons(n.contour, file + "-contour", () => state.charts.contour)), n.contour, n.contourNote),
+      el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Intermediate values"), downloadButtons(n.intermediate, file + "-intermediate", () => state.charts.intermediate)), n.intermediate, n.intermediateNote)),
     el("div", { class: "card" }, el("div", { class: "toolbar" }, el("h2", {}, "Slice plot"), el("span", { class: "muted" }, "the objective against each parameter; click a dot to open its trial")), n.slice),
     el("div", { class: "card" },
       el("h2", {}, "Trials"),
@@ -485,7 +495,7 @@ function drawGraphs(state, first) {
   for (const t of done) sum += t.index * 31 + t.objective;
   const signature = done.length + ":" + sum;
   if (signature === state.graphSignature) {
-    if (first) document.body.dataset.graphs = "drawn";
+    if (first) { document.body.dataset.graphs = "drawn"; loadCurves(state); }
     return;
   }
   const wait = state.graphsAt + GRAPH_MIN_MS - Date.now();
@@ -498,12 +508,13 @@ function drawGraphs(state, first) {
   state.graphsAt = Date.now();
   const drawn = [timed("parcoords", () => drawParcoords(state, done)), timed("history", () => drawHistory(state, done)),
     timed("edf", () => drawEdf(state, done)), timed("slice", () => drawSlice(state, done)),
-    timed("timeline", () => drawTimeline(state))];
+    timed("timeline", () => drawTimeline(state)), timed("contour", () => drawContour(state, done))];
   if (done.length !== state.doneCount) {
     state.doneCount = done.length;
     drawn.push(loadImportance(state));
   }
-  Promise.all(drawn).then(() => { if (view === state) document.body.dataset.graphs = "drawn"; });
+  // The learning curves (a larger answer) once the other graphs are drawn.
+  Promise.all(drawn).then(() => { if (view === state) { document.body.dataset.graphs = "drawn"; if (first) loadCurves(state); } });
 }
 
 function emptyGraph(div, text) {
@@ -698,6 +709,9 @@ async function loadImportance(state) {
   try { data = await api("/api/experiments/" + enc(state.name) + "/importance?method=" + enc(method)); } catch (err) { return; }
   if (view !== state || method !== (state.importanceMethod || "epsilon-squared")) return; // a newer choice is loading
   if (view !== state) return;
+  // The contour's pairs follow the importance the card shows (the space's order without it).
+  state.importanceOrder = data.parameters.length ? data.parameters.map((i) => i.name) : null;
+  drawContour(state, finishedWithObjective(state));
   const div = state.nodes.importance;
   state.nodes.importanceNote.textContent = (data.message ? data.message + ". " : "") + `Method: ${data.method} (${data.trials} trials).`;
   state.charts.importance = null;
@@ -709,6 +723,117 @@ async function loadImportance(state) {
     xLabel: explained ? "share of the importance (sums to 1)" : "no parameter explains more than chance",
     title: "Method: " + data.methodName,
   });
+}
+
+/** Pairs of parameters, most important first: those of the two most important, then those
+ * the third adds, and so on (tunery.plots.contour_pairs: the SDK's contour panels agree). */
+function contourPairs(order) {
+  const pairs = [];
+  for (let j = 1; j < order.length; j++) for (let i = 0; i < j; i++) pairs.push([order[i], order[j]]);
+  return pairs;
+}
+
+/** The objective over the chosen pair of parameters (the selector lists every pair, most
+ * important first). */
+function drawContour(state, done) {
+  const exp = state.exp;
+  const div = state.nodes.contour;
+  const select = state.nodes.contourPair;
+  state.charts.contour = null;
+  const names = exp.parameters.map((p) => p.name);
+  const byImportance = state.importanceOrder && state.importanceOrder.length === names.length;
+  const order = byImportance ? state.importanceOrder : names;
+  const pairs = contourPairs(order);
+  const keys = pairs.map((p) => JSON.stringify(p));
+  if (select.dataset.keys !== keys.join("|")) {
+    select.dataset.keys = keys.join("|");
+    select.replaceChildren(...pairs.map((p, k) => el("option", { value: keys[k] }, `${p[0]} × ${p[1]}`)));
+  }
+  // The most important pair, until the user picks another (kept while it exists).
+  if (!state.contourChosen || !keys.includes(state.contourPair)) state.contourPair = keys[0];
+  if (state.contourPair) select.value = state.contourPair;
+  select.hidden = pairs.length < 2;
+  div.dataset.order = byImportance ? "importance" : "space";
+  state.nodes.contourNote.textContent = pairs.length === 0 ? "" : byImportance
+    ? "Pairs by parameter importance (the card's method), the most important first; dots are trials, the best ringed in red."
+    : "Pairs in the search space's order (importance needs more finished trials); dots are trials, the best ringed in red.";
+  if (pairs.length === 0) {
+    emptyGraph(div, "A contour needs two parameters.");
+    return Promise.resolve();
+  }
+  if (done.length === 0) {
+    emptyGraph(div, "No finished trial with an objective yet.");
+    return Promise.resolve();
+  }
+  const [a, b] = JSON.parse(state.contourPair);
+  const axes = parameterAxes(exp, done);
+  const bestName = bestTrialName(exp, done);
+  const chart = Charts.contour(div, {
+    x: axes[names.indexOf(a)], y: axes[names.indexOf(b)], z: done.map((t) => t.objective), names: done.map((t) => t.name),
+    best: done.findIndex((t) => t.name === bestName), bestHigh: exp.objective.type === "maximize",
+    zLabel: exp.objective.objectiveMetricName,
+    onClick: (i) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(done[i].name)}`; },
+  });
+  chart.pair = [a, b];
+  state.charts.contour = chart;
+  return chart.drawn;
+}
+
+/** Every trial's curve of the objective metric (GET .../observations), then only the curves
+ * that changed (after= the answer's cursor); drawn again when any changed. */
+async function loadCurves(state) {
+  if (state.curvesLoading) return;
+  const metric = state.exp.objective.objectiveMetricName;
+  state.curvesLoading = true;
+  try {
+    const after = state.curvesCursor ? "&after=" + enc(state.curvesCursor) : "";
+    const data = await api("/api/experiments/" + enc(state.name) + "/observations?metric=" + enc(metric) + after);
+    if (view !== state) return;
+    if (!state.curves || data.full) state.curves = new Map();
+    let changed = data.full;
+    for (const t of data.trials) {
+      const old = state.curves.get(t.name);
+      if (!old || old.status !== t.status || old.steps.length !== t.steps.length || old.stored !== t.stored) changed = true;
+      state.curves.set(t.name, t);
+    }
+    state.curvesCursor = data.cursor;
+    if (changed) drawCurves(state);
+  } catch (err) {
+    if (view === state) notice("curves: " + err.message, true);
+  } finally {
+    state.curvesLoading = false;
+  }
+}
+
+function drawCurves(state) {
+  const exp = state.exp;
+  const div = state.nodes.intermediate;
+  const wait = (state.curvesAt || 0) + GRAPH_MIN_MS - Date.now();
+  if (state.list.length > MANY_TRIALS && wait > 0 && state.charts.intermediate) {
+    clearTimeout(state.curvesTimer);
+    state.curvesTimer = setTimeout(() => { if (view === state) drawCurves(state); }, wait);
+    return;
+  }
+  state.curvesAt = Date.now();
+  state.charts.intermediate = null;
+  const series = Array.from(state.curves.values()).sort((a, b) => a.index - b.index);
+  const metric = exp.objective.objectiveMetricName;
+  const stopped = series.filter((s) => s.status === "EarlyStopped").length;
+  const thinned = series.filter((s) => s.steps.length < s.stored).length;
+  state.nodes.intermediateNote.textContent = series.length === 0 ? "" :
+    `${series.length} trials' ${metric} by step; ${stopped} early-stopped (dashed, × where stopped); click a curve to open its trial.` +
+    (thinned ? ` ${thinned} long curves drawn from a sample of their points.` : "");
+  if (series.length === 0) {
+    emptyGraph(div, `No trial has reported ${metric} yet.`);
+    document.body.dataset.curves = "drawn";
+    return;
+  }
+  const chart = Charts.curves(div, {
+    series, best: bestTrialName(exp, state.list), xLabel: "step", yLabel: metric,
+    onClick: (name) => { location.hash = `#/experiments/${enc(exp.name)}/trials/${enc(name)}`; },
+  });
+  state.charts.intermediate = chart;
+  chart.drawn.then(() => { if (view === state) document.body.dataset.curves = "drawn"; });
 }
 
 // --- table

@@ -626,11 +626,454 @@ const Charts = (() => {
     }
   }
 
+  // ---------------------------------------------------------------- shared axis helpers
+
+  /** Ticks of an axis as [[position, text]]: axis {values, ticktext?, log?, integer?} (as the
+   * experiment page's parameterAxes makes them), range [lo, hi] of positions. */
+  function axisTicks(axis, lo, hi) {
+    if (axis.ticktext) return axis.ticktext.map((text, k) => [k, text]);
+    if (axis.log) {
+      // Whole decades when there are two or more, else 1-2-5 steps, else the ends.
+      const decades = [];
+      const steps = [];
+      for (let d = Math.floor(lo) - 1; d <= Math.ceil(hi); d++) {
+        for (const k of [1, 2, 5]) {
+          const v = d + Math.log10(k);
+          if (v >= lo - 1e-9 && v <= hi + 1e-9) { steps.push(v); if (k === 1) decades.push(v); }
+        }
+      }
+      const values = decades.length >= 2 ? decades : steps.length >= 2 ? steps : [lo, hi];
+      return values.map((v) => [v, fmtTick(Math.pow(10, v))]);
+    }
+    return niceTicks(lo, hi, 6, axis.integer).filter((v) => v >= lo && v <= hi).map((v) => [v, fmtTick(v)]);
+  }
+
+  /** The range of positions an axis spans: categories from -0.5 to n - 0.5. */
+  function axisRange(axis) {
+    return axis.ticktext ? [-0.5, axis.ticktext.length - 0.5] : extent(axis.values);
+  }
+
+  /** A vertical colour bar with the better end yellow and labelled "better" (as the parallel
+   * coordinates' bar): values rise upwards; appended to `parent` (SVG). */
+  function colourBar(parent, { x, top, height, range, bestHigh, label }) {
+    const [lo, hi] = range;
+    const gradient = svg("linearGradient", { id: "bar-grad-" + (colourBar.seq = (colourBar.seq || 0) + 1), x1: 0, y1: 1, x2: 0, y2: 0 });
+    for (let k = 0; k <= 8; k++) gradient.append(svg("stop", { offset: k / 8, "stop-color": viridis(bestHigh ? k / 8 : 1 - k / 8) }));
+    parent.append(svg("defs", {}, gradient));
+    const bar = svg("g", { class: "colorbar", "data-better": bestHigh ? "top" : "bottom" });
+    bar.append(svg("rect", { x, y: top, width: 14, height, fill: `url(#${gradient.id})` }));
+    for (const v of niceTicks(lo, hi, 5).filter((t) => t >= lo && t <= hi)) {
+      const y = top + (1 - (v - lo) / (hi - lo)) * height;
+      bar.append(svg("text", { class: "tick", x: x + 18, y: y + 4, "font-size": 11, fill: "#1d232b" }, fmtTick(v)));
+    }
+    bar.append(svg("text", { class: "title", x, y: top - 20, "font-size": 11, fill: "#1d232b" }, label));
+    bar.append(svg("text", { class: "better", x: x - 4, y: bestHigh ? top - 6 : top + height + 16, "font-size": 11, "font-weight": 600, fill: "#1d232b" },
+      bestHigh ? "\u25b2 better" : "\u25bc better"));
+    parent.append(bar);
+    return bar;
+  }
+
+  /** A tooltip and a click on the nearest of some points (within 8 px): nearest(mx, my) gives
+   * [index or -1, text]. */
+  function pointerTips(chart, nearest, onClick) {
+    const tip = document.createElement("div");
+    tip.className = "chart-tip";
+    tip.hidden = true;
+    chart.div.append(tip);
+    const at = (ev) => {
+      const box = chart.canvas.getBoundingClientRect();
+      return [ev.clientX - box.left, ev.clientY - box.top];
+    };
+    // At most one search a frame (a chart may hold hundreds of thousands of points).
+    let pending = null;
+    let scheduled = false;
+    chart.overlay.addEventListener("mousemove", (ev) => {
+      pending = ev;
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(() => { scheduled = false; const e = pending; pending = null; if (e) move(e); });
+    });
+    const move = (ev) => {
+      const [mx, my] = at(ev);
+      const [i, text] = nearest(mx, my);
+      if (i < 0) { tip.hidden = true; chart.overlay.style.cursor = ""; return; }
+      tip.textContent = text;
+      tip.style.left = Math.min(chart.width - 200, mx + 12) + "px";
+      tip.style.top = Math.max(0, my - 28) + "px";
+      tip.hidden = false;
+      chart.overlay.style.cursor = onClick ? "pointer" : "";
+    };
+    chart.overlay.addEventListener("mouseleave", () => { pending = null; tip.hidden = true; });
+    chart.overlay.addEventListener("click", (ev) => {
+      const [i] = nearest(...at(ev));
+      if (i >= 0 && onClick) onClick(i);
+    });
+  }
+
+  /** Axes of a 2D plot into SVG group g: frame, ticks (xTicks/yTicks: [[v, text]]), titles. */
+  function frame2d(g, { m, plotW, plotH, width, height, px, py, xTicks, yTicks, xLabel, yLabel }) {
+    const bottom = m.t + plotH;
+    g.append(svg("rect", { x: m.l, y: m.t, width: plotW, height: plotH, fill: "none", stroke: "#dde1e6" }));
+    for (const [v, text] of xTicks) {
+      const x = px(v);
+      g.append(svg("line", { x1: x, x2: x, y1: bottom, y2: bottom + 4, stroke: "#444" }));
+      g.append(svg("text", { class: "xtick", x, y: bottom + 16, "text-anchor": "middle", "font-size": 11 }, text));
+    }
+    for (const [v, text] of yTicks) {
+      const y = py(v);
+      g.append(svg("line", { x1: m.l - 4, x2: m.l, y1: y, y2: y, stroke: "#444" }));
+      g.append(svg("text", { class: "ytick", x: m.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11 }, text));
+    }
+    g.append(svg("text", { class: "xlabel", x: m.l + plotW / 2, y: height - 6, "text-anchor": "middle" }, xLabel));
+    g.append(svg("text", { class: "ylabel", x: 14, y: m.t + plotH / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${m.t + plotH / 2})` }, yLabel));
+  }
+
+  // ---------------------------------------------------------------- contour
+
+  /** Cells of a numeric axis of the contour's grid. */
+  const CONTOUR_CELLS = 40;
+
+  /**
+   * The objective over two parameters: x and y are axes as parameterAxes makes them ({label,
+   * values (log10 for log axes, category numbers for categories), ticktext?, log?, integer?}),
+   * z the trials' objectives, names their names, best the best trial's index (-1: none),
+   * bestHigh, zLabel, onClick(i).  Each trial's objective is put in its cell of a grid (one cell
+   * per category, CONTOUR_CELLS per numeric axis; a mean where several fall in one) and the
+   * empty cells are filled by relaxation (each the mean of its neighbours), as plotly's contour
+   * connects gaps; the trials are dots on top.  Colours as the parallel coordinates': the
+   * better, the nearer Viridis' yellow, whichever the direction, and the bar says which end.
+   */
+  class Contour extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      this.xr = axisRange(options.x);
+      this.yr = axisRange(options.y);
+      // Room on the left for the y axis' longest tick (category names can be long).
+      const longest = Math.max(0, ...axisTicks(options.y, ...this.yr).map(([, text]) => text.length));
+      const m = this.margin = { l: Math.min(220, Math.max(70, 30 + longest * 6.6)), r: 96, t: 30, b: 42 };
+      this.plotW = this.width - m.l - m.r;
+      this.plotH = this.height - m.t - m.b;
+      this.zr = extent(options.z);
+      this.grid();
+      this.drawOverlay();
+      this.render();
+      const { x, y, z, names } = options;
+      pointerTips(this, (mx, my) => {
+        let best = -1;
+        let dist = 64;
+        for (let i = 0; i < z.length; i++) {
+          if (!Number.isFinite(x.values[i]) || !Number.isFinite(y.values[i])) continue;
+          const dx = this.px(x.values[i]) - mx;
+          const dy = this.py(y.values[i]) - my;
+          if (dx * dx + dy * dy < dist) { dist = dx * dx + dy * dy; best = i; }
+        }
+        return [best, best < 0 ? "" : `${names[best]}: ${fmtTick(z[best])}`];
+      }, options.onClick);
+    }
+
+    px(v) { return this.margin.l + ((v - this.xr[0]) / (this.xr[1] - this.xr[0])) * this.plotW; }
+    py(v) { return this.margin.t + (1 - (v - this.yr[0]) / (this.yr[1] - this.yr[0])) * this.plotH; }
+
+    /** The grid of objectives: this.cells[j * nx + i] (j: from the bottom). */
+    grid() {
+      const { x, y, z } = this.options;
+      const nx = this.nx = x.ticktext ? x.ticktext.length : CONTOUR_CELLS;
+      const ny = this.ny = y.ticktext ? y.ticktext.length : CONTOUR_CELLS;
+      const cell = (v, [lo, hi], n) => Math.min(n - 1, Math.max(0, Math.floor(((v - lo) / (hi - lo)) * n)));
+      const sum = new Float64Array(nx * ny);
+      const count = new Uint32Array(nx * ny);
+      let total = 0;
+      let seen = 0;
+      for (let i = 0; i < z.length; i++) {
+        if (!Number.isFinite(x.values[i]) || !Number.isFinite(y.values[i]) || !Number.isFinite(z[i])) continue;
+        const k = cell(y.values[i], this.yr, ny) * nx + cell(x.values[i], this.xr, nx);
+        sum[k] += z[i];
+        count[k] += 1;
+        total += z[i];
+        seen += 1;
+      }
+      const cells = new Float64Array(nx * ny);
+      const empty = [];
+      for (let k = 0; k < cells.length; k++) {
+        if (count[k]) cells[k] = sum[k] / count[k];
+        else { cells[k] = seen ? total / seen : NaN; empty.push(k); }
+      }
+      // Gauss-Seidel relaxation of the empty cells towards the mean of their neighbours.
+      for (let round = 0; seen && empty.length && round < 300; round++) {
+        let change = 0;
+        for (const k of empty) {
+          const i = k % nx;
+          const j = (k - i) / nx;
+          let s = 0;
+          let n = 0;
+          if (i > 0) { s += cells[k - 1]; n++; }
+          if (i < nx - 1) { s += cells[k + 1]; n++; }
+          if (j > 0) { s += cells[k - nx]; n++; }
+          if (j < ny - 1) { s += cells[k + nx]; n++; }
+          const v = s / n;
+          change = Math.max(change, Math.abs(v - cells[k]));
+          cells[k] = v;
+        }
+        if (change <= 1e-9 * (Math.abs(this.zr[1] - this.zr[0]) || 1)) break;
+      }
+      this.cells = cells;
+    }
+
+    /** The colour of an objective value: yellow is better. */
+    colour(v) {
+      const [lo, hi] = this.zr;
+      const t = (v - lo) / (hi - lo);
+      return viridis(this.options.bestHigh ? t : 1 - t);
+    }
+
+    render() {
+      const ctx = this.ctx;
+      const { x, y, z, best } = this.options;
+      const m = this.margin;
+      const cw = this.plotW / this.nx;
+      const ch = this.plotH / this.ny;
+      const steps = [() => {
+        ctx.clearRect(0, 0, this.width, this.height);
+        for (let j = 0; j < this.ny; j++) {
+          for (let i = 0; i < this.nx; i++) {
+            const v = this.cells[j * this.nx + i];
+            if (!Number.isFinite(v)) continue;
+            ctx.fillStyle = this.colour(v);
+            // Overlap by half a pixel: no seams between cells.
+            ctx.fillRect(m.l + i * cw, m.t + (this.ny - 1 - j) * ch, cw + 0.5, ch + 0.5);
+          }
+        }
+      }];
+      // Few trials: white dots ringed; many: small translucent dark ones (the surface shows).
+      const many = z.length > 300;
+      const r = many ? 1.3 : 3;
+      for (let k = 0; k < z.length; k += CHUNK) {
+        steps.push(() => {
+          ctx.fillStyle = many ? "rgba(29,35,43,0.3)" : "rgba(255,255,255,0.9)";
+          ctx.strokeStyle = "#1d232b";
+          ctx.lineWidth = 1;
+          ctx.beginPath();
+          for (let i = k; i < Math.min(z.length, k + CHUNK); i++) {
+            if (!Number.isFinite(x.values[i]) || !Number.isFinite(y.values[i])) continue;
+            const cx = this.px(x.values[i]);
+            const cy = this.py(y.values[i]);
+            ctx.moveTo(cx + r, cy);
+            ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+          }
+          ctx.fill();
+          if (!many) ctx.stroke();
+        });
+      }
+      if (best >= 0 && Number.isFinite(x.values[best]) && Number.isFinite(y.values[best])) {
+        steps.push(() => {
+          ctx.strokeStyle = "#d1495b";
+          ctx.lineWidth = 2.5;
+          ctx.beginPath();
+          ctx.arc(this.px(x.values[best]), this.py(y.values[best]), 7, 0, 2 * Math.PI);
+          ctx.stroke();
+        });
+      }
+      return this.frames(steps);
+    }
+
+    drawOverlay() {
+      const { x, y, zLabel, bestHigh } = this.options;
+      const m = this.margin;
+      const g = svg("g", { class: "axes", fill: "#1d232b" });
+      frame2d(g, {
+        m, plotW: this.plotW, plotH: this.plotH, width: this.width, height: this.height,
+        px: (v) => this.px(v), py: (v) => this.py(v),
+        xTicks: axisTicks(x, ...this.xr), yTicks: axisTicks(y, ...this.yr), xLabel: x.label, yLabel: y.label,
+      });
+      const bar = svg("g");
+      colourBar(bar, { x: this.width - m.r + 30, top: m.t, height: this.plotH, range: this.zr, bestHigh, label: zLabel });
+      this.overlay.replaceChildren(g, bar);
+    }
+  }
+
+  // ---------------------------------------------------------------- intermediate values
+
+  /** Points of curves drawn per animation frame. */
+  const CURVE_CHUNK = 15000;
+
+  /** How each status's curves are drawn, and their legend. */
+  const CURVE_STYLES = {
+    EarlyStopped: { colour: "#e8590c", dash: [5, 3], label: "early-stopped (\u00d7 where it stopped)" },
+    Running: { colour: "#f08c00", dash: [], label: "running" },
+    Succeeded: { colour: "#2f6fd0", dash: [], label: "completed" },
+    other: { colour: "#868e96", dash: [2, 2], label: "failed or killed" },
+  };
+
+  /**
+   * Every trial's curve of one metric: series [{name, status, steps, values}] (values may
+   * hold null), best: the best trial's name (drawn on top, red), xLabel, yLabel,
+   * onClick(name).  Early-stopped curves are dashed and orange with a cross at their last
+   * point; the legend names the styles present.
+   */
+  class Curves extends Chart {
+    constructor(div, options) {
+      super(div);
+      this.options = options;
+      const m = this.margin = { l: 64, r: 16, t: 30, b: 42 };
+      this.plotW = this.width - m.l - m.r;
+      this.plotH = this.height - m.t - m.b;
+      const xs = [];
+      const ys = [];
+      for (const s of options.series) { xs.push(...s.steps); for (const v of s.values) if (v !== null) ys.push(v); }
+      this.xr = extent(xs);
+      const [ylo, yhi] = extent(ys);
+      const pad = (yhi - ylo) * 0.04;
+      this.yr = [ylo - pad, yhi + pad];
+      this.styleOf = (status) => CURVE_STYLES[status] ? status : "other";
+      this.stopped = options.series.filter((s) => s.status === "EarlyStopped" && s.steps.length).map((s) => s.name);
+      this.drawOverlay();
+      this.render();
+      const series = options.series;
+      pointerTips(this, (mx, my) => {
+        let best = -1;
+        let dist = 64;
+        let text = "";
+        for (let k = 0; k < series.length; k++) {
+          const { steps, values } = series[k];
+          for (let i = 0; i < steps.length; i++) {
+            if (values[i] === null) continue;
+            const dx = this.px(steps[i]) - mx;
+            const dy = this.py(values[i]) - my;
+            if (dx * dx + dy * dy < dist) {
+              dist = dx * dx + dy * dy;
+              best = k;
+              text = `${series[k].name} (${series[k].status}) step ${steps[i]}: ${fmtTick(values[i])}`;
+            }
+          }
+        }
+        return [best, text];
+      }, options.onClick ? (k) => options.onClick(series[k].name) : null);
+    }
+
+    px(v) { return this.margin.l + ((v - this.xr[0]) / (this.xr[1] - this.xr[0])) * this.plotW; }
+    py(v) { return this.margin.t + (1 - (v - this.yr[0]) / (this.yr[1] - this.yr[0])) * this.plotH; }
+
+    trace(ctx, s) {
+      let pen = false;
+      for (let i = 0; i < s.steps.length; i++) {
+        const v = s.values[i];
+        if (v === null) { pen = false; continue; }
+        const x = this.px(s.steps[i]);
+        const y = this.py(v);
+        if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+        pen = true;
+      }
+      if (s.steps.length === 1 && s.values[0] !== null) {
+        const x = this.px(s.steps[0]);
+        const y = this.py(s.values[0]);
+        ctx.moveTo(x - 1.5, y);
+        ctx.lineTo(x + 1.5, y);
+      }
+    }
+
+    render() {
+      const ctx = this.ctx;
+      const { series, best } = this.options;
+      const n = series.length;
+      const alpha = Math.min(0.9, Math.max(0.15, 8 / Math.sqrt(Math.max(1, n))));
+      // Completed first, then the others, so that early stops and running trials stay visible.
+      const order = ["other", "Succeeded", "EarlyStopped", "Running"];
+      const groups = Object.fromEntries(order.map((k) => [k, []]));
+      for (const s of series) groups[this.styleOf(s.status)].push(s);
+      const steps = [() => ctx.clearRect(0, 0, this.width, this.height)];
+      for (const key of order) {
+        const style = CURVE_STYLES[key];
+        const list = groups[key];
+        // About CURVE_CHUNK points a frame, whatever the curves' lengths.
+        let k = 0;
+        while (k < list.length) {
+          const start = k;
+          let points = 0;
+          while (k < list.length && (points === 0 || points + list[k].steps.length <= CURVE_CHUNK)) points += list[k++].steps.length;
+          const part = list.slice(start, k);
+          steps.push(() => {
+            ctx.globalAlpha = key === "Running" ? Math.max(alpha, 0.8) : alpha;
+            ctx.strokeStyle = style.colour;
+            ctx.lineWidth = key === "Running" ? 2 : 1.2;
+            ctx.setLineDash(style.dash);
+            ctx.beginPath();
+            for (const s of part) this.trace(ctx, s);
+            ctx.stroke();
+            ctx.setLineDash([]);
+            ctx.globalAlpha = 1;
+          });
+        }
+      }
+      const top = series.find((s) => s.name === best);
+      if (top) {
+        steps.push(() => {
+          ctx.strokeStyle = "#d1495b";
+          ctx.lineWidth = 2.5;
+          ctx.setLineDash([]);
+          ctx.beginPath();
+          this.trace(ctx, top);
+          ctx.stroke();
+        });
+      }
+      return this.frames(steps);
+    }
+
+    /** Where each early-stopped curve ends: [x, y] in pixels. */
+    stopPoints() {
+      const out = [];
+      for (const s of this.options.series) {
+        if (s.status !== "EarlyStopped") continue;
+        for (let i = s.steps.length - 1; i >= 0; i--) {
+          if (s.values[i] !== null) { out.push([this.px(s.steps[i]), this.py(s.values[i])]); break; }
+        }
+      }
+      return out;
+    }
+
+    drawOverlay() {
+      const { xLabel, yLabel, series, best } = this.options;
+      const m = this.margin;
+      const g = svg("g", { class: "axes", fill: "#1d232b" });
+      const integerSteps = series.every((s) => s.steps.every(Number.isInteger));
+      frame2d(g, {
+        m, plotW: this.plotW, plotH: this.plotH, width: this.width, height: this.height,
+        px: (v) => this.px(v), py: (v) => this.py(v),
+        xTicks: niceTicks(this.xr[0], this.xr[1], 6, integerSteps).filter((v) => v >= this.xr[0] && v <= this.xr[1]).map((v) => [v, fmtTick(v)]),
+        yTicks: niceTicks(this.yr[0], this.yr[1], 5).filter((v) => v >= this.yr[0] && v <= this.yr[1]).map((v) => [v, fmtTick(v)]),
+        xLabel, yLabel,
+      });
+      // The crosses of the early stops, as one SVG path (they stay sharp in the SVG download).
+      const points = this.stopPoints();
+      if (points.length) {
+        const d = points.map(([x, y]) => `M${(x - 4).toFixed(1)},${(y - 4).toFixed(1)}l8,8m0,-8l-8,8`).join("");
+        g.append(svg("path", { class: "stop-marks", d, stroke: CURVE_STYLES.EarlyStopped.colour, "stroke-width": 2, fill: "none", "data-count": points.length }));
+      }
+      // Legend: the styles present, and the best trial.
+      let lx = m.l;
+      const entry = (key, colour, dash, label) => {
+        const item = svg("g", { class: "legend", "data-style": key });
+        item.append(svg("line", { x1: lx, x2: lx + 22, y1: 12, y2: 12, stroke: colour, "stroke-width": 2, "stroke-dasharray": dash.length ? dash.join(",") : null }));
+        if (key === "EarlyStopped") item.append(svg("path", { d: `M${lx + 18},8l8,8m0,-8l-8,8`, stroke: colour, "stroke-width": 2 }));
+        item.append(svg("text", { x: lx + 30, y: 16, "font-size": 11 }, label));
+        g.append(item);
+        lx += 40 + label.length * 6.2;
+      };
+      for (const key of ["Succeeded", "EarlyStopped", "Running", "other"]) {
+        if (series.some((s) => this.styleOf(s.status) === key)) entry(key, CURVE_STYLES[key].colour, CURVE_STYLES[key].dash, CURVE_STYLES[key].label);
+      }
+      if (series.some((s) => s.name === best)) entry("best", "#d1495b", [], "best trial");
+      this.overlay.replaceChildren(g);
+    }
+  }
+
   return {
     parcoords: (div, options) => new Parcoords(div, options),
     history: (div, options) => new History(div, options),
     bars: (div, options) => new Bars(div, options),
     timeline: (div, options) => new Timeline(div, options),
+    contour: (div, options) => new Contour(div, options),
+    curves: (div, options) => new Curves(div, options),
     viridis,
   };
 })();
