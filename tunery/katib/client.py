@@ -17,7 +17,6 @@ import string
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 from tunery.client import Client
@@ -163,7 +162,6 @@ class KatibClient:
         """
         from tunery.spec import load_file
 
-        base_dir = None
         if isinstance(experiment, str | os.PathLike):
             parsed = load_file(experiment)
             if len(parsed) != 1:
@@ -172,9 +170,7 @@ class KatibClient:
             # The file's namespace unless it is the default one (a YAML without a namespace
             # reads as "default"): then the client's.
             ns = namespace or (spec.namespace if spec.namespace != "default" else self.namespace)
-            spec = replace(spec, namespace=ns)
-            base_dir = os.path.dirname(os.path.abspath(experiment))
-            doc: Any = spec
+            doc: Any = experiment  # the client reads it again: base directory, ConfigMaps
             exp_name = spec.name
         else:
             doc = dict(m.document(experiment))
@@ -194,9 +190,7 @@ class KatibClient:
             doc.setdefault("apiVersion", constants.API_VERSION)
             doc.setdefault("kind", constants.EXPERIMENT_KIND)
         try:
-            created = self.client.create_experiment(
-                doc, namespace=ns, base_dir=base_dir, runs_dir=self.runs_dir
-            )
+            created = self.client.create_experiment(doc, namespace=ns, runs_dir=self.runs_dir)
         except AlreadyExistsError:
             raise KatibAlreadyExistsError(
                 f"A Katib Experiment with the name {ns}/{exp_name} already exists.",
