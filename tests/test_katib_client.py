@@ -681,7 +681,7 @@ def test_create_experiment_from_a_yaml_file_and_a_dict(in_tmp: Path) -> None:
     )
     Path("exp.yaml").write_text(doc)
     kc = KatibClient(namespace="ml")
-    with pytest.raises(UserInputError, match="metadata.namespace"):
+    with pytest.raises(UserInputError, match=r"metadata\.namespace"):
         kc.create_experiment("exp.yaml", namespace="Not_A_Label")
     kc.create_experiment("exp.yaml")
     kc.wait_for_experiment_condition("from-yaml", timeout=60, polling_interval=1)
