@@ -307,3 +307,94 @@ def test_list_sorts_filters_and_counts_early_stopped_as_completed(tmp_path: Path
     assert len(bad.stderr.strip().splitlines()) == 1
     assert "--status" in bad.stderr and "Restarting" in bad.stderr
     assert "--sort" in tunery("list", "--sort", "best", cwd=tmp_path, check=2).stderr
+
+
+# --------------------------------------------------------------------------- Kubeflow forms
+
+OPTIMIZATION_JOB = f"""
+apiVersion: trainer.kubeflow.org/v1alpha1
+kind: OptimizationJob
+metadata:
+  name: oj
+spec:
+  objectives: [{{metric: loss, direction: Minimize}}]
+  searchAlgorithm: {{grid: {{}}}}
+  parameters:
+    - name: lr
+      searchSpace: {{categorical: {{choices: ["0.1", "0.2"]}}}}
+  numTrials: 2
+  parallelTrials: 2
+  trainJobTemplate:
+    spec:
+      trainer:
+        command:
+          - {sys.executable}
+          - -c
+          - "import os; print('loss=' + os.environ['KUBEFLOW_TRAINER_OPT_LR'])"
+"""
+
+
+def test_optimization_job_validate_run_get_and_export(tmp_path: Path) -> None:
+    (tmp_path / "oj.yaml").write_text(OPTIMIZATION_JOB)
+    out = tunery("validate", "oj.yaml", cwd=tmp_path).stdout
+    assert "experiment oj is valid (grid, 1 parameters, minimize loss)" in out
+    (tmp_path / "odd.yaml").write_text(
+        OPTIMIZATION_JOB.replace("numTrials: 2", "numTrials: 2\n  numTrails: 2")
+    )
+    odd = tunery("validate", "odd.yaml", "--json", cwd=tmp_path)
+    (result,) = json.loads(odd.stdout)
+    assert any("unknown OptimizationJob field 'numTrails'" in w for w in result["warnings"])
+    plain = tunery("validate", "odd.yaml", cwd=tmp_path).stderr
+    assert plain.count("'numTrails'") == 1 and plain.startswith("warning: spec: unknown")
+    tunery("run", "oj.yaml", cwd=tmp_path)
+    doc = yaml.safe_load(tunery("get", "oj", "-o", "yaml", cwd=tmp_path).stdout)
+    assert doc["kind"] == "OptimizationJob"
+    assert [c["type"] for c in doc["status"]["conditions"]] == ["Created", "Complete"]
+    assert doc["status"]["result"]["parameters"] == [{"name": "lr", "value": "0.1"}]
+    assert json.loads(tunery("get", "oj", "-o", "json", cwd=tmp_path).stdout) == doc
+    # export: its own form by default, Katib on request; both validate to the same search.
+    for form, kind in (("optimizationjob", "OptimizationJob"), ("katib", "Experiment")):
+        text = tunery("export", "oj", "--format", form, cwd=tmp_path).stdout
+        assert yaml.safe_load(text)["kind"] == kind
+        (tmp_path / f"{form}.yaml").write_text(text)
+        tunery("validate", f"{form}.yaml", cwd=tmp_path)
+    assert (
+        tunery("export", "oj", cwd=tmp_path).stdout
+        == tunery("export", "oj", "--format", "optimizationjob", cwd=tmp_path).stdout
+    )
+    bad = tunery("export", "oj", "-o", "csv", "--format", "katib", cwd=tmp_path, check=2)
+    assert bad.stderr.count("\n") == 1 and "--format" in bad.stderr
+
+
+def test_katib_experiment_get_yaml_has_katib_status(tmp_path: Path) -> None:
+    doc = native_doc("nat", SCORE_IS_X, max_trials=2)
+    (tmp_path / "nat.yaml").write_text(yaml.safe_dump(doc))
+    tunery("run", "nat.yaml", cwd=tmp_path)
+    got = yaml.safe_load(tunery("get", "nat", "-o", "yaml", cwd=tmp_path).stdout)
+    assert (got["apiVersion"], got["kind"]) == ("kubeflow.org/v1beta1", "Experiment")
+    status = got["status"]
+    assert [c["type"] for c in status["conditions"]] == ["Created", "Running", "Succeeded"]
+    assert status["trials"] == status["trialsSucceeded"] == 2
+    optimal = status["currentOptimalTrial"]
+    assert optimal["bestTrialName"] in status["succeededTrialList"]
+    assert {m["name"] for m in optimal["observation"]["metrics"]} == {"score"}
+    # The Katib form runs too: the command became a Job's container.
+    (tmp_path / "k.yaml").write_text(
+        tunery("export", "nat", "--format", "katib", cwd=tmp_path).stdout.replace(
+            "name: nat", "name: nat-katib", 1
+        )
+    )
+    tunery("run", "k.yaml", cwd=tmp_path)
+    again = yaml.safe_load(tunery("get", "nat-katib", "-o", "yaml", cwd=tmp_path).stdout)
+    assert again["status"]["trialsSucceeded"] == 2
+
+
+def test_a_bad_optimization_job_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        OPTIMIZATION_JOB.replace("parallelTrials: 2", "parallelTrials: 3")
+    )
+    proc = tunery("validate", "bad.yaml", cwd=tmp_path, check=2)
+    assert proc.stderr.count("\n") == 1
+    assert "spec.parallelTrials" in proc.stderr and "Traceback" not in proc.stderr
+    proc = tunery("run", "bad.yaml", cwd=tmp_path, check=2)
+    assert "spec.parallelTrials" in proc.stderr

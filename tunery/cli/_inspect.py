@@ -55,11 +55,22 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     from tunery.stopping import available as stopping_available
     from tunery.suggest.base import AlgorithmNotAvailableError, validate_algorithm
 
-    parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    # Reading logs what it ignores (an OptimizationJob's unknown keys): listed as warnings here.
+    read_warnings = _Collect()
+    spec_log = logging.getLogger("tunery.spec")
+    spec_log.addHandler(read_warnings)
+    spec_log.propagate = False
+    try:
+        parsed = load_file(file, check_algorithm=False, configmaps=configmaps)
+    finally:
+        spec_log.removeHandler(read_warnings)
+        spec_log.propagate = True
     base_dir = os.path.dirname(os.path.abspath(file))
     results = []
     for p in parsed:
-        warnings = spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
+        warnings = (
+            read_warnings.messages + spec_warnings(p.spec) + command_warnings(p.spec, base_dir)
+        )
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
@@ -83,6 +94,17 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages of the warnings logged while a file is read."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 #: ``list --sort`` keys.
@@ -231,16 +253,35 @@ def list_(
 Examples:
   tunery get mnist
   tunery get mnist --json
+  tunery get mnist -o yaml       # Katib Experiment (or OptimizationJob) with its status
   tunery get mnist --db postgresql://user@host/tunery""",
 )
 @click.argument("name")
 @_db_option
 @_json_option
-def get(name: str, db: str | None, as_json: bool) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default=None,
+    help="The experiment as its Kubernetes object, spec and status: a Katib Experiment, or an "
+    "OptimizationJob for one read from an OptimizationJob document.",
+)
+def get(name: str, db: str | None, as_json: bool, fmt: str | None) -> None:
     """Show one experiment's status."""
     store = _open_store(db)
     exp = store.get_experiment(name)
     trials = store.list_trials(name)
+    if fmt is not None:
+        from tunery.spec.status import object_document
+
+        doc = object_document(exp, trials)
+        if fmt == "json":
+            _print_json(doc)
+        else:
+            click.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
+        return
     data = _experiment_json(exp, trials)
     if as_json:
         _print_json(data)
@@ -491,7 +532,9 @@ def best(name: str, db: str | None, as_json: bool, fmt: str | None) -> int:
 Examples:
   tunery export mnist > mnist.yaml          # the spec, to run again
   tunery export mnist -o json
-  tunery export mnist -o csv > trials.csv   # one row per trial""",
+  tunery export mnist -o csv > trials.csv   # one row per trial
+  tunery export mnist --format optimizationjob > job.yaml
+  tunery export mnist --format katib        # a command-line trial becomes a Job""",
 )
 @click.argument("name")
 @_db_option
@@ -502,20 +545,43 @@ Examples:
     type=click.Choice(["yaml", "json", "csv"]),
     default="yaml",
     show_default=True,
-    help="yaml or json: the spec as a Katib document; csv: the trial table.",
+    help="yaml or json: the spec as a document (its own form unless --format); csv: the "
+    "trial table.",
 )
-def export(name: str, db: str | None, fmt: str) -> None:
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["katib", "optimizationjob"]),
+    default=None,
+    help="The document form: katib (kubeflow.org/v1beta1 Experiment; a command becomes a "
+    "Job) or optimizationjob (trainer.kubeflow.org/v1alpha1). Default: the experiment's own.",
+)
+def export(name: str, db: str | None, fmt: str, form: str | None) -> None:
     """Export an experiment's spec (yaml, json) or its trial table (csv)."""
     from tunery.spec import to_document
 
     store = _open_store(db)
     exp = store.get_experiment(name)
-    if fmt == "yaml":
-        click.echo(yaml.safe_dump(to_document(exp.spec), sort_keys=False), nl=False)
+    if fmt in ("yaml", "json"):
+        if form is None and exp.spec.source_format == "optimizationjob":
+            form = "optimizationjob"
+        if form is None:
+            doc = to_document(exp.spec)
+        elif form == "katib":
+            from tunery.spec.status import to_katib_document
+
+            doc = to_katib_document(exp.spec)
+        else:
+            from tunery.spec.optimizationjob import to_optimization_job
+
+            doc = to_optimization_job(exp.spec)
+        if fmt == "json":
+            _print_json(doc)
+        else:
+            click.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
         return
-    if fmt == "json":
-        _print_json(to_document(exp.spec))
-        return
+    if form is not None:
+        _fail("--format applies to -o yaml or -o json, not to the csv trial table")
     from tunery import wire
 
     trials = [wire.trial_json(t) for t in store.list_trials(name)]

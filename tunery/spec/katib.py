@@ -49,6 +49,8 @@ from tunery.spec.template import format_value
 
 KATIB_API_VERSION = "kubeflow.org/v1beta1"
 NATIVE_API_VERSION = "tunery/v1"
+#: Annotation of a native document read from another form (``optimizationjob``).
+FORMAT_ANNOTATION = "tunery.dev/source-format"
 EXPERIMENT_KIND = "Experiment"
 
 _SPEC_FIELDS = (
@@ -288,6 +290,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
     namespace = _str(metadata.get("namespace"), "metadata.namespace") or "default"
     labels = _string_map(metadata.get("labels"), "metadata.labels")
     annotations = _string_map(metadata.get("annotations"), "metadata.annotations")
+    source_format = annotations.pop(FORMAT_ANNOTATION, None)
 
     if "spec" not in doc or doc["spec"] is None:
         raise SpecError("spec", "is required", "an Experiment needs a spec")
@@ -319,7 +322,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         )
         if spec.get("resumePolicy") not in (None, "")
         else UNSET,
-        source_format="katib" if api_version == KATIB_API_VERSION else "native",
+        source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
         annotations=annotations,
     )
@@ -715,8 +718,11 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": spec.name, "namespace": spec.namespace}
     if spec.labels:
         metadata["labels"] = dict(spec.labels)
-    if spec.annotations:
-        metadata["annotations"] = dict(spec.annotations)
+    annotations = dict(spec.annotations)
+    if spec.source_format not in ("katib", "native"):
+        annotations[FORMAT_ANNOTATION] = spec.source_format
+    if annotations:
+        metadata["annotations"] = annotations
     body: dict[str, Any] = {"objective": _write_objective(spec.objective)}
     algorithm: dict[str, Any] = {"algorithmName": spec.algorithm.algorithm_name}
     if spec.algorithm.algorithm_settings:
@@ -858,6 +864,10 @@ def parse_document(doc: Mapping[str, Any], *, check_algorithm: bool = True) -> E
     from tunery.spec.validate import validate_spec
 
     check_structure(doc, "the experiment document")
+    if isinstance(doc, Mapping) and doc.get("kind") == "OptimizationJob":
+        from tunery.spec.optimizationjob import parse_optimization_job
+
+        return parse_optimization_job(doc, check_algorithm=check_algorithm)
     spec = apply_defaults(read_document(doc))
     validate_spec(spec, check_algorithm=check_algorithm)
     return spec
@@ -870,7 +880,7 @@ def parse_experiment(doc: Mapping[str, Any], *, check_algorithm: bool = True) ->
 
 
 def _is_experiment(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and doc.get("kind") == EXPERIMENT_KIND
+    return isinstance(doc, Mapping) and doc.get("kind") in (EXPERIMENT_KIND, "OptimizationJob")
 
 
 def _wants_config_map(doc: Any) -> bool:
@@ -913,7 +923,7 @@ def parse_text(
             "",
             f"{source} holds no Experiment",
             f"write a document with apiVersion: {KATIB_API_VERSION} (or {NATIVE_API_VERSION}) "
-            "and kind: Experiment",
+            "and kind: Experiment, or a trainer.kubeflow.org/v1alpha1 OptimizationJob",
         )
     parsed: list[ParsedExperiment] = []
     names: set[str] = set()

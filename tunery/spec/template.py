@@ -503,9 +503,14 @@ def render_trial(
     values = trial_parameter_values(spec, trial_name, parameters, labels)
     replace = placeholder_replacer(values)
     if is_native_template(template):
+        env = {k: replace(v) for k, v in template.env.items()}
+        if spec.source_format == "optimizationjob":  # the TrainJob's annotations (KEP-3562)
+            from tunery.spec.optimizationjob import trial_annotations_env
+
+            env.update(trial_annotations_env(spec, parameters))
         return RenderedTrial(
             argv=tuple(replace(a) for a in template.command),
-            env={k: replace(v) for k, v in template.env.items()},
+            env=env,
             working_dir=replace(template.working_dir) if template.working_dir else None,
             timeout=template.timeout,
             resources=dict(template.resources),
