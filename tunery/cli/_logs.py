@@ -11,84 +11,34 @@ from typing import Any
 import click
 
 from tunery.cli._common import _db_option, _fail, _named_in_namespace, _open_store, _resolve, main
+from tunery.logs import OUTPUT_LOG, POLL_S, LineReader, log_path, tail_offset
 
-#: The name of a trial's output log in its directory (what the executors write).
-OUTPUT_LOG = "output.log"
-#: How often ``-f`` looks at the files and the store, in seconds.
-POLL_S = 0.2
+__all__ = ["OUTPUT_LOG", "POLL_S", "RUNNING_TAIL", "log_path", "tail_offset"]
+
 #: Lines of each running trial shown without TRIAL, unless --tail says otherwise.
 RUNNING_TAIL = 10
-
-
-def log_path(experiment: Any, trial: Any) -> str | None:
-    """Where ``trial``'s output log is: its executor's trial directory (the handle), else
-    ``<runs_dir>/<experiment>/<trial>/output.log``; None when the experiment has no runs
-    directory (an ask/tell experiment)."""
-    handle = trial.handle or {}
-    if handle.get("trial_dir"):
-        return os.path.join(str(handle["trial_dir"]), OUTPUT_LOG)
-    if experiment.runs_dir:
-        return os.path.join(experiment.runs_dir, experiment.key, trial.name, OUTPUT_LOG)
-    return None
-
-
-def tail_offset(path: str, lines: int | None) -> int:
-    """The byte offset of the last ``lines`` lines of ``path`` (None: the whole file)."""
-    if lines is None:
-        return 0
-    try:
-        with open(path, "rb") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            if lines <= 0:
-                return end
-            pos, found, block = end, 0, 65536
-            while pos > 0:
-                start = max(0, pos - block)
-                fh.seek(start)
-                data = fh.read(pos - start)
-                # Each newline but the file's last byte starts a line: the k-th from the
-                # end starts the last k lines.
-                cut = len(data) - 1 if pos == end else len(data)
-                while cut > 0:
-                    cut = data.rfind(b"\n", 0, cut)
-                    if cut < 0:
-                        break
-                    found += 1
-                    if found == lines:
-                        return start + cut + 1
-                pos = start
-            return 0
-    except OSError:
-        return 0
 
 
 class _Follower:
     """One trial's log read from ``offset`` on, printed line by line with ``prefix``."""
 
     def __init__(self, name: str, path: str | None, offset: int, prefix: str) -> None:
-        self.name, self.path, self.offset, self.prefix = name, path, offset, prefix
-        self.partial = b""
+        self.name, self.prefix = name, prefix
+        self._reader = LineReader(path, offset)
+
+    @property
+    def path(self) -> str | None:
+        return self._reader.path
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        self._reader.path = value
 
     def read(self, final: bool = False) -> None:
         """Print the complete lines written since the last read (``final``: the last line
         even without its newline)."""
-        data = b""
-        if self.path is not None:
-            try:
-                with open(self.path, "rb") as fh:
-                    fh.seek(self.offset)
-                    data = fh.read()
-            except OSError:
-                data = b""
-        self.offset += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        if final and self.partial:
-            lines.append(self.partial)
-            self.partial = b""
-        for line in lines:
-            text = line.decode("utf-8", errors="replace").rstrip("\r")
+        lines = self._reader.lines(final)
+        for text in lines:
             click.echo(f"{self.prefix}{text}")
         if lines:
             sys.stdout.flush()

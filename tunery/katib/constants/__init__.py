@@ -1,0 +1,1 @@
+"""``tunery.katib.constants.constants``: Katib's constants (``from ... import constants``)."""
