@@ -655,6 +655,19 @@ def test_create_from_yaml(client: TestClient, store: Store, filled: tuple[Store,
     assert client.post("/api/experiments", content=json.dumps(doc), headers=AUTH).status_code == 201
 
 
+def test_create_takes_an_optimization_job(client: TestClient, store: Store) -> None:
+    text = (Path(__file__).parents[1] / "examples/quickstart/optimizationjob.yaml").read_text()
+    schema = client.get("/openapi.json").json()["paths"]["/api/experiments"]["post"]
+    kinds = schema["requestBody"]["content"]["application/yaml"]["schema"]["oneOf"]
+    assert {k["properties"]["kind"]["const"] for k in kinds} == {"Experiment", "OptimizationJob"}
+    response = client.post(
+        "/api/experiments", content=text, headers={**AUTH, "Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 201, response.text
+    exp = store.get_experiment("quickstart-optimizationjob")
+    assert exp.spec.max_trial_count == 8 and exp.spec.parallel_trial_count == 2
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [

@@ -303,22 +303,37 @@ class DeletedOut(BaseModel):
 
 #: The outline of the body ``POST /api/experiments`` takes (as YAML or JSON); the rest of what
 #: it must hold is ``tunery validate``'s (docs/spec-reference.md), more than a JSON Schema says.
-EXPERIMENT_DOCUMENT: dict[str, Any] = {
+_METADATA: dict[str, Any] = {
     "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "required": ["name"],
     "properties": {
-        "apiVersion": {"enum": ["kubeflow.org/v1beta1", "tunery/v1"]},
-        "kind": {"const": "Experiment"},
-        "metadata": {
+        "name": {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"},
+        "namespace": {"type": "string"},
+    },
+}
+EXPERIMENT_DOCUMENT: dict[str, Any] = {
+    "oneOf": [
+        {
             "type": "object",
-            "required": ["name"],
+            "required": ["apiVersion", "kind", "metadata", "spec"],
             "properties": {
-                "name": {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"},
-                "namespace": {"type": "string"},
+                "apiVersion": {"enum": ["kubeflow.org/v1beta1", "tunery/v1"]},
+                "kind": {"const": "Experiment"},
+                "metadata": _METADATA,
+                "spec": {"type": "object"},
             },
         },
-        "spec": {"type": "object"},
-    },
+        {
+            "type": "object",
+            "required": ["apiVersion", "kind", "metadata", "spec"],
+            "properties": {
+                "apiVersion": {"const": "trainer.kubeflow.org/v1alpha1"},
+                "kind": {"const": "OptimizationJob"},
+                "metadata": _METADATA,
+                "spec": {"type": "object"},
+            },
+        },
+    ]
 }
 
 #: The answers of an operation on a named experiment or trial, besides COMMON_ERRORS.

@@ -141,8 +141,9 @@ def importance(
         "requestBody": {
             "required": True,
             "description": "One Experiment document (Katib kubeflow.org/v1beta1 or "
-            "tunery/v1), YAML or JSON, whatever the Content-Type says; validated as "
-            "`tunery validate` does (422 names the field at fault).",
+            "tunery/v1) or Kubeflow Trainer OptimizationJob (trainer.kubeflow.org/v1alpha1), "
+            "YAML or JSON, whatever the Content-Type says; validated as `tunery validate` "
+            "does (422 names the field at fault).",
             "content": {
                 "application/yaml": {"schema": EXPERIMENT_DOCUMENT},
                 "application/json": {"schema": EXPERIMENT_DOCUMENT},
