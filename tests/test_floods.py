@@ -228,7 +228,8 @@ def check_flood(store: Store, controller: Controller, name: str, n: int, limit: 
     assert [o.step for o in stored] == expected_steps(limit, n)
     assert [o.value for o in stored] == [values[o.step] for o in stored]
     # The early stopper's copy of the curve is the stored one.
-    assert controller._curves[trial.name] == stored
+    assert controller._curves is not None
+    assert controller._curves.by_metric["loss"][trial.name] == stored
     assert trial.labels.get(THINNED_LABEL) == ("loss" if n > limit else None)
     return trial
 

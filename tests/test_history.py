@@ -91,6 +91,30 @@ def test_curves_are_handed_over_as_they_are() -> None:
     assert History.from_spec(make_spec(PARAMS), []).curves == {}
 
 
+def test_the_curves_of_each_metric() -> None:
+    spec = make_spec(PARAMS)
+    first = spec.objective.objective_metric_name
+    loss = {"t-2": [Observation("t-2", first, 0.5, 1)]}
+    size = {"t-2": [Observation("t-2", "size", 3.0, 1)]}
+    h = History.from_spec(spec, mixed(), metric_curves={first: loss, "size": size})
+    assert h.curves is loss and h.curves_of(first) is loss and h.curves_of("size") is size
+    assert h.curves_of("other") == {}
+    # The first objective's curves alone: curves_of knows them too.
+    only = History.from_spec(spec, mixed(), loss)
+    assert only.curves_of(first) is loss and only.curves_of("size") == {}
+    # Both given: ``curves`` is the first objective's.
+    both = History.from_spec(spec, [], size, metric_curves={"size": size})
+    assert both.curves is size and both.curves_of(first) is size
+    assert both.curves_of("size") is size
+    builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+    built = builder.build(mixed(), metric_curves={first: loss, "size": size})
+    assert built.curves is loss and built.curves_of("size") is size
+    for t in mixed():
+        builder.put(t)
+    current = builder.current(metric_curves={"size": size})
+    assert current.curves == {} and current.curves_of("size") is size
+
+
 def test_a_builder_reuses_unchanged_entries_and_rebuilds_changed_ones() -> None:
     spec = make_spec(PARAMS)
     builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)

@@ -134,6 +134,22 @@ def test_the_contract_scenario_makes_every_builtin_stop_someone(name: str) -> No
     assert sum(len(d) for d in decisions) > 0
 
 
+@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("check", contract.CHECKS, ids=lambda c: c.__name__)
+def test_contract_with_two_objectives_and_a_constraint(name: str, check: Any) -> None:
+    check(name, contract.multi_objective_spec_factory)
+
+
+@pytest.mark.parametrize("name", available())
+def test_the_multi_objective_scenario_makes_every_builtin_stop_someone(name: str) -> None:
+    spec = contract.multi_objective_spec_factory(name)
+    assert spec.objective.is_multi and spec.objective.constraints
+    stopper = create_stopper(spec)
+    assert stopper is not None
+    decisions = contract.simulate(stopper, spec)
+    assert sum(len(d) for d in decisions) > 0
+
+
 _CALLS = itertools.count()
 
 

@@ -9,6 +9,7 @@ import random
 import re
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentReason,
     ExperimentSpec,
+    MetricStrategyType,
     Objective,
+    ObjectiveTerm,
     ObjectiveType,
     Observation,
     Trial,
@@ -35,7 +38,13 @@ from tunery.model import (
 )
 from tunery.stopping import create_stopper
 from tunery.stopping import median as median_module
-from tunery.stopping.median import MedianStop, MedianStopSettings, parse_settings
+from tunery.stopping.median import (
+    DEFAULT_START_STEP,
+    MedianStop,
+    MedianStopSettings,
+    parse_settings,
+)
+from tunery.stopping.median_pareto import ParetoMedianStop
 from tunery.storage import Store
 from tunery.testing.suggest import double_param
 
@@ -659,3 +668,217 @@ def test_kill_9_controller_then_resume_with_early_stopping(tmp_path: Path) -> No
         assert stopped >= 1
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- several objectives
+
+LAT = "lat"
+
+
+def mo_spec(
+    settings: Mapping[str, str] | None = None, *, latency: ObjectiveType = ObjectiveType.MINIMIZE
+) -> ExperimentSpec:
+    """``spec_of`` with two objectives: accuracy up, latency down (or up, if so asked)."""
+    spec = spec_of(settings)
+    terms = (
+        ObjectiveTerm(METRIC, ObjectiveType.MAXIMIZE, None, MetricStrategyType.MAX),
+        ObjectiveTerm(LAT, latency, None, MetricStrategyType.MIN),
+    )
+    return replace(spec, objective=replace(spec.objective, terms=terms))
+
+
+class MoHistory:
+    """Hand-built trials with curves of both metrics."""
+
+    def __init__(self, spec: ExperimentSpec) -> None:
+        self.spec = spec
+        self.trials: dict[str, Trial] = {}
+        self.curves: dict[str, dict[str, list[Observation]]] = {METRIC: {}, LAT: {}}
+
+    def add(self, name: str, status: TrialCondition, acc: Curve = (), lat: Curve = ()) -> None:
+        self.trials[name] = Trial(name, "median", len(self.trials), {"x": 0.5}, status=status)
+        self.extend(name, acc, lat)
+
+    def done(self, name: str, acc: Curve = (), lat: Curve = ()) -> None:
+        self.add(name, TrialCondition.SUCCEEDED, acc, lat)
+
+    def running(self, name: str, acc: Curve = (), lat: Curve = ()) -> None:
+        self.add(name, TrialCondition.RUNNING, acc, lat)
+
+    def extend(self, name: str, acc: Curve = (), lat: Curve = ()) -> None:
+        for metric, points in ((METRIC, acc), (LAT, lat)):
+            curve = self.curves[metric].setdefault(name, [])
+            curve.extend(Observation(name, metric, v, s) for s, v in points)
+
+    def finish(self, name: str, status: TrialCondition = TrialCondition.SUCCEEDED) -> None:
+        trial = self.trials[name]
+        self.trials[name] = replace(trial, status=status)
+
+    def decide(self, stopper: Any) -> dict[str, str]:
+        history = TrialHistory.from_spec(self.spec, self.trials.values(), metric_curves=self.curves)
+        decisions: dict[str, str] = stopper.decide(history)
+        return decisions
+
+
+def test_one_objective_keeps_katibs_rule_and_several_get_the_pareto_one() -> None:
+    assert type(create_stopper(spec_of())) is MedianStop
+    stopper = create_stopper(mo_spec({"min_trials_required": "2"}))
+    assert isinstance(stopper, ParetoMedianStop)
+    assert [(p.metric, p.maximize) for p in stopper.parts] == [(METRIC, True), (LAT, False)]
+    assert stopper.settings == MedianStopSettings(2, DEFAULT_START_STEP)
+
+
+def completed_three(h: MoHistory) -> None:
+    """Medians at every step: accuracy 0.74, latency 20."""
+    h.done("a", flat(0.7), flat(30.0))
+    h.done("b", flat(0.74), flat(20.0))
+    h.done("c", flat(0.9), flat(10.0))
+
+
+def test_stopped_only_when_worse_than_the_median_on_every_objective() -> None:
+    h = MoHistory(mo_spec())
+    completed_three(h)
+    h.running("bad", [(1, 0.1), (2, 0.61), (3, 0.5), (4, 0.3), (5, 0.2)], flat(25.0, 5))
+    h.running("fast", flat(0.5, 5), flat(5.0, 5))  # worse accuracy, better latency
+    h.running("accurate", flat(0.8, 5), flat(40.0, 5))  # better accuracy, worse latency
+    assert h.decide(create_stopper(h.spec)) == {
+        "bad": "at step 5 the best so far of every objective compared is worse than the median "
+        "of the completed trials' running averages: acc 0.61 < 0.74 (3 trials), "
+        "lat 25 > 20 (3 trials)"
+    }
+
+
+def test_the_direction_of_each_objective_is_its_own() -> None:
+    h = MoHistory(mo_spec(latency=ObjectiveType.MAXIMIZE))  # "lat" as a throughput
+    completed_three(h)
+    h.running("slow", flat(0.5, 5), flat(5.0, 5))
+    got = h.decide(create_stopper(h.spec))
+    assert list(got) == ["slow"] and "lat 5 < 20 (3 trials)" in got["slow"]
+
+
+def test_a_tie_on_one_objective_keeps_the_trial() -> None:
+    h = MoHistory(mo_spec())
+    completed_three(h)
+    h.running("even", flat(0.74, 5), flat(99.0, 5))
+    assert h.decide(create_stopper(h.spec)) == {}
+
+
+def test_a_trial_reporting_only_some_objectives_is_compared_on_those() -> None:
+    h = MoHistory(mo_spec())
+    completed_three(h)
+    h.running("acc-only", flat(0.6, 5))
+    h.running("lat-only", (), flat(50.0, 5))
+    h.running("acc-good", flat(0.8, 5))
+    got = h.decide(create_stopper(h.spec))
+    assert set(got) == {"acc-only", "lat-only"}
+    assert got["acc-only"].endswith("running averages: acc 0.6 < 0.74 (3 trials)")
+    assert got["lat-only"].endswith("running averages: lat 50 > 20 (3 trials)")
+
+
+def test_an_objective_the_completed_trials_report_at_the_end_only_is_not_compared() -> None:
+    h = MoHistory(mo_spec())
+    for name, acc, lat in (("a", 0.7, 30.0), ("b", 0.74, 20.0), ("c", 0.9, 10.0)):
+        h.done(name, flat(acc), [(10, lat)])
+    h.running("fast", flat(0.6, 5), [(5, 1.0)])  # great latency, but nothing to compare it with
+    h.running("accurate", flat(0.8, 5), [(5, 500.0)])
+    got = h.decide(create_stopper(h.spec))
+    assert list(got) == ["fast"] and got["fast"].endswith("acc 0.6 < 0.74 (3 trials)")
+
+
+def test_too_few_completed_values_of_one_objective_leave_it_out() -> None:
+    h = MoHistory(mo_spec({"min_trials_required": "3"}))
+    h.done("a", flat(0.7), flat(30.0))
+    h.done("b", flat(0.74))
+    h.done("c", flat(0.9))
+    h.running("r", flat(0.6, 5), flat(1.0, 5))  # latency: 1 completed value, not compared
+    got = h.decide(create_stopper(h.spec))
+    assert list(got) == ["r"] and got["r"].endswith("acc 0.6 < 0.74 (3 trials)")
+
+
+def test_the_latest_step_is_the_largest_of_any_objective_and_start_step_holds() -> None:
+    h = MoHistory(mo_spec())
+    completed_three(h)
+    h.running("r", flat(0.1, 3), flat(90.0, 3))
+    stopper = create_stopper(h.spec)
+    assert h.decide(stopper) == {}  # step 3 < start_step 4
+    h.extend("r", (), [(4, 95.0)])
+    got = h.decide(stopper)
+    assert list(got) == ["r"] and got["r"].startswith("at step 4 ")
+
+
+def _mo_reference(
+    h: MoHistory, settings: MedianStopSettings
+) -> dict[str, list[tuple[str, float, float, int]]]:
+    """The rule written naively, from the curves."""
+    out: dict[str, list[tuple[str, float, float, int]]] = {}
+    done = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
+
+    def finite(curve: Sequence[Observation]) -> list[float]:
+        return [o.value for o in curve if o.value is not None and math.isfinite(o.value)]
+
+    for trial in h.trials.values():
+        if trial.status is not TrialCondition.RUNNING:
+            continue
+        reported = [o.step for m in (METRIC, LAT) for o in h.curves[m].get(trial.name, [])]
+        if not reported or max(reported) < settings.start_step:
+            continue
+        step = max(reported)
+        compared = []
+        for metric, maximize in ((METRIC, True), (LAT, False)):
+            values = finite(h.curves[metric].get(trial.name, []))
+            if not values:
+                continue
+            best = max(values) if maximize else min(values)
+            averages = []
+            for other in h.trials.values():
+                oc = h.curves[metric].get(other.name, [])
+                if other.status not in done or not oc or max(o.step for o in oc) < step:
+                    continue
+                upto = finite([o for o in oc if o.step <= step])
+                if upto:
+                    averages.append(sum(upto) / len(upto))
+            if len(averages) < settings.min_trials_required:
+                continue
+            med = statistics.median(averages)
+            compared.append(
+                (metric, best, med, len(averages), best < med if maximize else best > med)
+            )
+        if compared and all(c[4] for c in compared):
+            out[trial.name] = [c[:4] for c in compared]
+    return out
+
+
+def test_mo_caches_agree_with_a_naive_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(median_module, "MAX_CACHED_STEPS", 3)  # exercise eviction too
+    rng = random.Random(11)
+    h = MoHistory(mo_spec({"min_trials_required": "2", "start_step": "2"}))
+    stopper = create_stopper(h.spec)
+    steps: dict[str, int] = {}
+    stops = 0
+    for tick in range(120):
+        if rng.random() < 0.3:
+            name = f"t{tick}"
+            h.running(name)
+            steps[name] = 0
+        for name in [n for n, t in h.trials.items() if t.status is TrialCondition.RUNNING]:
+            if rng.random() < 0.1:
+                h.finish(name)
+                continue
+            for _ in range(rng.randint(0, 2)):
+                steps[name] += 1
+                acc = rng.choice([rng.random(), rng.random(), math.nan, None])
+                lat = [(steps[name], rng.random())] if rng.random() < 0.7 else []
+                h.extend(name, [(steps[name], acc)], lat)
+        want = _mo_reference(h, stopper.settings)
+        got = h.decide(stopper)
+        assert set(got) == set(want), tick
+        for name, compared in want.items():
+            shown = ", ".join(
+                f"{m} {best:.6g} {'<' if m == METRIC else '>'} {med:.6g} ({n} trials)"
+                for m, best, med, n in compared
+            )
+            assert got[name].endswith(f"running averages: {shown}"), (got[name], shown)
+        for name in got:
+            h.finish(name, TrialCondition.EARLY_STOPPED)
+            stops += 1
+    assert stops > 0

@@ -33,6 +33,7 @@ from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
 from tunery.crashpoints import crashpoint
+from tunery.curves import CurveBook, stopping_metrics
 from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
@@ -52,7 +53,6 @@ from tunery.model import (
     ExperimentCondition,
     ExperimentReason,
     IntentKind,
-    Observation,
     Trial,
     TrialCondition,
     TrialReason,
@@ -142,9 +142,9 @@ class Controller:
         self._nothing_to_suggest = False
         self._intents_checked_at = -float("inf")
         self._stopper: EarlyStopper | None = None
-        #: Objective-metric observations per trial (kept only when early stopping is on),
-        #: thinned as the stored ones are.
-        self._curves: dict[str, list[Observation]] = {}
+        #: Objective and constraint metrics' observations per trial (kept only when early
+        #: stopping is on), thinned as the stored ones are.
+        self._curves: CurveBook | None = None
 
     @property
     def owner(self) -> str:
@@ -174,11 +174,11 @@ class Controller:
         if state is not None:
             self._suggester.load_state(state)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
-        self._curves = {}
+        self._curves = None
         if self._stopper is not None:
-            metric = spec.objective.objective_metric_name
-            for obs in self.store.get_observations(self.name, metric=metric):
-                self._curves.setdefault(obs.trial_name, []).append(obs)
+            self._curves = CurveBook(stopping_metrics(spec.objective))
+            for metric in self._curves.metrics:
+                self._curves.extend(self.store.get_observations(self.name, metric=metric))
         for trial in self.ledger.load(spec.objective):
             if trial.status.is_active and trial.handle:
                 # Re-attached trials hold their resources (GPUs) before anything new starts.
@@ -512,15 +512,9 @@ class Controller:
         return trial
 
     def _add_curve(self, trial_name: str, batch: Batch) -> None:
-        """Keep the early stopper's copy of a trial's curve as the stored one."""
-        if self._stopper is None:
-            return
-        metric = self.experiment.spec.objective.objective_metric_name
-        curve = self._curves.setdefault(trial_name, [])
-        if metric in batch.thin:
-            keep, every = batch.thin[metric]
-            curve[keep:] = curve[keep::every]
-        curve.extend(o for o in batch.observations if o.metric_name == metric)
+        """Keep the early stopper's copy of a trial's curves as the stored ones."""
+        if self._curves is not None:
+            self._curves.add(trial_name, batch.observations, batch.thin)
 
     def _read_metrics(self, trial: Trial, final: bool) -> Batch | None:
         """One bounded read of the trial's new metric lines; None if there is nothing new.
@@ -622,8 +616,10 @@ class Controller:
 
     def _early_stop(self) -> None:
         """Ask the early stopper which running trials to stop, and stop them."""
-        assert self._stopper is not None and self._history is not None
-        decisions = self._stopper.decide(self._history.build(self.ledger.results(), self._curves))
+        assert self._stopper and self._history is not None and self._curves is not None
+        curves = self._curves.by_metric
+        history = self._history.build(self.ledger.results(), metric_curves=curves)
+        decisions = self._stopper.decide(history)
         for name, why in decisions.items():
             trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:

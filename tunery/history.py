@@ -32,7 +32,10 @@ Invariants (what an algorithm may assume)
   suggester must not suggest again.
 - ``curves`` maps a trial name to its objective metric's observations in the order reported
   (each with its step), for early stoppers; a trial without any maps to nothing.  A curve may be
-  thinned in place between two histories (see :mod:`tunery.thinning`).
+  thinned in place between two histories (see :mod:`tunery.thinning`).  With several objectives
+  (or constraints) ``curves_of(metric)`` gives each objective's and constraint's metric's curves
+  in the same shape (``metric_curves`` holds them all, by metric); ``curves`` is always
+  ``curves_of`` the first objective's metric.
 - A History is never changed after it is built, and an algorithm must not change what it holds
   (the trials, the curves, the sets).  The partitions are computed on first use.
 
@@ -48,6 +51,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import NamedTuple
 
 from tunery.model import (
@@ -101,6 +105,24 @@ def _sign(objective: Objective) -> float:
 _new_entry = tuple.__new__
 _NO_CONSTRAINTS: tuple[float, ...] = ()
 
+_NO_CURVES: Mapping[str, Sequence[Observation]] = MappingProxyType({})
+
+
+def _curves(
+    metric: str,
+    curves: Mapping[str, Sequence[Observation]] | None,
+    metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] | None,
+) -> tuple[Mapping[str, Sequence[Observation]], Mapping[str, Mapping[str, Sequence[Observation]]]]:
+    """``(curves, metric_curves)`` of a History whose first objective's metric is ``metric``."""
+    if metric_curves is None:
+        first = {} if curves is None else curves
+        return first, {metric: first}
+    if curves is None:
+        return metric_curves.get(metric, {}), metric_curves
+    if metric_curves.get(metric) is curves:
+        return curves, metric_curves
+    return curves, {**metric_curves, metric: curves}
+
 
 def _entry(trial: Trial, space: SearchSpace, sign: float, objective: Objective) -> Entry:
     if objective.is_multi:
@@ -132,6 +154,9 @@ class History:
     n_objectives: int = 1
     #: How many constraint bounds (the length of every entry's ``constraints`` but None).
     n_constraints: int = 0
+    #: metric -> trial name -> that metric's observations (every objective's and constraint's
+    #: metric the builder was given; :meth:`curves_of` reads it).
+    metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -140,21 +165,27 @@ class History:
         space: SearchSpace,
         objective: Objective,
         curves: Mapping[str, Sequence[Observation]] | None = None,
+        *,
+        metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] | None = None,
     ) -> History:
         """The history of ``trials`` (in their order) over ``space``.
 
-        Keys come from the space's key cache; keep a :class:`HistoryBuilder` to reuse the
-        entries of unchanged trials across calls as well.
+        ``curves`` are the first objective's metric's, ``metric_curves`` every metric's (by
+        metric); either may be given, ``curves`` wins for the first objective's metric.  Keys
+        come from the space's key cache; keep a :class:`HistoryBuilder` to reuse the entries
+        of unchanged trials across calls as well.
         """
         sign = _sign(objective)
         entries = tuple(_entry(trial, space, sign, objective) for trial in trials)
+        first, by_metric = _curves(objective.objective_metric_name, curves, metric_curves)
         return cls(
             space,
             entries,
             sign,
-            {} if curves is None else curves,
+            first,
             len(objective.terms),
             _bounds(objective),
+            by_metric,
         )
 
     @classmethod
@@ -163,13 +194,29 @@ class History:
         spec: ExperimentSpec,
         trials: Iterable[Trial],
         curves: Mapping[str, Sequence[Observation]] | None = None,
+        *,
+        metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] | None = None,
     ) -> History:
         """:meth:`build` over a space made from ``spec`` (for one-off callers and tests)."""
-        return cls.build(trials, SearchSpace.from_spec(spec), spec.objective, curves)
+        return cls.build(
+            trials,
+            SearchSpace.from_spec(spec),
+            spec.objective,
+            curves,
+            metric_curves=metric_curves,
+        )
 
     def __len__(self) -> int:
         """How many trials there are (any status, in the space or not)."""
         return len(self.entries)
+
+    def curves_of(self, metric: str) -> Mapping[str, Sequence[Observation]]:
+        """Trial name -> ``metric``'s observations in the order reported (as :attr:`curves`).
+
+        Empty for a metric whose curves were not gathered (the controller gathers those of
+        every objective and constraint when early stopping is on).
+        """
+        return self.metric_curves.get(metric, _NO_CURVES)
 
     @cached_property
     def trials(self) -> tuple[Trial, ...]:
@@ -228,6 +275,8 @@ class HistoryBuilder:
         self.space = space
         self.objective = objective
         self.sign = _sign(objective)
+        #: The first objective's metric: ``History.curves`` are its curves.
+        self.metric = objective.objective_metric_name
         self._entries: dict[str, Entry] = {}
         #: What :meth:`put` keeps: the entries in order, each one's position, the tried keys.
         self._kept: list[Entry] = []
@@ -238,8 +287,13 @@ class HistoryBuilder:
         self,
         trials: Iterable[Trial],
         curves: Mapping[str, Sequence[Observation]] | None = None,
+        *,
+        metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] | None = None,
     ) -> History:
-        """The history of ``trials`` (in their order), with ``curves`` for early stoppers."""
+        """The history of ``trials`` (in their order), with ``curves`` for early stoppers.
+
+        ``metric_curves``: every gathered metric's curves, by metric (see :meth:`History.build`).
+        """
         cache = self._entries
         space, sign, objective = self.space, self.sign, self.objective
         entries: list[Entry] = []
@@ -253,13 +307,15 @@ class HistoryBuilder:
             names = {e.trial.name for e in entries}
             for name in [n for n in cache if n not in names]:
                 del cache[name]
+        first, by_metric = _curves(self.metric, curves, metric_curves)
         return History(
             space,
             tuple(entries),
             sign,
-            {} if curves is None else curves,
+            first,
             len(objective.terms),
             _bounds(objective),
+            by_metric,
         )
 
     def put(self, trial: Trial) -> None:
@@ -278,19 +334,26 @@ class HistoryBuilder:
         else:
             self._kept[at] = entry
 
-    def current(self, curves: Mapping[str, Sequence[Observation]] | None = None) -> History:
+    def current(
+        self,
+        curves: Mapping[str, Sequence[Observation]] | None = None,
+        *,
+        metric_curves: Mapping[str, Mapping[str, Sequence[Observation]]] | None = None,
+    ) -> History:
         """The history of the trials given to :meth:`put`, in the order they came.
 
         The same History :meth:`build` makes of them, with ``tried_keys`` already known (a
         copy of a set: no per-trial work in Python).
         """
+        first, by_metric = _curves(self.metric, curves, metric_curves)
         history = History(
             self.space,
             tuple(self._kept),
             self.sign,
-            {} if curves is None else curves,
+            first,
             len(self.objective.terms),
             _bounds(self.objective),
+            by_metric,
         )
         history.__dict__["tried_keys"] = frozenset(self._tried)
         return history

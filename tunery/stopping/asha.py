@@ -39,6 +39,9 @@ a way that stops a trial for a rung it has not reached).
 A trial that reports its objective more than 10,000 times has its curve thinned by the
 controller (:mod:`tunery.thinning`): past that, the value entering a rung is the first one
 *kept* at or past the rung's step, at most the stride (256 at a million reports) later.
+
+With several objectives, or with constraints, the rungs rank trials by feasibility,
+non-dominated rank and crowding distance instead: :mod:`tunery.stopping.asha_pareto`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tunery.errors import SpecError
 from tunery.history import History
@@ -54,7 +58,10 @@ from tunery.model import ExperimentSpec, ObjectiveType, Observation
 from tunery.settings import INTEGER
 from tunery.stopping.base import register
 
-__all__ = ["Asha", "AshaSettings", "parse_settings", "validate"]
+if TYPE_CHECKING:
+    from tunery.stopping.asha_pareto import ParetoAsha
+
+__all__ = ["Asha", "AshaSettings", "create", "parse_settings", "validate"]
 
 _PATH = "spec.earlyStopping.algorithmSettings"
 _SETTINGS = {
@@ -206,4 +213,14 @@ class Asha:
         )
 
 
-register("asha", Asha, validate)
+def create(spec: ExperimentSpec) -> Asha | ParetoAsha:
+    """The single-objective rule, or with several objectives or constraints the Pareto one."""
+    objective = spec.objective
+    if objective.is_multi or objective.constraints:
+        from tunery.stopping.asha_pareto import ParetoAsha
+
+        return ParetoAsha(spec)
+    return Asha(spec)
+
+
+register("asha", create, validate)

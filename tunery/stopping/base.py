@@ -1,8 +1,9 @@
 """The early-stopping protocol and the registry of early stoppers by Katib name.
 
 An early stopper is data in, data out: it sees a read-only :class:`~tunery.history.History`
-(every trial, and the learning curves of the objective metric), and names the running trials
-to stop now, each with a human-readable reason.  It never touches storage, executors or the clock.
+(every trial, and the learning curves of the objective and constraint metrics), and names the
+running trials to stop now, each with a human-readable reason.  It never touches storage,
+executors or the clock.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class EarlyStopper(Protocol):
         """``{trial name: reason}`` for running trials that should stop now.
 
         ``history.curves`` maps a trial name to its objective-metric observations in the order they
-        were reported (each with its step); trials of every status are present.
+        were reported (each with its step); trials of every status are present.  With several
+        objectives or constraints, ``history.curves_of(metric)`` gives each objective's and
+        constraint's metric's curves in the same shape.
         """
         ...
 

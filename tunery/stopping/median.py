@@ -34,6 +34,10 @@ far stays exact (it is the trial's metric summary, computed from every value); t
 is that of the last point kept, at most the stride (256 at a million reports) behind; a
 completed trial's running averages past the first 5,000 points are those of the sample.
 
+Several objectives.  With more than one objective the rule is
+:mod:`tunery.stopping.median_pareto`'s (stopped when worse than the median on every objective
+compared), each objective followed by one instance of this class.
+
 Cost.  A completed trial's curve never changes, so its running averages are computed once and
 cached by trial name; the sorted running averages of the completed trials at a step are built
 the first time a running trial reaches that step and then kept up to date by insertion as
@@ -51,12 +55,16 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tunery.errors import SpecError
 from tunery.history import History
 from tunery.model import ExperimentSpec, ObjectiveType, Observation, Trial
 from tunery.settings import INTEGER
 from tunery.stopping.base import register
+
+if TYPE_CHECKING:
+    from tunery.stopping.median_pareto import ParetoMedianStop
 
 __all__ = [
     "DEFAULT_MIN_TRIALS_REQUIRED",
@@ -200,10 +208,15 @@ class MedianStop:
     See the module docstring for the rule.  ``decide`` may be called on every controller tick.
     """
 
-    def __init__(self, spec: ExperimentSpec) -> None:
+    def __init__(
+        self, spec: ExperimentSpec, *, metric: str | None = None, maximize: bool | None = None
+    ) -> None:
+        """``metric``/``maximize``: another metric than the objective's (one of several)."""
         self.settings = parse_settings(spec)
-        self.metric = spec.objective.objective_metric_name
-        self.maximize = spec.objective.type is ObjectiveType.MAXIMIZE
+        self.metric = spec.objective.objective_metric_name if metric is None else metric
+        self.maximize = (
+            spec.objective.type is ObjectiveType.MAXIMIZE if maximize is None else maximize
+        )
         self._completed: dict[str, _Completed] = {}
         #: step -> sorted running averages at that step of the completed trials that reached it.
         self._by_step: OrderedDict[int, list[float]] = OrderedDict()
@@ -215,11 +228,7 @@ class MedianStop:
         """``{trial name: reason}`` for the running trials to stop now."""
         curves = history.curves
         for entry in history.completed:
-            name = entry.trial.name
-            curve = curves.get(name, ())
-            cached = self._completed.get(name)
-            if cached is None or cached.size != len(curve):
-                self._add_completed(name, curve)
+            self.take_completed(entry.trial.name, curves.get(entry.trial.name, ()))
         decisions: dict[str, str] = {}
         progress: dict[str, _Progress] = {}
         for trial in history.running_trials:
@@ -297,6 +306,12 @@ class MedianStop:
                 best = value
         return _Progress(len(curve), best, step, curve[-1] if curve else None)
 
+    def take_completed(self, name: str, curve: Sequence[Observation]) -> None:
+        """Know a completed trial's curve (computed again only when it changed)."""
+        cached = self._completed.get(name)
+        if cached is None or cached.size != len(curve):
+            self._add_completed(name, curve)
+
     def _add_completed(self, name: str, curve: Sequence[Observation]) -> None:
         old = self._completed.get(name)
         new = _completed(curve, self.metric)
@@ -323,4 +338,13 @@ class MedianStop:
         return values
 
 
-register("medianstop", MedianStop, validate)
+def create(spec: ExperimentSpec) -> MedianStop | ParetoMedianStop:
+    """Katib's rule, or with several objectives its Pareto-aware form."""
+    if spec.objective.is_multi:
+        from tunery.stopping.median_pareto import ParetoMedianStop
+
+        return ParetoMedianStop(spec)
+    return MedianStop(spec)
+
+
+register("medianstop", create, validate)

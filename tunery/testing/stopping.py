@@ -16,6 +16,10 @@ raises ``AssertionError`` with a message when the contract is broken:
 - :func:`check_survives_thinning`: a curve thinned in place between two calls (as the controller
   does past 10,000 points, :mod:`tunery.thinning`) is read again without an error.
 
+:func:`multi_objective_spec_factory` gives the checks a spec with two objectives and a
+constraint: the simulated trials then report every objective's and constraint's metric at each
+step, and the stopper reads them through ``History.curves_of``.
+
 :func:`run_contract` runs them all.  Histories are simulated tick by tick (:func:`simulate`):
 trials run a few at a time and report one step per tick, some better than others; completed
 ones have reported every step; what the stopper decides is applied (``EarlyStopped``) before
@@ -31,10 +35,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from tunery.curves import stopping_metrics
 from tunery.history import History
-from tunery.model import EarlyStoppingSpec, ExperimentSpec, Observation, Trial, TrialCondition
+from tunery.model import (
+    Constraint,
+    EarlyStoppingSpec,
+    ExperimentSpec,
+    MetricStrategyType,
+    ObjectiveTerm,
+    ObjectiveType,
+    Observation,
+    Trial,
+    TrialCondition,
+)
 from tunery.stopping import EarlyStopper, create_stopper
-from tunery.testing.suggest import double_param, make_spec
+from tunery.testing.suggest import OBJECTIVE_METRIC, double_param, make_spec
 
 __all__ = [
     "CHECKS",
@@ -45,6 +60,7 @@ __all__ = [
     "check_survives_thinning",
     "check_tolerates_odd_curves",
     "default_spec_factory",
+    "multi_objective_spec_factory",
     "run_contract",
     "simulate",
 ]
@@ -64,14 +80,32 @@ def default_spec_factory(name: str) -> ExperimentSpec:
     return dataclasses.replace(spec, early_stopping=EarlyStoppingSpec(name))
 
 
-def _bystanders(metric: str) -> tuple[list[Trial], dict[str, list[Observation]]]:
+def multi_objective_spec_factory(name: str) -> ExperimentSpec:
+    """:func:`default_spec_factory` with two objectives (minimise :data:`OBJECTIVE_METRIC`,
+    maximise ``score``) and a constraint (``size`` at most 1.2), stopped by ``name``."""
+    spec = default_spec_factory(name)
+    terms = (
+        ObjectiveTerm(OBJECTIVE_METRIC, ObjectiveType.MINIMIZE, None, MetricStrategyType.MIN),
+        ObjectiveTerm("score", ObjectiveType.MAXIMIZE, None, MetricStrategyType.MAX),
+    )
+    objective = dataclasses.replace(
+        spec.objective, terms=terms, constraints=(Constraint("size", None, 1.2),)
+    )
+    return dataclasses.replace(spec, objective=objective)
+
+
+Curves = dict[str, dict[str, list[Observation]]]
+
+
+def _bystanders(metrics: Sequence[str]) -> tuple[list[Trial], Curves]:
     """A created, a failed and a killed trial, with curves far worse than any other."""
     trials: list[Trial] = []
-    curves: dict[str, list[Observation]] = {}
+    curves: Curves = {metric: {} for metric in metrics}
     for i, status in enumerate((_S.CREATED, _S.FAILED, _S.KILLED), start=1):
         name = f"bystander-{i}"
         trials.append(Trial(name, "contract", -i, {"x": 0.5}, status=status))
-        curves[name] = [Observation(name, metric, 1e6, step) for step in range(1, 40)]
+        for metric in metrics:
+            curves[metric][name] = [Observation(name, metric, 1e6, step) for step in range(1, 40)]
     return trials, curves
 
 
@@ -90,11 +124,13 @@ def simulate(
     Checks on every tick that the stopper stops running trials only, with string reasons, and
     that it changed neither the trials nor the curves.
     """
-    metric = spec.objective.objective_metric_name
+    metrics = stopping_metrics(spec.objective)
     rng = np.random.default_rng(seed)
-    bystanders, curves = _bystanders(metric)
+    bystanders, curves = _bystanders(metrics)
     trials: dict[str, Trial] = {t.name: t for t in bystanders}
     quality: dict[str, float] = {}
+    #: The other metrics' levels of each trial (drawn only when there are other metrics).
+    levels: dict[str, list[float]] = {}
     started = 0
     log: list[dict[str, str]] = []
     for tick in range(total * steps + 1):
@@ -103,23 +139,30 @@ def simulate(
             started += 1
             name = f"trial-{started:03d}"
             quality[name] = float(rng.random())
+            if len(metrics) > 1:
+                levels[name] = [float(v) for v in rng.random(len(metrics) - 1)]
             trial = Trial(name, "contract", started, {"x": quality[name]}, status=_S.RUNNING)
             trials[name] = trial
-            curves[name] = []
+            for metric in metrics:
+                curves[metric][name] = []
             running.append(trial)
         if not running:
             break
         for trial in running:
-            curve = curves[trial.name]
+            curve = curves[metrics[0]][trial.name]
             step = curve[-1].step + 1 if curve else 1
             value = quality[trial.name] + 1.0 / step + 0.01 * float(rng.standard_normal())
-            curve.append(Observation(trial.name, metric, value, step))
+            curve.append(Observation(trial.name, metrics[0], value, step))
+            for metric, level in zip(metrics[1:], levels.get(trial.name, ()), strict=True):
+                other = level + 1.0 / step + 0.01 * float(rng.standard_normal())
+                curves[metric][trial.name].append(Observation(trial.name, metric, other, step))
             if len(curve) >= steps:
                 trials[trial.name] = dataclasses.replace(
                     trial, status=_S.SUCCEEDED, objective=value
                 )
         if tamper is not None:
-            tamper(tick, curves)
+            for by_trial in curves.values():
+                tamper(tick, by_trial)
         decisions = _decide(stopper, spec, list(trials.values()), curves)
         log.append(decisions)
         for name in decisions:
@@ -131,16 +174,22 @@ def _decide(
     stopper: EarlyStopper,
     spec: ExperimentSpec,
     trials: list[Trial],
-    curves: dict[str, list[Observation]],
+    curves: Curves,
 ) -> dict[str, str]:
-    kept = {name: (curve, list(curve)) for name, curve in curves.items()}
-    history = History.from_spec(spec, trials, curves)
+    kept = {
+        metric: {name: (curve, list(curve)) for name, curve in by_trial.items()}
+        for metric, by_trial in curves.items()
+    }
+    history = History.from_spec(spec, trials, metric_curves=curves)
     decisions = stopper.decide(history)
     assert isinstance(decisions, dict), f"decide returned {type(decisions).__name__}, not dict"
     assert history.trials == tuple(trials), "decide changed the trials"
-    assert set(curves) == set(kept), "decide added or removed curves"
-    for name, (curve, copy) in kept.items():
-        assert curves[name] is curve and curve == copy, f"decide changed the curve of {name}"
+    for metric, by_trial in kept.items():
+        assert set(curves[metric]) == set(by_trial), f"decide added or removed {metric} curves"
+        for name, (curve, copy) in by_trial.items():
+            assert curves[metric][name] is curve and curve == copy, (
+                f"decide changed the {metric} curve of {name}"
+            )
     running = {t.name for t in trials if t.status is _S.RUNNING}
     for name, reason in decisions.items():
         assert name in running, f"decided to stop {name!r}, which is not running"
@@ -183,7 +232,8 @@ def check_tolerates_odd_curves(name: str, spec_factory: SpecFactory = default_sp
     assert stopper is not None
     assert stopper.decide(History.from_spec(spec, [])) == {}, "an empty history stops someone"
     lonely = Trial("lonely", "contract", 1, {"x": 0.5}, status=_S.RUNNING)
-    assert _decide(stopper, spec, [lonely], {}) == {}, "a trial without a curve was stopped"
+    nothing: Curves = {metric: {} for metric in stopping_metrics(spec.objective)}
+    assert _decide(stopper, spec, [lonely], nothing) == {}, "a trial without a curve was stopped"
     odd = (math.nan, math.inf, -math.inf, None)
 
     def spoil(tick: int, curves: dict[str, list[Observation]]) -> None:
