@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -34,8 +35,9 @@ from tunery.model import (
     TrialCondition,
     TrialTemplate,
 )
+from tunery.pareto import nondominated_ranks
 from tunery.spec import parse_document
-from tunery.stopping import create_stopper
+from tunery.stopping import asha_pareto, create_stopper
 from tunery.stopping.asha import Asha, AshaSettings, parse_settings
 from tunery.stopping.asha_pareto import ParetoAsha
 from tunery.storage import Store
@@ -713,3 +715,18 @@ def test_controller_stops_the_dominated_trials_of_a_two_objective_experiment(
         assert TrialCondition.EARLY_STOPPED in statuses and TrialCondition.SUCCEEDED in statuses
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("dimensions", [1, 2, 3, 4])
+def test_the_fast_ranks_are_the_peeled_fronts(dimensions: int) -> None:
+    """The rung's ranks (a sweep with two objectives, one comparison per point beyond) agree
+    with tunery.pareto's fronts peeled one by one, ties and duplicates included."""
+    rng = random.Random(dimensions)
+    for _ in range(300):
+        top = rng.choice([2, 5, 1000])
+        points = [
+            [float(rng.randint(0, top)) for _ in range(dimensions)]
+            for _ in range(rng.randint(1, 40))
+        ]
+        assert asha_pareto.ranks(points) == nondominated_ranks(points), points
+    assert asha_pareto.ranks([]) == []
