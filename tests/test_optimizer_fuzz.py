@@ -576,8 +576,9 @@ def check_error(exc: BaseException, where: str) -> TuneryError:
 def state_of(opt: Optimizer) -> dict[str, Any]:
     """What must survive a restart: trials, curves and the algorithm's state."""
     curves = {
-        name: [(o.metric_name, o.value, o.step, o.timestamp) for o in curve]
-        for name, curve in opt._curves.items()
+        (metric, name): [(o.metric_name, o.value, o.step, o.timestamp) for o in curve]
+        for metric, by_trial in opt._curves.by_metric.items()
+        for name, curve in by_trial.items()
         if curve
     }
     state = opt._suggester.dump_state()
@@ -758,10 +759,10 @@ def test_report_with_a_step_beyond_the_database_changes_nothing(tmp_path: Path) 
         _bad(lambda: opt.report(s, 0.5, step="3"), "step")
         _bad(lambda: opt.should_stop(s, 2**63, 0.5), "step")
         _bad(lambda: opt.report(s, "x", step=1), "value")
-        assert opt._curves.get(s.id, []) == []
+        assert opt._curves.first.get(s.id, []) == []
         opt.report(s, 0.5, step=MAX_STEP)
         opt.report(s, 0.25, step=2.0)  # a whole float is a step
-        assert [o.step for o in opt._curves[s.id]] == [MAX_STEP, 2]
+        assert [o.step for o in opt._curves.first[s.id]] == [MAX_STEP, 2]
     store = tunery.storage.Store(url)
     try:
         assert [o.step for o in store.get_observations("o", s.id)] == [MAX_STEP, 2]
@@ -961,7 +962,7 @@ def test_should_stop_takes_nan_and_huge_values_as_the_collectors_do() -> None:
             opt.tell(s, value)
         s = opt.ask()
         assert opt.should_stop(s, 1, float("nan")) is False  # unavailable: nothing to judge
-        assert opt._curves[s.id][-1].value is None
+        assert opt._curves.first[s.id][-1].value is None
         opt.should_stop(s, 2, float("inf"))
         opt.should_stop(s, 2, 10**400)
         _bad(lambda: opt.should_stop(s, 2, "x"), "value")

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunery.clock import Clock, SystemClock
+from tunery.curves import CurveBook, stopping_metrics
 from tunery.errors import NotFoundError, SpecError, UserInputError
 from tunery.model import (
     Assignment,
@@ -225,8 +226,9 @@ class Optimizer:
         self.clock = clock or SystemClock()
         #: Builds the History the algorithms see (the search space is built once).
         self._history = HistoryBuilder(SearchSpace.from_spec(self.spec), self.spec.objective)
-        #: Intermediate values reported per suggestion, in order (what early stopping reads).
-        self._curves: dict[str, list[Observation]] = {}
+        #: Intermediate values reported per suggestion, in order, per objective and constraint
+        #: metric (what early stopping reads).
+        self._curves = CurveBook(stopping_metrics(self.spec.objective))
         #: Configurations :meth:`enqueue` asked for, handed out by ``ask`` first.
         self._queue: list[dict[str, ParamValue]] = []
         #: Set by :meth:`finish` (the experiment's reason): no more calls.
@@ -307,8 +309,8 @@ class Optimizer:
         # The History follows every write (a flat cost per ask, whatever the trial count).
         ledger.watch = self._history.put
         ledger.load(self.spec.objective)
-        for obs in store.get_observations(self._key, metric=_METRIC):
-            self._curves.setdefault(obs.trial_name, []).append(obs)
+        for metric in self._curves.metrics:
+            self._curves.extend(store.get_observations(self._key, metric=metric))
         state = ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
@@ -497,7 +499,7 @@ class Optimizer:
         self._check_open("report")
         trial = self._running(suggestion, "report")
         number = _objective_number(value, "report")
-        curve = self._curves.get(trial.name, [])
+        curve = self._curves.first.get(trial.name, [])
         at = len(curve) if step is None else _step(step, "report")
         self._observe(trial, number, at)
 
@@ -505,7 +507,7 @@ class Optimizer:
         """Append an observation to the database (first), then to memory."""
         kept = number if number is not None and math.isfinite(number) else None
         trial, obs = self._ledger.observe(trial, _METRIC, kept, step, self.clock.now())
-        self._curves.setdefault(trial.name, []).append(obs)
+        self._curves.extend([obs])
         return trial
 
     def should_stop(
@@ -525,11 +527,11 @@ class Optimizer:
         if value is not None:
             number = _objective_number(value, "should_stop")
             trial = self._observe(
-                trial, number, len(self._curves.get(trial.name, ())) if at is None else at
+                trial, number, len(self._curves.first.get(trial.name, ())) if at is None else at
             )
         if self._stopper is None:
             return False
-        history = self._history.current(self._curves)
+        history = self._history.current(metric_curves=self._curves.by_metric)
         reason = self._stopper.decide(history).get(trial.name)
         if reason is None:
             return False
@@ -568,7 +570,7 @@ class Optimizer:
             "metrics": metrics,
             "completion_time": now,
         }
-        curve = self._curves.get(sid, [])
+        curve = self._curves.first.get(sid, [])
         # The final value is the curve's last observation (as a trial's last metric line).
         obs = (
             [Observation(sid, _METRIC, number if ok else None, len(curve), now)]
@@ -577,7 +579,7 @@ class Optimizer:
         )
         self._ledger.transition(trial, [TrialCondition.RUNNING], observations=obs, **changes)
         if obs:
-            self._curves.setdefault(sid, []).extend(obs)
+            self._curves.extend(obs)
         self._completed()
 
     @property
