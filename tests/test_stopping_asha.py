@@ -713,6 +713,15 @@ def test_controller_stops_the_dominated_trials_of_a_two_objective_experiment(
             assert max(reported) < steps, "it ran to the end"
         statuses = [t.status for t in trials]
         assert TrialCondition.EARLY_STOPPED in statuses and TrialCondition.SUCCEEDED in statuses
+        # A controller starting again reads every objective's curves back from the store.
+        again = Controller(store, "moasha", LocalExecutor(), poll_interval=0.02)
+        again.start()
+        again.release()
+        assert again._curves is not None and again._curves.metrics == ("acc", "lat")
+        for metric in ("acc", "lat"):
+            for t in trials:
+                stored = store.get_observations("moasha", t.name, metric)
+                assert stored and again._curves.by_metric[metric][t.name] == stored
     finally:
         store.close()
 
