@@ -392,3 +392,69 @@ def test_ask_and_tell_never_rescan_every_trial(
         opt.tell(s, 1.0)
     monkeypatch.undo()
     assert len(opt.trials) == 40
+
+
+# --------------------------------------------------------------------------- several objectives
+
+
+def mo_stopped(**kwargs: object) -> tunery.Optimizer:
+    return tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)},
+        algorithm="random",
+        objectives=[("acc", "maximize"), ("lat", "minimize")],
+        early_stopping="asha",
+        early_stopping_settings={"min_resource": 1, "reduction_factor": 2},
+        seed=1,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_should_stop_with_two_objectives_judges_each_step_on_what_it_reports() -> None:
+    opt = mo_stopped()
+    first, dominated, partial, worst = opt.ask(4)
+    assert not opt.should_stop(first, 1, [0.9, 10.0])
+    assert opt.should_stop(dominated, 1, [0.5, 20.0])  # worse on both: stopped
+    trial = next(t for t in opt.trials if t.name == dominated.id)
+    assert trial.status is TrialCondition.EARLY_STOPPED
+    assert "acc=0.5, lat=20 ranks 2 of 2 by non-dominated rank" in (trial.message or "")
+    # Accuracy alone (no latency yet): compared on accuracy, the best of three.
+    assert not opt.should_stop(partial, 1, {"acc": 0.95})
+    assert opt.should_stop(worst, 1, [0.3, None])  # accuracy only, the worst of four
+    opt.tell(first, [0.92, 10.0])
+    assert [o.value for o in opt._curves.by_metric["lat"][first.id]] == [10.0, 10.0]
+
+
+def test_intermediate_values_of_several_objectives_are_checked_before_anything_is_kept() -> None:
+    opt = mo_stopped()
+    s = opt.ask()
+    for bad, words in (
+        (0.5, "report(): 2 objectives need a list or a dict"),
+        ([0.5], "report(): 1 values for 2 objectives (acc, lat)"),
+        ({"acc": "high"}, "report(): value['acc'] must be a number"),
+        ({1: 0.5}, "report(): metric names must be strings"),
+    ):
+        with pytest.raises(UserInputError) as info:
+            opt.report(s, bad, 1)
+        assert str(info.value).startswith(words) and "\n" not in str(info.value), info.value
+    assert all(not curves for curves in opt._curves.by_metric.values())
+    opt.report(s, {"lat": 3.0, "other": 1.0})  # any subset, other metrics kept too
+    opt.report(s, [0.4, 2.0])
+    assert [o.step for o in opt._curves.by_metric["acc"][s.id]] == [1]
+    assert [o.step for o in opt._curves.by_metric["lat"][s.id]] == [0, 1]
+    trial = next(t for t in opt.trials if t.name == s.id)
+    assert trial.metrics["other"].latest == 1.0 and trial.metrics["lat"].min == 2.0
+
+
+def test_every_objectives_curves_come_back_from_storage(tmp_path: Path) -> None:
+    db = str(tmp_path / "mo.db")
+    opt = mo_stopped(storage=db, name="mo-stop")
+    s = opt.ask()
+    opt.report(s, [0.5, 9.0], 1)
+    opt.report(s, {"lat": 8.0}, 2)
+    kept = {m: {n: list(c) for n, c in b.items()} for m, b in opt._curves.by_metric.items()}
+    opt.close()
+    again = mo_stopped(storage=db, name="mo-stop")
+    try:
+        assert again._curves.by_metric == kept
+    finally:
+        again.close()

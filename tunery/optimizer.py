@@ -79,7 +79,12 @@ from tunery.model import (
     objective_value,
 )
 from tunery.objectives import objective_values, pareto_front
-from tunery.optimizer_objectives import constraint_entries, objective_entries, result_metrics
+from tunery.optimizer_objectives import (
+    constraint_entries,
+    intermediate_metrics,
+    objective_entries,
+    result_metrics,
+)
 
 if TYPE_CHECKING:
     from tunery.ledger import TrialLedger
@@ -511,22 +516,38 @@ class Optimizer:
     ) -> None:
         """Record an intermediate objective ``value`` at ``step`` (default: the report's number).
 
+        With several objectives, ``value`` is a list (one per objective, None for one not
+        measured at this step) or a dict of metrics (any subset; constraints' too): early
+        stopping compares a step on the objectives it holds.
         ``step`` is a whole number from 0 to :data:`MAX_STEP`.  A NaN, infinite or None value
         is kept as unavailable, as a trial's garbage line would be.  Everything is checked
         before anything is recorded: a bad argument changes neither memory nor the database.
         """
         self._check_open("report")
         trial = self._running(suggestion, "report")
-        number = _objective_number(value, "report")
-        curve = self._curves.first.get(trial.name, [])
-        at = len(curve) if step is None else _step(step, "report")
-        self._observe(trial, number, at)
+        values = self._intermediate(value, "report")
+        self._observe(
+            trial, values, self._reports(trial) if step is None else _step(step, "report")
+        )
 
-    def _observe(self, trial: Trial, number: float | None, step: int) -> Trial:
-        """Append an observation to the database (first), then to memory."""
-        kept = number if number is not None and math.isfinite(number) else None
-        trial, obs = self._ledger.observe(trial, self._metric, kept, step, self.clock.now())
-        self._curves.extend([obs])
+    def _intermediate(self, value: object, verb: str) -> dict[str, float | None]:
+        """An intermediate value as metrics: the objective's number, or with several
+        objectives (or constraints) a list or dict (:func:`intermediate_metrics`)."""
+        objective = self.spec.objective
+        if objective.is_multi or (objective.constraints and not _is_number(value)):
+            return dict(intermediate_metrics(objective, value, verb))
+        return {self._metric: _objective_number(value, verb)}
+
+    def _reports(self, trial: Trial) -> int:
+        """The default step of a report: how many values of a metric it reported at most."""
+        return max(len(c.get(trial.name, ())) for c in self._curves.by_metric.values())
+
+    def _observe(self, trial: Trial, values: Mapping[str, float | None], step: int) -> Trial:
+        """Append observations to the database (first), then to memory."""
+        for metric, number in values.items():
+            kept = number if number is not None and math.isfinite(number) else None
+            trial, obs = self._ledger.observe(trial, metric, kept, step, self.clock.now())
+            self._curves.extend([obs])
         return trial
 
     def should_stop(
@@ -544,10 +565,8 @@ class Optimizer:
         trial = self._running(suggestion, "should_stop")
         at = None if step is None else _step(step, "should_stop")
         if value is not None:
-            number = _objective_number(value, "should_stop")
-            trial = self._observe(
-                trial, number, len(self._curves.first.get(trial.name, ())) if at is None else at
-            )
+            values = self._intermediate(value, "should_stop")
+            trial = self._observe(trial, values, self._reports(trial) if at is None else at)
         if self._stopper is None:
             return False
         history = self._history.current(metric_curves=self._curves.by_metric)
@@ -680,6 +699,10 @@ def _step(step: object, verb: str) -> int:
             "pass the epoch or iteration number, or leave step out to count the reports",
         )
     return at
+
+
+def _is_number(value: object) -> bool:
+    return value is None or not isinstance(value, Mapping | list | tuple)
 
 
 def _objective_number(value: object, verb: str) -> float | None:

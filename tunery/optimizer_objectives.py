@@ -18,7 +18,7 @@ from typing import Any
 from tunery.errors import UserInputError
 from tunery.model import Objective
 
-__all__ = ["constraint_entries", "objective_entries", "result_metrics"]
+__all__ = ["constraint_entries", "intermediate_metrics", "objective_entries", "result_metrics"]
 
 
 def _metric_name(value: object, where: str) -> str:
@@ -141,3 +141,32 @@ def result_metrics(objective: Objective, value: object) -> dict[str, float] | No
             f"dict of {', '.join(names)}",
         )
     return None
+
+
+def intermediate_metrics(objective: Objective, value: object, verb: str) -> dict[str, float]:
+    """An intermediate result (``report``/``should_stop``) of an experiment with several
+    objectives or constraints, as metrics by name: a list of one value per objective (None for
+    one not measured at this step) or a dict of metrics (any subset: a step may report some
+    objectives only, and early stopping then compares it on those)."""
+    names = [t.metric for t in objective.terms]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        for key, _ in items:
+            if not isinstance(key, str):
+                raise UserInputError(
+                    f"{verb}(): metric names must be strings, not {key!r}", f"e.g. {names}"
+                )
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if len(value) != len(names):
+            raise UserInputError(
+                f"{verb}(): {len(value)} values for {len(names)} objectives ({', '.join(names)})",
+                "give one value per objective, in order (None for one not measured), or a dict",
+            )
+        items = list(zip(names, value, strict=True))
+    else:
+        raise UserInputError(
+            f"{verb}(): {len(names)} objectives need a list or a dict, not {value!r}",
+            f"e.g. {verb}(s, [{', '.join('v' + str(i + 1) for i in range(len(names)))}], step)"
+            f" or a dict of {', '.join(names)}",
+        )
+    return {k: _number(v, f"{verb}(): value[{k!r}]") for k, v in items if v is not None}
