@@ -19,7 +19,6 @@ feeds it.
   of an improvement that underflows to zero (the idea of BoTorch's log-EHVI).
 - :func:`log_probability_of_feasibility`: ``sum_j log P(c_j <= t_j)`` of independent Gaussian
   constraint predictions.
-- :func:`nondominated_mask`: which points no other point dominates.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from tunery.pareto import non_dominated
 from tunery.suggest.gp_math import log_h
 
 __all__ = [
@@ -38,44 +38,14 @@ __all__ = [
     "log_ehvi",
     "log_probability_of_feasibility",
     "nondominated_boxes",
-    "nondominated_mask",
-    "reference_point",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 #: Most boxes a decomposition may have: a larger front (4 objectives) is reduced first.
 MAX_BOXES = 4096
 #: Candidates x boxes x objectives evaluated at once by :func:`log_ehvi` (bounds its memory).
 _CHUNK = 1 << 20
-
-
-def nondominated_mask(points: FloatArray) -> BoolArray:
-    """True for each row that no other row dominates (equal rows are all kept)."""
-    points = np.asarray(points, dtype=np.float64)
-    n = len(points)
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not keep[i]:
-            continue
-        others = points
-        dominates_i = np.all(others <= points[i], axis=1) & np.any(others < points[i], axis=1)
-        if dominates_i.any():
-            keep[i] = False
-    return keep
-
-
-def reference_point(points: FloatArray, margin: float = 0.1) -> FloatArray:
-    """The front's nadir plus ``margin`` times its range in each objective (at least ``margin``).
-
-    ``points`` are the objective vectors the model works on (standardised, so a range of
-    zero, a front of one point, still gets a reference ``margin`` beyond it).
-    """
-    front = points[nondominated_mask(points)]
-    high = front.max(axis=0)
-    spread = high - front.min(axis=0)
-    return np.asarray(high + margin * np.maximum(spread, 1.0), dtype=np.float64)
 
 
 def _reduce(front: FloatArray, ref: FloatArray, most: int) -> FloatArray:
@@ -100,7 +70,7 @@ def nondominated_boxes(front: FloatArray, ref: FloatArray) -> tuple[FloatArray, 
     front = np.asarray(front, dtype=np.float64).reshape(-1, dims)
     front = front[np.all(front < ref, axis=1)]
     if len(front):
-        front = np.unique(front[nondominated_mask(front)], axis=0)
+        front = np.unique(front[non_dominated(front.tolist())], axis=0)
     if dims == 1:
         top = front[:, 0].min() if len(front) else ref[0]
         return np.array([[-np.inf]]), np.array([[min(top, ref[0])]])
@@ -139,9 +109,7 @@ def _log_g(bound: FloatArray, mu: FloatArray, sigma: FloatArray) -> FloatArray:
     return out
 
 
-def log_ehvi(
-    mu: FloatArray, sigma: FloatArray, lower: FloatArray, upper: FloatArray
-) -> FloatArray:
+def log_ehvi(mu: FloatArray, sigma: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
     """Log expected hypervolume improvement of predictions ``(n, M)`` over the boxes ``(k, M)``.
 
     Exact for independent Gaussian coordinates (see the module docstring).
@@ -166,9 +134,7 @@ def _log_ehvi_chunk(
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = np.minimum(log_gl - log_gu, 0.0)
         # log(1 - exp(diff)), -inf where the box has no width (diff == 0).
-        factor = np.where(
-            diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff))
-        )
+        factor = np.where(diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff)))
     factor = np.where(np.isneginf(log_gl), 0.0, factor)
     terms = (log_gu + factor).sum(axis=2)
     return np.asarray(special.logsumexp(terms, axis=1), dtype=np.float64)
