@@ -23,7 +23,6 @@ feeds it.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -80,21 +79,18 @@ def nondominated_boxes(front: FloatArray, ref: FloatArray) -> tuple[FloatArray, 
         front = _reduce(front, ref, most)
     # Grid edges on the first M - 1 objectives: -inf, the front's values, the reference.
     edges = [np.concatenate([[-np.inf], np.unique(front[:, d]), [ref[d]]]) for d in range(dims - 1)]
-    lows: list[FloatArray] = []
-    highs: list[FloatArray] = []
-    for cell in itertools.product(*(range(len(e) - 1) for e in edges)):
-        low = np.array([edges[d][i] for d, i in enumerate(cell)])
-        high = np.array([edges[d][i + 1] for d, i in enumerate(cell)])
-        # Points that dominate the whole cell in the first M - 1 objectives cap the last one.
-        if len(front):
-            covering = np.all(front[:, : dims - 1] <= low, axis=1)
-            top = min(float(front[covering, -1].min()) if covering.any() else ref[-1], ref[-1])
-        else:
-            top = float(ref[-1])
-        lows.append(np.append(low, -np.inf))
-        highs.append(np.append(high, top))
-    lower = np.array(lows)
-    upper = np.array(highs)
+    grids = np.meshgrid(*(np.arange(len(e) - 1) for e in edges), indexing="ij")
+    cells = np.stack([g.ravel() for g in grids], axis=1)  # (cells, M - 1) grid indices
+    low = np.stack([edges[d][cells[:, d]] for d in range(dims - 1)], axis=1)
+    high = np.stack([edges[d][cells[:, d] + 1] for d in range(dims - 1)], axis=1)
+    # Points that dominate the whole cell in the first M - 1 objectives cap the last one.
+    top = np.full(len(cells), ref[-1])
+    if len(front):
+        covering = np.all(front[None, :, : dims - 1] <= low[:, None, :], axis=2)
+        capped = np.where(covering, front[None, :, -1], np.inf).min(axis=1)
+        top = np.minimum(top, capped)
+    lower = np.column_stack([low, np.full(len(cells), -np.inf)])
+    upper = np.column_stack([high, top])
     nonempty = np.all(upper > lower, axis=1)
     return lower[nonempty], upper[nonempty]
 
@@ -116,28 +112,49 @@ def log_ehvi(mu: FloatArray, sigma: FloatArray, lower: FloatArray, upper: FloatA
     """
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.maximum(np.asarray(sigma, dtype=np.float64), 1e-9)
+    # A box's factor on objective d depends only on its (lower, upper) pair there, and boxes
+    # share few pairs (grid cells): compute each pair's factor once, then gather.
+    pairs: list[tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]] = []
+    for d in range(lower.shape[1]):
+        unique, inverse = np.unique(
+            np.stack([lower[:, d], upper[:, d]], axis=1), axis=0, return_inverse=True
+        )
+        pairs.append((unique[:, 0], unique[:, 1], inverse.reshape(-1)))
     step = max(1, _CHUNK // max(1, lower.size))
     parts = [
-        _log_ehvi_chunk(mu[i : i + step], sigma[i : i + step], lower, upper)
+        _log_ehvi_chunk(mu[i : i + step], sigma[i : i + step], pairs)
         for i in range(0, len(mu), step)
     ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _log_ehvi_chunk(
-    mu: FloatArray, sigma: FloatArray, lower: FloatArray, upper: FloatArray
+    mu: FloatArray,
+    sigma: FloatArray,
+    pairs: list[tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]],
 ) -> FloatArray:
-    mu = mu[:, None, :]
-    sigma = sigma[:, None, :]
-    log_gu = _log_g(upper[None, :, :], mu, sigma)
-    log_gl = _log_g(lower[None, :, :], mu, sigma)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        diff = np.minimum(log_gl - log_gu, 0.0)
-        # log(1 - exp(diff)), -inf where the box has no width (diff == 0).
-        factor = np.where(diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff)))
-    factor = np.where(np.isneginf(log_gl), 0.0, factor)
-    terms = (log_gu + factor).sum(axis=2)
-    return np.asarray(special.logsumexp(terms, axis=1), dtype=np.float64)
+    terms: FloatArray | None = None
+    for d, (low, high, inverse) in enumerate(pairs):
+        m = mu[:, d : d + 1]
+        s = sigma[:, d : d + 1]
+        log_gu = _log_g(high[None, :], m, s)
+        log_gl = _log_g(low[None, :], m, s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = np.minimum(log_gl - log_gu, 0.0)
+            # log(1 - exp(diff)), -inf where the box has no width (diff == 0).
+            factor = np.where(
+                diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff))
+            )
+        factor = log_gu + np.where(np.isneginf(log_gl), 0.0, factor)
+        gathered = factor[:, inverse]
+        terms = gathered if terms is None else terms + gathered
+    assert terms is not None
+    peak = terms.max(axis=1)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(
+            peak + np.log(np.exp(terms - peak[:, None]).sum(axis=1)), dtype=np.float64
+        )
 
 
 def log_probability_of_feasibility(
