@@ -294,7 +294,7 @@ class GPSuggester:
         if len(found) < count and len(observed) >= 2:
             # (Fewer than two observations: the initial points were all there is to give.)
             rest = count - len(found)
-            if getattr(history, "n_objectives", 1) > 1 or getattr(history, "n_constraints", 0):
+            if history.n_objectives > 1 or history.n_constraints:
                 found += suggest_multi(self, history, pending + found, taken, rest)
             else:
                 found += self._bayes(history, observed, pending + found, taken, rest)
@@ -539,4 +539,4 @@ class GPSuggester:
         return None, 0
 
 
-register("bayesianoptimization", GPSuggester, validate)
+register("bayesianoptimization", GPSuggester, validate, multi_objective=True)
