@@ -548,3 +548,20 @@ def test_with_no_feasible_trial_it_seeks_feasibility() -> None:
         < 1.2
         < min(float(t.parameters["x0"]) + float(t.parameters["x1"]) for t in history)
     )
+
+
+def test_every_model_of_a_long_multi_objective_history_is_capped() -> None:
+    spec = mo_spec(constraints=(Constraint("size", max=1.0),))
+    rng = np.random.default_rng(1)
+    history = mo_trials(SearchSpace(MO_PARAMS).sample(rng, MAX_GP_POINTS + 60), zdt1)
+    suggester = create_suggester(spec, 0)
+    fitted: list[tuple[int, int]] = []
+    fit = suggester.fit_model  # type: ignore[attr-defined]
+
+    def recording(slot: int, x: np.ndarray, y: np.ndarray, r: np.random.Generator) -> np.ndarray:
+        fitted.append((slot, len(y)))
+        return fit(slot, x, y, r)
+
+    suggester.fit_model = recording  # type: ignore[attr-defined]
+    assert len(suggester.suggest(History.from_spec(spec, history), 2)) == 2
+    assert fitted == [(0, MAX_GP_POINTS), (1, MAX_GP_POINTS), (2, MAX_GP_POINTS)]

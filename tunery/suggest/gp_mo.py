@@ -219,7 +219,7 @@ def suggest_multi(
         front_unit = front_unit[np.sort(rng.choice(len(front_unit), 5, replace=False))]
     if len(front_unit) == 0:
         # No feasible trial yet: perturb the most nearly feasible ones.
-        front_unit = _least_violating(space.encode_keys([e.key for e in rows if e.key]), rows)
+        front_unit = _least_violating(suggester, rows)
     candidates = suggester._candidates(rng, front_unit)
     found: list[Key] = []
     seen = set(taken)
@@ -235,17 +235,13 @@ def suggest_multi(
     return found
 
 
-def _least_violating(unit: FloatArray, rows: list[Entry]) -> FloatArray:
-    violation = np.array(
-        [
-            np.inf if e.constraints is None else float(np.maximum(e.constraints, 0.0).sum())
-            for e in rows
-            if e.key
-        ]
-    )
-    if not len(violation):
-        return unit[:0]
-    return unit[np.argsort(violation, kind="stable")[:5]]
+def _least_violating(suggester: GPSuggester, rows: list[Entry]) -> FloatArray:
+    """The unit-cube points of (up to) the five trials nearest to feasibility."""
+    known = [e for e in rows if e.key is not None and e.constraints is not None]
+    violation = [float(np.maximum(np.asarray(e.constraints), 0.0).sum()) for e in known]
+    order = np.argsort(np.asarray(violation), kind="stable")[:5]
+    keys = [known[int(i)].key for i in order]
+    return suggester.space.encode_keys([k for k in keys if k is not None])
 
 
 def _pick(
