@@ -135,3 +135,16 @@ def test_probability_of_feasibility_is_the_product_of_normal_cdfs() -> None:
     assert np.array_equal(
         log_probability_of_feasibility(mu[:, :0], sd[:, :0], thresholds[:0]), np.zeros(6)
     )
+
+
+def test_a_reduced_front_bounds_the_improvement_from_above() -> None:
+    rng = np.random.default_rng(2)
+    angles = rng.random((40, 3))
+    front = angles / np.linalg.norm(angles, axis=1, keepdims=True)  # all non-dominated
+    ref = np.full(3, 1.1)
+    exact = nondominated_boxes(front, ref)
+    coarse = nondominated_boxes(front, ref, 64)
+    assert len(exact[0]) > 64 >= len(coarse[0])
+    mu = rng.random((50, 3))
+    sd = rng.random((50, 3)) * 0.2 + 0.01
+    assert np.all(log_ehvi(mu, sd, *coarse) >= log_ehvi(mu, sd, *exact) - 1e-9)

@@ -72,6 +72,13 @@ state is the last fitted hyperparameters and the number of points they were fitt
 (``{"theta": [...], "fitted_at": n}``, a warm start), so a given seed, history and state always
 give the same suggestions.
 
+Several objectives and constraints
+----------------------------------
+An experiment with 2-4 objectives or with constraints is suggested by
+:func:`tunery.suggest.gp_mo.suggest_multi`: one GP per objective and per constraint, log
+expected hypervolume improvement times the probability of feasibility (see that module).  A
+single unconstrained objective never goes there.
+
 Speed
 -----
 The maths (acquisitions, the Gaussian process, its fit, the output warping) live in

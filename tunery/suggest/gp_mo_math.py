@@ -50,7 +50,8 @@ _CHUNK = 1 << 20
 def _reduce(front: FloatArray, ref: FloatArray, most: int) -> FloatArray:
     """At most ``most`` points of ``front``: greedily the ones with the largest own boxes.
 
-    Used only when a 4-objective front is too large for an exact decomposition: keeping the
+    Used when a front is too large for the boxes allowed (a 4-objective front; the coarse
+    first pass of :class:`~tunery.suggest.gp_mo._Models`): keeping the
     points whose dominated box ``[p, ref]`` is largest keeps the bulk of the dominated volume.
     """
     volume = np.prod(ref - front, axis=1)
@@ -58,10 +59,14 @@ def _reduce(front: FloatArray, ref: FloatArray, most: int) -> FloatArray:
     return front[np.sort(order[:most])]
 
 
-def nondominated_boxes(front: FloatArray, ref: FloatArray) -> tuple[FloatArray, FloatArray]:
+def nondominated_boxes(
+    front: FloatArray, ref: FloatArray, most: int = MAX_BOXES
+) -> tuple[FloatArray, FloatArray]:
     """Disjoint boxes ``(lower, upper)`` covering the part of ``[-inf, ref]`` the front leaves.
 
     ``front`` is ``(m, M)`` (any points: dominated ones and points beyond ``ref`` are dropped);
+    a front that would need more than ``most`` boxes is reduced first (then the boxes cover a
+    superset: the improvement they give is an upper bound);
     ``lower`` may hold ``-inf``.  See the module docstring for the construction.
     """
     ref = np.asarray(ref, dtype=np.float64)
@@ -74,9 +79,8 @@ def nondominated_boxes(front: FloatArray, ref: FloatArray) -> tuple[FloatArray, 
         top = front[:, 0].min() if len(front) else ref[0]
         return np.array([[-np.inf]]), np.array([[min(top, ref[0])]])
     per_cell = len(front) + 1
-    if per_cell ** (dims - 1) > MAX_BOXES:
-        most = max(1, int(MAX_BOXES ** (1.0 / (dims - 1))) - 1)
-        front = _reduce(front, ref, most)
+    if per_cell ** (dims - 1) > most:
+        front = _reduce(front, ref, max(1, int(most ** (1.0 / (dims - 1)) + 1e-9) - 1))
     # Grid edges on the first M - 1 objectives: -inf, the front's values, the reference.
     edges = [np.concatenate([[-np.inf], np.unique(front[:, d]), [ref[d]]]) for d in range(dims - 1)]
     grids = np.meshgrid(*(np.arange(len(e) - 1) for e in edges), indexing="ij")
