@@ -565,3 +565,33 @@ def test_every_model_of_a_long_multi_objective_history_is_capped() -> None:
     suggester.fit_model = recording  # type: ignore[attr-defined]
     assert len(suggester.suggest(History.from_spec(spec, history), 2)) == 2
     assert fitted == [(0, MAX_GP_POINTS), (1, MAX_GP_POINTS), (2, MAX_GP_POINTS)]
+
+
+def test_ask_tell_with_two_objectives_and_a_constraint() -> None:
+    from tunery import search
+    from tunery.optimizer import Optimizer
+
+    def loop(algorithm: str) -> list[dict[str, float]]:
+        optimizer = Optimizer(
+            {f"x{i}": search.double(0.0, 1.0) for i in range(3)},
+            algorithm=algorithm,
+            settings={"n_initial_points": 8} if algorithm == ALGORITHM else None,
+            objectives=[("f1", "minimize"), ("score", "maximize")],
+            constraints=[{"metric": "size", "max": 0.9}],
+            seed=4,
+        )
+        told = []
+        for _ in range(24):
+            suggestion = optimizer.ask()
+            metrics = zdt1(suggestion.params)
+            optimizer.tell(suggestion, metrics)
+            told.append(metrics)
+        return told
+
+    def feasible_hypervolume(told: list[dict[str, float]]) -> float:
+        points = [(m["f1"], -m["score"]) for m in told if m["size"] <= 0.9]
+        return hypervolume(points, (1.1, 11.0))
+
+    gp, rnd = loop(ALGORITHM), loop("random")
+    assert sum(m["size"] <= 0.9 for m in gp[8:]) >= 0.8 * 16
+    assert feasible_hypervolume(gp) > feasible_hypervolume(rnd) + 0.5
