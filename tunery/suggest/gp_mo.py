@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tunery.history import Entry, History
-from tunery.pareto import constrained_ranks, reference_point
+from tunery.pareto import constrained_ranks, non_dominated, reference_point
 from tunery.space import Key
 from tunery.suggest.gp_math import GaussianProcess, warp
 from tunery.suggest.gp_mo_math import (
@@ -97,7 +97,6 @@ class _Models:
         self.reference = np.zeros(len(objectives))
         self.boxes: tuple[FloatArray, FloatArray] | None = None
         self.coarse: tuple[FloatArray, FloatArray] | None = None
-        self.feasible_seen = len(front) > 0
         self._rebox()
 
     def _rebox(self) -> None:
@@ -215,8 +214,6 @@ def _fit_models(
     worst = front.max(axis=0) if len(front) else np.zeros(n_obj)
     front_unit = unit_obj[feasible]
     if len(front):
-        from tunery.pareto import non_dominated
-
         on_front = non_dominated(front.tolist())
         front, front_unit = front[on_front], front_unit[on_front]
     models = _Models(objectives, constraints, thresholds, front.reshape(-1, n_obj), worst)
