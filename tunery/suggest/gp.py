@@ -72,6 +72,13 @@ state is the last fitted hyperparameters and the number of points they were fitt
 (``{"theta": [...], "fitted_at": n}``, a warm start), so a given seed, history and state always
 give the same suggestions.
 
+Several objectives and constraints
+----------------------------------
+An experiment with 2-4 objectives or with constraints is suggested by
+:func:`tunery.suggest.gp_mo.suggest_multi`: one GP per objective and per constraint, log
+expected hypervolume improvement times the probability of feasibility (see that module).  A
+single unconstrained objective never goes there.
+
 Speed
 -----
 The maths (acquisitions, the Gaussian process, its fit, the output warping) live in
@@ -114,6 +121,7 @@ from tunery.suggest.gp_math import (
     log_expected_improvement,
     warp,
 )
+from tunery.suggest.gp_mo import suggest_multi
 
 __all__ = [
     "ACQ_FUNCS",
@@ -230,6 +238,8 @@ class GPSuggester:
         self.refine = settings.get("acq_optimizer", "auto") != "sampling"
         self.theta: FloatArray | None = None
         self.fitted_at = 0
+        #: The other models' warm starts, by slot (see :meth:`fit_model`).
+        self.models: dict[int, tuple[FloatArray, int]] = {}
         # Feature layout: unit-cube dims that stay continuous, and one-hot blocks.
         self._cont: list[int] = []
         self._cats: list[tuple[int, int]] = []  # (dim, number of values)
@@ -290,7 +300,11 @@ class GPSuggester:
             taken.update(found)
         if len(found) < count and len(observed) >= 2:
             # (Fewer than two observations: the initial points were all there is to give.)
-            found += self._bayes(history, observed, pending + found, taken, count - len(found))
+            rest = count - len(found)
+            if history.n_objectives > 1 or history.n_constraints:
+                found += suggest_multi(self, history, pending + found, taken, rest)
+            else:
+                found += self._bayes(history, observed, pending + found, taken, rest)
         return [Assignment(space.params_of(key)) for key in found]
 
     def _initial(self, taken: set[Key], count: int) -> list[Key]:
@@ -362,7 +376,30 @@ class GPSuggester:
         return found
 
     def _fit(self, x: FloatArray, y: FloatArray, rng: np.random.Generator) -> FloatArray:
-        """MAP hyperparameters, warm-started; refitted less often as the history grows."""
+        """MAP hyperparameters of the (first) objective's GP; see :meth:`fit_model`."""
+        return self.fit_model(0, x, y, rng)
+
+    def fit_model(
+        self, slot: int, x: FloatArray, y: FloatArray, rng: np.random.Generator
+    ) -> FloatArray:
+        """MAP hyperparameters of model ``slot``, warm-started; refitted less often as it grows.
+
+        Slot 0 is the (first) objective's GP (``theta``/``fitted_at`` of the state); the
+        multi-objective and constrained models (:mod:`tunery.suggest.gp_mo`) number the other
+        objectives, then the constraints, from 1.
+        """
+        if slot:
+            previous, at = self.models.get(slot, (None, 0))
+            self.theta, self.fitted_at, saved = previous, at, (self.theta, self.fitted_at)
+            try:
+                theta = self._fit_one(x, y, rng)
+                self.models[slot] = (theta, self.fitted_at)
+            finally:
+                self.theta, self.fitted_at = saved
+            return theta
+        return self._fit_one(x, y, rng)
+
+    def _fit_one(self, x: FloatArray, y: FloatArray, rng: np.random.Generator) -> FloatArray:
         n = len(y)
         default = default_theta(self.columns)
         warm = self.theta if self.theta is not None and len(self.theta) == len(default) else None
@@ -476,9 +513,27 @@ class GPSuggester:
 
     def dump_state(self) -> dict[str, Any] | None:
         theta = None if self.theta is None else [float(v) for v in self.theta]
-        return {"theta": theta, "fitted_at": self.fitted_at}
+        state: dict[str, Any] = {"theta": theta, "fitted_at": self.fitted_at}
+        if self.models:
+            # (Multi-objective or constrained only: a single objective's state is unchanged.)
+            state["models"] = {
+                str(slot): {"theta": [float(v) for v in t], "fitted_at": at}
+                for slot, (t, at) in sorted(self.models.items())
+            }
+        return state
 
     def load_state(self, state: dict[str, Any]) -> None:
+        self.theta, self.fitted_at = self._theta_of(state)
+        self.models = {}
+        models = state.get("models")
+        if isinstance(models, dict):
+            for slot, entry in models.items():
+                if isinstance(slot, str) and slot.isdigit() and int(slot) > 0:
+                    theta, at = self._theta_of(entry if isinstance(entry, dict) else {})
+                    if theta is not None:
+                        self.models[int(slot)] = (theta, at)
+
+    def _theta_of(self, state: dict[str, Any]) -> tuple[FloatArray | None, int]:
         theta = state.get("theta")
         fitted_at = state.get("fitted_at", 0)
         if (
@@ -486,11 +541,9 @@ class GPSuggester:
             and len(theta) == self.columns + 2
             and all(isinstance(v, int | float) and math.isfinite(v) for v in theta)
         ):
-            self.theta = np.asarray([float(v) for v in theta], dtype=np.float64)
-            self.fitted_at = int(fitted_at) if isinstance(fitted_at, int) else 0
-        else:
-            self.theta = None
-            self.fitted_at = 0
+            at = int(fitted_at) if isinstance(fitted_at, int) else 0
+            return np.asarray([float(v) for v in theta], dtype=np.float64), at
+        return None, 0
 
 
-register("bayesianoptimization", GPSuggester, validate)
+register("bayesianoptimization", GPSuggester, validate, multi_objective=True)

@@ -24,6 +24,7 @@ __all__ = [
     "default_theta",
     "fit_theta",
     "log_expected_improvement",
+    "log_h",
     "warp",
 ]
 
@@ -73,6 +74,10 @@ def _log_h(z: FloatArray) -> FloatArray:
     zf = z[far]
     out[far] = -0.5 * zf * zf - _LOG_SQRT_2PI - 2.0 * np.log(np.abs(zf))
     return out
+
+
+#: ``log(phi(z) + z * Phi(z))`` (the log of EI's ``h``), public for the multi-objective maths.
+log_h = _log_h
 
 
 def log_expected_improvement(
