@@ -34,7 +34,7 @@ import numpy.typing as npt
 from tunery.pareto import (
     crowding_distance,
     hypervolume_contributions,
-    nondominated_ranks,
+    non_dominated,
     reference_point,
 )
 
@@ -91,24 +91,26 @@ def _cut_front(points: FloatArray, keep: int) -> IntArray:
 
 
 def _feasible_order(losses: FloatArray, n_below: int) -> IntArray:
-    """The good part of the feasible ``losses`` first (see the module docstring), then the rest."""
+    """The good part of the feasible ``losses`` first (see the module docstring), then the rest.
+
+    Fronts are peeled only until ``n_below`` points are chosen; the rest follow in their order
+    (only the first ``n_below`` matter to the split).
+    """
     n, m = losses.shape
     if m == 1 or n == 0:
         return np.asarray(np.argsort(losses[:, 0], kind="stable"), dtype=np.int64)
-    ranks = np.asarray(nondominated_ranks(losses.tolist()), dtype=np.int64)
     chosen: list[int] = []
-    for rank in range(int(ranks.max()) + 1):
-        members = np.flatnonzero(ranks == rank)
+    remaining = np.arange(n)
+    while len(chosen) < n_below and remaining.size:
+        front = remaining[non_dominated(losses[remaining].tolist())]
         room = n_below - len(chosen)
-        if room <= 0:
-            break
-        if members.size <= room:
-            chosen += members.tolist()
+        if front.size <= room:
+            chosen += front.tolist()
         else:
-            chosen += members[_cut_front(losses[members], room)].tolist()
+            chosen += front[_cut_front(losses[front], room)].tolist()
+        remaining = remaining[~np.isin(remaining, front)]
     picked = set(chosen)
-    # The rest by rank (then position): only the first n_below matter to the split.
-    rest = [int(i) for i in np.lexsort((np.arange(n), ranks)) if int(i) not in picked]
+    rest = [i for i in range(n) if i not in picked]
     return np.asarray(chosen + rest, dtype=np.int64)
 
 
@@ -119,9 +121,7 @@ def _weights(losses: FloatArray, feasible: npt.NDArray[np.bool_]) -> FloatArray:
     good = np.flatnonzero(feasible)
     if m == 1 or good.size == 0:
         return np.ones(n)
-    points = losses[good]
-    ranks = np.asarray(nondominated_ranks(points.tolist()), dtype=np.int64)
-    front = good[ranks == 0]
+    front = good[non_dominated(losses[good].tolist())]
     if front.size == 1 or m > MAX_HV_OBJECTIVES:
         weights[front] = 1.0
         return weights
