@@ -11,7 +11,7 @@ reference point (higher is better):
 - ``c-zdt1``: ``zdt1`` over 5 doubles with ``x0 + x1 + x2 <= 0.6`` (3.6% of the space feasible);
 - ``tree``: a scikit-learn decision tree on the bundled digits data: validation error against
   the number of leaves (max_depth, min_samples_leaf, max_features, criterion: a mixed space);
-  reference (1, 1000).
+  reference (1, 256).
 
 Methods: ``tunery-tpe``, ``tunery-nsga2``, ``tunery-bayesianoptimization`` (skipped where tunery
 refuses several objectives for it), ``random`` (tunery's), and Optuna's ``TPESampler``
@@ -77,7 +77,7 @@ def tree_problem() -> mo.Problem:
         double_param("max_features", "0.1", "1.0"),
         categorical_param("criterion", ["gini", "entropy"]),
     )
-    return mo.Problem("tree", parameters, ("error", "leaves"), (), (1.0, 1000.0), metrics)
+    return mo.Problem("tree", parameters, ("error", "leaves"), (), (1.0, 256.0), metrics)
 
 
 def problems() -> dict[str, Callable[[], mo.Problem]]:

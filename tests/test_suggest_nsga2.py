@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import native_doc, write_yaml
 from tunery.errors import SpecError
 from tunery.history import History
 from tunery.model import ExperimentSpec, ParameterSpec, TrialCondition
 from tunery.space import SearchSpace
+from tunery.storage import Store
 from tunery.suggest import available, create_suggester
 from tunery.suggest.base import validate_algorithm
 from tunery.suggest.nsga2 import (
@@ -265,3 +271,68 @@ def test_constrained_search_finds_the_feasible_region() -> None:
 
     nsga2, random = late_feasible("nsga2"), late_feasible("random")
     assert nsga2 > 0.3 > 0.1 > random, (nsga2, random)
+
+
+# --------------------------------------------------------------------------- end to end
+
+_TWO_OBJECTIVES = """
+import sys
+args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:])
+x, y, kind = float(args["x"]), float(args["y"]), args["kind"]
+penalty = 0.0 if kind == "a" else 0.3
+print(f"f1={x + penalty} f2={(1 - x) ** 2 + y + penalty} load={x + y}", flush=True)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("algorithm", ["nsga2", "tpe"])
+def test_a_constrained_two_objective_experiment_runs_end_to_end(
+    tmp_path: Path, algorithm: str
+) -> None:
+    parameters = [
+        {"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}},
+        {"name": "y", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}},
+        {"name": "kind", "parameterType": "categorical", "feasibleSpace": {"list": ["a", "b"]}},
+    ]
+    settings = (
+        [{"name": "population_size", "value": "4"}]
+        if algorithm == "nsga2"
+        else [{"name": "n_startup_trials", "value": "4"}]
+    )
+    doc = native_doc(
+        "mo",
+        _TWO_OBJECTIVES,
+        parameters=parameters,
+        algorithm=algorithm,
+        parallel=3,
+        max_trials=14,
+        extra_spec={
+            "objectives": [
+                {"metric": "f1", "direction": "minimize"},
+                {"metric": "f2", "direction": "minimize"},
+            ],
+            "constraints": [{"metric": "load", "max": 1.2}],
+        },
+    )
+    del doc["spec"]["objective"]
+    doc["spec"]["algorithm"]["algorithmSettings"] = settings
+    write_yaml(tmp_path / "mo.yaml", doc)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunery", "run", "mo.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")},
+    )
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    store = Store(str(tmp_path / "tunery.db"))
+    experiment = store.get_experiment("mo")
+    trials = store.list_trials("mo")
+    assert len(trials) == 14
+    history = History.from_spec(experiment.spec, trials)
+    assert history.n_objectives == 2 and history.n_constraints == 1
+    # Every trial finished with both objectives and its constraint; none repeated.
+    assert len(history.observed) == 14
+    assert all(e.losses is not None and e.constraints is not None for e in history.observed)
+    assert len(history.tried_keys) == 14

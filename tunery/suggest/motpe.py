@@ -13,9 +13,10 @@
 2. Among the feasible ones with one objective: by loss.  With several: by non-dominated rank
    (whole fronts while they fit, as MOTPE does); the front that does not fit whole is cut by
    hypervolume: the point of smallest hypervolume contribution is dropped, one at a time,
-   until the rest fits (a greedy hypervolume subset; fronts of more than
-   :data:`MAX_HV_FRONT` points or problems of more than four objectives are cut by crowding
-   distance instead, as NSGA-II does).
+   until the rest fits (a greedy hypervolume subset; exact contributions in O(n log n) for two
+   objectives).  With three or four objectives a front of more than :data:`MAX_HV_FRONT`
+   points, and with five or more any front, is cut by crowding distance instead, as NSGA-II
+   does.
 
 The weights of the good group's kernels (MOTPE): each good point weighs its hypervolume
 contribution to the good group's feasible front, relative to the largest one, at least

@@ -76,6 +76,11 @@ model made the SVC problem of that suite (a long ridge of near-best values, the 
 corner) reliable: 95 and 100 against 87 and 75 with the Scott-like rule alone (40 seeds,
 sequential and batches of 4; Optuna's TPE 80 and 75).
 
+Several objectives (``spec.objectives``) and constraints (``spec.constraints``): only the split
+into good and bad observations and the good kernels' weights change, as
+:func:`tunery.suggest.motpe.split` says (feasible first, then by non-dominated rank and
+hypervolume contribution, MOTPE's weights); one unconstrained objective runs the split above.
+
 Sampled stepped values are rounded to their grid before they are scored.  Until
 ``n_startup_trials`` trials exist (any status) or while no trial has an objective value,
 suggestions are quasi-random: a scrambled Sobol sequence (seeded) at the position of the trial,
