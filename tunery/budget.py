@@ -25,10 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunery.errors import UserInputError
-from tunery.ledger import Counts
 from tunery.model import (
     Experiment,
     ExperimentReason,
@@ -38,6 +37,10 @@ from tunery.model import (
     TrialCondition,
     is_interrupted,
 )
+
+if TYPE_CHECKING:
+    # The ledger pulls the launch builder and the executors: `import tunery` must not.
+    from tunery.ledger import Counts
 
 __all__ = [
     "BUDGET_FIELDS",
@@ -98,6 +101,8 @@ def with_budget(spec: ExperimentSpec, **budget: int | None) -> ExperimentSpec:
 def trial_counts(trials: Iterable[Trial]) -> Counts:
     """How many trials are in each status, as a controller's ledger counts them (interrupted
     trials are not completed: they use no budget)."""
+    from tunery.ledger import Counts
+
     counts = Counts()
     for trial in trials:
         counts.by_status[trial.status] += 1
