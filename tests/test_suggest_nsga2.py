@@ -6,7 +6,7 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.helpers import native_doc, write_yaml
 from tunery.errors import SpecError
 from tunery.history import History
-from tunery.model import ExperimentSpec, ParameterSpec, TrialCondition
+from tunery.model import Constraint, ExperimentSpec, ParameterSpec, ParamValue, TrialCondition
 from tunery.space import SearchSpace
 from tunery.storage import Store
 from tunery.suggest import available, create_suggester
@@ -336,3 +336,38 @@ def test_a_constrained_two_objective_experiment_runs_end_to_end(
     assert len(history.observed) == 14
     assert all(e.losses is not None and e.constraints is not None for e in history.observed)
     assert len(history.tried_keys) == 14
+
+
+def mirrored(problem: mo.Problem) -> mo.Problem:
+    """``problem`` with every objective and constraint metric negated (objectives maximised)."""
+
+    def metrics(params: Mapping[str, ParamValue]) -> dict[str, float]:
+        return {f"neg_{k}": -v for k, v in problem.metrics(params).items()}
+
+    constraints = tuple(
+        Constraint(
+            f"neg_{c.metric}",
+            min=None if c.max is None else -c.max,
+            max=None if c.min is None else -c.min,
+        )
+        for c in problem.constraints
+    )
+    objectives = tuple(f"neg_{m}" for m in problem.objectives)
+    return mo.Problem(
+        problem.name,
+        problem.parameters,
+        objectives,
+        constraints,
+        problem.reference,
+        metrics,
+        maximize=objectives,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "tpe"])
+def test_maximize_mirrors_minimize(algorithm: str) -> None:
+    problem = mo.constrained_zdt1(4)
+    settings = {"population_size": "6"} if algorithm == "nsga2" else None
+    plain = mo.run(problem, algorithm, 40, 1, batch=4, settings=settings)
+    mirror = mo.run(mirrored(problem), algorithm, 40, 1, batch=4, settings=settings)
+    assert [t.parameters for t in plain] == [t.parameters for t in mirror]

@@ -77,6 +77,9 @@ class Problem:
     reference: tuple[float, ...]
     #: The metrics of a configuration.
     metrics: Callable[[Mapping[str, ParamValue]], dict[str, float]]
+    #: Objectives maximised instead (for tests that mirror a problem; the scores here assume
+    #: every objective minimised).
+    maximize: tuple[str, ...] = ()
 
     def violations(self, metrics: Metrics) -> tuple[float, ...]:
         """Signed constraint values (``<= 0``: satisfied), min bound first."""
@@ -186,15 +189,21 @@ def make_spec(
     *,
     parallel_trial_count: int = 1,
 ) -> ExperimentSpec:
-    """The experiment spec of a problem: every objective minimised, its constraints."""
+    """The experiment spec of a problem: its objectives (minimised unless in ``maximize``) and
+    constraints."""
     terms = tuple(
-        ObjectiveTerm(m, ObjectiveType.MINIMIZE, None, MetricStrategyType.LATEST)
+        ObjectiveTerm(
+            m,
+            ObjectiveType.MAXIMIZE if m in problem.maximize else ObjectiveType.MINIMIZE,
+            None,
+            MetricStrategyType.LATEST,
+        )
         for m in problem.objectives
     )
     return ExperimentSpec(
         name=problem.name,
         objective=Objective(
-            type=ObjectiveType.MINIMIZE,
+            type=terms[0].type,
             objective_metric_name=problem.objectives[0],
             terms=terms,
             constraints=problem.constraints,
