@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from tunery.completion import goal_text, has_goal, reaches_goal
 from tunery.errors import UserInputError
 from tunery.model import (
     Experiment,
     ExperimentReason,
     ExperimentSpec,
-    ObjectiveType,
     Trial,
-    TrialCondition,
     is_interrupted,
 )
 
@@ -128,15 +127,10 @@ def checkpoints_gone(experiment: Experiment, trials: Iterable[Trial]) -> str | N
 
 
 def _goal_trial(spec: ExperimentSpec, trials: Iterable[Trial]) -> Trial | None:
-    goal = spec.objective
-    if goal.goal is None:
+    if not has_goal(spec.objective):
         return None
     for trial in trials:
-        if (
-            trial.status is TrialCondition.SUCCEEDED
-            and trial.objective is not None
-            and goal.goal_reached(trial.objective)
-        ):
+        if reaches_goal(spec.objective, trial):
             return trial
     return None
 
@@ -172,11 +166,9 @@ def extension_refusal(
     if reason == ExperimentReason.GOAL_REACHED:
         reached = _goal_trial(spec, trials)
         if reached is not None:
-            metric = spec.objective.objective_metric_name
-            sign = "<=" if spec.objective.type is ObjectiveType.MINIMIZE else ">="
             return (
                 f"experiment {name!r} ended because trial {reached.name} reached its goal "
-                f"({metric} {sign} {spec.objective.goal:g}): more trials would end it at once",
+                f"({goal_text(spec.objective)}): more trials would end it at once",
                 "raise or remove the goal (spec.objective.goal in the file for `tunery run "
                 "FILE`, goal= in tune()), then run it again",
             )
