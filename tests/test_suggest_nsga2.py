@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tunery
 from tests.helpers import native_doc, write_yaml
+from tunery import search as S
 from tunery.errors import SpecError
 from tunery.history import History
 from tunery.model import Constraint, ExperimentSpec, ParameterSpec, ParamValue, TrialCondition
@@ -371,3 +373,39 @@ def test_maximize_mirrors_minimize(algorithm: str) -> None:
     plain = mo.run(problem, algorithm, 40, 1, batch=4, settings=settings)
     mirror = mo.run(mirrored(problem), algorithm, 40, 1, batch=4, settings=settings)
     assert [t.parameters for t in plain] == [t.parameters for t in mirror]
+
+
+def _ask_tell(algorithm: str, settings: dict[str, int], storage: Path | None) -> tunery.Optimizer:
+    """48 results of a two-objective problem whose front lies on its constraint."""
+    opt = tunery.Optimizer(
+        {"x": S.double(0.0, 1.0), "y": S.double(0.0, 1.0), "kind": S.categorical(["a", "b"])},
+        algorithm=algorithm,
+        settings=settings,
+        objectives=[("acc", "maximize"), ("latency", "minimize")],
+        constraints=[{"metric": "memory", "max": 1.0}],
+        storage=None if storage is None else str(storage),
+        name=None if storage is None else "mo-study",
+        seed=1,
+    )
+    for _ in range(12):
+        for s in opt.ask(4):
+            x, y = float(s.params["x"]), float(s.params["y"])
+            bonus = 0.1 if s.params["kind"] == "a" else 0.0
+            opt.tell(s, {"acc": x + bonus, "latency": x**2 + y, "memory": x + y})
+    return opt
+
+
+def _late_feasible(opt: tunery.Optimizer) -> int:
+    return sum(t.metrics["memory"].latest <= 1.0 for t in opt.trials[-16:])  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "tpe"])
+def test_ask_tell_with_two_objectives_and_a_constraint(tmp_path: Path, algorithm: str) -> None:
+    settings = {"population_size": 8} if algorithm == "nsga2" else {"n_startup_trials": 8}
+    opt = _ask_tell(algorithm, settings, tmp_path / "t.db")
+    front = opt.best_trials
+    assert front
+    for best in front:
+        assert float(best.params["x"]) + float(best.params["y"]) <= 1.0  # feasible only
+    # The search learned the constraint: more of its late trials are feasible than random's.
+    assert _late_feasible(opt) >= _late_feasible(_ask_tell("random", {}, None)) + 3
