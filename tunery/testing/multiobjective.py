@@ -58,6 +58,7 @@ __all__ = [
     "run",
     "trial_of",
     "values_of",
+    "violations_of",
     "zdt1",
     "zdt2",
     "zdt3",
@@ -266,6 +267,11 @@ def losses_of(problem: Problem, trials: Sequence[Trial]) -> np.ndarray:
 def feasible(problem: Problem, trials: Sequence[Trial]) -> list[bool]:
     """Whether each trial satisfies every constraint."""
     return [all(v <= 0 for v in problem.violations(values_of(t))) for t in trials]
+
+
+def violations_of(problem: Problem, trial: Trial) -> tuple[float, ...]:
+    """A trial's signed constraint values (``<= 0``: satisfied)."""
+    return problem.violations(values_of(trial))
 
 
 def values_of(trial: Trial) -> dict[str, float]:
