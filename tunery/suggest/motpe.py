@@ -14,13 +14,15 @@
    (whole fronts while they fit, as MOTPE does); the front that does not fit whole is cut by
    hypervolume: the point of smallest hypervolume contribution is dropped, one at a time,
    until the rest fits (a greedy hypervolume subset; exact contributions in O(n log n) for two
-   objectives).  With three or four objectives a front of more than :data:`MAX_HV_FRONT`
-   points, and with five or more any front, is cut by crowding distance instead, as NSGA-II
-   does.
+   objectives).  A front of more than :data:`MAX_HV_FRONT` points (24 with three objectives,
+   10 with four), and with five or more objectives any front, is cut by crowding distance
+   instead, as NSGA-II does.
 
 The weights of the good group's kernels (MOTPE): each good point weighs its hypervolume
 contribution to the good group's feasible front, relative to the largest one, at least
-:data:`MIN_WEIGHT`; points off that front (and infeasible ones) weigh :data:`MIN_WEIGHT`.  The
+:data:`MIN_WEIGHT`; points off that front (and infeasible ones) weigh :data:`MIN_WEIGHT`.
+Where the front is too large for exact contributions (the limits above), every front point
+weighs 1.  The
 reference point is :func:`tunery.pareto.reference_point` of the good group's feasible losses.
 With one objective (constrained or not) every good point weighs the same, as in TPE.
 """
@@ -47,8 +49,8 @@ IntArray = npt.NDArray[np.int64]
 #: The smallest weight of a good point, relative to the largest (MOTPE's contributions).
 MIN_WEIGHT = 0.05
 #: Larger last fronts of three or four objectives are cut by crowding distance (greedy
-#: hypervolume costs too much there).
-MAX_HV_FRONT = 24
+#: hypervolume costs too much there), by number of objectives.
+MAX_HV_FRONT = {3: 24, 4: 10}
 #: Most objectives whose hypervolume is computed exactly.
 MAX_HV_OBJECTIVES = 4
 
@@ -80,7 +82,7 @@ def _cut_front(points: FloatArray, keep: int) -> IntArray:
         return np.empty(0, dtype=np.int64)
     if m == 1:
         return np.asarray(np.argsort(points[:, 0], kind="stable")[:keep], dtype=np.int64)
-    if m > MAX_HV_OBJECTIVES or (m > 2 and n > MAX_HV_FRONT):
+    if m > MAX_HV_OBJECTIVES or (m > 2 and n > MAX_HV_FRONT[m]):
         crowd = np.asarray(crowding_distance(points.tolist()), dtype=np.float64)
         order = np.lexsort((np.arange(n), -crowd))
         return np.sort(order[:keep]).astype(np.int64)
@@ -123,7 +125,7 @@ def _weights(losses: FloatArray, feasible: npt.NDArray[np.bool_]) -> FloatArray:
     if m == 1 or good.size == 0:
         return np.ones(n)
     front = good[non_dominated(losses[good].tolist())]
-    if front.size == 1 or m > MAX_HV_OBJECTIVES:
+    if front.size == 1 or m > MAX_HV_OBJECTIVES or (m > 2 and front.size > MAX_HV_FRONT[m]):
         weights[front] = 1.0
         return weights
     reference = reference_point(losses[front].tolist())
