@@ -322,12 +322,15 @@ class Objective:
         return tuple(t.type for t in self.terms)
 
     def strategy_for(self, metric: str) -> MetricStrategyType:
-        for term in self.terms:
-            if term.metric == metric:
-                return term.strategy
+        """``metricStrategies``' entry (defaulting writes every objective's there), else the
+        objective's own strategy, else ``latest`` for a constraint's metric, else Katib's
+        default by the (first) objective's type."""
         for strategy in self.metric_strategies:
             if strategy.name == metric:
                 return strategy.value
+        for term in self.terms:
+            if term.metric == metric:
+                return term.strategy
         if any(c.metric == metric for c in self.constraints):
             return MetricStrategyType.LATEST
         return default_strategy(self.type)
