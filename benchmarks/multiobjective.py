@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> None:
             for i in range(len(CHECKPOINTS)):
                 values = [s[i] for s in scores]
                 spread = statistics.stdev(values) if len(values) > 1 else 0.0
-                ratio = means[method][i] / optuna_best[i] if optuna_best[i] > 0 else float("nan")
-                cells.append(f"{means[method][i]:.4g} ± {spread:.2g} ({ratio:.3f})")
+                ratio = f" ({means[method][i] / optuna_best[i]:.3f})" if optuna_best[i] > 0 else ""
+                cells.append(f"{means[method][i]:.4g} ± {spread:.2g}{ratio}")
             print(f"| {method} | {' | '.join(cells)} | {seconds[method]:.0f} |")
         sys.stdout.flush()
 
