@@ -143,8 +143,11 @@ def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
         "reason",
         "message",
         "metricsPath",
+        "objectives",  # each objective's value (one here)
+        "feasible",  # null: no constraints
     }
     assert set(got["bestTrial"]) == trial_keys
+    assert got["bestTrial"]["objectives"] == [got["bestTrial"]["objective"]]
     assert set(got["bestTrial"]["metrics"]["score"]) == {"min", "max", "latest"}
 
     assert json.loads(tunery("get", "shapes", "--json", cwd=tmp_path).stdout) == got

@@ -256,3 +256,78 @@ def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
     assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
     assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
     assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})
+
+
+def test_pareto_front_of_stored_trials_is_the_brute_force_feasible_front(tmp_path: Path) -> None:
+    """Property: whatever trials are stored, ``views.pareto_front`` (and the best feasible
+    trial) equal a brute-force computation over what the store gives back."""
+    from dataclasses import replace
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tunery.model import Constraint, MetricStrategyType, ObjectiveTerm
+
+    objective = Objective(
+        ObjectiveType.MAXIMIZE,
+        "acc",
+        terms=(
+            ObjectiveTerm("acc", ObjectiveType.MAXIMIZE, None, MetricStrategyType.MAX),
+            ObjectiveTerm("lat", ObjectiveType.MINIMIZE, None, MetricStrategyType.MIN),
+        ),
+        constraints=(Constraint("mem", max=2.0),),
+    )
+    base = make_experiment("mo")
+    exp = replace(base, spec=replace(base.spec, objective=objective))
+    value = st.one_of(st.none(), st.integers(0, 4).map(float))
+    rows = st.lists(
+        st.tuples(
+            st.sampled_from([C.SUCCEEDED, C.EARLY_STOPPED, C.FAILED, C.RUNNING]),
+            value,
+            value,
+            value,
+        ),
+        max_size=10,
+    )
+    counter = iter(range(10**6))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(rows)
+    def check(drawn: list[tuple[C, float | None, float | None, float | None]]) -> None:
+        store = Store(str(tmp_path / f"p{next(counter)}.db"))
+        store.create_experiment(exp)
+        for i, (status, acc, lat, mem) in enumerate(drawn):
+            metrics = {
+                k: MetricSummary().add(v)
+                for k, v in (("acc", acc), ("lat", lat), ("mem", mem))
+                if v is not None
+            }
+            store.create_trial(make_trial(i, "mo", status=status, metrics=metrics, objective=acc))
+        stored = store.list_trials("mo")
+
+        def point(t: Trial) -> tuple[float, float] | None:
+            m = t.metrics
+            if t.status not in (C.SUCCEEDED, C.EARLY_STOPPED) or not {"acc", "lat", "mem"} <= set(
+                m
+            ):
+                return None
+            if m["mem"].latest > 2.0:  # type: ignore[operator]
+                return None
+            return (-m["acc"].max, m["lat"].min)  # type: ignore[operator]
+
+        points = {t.name: p for t in stored if (p := point(t)) is not None}
+
+        def beaten(p: tuple[float, float]) -> bool:
+            return any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points.values())
+
+        expected = [name for name, p in points.items() if not beaten(p)]
+        assert [t.name for t in views.pareto_front(store, "mo", objective)] == expected
+        best = views.best_trial(store, "mo", objective)
+        if expected:
+            assert best is not None and best.name in expected
+            assert points[best.name][0] == min(points[n][0] for n in expected)
+        else:
+            assert best is None
+        store.close()
+
+    check()

@@ -94,6 +94,8 @@ ADAPTERS: dict[str, Callable[[str, Sequence[ParameterSpec]], ExperimentSpec]] = 
     "tpe": _settings(n_startup_trials="3", multivariate="false"),
     "multivariate-tpe": _settings(n_startup_trials="3"),
     "bayesianoptimization": _settings(n_initial_points="3"),
+    # A small population, so that the short histories drawn here breed generations.
+    "nsga2": _settings(population_size="3"),
 }
 
 #: Examples per algorithm (the Gaussian process is the slow one).

@@ -28,7 +28,9 @@ from tunery.model import (
 )
 from tunery.space import SearchSpace
 from tunery.suggest import available, create_suggester
+from tunery.suggest.base import validate_algorithm
 from tunery.suggest.tpe import TPESettings, TPESuggester
+from tunery.testing import multiobjective as mo
 from tunery.testing import suggest as contract
 from tunery.testing.suggest import (
     assert_feasible,
@@ -398,3 +400,75 @@ def test_a_thousand_trials() -> None:
         batch = suggester.suggest(History.from_spec(spec, history), 4)
         keys = {space.canonical(a.parameters) for a in batch}
         assert len(keys) == 4 and not keys & space.history_keys(history), algorithm
+
+
+# --------------------------------------------------------------------------- MOTPE and c-TPE
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "multivariate-tpe"])
+def test_multi_objective_is_accepted(algorithm: str) -> None:
+    validate_algorithm(mo.make_spec(mo.zdt1(3), algorithm))
+    validate_algorithm(mo.make_spec(mo.constrained_zdt1(3), algorithm))
+
+
+def test_good_kernels_weighted_by_motpe() -> None:
+    spec = make_spec(HARTMANN6, "tpe")
+    model = TPESuggester(spec, 0)._model
+    points = np.random.default_rng(0).random((3, 6))
+    codes = np.empty((3, 0), dtype=np.int64)
+    plain = model.mixture(points, codes, True)
+    same = model.mixture(points, codes, True, np.ones(3))
+    assert np.allclose(plain.log_w, same.log_w)
+    weighted = model.mixture(points, codes, True, np.array([1.0, 0.05, 0.05]))
+    w = np.exp(weighted.log_w)
+    # The kernels still weigh n in all against the prior's weight: only their shares move.
+    assert math.isclose(w[-1], np.exp(plain.log_w)[-1])
+    assert w[0] == pytest.approx(20 * w[1]) and w[1] == pytest.approx(w[2])
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "tpe-independent"])
+def test_motpe_beats_random_on_zdt1(algorithm: str) -> None:
+    # Deterministic seeds: the same numbers every run.
+    problem = mo.zdt1(5)
+    settings = dict([INDEPENDENT]) if algorithm == "tpe-independent" else None
+    name = "tpe" if algorithm == "tpe-independent" else algorithm
+
+    def mean_hv(name: str, settings: dict[str, str] | None) -> float:
+        return statistics.mean(
+            mo.hypervolume_of(problem, mo.run(problem, name, 150, seed, batch=5, settings=settings))
+            for seed in range(3)
+        )
+
+    motpe, rand = mean_hv(name, settings), mean_hv("random", None)
+    assert motpe > rand, (motpe, rand)
+
+
+def test_constrained_tpe_finds_the_feasible_region() -> None:
+    # About 3.6% of the space is feasible: random search stays there, TPE moves into it.
+    problem = mo.constrained_zdt1(5)
+
+    def late_feasible(algorithm: str) -> float:
+        return statistics.mean(
+            statistics.mean(mo.feasible(problem, mo.run(problem, algorithm, 100, s, batch=4)[-40:]))
+            for s in range(3)
+        )
+
+    tpe, rand = late_feasible("tpe"), late_feasible("random")
+    assert tpe > 0.4 > 0.1 > rand, (tpe, rand)
+
+
+def test_constrained_single_objective_finds_the_constrained_optimum() -> None:
+    # The unconstrained optimum (every x at 0.7) is infeasible; the constrained one has every x
+    # at 0.5 (sum(x) <= 2 binds), loss 4 * 0.2 ** 2 = 0.16.
+    problem = mo.constrained_sphere(4)
+
+    def best_feasible(algorithm: str, seed: int) -> float:
+        trials = mo.run(problem, algorithm, 100, seed, batch=4)
+        losses = mo.losses_of(problem, trials)[:, 0]
+        ok = mo.feasible(problem, trials)
+        return min(float(v) for v, f in zip(losses, ok, strict=True) if f)
+
+    tpe = [best_feasible("tpe", seed) for seed in range(3)]
+    rand = [best_feasible("random", seed) for seed in range(3)]
+    assert min(tpe) >= 0.16 - 1e-9  # (no infeasible trial counted)
+    assert statistics.mean(tpe) < 0.16 + 0.05 < statistics.mean(rand), (tpe, rand)

@@ -903,3 +903,33 @@ def test_the_same_name_in_two_namespaces(tmp_path: Path) -> None:
     stop = api.post("/api/experiments/twin/stop", params={"namespace": "default"}, headers=AUTH)
     assert stop.status_code == 409 and "already ended" in stop.json()["detail"]
     store.close()
+
+
+def test_a_multi_objective_experiment_has_its_front_in_the_api(tmp_path: Path) -> None:
+    from tests.test_cli_front import mo_doc
+
+    store = Store(f"sqlite:///{tmp_path / 'mo.db'}")
+    create(store, mo_doc("mo", max_trials=6), tmp_path)
+    Controller(store, "mo", LocalExecutor(), poll_interval=0.02).run()
+    app = create_app(store, TOKEN, runs_dir=str(tmp_path / "runs"))
+    with TestClient(app, base_url=LOCAL) as client:
+        _check_front(client)
+
+
+def _check_front(client: TestClient) -> None:
+    from tests.test_cli_front import brute_front
+
+    trials = client.get("/api/experiments/mo/trials").json()["trials"]
+    assert all(t["feasible"] is (t["parameters"]["x"] <= 0.8) for t in trials)
+    front = brute_front(trials)
+    detail = client.get("/api/experiments/mo").json()
+    assert detail["paretoFront"] == front and front
+    assert len(detail["referencePoint"]) == 2 and detail["hypervolume"] > 0
+    assert [o["metric"] for o in detail["objectives"]] == ["acc", "lat"]
+    assert detail["constraints"] == [{"metric": "mem", "min": None, "max": 0.8}]
+    (listed,) = client.get("/api/experiments").json()
+    assert {k: listed[k] for k in ("paretoFront", "hypervolume", "referencePoint", "best")} == {
+        k: detail[k] for k in ("paretoFront", "hypervolume", "referencePoint", "best")
+    }
+    one = client.get(f"/api/experiments/mo/trials/{front[0]}").json()
+    assert one["objectives"] == next(t for t in trials if t["name"] == front[0])["objectives"]

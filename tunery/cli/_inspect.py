@@ -602,7 +602,8 @@ def best(
         if as_json:
             _print_json(None)
         else:
-            click.echo(f"experiment {name} has no trial with an objective value yet")
+            feasible = " feasible" if objective.constraints else ""
+            click.echo(f"experiment {name} has no{feasible} trial with an objective value yet")
         return 1
     if fmt is not None:
         names = [p.name for p in exp.spec.parameters]

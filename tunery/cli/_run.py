@@ -180,6 +180,16 @@ def _report(
     elif best is not None:
         for line in _best_lines(experiment, best):
             console.print(line, highlight=False)
+    elif (
+        nothing is None
+        and experiment.spec.objective.constraints
+        and any(t.objective is not None for t in trials)
+    ):
+        console.print(
+            "no trial met every constraint (spec.constraints), so none is best; see "
+            f"`tunery trials {experiment.name} --json` (their feasible field)",
+            style="yellow",
+        )
     elif nothing is None:
         console.print(
             "no trial reported the objective metric; see `tunery trials "

@@ -666,8 +666,10 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
     ]
     if spec.objective.goal is not None:
         objectives[0]["goal"] = spec.objective.goal
+    # Several objectives: each with its own direction (an additional metric takes the first's).
+    directions = {t.metric: t.type for t in spec.objective.terms}
     objectives += [
-        {"metric": m, "direction": spec.objective.type.value.capitalize()}
+        {"metric": m, "direction": directions.get(m, spec.objective.type).value.capitalize()}
         for m in spec.objective.additional_metric_names
     ]
     trainer, renames = _trainer_of(spec)

@@ -59,6 +59,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "cmaes": "tunery.suggest.cmaes",
     "hyperband": "tunery.suggest.hyperband",
     "pbt": "tunery.suggest.pbt",
+    "nsga2": "tunery.suggest.nsga2",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

@@ -76,6 +76,11 @@ model made the SVC problem of that suite (a long ridge of near-best values, the 
 corner) reliable: 95 and 100 against 87 and 75 with the Scott-like rule alone (40 seeds,
 sequential and batches of 4; Optuna's TPE 80 and 75).
 
+Several objectives (``spec.objectives``) and constraints (``spec.constraints``): only the split
+into good and bad observations and the good kernels' weights change, as
+:func:`tunery.suggest.motpe.split` says (feasible first, then by non-dominated rank and
+hypervolume contribution, MOTPE's weights); one unconstrained objective runs the split above.
+
 Sampled stepped values are rounded to their grid before they are scored.  Until
 ``n_startup_trials`` trials exist (any status) or while no trial has an objective value,
 suggestions are quasi-random: a scrambled Sobol sequence (seeded) at the position of the trial,
@@ -112,6 +117,7 @@ from tunery.model import (
     ParameterType,
     TrialCondition,
 )
+from tunery.pareto import total_violation
 from tunery.settings import (
     SettingCheck,
     check_int,
@@ -121,6 +127,7 @@ from tunery.settings import (
     validate_settings,
 )
 from tunery.space import Key, SearchSpace
+from tunery.suggest import motpe
 from tunery.suggest.base import register, setting_path
 
 __all__ = [
@@ -306,8 +313,17 @@ class _Model:
 
     # ----------------------------------------------------------------- building
 
-    def mixture(self, points: FloatArray, codes: IntArray, multivariate: bool) -> _Mixture:
-        """The Parzen mixture of a group (``points``: numeric unit coordinates, ``codes``)."""
+    def mixture(
+        self,
+        points: FloatArray,
+        codes: IntArray,
+        multivariate: bool,
+        weights: FloatArray | None = None,
+    ) -> _Mixture:
+        """The Parzen mixture of a group (``points``: numeric unit coordinates, ``codes``).
+
+        Each point's kernel weighs 1, or its share of ``n`` under ``weights`` (MOTPE).
+        """
         n = points.shape[0]
         dn = self.num.size
         pw = self.settings.prior_weight
@@ -324,7 +340,8 @@ class _Model:
         sigmas = np.vstack([sigmas, self.prior_sigma[None, :]])
         log_z = np.log(np.maximum(ndtr((1.0 - mus) / sigmas) - ndtr(-mus / sigmas), 1e-300))
         cats = np.vstack([codes, np.full((1, self.cat.size), -1, dtype=np.int64)])
-        weights = np.append(np.ones(n), pw)
+        own = np.ones(n) if weights is None else weights * (n / float(np.sum(weights)))
+        weights = np.append(own, pw)
         # A point's categorical kernel: weight 1 on its own value, and a smoothing weight that
         # shrinks as the group grows on every value.
         k = self.n_choices.astype(np.float64)
@@ -449,21 +466,48 @@ class TPESuggester:
     # ----------------------------------------------------------------- history
 
     @staticmethod
-    def _observations(history: History) -> tuple[list[Key], list[float], list[Key]]:
-        """(observed keys, their losses, bad pseudo-observation keys) in the history's order.
+    def _observations(history: History) -> tuple[list[Key], list[Key]]:
+        """(observed keys, bad pseudo-observation keys) in the history's order.
 
         Bad: every trial in the space neither observed nor killed (in flight, failed, or
         finished without a finite objective).
         """
         observed = [e.key for e in history.observed if e.key is not None]
-        losses = [e.loss for e in history.observed if e.loss is not None]
         killed = TrialCondition.KILLED
         bad = [
             e.key
             for e in history.entries
             if e.key is not None and not e.observed and e.trial.status is not killed
         ]
-        return observed, losses, bad
+        return observed, bad
+
+    def _split(self, history: History) -> tuple[list[Key], list[Key], FloatArray | None]:
+        """(good keys, bad observed keys, the good kernels' weights or None: all equal).
+
+        One unconstrained objective: the ``n_below`` lowest losses are good.  Several
+        objectives or constraints: :func:`tunery.suggest.motpe.split`.
+        """
+        entries = history.observed
+        keys = [e.key for e in entries if e.key is not None]
+        n_below = self.settings.n_below(len(keys))
+        if history.n_objectives <= 1 and history.n_constraints == 0:
+            losses = [e.loss for e in entries if e.loss is not None]
+            order = np.argsort(np.asarray(losses), kind="stable")
+            return (
+                [keys[i] for i in order[:n_below]],
+                [keys[i] for i in order[n_below:]],
+                None,
+            )
+        matrix = np.array([e.losses for e in entries], dtype=np.float64)
+        violation = None
+        if history.n_constraints:
+            violation = np.array([total_violation(e.constraints) for e in entries])
+        below, above, weights = motpe.split(matrix, violation, n_below)
+        return (
+            [keys[int(i)] for i in below],
+            [keys[int(i)] for i in above],
+            None if history.n_objectives <= 1 else weights,
+        )
 
     # ----------------------------------------------------------------- suggest
 
@@ -471,7 +515,7 @@ class TPESuggester:
         if count <= 0:
             return []
         space = self.space
-        observed, losses, bad = self._observations(history)
+        observed, bad = self._observations(history)
         tried = history.tried_keys
         size = space.size()
         if size is not None:
@@ -487,7 +531,8 @@ class TPESuggester:
             found = self._startup(len(history), startup, taken, rng)
             taken.update(found)
         if len(found) < count and observed:
-            found += self._tpe(observed, losses, bad + found, taken, count - len(found), rng)
+            below, above, weights = self._split(history)
+            found += self._tpe(below, above + bad + found, weights, taken, count - len(found), rng)
         return [Assignment(space.params_of(key)) for key in found]
 
     def _startup(
@@ -520,9 +565,9 @@ class TPESuggester:
 
     def _tpe(
         self,
-        observed: list[Key],
-        losses: list[float],
-        bad: list[Key],
+        below: list[Key],
+        above: list[Key],
+        weights: FloatArray | None,
         taken: set[Key],
         count: int,
         rng: np.random.Generator,
@@ -530,13 +575,9 @@ class TPESuggester:
         """``count`` keys by TPE, each new one a bad pseudo-observation for the next."""
         model = self._model
         mv = self.multivariate
-        order = np.argsort(np.asarray(losses), kind="stable")
-        n_below = self.settings.n_below(len(observed))
-        below = [observed[i] for i in order[:n_below]]
-        above = [observed[i] for i in order[n_below:]] + list(bad)
         below_x, below_c = model.split(below)
         above_x, above_c = model.split(above)
-        good = model.mixture(below_x, below_c, mv)
+        good = model.mixture(below_x, below_c, mv, weights)
         m = self.settings.n_ei_candidates
         found: list[Key] = []
         for _ in range(count):
@@ -590,5 +631,5 @@ class TPESuggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-register("tpe", TPESuggester, validate)
-register("multivariate-tpe", TPESuggester, validate)
+register("tpe", TPESuggester, validate, multi_objective=True)
+register("multivariate-tpe", TPESuggester, validate, multi_objective=True)
