@@ -204,6 +204,7 @@ function route() {
   setReady("");
   document.body.dataset.graphs = "";
   document.body.dataset.curves = "";
+  document.body.dataset.pareto = "";
   const hash = location.hash || "#/";
   if (hash.startsWith("#token=")) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));

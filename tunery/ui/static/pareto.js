@@ -165,7 +165,7 @@ const Pareto = (() => {
     if (isMulti(exp)) {
       cards.push(el("div", { class: "card", id: "pareto-card" },
         el("div", { class: "toolbar" }, el("h2", {}, "Pareto front"), el("span", { class: "muted" }, "click a point to open its trial"),
-          downloadButtons(n.pareto, file + "-pareto", () => state.charts.pareto && state.charts.pareto[0])),
+          downloadButtons(n.pareto, file + "-pareto", () => panels(state))),
         n.pareto, n.paretoNote));
       cards.push(el("div", { class: "card", id: "hypervolume-card" },
         el("div", { class: "toolbar" }, el("h2", {}, "Hypervolume history"), downloadButtons(n.hypervolume, file + "-hypervolume", () => state.charts.hypervolume)),
@@ -175,6 +175,13 @@ const Pareto = (() => {
       cards.push(el("div", { class: "card", id: "constraints-card" }, el("h2", {}, "Constraints"), n.paretoNote));
     }
     return cards;
+  }
+
+  /** What the download buttons save: the one chart, or each panel of the matrix (-1, -2, ...). */
+  function panels(state) {
+    const charts = state.charts.pareto || [];
+    if (charts.length <= 1) return charts[0] || null;
+    return { download: (format, filename) => Promise.all(charts.map((c, i) => c.download(format, `${filename}-${i + 1}`))) };
   }
 
   /** GET .../pareto, then the cards, the table's marks and the parallel coordinates. */
