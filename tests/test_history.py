@@ -8,7 +8,7 @@ import math
 import pytest
 
 from tunery.history import History, HistoryBuilder
-from tunery.model import ObjectiveType, Observation, Trial, TrialCondition
+from tunery.model import Objective, ObjectiveType, Observation, Trial, TrialCondition
 from tunery.space import SearchSpace
 from tunery.testing.suggest import int_param, make_spec
 
@@ -135,3 +135,76 @@ def test_a_builder_told_of_each_write_makes_the_same_history() -> None:
     assert again.tried_keys == History.from_spec(spec, trials).tried_keys
     assert names(again.observed) == ["t-1", "t-2", "t-4", "t-10"]
     assert got.tried_keys != again.tried_keys  # the earlier history did not change
+
+
+def _mo_trial(
+    index: int, status: TrialCondition, metrics: dict[str, float], objective: float | None = None
+) -> Trial:
+    from tunery.model import MetricSummary
+
+    return Trial(
+        name=f"t-{index}",
+        experiment="t",
+        index=index,
+        parameters={"n": index},
+        status=status,
+        metrics={k: MetricSummary().add(v) for k, v in metrics.items()},
+        objective=metrics.get("acc") if objective is None else objective,
+    )
+
+
+def _mo_objective() -> Objective:
+    from tunery.model import Constraint, MetricStrategyType, ObjectiveTerm
+
+    return Objective(
+        ObjectiveType.MAXIMIZE,
+        "acc",
+        terms=(
+            ObjectiveTerm("acc", ObjectiveType.MAXIMIZE, None, MetricStrategyType.MAX),
+            ObjectiveTerm("lat", ObjectiveType.MINIMIZE, None, MetricStrategyType.MIN),
+        ),
+        constraints=(Constraint("mem", max=10.0), Constraint("rec", min=0.5, max=0.9)),
+    )
+
+
+def test_multi_objective_entries_have_losses_and_constraint_violations() -> None:
+    S = TrialCondition
+    trials = [
+        _mo_trial(1, S.SUCCEEDED, {"acc": 0.9, "lat": 5.0, "mem": 4.0, "rec": 0.6}),
+        _mo_trial(2, S.SUCCEEDED, {"acc": 0.8, "mem": 4.0, "rec": 0.6}),  # lat missing
+        _mo_trial(3, S.SUCCEEDED, {"acc": 0.7, "lat": 1.0, "mem": 12.0, "rec": 0.95}),
+        _mo_trial(4, S.RUNNING, {"acc": 0.7, "lat": 1.0}),  # constraints unknown
+    ]
+    spec = make_spec(PARAMS, objective=_mo_objective())
+    for h in (
+        History.from_spec(spec, trials),
+        HistoryBuilder(SearchSpace.from_spec(spec), spec.objective).build(trials),
+    ):
+        assert h.n_objectives == 2 and h.n_constraints == 3
+        e1, e2, e3, e4 = h.entries
+        assert e1.losses == (-0.9, 5.0) and e1.loss == -0.9
+        assert e1.constraints == pytest.approx((-6.0, -0.1, -0.3)) and e1.feasible
+        assert e2.losses is None and e2.loss is None  # observed needs every loss
+        assert e3.constraints == pytest.approx((2.0, -0.45, 0.05)) and not e3.feasible
+        assert e4.constraints is None and not e4.feasible
+        assert names(h.observed) == ["t-1", "t-3"]
+
+
+def test_single_objective_entries_keep_their_loss_and_are_feasible() -> None:
+    h = History.from_spec(make_spec(PARAMS), mixed())
+    assert h.n_objectives == 1 and h.n_constraints == 0
+    for entry in h.entries:
+        assert entry.losses == (None if entry.loss is None else (entry.loss,))
+        assert entry.constraints == () and entry.feasible
+
+
+def test_builder_put_keeps_losses_and_constraints() -> None:
+    spec = make_spec(PARAMS, objective=_mo_objective())
+    builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+    builder.put(_mo_trial(1, TrialCondition.RUNNING, {"acc": 0.5}))
+    builder.put(
+        _mo_trial(1, TrialCondition.SUCCEEDED, {"acc": 0.5, "lat": 2.0, "mem": 1.0, "rec": 0.7})
+    )
+    (entry,) = builder.current().entries
+    assert entry.losses == (-0.5, 2.0) and entry.feasible
+    assert builder.current().n_constraints == 3

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from tunery.completion import has_goal, reaches_goal
 from tunery.errors import UserInputError
 from tunery.ledger import Counts
 from tunery.model import (
@@ -35,7 +36,6 @@ from tunery.model import (
     ExperimentSpec,
     ObjectiveType,
     Trial,
-    TrialCondition,
     is_interrupted,
 )
 
@@ -123,15 +123,10 @@ def checkpoints_gone(experiment: Experiment, trials: Iterable[Trial]) -> str | N
 
 
 def _goal_trial(spec: ExperimentSpec, trials: Iterable[Trial]) -> Trial | None:
-    goal = spec.objective
-    if goal.goal is None:
+    if not has_goal(spec.objective):
         return None
     for trial in trials:
-        if (
-            trial.status is TrialCondition.SUCCEEDED
-            and trial.objective is not None
-            and goal.goal_reached(trial.objective)
-        ):
+        if reaches_goal(spec.objective, trial):
             return trial
     return None
 

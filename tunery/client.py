@@ -72,8 +72,8 @@ def same_search(a: ExperimentSpec, b: ExperimentSpec) -> bool:
         "max_failed_trial_count": 0,
     }
     return bool(
-        replace(a, objective=replace(a.objective, goal=None), **keys)
-        == replace(b, objective=replace(b.objective, goal=None), **keys)
+        replace(a, objective=a.objective.without_goals(), **keys)
+        == replace(b, objective=b.objective.without_goals(), **keys)
     )
 
 

@@ -32,6 +32,7 @@ from tunery.budget import BUDGET_FIELDS
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
 from tunery.collect.base import Collector
+from tunery.completion import decide
 from tunery.crashpoints import crashpoint
 from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
@@ -699,52 +700,17 @@ class Controller:
             log.warning("could not stop trial %s: %s", trial.name, exc)
 
     def _check_completion(self) -> bool:
-        """Katib's order: goal, then max failed, then max trials, then suggestion end."""
-        spec = self.experiment.spec
-        counts = self.ledger.counts
-        goal_trial = self.ledger.goal_trial
-        if goal_trial is not None and spec.objective.goal is not None:
-            self._finish_experiment(
-                ExperimentCondition.SUCCEEDED,
-                ExperimentReason.GOAL_REACHED,
-                f"Experiment has succeeded because the objective goal "
-                f"{spec.objective.goal:g} was reached by {goal_trial}",
-                kill_reason=TrialReason.EXPERIMENT_GOAL_REACHED,
-            )
-            return True
-        max_failed = spec.max_failed_trial_count
-        if max_failed is not None and counts.failed and counts.failed >= max_failed:
-            self._finish_experiment(
-                ExperimentCondition.FAILED,
-                ExperimentReason.MAX_FAILED_TRIALS_REACHED,
-                f"Experiment has failed because {counts.failed} trials failed "
-                f"(maxFailedTrialCount is {max_failed})",
-                kill_reason=TrialReason.EXPERIMENT_MAX_FAILED_TRIALS_REACHED,
-            )
-            return True
-        if (
-            spec.max_trial_count is not None
-            and counts.completed >= spec.max_trial_count
-            and counts.active == 0  # lowered under running trials (live): wait for them
-        ):
-            self._finish_experiment(
-                ExperimentCondition.SUCCEEDED,
-                ExperimentReason.MAX_TRIALS_REACHED,
-                f"Experiment has succeeded because max trial count ({spec.max_trial_count}) "
-                "has been reached",
-                kill_reason=TrialReason.EXPERIMENT_MAX_TRIALS_REACHED,
-            )
-            return True
-        if self._nothing_to_suggest and counts.active == 0:
-            self._finish_experiment(
-                ExperimentCondition.SUCCEEDED,
-                ExperimentReason.SUGGESTION_END_REACHED,
-                "Experiment has succeeded because the algorithm has nothing more to suggest "
-                "(the search space is exhausted or its schedule has ended)",
-                kill_reason=TrialReason.EXPERIMENT_SUGGESTION_END_REACHED,
-            )
-            return True
-        return False
+        """The rules of :mod:`tunery.completion` (Katib's order); True when it ended."""
+        end = decide(
+            self.experiment.spec,
+            self.ledger.counts,
+            self.ledger.goal_trial,
+            self._nothing_to_suggest,
+        )
+        if end is None:
+            return False
+        self._finish_experiment(end.status, end.reason, end.message, kill_reason=end.kill_reason)
+        return True
 
     def _finish_experiment(
         self,

@@ -16,6 +16,14 @@ Invariants (what an algorithm may assume)
   its negation for ``maximize``), and None when the trial has no finite objective value
   (none yet, NaN or infinite).  Lower is better, always; no algorithm looks at the objective's
   type again.
+- ``losses`` is one loss per objective (each signed as ``loss`` is), None when any is missing
+  or not finite; with one objective it is ``(loss,)`` or None.  With several objectives,
+  ``loss`` is ``losses[0]`` (None when ``losses`` is None), so an observed entry has every loss.
+- ``constraints`` is one number per constraint bound, ``<= 0`` when satisfied (``value - max``
+  for a max bound, ``min - value`` for a min bound; a constraint with both bounds gives two, min
+  first), ``()`` when the experiment has no constraints, None when a constraint's metric has no
+  finite value (then the entry is not ``feasible``).  ``n_objectives``/``n_constraints`` give
+  the lengths.
 - The partitions split ``entries`` by status, each in the order of ``entries``:
   ``completed`` (Succeeded, EarlyStopped), ``active`` (Created, Running), ``failed`` (Failed,
   MetricsUnavailable) and ``killed``.  Every entry is in exactly one of them.
@@ -50,6 +58,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
 )
+from tunery.objectives import objective_losses, violations
 from tunery.space import Key, SearchSpace
 
 __all__ = ["Entry", "History", "HistoryBuilder"]
@@ -60,11 +69,19 @@ _FAILED = frozenset({TrialCondition.FAILED, TrialCondition.METRICS_UNAVAILABLE})
 
 
 class Entry(NamedTuple):
-    """One trial as an algorithm sees it (see the module docstring for ``key`` and ``loss``)."""
+    """One trial as an algorithm sees it (see the module docstring for ``key``, ``loss``,
+    ``losses`` and ``constraints``)."""
 
     trial: Trial
     key: Key | None
     loss: float | None
+    losses: tuple[float, ...] | None = None
+    constraints: tuple[float, ...] | None = ()
+
+    @property
+    def feasible(self) -> bool:
+        """Every constraint known and satisfied (True with no constraints)."""
+        return self.constraints is not None and all(v <= 0 for v in self.constraints)
 
     @property
     def completed(self) -> bool:
@@ -82,13 +99,24 @@ def _sign(objective: Objective) -> float:
 
 
 _new_entry = tuple.__new__
+_NO_CONSTRAINTS: tuple[float, ...] = ()
 
 
-def _entry(trial: Trial, space: SearchSpace, sign: float) -> Entry:
-    value = trial.objective
-    loss = sign * value if value is not None and math.isfinite(value) else None
+def _entry(trial: Trial, space: SearchSpace, sign: float, objective: Objective) -> Entry:
+    if objective.is_multi:
+        losses = objective_losses(objective, trial)
+        loss = losses[0] if losses is not None else None
+    else:
+        value = trial.objective
+        loss = sign * value if value is not None and math.isfinite(value) else None
+        losses = None if loss is None else (loss,)
+    found = violations(objective, trial) if objective.constraints else _NO_CONSTRAINTS
     # (tuple.__new__ directly: a NamedTuple's own __new__ costs twice as much per trial.)
-    return _new_entry(Entry, (trial, space.key_of(trial), loss))
+    return _new_entry(Entry, (trial, space.key_of(trial), loss, losses, found))
+
+
+def _bounds(objective: Objective) -> int:
+    return sum((c.min is not None) + (c.max is not None) for c in objective.constraints)
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +128,10 @@ class History:
     #: 1.0 for ``minimize``, -1.0 for ``maximize``: ``loss == sign * objective``.
     sign: float = 1.0
     curves: Mapping[str, Sequence[Observation]] = field(default_factory=dict)
+    #: How many objectives (the length of every entry's ``losses``).
+    n_objectives: int = 1
+    #: How many constraint bounds (the length of every entry's ``constraints`` but None).
+    n_constraints: int = 0
 
     @classmethod
     def build(
@@ -115,8 +147,15 @@ class History:
         entries of unchanged trials across calls as well.
         """
         sign = _sign(objective)
-        entries = tuple(_entry(trial, space, sign) for trial in trials)
-        return cls(space, entries, sign, {} if curves is None else curves)
+        entries = tuple(_entry(trial, space, sign, objective) for trial in trials)
+        return cls(
+            space,
+            entries,
+            sign,
+            {} if curves is None else curves,
+            len(objective.terms),
+            _bounds(objective),
+        )
 
     @classmethod
     def from_spec(
@@ -187,6 +226,7 @@ class HistoryBuilder:
 
     def __init__(self, space: SearchSpace, objective: Objective) -> None:
         self.space = space
+        self.objective = objective
         self.sign = _sign(objective)
         self._entries: dict[str, Entry] = {}
         #: What :meth:`put` keeps: the entries in order, each one's position, the tried keys.
@@ -201,19 +241,26 @@ class HistoryBuilder:
     ) -> History:
         """The history of ``trials`` (in their order), with ``curves`` for early stoppers."""
         cache = self._entries
-        space, sign = self.space, self.sign
+        space, sign, objective = self.space, self.sign, self.objective
         entries: list[Entry] = []
         append = entries.append
         for trial in trials:
             entry = cache.get(trial.name)
             if entry is None or entry.trial is not trial:
-                entry = cache[trial.name] = _entry(trial, space, sign)
+                entry = cache[trial.name] = _entry(trial, space, sign, objective)
             append(entry)
         if len(cache) > 2 * len(entries) + 64:
             names = {e.trial.name for e in entries}
             for name in [n for n in cache if n not in names]:
                 del cache[name]
-        return History(space, tuple(entries), sign, {} if curves is None else curves)
+        return History(
+            space,
+            tuple(entries),
+            sign,
+            {} if curves is None else curves,
+            len(objective.terms),
+            _bounds(objective),
+        )
 
     def put(self, trial: Trial) -> None:
         """Take a new trial (after every earlier one) or a new version of one it has.
@@ -221,7 +268,7 @@ class HistoryBuilder:
         Costs the same whatever the number of trials; :meth:`current` is then their history.
         (A trial's parameters, hence its key, never change.)
         """
-        entry = _entry(trial, self.space, self.sign)
+        entry = _entry(trial, self.space, self.sign, self.objective)
         at = self._position.get(trial.name)
         if at is None:
             self._position[trial.name] = len(self._kept)
@@ -238,7 +285,12 @@ class HistoryBuilder:
         copy of a set: no per-trial work in Python).
         """
         history = History(
-            self.space, tuple(self._kept), self.sign, {} if curves is None else curves
+            self.space,
+            tuple(self._kept),
+            self.sign,
+            {} if curves is None else curves,
+            len(self.objective.terms),
+            _bounds(self.objective),
         )
         history.__dict__["tried_keys"] = frozenset(self._tried)
         return history

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from tunery.completion import reaches_goal
 from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError
 from tunery.launch import trial_name_for
@@ -283,13 +284,7 @@ class TrialLedger:
         else:
             self._active.pop(trial.name, None)
             goal = self._objective
-            if (
-                self.goal_trial is None
-                and goal is not None
-                and trial.status is TrialCondition.SUCCEEDED
-                and trial.objective is not None
-                and goal.goal_reached(trial.objective)
-            ):
+            if self.goal_trial is None and goal is not None and reaches_goal(goal, trial):
                 self.goal_trial = trial.name
         if self.watch is not None:
             self.watch(trial)

@@ -232,27 +232,116 @@ class MetricStrategy:
     value: MetricStrategyType
 
 
+def default_strategy(direction: ObjectiveType) -> MetricStrategyType:
+    """Katib's default strategy of a metric optimised in ``direction``: min or max."""
+    return MetricStrategyType.MIN if direction is ObjectiveType.MINIMIZE else MetricStrategyType.MAX
+
+
+@dataclass(frozen=True)
+class ObjectiveTerm:
+    """One objective of an experiment: a metric, its direction, an optional goal, the strategy
+    that makes one value of a trial's metric summary, and an optional hypervolume reference
+    value (in the metric's own units; see ``spec.objectives[].reference``)."""
+
+    metric: str
+    type: ObjectiveType
+    goal: float | None = None
+    strategy: MetricStrategyType = MetricStrategyType.LATEST
+    reference: float | None = None
+
+    def goal_reached(self, value: float) -> bool:
+        if self.goal is None:
+            return False
+        return value <= self.goal if self.type is ObjectiveType.MINIMIZE else value >= self.goal
+
+    @property
+    def sign(self) -> float:
+        """1.0 for minimize, -1.0 for maximize: ``loss == sign * value``."""
+        return 1.0 if self.type is ObjectiveType.MINIMIZE else -1.0
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a metric (``spec.constraints[]``): a trial whose value lies outside
+    ``[min, max]`` (either side optional) is infeasible: kept and shown, never best."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+
 @dataclass(frozen=True)
 class Objective:
+    """An experiment's objective(s).
+
+    ``type``/``objective_metric_name``/``goal`` are the FIRST objective (what single-objective
+    code reads); ``terms`` holds every objective (one for a single-objective experiment, made
+    from those fields when not given) and ``constraints`` the metric bounds.
+    """
+
     type: ObjectiveType
     objective_metric_name: str
     goal: float | None = None
     additional_metric_names: tuple[str, ...] = ()
     metric_strategies: tuple[MetricStrategy, ...] = ()
+    terms: tuple[ObjectiveTerm, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
 
-    def strategy_for(self, metric: str) -> MetricStrategyType:
-        for strategy in self.metric_strategies:
-            if strategy.name == metric:
-                return strategy.value
-        return (
-            MetricStrategyType.MIN
-            if self.type is ObjectiveType.MINIMIZE
-            else MetricStrategyType.MAX
+    def __post_init__(self) -> None:
+        if not self.terms:
+            metric = self.objective_metric_name
+            strategy = next(
+                (s.value for s in self.metric_strategies if s.name == metric),
+                default_strategy(self.type),
+            )
+            term = ObjectiveTerm(metric, self.type, self.goal, strategy)
+            object.__setattr__(self, "terms", (term,))
+
+    def without_goals(self) -> Objective:
+        """This objective with no goal at all (what ``same_search`` compares)."""
+        terms = tuple(
+            ObjectiveTerm(t.metric, t.type, None, t.strategy, t.reference) for t in self.terms
+        )
+        return Objective(
+            self.type,
+            self.objective_metric_name,
+            None,
+            self.additional_metric_names,
+            self.metric_strategies,
+            terms,
+            self.constraints,
         )
 
     @property
+    def is_multi(self) -> bool:
+        """Whether there are two objectives or more."""
+        return len(self.terms) > 1
+
+    @property
+    def directions(self) -> tuple[ObjectiveType, ...]:
+        return tuple(t.type for t in self.terms)
+
+    def strategy_for(self, metric: str) -> MetricStrategyType:
+        for term in self.terms:
+            if term.metric == metric:
+                return term.strategy
+        for strategy in self.metric_strategies:
+            if strategy.name == metric:
+                return strategy.value
+        if any(c.metric == metric for c in self.constraints):
+            return MetricStrategyType.LATEST
+        return default_strategy(self.type)
+
+    @property
     def metric_names(self) -> tuple[str, ...]:
-        return (self.objective_metric_name, *self.additional_metric_names)
+        """Every metric to collect: the objectives', the additional ones, the constraints'."""
+        names = (
+            self.objective_metric_name,
+            *self.additional_metric_names,
+            *(t.metric for t in self.terms),
+            *(c.metric for c in self.constraints),
+        )
+        return tuple(dict.fromkeys(names))
 
     def better(self, a: float, b: float) -> bool:
         """True when objective value ``a`` is strictly better than ``b``."""
@@ -612,7 +701,15 @@ def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) 
 
 
 def best_trial(objective: Objective, trials: list[Trial]) -> Trial | None:
-    """Katib's currentOptimalTrial: the best succeeded (or early-stopped) trial by objective."""
+    """Katib's currentOptimalTrial: the best succeeded (or early-stopped) trial by objective.
+
+    With constraints or several objectives, :func:`tunery.objectives.best_trial` decides (the
+    best feasible trial; the front's best on the first objective).
+    """
+    if objective.constraints or objective.is_multi:
+        from tunery.objectives import best_trial as best_feasible
+
+        return best_feasible(objective, trials)
     best: Trial | None = None
     for trial in trials:
         if trial.status not in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED):

@@ -46,6 +46,7 @@ from tunery.model import (
     TrialParameterSpec,
     TrialTemplate,
 )
+from tunery.spec.objectives import default_terms
 
 DEFAULT_PARALLEL_TRIAL_COUNT = 3
 DEFAULT_RESUME_POLICY = ResumePolicy.NEVER
@@ -90,7 +91,8 @@ def apply_defaults(spec: ExperimentSpec) -> ExperimentSpec:
 
 
 def default_objective(obj: Objective) -> Objective:
-    """Katib's ``setDefaultObjective``."""
+    """Katib's ``setDefaultObjective`` (after :func:`tunery.spec.objectives.default_terms`)."""
+    obj = default_terms(obj)
     strategies = list(obj.metric_strategies)
     named = {s.name for s in strategies}
     value = MetricStrategyType.MIN if obj.type is ObjectiveType.MINIMIZE else MetricStrategyType.MAX

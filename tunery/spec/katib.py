@@ -55,6 +55,8 @@ EXPERIMENT_KIND = "Experiment"
 
 _SPEC_FIELDS = (
     "objective",
+    "objectives",
+    "constraints",
     "algorithm",
     "earlyStopping",
     "parallelTrialCount",
@@ -306,7 +308,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
     return ExperimentSpec(
         name=name or "",
         namespace=namespace,
-        objective=_read_objective(spec.get("objective")),
+        objective=_read_objectives(spec),
         algorithm=_read_algorithm(spec.get("algorithm")),
         early_stopping=_read_early_stopping(spec.get("earlyStopping")),
         parameters=_read_parameters(spec.get("parameters")),
@@ -334,6 +336,17 @@ UNSET: Any = None
 
 def _or_unset(value: int | None) -> Any:
     return UNSET if value is None else value
+
+
+def _read_objectives(spec: Mapping[str, Any]) -> Objective:
+    """``spec.objective``, ``spec.objectives`` and ``spec.constraints`` (spec/objectives.py)."""
+    from tunery.spec.objectives import combine
+
+    single = spec.get("objective")
+    if single is None and spec.get("objectives") is None:
+        return _read_objective(single)  # the error of a missing objective
+    first = _read_objective(single) if single is not None else None
+    return combine(first, spec.get("objectives"), spec.get("constraints"))
 
 
 def _read_objective(value: Any) -> Objective:
@@ -723,7 +736,10 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
         annotations[FORMAT_ANNOTATION] = spec.source_format
     if annotations:
         metadata["annotations"] = annotations
+    from tunery.spec.objectives import write_objectives
+
     body: dict[str, Any] = {"objective": _write_objective(spec.objective)}
+    body.update(write_objectives(spec.objective))
     algorithm: dict[str, Any] = {"algorithmName": spec.algorithm.algorithm_name}
     if spec.algorithm.algorithm_settings:
         algorithm["algorithmSettings"] = [

@@ -51,6 +51,7 @@ from tunery.model import (
 from tunery.mounts import mentions, names_exactly
 from tunery.parameters import check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
     PARAM_PLACEHOLDER,
@@ -202,6 +203,7 @@ def validate_counts(spec: ExperimentSpec) -> None:
 def validate_objective(spec: ExperimentSpec) -> None:
     obj = spec.objective
     path = "spec.objective"
+    validate_objectives(obj)
     if obj.objective_metric_name in obj.additional_metric_names:
         i = obj.additional_metric_names.index(obj.objective_metric_name)
         raise SpecError(

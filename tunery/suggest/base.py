@@ -77,9 +77,38 @@ KATIB_ALGORITHMS = (
 )
 
 
-def register(name: str, factory: SuggesterFactory, validator: SettingsValidator) -> None:
-    """Register an algorithm under its Katib name."""
+#: The algorithms registered as able to tune several objectives.
+_MULTI_OBJECTIVE: set[str] = set()
+
+
+def register(
+    name: str,
+    factory: SuggesterFactory,
+    validator: SettingsValidator,
+    *,
+    multi_objective: bool = False,
+) -> None:
+    """Register an algorithm under its Katib name.
+
+    ``multi_objective``: it can tune several objectives (it reads ``History.n_objectives`` and
+    ``Entry.losses``, or samples without looking at results); the others refuse a
+    multi-objective experiment at validation.  Every algorithm accepts constraints: feasibility
+    always decides "best", whether or not the algorithm models it.
+    """
     _FACTORIES[name] = (factory, validator)
+    if multi_objective:
+        _MULTI_OBJECTIVE.add(name)
+    else:
+        _MULTI_OBJECTIVE.discard(name)
+
+
+def multi_objective_algorithms() -> list[str]:
+    """The algorithms that can tune several objectives (built-ins in their order, then others)."""
+    names = available()
+    order = {name: i for i, name in enumerate(_BUILTIN_MODULES)}
+    return sorted(
+        (n for n in names if n in _MULTI_OBJECTIVE), key=lambda n: (order.get(n, len(order)), n)
+    )
 
 
 def _load(name: str) -> tuple[SuggesterFactory, SettingsValidator] | None:
@@ -110,6 +139,13 @@ def validate_algorithm(spec: ExperimentSpec) -> None:
             "spec.algorithm.algorithmName",
             f"unknown algorithm {name!r}",
             f"use one of: {', '.join(available())}",
+        )
+    terms = len(spec.objective.terms)
+    if terms > 1 and name not in _MULTI_OBJECTIVE:
+        raise SpecError(
+            "spec.algorithm.algorithmName",
+            f"algorithm {name} cannot tune {terms} objectives",
+            f"use one of: {', '.join(multi_objective_algorithms())}",
         )
     entry[1](spec)
 

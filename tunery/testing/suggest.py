@@ -138,12 +138,17 @@ def make_spec(
     name: str = "contract",
     objective_type: ObjectiveType = ObjectiveType.MINIMIZE,
     parallel_trial_count: int = 3,
+    objective: Objective | None = None,
 ) -> ExperimentSpec:
-    """A native ExperimentSpec with the given parameters and algorithm (a test helper)."""
+    """A native ExperimentSpec with the given parameters and algorithm (a test helper);
+    ``objective`` replaces the single ``objective_type`` objective (several objectives,
+    constraints)."""
     pairs = list(settings.items()) if isinstance(settings, Mapping) else list(settings or ())
+    if objective is None:
+        objective = Objective(type=objective_type, objective_metric_name=OBJECTIVE_METRIC)
     return ExperimentSpec(
         name=name,
-        objective=Objective(type=objective_type, objective_metric_name=OBJECTIVE_METRIC),
+        objective=objective,
         algorithm=AlgorithmSpec(
             algorithm_name=algorithm,
             algorithm_settings=tuple(AlgorithmSetting(k, v) for k, v in pairs),
