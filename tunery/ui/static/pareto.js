@@ -278,7 +278,8 @@ const Pareto = (() => {
     const refText = ref ? data.objectives.map((o, k) => `${o.metric} ${fmtTick(ref[k])}`).join(", ") : "";
     n.hypervolumeNote.textContent = ref
       ? `Hypervolume dominated by the feasible front after each finished trial, against the reference point ${refText} ` +
-        "(each objective's worst value on the final front, moved 10% of the front's range further; fixed for the whole history)."
+        (data.referenceStated ? "(stated in the experiment's spec)." :
+          "(each objective's worst value on the final front, moved 10% of the front's range further; fixed for the whole history).")
       : "No feasible trial yet: no reference point, no hypervolume.";
     const h = data.history;
     if (!h.length) {
