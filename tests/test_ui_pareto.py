@@ -125,3 +125,22 @@ def test_pareto_data_reads_the_trials_as_the_store_holds_them(store: Store) -> N
         "mo2", TWO, two_objective_rows(), CONSTRAINTS
     )
     assert len(data.points) == len(two_objective_rows())  # failed and running left out
+
+
+def test_a_long_history_is_sampled_and_ends_at_the_last_trial(tmp_path: Path) -> None:
+    from tunery.plots import MAX_HISTORY
+
+    s = Store(f"sqlite:///{tmp_path / 'tunery.db'}")
+    n = MAX_HISTORY * 2 + 5
+    rows = [
+        {"accuracy": (i % 97) / 97, "latency_ms": ((i * 31) % 89) / 89, "model_kb": 1.0}
+        for i in range(n)
+    ]
+    store_experiment(s, tmp_path, "long", TWO, rows, CONSTRAINTS, extra_trials=False)
+    data = pareto_data(s.get_experiment("long").spec, s.list_trials("long"))
+    assert len(data.history) <= MAX_HISTORY + 1
+    assert [h[0] for h in data.history][:3] == [0, 3, 6]  # every third
+    assert data.history[-1][0] == n - 1
+    assert data.history[-1][2] == pytest.approx(data.hypervolume)
+    volumes = [h[2] for h in data.history]
+    assert volumes == sorted(volumes)

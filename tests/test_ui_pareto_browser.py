@@ -58,6 +58,7 @@ def mo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sto
     store_experiment(store, tmp, "mo2", TWO, two_objective_rows(), CONSTRAINTS)
     store_experiment(store, tmp, "mo3", THREE, three_objective_rows())
     create(store, native_doc("single", "print('score=1')"), tmp)
+    store_experiment(store, tmp, "con1", TWO[:1], two_objective_rows(), CONSTRAINTS)
 
     pytest.importorskip("sklearn", reason="the example trains a scikit-learn model")
     doc = yaml.safe_load((EXAMPLE / "experiment.yaml").read_text())
@@ -270,3 +271,35 @@ def test_the_example_run_for_real_shows_its_front(
         page.locator(selector).scroll_into_view_if_needed()
     _shot_of(page, "#pareto-card", tmp_path, "pareto")
     _shot_of(page, "#hypervolume-card", tmp_path, "hypervolume")
+
+
+def test_one_objective_with_a_constraint_marks_the_infeasible_and_never_picks_them(
+    mo_site: tuple[str, Store], page: Any
+) -> None:
+    base, _ = mo_site
+    _open(page, base, "con1")
+    rows = two_objective_rows()
+    assert page.locator("#pareto-card, #hypervolume-card").count() == 0
+    note = page.locator("#constraints-card").inner_text()
+    assert "model_kb ≤ 100" in note and f"{len(infeasible('mo2', rows))} of {len(rows)}" in note
+    page.wait_for_selector("#trials .badge-infeasible")
+    marks = dict(
+        page.eval_on_selector_all(
+            "#trials tbody tr[data-trial]",
+            "(rs) => rs.map((r) => [r.dataset.trial, r.querySelector('.badge')?.textContent"
+            " || ''])",
+        )
+    )
+    assert {n for n, m in marks.items() if m} == {
+        n.replace("mo2", "con1") for n in infeasible("mo2", rows)
+    }
+    assert set(marks.values()) == {"", "infeasible"}  # no "front" badge for one objective
+    assert "feasible" in page.locator("#trials thead").inner_text()
+    # The most accurate trials are too big: the highlighted best is the best feasible one.
+    best = max(
+        (i for i, row in enumerate(rows) if row["model_kb"] <= 100),
+        key=lambda i: (rows[i]["accuracy"], -i),
+    )
+    page.wait_for_function(
+        f"() => document.querySelector('#trials tr.best')?.dataset.trial === 'con1-{best:04d}'"
+    )

@@ -193,7 +193,9 @@ const Pareto = (() => {
       if (view !== state) return;
       state.pareto = data;
       state.paretoMarks = new Map();
-      for (const t of data.trials) state.paretoMarks.set(t.name, t.front ? "front" : t.feasible ? "" : "infeasible");
+      // One objective: only the infeasible trials are marked (the best row is highlighted).
+      const multi = isMulti(state.exp);
+      for (const t of data.trials) state.paretoMarks.set(t.name, multi && t.front ? "front" : t.feasible ? "" : "infeasible");
       state.paretoValues = new Map(data.trials.map((t) => [t.name, t.values]));
       draw(state);
       if (after) after();
