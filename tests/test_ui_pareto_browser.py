@@ -27,6 +27,7 @@ from tests.pareto_fixtures import (
     two_objective_rows,
 )
 from tests.test_ui_browser import TOKEN, _served
+from tunery.model import ExperimentCondition, MetricSummary, Trial, TrialCondition
 from tunery.storage import Store
 
 pytestmark = pytest.mark.browser
@@ -59,6 +60,8 @@ def mo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sto
     store_experiment(store, tmp, "mo3", THREE, three_objective_rows())
     create(store, native_doc("single", "print('score=1')"), tmp)
     store_experiment(store, tmp, "con1", TWO[:1], two_objective_rows(), CONSTRAINTS)
+    store_experiment(store, tmp, "livemo", TWO, two_objective_rows()[:6], CONSTRAINTS)
+    store.set_experiment_status("livemo", ExperimentCondition.RUNNING, "ExperimentRunning", None)
 
     pytest.importorskip("sklearn", reason="the example trains a scikit-learn model")
     doc = yaml.safe_load((EXAMPLE / "experiment.yaml").read_text())
@@ -303,3 +306,46 @@ def test_one_objective_with_a_constraint_marks_the_infeasible_and_never_picks_th
     page.wait_for_function(
         f"() => document.querySelector('#trials tr.best')?.dataset.trial === 'con1-{best:04d}'"
     )
+
+
+def test_the_cards_follow_a_running_experiment(mo_site: tuple[str, Store], page: Any) -> None:
+    base, store = mo_site
+    _open(page, base, "livemo")
+    before = set(_front_points(page, "#pareto"))
+    # A new trial better than every other on both objectives: the front becomes it alone.
+    values = {"accuracy": 0.99, "latency_ms": 0.5, "model_kb": 10.0}
+    store.create_trial(
+        Trial(
+            name="livemo-0100",
+            experiment="livemo",
+            index=100,
+            parameters={"x": 0.1, "y": 0.2},
+            status=TrialCondition.SUCCEEDED,
+            metrics={k: MetricSummary(v, v, v) for k, v in values.items()},
+            objective=values["accuracy"],
+        )
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#pareto circle.front-point')]"
+        ".map((c) => c.dataset.trial).join() === 'livemo-0100'",
+        timeout=20_000,
+    )
+    assert "livemo-0100" not in before
+    assert page.locator("#trials tr[data-trial='livemo-0100'] .badge-front").count() == 1
+    ys = page.evaluate("() => document.getElementById('hypervolume').tuneryChart.options.y")
+    assert ys == sorted(ys) and len(ys) == 7
+
+
+@pytest.mark.parametrize("graph", ["pareto", "hypervolume"])
+def test_the_cards_download_as_png_and_svg(
+    mo_site: tuple[str, Store], page: Any, graph: str
+) -> None:
+    base, _ = mo_site
+    _open(page, base, "mo2")
+    for kind in ("png", "svg"):
+        button = page.locator(f"#{graph}").locator("xpath=..").locator(f"button.{kind}")
+        with page.expect_download() as info:
+            button.click()
+        assert info.value.suggested_filename == f"mo2-{graph}.{kind}"
+        data = Path(info.value.path()).read_bytes()
+        assert data.startswith(b"\x89PNG" if kind == "png" else b"<svg")
