@@ -432,8 +432,14 @@ def test_columns_hold_the_trial_list(client: TestClient) -> None:
     for key in ("experiment", "cursor", "full", "counts", "matched"):
         assert columns[key] == rows[key], key
     # The columns are the trial shape's fields but labels and metricsPath (not on the page's
-    # table), with the same values.
-    assert set(columns["columns"]) == set(rows["trials"][0]) - {"labels", "metricsPath"}
+    # table) and the values computed from the metrics (objectives, feasible), with the same
+    # values.
+    assert set(columns["columns"]) == set(rows["trials"][0]) - {
+        "labels",
+        "metricsPath",
+        "objectives",
+        "feasible",
+    }
     assert _rows_of(columns) == [
         {k: v for k, v in t.items() if k in columns["columns"]} for t in rows["trials"]
     ]

@@ -34,6 +34,8 @@ TRIAL_KEYS = [
     "completionTime",
     "metricsPath",
 ]
+#: What every face shows of a trial: the base shape plus its objective values and feasibility.
+FACE_TRIAL_KEYS = [*TRIAL_KEYS, "objectives", "feasible"]
 EXPERIMENT_KEYS = [
     "name",
     "namespace",
@@ -50,6 +52,8 @@ EXPERIMENT_KEYS = [
     "createdTime",
     "startTime",
     "completionTime",
+    "objectives",
+    "constraints",
 ]
 
 PARAMS = [
@@ -204,6 +208,48 @@ def test_an_experiment_has_one_shape(store: Store) -> None:
     assert data["createdTime"] == "1970-01-01T00:00:00.000Z" and data["startTime"] is None
     with_best = wire.experiment_json(exp, {}, None, None)
     assert list(with_best) == [*EXPERIMENT_KEYS, "bestTrial"] and with_best["bestTrial"] is None
+    assert data["objectives"] == [{"metric": "loss", "direction": "minimize", "goal": None}]
+    assert data["constraints"] == []
+
+
+def test_a_trial_with_its_objective_adds_objectives_and_feasible(store: Store) -> None:
+    exp = store.get_experiment("wired")
+    objective = exp.spec.objective
+    rows = {r.name: r for r in views.trial_rows(store, "wired").rows}
+    for t in store.list_trials("wired"):
+        data = wire.trial_json(t, objective)
+        assert list(data) == FACE_TRIAL_KEYS
+        assert wire.trial_row_json(rows[t.name], objective) == data
+        expected = None if t.objective is None else [t.objective]
+        assert data["objectives"] == expected and data["feasible"] is None
+
+
+def test_multi_objective_fields_in_bulk_and_one_by_one(store: Store) -> None:
+    from dataclasses import replace
+
+    from tunery.model import Constraint, MetricStrategyType, ObjectiveTerm, ObjectiveType
+    from tunery.objectives import front_summary
+
+    exp = store.get_experiment("wired")
+    terms = (
+        ObjectiveTerm("loss", ObjectiveType.MINIMIZE, None, MetricStrategyType.MIN),
+        ObjectiveTerm("acc", ObjectiveType.MAXIMIZE, 0.9, MetricStrategyType.MAX),
+    )
+    objective = replace(exp.spec.objective, terms=terms, constraints=(Constraint("acc", min=0.6),))
+    rows = {r.name: r for r in views.trial_rows(store, "wired").rows}
+    trials = store.list_trials("wired")
+    for t in trials:
+        assert wire.trial_row_json(rows[t.name], objective) == wire.trial_json(t, objective)
+    first = wire.trial_json(trials[0], objective)
+    assert first["objectives"] == [0.25, 0.875] and first["feasible"] is True
+    assert wire.trial_json(trials[1], objective)["feasible"] is None  # no acc yet
+    mo = replace(exp, spec=replace(exp.spec, objective=objective))
+    data = wire.experiment_json(mo, {}, None, front=front_summary(objective, trials))
+    assert data["objectives"][1] == {"metric": "acc", "direction": "maximize", "goal": 0.9}
+    assert data["constraints"] == [{"metric": "acc", "min": 0.6, "max": None}]
+    assert data["paretoFront"] == ["wired-0001"]
+    assert data["referencePoint"] == pytest.approx([0.25 + 0.1 * 1, 0.875 - 0.1 * 1])
+    assert data["hypervolume"] == pytest.approx(0.1 * 0.1)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -270,10 +316,10 @@ def test_cli_json_and_the_ui_api_share_the_trial_shape(store: Store) -> None:
     detail = client.get("/api/experiments/wired").json()
     one = client.get("/api/experiments/wired/trials/wired-0001").json()
 
-    assert [list(t) for t in from_trials] == [TRIAL_KEYS] * 3
+    assert [list(t) for t in from_trials] == [FACE_TRIAL_KEYS] * 3
     assert from_api == from_trials == from_export
     assert from_get["bestTrial"] == from_best == detail["bestTrial"] == from_trials[0]
-    assert {k: one[k] for k in TRIAL_KEYS} == from_trials[0]
+    assert {k: one[k] for k in FACE_TRIAL_KEYS} == from_trials[0]
     # The experiment: the CLI's (with bestTrial) is the API's, key for key.
     assert from_list == [from_get]
     assert list(from_get) == [*EXPERIMENT_KEYS, "bestTrial"]

@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from tunery.completion import has_goal, reaches_goal
+from tunery.completion import goal_text, has_goal, reaches_goal
 from tunery.errors import UserInputError
 from tunery.ledger import Counts
 from tunery.model import (
     Experiment,
     ExperimentReason,
     ExperimentSpec,
-    ObjectiveType,
     Trial,
     is_interrupted,
 )
@@ -162,11 +161,9 @@ def extension_refusal(
     if reason == ExperimentReason.GOAL_REACHED:
         reached = _goal_trial(spec, trials)
         if reached is not None:
-            metric = spec.objective.objective_metric_name
-            sign = "<=" if spec.objective.type is ObjectiveType.MINIMIZE else ">="
             return (
                 f"experiment {name!r} ended because trial {reached.name} reached its goal "
-                f"({metric} {sign} {spec.objective.goal:g}): more trials would end it at once",
+                f"({goal_text(spec.objective)}): more trials would end it at once",
                 "raise or remove the goal (spec.objective.goal in the file for `tunery run "
                 "FILE`, goal= in tune()), then run it again",
             )

@@ -5,7 +5,8 @@ condition, reason, message and the reason given to the trials still running, whi
 or None while it goes on:
 
 1. goal: a finished trial reached the objective's goal (``goal_trial``, the first such trial, as
-   the ledger saw them finish: :func:`reaches_goal`);
+   the ledger saw them finish: :func:`reaches_goal`); with several objectives or constraints, a
+   Succeeded feasible trial at or past every goal given;
 2. max failed: ``maxFailedTrialCount`` trials failed;
 3. max trials: ``maxTrialCount`` trials completed, none running;
 4. suggestion end: the algorithm had nothing more to suggest and nothing runs.
@@ -21,15 +22,17 @@ from tunery.model import (
     ExperimentReason,
     ExperimentSpec,
     Objective,
+    ObjectiveType,
     Trial,
     TrialCondition,
     TrialReason,
 )
+from tunery.objectives import goals_met
 
 if TYPE_CHECKING:
     from tunery.ledger import Counts
 
-__all__ = ["End", "decide", "has_goal", "reaches_goal"]
+__all__ = ["End", "decide", "goal_text", "has_goal", "reaches_goal"]
 
 
 @dataclass(frozen=True)
@@ -44,24 +47,46 @@ class End:
 
 
 def has_goal(objective: Objective) -> bool:
-    """Whether the experiment can end on its goal."""
-    return objective.goal is not None
+    """Whether the experiment can end on its goal(s): some objective has one."""
+    return any(t.goal is not None for t in objective.terms)
 
 
 def reaches_goal(objective: Objective, trial: Trial) -> bool:
-    """Whether a finished trial reaches the goal: Succeeded with a value at or past it."""
+    """Whether a finished trial reaches the goal: Succeeded with a value at or past it.
+
+    With several objectives or constraints: Succeeded, feasible, and at or past every goal
+    given (:func:`tunery.objectives.goals_met`).
+    """
+    if trial.status is not TrialCondition.SUCCEEDED:
+        return False
+    if objective.is_multi or objective.constraints:
+        return goals_met(objective, trial)
     return (
         objective.goal is not None
-        and trial.status is TrialCondition.SUCCEEDED
         and trial.objective is not None
         and objective.goal_reached(trial.objective)
     )
 
 
+def goal_text(objective: Objective) -> str:
+    """The goals as a reader says them: ``accuracy >= 0.95, latency_ms <= 20``."""
+    return ", ".join(
+        f"{t.metric} {'<=' if t.type is ObjectiveType.MINIMIZE else '>='} {t.goal:g}"
+        for t in objective.terms
+        if t.goal is not None
+    )
+
+
 def _goal_message(objective: Objective, goal_trial: str) -> str:
+    if objective.is_multi:
+        return (
+            f"Experiment has succeeded because every objective goal ({goal_text(objective)}) "
+            f"was reached by {goal_trial}"
+        )
+    feasible = " by a feasible trial" if objective.constraints else ""
     return (
         f"Experiment has succeeded because the objective goal "
-        f"{objective.goal:g} was reached by {goal_trial}"
+        f"{objective.goal:g} was reached{feasible} by {goal_trial}"
     )
 
 

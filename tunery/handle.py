@@ -10,8 +10,9 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from tunery.errors import MissingExtraError
+from tunery.errors import MissingExtraError, UserInputError
 from tunery.model import Experiment, Trial, best_trial
+from tunery.objectives import feasibility, pareto_front
 
 if TYPE_CHECKING:
     from tunery.client import Client
@@ -127,7 +128,28 @@ class ExperimentHandle:
 
     @property
     def best_trial(self) -> Trial | None:
-        return best_trial(self.experiment.spec.objective, self.trials)
+        """The best completed trial (with constraints, the best feasible one); None before
+        there is one.  With several objectives there is no single best: use
+        :attr:`best_trials`."""
+        objective = self.experiment.spec.objective
+        if objective.is_multi:
+            raise UserInputError(
+                f"experiment {self.name!r} has {len(objective.terms)} objectives: no single "
+                "trial is best",
+                "use .best_trials (or .pareto_front()): the trials no other one beats on every "
+                "objective",
+            )
+        return best_trial(objective, self.trials)
+
+    @property
+    def best_trials(self) -> list[Trial]:
+        """The Pareto front: the completed feasible trials no other one dominates (in trial
+        order); with one objective, the trials tied at the best value.  Empty before any."""
+        return pareto_front(self.experiment.spec.objective, self.trials)
+
+    def pareto_front(self) -> list[Trial]:
+        """:attr:`best_trials`."""
+        return self.best_trials
 
     def trials_dataframe(self) -> Any:
         """The trial table as a pandas DataFrame (needs pandas)."""
@@ -146,6 +168,8 @@ class ExperimentHandle:
             }
             row.update({f"params.{k}": v for k, v in t.parameters.items()})
             row["objective"] = t.objective
+            if spec.objective.constraints:
+                row["feasible"] = feasibility(spec.objective, t)
             for metric in spec.objective.metric_names:
                 summary = t.metrics.get(metric)
                 row[f"metrics.{metric}"] = (

@@ -77,6 +77,8 @@ from tunery.model import (
     best_trial,
     objective_value,
 )
+from tunery.objectives import objective_values, pareto_front
+from tunery.optimizer_objectives import constraint_entries, objective_entries, result_metrics
 
 if TYPE_CHECKING:
     from tunery.ledger import TrialLedger
@@ -109,9 +111,12 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Best:
+    """A told result: ``value`` the (first) objective's, ``values`` every objective's."""
+
     id: str
     params: dict[str, ParamValue]
     value: float
+    values: tuple[float, ...] | None = None
 
 
 class Optimizer:
@@ -130,6 +135,8 @@ class Optimizer:
         early_stopping_settings: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
         max_trial_count: int | None = None,
+        objectives: Any = None,
+        constraints: Any = None,
     ) -> None:
         from tunery.history import HistoryBuilder
         from tunery.ledger import TrialLedger
@@ -198,6 +205,16 @@ class Optimizer:
         }
         if budget is not None:
             doc["spec"]["maxTrialCount"] = budget
+        if objectives is not None:  # several objectives (or one named metric)
+            if objective != "minimize":
+                raise UserInputError(
+                    "give objective= or objectives=, not both",
+                    "put each direction in objectives=[(metric, direction), ...]",
+                )
+            del doc["spec"]["objective"]
+            doc["spec"]["objectives"] = objective_entries(objectives)
+        if constraints is not None:
+            doc["spec"]["constraints"] = constraint_entries(constraints)
         if early_stopping is not None:
             doc["spec"]["earlyStopping"] = {
                 "algorithmName": early_stopping,
@@ -223,6 +240,8 @@ class Optimizer:
                 list(early_stopping_settings or {}),
             ) from None
         self.clock = clock or SystemClock()
+        #: The metric of ``report``/``should_stop`` values: the (first) objective's.
+        self._metric = self.spec.objective.objective_metric_name
         #: Builds the History the algorithms see (the search space is built once).
         self._history = HistoryBuilder(SearchSpace.from_spec(self.spec), self.spec.objective)
         #: Intermediate values reported per suggestion, in order (what early stopping reads).
@@ -307,7 +326,7 @@ class Optimizer:
         # The History follows every write (a flat cost per ask, whatever the trial count).
         ledger.watch = self._history.put
         ledger.load(self.spec.objective)
-        for obs in store.get_observations(self._key, metric=_METRIC):
+        for obs in store.get_observations(self._key, metric=self._metric):
             self._curves.setdefault(obs.trial_name, []).append(obs)
         state = ledger.load_state()
         if state is not None:
@@ -504,7 +523,7 @@ class Optimizer:
     def _observe(self, trial: Trial, number: float | None, step: int) -> Trial:
         """Append an observation to the database (first), then to memory."""
         kept = number if number is not None and math.isfinite(number) else None
-        trial, obs = self._ledger.observe(trial, _METRIC, kept, step, self.clock.now())
+        trial, obs = self._ledger.observe(trial, self._metric, kept, step, self.clock.now())
         self._curves.setdefault(trial.name, []).append(obs)
         return trial
 
@@ -550,17 +569,27 @@ class Optimizer:
     ) -> None:
         """Record the objective ``value`` of a suggestion (None, NaN or ``failed``: a failure).
 
-        ``value`` is a number (an int beyond the float range counts as infinite) or None.
+        ``value`` is a number (an int beyond the float range counts as infinite) or None; with
+        several objectives, a list of one value per objective or a dict of metrics by name
+        (constraints' metrics too: a trial without them is infeasible), see
+        :mod:`tunery.optimizer_objectives`.  A NaN or infinite objective value is a failure.
         """
         self._check_open("tell")
         trial = self._running(suggestion, "tell")
-        number = _objective_number(value, "tell")
+        given = result_metrics(self.spec.objective, value)
+        if given is None:
+            number = _objective_number(value, "tell")
+            given = {} if number is None else {self._metric: number}
+        else:
+            number = given[self._metric]
+            if not all(math.isfinite(given[t.metric]) for t in self.spec.objective.terms):
+                failed = True
         sid = trial.name
         ok = not failed and number is not None and math.isfinite(number)
         now = self.clock.now()
         metrics = dict(trial.metrics)
-        if number is not None:
-            metrics[_METRIC] = metrics.get(_METRIC, MetricSummary()).add(number)
+        for name, got in given.items():
+            metrics[name] = metrics.get(name, MetricSummary()).add(got)
         changes: dict[str, Any] = {
             "status": TrialCondition.SUCCEEDED if ok else TrialCondition.FAILED,
             "reason": TrialReason.SUCCEEDED if ok else TrialReason.FAILED,
@@ -571,22 +600,47 @@ class Optimizer:
         curve = self._curves.get(sid, [])
         # The final value is the curve's last observation (as a trial's last metric line).
         obs = (
-            [Observation(sid, _METRIC, number if ok else None, len(curve), now)]
+            [Observation(sid, self._metric, number if ok else None, len(curve), now)]
             if number is not None
             else []
         )
+        obs += [
+            Observation(sid, name, got if math.isfinite(got) else None, len(curve), now)
+            for name, got in given.items()
+            if name != self._metric
+        ]
         self._ledger.transition(trial, [TrialCondition.RUNNING], observations=obs, **changes)
         if obs:
-            self._curves.setdefault(sid, []).extend(obs)
+            self._curves.setdefault(sid, []).extend(o for o in obs if o.metric_name == self._metric)
         self._completed()
 
     @property
     def best(self) -> Best | None:
-        """The best told result so far (None before the first success)."""
+        """The best told result so far (None before the first success; with constraints, the
+        best feasible one).  With several objectives: use :attr:`best_trials`."""
+        if self.spec.objective.is_multi:
+            raise UserInputError(
+                f"opt.best: {len(self.spec.objective.terms)} objectives have no single best result",
+                "use opt.best_trials: the Pareto front (no other result beats one on every "
+                "objective)",
+            )
         trial = best_trial(self.spec.objective, self._ledger.trials)
         if trial is None or trial.objective is None:
             return None
         return Best(trial.name, {**self.fixed, **trial.parameters}, trial.objective)
+
+    @property
+    def best_trials(self) -> list[Best]:
+        """The Pareto front of the told results (feasible, not dominated), in ask order, each
+        with ``values`` (one per objective); one objective: the results tied at the best."""
+        front = pareto_front(self.spec.objective, self._ledger.trials)
+        out = []
+        for trial in front:
+            values = objective_values(self.spec.objective, trial)
+            assert values is not None  # the front has every value
+            params = {**self.fixed, **trial.parameters}
+            out.append(Best(trial.name, params, values[0], values))
+        return out
 
     @property
     def trials(self) -> list[Trial]:
@@ -703,9 +757,11 @@ def _argument_error(
             ("spec.earlyStopping.algorithmName", "early_stopping"),
             ("spec.earlyStopping", "early_stopping"),
             ("metadata.name", "name"),
+            ("spec.objectives", "objectives"),
+            ("spec.constraints", "constraints"),
             ("spec.objective", "objective"),
         ):
-            if path == internal or path.startswith(internal + "."):
+            if path == internal or path.startswith((internal + ".", internal + "[")):
                 path = argument + path[len(internal) :]
                 break
     try:  # the same class (AlgorithmNotAvailableError, ...)

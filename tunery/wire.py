@@ -6,16 +6,22 @@ built here and nowhere else:
 - **trial** (:func:`trial_json`, :func:`trial_row_json`): ``name``, ``index``, ``status``,
   ``reason``, ``message``, ``parameters``, ``metrics`` (``min``/``max``/``latest`` per
   metric), ``objective``, ``labels``, ``createdTime``, ``startTime``, ``completionTime``,
-  ``metricsPath``;
+  ``metricsPath``, and where the caller gives the experiment's objective, ``objectives`` (each
+  objective's value, null when any is missing) and ``feasible`` (true/false by the
+  constraints; null without constraints or before a constraint's metric has a value);
 - **experiment** (:func:`experiment_json`): ``name``, ``namespace``, ``status``, ``reason``,
   ``message``, ``algorithm``, ``objective``, ``parameters`` (as in the document),
   ``parallelTrialCount``, ``maxTrialCount``, ``best`` (the best objective value), ``trials``
-  (:func:`trial_counts`), ``createdTime``, ``startTime``, ``completionTime``, and
-  ``bestTrial`` (a trial) where the caller read it;
+  (:func:`trial_counts`), ``createdTime``, ``startTime``, ``completionTime``, ``objectives``
+  (``metric``, ``direction``, ``goal`` each), ``constraints`` (``metric``, ``min``, ``max``),
+  ``bestTrial`` (a trial) where the caller read it, and for several objectives, where the
+  caller read it, ``paretoFront`` (trial names), ``hypervolume`` and ``referencePoint`` (in the
+  metrics' units; :func:`tunery.objectives.front_summary`);
 - **CSV** (:func:`csv_text`): one row per trial, the columns of :func:`csv_header`.
 
 Times are ISO 8601 in UTC to the millisecond (:func:`iso`).  This module imports only the
-model (and, when called, the spec's document writer); both the CLI and the UI use it.
+model and :mod:`tunery.objectives` (and, when called, the spec's document writer); both the CLI
+and the UI use it.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tunery.model import TrialCondition
+from tunery.model import MetricSummary, Objective, Trial, TrialCondition
+from tunery.objectives import feasibility, objective_values
 
 if TYPE_CHECKING:
-    from tunery.model import Experiment, Trial
+    from tunery.model import Experiment
+    from tunery.objectives import FrontSummary
 
 __all__ = [
     "CSV_METRIC_STATS",
@@ -101,10 +109,50 @@ def _trial(
     }
 
 
-def trial_json(t: Trial) -> dict[str, Any]:
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def objective_fields(objective: Objective, t: Trial) -> dict[str, Any]:
+    """``objectives`` and ``feasible`` of a model trial."""
+    if not objective.is_multi and not objective.constraints:
+        value = _finite(t.objective)
+        return {"objectives": None if value is None else [value], "feasible": None}
+    values = objective_values(objective, t)
+    return {
+        "objectives": None if values is None else list(values),
+        "feasible": feasibility(objective, t),
+    }
+
+
+def _row_objective_fields(objective: Objective, t: Any) -> dict[str, Any]:
+    """``objectives`` and ``feasible`` of a bulk row (metrics as JSON summaries)."""
+    if not objective.is_multi and not objective.constraints:
+        value = _finite(t.objective)
+        return {"objectives": None if value is None else [value], "feasible": None}
+    raw = t.metrics if isinstance(t.metrics, Mapping) else {}
+    summaries = {
+        m: MetricSummary.from_json(raw[m])
+        for m in objective.metric_names
+        if isinstance(raw.get(m), Mapping)
+    }
+    trial = Trial(
+        t.name,
+        "",
+        t.trial_index,
+        {},
+        status=TrialCondition(t.status),
+        metrics=summaries,
+        objective=t.objective,
+    )
+    return objective_fields(objective, trial)
+
+
+def trial_json(t: Trial, objective: Objective | None = None) -> dict[str, Any]:
     """A model trial in the wire shape (``metricsPath``: the file or directory its collector
-    reads, its own metrics path or its output log; None before it starts)."""
-    return _trial(
+    reads, its own metrics path or its output log; None before it starts); with the
+    experiment's ``objective``, ``objectives`` and ``feasible`` too."""
+    data = _trial(
         name=t.name,
         index=t.index,
         status=t.status.value,
@@ -119,14 +167,17 @@ def trial_json(t: Trial) -> dict[str, Any]:
         completion=t.completion_time,
         metrics_path=t.metrics_source,
     )
+    if objective is not None:
+        data.update(objective_fields(objective, t))
+    return data
 
 
-def trial_row_json(t: Any) -> dict[str, Any]:
+def trial_row_json(t: Any, objective: Objective | None = None) -> dict[str, Any]:
     """A trial row of :func:`tunery.storage.views.trial_rows` (plain data, read in bulk) in
     the wire shape: the same dict as :func:`trial_json` of the same trial.  The row's objects
     are used as they are (the row is fresh from the database), and the dict is written out
     here rather than through :func:`_trial`: lists of 10,000 trials are built this way."""
-    return {
+    data = {
         "name": t.name,
         "index": t.trial_index,
         "status": t.status,
@@ -141,6 +192,15 @@ def trial_row_json(t: Any) -> dict[str, Any]:
         "completionTime": iso(t.completion_time),
         "metricsPath": t.metrics_source,
     }
+    if objective is not None:
+        if len(objective.terms) > 1 or objective.constraints:
+            data.update(_row_objective_fields(objective, t))
+        else:  # one objective (10,000 rows at a time: no call)
+            value = t.objective
+            finite = isinstance(value, int | float) and math.isfinite(value)
+            data["objectives"] = [float(value)] if finite else None
+            data["feasible"] = None
+    return data
 
 
 # --------------------------------------------------------------------------- counts
@@ -181,10 +241,12 @@ def experiment_json(
     counts: Mapping[str, int],
     best: float | None,
     best_trial: Mapping[str, Any] | None = _UNREAD,
+    front: FrontSummary | None = None,
 ) -> dict[str, Any]:
     """An experiment in the wire shape: ``counts`` by condition, ``best`` its best objective
     value; ``bestTrial`` (a :func:`trial_json` dict, or None when there is none) is a key only
-    when ``best_trial`` is given."""
+    when ``best_trial`` is given; ``paretoFront``, ``hypervolume`` and ``referencePoint`` only
+    for several objectives with ``front`` given."""
     from tunery.spec.katib import parameter_to_document
 
     spec = exp.spec
@@ -210,9 +272,17 @@ def experiment_json(
         "createdTime": iso(exp.created_time),
         "startTime": iso(exp.start_time),
         "completionTime": iso(exp.completion_time),
+        "objectives": [
+            {"metric": t.metric, "direction": t.type.value, "goal": t.goal} for t in obj.terms
+        ],
+        "constraints": [{"metric": c.metric, "min": c.min, "max": c.max} for c in obj.constraints],
     }
     if best_trial is not _UNREAD:
         data["bestTrial"] = None if best_trial is None else dict(best_trial)
+    if front is not None and obj.is_multi:
+        data["paretoFront"] = [t.name for t in front.front]
+        data["hypervolume"] = front.hypervolume
+        data["referencePoint"] = None if front.reference is None else list(front.reference)
     return data
 
 

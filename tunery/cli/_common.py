@@ -26,16 +26,20 @@ log = logging.getLogger("tunery")
 
 
 def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
-    """The experiment in the wire shape (``tunery.wire``), with its best trial."""
+    """The experiment in the wire shape (``tunery.wire``), with its best trial (and, with
+    several objectives, its Pareto front)."""
     from tunery import wire
     from tunery.model import best_trial
+    from tunery.objectives import front_summary
 
-    best = best_trial(experiment.spec.objective, list(trials))
+    objective = experiment.spec.objective
+    best = best_trial(objective, list(trials))
     return wire.experiment_json(
         experiment,
         wire.count_statuses(trials),
         best.objective if best is not None else None,
-        wire.trial_json(best) if best is not None else None,
+        wire.trial_json(best, objective) if best is not None else None,
+        front=front_summary(objective, list(trials)) if objective.is_multi else None,
     )
 
 
@@ -230,10 +234,12 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
 
     spec = experiment.spec
     name = spec.objective.objective_metric_name
-    lines = [
-        f"best trial: {best.name}  {name}={_fmt(best.objective)}",
-        "best hyperparameters:",
-    ]
+    lines = [f"best trial: {best.name}  {name}={_fmt(best.objective)}"]
+    if spec.objective.constraints:
+        from tunery.cli._front import constraint_line
+
+        lines.append(constraint_line(spec.objective, best) or "")
+    lines.append("best hyperparameters:")
     for p in spec.parameters:
         lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
     return lines

@@ -245,14 +245,17 @@ def list_(
             if status in with_objective and value is not None:
                 values.append(value)
         best = (min(values) if minimize else max(values)) if values else None
+        cell = _short(best) if best is not None else "-"
+        if exp.spec.objective.is_multi or exp.spec.objective.constraints:
+            cell = _best_cell(store, exp)
         table.add_row(
             *((exp.namespace,) if spaces else ()),
             exp.name,
             exp.shown_status,
             (exp.reason or "").removeprefix("Experiment"),
             exp.spec.algorithm.algorithm_name,
-            f"{exp.spec.objective.type.value[:3]} {exp.spec.objective.objective_metric_name}",
-            _short(best) if best is not None else "-",
+            _objective_cell(exp.spec.objective),
+            cell,
             _trial_counts(wire.trial_counts(counts)),
             _local_time(exp.created_time),
         )
@@ -302,12 +305,35 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
     console = _console()
     console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
     console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    from tunery.cli._front import mo_lines
+
+    front = mo_lines(exp, trials)
     best = next(
         (t for t in trials if data["bestTrial"] and t.name == data["bestTrial"]["name"]), None
     )
-    if best is not None:
+    if front is not None:
+        for line in front:
+            console.print(line, highlight=False)
+    elif best is not None:
         for line in _best_lines(exp, best):
             console.print(line, highlight=False)
+
+
+def _objective_cell(objective: Any) -> str:
+    """``max accuracy``, or ``max accuracy, min latency_ms`` for several objectives."""
+    return ", ".join(f"{t.type.value[:3]} {t.metric}" for t in objective.terms)
+
+
+def _best_cell(store: Any, exp: Any) -> str:
+    """The list's "best" cell with constraints (the best feasible value) or several objectives
+    (``front N``: the size of the Pareto front)."""
+    from tunery.storage import views
+
+    objective = exp.spec.objective
+    if objective.is_multi:
+        return f"front {len(views.pareto_front(store, exp.key, objective))}"
+    best = views.best_trial(store, exp.key, objective)
+    return _short(best.objective) if best is not None and best.objective is not None else "-"
 
 
 #: ``trials --sort`` keys -> the sort keys of :func:`tunery.storage.views.trial_rows`.
@@ -417,7 +443,7 @@ def trials(
     )
     rows = read.rows
     if as_json:
-        _print_json([wire.trial_row_json(t) for t in rows])
+        _print_json([wire.trial_row_json(t, exp.spec.objective) for t in rows])
         return
     best = views.best_trial(store, exp.key, exp.spec.objective)
     title = f"trials of {exp.name}"
@@ -493,7 +519,9 @@ Examples:
   tunery best mnist --json          # the best trial in the wire shape
   python train.py $(tunery best mnist -o args)
   tunery best mnist -o env > best.env
-  tunery best mnist -o yaml""",
+  tunery best mnist -o yaml
+  tunery best mo-exp                # several objectives: the Pareto front as a table
+  tunery best mo-exp --trial mo-exp-7 -o args   # one trial of the front, to paste""",
 )
 @click.argument("name")
 @_named_in_namespace
@@ -509,11 +537,28 @@ Examples:
     "yaml (a mapping), json (an object), env (NAME=value lines, names upper-cased, - and . "
     "as _).",
 )
-def best(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: str | None) -> int:
+@click.option(
+    "--trial",
+    "trial_name",
+    default=None,
+    metavar="TRIAL",
+    help="Show this trial instead of the best one: with several objectives, pick one trial "
+    "of the Pareto front (for -o).",
+)
+def best(
+    name: str,
+    namespace: str | None,
+    db: str | None,
+    as_json: bool,
+    fmt: str | None,
+    trial_name: str | None,
+) -> int:
     """Show the best trial and its hyperparameters.
 
     With -o, only the best trial's parameters, in the spec's order, ready to paste into a
-    command line, a YAML file, a JSON document or an environment file.
+    command line, a YAML file, a JSON document or an environment file.  With constraints,
+    the best feasible trial.  With several objectives, the Pareto front (the feasible trials
+    no other dominates) as a table, --json a list; -o needs one trial: --trial NAME.
     """
     from tunery import wire
     from tunery.storage import views
@@ -524,7 +569,30 @@ def best(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: s
         )
     store = _open_store(db)
     exp = _resolve(store, name, namespace)
-    trial = views.best_trial(store, exp.key, exp.spec.objective)
+    objective = exp.spec.objective
+    if trial_name is not None:
+        trial = _named_trial(store, exp, trial_name)
+    elif objective.is_multi:
+        front = views.pareto_front(store, exp.key, objective)
+        if fmt is not None and len(front) != 1:
+            _fail(
+                f"-o prints one trial's parameters; experiment {exp.name} has {len(front)} "
+                "trials on its Pareto front",
+                f"pick one with --trial NAME (see `tunery best {exp.command_ref}`)",
+            )
+        if fmt is None:
+            if as_json:
+                _print_json([wire.trial_json(t, objective) for t in front])
+            elif front:
+                from tunery.cli._front import front_table
+
+                _console().print(front_table(exp, front))
+            else:
+                click.echo(_no_front(exp))
+            return 0 if front else 1
+        trial = front[0]
+    else:
+        trial = views.best_trial(store, exp.key, objective)
     if trial is None:
         if as_json:
             _print_json(None)
@@ -535,11 +603,33 @@ def best(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: s
         names = [p.name for p in exp.spec.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
-        _print_json(wire.trial_json(trial))
+        _print_json(wire.trial_json(trial, objective))
     else:
         for line in _best_lines(exp, trial):
             click.echo(line)
     return 0
+
+
+def _named_trial(store: Any, exp: Any, trial_name: str) -> Any:
+    """``--trial``: a trial of the experiment (a one-line error naming the front otherwise)."""
+    from tunery.errors import NotFoundError
+
+    try:
+        return store.get_trial(exp.key, trial_name)
+    except NotFoundError:
+        _fail(
+            f"experiment {exp.name} has no trial {trial_name!r}",
+            f"see its trials with `tunery best {exp.command_ref}` or `tunery trials "
+            f"{exp.command_ref}`",
+        )
+
+
+def _no_front(exp: Any) -> str:
+    feasible = " feasible" if exp.spec.objective.constraints else ""
+    return (
+        f"experiment {exp.name} has no Pareto front yet: no completed{feasible} trial with "
+        "every objective value"
+    )
 
 
 @main.command(
@@ -601,5 +691,5 @@ def export(name: str, namespace: str | None, db: str | None, fmt: str, form: str
         _fail("--format applies to -o yaml or -o json, not to the csv trial table")
     from tunery import wire
 
-    trials = [wire.trial_json(t) for t in store.list_trials(exp.key)]
+    trials = [wire.trial_json(t, exp.spec.objective) for t in store.list_trials(exp.key)]
     click.echo(wire.csv_text(exp, trials), nl=False)

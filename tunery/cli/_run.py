@@ -171,7 +171,13 @@ def _report(
         f"experiment {experiment.name}: {experiment.status.value} "
         f"({experiment.reason}: {experiment.message})"
     )
-    if best is not None:
+    from tunery.cli._front import mo_lines
+
+    front = mo_lines(experiment, trials)
+    if front is not None:
+        for line in front:
+            console.print(line, highlight=False)
+    elif best is not None:
         for line in _best_lines(experiment, best):
             console.print(line, highlight=False)
     elif nothing is None:

@@ -35,8 +35,10 @@ __all__ = [
     "TrialRows",
     "active_curve_marks",
     "best_trial",
+    "completed_trials",
     "count_trials",
     "metric_curves",
+    "pareto_front",
     "progress",
     "trial_columns",
     "trial_rows",
@@ -359,11 +361,40 @@ def trial_columns(
     return TrialColumns(length=int(length), columns=dict(zip(names, texts, strict=True)), **marks)
 
 
+def completed_trials(store: SqlStore, experiment: str) -> list[Trial]:
+    """The experiment's Succeeded and EarlyStopped trials, by index (what "best" chooses from)."""
+    c = trials.c
+    query = (
+        trial_query(store.backend)
+        .where(
+            c.experiment == experiment,
+            c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
+        )
+        .order_by(c.trial_index)
+    )
+    with store._read() as conn:
+        rows = conn.execute(query).all()
+    return trials_from_rows(rows)
+
+
+def pareto_front(store: SqlStore, experiment: str, objective: Objective) -> list[Trial]:
+    """The completed feasible trials no other one dominates (``objectives.pareto_front``)."""
+    from tunery.objectives import pareto_front as front
+
+    return front(objective, completed_trials(store, experiment))
+
+
 def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial | None:
     """The succeeded or early-stopped trial with the best objective (ties: the earliest).
 
-    Katib's ``currentOptimalTrial``; None before any such trial has an objective.
+    Katib's ``currentOptimalTrial``; None before any such trial has an objective.  With
+    constraints, the best feasible one; with several objectives, the front's best on the
+    first (:func:`tunery.objectives.best_trial`; those read every completed trial).
     """
+    if objective.constraints or objective.is_multi:
+        from tunery.objectives import best_trial as best
+
+        return best(objective, completed_trials(store, experiment))
     c = trials.c
     order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
     query = (

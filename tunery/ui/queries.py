@@ -184,8 +184,10 @@ def trial_page(
     sort: tuple[str, bool] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    objective: Objective | None = None,
 ) -> TrialPage:
-    """The experiment's trials (those changed since ``after``) as dicts, in one snapshot.
+    """The experiment's trials (those changed since ``after``) as dicts, in one snapshot
+    (with ``objective``: each trial's ``objectives`` and ``feasible`` too).
 
     By index unless ``sort`` (from :func:`parse_sort`) says otherwise.
     """
@@ -203,10 +205,13 @@ def trial_page(
         )
         matched = len(read.rows) if read.matched is None else read.matched
         return TrialPage(
-            [wire.trial_row_json(t) for t in read.rows], Cursor.of(read), read.counts, matched
+            [wire.trial_row_json(t, objective) for t in read.rows],
+            Cursor.of(read),
+            read.counts,
+            matched,
         )
     read = views.trial_rows(store, experiment, changed_since=since, statuses=statuses)
-    dicts = [wire.trial_row_json(t) for t in read.rows]
+    dicts = [wire.trial_row_json(t, objective) for t in read.rows]
     if sort is not None:
         dicts = sort_trials(dicts, *sort)
     matched = len(dicts)
@@ -349,7 +354,7 @@ def trial_counts(store: Store, experiment: str) -> dict[str, int]:
 def best_trial_row(store: Store, experiment: str, objective: Objective) -> dict[str, Any] | None:
     """The best succeeded or early-stopped trial by objective (ties: the earliest)."""
     best = views.best_trial(store, experiment, objective)
-    return None if best is None else wire.trial_json(best)
+    return None if best is None else wire.trial_json(best, objective)
 
 
 def experiment_stats(store: Store) -> dict[str, dict[str, Any]]:

@@ -100,6 +100,16 @@ class TrialOut(BaseModel):
         "or directory (File, TensorFlowEvent and Custom collectors) or its output log, on the "
         "controller's machine; null before it starts.",
     )
+    objectives: list[float] | None = Field(
+        default=None,
+        description="Each objective's value, in the order of the experiment's objectives; null "
+        "while any is missing.",
+    )
+    feasible: bool | None = Field(
+        default=None,
+        description="Whether the trial meets every constraint; null without constraints or "
+        "before a constraint's metric has a value.",
+    )
 
 
 class TrialCountsOut(BaseModel):
@@ -117,6 +127,18 @@ class ObjectiveOut(BaseModel):
     objectiveMetricName: str
     goal: float | None = None
     additionalMetricNames: list[str]
+
+
+class ObjectiveTermOut(BaseModel):
+    metric: str
+    direction: str
+    goal: float | None = None
+
+
+class ConstraintOut(BaseModel):
+    metric: str
+    min: float | None = None
+    max: float | None = None
 
 
 class ParameterOut(BaseModel):
@@ -141,6 +163,23 @@ class ExperimentOut(BaseModel):
     createdTime: str | None = None
     startTime: str | None = None
     completionTime: str | None = None
+    objectives: list[ObjectiveTermOut] = Field(
+        default_factory=list, description="Every objective (one for a single objective)."
+    )
+    constraints: list[ConstraintOut] = Field(default_factory=list)
+    paretoFront: list[str] | None = Field(
+        default=None,
+        description="Several objectives: the trials of the Pareto front (completed, feasible, "
+        "not dominated).",
+    )
+    hypervolume: float | None = Field(
+        default=None, description="Several objectives: the front's hypervolume."
+    )
+    referencePoint: list[float] | None = Field(
+        default=None,
+        description="Several objectives: the hypervolume's reference point, in the metrics' "
+        "units (the spec's, or the front's nadir plus 10% of its range).",
+    )
 
 
 class BestHyperparametersOut(BaseModel):

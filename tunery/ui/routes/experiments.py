@@ -13,7 +13,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tunery import wire
-from tunery.model import Experiment, IntentKind
+from tunery.model import Experiment, IntentKind, best_trial
+from tunery.objectives import front_summary
+from tunery.storage import views
 from tunery.ui import queries, removal
 from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, authorize, json_response
 from tunery.ui.importance import METHODS, MIN_TRIALS, parameter_importance
@@ -65,6 +67,20 @@ def list_experiments(ui: UI, namespace: NamespaceQuery = None) -> Response:
     out = []
     for exp in ui.store.list_experiments(namespace):
         entry = stats.get(exp.key)
+        objective = exp.spec.objective
+        if objective.is_multi or objective.constraints:
+            # Feasibility and the front need the trials' metrics: read the completed ones.
+            done = views.completed_trials(ui.store, exp.key)
+            best = best_trial(objective, done)
+            out.append(
+                wire.experiment_json(
+                    exp,
+                    entry["counts"] if entry else {},
+                    best.objective if best is not None else None,
+                    front=front_summary(objective, done) if objective.is_multi else None,
+                )
+            )
+            continue
         out.append(
             wire.experiment_json(exp, entry["counts"] if entry else {}, _best_of(exp, entry))
         )
@@ -79,7 +95,10 @@ def get_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Respo
     exp = store.get_experiment(name)
     counts = queries.trial_counts(store, name)
     best = queries.best_trial_row(store, name, exp.spec.objective)
-    data = wire.experiment_json(exp, counts, best["objective"] if best else None)
+    front = None
+    if exp.spec.objective.is_multi:
+        front = front_summary(exp.spec.objective, views.completed_trials(store, name))
+    data = wire.experiment_json(exp, counts, best["objective"] if best else None, front=front)
     data["yaml"] = yaml.safe_dump(
         dict(exp.document), sort_keys=False, allow_unicode=True, default_flow_style=False
     )

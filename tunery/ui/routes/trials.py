@@ -92,7 +92,14 @@ def _rows(
     is called."""
     cursor, statuses, key = _after(after), _statuses(status), _sort(sort)
     return lambda name: queries.trial_page(
-        ui.store, name, after=cursor, statuses=statuses, sort=key, limit=limit, offset=offset
+        ui.store,
+        name,
+        after=cursor,
+        statuses=statuses,
+        sort=key,
+        limit=limit,
+        offset=offset,
+        objective=ui.store.get_experiment(name).spec.objective,
     )
 
 
@@ -330,7 +337,7 @@ def get_trial(
     store = ui.store
     exp = store.get_experiment(name)
     t = store.get_trial(name, trial)
-    data = wire.trial_json(t)
+    data = wire.trial_json(t, exp.spec.objective)
     curves = store.observation_series(name, t.name, points)
     reported = (t.cursor or {}).get("counts") or {}
     data["observations"] = {
