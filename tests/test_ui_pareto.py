@@ -144,3 +144,14 @@ def test_a_long_history_is_sampled_and_ends_at_the_last_trial(tmp_path: Path) ->
     assert data.history[-1][2] == pytest.approx(data.hypervolume)
     volumes = [h[2] for h in data.history]
     assert volumes == sorted(volumes)
+
+
+def test_the_experiment_json_agrees_with_the_pareto_answer(store: Store) -> None:
+    api = _api(store)
+    for name in ("mo2", "mo3"):
+        exp = api.get(f"/api/experiments/{name}").json()
+        body = api.get(f"/api/experiments/{name}/pareto").json()
+        assert sorted(exp["paretoFront"]) == sorted(body["front"])
+        assert exp["hypervolume"] == pytest.approx(body["hypervolume"])
+        assert exp["referencePoint"] == pytest.approx(body["referencePoint"])
+        assert [o["metric"] for o in exp["objectives"]] == [o["metric"] for o in body["objectives"]]

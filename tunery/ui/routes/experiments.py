@@ -104,17 +104,6 @@ def get_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Respo
     )
     data["bestTrial"] = best
     data["bestHyperparameters"] = _best_hyperparameters(exp, best) if best else None
-    # The objectives and constraints the page's Pareto cards key on (pareto.js); the wire
-    # experiment's own fields win where it has them.
-    terms = exp.spec.objective.terms
-    data.setdefault(
-        "objectives",
-        [{"metric": t.metric, "direction": t.type.value, "goal": t.goal} for t in terms],
-    )
-    data.setdefault(
-        "constraints",
-        [{"metric": c.metric, "min": c.min, "max": c.max} for c in exp.spec.objective.constraints],
-    )
     data["stopRequested"] = any(
         i.kind == IntentKind.STOP_EXPERIMENT for i in store.pending_intents(name)
     )
