@@ -160,6 +160,14 @@ def test_a_click_on_a_front_point_opens_its_trial(mo_site: tuple[str, Store], pa
     page.wait_for_selector("body[data-ready='trial']")
     shown = page.locator("#trial-name").inner_text()
     assert shown == name or {shown, name} == {"mo2-0017", "mo2-0023"}  # the tie: either
+    row = two_objective_rows()[int(shown[4:])]
+    objectives = page.locator("#trial-objectives").inner_text()
+    assert objectives == f"objectives {row['accuracy']}, {row['latency_ms']}"
+    assert page.locator("#trial-infeasible").count() == 0
+    # An infeasible trial says so on its page.
+    page.goto(f"{base}/#/experiments/mo2/trials/mo2-0008")
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-infeasible").inner_text() == "infeasible"
 
 
 def test_three_objectives_draw_a_pairwise_matrix_with_the_whole_front(

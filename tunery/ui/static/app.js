@@ -1033,6 +1033,9 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + t.status, id: "trial-status" }, t.status)),
     el("span", {}, el("b", {}, "reason "), t.reason || "–"),
     el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
+    // Several objectives: each value, in the experiment's order; a violated constraint says so.
+    Array.isArray(t.objectives) && t.objectives.length > 1 ? el("span", { id: "trial-objectives" }, el("b", {}, "objectives "), t.objectives.map(fmt).join(", ")) : null,
+    t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
