@@ -25,11 +25,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunery.completion import goal_text, has_goal, reaches_goal
 from tunery.errors import UserInputError
-from tunery.ledger import Counts
 from tunery.model import (
     Experiment,
     ExperimentReason,
@@ -37,6 +36,10 @@ from tunery.model import (
     Trial,
     is_interrupted,
 )
+
+if TYPE_CHECKING:
+    # The ledger pulls the launch builder and the executors: `import tunery` must not.
+    from tunery.ledger import Counts
 
 __all__ = [
     "BUDGET_FIELDS",
@@ -97,6 +100,8 @@ def with_budget(spec: ExperimentSpec, **budget: int | None) -> ExperimentSpec:
 def trial_counts(trials: Iterable[Trial]) -> Counts:
     """How many trials are in each status, as a controller's ledger counts them (interrupted
     trials are not completed: they use no budget)."""
+    from tunery.ledger import Counts
+
     counts = Counts()
     for trial in trials:
         counts.by_status[trial.status] += 1
