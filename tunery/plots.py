@@ -16,6 +16,7 @@ Every figure is a plotly ``Figure``: ``fig.show()``, ``fig.write_html(...)``, an
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -393,7 +394,7 @@ class ParetoData:
     feasible trial.  ``history``: ``(index, trial, hypervolume)`` after each point in index
     order, the hypervolume of the feasible trials so far against that one reference point (so
     it never decreases); past :data:`MAX_HISTORY` points, after every k-th point and the last
-    (k the smallest that keeps it within)."""
+    (k the smallest that keeps it within, doubled each :data:`HISTORY_SECONDS` it takes)."""
 
     objectives: tuple[tuple[str, str], ...]
     constraints: tuple[tuple[str, float | None, float | None], ...]
@@ -411,6 +412,8 @@ class ParetoData:
 _COMPLETED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
 #: The most points of a hypervolume history (:func:`pareto_data`).
 MAX_HISTORY = 300
+#: Each time the history has taken this long, it samples half as often.
+HISTORY_SECONDS = 1.0
 
 
 def pareto_data(spec: ExperimentSpec, trials: Sequence[Trial]) -> ParetoData:
@@ -444,18 +447,28 @@ def pareto_data(spec: ExperimentSpec, trials: Sequence[Trial]) -> ParetoData:
         current: list[tuple[float, ...]] = []
         volume = 0.0
         changed = False
-        # Past MAX_HISTORY points, every k-th (and the last): an exact hypervolume of a front
-        # of hundreds of points in 4 objectives takes a tenth of a second.
+        # Past MAX_HISTORY points, after every k-th (and the last); k doubles whenever the
+        # history has taken HISTORY_SECONDS (an exact hypervolume of a front of hundreds of
+        # points in 3 or 4 objectives takes a tenth of a second).
         every = -(-len(points) // MAX_HISTORY)
+        due = 0
+        deadline = time.monotonic() + HISTORY_SECONDS
+        last = len(points) - 1
         for k, (p, loss) in enumerate(zip(points, losses, strict=True)):
             if p.feasible and not any(_weakly_dominates(c, loss) for c in current):
                 current = [c for c in current if not _weakly_dominates(loss, c)] + [loss]
                 changed = True
-            if k % every == 0 or k == len(points) - 1:
-                if changed:
-                    volume = pareto.hypervolume(current, ref_loss)
-                    changed = False
-                history.append((p.index, p.name, volume))
+            if k < due and k != last:
+                continue
+            if changed:
+                final = summary.hypervolume if k == last else None
+                volume = final if final is not None else pareto.hypervolume(current, ref_loss)
+                changed = False
+            history.append((p.index, p.name, volume))
+            if time.monotonic() > deadline:
+                every *= 2
+                deadline = time.monotonic() + HISTORY_SECONDS
+            due = k + every
     return ParetoData(
         objectives=tuple((term.metric, term.type.value) for term in objective.terms),
         constraints=tuple((c.metric, c.min, c.max) for c in objective.constraints),
