@@ -55,10 +55,7 @@ def summary(*values: float) -> MetricSummary:
 def trial(
     i: int, status: TrialCondition = S.SUCCEEDED, objective: float | None = None, **metrics: object
 ) -> Trial:
-    summaries = {
-        k: summary(*(v if isinstance(v, tuple) else (v,)))
-        for k, v in metrics.items()
-    }
+    summaries = {k: summary(*(v if isinstance(v, tuple) else (v,))) for k, v in metrics.items()}
     if objective is None and "acc" in summaries:
         objective = summaries["acc"].max
     return Trial(f"t-{i}", "e", i, {}, status=status, metrics=summaries, objective=objective)

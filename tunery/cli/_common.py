@@ -162,7 +162,10 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     additional = [
         (m, spec.objective.strategy_for(m)) for m in spec.objective.additional_metric_names
     ]
+    directions = {t.metric: t.type.value for t in spec.objective.terms[1:]}
     for metric, _ in additional:
+        if metric in directions:  # another objective: its direction too
+            metric = f"{metric} {'↓' if directions[metric] == 'minimize' else '↑'}"
         columns.append((metric, "right", max(min(len(metric), 10), 8)))
     reasons = [_reason_cell(t) for t in trials]
     with_reason = any(reasons)
@@ -206,9 +209,13 @@ def _trials_table(experiment: Any, trials: Sequence[Any], best_name: str | None)
     return table
 
 
-def _trials_text(experiment: Any, trials: Sequence[Any], best_name: str | None) -> list[str]:
-    """The trials table as plain lines (the best trial in bold green on a terminal): what
-    ``tunery trials`` prints, fast for 10,000 trials where a rich table takes seconds."""
+def _trials_text(
+    experiment: Any, trials: Sequence[Any], best_name: str | Sequence[str] | None
+) -> list[str]:
+    """The trials table as plain lines (the best trial, or the Pareto front's trials, in bold
+    green on a terminal): what ``tunery trials`` prints, fast for 10,000 trials where a rich
+    table takes seconds."""
+    chosen = {best_name} if isinstance(best_name, str) else set(best_name or ())
     columns, rows = _trials_cells(experiment, trials)
     widths = [
         max([width, len(header)] + [len(row[i]) for row in rows])
@@ -225,7 +232,7 @@ def _trials_text(experiment: Any, trials: Sequence[Any], best_name: str | None) 
     lines = [line([c[0] for c in columns]), "  ".join("─" * w for w in widths)]
     for row in rows:
         text = line(row)
-        lines.append(click.style(text, fg="green", bold=True) if row[0] == best_name else text)
+        lines.append(click.style(text, fg="green", bold=True) if row[0] in chosen else text)
     return lines
 
 

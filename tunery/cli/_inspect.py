@@ -445,12 +445,17 @@ def trials(
     if as_json:
         _print_json([wire.trial_row_json(t, exp.spec.objective) for t in rows])
         return
-    best = views.best_trial(store, exp.key, exp.spec.objective)
+    marked: str | list[str] | None
+    if exp.spec.objective.is_multi:  # the Pareto front's trials
+        marked = [t.name for t in views.pareto_front(store, exp.key, exp.spec.objective)]
+    else:
+        best = views.best_trial(store, exp.key, exp.spec.objective)
+        marked = best.name if best else None
     title = f"trials of {exp.name}"
     if read.matched is not None and read.matched > len(rows):
         title += f" (the first {len(rows)} of {read.matched})"
     click.echo(title)
-    click.echo("\n".join(_trials_text(exp, rows, best.name if best else None)))
+    click.echo("\n".join(_trials_text(exp, rows, marked)))
     _print_metrics_paths(exp, rows)
 
 
