@@ -813,8 +813,9 @@ def test_the_document_names_what_every_operation_answers(client: TestClient) -> 
     operations = [
         (path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
     ]
-    # the 12 before issue 16, DELETE /api/experiments/{name} and GET .../observations
-    assert len(operations) == 14
+    # the 12 before issue 16, DELETE /api/experiments/{name}, GET .../observations and
+    # GET .../pareto (issue 17)
+    assert len(operations) == 15
     for path, method, op in operations:
         for code in ("400", "421", "422", "503"):
             error = op["responses"][code]["content"]["application/json"]["schema"]

@@ -288,6 +288,34 @@ class ExperimentHandle:
         order = [i.name for i in ranked] if ranked else [p.name for p in spec.parameters]
         return contour_figure(_plotly(), self.name, spec, trials, order, pairs)
 
+    def plot_pareto_front(self, three_d: bool = False) -> Any:
+        """A plotly figure of a multi-objective experiment's trials in objective space: the
+        Pareto front red (2 objectives: joined by its step line), dominated trials blue,
+        infeasible ones grey crosses; 3 or more objectives as a matrix of pairwise scatters
+        (``three_d=True`` with 3 objectives: one 3-D scatter).
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
+        from tunery.plots import pareto_data, pareto_figure
+
+        spec = self.experiment.spec
+        if len(spec.objective.terms) < 2:
+            raise ValueError(
+                f"experiment {self.name} has one objective; plot_pareto_front needs two or "
+                "more (spec.objectives); use plot_optimization_history"
+            )
+        return pareto_figure(_plotly(), self.name, pareto_data(spec, self.trials), three_d)
+
+    def plot_hypervolume_history(self) -> Any:
+        """A plotly figure: the hypervolume of the feasible Pareto front after each completed
+        trial, against the reference point named in its title (per objective, the final
+        front's worst value moved 10% of the front's range further).
+
+        Static image: ``fig.write_image("fig.png")`` (``pip install 'tunery[export]'``)."""
+        from tunery.plots import hypervolume_figure, pareto_data
+
+        data = pareto_data(self.experiment.spec, self.trials)
+        return hypervolume_figure(_plotly(), self.name, data)
+
     def plot_timeline(self) -> Any:
         """A plotly figure: the trials as bars over time, coloured by status.
 

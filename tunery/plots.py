@@ -16,7 +16,9 @@ Every figure is a plotly ``Figure``: ``fig.show()``, ``fig.write_html(...)``, an
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tunery.model import (
@@ -26,6 +28,7 @@ from tunery.model import (
     ParameterSpec,
     ParameterType,
     Trial,
+    TrialCondition,
 )
 
 #: At most this many ticks on a whole-number axis.
@@ -361,3 +364,251 @@ def contour_figure(
 
 def _axis_value(p: ParameterSpec, value: Any) -> Any:
     return str(value) if p.parameter_type is ParameterType.CATEGORICAL else _number(value)
+
+
+# --------------------------------------------------------------------------- Pareto front
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    """A completed trial (Succeeded or EarlyStopped) that reported every objective."""
+
+    name: str
+    index: int
+    #: One value per objective, in the metric's own units.
+    values: tuple[float, ...]
+    feasible: bool
+    #: On the Pareto front: feasible, and no feasible trial dominates it.
+    front: bool
+
+
+@dataclass(frozen=True)
+class ParetoData:
+    """What the Pareto charts draw (the UI's ``GET .../pareto``, the SDK's plots).
+
+    ``reference``: the reference point in the metrics' units, as
+    :func:`tunery.objectives.front_summary` gives it (``tunery get`` states the same one): the
+    spec's ``reference`` values where every objective has one (``stated``), else
+    :func:`tunery.pareto.reference_point` of the feasible trials' losses (per objective, the
+    final front's worst value moved 10% of the front's range further); None without a
+    feasible trial.  ``history``: ``(index, trial, hypervolume)`` after each point in index
+    order, the hypervolume of the feasible trials so far against that one reference point (so
+    it never decreases); past :data:`MAX_HISTORY` points, after every k-th point and the last
+    (k the smallest that keeps it within, doubled each :data:`HISTORY_SECONDS` it takes)."""
+
+    objectives: tuple[tuple[str, str], ...]
+    constraints: tuple[tuple[str, float | None, float | None], ...]
+    points: tuple[ParetoPoint, ...]
+    reference: tuple[float, ...] | None
+    stated: bool
+    hypervolume: float | None
+    history: tuple[tuple[int, str, float], ...]
+
+    @property
+    def front(self) -> list[ParetoPoint]:
+        return [p for p in self.points if p.front]
+
+
+_COMPLETED = (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
+#: The most points of a hypervolume history (:func:`pareto_data`).
+MAX_HISTORY = 300
+#: Each time the history has taken this long, it samples half as often.
+HISTORY_SECONDS = 1.0
+
+
+def pareto_data(spec: ExperimentSpec, trials: Sequence[Trial]) -> ParetoData:
+    """The front, the feasibility, the reference point and the hypervolume history of an
+    experiment's trials: the completed ones (Succeeded, EarlyStopped) with every objective's
+    value, by index (:mod:`tunery.objectives` reads the values and the feasibility and
+    chooses the front and the reference point, as every face does; :mod:`tunery.pareto` does
+    the maths on losses, every objective minimised)."""
+    from tunery import pareto
+    from tunery.objectives import front_summary, is_feasible, objective_losses, objective_values
+
+    objective = spec.objective
+    done = [t for t in sorted(trials, key=lambda t: t.index) if t.status in _COMPLETED]
+    summary = front_summary(objective, done)
+    on_front = {t.name for t in summary.front}
+    points: list[ParetoPoint] = []
+    losses: list[tuple[float, ...]] = []
+    for t in done:
+        values = objective_values(objective, t)
+        loss = objective_losses(objective, t)
+        if values is None or loss is None:
+            continue
+        points.append(
+            ParetoPoint(t.name, t.index, values, is_feasible(objective, t), t.name in on_front)
+        )
+        losses.append(loss)
+    history: list[tuple[int, str, float]] = []
+    if summary.reference is not None:
+        signs = [term.sign for term in objective.terms]
+        ref_loss = tuple(s * r for s, r in zip(signs, summary.reference, strict=True))
+        current: list[tuple[float, ...]] = []
+        volume = 0.0
+        changed = False
+        # Past MAX_HISTORY points, after every k-th (and the last); k doubles whenever the
+        # history has taken HISTORY_SECONDS (an exact hypervolume of a front of hundreds of
+        # points in 3 or 4 objectives takes a tenth of a second).
+        every = -(-len(points) // MAX_HISTORY)
+        due = 0
+        deadline = time.monotonic() + HISTORY_SECONDS
+        last = len(points) - 1
+        for k, (p, loss) in enumerate(zip(points, losses, strict=True)):
+            if p.feasible and not any(_weakly_dominates(c, loss) for c in current):
+                current = [c for c in current if not _weakly_dominates(loss, c)] + [loss]
+                changed = True
+            if k < due and k != last:
+                continue
+            if changed:
+                final = summary.hypervolume if k == last else None
+                volume = final if final is not None else pareto.hypervolume(current, ref_loss)
+                changed = False
+            history.append((p.index, p.name, volume))
+            if time.monotonic() > deadline:
+                every *= 2
+                deadline = time.monotonic() + HISTORY_SECONDS
+            due = k + every
+    return ParetoData(
+        objectives=tuple((term.metric, term.type.value) for term in objective.terms),
+        constraints=tuple((c.metric, c.min, c.max) for c in objective.constraints),
+        points=tuple(points),
+        reference=summary.reference,
+        stated=summary.stated,
+        hypervolume=summary.hypervolume,
+        history=tuple(history),
+    )
+
+
+def _weakly_dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` no worse than ``b`` anywhere (so ``b`` adds no volume to a set holding ``a``)."""
+    return all(x <= y for x, y in zip(a, b, strict=True))
+
+
+def objective_title(metric: str, direction: str) -> str:
+    """An objective's axis title: its metric and its direction."""
+    return f"{metric} ({'maximize ↑' if direction == 'maximize' else 'minimize ↓'})"
+
+
+_KINDS = (
+    ("front", "Pareto front", {"color": "#d1495b", "size": 9, "symbol": "circle"}),
+    ("feasible", "dominated", {"color": "rgba(47,111,208,0.6)", "size": 6, "symbol": "circle"}),
+    (
+        "infeasible",
+        "infeasible (violates a constraint)",
+        {"color": "#868e96", "size": 7, "symbol": "x"},
+    ),
+)
+
+
+def _kind(p: ParetoPoint) -> str:
+    return "front" if p.front else "feasible" if p.feasible else "infeasible"
+
+
+def pareto_figure(go: Any, name: str, data: ParetoData, three_d: bool = False) -> Any:
+    """The trials in objective space: 2 objectives as one scatter with the front joined by its
+    step line; 3 or more as a lower-triangular matrix of pairwise scatters (``three_d`` and
+    exactly 3 objectives: one 3-D scatter instead).  Red: the front; blue: dominated; grey
+    crosses: infeasible.  Each point's hover names its trial."""
+    from plotly.subplots import make_subplots
+
+    k = len(data.objectives)
+    titles = [objective_title(m, d) for m, d in data.objectives]
+    groups = {key: [p for p in data.points if _kind(p) == key] for key, _, _ in _KINDS}
+    if k == 2 or (three_d and k == 3):
+        fig = go.Figure()
+        for key, label, marker in _KINDS:
+            pts = groups[key]
+            if not pts:
+                continue
+            if key == "front" and k == 2:
+                pts = _step_order(pts, data.objectives)
+            coords = {axis: [p.values[j] for p in pts] for j, axis in enumerate("xyz"[:k])}
+            common = {"name": label, "text": [p.name for p in pts], "marker": marker}
+            if k == 3:
+                fig.add_trace(go.Scatter3d(mode="markers", **coords, **common))
+            else:
+                joined = key == "front" and len(pts) > 1
+                fig.add_trace(
+                    go.Scatter(
+                        mode="lines+markers" if joined else "markers",
+                        # along x, then y: the corner the worse of two front points sets
+                        line={"shape": "hv", "color": "#d1495b"},
+                        **coords,
+                        **common,
+                    )
+                )
+        if k == 3:
+            fig.update_layout(
+                scene={
+                    "xaxis_title": titles[0],
+                    "yaxis_title": titles[1],
+                    "zaxis_title": titles[2],
+                }
+            )
+        else:
+            fig.update_layout(xaxis_title=titles[0], yaxis_title=titles[1])
+        fig.update_layout(title=f"{name}: Pareto front ({len(groups['front'])} trials)")
+        return fig
+    fig = make_subplots(rows=k - 1, cols=k - 1, horizontal_spacing=0.08, vertical_spacing=0.1)
+    for r in range(1, k):
+        for c in range(r):
+            for key, label, marker in _KINDS:
+                pts = groups[key]
+                fig.add_trace(
+                    go.Scatter(
+                        x=[p.values[c] for p in pts],
+                        y=[p.values[r] for p in pts],
+                        mode="markers",
+                        name=label,
+                        text=[p.name for p in pts],
+                        marker=marker,
+                        legendgroup=key,
+                        showlegend=r == 1 and c == 0 and bool(pts),
+                    ),
+                    row=r,
+                    col=c + 1,
+                )
+            fig.update_xaxes(title_text=titles[c], row=r, col=c + 1)
+            fig.update_yaxes(title_text=titles[r], row=r, col=c + 1)
+    fig.update_layout(
+        title=f"{name}: Pareto front ({len(groups['front'])} trials), objectives in pairs",
+        height=320 * (k - 1),
+    )
+    return fig
+
+
+def _step_order(
+    points: Sequence[ParetoPoint], objectives: Sequence[tuple[str, str]]
+) -> list[ParetoPoint]:
+    """The front's points along its step line: the best first objective first."""
+    signs = [1.0 if d == "minimize" else -1.0 for _, d in objectives]
+    return sorted(points, key=lambda p: (signs[0] * p.values[0], signs[1] * p.values[1]))
+
+
+def hypervolume_figure(go: Any, name: str, data: ParetoData) -> Any:
+    """The hypervolume of the feasible front after each completed trial, against the stated
+    reference point (in the title)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[index for index, _, _ in data.history],
+            y=[volume for _, _, volume in data.history],
+            text=[trial for _, trial, _ in data.history],
+            mode="lines+markers",
+            line={"shape": "hv"},
+            name="hypervolume",
+        )
+    )
+    ref = (
+        ", ".join(
+            f"{m} {_fmt(v)}" for (m, _), v in zip(data.objectives, data.reference, strict=True)
+        )
+        if data.reference
+        else "none (no feasible trial)"
+    )
+    fig.update_layout(
+        title=f"{name}: hypervolume history (reference point: {ref})",
+        xaxis_title="trial index",
+        yaxis_title="hypervolume",
+    )
+    return fig

@@ -37,7 +37,7 @@ from tunery.errors import (
 from tunery.storage import Store
 from tunery.ui.deps import BadInput, UIState, one_line
 from tunery.ui.exposure import LOOPBACK_NAMES, Gate, HostNames, host_names, is_loopback
-from tunery.ui.routes import experiments, intents, page, trials
+from tunery.ui.routes import experiments, intents, page, pareto, trials
 from tunery.ui.schemas import complete_document
 
 __all__ = ["create_app", "exposure_lines", "serve"]
@@ -121,6 +121,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     # In the order of the OpenAPI document's paths.
     app.include_router(experiments.router)
+    app.include_router(pareto.router)
     app.include_router(trials.router)
     app.include_router(intents.router)
     page.mount(app)
@@ -130,7 +131,12 @@ def create_app(
 # --------------------------------------------------------------------------- the wiring
 
 #: The API's routes, for the ``Allow`` header of a 405.
-_ROUTES = (*experiments.router.routes, *trials.router.routes, *intents.router.routes)
+_ROUTES = (
+    *experiments.router.routes,
+    *pareto.router.routes,
+    *trials.router.routes,
+    *intents.router.routes,
+)
 
 
 async def _security_headers(

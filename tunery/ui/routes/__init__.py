@@ -2,6 +2,8 @@
 
 - ``experiments``: list, one experiment, parameter importance, create (stored, not run),
   delete (``tunery.ui.removal``);
+- ``pareto``: a multi-objective or constrained experiment's front, feasibility and
+  hypervolume history (``tunery.plots.pareto_data``);
 - ``trials``: the trial list (rows and columns), exports (JSON, CSV), one trial, its
   observations;
 - ``intents``: stop an experiment, kill a trial (written for the controller);

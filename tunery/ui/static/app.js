@@ -204,6 +204,7 @@ function route() {
   setReady("");
   document.body.dataset.graphs = "";
   document.body.dataset.curves = "";
+  document.body.dataset.pareto = "";
   const hash = location.hash || "#/";
   if (hash.startsWith("#token=")) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(hash.slice(7)));
@@ -275,6 +276,7 @@ function bestTrialName(exp, trials) {
   let best = null;
   for (const t of trials) {
     if ((t.status !== "Succeeded" && t.status !== "EarlyStopped") || t.objective === null) continue;
+    if (Pareto.mark(view, t) === "infeasible") continue; // never the best (pareto.js)
     if (best === null || isBetter(exp, t.objective, best.objective)) best = t;
   }
   return best ? best.name : null;
@@ -413,7 +415,9 @@ function buildExperimentPage(state) {
       el("div", { class: "toolbar" },
         el("a", { href: "/api/experiments/" + enc(exp.ref) + "/trials.csv", download: file + "-trials.csv", onclick: saveExport }, "Export CSV"),
         el("a", { href: "/api/experiments/" + enc(exp.ref) + "/trials.json", download: file + "-trials.json", onclick: saveExport }, "Export JSON"))),
-    el("div", { class: "card" }, el("h2", {}, "Best hyperparameters"), n.best),
+    // Several objectives or constraints: the Pareto front, hypervolume, constraints (pareto.js).
+    ...(Pareto.applies(exp) ? Pareto.build(state, el, downloadButtons) : []),
+    el("div", { class: "card" }, el("h2", {}, Pareto.isMulti(exp) ? `Best hyperparameters (by ${exp.objective.objectiveMetricName}, the first objective)` : "Best hyperparameters"), n.best),
     el("div", { class: "card" },
       el("div", { class: "toolbar" }, el("h2", {}, "Parallel coordinates"), el("span", { class: "muted" }, "drag along an axis to select a range (click it to clear); the table keeps the trials in every range."), n.parcoordsNote, downloadButtons(n.parcoords, file + "-parcoords", () => state.charts.parcoords)),
       n.parcoords),
@@ -500,6 +504,8 @@ function drawGraphs(state, first) {
     if (first) { document.body.dataset.graphs = "drawn"; loadCurves(state); }
     return;
   }
+  // The Pareto cards, then the objectives' axes of the parallel coordinates and the table's marks.
+  if (Pareto.applies(state.exp)) Pareto.load(state, api, enc, () => { drawParcoords(state, finishedWithObjective(state)); drawTable(state); });
   const wait = state.graphsAt + GRAPH_MIN_MS - Date.now();
   if (!first && state.list.length > MANY_TRIALS && wait > 0) {
     clearTimeout(state.graphTimer);
@@ -538,11 +544,20 @@ function drawParcoords(state, done) {
   }
   const dims = parameterAxes(exp, done);
   const objName = exp.objective.objectiveMetricName;
-  const objectives = done.map((t) => t.objective);
-  dims.push({ label: objName, values: objectives });
-  const bestName = bestTrialName(exp, done);
+  let objectives = done.map((t) => t.objective);
+  let colorLabel = objName;
+  let bestHigh = exp.objective.type === "maximize";
+  // Several objectives: one axis each, coloured by the first; no single best line.
+  const multi = Pareto.objectiveAxes(state, done);
+  if (multi) {
+    dims.push(...multi.axes);
+    ({ color: objectives, colorLabel, bestHigh } = multi);
+  } else {
+    dims.push({ label: objName, values: objectives });
+  }
+  const bestName = Pareto.isMulti(exp) ? null : bestTrialName(exp, done);
   const chart = Charts.parcoords(div, {
-    dims, color: objectives, colorLabel: objName, bestHigh: exp.objective.type === "maximize",
+    dims, color: objectives, colorLabel, bestHigh,
     best: done.findIndex((t) => t.name === bestName), brushes: state.brushes,
     onBrush: (mask, brushes) => { state.brushes = brushes; setBrushed(state, mask, done); drawTable(state); },
   });
@@ -847,6 +862,7 @@ function failureMessage(t) {
 
 function cellValue(t, key) {
   if (key === "message") return failureMessage(t);
+  if (key === "pareto") return Pareto.mark(view, t);
   if (key.startsWith("param:")) return t.parameters[key.slice(6)];
   if (key.startsWith("metric:")) { const m = t.metrics[key.slice(7)]; return m ? m.latest : null; }
   return t[key];
@@ -890,6 +906,8 @@ function filteredSorted(state) {
 function tableColumns(exp, list) {
   return [
     ["index", "#"], ["name", "trial"], ["status", "status"], ["objective", "objective"],
+    // Several objectives or constraints: the Pareto front and the infeasible trials (pareto.js).
+    ...(Pareto.applies(exp) ? [["pareto", Pareto.isMulti(exp) ? "Pareto" : "feasible"]] : []),
     ...paramColumns(exp).map((p) => ["param:" + p, p]),
     ...metricColumns(exp).map((m) => ["metric:" + m, m]),
     ["startTime", "started"], ["completionTime", "completed"],
@@ -902,7 +920,7 @@ function drawTable(state) {
   const exp = state.exp;
   const columns = tableColumns(exp, state.list);
   if (!state.rows) state.rows = filteredSorted(state);
-  state.bestName = bestTrialName(exp, state.list);
+  state.bestName = Pareto.isMulti(exp) ? null : bestTrialName(exp, state.list);
   const head = el("tr", {}, columns.map(([key, label]) => el("th", {
     class: "sortable" + (state.sort.key === key ? (state.sort.desc ? " sorted-desc" : " sorted-asc") : ""),
     dataset: { key },
@@ -943,6 +961,7 @@ function renderRows(state) {
       if (key === "status") return el("td", { class: "status-" + t.status, title: [t.reason, t.message].filter(Boolean).join(": ") }, t.status);
       if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
       if (key === "message") return el("td", { class: "failure", title: v || "" }, v || "");
+      if (key === "pareto") return el("td", { class: "pareto-mark" }, v ? el("span", { class: "badge badge-" + v }, v) : "");
       return el("td", {}, fmt(v));
     })));
   }
@@ -1014,6 +1033,9 @@ function renderTrial(state, t) {
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + t.status, id: "trial-status" }, t.status)),
     el("span", {}, el("b", {}, "reason "), t.reason || "–"),
     el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
+    // Several objectives: each value, in the experiment's order; a violated constraint says so.
+    Array.isArray(t.objectives) && t.objectives.length > 1 ? el("span", { id: "trial-objectives" }, el("b", {}, "objectives "), t.objectives.map(fmt).join(", ")) : null,
+    t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,

@@ -1075,5 +1075,7 @@ const Charts = (() => {
     contour: (div, options) => new Contour(div, options),
     curves: (div, options) => new Curves(div, options),
     viridis,
+    // The building blocks, for the charts of pareto.js.
+    kit: { Chart, svg, extent, niceTicks, fmtTick, frame2d, pointerTips, makeCanvas },
   };
 })();
