@@ -235,7 +235,12 @@ def test_multi_objective_fields_in_bulk_and_one_by_one(store: Store) -> None:
         ObjectiveTerm("loss", ObjectiveType.MINIMIZE, None, MetricStrategyType.MIN),
         ObjectiveTerm("acc", ObjectiveType.MAXIMIZE, 0.9, MetricStrategyType.MAX),
     )
-    objective = replace(exp.spec.objective, terms=terms, constraints=(Constraint("acc", min=0.6),))
+    objective = replace(
+        exp.spec.objective,
+        metric_strategies=(),  # the terms' strategies decide
+        terms=terms,
+        constraints=(Constraint("acc", min=0.6),),
+    )
     rows = {r.name: r for r in views.trial_rows(store, "wired").rows}
     trials = store.list_trials("wired")
     for t in trials:
