@@ -60,14 +60,28 @@ def dominates(a: Point, b: Point) -> bool:
 
 
 def _dominated_mask(array: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """For each row, whether another row dominates it (O(n^2) comparisons, vectorised)."""
+    """For each row, whether another row dominates it.
+
+    A point that dominates another comes before it in lexicographic order, and whatever is
+    dominated is dominated by a member of the front; so one pass in that order, comparing each
+    point with the front found so far, is exact and costs O(n x front size).
+    """
     n = len(array)
-    dominated = np.zeros(n, dtype=bool)
-    for i in range(n):
-        others = array
-        no_worse = (others <= array[i]).all(axis=1)
-        better = (others < array[i]).any(axis=1)
-        dominated[i] = bool((no_worse & better).any())
+    dominated = np.ones(n, dtype=bool)
+    if n == 0:
+        return dominated
+    order = np.lexsort(array.T[::-1])
+    front = np.empty_like(array)
+    size = 0
+    for i in order:
+        row = array[i]
+        if size:
+            members = front[:size]
+            if bool(((members <= row).all(axis=1) & (members < row).any(axis=1)).any()):
+                continue
+        front[size] = row
+        size += 1
+        dominated[i] = False
     return dominated
 
 
