@@ -16,11 +16,16 @@ from tunery.storage import Store
 
 #: 12 lines 0.25 s apart, the score, and a last line without its newline.
 SLOW = """
-import sys, time
+import os, sys, time
 x = float(sys.argv[1].split("=", 1)[1])
 for i in range(12):
     print(f"line {i}", flush=True)
     time.sleep(0.25)
+    # After its first line each trial waits for the test (at most 60 s), so a follower is
+    # interrupted while the trial still runs, however loaded the machine is.
+    deadline = time.time() + 60
+    while i == 0 and not os.path.exists(RELEASE) and time.time() < deadline:
+        time.sleep(0.05)
 print(f"score={x}", flush=True)
 sys.stdout.write("done, no newline")
 """
@@ -64,7 +69,9 @@ def _wait_running(db: Path, name: str, n: int, timeout: float = 60) -> None:
 
 
 def test_logs_follow_a_trial_and_the_running_ones_of_a_real_run(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "slow.yaml", native_doc("slow", SLOW, parallel=2, max_trials=2))
+    release = tmp_path / "release"
+    script = SLOW.replace("RELEASE", repr(str(release)))
+    path = write_yaml(tmp_path / "slow.yaml", native_doc("slow", script, parallel=2, max_trials=2))
     run = _tunery("run", str(path), "-q", cwd=tmp_path)
     try:
         _wait_running(tmp_path / "tunery.db", "slow", 2)
@@ -76,6 +83,7 @@ def test_logs_follow_a_trial_and_the_running_ones_of_a_real_run(tmp_path: Path) 
         interrupted.send_signal(signal.SIGINT)
         rc, _, err = _done(interrupted)
         assert (first, rc, err) == ("line 0\n", 130, ""), err
+        release.touch()
 
         rc, out, err = _done(one)
         assert (rc, err) == (0, "")
