@@ -42,6 +42,12 @@ def test_validate_quickstart_files(tmp_path: Path) -> None:
         assert "is valid" in out.stdout
 
 
+def test_validate_names_every_objective_and_the_constraints(tmp_path: Path) -> None:
+    example = QUICKSTART.parent / "multiobjective" / "experiment.yaml"
+    out = tunery("validate", str(example), cwd=tmp_path).stdout
+    assert "maximize accuracy, minimize latency_ms, 1 constraint)" in out, out
+
+
 def test_validate_refuses_bad_file_with_one_line(tmp_path: Path) -> None:
     doc = native_doc("bad", SCORE_IS_X)
     doc["spec"]["parameters"][0]["feasibleSpace"]["min"] = "5"  # min > max

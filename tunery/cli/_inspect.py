@@ -92,8 +92,7 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     for s, warnings in results:
         click.echo(
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
-            f"{len(s.parameters)} parameters, {s.objective.type.value} "
-            f"{s.objective.objective_metric_name})"
+            f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
         )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -699,3 +698,12 @@ def export(name: str, namespace: str | None, db: str | None, fmt: str, form: str
 
     trials = [wire.trial_json(t, exp.spec.objective) for t in store.list_trials(exp.key)]
     click.echo(wire.csv_text(exp, trials), nl=False)
+
+
+def _objective_text(objective: Any) -> str:
+    """``maximize accuracy``, or every objective and the constraints' count."""
+    text = ", ".join(f"{t.type.value} {t.metric}" for t in objective.terms)
+    if objective.constraints:
+        n = len(objective.constraints)
+        text += f", {n} constraint{'s' if n > 1 else ''}"
+    return text
