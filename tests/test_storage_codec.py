@@ -17,6 +17,7 @@ from tunery.model import (
     AlgorithmSpec,
     Assignment,
     CollectorKind,
+    Constraint,
     Distribution,
     EarlyStoppingSpec,
     Experiment,
@@ -31,6 +32,7 @@ from tunery.model import (
     MetricStrategyType,
     MetricSummary,
     Objective,
+    ObjectiveTerm,
     ObjectiveType,
     Observation,
     ParameterSpec,
@@ -57,6 +59,13 @@ def full_spec(name: str = "full") -> ExperimentSpec:
                 MetricStrategy("accuracy", MetricStrategyType.MAX),
                 MetricStrategy("loss", MetricStrategyType.LATEST),
             ),
+            terms=(
+                ObjectiveTerm(
+                    "accuracy", ObjectiveType.MAXIMIZE, 0.99, MetricStrategyType.MAX, 0.5
+                ),
+                ObjectiveTerm("f1", ObjectiveType.MAXIMIZE, None, MetricStrategyType.MIN, 0.1),
+            ),
+            constraints=(Constraint("loss", 0.0, 2.5),),
         ),
         algorithm=AlgorithmSpec(
             "tpe", (AlgorithmSetting("n_startup_trials", "5"), AlgorithmSetting("seed", "7"))
