@@ -63,21 +63,24 @@ def check_random_state(value: str) -> tuple[str, str] | None:
     return None
 
 
-def check_int(name: str, minimum: int) -> SettingCheck:
-    """A whole number ``>= minimum`` (0 or 1), with Katib's hyperopt/Optuna messages."""
+def check_int(name: str, minimum: int, example: int | None = None) -> SettingCheck:
+    """A whole number ``>= minimum``, with Katib's hyperopt/Optuna messages for 0 and 1;
+    ``example`` is the value the hint offers (default ``max(minimum, 10)``)."""
+    shown = max(minimum, 10) if example is None else example
+    hint = f'give a whole number >= {minimum}, e.g. value: "{shown}"'
 
     def check(value: str) -> tuple[str, str] | None:
         if not INTEGER.match(value.strip()):
-            return (
-                f"failed to validate {name}({value}): not an integer",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
-            )
+            return (f"failed to validate {name}({value}): not an integer", hint)
         if int(value) < minimum:
-            relation = "greater than zero" if minimum == 1 else "greater than or equal to zero"
-            return (
-                f"{name} should be {relation}, not {value}",
-                f'give a whole number >= {minimum}, e.g. value: "{max(minimum, 10)}"',
+            relation = (
+                "greater than zero"
+                if minimum == 1
+                else "greater than or equal to zero"
+                if minimum == 0
+                else f"at least {minimum}"
             )
+            return (f"{name} should be {relation}, not {value}", hint)
         return None
 
     return check

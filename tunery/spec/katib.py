@@ -45,6 +45,7 @@ from tunery.model import (
 )
 from tunery.spec.configmaps import gather, inline_config_maps
 from tunery.spec.loading import check_structure, load_documents
+from tunery.spec.loading import type_name as _type_name
 from tunery.spec.template import format_value
 
 KATIB_API_VERSION = "kubeflow.org/v1beta1"
@@ -103,22 +104,6 @@ class ParsedExperiment:
 #: The most parameters an experiment may have (a search space beyond it is a mistake, and
 #: errors about it must stay one line).
 MAX_PARAMETERS = 1000
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _mapping(value: Any, path: str, *, what: str = "a mapping") -> Mapping[str, Any]:

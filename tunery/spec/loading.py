@@ -18,6 +18,7 @@ Kubernetes does.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -31,6 +32,7 @@ __all__ = [
     "check_structure",
     "load_documents",
     "load_one",
+    "type_name",
 ]
 
 #: The largest experiment (or ConfigMap) text accepted, in bytes.
@@ -233,3 +235,20 @@ def check_structure(doc: Any, source: str) -> None:
         else:
             continue
         stack.extend((child, depth + 1) for child in children)
+
+
+def type_name(value: Any) -> str:
+    """What a YAML/JSON value is, in words, for one-line errors (``a list``, ``a string``...)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__

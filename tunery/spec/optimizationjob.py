@@ -48,6 +48,7 @@ from tunery.model import (
     ParamValue,
     Trial,
 )
+from tunery.spec.loading import type_name as _type_name
 
 __all__ = [
     "ANNOTATIONS_ENV",
@@ -118,22 +119,6 @@ _TRAINER_KEYS = (
     "timeout",
 )
 _KUBERNETES_ONLY_TRAINER = ("image", "numProcPerNode")
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:

@@ -64,8 +64,8 @@ from tunery.history import Entry, History
 from tunery.model import Assignment, ExperimentSpec, ParameterType
 from tunery.pareto import constrained_ranks, crowding_distance
 from tunery.settings import (
-    INTEGER,
     SettingCheck,
+    check_int,
     check_random_state,
     parse_fraction,
     resolve_seed,
@@ -108,20 +108,6 @@ MAX_BREEDS = 32
 # --------------------------------------------------------------------------- settings
 
 
-def _check_population(value: str) -> tuple[str, str] | None:
-    if not INTEGER.match(value.strip()):
-        return (
-            f"failed to validate population_size({value}): not an integer",
-            'give a whole number >= 2, e.g. value: "20"',
-        )
-    if int(value) < 2:
-        return (
-            f"population_size should be at least 2, not {value}",
-            'give a whole number >= 2, e.g. value: "20"',
-        )
-    return None
-
-
 def _check_probability(name: str) -> SettingCheck:
     def check(value: str) -> tuple[str, str] | None:
         if parse_fraction(value) is None:
@@ -136,7 +122,7 @@ def _check_probability(name: str) -> SettingCheck:
 
 _SETTINGS: Mapping[str, SettingCheck] = {
     "random_state": check_random_state,
-    "population_size": _check_population,
+    "population_size": check_int("population_size", 2, DEFAULT_POPULATION_SIZE),
     "crossover_prob": _check_probability("crossover_prob"),
     "mutation_prob": _check_probability("mutation_prob"),
     "swapping_prob": _check_probability("swapping_prob"),
