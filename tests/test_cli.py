@@ -681,3 +681,27 @@ def test_edit_changes_the_budget_and_extends_a_completed_experiment(tmp_path: Pa
     assert (done["status"], done["trials"]["total"]) == ("Succeeded", 4)
     edited = json.loads(tunery("edit", "ed", "--max-trials", "6", "--json", cwd=tmp_path).stdout)
     assert edited["status"] == "Restarting" and edited["maxTrialCount"] == 6
+
+
+def test_auto_explains_its_choice_and_trials_show_who_suggested(tmp_path: Path) -> None:
+    doc = native_doc("auto", SCORE_IS_X, algorithm="auto", max_trials=5, parallel=2)
+    path = write_yaml(tmp_path / "auto.yaml", doc)
+    said = "algorithm auto: sobol for the first 2 trials, then bayesianoptimization"
+    assert said in tunery("validate", str(path), cwd=tmp_path).stdout
+    assert said in tunery("run", str(path), "--dry-run", cwd=tmp_path).stdout
+    tunery("run", str(path), "-q", cwd=tmp_path, timeout=300)
+    lines = tunery("trials", "auto", "--sort", "index", cwd=tmp_path).stdout.splitlines()
+    header = lines[1].split()
+    by = [line.split()[header.index("by")] for line in lines[3:8]]
+    assert by == [
+        "sobol",
+        "sobol",
+        "bayesianoptimization",
+        "bayesianoptimization",
+        "bayesianoptimization",
+    ], lines
+    rows = json.loads(tunery("trials", "auto", "--json", cwd=tmp_path).stdout)
+    assert {r["labels"]["tunery.dev/suggested-by"] for r in rows} == {
+        "sobol",
+        "bayesianoptimization",
+    }

@@ -37,11 +37,14 @@ def run_random(problem: Problem, budget: int, seed: int, batch: int) -> list[flo
     return values
 
 
-def tunery_optimizer(algorithm: str, problem: Problem, seed: int | None = None) -> Any:
+def tunery_optimizer(
+    algorithm: str, problem: Problem, seed: int | None = None, budget: int | None = None
+) -> Any:
     """A ``tunery.Optimizer`` over ``problem``'s parameters (minimising).
 
     ``algorithm`` is a registered name, or ``tpe-independent``: ``tpe`` with one model per
-    parameter (``multivariate: "false"``).
+    parameter (``multivariate: "false"``).  ``auto`` is told the budget (``max_trial_count``):
+    its choice depends on it; the other algorithms run as before, without one.
     """
     import tunery
 
@@ -56,13 +59,14 @@ def tunery_optimizer(algorithm: str, problem: Problem, seed: int | None = None) 
             space[p.name] = tunery.search.int(int(p.low), int(p.high))
         else:
             space[p.name] = tunery.search.double(p.low, p.high, log=p.log)
+    extra: dict[str, Any] = {"max_trial_count": budget} if algorithm == "auto" else {}
     return tunery.Optimizer(
-        space, algorithm=algorithm, objective="minimize", seed=seed, settings=settings
+        space, algorithm=algorithm, objective="minimize", seed=seed, settings=settings, **extra
     )
 
 
 def run_tunery(algorithm: str, problem: Problem, budget: int, seed: int, batch: int) -> list[float]:
-    opt = tunery_optimizer(algorithm, problem, seed)
+    opt = tunery_optimizer(algorithm, problem, seed, budget)
     values = []
     for size in _batches(budget, batch):
         suggestions = opt.ask(size)

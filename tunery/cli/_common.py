@@ -140,6 +140,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     """The trials table's columns and cells; ``trials``: model Trials or bulk rows
     (:class:`tunery.storage.views.TrialRow`)."""
     from tunery.model import MetricSummary
+    from tunery.suggest.auto import SUGGESTED_BY_LABEL
     from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
     from tunery.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
 
@@ -154,6 +155,10 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     brackets = any(BRACKET_LABEL in t.labels for t in trials)
     if brackets:
         columns += [("bracket", "right", 0), ("rung", "right", 0)]
+    # algorithm auto: which algorithm suggested each trial.
+    makers = any(SUGGESTED_BY_LABEL in t.labels for t in trials)
+    if makers:
+        columns.append(("by", "left", 0))
     for p in spec.parameters:
         columns.append((p.name, "right", max(min(len(p.name), 10), 8)))
     objective_name = spec.objective.objective_metric_name
@@ -178,6 +183,8 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
             row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
         if brackets:
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
+        if makers:
+            row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
         row.append(_short(t.objective))
         for metric, strategy in additional:

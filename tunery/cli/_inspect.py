@@ -94,6 +94,10 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
         )
+        if s.algorithm.algorithm_name == "auto":
+            from tunery.suggest.auto import explain
+
+            click.echo(explain(s))
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
 

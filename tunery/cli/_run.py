@@ -377,6 +377,10 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     from tunery.suggest import create_suggester
 
     suggester = create_suggester(spec, seed_for(spec.name))
+    if spec.algorithm.algorithm_name == "auto":
+        from tunery.suggest.auto import explain
+
+        click.echo(explain(spec))
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)

@@ -1038,6 +1038,8 @@ function renderTrial(state, t) {
     t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
+    // algorithm auto: the algorithm that suggested this trial.
+    (t.labels || {})["tunery.dev/suggested-by"] ? el("span", { id: "trial-suggested-by" }, el("b", {}, "suggested by "), t.labels["tunery.dev/suggested-by"]) : null,
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
     ownMetricsFile(t) ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null,
     (t.thinned || []).length ? el("div", { id: "trial-thinned" }, el("b", {}, "observations thinned "),
