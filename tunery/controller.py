@@ -35,6 +35,7 @@ from tunery.collect.base import Collector
 from tunery.completion import decide
 from tunery.crashpoints import crashpoint
 from tunery.curves import CurveBook, stopping_metrics
+from tunery.deadline import DrivenTime, policy_of, time_end
 from tunery.errors import StorageConnectionLost, TuneryError
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
@@ -50,6 +51,7 @@ from tunery.model import (
     RERUN_LABEL,
     Assignment,
     CollectorKind,
+    DurationPolicy,
     Experiment,
     ExperimentCondition,
     ExperimentReason,
@@ -146,6 +148,7 @@ class Controller:
         #: Objective and constraint metrics' observations per trial (kept only when early
         #: stopping is on), thinned as the stored ones are.
         self._curves: CurveBook | None = None
+        self._driven: DrivenTime | None = None
 
     @property
     def owner(self) -> str:
@@ -174,6 +177,7 @@ class Controller:
         state = self.ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
+        self._driven = DrivenTime(self.ledger, now)  # the time budget's clock (tunery.deadline)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
         self._curves = None
         if self._stopper is not None:
@@ -219,6 +223,11 @@ class Controller:
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
         try:
+            if self._started and self._driven is not None:
+                try:
+                    self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
+                except TuneryError as exc:
+                    log.warning("could not store the time driven: %s", exc)
             self.ledger.release()
         finally:
             self._started = False
@@ -287,7 +296,9 @@ class Controller:
         if self._behind:
             return  # metric lines are waiting to be read
         handles = [t.handle for t in self.ledger.active.values() if t.handle]
-        self.executor.wait(handles, self.poll_interval, self.clock)
+        left = self._driven.remaining(self.experiment.spec) if self._driven else None
+        wait = self.poll_interval if left is None else min(self.poll_interval, left + 0.01)
+        self.executor.wait(handles, wait, self.clock)
 
     # ------------------------------------------------------------------ the cache
 
@@ -314,6 +325,8 @@ class Controller:
         # copy is current (others write intents, read below).
         if self.experiment.status.is_completed:
             return True
+        assert self._driven is not None
+        self._driven.advance(now, self.experiment.spec)
 
         self._read_until = time.monotonic() + READ_SECONDS
         self._behind = False
@@ -330,6 +343,14 @@ class Controller:
             self._early_stop()
 
         if self._check_completion():
+            return True
+        if self._driven.remaining(self.experiment.spec) == 0:
+            # The time budget is used: nothing new starts; end now, or once none runs.
+            spec = self.experiment.spec
+            if self.ledger.counts.active and policy_of(spec) is DurationPolicy.LET_FINISH:
+                return False
+            end = time_end(spec, self.ledger.counts)
+            self._finish_experiment(end.status, end.reason, end.message, end.kill_reason)
             return True
 
         if self.ledger.rerun_pending:
@@ -717,6 +738,8 @@ class Controller:
     ) -> None:
         # Katib leaves running trials running; we stop them (all at once) and say why.
         self._kill_all(list(self.ledger.active.values()), kill_reason, message)
+        if self._driven is not None:
+            self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
         self.store.set_experiment_status(
             self.name, status, reason.value, message, completion_time=self.clock.now()
         )

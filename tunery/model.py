@@ -149,6 +149,7 @@ class TrialReason(StrEnum):
     EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
     EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+    EXPERIMENT_TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
 
 
 class ExperimentCondition(StrEnum):
@@ -188,6 +189,8 @@ class ExperimentReason(StrEnum):
     #: drives the experiment; the condition stays Running (Katib has no "Paused"), and
     #: ``tunery resume NAME`` continues it.  Shown as ``Interrupted`` (``Experiment.shown_status``).
     INTERRUPTED = "ExperimentInterrupted"
+    #: Not Katib's: the experiment was driven for its ``maxExperimentDuration``.
+    TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
 
 
 class IntentKind(StrEnum):
@@ -426,6 +429,15 @@ class TrialTemplate:
         return self.trial_spec is None and self.config_map is None
 
 
+class DurationPolicy(StrEnum):
+    """What the time budget (``maxExperimentDuration``) does to the trials running at its end."""
+
+    #: Kill them at the deadline (reason ``ExperimentTimeBudgetReached``): the default.
+    KILL_RUNNING = "KillRunning"
+    #: Start nothing more, let them finish, then end.
+    LET_FINISH = "LetFinish"
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A whole experiment, defaulted and validated."""
@@ -447,6 +459,11 @@ class ExperimentSpec:
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds of wall time the experiment may be driven (``spec.maxExperimentDuration``, or
+    #: the ``tunery.dev/max-experiment-duration`` annotation); None: no time budget.
+    max_experiment_duration: float | None = None
+    #: What happens to running trials at that deadline (None: ``KillRunning``).
+    experiment_duration_policy: DurationPolicy | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:
@@ -481,6 +498,10 @@ class Assignment:
 
 #: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
+
+#: The key of the algorithm state blob under which the controller keeps the seconds the
+#: experiment was driven (its time budget's clock; not the algorithm's, which never sees it).
+DRIVEN_SECONDS_KEY = "tunery.dev/driven-seconds"
 
 #: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
 RERUN_LABEL = "tunery/rerun-of"

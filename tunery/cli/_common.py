@@ -25,21 +25,24 @@ log = logging.getLogger("tunery")
 # --------------------------------------------------------------------------- helpers
 
 
-def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
+def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) -> dict[str, Any]:
     """The experiment in the wire shape (``tunery.wire``), with its best trial (and, with
-    several objectives, its Pareto front)."""
+    several objectives, its Pareto front; with a time budget and ``store``, ``timeBudget``)."""
     from tunery import wire
+    from tunery.deadline import driven_seconds
     from tunery.model import best_trial
     from tunery.objectives import front_summary
 
     objective = experiment.spec.objective
     best = best_trial(objective, list(trials))
+    timed = store is not None and experiment.spec.max_experiment_duration is not None
     return wire.experiment_json(
         experiment,
         wire.count_statuses(trials),
         best.objective if best is not None else None,
         wire.trial_json(best, objective) if best is not None else None,
         front=front_summary(objective, list(trials)) if objective.is_multi else None,
+        driven=driven_seconds(store, experiment.key) if timed else None,
     )
 
 

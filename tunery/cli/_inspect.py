@@ -220,7 +220,7 @@ def list_(
     if desc:
         experiments.reverse()
     if as_json:
-        _print_json([_experiment_json(e, store.list_trials(e.key)) for e in experiments])
+        _print_json([_experiment_json(e, store.list_trials(e.key), store) for e in experiments])
         return
     if not experiments:
         if contains or statuses:
@@ -301,13 +301,18 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
         else:
             click.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
         return
-    data = _experiment_json(exp, trials)
+    data = _experiment_json(exp, trials, store)
     if as_json:
         _print_json(data)
         return
     console = _console()
     console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
     console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    if "timeBudget" in data:
+        from tunery.deadline import time_budget_text
+
+        budget = data["timeBudget"]
+        console.print(time_budget_text(exp.spec, budget["drivenSeconds"]), highlight=False)
     from tunery.cli._front import mo_lines
 
     front = mo_lines(exp, trials)

@@ -68,6 +68,8 @@ _SPEC_FIELDS = (
     "trialTemplate",
     "resumePolicy",
     "nasConfig",
+    "maxExperimentDuration",
+    "experimentDurationPolicy",
 )
 _KATIB_TEMPLATE_FIELDS = (
     "retain",
@@ -289,6 +291,11 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
             "neural architecture search (NAS: nasConfig, enas, darts) is not supported yet",
             "tune hyperparameters with spec.parameters instead",
         )
+    from tunery.spec.timebudget import read_time_budget
+
+    duration, duration_policy = read_time_budget(
+        spec, annotations, native=api_version == NATIVE_API_VERSION
+    )
 
     return ExperimentSpec(
         name=name or "",
@@ -312,6 +319,8 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
         annotations=annotations,
+        max_experiment_duration=duration,
+        experiment_duration_policy=duration_policy,
     )
 
 
@@ -748,6 +757,9 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
+    from tunery.spec.timebudget import write_time_budget
+
+    write_time_budget(spec, body, metadata)
     return {
         "apiVersion": KATIB_API_VERSION if spec.source_format == "katib" else NATIVE_API_VERSION,
         "kind": EXPERIMENT_KIND,

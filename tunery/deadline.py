@@ -1,0 +1,152 @@
+"""The experiment's time budget (``maxExperimentDuration``): the time it was driven, its end.
+
+The budget counts the wall time the experiment was *driven*: from a controller's ``start`` to
+its last tick, summed over every controller that ran it (a crash, Ctrl-C, ``tunery resume``,
+an extension), never the time it sat interrupted with no controller.  The controller keeps
+the sum in the experiment's algorithm state blob under :data:`DRIVEN_SECONDS_KEY` (no schema
+change; the algorithm never sees it), written at most every :data:`SAVE_INTERVAL` seconds
+while a time budget is set and when the controller stops, so a ``kill -9`` of the controller
+loses at most about a second of it.  Time driven while no budget was set is counted only
+from the start of the controller that sees the budget (a budget added with ``tunery edit``).
+
+At the deadline the controller creates no more trials and, by ``experimentDurationPolicy``:
+
+* ``KillRunning`` (the default: a time budget is a promise about when the experiment ends)
+  kills the running trials (Killed, reason ``ExperimentTimeBudgetReached``) and ends;
+* ``LetFinish`` lets them finish (however long that takes), then ends.
+
+It ends ``Succeeded`` when at least one trial succeeded (or was early stopped: a result),
+``Failed`` when none did, with reason ``ExperimentTimeBudgetReached`` either way.  The
+other completion rules (goal, maxFailedTrialCount, maxTrialCount) come first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tunery.completion import End
+from tunery.model import (
+    DRIVEN_SECONDS_KEY,
+    DurationPolicy,
+    ExperimentCondition,
+    ExperimentReason,
+    ExperimentSpec,
+    TrialCondition,
+    TrialReason,
+)
+
+if TYPE_CHECKING:
+    from tunery.ledger import Counts, TrialLedger
+    from tunery.storage.base import BaseStore
+
+__all__ = [
+    "SAVE_INTERVAL",
+    "DrivenTime",
+    "driven_seconds",
+    "policy_of",
+    "time_budget_json",
+    "time_budget_text",
+    "time_end",
+]
+
+#: Seconds between two writes of the driven time while a time budget is set.
+SAVE_INTERVAL = 1.0
+
+
+def policy_of(spec: ExperimentSpec) -> DurationPolicy:
+    """The spec's ``experimentDurationPolicy`` (default ``KillRunning``)."""
+    return spec.experiment_duration_policy or DurationPolicy.KILL_RUNNING
+
+
+class DrivenTime:
+    """The time a controller's experiment was driven: the stored sum plus this controller's."""
+
+    def __init__(self, ledger: TrialLedger, now: float) -> None:
+        self.ledger = ledger
+        #: Seconds driven so far, this controller's included (up to the last :meth:`advance`).
+        self.total = ledger.driven
+        self._mark = now
+        self._saved_at = now
+
+    def advance(self, now: float, spec: ExperimentSpec, *, save: bool = False) -> float:
+        """Count the time since the last call; stored when a budget is set (every
+        :data:`SAVE_INTERVAL`, or now with ``save``).  Returns the total."""
+        self.total += max(0.0, now - self._mark)
+        self._mark = now
+        if spec.max_experiment_duration is not None and (
+            save or now - self._saved_at >= SAVE_INTERVAL
+        ):
+            self.ledger.save_driven(self.total)
+            self._saved_at = now
+        return self.total
+
+    def remaining(self, spec: ExperimentSpec) -> float | None:
+        """Seconds left of the budget (0 once it is used), None without one."""
+        if spec.max_experiment_duration is None:
+            return None
+        return max(0.0, spec.max_experiment_duration - self.total)
+
+
+def time_end(spec: ExperimentSpec, counts: Counts) -> End:
+    """How an experiment ends on its time budget."""
+    from tunery.spec.katib import format_duration
+
+    assert spec.max_experiment_duration is not None
+    limit = format_duration(spec.max_experiment_duration)
+    results = counts.by_status[TrialCondition.SUCCEEDED]
+    results += counts.by_status[TrialCondition.EARLY_STOPPED]
+    if results:
+        status, outcome = ExperimentCondition.SUCCEEDED, "succeeded"
+    else:
+        status, outcome = ExperimentCondition.FAILED, "failed (no trial succeeded)"
+    return End(
+        status,
+        ExperimentReason.TIME_BUDGET_REACHED,
+        f"Experiment has {outcome} because its time budget (maxExperimentDuration {limit}) "
+        "was reached",
+        TrialReason.EXPERIMENT_TIME_BUDGET_REACHED,
+    )
+
+
+def driven_seconds(store: BaseStore, key: str) -> float:
+    """The seconds experiment ``key`` was driven, as stored (0 when never recorded)."""
+    state = store.load_algorithm_state(key) or {}
+    try:
+        return float(state.get(DRIVEN_SECONDS_KEY) or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def time_budget_json(spec: ExperimentSpec, driven: float) -> dict[str, Any] | None:
+    """The wire's ``timeBudget`` (None without a budget): seconds allowed, driven, left."""
+    if spec.max_experiment_duration is None:
+        return None
+    return {
+        "maxSeconds": spec.max_experiment_duration,
+        "drivenSeconds": round(driven, 3),
+        "remainingSeconds": round(max(0.0, spec.max_experiment_duration - driven), 3),
+        "policy": policy_of(spec).value,
+    }
+
+
+def time_budget_text(spec: ExperimentSpec, driven: float) -> str | None:
+    """``time budget: 1h30m of 2h driven, 30m left (KillRunning)`` (None without a budget)."""
+    if spec.max_experiment_duration is None:
+        return None
+    limit = spec.max_experiment_duration
+    return (
+        f"time budget: {_clock(driven)} of {_clock(limit)} driven, "
+        f"{_clock(max(0.0, limit - driven))} left ({policy_of(spec).value})"
+    )
+
+
+def _clock(seconds: float) -> str:
+    """``1h05m``, ``12m30s``, ``45s``: a duration for people."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
