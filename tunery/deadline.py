@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tunery.completion import End
+from tunery.errors import UserInputError
 from tunery.model import (
     DRIVEN_SECONDS_KEY,
     DurationPolicy,
@@ -43,6 +44,7 @@ __all__ = [
     "SAVE_INTERVAL",
     "DrivenTime",
     "driven_seconds",
+    "out_of_time",
     "policy_of",
     "time_budget_json",
     "time_budget_text",
@@ -105,6 +107,19 @@ def time_end(spec: ExperimentSpec, counts: Counts) -> End:
         f"Experiment has {outcome} because its time budget (maxExperimentDuration {limit}) "
         "was reached",
         TrialReason.EXPERIMENT_TIME_BUDGET_REACHED,
+    )
+
+
+def out_of_time(spec: ExperimentSpec, driven: float) -> UserInputError:
+    """What ``Optimizer.ask()`` raises once its ``max_duration`` is used."""
+    from tunery.spec.katib import format_duration
+
+    assert spec.max_experiment_duration is not None
+    return UserInputError(
+        f"ask(): the time budget max_duration={format_duration(spec.max_experiment_duration)} "
+        f"is used (driven for {_clock(driven)})",
+        "tell() the running suggestions, or create the Optimizer again with a larger "
+        "max_duration (another name); ask(n) returns [] instead of raising",
     )
 
 

@@ -53,7 +53,6 @@ after every call, failed ones included (``docs/multifidelity.md``, "What the cal
 from __future__ import annotations
 
 import math
-import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ import numpy as np
 
 from tunery.clock import Clock, SystemClock
 from tunery.curves import CurveBook, stopping_metrics
+from tunery.deadline import DrivenTime, out_of_time, time_end
 from tunery.errors import NotFoundError, SpecError, UserInputError
 from tunery.model import (
     Assignment,
@@ -85,6 +85,7 @@ from tunery.optimizer_objectives import (
     objective_entries,
     result_metrics,
 )
+from tunery.optimizer_objectives import whole as _whole
 
 if TYPE_CHECKING:
     from tunery.ledger import TrialLedger
@@ -143,6 +144,7 @@ class Optimizer:
         max_trial_count: int | None = None,
         objectives: Any = None,
         constraints: Any = None,
+        max_duration: str | float | None = None,
     ) -> None:
         from tunery.history import HistoryBuilder
         from tunery.ledger import TrialLedger
@@ -211,6 +213,8 @@ class Optimizer:
         }
         if budget is not None:
             doc["spec"]["maxTrialCount"] = budget
+        if max_duration is not None:  # the time budget (tunery.deadline)
+            doc["spec"]["maxExperimentDuration"] = max_duration
         if objectives is not None:  # several objectives (or one named metric)
             if objective != "minimize":
                 raise UserInputError(
@@ -276,6 +280,7 @@ class Optimizer:
                     "e.g. storage='study.db' or storage='postgresql://HOST/DB'",
                 )
             self._open(storage)
+        self._driven = DrivenTime(self._ledger, self.clock.now())
 
     # ------------------------------------------------------------------ persistence
 
@@ -341,6 +346,7 @@ class Optimizer:
 
     def close(self) -> None:
         """Release the experiment's lease (with storage); the experiment stays Running."""
+        self._driven.advance(self.clock.now(), self.spec, save=True)
         self._ledger.release()
 
     def finish(self) -> None:
@@ -359,10 +365,11 @@ class Optimizer:
         else:
             self._end(ExperimentReason.FINISHED, "finished by its ask/tell driver")
 
-    def _end(self, reason: ExperimentReason, message: str) -> None:
+    def _end(self, reason: ExperimentReason, message: str, status: Any = None) -> None:
+        self._driven.advance(self.clock.now(), self.spec, save=True)
         self._ledger.store.set_experiment_status(
             self._key,
-            ExperimentCondition.SUCCEEDED,
+            status or ExperimentCondition.SUCCEEDED,
             reason.value,
             message,
             completion_time=self.clock.now(),
@@ -376,7 +383,7 @@ class Optimizer:
                 f"{verb}(): the experiment {self.name!r} is finished ({self._finished.value})",
                 "create the Optimizer again with the same name and storage to continue it"
                 if self._finished is ExperimentReason.FINISHED
-                else "raise max_trial_count in a new Optimizer (another name), or read opt.best",
+                else "raise the budget in a new Optimizer (another name), or read opt.best",
             )
 
     def _completed(self) -> None:
@@ -425,10 +432,20 @@ class Optimizer:
         """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted).
 
         ``n`` is a whole number from 1 to :data:`MAX_ASK`.  With ``max_trial_count`` no more
-        suggestions than the budget has left are handed out.
+        suggestions than the budget has left are handed out.  Once ``max_duration`` (``"2h"``
+        or seconds the Optimizer was open, summed over re-creations) is used, ``ask()`` raises
+        a UserInputError and ``ask(n)`` returns ``[]``; none running, the experiment ends.
         """
         self._check_open("ask")
         count = 1 if n is None else _ask_count(n)
+        self._driven.advance(self.clock.now(), self.spec)
+        if self._driven.remaining(self.spec) == 0:  # max_duration is used
+            if not self._ledger.counts.active:
+                end = time_end(self.spec, self._ledger.counts)
+                self._end(end.reason, end.message, end.status)
+            if n is not None:
+                return []
+            raise out_of_time(self.spec, self._driven.total)
         budget = self.spec.max_trial_count
         if budget is not None:
             left = budget - len(self._ledger)
@@ -666,19 +683,6 @@ class Optimizer:
     @property
     def trials(self) -> list[Trial]:
         return self._ledger.trials
-
-
-def _whole(value: object) -> int | None:
-    """``value`` as an int when it is a whole number (an int, numpy int, or a float like 2.0)."""
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return int(number) if math.isfinite(number) and number.is_integer() else None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
 
 
 def _ask_count(n: object) -> int:
