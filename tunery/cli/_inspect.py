@@ -98,6 +98,14 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             from tunery.suggest.auto import explain
 
             click.echo(explain(s))
+        if s.max_experiment_duration is not None:
+            from tunery.deadline import policy_of
+            from tunery.spec.katib import format_duration
+
+            click.echo(
+                f"time budget: {format_duration(s.max_experiment_duration)} of driven time, "
+                f"then {policy_of(s).value}"
+            )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
 
