@@ -19,6 +19,7 @@ from tunery.model import (
     CollectorKind,
     Constraint,
     Distribution,
+    DurationPolicy,
     EarlyStoppingSpec,
     Experiment,
     ExperimentCondition,
@@ -147,6 +148,8 @@ def full_spec(name: str = "full") -> ExperimentSpec:
         source_format="native",
         labels={"team": "vision"},
         annotations={"note": "kept for the round trip"},
+        max_experiment_duration=5400.0,
+        experiment_duration_policy=DurationPolicy.LET_FINISH,
     )
 
 

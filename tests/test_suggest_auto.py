@@ -30,8 +30,9 @@ def test_small_budget_numeric_space_is_the_gp_after_sobol() -> None:
 
 
 def test_sobol_phase_grows_with_dimensions_and_shrinks_with_a_small_budget() -> None:
-    assert choose(make_spec(_doubles(8), "auto", max_trial_count=100)).initial == 16
-    assert choose(make_spec(_doubles(14), "auto", max_trial_count=200)).initial == 20
+    assert choose(make_spec(_doubles(8), "auto", max_trial_count=100)).initial == 10
+    assert choose(make_spec(_doubles(14), "auto", max_trial_count=200)).initial == 14
+    assert choose(make_spec(_doubles(30), "auto", max_trial_count=200)).initial == 20
     assert choose(make_spec(_doubles(3), "auto", max_trial_count=12)).initial == 4
     spec = make_spec(_doubles(3), "auto", {"n_initial_points": "3"}, max_trial_count=50)
     assert choose(spec).initial == 3
@@ -49,11 +50,14 @@ def test_mostly_categorical_space_is_tpe() -> None:
     assert "3 of 5 parameters are categorical" in choice.reason
 
 
-def test_high_dimensional_numeric_space_is_cmaes() -> None:
-    params = [*_doubles(20), int_param("n", "1", "10")]
-    assert choose(make_spec(params, "auto", max_trial_count=500)).model == "cmaes"
-    # The same space with too small a budget for CMA-ES's generations: not cmaes.
-    assert choose(make_spec(params, "auto", max_trial_count=100)).model == "tpe"
+def test_large_budget_over_a_high_dimensional_numeric_space_is_cmaes() -> None:
+    params = [*_doubles(19), int_param("n", "1", "10")]
+    assert choose(make_spec(params, "auto", max_trial_count=1000)).model == "cmaes"
+    assert choose(make_spec(params, "auto")).model == "cmaes"
+    # The same space with a small budget: the GP (measured better at 200 evaluations).
+    assert choose(make_spec(params, "auto", max_trial_count=200)).model == "bayesianoptimization"
+    # More dimensions than the GP takes, a small budget: tpe.
+    assert choose(make_spec(_doubles(25), "auto", max_trial_count=200)).model == "tpe"
 
 
 def test_a_refusing_candidate_is_passed_over() -> None:

@@ -6,14 +6,15 @@ the same spec always gives the same choice (:func:`choose`), which ``tunery vali
 
 Phases
 ------
-1. **sobol** for the first ``n_initial_points`` trials: ``clamp(2 x dimensions, 10, 20)``, and
-   at most a third of ``maxTrialCount`` (at least 2) when it is smaller, so a small budget keeps
-   most of its trials for the model.
+1. **sobol** for the first ``n_initial_points`` trials: one per parameter, at least 10 and at
+   most 20, and at most a third of ``maxTrialCount`` (at least 2) when it is smaller, so a small
+   budget keeps most of its trials for the model.
 2. **the model**, by these rules (measured on ``benchmarks/optimizers/suite.py``, see
    ``docs/benchmarks.md``), in this order:
 
-   * ``cmaes`` for high-dimensional numeric spaces: at least :data:`CMAES_MIN_DIMS` double/int
-     parameters, no categorical, and a budget of at least ``10 x dimensions`` trials (or none);
+   * ``cmaes`` for large budgets over high-dimensional numeric spaces: at least
+     :data:`CMAES_MIN_DIMS` double/int parameters, no categorical, and more than
+     :data:`GP_MAX_TRIALS` trials (or no ``maxTrialCount``);
    * ``tpe`` for large budgets (more than :data:`GP_MAX_TRIALS` trials, or no
      ``maxTrialCount``), for spaces where most parameters are categorical, and for more than
      :data:`GP_MAX_DIMS` dimensions: its cost per suggestion stays flat where a GP's grows;
@@ -106,7 +107,7 @@ def _initial_points(spec: ExperimentSpec, dims: int) -> int:
     text = spec.algorithm.settings_dict().get("n_initial_points")
     if text is not None and text.strip().isdigit():
         return int(text)
-    n = min(max(2 * dims, 10), 20)
+    n = min(max(dims, 10), 20)
     budget = spec.max_trial_count
     if budget is not None:
         n = min(n, max(2, budget // 3))
@@ -139,9 +140,10 @@ def _preferred(spec: ExperimentSpec) -> tuple[str, str]:
     numeric = sum(p.parameter_type in (ParameterType.DOUBLE, ParameterType.INT) for p in params)
     budget = spec.max_trial_count
     budget_text = "no maxTrialCount" if budget is None else f"maxTrialCount {budget}"
-    if categorical == 0 and numeric >= CMAES_MIN_DIMS and (budget is None or budget >= 10 * dims):
-        return "cmaes", f"{numeric} numeric parameters and {budget_text}: a high-dimensional search"
-    if budget is None or budget > GP_MAX_TRIALS:
+    large = budget is None or budget > GP_MAX_TRIALS
+    if categorical == 0 and numeric >= CMAES_MIN_DIMS and large:
+        return "cmaes", f"{numeric} numeric parameters and {budget_text}: a large search"
+    if large:
         return "tpe", f"{budget_text}: a large budget, where tpe's cost per trial stays flat"
     if 2 * categorical > dims:
         return "tpe", f"{categorical} of {dims} parameters are categorical"
