@@ -715,7 +715,8 @@ def test_time_budget_get_edit_and_resume(tmp_path: Path) -> None:
     doc = native_doc("timed", script, max_trials=50, parallel=2)
     doc["spec"]["maxExperimentDuration"] = "2s"
     path = write_yaml(tmp_path / "timed.yaml", doc)
-    tunery("run", str(path), "-q", cwd=tmp_path, check=1)  # no trial succeeded: exit 1
+    ran = tunery("run", str(path), "--json", cwd=tmp_path, check=1)  # no trial succeeded
+    assert json.loads(ran.stdout)["timeBudget"]["remainingSeconds"] == 0
     shown = tunery("get", "timed", cwd=tmp_path).stdout
     assert "ExperimentTimeBudgetReached" in shown
     assert "time budget: 2s of 2s driven, 0s left (KillRunning)" in shown, shown

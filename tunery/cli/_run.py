@@ -143,11 +143,17 @@ def _drive(
     controller.release()
     final = store.get_experiment(key)
     trials = store.list_trials(key)
-    return _report(console, final, trials, as_json=as_json, quiet=quiet)
+    return _report(console, final, trials, as_json=as_json, quiet=quiet, store=store)
 
 
 def _report(
-    console: Any, experiment: Any, trials: Sequence[Any], *, as_json: bool, quiet: bool
+    console: Any,
+    experiment: Any,
+    trials: Sequence[Any],
+    *,
+    as_json: bool,
+    quiet: bool,
+    store: Any = None,
 ) -> int:
     """Print the end of a run; the exit code: 0 only when it Succeeded with a trial that did.
 
@@ -160,7 +166,7 @@ def _report(
     nothing = no_success_line(trials, stopped=experiment.reason == "ExperimentStopped")
     code = 0 if experiment.status.value == "Succeeded" and nothing is None else 1
     if as_json:
-        _print_json(_experiment_json(experiment, trials))
+        _print_json(_experiment_json(experiment, trials, store))
         if nothing is not None:
             click.echo(nothing, err=True)
         return code
@@ -359,7 +365,9 @@ def _resume(
             if resumed.note is not None:
                 console.print(resumed.note, markup=False, highlight=False)
         trials = client.store.list_trials(key)
-        return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
+        return _report(
+            console, resumed.experiment, trials, as_json=as_json, quiet=quiet, store=client.store
+        )
     if resumed.action is ResumeAction.EXTEND:
         gpus = None  # as it always was: an extended experiment does not take --gpus
     elif announce and not (quiet or as_json):
