@@ -509,3 +509,12 @@ def test_max_duration_with_a_suggestion_running_waits_for_its_tell() -> None:
     assert not opt.finished  # one is still running: it may still be told
     opt.tell(first, 1.0)
     assert opt.ask(1) == [] and opt.finished
+
+
+def test_a_bad_max_duration_is_one_line_naming_it() -> None:
+    with pytest.raises(UserInputError) as info:
+        tunery.Optimizer(SPACE, max_duration="soon")
+    assert info.value.one_line() == (
+        "max_duration: invalid duration 'soon'; "
+        'write "2h", "90m", "45s", "1h30m" or a number of seconds'
+    )

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SAVE_INTERVAL",
     "DrivenTime",
+    "budget_seconds",
     "driven_seconds",
     "out_of_time",
     "policy_of",
@@ -108,6 +109,14 @@ def time_end(spec: ExperimentSpec, counts: Counts) -> End:
         "was reached",
         TrialReason.EXPERIMENT_TIME_BUDGET_REACHED,
     )
+
+
+def budget_seconds(value: str | float, name: str) -> float:
+    """A time budget given as an argument (``"2h"``, ``"90m"``, seconds) in seconds; a
+    SpecError naming ``name`` and the format otherwise."""
+    from tunery.spec.timebudget import parse_duration
+
+    return parse_duration(value, name)
 
 
 def out_of_time(spec: ExperimentSpec, driven: float) -> UserInputError:

@@ -62,7 +62,7 @@ import numpy as np
 
 from tunery.clock import Clock, SystemClock
 from tunery.curves import CurveBook, stopping_metrics
-from tunery.deadline import DrivenTime, out_of_time, time_end
+from tunery.deadline import DrivenTime, budget_seconds, out_of_time, time_end
 from tunery.errors import NotFoundError, SpecError, UserInputError
 from tunery.model import (
     Assignment,
@@ -214,7 +214,7 @@ class Optimizer:
         if budget is not None:
             doc["spec"]["maxTrialCount"] = budget
         if max_duration is not None:  # the time budget (tunery.deadline)
-            doc["spec"]["maxExperimentDuration"] = max_duration
+            doc["spec"]["maxExperimentDuration"] = budget_seconds(max_duration, "max_duration")
         if objectives is not None:  # several objectives (or one named metric)
             if objective != "minimize":
                 raise UserInputError(
