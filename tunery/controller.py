@@ -65,6 +65,7 @@ from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL
+from tunery.warmstart import initial_assignments
 
 log = logging.getLogger(__name__)
 
@@ -733,6 +734,18 @@ class Controller:
             self._nothing_to_suggest = False
             return
         assert self._suggester is not None and self._history is not None
+        # spec.initialTrials first, in order; the algorithm then sees them in flight.
+        first = initial_assignments(spec, self._history.space, self.ledger.trials)[:free]
+        now = self.clock.now()
+        created = [self.ledger.create_trial(a, now) for a in first]
+        if created:
+            crashpoint("controller.trials_created")
+        for trial in created:
+            self._start_trial(trial)
+        free -= len(created)
+        if free <= 0:
+            self._nothing_to_suggest = False
+            return
         history = self._history.build(self.ledger.results())
         assignments: list[Assignment] = self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's

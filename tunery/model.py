@@ -149,6 +149,10 @@ class TrialReason(StrEnum):
     EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
     EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+    #: A result seeded from elsewhere (an earlier experiment, a CSV, ``add_trial``), not run:
+    #: Succeeded, labelled :data:`WARM_START_LABEL`; algorithms learn from it, and it counts
+    #: towards neither ``maxTrialCount`` nor ``maxFailedTrialCount`` (``docs/warm-starts.md``).
+    WARM_STARTED = "WarmStarted"
 
 
 class ExperimentCondition(StrEnum):
@@ -447,6 +451,8 @@ class ExperimentSpec:
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: ``spec.initialTrials``: assignments run first, in order, before the algorithm's own.
+    initial_trials: tuple[Mapping[str, Any], ...] = ()
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:
@@ -484,6 +490,18 @@ PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 
 #: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
 RERUN_LABEL = "tunery/rerun-of"
+
+
+#: tunery's label naming where a seeded result (:attr:`TrialReason.WARM_STARTED`) came from.
+WARM_START_LABEL = "tunery.dev/warm-start"
+
+#: tunery's label of a trial run from ``spec.initialTrials``: its position in that list.
+INITIAL_TRIAL_LABEL = "tunery.dev/initial-trial"
+
+
+def is_seed(trial: Trial) -> bool:
+    """A seeded result (warm start): learnt from, never run, in no budget."""
+    return trial.reason == TrialReason.WARM_STARTED and trial.status is TrialCondition.SUCCEEDED
 
 
 def is_interrupted(trial: Trial) -> bool:

@@ -210,7 +210,9 @@ Examples:
   tunery run experiment.yaml --name mnist-2 --dry-run
   tunery run experiment.yaml -n team-a      # in namespace team-a
   tunery run experiment.yaml --executor dask://127.0.0.1:8786
-  tunery run experiment.yaml -q --json    # only the end, as JSON""",
+  tunery run experiment.yaml -q --json    # only the end, as JSON
+  tunery run experiment.yaml --warm-start-from mnist-1   # seeded with its results
+  tunery run experiment.yaml --warm-start-csv results.csv""",
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @_db_option
@@ -242,6 +244,23 @@ Examples:
 )
 @_executor_option
 @_configmap_option
+@click.option(
+    "--warm-start-from",
+    "warm_from",
+    multiple=True,
+    metavar="EXPERIMENT",
+    help="Seed the algorithm with the results of EXPERIMENT (same database; NAMESPACE/NAME "
+    "for another namespace); seeds are not run and use no budget. Repeatable.",
+)
+@click.option(
+    "--warm-start-csv",
+    "warm_csv",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Seed the algorithm with the results in a CSV file (`tunery export --format csv`'s, "
+    "Optuna's trials_dataframe, or columns named as parameters and metrics). Repeatable.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def run(
@@ -256,10 +275,15 @@ def run(
     gpus: str | None,
     executor_url: str,
     configmaps: tuple[str, ...],
+    warm_from: tuple[str, ...],
+    warm_csv: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> int:
-    """Run the experiment in FILE to its end (resumes it if it already exists)."""
+    """Run the experiment in FILE to its end (resumes it if it already exists).
+
+    With --warm-start-from / --warm-start-csv, known results seed the algorithm first (see
+    docs/warm-starts.md); a source already seeded into the experiment is not seeded again."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
 
@@ -278,8 +302,10 @@ def run(
     store = _open_store(db)
     client = Client(store=store)
     existing = client.find_experiment(spec.name, spec.namespace)
+    seeds = _warm_seeds(client, spec, warm_from, warm_csv)
     if existing is None:
         made = client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
+        _seed(store, made.key, seeds, quiet)
         return _drive(
             store, made.key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
         )
@@ -292,6 +318,7 @@ def run(
         )
     if not existing.status.is_completed:
         _file_budget(store, existing, spec, file)
+    _seed(store, existing.key, seeds, quiet)
     return _resume(
         client,
         existing.name,
@@ -304,6 +331,57 @@ def run(
         announce=True,
         namespace=existing.namespace,
     )
+
+
+def _warm_seeds(
+    client: Any, spec: Any, warm_from: Sequence[str], warm_csv: Sequence[str]
+) -> list[tuple[str, list[Any]]]:
+    """The seeds of each ``--warm-start-*`` source, read before anything is written (a bad
+    source stops the run with nothing created)."""
+    from tunery.warmstart import seeds_from_csv, seeds_from_trials
+
+    out: list[tuple[str, list[Any]]] = []
+    for ref in warm_from:
+        namespace, _, name = ref.rpartition("/")
+        namespace = namespace or spec.namespace
+        source = client.find_experiment(name, namespace)
+        if source is None:
+            _fail(
+                f"--warm-start-from: no experiment named {name!r} in namespace {namespace!r}",
+                "`tunery list` shows them; write NAMESPACE/NAME for one in another namespace",
+            )
+        if source.name == spec.name and source.namespace == spec.namespace:
+            _fail(
+                f"--warm-start-from: {ref!r} is the experiment being run",
+                "name an earlier experiment; its own results are already its History",
+            )
+        label = f"experiment:{name}" if namespace == "default" else f"experiment:{namespace}/{name}"
+        trials = client.store.list_trials(source.key)
+        out.append((label, seeds_from_trials(spec.objective, trials, label)))
+    for path in warm_csv:
+        if not os.path.isfile(path):
+            _fail(f"--warm-start-csv: no file {path!r}", "give the path of a CSV file")
+        seeds = seeds_from_csv(spec, path)
+        out.append((seeds[0].source if seeds else f"csv:{path}", seeds))
+    return out
+
+
+def _seed(store: Any, key: str, sources: Sequence[tuple[str, list[Any]]], quiet: bool) -> None:
+    """Store the seeds of each source not seeded into the experiment before; one line each."""
+    from tunery.clock import SystemClock
+    from tunery.model import WARM_START_LABEL
+    from tunery.warmstart import seed_store
+
+    if not sources:
+        return
+    done = {t.labels.get(WARM_START_LABEL) for t in store.list_trials(key)}
+    for source, seeds in sources:
+        if source in done:
+            click.echo(f"warm start from {source}: seeded already, not again", err=True)
+            continue
+        report = seed_store(store, key, seeds, SystemClock().now(), source=source)
+        if not quiet or report.skipped:
+            click.echo(report.line(), err=True)
 
 
 def _file_budget(store: Any, existing: Any, spec: Any, file: str) -> None:

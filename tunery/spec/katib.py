@@ -44,6 +44,7 @@ from tunery.model import (
     TrialTemplate,
 )
 from tunery.spec.configmaps import gather, inline_config_maps
+from tunery.spec.initial import read_initial_trials, write_initial_trials
 from tunery.spec.loading import check_structure, load_documents
 from tunery.spec.loading import type_name as _type_name
 from tunery.spec.template import format_value
@@ -68,6 +69,7 @@ _SPEC_FIELDS = (
     "trialTemplate",
     "resumePolicy",
     "nasConfig",
+    "initialTrials",
 )
 _KATIB_TEMPLATE_FIELDS = (
     "retain",
@@ -311,6 +313,9 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         else UNSET,
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
+        initial_trials=read_initial_trials(
+            spec, annotations, native=api_version == NATIVE_API_VERSION
+        ),
         annotations=annotations,
     )
 
@@ -748,6 +753,7 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
+    write_initial_trials(spec, body, metadata)
     return {
         "apiVersion": KATIB_API_VERSION if spec.source_format == "katib" else NATIVE_API_VERSION,
         "kind": EXPERIMENT_KIND,
