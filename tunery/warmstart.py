@@ -255,9 +255,7 @@ def seeds_from_csv(spec: ExperimentSpec, path: str) -> list[Seed]:
                 value = _number_cell(text, f"{where}, column {column}")
                 if metric in metric_names and stat in ("min", "max", "latest"):
                     old = metrics.get(metric, MetricSummary())
-                    metrics[metric] = MetricSummary(
-                        **{**old.to_json(), stat: value}  # type: ignore[arg-type]
-                    )
+                    metrics[metric] = MetricSummary(**{**old.to_json(), stat: value})
             elif column in metric_names:
                 value = _number_cell(text, f"{where}, column {column}")
                 if value is not None:
