@@ -14,7 +14,7 @@ from tunery.errors import SpecError, TuneryError, UserInputError
 from tunery.optimizer import Optimizer
 from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
-from tunery.tuner import ExtensionRefusedWarning
+from tunery.tuner import ExtensionRefusedWarning, WarmStartWarning
 
 try:
     __version__ = version("tunery")
@@ -30,6 +30,7 @@ __all__ = [
     "TrialsFailedWarning",
     "TuneryError",
     "UserInputError",
+    "WarmStartWarning",
     "__version__",
     "report",
     "search",

@@ -328,8 +328,8 @@ def seed_ledger(
         if values is None:
             if strict:
                 raise UserInputError(
-                    report.skipped[-1].partition(": ")[2],
-                    "give a value inside each parameter's feasibleSpace, for every parameter",
+                    report.skipped[-1],
+                    "give every searched parameter a value inside its feasibleSpace",
                 )
             continue
         metrics = dict(seed.metrics)
