@@ -93,3 +93,20 @@ def test_bad_csv_stops_the_run_before_anything_is_stored(tmp_path: Path) -> None
     assert json.loads(tunery("list", "--json", cwd=tmp_path).stdout) == []
     nothing = tunery("run", str(path), "--warm-start-csv", "nope.csv", cwd=tmp_path, check=2)
     assert "--warm-start-csv: no file 'nope.csv'" in nothing.stderr
+
+
+def test_dry_run_shows_initial_trials_first_and_reads_seeds_without_storing(
+    tmp_path: Path,
+) -> None:
+    doc = native_doc("e", SCORE_IS_X, max_trials=4, parallel=3)
+    doc["spec"]["initialTrials"] = [{"x": 0.25}, {"x": 0.75}]
+    path = write_yaml(tmp_path / "e.yaml", doc)
+    (tmp_path / "seeds.csv").write_text("x,score\n0.5,0.5\n0.9,0.9\n7,1\n")
+    out = tunery("run", str(path), "--dry-run", "--warm-start-csv", "seeds.csv", cwd=tmp_path)
+    assert out.stderr.startswith("warm start from csv:seeds.csv: 2 seeded, 1 skipped (line 4: ")
+    lines = [line for line in out.stdout.splitlines() if line.startswith("e-")]
+    # Two seeds take indexes 1-2; the initial trials come first, then one suggestion.
+    assert [line.split(":")[0] for line in lines] == ["e-0003", "e-0004", "e-0005"]
+    values = [line.split("--x=")[1] for line in out.stdout.splitlines() if "--x=" in line]
+    assert values[:2] == ["0.25", "0.75"] and len(values) == 3
+    assert not (tmp_path / "tunery.db").exists()

@@ -297,7 +297,9 @@ def run(
     for warning in spec_warnings(spec) + command_warnings(spec, base_dir):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        _dry_run(spec, runs_dir, base_dir)
+        # The database is read only for --warm-start-from; nothing is stored.
+        reader = Client(store=_open_store(db)) if warm_from else None
+        _dry_run(spec, runs_dir, base_dir, _warm_seeds(reader, spec, warm_from, warm_csv))
         return 0
     store = _open_store(db)
     client = Client(store=store)
@@ -334,7 +336,7 @@ def run(
 
 
 def _warm_seeds(
-    client: Any, spec: Any, warm_from: Sequence[str], warm_csv: Sequence[str]
+    client: Any | None, spec: Any, warm_from: Sequence[str], warm_csv: Sequence[str]
 ) -> list[tuple[str, list[Any]]]:
     """The seeds of each ``--warm-start-*`` source, read before anything is written (a bad
     source stops the run with nothing created)."""
@@ -342,6 +344,7 @@ def _warm_seeds(
 
     out: list[tuple[str, list[Any]]] = []
     for ref in warm_from:
+        assert client is not None  # opened whenever --warm-start-from is given
         namespace, _, name = ref.rpartition("/")
         namespace = namespace or spec.namespace
         source = client.find_experiment(name, namespace)
@@ -447,18 +450,51 @@ def _resume(
     )
 
 
-def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
+def _dry_run(
+    spec: Any,
+    runs_dir: str | None,
+    base_dir: str | None,
+    seeds: Sequence[tuple[str, list[Any]]] = (),
+) -> None:
+    """The first trials' command lines: spec.initialTrials first, then the algorithm's
+    suggestions from a history of the warm-start seeds (seeded in memory, with their lines)."""
     import shlex
 
     from tunery.history import History
     from tunery.launch import build_launch, seed_for, trial_name_for
+    from tunery.model import Trial
     from tunery.suggest import create_suggester
+    from tunery.warmstart import initial_assignments, seed_ledger
 
+    trials: list[Any] = []
+    if seeds:
+        from tunery.client import Client
+        from tunery.ledger import TrialLedger
+        from tunery.storage.memory import InMemoryStore
+
+        memory = InMemoryStore()
+        key = Client(store=memory).create_experiment(spec, trial_dirs=False).key
+        ledger = TrialLedger(memory, key)
+        ledger.acquire(0.0)
+        ledger.load(spec.objective)
+        for source, items in seeds:
+            click.echo(seed_ledger(ledger, spec, items, 0.0, source=source).line(), err=True)
+        trials = ledger.trials
     suggester = create_suggester(spec, seed_for(spec.name))
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
-    for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
+    history = History.from_spec(spec, trials)
+    assignments = initial_assignments(spec, history.space, [])[:count]
+    first = len(trials) + 1
+    pending = [
+        Trial(trial_name_for(spec.name, first + i), spec.name, first + i, dict(a.parameters))
+        for i, a in enumerate(assignments)
+    ]
+    if len(assignments) < count:
+        history = History.from_spec(spec, trials + pending)
+        assignments += suggester.suggest(history, count - len(assignments))
+    for i, assignment in enumerate(assignments, start=first):
         trial_name = trial_name_for(spec.name, i)
         launch = build_launch(
             spec,
