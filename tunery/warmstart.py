@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,7 @@ def _summary(value: float) -> MetricSummary:
 
 
 def _finite(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UserInputError(f"{where} must be a number, not {value!r}", "pass a float")
     number = float(value)
     if not math.isfinite(number):
