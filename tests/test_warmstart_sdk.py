@@ -80,6 +80,13 @@ def test_add_trial_with_several_objectives_and_constraints() -> None:
         opt.add_trial({"x": 0.3}, 0.5)
     with pytest.raises(UserInputError, match=r"has no 'latency'"):
         opt.add_trial({"x": 0.3}, {"acc": 0.5})
+    with pytest.raises(UserInputError) as info:
+        opt.add_trial({"x": 0.3}, [0.5, 1.0])  # the constraint's metric is missing
+    assert info.value.one_line() == (
+        "add_trial(): no value of 'mem'; give the value of every objective and constraint "
+        "metric (a dict of them)"
+    )
+    assert len(opt.trials) == 2
 
 
 def test_seeds_are_stored_and_kept_on_resume(tmp_path: Path) -> None:

@@ -328,9 +328,13 @@ def seed_ledger(
         values = check_seed(space, objective, seed, report)
         if values is None:
             if strict:
+                reason = report.skipped[-1]
+                metric = "no value of" in reason and "no value of parameter" not in reason
                 raise UserInputError(
-                    report.skipped[-1],
-                    "give every searched parameter a value inside its feasibleSpace",
+                    reason,
+                    "give the value of every objective and constraint metric (a dict of them)"
+                    if metric
+                    else "give every searched parameter a value inside its feasibleSpace",
                 )
             continue
         metrics = dict(seed.metrics)
