@@ -179,7 +179,7 @@ def test_out_of_space_and_missing_parameters_are_skipped_and_reported() -> None:
     line = report.line()
     assert line.startswith("warm start from python: 2 seeded, 2 skipped (item 1: ")
     assert "2.0 is outside [0.0, 1.0]" in line
-    assert "item 2: no value of parameter 'y'" in line
+    assert "item 2: parameter 'y' has no value" in line
     assert line.endswith("not in this space, ignored: momentum")
     assert "\n" not in line
     seeds = [t for t in ledger.trials if t.reason == TrialReason.WARM_STARTED]

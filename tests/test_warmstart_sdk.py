@@ -49,7 +49,7 @@ def test_add_trial_refuses_what_it_cannot_seed_in_one_line() -> None:
     opt = tunery.Optimizer(SPACE, algorithm="random", objective="minimize")
     cases = [
         (({"x": 2.0, "y": 0.5}, 1.0), "add_trial(): parameter 'x': 2.0 is outside [0.0, 1.0]"),
-        (({"x": 0.5}, 1.0), "add_trial(): no value of parameter 'y'"),
+        (({"x": 0.5}, 1.0), "add_trial(): parameter 'y' has no value"),
         (({"x": 0.5, "y": 0.5}, None), "add_trial(): value must be a number, not None"),
         (({"x": 0.5, "y": 0.5}, math.inf), "add_trial(): value must be finite"),
         ((["x"], 1.0), "add_trial(params, value) takes a dict"),
@@ -83,7 +83,7 @@ def test_add_trial_with_several_objectives_and_constraints() -> None:
     with pytest.raises(UserInputError) as info:
         opt.add_trial({"x": 0.3}, [0.5, 1.0])  # the constraint's metric is missing
     assert info.value.one_line() == (
-        "add_trial(): no value of 'mem'; give the value of every objective and constraint "
+        "add_trial(): no value of metric 'mem'; give the value of every objective and constraint "
         "metric (a dict of them)"
     )
     assert len(opt.trials) == 2

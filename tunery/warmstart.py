@@ -291,20 +291,17 @@ def check_seed(
     for metric in [t.metric for t in objective.terms] + [c.metric for c in objective.constraints]:
         summary = seed.metrics.get(metric)
         if summary is None or summary.pick(objective.strategy_for(metric)) is None:
-            report.skipped.append(f"{seed.where}: no value of {metric!r}")
+            report.skipped.append(f"{seed.where}: no value of metric {metric!r}")
             return None
-    values: dict[str, ParamValue] = {}
-    for name in space.names:
-        if name not in seed.parameters:
-            report.skipped.append(f"{seed.where}: no value of parameter {name!r}")
-            return None
-        try:
-            values[name] = space.validate_value(name, seed.parameters[name])
-        except UserInputError as exc:
-            report.skipped.append(f"{seed.where}: {exc.message}")
-            return None
-    report.dropped.update(k for k in seed.parameters if k not in values)
-    return values
+    # The space's own reading of a configuration (which parameters it needs, their values).
+    try:
+        key = space.canonical(seed.parameters)
+    except UserInputError as exc:
+        report.skipped.append(f"{seed.where}: {exc.message}")
+        return None
+    known = set(space.names)
+    report.dropped.update(k for k in seed.parameters if k not in known)
+    return space.params_of(key)
 
 
 def seed_ledger(
@@ -329,7 +326,7 @@ def seed_ledger(
         if values is None:
             if strict:
                 reason = report.skipped[-1]
-                metric = "no value of" in reason and "no value of parameter" not in reason
+                metric = "no value of metric" in reason
                 raise UserInputError(
                     reason,
                     "give the value of every objective and constraint metric (a dict of them)"

@@ -133,11 +133,7 @@ def validate_initial_trials(spec: ExperimentSpec) -> None:
                 )
         for j, name in enumerate(names):
             if name not in entry:
-                raise SpecError(
-                    f"{_PATH}[{i}].{name}",
-                    "is missing",
-                    f"give every parameter a value (the parameters are: {listed})",
-                )
+                continue
             try:
                 space.validate_value(name, entry[name])
             except UserInputError as exc:
@@ -147,3 +143,15 @@ def validate_initial_trials(spec: ExperimentSpec) -> None:
                     message,
                     f"give a value inside spec.parameters[{j}].feasibleSpace",
                 ) from None
+        # Which parameters an entry needs is the space's reading (every one, or with
+        # conditions the active ones): a value is missing when it cannot read the entry.
+        try:
+            space.canonical(entry)
+        except UserInputError as exc:
+            missing = [n for n in names if n not in entry]
+            absent = next((n for n in missing if repr(n) in exc.message), None)
+            raise SpecError(
+                f"{_PATH}[{i}].{absent}" if absent else f"{_PATH}[{i}]",
+                "is missing" if absent else exc.message,
+                f"give every parameter a value (the parameters are: {listed})",
+            ) from None
