@@ -143,16 +143,16 @@ class TrialReason(StrEnum):
     #: algorithm sees it, and ``tunery resume`` runs its assignment again as a new trial
     #: (labelled :data:`RERUN_LABEL`) before anything new is suggested.
     INTERRUPTED = "Interrupted"
+    #: A result seeded from elsewhere (an earlier experiment, a CSV, ``add_trial``), not run:
+    #: Succeeded, labelled :data:`WARM_START_LABEL`; algorithms learn from it, and it counts
+    #: towards neither ``maxTrialCount`` nor ``maxFailedTrialCount`` (``docs/warm-starts.md``).
+    WARM_STARTED = "WarmStarted"
     #: Killed because the experiment ended; the same words as the experiment's reason.
     EXPERIMENT_STOPPED = "ExperimentStopped"
     EXPERIMENT_GOAL_REACHED = "ExperimentGoalReached"
     EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
     EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
-    #: A result seeded from elsewhere (an earlier experiment, a CSV, ``add_trial``), not run:
-    #: Succeeded, labelled :data:`WARM_START_LABEL`; algorithms learn from it, and it counts
-    #: towards neither ``maxTrialCount`` nor ``maxFailedTrialCount`` (``docs/warm-starts.md``).
-    WARM_STARTED = "WarmStarted"
 
 
 class ExperimentCondition(StrEnum):
@@ -448,11 +448,11 @@ class ExperimentSpec:
     resume_policy: ResumePolicy = ResumePolicy.NEVER
     #: "katib" (kubeflow.org/v1beta1 Experiment) or "native".
     source_format: str = "katib"
+    #: ``spec.initialTrials``: assignments run first, in order, before the algorithm's own.
+    initial_trials: tuple[Mapping[str, Any], ...] = ()
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
-    #: ``spec.initialTrials``: assignments run first, in order, before the algorithm's own.
-    initial_trials: tuple[Mapping[str, Any], ...] = ()
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:

@@ -68,8 +68,8 @@ _SPEC_FIELDS = (
     "metricsCollectorSpec",
     "trialTemplate",
     "resumePolicy",
-    "nasConfig",
     "initialTrials",
+    "nasConfig",
 )
 _KATIB_TEMPLATE_FIELDS = (
     "retain",
@@ -306,6 +306,9 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         max_trial_count=_int(spec.get("maxTrialCount"), "spec.maxTrialCount"),
         max_failed_trial_count=_int(spec.get("maxFailedTrialCount"), "spec.maxFailedTrialCount"),
         metrics_collector=_read_metrics_collector(spec.get("metricsCollectorSpec")),
+        initial_trials=read_initial_trials(
+            spec, annotations, native=api_version == NATIVE_API_VERSION
+        ),
         resume_policy=_enum(
             ResumePolicy, spec["resumePolicy"], "spec.resumePolicy", what="resume policy"
         )
@@ -313,9 +316,6 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         else UNSET,
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
-        initial_trials=read_initial_trials(
-            spec, annotations, native=api_version == NATIVE_API_VERSION
-        ),
         annotations=annotations,
     )
 
@@ -749,11 +749,11 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     if spec.max_failed_trial_count is not None:
         body["maxFailedTrialCount"] = spec.max_failed_trial_count
     body["parameters"] = [_write_parameter(p) for p in spec.parameters]
+    write_initial_trials(spec, body, metadata)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
-    write_initial_trials(spec, body, metadata)
     return {
         "apiVersion": KATIB_API_VERSION if spec.source_format == "katib" else NATIVE_API_VERSION,
         "kind": EXPERIMENT_KIND,
