@@ -80,12 +80,12 @@ from tunery.model import (
 )
 from tunery.objectives import objective_values, pareto_front
 from tunery.optimizer_objectives import (
-    argument_error,
     constraint_entries,
     intermediate_metrics,
     objective_entries,
     result_metrics,
 )
+from tunery.warmstart import AddTrial
 
 if TYPE_CHECKING:
     from tunery.ledger import TrialLedger
@@ -126,8 +126,8 @@ class Best:
     values: tuple[float, ...] | None = None
 
 
-class Optimizer:
-    """Ask/tell over a search space with a tunery algorithm."""
+class Optimizer(AddTrial):
+    """Ask/tell over a search space with a tunery algorithm (``add_trial``: warm starts)."""
 
     def __init__(
         self,
@@ -240,7 +240,7 @@ class Optimizer:
             self._suggester = create_suggester(self.spec, None if seed is None else int(seed))
             self._stopper = create_stopper(self.spec)
         except SpecError as exc:
-            raise argument_error(
+            raise _argument_error(
                 exc,
                 [p.name for p in searched],
                 list(settings or {}),
@@ -421,31 +421,6 @@ class Optimizer:
             )
         searched = {k: v for k, v in params.items() if k not in self.fixed}
         self._queue.append(SearchSpace.from_spec(self.spec).normalize(searched))
-
-    def add_trial(self, params: Mapping[str, Any], value: Any) -> str:
-        """Seed a known result (a warm start): the algorithm learns from it, nothing runs.
-
-        ``params`` names every searched parameter with a feasible value; ``value`` is what
-        ``tell`` takes (a number; with several objectives or constraints, a list or a dict of
-        metrics).  It is stored as a ``WarmStarted`` trial (``docs/warm-starts.md``), counts
-        towards no ``max_trial_count`` and may be :attr:`best`.  Returns its id.
-        """
-        from tunery.warmstart import Seed, seed_ledger, value_metrics
-
-        self._check_open("add_trial")
-        if not isinstance(params, Mapping):
-            raise UserInputError(
-                f"add_trial(params, value) takes a dict of parameter names to values, not "
-                f"{type(params).__name__}",
-                "e.g. opt.add_trial({'lr': 0.01}, 0.93)",
-            )
-        metrics = value_metrics(self.spec.objective, value, "add_trial(): value")
-        searched = {k: v for k, v in params.items() if k not in self.fixed}
-        summaries = {k: MetricSummary(v, v, v) for k, v in metrics.items()}
-        seed = Seed(searched, summaries, "add_trial", "add_trial()")
-        now = self.clock.now()
-        seed_ledger(self._ledger, self.spec, [seed], now, source="add_trial", strict=True)
-        return self._ledger.trials[-1].name
 
     def ask(self, n: int | None = None) -> Any:
         """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted).
@@ -772,3 +747,50 @@ def _quote(value: object) -> str:
     except ValueError:  # an int of more digits than Python writes
         return f"an int of {value.bit_length()} bits"  # type: ignore[attr-defined]
     return clip(text)
+
+
+def _argument_error(
+    exc: SpecError, parameters: list[str], settings: list[Any], stopping: list[Any]
+) -> SpecError:
+    """``exc`` with the path of the internal document said as the Optimizer's argument.
+
+    ``spec.parameters[2].feasibleSpace.min`` -> ``parameters['lr'].feasibleSpace.min``,
+    ``spec.algorithm.algorithmSettings[0]`` -> ``settings['r_l']``, and so on.
+    """
+    path = exc.path
+    for prefix, names, argument in (
+        ("spec.parameters", parameters, "parameters"),
+        ("spec.trialTemplate.trialParameters", parameters, "parameters"),
+        ("spec.algorithm.algorithmSettings", settings, "settings"),
+        ("spec.earlyStopping.algorithmSettings", stopping, "early_stopping_settings"),
+    ):
+        if path == prefix or path.startswith(prefix + "."):
+            path = argument + path[len(prefix) :]
+            break
+        if path.startswith(prefix + "["):
+            index_text, _, rest = path[len(prefix) + 1 :].partition("]")
+            try:
+                name = names[int(index_text)]
+            except (ValueError, IndexError):
+                break
+            if rest in (".name", ".value"):
+                rest = ""  # the dict's key, or its value
+            path = f"{argument}[{name!r}]{rest}"
+            break
+    else:
+        for internal, argument in (
+            ("spec.algorithm.algorithmName", "algorithm"),
+            ("spec.earlyStopping.algorithmName", "early_stopping"),
+            ("spec.earlyStopping", "early_stopping"),
+            ("metadata.name", "name"),
+            ("spec.objectives", "objectives"),
+            ("spec.constraints", "constraints"),
+            ("spec.objective", "objective"),
+        ):
+            if path == internal or path.startswith((internal + ".", internal + "[")):
+                path = argument + path[len(internal) :]
+                break
+    try:  # the same class (AlgorithmNotAvailableError, ...)
+        return type(exc)(path, exc.message, exc.hint)
+    except TypeError:
+        return SpecError(path, exc.message, exc.hint)

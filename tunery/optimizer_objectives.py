@@ -15,16 +15,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tunery.errors import SpecError, UserInputError
+from tunery.errors import UserInputError
 from tunery.model import Objective
 
-__all__ = [
-    "argument_error",
-    "constraint_entries",
-    "intermediate_metrics",
-    "objective_entries",
-    "result_metrics",
-]
+__all__ = ["constraint_entries", "intermediate_metrics", "objective_entries", "result_metrics"]
 
 
 def _metric_name(value: object, where: str) -> str:
@@ -176,50 +170,3 @@ def intermediate_metrics(objective: Objective, value: object, verb: str) -> dict
             f" or a dict of {', '.join(names)}",
         )
     return {k: _number(v, f"{verb}(): value[{k!r}]") for k, v in items if v is not None}
-
-
-def argument_error(
-    exc: SpecError, parameters: list[str], settings: list[Any], stopping: list[Any]
-) -> SpecError:
-    """``exc`` with the path of the internal document said as the Optimizer's argument.
-
-    ``spec.parameters[2].feasibleSpace.min`` -> ``parameters['lr'].feasibleSpace.min``,
-    ``spec.algorithm.algorithmSettings[0]`` -> ``settings['r_l']``, and so on.
-    """
-    path = exc.path
-    for prefix, names, argument in (
-        ("spec.parameters", parameters, "parameters"),
-        ("spec.trialTemplate.trialParameters", parameters, "parameters"),
-        ("spec.algorithm.algorithmSettings", settings, "settings"),
-        ("spec.earlyStopping.algorithmSettings", stopping, "early_stopping_settings"),
-    ):
-        if path == prefix or path.startswith(prefix + "."):
-            path = argument + path[len(prefix) :]
-            break
-        if path.startswith(prefix + "["):
-            index_text, _, rest = path[len(prefix) + 1 :].partition("]")
-            try:
-                name = names[int(index_text)]
-            except (ValueError, IndexError):
-                break
-            if rest in (".name", ".value"):
-                rest = ""  # the dict's key, or its value
-            path = f"{argument}[{name!r}]{rest}"
-            break
-    else:
-        for internal, argument in (
-            ("spec.algorithm.algorithmName", "algorithm"),
-            ("spec.earlyStopping.algorithmName", "early_stopping"),
-            ("spec.earlyStopping", "early_stopping"),
-            ("metadata.name", "name"),
-            ("spec.objectives", "objectives"),
-            ("spec.constraints", "constraints"),
-            ("spec.objective", "objective"),
-        ):
-            if path == internal or path.startswith((internal + ".", internal + "[")):
-                path = argument + path[len(internal) :]
-                break
-    try:  # the same class (AlgorithmNotAvailableError, ...)
-        return type(exc)(path, exc.message, exc.hint)
-    except TypeError:
-        return SpecError(path, exc.message, exc.hint)

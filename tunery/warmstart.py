@@ -48,10 +48,12 @@ from tunery.model import (
 from tunery.space import SearchSpace
 
 if TYPE_CHECKING:
+    from tunery.clock import Clock
     from tunery.ledger import TrialLedger
     from tunery.storage.base import BaseStore
 
 __all__ = [
+    "AddTrial",
     "Seed",
     "SeedReport",
     "initial_assignments",
@@ -377,3 +379,40 @@ def initial_assignments(
         for i, params in enumerate(spec.initial_trials)
         if str(i) not in done
     ]
+
+
+class AddTrial:
+    """``Optimizer.add_trial``: the ask/tell Optimizer's warm start (a mixin of it)."""
+
+    spec: ExperimentSpec
+    fixed: dict[str, Any]
+    clock: Clock
+    _ledger: TrialLedger
+
+    def _check_open(self, verb: str) -> None:  # the Optimizer's
+        raise NotImplementedError
+
+    def add_trial(self, params: Mapping[str, Any], value: Any) -> str:
+        """Seed a known result (a warm start): the algorithm learns from it, nothing runs.
+
+        ``params`` names every searched parameter with a feasible value; ``value`` is what
+        ``tell`` takes (a number; with several objectives a list, or a dict of metrics, the
+        constraints' metrics too).  It is stored as a ``WarmStarted`` trial
+        (``docs/warm-starts.md``), counts towards no ``max_trial_count`` and may be ``best``.
+        A result it cannot seed is a one-line UserInputError.  Returns its id.
+        """
+        self._check_open("add_trial")
+        if not isinstance(params, Mapping):
+            raise UserInputError(
+                f"add_trial(params, value) takes a dict of parameter names to values, not "
+                f"{type(params).__name__}",
+                "e.g. opt.add_trial({'lr': 0.01}, 0.93)",
+            )
+        metrics = value_metrics(self.spec.objective, value, "add_trial(): value")
+        searched = {k: v for k, v in params.items() if k not in self.fixed}
+        seed = Seed(
+            searched, {k: _summary(v) for k, v in metrics.items()}, "add_trial", "add_trial()"
+        )
+        now = self.clock.now()
+        seed_ledger(self._ledger, self.spec, [seed], now, source="add_trial", strict=True)
+        return self._ledger.trials[-1].name
