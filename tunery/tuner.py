@@ -40,7 +40,7 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,8 @@ class WarmStartWarning(UserWarning):
 
 def _warm_seeds(client: Any, spec: Any, warm_start: Any) -> tuple[str, list[Any]] | None:
     """``warm_start`` as (source, seeds), read before the experiment is created."""
+    from collections.abc import Iterable
+
     from tunery.warmstart import seeds_from_trials, seeds_from_values
 
     if warm_start is None:

@@ -749,9 +749,9 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     if spec.max_failed_trial_count is not None:
         body["maxFailedTrialCount"] = spec.max_failed_trial_count
     body["parameters"] = [_write_parameter(p) for p in spec.parameters]
-    write_initial_trials(spec, body, metadata)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
+    write_initial_trials(spec, body, metadata)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
     return {
