@@ -734,20 +734,10 @@ class Controller:
             self._nothing_to_suggest = False
             return
         assert self._suggester is not None and self._history is not None
-        # spec.initialTrials first, in order; the algorithm then sees them in flight.
-        first = initial_assignments(spec, self._history.space, self.ledger.trials)[:free]
-        now = self.clock.now()
-        created = [self.ledger.create_trial(a, now) for a in first]
-        if created:
-            crashpoint("controller.trials_created")
-        for trial in created:
-            self._start_trial(trial)
-        free -= len(created)
-        if free <= 0:
-            self._nothing_to_suggest = False
-            return
         history = self._history.build(self.ledger.results())
-        assignments: list[Assignment] = self._suggester.suggest(history, free)
+        # spec.initialTrials first, in order (the algorithm's turn comes once all are created).
+        first = initial_assignments(spec, history.space, self.ledger.trials)[:free]
+        assignments: list[Assignment] = first or self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0
