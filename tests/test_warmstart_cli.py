@@ -50,6 +50,8 @@ def test_csv_of_tunery_export_seeds_a_new_run(tmp_path: Path) -> None:
     assert len(ran) == 2 and all(t["startTime"] is not None for t in ran)
     table = tunery("trials", "b", cwd=tmp_path).stdout
     assert table.count("seeded from csv:a.csv (not run)") == 3
+    got = tunery("get", "b", cwd=tmp_path).stdout
+    assert "succeeded 5," in got and "(3 of the succeeded are warm-start seeds, not run)" in got
 
     # Running the file again with the same source seeds nothing twice.
     again = tunery("run", str(second), "--warm-start-csv", "a.csv", cwd=tmp_path)
