@@ -384,3 +384,21 @@ def test_initial_assignments_are_the_ones_not_created_yet() -> None:
         {INITIAL_TRIAL_LABEL: "1"}
     ]
     assert initial_assignments(xy_spec("random"), space, []) == []
+
+
+def test_seeding_again_adds_only_what_is_new() -> None:
+    spec = xy_spec("random")
+    ledger = ledger_of(spec)
+    items = corner_results()[:4]
+    seeds = seeds_from_values(spec.objective, items, "csv:a.csv")
+    # As after a crash part-way through: two of the four are stored.
+    assert seed_ledger(ledger, spec, seeds[:2], 1.0, source="csv:a.csv").seeded == 2
+    again = seed_ledger(ledger, spec, seeds, 2.0, source="csv:a.csv")
+    assert (again.seeded, again.before) == (2, 2)
+    assert again.line() == "warm start from csv:a.csv: 2 seeded, 2 seeded before"
+    # Another source, or another value of the same configuration, is a new seed.
+    other = seeds_from_values(spec.objective, [(items[0][0], 5.0)], "csv:a.csv")
+    assert seed_ledger(ledger, spec, other, 3.0, source="csv:a.csv").seeded == 1
+    python = seeds_from_values(spec.objective, items[:1], "python")
+    assert seed_ledger(ledger, spec, python, 3.0, source="python").seeded == 1
+    assert len(ledger.trials) == 6

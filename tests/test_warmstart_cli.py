@@ -55,7 +55,7 @@ def test_csv_of_tunery_export_seeds_a_new_run(tmp_path: Path) -> None:
 
     # Running the file again with the same source seeds nothing twice.
     again = tunery("run", str(second), "--warm-start-csv", "a.csv", cwd=tmp_path)
-    assert "warm start from csv:a.csv: seeded already, not again" in again.stderr
+    assert "warm start from csv:a.csv: 0 seeded, 3 seeded before" in again.stderr
     assert len(trials_json("b", tmp_path)) == 5
 
 

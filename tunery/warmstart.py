@@ -43,6 +43,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
     TrialReason,
+    is_seed,
     objective_value,
 )
 from tunery.space import SearchSpace
@@ -94,10 +95,14 @@ class SeedReport:
     skipped: list[str] = field(default_factory=list)
     #: Parameters the seeds had that the space does not (dropped from every seed).
     dropped: set[str] = field(default_factory=set)
+    #: Seeds the experiment holds already (same source, configuration and objective value).
+    before: int = 0
 
     def line(self) -> str:
         """``warm start from experiment:old: 12 seeded, 3 skipped (row 4: ...; ...)``."""
         text = f"warm start from {self.source}: {self.seeded} seeded"
+        if self.before:
+            text += f", {self.before} seeded before"
         if self.skipped:
             first = "; ".join(self.skipped[:_REASONS_SHOWN])
             more = "; ..." if len(self.skipped) > _REASONS_SHOWN else ""
@@ -318,11 +323,20 @@ def seed_ledger(
     """Store each usable seed as a ``WarmStarted`` trial through ``ledger`` (its writer).
 
     ``strict``: raise the first skip reason as a UserInputError instead of reporting it
-    (``Optimizer.add_trial``: one explicit result is an error, not a skip).
+    (``Optimizer.add_trial``: one explicit result is an error, not a skip).  Otherwise a seed
+    the experiment holds already (its source, configuration and objective value) is not stored
+    again: seeding from the same source twice, or again after a crash, adds only what is new.
     """
     space = SearchSpace.from_spec(spec)
     objective = spec.objective
     report = SeedReport(source)
+    stored = set()
+    if not strict:
+        stored = {
+            (t.labels.get(WARM_START_LABEL), space.key_of(t), t.objective)
+            for t in ledger.trials
+            if is_seed(t)
+        }
     for seed in seeds:
         values = check_seed(space, objective, seed, report)
         if values is None:
@@ -337,6 +351,10 @@ def seed_ledger(
                 )
             continue
         metrics = dict(seed.metrics)
+        value = objective_value(objective, metrics)
+        if (seed.source, space.canonical(values), value) in stored:
+            report.before += 1
+            continue
         ledger.create_trial(
             Assignment(values, labels={WARM_START_LABEL: seed.source}),
             now,
@@ -344,7 +362,7 @@ def seed_ledger(
             reason=TrialReason.WARM_STARTED,
             message=f"seeded from {seed.source}",
             metrics=metrics,
-            objective=objective_value(objective, metrics),
+            objective=value,
         )
         report.seeded += 1
     return report

@@ -283,7 +283,7 @@ def run(
     """Run the experiment in FILE to its end (resumes it if it already exists).
 
     With --warm-start-from / --warm-start-csv, known results seed the algorithm first (see
-    docs/warm-starts.md); a source already seeded into the experiment is not seeded again."""
+    docs/warm-starts.md); seeds the experiment holds already are not stored again."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
 
@@ -370,18 +370,12 @@ def _warm_seeds(
 
 
 def _seed(store: Any, key: str, sources: Sequence[tuple[str, list[Any]]], quiet: bool) -> None:
-    """Store the seeds of each source not seeded into the experiment before; one line each."""
+    """Store the seeds of each source (those the experiment holds already are not stored
+    again); one line each."""
     from tunery.clock import SystemClock
-    from tunery.model import WARM_START_LABEL
     from tunery.warmstart import seed_store
 
-    if not sources:
-        return
-    done = {t.labels.get(WARM_START_LABEL) for t in store.list_trials(key)}
     for source, seeds in sources:
-        if source in done:
-            click.echo(f"warm start from {source}: seeded already, not again", err=True)
-            continue
         report = seed_store(store, key, seeds, SystemClock().now(), source=source)
         if not quiet or report.skipped:
             click.echo(report.line(), err=True)
