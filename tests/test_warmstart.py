@@ -324,6 +324,20 @@ def test_seeds_are_succeeded_trials_outside_the_counts(store: Store, tmp_path: P
 
 
 def test_seeds_use_no_budget_and_do_not_reach_the_goal(store: Store, tmp_path: Path) -> None:
+    seeded_run(store, tmp_path)
+
+
+@pytest.mark.postgres
+def test_seeded_run_on_postgresql(pg_fresh_url: str, tmp_path: Path) -> None:
+    pg = Store(pg_fresh_url)
+    try:
+        seeded_run(pg, tmp_path)
+    finally:
+        pg.close()
+
+
+def seeded_run(store: Store, tmp_path: Path) -> None:
+    """A seed beyond the goal and the budget of 2: both trials still run; the seed is best."""
     # Goal 0.5 (maximize): the seed 0.99 is past it, yet two trials still run.
     objective = {"type": "maximize", "objectiveMetricName": "score", "goal": 0.5}
     doc = native_doc("b", SCORE_IS_X, max_trials=2, max_failed=0, parallel=1, objective=objective)
