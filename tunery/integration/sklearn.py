@@ -181,7 +181,8 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
         self.optimizer_ = opt
         self.study_name_ = opt.name
         self._lock = threading.Lock()
-        self._results: dict[str, _Result] = getattr(self, "_results", {})
+        #: What this fit measured, by trial (earlier fits' trials come from the study).
+        self._results: dict[str, _Result] = {}
         with opt:  # finished (Succeeded) after the search; on an error, left to continue
             self._search(opt, X, y, splits, scorer, fit_params)
         self._build_results(opt)
@@ -202,7 +203,10 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
             or not isinstance(self.max_iter, int | np.integer)
             or self.max_iter < 1
         ):
-            raise UserInputError(f"max_iter must be a whole number of 1 or more, not {n!r}")
+            raise UserInputError(
+                f"max_iter must be a whole number of 1 or more, not {self.max_iter!r}",
+                "e.g. max_iter=20 (epochs of partial_fit), or leave it out",
+            )
         if self.max_iter is not None and not hasattr(self.estimator, "partial_fit"):
             raise UserInputError(
                 f"max_iter= trains with partial_fit, which {type(self.estimator).__name__} "
@@ -419,6 +423,7 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
                 "no trial finished: the algorithm suggested nothing",
                 "widen the search space, or use another algorithm",
             )
+        # Every trial's reported split scores (loaded from the store when the study continues).
         curves = opt._curves.by_metric.get(opt.spec.objective.objective_metric_name, {})
         n = self.n_splits_
         columns: dict[str, list[Any]] = {}
