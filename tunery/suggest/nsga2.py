@@ -53,6 +53,7 @@ identically without saved state.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,15 +79,19 @@ __all__ = [
     "DEFAULT_CROSSOVER_PROB",
     "DEFAULT_POPULATION_SIZE",
     "DEFAULT_SWAPPING_PROB",
+    "GENERATION_LABEL",
     "NSGA2Settings",
     "NSGA2Suggester",
     "crowded_tournament",
     "crowding",
+    "default_population_size",
+    "normalised",
     "polynomial_mutation",
     "sbx",
     "survivors",
     "uniform_crossover",
     "validate",
+    "violation_scales",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -95,6 +100,12 @@ IntArray = npt.NDArray[np.int64]
 Violations = Sequence[Sequence[float] | None] | None
 
 DEFAULT_POPULATION_SIZE = 20
+#: The bounds of the population size chosen from the budget.
+MIN_DEFAULT_POPULATION = 8
+MAX_DEFAULT_POPULATION = 50
+#: The label of each trial: the whole generations observed when it was bred (0: the initial
+#: population).
+GENERATION_LABEL = "tunery.dev/generation"
 DEFAULT_CROSSOVER_PROB = 0.9
 DEFAULT_SWAPPING_PROB = 0.5
 #: SBX's distribution index (larger: children closer to their parents).
@@ -138,7 +149,7 @@ def validate(spec: ExperimentSpec) -> None:
 class NSGA2Settings:
     """The parsed settings of a (validated) spec."""
 
-    population_size: int = DEFAULT_POPULATION_SIZE
+    population_size: int | None = None  # None: :func:`default_population_size`
     crossover_prob: float = DEFAULT_CROSSOVER_PROB
     mutation_prob: float | None = None
     swapping_prob: float = DEFAULT_SWAPPING_PROB
@@ -153,6 +164,19 @@ class NSGA2Settings:
             elif setting.name in ("crossover_prob", "mutation_prob", "swapping_prob"):
                 values[setting.name] = float(text)
         return cls(**values)
+
+
+def default_population_size(max_trial_count: int | None, dims: int) -> int:
+    """The population size when the setting is left out.
+
+    With a budget (``maxTrialCount``): the square root of the budget, at least the number of
+    parameters, within 8 to 50, so that the budget holds about as many generations as a
+    generation holds trials (100 trials: 10 generations of 10).  Without one, 20.
+    """
+    if max_trial_count is None:
+        return DEFAULT_POPULATION_SIZE
+    size = max(round(math.sqrt(max_trial_count)), dims)
+    return min(MAX_DEFAULT_POPULATION, max(MIN_DEFAULT_POPULATION, size))
 
 
 # --------------------------------------------------------------------------- pure operators
@@ -278,10 +302,42 @@ class Parents:
     generation: int
 
 
-def _arrays(entries: Sequence[Entry], constrained: bool) -> tuple[FloatArray, Violations]:
-    """Losses ``(n, objectives)`` and constraint values of observed entries."""
+def violation_scales(violations: Violations) -> tuple[float, ...] | None:
+    """Each constraint's observed scale: its largest excess over its bound among the points
+    (1 where no point exceeds it); None without constraints."""
+    if violations is None:
+        return None
+    known = [v for v in violations if v is not None]
+    if not known:
+        return None
+    width = max(len(v) for v in known)
+    scales = []
+    for j in range(width):
+        worst = max((v[j] for v in known if j < len(v) and math.isfinite(v[j])), default=0.0)
+        scales.append(worst if worst > 0 else 1.0)
+    return tuple(scales)
+
+
+def normalised(violations: Violations, scales: Sequence[float] | None) -> Violations:
+    """``violations`` with each constraint's value divided by its scale (signs kept, unknown
+    vectors kept None), so that a constraint in large units does not swamp the others in
+    Deb's total violation."""
+    if violations is None or scales is None:
+        return violations
+    return [
+        None if v is None else tuple(x / s for x, s in zip(v, scales, strict=False))
+        for v in violations
+    ]
+
+
+def _arrays(
+    entries: Sequence[Entry], constrained: bool, scales: Sequence[float] | None = None
+) -> tuple[FloatArray, Violations]:
+    """Losses ``(n, objectives)`` and (normalised) constraint values of observed entries."""
     losses = np.array([e.losses for e in entries], dtype=np.float64)
-    return losses, [e.constraints for e in entries] if constrained else None
+    if not constrained:
+        return losses, None
+    return losses, normalised([e.constraints for e in entries], scales)
 
 
 class NSGA2Suggester:
@@ -291,6 +347,12 @@ class NSGA2Suggester:
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
         self.settings = NSGA2Settings.from_spec(spec)
+        given = self.settings.population_size
+        self.population_size = (
+            given
+            if given is not None
+            else default_population_size(spec.max_trial_count, self.space.dims)
+        )
         kinds = [p.parameter_type for p in spec.parameters]
         lists = (ParameterType.DISCRETE, ParameterType.CATEGORICAL)
         self._list_dims = np.array([k in lists for k in kinds], dtype=bool)
@@ -304,18 +366,24 @@ class NSGA2Suggester:
 
     def parents(self, history: History) -> Parents | None:
         """The parents after the last whole generation observed (None: still the first)."""
-        size = self.settings.population_size
+        size = self.population_size
         observed = [e for e in history.observed if e.losses is not None]
         generations = len(observed) // size
         if generations == 0:
             return None
         constrained = history.n_constraints > 0
+        # One scale per constraint, from every trial of the whole generations.
+        scales = (
+            violation_scales([e.constraints for e in observed[: generations * size]])
+            if constrained
+            else None
+        )
         pool: list[Entry] = []
         for g in range(generations):
             pool = pool + observed[g * size : (g + 1) * size]
-            losses, violations = _arrays(pool, constrained)
+            losses, violations = _arrays(pool, constrained, scales)
             pool = [pool[int(i)] for i in survivors(losses, violations, size)]
-        losses, violations = _arrays(pool, constrained)
+        losses, violations = _arrays(pool, constrained, scales)
         ranks = np.asarray(constrained_ranks(losses.tolist(), violations), dtype=np.int64)
         keys = [e.key for e in pool if e.key is not None]
         return Parents(self.space.encode_keys(keys), ranks, crowding(losses, ranks), generations)
@@ -367,9 +435,33 @@ class NSGA2Suggester:
                     break
                 found.append(key)
                 taken.add(key)
+        else:
+            found = self._initial(len(history), count, taken)
+            taken.update(found)
         if len(found) < count:
             found += space.sample_new_keys(rng, taken, count - len(found))
-        return [Assignment(space.params_of(key)) for key in found]
+        labels = {GENERATION_LABEL: str(0 if parents is None else parents.generation)}
+        return [Assignment(space.params_of(key), labels=dict(labels)) for key in found]
+
+    def _initial(self, start: int, count: int, taken: set[Key]) -> list[Key]:
+        """Members ``start, start + 1, ...`` of the initial population not yet taken.
+
+        The initial population is a Latin hypercube of ``population_size`` points (seeded): each
+        double or int parameter has one point in each of ``population_size`` equal strata.
+        Trials past it (failures replaced) are drawn at random by the caller.
+        """
+        from scipy.stats import qmc  # scipy.stats is slow to import: only when needed
+
+        size = self.population_size
+        if start >= size:
+            return []
+        design = qmc.LatinHypercube(d=max(1, self.space.dims), seed=self.seed).random(size)
+        keys = self.space.keys_from_unit(design[start : start + count, : self.space.dims])
+        out: list[Key] = []
+        for key in keys:
+            if key not in taken and key not in out:
+                out.append(key)
+        return out
 
     def _child(self, parents: Parents, taken: set[Key], rng: np.random.Generator) -> Key | None:
         """A bred configuration not in ``taken`` (None after :data:`MAX_BREEDS` tries)."""
