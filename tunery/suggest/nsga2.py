@@ -7,7 +7,7 @@ algorithm) or several (``spec.objectives``), with or without ``spec.constraints`
 setting               value                                   default
 ===================== ======================================= =================================
 ``random_state``      integer ``>= 0``                        the seed argument, else 0
-``population_size``   integer ``>= 2``                        20
+``population_size``   integer ``>= 2``                        from ``maxTrialCount``, else 20
 ``crossover_prob``    number in ``[0, 1]``                    0.9
 ``mutation_prob``     number in ``[0, 1]``: per parameter     ``1 / number of parameters``
 ``swapping_prob``     number in ``[0, 1]``: per list parameter 0.5
@@ -20,8 +20,11 @@ trials (completed with every objective value), in creation order, are cut into g
 ``population_size``; a last, incomplete one does not count yet.  The parents after a generation
 are the best ``population_size`` of the previous parents and that generation (elitism), ranked
 by the constrained non-dominated sort below, ties on a front broken by crowding distance (larger
-first), then by creation order.  Until one whole generation has been observed, suggestions are
-random (the initial population).
+first), then by creation order.  Until one whole generation has been observed, suggestions come
+from the initial population, a seeded Latin hypercube of ``population_size`` points (trials past
+it, replacing failed ones, are random).  Each suggestion is labelled :data:`GENERATION_LABEL`
+with the number of whole generations observed when it was bred (0: the initial population).
+Left out, ``population_size`` follows the budget (:func:`default_population_size`).
 
 Suggestions (offspring) are bred from the current parents, so ``suggest(count)`` fills any batch
 at once and free slots never wait for a generation to finish: two binary crowded tournaments pick
@@ -36,9 +39,10 @@ each parameter mutates with probability ``mutation_prob``.
   second parent with probability ``swapping_prob``); mutation draws a value uniformly.
 
 Deb's feasibility rules (with ``spec.constraints``): a feasible trial beats an infeasible one;
-among infeasible trials the one of lower total violation (the sum of each bound's excess) wins;
-among feasible ones the non-dominated rank, then the crowding distance decides.  A trial missing
-a constraint metric counts as infinitely violating.
+among infeasible trials the one of lower total violation wins: the sum of each bound's excess
+divided by that constraint's observed scale (:func:`violation_scales`), so that no constraint
+swamps the others by its units; among feasible ones the non-dominated rank, then the crowding
+distance decides.  A trial missing a constraint metric counts as infinitely violating.
 
 ``Failed``, ``MetricsUnavailable`` and ``Killed`` trials, finished trials without every
 objective value, and trials in flight take no part in the generations; they only block their
