@@ -18,7 +18,8 @@ Reading is lenient:
   types, ``categorical.list``);
 * tunery's extensions, written back by ``export``: any tunery algorithm by name
   (``searchAlgorithm: {tpe: {n_startup_trials: 5}}``), ``pruneAlgorithm`` (early stopping),
-  ``maxFailedTrials``, ``objectives[0].goal``, ``discrete``/``normal``/``logNormal`` spaces,
+  ``maxFailedTrials``, ``objectives[].goal`` (several objectives are a multi-objective spec),
+  ``constraints``, ``additionalMetricNames``, ``discrete``/``normal``/``logNormal`` spaces,
   ``uniform.step``, ``trainer.workingDir``/``timeout`` and ``spec.metricsCollectorSpec``;
 * keys it does not know are logged as warnings, naming them; keys that only mean something on
   Kubernetes (``runtimeRef``, ``image``, ``initializer``...) are accepted silently.
