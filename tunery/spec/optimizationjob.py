@@ -211,7 +211,7 @@ def _read_objectives(spec: Mapping[str, Any]) -> dict[str, Any]:
         if not entries:
             raise SpecError(f"spec.{key}", "must not be empty", "e.g. [{metric: loss}]")
     names: list[str] = []
-    terms: list[dict[str, Any]] = []
+    terms: list[dict[str, Any]] = []  # goal, strategy, reference: checked by the native reader
     for i, entry in enumerate(entries):
         path = f"spec.{key}[{i}]" if key == "objectives" else f"spec.{key}"
         entry = _mapping(entry, path)
@@ -222,23 +222,16 @@ def _read_objectives(spec: Mapping[str, Any]) -> dict[str, Any]:
         if metric in names:
             raise SpecError(f"{path}.metric", f"metric {metric!r} is listed twice")
         names.append(metric)
-        term = {
-            "metric": metric,
-            "direction": _direction(entry.get("direction"), f"{path}.direction"),
-        }
-        # goal, and tunery's strategy and reference: checked by the native reader.
-        term.update(
-            {k: entry[k] for k in ("goal", "strategy", "reference") if entry.get(k) is not None}
-        )
-        terms.append(term)
-    first = terms[0]
+        direction = _direction(entry.get("direction"), f"{path}.direction")
+        extras = {k: entry[k] for k in _OBJECTIVE_KEYS[2:] if entry.get(k) is not None}
+        terms.append({"metric": metric, "direction": direction, **extras})
+    first, extra = terms[0], spec.get("additionalMetricNames")
     objective: dict[str, Any] = {"type": first["direction"], "objectiveMetricName": first["metric"]}
     if first.get("goal") is not None:
         objective["goal"] = first["goal"]
-    out: dict[str, Any] = {}
-    extra = spec.get("additionalMetricNames")
     if extra is not None:
         objective["additionalMetricNames"] = _list(extra, "spec.additionalMetricNames")
+    out: dict[str, Any] = {}
     if len(terms) == 1 and not {"strategy", "reference"} & first.keys():
         out["objective"] = objective
     else:
