@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -249,6 +250,23 @@ def test_the_population_defaults_from_max_trial_count_and_a_setting_wins() -> No
     assert NSGA2Suggester(mo.make_spec(problem, "nsga2"), 0).population_size == 20
     given = mo.make_spec(problem, "nsga2", {"population_size": "6"}, max_trial_count=100)
     assert NSGA2Suggester(given, 0).population_size == 6
+
+
+def test_a_budget_extended_later_keeps_the_population_chosen_at_the_start() -> None:
+    problem = mo.zdt1(4)
+    first = NSGA2Suggester(mo.make_spec(problem, "nsga2", max_trial_count=100), 0)
+    state = first.dump_state()
+    assert state == {"population_size": 10}
+    extended = NSGA2Suggester(mo.make_spec(problem, "nsga2", max_trial_count=900), 0)
+    assert extended.population_size == 30
+    extended.load_state(json.loads(json.dumps(state)))
+    assert extended.population_size == 10
+    # A population_size setting is the truth: nothing saved, nothing restored over it.
+    given = mo.make_spec(problem, "nsga2", {"population_size": "6"}, max_trial_count=100)
+    assert NSGA2Suggester(given, 0).dump_state() is None
+    fixed = NSGA2Suggester(given, 0)
+    fixed.load_state({"population_size": 10})
+    assert fixed.population_size == 6
 
 
 def test_each_suggestion_is_labelled_with_its_generation() -> None:

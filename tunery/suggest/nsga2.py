@@ -15,16 +15,17 @@ setting               value                                   default
 
 Generations
 -----------
-The suggester is stateless: generations are formed from the history each time.  The observed
-trials (completed with every objective value), in creation order, are cut into generations of
-``population_size``; a last, incomplete one does not count yet.  The parents after a generation
-are the best ``population_size`` of the previous parents and that generation (elitism), ranked
-by the constrained non-dominated sort below, ties on a front broken by crowding distance (larger
-first), then by creation order.  Until one whole generation has been observed, suggestions come
-from the initial population, a seeded Latin hypercube of ``population_size`` points (trials past
-it, replacing failed ones, are random).  Each suggestion is labelled :data:`GENERATION_LABEL`
-with the number of whole generations observed when it was bred (0: the initial population).
-Left out, ``population_size`` follows the budget (:func:`default_population_size`).
+The suggester is stateless (but for a population size chosen from the budget): generations are
+formed from the history each time.  The observed trials (completed with every objective value),
+in creation order, are cut into generations of ``population_size``; a last, incomplete one does
+not count yet.  The parents after a generation are the best ``population_size`` of the previous
+parents and that generation (elitism), ranked by the constrained non-dominated sort below, ties
+on a front broken by crowding distance (larger first), then by creation order.  Until one whole
+generation has been observed, suggestions come from the initial population, a seeded Latin
+hypercube of ``population_size`` points (trials past it, replacing failed ones, are random).
+Each suggestion is labelled :data:`GENERATION_LABEL` with the number of whole generations
+observed when it was bred (0: the initial population).  Left out, ``population_size`` follows
+the budget (:func:`default_population_size`).
 
 Suggestions (offspring) are bred from the current parents, so ``suggest(count)`` fills any batch
 at once and free slots never wait for a generation to finish: two binary crowded tournaments pick
@@ -52,7 +53,8 @@ ends: once every configuration has been tried ``suggest`` returns none.
 
 Determinism: the random stream of each call is seeded by ``(seed, len(history))``, so a given
 seed and history always give the same suggestions, and a resumed experiment continues
-identically without saved state.
+identically.  The only state saved is a population size chosen from the budget, so that a
+budget extended later does not cut the generations anew.
 """
 
 from __future__ import annotations
@@ -478,10 +480,17 @@ class NSGA2Suggester:
     # ----------------------------------------------------------------- state
 
     def dump_state(self) -> dict[str, Any] | None:
-        return None
+        """The population size when it came from the budget (None when set): a budget
+        extended later (``tunery edit``, resume) keeps the generations already cut."""
+        if self.settings.population_size is not None:
+            return None
+        return {"population_size": self.population_size}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Nothing to restore: the suggester is stateless."""
+        """The population size chosen from the budget when the experiment began."""
+        size = state.get("population_size")
+        if self.settings.population_size is None and isinstance(size, int) and size >= 2:
+            self.population_size = size
 
 
 register("nsga2", NSGA2Suggester, validate, multi_objective=True)
