@@ -423,8 +423,6 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
                 "no trial finished: the algorithm suggested nothing",
                 "widen the search space, or use another algorithm",
             )
-        # Every trial's reported split scores (loaded from the store when the study continues).
-        curves = opt._curves.by_metric.get(opt.spec.objective.objective_metric_name, {})
         n = self.n_splits_
         columns: dict[str, list[Any]] = {}
         names = list(self.search_space)
@@ -437,7 +435,7 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
             if result is None:  # an earlier fit's trial (another process): from the store
                 result = _Result({k: self._decoded(k, v) for k, v in trial.parameters.items()})
                 if self.max_iter is None:
-                    by_step = {o.step: o.value for o in curves.get(trial.name, ())}
+                    by_step = dict(opt.reports(trial.name))  # its split scores
                     result.test = [_num(by_step.get(i)) for i in range(n)]
                     while result.test and math.isnan(result.test[-1]):
                         result.test.pop()  # stopped after fewer splits
