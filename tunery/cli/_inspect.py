@@ -605,7 +605,8 @@ def best(
             click.echo(f"experiment {name} has no{feasible} trial with an objective value yet")
         return 1
     if fmt is not None:
-        names = [p.name for p in exp.spec.parameters]
+        # (inactive conditional parameters have no value: left out, as from the trial's command)
+        names = [p.name for p in exp.spec.parameters if p.name in trial.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
         _print_json(wire.trial_json(trial, objective))
