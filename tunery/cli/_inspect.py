@@ -94,6 +94,11 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
         )
+        if any(p.active_when for p in s.parameters):
+            from tunery.conditions import tree_lines
+
+            for line in tree_lines(s.parameters):
+                click.echo(line)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
 
