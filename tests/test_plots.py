@@ -187,3 +187,22 @@ def test_a_figure_exports_as_png_and_svg_with_kaleido(tmp_path: Path) -> None:
     png = (tmp_path / "edf.png").read_bytes()
     assert png.startswith(b"\x89PNG") and int.from_bytes(png[16:20], "big") == 500
     assert b"<svg" in (tmp_path / "edf.svg").read_bytes()[:500]
+
+
+def test_slice_panels_of_conditional_parameters_show_the_trials_where_they_were_active() -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    from tunery.model import Trial, TrialCondition
+    from tunery.plots import slice_figure
+    from tunery.testing.suggest import make_spec, tiny_conditional_parameters
+
+    spec = make_spec(tiny_conditional_parameters())
+    params = [{"c": "p", "n": 2}, {"c": "q", "m": 1}, {"c": "p", "n": 4}]
+    trials = [
+        Trial(f"t-{i}", "e", i, p, TrialCondition.SUCCEEDED, objective=float(i))
+        for i, p in enumerate(params)
+    ]
+    fig = slice_figure(go, "e", spec, trials)
+    panels = {trace.name: trace for trace in fig.data}
+    assert list(panels["c"].x) == ["p", "q", "p"]
+    assert list(panels["n"].x) == [2, 4] and list(panels["n"].y) == [0.0, 2.0]
+    assert list(panels["m"].x) == [1] and list(panels["m"].text) == ["t-1"]  # never "None"

@@ -144,16 +144,18 @@ def slice_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Tria
     params = list(spec.parameters)
     fig = make_subplots(rows=1, cols=max(1, len(params)), shared_yaxes=True)
     for col, p in enumerate(params, start=1):
-        values = [t.parameters.get(p.name) for t in done]
+        # (a conditional parameter's panel shows the trials where it was active)
+        shown = [t for t in done if t.parameters.get(p.name) is not None]
+        values = [t.parameters[p.name] for t in shown]
         fig.add_trace(
             go.Scatter(
                 x=[str(v) if p.parameter_type is ParameterType.CATEGORICAL else v for v in values],
-                y=[t.objective for t in done],
+                y=[t.objective for t in shown],
                 mode="markers",
                 name=p.name,
-                text=[t.name for t in done],
+                text=[t.name for t in shown],
                 marker={
-                    "color": [t.index for t in done],
+                    "color": [t.index for t in shown],
                     "colorscale": "Blues",
                     "showscale": col == 1,
                     "colorbar": {"title": {"text": "trial"}},
