@@ -94,8 +94,35 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+#: The tick of a conditional parameter's axis where the trials that left it inactive sit.
+INACTIVE_TICK = "inactive"
+
+
 def parcoords_dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, Any]:
-    """The plotly ``Parcoords`` dimension of parameter ``p`` with the trials' ``values``."""
+    """The plotly ``Parcoords`` dimension of parameter ``p`` with the trials' ``values``.
+
+    A conditional parameter's inactive trials (None) sit on an ``inactive`` tick below the
+    axis's values (plotly draws no line with a missing value)."""
+    dim = _dimension(p, values)
+    if not p.active_when or all(v is not None for v in values):
+        return dim
+    present = [v for v in dim["values"] if v is not None]
+    if "ticktext" in dim and p.parameter_type is ParameterType.CATEGORICAL:
+        at: float = -1
+    else:
+        lo, hi = (min(present), max(present)) if present else (0.0, 1.0)
+        at = lo - (0.15 * (hi - lo) if hi > lo else 1.0)
+        if "tickvals" not in dim:
+            dim["tickvals"] = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]
+            dim["ticktext"] = [_fmt(t) for t in dim["tickvals"]]
+        dim["range"] = [at, hi if hi > lo else lo + 1.0]
+    dim["values"] = [at if v is None else v for v in dim["values"]]
+    dim["tickvals"] = [at, *dim["tickvals"]]
+    dim["ticktext"] = [INACTIVE_TICK, *dim["ticktext"]]
+    return dim
+
+
+def _dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, Any]:
     if p.parameter_type is ParameterType.CATEGORICAL:
         labels = list(p.feasible_space.list)
         for v in values:
