@@ -340,9 +340,8 @@ def _read_parameters(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
                 raise SpecError(
                     f"{path}.searchSpace", "is required", 'e.g. {uniform: {min: "0", max: "1"}}'
                 )
-            out.append(_read_space(name, entry["searchSpace"], f"{path}.searchSpace"))
-            if entry.get("activeWhen") is not None:  # tunery's conditional parameters
-                out[-1]["activeWhen"] = entry["activeWhen"]
+            space = _read_space(name, entry["searchSpace"], f"{path}.searchSpace")
+            out.append({**space, **{k: entry[k] for k in ("activeWhen",) if k in entry}})
     if spec.get("searchSpace") is not None:
         for name, space in _mapping(spec["searchSpace"], "spec.searchSpace").items():
             out.append(_read_space(str(name), space, f"spec.searchSpace.{name}"))
