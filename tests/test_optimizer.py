@@ -479,3 +479,32 @@ def test_reports_are_a_suggestions_curve_in_order_and_survive_a_reopen(tmp_path:
     assert again.reports(s.id) == [(0, 0.5), (1, None), (2, 0.25), (3, 0.2)]
     assert again.reports("r-9999") == []
     again.close()
+
+
+def test_ask_tell_over_a_conditional_space() -> None:
+    s = tunery.search
+    space = {
+        "model": s.categorical(
+            {"svm": {"C": s.double(1e-3, 1e3, log=True)}, "rf": {"depth": s.int(2, 12)}}
+        ),
+        "epochs": 3,
+    }
+    opt = tunery.Optimizer(space, "random", "minimize", seed=3)
+    seen = set()
+    for _ in range(12):
+        suggestion = opt.ask()
+        params = suggestion.params
+        seen.add(params["model"])
+        branch = {"svm": {"C"}, "rf": {"depth"}}[str(params["model"])]
+        assert set(params) == {"epochs", "model"} | branch  # inactive parameters are absent
+        opt.tell(suggestion, float(params.get("C", params.get("depth", 0))))
+    assert seen == {"svm", "rf"}
+    best = opt.best
+    assert best is not None and set(best.params) - {"epochs", "model"} in ({"C"}, {"depth"})
+    # enqueue drops a value given for an inactive parameter; a missing active one is refused.
+    opt.enqueue({"model": "rf", "depth": 4, "C": 1.0})
+    assert opt.ask().params == {"epochs": 3, "model": "rf", "depth": 4}
+    with pytest.raises(UserInputError, match="'C' has no value"):
+        opt.enqueue({"model": "svm"})
+    with pytest.raises(UserInputError, match="cannot search conditional parameters"):
+        tunery.Optimizer(space, "cmaes")
