@@ -62,7 +62,7 @@ def test_a_collector_that_reads_neither_is_one_line_naming_the_fix(
     trial_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(COLLECTOR_ENV, "File")
-    with pytest.raises(UserInputError, match="collector is File.*Push or StdOut"):
+    with pytest.raises(UserInputError, match=r"collector is File.*Push or StdOut"):
         Reporter().report(0, {"loss": 1.0})
 
 
@@ -123,7 +123,7 @@ def test_ask_tell_reports_the_objective_and_stops_through_the_optimizer() -> Non
         early_stopping="medianstop",
         early_stopping_settings={"min_trials_required": 2, "start_step": 2},
     )
-    for good in range(2):  # two finished curves to compare with
+    for _ in range(2):  # two finished curves to compare with
         s = opt.ask()
         reporter = Reporter(opt, s, metric="val_loss")
         for step in range(6):

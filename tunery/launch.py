@@ -18,7 +18,8 @@ each trial directories of its own and rewrites the paths that name them
   :func:`tunery.collect.push.report_metrics` appends (named in :envvar:`TUNERY_METRICS_PATH`);
   every trial is told its collector kind in :envvar:`TUNERY_METRICS_COLLECTOR`;
 * early stopping's stop marker is ``<trial dir>/stop-requested`` (:mod:`tunery.stopfile`),
-  named in :envvar:`TUNERY_STOP_FILE` and removed before the trial's first start;
+  named in :envvar:`TUNERY_STOP_FILE` and removed (with ``stop-listening``) before the trial's
+  first start;
 * with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
   ``<runs>/<experiment>/checkpoints/<trial>`` (:func:`checkpoint_dir`), named in
   :envvar:`TUNERY_CHECKPOINT_DIR` too.  The algorithm only names a trial's parent
@@ -48,7 +49,7 @@ from tunery.model import CollectorKind, ExperimentSpec, ParamValue
 from tunery.mounts import Mount, Rewriter, mount_root, rewrite
 from tunery.spec.replicas import Replica, gang_argv, gang_spec
 from tunery.spec.template import render_trial
-from tunery.stopfile import STOP_FILE_ENV, stop_file
+from tunery.stopfile import STOP_FILE_ENV, listen_file, stop_file
 
 __all__ = [
     "CHECKPOINT_ENV",
@@ -287,7 +288,7 @@ def build_launch(
         argv = gang_argv(
             sys.executable, gang_spec(replicas, [r.working_dir or work_dir for r in replicas])
         )
-    stale_files = (*stale_files, stop_file(own_dir))
+    stale_files = (*stale_files, stop_file(own_dir), listen_file(stop_file(own_dir)))
     return Launch(
         trial_name=trial_name,
         argv=argv,
