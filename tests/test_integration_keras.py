@@ -4,7 +4,9 @@ and a real experiment whose medianstop stops Keras trials."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,16 @@ def test_outside_a_trial_and_without_an_optimizer_it_says_how_to_run(
         fit([TuneryCallback()], epochs=1)
 
 
+def test_without_keras_the_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.delitem(sys.modules, "tunery.integration.keras")
+    with pytest.raises(ImportError) as info:
+        importlib.import_module("tunery.integration.keras")
+    assert "\n" not in str(info.value)
+    assert "needs Keras 3, which is not installed" in str(info.value)
+    assert 'pip install "tunery[keras]"' in str(info.value)
+
+
 # --------------------------------------------------------------------------- ask/tell
 
 
@@ -176,7 +188,7 @@ from tunery.integration.keras import TuneryCallback
 
 class Pause(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        time.sleep(0.3)
+        time.sleep(0.5)
 
 lr = float(sys.argv[1].split("=", 1)[1])
 callback = TuneryCallback("val_loss")
@@ -196,6 +208,6 @@ def test_an_experiment_stops_its_keras_trials_early(tmp_path: Path) -> None:
         TRIAL,
         metric="val_loss",
         good=["0.1", "0.08"],
-        bad=["0.0001", "0.0002"],
+        bad=["0.0001"],
         steps=range(1, 9),
     )

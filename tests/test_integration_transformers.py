@@ -5,7 +5,9 @@ Trainer trials."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,16 @@ def test_outside_a_trial_and_without_an_optimizer_it_says_how_to_run(
         train([TuneryCallback()], tmp_path, epochs=1)
 
 
+def test_without_transformers_the_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.delitem(sys.modules, "tunery.integration.transformers")
+    with pytest.raises(ImportError) as info:
+        importlib.import_module("tunery.integration.transformers")
+    assert "\n" not in str(info.value)
+    assert "needs Hugging Face transformers, which is not installed" in str(info.value)
+    assert 'pip install "tunery[transformers]"' in str(info.value)
+
+
 # --------------------------------------------------------------------------- ask/tell
 
 
@@ -195,7 +207,7 @@ transformers.logging.set_verbosity_error()
 
 class Pause(transformers.TrainerCallback):
     def on_evaluate(self, args, state, control, **kw):
-        time.sleep(0.3)
+        time.sleep(0.5)
 
 lr = float(sys.argv[1].split("=", 1)[1])
 callback = TuneryCallback("eval_loss")
@@ -213,7 +225,7 @@ def test_an_experiment_stops_its_trainer_trials_early(tmp_path: Path) -> None:
         TRIAL,
         metric="eval_loss",
         good=["0.01", "0.005"],
-        bad=["0.000001", "0.000002"],
+        bad=["0.000001"],
         steps=range(4, 33, 4),
         start_step=4,
     )
