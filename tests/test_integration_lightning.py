@@ -120,6 +120,8 @@ def test_reports_each_validation_with_the_epochs_completed(
     assert [r.step for r in records] == [epoch for epoch, _, _ in record.values] == [1, 2, 3]
     assert [r.value for r in records] == pytest.approx([value for *_, value in record.values])
     assert not callback.stopped and trainer.current_epoch == 3
+    trainer.validate(trainer.lightning_module, loader(), verbose=False)
+    assert len(env.records("val_loss")) == 3  # validate() outside fit() reports nothing
 
 
 def test_the_stop_marker_ends_training_after_that_validation(

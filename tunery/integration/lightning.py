@@ -8,10 +8,11 @@ Inside a trial that tunery runs::
     trainer.fit(model, train_loader, val_loader)
 
 reports ``val_loss`` (what the module logs with ``self.log("val_loss", ...)``) with its step
-after every validation, and sets ``trainer.should_stop`` when the experiment's early stopping
-(medianstop, asha) stops the trial: training ends after the current epoch (Lightning honours
-``min_epochs``/``min_steps`` first), ``fit`` returns, and the script exits on its own, so the
-trial ends ``EarlyStopped`` without being killed.  With an ask/tell :class:`tunery.Optimizer`,
+after every validation of ``fit`` (not the sanity check, nor ``trainer.validate()``), and sets
+``trainer.should_stop`` when the experiment's early stopping (medianstop, asha) stops the
+trial: training ends after the current epoch (Lightning honours ``min_epochs``/``min_steps``
+first), ``fit`` returns, and the script exits on its own, so the trial ends ``EarlyStopped``
+without being killed.  With an ask/tell :class:`tunery.Optimizer`,
 ``TuneryCallback("val_loss", optimizer=opt, suggestion=s)`` reports to it instead;
 ``callback.stopped`` then says whether the suggestion was stopped (do not ``tell`` it).
 
@@ -89,8 +90,8 @@ class TuneryCallback(_pl.Callback):  # type: ignore[name-defined]
         return self._monitor.reporter
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.sanity_checking:
-            return
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return  # the sanity check, or trainer.validate() outside fit()
         metrics = trainer.callback_metrics
         if self.monitor not in metrics:
             raise self._monitor.missing(
