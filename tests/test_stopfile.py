@@ -218,3 +218,25 @@ def test_a_crash_after_asking_is_finished_by_the_next_controller(tmp_path: Path)
         trial = store.get_trial("crash", asked[0].name)
     assert trial.status is TrialCondition.EARLY_STOPPED, (trial.status, trial.message)
     assert trial.reason == "TrialEarlyStopped"
+
+
+def test_a_bad_grace_period_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path / "e.yaml", native_doc("g", "print('score=1')", parallel=1, max_trials=1)
+    )
+    env = {**os.environ, "TUNERY_DB": str(tmp_path / "t.db"), stopfile.GRACE_ENV: "soon"}
+    out = subprocess.run(
+        [sys.executable, "-m", "tunery", "run", str(path), "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: TUNERY_STOP_GRACE='soon': the grace period must be a number of seconds, 0 or "
+        "more; e.g. TUNERY_STOP_GRACE=30 (0 stops trials at once)"
+    )
+    with Store(str(tmp_path / "t.db")) as store:
+        assert store.list_experiments() == []
