@@ -75,7 +75,8 @@ def stopping_experiment(
     its output log by the value of ``lr``.  ``steps``: the steps of a whole training's reports.
 
     The good trials finish first; medianstop then stops the bad ones, whose callbacks end
-    training cleanly: they print :data:`RETURNED` and exit on their own.  Asserts that.
+    training cleanly: they print :data:`RETURNED` and exit 0 on their own within the grace
+    period (60 s here: a loaded machine must not turn a clean stop into a kill).  Asserts that.
     """
     doc = native_doc(
         name,
@@ -101,7 +102,7 @@ def stopping_experiment(
     store = Store(f"sqlite:///{tmp_path / 't.db'}")
     try:
         create(store, doc, tmp_path)
-        Controller(store, name, LocalExecutor(), poll_interval=0.05).run()
+        Controller(store, name, LocalExecutor(), poll_interval=0.05, stop_grace=60).run()
         experiment = store.get_experiment(name)
         out: dict[str, tuple[Trial, str]] = {}
         for trial in store.list_trials(name):
@@ -121,6 +122,8 @@ def stopping_experiment(
             assert got == list(steps[: len(got)]) and len(got) < len(steps), (lr, got)
             assert max(got) >= start_step, (lr, got)
             assert f"{RETURNED} stopped=True" in log, log[-3000:]
+            assert (trial.message or "").endswith("(the trial ended on its own when asked to stop)")
+            assert (tmp_path / "runs" / name / trial.name / "exitcode").read_text() == "0\n"
         return out
     finally:
         store.close()
