@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 ROUNDS = 40
 
-#: The sklearn API; a second callback makes a round last 30 ms, so the controller sees curves.
+#: The sklearn API; a second callback makes a round last 30 ms (100 ms for the bad learning
+#: rates, which have to be stopped before their end), so the controller sees curves.
 SCRIPT = f"""
 import sys, time
 import lightgbm
@@ -27,7 +28,7 @@ from tunery.integration.lightgbm import TuneryCallback
 
 lr = float(sys.argv[1].split("=", 1)[1])
 def slow(env):
-    time.sleep(0.03)
+    time.sleep(0.03 if lr > 0.1 else 0.1)  # the bad ones: time to be stopped
 cb = TuneryCallback("valid_0-binary_logloss")
 model = lightgbm.LGBMClassifier(n_estimators={ROUNDS}, learning_rate=lr, num_leaves=4,
                                 min_child_samples=5, n_jobs=1, verbose=-1)

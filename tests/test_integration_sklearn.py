@@ -17,7 +17,7 @@ import pytest
 from tests.integration_helpers import framework
 from tunery import search
 from tunery.errors import UserInputError
-from tunery.model import TrialCondition
+from tunery.model import ExperimentCondition, TrialCondition
 from tunery.storage import Store
 
 pytestmark = pytest.mark.integration
@@ -103,6 +103,7 @@ def test_a_stored_study_is_visible_and_a_second_fit_continues_it(tmp_path: Path)
     first = searcher(4).fit(X, y)
     with Store(db) as store:
         trials = store.list_trials("svc-iris")
+        assert store.get_experiment("svc-iris").status is ExperimentCondition.SUCCEEDED
     assert [t.status for t in trials] == [TrialCondition.SUCCEEDED] * 4
     assert [t.objective for t in trials] == pytest.approx(
         list(first.cv_results_["mean_test_score"])
@@ -117,6 +118,7 @@ def test_a_stored_study_is_visible_and_a_second_fit_continues_it(tmp_path: Path)
     assert second.best_score_ == max(res["mean_test_score"])
     with Store(db) as store:
         assert len(store.list_trials("svc-iris")) == 7
+        assert store.get_experiment("svc-iris").status is ExperimentCondition.SUCCEEDED
 
 
 def test_n_jobs_runs_trials_at_the_same_time() -> None:

@@ -4,6 +4,7 @@ read back by the real collectors), with an ask/tell Optimizer, outside both; ran
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,49 @@ def test_importing_the_package_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+DDP = """
+import os, sys
+import torch
+import torch.distributed as dist
+from tunery.integration import Reporter, distributed_any
+
+torch.set_num_threads(1)
+rank = int(sys.argv[1])
+dist.init_process_group("gloo", init_method=sys.argv[2], rank=rank, world_size=2)
+reporter = Reporter()
+# Only rank 1 wants to stop: both learn it; only rank 0 reports.
+print(rank, distributed_any(rank == 1), distributed_any(False), reporter.is_reporting_rank)
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.integration
+def test_distributed_any_makes_every_rank_stop_and_only_rank_zero_reports(
+    tmp_path: Path,
+) -> None:
+    try:
+        import torch.distributed  # noqa: F401
+    except ImportError:
+        from tests.conftest import require_system
+
+        require_system("torch is not installed (pip install 'tunery[lightning]')")
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK")}
+    init = f"file://{tmp_path / 'rendezvous'}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", DDP, str(rank), init],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o[0].split() for o in outs] == [
+        ["0", "True", "False", "True"],
+        ["1", "True", "False", "False"],
+    ]

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 ROUNDS = 40
 
-#: The sklearn API; a second callback makes a round last 30 ms, so the controller sees curves.
+#: The sklearn API; a second callback makes a round last 30 ms (100 ms for the bad learning
+#: rates, which have to be stopped before their end), so the controller sees curves.
 SCRIPT = f"""
 import sys, time
 import xgboost
@@ -28,7 +29,7 @@ from tunery.integration.xgboost import TuneryCallback
 lr = float(sys.argv[1].split("=", 1)[1])
 class Slow(xgboost.callback.TrainingCallback):
     def after_iteration(self, model, epoch, evals_log):
-        time.sleep(0.03)
+        time.sleep(0.03 if lr > 0.1 else 0.1)  # the bad ones: time to be stopped
         return False
 cb = TuneryCallback("validation_0-logloss")
 model = xgboost.XGBClassifier(n_estimators={ROUNDS}, learning_rate=lr, max_depth=2, n_jobs=1,

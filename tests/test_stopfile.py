@@ -5,6 +5,7 @@ after it; a trial that never checks is stopped at once as before; crash safety."
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,7 +45,7 @@ GOOD = ["1.0", "0.95"]
 BAD = ["0.1", "0.2"]
 
 
-def doc(name: str, on_stop: str, *, bad_steps: int = 40, sleep: float = 0.05) -> dict[str, Any]:
+def doc(name: str, on_stop: str, *, bad_steps: int = 100, sleep: float = 0.05) -> dict[str, Any]:
     # grid walks the list in order: the good trials run first and complete.
     return native_doc(
         name,
@@ -159,7 +160,7 @@ def test_a_listening_trial_ends_on_its_own_and_is_early_stopped(
         )
         # Every line up to its own end was collected: nothing lost to a kill.
         steps = [o.step for o in store.get_observations("own", t.name, "score")]
-        assert steps == list(range(1, max(steps) + 1)) and 3 <= max(steps) < 40
+        assert steps == list(range(1, max(steps) + 1)) and 3 <= max(steps) < 100
 
 
 @pytest.mark.integration
@@ -182,7 +183,10 @@ def test_a_trial_ignoring_the_marker_is_killed_after_the_grace_period(
     assert time.monotonic() - started < 20  # killed, not run to its 400 steps (20 s each)
     for t in bad:
         assert t.status is TrialCondition.EARLY_STOPPED, (t.status, t.message)
-        assert "(killed: still running 1 s after it was asked to stop)" in t.message, t.message
+        killed = re.search(
+            r"\(killed: still running (\d+) s after it was asked to stop\)$", t.message
+        )
+        assert killed and int(killed.group(1)) >= 1, t.message
         log = output(tmp_path, "deaf", t.name)
         assert "ignoring it" in log and "ran to the end" not in log
 

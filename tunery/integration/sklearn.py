@@ -28,8 +28,9 @@ between epochs.
 With ``storage`` and ``study_name`` the trials are stored (``tunery trials NAME``, ``tunery
 ui``) and a later ``fit`` with the same name continues the search: ``n_trials`` more trials,
 the algorithm seeing the earlier ones, ``cv_results_`` and ``best_*`` over all of them.
-``n_jobs`` trials are evaluated at once, in threads (scikit-learn's numerical code releases the
-GIL; pure-Python estimators gain little).
+The study's experiment is ``Succeeded`` after each ``fit`` (``ExperimentFinished``); a later
+``fit`` runs it again.  ``n_jobs`` trials are evaluated at once, in threads (scikit-learn's
+numerical code releases the GIL; pure-Python estimators gain little).
 
 The search space: ``tunery.search`` objects, Katib parameter dicts, or a list of values (a
 categorical parameter whose values keep their Python types: ``[True, False]``, ``[None, 3]``).
@@ -107,7 +108,7 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
     """Cross-validated search over ``search_space`` with a tunery algorithm (see the module
     docstring).  The attributes after ``fit`` are ``GridSearchCV``'s: ``cv_results_``,
     ``best_index_``, ``best_params_``, ``best_score_``, ``best_estimator_`` (``refit=True``),
-    ``refit_time_``, ``scorer_``, ``n_splits_``, ``multimetric_``; plus ``optimizer_`` (closed)
+    ``refit_time_``, ``scorer_``, ``n_splits_``, ``multimetric_``; plus ``optimizer_`` (finished)
     and ``study_name_``."""
 
     def __init__(
@@ -181,10 +182,8 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
         self.study_name_ = opt.name
         self._lock = threading.Lock()
         self._results: dict[str, _Result] = getattr(self, "_results", {})
-        try:
+        with opt:  # finished (Succeeded) after the search; on an error, left to continue
             self._search(opt, X, y, splits, scorer, fit_params)
-        finally:
-            opt.close()
         self._build_results(opt)
         if self.refit:
             estimator = clone(self.estimator).set_params(**self.best_params_)
