@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import tunery  # noqa: E402
+from tunery.collect.push import PushCollector  # noqa: E402
 from tunery.errors import UserInputError  # noqa: E402
 from tunery.integration.transformers import TuneryCallback  # noqa: E402
 from tunery.model import TrialCondition  # noqa: E402
@@ -229,3 +232,80 @@ def test_an_experiment_stops_its_trainer_trials_early(tmp_path: Path) -> None:
         steps=range(4, 33, 4),
         start_step=4,
     )
+
+
+DDP = (
+    """
+import os, time
+os.environ["HF_HUB_OFFLINE"] = "1"
+import torch
+torch.set_num_threads(1)
+"""
+    + MODEL
+    + f"""
+import torch.distributed as dist
+from tunery.integration.transformers import TuneryCallback
+transformers.logging.set_verbosity_error()
+
+class Pause(transformers.TrainerCallback):
+    def on_evaluate(self, args, state, control, **kw):
+        time.sleep(0.3)
+
+callback = TuneryCallback("eval_loss")
+run = trainer(0.01, 40, [Pause(), callback], "out")
+run.train()
+print("{RETURNED} rank=" + str(dist.get_rank()) + " world=" + str(run.args.world_size)
+      + " stopped=" + str(callback.stopped) + " step=" + str(callback.stopped_step)
+      + " global_step=" + str(run.state.global_step), flush=True)
+"""
+)
+
+
+@pytest.mark.slow
+def test_ddp_rank_zero_reports_and_every_rank_stops_at_the_same_step(tmp_path: Path) -> None:
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP)
+    push, stop = tmp_path / "metrics" / "push.jsonl", tmp_path / "stop"
+    env = dict(
+        os.environ,
+        TUNERY_TRIAL_NAME="ddp-0001",
+        KATIB_TRIAL_NAME="ddp-0001",
+        TUNERY_METRICS_COLLECTOR="Push",
+        TUNERY_METRICS_PATH=str(push),
+        TUNERY_STOP_FILE=str(stop),
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    proc = subprocess.Popen(
+        [*command, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        # The controller's part: once rank 0 has reported three evaluations, stop.
+        while time.monotonic() < deadline and proc.poll() is None:
+            if push.exists() and push.read_text().count("\n") >= 3:
+                stop.write_text("early stopped\n")
+                break
+            time.sleep(0.05)
+        out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    ends = [
+        dict(part.split("=", 1) for part in line[len(RETURNED) :].split())
+        for line in out.splitlines()
+        if line.startswith(RETURNED)
+    ]
+    assert sorted(e["rank"] for e in ends) == ["0", "1"], out[-3000:]
+    assert all(e["world"] == "2" and e["stopped"] == "True" for e in ends), ends
+    assert ends[0]["step"] == ends[1]["step"] == ends[0]["global_step"] == ends[1]["global_step"]
+    step = int(ends[0]["step"])
+    records, _ = PushCollector(("eval_loss",)).read(str(push), None, final=True)
+    # 64 samples, batches of 16 on each of 2 ranks: 2 steps an epoch, one report each (rank 0's)
+    assert [r.step for r in records] == list(range(2, step + 1, 2))
+    assert 6 <= step < 80
