@@ -286,6 +286,7 @@ def run(
     docs/warm-starts.md); seeds the experiment holds already are not stored again."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
+    from tunery.stopfile import grace_from_env
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
@@ -301,6 +302,7 @@ def run(
         reader = Client(store=_open_store(db)) if warm_from else None
         _dry_run(spec, runs_dir, base_dir, _warm_seeds(reader, spec, warm_from, warm_csv))
         return 0
+    grace_from_env()  # a bad TUNERY_STOP_GRACE is refused before anything is stored
     store = _open_store(db)
     client = Client(store=store)
     existing = client.find_experiment(spec.name, spec.namespace)
@@ -475,6 +477,11 @@ def _dry_run(
             click.echo(seed_ledger(ledger, spec, items, 0.0, source=source).line(), err=True)
         trials = ledger.trials
     suggester = create_suggester(spec, seed_for(spec.name))
+    if any(p.active_when for p in spec.parameters):
+        from tunery.conditions import tree_lines
+
+        for line in tree_lines(spec.parameters):
+            click.echo(line)
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
