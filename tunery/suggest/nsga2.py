@@ -326,6 +326,8 @@ class NSGA2Suggester:
         """One child of two tournament winners, in the unit cube."""
         first, second = crowded_tournament(rng, parents.ranks, parents.crowd, 2)
         a, b = parents.points[first], parents.points[second]
+        if self.space.conditional:
+            a, b = self._complete(a, b, rng)
         lists = self._list_dims
         child = a.copy()
         if rng.random() < self.settings.crossover_prob:
@@ -345,6 +347,22 @@ class NSGA2Suggester:
             fresh = (np.floor(rng.random(sizes.size) * sizes) + 0.5) / sizes
             child[lists] = np.where(redraw, fresh, child[lists])
         return child
+
+    def _complete(
+        self, a: FloatArray, b: FloatArray, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray]:
+        """Two parents of a conditional space with their inactive dimensions (NaN) filled.
+
+        A dimension inactive in one parent takes the other's value (so crossover keeps it);
+        inactive in both, a uniform draw (used only if the child's branch makes it active).
+        The child is decoded through the space, so whatever ends up inactive is dropped.
+        """
+        fresh = rng.random(a.size)
+        sizes = self._list_sizes
+        fresh = np.where(self._list_dims, (np.floor(fresh * sizes) + 0.5) / sizes, fresh)
+        a_full = np.where(np.isnan(a), np.where(np.isnan(b), fresh, b), a)
+        b_full = np.where(np.isnan(b), a_full, b)
+        return a_full, b_full
 
     def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
