@@ -99,4 +99,4 @@ class GridSuggester:
         """Nothing to restore: the position is derived from the history."""
 
 
-register("grid", GridSuggester, validate, multi_objective=True)
+register("grid", GridSuggester, validate, multi_objective=True, conditional=True)

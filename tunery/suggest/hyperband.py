@@ -286,4 +286,4 @@ def _place(trial: Trial) -> tuple[int, int] | None:
         return None
 
 
-register("hyperband", Hyperband, validate)
+register("hyperband", Hyperband, validate, conditional=True)

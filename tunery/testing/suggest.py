@@ -475,7 +475,7 @@ def check_exhausts(
     assert size is not None, "check_exhausts needs a finite space"
     suggester = create_suggester(spec, seed)
     trials: list[Trial] = []
-    seen: set[tuple[int | float, ...]] = set()
+    seen: set[tuple[int | float | None, ...]] = set()
     for _ in range(max_rounds):
         trials = [_finish(t) if t.status is TrialCondition.RUNNING else t for t in trials]
         batch = suggester.suggest(History.from_spec(spec, list(trials)), count)
