@@ -511,7 +511,9 @@ class GPSuggester:
 
         def objective(z: FloatArray) -> tuple[float, FloatArray]:
             feats = fixed.copy()
-            feats[:, :c] = np.where(held, feats[:, :c], z.reshape(m, c)) if hold else z.reshape(m, c)
+            feats[:, :c] = (
+                np.where(held, feats[:, :c], z.reshape(m, c)) if hold else z.reshape(m, c)
+            )
             mu, sd, d_mu, d_sd = gp.predict_grad(feats, columns)
             value, a_mu, a_sd = acquisition(self.acq_func, mu, sd, best)
             grad = a_mu[:, None] * d_mu + a_sd[:, None] * d_sd
@@ -573,4 +575,4 @@ class GPSuggester:
         return None, 0
 
 
-register("bayesianoptimization", GPSuggester, validate, multi_objective=True)
+register("bayesianoptimization", GPSuggester, validate, multi_objective=True, conditional=True)

@@ -406,4 +406,4 @@ class NSGA2Suggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-register("nsga2", NSGA2Suggester, validate, multi_objective=True)
+register("nsga2", NSGA2Suggester, validate, multi_objective=True, conditional=True)

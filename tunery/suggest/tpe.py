@@ -661,5 +661,5 @@ class TPESuggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-register("tpe", TPESuggester, validate, multi_objective=True)
-register("multivariate-tpe", TPESuggester, validate, multi_objective=True)
+register("tpe", TPESuggester, validate, multi_objective=True, conditional=True)
+register("multivariate-tpe", TPESuggester, validate, multi_objective=True, conditional=True)

@@ -22,9 +22,11 @@ group that is inactive under the values already chosen is skipped (its parameter
 an active one draws ``n_ei_candidates`` values from its good mixture and keeps the one of highest
 ``l(x) / g(x)`` of its own model.  So the choice among the branches is made by the model of the
 group holding the parent parameter, and each branch's parameters by the model of that branch's
-trials.  No duplicates: the candidates of the last group visited are taken in score order;
-when all of them are tried, the caller draws again with eight times the candidates, then
-randomly (as for an unconditional space).
+trials.  No duplicates: where the configuration so completed was tried, the search backs up
+(depth first) to the next best candidate of the deepest group and completes it again, and so
+on up to the root group, drawing at most :data:`MAX_EXPANSIONS` groups; when nothing new is
+found, the caller draws again with eight times the candidates, then randomly (as for an
+unconditional space).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: ``split(entries)`` -> (good keys, bad observed keys, good kernels' weights or None).
+#: Groups drawn for one suggestion at most (a depth-first search around taken configurations).
+MAX_EXPANSIONS = 64
+
 Splitter = Callable[[Sequence[Entry]], tuple[list[Key], list[Key], FloatArray | None]]
 
 
@@ -133,14 +138,17 @@ class TreeTPE:
                 below, above, weights = split(entries)
             else:
                 below, above, weights = [], [], None
-            worse = above + [k for k in bad if self._active(k, group)]
+            bad_keys = above + [k for k in bad if self._active(k, group)]
             good_x, good_c = group.model.split(below)
-            bad_x, bad_c = group.model.split(worse)
+            bad_x, bad_c = group.model.split(bad_keys)
             fitted.append(_Fitted(group.model.mixture(good_x, good_c, mv, weights), bad_x, bad_c))
         m = self.settings.n_ei_candidates
         found: list[Key] = []
         for _ in range(count):
-            worse = [g.model.mixture(f.bad_x, f.bad_c, mv) for g, f in zip(self.groups, fitted)]
+            worse = [
+                g.model.mixture(f.bad_x, f.bad_c, mv)
+                for g, f in zip(self.groups, fitted, strict=True)
+            ]
             key = self._pick(fitted, worse, m, taken, rng)
             if key is None:
                 key = self._pick(fitted, worse, 8 * m, taken, rng)
@@ -166,26 +174,44 @@ class TreeTPE:
         taken: set[Key],
         rng: np.random.Generator,
     ) -> Key | None:
-        """Parents first: each active group's best candidate; None when all last ones are taken."""
+        """Parents first, each active group's best candidate; the next best where that is taken.
+
+        A depth-first search: a group's candidates in score order, each completed by the groups
+        below it; at most :data:`MAX_EXPANSIONS` groups are drawn (None: nothing new found).
+        """
+        budget = [MAX_EXPANSIONS]
+        return self._descend(np.full(self.space.dims, 0.5), 0, fitted, worse, m, taken, rng, budget)
+
+    def _descend(
+        self,
+        row: FloatArray,
+        start: int,
+        fitted: Sequence[_Fitted],
+        worse: Sequence[_Mixture],
+        m: int,
+        taken: set[Key],
+        rng: np.random.Generator,
+        budget: list[int],
+    ) -> Key | None:
         space = self.space
-        row = np.full(space.dims, 0.5)
-        last_keys: list[Key] = []
-        last_order: IntArray = np.empty(0, dtype=np.int64)
-        for group, fit, bad in zip(self.groups, fitted, worse, strict=True):
-            if not self._active(space.keys_from_unit(row[None, :])[0], group):
-                continue
-            model = group.model
-            drawn = model.sample(fit.good, rng, m, self.multivariate)
-            rows = np.repeat(row[None, :], m, axis=0)
-            rows[:, group.dims] = drawn[:, group.dims]
-            keys = space.keys_from_unit(rows)
-            x, c = model.split(keys)
-            score = model.log_density_joint(fit.good, x, c) - model.log_density_joint(bad, x, c)
-            order = np.argsort(-score, kind="stable")
-            row = rows[int(order[0])]
-            last_keys, last_order = keys, order
-        for j in last_order:
-            key = last_keys[int(j)]
-            if key not in taken:
-                return key
+        key = space.keys_from_unit(row[None, :])[0]
+        index = start
+        while index < len(self.groups) and not self._active(key, self.groups[index]):
+            index += 1
+        if index == len(self.groups):
+            return None if key in taken else key
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        group, fit, bad = self.groups[index], fitted[index], worse[index]
+        model = group.model
+        drawn = model.sample(fit.good, rng, m, self.multivariate)
+        rows = np.repeat(row[None, :], m, axis=0)
+        rows[:, group.dims] = drawn[:, group.dims]
+        x, c = model.split(space.keys_from_unit(rows))
+        score = model.log_density_joint(fit.good, x, c) - model.log_density_joint(bad, x, c)
+        for j in np.argsort(-score, kind="stable"):
+            found = self._descend(rows[int(j)], index + 1, fitted, worse, m, taken, rng, budget)
+            if found is not None:
+                return found
         return None
