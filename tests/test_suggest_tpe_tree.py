@@ -7,27 +7,25 @@ parameter has ``active_when``.
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import pytest
 
 from tunery.history import History
-from tunery.model import ExperimentSpec, ParameterSpec, ParamValue, Trial
+from tunery.model import ExperimentSpec, ParameterSpec, Trial
 from tunery.space import SearchSpace
 from tunery.suggest import create_suggester
 from tunery.suggest.base import conditional_algorithms
 from tunery.suggest.tpe_tree import TreeTPE
 from tunery.testing import multiobjective as mo
-from tunery.testing.suggest import (
-    categorical_param,
-    discrete_param,
-    double_param,
-    int_param,
-    make_spec,
-    make_trials,
+from tunery.testing.suggest import make_spec, make_trials
+from tunery.testing.trees import (
+    PLANTED_OPTIMUM,
+    planted,
+    tree_objective,
+    tree_parameters,
+    tree_problem,
 )
 
 ALGORITHMS = ("tpe", "tpe-independent")
@@ -37,35 +35,6 @@ def _spec(params: Sequence[ParameterSpec], algorithm: str) -> ExperimentSpec:
     settings = {"multivariate": "false"} if algorithm == "tpe-independent" else {}
     name = "tpe" if algorithm == "tpe-independent" else algorithm
     return make_spec(params, name, settings)
-
-
-def when(param: ParameterSpec, **conditions: Sequence[str]) -> ParameterSpec:
-    return dataclasses.replace(
-        param, active_when=tuple((k, tuple(v)) for k, v in conditions.items())
-    )
-
-
-def tree_parameters() -> list[ParameterSpec]:
-    """Three levels: kind -> (a: x, n | b: mode -> (p: z, w | q: k)), plus an always-active u."""
-    return [
-        categorical_param("kind", ["a", "b"]),
-        double_param("u", "0", "1"),
-        when(double_param("x", "0.001", "1", distribution="logUniform"), kind=["a"]),
-        when(int_param("n", "1", "20"), kind=["a"]),
-        when(categorical_param("mode", ["p", "q"]), kind=["b"]),
-        when(double_param("z", "0", "1"), mode=["p"]),
-        when(discrete_param("w", ["1", "2", "4"]), mode=["p"]),
-        when(int_param("k", "1", "5"), mode=["q"]),
-    ]
-
-
-def tree_objective(p: Mapping[str, ParamValue]) -> float:
-    base = (float(p["u"]) - 0.7) ** 2
-    if p["kind"] == "a":
-        return 0.3 + (float(p["x"]) - 0.05) ** 2 + abs(int(p["n"]) - 7) / 40 + base
-    if p["mode"] == "p":
-        return (float(p["z"]) - 0.2) ** 2 + abs(float(p["w"]) - 2) / 10 + base
-    return 0.2 + abs(int(p["k"]) - 3) / 20 + base
 
 
 def run(
@@ -119,35 +88,16 @@ def test_beats_random_on_a_tree(algorithm: str) -> None:
     assert statistics.mean(tpe) < 0.5 * statistics.mean(rand)
 
 
-def _planted() -> tuple[list[ParameterSpec], list[Trial]]:
-    """``x`` (active when kind=a) has its good region near 0.9, seen only in kind=a trials.
-
-    The kind=b trials (one configuration, already tried, so every suggestion is kind=a) are the
-    best of all: a model that counted them for ``x`` (at whatever stand-in value) or that split
-    all trials before keeping those with ``x`` active (then no good trial has ``x``) would not
-    aim at 0.9.
-    """
-    params = [categorical_param("kind", ["a", "b"]), when(double_param("x", "0", "1"), kind=["a"])]
-    rng = np.random.default_rng(5)
-    xs = np.concatenate([rng.uniform(0, 0.8, 16), rng.uniform(0.95, 1, 4)])
-    history = [{"kind": "a", "x": float(x)} for x in xs] + [{"kind": "b"}] * 20
-
-    def objective(p: Mapping[str, ParamValue]) -> float:
-        return (float(p["x"]) - 0.9) ** 2 if p["kind"] == "a" else 0.0
-
-    return params, make_trials(history, objective=objective)
-
-
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_a_parameter_is_modelled_on_the_trials_where_it_was_active(algorithm: str) -> None:
-    params, trials = _planted()
+    params, trials = planted()
     spec = _spec(params, algorithm)
     xs = []
     for seed in range(5):
         suggestions = create_suggester(spec, seed).suggest(History.from_spec(spec, trials), 4)
         assert all(a.parameters["kind"] == "a" for a in suggestions)
         xs += [float(a.parameters["x"]) for a in suggestions]
-    assert statistics.median(abs(x - 0.9) for x in xs) < 0.1, sorted(xs)
+    assert statistics.median(abs(x - PLANTED_OPTIMUM) for x in xs) < 0.1, sorted(xs)
 
 
 def test_groups_are_visited_parents_first() -> None:
@@ -168,16 +118,6 @@ def _tree_args(spec: ExperimentSpec) -> tuple[object, ...]:
     from tunery.suggest.tpe import TPESettings, _Model
 
     return TPESettings.from_spec(spec), _Model, True
-
-
-def tree_problem() -> mo.Problem:
-    """Two objectives over :func:`tree_parameters` (minimised)."""
-
-    def metrics(p: Mapping[str, ParamValue]) -> dict[str, float]:
-        value = tree_objective(p)
-        return {"f1": value, "f2": (float(p["u"]) - 0.2) ** 2 + (p["kind"] == "a") * 0.1}
-
-    return mo.Problem("tree", tuple(tree_parameters()), ("f1", "f2"), (), (2.0, 2.0), metrics)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
