@@ -51,6 +51,17 @@ The model
 - History cap: at most :data:`MAX_GP_POINTS` trials feed the GP: the best half of the cap plus a
   seeded random subset of the rest, so a suggestion stays fast at thousands of trials.
 
+Conditional parameters
+----------------------
+In a conditional space (``activeWhen``) an inactive dimension is NaN in the unit cube; its
+feature is :data:`INACTIVE` (-0.5, outside the cube) for a continuous column and an all-zero
+block for a one-hot one, so trials of one branch compare by that branch's parameters only and
+the parents' values (one-hot or ordinal) tell branches apart.  Candidates are decoded through
+the tree (parents first, inactive coordinates ignored) before scoring; perturbations of the best
+trials draw a random value for a coordinate that was inactive; the L-BFGS-B refinement starts
+from the decoded points and moves only their active columns.  The multi-objective and
+constrained models take the same features.
+
 Batches and pending trials
 --------------------------
 Trials still ``Created``/``Running`` and the points already chosen for the current batch are

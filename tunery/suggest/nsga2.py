@@ -35,6 +35,10 @@ each parameter mutates with probability ``mutation_prob``.
 - ``discrete`` and ``categorical`` parameters: uniform crossover (each value taken from the
   second parent with probability ``swapping_prob``); mutation draws a value uniformly.
 
+Conditional parameters (``activeWhen``): before crossing, a dimension inactive (NaN) in one
+parent takes the other parent's value, and one inactive in both a uniform draw (a list's at a
+bucket centre); the child is decoded through the tree, so whatever ends up inactive is absent.
+
 Deb's feasibility rules (with ``spec.constraints``): a feasible trial beats an infeasible one;
 among infeasible trials the one of lower total violation (the sum of each bound's excess) wins;
 among feasible ones the non-dominated rank, then the crowding distance decides.  A trial missing

@@ -81,6 +81,9 @@ into good and bad observations and the good kernels' weights change, as
 :func:`tunery.suggest.motpe.split` says (feasible first, then by non-dominated rank and
 hypervolume contribution, MOTPE's weights); one unconstrained objective runs the split above.
 
+Conditional parameters (``activeWhen``): one model per group of co-active parameters, each on
+the trials where it was active, sampled parents first; see :mod:`tunery.suggest.tpe_tree`.
+
 Sampled stepped values are rounded to their grid before they are scored.  Until
 ``n_startup_trials`` trials exist (any status) or while no trial has an objective value,
 suggestions are quasi-random: a scrambled Sobol sequence (seeded) at the position of the trial,
