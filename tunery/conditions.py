@@ -330,3 +330,47 @@ class ConditionalSpace(SearchSpace):
 
     def key_at(self, flat: int) -> Key:
         return self._enumerate()[flat]
+
+
+def tree_lines(parameters: Sequence[ParameterSpec]) -> list[str]:
+    """The parameters as a tree (``validate`` and ``run --dry-run`` print it): each conditional
+    parameter under its first parent, with its whole condition."""
+    children: dict[str, list[ParameterSpec]] = {}
+    roots: list[ParameterSpec] = []
+    for param in parameters:
+        if param.active_when:
+            children.setdefault(param.active_when[0][0], []).append(param)
+        else:
+            roots.append(param)
+    lines = [
+        "search tree (a parameter under its parent is searched only when its condition holds):"
+    ]
+
+    def walk(param: ParameterSpec, depth: int) -> None:
+        conditions = " and ".join(
+            f"{parent} = {values[0]}"
+            if len(values) == 1
+            else f"{parent} in {{{', '.join(map(str, values))}}}"
+            for parent, values in param.active_when
+        )
+        text = f"{'  ' * depth}{param.name}: {_describe(param)}"
+        lines.append(text + (f"  when {conditions}" if conditions else ""))
+        for child in children.get(param.name, []):
+            walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 1)
+    return lines
+
+
+def _describe(param: ParameterSpec) -> str:
+    fs = param.feasible_space
+    kind = param.parameter_type.value
+    if fs.list:
+        return f"{kind} {' | '.join(fs.list)}"
+    text = f"{kind} [{fs.min}, {fs.max}]"
+    if fs.step is not None:
+        text += f" step {fs.step}"
+    if fs.distribution is not None and fs.distribution.value != "uniform":
+        text += f" {fs.distribution.value}"
+    return text

@@ -411,6 +411,10 @@ class TrialParameterSpec:
     name: str
     reference: str
     description: str | None = None
+    #: How the placeholder renders when its parameter is inactive (``trialParameters[].inactive``,
+    #: :mod:`tunery.spec.inactive`): ``"drop"``, ``"empty"`` or ``"value"`` (``inactive_value``).
+    inactive: str = "drop"
+    inactive_value: str = ""
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,8 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
         lines.append(constraint_line(spec.objective, best) or "")
     lines.append("best hyperparameters:")
     for p in spec.parameters:
-        lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
+        if p.name in best.parameters:  # (an inactive conditional parameter has no value)
+            lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
     return lines
 
 

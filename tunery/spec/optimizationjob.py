@@ -319,12 +319,14 @@ def _read_parameters(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
             if "searchSpace" not in entry and "feasibleSpace" in entry:
                 out.append(dict(entry))
                 continue
-            _warn_unknown(entry, path, ("name", "searchSpace"))
+            _warn_unknown(entry, path, ("name", "searchSpace", "activeWhen"))
             if entry.get("searchSpace") is None:
                 raise SpecError(
                     f"{path}.searchSpace", "is required", 'e.g. {uniform: {min: "0", max: "1"}}'
                 )
             out.append(_read_space(name, entry["searchSpace"], f"{path}.searchSpace"))
+            if entry.get("activeWhen") is not None:  # tunery's conditional parameters
+                out[-1]["activeWhen"] = entry["activeWhen"]
     if spec.get("searchSpace") is not None:
         for name, space in _mapping(spec["searchSpace"], "spec.searchSpace").items():
             out.append(_read_space(str(name), space, f"spec.searchSpace.{name}"))
@@ -675,6 +677,9 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
             spec.early_stopping.algorithm_name, spec.early_stopping.algorithm_settings
         )
     body["parameters"] = [{"name": p.name, "searchSpace": _write_space(p)} for p in spec.parameters]
+    for entry, p in zip(body["parameters"], spec.parameters, strict=True):
+        if p.active_when:  # tunery's conditional parameters
+            entry["activeWhen"] = {parent: [str(v) for v in vs] for parent, vs in p.active_when}
     if spec.max_trial_count is not None:
         body["numTrials"] = spec.max_trial_count
     body["parallelTrials"] = spec.parallel_trial_count
