@@ -26,6 +26,7 @@ Results are cached in a JSON file; ``--report`` prints the tables again.  Usage:
 
     nice -n 10 python benchmarks/optimizers/conditional.py --budgets 50,100 --seeds 5
     python benchmarks/optimizers/conditional.py --report
+    python benchmarks/optimizers/conditional.py --latency 200   # seconds per suggestion
 """
 
 from __future__ import annotations
@@ -189,23 +190,8 @@ PROBLEMS = {p.name: p for p in (HIER, DIGITS)}
 
 
 def run_random(problem: CProblem, budget: int, seed: int) -> list[float]:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(budget):
-        point: dict[str, Any] = {}
-        for p in problem.params:
-            if not problem.active(p, point):
-                continue
-            if p.kind == "categorical":
-                point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
-            elif p.kind == "int":
-                point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
-            elif p.log:
-                point[p.name] = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
-            else:
-                point[p.name] = float(rng.uniform(p.low, p.high))
-        values.append(problem.fn(point))
-    return values
+    """Each active parameter drawn uniformly (log ones in log space), parents first."""
+    return [problem.fn(point) for point in random_points(problem, budget, seed)]
 
 
 def run_optuna(kind: str, problem: CProblem, budget: int, seed: int) -> list[float]:
@@ -280,6 +266,50 @@ def run_tunery(algorithm: str, problem: CProblem, budget: int, seed: int) -> lis
         trials += make_trials([assignment], start=i + 1, objective=lambda _p, v=value: v)
         values.append(value)
     return values
+
+
+def random_points(problem: CProblem, n: int, seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        point: dict[str, Any] = {}
+        for p in problem.params:
+            if not problem.active(p, point):
+                continue
+            if p.kind == "categorical":
+                point[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+            elif p.kind == "int":
+                point[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
+            elif p.log:
+                point[p.name] = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
+            else:
+                point[p.name] = float(rng.uniform(p.low, p.high))
+        out.append(point)
+    return out
+
+
+def latency(method: str, problem: CProblem, n: int, calls: int = 6) -> tuple[float, float]:
+    """Seconds of tunery's first suggestion after ``n`` random finished trials (no state: a
+    fresh fit), and the median of the next ``calls - 1`` (each told before the next)."""
+    import scipy.stats  # noqa: F401  (imported lazily by the algorithms: not timed)
+
+    from tunery.history import History
+    from tunery.suggest import create_suggester
+    from tunery.testing.suggest import make_trials
+
+    settings = {"multivariate": "false"} if method == "tunery-tpe-independent" else {}
+    algorithm = "tpe" if settings else method.removeprefix("tunery-")
+    spec = tunery_spec(problem, algorithm, settings)
+    points = random_points(problem, n, 0)
+    trials = make_trials(points, objective=problem.fn)
+    suggester = create_suggester(spec, 0)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        (assignment,) = suggester.suggest(History.from_spec(spec, trials), 1)
+        times.append(time.perf_counter() - start)
+        trials += make_trials([assignment], start=len(trials) + 1, objective=problem.fn)
+    return times[0], statistics.median(times[1:])
 
 
 def run(method: str, problem: CProblem, budget: int, seed: int) -> list[float]:
@@ -365,7 +395,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cache", default=str(HERE / "conditional_results.json"))
     parser.add_argument("--report", action="store_true", help="only print the tables")
+    parser.add_argument(
+        "--latency",
+        type=int,
+        metavar="N",
+        help="time tunery's suggestions after N random trials of hier-synth instead",
+    )
     args = parser.parse_args()
+    if args.latency:
+        print(f"| method | first suggestion after {args.latency} trials (s) | next ones (s) |")
+        print("|---|---|---|")
+        for method in [m for m in args.methods.split(",") if m.startswith("tunery-")]:
+            cold, warm = latency(method, HIER, args.latency)
+            print(f"| {method} | {cold:.2f} | {warm:.2f} |", flush=True)
+        return
     args.problems = [p for p in args.problems.split(",") if p]
     args.methods = [m for m in args.methods.split(",") if m]
     args.budgets = sorted(int(b) for b in args.budgets.split(","))
