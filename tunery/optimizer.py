@@ -672,3 +672,9 @@ class Optimizer:
     @property
     def trials(self) -> list[Trial]:
         return self._ledger.trials
+
+    def reports(self, suggestion: Suggestion | str) -> list[tuple[int, float | None]]:
+        """``(step, value)`` of each value reported for a suggestion's (first) objective, in
+        order (None: reported as unavailable), as stored; a finished one's told value last."""
+        sid = suggestion.id if isinstance(suggestion, Suggestion) else str(suggestion)
+        return [(o.step, o.value) for o in self._curves.first.get(sid, ())]

@@ -262,6 +262,7 @@ def run(
     """Run the experiment in FILE to its end (resumes it if it already exists)."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
+    from tunery.stopfile import grace_from_env
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
@@ -275,6 +276,7 @@ def run(
     if dry_run:
         _dry_run(spec, runs_dir, base_dir)
         return 0
+    grace_from_env()  # a bad TUNERY_STOP_GRACE is refused before anything is stored
     store = _open_store(db)
     client = Client(store=store)
     existing = client.find_experiment(spec.name, spec.namespace)
