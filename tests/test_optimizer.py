@@ -518,3 +518,53 @@ def test_a_bad_max_duration_is_one_line_naming_it() -> None:
         "max_duration: invalid duration 'soon'; "
         'write "2h", "90m", "45s", "1h30m" or a number of seconds'
     )
+
+
+def test_reports_are_a_suggestions_curve_in_order_and_survive_a_reopen(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)}, algorithm="random", storage=db, name="r"
+    )
+    s = opt.ask()
+    assert opt.reports(s) == []
+    opt.report(s, 0.5, step=0)
+    opt.report(s, float("nan"), step=1)
+    opt.report(s, 0.25, step=2)
+    opt.tell(s, 0.2)
+    assert opt.reports(s) == [(0, 0.5), (1, None), (2, 0.25), (3, 0.2)]
+    opt.close()
+    again = tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)}, algorithm="random", storage=db, name="r"
+    )
+    assert again.reports(s.id) == [(0, 0.5), (1, None), (2, 0.25), (3, 0.2)]
+    assert again.reports("r-9999") == []
+    again.close()
+
+
+def test_ask_tell_over_a_conditional_space() -> None:
+    s = tunery.search
+    space = {
+        "model": s.categorical(
+            {"svm": {"C": s.double(1e-3, 1e3, log=True)}, "rf": {"depth": s.int(2, 12)}}
+        ),
+        "epochs": 3,
+    }
+    opt = tunery.Optimizer(space, "random", "minimize", seed=3)
+    seen = set()
+    for _ in range(12):
+        suggestion = opt.ask()
+        params = suggestion.params
+        seen.add(params["model"])
+        branch = {"svm": {"C"}, "rf": {"depth"}}[str(params["model"])]
+        assert set(params) == {"epochs", "model"} | branch  # inactive parameters are absent
+        opt.tell(suggestion, float(params.get("C", params.get("depth", 0))))
+    assert seen == {"svm", "rf"}
+    best = opt.best
+    assert best is not None and set(best.params) - {"epochs", "model"} in ({"C"}, {"depth"})
+    # enqueue drops a value given for an inactive parameter; a missing active one is refused.
+    opt.enqueue({"model": "rf", "depth": 4, "C": 1.0})
+    assert opt.ask().params == {"epochs": 3, "model": "rf", "depth": 4}
+    with pytest.raises(UserInputError, match="'C' has no value"):
+        opt.enqueue({"model": "svm"})
+    with pytest.raises(UserInputError, match="cannot search conditional parameters"):
+        tunery.Optimizer(space, "cmaes")

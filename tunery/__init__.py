@@ -14,7 +14,8 @@ from tunery.errors import SpecError, TuneryError, UserInputError
 from tunery.optimizer import Optimizer
 from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
-from tunery.tuner import ExtensionRefusedWarning
+from tunery.stopfile import should_stop
+from tunery.tuner import ExtensionRefusedWarning, WarmStartWarning
 
 try:
     __version__ = version("tunery")
@@ -30,8 +31,10 @@ __all__ = [
     "TrialsFailedWarning",
     "TuneryError",
     "UserInputError",
+    "WarmStartWarning",
     "__version__",
     "report",
     "search",
+    "should_stop",
     "tune",
 ]

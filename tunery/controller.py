@@ -24,10 +24,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
+from tunery import stopfile
 from tunery.budget import BUDGET_FIELDS
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
@@ -35,8 +35,10 @@ from tunery.collect.base import Collector
 from tunery.completion import decide
 from tunery.crashpoints import crashpoint
 from tunery.curves import CurveBook, stopping_metrics
-from tunery.deadline import DrivenTime, policy_of, time_end
+from tunery.deadline import DrivenTime, time_end
 from tunery.errors import StorageConnectionLost, TuneryError
+from tunery.events import TrialEvent as TrialEvent
+from tunery.events import TrialEventKind as TrialEventKind
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
 from tunery.launch import (
@@ -51,7 +53,6 @@ from tunery.model import (
     RERUN_LABEL,
     Assignment,
     CollectorKind,
-    DurationPolicy,
     Experiment,
     ExperimentCondition,
     ExperimentReason,
@@ -67,32 +68,13 @@ from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL
+from tunery.warmstart import initial_assignments
 
 log = logging.getLogger(__name__)
 
 #: Seconds one tick spends reading trials' metrics, beyond one bounded read per trial: a trial
 #: that prints faster than that is read on at the next tick, which then comes at once.
 READ_SECONDS = 1.0
-
-
-class TrialEventKind(StrEnum):
-    """What happened, in a :class:`TrialEvent`."""
-
-    #: A trial's process started (``trial`` is set).
-    STARTED = "started"
-    #: A trial ended, whatever its status (``trial`` is set).
-    FINISHED = "finished"
-    #: The experiment completed (``experiment`` is set).
-    EXPERIMENT_FINISHED = "experiment-finished"
-
-
-@dataclass
-class TrialEvent:
-    """What the controller reports to whoever watches it (the CLI's progress display)."""
-
-    kind: TrialEventKind
-    trial: Trial | None = None
-    experiment: Experiment | None = None
 
 
 class Controller:
@@ -112,6 +94,7 @@ class Controller:
         on_event: Callable[[TrialEvent], None] | None = None,
         reconnect_timeout: float = 300.0,
         observation_limit: int = OBSERVATION_LIMIT,
+        stop_grace: float | None = None,
     ) -> None:
         self.store = store
         self.name = experiment
@@ -127,6 +110,9 @@ class Controller:
             observation_limit=observation_limit,
         )
         self.poll_interval = poll_interval
+        #: Seconds an early-stopped trial has to end on its own after its stop marker
+        #: (tunery.stopfile; ``TUNERY_STOP_GRACE``, default 10; 0: killed at once).
+        self.stop_grace = stopfile.grace_from_env() if stop_grace is None else stop_grace
         #: Seconds between two reads of the intents table (stop/kill requests).
         self.intent_interval = intent_interval
         self.on_event = on_event
@@ -148,7 +134,7 @@ class Controller:
         #: Objective and constraint metrics' observations per trial (kept only when early
         #: stopping is on), thinned as the stored ones are.
         self._curves: CurveBook | None = None
-        self._driven: DrivenTime | None = None
+        self._driven = DrivenTime(self.ledger)  # the time budget's clock (tunery.deadline)
 
     @property
     def owner(self) -> str:
@@ -177,7 +163,7 @@ class Controller:
         state = self.ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
-        self._driven = DrivenTime(self.ledger, now)  # the time budget's clock (tunery.deadline)
+        self._driven.start(now)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
         self._curves = None
         if self._stopper is not None:
@@ -223,11 +209,8 @@ class Controller:
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
         try:
-            if self._started and self._driven is not None:
-                try:
-                    self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
-                except TuneryError as exc:
-                    log.warning("could not store the time driven: %s", exc)
+            if self._started:
+                self._driven.save(self.clock.now())
             self.ledger.release()
         finally:
             self._started = False
@@ -296,8 +279,7 @@ class Controller:
         if self._behind:
             return  # metric lines are waiting to be read
         handles = [t.handle for t in self.ledger.active.values() if t.handle]
-        left = self._driven.remaining(self.experiment.spec) if self._driven else None
-        wait = self.poll_interval if left is None else min(self.poll_interval, left + 0.01)
+        wait = self._driven.wait(self.experiment.spec, self.poll_interval)
         self.executor.wait(handles, wait, self.clock)
 
     # ------------------------------------------------------------------ the cache
@@ -325,7 +307,6 @@ class Controller:
         # copy is current (others write intents, read below).
         if self.experiment.status.is_completed:
             return True
-        assert self._driven is not None
         self._driven.advance(now, self.experiment.spec)
 
         self._read_until = time.monotonic() + READ_SECONDS
@@ -344,14 +325,11 @@ class Controller:
 
         if self._check_completion():
             return True
-        if self._driven.remaining(self.experiment.spec) == 0:
-            # The time budget is used: nothing new starts; end now, or once none runs.
-            spec = self.experiment.spec
-            if self.ledger.counts.active and policy_of(spec) is DurationPolicy.LET_FINISH:
-                return False
-            end = time_end(spec, self.ledger.counts)
-            self._finish_experiment(end.status, end.reason, end.message, end.kill_reason)
-            return True
+        if self._driven.remaining(self.experiment.spec) == 0:  # the time budget is used
+            end = time_end(self.experiment.spec, self.ledger.counts)  # None: LetFinish waits
+            if end is not None:
+                self._finish_experiment(end.status, end.reason, end.message, end.kill_reason)
+            return end is not None
 
         if self.ledger.rerun_pending:
             # A Ctrl-C whose controller died while stopping: its trials were just finished
@@ -580,7 +558,10 @@ class Controller:
             trial = replace(trial, metrics=last.metrics, cursor=last.cursor)
         objective = objective_value(spec.objective, trial.metrics)
         reason: str  # a TrialReason, or the executor's own reason for a failure
-        if status.state is RunState.SUCCEEDED:
+        asked = stopfile.was_asked(trial.pending_outcome)
+        if stopfile.was_asked(trial.pending_outcome):  # it ended on its own (any exit code)
+            trial = replace(trial, pending_outcome=stopfile.ended(trial.pending_outcome))
+        if status.state is RunState.SUCCEEDED and not asked:
             # Push collects (tunery.collect.push): reporting nothing is MetricsUnavailable, as
             # on Katib; only None leaves metrics to some other way.
             no_collection = spec.metrics_collector.kind is CollectorKind.NONE
@@ -646,8 +627,30 @@ class Controller:
             trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
                 continue
+            if stopfile.was_asked(trial.pending_outcome):
+                continue  # asked to stop already: its grace period runs
             log.info("early stopping trial %s: %s", name, why)
-            self._kill(trial, TrialReason.EARLY_STOPPED, why, status=TrialCondition.EARLY_STOPPED)
+            if not self._ask_to_stop(trial, why):
+                self._kill(trial, TrialReason.EARLY_STOPPED, why, TrialCondition.EARLY_STOPPED)
+        now, grace = self.clock.now(), self.stop_grace
+        due = [t for t in self.ledger.active.values() if stopfile.grace_over(t, now, grace)]
+        if due:
+            self._kill_all(due, TrialReason.EARLY_STOPPED, "", TrialCondition.EARLY_STOPPED)
+
+    def _ask_to_stop(self, trial: Trial, why: str) -> bool:
+        """Save the outcome, then write the stop marker (:mod:`tunery.stopfile`); False: the
+        trial cannot be asked (no grace, an executor without ``stop_channel``, not listening)."""
+        trial_dir = self._launch(trial).trial_dir
+        if self.stop_grace <= 0 or not getattr(self.executor, "stop_channel", False):
+            return False
+        if not stopfile.listens(trial_dir):
+            return False
+        pending = stopfile.asked_outcome(
+            TrialCondition.EARLY_STOPPED.value, TrialReason.EARLY_STOPPED, why, self.clock.now()
+        )
+        trial, applied = self._update(trial, [TrialCondition.RUNNING], pending_outcome=pending)
+        crashpoint("controller.stop_asked")
+        return applied and stopfile.request_stop(stopfile.stop_file(trial_dir), why)
 
     def _kill(
         self,
@@ -674,9 +677,13 @@ class Controller:
         not one each, so no tick outlasts the lease; the lease is renewed between the steps.
         """
         stopping: list[Trial] = []
+        outcomes: dict[str, dict[str, str]] = {}
         for trial in trials:
+            intent = {"status": status.value, "reason": reason, "message": message}
+            if stopfile.was_asked(trial.pending_outcome):
+                intent = stopfile.killed(trial.pending_outcome, self.clock.now())
+            outcomes[trial.name] = intent
             if trial.handle:
-                intent = {"status": status.value, "reason": reason, "message": message}
                 trial, _ = self._update(
                     trial,
                     [TrialCondition.RUNNING, TrialCondition.CREATED],
@@ -697,12 +704,13 @@ class Controller:
         for trial in stopping:
             if trial.handle:
                 trial = self._collect(trial, final=True, drain=True)
+            outcome = outcomes[trial.name]
             trial, applied = self._update(
                 trial,
                 [TrialCondition.CREATED, TrialCondition.RUNNING],
-                status=status,
-                reason=reason,
-                message=message,
+                status=TrialCondition(outcome["status"]),
+                reason=outcome["reason"],
+                message=outcome["message"],
                 objective=objective_value(spec.objective, trial.metrics),
                 completion_time=self.clock.now(),
             )
@@ -738,8 +746,7 @@ class Controller:
     ) -> None:
         # Katib leaves running trials running; we stop them (all at once) and say why.
         self._kill_all(list(self.ledger.active.values()), kill_reason, message)
-        if self._driven is not None:
-            self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
+        self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
         self.store.set_experiment_status(
             self.name, status, reason.value, message, completion_time=self.clock.now()
         )
@@ -757,7 +764,9 @@ class Controller:
             return
         assert self._suggester is not None and self._history is not None
         history = self._history.build(self.ledger.results())
-        assignments: list[Assignment] = self._suggester.suggest(history, free)
+        # spec.initialTrials first, in order (the algorithm's turn comes once all are created).
+        first = initial_assignments(spec, history.space, self.ledger.trials)[:free]
+        assignments: list[Assignment] = first or self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0

@@ -15,17 +15,19 @@ At the deadline the controller creates no more trials and, by ``experimentDurati
   kills the running trials (Killed, reason ``ExperimentTimeBudgetReached``) and ends;
 * ``LetFinish`` lets them finish (however long that takes), then ends.
 
-It ends ``Succeeded`` when at least one trial succeeded (or was early stopped: a result),
-``Failed`` when none did, with reason ``ExperimentTimeBudgetReached`` either way.  The
-other completion rules (goal, maxFailedTrialCount, maxTrialCount) come first.
+It ends ``Succeeded`` when at least one trial succeeded (or was early stopped: a result; a
+warm-start seed does not count: it never ran), ``Failed`` when none did, with reason
+``ExperimentTimeBudgetReached`` either way.  The other completion rules (goal,
+maxFailedTrialCount, maxTrialCount) come first.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tunery.completion import End
-from tunery.errors import UserInputError
+from tunery.errors import TuneryError, UserInputError
 from tunery.model import (
     DRIVEN_SECONDS_KEY,
     DurationPolicy,
@@ -39,6 +41,8 @@ from tunery.model import (
 if TYPE_CHECKING:
     from tunery.ledger import Counts, TrialLedger
     from tunery.storage.base import BaseStore
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "SAVE_INTERVAL",
@@ -62,18 +66,30 @@ def policy_of(spec: ExperimentSpec) -> DurationPolicy:
 
 
 class DrivenTime:
-    """The time a controller's experiment was driven: the stored sum plus this controller's."""
+    """The time a controller's experiment was driven: the stored sum plus this controller's.
 
-    def __init__(self, ledger: TrialLedger, now: float) -> None:
+    :meth:`start` (with the ledger's state loaded) starts counting; :meth:`advance` counts and
+    stores; :meth:`save` stores at a controller's stop and never raises.
+    """
+
+    def __init__(self, ledger: TrialLedger, now: float | None = None) -> None:
         self.ledger = ledger
         #: Seconds driven so far, this controller's included (up to the last :meth:`advance`).
-        self.total = ledger.driven
-        self._mark = now
-        self._saved_at = now
+        self.total = 0.0
+        self._mark = self._saved_at = 0.0
+        self._spec: ExperimentSpec | None = None
+        if now is not None:
+            self.start(now)
+
+    def start(self, now: float) -> None:
+        """Count from ``now``, on top of the seconds stored (``ledger.load_state`` read them)."""
+        self.total = self.ledger.driven
+        self._mark = self._saved_at = now
 
     def advance(self, now: float, spec: ExperimentSpec, *, save: bool = False) -> float:
         """Count the time since the last call; stored when a budget is set (every
         :data:`SAVE_INTERVAL`, or now with ``save``).  Returns the total."""
+        self._spec = spec
         self.total += max(0.0, now - self._mark)
         self._mark = now
         if spec.max_experiment_duration is not None and (
@@ -83,20 +99,37 @@ class DrivenTime:
             self._saved_at = now
         return self.total
 
+    def save(self, now: float) -> None:
+        """Count and store the time at a controller's stop (a failure is only logged)."""
+        if self._spec is None:
+            return  # never counted: nothing to store
+        try:
+            self.advance(now, self._spec, save=True)
+        except TuneryError as exc:
+            log.warning("could not store the time driven: %s", exc)
+
     def remaining(self, spec: ExperimentSpec) -> float | None:
         """Seconds left of the budget (0 once it is used), None without one."""
         if spec.max_experiment_duration is None:
             return None
         return max(0.0, spec.max_experiment_duration - self.total)
 
+    def wait(self, spec: ExperimentSpec, poll: float) -> float:
+        """How long a controller may wait for its trials: ``poll``, or less near the deadline."""
+        left = self.remaining(spec)
+        return poll if left is None else min(poll, left + 0.01)
 
-def time_end(spec: ExperimentSpec, counts: Counts) -> End:
-    """How an experiment ends on its time budget."""
+
+def time_end(spec: ExperimentSpec, counts: Counts) -> End | None:
+    """How an experiment ends on its used time budget; None while ``LetFinish`` waits for its
+    running trials."""
     from tunery.spec.katib import format_duration
 
     assert spec.max_experiment_duration is not None
+    if counts.active and policy_of(spec) is DurationPolicy.LET_FINISH:
+        return None
     limit = format_duration(spec.max_experiment_duration)
-    results = counts.by_status[TrialCondition.SUCCEEDED]
+    results = counts.by_status[TrialCondition.SUCCEEDED] - counts.seeded  # seeds never ran
     results += counts.by_status[TrialCondition.EARLY_STOPPED]
     if results:
         status, outcome = ExperimentCondition.SUCCEEDED, "succeeded"

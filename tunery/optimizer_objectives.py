@@ -12,22 +12,13 @@ to keep).
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from tunery.errors import UserInputError
 from tunery.model import Objective
 
-__all__ = [
-    "constraint_entries",
-    "intermediate_metrics",
-    "objective_entries",
-    "result_metrics",
-    "whole",
-]
+__all__ = ["constraint_entries", "intermediate_metrics", "objective_entries", "result_metrics"]
 
 
 def _metric_name(value: object, where: str) -> str:
@@ -179,16 +170,3 @@ def intermediate_metrics(objective: Objective, value: object, verb: str) -> dict
             f" or a dict of {', '.join(names)}",
         )
     return {k: _number(v, f"{verb}(): value[{k!r}]") for k, v in items if v is not None}
-
-
-def whole(value: object) -> int | None:
-    """``value`` as an int when it is a whole number (an int, numpy int, or a float like 2.0)."""
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return int(number) if math.isfinite(number) and number.is_integer() else None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None

@@ -106,6 +106,11 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
                 f"time budget: {format_duration(s.max_experiment_duration)} of driven time, "
                 f"then {policy_of(s).value}"
             )
+        if any(p.active_when for p in s.parameters):
+            from tunery.conditions import tree_lines
+
+            for line in tree_lines(s.parameters):
+                click.echo(line)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
 
@@ -315,7 +320,11 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
         return
     console = _console()
     console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
-    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    from tunery.model import is_seed
+
+    seeded = sum(is_seed(t) for t in trials)
+    note = f" ({seeded} of the succeeded are warm-start seeds, not run)" if seeded else ""
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()) + note)
     if "timeBudget" in data:
         from tunery.deadline import time_budget_text
 
@@ -622,7 +631,8 @@ def best(
             click.echo(f"experiment {name} has no{feasible} trial with an objective value yet")
         return 1
     if fmt is not None:
-        names = [p.name for p in exp.spec.parameters]
+        # (inactive conditional parameters have no value: left out, as from the trial's command)
+        names = [p.name for p in exp.spec.parameters if p.name in trial.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
         _print_json(wire.trial_json(trial, objective))

@@ -49,8 +49,9 @@ from tunery.model import (
     FileSystemKind,
 )
 from tunery.mounts import mentions, names_exactly
-from tunery.parameters import check_parameters
+from tunery.parameters import check_conditions, check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.initial import validate_initial_trials
 from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
@@ -87,6 +88,7 @@ def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None
     validate_parameters(spec)
     validate_trial_template(spec)
     validate_metrics_collector(spec)
+    validate_initial_trials(spec)
     if check_algorithm:
         from tunery.suggest.base import validate_algorithm
 
@@ -264,8 +266,10 @@ def validate_early_stopping(spec: ExperimentSpec) -> None:
 
 
 def validate_parameters(spec: ExperimentSpec) -> None:
-    """Katib's parameter rules (:func:`tunery.parameters.check_parameters`)."""
+    """Katib's parameter rules (:func:`tunery.parameters.check_parameters`), then the
+    conditions' (:func:`tunery.parameters.check_conditions`)."""
     check_parameters(spec.parameters)
+    check_conditions(spec.parameters, katib=spec.source_format == "katib")
 
 
 # --------------------------------------------------------------------------- trial template
