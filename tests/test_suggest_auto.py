@@ -142,3 +142,23 @@ def test_labels_are_stored_with_the_trials(tmp_path) -> None:
     trials = tunery.Client(db).list_trials("auto-labels")
     makers = [t.labels[SUGGESTED_BY_LABEL] for t in trials]
     assert makers == ["sobol"] * 4 + ["bayesianoptimization"] * 10
+
+
+def test_conditional_spaces_get_only_algorithms_that_take_them() -> None:
+    from tunery.testing.trees import tree_parameters, when
+
+    tree = make_spec(tree_parameters(), "auto", max_trial_count=60)
+    assert choose(tree).model == "bayesianoptimization"  # it takes conditional parameters
+    # A large numeric conditional space: cmaes would be the rule's pick, and refuses it.
+    params = [int_param("depth", "1", "2")] + [
+        when(double_param(f"x{i}", "0", "1"), depth=["2"]) for i in range(20)
+    ]
+    big = choose(make_spec(params, "auto", max_trial_count=1000))
+    assert big.model == "tpe"
+    assert "cmaes does not accept this space, so tpe" in big.reason
+    suggester = create_suggester(tree, 4)
+    _, rounds = simulate(suggester, tree, rounds=5, count=3)
+    for batch in rounds:
+        for a in batch:
+            if a.parameters["kind"] == "b":
+                assert "x" not in a.parameters  # inactive parameters are absent
