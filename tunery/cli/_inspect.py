@@ -51,7 +51,8 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     """Check an experiment file; exit 2 with the YAML path of the first problem.
 
     A valid Katib algorithm that this version cannot run yet is reported as a warning (the
-    file is valid Katib; `tunery run` refuses it).
+    file is valid Katib; `tunery run` refuses it); a neural architecture search (enas, darts)
+    is refused after its spec.nasConfig is validated.
     """
     from tunery.spec import load_file, spec_warnings
     from tunery.spec.commands import command_warnings
@@ -77,6 +78,8 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
+            if p.spec.nas_config is not None:
+                raise  # refused: neural architecture search does not run yet (issue 21)
             warnings.append(f"{exc.one_line()} (valid Katib; `tunery run` will refuse it)")
         if p.spec.early_stopping is not None and (
             p.spec.early_stopping.algorithm_name not in stopping_available()
