@@ -53,6 +53,7 @@ from tunery.model import (
 from tunery.mounts import mentions, names_exactly
 from tunery.parameters import check_conditions, check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.initial import validate_initial_trials
 from tunery.spec.nas import unknown_darts_settings, validate_nas
 from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
@@ -92,6 +93,7 @@ def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None
         validate_parameters(spec)
     validate_trial_template(spec)
     validate_metrics_collector(spec)
+    validate_initial_trials(spec)
     if check_algorithm:
         from tunery.suggest.base import validate_algorithm
 
