@@ -457,6 +457,15 @@ CASES: list[tuple[str, Any, Any, str, str]] = [
         "algorithm random cannot search spec.nasConfig",
     ),
     (
+        "initial-trials",
+        enas_doc,
+        lambda d: d["metadata"].update(
+            annotations={"tunery.dev/initial-trials": '[{"architecture": "[[0]]"}]'}
+        ),
+        "spec.initialTrials",
+        "enas plans every architecture itself",
+    ),
+    (
         "reference-not-an-assignment",
         enas_doc,
         lambda d: d["spec"]["trialTemplate"]["trialParameters"][1].update(reference="config"),

@@ -202,6 +202,12 @@ def validate_nas(spec: ExperimentSpec) -> None:
             f"use {' or '.join(NAS_ALGORITHMS)} for neural architecture search, or "
             "spec.parameters for hyperparameters",
         )
+    if spec.initial_trials:
+        raise SpecError(
+            "spec.initialTrials",
+            f"{name} plans every architecture itself and cannot start from given assignments",
+            "remove initialTrials (and the tunery.dev/initial-trials annotation)",
+        )
     if name == "enas":
         _check_graph(nas.graph_config)
     elif nas.graph_config.num_layers is None:
