@@ -1,0 +1,103 @@
+"""``tunery mlflow-sync`` and ``tunery import optuna``; the ``--mlflow`` option of run/resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tunery.cli._common import (
+    _console,
+    _db_option,
+    _fail,
+    _named_in_namespace,
+    _open_store,
+    _resolve,
+    main,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mlflow_option(f: F) -> F:
+    return click.option(
+        "--mlflow",
+        "mlflow_uri",
+        envvar="TUNERY_MLFLOW_TRACKING_URI",
+        default=None,
+        metavar="URI",
+        help="Mirror the experiment into MLflow at this tracking URI while it runs "
+        "(file:./mlruns, sqlite:///mlflow.db, http://host:5000): a parent run, a nested run "
+        "per trial. Needs tunery[mlflow].",
+    )(f)
+
+
+def mlflow_module() -> Any:
+    """``tunery.integration.mlflow``, or a one-line error naming the extra."""
+    try:
+        from tunery.integration import mlflow
+    except ImportError:
+        _fail(
+            "--mlflow needs the Python package 'mlflow', which is not installed",
+            "install it with: pip install 'tunery[mlflow]'",
+        )
+    return mlflow
+
+
+def check_mlflow_uri(uri: str | None) -> None:
+    """Exit 2 with one line now, before anything is stored, when ``uri`` is unusable."""
+    if uri:
+        mlflow_module().tracking_client(uri)
+
+
+def open_mlflow_sink(store: Any, key: str, uri: str | None) -> Any:
+    """The opened sink of ``--mlflow URI`` (None without the option); exits 2 on a bad URI."""
+    if not uri:
+        return None
+    return mlflow_module().MlflowSink(store, key, uri).open()
+
+
+@main.command(
+    "mlflow-sync",
+    short_help="Mirror a stored experiment into MLflow (runs, params, metrics, status).",
+    epilog="""\b
+Examples:
+  tunery mlflow-sync mnist --uri file:./mlruns
+  tunery mlflow-sync mnist --uri sqlite:///mlflow.db --mlflow-experiment tuning
+  mlflow ui --backend-store-uri sqlite:///mlflow.db   # then look at it""",
+)
+@click.argument("name")
+@_named_in_namespace
+@_db_option
+@click.option(
+    "--uri",
+    "uri",
+    envvar="TUNERY_MLFLOW_TRACKING_URI",
+    required=True,
+    metavar="URI",
+    help="MLflow tracking URI: file:./mlruns, sqlite:///mlflow.db, http://host:5000.",
+)
+@click.option(
+    "--mlflow-experiment",
+    default=None,
+    metavar="NAME",
+    help="The MLflow experiment holding the runs (default: the experiment's name).",
+)
+def mlflow_sync(
+    name: str, namespace: str | None, db: str | None, uri: str, mlflow_experiment: str | None
+) -> None:
+    """Mirror experiment NAME into MLflow: one parent run, a nested run per trial with its
+    parameters and every stored metric point with its step.  Idempotent: run it again (or
+    after `tunery run --mlflow`) and only what is missing is logged."""
+    module = mlflow_module()
+    store = _open_store(db)
+    exp = _resolve(store, name, namespace)
+    sink = module.sync_experiment(store, exp.key, uri, experiment_name=mlflow_experiment)
+    _console().print(
+        f"experiment {exp.name} mirrored to MLflow {uri} (MLflow experiment "
+        f"{sink.experiment_id}, parent run {sink.parent_id}, {len(sink.runs)} trial runs, "
+        f"{sink.logged} new values)",
+        markup=False,
+        highlight=False,
+    )
