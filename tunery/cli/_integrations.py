@@ -101,3 +101,103 @@ def mlflow_sync(
         markup=False,
         highlight=False,
     )
+
+
+def optuna_module() -> Any:
+    """``tunery.integration.optuna``, or a one-line error naming the extra."""
+    try:
+        import optuna as library
+
+        from tunery.integration import optuna
+    except ImportError:
+        _fail(
+            "this needs the Python package 'optuna', which is not installed",
+            "install it with: pip install 'tunery[optuna]'",
+        )
+    library.logging.set_verbosity(library.logging.WARNING)  # no "study created" lines
+    return optuna
+
+
+def export_optuna_journal(store: Any, exp: Any, file: str | None, form: str | None) -> None:
+    """``tunery export NAME -o optuna-journal FILE``."""
+    if file is None:
+        _fail("-o optuna-journal writes an Optuna journal file", "give it: FILE after NAME")
+    if form is not None:
+        _fail("--format applies to -o yaml or -o json, not to optuna-journal")
+    from tunery.client import Client
+
+    module = optuna_module()
+    study = module.to_study(exp, module.journal_storage(file), client=Client(store=store))
+    n = len(study.get_trials(deepcopy=False))
+    _console().print(
+        f"experiment {exp.name}: Optuna study {study.study_name!r} with {n} trials in {file} "
+        f"(open it with: optuna-dashboard {file})",
+        markup=False,
+        highlight=False,
+    )
+
+
+@main.group(
+    "import",
+    short_help="Import an experiment from another tool (optuna).",
+)
+def import_() -> None:
+    """Import an experiment from another tool, as a finished tunery experiment."""
+
+
+@import_.command(
+    "optuna",
+    short_help="Import an Optuna study (RDB URL or journal file) as a finished experiment.",
+    epilog="""\b
+Examples:
+  tunery import optuna sqlite:///optuna.db --study my-study
+  tunery import optuna optuna.log --study my-study --as warm-source
+  tunery import optuna postgresql://user@host/optuna --study s1 -n team-a""",
+)
+@click.argument("source", metavar="STORAGE_URL_OR_JOURNAL")
+@click.option(
+    "--study",
+    "study_name",
+    default=None,
+    metavar="NAME",
+    help="The study to import (default: the storage's only study).",
+)
+@click.option(
+    "--as",
+    "as_name",
+    default=None,
+    metavar="NAME",
+    help="The experiment's name (default: the study's name as a DNS label).",
+)
+@click.option(
+    "-n",
+    "--namespace",
+    default=None,
+    metavar="NAMESPACE",
+    help="The experiment's namespace (default: default).",
+)
+@_db_option
+def import_optuna(
+    source: str,
+    study_name: str | None,
+    as_name: str | None,
+    namespace: str | None,
+    db: str | None,
+) -> None:
+    """Import the Optuna study in STORAGE_URL_OR_JOURNAL (sqlite:///optuna.db,
+    postgresql://..., or an Optuna journal file) as a finished tunery experiment: a native
+    spec from its distributions and directions, each finished trial with its values and
+    intermediate values."""
+    from tunery.client import Client
+
+    module = optuna_module()
+    study = module.load_study(source, study_name)
+    client = Client(store=_open_store(db))
+    exp = module.import_study(study, client=client, name=as_name, namespace=namespace)
+    n = len(client.store.list_trials(exp.key))
+    _console().print(
+        f"imported Optuna study {study.study_name!r} as experiment {exp.name} ({n} trials); "
+        f"see `tunery trials {exp.command_ref}`",
+        markup=False,
+        highlight=False,
+    )
