@@ -112,7 +112,7 @@ def test_run_with_mlflow_mirrors_the_experiment_into_sqlite(tmp_path: Path) -> N
     assert failed.data.tags["tunery.reason"]
     assert history(uri, failed) == []
     # A second mirror of the finished experiment adds nothing: same runs, same points.
-    out = tunery("mlflow-sync", "mirrored", "--uri", uri, cwd=tmp_path)
+    out = tunery("mlflow", "sync", "mirrored", "--uri", uri, cwd=tmp_path)
     assert "3 trial runs, 0 new values" in out.stdout, out.stdout
     again_parent, again = runs_of(uri, "mirrored")
     assert again_parent.info.run_id == parent.info.run_id
@@ -161,7 +161,7 @@ def test_the_file_store_refused_by_mlflow_is_one_line_before_anything_runs(
     assert "Traceback" not in out.stderr
     listed = tunery("list", cwd=tmp_path)
     assert "refused" not in listed.stdout, "nothing is stored before the URI is checked"
-    bad = tunery("mlflow-sync", "nothing", "--uri", "ftp://nowhere", cwd=tmp_path, check=2)
+    bad = tunery("mlflow", "sync", "nothing", "--uri", "ftp://nowhere", cwd=tmp_path, check=2)
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
 
 
@@ -180,7 +180,7 @@ def _observe(ledger: TrialLedger, trial: Any, points: list[tuple[int, float | No
 
 def test_a_restarted_sink_logs_each_point_once(tmp_path: Path) -> None:
     """The cursor (last step, points at it) travels in the run's tags: a new sink (a resumed
-    controller, a second mlflow-sync) logs only what is missing, duplicates steps included."""
+    controller, a second mlflow sync) logs only what is missing, duplicates steps included."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = Store(str(tmp_path / "t.db"))
     exp = create(store, native_doc("cursor", CURVE), tmp_path)

@@ -3,7 +3,7 @@
 Commands and their ``--json`` shapes are a contract (see README): ``run``, ``resume``,
 ``validate``, ``list``, ``get``, ``trials``, ``best``, ``logs``, ``stop``, ``edit``, ``delete``,
 ``export``,
-``db``, ``mlflow-sync``, ``import``.
+``db``, ``mlflow sync``, ``import``.
 Bad input exits with code 2 and one line that names the field and the fix.
 """
 

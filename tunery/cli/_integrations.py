@@ -1,4 +1,4 @@
-"""``tunery mlflow-sync`` and ``tunery import optuna``; the ``--mlflow`` option of run/resume."""
+"""``tunery mlflow sync`` and ``tunery import optuna``; the ``--mlflow`` option of run/resume."""
 
 from __future__ import annotations
 
@@ -58,14 +58,24 @@ def open_mlflow_sink(store: Any, key: str, uri: str | None) -> Any:
     return mlflow_module().MlflowSink(store, key, uri).open()
 
 
-@main.command(
-    "mlflow-sync",
-    short_help="Mirror a stored experiment into MLflow (runs, params, metrics, status).",
+@main.group(
+    "mlflow",
+    short_help="MLflow: mirror a stored experiment into a tracking store (sync).",
     epilog="""\b
 Examples:
-  tunery mlflow-sync mnist --uri file:./mlruns
-  tunery mlflow-sync mnist --uri sqlite:///mlflow.db --mlflow-experiment tuning
-  mlflow ui --backend-store-uri sqlite:///mlflow.db   # then look at it""",
+  tunery mlflow sync mnist --uri sqlite:///mlflow.db""",
+)
+def mlflow_group() -> None:
+    """MLflow: mirror experiments into an MLflow tracking store (see also run --mlflow)."""
+
+
+@mlflow_group.command(
+    "sync",
+    short_help="Mirror a stored experiment into MLflow (runs, metrics, status).",
+    epilog="""\b
+Examples:
+  tunery mlflow sync mnist --uri sqlite:///mlflow.db
+  tunery mlflow sync mnist --uri file:./mlruns --mlflow-experiment tuning""",
 )
 @click.argument("name")
 @_named_in_namespace
@@ -89,7 +99,9 @@ def mlflow_sync(
 ) -> None:
     """Mirror experiment NAME into MLflow: one parent run, a nested run per trial with its
     parameters and every stored metric point with its step.  Idempotent: run it again (or
-    after `tunery run --mlflow`) and only what is missing is logged."""
+    after `tunery run --mlflow`) and only what is missing is logged.
+
+    MLflow 3 refuses its file store (file:...) unless MLFLOW_ALLOW_FILE_STORE=true."""
     module = mlflow_module()
     store = _open_store(db)
     exp = _resolve(store, name, namespace)
@@ -140,6 +152,10 @@ def export_optuna_journal(store: Any, exp: Any, file: str | None, form: str | No
 @main.group(
     "import",
     short_help="Import an experiment from another tool (optuna).",
+    epilog="""\b
+Examples:
+  tunery import optuna sqlite:///optuna.db --study my-study
+  tunery import optuna optuna.log --as warm-source""",
 )
 def import_() -> None:
     """Import an experiment from another tool, as a finished tunery experiment."""
@@ -147,7 +163,7 @@ def import_() -> None:
 
 @import_.command(
     "optuna",
-    short_help="Import an Optuna study (RDB URL or journal file) as a finished experiment.",
+    short_help="Import an Optuna study (RDB or journal) as a finished experiment.",
     epilog="""\b
 Examples:
   tunery import optuna sqlite:///optuna.db --study my-study

@@ -150,7 +150,7 @@ def _drive(
         signal.signal(signal.SIGTERM, previous)
     controller.release()
     if sink is not None and not sink.close():
-        click.echo("warning: the last MLflow sync failed; `tunery mlflow-sync` retries", err=True)
+        click.echo("warning: the last MLflow sync failed; `tunery mlflow sync` retries", err=True)
     final = store.get_experiment(key)
     trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet)

@@ -5,7 +5,7 @@ one nested run per trial (its parameters as params, every stored observation as 
 its step and time, its status as the run's status, tunery's status and reason as tags)::
 
     tunery run experiment.yaml --mlflow sqlite:///mlflow.db
-    tunery mlflow-sync mnist --uri file:./mlruns      # an experiment that already ran
+    tunery mlflow sync mnist --uri file:./mlruns      # an experiment that already ran
 
     exp = tunery.tune(objective, space, "loss", "minimize", mlflow_tracking_uri="file:./mlruns")
 
@@ -14,7 +14,7 @@ controller (every ``interval`` seconds) and never blocks the controller's loop. 
 idempotent: the runs are found again by their tags (``tunery.experiment``,
 ``tunery.trial``), and each trial run carries, per metric, how far its curve was logged
 (``tunery.cursor.<metric>``: last step and how many points at that step), written in the same
-``log_batch`` call as the points, so a resume, a second ``mlflow-sync`` or a crash in between
+``log_batch`` call as the points, so a resume, a second ``mlflow sync`` or a crash in between
 neither duplicates runs nor metric points.  A curve's steps are taken as non-decreasing (what
 the collectors and ``tunery.report`` write); a point whose step goes back behind one already
 logged is not logged.
@@ -549,7 +549,7 @@ class MlflowSink:
 def sync_experiment(
     store: BaseStore, key: str, tracking_uri: str, *, experiment_name: str | None = None
 ) -> MlflowSink:
-    """Mirror experiment ``key`` into MLflow once (``tunery mlflow-sync``): runs created or
+    """Mirror experiment ``key`` into MLflow once (``tunery mlflow sync``): runs created or
     completed, missing points logged; the parent run ended when the experiment has."""
     sink = MlflowSink(store, key, tracking_uri, experiment_name=experiment_name).open()
     exp = store.get_experiment(key)
