@@ -245,3 +245,39 @@ def test_sync_experiment_of_a_stored_experiment_in_another_mlflow_experiment(
     assert list(children) == ["named-0001"]
     assert MlflowClient(tracking_uri=uri).get_experiment_by_name("named") is None
     ledger.release()
+
+
+def _square(parameters: dict[str, Any]) -> float:
+    return float(parameters["x"]) ** 2
+
+
+@pytest.mark.slow
+def test_tune_with_mlflow_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tunery
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    handle = tunery.tune(
+        _square,
+        {"x": tunery.search.double(-1, 1)},
+        objective_metric_name="loss",
+        objective_type="minimize",
+        algorithm="random",
+        max_trial_count=2,
+        name="tuned",
+        storage=str(tmp_path / "t.db"),
+        mlflow_tracking_uri=uri,
+        wait=True,
+        progress=False,
+    )
+    assert handle.status == "Succeeded"
+    parent, children = runs_of(uri, "tuned")
+    assert parent.info.status == "FINISHED"
+    assert sorted(children) == ["tuned-0001", "tuned-0002"]
+    for trial in handle.trials:
+        run = children[trial.name]
+        assert run.info.status == "FINISHED"
+        assert float(run.data.params["x"]) == trial.parameters["x"]
+        assert run.data.metrics["loss"] == trial.objective
+    best = handle.best_trial
+    assert best is not None and parent.data.tags["tunery.best_trial"] == best.name

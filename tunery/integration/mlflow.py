@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -240,6 +243,7 @@ class MlflowSink:
         self._runs: dict[str, _Mirror] = {}
         self._parent_tags: dict[str, str] = {}
         self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._warned: set[str] = set()
@@ -503,11 +507,29 @@ class MlflowSink:
         if run.info.status != RunStatus.to_string(RunStatus.RUNNING):
             self.client.update_run(self.parent_id, status="RUNNING")
 
-    # ------------------------------------------------------------------ the thread
+    # ------------------------------------------------------------------ the side process
 
     def start(self) -> MlflowSink:
-        """Open, mark the parent running, and sync every ``interval`` seconds in a thread."""
+        """Open, mark the parent running, and sync every ``interval`` seconds beside the
+        caller: in a child process for a database store (MLflow's logging is CPU-bound
+        Python: in a thread it would hold the GIL against the controller's loop), else in
+        a daemon thread."""
         self.reopen()
+        db = _database_url(self.store)
+        if db is not None:
+            config = {
+                "db": db,
+                "key": self.key,
+                "uri": self.tracking_uri,
+                "experiment": self._experiment_name,
+                "interval": self.interval,
+            }
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "tunery.integration.mlflow"],
+                stdin=subprocess.PIPE,
+                env={**os.environ, _CHILD_ENV: json.dumps(config)},
+            )
+            return self
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._loop, name=f"tunery-mlflow-{self.key}", daemon=True
@@ -531,8 +553,13 @@ class MlflowSink:
             return False
 
     def close(self) -> bool:
-        """Stop the thread, sync a last time and end the parent run; False when that failed
+        """Stop the syncing, sync a last time and end the parent run; False when that failed
         (a warning says why)."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            assert process.stdin is not None
+            process.stdin.close()  # the child's signal: a last sync, then exit
+            return process.wait() == 0
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
@@ -558,3 +585,50 @@ def sync_experiment(
     else:
         sink.sync()
     return sink
+
+
+#: The environment variable that hands the child process its work (JSON).
+_CHILD_ENV = "TUNERY_MLFLOW_SINK"
+
+
+def _database_url(store: BaseStore) -> str | None:
+    """The store's database URL, password included (the child opens its own connection; it
+    travels in the environment, not in argv), or None for a store with no database."""
+    url = getattr(store, "_url", None)
+    if url is None or str(getattr(url, "database", None) or "") in ("", ":memory:"):
+        return None
+    return str(url.render_as_string(hide_password=False))
+
+
+def _child() -> int:
+    """The side process of :meth:`MlflowSink.start`: sync every interval until standard
+    input closes (the parent's ``close``, or the parent's death), then a last sync."""
+    from tunery.storage import Store
+
+    config = json.loads(os.environ[_CHILD_ENV])
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    closed = threading.Event()
+
+    def _watch() -> None:
+        sys.stdin.buffer.read()
+        closed.set()
+
+    threading.Thread(target=_watch, daemon=True).start()
+    store = Store(config["db"])
+    sink = MlflowSink(
+        store,
+        config["key"],
+        config["uri"],
+        experiment_name=config["experiment"],
+        interval=config["interval"],
+    )
+    if not sink._safe(sink.open):
+        closed.wait()
+        return 1
+    while not closed.wait(sink.interval):
+        sink._safe(sink.sync)
+    return 0 if sink._safe(sink.finish) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
