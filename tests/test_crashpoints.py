@@ -59,7 +59,10 @@ CASES = [
 
 
 def test_every_point_is_exercised() -> None:
-    assert {point for point, _ in CASES} | {"controller.stopping"} == set(POINTS)
+    # controller.stop_asked: tests/test_stopfile.py
+    assert {point for point, _ in CASES} | {"controller.stopping", "controller.stop_asked"} == set(
+        POINTS
+    )
 
 
 @pytest.mark.parametrize(("point", "nth"), CASES, ids=[f"{p}:{n}" for p, n in CASES])

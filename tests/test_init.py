@@ -22,6 +22,7 @@ def test_all_is_the_public_api() -> None:
         "__version__",
         "report",
         "search",
+        "should_stop",
         "tune",
     ]
     for name in tunery.__all__:
@@ -42,9 +43,15 @@ def test_import_tunery_imports_no_extra() -> None:
         "sklearn",
         "optuna",
         "pandas",
+        "xgboost",
+        "lightgbm",
+        "pytorch_lightning",
+        "keras",
+        "transformers",
+        "mlflow",
     ]
     code = (
-        "import sys, tunery, tunery.cli, tunery.controller\n"
+        "import sys, tunery, tunery.cli, tunery.controller, tunery.integration\n"
         f"bad = [m for m in {extras!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )

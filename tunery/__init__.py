@@ -14,6 +14,7 @@ from tunery.errors import SpecError, TuneryError, UserInputError
 from tunery.optimizer import Optimizer
 from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
+from tunery.stopfile import should_stop
 from tunery.tuner import ExtensionRefusedWarning
 
 try:
@@ -33,5 +34,6 @@ __all__ = [
     "__version__",
     "report",
     "search",
+    "should_stop",
     "tune",
 ]

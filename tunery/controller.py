@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from tunery import stopfile
 from tunery.budget import BUDGET_FIELDS
 from tunery.clock import Clock, SystemClock
 from tunery.collect import make_collector
@@ -110,6 +111,7 @@ class Controller:
         on_event: Callable[[TrialEvent], None] | None = None,
         reconnect_timeout: float = 300.0,
         observation_limit: int = OBSERVATION_LIMIT,
+        stop_grace: float | None = None,
     ) -> None:
         self.store = store
         self.name = experiment
@@ -125,6 +127,9 @@ class Controller:
             observation_limit=observation_limit,
         )
         self.poll_interval = poll_interval
+        #: Seconds an early-stopped trial has to end on its own after its stop marker
+        #: (tunery.stopfile; ``TUNERY_STOP_GRACE``, default 10; 0: killed at once).
+        self.stop_grace = stopfile.grace_from_env() if stop_grace is None else stop_grace
         #: Seconds between two reads of the intents table (stop/kill requests).
         self.intent_interval = intent_interval
         self.on_event = on_event
@@ -559,7 +564,10 @@ class Controller:
             trial = replace(trial, metrics=last.metrics, cursor=last.cursor)
         objective = objective_value(spec.objective, trial.metrics)
         reason: str  # a TrialReason, or the executor's own reason for a failure
-        if status.state is RunState.SUCCEEDED:
+        asked = stopfile.was_asked(trial.pending_outcome)
+        if stopfile.was_asked(trial.pending_outcome):  # it ended on its own (any exit code)
+            trial = replace(trial, pending_outcome=stopfile.ended(trial.pending_outcome))
+        if status.state is RunState.SUCCEEDED and not asked:
             # Push collects (tunery.collect.push): reporting nothing is MetricsUnavailable, as
             # on Katib; only None leaves metrics to some other way.
             no_collection = spec.metrics_collector.kind is CollectorKind.NONE
@@ -625,8 +633,30 @@ class Controller:
             trial = self.ledger.active.get(name)
             if trial is None or trial.status is not TrialCondition.RUNNING:
                 continue
+            if stopfile.was_asked(trial.pending_outcome):
+                continue  # asked to stop already: its grace period runs
             log.info("early stopping trial %s: %s", name, why)
-            self._kill(trial, TrialReason.EARLY_STOPPED, why, status=TrialCondition.EARLY_STOPPED)
+            if not self._ask_to_stop(trial, why):
+                self._kill(trial, TrialReason.EARLY_STOPPED, why, TrialCondition.EARLY_STOPPED)
+        now, grace = self.clock.now(), self.stop_grace
+        due = [t for t in self.ledger.active.values() if stopfile.grace_over(t, now, grace)]
+        if due:
+            self._kill_all(due, TrialReason.EARLY_STOPPED, "", TrialCondition.EARLY_STOPPED)
+
+    def _ask_to_stop(self, trial: Trial, why: str) -> bool:
+        """Save the outcome, then write the stop marker (:mod:`tunery.stopfile`); False: the
+        trial cannot be asked (no grace, an executor without ``stop_channel``, not listening)."""
+        trial_dir = self._launch(trial).trial_dir
+        if self.stop_grace <= 0 or not getattr(self.executor, "stop_channel", False):
+            return False
+        if not stopfile.listens(trial_dir):
+            return False
+        pending = stopfile.asked_outcome(
+            TrialCondition.EARLY_STOPPED.value, TrialReason.EARLY_STOPPED, why, self.clock.now()
+        )
+        trial, applied = self._update(trial, [TrialCondition.RUNNING], pending_outcome=pending)
+        crashpoint("controller.stop_asked")
+        return applied and stopfile.request_stop(stopfile.stop_file(trial_dir), why)
 
     def _kill(
         self,
@@ -653,9 +683,13 @@ class Controller:
         not one each, so no tick outlasts the lease; the lease is renewed between the steps.
         """
         stopping: list[Trial] = []
+        outcomes: dict[str, dict[str, str]] = {}
         for trial in trials:
+            intent = {"status": status.value, "reason": reason, "message": message}
+            if stopfile.was_asked(trial.pending_outcome):
+                intent = stopfile.killed(trial.pending_outcome, self.clock.now())
+            outcomes[trial.name] = intent
             if trial.handle:
-                intent = {"status": status.value, "reason": reason, "message": message}
                 trial, _ = self._update(
                     trial,
                     [TrialCondition.RUNNING, TrialCondition.CREATED],
@@ -676,12 +710,13 @@ class Controller:
         for trial in stopping:
             if trial.handle:
                 trial = self._collect(trial, final=True, drain=True)
+            outcome = outcomes[trial.name]
             trial, applied = self._update(
                 trial,
                 [TrialCondition.CREATED, TrialCondition.RUNNING],
-                status=status,
-                reason=reason,
-                message=message,
+                status=TrialCondition(outcome["status"]),
+                reason=outcome["reason"],
+                message=outcome["message"],
                 objective=objective_value(spec.objective, trial.metrics),
                 completion_time=self.clock.now(),
             )

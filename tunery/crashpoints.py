@@ -25,6 +25,8 @@ POINTS = {
     "controller.metrics_collected": "after new observations of a running trial are stored",
     "controller.trial_finished": "after a trial's final status is stored",
     "controller.stopping": "after stopping outcomes are saved, before processes are stopped",
+    "controller.stop_asked": "after an early-stopped trial's outcome is saved, before its stop "
+    "marker is written (tunery.stopfile)",
 }
 
 

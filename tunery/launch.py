@@ -17,6 +17,9 @@ each trial directories of its own and rewrites the paths that name them
 * the ``Push`` collector reads ``<trial dir>/metrics/push.jsonl``, where
   :func:`tunery.collect.push.report_metrics` appends (named in :envvar:`TUNERY_METRICS_PATH`);
   every trial is told its collector kind in :envvar:`TUNERY_METRICS_COLLECTOR`;
+* early stopping's stop marker is ``<trial dir>/stop-requested`` (:mod:`tunery.stopfile`),
+  named in :envvar:`TUNERY_STOP_FILE` and removed (with ``stop-listening``) before the trial's
+  first start;
 * with ``suggestion_trial_dir`` (pbt), the checkpoint directory becomes
   ``<runs>/<experiment>/checkpoints/<trial>`` (:func:`checkpoint_dir`), named in
   :envvar:`TUNERY_CHECKPOINT_DIR` too.  The algorithm only names a trial's parent
@@ -46,6 +49,7 @@ from tunery.model import CollectorKind, ExperimentSpec, ParamValue
 from tunery.mounts import Mount, Rewriter, mount_root, rewrite
 from tunery.spec.replicas import Replica, gang_argv, gang_spec
 from tunery.spec.template import render_trial
+from tunery.stopfile import STOP_FILE_ENV, listen_file, stop_file
 
 __all__ = [
     "CHECKPOINT_ENV",
@@ -225,6 +229,8 @@ def build_launch(
     env.setdefault("TUNERY_TRIAL_NAME", trial_name)
     env.setdefault("KATIB_TRIAL_NAME", trial_name)
     env.setdefault(COLLECTOR_ENV, spec.metrics_collector.kind.value)
+    # The stop channel (tunery.stopfile): early stopping's marker, removed before a first start.
+    env.setdefault(STOP_FILE_ENV, stop_file(own_dir))
     if "PATH" not in env:
         # Trials see tunery's own Python environment first, so `python` in a trial
         # command is the interpreter tunery runs in (a venv's, typically).
@@ -282,6 +288,7 @@ def build_launch(
         argv = gang_argv(
             sys.executable, gang_spec(replicas, [r.working_dir or work_dir for r in replicas])
         )
+    stale_files = (*stale_files, stop_file(own_dir), listen_file(stop_file(own_dir)))
     return Launch(
         trial_name=trial_name,
         argv=argv,

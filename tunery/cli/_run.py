@@ -274,6 +274,7 @@ def run(
     """Run the experiment in FILE to its end (resumes it if it already exists)."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
+    from tunery.stopfile import grace_from_env
 
     parsed, rename = _load_single(file, name, configmaps)
     spec = _apply_overrides(parsed.spec, rename, parallel, max_trials)
@@ -287,6 +288,7 @@ def run(
     if dry_run:
         _dry_run(spec, runs_dir, base_dir)
         return 0
+    grace_from_env()  # a bad TUNERY_STOP_GRACE is refused before anything is stored
     check_mlflow_uri(mlflow_uri)
     store = _open_store(db)
     client = Client(store=store)

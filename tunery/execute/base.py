@@ -159,6 +159,10 @@ class ExecutorBase:
 
     #: The URL scheme (and the handles' ``"executor"`` kind) of this executor.
     scheme: ClassVar[str] = ""
+    #: Whether a trial sees the stop marker the controller writes in its trial directory
+    #: (:mod:`tunery.stopfile`): then early stopping asks it to end and waits a grace period
+    #: before :meth:`stop`; otherwise it is stopped at once.
+    stop_channel: ClassVar[bool] = False
 
     def start(self, launch: Launch) -> Started:  # pragma: no cover - abstract
         raise NotImplementedError

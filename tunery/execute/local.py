@@ -170,6 +170,8 @@ class LocalExecutor(ExecutorBase):
     """Runs trials as local subprocesses; see the module docstring for the on-disk contract."""
 
     scheme = "local"
+    #: Trials run here, in the controller's trial directories: they see the stop marker.
+    stop_channel = True
 
     @classmethod
     def from_url(cls, url: str, *, gpus: Sequence[str] | None = None) -> LocalExecutor:
