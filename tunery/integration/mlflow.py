@@ -524,10 +524,13 @@ class MlflowSink:
                 "experiment": self._experiment_name,
                 "interval": self.interval,
             }
+            # The child imports this very tunery, wherever it was imported from.
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tunery.integration.mlflow"],
                 stdin=subprocess.PIPE,
-                env={**os.environ, _CHILD_ENV: json.dumps(config)},
+                env={**os.environ, _CHILD_ENV: json.dumps(config), "PYTHONPATH": path},
             )
             return self
         self._stop.clear()
@@ -559,7 +562,9 @@ class MlflowSink:
             process, self._process = self._process, None
             assert process.stdin is not None
             process.stdin.close()  # the child's signal: a last sync, then exit
-            return process.wait() == 0
+            if process.wait() == 0:
+                return True
+            # The child could not do it (it said why on standard error): do it here.
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
@@ -606,6 +611,7 @@ def _child() -> int:
     from tunery.storage import Store
 
     config = json.loads(os.environ[_CHILD_ENV])
+    os.nice(10)  # behind the controller and the trials when CPUs are short
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     closed = threading.Event()
 
