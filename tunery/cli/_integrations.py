@@ -42,6 +42,9 @@ def mlflow_module() -> Any:
             "--mlflow needs the Python package 'mlflow', which is not installed",
             "install it with: pip install 'tunery[mlflow]'",
         )
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "Creating tables" lines
     return mlflow
 
 

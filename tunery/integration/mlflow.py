@@ -608,11 +608,16 @@ def _database_url(store: BaseStore) -> str | None:
 def _child() -> int:
     """The side process of :meth:`MlflowSink.start`: sync every interval until standard
     input closes (the parent's ``close``, or the parent's death), then a last sync."""
+    import signal
+
     from tunery.storage import Store
 
+    # Ctrl-C reaches the whole process group: the parent decides when this child stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = json.loads(os.environ[_CHILD_ENV])
     os.nice(10)  # behind the controller and the trials when CPUs are short
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     closed = threading.Event()
 
     def _watch() -> None:
