@@ -398,3 +398,63 @@ def test_a_bad_optimization_job_is_one_line_naming_the_field(tmp_path: Path) -> 
     assert "spec.parallelTrials" in proc.stderr and "Traceback" not in proc.stderr
     proc = tunery("run", "bad.yaml", cwd=tmp_path, check=2)
     assert "spec.parallelTrials" in proc.stderr
+
+
+#: A trial that fails unless it got exactly the flags of its branch's parameters.
+BRANCH_SCRIPT = """
+import sys
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+branch = {"svm": {"model", "C"}, "rf": {"model", "depth"}}[args["model"]]
+assert set(args) == branch, args
+print(f"score={float(args.get('C', args.get('depth')))}")
+"""
+
+
+def test_a_conditional_experiment_end_to_end(tmp_path: Path) -> None:
+    parameters = [
+        {"name": "model", "parameterType": "categorical", "feasibleSpace": {"list": ["svm", "rf"]}},
+        {
+            "name": "C",
+            "parameterType": "double",
+            "feasibleSpace": {"min": "0.5", "max": "0.9"},
+            "activeWhen": {"model": ["svm"]},
+        },
+        {
+            "name": "depth",
+            "parameterType": "int",
+            "feasibleSpace": {"min": "2", "max": "3"},
+            "activeWhen": {"model": ["rf"]},
+        },
+    ]
+    doc = native_doc("cond", BRANCH_SCRIPT, parameters=parameters, max_trials=6, parallel=3)
+    (tmp_path / "cond.yaml").write_text(yaml.safe_dump(doc))
+    checked = tunery("validate", "cond.yaml", cwd=tmp_path).stdout
+    assert "model: categorical svm | rf\n    C: double [0.5, 0.9]  when model = svm\n" in checked
+    assert "    depth: int [2, 3]  when model = rf\n" in checked
+    tunery("run", "cond.yaml", cwd=tmp_path)
+
+    trials = json.loads(tunery("trials", "cond", "--json", cwd=tmp_path).stdout)
+    assert len(trials) == 6 and {t["status"] for t in trials} == {"Succeeded"}
+    assert {t["parameters"]["model"] for t in trials} == {"svm", "rf"}
+    for t in trials:
+        branch = {"svm": {"model", "C"}, "rf": {"model", "depth"}}[t["parameters"]["model"]]
+        assert set(t["parameters"]) == branch  # inactive parameters are absent
+    # CSV: empty cells; the table: a dash, never 0.
+    rows = tunery("export", "cond", "-o", "csv", cwd=tmp_path).stdout.splitlines()
+    header = rows[0].split(",")
+    c_col, depth_col = header.index("param:C"), header.index("param:depth")
+    for row in rows[1:]:
+        cells = row.split(",")
+        assert (cells[c_col] == "") != (cells[depth_col] == "")
+    table = tunery("trials", "cond", cwd=tmp_path).stdout
+    rf_rows = [line for line in table.splitlines() if line.startswith("cond-") and " rf " in line]
+    assert rf_rows and all(line.split()[3] == "-" for line in rf_rows)  # the C column
+    best = json.loads(tunery("best", "cond", "-o", "json", cwd=tmp_path).stdout)
+    assert best["model"] == "rf" and set(best) == {"model", "depth"}  # (maximize: depth > C)
+    # The stored document keeps the tree; Katib's form carries it in the annotation.
+    exported = yaml.safe_load(tunery("export", "cond", cwd=tmp_path).stdout)
+    assert exported["spec"]["parameters"][1]["activeWhen"] == {"model": ["svm"]}
+    katib = tunery("export", "cond", "--format", "katib", cwd=tmp_path).stdout
+    (tmp_path / "katib.yaml").write_text(katib.replace("name: cond", "name: cond-katib", 1))
+    assert "tunery.dev/active-when" in katib and "activeWhen" not in katib
+    assert "when model = rf" in tunery("validate", "katib.yaml", cwd=tmp_path).stdout

@@ -668,3 +668,38 @@ def test_resume_keeps_the_namespace(tmp_path: Path) -> None:
     resumed = client.resume("life", namespace="default", spec=moved)
     assert resumed.experiment.namespace == "default"
     assert resumed.experiment.spec.max_trial_count == 5
+
+
+def fits_a_branch(parameters: dict) -> float:  # type: ignore[type-arg]
+    expected = {"model", "scale"} | ({"C"} if parameters["model"] == "svm" else {"depth"})
+    assert set(parameters) == expected, parameters  # inactive parameters are absent
+    if parameters["model"] == "svm":
+        return float(parameters["C"]) * parameters["scale"]
+    return float(parameters["depth"])
+
+
+def test_tune_a_conditional_space_passes_only_active_parameters(in_tmp: Path) -> None:
+    s = tunery.search
+    space = {
+        "model": s.categorical({"svm": {"C": s.double(0.5, 1)}, "rf": {"depth": s.int(2, 4)}}),
+        "scale": 2,
+    }
+    exp = tunery.tune(
+        fits_a_branch,
+        space,
+        "value",
+        "minimize",
+        algorithm="random",
+        max_trial_count=6,
+        parallel_trial_count=3,
+        storage=str(in_tmp / "t.db"),
+    )
+    exp.wait(timeout=120)
+    trials = exp.trials
+    assert len(trials) == 6 and all(t.status is TrialCondition.SUCCEEDED for t in trials)
+    assert {t.parameters["model"] for t in trials} == {"svm", "rf"}
+    for t in trials:
+        value = t.parameters.get("C", t.parameters.get("depth"))
+        assert value is not None and ("C" in t.parameters) != ("depth" in t.parameters)
+        factor = 2 if "C" in t.parameters else 1
+        assert t.objective == pytest.approx(float(value) * factor)

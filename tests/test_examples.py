@@ -79,3 +79,25 @@ def test_espcn_trial_trains_reports_and_renders(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 2 and "must be positive" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--model=svm", "--C=2.5", "--kernel=poly", "--degree=3"],
+        ["--model=forest", "--depth", "4"],
+        ["--model=knn", "--neighbors=5", "--weights=distance"],
+    ],
+    ids=["svm", "forest", "knn"],
+)
+def test_conditional_trial_runs_each_model_with_only_its_flags(flags: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "train.py", *flags],
+        cwd=EXAMPLES / "conditional",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert re.fullmatch(r"accuracy=0\.\d+\n", out.stdout), out.stdout

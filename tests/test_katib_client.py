@@ -1046,3 +1046,124 @@ def test_delete_stops_an_experiment_another_process_runs(in_tmp: Path) -> None:
         if other.poll() is None:
             other.kill()
             other.wait()
+
+
+# --------------------------------------------------------------- several objectives (tunery's)
+
+
+def test_tune_with_several_objectives_returns_the_pareto_front(in_tmp: Path) -> None:
+    from tunery.objectives import pareto_front
+    from tunery.storage import Store
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        width, depth = float(parameters["width"]), int(parameters["depth"])
+        print(f"accuracy={1 - 1 / (1 + width * depth)} latency={width * depth + depth / 10}")
+
+    kc = KatibClient()
+    kc.tune(
+        name="trade-off",
+        objective=objective,
+        parameters={"width": search.double(min=0.1, max=4.0), "depth": search.int(min=1, max=3)},
+        objective_metric_name=["accuracy", "latency"],
+        objective_type=["maximize", "minimize"],
+        objective_goal=[0.999, None],
+        algorithm_name="nsga2",
+        algorithm_settings={"population_size": 4},
+        max_trial_count=8,
+        parallel_trial_count=4,
+    )
+    experiment = kc.wait_for_experiment_condition("trade-off", timeout=120, polling_interval=1)
+    assert experiment.spec.objectives == [
+        {"metric": "accuracy", "direction": "maximize", "goal": 0.999, "strategy": "max"},
+        {"metric": "latency", "direction": "minimize", "strategy": "min"},
+    ]
+    assert experiment.spec.objective.objective_metric_name == "accuracy"
+    front = kc.get_optimal_hyperparameters("trade-off")
+    assert isinstance(front, list) and front
+    store = Store(None)
+    stored = store.get_experiment("trade-off")
+    expected = pareto_front(stored.spec.objective, store.list_trials(stored.key))
+    assert sorted(t.best_trial_name for t in front) == sorted(t.name for t in expected)
+    # Best accuracy first; the first is Katib's currentOptimalTrial.
+    accuracy = [
+        float(next(x.latest for x in t.observation.metrics if x.name == "accuracy")) for t in front
+    ]
+    assert accuracy == sorted(accuracy, reverse=True)
+    assert front[0] == experiment.status.current_optimal_trial
+    # Several metrics need one direction each: no silent default.
+    with pytest.raises(UserInputError, match="objective_type: give one direction per objective"):
+        kc.tune(
+            name="bad",
+            objective=objective,
+            parameters={"width": search.double(min=0.1, max=4.0)},
+            objective_metric_name=["accuracy", "latency"],
+        )
+
+
+def test_create_experiment_keeps_a_models_objectives_and_constraints(in_tmp: Path) -> None:
+    from tunery.katib import (
+        V1beta1AlgorithmSpec,
+        V1beta1Experiment,
+        V1beta1ExperimentSpec,
+        V1beta1FeasibleSpace,
+        V1beta1ObjectiveSpec,
+        V1beta1ParameterSpec,
+        V1beta1TrialParameterSpec,
+        V1beta1TrialTemplate,
+        V1ObjectMeta,
+    )
+
+    command = "echo f1=${trialParameters.x} f2=$(python3 -c 'print(1-${trialParameters.x})') mem=3"
+    experiment = V1beta1Experiment(
+        api_version="kubeflow.org/v1beta1",
+        kind="Experiment",
+        metadata=V1ObjectMeta(name="two-objectives"),
+        spec=V1beta1ExperimentSpec(
+            algorithm=V1beta1AlgorithmSpec(algorithm_name="random"),
+            objective=V1beta1ObjectiveSpec(type="minimize", objective_metric_name="f1"),
+            objectives=[
+                {"metric": "f1", "direction": "minimize"},
+                {"metric": "f2", "direction": "minimize"},
+            ],
+            constraints=[{"metric": "mem", "max": 4}],
+            max_trial_count=3,
+            parallel_trial_count=3,
+            parameters=[
+                V1beta1ParameterSpec(
+                    name="x",
+                    parameter_type="double",
+                    feasible_space=V1beta1FeasibleSpace(min="0", max="1"),
+                )
+            ],
+            trial_template=V1beta1TrialTemplate(
+                primary_container_name="main",
+                trial_parameters=[V1beta1TrialParameterSpec(name="x", reference="x")],
+                trial_spec={
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "main",
+                                        "image": "python",
+                                        "command": ["sh", "-c", command],
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                },
+            ),
+        ),
+    )
+    kc = KatibClient()
+    kc.create_experiment(experiment)
+    done = kc.wait_for_experiment_condition("two-objectives", timeout=60, polling_interval=1)
+    assert [o["metric"] for o in done.spec.objectives] == ["f1", "f2"]
+    assert done.spec.constraints == [{"metric": "mem", "max": 4.0}]
+    front = kc.get_optimal_hyperparameters("two-objectives")
+    assert isinstance(front, list) and len(front) == 3  # f2 = 1 - f1: no trial dominates another
+    # Katib's own dict of the spec has no tunery fields unless they are set.
+    assert "objectives" not in V1beta1ExperimentSpec().to_dict()

@@ -135,3 +135,68 @@ def test_the_katib_sdk_itself_is_not_installed_in_trials(tmp_path: Path) -> None
             ],
         )
     assert _container(doc)["command"][2].startswith(f"exec {sys.executable} ")
+
+
+def test_several_objectives_become_spec_objectives(tmp_path: Path) -> None:
+    doc = _doc(
+        tmp_path,
+        objective_metric_name=["acc", "latency"],
+        objective_type=["maximize", "minimize"],
+        objective_goal=[0.9, None],
+    )
+    assert doc["spec"]["objectives"] == [
+        {"metric": "acc", "direction": "maximize", "goal": 0.9},
+        {"metric": "latency", "direction": "minimize"},
+    ]
+    assert "objective" not in doc["spec"]
+    spec = parse_document(doc)
+    assert [(t.metric, t.type.value, t.goal) for t in spec.objective.terms] == [
+        ("acc", "maximize", 0.9),
+        ("latency", "minimize", None),
+    ]
+    # Additional metrics ride on spec.objective, which agrees with the first objective.
+    extra = _doc(
+        tmp_path,
+        objective_metric_name=("acc", "latency"),
+        objective_type=("maximize", "minimize"),
+        additional_metric_names=["loss"],
+    )
+    assert extra["spec"]["objective"] == {
+        "type": "maximize",
+        "objectiveMetricName": "acc",
+        "additionalMetricNames": ["loss"],
+    }
+    assert "loss" in parse_document(extra).objective.additional_metric_names
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"objective_metric_name": ["a", "b"]}, "objective_type: give one direction per"),
+        (
+            {"objective_metric_name": ["a", "b"], "objective_type": ["maximize"]},
+            "objective_type: give one direction per objective metric (a list of 2)",
+        ),
+        (
+            {
+                "objective_metric_name": ["a", "b"],
+                "objective_type": ["maximize", "minimize"],
+                "objective_goal": 0.5,
+            },
+            "objective_goal: give one goal (or None) per objective metric",
+        ),
+        ({"objective_type": ["maximize", "minimize"]}, "objective_type: a list needs"),
+        ({"objective_goal": [0.5]}, "objective_goal: a list needs"),
+        (
+            {"objective_metric_name": ["a", ""], "objective_type": ["maximize", "minimize"]},
+            "objective_metric_name: a list must hold metric names",
+        ),
+    ],
+)
+def test_bad_objective_lists_are_one_line_errors(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UserInputError) as info:
+        _doc(tmp_path, **change)
+    assert message in str(info.value)
+    assert "\n" not in info.value.one_line()

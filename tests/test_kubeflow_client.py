@@ -48,6 +48,15 @@ def train(lr: float, batch_size: int, epochs: int = 1, use_bn: bool = False) -> 
     print(f"trained lr={lr} batch_size={batch_size}", flush=True)
 
 
+def trade_off(width: float, depth: int) -> dict[str, float]:
+    """Two objectives that conflict: accuracy grows with the model, latency too."""
+    return {
+        "accuracy": 1.0 - 1.0 / (1.0 + width * depth),
+        "latency_ms": width * depth + 0.1 * depth,
+        "memory_mb": 100.0 * width,
+    }
+
+
 def fails(lr: float) -> None:
     raise RuntimeError(f"diverged at {lr}")
 
@@ -154,6 +163,47 @@ def test_a_failed_job_raises_while_waiting_for_complete(in_tmp: Path) -> None:
     assert client.get_best_results(name) is None
 
 
+@pytest.mark.integration
+def test_several_objectives_make_a_multi_objective_job_whose_best_results_are_the_front(
+    in_tmp: Path,
+) -> None:
+    from tunery.objectives import pareto_front
+
+    client = OptimizerClient()
+    name = client.optimize(
+        TrainJobTemplate(trainer=CustomTrainer(func=trade_off)),
+        search_space={"width": Search.uniform(0.1, 4.0), "depth": Search.choice([1, 2, 3])},
+        trial_config=TrialConfig(num_trials=8, parallel_trials=4),
+        objectives=[
+            Objective("accuracy", optimizer.Direction.MAXIMIZE),
+            Objective("latency_ms", "minimize"),
+        ],
+        algorithm=optimizer.Algorithm("nsga2", {"population_size": "4"}),
+    )
+    job = client.wait_for_job_status(name, timeout=120, polling_interval=1)
+    assert job.objectives == [
+        Objective("accuracy", optimizer.Direction.MAXIMIZE),
+        Objective("latency_ms", optimizer.Direction.MINIMIZE),
+    ]
+    stored = Store(None)
+    experiment = stored.get_experiment(name)
+    assert experiment.spec.objective.is_multi
+    assert [t.type.value for t in experiment.spec.objective.terms] == ["maximize", "minimize"]
+
+    results = client.get_best_results(name)
+    assert isinstance(results, list) and results
+    # Exactly the stored trials' Pareto front, best accuracy first.
+    front = pareto_front(experiment.spec.objective, stored.list_trials(experiment.key))
+    by_name = {t.name: t.parameters for t in job.trials}
+    assert sorted(sorted(r.parameters.items()) for r in results) == sorted(
+        sorted(by_name[t.name].items()) for t in front
+    )
+    accuracy = [float(next(m.latest for m in r.metrics if m.name == "accuracy")) for r in results]
+    assert accuracy == sorted(accuracy, reverse=True)
+    latency = [float(next(m.latest for m in r.metrics if m.name == "latency_ms")) for r in results]
+    assert latency == sorted(latency, reverse=True)  # a trade-off: faster is less accurate
+
+
 def test_bad_arguments_raise_as_kubeflow(in_tmp: Path) -> None:
     client = OptimizerClient()
     template = TrainJobTemplate(trainer=CustomTrainer(func=train))
@@ -170,6 +220,13 @@ def test_bad_arguments_raise_as_kubeflow(in_tmp: Path) -> None:
             template,
             search_space={"lr": Search.uniform(0, 1)},
             trial_config=TrialConfig(num_trials=0),
+        )
+    with pytest.raises(ValueError, match="cmaes"):  # refused for several objectives
+        client.optimize(
+            template,
+            search_space={"lr": Search.uniform(0, 1)},
+            objectives=[Objective("loss"), Objective("accuracy", "maximize")],
+            algorithm=optimizer.Algorithm("cmaes"),
         )
     with pytest.raises(ValueError, match="Invalid backend config"):
         OptimizerClient(backend_config="cluster")  # type: ignore[arg-type]

@@ -458,3 +458,32 @@ def test_every_objectives_curves_come_back_from_storage(tmp_path: Path) -> None:
         assert again._curves.by_metric == kept
     finally:
         again.close()
+
+
+def test_ask_tell_over_a_conditional_space() -> None:
+    s = tunery.search
+    space = {
+        "model": s.categorical(
+            {"svm": {"C": s.double(1e-3, 1e3, log=True)}, "rf": {"depth": s.int(2, 12)}}
+        ),
+        "epochs": 3,
+    }
+    opt = tunery.Optimizer(space, "random", "minimize", seed=3)
+    seen = set()
+    for _ in range(12):
+        suggestion = opt.ask()
+        params = suggestion.params
+        seen.add(params["model"])
+        branch = {"svm": {"C"}, "rf": {"depth"}}[str(params["model"])]
+        assert set(params) == {"epochs", "model"} | branch  # inactive parameters are absent
+        opt.tell(suggestion, float(params.get("C", params.get("depth", 0))))
+    assert seen == {"svm", "rf"}
+    best = opt.best
+    assert best is not None and set(best.params) - {"epochs", "model"} in ({"C"}, {"depth"})
+    # enqueue drops a value given for an inactive parameter; a missing active one is refused.
+    opt.enqueue({"model": "rf", "depth": 4, "C": 1.0})
+    assert opt.ask().params == {"epochs": 3, "model": "rf", "depth": 4}
+    with pytest.raises(UserInputError, match="'C' has no value"):
+        opt.enqueue({"model": "svm"})
+    with pytest.raises(UserInputError, match="cannot search conditional parameters"):
+        tunery.Optimizer(space, "cmaes")

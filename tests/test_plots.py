@@ -187,3 +187,43 @@ def test_a_figure_exports_as_png_and_svg_with_kaleido(tmp_path: Path) -> None:
     png = (tmp_path / "edf.png").read_bytes()
     assert png.startswith(b"\x89PNG") and int.from_bytes(png[16:20], "big") == 500
     assert b"<svg" in (tmp_path / "edf.svg").read_bytes()[:500]
+
+
+def test_slice_panels_of_conditional_parameters_show_the_trials_where_they_were_active() -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    from tunery.model import Trial, TrialCondition
+    from tunery.plots import slice_figure
+    from tunery.testing.suggest import make_spec, tiny_conditional_parameters
+
+    spec = make_spec(tiny_conditional_parameters())
+    params = [{"c": "p", "n": 2}, {"c": "q", "m": 1}, {"c": "p", "n": 4}]
+    trials = [
+        Trial(f"t-{i}", "e", i, p, TrialCondition.SUCCEEDED, objective=float(i))
+        for i, p in enumerate(params)
+    ]
+    fig = slice_figure(go, "e", spec, trials)
+    panels = {trace.name: trace for trace in fig.data}
+    assert list(panels["c"].x) == ["p", "q", "p"]
+    assert list(panels["n"].x) == [2, 4] and list(panels["n"].y) == [0.0, 2.0]
+    assert list(panels["m"].x) == [1] and list(panels["m"].text) == ["t-1"]  # never "None"
+
+
+def test_a_conditional_axis_puts_inactive_trials_on_their_own_tick() -> None:
+    def conditional(ptype: ParameterType, **space: object) -> ParameterSpec:
+        return ParameterSpec("p", ptype, FeasibleSpace(**space), (("m", ("a",)),))  # type: ignore[arg-type]
+
+    cat = parcoords_dimension(conditional(ParameterType.CATEGORICAL, list=("x", "y")), ["y", None])
+    assert (
+        cat["values"] == [1, -1] and cat["ticktext"][0] == "inactive" and cat["tickvals"][0] == -1
+    )
+    assert cat["ticktext"][1:] == ["x", "y"]
+    num = parcoords_dimension(conditional(ParameterType.DOUBLE, min="0", max="1"), [0.2, None, 0.6])
+    inactive = num["tickvals"][0]
+    assert num["ticktext"][0] == "inactive" and inactive < 0.2
+    assert num["values"] == [0.2, inactive, 0.6] and num["range"][0] == inactive
+    ints = parcoords_dimension(conditional(ParameterType.INT, min="1", max="5"), [None, 2, 4])
+    assert ints["values"][0] < 2 and ints["ticktext"][0] == "inactive"
+    assert all(t == int(t) for t in ints["tickvals"][1:])
+    # Not conditional: a missing value stays missing, as before.
+    plain = parcoords_dimension(_spec(ParameterType.DOUBLE, min="0", max="1"), [0.2, None])
+    assert plain["values"] == [0.2, None] and "inactive" not in plain.get("ticktext", [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import tunery
@@ -38,3 +40,67 @@ def test_split_parameters_accepts_katib_dicts_and_fixed_values() -> None:
     assert [p.name for p in searched] == ["lr", "opt"]
     assert searched[0].feasible_space.max == "0.1"
     assert fixed == {"epochs": 5}
+
+
+def model_space() -> dict[str, object]:
+    s = tunery.search
+    return {
+        "model": s.categorical(
+            {
+                "svm": {
+                    "C": s.double(1e-3, 1e3, log=True),
+                    "kernel": s.categorical({"rbf": {}, "poly": {"degree": s.int(2, 5)}}),
+                },
+                "rf": {"depth": s.int(2, 12)},
+                "lr": {"C": s.double(1e-3, 1e3, log=True)},
+                "knn": None,
+            }
+        ),
+        "epochs": 3,
+    }
+
+
+def test_nested_categorical_branches_become_conditions_any_depth() -> None:
+    searched, fixed = split_parameters(model_space())
+    assert fixed == {"epochs": 3}
+    assert [(p.name, p.active_when) for p in searched] == [
+        ("model", ()),
+        ("C", (("model", ("svm", "lr")),)),  # the same space under two values: one parameter
+        ("kernel", (("model", ("svm",)),)),
+        ("degree", (("kernel", ("poly",)),)),
+        ("depth", (("model", ("rf",)),)),
+    ]
+    assert searched[0].feasible_space.list == ("svm", "rf", "lr", "knn")
+    # A plain list is unchanged: no branches, no conditions.
+    plain, _ = split_parameters({"opt": tunery.search.categorical(["adam", "sgd"])})
+    assert plain[0].active_when == () and tunery.search.categorical(["a"]).branches == ()
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        (lambda: {"m": tunery.search.categorical({"a": 3})}, "the branch of 'a' must be a dict"),
+        (
+            lambda: {"m": tunery.search.categorical({"a": {"k": 3}})},
+            "'k' under m='a' is not a search",
+        ),
+        (
+            lambda: {"m": tunery.search.categorical({"a": {"x": tunery.search.int(1, 2)}}), "x": 1},
+            "'x' is both a top-level parameter",
+        ),
+        (
+            lambda: {
+                "m": tunery.search.categorical(
+                    {"a": {"x": tunery.search.int(1, 2)}, "b": {"x": tunery.search.int(1, 3)}}
+                )
+            },
+            "'x' appears twice",
+        ),
+    ],
+)
+def test_bad_branches_are_one_line_errors(
+    space: Callable[[], dict[str, object]], message: str
+) -> None:
+    with pytest.raises(UserInputError, match=message) as info:
+        split_parameters(space())
+    assert info.value.hint and "\n" not in str(info.value)

@@ -168,6 +168,10 @@ def test_tunery_extensions_any_algorithm_prune_and_failed_budget() -> None:
     assert spec.early_stopping.algorithm_name == "medianstop"
     assert spec.max_failed_trial_count == 1
     assert spec.objective.additional_metric_names == ("accuracy",)
+    assert [(t.metric, t.type.value) for t in spec.objective.terms] == [
+        ("val_loss", "minimize"),
+        ("accuracy", "maximize"),
+    ]
 
 
 def test_unknown_keys_warn_naming_them(caplog: pytest.LogCaptureFixture) -> None:
@@ -225,6 +229,16 @@ def _set(path: str, value: Any) -> Any:
         (_set("spec.searchAlgorithm", {"annealing": {}}), "spec.searchAlgorithm"),
         (_set("spec.objectives", [{"metric": "x", "direction": "up"}]), "spec.objectives[0]"),
         (_set("spec.objectives", []), "spec.objectives"),
+        (
+            _set("spec.objectives", [{"metric": "a"}, {"metric": "b", "direction": "up"}]),
+            "spec.objectives[1].direction",
+        ),
+        (
+            _set("spec.objectives", [{"metric": "a"}, {"metric": "b", "goal": "high"}]),
+            "spec.objectives[1].goal",
+        ),
+        (_set("spec.constraints", [{"metric": "mem", "max": "lots"}]), "spec.constraints[0].max"),
+        (_set("spec.constraints", [{"metric": "mem"}]), "spec.constraints[0]"),
         (_colliding_env, "spec.parameters[2].name"),
         (_two_spaces, "spec.parameters[0].searchSpace"),
         (
@@ -376,3 +390,72 @@ def test_env_injection_is_seen_by_a_real_trial_and_status_has_the_result(
     best = min(trials, key=lambda t: t.metrics["val_loss"].latest or 0)
     assert status["result"]["trainJobName"] == best.name
     assert {p["name"] for p in status["result"]["parameters"]} == {"learning_rate", "batch-size"}
+
+
+# --------------------------------------------------------------------------- several objectives
+
+
+def _two_objectives(**changes: Any) -> dict[str, Any]:
+    return sample(
+        objectives=[
+            {"metric": "accuracy", "direction": "Maximize", "goal": 0.99},
+            {"metric": "latency_ms", "direction": "Minimize", "goal": 5},
+        ],
+        **changes,
+    )
+
+
+def test_several_objectives_are_a_multi_objective_spec_each_with_its_direction() -> None:
+    spec = parse_document(_two_objectives(constraints=[{"metric": "memory_mb", "max": 512}]))
+    objective = spec.objective
+    assert objective.is_multi
+    assert [(t.metric, t.type.value, t.goal) for t in objective.terms] == [
+        ("accuracy", "maximize", 0.99),
+        ("latency_ms", "minimize", 5.0),
+    ]
+    assert [(c.metric, c.min, c.max) for c in objective.constraints] == [("memory_mb", None, 512)]
+    # The first objective is spec.objective, as for one objective.
+    assert objective.objective_metric_name == "accuracy"
+    assert objective.type.value == "maximize"
+
+
+def test_a_multi_objective_job_exports_and_reads_back_the_same() -> None:
+    spec = parse_document(_two_objectives(constraints=[{"metric": "memory_mb", "max": 512}]))
+    doc = to_optimization_job(spec)
+    assert doc["spec"]["objectives"] == [
+        {"metric": "accuracy", "direction": "Maximize", "goal": 0.99},
+        {"metric": "latency_ms", "direction": "Minimize", "goal": 5.0},
+    ]
+    assert doc["spec"]["constraints"] == [{"metric": "memory_mb", "max": 512.0}]
+    assert "additionalMetricNames" not in doc["spec"]  # objectives and constraints only
+    (again,) = parse_text(yaml.safe_dump(doc))
+    assert again.spec == spec
+
+
+def test_tunery_native_objectives_export_as_several_objectives() -> None:
+    doc = native_doc("mo", "print('a=1 b=2')", algorithm="nsga2")
+    del doc["spec"]["objective"]
+    doc["spec"]["objectives"] = [
+        {"metric": "a", "direction": "maximize", "strategy": "latest", "reference": 0},
+        {"metric": "b", "direction": "minimize", "reference": 10},
+    ]
+    spec = parse_document(doc)
+    exported = to_optimization_job(spec)
+    assert exported["spec"]["objectives"] == [
+        {"metric": "a", "direction": "Maximize", "strategy": "latest", "reference": 0.0},
+        {"metric": "b", "direction": "Minimize", "reference": 10.0},
+    ]
+    assert same_search_but_form(spec, parse_document(exported))
+
+
+def test_additional_metrics_of_one_objective_stay_additional_metrics() -> None:
+    doc = native_doc("one", "print('score=1 acc=2')")
+    doc["spec"]["objective"]["additionalMetricNames"] = ["acc"]
+    spec = parse_document(doc)
+    exported = to_optimization_job(spec)
+    assert exported["spec"]["objectives"] == [{"metric": "score", "direction": "Maximize"}]
+    assert exported["spec"]["additionalMetricNames"] == ["acc"]
+    back = parse_document(exported)
+    assert not back.objective.is_multi
+    assert back.objective.additional_metric_names == ("acc",)
+    assert same_search_but_form(spec, back)

@@ -81,13 +81,17 @@ def full_spec(name: str = "full") -> ExperimentSpec:
             ParameterSpec("layers", ParameterType.INT, FeasibleSpace(min="1", max="5", step="1")),
             ParameterSpec("batch", ParameterType.DISCRETE, FeasibleSpace(list=("16", "32", "64"))),
             ParameterSpec(
-                "optimizer", ParameterType.CATEGORICAL, FeasibleSpace(list=("sgd", "adam"))
+                "optimizer",
+                ParameterType.CATEGORICAL,
+                FeasibleSpace(list=("sgd", "adam")),
+                active_when=(("batch", ("32", "64")), ("layers", ("2",))),
             ),
         ),
         trial_template=TrialTemplate(
             trial_parameters=(
                 TrialParameterSpec("learningRate", "lr", "the learning rate"),
                 TrialParameterSpec("numLayers", "layers"),
+                TrialParameterSpec("opt", "optimizer", inactive="value", inactive_value="None"),
             ),
             trial_spec={
                 "apiVersion": "batch/v1",
@@ -249,6 +253,9 @@ def test_decoded_types_are_exact() -> None:
     assert type(back.parameters[2].feasible_space.list) is tuple
     assert back.parameters[0].parameter_type is ParameterType.DOUBLE
     assert back.parameters[0].feasible_space.distribution is Distribution.LOG_UNIFORM
+    condition = back.parameters[3].active_when  # tuples all the way (hashable)
+    assert condition == (("batch", ("32", "64")), ("layers", ("2",))) and hash(condition)
+    assert type(condition) is tuple and type(condition[0][1]) is tuple
     assert type(back.objective.additional_metric_names) is tuple
     assert back.objective.metric_strategies[1].value is MetricStrategyType.LATEST
     assert type(back.trial_template.command) is tuple

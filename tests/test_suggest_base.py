@@ -44,6 +44,30 @@ def test_contract(algorithm: str, check: Any) -> None:
     check(algorithm, SPEC_FACTORIES.get(algorithm, default_spec_factory))
 
 
+@pytest.mark.parametrize("algorithm", base.conditional_algorithms())
+def test_conditional_contract(algorithm: str) -> None:
+    contract.check_conditional(algorithm, SPEC_FACTORIES.get(algorithm, default_spec_factory))
+
+
+def test_conditional_registry() -> None:
+    assert {"random", "sobol", "grid", "hyperband"} <= set(base.conditional_algorithms())
+    assert not {"cmaes", "pbt"} & set(base.conditional_algorithms())
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "reason"), [("cmaes", "continuous vector"), ("pbt", "perturbs")]
+)
+def test_non_conditional_algorithms_refuse_a_tree_with_their_reason(
+    algorithm: str, reason: str
+) -> None:
+    spec = SPEC_FACTORIES[algorithm](algorithm, contract.conditional_parameters())
+    with pytest.raises(SpecError, match=reason) as info:
+        validate_algorithm(spec)
+    assert info.value.path == "spec.algorithm.algorithmName"
+    assert "cannot search conditional parameters (activeWhen)" in str(info.value)
+    assert "random" in (info.value.hint or "") and "grid" in (info.value.hint or "")
+
+
 def test_builtins_are_available() -> None:
     assert {"random", "grid", "sobol"} <= set(available())
 

@@ -104,3 +104,22 @@ def test_grid_beyond_int64_positions() -> None:
     assert params_of(suggester.suggest(History.from_spec(spec, history), 1)) == [
         {"a": 0, "b": 0, "c": 0, "d": 0, "e": 2}
     ]
+
+
+def test_a_conditional_grid_walks_the_tree_and_its_size_bounds_max_trials() -> None:
+    from tunery.suggest import create_suggester
+    from tunery.testing.suggest import make_spec, simulate, tiny_conditional_parameters
+
+    spec = make_spec(tiny_conditional_parameters(), "grid", max_trial_count=6)
+    _, batches = simulate(create_suggester(spec), spec, 4, 2)
+    suggested = [dict(a.parameters) for batch in batches for a in batch]
+    assert suggested == [
+        {"c": "p", "n": 1},
+        {"c": "p", "n": 2},
+        {"c": "p", "n": 3},
+        {"c": "p", "n": 4},
+        {"c": "q", "m": 1},
+        {"c": "q", "m": 2},
+    ]
+    with pytest.raises(SpecError, match="all possible search combinations: 6"):
+        create_suggester(make_spec(tiny_conditional_parameters(), "grid", max_trial_count=7))

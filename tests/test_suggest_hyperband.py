@@ -441,3 +441,25 @@ def test_kill_9_controller_then_resume_with_hyperband(tmp_path: Path) -> None:
         _check_run(trials, store, "hb9")
     finally:
         store.close()
+
+
+def test_the_resource_may_not_be_conditional_nor_decide_a_condition() -> None:
+    from tunery.model import ParameterSpec
+    from tunery.suggest import create_suggester
+    from tunery.testing.suggest import categorical_param, int_param, make_spec
+
+    settings = {"resource_name": "epochs", "r_l": "9", "eta": "3"}
+    model = categorical_param("model", ["a", "b"])
+    epochs = int_param("epochs", "1", "9")
+    conditional = ParameterSpec(
+        epochs.name, epochs.parameter_type, epochs.feasible_space, (("model", ("a",)),)
+    )
+    x = int_param("x", "1", "3")
+    decided = ParameterSpec(x.name, x.parameter_type, x.feasible_space, (("epochs", ("3",)),))
+    for params, message in (
+        ([model, conditional], "is conditional"),
+        ([model, epochs, decided], "decides 'x'"),
+    ):
+        with pytest.raises(SpecError, match=message) as info:
+            create_suggester(make_spec(params, "hyperband", settings))
+        assert info.value.path.startswith("spec.algorithm.algorithmSettings")

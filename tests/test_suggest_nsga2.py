@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -25,12 +26,16 @@ from tunery.storage import Store
 from tunery.suggest import available, create_suggester
 from tunery.suggest.base import validate_algorithm
 from tunery.suggest.nsga2 import (
+    GENERATION_LABEL,
     NSGA2Suggester,
     crowded_tournament,
+    default_population_size,
+    normalised,
     polynomial_mutation,
     sbx,
     survivors,
     uniform_crossover,
+    violation_scales,
 )
 from tunery.testing import multiobjective as mo
 from tunery.testing import suggest as contract
@@ -218,6 +223,131 @@ def test_generations_come_from_observed_trials_in_creation_order() -> None:
     assert sorted(parents.points.tolist()) == sorted(expected.tolist())
 
 
+@pytest.mark.parametrize(
+    ("budget", "dims", "expected"),
+    [
+        (None, 3, 20),
+        (None, 60, 20),
+        (100, 4, 10),
+        (100, 12, 12),
+        (50, 2, 8),
+        (10, 2, 8),
+        (400, 5, 20),
+        (10_000, 5, 50),
+        (100, 80, 50),
+    ],
+)
+def test_default_population_size_from_budget_and_dimension(
+    budget: int | None, dims: int, expected: int
+) -> None:
+    assert default_population_size(budget, dims) == expected
+
+
+def test_the_population_defaults_from_max_trial_count_and_a_setting_wins() -> None:
+    problem = mo.zdt1(4)
+    budgeted = mo.make_spec(problem, "nsga2", max_trial_count=100)
+    assert NSGA2Suggester(budgeted, 0).population_size == 10
+    assert NSGA2Suggester(mo.make_spec(problem, "nsga2"), 0).population_size == 20
+    given = mo.make_spec(problem, "nsga2", {"population_size": "6"}, max_trial_count=100)
+    assert NSGA2Suggester(given, 0).population_size == 6
+
+
+def test_a_budget_extended_later_keeps_the_population_chosen_at_the_start() -> None:
+    problem = mo.zdt1(4)
+    first = NSGA2Suggester(mo.make_spec(problem, "nsga2", max_trial_count=100), 0)
+    state = first.dump_state()
+    assert state == {"population_size": 10}
+    extended = NSGA2Suggester(mo.make_spec(problem, "nsga2", max_trial_count=900), 0)
+    assert extended.population_size == 30
+    extended.load_state(json.loads(json.dumps(state)))
+    assert extended.population_size == 10
+    # A population_size setting is the truth: nothing saved, nothing restored over it.
+    given = mo.make_spec(problem, "nsga2", {"population_size": "6"}, max_trial_count=100)
+    assert NSGA2Suggester(given, 0).dump_state() is None
+    fixed = NSGA2Suggester(given, 0)
+    fixed.load_state({"population_size": 10})
+    assert fixed.population_size == 6
+
+
+def test_each_suggestion_is_labelled_with_its_generation() -> None:
+    problem = mo.zdt1(3)
+    spec = mo.make_spec(problem, "nsga2", {"population_size": "4"})
+    suggester = NSGA2Suggester(spec, 0)
+    trials = []
+    seen = []
+    while len(trials) < 14:
+        batch = suggester.suggest(History.from_spec(spec, trials), 3)
+        for a in batch:
+            seen.append(a.labels[GENERATION_LABEL])
+            trials.append(mo.trial_of(problem, len(trials) + 1, a.parameters))
+    # Batches of 3 asked with 0, 3, 6, 9 and 12 trials observed: 0, 0, 1, 2 and 3 whole
+    # generations of 4.
+    assert seen == ["0"] * 6 + ["1"] * 3 + ["2"] * 3 + ["3"] * 3
+
+
+def test_the_initial_population_is_a_latin_hypercube() -> None:
+    problem = mo.zdt1(3)
+    spec = mo.make_spec(problem, "nsga2", {"population_size": "8"})
+    suggester = NSGA2Suggester(spec, 2)
+    # Asked one at a time or all at once: the same eight points, one in each eighth of every
+    # dimension.
+    trials = []
+    for _ in range(8):
+        (a,) = suggester.suggest(History.from_spec(spec, trials), 1)
+        trials.append(mo.trial_of(problem, len(trials) + 1, a.parameters))
+    batch = suggester.suggest(History.from_spec(spec, []), 8)
+    assert [t.parameters for t in trials] == [dict(a.parameters) for a in batch]
+    for name in ("x0", "x1", "x2"):
+        strata = sorted(int(float(t.parameters[name]) * 8) for t in trials)
+        assert strata == list(range(8)), (name, strata)
+
+
+def test_violation_scales_and_normalised_values() -> None:
+    violations = [(-5.0, 0.2), (400.0, -0.1), None, (100.0, 0.05), (-1.0, float("inf"))]
+    assert violation_scales(violations) == (400.0, 0.2)
+    assert violation_scales([(-1.0, -2.0)]) == (1.0, 1.0)  # nothing exceeded: unit scales
+    assert violation_scales(None) is None and violation_scales([None]) is None
+    assert normalised(violations, (400.0, 0.2)) == [
+        (-5.0 / 400, 1.0),
+        (1.0, -0.1 / 0.2),
+        None,
+        (0.25, 0.25),
+        (-1.0 / 400, float("inf")),
+    ]
+    assert normalised(None, None) is None
+
+
+def test_a_large_unit_constraint_does_not_swamp_the_others() -> None:
+    # Memory in MB (max 512) and an error rate (max 0.1); every trial violates both and the
+    # objectives tie, so Deb's total violation alone picks the parents.  Raw excess sums
+    # (200.5, 1.4, 100.0001, 0.85) would keep x = 0.2 and 0.4, by memory's units alone;
+    # divided by each constraint's largest excess (200, 0.5) they are (2, 0.805, 0.5002,
+    # 0.7025): x = 0.3, almost within the error rate, and 0.4 survive.
+    table = {0.1: (712.0, 0.6), 0.2: (513.0, 0.5), 0.3: (612.0, 0.1001), 0.4: (512.5, 0.45)}
+
+    def metrics(params: Mapping[str, ParamValue]) -> dict[str, float]:
+        memory, error = table[round(float(params["x"]), 3)]
+        return {"f1": 0.0, "f2": 0.0, "memory": memory, "error": error}
+
+    problem = mo.Problem(
+        "units",
+        (contract.double_param("x", "0", "1"),),
+        ("f1", "f2"),
+        (Constraint("memory", max=512.0), Constraint("error", max=0.1)),
+        (1.0, 1.0),
+        metrics,
+    )
+    spec = mo.make_spec(problem, "nsga2", {"population_size": "2"})
+    trials = [mo.trial_of(problem, i + 1, {"x": x}) for i, x in enumerate(table)]
+    parents = NSGA2Suggester(spec, 0).parents(History.from_spec(spec, trials))
+    assert parents is not None and parents.generation == 2
+    space = SearchSpace.from_spec(spec)
+    chosen = sorted(
+        round(float(space.params_of(k)["x"]), 3) for k in space.keys_from_unit(parents.points)
+    )
+    assert chosen == [0.3, 0.4]
+
+
 def test_children_are_feasible_on_mixed_spaces() -> None:
     spec = contract.make_spec(contract.default_parameters(), "nsga2", {"population_size": "4"})
     space = SearchSpace.from_spec(spec)
@@ -338,6 +468,26 @@ def test_a_constrained_two_objective_experiment_runs_end_to_end(
     assert len(history.observed) == 14
     assert all(e.losses is not None and e.constraints is not None for e in history.observed)
     assert len(history.tried_keys) == 14
+    if algorithm == "nsga2":  # each trial labelled with its generation, shown by `trials`
+        generations = [int(t.labels[GENERATION_LABEL]) for t in trials]
+        assert generations[:4] == [0, 0, 0, 0] and max(generations) >= 1
+        assert generations == sorted(generations)
+        shown = subprocess.run(
+            [sys.executable, "-m", "tunery", "trials", "mo"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TUNERY_DB": str(tmp_path / "tunery.db")},
+        )
+        assert shown.returncode == 0, shown.stderr
+        lines = [line.split() for line in shown.stdout.splitlines() if line.strip()]
+        header = next(cells for cells in lines if cells[0] == "trial")
+        rows = [cells for cells in lines if cells[0].startswith("mo-")]
+        column = header.index("gen")
+        by_name = {t.name: t.labels[GENERATION_LABEL] for t in trials}
+        cells = {row[0]: row[column] for row in rows if row[0] in by_name}
+        assert cells == by_name
 
 
 def mirrored(problem: mo.Problem) -> mo.Problem:

@@ -934,3 +934,41 @@ def _check_front(client: TestClient) -> None:
     }
     one = client.get(f"/api/experiments/mo/trials/{front[0]}").json()
     assert one["objectives"] == next(t for t in trials if t["name"] == front[0])["objectives"]
+
+
+def test_a_conditional_experiment_shows_inactive_parameters_as_absent(tmp_path: Path) -> None:
+    params = [
+        {"name": "model", "parameterType": "categorical", "feasibleSpace": {"list": ["a", "b"]}},
+        {
+            "name": "x",
+            "parameterType": "double",
+            "feasibleSpace": {"min": "0", "max": "1"},
+            "activeWhen": {"model": ["a"]},
+        },
+    ]
+    local = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    create(local, native_doc("cond", "print('score=1')", parameters=params), tmp_path)
+    for index, parameters in enumerate([{"model": "a", "x": 0.5}, {"model": "b"}]):
+        local.create_trial(
+            Trial(
+                name=f"cond-{index}",
+                experiment="cond",
+                index=index,
+                parameters=parameters,
+                status=TrialCondition.SUCCEEDED,
+                metrics={"score": MetricSummary(1.0 + index, 1.0 + index, 1.0 + index)},
+                objective=1.0 + index,
+            )
+        )
+    app = create_app(local, TOKEN, runs_dir=str(tmp_path / "runs"), base_dir=str(tmp_path))
+    with TestClient(app, base_url=LOCAL) as http:
+        exp = http.get("/api/experiments/cond").json()
+        assert [p.get("activeWhen") for p in exp["parameters"]] == [None, {"model": ["a"]}]
+        assert "activeWhen" not in exp["parameters"][0]  # absent, not null
+        assert exp["bestHyperparameters"]["parameters"] == {"model": "b"}
+        assert exp["bestHyperparameters"]["cli"] == "--model=b"
+        trials = http.get("/api/experiments/cond/trials").json()["trials"]
+        assert [t["parameters"] for t in trials] == [{"model": "a", "x": 0.5}, {"model": "b"}]
+        rows = list(csv.reader(io.StringIO(http.get("/api/experiments/cond/trials.csv").text)))
+        assert rows[2][rows[0].index("param:x")] == ""
+    local.close()

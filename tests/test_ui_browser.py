@@ -1011,3 +1011,71 @@ def test_reads_need_the_token_beyond_loopback(
         assert errors == []
     finally:
         context.close()
+
+
+def test_inactive_parameters_are_blank_and_lines_skip_their_axes(page: Any, tmp_path: Path) -> None:
+    from tunery.ui.app import create_app
+
+    params = [
+        {"name": "model", "parameterType": "categorical", "feasibleSpace": {"list": ["a", "b"]}},
+        {
+            "name": "x",
+            "parameterType": "double",
+            "feasibleSpace": {"min": "0", "max": "1"},
+            "activeWhen": {"model": ["a"]},
+        },
+        {
+            "name": "n",
+            "parameterType": "int",
+            "feasibleSpace": {"min": "1", "max": "5"},
+            "activeWhen": {"model": ["b"]},
+        },
+    ]
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    create(store, native_doc("cond", "print('score=1')", parameters=params), tmp_path)
+    for index in range(8):
+        branch = {"model": "a", "x": index / 8} if index % 2 else {"model": "b", "n": 1 + index % 5}
+        store.create_trial(
+            Trial(
+                name=f"cond-{index}",
+                experiment="cond",
+                index=index,
+                parameters=branch,
+                status=TrialCondition.SUCCEEDED,
+                metrics={"score": MetricSummary(index, index, index)},
+                objective=float(index),
+            )
+        )
+    app = create_app(store, TOKEN, runs_dir=str(tmp_path / "runs"))
+    try:
+        with _served(app) as base:
+            _open_experiment(page, base, "cond")
+            page.wait_for_selector("body[data-graphs='drawn']")
+            headers = page.locator("#trials thead th").all_inner_texts()
+            col = headers.index("n")
+            for row in page.locator("#trials tbody tr[data-trial]").all():
+                cells = row.locator("td").all_inner_texts()
+                model = cells[headers.index("model")]
+                # An inactive value is a dash, never 0.
+                assert (cells[col] == "\u2013") == (model == "a"), cells
+                assert (cells[headers.index("x")] == "\u2013") == (model == "b"), cells
+            assert (
+                "skips the axes of the parameters inactive"
+                in page.locator("#parcoords-note").inner_text()
+            )
+            # Brushing the lower half of x keeps trials where x is active and in the range
+            # (x = 1/8 and 3/8), none of those without x.
+            area = page.locator("#parcoords g.axis[data-label='x'] rect.brush-area").bounding_box()
+            mid = area["x"] + area["width"] / 2
+            page.mouse.move(mid, area["y"] + area["height"] * 0.5)
+            page.mouse.down()
+            page.mouse.move(mid, area["y"] + area["height"] * 0.8, steps=5)
+            page.mouse.move(mid, area["y"] + area["height"] * 1.0, steps=5)
+            page.mouse.up()
+            page.wait_for_selector("#parcoords rect.brush")
+            kept = page.locator("#trials tbody tr[data-trial]")
+            assert kept.count() == 2
+            model_col = f"td:nth-child({headers.index('model') + 1})"
+            assert set(kept.locator(model_col).all_inner_texts()) == {"a"}
+    finally:
+        store.close()

@@ -47,3 +47,33 @@ def test_equal_objectives_share_a_rank() -> None:
     result = parameter_importance([_double("a")], assignments, [0.5] * 30)
     assert result is not None and [i.importance for i in result] == [0.0]
     assert list(mean_ranks([3.0, 1.0, 3.0, 2.0])) == [2.5, 0.0, 2.5, 1.0]
+
+
+def test_a_conditional_parameter_is_assessed_on_the_trials_where_it_was_active() -> None:
+    rng = random.Random(5)
+    model = ParameterSpec("model", ParameterType.CATEGORICAL, FeasibleSpace(list=("a", "b")))
+    x = ParameterSpec(
+        "x", ParameterType.DOUBLE, FeasibleSpace(min="0", max="1"), (("model", ("a",)),)
+    )
+    noise = ParameterSpec(
+        "noise", ParameterType.DOUBLE, FeasibleSpace(min="0", max="1"), (("model", ("b",)),)
+    )
+    assignments: list[dict[str, object]] = []
+    objective: list[float] = []
+    for i in range(400):
+        if i % 2:
+            value = rng.random()
+            assignments.append({"model": "a", "x": value})
+            objective.append(value)  # x decides the result within its branch
+        else:
+            assignments.append({"model": "b", "noise": rng.random()})
+            objective.append(0.5 + rng.random() * 0.01)
+    result = parameter_importance([model, x, noise], assignments, objective)
+    assert result is not None
+    by = {i.name: i.importance for i in result}
+    assert by["x"] > 0.8 and by["noise"] < 0.1
+    # Too few trials where it was active: not assessed.
+    few = [a for a in assignments if a["model"] == "b"][:30] + [assignments[1]] * 3
+    values = [0.5] * 30 + [1.0, 2.0, 3.0]
+    result = parameter_importance([model, x, noise], few, values)
+    assert result is not None and {i.name: i.importance for i in result}["x"] == 0.0

@@ -39,13 +39,16 @@ page = test_ui_browser.page
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 EXAMPLE = ROOT / "examples" / "multiobjective"
+#: The example's trials run here: 12, or the whole example (40) when the docs' pictures are
+#: taken (``TUNERY_UPDATE_SCREENSHOTS=1``), so that they show what the example gives.
+EXAMPLE_TRIALS = 40 if os.environ.get("TUNERY_UPDATE_SCREENSHOTS") == "1" else 12
 
 
 @pytest.fixture(scope="module")
 def mo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]]:
     """A served UI over ``mo2`` (accuracy against latency, a size constraint), ``mo3`` (three
     objectives), ``single`` (one objective) and ``example`` (examples/multiobjective run for
-    real, 12 trials)."""
+    real, 12 trials; all 40 when the docs' pictures are taken)."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     from tests.helpers import create, native_doc
@@ -66,7 +69,7 @@ def mo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sto
     pytest.importorskip("sklearn", reason="the example trains a scikit-learn model")
     doc = yaml.safe_load((EXAMPLE / "experiment.yaml").read_text())
     doc["metadata"]["name"] = "example"
-    doc["spec"]["maxTrialCount"] = 12
+    doc["spec"]["maxTrialCount"] = EXAMPLE_TRIALS
     container = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
     container["containers"][0]["command"][0] = sys.executable
     client = Client(store=store)
@@ -273,7 +276,7 @@ def test_the_example_run_for_real_shows_its_front(
     base, store = mo_site
     _open(page, base, "example")
     trials = [t for t in store.list_trials("example") if t.status.value == "Succeeded"]
-    assert len(trials) == 12
+    assert len(trials) == EXAMPLE_TRIALS
     rows = [{k: m.latest for k, m in t.metrics.items()} for t in trials]
     limit = [{"metric": "model_kb", "max": 1024}]
     front = {trials[int(n[2:])].name for n in expected_front("x", TWO, rows, limit)}

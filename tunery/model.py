@@ -219,11 +219,23 @@ class FeasibleSpace:
     distribution: Distribution | None = None
 
 
+#: A parameter's activation condition: ``((parent, (value, ...)), ...)``, every pair must hold.
+ActiveWhen = tuple[tuple[str, tuple[ParamValue, ...]], ...]
+
+
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One searched parameter.
+
+    ``active_when`` makes it conditional: it is active when every named parent parameter is
+    active and takes one of the listed values (``()``: always active).  Parents are categorical,
+    discrete or int parameters; see :mod:`tunery.conditions`.
+    """
+
     name: str
     parameter_type: ParameterType
     feasible_space: FeasibleSpace
+    active_when: ActiveWhen = ()
 
 
 @dataclass(frozen=True)
@@ -399,6 +411,10 @@ class TrialParameterSpec:
     name: str
     reference: str
     description: str | None = None
+    #: How the placeholder renders when its parameter is inactive (``trialParameters[].inactive``,
+    #: :mod:`tunery.spec.inactive`): ``"drop"``, ``"empty"`` or ``"value"`` (``inactive_value``).
+    inactive: str = "drop"
+    inactive_value: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,6 @@ after every call, failed ones included (``docs/multifidelity.md``, "What the cal
 from __future__ import annotations
 
 import math
-import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +78,18 @@ from tunery.model import (
     objective_value,
 )
 from tunery.objectives import objective_values, pareto_front
+from tunery.optimizer_arguments import (
+    MAX_ASK,
+    MAX_STEP,
+    argument_error,
+    ask_count,
+    check_step,
+    is_single_value,
+    objective_number,
+    quote,
+    setting_text,
+    whole_number,
+)
 from tunery.optimizer_objectives import (
     constraint_entries,
     intermediate_metrics,
@@ -93,11 +104,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_ASK", "MAX_STEP", "Best", "Optimizer", "Suggestion"]
 
 _METRIC = "objective"
-#: The largest batch ``ask(n)`` hands out at once.
-MAX_ASK = 256
-#: The largest step ``report`` takes (the observations' step column is an INTEGER: 32 bits on
-#: PostgreSQL).
-MAX_STEP = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ class Optimizer:
 
         if not isinstance(objective, str) or objective not in ("minimize", "maximize"):
             raise UserInputError(
-                f"objective must be 'minimize' or 'maximize', not {_quote(objective)}",
+                f"objective must be 'minimize' or 'maximize', not {quote(objective)}",
                 "pass objective='minimize' or objective='maximize'",
             )
         if not isinstance(parameters, Mapping):
@@ -176,11 +182,11 @@ class Optimizer:
                 )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
             raise UserInputError(f"seed must be an integer, not {seed!r}", "e.g. seed=0")
-        budget = None if max_trial_count is None else _whole(max_trial_count)
+        budget = None if max_trial_count is None else whole_number(max_trial_count)
         if max_trial_count is not None and (budget is None or budget < 1):
             raise UserInputError(
                 f"max_trial_count must be a whole number of at least 1, not "
-                f"{_quote(max_trial_count)}",
+                f"{quote(max_trial_count)}",
                 "e.g. max_trial_count=100, or leave it out for no budget",
             )
         searched, fixed = split_parameters(parameters)
@@ -197,7 +203,7 @@ class Optimizer:
                 "algorithm": {
                     "algorithmName": algorithm,
                     "algorithmSettings": [
-                        {"name": k, "value": _setting_text(v, "settings", k)}
+                        {"name": k, "value": setting_text(v, "settings", k)}
                         for k, v in (settings or {}).items()
                     ],
                 },
@@ -225,7 +231,7 @@ class Optimizer:
             doc["spec"]["earlyStopping"] = {
                 "algorithmName": early_stopping,
                 "algorithmSettings": [
-                    {"name": k, "value": _setting_text(v, "early_stopping_settings", k)}
+                    {"name": k, "value": setting_text(v, "early_stopping_settings", k)}
                     for k, v in (early_stopping_settings or {}).items()
                 ],
             }
@@ -239,7 +245,7 @@ class Optimizer:
             self._suggester = create_suggester(self.spec, None if seed is None else int(seed))
             self._stopper = create_stopper(self.spec)
         except SpecError as exc:
-            raise _argument_error(
+            raise argument_error(
                 exc,
                 [p.name for p in searched],
                 list(settings or {}),
@@ -272,7 +278,7 @@ class Optimizer:
                 storage = os.fspath(storage)
             if not isinstance(storage, str):
                 raise UserInputError(
-                    f"storage must be a database URL or a file path, not {_quote(storage)}",
+                    f"storage must be a database URL or a file path, not {quote(storage)}",
                     "e.g. storage='study.db' or storage='postgresql://HOST/DB'",
                 )
             self._open(storage)
@@ -428,7 +434,7 @@ class Optimizer:
         suggestions than the budget has left are handed out.
         """
         self._check_open("ask")
-        count = 1 if n is None else _ask_count(n)
+        count = 1 if n is None else ask_count(n)
         budget = self.spec.max_trial_count
         if budget is not None:
             left = budget - len(self._ledger)
@@ -527,16 +533,16 @@ class Optimizer:
         trial = self._running(suggestion, "report")
         values = self._intermediate(value, "report")
         self._observe(
-            trial, values, self._reports(trial) if step is None else _step(step, "report")
+            trial, values, self._reports(trial) if step is None else check_step(step, "report")
         )
 
     def _intermediate(self, value: object, verb: str) -> dict[str, float | None]:
         """An intermediate value as metrics: the objective's number, or with several
         objectives (or constraints) a list or dict (:func:`intermediate_metrics`)."""
         objective = self.spec.objective
-        if objective.is_multi or (objective.constraints and not _is_number(value)):
+        if objective.is_multi or (objective.constraints and not is_single_value(value)):
             return dict(intermediate_metrics(objective, value, verb))
-        return {self._metric: _objective_number(value, verb)}
+        return {self._metric: objective_number(value, verb)}
 
     def _reports(self, trial: Trial) -> int:
         """The default step of a report: how many values of a metric it reported at most."""
@@ -563,7 +569,7 @@ class Optimizer:
         """
         self._check_open("should_stop")
         trial = self._running(suggestion, "should_stop")
-        at = None if step is None else _step(step, "should_stop")
+        at = None if step is None else check_step(step, "should_stop")
         if value is not None:
             values = self._intermediate(value, "should_stop")
             trial = self._observe(trial, values, self._reports(trial) if at is None else at)
@@ -599,7 +605,7 @@ class Optimizer:
         trial = self._running(suggestion, "tell")
         given = result_metrics(self.spec.objective, value)
         if given is None:
-            number = _objective_number(value, "tell")
+            number = objective_number(value, "tell")
             given = {} if number is None else {self._metric: number}
         else:
             number = given[self._metric]
@@ -666,130 +672,3 @@ class Optimizer:
     @property
     def trials(self) -> list[Trial]:
         return self._ledger.trials
-
-
-def _whole(value: object) -> int | None:
-    """``value`` as an int when it is a whole number (an int, numpy int, or a float like 2.0)."""
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return int(number) if math.isfinite(number) and number.is_integer() else None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def _ask_count(n: object) -> int:
-    count = _whole(n)
-    if count is None or not 1 <= count <= MAX_ASK:
-        raise UserInputError(
-            f"ask(n): n must be a whole number from 1 to {MAX_ASK}, not {_quote(n)}",
-            f"ask for at most {MAX_ASK} suggestions at a time",
-        )
-    return count
-
-
-def _step(step: object, verb: str) -> int:
-    at = _whole(step)
-    if at is None or not 0 <= at <= MAX_STEP:
-        raise UserInputError(
-            f"{verb}(): step must be a whole number from 0 to {MAX_STEP}, not {_quote(step)}",
-            "pass the epoch or iteration number, or leave step out to count the reports",
-        )
-    return at
-
-
-def _is_number(value: object) -> bool:
-    return value is None or not isinstance(value, Mapping | list | tuple)
-
-
-def _objective_number(value: object, verb: str) -> float | None:
-    """The objective ``value`` as a float (NaN and infinities kept), or None.
-
-    Anything ``float()`` takes except a string or a bool (a numpy or torch scalar is fine); an
-    int beyond the float range is infinite, as its float would be.
-    """
-    if value is None:
-        return None
-    if not isinstance(value, str | bytes | bool | np.bool_):
-        try:
-            return float(value)  # type: ignore[arg-type]
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf  # type: ignore[operator]
-        except (TypeError, ValueError):
-            pass
-    raise UserInputError(
-        f"{verb}(): value must be a number or None, not {_quote(value)}",
-        "pass the objective as a float (NaN or None when it is unavailable)",
-    )
-
-
-def _setting_text(value: object, argument: str, key: object) -> str:
-    """A setting's value as the string a spec holds (``str``, as Katib's settings are)."""
-    try:
-        return str(value)
-    except ValueError:  # an int of more digits than Python writes
-        raise UserInputError(
-            f"{argument}[{key!r}]: {_quote(value)} is too large",
-            "give the setting a value of at most a few digits",
-        ) from None
-
-
-def _quote(value: object) -> str:
-    """``repr(value)``, short (an error line quotes input, which may be huge)."""
-    from tunery.errors import clip
-
-    try:
-        text = repr(value)
-    except ValueError:  # an int of more digits than Python writes
-        return f"an int of {value.bit_length()} bits"  # type: ignore[attr-defined]
-    return clip(text)
-
-
-def _argument_error(
-    exc: SpecError, parameters: list[str], settings: list[Any], stopping: list[Any]
-) -> SpecError:
-    """``exc`` with the path of the internal document said as the Optimizer's argument.
-
-    ``spec.parameters[2].feasibleSpace.min`` -> ``parameters['lr'].feasibleSpace.min``,
-    ``spec.algorithm.algorithmSettings[0]`` -> ``settings['r_l']``, and so on.
-    """
-    path = exc.path
-    for prefix, names, argument in (
-        ("spec.parameters", parameters, "parameters"),
-        ("spec.trialTemplate.trialParameters", parameters, "parameters"),
-        ("spec.algorithm.algorithmSettings", settings, "settings"),
-        ("spec.earlyStopping.algorithmSettings", stopping, "early_stopping_settings"),
-    ):
-        if path == prefix or path.startswith(prefix + "."):
-            path = argument + path[len(prefix) :]
-            break
-        if path.startswith(prefix + "["):
-            index_text, _, rest = path[len(prefix) + 1 :].partition("]")
-            try:
-                name = names[int(index_text)]
-            except (ValueError, IndexError):
-                break
-            if rest in (".name", ".value"):
-                rest = ""  # the dict's key, or its value
-            path = f"{argument}[{name!r}]{rest}"
-            break
-    else:
-        for internal, argument in (
-            ("spec.algorithm.algorithmName", "algorithm"),
-            ("spec.earlyStopping.algorithmName", "early_stopping"),
-            ("spec.earlyStopping", "early_stopping"),
-            ("metadata.name", "name"),
-            ("spec.objectives", "objectives"),
-            ("spec.constraints", "constraints"),
-            ("spec.objective", "objective"),
-        ):
-            if path == internal or path.startswith((internal + ".", internal + "[")):
-                path = argument + path[len(internal) :]
-                break
-    try:  # the same class (AlgorithmNotAvailableError, ...)
-        return type(exc)(path, exc.message, exc.hint)
-    except TypeError:
-        return SpecError(path, exc.message, exc.hint)

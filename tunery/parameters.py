@@ -16,7 +16,15 @@ from tunery.errors import SpecError, clip
 from tunery.model import Distribution, ParameterSpec, ParameterType
 from tunery.settings import NUMBER
 
-__all__ = ["INT_MAX", "INT_MIN", "check_parameter", "check_parameters", "number"]
+__all__ = [
+    "ACTIVE_WHEN_ANNOTATION",
+    "INT_MAX",
+    "INT_MIN",
+    "check_conditions",
+    "check_parameter",
+    "check_parameters",
+    "number",
+]
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NON_FINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
@@ -148,3 +156,113 @@ def check_parameter(param: ParameterSpec, path: str, *, merge_repeats: bool = Fa
         seen.add(item)
         if ptype is ParameterType.DISCRETE:
             number(item, f"{fp}.list[{j}]", integer=False)
+
+
+#: The annotation that carries conditions in a Katib document (Katib prunes unknown fields).
+ACTIVE_WHEN_ANNOTATION = "tunery.dev/active-when"
+_PARENT_TYPES = (ParameterType.CATEGORICAL, ParameterType.DISCRETE, ParameterType.INT)
+
+
+def condition_path(parameters: Sequence[ParameterSpec], index: int, *, katib: bool) -> str:
+    """Where parameter ``index``'s condition is written: the field, or the Katib annotation."""
+    if katib:
+        return f"metadata.annotations[{ACTIVE_WHEN_ANNOTATION}].{parameters[index].name}"
+    return f"spec.parameters[{index}].activeWhen"
+
+
+def value_matches(parent: ParameterSpec, value: object) -> bool:
+    """True when ``value`` is one of the values a categorical/discrete/int ``parent`` takes."""
+    fs = parent.feasible_space
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if parent.parameter_type is ParameterType.CATEGORICAL:
+        return text in fs.list
+    if parent.parameter_type is ParameterType.DISCRETE:
+        if not NUMBER.match(text):
+            return False
+        return any(NUMBER.match(e.strip()) and float(e) == float(text) for e in fs.list)
+    if not _INTEGER.match(text):
+        try:
+            as_float = float(text)
+        except ValueError:
+            return False
+        if not as_float.is_integer():
+            return False
+        text = str(int(as_float))
+    low, high = int((fs.min or "0").strip()), int((fs.max or "0").strip())
+    step = int(fs.step.strip()) if fs.step is not None and fs.step.strip() else 1
+    number_ = int(text)
+    return low <= number_ <= high and (number_ - low) % step == 0
+
+
+def check_conditions(parameters: Sequence[ParameterSpec], *, katib: bool = False) -> None:
+    """The rules of ``activeWhen`` (after :func:`check_parameters`): known parents other than
+    the parameter itself, categorical/discrete/int parents, values in the parent's feasible
+    space, no cycle.  ``katib``: name the annotation in errors instead of the field."""
+    by_name = {p.name: p for p in parameters}
+    for i, param in enumerate(parameters):
+        path = condition_path(parameters, i, katib=katib)
+        for parent_name, values in param.active_when:
+            where = f"{path}.{parent_name}"
+            if parent_name == param.name:
+                raise SpecError(
+                    where,
+                    f"parameter {param.name!r} depends on itself",
+                    "name another parameter (e.g. the categorical that chooses it)",
+                )
+            parent = by_name.get(parent_name)
+            if parent is None:
+                raise SpecError(
+                    where,
+                    f"unknown parameter {parent_name!r}",
+                    f"name one of: {', '.join(p.name for p in parameters if p is not param)}",
+                )
+            if parent.parameter_type not in _PARENT_TYPES:
+                raise SpecError(
+                    where,
+                    f"parameter {parent_name!r} is a {parent.parameter_type.value}; a condition "
+                    f"needs a categorical, discrete or int parameter",
+                    f"condition on a categorical, discrete or int parameter, or make "
+                    f"{parent_name!r} discrete (list its values)",
+                )
+            if not values:
+                raise SpecError(
+                    where, "lists no value", f"list the values of {parent_name!r} that activate it"
+                )
+            for j, value in enumerate(values):
+                if not value_matches(parent, value):
+                    raise SpecError(
+                        f"{where}[{j}]",
+                        f"{value!r} is not a value of {parent_name!r}",
+                        "give values from its feasibleSpace"
+                        + (
+                            f": {', '.join(parent.feasible_space.list)}"
+                            if parent.feasible_space.list
+                            else ""
+                        ),
+                    )
+    _check_acyclic(parameters, katib=katib)
+
+
+def _check_acyclic(parameters: Sequence[ParameterSpec], *, katib: bool) -> None:
+    index = {p.name: i for i, p in enumerate(parameters)}
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        trail.append(name)
+        for parent, _ in parameters[index[name]].active_when:
+            if state.get(parent) == 1:
+                cycle = [*trail[trail.index(parent) :], parent]
+                raise SpecError(
+                    condition_path(parameters, index[name], katib=katib) + f".{parent}",
+                    f"conditions form a cycle (each depends on the next): {' -> '.join(cycle)}",
+                    "make the conditions a tree: a parameter may not depend on what depends on it",
+                )
+            if state.get(parent) is None:
+                visit(parent, trail)
+        trail.pop()
+        state[name] = 2
+
+    for param in parameters:
+        if param.name not in state:
+            visit(param.name, [])

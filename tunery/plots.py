@@ -94,8 +94,35 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+#: The tick of a conditional parameter's axis where the trials that left it inactive sit.
+INACTIVE_TICK = "inactive"
+
+
 def parcoords_dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, Any]:
-    """The plotly ``Parcoords`` dimension of parameter ``p`` with the trials' ``values``."""
+    """The plotly ``Parcoords`` dimension of parameter ``p`` with the trials' ``values``.
+
+    A conditional parameter's inactive trials (None) sit on an ``inactive`` tick below the
+    axis's values (plotly draws no line with a missing value)."""
+    dim = _dimension(p, values)
+    if not p.active_when or all(v is not None for v in values):
+        return dim
+    present = [v for v in dim["values"] if v is not None]
+    if "ticktext" in dim and p.parameter_type is ParameterType.CATEGORICAL:
+        at: float = -1
+    else:
+        lo, hi = (min(present), max(present)) if present else (0.0, 1.0)
+        at = lo - (0.15 * (hi - lo) if hi > lo else 1.0)
+        if "tickvals" not in dim:
+            dim["tickvals"] = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]
+            dim["ticktext"] = [_fmt(t) for t in dim["tickvals"]]
+        dim["range"] = [at, hi if hi > lo else lo + 1.0]
+    dim["values"] = [at if v is None else v for v in dim["values"]]
+    dim["tickvals"] = [at, *dim["tickvals"]]
+    dim["ticktext"] = [INACTIVE_TICK, *dim["ticktext"]]
+    return dim
+
+
+def _dimension(p: ParameterSpec, values: Sequence[Any]) -> dict[str, Any]:
     if p.parameter_type is ParameterType.CATEGORICAL:
         labels = list(p.feasible_space.list)
         for v in values:
@@ -144,16 +171,18 @@ def slice_figure(go: Any, name: str, spec: ExperimentSpec, trials: Sequence[Tria
     params = list(spec.parameters)
     fig = make_subplots(rows=1, cols=max(1, len(params)), shared_yaxes=True)
     for col, p in enumerate(params, start=1):
-        values = [t.parameters.get(p.name) for t in done]
+        # (a conditional parameter's panel shows the trials where it was active)
+        shown = [t for t in done if t.parameters.get(p.name) is not None]
+        values = [t.parameters[p.name] for t in shown]
         fig.add_trace(
             go.Scatter(
                 x=[str(v) if p.parameter_type is ParameterType.CATEGORICAL else v for v in values],
-                y=[t.objective for t in done],
+                y=[t.objective for t in shown],
                 mode="markers",
                 name=p.name,
-                text=[t.name for t in done],
+                text=[t.name for t in shown],
                 marker={
-                    "color": [t.index for t in done],
+                    "color": [t.index for t in shown],
                     "colorscale": "Blues",
                     "showscale": col == 1,
                     "colorbar": {"title": {"text": "trial"}},

@@ -11,13 +11,30 @@
 
 Katib-style dicts (``{"parameterType": "double", "feasibleSpace": {"min": "0.1", ...}}``) are
 accepted too.
+
+Conditional parameters: give :func:`categorical` a mapping from each value to the parameters
+searched only when it is chosen (nested to any depth; ``{}`` or None for a value without any)::
+
+    parameters = {
+        "model": tunery.search.categorical({
+            "svm": {"C": tunery.search.double(1e-3, 1e3, log=True),
+                    "kernel": tunery.search.categorical({"rbf": {}, "poly": {
+                        "degree": tunery.search.int(2, 5)}})},
+            "rf": {"depth": tunery.search.int(2, 12)},
+            "knn": None,
+        }),
+    }
+
+Each branch parameter gets ``activeWhen: {model: [svm]}``; one searched under several values
+with the same space is active for all of them.  An inactive parameter is absent from the
+trial's parameters (the function's dict has no key for it).
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tunery.errors import SpecError, UserInputError
@@ -31,6 +48,8 @@ class SearchParameter:
 
     parameter_type: ParameterType
     feasible_space: FeasibleSpace
+    #: ``categorical({value: {name: parameter, ...}})``: the parameters under each value.
+    branches: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def named(self, name: str) -> ParameterSpec:
         return ParameterSpec(name, self.parameter_type, self.feasible_space)
@@ -85,13 +104,30 @@ def int(  # shadows the builtin on purpose: mirrors katib.search.int
     )
 
 
-def categorical(values: Sequence[str]) -> SearchParameter:
-    """One of ``values`` (strings)."""
+def categorical(
+    values: Sequence[str] | Mapping[str, Mapping[str, Any] | None],
+) -> SearchParameter:
+    """One of ``values`` (strings); a mapping gives each value the parameters searched only
+    when it is chosen (see the module docstring)."""
     if isinstance(values, str) or not values:
         raise UserInputError("search.categorical needs a non-empty list of values")
+    branches: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+    if isinstance(values, Mapping):
+        for value, sub in values.items():
+            if sub is None:
+                sub = {}
+            if not isinstance(sub, Mapping):
+                raise UserInputError(
+                    f"search.categorical: the branch of {value!r} must be a dict of parameters, "
+                    f"not {type(sub).__name__}",
+                    'e.g. {"svm": {"C": tunery.search.double(1e-3, 1e3, log=True)}, "knn": {}}',
+                )
+            if sub:
+                branches.append((str(value), tuple(sub.items())))
     return SearchParameter(
         ParameterType.CATEGORICAL,
         FeasibleSpace(list=tuple(str(v) for v in values), distribution=Distribution.UNIFORM),
+        tuple(branches),
     )
 
 
@@ -117,6 +153,8 @@ def split_parameters(
     for name, value in parameters.items():
         if isinstance(value, SearchParameter):
             searched.append(value.named(name))
+            if value.branches:
+                _add_branches(name, value, searched, set(parameters))
         elif isinstance(value, ParameterSpec):
             searched.append(value)
         elif isinstance(value, Mapping) and "parameterType" in value:
@@ -137,6 +175,48 @@ def split_parameters(
             "give at least one tunery.search.double/int/categorical/discrete(...) value",
         )
     return searched, fixed
+
+
+def _add_branches(
+    parent: str, value: SearchParameter, searched: list[ParameterSpec], top: set[str]
+) -> None:
+    """The parameters under each value of ``parent`` (depth first), with their conditions."""
+    for choice, sub in value.branches:
+        for name, child in sub:
+            if not isinstance(child, SearchParameter):
+                raise UserInputError(
+                    f"search.categorical: {name!r} under {parent}={choice!r} is not a search "
+                    f"parameter ({type(child).__name__})",
+                    "give tunery.search.double/int/categorical/discrete(...); fixed values go "
+                    "at the top level",
+                )
+            if name in top:
+                raise UserInputError(
+                    f"parameter {name!r} is both a top-level parameter and one under "
+                    f"{parent}={choice!r}",
+                    "give the branch parameter another name",
+                )
+            spec = child.named(name)
+            index = next((i for i, p in enumerate(searched) if p.name == name), None)
+            if index is None:
+                searched.append(replace(spec, active_when=((parent, (choice,)),)))
+                if child.branches:
+                    _add_branches(name, child, searched, top)
+                continue
+            known = searched[index]
+            same = (known.parameter_type, known.feasible_space) == (
+                spec.parameter_type,
+                spec.feasible_space,
+            )
+            if not same or len(known.active_when) != 1 or known.active_when[0][0] != parent:
+                raise UserInputError(
+                    f"parameter {name!r} appears twice in the search space with other "
+                    f"spaces or parents",
+                    "give each branch parameter its own name, or the same space under "
+                    "values of one categorical",
+                )
+            values = known.active_when[0][1]
+            searched[index] = replace(known, active_when=((parent, (*values, choice)),))
 
 
 def _from_katib_dict(name: str, value: Mapping[str, Any]) -> ParameterSpec:

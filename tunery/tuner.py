@@ -41,6 +41,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ TYPES = json.loads({types!r})
 FIXED = json.loads({fixed!r})
 METRIC = {metric!r}
 CALL = {call!r}
+CONDITIONAL = set({conditional!r})
 
 {definition}
 
@@ -89,6 +91,8 @@ def _main():
     parameters = dict(FIXED)
     for arg in sys.argv[1:]:
         name, _, raw = arg.partition("=")
+        if name in CONDITIONAL and raw == "":
+            continue  # inactive in this trial (rendered empty)
         parameters[name] = _value(TYPES[name], raw)
     result = _objective(**parameters) if CALL == "kwargs" else _objective(parameters)
     if isinstance(result, dict):
@@ -142,12 +146,14 @@ def runner_code(
     fixed_json: str,
     metric: str,
     call: str = "dict",
+    conditional: Sequence[str] = (),
 ) -> tuple[str, str]:
     """The trial runner script of ``objective`` and the definition it embeds (for digests).
 
     ``types``: parameter name -> ``double``/``int``/``discrete``/``literal`` (a Python literal,
     read back with ``ast.literal_eval``) or anything else (a string); ``call``: ``"dict"``
-    calls ``objective(parameters)``, ``"kwargs"`` calls ``objective(**parameters)``.
+    calls ``objective(parameters)``, ``"kwargs"`` calls ``objective(**parameters)``;
+    ``conditional``: the parameters that may be inactive (an empty value: left out).
     """
     definition, paths = _definition(objective)
     code = _RUNNER.format(
@@ -157,6 +163,7 @@ def runner_code(
         fixed=fixed_json,
         metric=metric,
         call=call,
+        conditional=sorted(conditional),
         definition=definition,
     )
     return code, definition
@@ -229,9 +236,13 @@ def tune(
         "metric": objective_metric_name,
         "algorithm": algorithm,
         "settings": dict(algorithm_settings or {}),
-        "parameters": repr(searched),
+        # (conditions apart, so that a space without them keeps its digest)
+        "parameters": repr([replace(p, active_when=()) for p in searched]),
         "fixed": fixed_json,
     }
+    conditions = {p.name: p.active_when for p in searched if p.active_when}
+    if conditions:
+        settings["conditions"] = repr(conditions)
     digest = hashlib.sha256(
         (definition + json.dumps(settings, sort_keys=True, default=str)).encode()
     ).hexdigest()
@@ -244,6 +255,7 @@ def tune(
         types=types,
         fixed_json=fixed_json,
         metric=objective_metric_name,
+        conditional=list(conditions),
     )
     objective_spec: dict[str, Any] = {
         "type": objective_type,

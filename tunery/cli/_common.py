@@ -141,6 +141,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     (:class:`tunery.storage.views.TrialRow`)."""
     from tunery.model import MetricSummary
     from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
+    from tunery.suggest.nsga2 import GENERATION_LABEL as NSGA2_GENERATION
     from tunery.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
 
     spec = experiment.spec
@@ -150,6 +151,10 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     lineage = any(GENERATION_LABEL in t.labels for t in trials)
     if lineage:
         columns += [("gen", "right", 0), ("parent", "left", longest)]
+    # nsga2's generation of each trial.
+    generations = not lineage and any(NSGA2_GENERATION in t.labels for t in trials)
+    if generations:
+        columns.append(("gen", "right", 0))
     # Hyperband's bracket and rung of each trial.
     brackets = any(BRACKET_LABEL in t.labels for t in trials)
     if brackets:
@@ -176,6 +181,8 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         row = [t.name, _status_of(t)]
         if lineage:
             row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
+        if generations:
+            row.append(t.labels.get(NSGA2_GENERATION, "-"))
         if brackets:
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
@@ -248,7 +255,8 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
         lines.append(constraint_line(spec.objective, best) or "")
     lines.append("best hyperparameters:")
     for p in spec.parameters:
-        lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
+        if p.name in best.parameters:  # (an inactive conditional parameter has no value)
+            lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
     return lines
 
 

@@ -94,6 +94,11 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
         )
+        if any(p.active_when for p in s.parameters):
+            from tunery.conditions import tree_lines
+
+            for line in tree_lines(s.parameters):
+                click.echo(line)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
 
@@ -605,7 +610,8 @@ def best(
             click.echo(f"experiment {name} has no{feasible} trial with an objective value yet")
         return 1
     if fmt is not None:
-        names = [p.name for p in exp.spec.parameters]
+        # (inactive conditional parameters have no value: left out, as from the trial's command)
+        names = [p.name for p in exp.spec.parameters if p.name in trial.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
         _print_json(wire.trial_json(trial, objective))

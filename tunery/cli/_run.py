@@ -410,6 +410,11 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     from tunery.suggest import create_suggester
 
     suggester = create_suggester(spec, seed_for(spec.name))
+    if any(p.active_when for p in spec.parameters):
+        from tunery.conditions import tree_lines
+
+        for line in tree_lines(spec.parameters):
+            click.echo(line)
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)

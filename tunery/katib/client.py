@@ -217,10 +217,10 @@ class KatibClient:
         env_per_trial: Any = None,
         algorithm_name: str = "random",
         algorithm_settings: Any = None,
-        objective_metric_name: str | None = None,
+        objective_metric_name: str | list[str] | None = None,
         additional_metric_names: list[str] = [],  # noqa: B006 - Katib's default
-        objective_type: str = "maximize",
-        objective_goal: float | None = None,
+        objective_type: str | list[str] = "maximize",
+        objective_goal: float | list[float | None] | None = None,
         max_trial_count: int | None = None,
         parallel_trial_count: int | None = None,
         max_failed_trial_count: int | None = None,
@@ -233,7 +233,12 @@ class KatibClient:
     ) -> None:
         """Tune ``objective`` over ``parameters`` (Katib's ``tune``): creates the experiment
         and starts it in the background.  The function runs in its own process per trial and
-        receives one dict: searched values as strings, as Katib passes them."""
+        receives one dict: searched values as strings, as Katib passes them.
+
+        Several objectives (tunery's extension): lists, by position, in
+        ``objective_metric_name``, ``objective_type`` (one direction each) and optionally
+        ``objective_goal`` (one goal or None each), e.g. ``objective_metric_name=["accuracy",
+        "latency"], objective_type=["maximize", "minimize"]``; the function prints every one."""
         llm = (model_provider_parameters, dataset_provider_parameters, trainer_parameters)
         if (any(p is not None for p in llm) and (objective or parameters)) or (
             all(p is None for p in llm) and objective is None and parameters is None
@@ -631,8 +636,17 @@ class KatibClient:
         name: str,
         namespace: str | None = None,
         timeout: int = constants.DEFAULT_TIMEOUT,
-    ) -> m.V1beta1OptimalTrial | None:
-        """The current optimal trial, or None while there is none."""
+    ) -> m.V1beta1OptimalTrial | list[m.V1beta1OptimalTrial] | None:
+        """The current optimal trial, or None while there is none.
+
+        With several objectives (tunery's extension), the Pareto front instead: one
+        ``V1beta1OptimalTrial`` per feasible trial that no other dominates, best first on the
+        first objective (the first is ``status.currentOptimalTrial``); [] while there is none.
+        """
+        exp = self._find(name, namespace)
+        if exp.spec.objective.is_multi:
+            trials = self.client.store.list_trials(exp.key)
+            return convert.pareto_trials(exp.spec, trials)
         experiment = self.get_experiment(name, namespace, timeout)
         best = experiment.status.current_optimal_trial if experiment.status else None
         if best is not None and best.observation is not None and best.observation.metrics:

@@ -156,6 +156,23 @@ def optimal_trial(spec: ExperimentSpec, trials: Sequence[Trial]) -> m.V1beta1Opt
     )
 
 
+def pareto_trials(spec: ExperimentSpec, trials: Sequence[Trial]) -> list[m.V1beta1OptimalTrial]:
+    """The Pareto front (feasible trials no other dominates) as optimal-trial models, best
+    first on the first objective (ties in creation order)."""
+    from tunery.objectives import objective_losses, pareto_front
+
+    front = pareto_front(spec.objective, list(trials))
+    front.sort(key=lambda t: (objective_losses(spec.objective, t) or (0.0,))[0])
+    return [
+        m.V1beta1OptimalTrial(
+            best_trial_name=t.name,
+            observation=observation_model(spec, t),
+            parameter_assignments=assignments(spec, t),
+        )
+        for t in front
+    ]
+
+
 def experiment_model(
     exp: Experiment, trials: Sequence[Trial], now: float | None = None
 ) -> m.V1beta1Experiment:

@@ -301,17 +301,31 @@ class V1beta1TrialSource(_Model):
 
 @dataclass(eq=False, repr=False)
 class V1beta1ExperimentSpec(_Model):
+    """Katib's experiment spec, plus tunery's ``constraints`` and ``objectives`` (lists of
+    dicts, as ``spec.constraints``/``spec.objectives`` of a document hold them: several
+    objectives, each ``{"metric", "direction", "goal"?}``); left out of ``to_dict()`` when
+    None, so the dict is Katib's."""
+
     algorithm: V1beta1AlgorithmSpec | None = None
+    constraints: list[dict[str, Any]] | None = None
     early_stopping: V1beta1EarlyStoppingSpec | None = None
     max_failed_trial_count: int | None = None
     max_trial_count: int | None = None
     metrics_collector_spec: V1beta1MetricsCollectorSpec | None = None
     nas_config: V1beta1NasConfig | None = None
     objective: V1beta1ObjectiveSpec | None = None
+    objectives: list[dict[str, Any]] | None = None
     parallel_trial_count: int | None = None
     parameters: list[V1beta1ParameterSpec] | None = None
     resume_policy: str | None = None
     trial_template: V1beta1TrialTemplate | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for extension in ("constraints", "objectives"):
+            if out[extension] is None:
+                del out[extension]
+        return out
 
 
 # --------------------------------------------------------------------------- status parts

@@ -46,6 +46,7 @@ from tunery.kubeflow.types import (
     TrialConfig,
 )
 from tunery.model import Experiment, ExperimentCondition, ParameterType, TrialCondition
+from tunery.model import Objective as TuneryObjective
 from tunery.model import Trial as TuneryTrial
 
 __all__ = [
@@ -239,16 +240,23 @@ class OptimizerClient:
             raise RuntimeError(f"Failed to get Trial: {self.namespace}/{trial_name}")
         yield from _read_log(self.client, exp, trial, follow)
 
-    def get_best_results(self, name: str) -> Result | None:
-        """The best trial's parameters and metrics, or None while there is none."""
+    def get_best_results(self, name: str) -> Result | list[Result] | None:
+        """The best trial's parameters and metrics, or None while there is none.
+
+        With several objectives (tunery's extension: Kubeflow keeps one best trial), the Pareto
+        front instead: a list of ``Result``, one per feasible trial that no other dominates,
+        best first on the first objective; an empty list while there is none.
+        """
         from tunery.model import best_trial
 
         exp = self._experiment(name)
-        best = best_trial(exp.spec.objective, self.client.store.list_trials(exp.key))
+        trials = self.client.store.list_trials(exp.key)
+        if exp.spec.objective.is_multi:
+            return [_result(exp, t) for t in _front(exp, trials)]
+        best = best_trial(exp.spec.objective, trials)
         if best is None:
             return None
-        trial = _trial(exp, best)
-        return Result(parameters=trial.parameters, metrics=trial.metrics)
+        return _result(exp, best)
 
     def wait_for_job_status(
         self,
@@ -296,10 +304,7 @@ class OptimizerClient:
     def _job(self, exp: Experiment) -> OptimizationJob:
         spec = exp.spec
         trials = self.client.store.list_trials(exp.key)
-        direction = Direction(spec.objective.type.value)
-        objectives = [Objective(spec.objective.objective_metric_name, direction)] + [
-            Objective(m, direction) for m in spec.objective.additional_metric_names
-        ]
+        objectives = _objectives(spec.objective)
         settings = {s.name: s.value for s in spec.algorithm.algorithm_settings}
         algorithm: BaseAlgorithm
         if spec.algorithm.algorithm_name == "random":
@@ -344,6 +349,31 @@ class OptimizerClient:
             creation_timestamp=_datetime(exp.created_time),
             status=status,
         )
+
+
+def _objectives(objective: TuneryObjective) -> list[Objective]:
+    """A job's objectives: each objective with its direction, then the other metrics collected
+    (not the constraints'), with the first objective's direction, as Kubeflow's Katib backend
+    reads ``additionalMetricNames``."""
+    out = [Objective(t.metric, Direction(t.type.value)) for t in objective.terms]
+    taken = {t.metric for t in objective.terms} | {c.metric for c in objective.constraints}
+    direction = Direction(objective.type.value)
+    out += [Objective(m, direction) for m in objective.additional_metric_names if m not in taken]
+    return out
+
+
+def _front(exp: Experiment, trials: list[TuneryTrial]) -> list[TuneryTrial]:
+    """The Pareto front of a job's trials, best first on the first objective."""
+    from tunery.objectives import objective_losses, pareto_front
+
+    objective = exp.spec.objective
+    front = pareto_front(objective, trials)
+    return sorted(front, key=lambda t: (objective_losses(objective, t) or (0.0,))[0])
+
+
+def _result(exp: Experiment, trial: TuneryTrial) -> Result:
+    shown = _trial(exp, trial)
+    return Result(parameters=shown.parameters, metrics=shown.metrics)
 
 
 def _datetime(ts: float | None) -> datetime:

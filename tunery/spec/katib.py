@@ -290,13 +290,17 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
             "tune hyperparameters with spec.parameters instead",
         )
 
+    from tunery.spec.conditions import apply_annotation
+
+    native = api_version == NATIVE_API_VERSION
+    parameters = apply_annotation(_read_parameters(spec.get("parameters"), native), annotations)
     return ExperimentSpec(
         name=name or "",
         namespace=namespace,
         objective=_read_objectives(spec),
         algorithm=_read_algorithm(spec.get("algorithm")),
         early_stopping=_read_early_stopping(spec.get("earlyStopping")),
-        parameters=_read_parameters(spec.get("parameters")),
+        parameters=parameters,
         trial_template=_read_trial_template(spec.get("trialTemplate")),
         parallel_trial_count=_or_unset(
             _int(spec.get("parallelTrialCount"), "spec.parallelTrialCount")
@@ -436,7 +440,7 @@ def _read_early_stopping(value: Any) -> EarlyStoppingSpec | None:
     )
 
 
-def _read_parameters(value: Any) -> tuple[ParameterSpec, ...]:
+def _read_parameters(value: Any, native: bool = False) -> tuple[ParameterSpec, ...]:
     path = "spec.parameters"
     if value is None:
         return ()
@@ -451,7 +455,14 @@ def _read_parameters(value: Any) -> tuple[ParameterSpec, ...]:
     for i, item in enumerate(entries):
         p = f"{path}[{i}]"
         entry = _mapping(item, p)
-        _known(entry, p, ("name", "parameterType", "feasibleSpace"))
+        if not native and "activeWhen" in entry:
+            raise SpecError(
+                f"{p}.activeWhen",
+                "activeWhen is a field of the native form; Katib's API server would drop it",
+                "in a Katib Experiment give the conditions in the annotation "
+                'tunery.dev/active-when: \'{"C": {"model": ["svm"]}}\'',
+            )
+        _known(entry, p, ("name", "parameterType", "feasibleSpace", "activeWhen"))
         name = _str(entry.get("name"), f"{p}.name", required=True) or ""
         if entry.get("parameterType") in (None, ""):
             raise SpecError(
@@ -485,9 +496,16 @@ def _read_parameters(value: Any) -> tuple[ParameterSpec, ...]:
                     list=items,
                     distribution=distribution,
                 ),
+                active_when=_read_active_when(entry.get("activeWhen"), f"{p}.activeWhen"),
             )
         )
     return tuple(params)
+
+
+def _read_active_when(value: Any, path: str) -> Any:
+    from tunery.spec.conditions import read_active_when
+
+    return read_active_when(value, path)
 
 
 def _feasible_hint(ptype: ParameterType) -> str:
@@ -574,12 +592,17 @@ def _read_trial_parameters(value: Any, path: str) -> tuple[TrialParameterSpec, .
     for i, item in enumerate(_list(value or [], path)):
         p = f"{path}[{i}]"
         entry = _mapping(item, p)
-        _known(entry, p, ("name", "description", "reference"))
+        _known(entry, p, ("name", "description", "reference", "inactive"))
+        from tunery.spec.inactive import read_inactive
+
+        inactive, inactive_value = read_inactive(entry.get("inactive"), f"{p}.inactive")
         out.append(
             TrialParameterSpec(
                 name=_str(entry.get("name"), f"{p}.name", required=True) or "",
                 reference=_str(entry.get("reference"), f"{p}.reference", required=True) or "",
                 description=_str(entry.get("description"), f"{p}.description"),
+                inactive=inactive,
+                inactive_value=inactive_value,
             )
         )
     return tuple(out)
@@ -719,6 +742,10 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     annotations = dict(spec.annotations)
     if spec.source_format not in ("katib", "native"):
         annotations[FORMAT_ANNOTATION] = spec.source_format
+    if spec.source_format == "katib":
+        from tunery.spec.conditions import write_annotation
+
+        write_annotation(spec.parameters, annotations)
     if annotations:
         metadata["annotations"] = annotations
     from tunery.spec.objectives import write_objectives
@@ -744,6 +771,9 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     if spec.max_failed_trial_count is not None:
         body["maxFailedTrialCount"] = spec.max_failed_trial_count
     body["parameters"] = [_write_parameter(p) for p in spec.parameters]
+    if spec.source_format == "katib":  # (the conditions are in the annotation)
+        for entry in body["parameters"]:
+            entry.pop("activeWhen", None)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
     if spec.resume_policy is not None:
@@ -788,7 +818,10 @@ def _write_parameter(p: ParameterSpec) -> dict[str, Any]:
         space["list"] = list(fs.list)
     if fs.distribution is not None:
         space["distribution"] = fs.distribution.value
-    return {"name": p.name, "parameterType": p.parameter_type.value, "feasibleSpace": space}
+    out = {"name": p.name, "parameterType": p.parameter_type.value, "feasibleSpace": space}
+    if p.active_when:
+        out["activeWhen"] = {parent: [str(v) for v in values] for parent, values in p.active_when}
+    return out
 
 
 def _write_metrics_collector(mc: MetricsCollectorSpec) -> dict[str, Any]:
@@ -819,10 +852,12 @@ def _write_trial_template(t: TrialTemplate) -> dict[str, Any]:
         out["retain"] = True
     params = []
     for tp in t.trial_parameters:
-        entry = {"name": tp.name}
+        entry: dict[str, Any] = {"name": tp.name}
         if tp.description is not None:
             entry["description"] = tp.description
         entry["reference"] = tp.reference
+        if tp.inactive != "drop":
+            entry["inactive"] = {"value": tp.inactive_value} if tp.inactive == "value" else "empty"
         params.append(entry)
     if t.trial_spec is None and t.config_map is None:
         out["command"] = list(t.command)

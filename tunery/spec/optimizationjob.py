@@ -18,7 +18,8 @@ Reading is lenient:
   types, ``categorical.list``);
 * tunery's extensions, written back by ``export``: any tunery algorithm by name
   (``searchAlgorithm: {tpe: {n_startup_trials: 5}}``), ``pruneAlgorithm`` (early stopping),
-  ``maxFailedTrials``, ``objectives[0].goal``, ``discrete``/``normal``/``logNormal`` spaces,
+  ``maxFailedTrials``, ``objectives[].goal`` (several objectives are a multi-objective spec),
+  ``constraints``, ``additionalMetricNames``, ``discrete``/``normal``/``logNormal`` spaces,
   ``uniform.step``, ``trainer.workingDir``/``timeout`` and ``spec.metricsCollectorSpec``;
 * keys it does not know are logged as warnings, naming them; keys that only mean something on
   Kubernetes (``runtimeRef``, ``image``, ``initializer``...) are accepted silently.
@@ -43,6 +44,7 @@ from tunery.model import (
     Experiment,
     ExperimentCondition,
     ExperimentSpec,
+    Objective,
     ParameterSpec,
     ParameterType,
     ParamValue,
@@ -96,6 +98,8 @@ _SPEC_KEYS = (
     "metricsCollectorSpec",
     "trialParameters",
 )
+#: The fields of an ``objectives`` entry: Kubeflow's, then tunery's (``strategy``, ``reference``).
+_OBJECTIVE_KEYS = ("metric", "direction", "goal", "strategy", "reference")
 _KUBERNETES_ONLY_SPEC = ("suspend", "managedBy", "ttlSecondsAfterFinished")
 _TRAINJOB_KEYS = ("trainer",)
 _KUBERNETES_ONLY_TRAINJOB = (
@@ -193,6 +197,9 @@ def _direction(value: Any, path: str) -> str:
 
 
 def _read_objectives(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The native spec's objective fields: ``objective`` for one objective, ``objectives`` (each
+    with its direction and goal) for several; tunery's ``constraints`` and
+    ``additionalMetricNames`` extensions as they are."""
     key = "objectives" if "objectives" in spec else "objective"
     raw = spec.get(key)
     if raw is None:
@@ -204,26 +211,35 @@ def _read_objectives(spec: Mapping[str, Any]) -> dict[str, Any]:
         if not entries:
             raise SpecError(f"spec.{key}", "must not be empty", "e.g. [{metric: loss}]")
     names: list[str] = []
-    out: dict[str, Any] = {}
+    terms: list[dict[str, Any]] = []  # goal, strategy, reference: checked by the native reader
     for i, entry in enumerate(entries):
         path = f"spec.{key}[{i}]" if key == "objectives" else f"spec.{key}"
         entry = _mapping(entry, path)
-        _warn_unknown(entry, path, ("metric", "direction", "goal"))
+        _warn_unknown(entry, path, _OBJECTIVE_KEYS)
         metric = entry.get("metric", "loss")
         if not isinstance(metric, str) or not metric:
             raise SpecError(f"{path}.metric", "must be a non-empty string", "e.g. metric: loss")
         if metric in names:
             raise SpecError(f"{path}.metric", f"metric {metric!r} is listed twice")
         names.append(metric)
-        if i == 0:
-            out["type"] = _direction(entry.get("direction"), f"{path}.direction")
-            out["objectiveMetricName"] = metric
-            if entry.get("goal") is not None:
-                out["goal"] = entry["goal"]
-        else:
-            _direction(entry.get("direction"), f"{path}.direction")
-    if len(names) > 1:
-        out["additionalMetricNames"] = names[1:]
+        direction = _direction(entry.get("direction"), f"{path}.direction")
+        extras = {k: entry[k] for k in _OBJECTIVE_KEYS[2:] if entry.get(k) is not None}
+        terms.append({"metric": metric, "direction": direction, **extras})
+    first, extra = terms[0], spec.get("additionalMetricNames")
+    objective: dict[str, Any] = {"type": first["direction"], "objectiveMetricName": first["metric"]}
+    if first.get("goal") is not None:
+        objective["goal"] = first["goal"]
+    if extra is not None:
+        objective["additionalMetricNames"] = _list(extra, "spec.additionalMetricNames")
+    out: dict[str, Any] = {}
+    if len(terms) == 1 and not {"strategy", "reference"} & first.keys():
+        out["objective"] = objective
+    else:
+        out["objectives"] = terms
+        if extra is not None:  # spec.objective agrees with objectives[0] and carries them
+            out["objective"] = objective
+    if spec.get("constraints") is not None:
+        out["constraints"] = spec["constraints"]
     return out
 
 
@@ -319,12 +335,13 @@ def _read_parameters(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
             if "searchSpace" not in entry and "feasibleSpace" in entry:
                 out.append(dict(entry))
                 continue
-            _warn_unknown(entry, path, ("name", "searchSpace"))
+            _warn_unknown(entry, path, ("name", "searchSpace", "activeWhen"))
             if entry.get("searchSpace") is None:
                 raise SpecError(
                     f"{path}.searchSpace", "is required", 'e.g. {uniform: {min: "0", max: "1"}}'
                 )
-            out.append(_read_space(name, entry["searchSpace"], f"{path}.searchSpace"))
+            space = _read_space(name, entry["searchSpace"], f"{path}.searchSpace")
+            out.append({**space, **{k: entry[k] for k in ("activeWhen",) if k in entry}})
     if spec.get("searchSpace") is not None:
         for name, space in _mapping(spec["searchSpace"], "spec.searchSpace").items():
             out.append(_read_space(str(name), space, f"spec.searchSpace.{name}"))
@@ -476,7 +493,7 @@ def to_native_document(doc: Mapping[str, Any]) -> dict[str, Any]:
             dict(tjt_meta["annotations"]), sort_keys=True
         )
     out_spec: dict[str, Any] = {
-        "objective": _read_objectives(spec),
+        **_read_objectives(spec),
         "algorithm": _read_algorithm(
             spec, "searchAlgorithm" if "searchAlgorithm" in spec else "algorithm", "random"
         ),
@@ -634,6 +651,34 @@ def _rename(node: Any, renames: Mapping[str, str]) -> Any:
     return node
 
 
+def _write_objectives(obj: Objective) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``spec.objectives`` (each objective with its direction, goal, and a strategy or reference
+    tunery needs), and tunery's extensions: ``constraints``, and ``additionalMetricNames`` for
+    the metrics collected that are neither an objective nor a constraint."""
+    from tunery.model import default_strategy
+    from tunery.spec.objectives import write_objectives
+
+    objectives: list[dict[str, Any]] = []
+    for term in obj.terms:
+        entry: dict[str, Any] = {"metric": term.metric, "direction": term.type.value.capitalize()}
+        if term.goal is not None:
+            entry["goal"] = term.goal
+        if obj.is_multi and term.strategy is not default_strategy(term.type):
+            entry["strategy"] = term.strategy.value
+        if term.reference is not None:
+            entry["reference"] = term.reference
+        objectives.append(entry)
+    extensions: dict[str, Any] = {}
+    written = write_objectives(obj)
+    if "constraints" in written:
+        extensions["constraints"] = written["constraints"]
+    bound = {t.metric for t in obj.terms} | {c.metric for c in obj.constraints}
+    extra = [m for m in obj.additional_metric_names if m not in bound]
+    if extra:
+        extensions["additionalMetricNames"] = extra
+    return objectives, extensions
+
+
 def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
     """The OptimizationJob document of any experiment (tunery's extensions where needed)."""
     annotations = dict(spec.annotations)
@@ -643,20 +688,7 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
         metadata["labels"] = dict(spec.labels)
     if annotations:
         metadata["annotations"] = annotations
-    objectives: list[dict[str, Any]] = [
-        {
-            "metric": spec.objective.objective_metric_name,
-            "direction": spec.objective.type.value.capitalize(),
-        }
-    ]
-    if spec.objective.goal is not None:
-        objectives[0]["goal"] = spec.objective.goal
-    # Several objectives: each with its own direction (an additional metric takes the first's).
-    directions = {t.metric: t.type for t in spec.objective.terms}
-    objectives += [
-        {"metric": m, "direction": directions.get(m, spec.objective.type).value.capitalize()}
-        for m in spec.objective.additional_metric_names
-    ]
+    objectives, extensions = _write_objectives(spec.objective)
     trainer, renames = _trainer_of(spec)
     names = {p.name for p in spec.parameters}
     meta_tps = [
@@ -666,6 +698,7 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
     ]
     body: dict[str, Any] = {
         "objectives": objectives,
+        **extensions,
         "searchAlgorithm": _write_algorithm(
             spec.algorithm.algorithm_name, spec.algorithm.algorithm_settings
         ),
@@ -675,6 +708,9 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
             spec.early_stopping.algorithm_name, spec.early_stopping.algorithm_settings
         )
     body["parameters"] = [{"name": p.name, "searchSpace": _write_space(p)} for p in spec.parameters]
+    for entry, p in zip(body["parameters"], spec.parameters, strict=True):
+        if p.active_when:  # tunery's conditional parameters
+            entry["activeWhen"] = {parent: [str(v) for v in vs] for parent, vs in p.active_when}
     if spec.max_trial_count is not None:
         body["numTrials"] = spec.max_trial_count
     body["parallelTrials"] = spec.parallel_trial_count

@@ -68,6 +68,13 @@ def to_katib_document(spec: ExperimentSpec) -> dict[str, Any]:
     template["primaryContainerName"] = CONTAINER
     template["trialSpec"] = {"apiVersion": "batch/v1", "kind": "Job", "spec": job_spec}
     doc["apiVersion"] = KATIB_API_VERSION
+    if any(p.active_when for p in spec.parameters):  # Katib's form: in an annotation
+        from tunery.spec.conditions import write_annotation
+
+        write_annotation(spec.parameters, annotations)
+        doc["metadata"]["annotations"] = annotations
+        for entry in doc["spec"]["parameters"]:
+            entry.pop("activeWhen", None)
     return doc
 
 

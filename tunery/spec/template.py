@@ -331,10 +331,13 @@ def trial_parameter_values(
         meta_annotations = raw_annotations if isinstance(raw_annotations, Mapping) else {}
 
     values: dict[str, str] = {}
+    conditional = {p.name for p in spec.parameters if p.active_when}
     for i, tp in enumerate(template.trial_parameters):
         path = f"{_TEMPLATE_PATH}.trialParameters[{i}].reference"
         meta = parse_meta_reference(tp.reference)
         if meta is None:
+            if tp.reference not in parameters and tp.reference in conditional:
+                continue  # inactive in this trial: tunery.spec.inactive renders it
             if tp.reference not in parameters:
                 raise SpecError(
                     path,
@@ -500,22 +503,27 @@ def render_trial(
 ) -> RenderedTrial:
     """The command, environment, working directory, timeout and resources of one trial."""
     template = spec.trial_template
+    from tunery.spec.inactive import inactive_placeholders, strip_env, strip_inactive
+
     values = trial_parameter_values(spec, trial_name, parameters, labels)
     replace = placeholder_replacer(values)
+    inactive = inactive_placeholders(spec, parameters)
     if is_native_template(template):
-        env = {k: replace(v) for k, v in template.env.items()}
+        env = {k: replace(v) for k, v in strip_env(template.env, inactive).items()}
         if spec.source_format == "optimizationjob":  # the TrainJob's annotations (KEP-3562)
             from tunery.spec.optimizationjob import trial_annotations_env
 
             env.update(trial_annotations_env(spec, parameters))
         return RenderedTrial(
-            argv=tuple(replace(a) for a in template.command),
+            argv=tuple(replace(a) for a in strip_inactive(template.command, inactive)),
             env=env,
-            working_dir=replace(template.working_dir) if template.working_dir else None,
+            working_dir=replace(strip_inactive(template.working_dir, inactive))
+            if template.working_dir
+            else None,
             timeout=template.timeout,
             resources=dict(template.resources),
         )
-    return _render_katib(spec, template, trial_name, replace)
+    return _render_katib(spec, template, trial_name, replace, inactive)
 
 
 def _render_katib(
@@ -523,12 +531,15 @@ def _render_katib(
     template: TrialTemplate,
     trial_name: str,
     replace: Callable[[str], str],
+    inactive: Mapping[str, str | None],
 ) -> RenderedTrial:
     if template.trial_spec is None:
         from tunery.spec.configmaps import missing_config_map_error
 
         raise missing_config_map_error(template.config_map or {})
-    trial_spec = substitute(template.trial_spec, replace)
+    from tunery.spec.inactive import strip_inactive
+
+    trial_spec = substitute(strip_inactive(template.trial_spec, inactive), replace)
     from tunery.spec.workflows import is_workflow, render_workflow
 
     if is_workflow(trial_spec):  # Argo Workflow / Tekton PipelineRun: tunery.spec.workflows

@@ -49,7 +49,7 @@ from tunery.model import (
     FileSystemKind,
 )
 from tunery.mounts import mentions, names_exactly
-from tunery.parameters import check_parameters
+from tunery.parameters import check_conditions, check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
 from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
@@ -264,8 +264,10 @@ def validate_early_stopping(spec: ExperimentSpec) -> None:
 
 
 def validate_parameters(spec: ExperimentSpec) -> None:
-    """Katib's parameter rules (:func:`tunery.parameters.check_parameters`)."""
+    """Katib's parameter rules (:func:`tunery.parameters.check_parameters`), then the
+    conditions' (:func:`tunery.parameters.check_conditions`)."""
     check_parameters(spec.parameters)
+    check_conditions(spec.parameters, katib=spec.source_format == "katib")
 
 
 # --------------------------------------------------------------------------- trial template

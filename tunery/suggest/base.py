@@ -80,6 +80,13 @@ KATIB_ALGORITHMS = (
 
 #: The algorithms registered as able to tune several objectives.
 _MULTI_OBJECTIVE: set[str] = set()
+#: The algorithms registered as able to search conditional parameters (``activeWhen``).
+_CONDITIONAL: set[str] = set()
+#: Why a built-in algorithm refuses conditional parameters (said in its validation error).
+_NOT_CONDITIONAL_BECAUSE = {
+    "cmaes": "it evolves one continuous vector of every parameter",
+    "pbt": "its population exploits and perturbs one fixed set of parameters",
+}
 
 
 def register(
@@ -88,6 +95,7 @@ def register(
     validator: SettingsValidator,
     *,
     multi_objective: bool = False,
+    conditional: bool = False,
 ) -> None:
     """Register an algorithm under its Katib name.
 
@@ -95,12 +103,17 @@ def register(
     ``Entry.losses``, or samples without looking at results); the others refuse a
     multi-objective experiment at validation.  Every algorithm accepts constraints: feasibility
     always decides "best", whether or not the algorithm models it.
+
+    ``conditional``: it searches conditional parameters (``ParameterSpec.active_when``): it
+    suggests only active parameters (:class:`tunery.conditions.ConditionalSpace`) and its model,
+    if any, handles inactive ones; the others refuse such a space at validation.
     """
     _FACTORIES[name] = (factory, validator)
-    if multi_objective:
-        _MULTI_OBJECTIVE.add(name)
-    else:
-        _MULTI_OBJECTIVE.discard(name)
+    for flag, names in ((multi_objective, _MULTI_OBJECTIVE), (conditional, _CONDITIONAL)):
+        if flag:
+            names.add(name)
+        else:
+            names.discard(name)
 
 
 def multi_objective_algorithms() -> list[str]:
@@ -109,6 +122,15 @@ def multi_objective_algorithms() -> list[str]:
     order = {name: i for i, name in enumerate(_BUILTIN_MODULES)}
     return sorted(
         (n for n in names if n in _MULTI_OBJECTIVE), key=lambda n: (order.get(n, len(order)), n)
+    )
+
+
+def conditional_algorithms() -> list[str]:
+    """The algorithms that can search conditional parameters (built-ins first, in order)."""
+    names = available()
+    order = {name: i for i, name in enumerate(_BUILTIN_MODULES)}
+    return sorted(
+        (n for n in names if n in _CONDITIONAL), key=lambda n: (order.get(n, len(order)), n)
     )
 
 
@@ -147,6 +169,14 @@ def validate_algorithm(spec: ExperimentSpec) -> None:
             "spec.algorithm.algorithmName",
             f"algorithm {name} cannot tune {terms} objectives",
             f"use one of: {', '.join(multi_objective_algorithms())}",
+        )
+    if name not in _CONDITIONAL and any(p.active_when for p in spec.parameters):
+        because = _NOT_CONDITIONAL_BECAUSE.get(name)
+        raise SpecError(
+            "spec.algorithm.algorithmName",
+            f"algorithm {name} cannot search conditional parameters (activeWhen)"
+            + (f": {because}" if because else ""),
+            f"use one of: {', '.join(conditional_algorithms())}",
         )
     entry[1](spec)
 

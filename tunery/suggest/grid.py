@@ -11,6 +11,9 @@ Katib runs grid search in its Optuna service (``pkg/suggestion/v1beta1/optuna/se
   possible search combinations: N");
 - the only setting is ``random_state`` (an integer ``>= 0``); other names are refused.
 
+Conditional parameters (``activeWhen``): the grid is the tree's, each inactive subtree one point
+(:mod:`tunery.conditions`), at most 2**20 points.
+
 Order: Katib's combinations are the product of the parameters sorted by name (the last name
 varying fastest).  Optuna's GridSampler visits the unvisited points in random order (seeded by
 ``random_state``); tunery walks them in product order, so ``random_state`` is accepted and
@@ -32,7 +35,7 @@ from tunery.errors import SpecError
 from tunery.history import History
 from tunery.model import Assignment, ExperimentSpec, ParameterType
 from tunery.settings import check_random_state, validate_settings
-from tunery.space import SearchSpace
+from tunery.space import ENUMERATION_LIMIT, SearchSpace
 from tunery.suggest.base import register
 
 __all__ = ["GridSuggester", "validate"]
@@ -50,8 +53,16 @@ def validate(spec: ExperimentSpec) -> None:
                 f"every double parameter",
                 'add a step, e.g. step: "0.1", or list the values as a discrete parameter',
             )
-    size = SearchSpace.from_spec(spec).grid_size()
+    space = SearchSpace.from_spec(spec)
+    size = space.grid_size()
     assert size is not None  # every double has a step
+    if space.conditional and size > ENUMERATION_LIMIT:
+        raise SpecError(
+            "spec.parameters",
+            f"the conditional grid has {size} points; tunery enumerates at most "
+            f"{ENUMERATION_LIMIT} of a tree",
+            "use larger steps or shorter lists, or another algorithm (random, sobol)",
+        )
     if spec.max_trial_count is not None and spec.max_trial_count > size:
         raise SpecError(
             "spec.maxTrialCount",
@@ -99,4 +110,4 @@ class GridSuggester:
         """Nothing to restore: the position is derived from the history."""
 
 
-register("grid", GridSuggester, validate, multi_objective=True)
+register("grid", GridSuggester, validate, multi_objective=True, conditional=True)

@@ -160,6 +160,20 @@ def parse_settings(spec: ExperimentSpec) -> HyperbandSettings:
             f"name one of: {', '.join(names)}",
         )
     resource = next(p for p in spec.parameters if p.name == name)
+    children = [p.name for p in spec.parameters if any(c == name for c, _ in p.active_when)]
+    if resource.active_when or children:
+        raise _fail(
+            spec,
+            "resource_name",
+            f"the resource parameter {name!r} "
+            + (
+                "is conditional (activeWhen)"
+                if resource.active_when
+                else f"decides {children[0]!r}"
+            )
+            + "; hyperband sets it for every trial",
+            "make the resource an always-active parameter that no activeWhen names",
+        )
     if resource.parameter_type not in (ParameterType.INT, ParameterType.DOUBLE):
         raise _fail(
             spec,
@@ -286,4 +300,4 @@ def _place(trial: Trial) -> tuple[int, int] | None:
         return None
 
 
-register("hyperband", Hyperband, validate)
+register("hyperband", Hyperband, validate, conditional=True)

@@ -7,7 +7,7 @@ algorithm) or several (``spec.objectives``), with or without ``spec.constraints`
 setting               value                                   default
 ===================== ======================================= =================================
 ``random_state``      integer ``>= 0``                        the seed argument, else 0
-``population_size``   integer ``>= 2``                        20
+``population_size``   integer ``>= 2``                        from ``maxTrialCount``, else 20
 ``crossover_prob``    number in ``[0, 1]``                    0.9
 ``mutation_prob``     number in ``[0, 1]``: per parameter     ``1 / number of parameters``
 ``swapping_prob``     number in ``[0, 1]``: per list parameter 0.5
@@ -15,13 +15,17 @@ setting               value                                   default
 
 Generations
 -----------
-The suggester is stateless: generations are formed from the history each time.  The observed
-trials (completed with every objective value), in creation order, are cut into generations of
-``population_size``; a last, incomplete one does not count yet.  The parents after a generation
-are the best ``population_size`` of the previous parents and that generation (elitism), ranked
-by the constrained non-dominated sort below, ties on a front broken by crowding distance (larger
-first), then by creation order.  Until one whole generation has been observed, suggestions are
-random (the initial population).
+The suggester is stateless (but for a population size chosen from the budget): generations are
+formed from the history each time.  The observed trials (completed with every objective value),
+in creation order, are cut into generations of ``population_size``; a last, incomplete one does
+not count yet.  The parents after a generation are the best ``population_size`` of the previous
+parents and that generation (elitism), ranked by the constrained non-dominated sort below, ties
+on a front broken by crowding distance (larger first), then by creation order.  Until one whole
+generation has been observed, suggestions come from the initial population, a seeded Latin
+hypercube of ``population_size`` points (trials past it, replacing failed ones, are random).
+Each suggestion is labelled :data:`GENERATION_LABEL` with the number of whole generations
+observed when it was bred (0: the initial population).  Left out, ``population_size`` follows
+the budget (:func:`default_population_size`).
 
 Suggestions (offspring) are bred from the current parents, so ``suggest(count)`` fills any batch
 at once and free slots never wait for a generation to finish: two binary crowded tournaments pick
@@ -36,9 +40,10 @@ each parameter mutates with probability ``mutation_prob``.
   second parent with probability ``swapping_prob``); mutation draws a value uniformly.
 
 Deb's feasibility rules (with ``spec.constraints``): a feasible trial beats an infeasible one;
-among infeasible trials the one of lower total violation (the sum of each bound's excess) wins;
-among feasible ones the non-dominated rank, then the crowding distance decides.  A trial missing
-a constraint metric counts as infinitely violating.
+among infeasible trials the one of lower total violation wins: the sum of each bound's excess
+divided by that constraint's observed scale (:func:`violation_scales`), so that no constraint
+swamps the others by its units; among feasible ones the non-dominated rank, then the crowding
+distance decides.  A trial missing a constraint metric counts as infinitely violating.
 
 ``Failed``, ``MetricsUnavailable`` and ``Killed`` trials, finished trials without every
 objective value, and trials in flight take no part in the generations; they only block their
@@ -48,11 +53,13 @@ ends: once every configuration has been tried ``suggest`` returns none.
 
 Determinism: the random stream of each call is seeded by ``(seed, len(history))``, so a given
 seed and history always give the same suggestions, and a resumed experiment continues
-identically without saved state.
+identically.  The only state saved is a population size chosen from the budget, so that a
+budget extended later does not cut the generations anew.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,15 +85,19 @@ __all__ = [
     "DEFAULT_CROSSOVER_PROB",
     "DEFAULT_POPULATION_SIZE",
     "DEFAULT_SWAPPING_PROB",
+    "GENERATION_LABEL",
     "NSGA2Settings",
     "NSGA2Suggester",
     "crowded_tournament",
     "crowding",
+    "default_population_size",
+    "normalised",
     "polynomial_mutation",
     "sbx",
     "survivors",
     "uniform_crossover",
     "validate",
+    "violation_scales",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -95,6 +106,12 @@ IntArray = npt.NDArray[np.int64]
 Violations = Sequence[Sequence[float] | None] | None
 
 DEFAULT_POPULATION_SIZE = 20
+#: The bounds of the population size chosen from the budget.
+MIN_DEFAULT_POPULATION = 8
+MAX_DEFAULT_POPULATION = 50
+#: The label of each trial: the whole generations observed when it was bred (0: the initial
+#: population).
+GENERATION_LABEL = "tunery.dev/generation"
 DEFAULT_CROSSOVER_PROB = 0.9
 DEFAULT_SWAPPING_PROB = 0.5
 #: SBX's distribution index (larger: children closer to their parents).
@@ -138,7 +155,7 @@ def validate(spec: ExperimentSpec) -> None:
 class NSGA2Settings:
     """The parsed settings of a (validated) spec."""
 
-    population_size: int = DEFAULT_POPULATION_SIZE
+    population_size: int | None = None  # None: :func:`default_population_size`
     crossover_prob: float = DEFAULT_CROSSOVER_PROB
     mutation_prob: float | None = None
     swapping_prob: float = DEFAULT_SWAPPING_PROB
@@ -153,6 +170,19 @@ class NSGA2Settings:
             elif setting.name in ("crossover_prob", "mutation_prob", "swapping_prob"):
                 values[setting.name] = float(text)
         return cls(**values)
+
+
+def default_population_size(max_trial_count: int | None, dims: int) -> int:
+    """The population size when the setting is left out.
+
+    With a budget (``maxTrialCount``): the square root of the budget, at least the number of
+    parameters, within 8 to 50, so that the budget holds about as many generations as a
+    generation holds trials (100 trials: 10 generations of 10).  Without one, 20.
+    """
+    if max_trial_count is None:
+        return DEFAULT_POPULATION_SIZE
+    size = max(round(math.sqrt(max_trial_count)), dims)
+    return min(MAX_DEFAULT_POPULATION, max(MIN_DEFAULT_POPULATION, size))
 
 
 # --------------------------------------------------------------------------- pure operators
@@ -278,10 +308,42 @@ class Parents:
     generation: int
 
 
-def _arrays(entries: Sequence[Entry], constrained: bool) -> tuple[FloatArray, Violations]:
-    """Losses ``(n, objectives)`` and constraint values of observed entries."""
+def violation_scales(violations: Violations) -> tuple[float, ...] | None:
+    """Each constraint's observed scale: its largest excess over its bound among the points
+    (1 where no point exceeds it); None without constraints."""
+    if violations is None:
+        return None
+    known = [v for v in violations if v is not None]
+    if not known:
+        return None
+    width = max(len(v) for v in known)
+    scales = []
+    for j in range(width):
+        worst = max((v[j] for v in known if j < len(v) and math.isfinite(v[j])), default=0.0)
+        scales.append(worst if worst > 0 else 1.0)
+    return tuple(scales)
+
+
+def normalised(violations: Violations, scales: Sequence[float] | None) -> Violations:
+    """``violations`` with each constraint's value divided by its scale (signs kept, unknown
+    vectors kept None), so that a constraint in large units does not swamp the others in
+    Deb's total violation."""
+    if violations is None or scales is None:
+        return violations
+    return [
+        None if v is None else tuple(x / s for x, s in zip(v, scales, strict=False))
+        for v in violations
+    ]
+
+
+def _arrays(
+    entries: Sequence[Entry], constrained: bool, scales: Sequence[float] | None = None
+) -> tuple[FloatArray, Violations]:
+    """Losses ``(n, objectives)`` and (normalised) constraint values of observed entries."""
     losses = np.array([e.losses for e in entries], dtype=np.float64)
-    return losses, [e.constraints for e in entries] if constrained else None
+    if not constrained:
+        return losses, None
+    return losses, normalised([e.constraints for e in entries], scales)
 
 
 class NSGA2Suggester:
@@ -291,6 +353,12 @@ class NSGA2Suggester:
         self.space = SearchSpace.from_spec(spec)
         self.seed = resolve_seed(spec, seed)
         self.settings = NSGA2Settings.from_spec(spec)
+        given = self.settings.population_size
+        self.population_size = (
+            given
+            if given is not None
+            else default_population_size(spec.max_trial_count, self.space.dims)
+        )
         kinds = [p.parameter_type for p in spec.parameters]
         lists = (ParameterType.DISCRETE, ParameterType.CATEGORICAL)
         self._list_dims = np.array([k in lists for k in kinds], dtype=bool)
@@ -304,18 +372,24 @@ class NSGA2Suggester:
 
     def parents(self, history: History) -> Parents | None:
         """The parents after the last whole generation observed (None: still the first)."""
-        size = self.settings.population_size
+        size = self.population_size
         observed = [e for e in history.observed if e.losses is not None]
         generations = len(observed) // size
         if generations == 0:
             return None
         constrained = history.n_constraints > 0
+        # One scale per constraint, from every trial of the whole generations.
+        scales = (
+            violation_scales([e.constraints for e in observed[: generations * size]])
+            if constrained
+            else None
+        )
         pool: list[Entry] = []
         for g in range(generations):
             pool = pool + observed[g * size : (g + 1) * size]
-            losses, violations = _arrays(pool, constrained)
+            losses, violations = _arrays(pool, constrained, scales)
             pool = [pool[int(i)] for i in survivors(losses, violations, size)]
-        losses, violations = _arrays(pool, constrained)
+        losses, violations = _arrays(pool, constrained, scales)
         ranks = np.asarray(constrained_ranks(losses.tolist(), violations), dtype=np.int64)
         keys = [e.key for e in pool if e.key is not None]
         return Parents(self.space.encode_keys(keys), ranks, crowding(losses, ranks), generations)
@@ -367,9 +441,33 @@ class NSGA2Suggester:
                     break
                 found.append(key)
                 taken.add(key)
+        else:
+            found = self._initial(len(history), count, taken)
+            taken.update(found)
         if len(found) < count:
             found += space.sample_new_keys(rng, taken, count - len(found))
-        return [Assignment(space.params_of(key)) for key in found]
+        labels = {GENERATION_LABEL: str(0 if parents is None else parents.generation)}
+        return [Assignment(space.params_of(key), labels=dict(labels)) for key in found]
+
+    def _initial(self, start: int, count: int, taken: set[Key]) -> list[Key]:
+        """Members ``start, start + 1, ...`` of the initial population not yet taken.
+
+        The initial population is a Latin hypercube of ``population_size`` points (seeded): each
+        double or int parameter has one point in each of ``population_size`` equal strata.
+        Trials past it (failures replaced) are drawn at random by the caller.
+        """
+        from scipy.stats import qmc  # scipy.stats is slow to import: only when needed
+
+        size = self.population_size
+        if start >= size:
+            return []
+        design = qmc.LatinHypercube(d=max(1, self.space.dims), seed=self.seed).random(size)
+        keys = self.space.keys_from_unit(design[start : start + count, : self.space.dims])
+        out: list[Key] = []
+        for key in keys:
+            if key not in taken and key not in out:
+                out.append(key)
+        return out
 
     def _child(self, parents: Parents, taken: set[Key], rng: np.random.Generator) -> Key | None:
         """A bred configuration not in ``taken`` (None after :data:`MAX_BREEDS` tries)."""
@@ -382,10 +480,17 @@ class NSGA2Suggester:
     # ----------------------------------------------------------------- state
 
     def dump_state(self) -> dict[str, Any] | None:
-        return None
+        """The population size when it came from the budget (None when set): a budget
+        extended later (``tunery edit``, resume) keeps the generations already cut."""
+        if self.settings.population_size is not None:
+            return None
+        return {"population_size": self.population_size}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Nothing to restore: the suggester is stateless."""
+        """The population size chosen from the budget when the experiment began."""
+        size = state.get("population_size")
+        if self.settings.population_size is None and isinstance(size, int) and size >= 2:
+            self.population_size = size
 
 
 register("nsga2", NSGA2Suggester, validate, multi_objective=True)

@@ -258,8 +258,9 @@ def _dims(space: SearchSpace) -> list[_Dim]:
     return dims
 
 
-def _perturb(dim: _Dim, code: int | float, rng: np.random.Generator) -> int | float:
+def _perturb(dim: _Dim, code: int | float | None, rng: np.random.Generator) -> int | float:
     """One value multiplied by 0.8 or 1.2 (numbers) or moved to a neighbour (lists)."""
+    assert code is not None  # pbt refuses conditional parameters
     if dim.kind in ("categorical", "discrete"):
         direction = 1 if rng.random() < 0.5 else -1
         if dim.size <= 1:

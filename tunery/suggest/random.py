@@ -60,4 +60,4 @@ class RandomSuggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-register("random", RandomSuggester, validate, multi_objective=True)
+register("random", RandomSuggester, validate, multi_objective=True, conditional=True)

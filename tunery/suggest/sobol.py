@@ -102,4 +102,4 @@ class SobolSuggester:
         self._engine = None
 
 
-register("sobol", SobolSuggester, validate, multi_objective=True)
+register("sobol", SobolSuggester, validate, multi_objective=True, conditional=True)

@@ -189,6 +189,7 @@ def make_spec(
     settings: Mapping[str, str] | None = None,
     *,
     parallel_trial_count: int = 1,
+    max_trial_count: int | None = None,
 ) -> ExperimentSpec:
     """The experiment spec of a problem: its objectives (minimised unless in ``maximize``) and
     constraints."""
@@ -216,6 +217,7 @@ def make_spec(
         parameters=problem.parameters,
         trial_template=TrialTemplate(command=("true",)),
         parallel_trial_count=parallel_trial_count,
+        max_trial_count=max_trial_count,
         source_format="native",
     )
 
@@ -243,8 +245,11 @@ def run(
     batch: int = 1,
     settings: Mapping[str, str] | None = None,
 ) -> list[Trial]:
-    """Tune ``problem`` for ``evaluations`` trials, ``batch`` suggestions per call."""
-    spec = make_spec(problem, algorithm, settings, parallel_trial_count=batch)
+    """Tune ``problem`` for ``evaluations`` trials (its ``maxTrialCount``), ``batch``
+    suggestions per call."""
+    spec = make_spec(
+        problem, algorithm, settings, parallel_trial_count=batch, max_trial_count=evaluations
+    )
     suggester = create_suggester(spec, seed)
     trials: list[Trial] = []
     while len(trials) < evaluations:

@@ -14,7 +14,9 @@ settings, such as hyperband's ``resource_name``, pass their own factory), and ra
 - :func:`check_state_roundtrip`: ``dump_state`` (through JSON) into a new instance's
   ``load_state`` continues identically;
 - :func:`check_exhausts`: a tiny finite space ends: ``[]`` once every configuration is tried;
-- :func:`check_rejects_unknown_setting`: an unknown setting is a SpecError naming it.
+- :func:`check_rejects_unknown_setting`: an unknown setting is a SpecError naming it;
+- :func:`check_conditional` (algorithms registered ``conditional=True``): on a tree of
+  parameters, every suggestion names exactly its active parameters and lies in the space.
 
 :func:`run_contract` runs them all.  Histories are simulated: each round's suggestions become
 trials; the trials of earlier rounds have succeeded with a deterministic objective, the last
@@ -58,6 +60,7 @@ __all__ = [
     "SPEC_FACTORIES",
     "SpecFactory",
     "categorical_param",
+    "check_conditional",
     "check_deterministic",
     "check_exhausts",
     "check_feasible",
@@ -65,6 +68,7 @@ __all__ = [
     "check_rejects_unknown_setting",
     "check_state_roundtrip",
     "cmaes_spec_factory",
+    "conditional_parameters",
     "default_parameters",
     "default_spec_factory",
     "discrete_param",
@@ -76,6 +80,7 @@ __all__ = [
     "pbt_spec_factory",
     "run_contract",
     "simulate",
+    "tiny_conditional_parameters",
     "tiny_parameters",
     "toy_objective",
 ]
@@ -227,6 +232,37 @@ def tiny_parameters() -> list[ParameterSpec]:
     return [categorical_param("c", ["p", "q"]), int_param("n", "1", "3")]
 
 
+def conditional_parameters() -> list[ParameterSpec]:
+    """A tree of parameters (finite, so grid runs it): ``model`` chooses ``C`` and ``kernel``
+    (svm; ``degree`` under kernel poly) or ``depth`` (rf), or nothing (knn); ``seed_k`` is
+    always active."""
+    return [
+        categorical_param("model", ["svm", "rf", "knn"]),
+        _when(
+            double_param("C", "0.01", "10", step="0.01", distribution="logUniform"), "model", "svm"
+        ),
+        _when(categorical_param("kernel", ["rbf", "poly"]), "model", "svm"),
+        _when(int_param("degree", "2", "5"), "kernel", "poly"),
+        _when(int_param("depth", "2", "12"), "model", "rf"),
+        int_param("seed_k", "1", "3"),
+    ]
+
+
+def tiny_conditional_parameters() -> list[ParameterSpec]:
+    """Six configurations in a tree: ``c`` p with ``n`` from 1 to 4, or q with ``m`` 1 or 2."""
+    return [
+        categorical_param("c", ["p", "q"]),
+        _when(int_param("n", "1", "4"), "c", "p"),
+        _when(int_param("m", "1", "2"), "c", "q"),
+    ]
+
+
+def _when(param: ParameterSpec, parent: str, *values: str) -> ParameterSpec:
+    return ParameterSpec(
+        param.name, param.parameter_type, param.feasible_space, ((parent, tuple(values)),)
+    )
+
+
 # --------------------------------------------------------------------------- histories
 
 
@@ -336,10 +372,18 @@ def _type_ok(param: ParameterSpec, value: object) -> bool:
 
 
 def assert_feasible(space: SearchSpace, assignment: Assignment) -> None:
-    """One suggestion: exactly the space's names, typed, inside the space and on its step."""
+    """One suggestion: exactly the space's (active) names, typed, inside the space and on its
+    step."""
     params = dict(assignment.parameters)
-    assert set(params) == set(space.names), f"names {sorted(params)} != {sorted(space.names)}"
+    names = set(space.names)
+    if space.conditional:  # the active parameters only
+        key = space.try_canonical(params)
+        assert key is not None, f"{params} is not in the feasible space"
+        names = {name for name, code in zip(space.names, key, strict=True) if code is not None}
+    assert set(params) == names, f"names {sorted(params)} != {sorted(names)}"
     for param in space.parameters:
+        if param.name not in names:
+            continue
         value = params[param.name]
         assert _type_ok(param, value), (
             f"{param.name}={value!r} has the wrong type for {param.parameter_type.value}"
@@ -475,7 +519,7 @@ def check_exhausts(
     assert size is not None, "check_exhausts needs a finite space"
     suggester = create_suggester(spec, seed)
     trials: list[Trial] = []
-    seen: set[tuple[int | float, ...]] = set()
+    seen: set[tuple[int | float | None, ...]] = set()
     for _ in range(max_rounds):
         trials = [_finish(t) if t.status is TrialCondition.RUNNING else t for t in trials]
         batch = suggester.suggest(History.from_spec(spec, list(trials)), count)
@@ -493,6 +537,33 @@ def check_exhausts(
     assert suggester.suggest(History.from_spec(spec, done), count) == [], (
         f"{algorithm} suggests past the end"
     )
+
+
+def check_conditional(
+    algorithm: str,
+    spec_factory: SpecFactory = default_spec_factory,
+    parameters: Sequence[ParameterSpec] | None = None,
+    *,
+    seed: int = 19,
+    rounds: int = 8,
+    count: int = 4,
+) -> None:
+    """For an algorithm registered ``conditional=True``: on a tree of parameters every
+    suggestion names exactly its active parameters (inactive ones absent), lies in the space,
+    and nothing repeats; then a tiny conditional space is exhausted (unless exempt)."""
+    spec = spec_factory(algorithm, parameters or conditional_parameters())
+    space = SearchSpace.from_spec(spec)
+    assert space.conditional, "check_conditional needs parameters with active_when"
+    _, batches = simulate(create_suggester(spec, seed), spec, rounds, count)
+    assert any(batches), f"{algorithm} suggested nothing on a conditional space"
+    keys = []
+    for batch in batches:
+        for assignment in batch:
+            assert_feasible(space, assignment)
+            keys.append(space.canonical(assignment.parameters))
+    assert len(set(keys)) == len(keys), f"{algorithm} repeated a configuration"
+    if parameters is None and (algorithm, "check_exhausts") not in EXEMPTIONS:
+        check_exhausts(algorithm, spec_factory, tiny_conditional_parameters(), seed=seed)
 
 
 def check_rejects_unknown_setting(

@@ -14,6 +14,10 @@ how much of the spread of results each parameter explains on its own.  Interacti
 counted (two parameters that only matter together both score low), the samples are the
 optimizer's (biased towards good regions, not a uniform design) and with few trials the
 estimate is noisy; the answer reports the number of trials it used.
+
+A conditional parameter (``activeWhen``) is assessed on the trials where it was active: the
+share of their spread it explains (at least ``MIN_TRIALS`` of them, else 0).  The ``fanova``
+method leaves conditional parameters out (0), as Optuna's importance evaluators do.
 """
 
 from __future__ import annotations
@@ -128,10 +132,18 @@ def parameter_importance(
     raw: list[tuple[str, float]] = []
     for p in parameters:
         values = [a.get(p.name) for a in assignments]
-        if any(v is None for v in values):
-            raw.append((p.name, 0.0))
-            continue
         categorical = p.parameter_type is ParameterType.CATEGORICAL
+        if any(v is None for v in values):
+            # A conditional parameter: its share of the spread among the trials where it was
+            # active (ranked among themselves); too few of them, or no condition, and none.
+            active = [i for i, v in enumerate(values) if v is not None]
+            if not p.active_when or len(active) < MIN_TRIALS:
+                raw.append((p.name, 0.0))
+                continue
+            within = mean_ranks([objective[i] for i in active])
+            groups = _groups([values[i] for i in active], categorical)
+            raw.append((p.name, _epsilon_squared(within, groups)))
+            continue
         raw.append((p.name, _epsilon_squared(ranks, _groups(values, categorical))))
     return _ranked(raw)
 

@@ -145,6 +145,13 @@ class ParameterOut(BaseModel):
     name: str
     parameterType: str
     feasibleSpace: dict[str, Any]
+    activeWhen: dict[str, list[str]] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="A conditional parameter's condition: active when each named parameter takes "
+        "one of the listed values (absent: always active; an inactive parameter is absent from a "
+        "trial's parameters)",
+    )
 
 
 class ExperimentOut(BaseModel):

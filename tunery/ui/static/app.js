@@ -570,7 +570,8 @@ function setBrushed(state, mask, done) {
   const note = state.nodes.parcoordsNote;
   if (!mask) {
     state.brushed = null;
-    note.textContent = done.length ? `${done.length} trials; the best in red.` : "";
+    const skip = state.exp.parameters.some((p) => p.activeWhen) ? " A line skips the axes of the parameters inactive in its trial." : "";
+    note.textContent = done.length ? `${done.length} trials; the best in red.${skip}` : "";
   } else {
     state.brushed = new Set(done.filter((_, i) => mask[i]).map((t) => t.name));
     note.textContent = `${state.brushed.size} of ${done.length} trials in the selected ranges.`;
