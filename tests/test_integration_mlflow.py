@@ -281,3 +281,49 @@ def test_tune_with_mlflow_tracking_uri(tmp_path: Path, monkeypatch: pytest.Monke
         assert run.data.metrics["loss"] == trial.objective
     best = handle.best_trial
     assert best is not None and parent.data.tags["tunery.best_trial"] == best.name
+
+
+def test_several_objectives_tag_the_feasible_pareto_front(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = Store(str(tmp_path / "t.db"))
+    doc = native_doc(
+        "front",
+        CURVE,
+        objective={"type": "maximize", "objectiveMetricName": "accuracy"},
+        extra_spec={
+            "objectives": [
+                {"metric": "accuracy", "direction": "maximize"},
+                {"metric": "latency", "direction": "minimize"},
+            ],
+            "constraints": [{"metric": "size", "max": 10}],
+        },
+    )
+    exp = create(store, doc, tmp_path)
+    ledger = TrialLedger(store, exp.key)
+    ledger.acquire(1.0)
+    ledger.load(exp.spec.objective)
+    # 0002 dominates nothing it may: it breaks the size constraint; 0003 is dominated by 0001.
+    rows = [(0.8, 5.0, 4.0), (0.9, 9.0, 20.0), (0.7, 6.0, 1.0), (0.6, 2.0, 1.0)]
+    for acc, lat, size in rows:
+        trial = ledger.create_trial(
+            Assignment({"x": acc}), 10.0, status=TrialCondition.RUNNING, reason=TrialReason.RUNNING
+        )
+        for metric, value in (("accuracy", acc), ("latency", lat), ("size", size)):
+            trial, _ = ledger.observe(trial, metric, value, 0, 11.0)
+        ledger.transition(
+            trial,
+            (TrialCondition.RUNNING,),
+            status=TrialCondition.SUCCEEDED,
+            reason=TrialReason.SUCCEEDED,
+            completion_time=12.0,
+        )
+    ledger.release()
+    sync_experiment(store, exp.key, uri)
+    parent, children = runs_of(uri, "front")
+    assert parent.data.tags["tunery.pareto_front"] == "front-0001,front-0004"
+    assert "tunery.best_trial" not in parent.data.tags
+    tagged = sorted(n for n, r in children.items() if r.data.tags.get("tunery.best") == "true")
+    assert tagged == ["front-0001", "front-0004"]
+    assert parent.data.params["objective.0"] == "maximize accuracy"
+    assert parent.data.params["objective.1"] == "minimize latency"
+    assert parent.data.params["constraint.size"] == "max 10.0"

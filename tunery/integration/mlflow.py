@@ -127,7 +127,8 @@ def _experiment_params(exp: Experiment) -> dict[str, str]:
         suffix = "" if len(spec.objective.terms) == 1 else f".{i}"
         params[f"objective{suffix}"] = f"{term.type.value} {term.metric}"
     for c in spec.objective.constraints:
-        params[f"constraint.{c.metric}"] = f"min {c.min} max {c.max}"
+        bounds = [f"{k} {v}" for k, v in (("min", c.min), ("max", c.max)) if v is not None]
+        params[f"constraint.{c.metric}"] = " ".join(bounds)
     params["metrics_collector"] = spec.metrics_collector.kind.value
     for p in spec.parameters:
         params[f"space.{p.name}"] = _space(p)
