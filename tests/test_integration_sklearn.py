@@ -225,6 +225,10 @@ def test_bad_arguments_are_one_line_errors_naming_the_fix() -> None:
             "scoring='acuracy'",
         ),
         (TunerySearchCV(SVC(), {"C": search.double(0.1, 1.0)}, n_trials=0), "n_trials"),
+        (
+            TunerySearchCV(SVC(), {"C": search.double(0.1, 1.0)}, max_iter=0),
+            "max_iter must be a whole number of 1 or more, not 0",
+        ),
         (TunerySearchCV(SVC(), {"C": search.double(0.1, 1.0)}, storage="x.db"), "study_name"),
         (TunerySearchCV(LogisticRegression(), {"C": [1, 1]}), "non-empty and distinct"),
     ]

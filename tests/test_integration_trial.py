@@ -71,6 +71,7 @@ def test_should_stop_follows_the_marker_and_says_so_once(
     trial_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     reporter = Reporter()
+    assert (trial_env / "stop-listening").exists()  # from its creation on
     assert not reporter.should_stop(1) and not tunery.should_stop()
     (trial_env / "stop-requested").write_text("why\n")
     assert tunery.should_stop()

@@ -460,6 +460,27 @@ def test_every_objectives_curves_come_back_from_storage(tmp_path: Path) -> None:
         again.close()
 
 
+def test_reports_are_a_suggestions_curve_in_order_and_survive_a_reopen(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    opt = tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)}, algorithm="random", storage=db, name="r"
+    )
+    s = opt.ask()
+    assert opt.reports(s) == []
+    opt.report(s, 0.5, step=0)
+    opt.report(s, float("nan"), step=1)
+    opt.report(s, 0.25, step=2)
+    opt.tell(s, 0.2)
+    assert opt.reports(s) == [(0, 0.5), (1, None), (2, 0.25), (3, 0.2)]
+    opt.close()
+    again = tunery.Optimizer(
+        {"x": tunery.search.double(0.0, 1.0)}, algorithm="random", storage=db, name="r"
+    )
+    assert again.reports(s.id) == [(0, 0.5), (1, None), (2, 0.25), (3, 0.2)]
+    assert again.reports("r-9999") == []
+    again.close()
+
+
 def test_ask_tell_over_a_conditional_space() -> None:
     s = tunery.search
     space = {

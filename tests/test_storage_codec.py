@@ -151,6 +151,7 @@ def full_spec(name: str = "full") -> ExperimentSpec:
         source_format="native",
         labels={"team": "vision"},
         annotations={"note": "kept for the round trip"},
+        initial_trials=({"lr": 0.001, "layers": 3, "batch": 32, "optimizer": "adam"},),
     )
 
 

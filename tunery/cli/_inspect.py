@@ -308,7 +308,11 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
         return
     console = _console()
     console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
-    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    from tunery.model import is_seed
+
+    seeded = sum(is_seed(t) for t in trials)
+    note = f" ({seeded} of the succeeded are warm-start seeds, not run)" if seeded else ""
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()) + note)
     from tunery.cli._front import mo_lines
 
     front = mo_lines(exp, trials)

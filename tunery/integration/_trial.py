@@ -119,6 +119,8 @@ class Reporter:
         self._in_trial = optimizer is None and bool(os.environ.get(TRIAL_ENV))
         self._kind = os.environ.get(COLLECTOR_ENV) or CollectorKind.STDOUT.value
         self._push = os.environ.get(METRICS_PATH_ENV) if self._kind == "Push" else None
+        if self._in_trial:
+            should_stop()  # says the trial listens before its first report can be judged
 
     # ------------------------------------------------------------------ where
 

@@ -181,7 +181,8 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
         self.optimizer_ = opt
         self.study_name_ = opt.name
         self._lock = threading.Lock()
-        self._results: dict[str, _Result] = getattr(self, "_results", {})
+        #: What this fit measured, by trial (earlier fits' trials come from the study).
+        self._results: dict[str, _Result] = {}
         with opt:  # finished (Succeeded) after the search; on an error, left to continue
             self._search(opt, X, y, splits, scorer, fit_params)
         self._build_results(opt)
@@ -202,7 +203,10 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
             or not isinstance(self.max_iter, int | np.integer)
             or self.max_iter < 1
         ):
-            raise UserInputError(f"max_iter must be a whole number of 1 or more, not {n!r}")
+            raise UserInputError(
+                f"max_iter must be a whole number of 1 or more, not {self.max_iter!r}",
+                "e.g. max_iter=20 (epochs of partial_fit), or leave it out",
+            )
         if self.max_iter is not None and not hasattr(self.estimator, "partial_fit"):
             raise UserInputError(
                 f"max_iter= trains with partial_fit, which {type(self.estimator).__name__} "
@@ -419,7 +423,6 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
                 "no trial finished: the algorithm suggested nothing",
                 "widen the search space, or use another algorithm",
             )
-        curves = opt._curves.by_metric.get(opt.spec.objective.objective_metric_name, {})
         n = self.n_splits_
         columns: dict[str, list[Any]] = {}
         names = list(self.search_space)
@@ -432,7 +435,7 @@ class TunerySearchCV(MetaEstimatorMixin, BaseEstimator):
             if result is None:  # an earlier fit's trial (another process): from the store
                 result = _Result({k: self._decoded(k, v) for k, v in trial.parameters.items()})
                 if self.max_iter is None:
-                    by_step = {o.step: o.value for o in curves.get(trial.name, ())}
+                    by_step = dict(opt.reports(trial.name))  # its split scores
                     result.test = [_num(by_step.get(i)) for i in range(n)]
                     while result.test and math.isnan(result.test[-1]):
                         result.test.pop()  # stopped after fewer splits

@@ -44,6 +44,7 @@ from tunery.model import (
     TrialTemplate,
 )
 from tunery.spec.configmaps import gather, inline_config_maps
+from tunery.spec.initial import read_initial_trials, write_initial_trials
 from tunery.spec.loading import check_structure, load_documents
 from tunery.spec.loading import type_name as _type_name
 from tunery.spec.template import format_value
@@ -67,6 +68,7 @@ _SPEC_FIELDS = (
     "metricsCollectorSpec",
     "trialTemplate",
     "resumePolicy",
+    "initialTrials",
     "nasConfig",
 )
 _KATIB_TEMPLATE_FIELDS = (
@@ -308,6 +310,9 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         max_trial_count=_int(spec.get("maxTrialCount"), "spec.maxTrialCount"),
         max_failed_trial_count=_int(spec.get("maxFailedTrialCount"), "spec.maxFailedTrialCount"),
         metrics_collector=_read_metrics_collector(spec.get("metricsCollectorSpec")),
+        initial_trials=read_initial_trials(
+            spec, annotations, native=api_version == NATIVE_API_VERSION
+        ),
         resume_policy=_enum(
             ResumePolicy, spec["resumePolicy"], "spec.resumePolicy", what="resume policy"
         )
@@ -776,6 +781,7 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
             entry.pop("activeWhen", None)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
+    write_initial_trials(spec, body, metadata)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
     return {

@@ -51,6 +51,7 @@ from tunery.model import (
 from tunery.mounts import mentions, names_exactly
 from tunery.parameters import check_conditions, check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.initial import validate_initial_trials
 from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
@@ -87,6 +88,7 @@ def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None
     validate_parameters(spec)
     validate_trial_template(spec)
     validate_metrics_collector(spec)
+    validate_initial_trials(spec)
     if check_algorithm:
         from tunery.suggest.base import validate_algorithm
 
