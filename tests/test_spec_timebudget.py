@@ -9,9 +9,8 @@ import pytest
 
 from tests.helpers import SCORE_IS_X, native_doc
 from tunery.errors import SpecError
-from tunery.model import DurationPolicy
 from tunery.spec import parse_document, to_document
-from tunery.spec.timebudget import DURATION_ANNOTATION, POLICY_ANNOTATION
+from tunery.spec.timebudget import DURATION_ANNOTATION, POLICY_ANNOTATION, DurationPolicy
 
 
 def _katib(doc: dict[str, Any]) -> dict[str, Any]:

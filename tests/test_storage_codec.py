@@ -19,7 +19,6 @@ from tunery.model import (
     CollectorKind,
     Constraint,
     Distribution,
-    DurationPolicy,
     EarlyStoppingSpec,
     Experiment,
     ExperimentCondition,
@@ -27,11 +26,14 @@ from tunery.model import (
     FeasibleSpace,
     FileFormat,
     FileSystemKind,
+    GraphConfig,
     MetricRecord,
     MetricsCollectorSpec,
     MetricStrategy,
     MetricStrategyType,
     MetricSummary,
+    NasConfig,
+    NasOperation,
     Objective,
     ObjectiveTerm,
     ObjectiveType,
@@ -153,8 +155,23 @@ def full_spec(name: str = "full") -> ExperimentSpec:
         labels={"team": "vision"},
         annotations={"note": "kept for the round trip"},
         max_experiment_duration=5400.0,
-        experiment_duration_policy=DurationPolicy.LET_FINISH,
+        experiment_duration_policy="LetFinish",
         initial_trials=({"lr": 0.001, "layers": 3, "batch": 32, "optimizer": "adam"},),
+        nas_config=NasConfig(
+            graph_config=GraphConfig(num_layers=2, input_sizes=(32, 32, 3), output_sizes=(10,)),
+            operations=(
+                NasOperation(
+                    "convolution",
+                    (
+                        ParameterSpec(
+                            "filter_size",
+                            ParameterType.CATEGORICAL,
+                            FeasibleSpace(list=("3", "5")),
+                        ),
+                    ),
+                ),
+            ),
+        ),
     )
 
 

@@ -30,13 +30,13 @@ from tunery.completion import End
 from tunery.errors import TuneryError, UserInputError
 from tunery.model import (
     DRIVEN_SECONDS_KEY,
-    DurationPolicy,
     ExperimentCondition,
     ExperimentReason,
     ExperimentSpec,
     TrialCondition,
     TrialReason,
 )
+from tunery.spec.timebudget import DurationPolicy
 
 if TYPE_CHECKING:
     from tunery.ledger import Counts, TrialLedger
@@ -62,7 +62,7 @@ SAVE_INTERVAL = 1.0
 
 def policy_of(spec: ExperimentSpec) -> DurationPolicy:
     """The spec's ``experimentDurationPolicy`` (default ``KillRunning``)."""
-    return spec.experiment_duration_policy or DurationPolicy.KILL_RUNNING
+    return DurationPolicy(spec.experiment_duration_policy or DurationPolicy.KILL_RUNNING)
 
 
 class DrivenTime:

@@ -449,13 +449,33 @@ class TrialTemplate:
         return self.trial_spec is None and self.config_map is None
 
 
-class DurationPolicy(StrEnum):
-    """What the time budget (``maxExperimentDuration``) does to the trials running at its end."""
+#: Katib's NAS algorithms: they search ``spec.nasConfig`` instead of ``spec.parameters``.
+NAS_ALGORITHMS = ("enas", "darts")
 
-    #: Kill them at the deadline (reason ``ExperimentTimeBudgetReached``): the default.
-    KILL_RUNNING = "KillRunning"
-    #: Start nothing more, let them finish, then end.
-    LET_FINISH = "LetFinish"
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """``nasConfig.graphConfig``: the number of layers, the input and output sizes."""
+
+    num_layers: int | None = None
+    input_sizes: tuple[int, ...] = ()
+    output_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasOperation:
+    """One ``nasConfig.operations[]``: an operation type and its parameters (Katib's form)."""
+
+    operation_type: str
+    parameters: tuple[ParameterSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasConfig:
+    """Katib's ``spec.nasConfig`` (read and validated in :mod:`tunery.spec.nas`)."""
+
+    graph_config: GraphConfig = field(default_factory=GraphConfig)
+    operations: tuple[NasOperation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -481,11 +501,12 @@ class ExperimentSpec:
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
-    #: Seconds of wall time the experiment may be driven (``spec.maxExperimentDuration``, or
-    #: the ``tunery.dev/max-experiment-duration`` annotation); None: no time budget.
+    #: The time budget: seconds the experiment may be driven (``maxExperimentDuration``) and
+    #: ``KillRunning``/``LetFinish`` (None: KillRunning): ``tunery.spec.timebudget``.
     max_experiment_duration: float | None = None
-    #: What happens to running trials at that deadline (None: ``KillRunning``).
-    experiment_duration_policy: DurationPolicy | None = None
+    experiment_duration_policy: str | None = None
+    #: Katib's ``spec.nasConfig`` (neural architecture search: enas, darts), else None.
+    nas_config: NasConfig | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:
@@ -521,8 +542,7 @@ class Assignment:
 #: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 
-#: The key of the algorithm state blob under which the controller keeps the seconds the
-#: experiment was driven (its time budget's clock; not the algorithm's, which never sees it).
+#: The algorithm state blob's key of the seconds the experiment was driven (tunery.deadline).
 DRIVEN_SECONDS_KEY = "tunery.dev/driven-seconds"
 
 #: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.

@@ -20,21 +20,34 @@ The annotations are read in either form; the spec fields only in the native one.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from enum import StrEnum
 from typing import Any
 
 from tunery.errors import SpecError
-from tunery.model import DurationPolicy, ExperimentSpec
+from tunery.model import ExperimentSpec
 
 __all__ = [
     "DURATION_ANNOTATION",
     "DURATION_FIELD",
     "POLICY_ANNOTATION",
     "POLICY_FIELD",
+    "DurationPolicy",
     "parse_duration",
     "parse_policy",
     "read_time_budget",
     "write_time_budget",
 ]
+
+
+class DurationPolicy(StrEnum):
+    """What the time budget does to the trials running at its end (``ExperimentSpec`` holds
+    the value as a string)."""
+
+    #: Kill them at the deadline (reason ``ExperimentTimeBudgetReached``): the default.
+    KILL_RUNNING = "KillRunning"
+    #: Start nothing more, let them finish, then end.
+    LET_FINISH = "LetFinish"
+
 
 DURATION_FIELD = "maxExperimentDuration"
 POLICY_FIELD = "experimentDurationPolicy"
@@ -115,7 +128,7 @@ def write_time_budget(spec: ExperimentSpec, body: dict[str, Any], metadata: dict
     if spec.max_experiment_duration is not None:
         values[DURATION_FIELD] = format_duration(spec.max_experiment_duration)
     if spec.experiment_duration_policy is not None:
-        values[POLICY_FIELD] = spec.experiment_duration_policy.value
+        values[POLICY_FIELD] = str(spec.experiment_duration_policy)
     if spec.source_format == "katib":
         names = {DURATION_FIELD: DURATION_ANNOTATION, POLICY_FIELD: POLICY_ANNOTATION}
         annotations = dict(metadata.get("annotations") or {})
