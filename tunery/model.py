@@ -446,6 +446,35 @@ class TrialTemplate:
         return self.trial_spec is None and self.config_map is None
 
 
+#: Katib's NAS algorithms: they search ``spec.nasConfig`` instead of ``spec.parameters``.
+NAS_ALGORITHMS = ("enas", "darts")
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """``nasConfig.graphConfig``: the number of layers, the input and output sizes."""
+
+    num_layers: int | None = None
+    input_sizes: tuple[int, ...] = ()
+    output_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasOperation:
+    """One ``nasConfig.operations[]``: an operation type and its parameters (Katib's form)."""
+
+    operation_type: str
+    parameters: tuple[ParameterSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasConfig:
+    """Katib's ``spec.nasConfig`` (read and validated in :mod:`tunery.spec.nas`)."""
+
+    graph_config: GraphConfig = field(default_factory=GraphConfig)
+    operations: tuple[NasOperation, ...] = ()
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A whole experiment, defaulted and validated."""
@@ -469,6 +498,8 @@ class ExperimentSpec:
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: Katib's ``spec.nasConfig`` (neural architecture search: enas, darts), else None.
+    nas_config: NasConfig | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:

@@ -247,6 +247,7 @@ def tune(
     wait: bool = False,
     executor: Any = None,
     progress: bool | None = None,
+    mlflow_tracking_uri: str | None = None,
     warm_start: Any = None,
 ) -> ExperimentHandle:
     """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
@@ -265,6 +266,8 @@ def tune(
     Dask cluster the workers must see ``runs_dir`` (the objective's script lives there).
     ``wait``: block until it ends, with a progress bar when ``progress`` (default: in an
     interactive session only, :meth:`ExperimentHandle.wait`).
+    ``mlflow_tracking_uri``: mirror the experiment into MLflow while it runs (a parent run, a
+    nested run per trial: :mod:`tunery.integration.mlflow`; needs ``tunery[mlflow]``).
     ``warm_start``: known results that seed the algorithm when the experiment is created (not
     run, in no budget; ``docs/warm-starts.md``): an experiment's name (same storage) or
     handle, or a list of ``(params, value)`` pairs or ``{"params": ..., "value": ...}`` dicts;
@@ -388,7 +391,13 @@ def tune(
     if not script.exists():
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
-    handle = ExperimentHandle(client, exp_name, namespace=spec.namespace, executor=executor)
+    handle = ExperimentHandle(
+        client,
+        exp_name,
+        namespace=spec.namespace,
+        executor=executor,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    )
     handle.start()
     if wait:
         handle.wait(progress=progress)

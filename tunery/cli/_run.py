@@ -29,6 +29,7 @@ from tunery.cli._common import (
     _trials_table,
     main,
 )
+from tunery.cli._integrations import check_mlflow_uri, mlflow_option
 from tunery.progress import EventLog, drive_live
 
 log = logging.getLogger("tunery")
@@ -85,9 +86,11 @@ def _drive(
     quiet: bool,
     as_json: bool,
     executor_url: str | None = None,
+    mlflow_uri: str | None = None,
 ) -> int:
     """Run the controller of the experiment stored under ``key`` to its end with a live
-    display."""
+    display (mirrored into MLflow with ``mlflow_uri``)."""
+    from tunery.cli._integrations import open_mlflow_sink
     from tunery.controller import Controller
     from tunery.execute import executor_url_of, open_executor
 
@@ -97,6 +100,7 @@ def _drive(
     ref = _ref(store, experiment)
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
     url = executor_url_of(experiment.spec.annotations, executor_url)
+    sink = open_mlflow_sink(store, key, mlflow_uri)
     executor = open_executor(url, gpus=gpu_pool)
     show_live = console.is_terminal and not (quiet or as_json)
     events = (
@@ -112,6 +116,8 @@ def _drive(
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         controller.start()
+        if sink is not None:
+            sink.start()
         if events is not None:
             events.seed(controller.trials)
         if not (quiet or as_json):
@@ -132,6 +138,8 @@ def _drive(
     except KeyboardInterrupt:
         killed = controller.interrupt()
         controller.release()
+        if sink is not None:
+            sink.close()
         console.print(
             f"interrupted: {killed} running trial(s) killed; `tunery resume {ref}` runs them "
             "again and continues",
@@ -141,6 +149,8 @@ def _drive(
     finally:
         signal.signal(signal.SIGTERM, previous)
     controller.release()
+    if sink is not None and not sink.close():
+        click.echo("warning: the last MLflow sync failed; `tunery mlflow sync` retries", err=True)
     final = store.get_experiment(key)
     trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet)
@@ -244,6 +254,7 @@ Examples:
 )
 @_executor_option
 @_configmap_option
+@mlflow_option
 @click.option(
     "--warm-start-from",
     "warm_from",
@@ -275,6 +286,7 @@ def run(
     gpus: str | None,
     executor_url: str,
     configmaps: tuple[str, ...],
+    mlflow_uri: str | None,
     warm_from: tuple[str, ...],
     warm_csv: tuple[str, ...],
     quiet: bool,
@@ -303,6 +315,7 @@ def run(
         _dry_run(spec, runs_dir, base_dir, _warm_seeds(reader, spec, warm_from, warm_csv))
         return 0
     grace_from_env()  # a bad TUNERY_STOP_GRACE is refused before anything is stored
+    check_mlflow_uri(mlflow_uri)
     store = _open_store(db)
     client = Client(store=store)
     existing = client.find_experiment(spec.name, spec.namespace)
@@ -311,7 +324,13 @@ def run(
         made = client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
         _seed(store, made.key, seeds, quiet)
         return _drive(
-            store, made.key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+            store,
+            made.key,
+            gpus=gpus,
+            quiet=quiet,
+            as_json=as_json,
+            executor_url=executor_url,
+            mlflow_uri=mlflow_uri,
         )
     if not same_search(existing.spec, spec):
         ref = _ref(store, existing)
@@ -334,6 +353,7 @@ def run(
         executor_url,
         announce=True,
         namespace=existing.namespace,
+        mlflow_uri=mlflow_uri,
     )
 
 
@@ -422,6 +442,7 @@ def _resume(
     *,
     announce: bool,
     namespace: str | None = None,
+    mlflow_uri: str | None = None,
 ) -> int:
     """``run``/``resume`` of a stored experiment: go on with it, extend it if it has completed
     and Katib would (``Client.resume``), else report it; ``announce``: say it is resumed."""
@@ -435,6 +456,10 @@ def _resume(
             console.print(f"experiment {name} has already completed", highlight=False)
             if resumed.note is not None:
                 console.print(resumed.note, markup=False, highlight=False)
+        if mlflow_uri:
+            from tunery.cli._integrations import mlflow_module
+
+            mlflow_module().sync_experiment(client.store, key, mlflow_uri)
         trials = client.store.list_trials(key)
         return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
     if resumed.action is ResumeAction.EXTEND:
@@ -442,7 +467,13 @@ def _resume(
     elif announce and not (quiet or as_json):
         console.print(f"experiment {name} exists: resuming it")
     return _drive(
-        client.store, key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+        client.store,
+        key,
+        gpus=gpus,
+        quiet=quiet,
+        as_json=as_json,
+        executor_url=executor_url,
+        mlflow_uri=mlflow_uri,
     )
 
 
@@ -543,6 +574,7 @@ Examples:
     help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
 )
 @_executor_option
+@mlflow_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def resume(
@@ -552,6 +584,7 @@ def resume(
     max_trials: int | None,
     gpus: str | None,
     executor_url: str,
+    mlflow_uri: str | None,
     quiet: bool,
     as_json: bool,
 ) -> int:
@@ -577,4 +610,5 @@ def resume(
         executor_url,
         announce=False,
         namespace=namespace,
+        mlflow_uri=mlflow_uri,
     )

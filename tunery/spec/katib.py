@@ -8,8 +8,8 @@ document back in camelCase; ``parse_document(to_document(spec)) == spec`` for ev
 Leniencies over the CRD: numbers are accepted where Katib wants numeric strings
 (``min: 0.1``, an algorithm setting ``value: 10``), and written back as strings.
 
-Not supported: ``spec.nasConfig`` (neural architecture search, Katib's enas/darts) is refused
-with a clear error.
+``spec.nasConfig`` (Katib's neural architecture search) is read and validated in
+:mod:`tunery.spec.nas`.
 """
 
 from __future__ import annotations
@@ -285,14 +285,8 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         raise SpecError("spec", "is required", "an Experiment needs a spec")
     spec = _mapping(doc["spec"], "spec")
     _known(spec, "spec", _SPEC_FIELDS)
-    if spec.get("nasConfig") is not None:
-        raise SpecError(
-            "spec.nasConfig",
-            "neural architecture search (NAS: nasConfig, enas, darts) is not supported yet",
-            "tune hyperparameters with spec.parameters instead",
-        )
-
     from tunery.spec.conditions import apply_annotation
+    from tunery.spec.nas import read_nas_config
 
     native = api_version == NATIVE_API_VERSION
     parameters = apply_annotation(_read_parameters(spec.get("parameters"), native), annotations)
@@ -321,6 +315,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
         annotations=annotations,
+        nas_config=read_nas_config(spec.get("nasConfig")),
     )
 
 
@@ -445,8 +440,9 @@ def _read_early_stopping(value: Any) -> EarlyStoppingSpec | None:
     )
 
 
-def _read_parameters(value: Any, native: bool = False) -> tuple[ParameterSpec, ...]:
-    path = "spec.parameters"
+def _read_parameters(
+    value: Any, native: bool = False, path: str = "spec.parameters"
+) -> tuple[ParameterSpec, ...]:
     if value is None:
         return ()
     params: list[ParameterSpec] = []
@@ -779,6 +775,11 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     if spec.source_format == "katib":  # (the conditions are in the annotation)
         for entry in body["parameters"]:
             entry.pop("activeWhen", None)
+    if spec.nas_config is not None:
+        from tunery.spec.nas import write_nas_config
+
+        body.pop("parameters")
+        body["nasConfig"] = write_nas_config(spec.nas_config)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
     write_initial_trials(spec, body, metadata)
