@@ -15,7 +15,7 @@ from tunery.optimizer import Optimizer
 from tunery.outcome import TrialsFailedWarning
 from tunery.report import report
 from tunery.stopfile import should_stop
-from tunery.tuner import ExtensionRefusedWarning
+from tunery.tuner import ExtensionRefusedWarning, WarmStartWarning
 
 try:
     __version__ = version("tunery")
@@ -31,6 +31,7 @@ __all__ = [
     "TrialsFailedWarning",
     "TuneryError",
     "UserInputError",
+    "WarmStartWarning",
     "__version__",
     "report",
     "search",

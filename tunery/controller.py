@@ -66,6 +66,7 @@ from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL
+from tunery.warmstart import initial_assignments
 
 log = logging.getLogger(__name__)
 
@@ -769,7 +770,9 @@ class Controller:
             return
         assert self._suggester is not None and self._history is not None
         history = self._history.build(self.ledger.results())
-        assignments: list[Assignment] = self._suggester.suggest(history, free)
+        # spec.initialTrials first, in order (the algorithm's turn comes once all are created).
+        first = initial_assignments(spec, history.space, self.ledger.trials)[:free]
+        assignments: list[Assignment] = first or self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0
