@@ -42,7 +42,6 @@ resumed experiment continues the same sequence and the same model.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -240,6 +239,5 @@ def _with_pending(history: History, made: list[Assignment]) -> History:
 
 
 # auto takes every space some algorithm takes (``choose`` checks each candidate against the
-# spec): conditional spaces too, where this version of ``register`` knows them.
-_FLAGS = {"conditional": True} if "conditional" in inspect.signature(register).parameters else {}
-register("auto", AutoSuggester, validate, multi_objective=True, **_FLAGS)
+# spec), conditional spaces included.
+register("auto", AutoSuggester, validate, multi_objective=True, conditional=True)
