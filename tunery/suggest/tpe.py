@@ -282,6 +282,11 @@ class _Mixture:
     log_miss: FloatArray  # (list dims,): log probability of each other value
     keep: FloatArray  # (list dims,): probability of drawing a point's own value outright
 
+    #: ``(k,)``: each kernel's log weight plus its terms that do not depend on a point (the
+    #: numeric normalisations, the categorical kernels' values at a miss, the prior kernel's
+    #: uniform ones); :meth:`_Model.log_density_joint` adds the rest.
+    log_const: FloatArray
+
 
 class _Model:
     """What the TPE knows of the space: which dimensions are numeric, their priors and grids."""
@@ -360,15 +365,23 @@ class _Model:
         k = self.n_choices.astype(np.float64)
         eps = np.full(k.shape, pw / (n + 1.0))
         total = 1.0 + k * eps
+        log_w = np.log(weights / weights.sum())
+        log_miss = np.log(eps / total)
+        log_const = log_w - (np.log(sigmas) + _LOG_SQRT_2PI + log_z).sum(axis=1)
+        if self.cat.size:
+            miss = np.repeat(log_miss[None, :], n + 1, axis=0)
+            miss[-1] = self.log_cat_prior
+            log_const += miss.sum(axis=1)
         return _Mixture(
             mus,
             sigmas,
             log_z,
             cats,
-            np.log(weights / weights.sum()),
+            log_w,
             np.log((1.0 + eps) / total),
-            np.log(eps / total),
+            log_miss,
             1.0 / total,
+            log_const,
         )
 
     def _neighbour_widths(self, points: FloatArray) -> FloatArray:
@@ -403,9 +416,22 @@ class _Model:
         return num, cat
 
     def log_density_joint(self, mixture: _Mixture, x: FloatArray, c: IntArray) -> FloatArray:
-        """Joint log density of ``m`` points, shape ``(m,)``."""
-        num, cat = self.log_kernels(mixture, x, c)
-        per_kernel = num.sum(axis=2) + cat.sum(axis=2) + mixture.log_w[None, :]
+        """Joint log density of ``m`` points, shape ``(m,)``.
+
+        The terms that do not depend on the points (each kernel's normalisation and weight) are
+        summed once per mixture; per point and kernel only the squared distance is computed,
+        in place, so a large bad group costs few passes over an ``(m, k, dn)`` array.
+        """
+        per_kernel = np.broadcast_to(mixture.log_const, (x.shape[0], mixture.log_w.size)).copy()
+        if self.num.size:
+            z = x[:, None, :] - mixture.mus[None, :, :]
+            z /= mixture.sigmas[None, :, :]
+            z *= z
+            per_kernel -= 0.5 * z.sum(axis=2)
+        if self.cat.size:
+            hit = c[:, None, :] == mixture.cats[None, :, :]
+            gain = (mixture.log_hit - mixture.log_miss)[None, None, :]
+            per_kernel += np.where(hit, gain, 0.0).sum(axis=2)
         return _logsumexp(per_kernel, axis=1)
 
     def log_density_marginal(self, mixture: _Mixture, x: FloatArray, c: IntArray) -> FloatArray:
