@@ -392,7 +392,8 @@ class _Model:
         """
         n, dn = points.shape
         anchored = np.vstack([points, np.full((1, dn), 0.5)])
-        order = np.argsort(anchored, axis=0, kind="stable")
+        # (Sorted along contiguous rows of the transpose: the same order, a faster sort.)
+        order = np.argsort(anchored.T, axis=1, kind="stable").T
         ordered = np.take_along_axis(anchored, order, axis=0)
         gaps = np.diff(ordered, axis=0)
         left = np.vstack([gaps[:1], gaps])
@@ -511,19 +512,22 @@ class TPESuggester:
     # ----------------------------------------------------------------- history
 
     @staticmethod
-    def _observations(history: History) -> tuple[list[Key], list[Key]]:
-        """(observed keys, bad pseudo-observation keys) in the history's order.
+    def _observations(history: History) -> tuple[list[Entry], list[Key]]:
+        """(observed entries with a key, bad pseudo-observation keys) in the history's order.
 
         Bad: every trial in the space neither observed nor killed (in flight, failed, or
-        finished without a finite objective).
+        finished without a finite objective).  One pass over the trials.
         """
-        observed = [e.key for e in history.observed if e.key is not None]
+        observed: list[Entry] = []
+        bad: list[Key] = []
         killed = TrialCondition.KILLED
-        bad = [
-            e.key
-            for e in history.entries
-            if e.key is not None and not e.observed and e.trial.status is not killed
-        ]
+        for e in history.entries:
+            if e.key is None:
+                continue
+            if e.observed:
+                observed.append(e)
+            elif e.trial.status is not killed:
+                bad.append(e.key)
         return observed, bad
 
     def _split(
@@ -582,7 +586,7 @@ class TPESuggester:
             taken.update(found)
         if len(found) < count and observed and self._tree is not None:
             found += self._tree.suggest(
-                [e for e in history.observed if e.key is not None],
+                observed,
                 bad + found,
                 lambda entries: self._split(history, entries),
                 taken,
@@ -590,7 +594,7 @@ class TPESuggester:
                 rng,
             )
         elif len(found) < count and observed:
-            below, above, weights = self._split(history)
+            below, above, weights = self._split(history, observed)
             found += self._tpe(below, above + bad + found, weights, taken, count - len(found), rng)
         return [Assignment(space.params_of(key)) for key in found]
 
