@@ -376,7 +376,8 @@ class SearchSpace:
         if not keys:
             return out
         # zip(*keys): the columns in one pass of C, not one Python loop per dimension.
-        for i, (dim, column) in enumerate(zip(self._dims, zip(*keys), strict=True)):
+        columns = zip(*keys, strict=True)
+        for i, (dim, column) in enumerate(zip(self._dims, columns, strict=True)):
             out[:, i] = dim.unit_from_codes(np.asarray(column))
         return out
 
