@@ -71,3 +71,18 @@ def test_an_unknown_smac_facade_is_refused_by_name() -> None:
     pytest.importorskip("smac")
     with pytest.raises(SystemExit, match="smac-bb or smac-hpo"):
         peers.run("smac-nope", PROBLEMS["branin"], 5, 0, 1)
+
+
+@pytest.mark.parametrize("mode", ["cold", "warm"])
+def test_latency_times_tunery_with_a_cold_or_warm_history(
+    mode: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import latency
+
+    argv = ["latency.py", "--sizes", "12", "--methods", "tunery-tpe", "--repeat", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--history", mode])
+    latency.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f"{mode} history")
+    row = next(line for line in lines if line.startswith("| tunery-tpe |"))
+    assert float(row.split("|")[2]) > 0.0

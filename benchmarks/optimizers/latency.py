@@ -3,9 +3,11 @@
 For each method, a history of N random points of a problem (default hartmann6, 6 doubles)
 with their values is given to the optimiser, then the time of producing one more suggestion
 is measured (median of ``--repeat`` tries, each from the same history).  tunery's algorithms
-are timed through their suggester (what the controller calls); Optuna through ``ask`` on a
-study holding the history; scikit-optimize through ``tell`` of the last point + ``ask`` (it
-fits its model when told).  Usage::
+are timed through their suggester (what the controller calls), the History build included:
+``--history cold`` (the default) builds it from nothing, ``--history warm`` with a
+``HistoryBuilder`` that already saw every trial but the last, as the controller's does.
+Optuna through ``ask`` on a study holding the history; scikit-optimize through ``tell`` of the
+last point + ``ask`` (it fits its model when told).  Usage::
 
     python benchmarks/optimizers/latency.py --sizes 10,100,500 \
         --methods tunery-bayesianoptimization,tunery-tpe,optuna-tpe,optuna-gp,skopt-gp
@@ -39,7 +41,9 @@ def history(problem: Problem, n: int, seed: int = 0) -> list[tuple[dict[str, Any
     return out
 
 
-def time_tunery(algorithm: str, problem: Problem, hist: list[Any], repeat: int) -> float:
+def time_tunery(
+    algorithm: str, problem: Problem, hist: list[Any], repeat: int, warm: bool = False
+) -> float:
     from peers import tunery_optimizer
 
     from tunery.history import HistoryBuilder
@@ -64,6 +68,9 @@ def time_tunery(algorithm: str, problem: Problem, hist: list[Any], repeat: int) 
     for _ in range(repeat):
         suggester = create_suggester(spec, 0)
         builder = HistoryBuilder(SearchSpace.from_spec(spec), spec.objective)
+        if warm:
+            # The controller keeps its builder: the tick before saw every trial but the last.
+            builder.build(trials[:-1])
         start = time.perf_counter()
         # The controller builds the History every tick: it is part of the latency.
         suggester.suggest(builder.build(trials), 1)
@@ -150,11 +157,22 @@ def main() -> None:
         default="tunery-bayesianoptimization,tunery-tpe,optuna-tpe,optuna-gp,skopt-gp",
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--history",
+        choices=("cold", "warm"),
+        default="cold",
+        help="tunery's HistoryBuilder: new for each suggestion (cold: a first tick or a "
+        "resume), or kept from a tick that saw every trial but the last (warm: every later "
+        "tick of the controller)",
+    )
     args = parser.parse_args()
     problem = PROBLEMS[args.problem]
     sizes = [int(s) for s in args.sizes.split(",")]
     methods = [m for m in args.methods.split(",") if m]
-    print(f"suggestion latency on {args.problem}, median of {args.repeat} (ms)")
+    print(
+        f"suggestion latency on {args.problem}, median of {args.repeat} (ms), "
+        f"{args.history} history"
+    )
     print("| method | " + " | ".join(f"{n} trials" for n in sizes) + " |")
     print("|" + "---|" * (len(sizes) + 1))
     hists = {n: history(problem, n) for n in sizes}
@@ -162,7 +180,13 @@ def main() -> None:
         cells = []
         for n in sizes:
             if method.startswith("tunery-"):
-                t = time_tunery(method.removeprefix("tunery-"), problem, hists[n], args.repeat)
+                t = time_tunery(
+                    method.removeprefix("tunery-"),
+                    problem,
+                    hists[n],
+                    args.repeat,
+                    warm=args.history == "warm",
+                )
             elif method.startswith("optuna-"):
                 t = time_optuna(method.removeprefix("optuna-"), problem, hists[n], args.repeat)
             elif method == "skopt-gp":
