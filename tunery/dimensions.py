@@ -65,6 +65,12 @@ def _decimals(value: Decimal) -> int:
 
 def _as_float(value: object) -> float:
     """A number given as a Python/numpy number or a string; ValueError otherwise."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case first (not bool: its type is bool)
+        result = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(result):
+            raise ValueError(f"{value!r} is not a finite number")
+        return result
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
     if isinstance(value, str):
