@@ -19,7 +19,7 @@ from problems import Param, Problem
 
 @cache
 def _data(name: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A bundled data set, subsampled to ``n`` rows (a fixed, stratified-by-seed choice)."""
+    """A bundled data set, subsampled to ``n`` rows (a fixed, seeded choice of rows)."""
     from sklearn import datasets
 
     loader = {
