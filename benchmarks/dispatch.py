@@ -12,6 +12,13 @@ and prints the wall time, the time per trial, the overhead per trial over the fl
 ratios.  Usage::
 
     python benchmarks/dispatch.py [--trials 200] [--parallel 1] [--repeat 3]
+
+``--end-to-end`` measures what a user meets instead: ``tunery run`` of a native YAML in a fresh
+temporary directory (the interpreter's start, the imports and the database's creation
+included) against the same N trial commands run ``--parallel`` at a time by ``xargs -P`` (the
+floor), interleaved, median of ``--repeat`` runs, at each ``--trials`` count::
+
+    python benchmarks/dispatch.py --end-to-end --trials 100 300 --parallel 2 --repeat 3
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,12 +158,104 @@ LOOPS: dict[str, Callable[[int, int, Path], Loop]] = {
 }
 
 
+# End to end: the trial both sides run. Its one argument (the suggested x) is ignored by the
+# program, so both sides run exactly the same process; tunery requires the parameter to be used.
+E2E_TRIAL = ["python3", "-c", "print('loss=0.5')"]
+
+E2E_YAML = """\
+apiVersion: tunery/v1
+kind: Experiment
+metadata:
+  name: dispatch-e2e
+spec:
+  objective: {{type: minimize, objectiveMetricName: loss}}
+  algorithm: {{algorithmName: random}}
+  parallelTrialCount: {parallel}
+  maxTrialCount: {trials}
+  parameters:
+    - name: x
+      parameterType: double
+      feasibleSpace: {{min: "0", max: "1"}}
+  trialTemplate:
+    command: {command}
+"""
+
+
+def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
+    """``xargs -P parallel`` runs the n trial commands; its output goes to a file."""
+    values = "".join(f"{0.5 + i / n!r}\n" for i in range(n))
+    xargs = [shutil.which("xargs") or "xargs", "-P", str(parallel), "-n", "1", *trial]
+    start = time.perf_counter()
+    with open(workdir / "floor.log", "wb") as out:
+        subprocess.run(xargs, input=values.encode(), stdout=out, check=True)
+    wall = time.perf_counter() - start
+    assert (workdir / "floor.log").read_text().count("loss=") == n
+    return wall
+
+
+def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
+    """``tunery run`` of the experiment in a fresh directory (new database, new runs dir)."""
+    import json
+
+    command = json.dumps([*trial, "${trialParameters.x}"])
+    (workdir / "exp.yaml").write_text(E2E_YAML.format(parallel=parallel, trials=n, command=command))
+    argv = [sys.executable, "-m", "tunery", "run", "exp.yaml", "-q", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("TUNERY_DB", None)
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"tunery run failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    summary = json.loads(done.stdout)
+    assert summary["trials"]["succeeded"] == n, summary["trials"]
+    return wall
+
+
+def end_to_end(counts: list[int], parallel: int, repeat: int, trial: list[str]) -> None:
+    print(
+        f"dispatch end to end: tunery run vs xargs -P {parallel}, trial {shlex.join(trial)!r}, "
+        f"median of {repeat} runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"Python {sys.version.split()[0]}"
+    )
+    print(
+        f"{'trials':>6} {'floor s':>8} {'tunery s':>9} {'beyond floor ms/trial':>22} {'x floor':>8}"
+    )
+    for n in counts:
+        floors: list[float] = []
+        ours: list[float] = []
+        for _ in range(repeat):  # interleaved, so drifts hit both sides alike
+            with tempfile.TemporaryDirectory() as tmp:
+                floors.append(e2e_floor(n, parallel, trial, Path(tmp)))
+            with tempfile.TemporaryDirectory() as tmp:
+                ours.append(e2e_tunery(n, parallel, trial, Path(tmp)))
+        floor, tunery = statistics.median(floors), statistics.median(ours)
+        print(
+            f"{n:>6} {floor:8.2f} {tunery:9.2f} {1000 * (tunery - floor) / n:22.2f} "
+            f"{tunery / floor:8.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trials", type=int, nargs="+", default=None)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="take the median of this many runs")
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="time `tunery run` (start-up and database creation included) against xargs -P",
+    )
+    parser.add_argument(
+        "--trial",
+        default=shlex.join(E2E_TRIAL),
+        help="end to end: the trial command both sides run (default: %(default)s)",
+    )
     args = parser.parse_args()
+    if args.end_to_end:
+        end_to_end(args.trials or [100, 300], args.parallel, args.repeat, shlex.split(args.trial))
+        return
+    args.trials = (args.trials or [200])[0]
 
     timings: dict[str, list[float]] = {name: [] for name in LOOPS}
     for _ in range(args.repeat):
