@@ -160,7 +160,9 @@ LOOPS: dict[str, Callable[[int, int, Path], Loop]] = {
 
 # End to end: the trial both sides run. Its one argument (the suggested x) is ignored by the
 # program, so both sides run exactly the same process; tunery requires the parameter to be used.
-E2E_TRIAL = ["python3", "-c", "print('loss=0.5')"]
+# -S: no site-packages, so that a virtual environment's .pth hooks (up to 0.1 s a start on a
+# loaded machine) do not hide the cost being measured; --trial changes it.
+E2E_TRIAL = ["python3", "-S", "-c", "print('loss=0.5')"]
 
 E2E_YAML = """\
 apiVersion: tunery/v1
@@ -193,15 +195,17 @@ def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
     return wall
 
 
-def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
+def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path, source: Path) -> float:
     """``tunery run`` of the experiment in a fresh directory (new database, new runs dir)."""
     import json
 
     command = json.dumps([*trial, "${trialParameters.x}"])
     (workdir / "exp.yaml").write_text(E2E_YAML.format(parallel=parallel, trials=n, command=command))
     argv = [sys.executable, "-m", "tunery", "run", "exp.yaml", "-q", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(source)}
     env.pop("TUNERY_DB", None)
+    # An installed package has its bytecode compiled (pip does it): so must the tree timed here.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
     wall = time.perf_counter() - start
@@ -212,15 +216,20 @@ def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
     return wall
 
 
-def end_to_end(counts: list[int], parallel: int, repeat: int, trial: list[str]) -> None:
+def end_to_end(
+    counts: list[int], parallel: int, repeat: int, trial: list[str], source: Path
+) -> None:
     print(
         f"dispatch end to end: tunery run vs xargs -P {parallel}, trial {shlex.join(trial)!r}, "
-        f"median of {repeat} runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-        f"Python {sys.version.split()[0]}"
+        f"median of {repeat} runs, tunery from {source}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}"
     )
     print(
         f"{'trials':>6} {'floor s':>8} {'tunery s':>9} {'beyond floor ms/trial':>22} {'x floor':>8}"
     )
+    with tempfile.TemporaryDirectory() as tmp:  # warm up: bytecode, file caches
+        e2e_floor(parallel, parallel, trial, Path(tmp))
+        e2e_tunery(parallel, parallel, trial, Path(tmp), source)
     for n in counts:
         floors: list[float] = []
         ours: list[float] = []
@@ -228,7 +237,7 @@ def end_to_end(counts: list[int], parallel: int, repeat: int, trial: list[str]) 
             with tempfile.TemporaryDirectory() as tmp:
                 floors.append(e2e_floor(n, parallel, trial, Path(tmp)))
             with tempfile.TemporaryDirectory() as tmp:
-                ours.append(e2e_tunery(n, parallel, trial, Path(tmp)))
+                ours.append(e2e_tunery(n, parallel, trial, Path(tmp), source))
         floor, tunery = statistics.median(floors), statistics.median(ours)
         print(
             f"{n:>6} {floor:8.2f} {tunery:9.2f} {1000 * (tunery - floor) / n:22.2f} "
@@ -251,9 +260,18 @@ def main() -> None:
         default=shlex.join(E2E_TRIAL),
         help="end to end: the trial command both sides run (default: %(default)s)",
     )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="end to end: the tunery source tree to time (default: this one), e.g. an older "
+        "release checked out elsewhere, for before/after figures",
+    )
     args = parser.parse_args()
     if args.end_to_end:
-        end_to_end(args.trials or [100, 300], args.parallel, args.repeat, shlex.split(args.trial))
+        trial = shlex.split(args.trial)
+        counts = args.trials or [100, 300]
+        end_to_end(counts, args.parallel, args.repeat, trial, args.source.resolve())
         return
     args.trials = (args.trials or [200])[0]
 
