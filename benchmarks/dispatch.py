@@ -16,9 +16,11 @@ ratios.  Usage::
 ``--end-to-end`` measures what a user meets instead: ``tunery run`` of a native YAML in a fresh
 temporary directory (the interpreter's start, the imports and the database's creation
 included) against the same N trial commands run ``--parallel`` at a time by ``xargs -P`` (the
-floor), interleaved, median of ``--repeat`` runs, at each ``--trials`` count::
+floor), interleaved, median of ``--repeat`` runs, at each ``--trials`` count; wall time and
+CPU time (of the process and its children: the CPU ratio moves less with the machine's load)::
 
     python benchmarks/dispatch.py --end-to-end --trials 100 300 --parallel 2 --repeat 3
+    python benchmarks/dispatch.py --end-to-end --source OLD_TREE . # before/after, interleaved
 """
 
 from __future__ import annotations
@@ -183,19 +185,34 @@ spec:
 """
 
 
-def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> float:
-    """``xargs -P parallel`` runs the n trial commands; its output goes to a file."""
+Timing = tuple[float, float]  # (wall seconds, CPU seconds of the process and its children)
+
+
+def _timed(run: Callable[[], subprocess.CompletedProcess[bytes]]) -> tuple[Any, float, float]:
+    before = os.times()
+    start = time.perf_counter()
+    done = run()
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return done, wall, cpu
+
+
+def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> Timing:
+    """``xargs -P parallel`` runs the n trial commands; their output goes to a file."""
     values = "".join(f"{0.5 + i / n!r}\n" for i in range(n))
     xargs = [shutil.which("xargs") or "xargs", "-P", str(parallel), "-n", "1", *trial]
-    start = time.perf_counter()
     with open(workdir / "floor.log", "wb") as out:
-        subprocess.run(xargs, input=values.encode(), stdout=out, check=True)
-    wall = time.perf_counter() - start
+        _, wall, cpu = _timed(
+            lambda: subprocess.run(xargs, input=values.encode(), stdout=out, check=True)
+        )
     assert (workdir / "floor.log").read_text().count("loss=") == n
-    return wall
+    return wall, cpu
 
 
-def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path, source: Path) -> float:
+def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path, source: Path) -> Timing:
     """``tunery run`` of the experiment in a fresh directory (new database, new runs dir)."""
     import json
 
@@ -206,43 +223,54 @@ def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path, source: P
     env.pop("TUNERY_DB", None)
     # An installed package has its bytecode compiled (pip does it): so must the tree timed here.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
-    wall = time.perf_counter() - start
+    done, wall, cpu = _timed(
+        lambda: subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
+    )
     if done.returncode != 0:
         raise SystemExit(f"tunery run failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
     summary = json.loads(done.stdout)
     assert summary["trials"]["succeeded"] == n, summary["trials"]
-    return wall
+    return wall, cpu
 
 
 def end_to_end(
-    counts: list[int], parallel: int, repeat: int, trial: list[str], source: Path
+    counts: list[int], parallel: int, repeat: int, trial: list[str], sources: list[Path]
 ) -> None:
     print(
         f"dispatch end to end: tunery run vs xargs -P {parallel}, trial {shlex.join(trial)!r}, "
-        f"median of {repeat} runs, tunery from {source}, {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}"
+        f"median of {repeat} runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"Python {sys.version.split()[0]}"
     )
+    names = {
+        source: f"tunery{i}" if len(sources) > 1 else "tunery" for i, source in enumerate(sources)
+    }
+    for source, name in names.items():
+        print(f"  {name}: {source}")
     print(
-        f"{'trials':>6} {'floor s':>8} {'tunery s':>9} {'beyond floor ms/trial':>22} {'x floor':>8}"
+        f"{'trials':>6} {'side':<8} {'wall s':>7} {'CPU s':>6} {'beyond floor ms/trial':>22} "
+        f"{'x floor':>8} {'CPU x floor':>12}"
     )
     with tempfile.TemporaryDirectory() as tmp:  # warm up: bytecode, file caches
         e2e_floor(parallel, parallel, trial, Path(tmp))
-        e2e_tunery(parallel, parallel, trial, Path(tmp), source)
+        for source in sources:
+            e2e_tunery(parallel, parallel, trial, Path(tmp), source)
     for n in counts:
-        floors: list[float] = []
-        ours: list[float] = []
-        for _ in range(repeat):  # interleaved, so drifts hit both sides alike
+        timings: dict[str, list[Timing]] = {"floor": [], **{name: [] for name in names.values()}}
+        for _ in range(repeat):  # interleaved, so drifts hit every side alike
             with tempfile.TemporaryDirectory() as tmp:
-                floors.append(e2e_floor(n, parallel, trial, Path(tmp)))
-            with tempfile.TemporaryDirectory() as tmp:
-                ours.append(e2e_tunery(n, parallel, trial, Path(tmp), source))
-        floor, tunery = statistics.median(floors), statistics.median(ours)
-        print(
-            f"{n:>6} {floor:8.2f} {tunery:9.2f} {1000 * (tunery - floor) / n:22.2f} "
-            f"{tunery / floor:8.2f}"
-        )
+                timings["floor"].append(e2e_floor(n, parallel, trial, Path(tmp)))
+            for source, name in names.items():
+                with tempfile.TemporaryDirectory() as tmp:
+                    timings[name].append(e2e_tunery(n, parallel, trial, Path(tmp), source))
+        floor = statistics.median(t[0] for t in timings["floor"])
+        floor_cpu = statistics.median(t[1] for t in timings["floor"])
+        for name, runs in timings.items():
+            wall = statistics.median(t[0] for t in runs)
+            cpu = statistics.median(t[1] for t in runs)
+            print(
+                f"{n:>6} {name:<8} {wall:7.2f} {cpu:6.2f} {1000 * (wall - floor) / n:22.2f} "
+                f"{wall / floor:8.2f} {cpu / floor_cpu:12.2f}"
+            )
 
 
 def main() -> None:
@@ -263,15 +291,16 @@ def main() -> None:
     parser.add_argument(
         "--source",
         type=Path,
-        default=Path(__file__).resolve().parents[1],
-        help="end to end: the tunery source tree to time (default: this one), e.g. an older "
-        "release checked out elsewhere, for before/after figures",
+        nargs="+",
+        default=[Path(__file__).resolve().parents[1]],
+        help="end to end: the tunery source trees to time, interleaved (default: this one), "
+        "e.g. an older commit checked out elsewhere and this one, for before/after figures",
     )
     args = parser.parse_args()
     if args.end_to_end:
         trial = shlex.split(args.trial)
         counts = args.trials or [100, 300]
-        end_to_end(counts, args.parallel, args.repeat, trial, args.source.resolve())
+        end_to_end(counts, args.parallel, args.repeat, trial, [p.resolve() for p in args.source])
         return
     args.trials = (args.trials or [200])[0]
 
