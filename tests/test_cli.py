@@ -59,14 +59,14 @@ def test_validate_refuses_bad_file_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_katib_algorithm_not_yet_runnable_validates_with_warning(tmp_path: Path) -> None:
+def test_nas_algorithm_without_nas_config_is_refused_with_one_line(tmp_path: Path) -> None:
     doc = native_doc("later", SCORE_IS_X, algorithm="darts")
     path = write_yaml(tmp_path / "darts.yaml", doc)
-    out = tunery("validate", str(path), cwd=tmp_path)
-    assert "is valid" in out.stdout
-    assert "warning:" in out.stderr and "'darts'" in out.stderr
-    refused = tunery("run", str(path), cwd=tmp_path, check=2)
-    assert "'darts'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    for command in ("validate", "run"):
+        out = tunery(command, str(path), cwd=tmp_path, check=2)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert lines[0].startswith("error: spec.nasConfig: is required by algorithm darts")
     doc = native_doc("unknown", SCORE_IS_X, algorithm="simulated-annealing")
     out = tunery("validate", str(write_yaml(tmp_path / "u.yaml", doc)), cwd=tmp_path, check=2)
     assert "spec.algorithm.algorithmName" in out.stderr
@@ -102,13 +102,13 @@ def test_validate_warns_about_missing_scripts_and_foreign_placeholders(tmp_path:
     assert out.stderr == ""
 
 
-def test_nas_is_refused_by_validate_with_one_line(tmp_path: Path) -> None:
+def test_nas_config_with_parameters_is_refused_with_one_line(tmp_path: Path) -> None:
     path = REPO / "tests" / "data" / "spec" / "invalid" / "nas-config.yaml"
     for command in ("validate", "run"):
         out = tunery(command, str(path), cwd=tmp_path, check=2)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1, out.stderr
-        assert "spec.nasConfig" in lines[0] and "not supported yet" in lines[0]
+        assert "only one of spec.parameters and spec.nasConfig" in lines[0]
 
 
 def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ def test_all_is_the_public_api() -> None:
         "TrialsFailedWarning",
         "TuneryError",
         "UserInputError",
+        "WarmStartWarning",
         "__version__",
         "report",
         "search",

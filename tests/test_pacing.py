@@ -32,10 +32,3 @@ def test_the_slack_covers_a_wake_timed_on_another_clock() -> None:
     pacer.started("t", 0.0)
     assert pacer.due("t", 0.499)  # the wait ran a full interval on the monotonic clock
     assert not pacer.due("t", 0.4)
-
-
-def test_forget() -> None:
-    pacer = ReadPacer(0.5)
-    pacer.started("t", 0.0)
-    pacer.forget("t")
-    assert pacer.due("t", 0.0)

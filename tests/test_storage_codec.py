@@ -26,11 +26,14 @@ from tunery.model import (
     FeasibleSpace,
     FileFormat,
     FileSystemKind,
+    GraphConfig,
     MetricRecord,
     MetricsCollectorSpec,
     MetricStrategy,
     MetricStrategyType,
     MetricSummary,
+    NasConfig,
+    NasOperation,
     Objective,
     ObjectiveTerm,
     ObjectiveType,
@@ -151,6 +154,22 @@ def full_spec(name: str = "full") -> ExperimentSpec:
         source_format="native",
         labels={"team": "vision"},
         annotations={"note": "kept for the round trip"},
+        initial_trials=({"lr": 0.001, "layers": 3, "batch": 32, "optimizer": "adam"},),
+        nas_config=NasConfig(
+            graph_config=GraphConfig(num_layers=2, input_sizes=(32, 32, 3), output_sizes=(10,)),
+            operations=(
+                NasOperation(
+                    "convolution",
+                    (
+                        ParameterSpec(
+                            "filter_size",
+                            ParameterType.CATEGORICAL,
+                            FeasibleSpace(list=("3", "5")),
+                        ),
+                    ),
+                ),
+            ),
+        ),
     )
 
 

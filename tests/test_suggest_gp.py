@@ -28,11 +28,13 @@ from tunery.model import Objective as ObjectiveModel
 from tunery.pareto import hypervolume
 from tunery.space import SearchSpace
 from tunery.suggest import Suggester, create_suggester
-from tunery.suggest.base import validate_algorithm
+from tunery.suggest.base import conditional_algorithms, validate_algorithm
 from tunery.suggest.gp import (
+    INACTIVE,
     MAX_GP_POINTS,
     GPSuggester,
 )
+from tunery.testing import multiobjective as mo
 from tunery.testing.suggest import (
     assert_feasible,
     categorical_param,
@@ -42,6 +44,13 @@ from tunery.testing.suggest import (
     int_param,
     make_spec,
     make_trials,
+)
+from tunery.testing.trees import (
+    PLANTED_OPTIMUM,
+    planted,
+    tree_objective,
+    tree_parameters,
+    tree_problem,
 )
 
 ALGORITHM = "bayesianoptimization"
@@ -595,3 +604,72 @@ def test_ask_tell_with_two_objectives_and_a_constraint() -> None:
     gp, rnd = loop(ALGORITHM), loop("random")
     assert sum(m["size"] <= 0.9 for m in gp[8:]) >= 0.8 * 16
     assert feasible_hypervolume(gp) > feasible_hypervolume(rnd) + 0.5
+
+
+# --------------------------------------------------------------------------- conditional spaces
+
+
+def test_registered_as_conditional() -> None:
+    assert ALGORITHM in conditional_algorithms()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conditional_suggestions_are_in_active_subspaces_only(batch: int) -> None:
+    params = tree_parameters()
+    space = SearchSpace(params)
+    spec = make_spec(params, ALGORITHM, {"n_initial_points": "6"})
+    trials = run(create_suggester(spec, 2), spec, tree_objective, 30, batch=batch)
+    assert len({space.canonical(t.parameters) for t in trials}) == 30
+    for trial in trials:
+        assert space.contains(trial.parameters), trial.parameters
+        active = {n for n in space.names if space.is_active(n, trial.parameters)}
+        assert set(trial.parameters) == active
+
+
+def test_conditional_features_hold_inactive_dimensions_constant() -> None:
+    params = tree_parameters()
+    suggester = create_suggester(make_spec(params, ALGORITHM), 0)
+    assert isinstance(suggester, GPSuggester)
+    space = SearchSpace(params)
+    keys = [
+        space.canonical({"kind": "a", "u": 0.1, "x": 0.5, "n": 3}),
+        space.canonical({"kind": "b", "u": 0.1, "mode": "q", "k": 2}),
+    ]
+    features = suggester._features(space.encode_keys(keys))
+    assert np.all(np.isfinite(features))
+    # Columns: u, x, n, z, w, k, then the one-hot blocks of kind and mode.  Inactive
+    # continuous dimensions sit at the constant outside the cube (z, w, k; then x, n, z, w); an
+    # inactive categorical is an all-zero block (mode, for kind=a).
+    assert np.sum(features == INACTIVE, axis=1).tolist() == [3, 4]
+    assert features[:, -2:].tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    assert features[:, -4:-2].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_conditional_model_uses_the_trials_where_a_parameter_was_active() -> None:
+    params, trials = planted()
+    spec = make_spec(params, ALGORITHM)
+    xs = []
+    for seed in range(3):
+        batch = create_suggester(spec, seed).suggest(History.from_spec(spec, trials), 3)
+        assert all(a.parameters["kind"] == "a" for a in batch)
+        xs += [float(a.parameters["x"]) for a in batch]
+    assert max(abs(x - PLANTED_OPTIMUM) for x in xs) < 0.05, xs
+
+
+def test_conditional_tree_beats_random_search() -> None:
+    params = tree_parameters()
+    gp, rnd = [], []
+    for seed in range(3):
+        spec = make_spec(params, ALGORITHM)
+        gp.append(best_of(run(create_suggester(spec, seed), spec, tree_objective, 30)))
+        spec = make_spec(params, "random")
+        rnd.append(best_of(run(create_suggester(spec, seed), spec, tree_objective, 30)))
+    assert np.mean(gp) < 0.3 * np.mean(rnd)
+
+
+def test_conditional_with_two_objectives_stays_in_the_space() -> None:
+    problem = tree_problem()
+    space = SearchSpace(problem.parameters)
+    trials = mo.run(problem, ALGORITHM, 20, 0, batch=2, settings={"n_initial_points": "6"})
+    assert len({space.canonical(t.parameters) for t in trials}) == 20
+    assert all(space.contains(t.parameters) for t in trials)

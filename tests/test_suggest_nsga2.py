@@ -24,7 +24,7 @@ from tunery.model import Constraint, ExperimentSpec, ParameterSpec, ParamValue, 
 from tunery.space import SearchSpace
 from tunery.storage import Store
 from tunery.suggest import available, create_suggester
-from tunery.suggest.base import validate_algorithm
+from tunery.suggest.base import conditional_algorithms, validate_algorithm
 from tunery.suggest.nsga2 import (
     GENERATION_LABEL,
     NSGA2Suggester,
@@ -39,7 +39,8 @@ from tunery.suggest.nsga2 import (
 )
 from tunery.testing import multiobjective as mo
 from tunery.testing import suggest as contract
-from tunery.testing.suggest import make_trials
+from tunery.testing.suggest import categorical_param, double_param, make_trials
+from tunery.testing.trees import tree_problem, when
 
 # --------------------------------------------------------------------------- operators
 
@@ -559,3 +560,66 @@ def test_ask_tell_with_two_objectives_and_a_constraint(tmp_path: Path, algorithm
         assert float(best.params["x"]) + float(best.params["y"]) <= 1.0  # feasible only
     # The search learned the constraint: more of its late trials are feasible than random's.
     assert _late_feasible(opt) >= _late_feasible(_ask_tell("random", {}, None)) + 3
+
+
+# --------------------------------------------------------------------------- conditional spaces
+
+
+def test_registered_as_conditional() -> None:
+    assert "nsga2" in conditional_algorithms()
+
+
+def test_inactive_genes_are_filled_from_the_other_parent() -> None:
+    params = [
+        categorical_param("kind", ["a", "b"]),
+        when(double_param("x", "0", "1"), kind=["a"]),
+        when(double_param("y", "0", "1"), kind=["b"]),
+        when(categorical_param("c", ["p", "q", "r"]), kind=["b"]),
+        when(double_param("z", "0", "1"), c=["r"]),
+    ]
+    suggester = create_suggester(contract.make_spec(params, "nsga2"), 0)
+    assert isinstance(suggester, NSGA2Suggester)
+    space = SearchSpace(params)
+    a, b = space.encode_keys(
+        [
+            space.canonical({"kind": "a", "x": 0.3}),
+            space.canonical({"kind": "b", "y": 0.6, "c": "q"}),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    a_full, b_full = suggester._complete(a, b, rng)
+    assert a_full[:4].tolist() == [0.25, 0.3, 0.6, 0.5]  # kind a, its x, y and c from b
+    assert b_full[:4].tolist() == [0.75, 0.3, 0.6, 0.5]
+    assert a_full[4] == b_full[4] and 0.0 <= a_full[4] <= 1.0  # inactive in both: a draw
+
+
+@pytest.mark.parametrize("objectives", [1, 2])
+def test_conditional_children_stay_in_the_space(objectives: int) -> None:
+    problem = tree_problem()
+    if objectives == 1:
+        problem = mo.Problem("tree1", problem.parameters, ("f1",), (), (2.0,), problem.metrics)
+    space = SearchSpace(problem.parameters)
+    settings = {"population_size": "8"}
+    trials = mo.run(problem, "nsga2", 60, 1, batch=4, settings=settings)
+    assert len({space.canonical(t.parameters) for t in trials}) == 60
+    for trial in trials:
+        assert space.contains(trial.parameters), trial.parameters
+        active = {n for n in space.names if space.is_active(n, trial.parameters)}
+        assert set(trial.parameters) == active
+
+
+def test_conditional_genetic_algorithm_beats_random() -> None:
+    tree = tree_problem()
+    problem = mo.Problem("tree1", tree.parameters, ("f1",), (), (2.0,), tree.metrics)
+
+    def best(algorithm: str, seed: int) -> float:
+        trials = mo.run(problem, algorithm, 100, seed, batch=5, settings=settings[algorithm])
+        return float(mo.losses_of(problem, trials).min())
+
+    settings: dict[str, dict[str, str] | None] = {
+        "nsga2": {"population_size": "10"},
+        "random": None,
+    }
+    ga = statistics.mean(best("nsga2", s) for s in range(3))
+    rand = statistics.mean(best("random", s) for s in range(3))
+    assert ga < 0.5 * rand, (ga, rand)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tunery.outcome import TrialsFailedWarning
     from tunery.report import report
     from tunery.stopfile import should_stop
-    from tunery.tuner import ExtensionRefusedWarning
+    from tunery.tuner import ExtensionRefusedWarning, WarmStartWarning
 
     __version__: str
 
@@ -36,6 +36,7 @@ _LAZY = {
     "report": "tunery.report",
     "should_stop": "tunery.stopfile",
     "ExtensionRefusedWarning": "tunery.tuner",
+    "WarmStartWarning": "tunery.tuner",
 }
 
 
@@ -76,6 +77,7 @@ __all__ = [
     "TrialsFailedWarning",
     "TuneryError",
     "UserInputError",
+    "WarmStartWarning",
     "__version__",
     "report",
     "search",

@@ -35,6 +35,7 @@ from tunery.model import (
     ExperimentSpec,
     Trial,
     is_interrupted,
+    is_seed,
 )
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def trial_counts(trials: Iterable[Trial]) -> Counts:
     for trial in trials:
         counts.by_status[trial.status] += 1
         counts.interrupted += is_interrupted(trial)
+        counts.seeded += is_seed(trial)
     return counts
 
 
@@ -130,7 +132,7 @@ def _goal_trial(spec: ExperimentSpec, trials: Iterable[Trial]) -> Trial | None:
     if not has_goal(spec.objective):
         return None
     for trial in trials:
-        if reaches_goal(spec.objective, trial):
+        if not is_seed(trial) and reaches_goal(spec.objective, trial):
             return trial
     return None
 

@@ -367,6 +367,7 @@ class Client:
         wait: bool = True,
         executor: Any = None,
         progress: bool | None = None,
+        mlflow_tracking_uri: str | None = None,
     ) -> ExperimentHandle:
         """Drive experiment ``name`` (in ``namespace``: see :meth:`resolve`; start or resume
         it); with ``wait`` block until it ends.
@@ -374,8 +375,16 @@ class Client:
         ``executor``: where trials run: ``"local"`` (default), ``"dask://HOST:PORT"`` (a Dask
         scheduler), or an executor object.  ``progress``: a progress bar while it waits
         (default: in an interactive session only; :meth:`ExperimentHandle.wait`).
+        ``mlflow_tracking_uri``: mirror it into MLflow while it runs
+        (:mod:`tunery.integration.mlflow`).
         """
-        handle = ExperimentHandle(self, name, namespace=namespace, executor=executor)
+        handle = ExperimentHandle(
+            self,
+            name,
+            namespace=namespace,
+            executor=executor,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        )
         handle.start()
         if wait:
             handle.wait(progress=progress)

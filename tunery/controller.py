@@ -67,6 +67,7 @@ from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
 from tunery.suggest import Suggester, create_suggester
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL
+from tunery.warmstart import initial_assignments
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +339,7 @@ class Controller:
             return True
 
         if self.ledger.rerun_pending:
-            # A Ctrl-C whose controller died while stopping: its trials were just finished
-            # from their saved outcome (Interrupted); they run again before anything new.
+            # A dead controller was stopping them (Ctrl-C); finished Interrupted, they rerun first.
             self._rerun_interrupted(now)
         self._create_trials()
         return self._check_completion()
@@ -479,7 +479,6 @@ class Controller:
                     return
                 batch = self._read_metrics(trial, final=True)
             self._finish_trial(trial, status, batch)
-            self._pacer.forget(trial.name)
             return
         if self._pacer.due(trial.name, self.clock.now()):
             trial = self._collect(trial, final=False)
@@ -772,7 +771,9 @@ class Controller:
             return
         assert self._suggester is not None and self._history is not None
         history = self._history.build(self.ledger.results())
-        assignments: list[Assignment] = self._suggester.suggest(history, free)
+        # spec.initialTrials first, in order (the algorithm's turn comes once all are created).
+        first = initial_assignments(spec, history.space, self.ledger.trials)[:free]
+        assignments: list[Assignment] = first or self._suggester.suggest(history, free)
         # Nothing while trials run may mean "wait for them" (hyperband's rungs, pbt's
         # generations); nothing with none running is the end of the search.
         self._nothing_to_suggest = not assignments and counts.active == 0

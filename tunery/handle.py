@@ -24,7 +24,13 @@ class ExperimentHandle:
     """A running (or finished) experiment: its controller runs in a background thread."""
 
     def __init__(
-        self, client: Client, name: str, *, namespace: str | None = None, executor: Any = None
+        self,
+        client: Client,
+        name: str,
+        *,
+        namespace: str | None = None,
+        executor: Any = None,
+        mlflow_tracking_uri: str | None = None,
     ) -> None:
         self.client = client
         #: The experiment's store key (see :meth:`Client.resolve`).
@@ -34,6 +40,8 @@ class ExperimentHandle:
         self.name = stored.name
         self.namespace = stored.namespace
         self._executor = executor
+        #: Where the experiment is mirrored into MLflow while it runs (None: nowhere).
+        self.mlflow_tracking_uri = mlflow_tracking_uri
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._warned = False
@@ -43,7 +51,10 @@ class ExperimentHandle:
         if self._thread is not None:
             return
         exp = self.client.store.get_experiment(self.key)
+        sink = self._mlflow_sink()
         if exp.status.is_completed:
+            if sink is not None:
+                sink.finish()
             return
         from tunery.execute import executor_url_of, open_executor
 
@@ -55,14 +66,29 @@ class ExperimentHandle:
             else given
         )
         self._thread = threading.Thread(
-            target=self._drive, args=(executor, executor is not given), name=f"tunery-{self.key}"
+            target=self._drive,
+            args=(executor, executor is not given, sink),
+            name=f"tunery-{self.key}",
         )
         self._thread.start()
 
-    def _drive(self, executor: Any, owned: bool) -> None:
+    def _mlflow_sink(self) -> Any:
+        """The opened MLflow sink (None without a tracking URI); raises here, in the
+        caller's thread, for a missing extra or an unusable URI."""
+        if not self.mlflow_tracking_uri:
+            return None
+        try:
+            from tunery.integration.mlflow import MlflowSink
+        except ImportError:
+            raise MissingExtraError("mlflow", "mlflow") from None
+        return MlflowSink(self.client.store, self.key, self.mlflow_tracking_uri).open()
+
+    def _drive(self, executor: Any, owned: bool, sink: Any = None) -> None:
         from tunery.controller import Controller
 
         try:
+            if sink is not None:
+                sink.start()
             # The store's engine is thread-safe: the controller thread shares it.
             Controller(self.client.store, self.key, executor, poll_interval=0.2).run()
         except BaseException as exc:  # re-raised by wait()
@@ -70,6 +96,8 @@ class ExperimentHandle:
         finally:
             if owned:
                 executor.close()
+            if sink is not None:
+                sink.close()
 
     def wait(
         self, timeout: float | None = None, *, progress: bool | None = None

@@ -28,6 +28,9 @@ Invariants (what an algorithm may assume)
   ``completed`` (Succeeded, EarlyStopped), ``active`` (Created, Running), ``failed`` (Failed,
   MetricsUnavailable) and ``killed``.  Every entry is in exactly one of them.
 - ``observed`` is what a model learns from: the completed entries with a key and a loss.
+  Warm-start seeds (results known before the experiment, :mod:`tunery.warmstart`) are
+  Succeeded trials like any other, hence observed; ``tunery.model.is_seed`` tells them apart
+  (reason ``WarmStarted``, never run) for an algorithm that must (cmaes starts from them).
 - ``tried_keys`` is the set of keys of every entry with a key, whatever its status: what a
   suggester must not suggest again.
 - ``curves`` maps a trial name to its objective metric's observations in the order reported

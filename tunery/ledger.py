@@ -50,6 +50,7 @@ from tunery.model import (
     TrialCondition,
     TrialReason,
     is_interrupted,
+    is_seed,
 )
 from tunery.storage.base import TrialChange  # the protocol's types only: no database code
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
@@ -113,6 +114,9 @@ class Counts:
     #: The Killed trials that Ctrl-C killed (``is_interrupted``): in ``by_status``, but not
     #: ``completed`` (they use no budget: ``tunery resume`` runs them again).
     interrupted: int = 0
+    #: The seeded results (``is_seed``: warm starts): Succeeded in ``by_status``, but not
+    #: ``completed`` (they were never run: they use no budget).
+    seeded: int = 0
 
     @property
     def active(self) -> int:
@@ -121,7 +125,7 @@ class Counts:
     @property
     def completed(self) -> int:
         done = sum(n for s, n in self.by_status.items() if s.is_completed)
-        return done - self.interrupted
+        return done - self.interrupted - self.seeded
 
     @property
     def failed(self) -> int:
@@ -272,8 +276,10 @@ class TrialLedger:
         if old is not None:
             self.counts.by_status[old.status] -= 1
             self.counts.interrupted -= is_interrupted(old)
+            self.counts.seeded -= is_seed(old)
         self.counts.by_status[trial.status] += 1
         self.counts.interrupted += is_interrupted(trial)
+        self.counts.seeded += is_seed(trial)
         rerun_of = trial.labels.get(RERUN_LABEL)
         if rerun_of is not None:
             self._rerun.add(rerun_of)
@@ -284,7 +290,13 @@ class TrialLedger:
         else:
             self._active.pop(trial.name, None)
             goal = self._objective
-            if self.goal_trial is None and goal is not None and reaches_goal(goal, trial):
+            # A seed never ends the search it seeds: the goal is for a trial that ran.
+            if (
+                self.goal_trial is None
+                and goal is not None
+                and not is_seed(trial)
+                and reaches_goal(goal, trial)
+            ):
                 self.goal_trial = trial.name
         if self.watch is not None:
             self.watch(trial)
@@ -308,8 +320,13 @@ class TrialLedger:
         status: TrialCondition = TrialCondition.CREATED,
         reason: TrialReason | None = TrialReason.CREATED,
         message: str | None = "Trial is created",
+        metrics: Mapping[str, MetricSummary] | None = None,
+        objective: float | None = None,
     ) -> Trial:
-        """Store a new trial of ``assignment`` under the next index and name (one write)."""
+        """Store a new trial of ``assignment`` under the next index and name (one write).
+
+        ``metrics`` and ``objective``: a result known already (a seed, ``tunery.warmstart``);
+        a trial created finished gets its completion time."""
         index = self.next_index()
         trial = Trial(
             name=trial_name_for(self.name, index),
@@ -321,7 +338,10 @@ class TrialLedger:
             message=message,
             labels=assignment.trial_labels(),
             created_time=now,
-            start_time=None if status is TrialCondition.CREATED else now,
+            start_time=None if status is TrialCondition.CREATED or metrics else now,
+            metrics=dict(metrics or {}),
+            objective=objective,
+            completion_time=now if status.is_completed else None,
         )
         self.store.create_trial(trial)
         return self.remember(trial)

@@ -143,6 +143,10 @@ class TrialReason(StrEnum):
     #: algorithm sees it, and ``tunery resume`` runs its assignment again as a new trial
     #: (labelled :data:`RERUN_LABEL`) before anything new is suggested.
     INTERRUPTED = "Interrupted"
+    #: A result seeded from elsewhere (an earlier experiment, a CSV, ``add_trial``), not run:
+    #: Succeeded, labelled :data:`WARM_START_LABEL`; algorithms learn from it, and it counts
+    #: towards neither ``maxTrialCount`` nor ``maxFailedTrialCount`` (``docs/warm-starts.md``).
+    WARM_STARTED = "WarmStarted"
     #: Killed because the experiment ended; the same words as the experiment's reason.
     EXPERIMENT_STOPPED = "ExperimentStopped"
     EXPERIMENT_GOAL_REACHED = "ExperimentGoalReached"
@@ -442,6 +446,35 @@ class TrialTemplate:
         return self.trial_spec is None and self.config_map is None
 
 
+#: Katib's NAS algorithms: they search ``spec.nasConfig`` instead of ``spec.parameters``.
+NAS_ALGORITHMS = ("enas", "darts")
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """``nasConfig.graphConfig``: the number of layers, the input and output sizes."""
+
+    num_layers: int | None = None
+    input_sizes: tuple[int, ...] = ()
+    output_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasOperation:
+    """One ``nasConfig.operations[]``: an operation type and its parameters (Katib's form)."""
+
+    operation_type: str
+    parameters: tuple[ParameterSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasConfig:
+    """Katib's ``spec.nasConfig`` (read and validated in :mod:`tunery.spec.nas`)."""
+
+    graph_config: GraphConfig = field(default_factory=GraphConfig)
+    operations: tuple[NasOperation, ...] = ()
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A whole experiment, defaulted and validated."""
@@ -460,9 +493,13 @@ class ExperimentSpec:
     resume_policy: ResumePolicy = ResumePolicy.NEVER
     #: "katib" (kubeflow.org/v1beta1 Experiment) or "native".
     source_format: str = "katib"
+    #: ``spec.initialTrials``: assignments run first, in order, before the algorithm's own.
+    initial_trials: tuple[Mapping[str, Any], ...] = ()
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: Katib's ``spec.nasConfig`` (neural architecture search: enas, darts), else None.
+    nas_config: NasConfig | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
         for p in self.parameters:
@@ -500,6 +537,18 @@ PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
 
 #: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
 RERUN_LABEL = "tunery/rerun-of"
+
+
+#: tunery's label naming where a seeded result (:attr:`TrialReason.WARM_STARTED`) came from.
+WARM_START_LABEL = "tunery.dev/warm-start"
+
+#: tunery's label of a trial run from ``spec.initialTrials``: its position in that list.
+INITIAL_TRIAL_LABEL = "tunery.dev/initial-trial"
+
+
+def is_seed(trial: Trial) -> bool:
+    """A seeded result (warm start): learnt from, never run, in no budget."""
+    return trial.reason == TrialReason.WARM_STARTED and trial.status is TrialCondition.SUCCEEDED
 
 
 def is_interrupted(trial: Trial) -> bool:

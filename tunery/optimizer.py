@@ -96,6 +96,7 @@ from tunery.optimizer_objectives import (
     objective_entries,
     result_metrics,
 )
+from tunery.warmstart import AddTrial
 
 if TYPE_CHECKING:
     from tunery.ledger import TrialLedger
@@ -131,8 +132,8 @@ class Best:
     values: tuple[float, ...] | None = None
 
 
-class Optimizer:
-    """Ask/tell over a search space with a tunery algorithm."""
+class Optimizer(AddTrial):
+    """Ask/tell over a search space with a tunery algorithm (``add_trial``: warm starts)."""
 
     def __init__(
         self,
@@ -437,7 +438,7 @@ class Optimizer:
         count = 1 if n is None else ask_count(n)
         budget = self.spec.max_trial_count
         if budget is not None:
-            left = budget - len(self._ledger)
+            left = budget - (len(self._ledger) - self._ledger.counts.seeded)
             if left <= 0 and n is None:
                 raise UserInputError(
                     f"ask(): all max_trial_count={budget} suggestions are handed out",

@@ -13,7 +13,8 @@ class ReadPacer:
     per trial end (with many short trials in parallel, most of the controller's writes); now a
     running trial's new lines wait at most one poll interval, as with no early wake.  Nothing
     is lost or late at a trial's end: its final read takes every line left.  A read cut short
-    by its time bound is no read: the trial is read again at the next tick.
+    by its time bound is no read: the trial is read again at the next tick.  (One float per
+    trial started by this controller is kept: the ledger keeps every trial in memory anyway.)
     """
 
     #: Wakes are timed on the monotonic clock, reads on the controller's: a little slack.
@@ -36,6 +37,3 @@ class ReadPacer:
             self._read_at[name] = now
         else:
             self._read_at.pop(name, None)
-
-    def forget(self, name: str) -> None:
-        self._read_at.pop(name, None)

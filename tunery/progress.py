@@ -80,6 +80,8 @@ class Snapshot:
     counts: Mapping[str, int] = field(default_factory=dict)
     #: Trials Killed by Ctrl-C: not results (they run again), not counted as completed.
     interrupted: int = 0
+    #: Seeded results (warm starts): Succeeded, never run, not counted as completed.
+    seeded: int = 0
     #: Completed trials with both times, and the sum of their durations (seconds).
     timed: int = 0
     busy_seconds: float = 0.0
@@ -93,7 +95,8 @@ class Snapshot:
 
     @property
     def succeeded(self) -> int:
-        return self._count(TrialCondition.SUCCEEDED)
+        """Succeeded trials that ran (seeded results are :attr:`seeded`)."""
+        return self._count(TrialCondition.SUCCEEDED) - self.seeded
 
     @property
     def early_stopped(self) -> int:
@@ -186,6 +189,8 @@ def count_line(snapshot: Snapshot) -> str:
     ]
     if snapshot.interrupted:
         parts.append(f"{snapshot.interrupted} interrupted (run again)")
+    if snapshot.seeded:
+        parts.append(f"{snapshot.seeded} seeded (warm start)")
     return ", ".join(parts)
 
 
@@ -243,7 +248,7 @@ class _Tally:
     def __init__(self, spec: ExperimentSpec) -> None:
         self.objective = spec.objective
         self.counts = {c.value: 0 for c in TrialCondition}
-        self.interrupted = self.timed = 0
+        self.interrupted = self.timed = self.seeded = 0
         self.busy = 0.0
         self.best: tuple[str, float, Mapping[str, Any], int] | None = None
 
@@ -263,6 +268,8 @@ class _Tally:
         if status == TrialCondition.KILLED.value and reason == TrialReason.INTERRUPTED:
             self.interrupted += 1
             return
+        if reason == TrialReason.WARM_STARTED and status == TrialCondition.SUCCEEDED.value:
+            self.seeded += 1
         if start is not None and completion is not None:
             self.timed += 1
             self.busy += completion - start
@@ -294,6 +301,7 @@ class _Tally:
             parallel=spec.parallel_trial_count,
             counts=counts,
             interrupted=self.interrupted,
+            seeded=self.seeded,
             timed=self.timed,
             busy_seconds=self.busy,
             running=tuple(running),

@@ -48,7 +48,7 @@ from typing import Any
 from tunery.errors import AlreadyExistsError, UserInputError
 from tunery.handle import ExperimentHandle
 
-__all__ = ["ExtensionRefusedWarning", "runner_code", "tune"]
+__all__ = ["ExtensionRefusedWarning", "WarmStartWarning", "runner_code", "tune"]
 
 
 class ExtensionRefusedWarning(UserWarning):
@@ -177,6 +177,55 @@ def _experiment_name(objective: Callable[..., Any], digest: str) -> str:
     return f"{base}-{digest[:8]}"
 
 
+class WarmStartWarning(UserWarning):
+    """Some of ``tune(warm_start=...)``'s results could not seed the experiment (out of its
+    space, or without the objective): the message says how many and why."""
+
+
+def _warm_seeds(client: Any, spec: Any, warm_start: Any) -> tuple[str, list[Any]] | None:
+    """``warm_start`` as (source, seeds), read before the experiment is created."""
+    from collections.abc import Iterable
+
+    from tunery.warmstart import seeds_from_trials, seeds_from_values
+
+    if warm_start is None:
+        return None
+    if isinstance(warm_start, ExperimentHandle):
+        source = f"experiment:{warm_start.name}"
+        return source, seeds_from_trials(spec.objective, warm_start.trials, source)
+    if isinstance(warm_start, str):
+        found = client.find_experiment(warm_start, spec.namespace)
+        if found is None:
+            raise UserInputError(
+                f"warm_start: no experiment named {warm_start!r} in this storage",
+                "give the name of an earlier experiment, its handle, or a list of "
+                "(params, value) pairs",
+            )
+        source = f"experiment:{found.name}"
+        trials = client.store.list_trials(found.key)
+        return source, seeds_from_trials(spec.objective, trials, source)
+    if isinstance(warm_start, bytes | Mapping) or not isinstance(warm_start, Iterable):
+        raise UserInputError(
+            f"warm_start must be an experiment's name or handle, or a list of results, not "
+            f"{type(warm_start).__name__}",
+            "e.g. warm_start=[({'lr': 0.01}, 0.93)]",
+        )
+    return "python", seeds_from_values(spec.objective, list(warm_start), "python")
+
+
+def _seed(client: Any, key: str, source: str, seeds: list[Any]) -> None:
+    import logging
+    import warnings
+
+    from tunery.warmstart import seed_store
+
+    report = seed_store(client.store, key, seeds, client.clock.now(), source=source)
+    if report.skipped:
+        warnings.warn(report.line(), WarmStartWarning, stacklevel=3)
+    else:
+        logging.getLogger(__name__).info("%s", report.line())
+
+
 def tune(
     objective: Callable[[dict[str, Any]], Any],
     parameters: Mapping[str, Any],
@@ -198,6 +247,8 @@ def tune(
     wait: bool = False,
     executor: Any = None,
     progress: bool | None = None,
+    mlflow_tracking_uri: str | None = None,
+    warm_start: Any = None,
 ) -> ExperimentHandle:
     """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
 
@@ -215,6 +266,12 @@ def tune(
     Dask cluster the workers must see ``runs_dir`` (the objective's script lives there).
     ``wait``: block until it ends, with a progress bar when ``progress`` (default: in an
     interactive session only, :meth:`ExperimentHandle.wait`).
+    ``mlflow_tracking_uri``: mirror the experiment into MLflow while it runs (a parent run, a
+    nested run per trial: :mod:`tunery.integration.mlflow`; needs ``tunery[mlflow]``).
+    ``warm_start``: known results that seed the algorithm when the experiment is created (not
+    run, in no budget; ``docs/warm-starts.md``): an experiment's name (same storage) or
+    handle, or a list of ``(params, value)`` pairs or ``{"params": ..., "value": ...}`` dicts;
+    out-of-space seeds are skipped with a :class:`WarmStartWarning` saying why.
     """
     from tunery.search import split_parameters
     from tunery.spec import parse_document
@@ -304,12 +361,16 @@ def tune(
     client = Client(storage)
     existing = client.find_experiment(exp_name, spec.namespace)
     if existing is None:
+        seeds = _warm_seeds(client, spec, warm_start)
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
         try:
-            client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=runs)
+            made = client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=runs)
         except AlreadyExistsError:  # created by a racing process: fall through to resume
             existing = client.get_experiment(exp_name, spec.namespace)
+        else:
+            if seeds is not None:
+                _seed(client, made.key, *seeds)
     if existing is not None:
         from tunery.client import same_search
 
@@ -330,7 +391,13 @@ def tune(
     if not script.exists():
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
-    handle = ExperimentHandle(client, exp_name, namespace=spec.namespace, executor=executor)
+    handle = ExperimentHandle(
+        client,
+        exp_name,
+        namespace=spec.namespace,
+        executor=executor,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    )
     handle.start()
     if wait:
         handle.wait(progress=progress)

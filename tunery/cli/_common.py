@@ -98,12 +98,15 @@ def _status_of(trial: Any) -> str:
 
 
 def _reason_cell(trial: Any) -> str:
-    from tunery.model import TrialCondition
+    from tunery.model import WARM_START_LABEL, TrialCondition, TrialReason
     from tunery.outcome import shorten
     from tunery.thinning import THINNED_LABEL
 
     thinned = trial.labels.get(THINNED_LABEL)
     note = f"observations of {thinned} thinned" if thinned else ""
+    seeded = trial.labels.get(WARM_START_LABEL)
+    if seeded and trial.reason == TrialReason.WARM_STARTED:
+        return f"seeded from {seeded} (not run)"
     status = _status_of(trial)
     if status in ("Succeeded", "Running", "Created"):
         return note

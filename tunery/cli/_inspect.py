@@ -51,7 +51,8 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
     """Check an experiment file; exit 2 with the YAML path of the first problem.
 
     A valid Katib algorithm that this version cannot run yet is reported as a warning (the
-    file is valid Katib; `tunery run` refuses it).
+    file is valid Katib; `tunery run` refuses it); a neural architecture search (enas, darts)
+    is refused after its spec.nasConfig is validated.
     """
     from tunery.spec import load_file, spec_warnings
     from tunery.spec.commands import command_warnings
@@ -77,6 +78,8 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         try:
             validate_algorithm(p.spec)
         except AlgorithmNotAvailableError as exc:
+            if p.spec.nas_config is not None:
+                raise  # refused: neural architecture search does not run yet (issue 21)
             warnings.append(f"{exc.one_line()} (valid Katib; `tunery run` will refuse it)")
         if p.spec.early_stopping is not None and (
             p.spec.early_stopping.algorithm_name not in stopping_available()
@@ -308,7 +311,11 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
         return
     console = _console()
     console.print(f"experiment {exp.name}: {exp.shown_status} ({exp.reason}: {exp.message})")
-    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()))
+    from tunery.model import is_seed
+
+    seeded = sum(is_seed(t) for t in trials)
+    note = f" ({seeded} of the succeeded are warm-start seeds, not run)" if seeded else ""
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()) + note)
     from tunery.cli._front import mo_lines
 
     front = mo_lines(exp, trials)
@@ -651,7 +658,8 @@ Examples:
   tunery export mnist -o json
   tunery export mnist -o csv > trials.csv   # one row per trial
   tunery export mnist --format optimizationjob > job.yaml
-  tunery export mnist --format katib        # a command-line trial becomes a Job""",
+  tunery export mnist --format katib        # a command-line trial becomes a Job
+  tunery export mnist -o optuna-journal mnist.log   # then: optuna-dashboard mnist.log""",
 )
 @click.argument("name")
 @_named_in_namespace
@@ -660,11 +668,11 @@ Examples:
     "-o",
     "--output",
     "fmt",
-    type=click.Choice(["yaml", "json", "csv"]),
+    type=click.Choice(["yaml", "json", "csv", "optuna-journal"]),
     default="yaml",
     show_default=True,
     help="yaml or json: the spec as a document (its own form unless --format); csv: the "
-    "trial table.",
+    "trial table; optuna-journal: an Optuna study in journal FILE (optuna-dashboard FILE).",
 )
 @click.option(
     "--format",
@@ -674,12 +682,28 @@ Examples:
     help="The document form: katib (kubeflow.org/v1beta1 Experiment; a command becomes a "
     "Job) or optimizationjob (trainer.kubeflow.org/v1alpha1). Default: the experiment's own.",
 )
-def export(name: str, namespace: str | None, db: str | None, fmt: str, form: str | None) -> None:
-    """Export an experiment's spec (yaml, json) or its trial table (csv)."""
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def export(
+    name: str,
+    namespace: str | None,
+    db: str | None,
+    fmt: str,
+    form: str | None,
+    file: str | None,
+) -> None:
+    """Export an experiment's spec (yaml, json), its trial table (csv) or an Optuna study
+    (optuna-journal, into FILE)."""
     from tunery.spec import to_document
 
     store = _open_store(db)
     exp = _resolve(store, name, namespace)
+    if fmt == "optuna-journal":
+        from tunery.cli._integrations import export_optuna_journal
+
+        export_optuna_journal(store, exp, file, form)
+        return
+    if file is not None:
+        _fail(f"FILE {file} applies to -o optuna-journal", "the other forms go to standard output")
     if fmt in ("yaml", "json"):
         if form is None and exp.spec.source_format == "optimizationjob":
             form = "optimizationjob"

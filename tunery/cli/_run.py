@@ -29,6 +29,7 @@ from tunery.cli._common import (
     _trials_table,
     main,
 )
+from tunery.cli._integrations import check_mlflow_uri, mlflow_option
 from tunery.progress import EventLog, drive_live
 
 log = logging.getLogger("tunery")
@@ -85,9 +86,11 @@ def _drive(
     quiet: bool,
     as_json: bool,
     executor_url: str | None = None,
+    mlflow_uri: str | None = None,
 ) -> int:
     """Run the controller of the experiment stored under ``key`` to its end with a live
-    display."""
+    display (mirrored into MLflow with ``mlflow_uri``)."""
+    from tunery.cli._integrations import open_mlflow_sink
     from tunery.controller import Controller
     from tunery.execute import executor_url_of, open_executor
 
@@ -97,6 +100,7 @@ def _drive(
     ref = _ref(store, experiment)
     gpu_pool = [g for g in gpus.split(",") if g.strip()] if gpus else None
     url = executor_url_of(experiment.spec.annotations, executor_url)
+    sink = open_mlflow_sink(store, key, mlflow_uri)
     executor = open_executor(url, gpus=gpu_pool)
     show_live = console.is_terminal and not (quiet or as_json)
     events = (
@@ -112,6 +116,8 @@ def _drive(
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         controller.start()
+        if sink is not None:
+            sink.start()
         if events is not None:
             events.seed(controller.trials)
         if not (quiet or as_json):
@@ -132,6 +138,8 @@ def _drive(
     except KeyboardInterrupt:
         killed = controller.interrupt()
         controller.release()
+        if sink is not None:
+            sink.close()
         console.print(
             f"interrupted: {killed} running trial(s) killed; `tunery resume {ref}` runs them "
             "again and continues",
@@ -141,6 +149,8 @@ def _drive(
     finally:
         signal.signal(signal.SIGTERM, previous)
     controller.release()
+    if sink is not None and not sink.close():
+        click.echo("warning: the last MLflow sync failed; `tunery mlflow sync` retries", err=True)
     final = store.get_experiment(key)
     trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet)
@@ -210,7 +220,9 @@ Examples:
   tunery run experiment.yaml --name mnist-2 --dry-run
   tunery run experiment.yaml -n team-a      # in namespace team-a
   tunery run experiment.yaml --executor dask://127.0.0.1:8786
-  tunery run experiment.yaml -q --json    # only the end, as JSON""",
+  tunery run experiment.yaml -q --json    # only the end, as JSON
+  tunery run experiment.yaml --warm-start-from mnist-1   # seeded with its results
+  tunery run experiment.yaml --warm-start-csv results.csv""",
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @_db_option
@@ -242,6 +254,24 @@ Examples:
 )
 @_executor_option
 @_configmap_option
+@mlflow_option
+@click.option(
+    "--warm-start-from",
+    "warm_from",
+    multiple=True,
+    metavar="EXPERIMENT",
+    help="Seed the algorithm with the results of EXPERIMENT (same database; NAMESPACE/NAME "
+    "for another namespace); seeds are not run and use no budget. Repeatable.",
+)
+@click.option(
+    "--warm-start-csv",
+    "warm_csv",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Seed the algorithm with the results in a CSV file (`tunery export --format csv`'s, "
+    "Optuna's trials_dataframe, or columns named as parameters and metrics). Repeatable.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def run(
@@ -256,10 +286,16 @@ def run(
     gpus: str | None,
     executor_url: str,
     configmaps: tuple[str, ...],
+    mlflow_uri: str | None,
+    warm_from: tuple[str, ...],
+    warm_csv: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> int:
-    """Run the experiment in FILE to its end (resumes it if it already exists)."""
+    """Run the experiment in FILE to its end (resumes it if it already exists).
+
+    With --warm-start-from / --warm-start-csv, known results seed the algorithm first (see
+    docs/warm-starts.md); seeds the experiment holds already are not stored again."""
     from tunery.client import Client, same_search, with_namespace
     from tunery.spec import spec_warnings
     from tunery.stopfile import grace_from_env
@@ -274,16 +310,27 @@ def run(
     for warning in spec_warnings(spec) + command_warnings(spec, base_dir):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        _dry_run(spec, runs_dir, base_dir)
+        # The database is read only for --warm-start-from; nothing is stored.
+        reader = Client(store=_open_store(db)) if warm_from else None
+        _dry_run(spec, runs_dir, base_dir, _warm_seeds(reader, spec, warm_from, warm_csv))
         return 0
     grace_from_env()  # a bad TUNERY_STOP_GRACE is refused before anything is stored
+    check_mlflow_uri(mlflow_uri)
     store = _open_store(db)
     client = Client(store=store)
     existing = client.find_experiment(spec.name, spec.namespace)
+    seeds = _warm_seeds(client, spec, warm_from, warm_csv)
     if existing is None:
         made = client.create_experiment(spec, base_dir=base_dir, runs_dir=runs_dir)
+        _seed(store, made.key, seeds, quiet)
         return _drive(
-            store, made.key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+            store,
+            made.key,
+            gpus=gpus,
+            quiet=quiet,
+            as_json=as_json,
+            executor_url=executor_url,
+            mlflow_uri=mlflow_uri,
         )
     if not same_search(existing.spec, spec):
         ref = _ref(store, existing)
@@ -294,6 +341,7 @@ def run(
         )
     if not existing.status.is_completed:
         _file_budget(store, existing, spec, file)
+    _seed(store, existing.key, seeds, quiet)
     return _resume(
         client,
         existing.name,
@@ -305,7 +353,54 @@ def run(
         executor_url,
         announce=True,
         namespace=existing.namespace,
+        mlflow_uri=mlflow_uri,
     )
+
+
+def _warm_seeds(
+    client: Any | None, spec: Any, warm_from: Sequence[str], warm_csv: Sequence[str]
+) -> list[tuple[str, list[Any]]]:
+    """The seeds of each ``--warm-start-*`` source, read before anything is written (a bad
+    source stops the run with nothing created)."""
+    from tunery.warmstart import seeds_from_csv, seeds_from_trials
+
+    out: list[tuple[str, list[Any]]] = []
+    for ref in warm_from:
+        assert client is not None  # opened whenever --warm-start-from is given
+        namespace, _, name = ref.rpartition("/")
+        namespace = namespace or spec.namespace
+        source = client.find_experiment(name, namespace)
+        if source is None:
+            _fail(
+                f"--warm-start-from: no experiment named {name!r} in namespace {namespace!r}",
+                "`tunery list` shows them; write NAMESPACE/NAME for one in another namespace",
+            )
+        if source.name == spec.name and source.namespace == spec.namespace:
+            _fail(
+                f"--warm-start-from: {ref!r} is the experiment being run",
+                "name an earlier experiment; its own results are already its History",
+            )
+        label = f"experiment:{name}" if namespace == "default" else f"experiment:{namespace}/{name}"
+        trials = client.store.list_trials(source.key)
+        out.append((label, seeds_from_trials(spec.objective, trials, label)))
+    for path in warm_csv:
+        if not os.path.isfile(path):
+            _fail(f"--warm-start-csv: no file {path!r}", "give the path of a CSV file")
+        seeds = seeds_from_csv(spec, path)
+        out.append((seeds[0].source if seeds else f"csv:{path}", seeds))
+    return out
+
+
+def _seed(store: Any, key: str, sources: Sequence[tuple[str, list[Any]]], quiet: bool) -> None:
+    """Store the seeds of each source (those the experiment holds already are not stored
+    again); one line each."""
+    from tunery.clock import SystemClock
+    from tunery.warmstart import seed_store
+
+    for source, seeds in sources:
+        report = seed_store(store, key, seeds, SystemClock().now(), source=source)
+        if not quiet or report.skipped:
+            click.echo(report.line(), err=True)
 
 
 def _file_budget(store: Any, existing: Any, spec: Any, file: str) -> None:
@@ -347,6 +442,7 @@ def _resume(
     *,
     announce: bool,
     namespace: str | None = None,
+    mlflow_uri: str | None = None,
 ) -> int:
     """``run``/``resume`` of a stored experiment: go on with it, extend it if it has completed
     and Katib would (``Client.resume``), else report it; ``announce``: say it is resumed."""
@@ -360,6 +456,10 @@ def _resume(
             console.print(f"experiment {name} has already completed", highlight=False)
             if resumed.note is not None:
                 console.print(resumed.note, markup=False, highlight=False)
+        if mlflow_uri:
+            from tunery.cli._integrations import mlflow_module
+
+            mlflow_module().sync_experiment(client.store, key, mlflow_uri)
         trials = client.store.list_trials(key)
         return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
     if resumed.action is ResumeAction.EXTEND:
@@ -367,17 +467,46 @@ def _resume(
     elif announce and not (quiet or as_json):
         console.print(f"experiment {name} exists: resuming it")
     return _drive(
-        client.store, key, gpus=gpus, quiet=quiet, as_json=as_json, executor_url=executor_url
+        client.store,
+        key,
+        gpus=gpus,
+        quiet=quiet,
+        as_json=as_json,
+        executor_url=executor_url,
+        mlflow_uri=mlflow_uri,
     )
 
 
-def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
+def _dry_run(
+    spec: Any,
+    runs_dir: str | None,
+    base_dir: str | None,
+    seeds: Sequence[tuple[str, list[Any]]] = (),
+) -> None:
+    """The first trials' command lines: spec.initialTrials first, then the algorithm's
+    suggestions from a history of the warm-start seeds (seeded in memory, with their lines)."""
     import shlex
 
     from tunery.history import History
     from tunery.launch import build_launch, seed_for, trial_name_for
+    from tunery.model import Trial
     from tunery.suggest import create_suggester
+    from tunery.warmstart import initial_assignments, seed_ledger
 
+    trials: list[Any] = []
+    if seeds:
+        from tunery.client import Client
+        from tunery.ledger import TrialLedger
+        from tunery.storage.memory import InMemoryStore
+
+        memory = InMemoryStore()
+        key = Client(store=memory).create_experiment(spec, trial_dirs=False).key
+        ledger = TrialLedger(memory, key)
+        ledger.acquire(0.0)
+        ledger.load(spec.objective)
+        for source, items in seeds:
+            click.echo(seed_ledger(ledger, spec, items, 0.0, source=source).line(), err=True)
+        trials = ledger.trials
     suggester = create_suggester(spec, seed_for(spec.name))
     if any(p.active_when for p in spec.parameters):
         from tunery.conditions import tree_lines
@@ -387,7 +516,17 @@ def _dry_run(spec: Any, runs_dir: str | None, base_dir: str | None) -> None:
     count = spec.parallel_trial_count
     if spec.max_trial_count is not None:
         count = min(count, spec.max_trial_count)
-    for i, assignment in enumerate(suggester.suggest(History.from_spec(spec, []), count), start=1):
+    history = History.from_spec(spec, trials)
+    assignments = initial_assignments(spec, history.space, [])[:count]
+    first = len(trials) + 1
+    pending = [
+        Trial(trial_name_for(spec.name, first + i), spec.name, first + i, dict(a.parameters))
+        for i, a in enumerate(assignments)
+    ]
+    if len(assignments) < count:
+        history = History.from_spec(spec, trials + pending)
+        assignments += suggester.suggest(history, count - len(assignments))
+    for i, assignment in enumerate(assignments, start=first):
         trial_name = trial_name_for(spec.name, i)
         launch = build_launch(
             spec,
@@ -435,6 +574,7 @@ Examples:
     help="GPU ids for trials that ask for nvidia.com/gpu, e.g. 0,1.",
 )
 @_executor_option
+@mlflow_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
 @_json_option
 def resume(
@@ -444,6 +584,7 @@ def resume(
     max_trials: int | None,
     gpus: str | None,
     executor_url: str,
+    mlflow_uri: str | None,
     quiet: bool,
     as_json: bool,
 ) -> int:
@@ -469,4 +610,5 @@ def resume(
         executor_url,
         announce=False,
         namespace=namespace,
+        mlflow_uri=mlflow_uri,
     )

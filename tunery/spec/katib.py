@@ -8,8 +8,8 @@ document back in camelCase; ``parse_document(to_document(spec)) == spec`` for ev
 Leniencies over the CRD: numbers are accepted where Katib wants numeric strings
 (``min: 0.1``, an algorithm setting ``value: 10``), and written back as strings.
 
-Not supported: ``spec.nasConfig`` (neural architecture search, Katib's enas/darts) is refused
-with a clear error.
+``spec.nasConfig`` (Katib's neural architecture search) is read and validated in
+:mod:`tunery.spec.nas`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from tunery.model import (
     TrialTemplate,
 )
 from tunery.spec.configmaps import gather, inline_config_maps
+from tunery.spec.initial import read_initial_trials, write_initial_trials
 from tunery.spec.loading import check_structure, load_documents
 from tunery.spec.loading import type_name as _type_name
 from tunery.spec.template import format_value
@@ -67,6 +68,7 @@ _SPEC_FIELDS = (
     "metricsCollectorSpec",
     "trialTemplate",
     "resumePolicy",
+    "initialTrials",
     "nasConfig",
 )
 _KATIB_TEMPLATE_FIELDS = (
@@ -283,14 +285,8 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         raise SpecError("spec", "is required", "an Experiment needs a spec")
     spec = _mapping(doc["spec"], "spec")
     _known(spec, "spec", _SPEC_FIELDS)
-    if spec.get("nasConfig") is not None:
-        raise SpecError(
-            "spec.nasConfig",
-            "neural architecture search (NAS: nasConfig, enas, darts) is not supported yet",
-            "tune hyperparameters with spec.parameters instead",
-        )
-
     from tunery.spec.conditions import apply_annotation
+    from tunery.spec.nas import read_nas_config
 
     native = api_version == NATIVE_API_VERSION
     parameters = apply_annotation(_read_parameters(spec.get("parameters"), native), annotations)
@@ -308,6 +304,9 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         max_trial_count=_int(spec.get("maxTrialCount"), "spec.maxTrialCount"),
         max_failed_trial_count=_int(spec.get("maxFailedTrialCount"), "spec.maxFailedTrialCount"),
         metrics_collector=_read_metrics_collector(spec.get("metricsCollectorSpec")),
+        initial_trials=read_initial_trials(
+            spec, annotations, native=api_version == NATIVE_API_VERSION
+        ),
         resume_policy=_enum(
             ResumePolicy, spec["resumePolicy"], "spec.resumePolicy", what="resume policy"
         )
@@ -316,6 +315,7 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
         annotations=annotations,
+        nas_config=read_nas_config(spec.get("nasConfig")),
     )
 
 
@@ -440,8 +440,9 @@ def _read_early_stopping(value: Any) -> EarlyStoppingSpec | None:
     )
 
 
-def _read_parameters(value: Any, native: bool = False) -> tuple[ParameterSpec, ...]:
-    path = "spec.parameters"
+def _read_parameters(
+    value: Any, native: bool = False, path: str = "spec.parameters"
+) -> tuple[ParameterSpec, ...]:
     if value is None:
         return ()
     params: list[ParameterSpec] = []
@@ -774,8 +775,14 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     if spec.source_format == "katib":  # (the conditions are in the annotation)
         for entry in body["parameters"]:
             entry.pop("activeWhen", None)
+    if spec.nas_config is not None:
+        from tunery.spec.nas import write_nas_config
+
+        body.pop("parameters")
+        body["nasConfig"] = write_nas_config(spec.nas_config)
     body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
     body["trialTemplate"] = _write_trial_template(spec.trial_template)
+    write_initial_trials(spec, body, metadata)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
     return {

@@ -30,6 +30,8 @@ spec fails before the first trial:
 - earlyStopping: ``medianstop`` with ``min_trials_required`` (int > 0) and ``start_step``
   (int >= 1) only (``pkg/earlystopping/v1beta1/medianstop/service.py``), or tunery's ``asha``;
   each stopper validates its own settings (``tunery.stopping``);
+- nasConfig (neural architecture search): :mod:`tunery.spec.nas`; trialParameters of a NAS
+  experiment reference its algorithm's assignments (``architecture``, ``nn_config`` for enas);
 - algorithm: ``tunery.suggest.base.validate_algorithm`` (unless ``check_algorithm=False``).
 """
 
@@ -51,6 +53,8 @@ from tunery.model import (
 from tunery.mounts import mentions, names_exactly
 from tunery.parameters import check_conditions, check_parameters
 from tunery.spec.defaults import KUBEFLOW_JOB_KINDS
+from tunery.spec.initial import validate_initial_trials
+from tunery.spec.nas import unknown_darts_settings, validate_nas
 from tunery.spec.objectives import validate_objectives
 from tunery.spec.replicas import check_distributed
 from tunery.spec.template import (
@@ -84,9 +88,12 @@ def validate_spec(spec: ExperimentSpec, *, check_algorithm: bool = True) -> None
     validate_objective(spec)
     validate_settings_unique(spec.algorithm.algorithm_settings, "spec.algorithm.algorithmSettings")
     validate_early_stopping(spec)
-    validate_parameters(spec)
+    validate_nas(spec)
+    if spec.nas_config is None:
+        validate_parameters(spec)
     validate_trial_template(spec)
     validate_metrics_collector(spec)
+    validate_initial_trials(spec)
     if check_algorithm:
         from tunery.suggest.base import validate_algorithm
 
@@ -100,7 +107,7 @@ def spec_warnings(spec: ExperimentSpec) -> list[str]:
     ``simple-pbt.yaml`` does exactly that, and the setting is harmless (the limit can never be
     reached), so tunery accepts it with a warning.
     """
-    warnings = _metrics_path_warnings(spec)
+    warnings = _metrics_path_warnings(spec) + unknown_darts_settings(spec)
     max_trials = spec.max_trial_count
     if (
         spec.max_failed_trial_count is not None
@@ -302,7 +309,9 @@ def validate_trial_template(spec: ExperimentSpec) -> None:
                 "successCondition and failureCondition must be specified",
                 "give both as GJSON conditions on the trial's status",
             )
-    parameter_names = {p.name for p in spec.parameters}
+    from tunery.spec.nas import assignment_names
+
+    parameter_names = {p.name for p in spec.parameters} | set(assignment_names(spec))
     names: set[str] = set()
     references: set[str] = set()
     for i, tp in enumerate(template.trial_parameters):
@@ -348,9 +357,14 @@ def validate_trial_template(spec: ExperimentSpec) -> None:
                         f"add it under trialSpec.metadata.{meta.key.lower()}",
                     )
         elif tp.reference not in parameter_names:
+            where = (
+                f"{spec.algorithm.algorithm_name}'s assignments"
+                if spec.nas_config is not None
+                else "spec.parameters"
+            )
             raise SpecError(
                 f"{p}.reference",
-                f"parameter reference {tp.reference!r} does not exist in spec.parameters",
+                f"parameter reference {tp.reference!r} does not exist in {where}",
                 f"use one of: {', '.join(sorted(parameter_names))}, or a ${{trialSpec.…}} "
                 "meta reference",
             )

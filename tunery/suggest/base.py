@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tunery.errors import SpecError
 from tunery.history import History
-from tunery.model import Assignment, ExperimentSpec
+from tunery.model import NAS_ALGORITHMS, Assignment, ExperimentSpec
 
 
 class Suggester(Protocol):
@@ -152,6 +152,13 @@ def validate_algorithm(spec: ExperimentSpec) -> None:
     name = spec.algorithm.algorithm_name
     entry = _load(name)
     if entry is None:
+        if name in NAS_ALGORITHMS:
+            raise AlgorithmNotAvailableError(
+                "spec.algorithm.algorithmName",
+                f"spec.nasConfig is valid, but Katib's neural architecture search algorithm "
+                f"{name!r} does not run yet in this version of tunery (issue 21)",
+                "run this experiment on Katib for now",
+            )
         if name in KATIB_ALGORITHMS:
             raise AlgorithmNotAvailableError(
                 "spec.algorithm.algorithmName",

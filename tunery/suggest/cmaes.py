@@ -59,6 +59,15 @@ members, matches them to trials and tells each finished generation:
   ``[0, 1)``, ``k`` the large restarts so far) whenever the small regime has used fewer
   evaluations.  With ``none`` the search just goes on.
 
+Warm start
+----------
+Results the history holds before the first generation (seeds of a warm start, from another
+experiment, a CSV or ``add_trial``: ``docs/warm-starts.md``) set where CMA-ES starts, as
+WS-CMA-ES (Nomura et al., 2021) does in spirit: the mean of the best 10% of them (at least one),
+with a step size of their spread (the root of the mean variance per dimension plus ``0.1²``),
+never above ``sigma``.  Without any, it starts at the centre.  Those results are no members: no
+generation is told them.
+
 No duplicates
 -------------
 A member whose configuration (after rounding, with its categorical draw) equals a trial of the
@@ -125,6 +134,11 @@ RESTART_STRATEGIES = ("none", "None", "ipop", "bipop")
 INC_POPSIZE = 2
 #: Draws from the distribution before it is widened for a configuration not tried yet.
 _PLAIN_DRAWS = 16
+#: Warm start (WS-CMA-ES's defaults): the share of the known results the first mean is taken
+#: from, and the spread added to theirs.
+WARM_GAMMA = 0.1
+WARM_ALPHA = 0.1
+
 #: Widening factors around the mean, and draws at each.
 _WIDEN = (2.0, 4.0, 8.0, 16.0)
 _WIDE_DRAWS = 4
@@ -300,6 +314,29 @@ class CMAESSuggester:
             )
         return self._optimizer
 
+    def _warm_start(self, history: History) -> None:
+        """Before the first generation, start from the results already known (warm-start
+        seeds: ``tunery.warmstart``), as WS-CMA-ES does: the mean of the best ``WARM_GAMMA``
+        of them, the step size their spread (plus ``WARM_ALPHA``), at most ``sigma``."""
+        if self._optimizer is not None or not self._cma_dims:
+            return
+        known = sorted(
+            (e for e in history.observed if e.key is not None and e.loss is not None),
+            key=lambda e: e.loss or 0.0,
+        )
+        if not known:
+            return
+        top = known[: max(1, math.ceil(WARM_GAMMA * len(known)))]
+        points = self.space.encode_keys([e.key for e in top if e.key is not None])
+        points = points[:, self._cma_dims]
+        spread = math.sqrt(float(points.var(axis=0).mean()) + WARM_ALPHA**2)
+        self._optimizer = _new_cma(
+            points.mean(axis=0),
+            min(self.sigma0, spread),
+            self.popsize0,
+            _seed32(self.seed, 0),
+        )
+
     def _restart(self) -> None:
         """IPOP/BIPOP: a new optimiser at a random point, population by the strategy."""
         old = self._optimizer
@@ -385,6 +422,7 @@ class CMAESSuggester:
             count = min(count, size - len(tried))
             if count <= 0:
                 return []
+        self._warm_start(history)
         self._tell_if_done(self._outcomes(history))
         taken = set(tried)
         found: list[Key] = []

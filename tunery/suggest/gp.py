@@ -51,6 +51,17 @@ The model
 - History cap: at most :data:`MAX_GP_POINTS` trials feed the GP: the best half of the cap plus a
   seeded random subset of the rest, so a suggestion stays fast at thousands of trials.
 
+Conditional parameters
+----------------------
+In a conditional space (``activeWhen``) an inactive dimension is NaN in the unit cube; its
+feature is :data:`INACTIVE` (-0.5, outside the cube) for a continuous column and an all-zero
+block for a one-hot one, so trials of one branch compare by that branch's parameters only and
+the parents' values (one-hot or ordinal) tell branches apart.  Candidates are decoded through
+the tree (parents first, inactive coordinates ignored) before scoring; perturbations of the best
+trials draw a random value for a coordinate that was inactive; the L-BFGS-B refinement starts
+from the decoded points and moves only their active columns.  The multi-objective and
+constrained models take the same features.
+
 Batches and pending trials
 --------------------------
 Trials still ``Created``/``Running`` and the points already chosen for the current batch are
@@ -153,6 +164,8 @@ _REFIT_GROWTH = 1.1
 _SUBSET_FIT = 64
 #: Beyond 16 points (up to _REFIT_ALWAYS), restarts run when the count is a multiple of this.
 _RESTART_EVERY = 4
+#: The feature of an inactive continuous dimension (conditional spaces): outside the unit cube.
+INACTIVE = -0.5
 
 
 # --------------------------------------------------------------------------- settings
@@ -251,18 +264,32 @@ class GPSuggester:
             else:
                 self._cont.append(i)
         self.columns = len(self._cont) + sum(k for _, k in self._cats)
+        #: A conditional space: inactive dimensions are NaN in the unit cube (see _features).
+        self.conditional = self.space.conditional
         self._cont_columns = np.arange(len(self._cont), dtype=np.intp)
 
     # ------------------------------------------------------------ features
 
     def _features(self, unit: FloatArray) -> FloatArray:
-        """Feature rows of unit-cube points: continuous coordinates, then one-hot blocks."""
+        """Feature rows of unit-cube points: continuous coordinates, then one-hot blocks.
+
+        In a conditional space an inactive dimension (NaN in ``unit``) is the constant
+        :data:`INACTIVE` outside the cube if continuous, an all-zero block if categorical.
+        """
         out = np.zeros((len(unit), self.columns))
-        out[:, : len(self._cont)] = unit[:, self._cont]
+        if self.conditional:
+            out[:, : len(self._cont)] = np.nan_to_num(unit[:, self._cont], nan=INACTIVE)
+        else:
+            out[:, : len(self._cont)] = unit[:, self._cont]
         column = len(self._cont)
         for dim, size in self._cats:
-            index = np.minimum(np.floor(unit[:, dim] * size), size - 1).astype(np.intp)
-            out[np.arange(len(unit)), column + index] = 1.0
+            values = unit[:, dim]
+            rows = np.arange(len(unit))
+            if self.conditional:
+                rows = np.flatnonzero(~np.isnan(values))
+                values = values[rows]
+            index = np.minimum(np.floor(values * size), size - 1).astype(np.intp)
+            out[rows, column + index] = 1.0
             column += size
         return out
 
@@ -427,6 +454,10 @@ class GPSuggester:
         sobol = _sobol_points(dims, [self.seed, 3, int(rng.integers(1 << 30))], 1024)
         per = 128
         local = np.repeat(best_unit, per, axis=0)
+        if self.conditional:
+            # An inactive dimension gets a random value, used if a flip activates it.
+            blank = np.isnan(local)
+            local[blank] = rng.random(int(blank.sum()))
         scales = rng.choice(np.array([0.01, 0.05, 0.15, 0.3]), size=(len(local), 1))
         mask = rng.random(local.shape) < max(0.2, 1.0 / max(dims, 1))
         steps = rng.normal(size=local.shape) * scales
@@ -463,7 +494,8 @@ class GPSuggester:
                     starts.append(i)
                 if len(starts) == 5:
                     break
-            refined = self._refine(gp, best, candidates[starts])
+            # (A conditional space refines the snapped points: inactive dimensions NaN, held.)
+            refined = self._refine(gp, best, (unit if self.conditional else candidates)[starts])
             r_keys, r_unit = self._snap(refined)
             r_scores = self._score(gp, r_unit, best)
             for key, score in zip(r_keys, r_scores, strict=True):
@@ -483,13 +515,21 @@ class GPSuggester:
         base = starts.copy()
         fixed = self._features(base)
         columns = self._cont_columns
+        # Inactive dimensions (NaN, conditional spaces only) keep their constant feature.
+        held = np.isnan(base[:, cont])
+        base[:, cont] = np.where(held, 0.5, base[:, cont])
+        hold = bool(held.any())
 
         def objective(z: FloatArray) -> tuple[float, FloatArray]:
             feats = fixed.copy()
-            feats[:, :c] = z.reshape(m, c)
+            feats[:, :c] = (
+                np.where(held, feats[:, :c], z.reshape(m, c)) if hold else z.reshape(m, c)
+            )
             mu, sd, d_mu, d_sd = gp.predict_grad(feats, columns)
             value, a_mu, a_sd = acquisition(self.acq_func, mu, sd, best)
             grad = a_mu[:, None] * d_mu + a_sd[:, None] * d_sd
+            if hold:
+                grad = np.where(held, 0.0, grad)
             if not np.all(np.isfinite(value)):
                 value = np.nan_to_num(value, nan=-1e10, neginf=-1e10)
                 grad = np.nan_to_num(grad)
@@ -546,4 +586,4 @@ class GPSuggester:
         return None, 0
 
 
-register("bayesianoptimization", GPSuggester, validate, multi_objective=True)
+register("bayesianoptimization", GPSuggester, validate, multi_objective=True, conditional=True)

@@ -39,6 +39,10 @@ each parameter mutates with probability ``mutation_prob``.
 - ``discrete`` and ``categorical`` parameters: uniform crossover (each value taken from the
   second parent with probability ``swapping_prob``); mutation draws a value uniformly.
 
+Conditional parameters (``activeWhen``): before crossing, a dimension inactive (NaN) in one
+parent takes the other parent's value, and one inactive in both a uniform draw (a list's at a
+bucket centre); the child is decoded through the tree, so whatever ends up inactive is absent.
+
 Deb's feasibility rules (with ``spec.constraints``): a feasible trial beats an infeasible one;
 among infeasible trials the one of lower total violation wins: the sum of each bound's excess
 divided by that constraint's observed scale (:func:`violation_scales`), so that no constraint
@@ -400,6 +404,8 @@ class NSGA2Suggester:
         """One child of two tournament winners, in the unit cube."""
         first, second = crowded_tournament(rng, parents.ranks, parents.crowd, 2)
         a, b = parents.points[first], parents.points[second]
+        if self.space.conditional:
+            a, b = self._complete(a, b, rng)
         lists = self._list_dims
         child = a.copy()
         if rng.random() < self.settings.crossover_prob:
@@ -419,6 +425,22 @@ class NSGA2Suggester:
             fresh = (np.floor(rng.random(sizes.size) * sizes) + 0.5) / sizes
             child[lists] = np.where(redraw, fresh, child[lists])
         return child
+
+    def _complete(
+        self, a: FloatArray, b: FloatArray, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray]:
+        """Two parents of a conditional space with their inactive dimensions (NaN) filled.
+
+        A dimension inactive in one parent takes the other's value (so crossover keeps it);
+        inactive in both, a uniform draw (used only if the child's branch makes it active).
+        The child is decoded through the space, so whatever ends up inactive is dropped.
+        """
+        fresh = rng.random(a.size)
+        sizes = self._list_sizes
+        fresh = np.where(self._list_dims, (np.floor(fresh * sizes) + 0.5) / sizes, fresh)
+        a_full = np.where(np.isnan(a), np.where(np.isnan(b), fresh, b), a)
+        b_full = np.where(np.isnan(b), a_full, b)
+        return a_full, b_full
 
     def suggest(self, history: History, count: int) -> list[Assignment]:
         if count <= 0:
@@ -493,4 +515,4 @@ class NSGA2Suggester:
             self.population_size = size
 
 
-register("nsga2", NSGA2Suggester, validate, multi_objective=True)
+register("nsga2", NSGA2Suggester, validate, multi_objective=True, conditional=True)

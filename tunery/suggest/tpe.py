@@ -81,6 +81,9 @@ into good and bad observations and the good kernels' weights change, as
 :func:`tunery.suggest.motpe.split` says (feasible first, then by non-dominated rank and
 hypervolume contribution, MOTPE's weights); one unconstrained objective runs the split above.
 
+Conditional parameters (``activeWhen``): one model per group of co-active parameters, each on
+the trials where it was active, sampled parents first; see :mod:`tunery.suggest.tpe_tree`.
+
 Sampled stepped values are rounded to their grid before they are scored.  Until
 ``n_startup_trials`` trials exist (any status) or while no trial has an objective value,
 suggestions are quasi-random: a scrambled Sobol sequence (seeded) at the position of the trial,
@@ -109,7 +112,7 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from tunery.errors import SpecError
-from tunery.history import History
+from tunery.history import Entry, History
 from tunery.model import (
     Assignment,
     Distribution,
@@ -129,6 +132,7 @@ from tunery.settings import (
 from tunery.space import Key, SearchSpace
 from tunery.suggest import motpe
 from tunery.suggest.base import register, setting_path
+from tunery.suggest.tpe_tree import TreeTPE
 
 __all__ = [
     "DEFAULT_N_EI_CANDIDATES",
@@ -282,7 +286,14 @@ class _Mixture:
 class _Model:
     """What the TPE knows of the space: which dimensions are numeric, their priors and grids."""
 
-    def __init__(self, spec: ExperimentSpec, space: SearchSpace, settings: TPESettings) -> None:
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        space: SearchSpace,
+        settings: TPESettings,
+        dims: Sequence[int] | None = None,
+    ) -> None:
+        """``dims``: the dimensions modelled (spec order), every one by default."""
         self.space = space
         self.settings = settings
         sizes = space.parameter_sizes()
@@ -292,6 +303,8 @@ class _Model:
         min_sigma: list[float] = []
         self.normal_dims: list[int] = []
         for i, param in enumerate(spec.parameters):
+            if dims is not None and i not in dims:
+                continue
             ptype = param.parameter_type
             if ptype in (ParameterType.DISCRETE, ParameterType.CATEGORICAL):
                 cat.append(i)
@@ -420,7 +433,7 @@ class _Model:
         comp = rng.choice(k, size=(m, width), p=p)
         comp_num = np.broadcast_to(comp[:, :1], (m, dn)) if multivariate else comp[:, :dn]
         comp_cat = np.broadcast_to(comp[:, :1], (m, dc)) if multivariate else comp[:, dn:]
-        out = np.empty((m, self.space.dims))
+        out = np.full((m, self.space.dims), np.nan)  # unmodelled dimensions: NaN
         if dn:
             cols = np.arange(dn)[None, :]
             mu = mixture.mus[comp_num, cols]
@@ -462,6 +475,12 @@ class TPESuggester:
         self.settings = TPESettings.from_spec(spec)
         self.multivariate = self.settings.multivariate
         self._model = _Model(spec, self.space, self.settings)
+        #: A conditional space's per-group models (None: one model of every parameter).
+        self._tree = (
+            TreeTPE(spec, self.space, self.settings, _Model, self.multivariate)
+            if self.space.conditional
+            else None
+        )
 
     # ----------------------------------------------------------------- history
 
@@ -481,13 +500,18 @@ class TPESuggester:
         ]
         return observed, bad
 
-    def _split(self, history: History) -> tuple[list[Key], list[Key], FloatArray | None]:
+    def _split(
+        self, history: History, entries: Sequence[Entry] | None = None
+    ) -> tuple[list[Key], list[Key], FloatArray | None]:
         """(good keys, bad observed keys, the good kernels' weights or None: all equal).
 
         One unconstrained objective: the ``n_below`` lowest losses are good.  Several
-        objectives or constraints: :func:`tunery.suggest.motpe.split`.
+        objectives or constraints: :func:`tunery.suggest.motpe.split`.  ``entries``: the
+        observed entries to split (all of them by default; a conditional space's groups split
+        the trials where they were active).
         """
-        entries = history.observed
+        if entries is None:
+            entries = history.observed
         keys = [e.key for e in entries if e.key is not None]
         n_below = self.settings.n_below(len(keys))
         if history.n_objectives <= 1 and history.n_constraints == 0:
@@ -530,7 +554,16 @@ class TPESuggester:
             startup = count if not observed else min(count, n_startup)
             found = self._startup(len(history), startup, taken, rng)
             taken.update(found)
-        if len(found) < count and observed:
+        if len(found) < count and observed and self._tree is not None:
+            found += self._tree.suggest(
+                [e for e in history.observed if e.key is not None],
+                bad + found,
+                lambda entries: self._split(history, entries),
+                taken,
+                count - len(found),
+                rng,
+            )
+        elif len(found) < count and observed:
             below, above, weights = self._split(history)
             found += self._tpe(below, above + bad + found, weights, taken, count - len(found), rng)
         return [Assignment(space.params_of(key)) for key in found]
@@ -631,5 +664,5 @@ class TPESuggester:
         """Nothing to restore: the suggester is stateless."""
 
 
-register("tpe", TPESuggester, validate, multi_objective=True)
-register("multivariate-tpe", TPESuggester, validate, multi_objective=True)
+register("tpe", TPESuggester, validate, multi_objective=True, conditional=True)
+register("multivariate-tpe", TPESuggester, validate, multi_objective=True, conditional=True)
