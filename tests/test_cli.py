@@ -681,3 +681,57 @@ def test_edit_changes_the_budget_and_extends_a_completed_experiment(tmp_path: Pa
     assert (done["status"], done["trials"]["total"]) == ("Succeeded", 4)
     edited = json.loads(tunery("edit", "ed", "--max-trials", "6", "--json", cwd=tmp_path).stdout)
     assert edited["status"] == "Restarting" and edited["maxTrialCount"] == 6
+
+
+def test_auto_explains_its_choice_and_trials_show_who_suggested(tmp_path: Path) -> None:
+    doc = native_doc("auto", SCORE_IS_X, algorithm="auto", max_trials=5, parallel=2)
+    path = write_yaml(tmp_path / "auto.yaml", doc)
+    said = "algorithm auto: sobol for the first 2 trials, then bayesianoptimization"
+    assert said in tunery("validate", str(path), cwd=tmp_path).stdout
+    assert said in tunery("run", str(path), "--dry-run", cwd=tmp_path).stdout
+    tunery("run", str(path), "-q", cwd=tmp_path, timeout=300)
+    lines = tunery("trials", "auto", "--sort", "index", cwd=tmp_path).stdout.splitlines()
+    header = lines[1].split()
+    by = [line.split()[header.index("by")] for line in lines[3:8]]
+    assert by == [
+        "sobol",
+        "sobol",
+        "bayesianoptimization",
+        "bayesianoptimization",
+        "bayesianoptimization",
+    ], lines
+    rows = json.loads(tunery("trials", "auto", "--json", cwd=tmp_path).stdout)
+    assert {r["labels"]["tunery.dev/suggested-by"] for r in rows} == {
+        "sobol",
+        "bayesianoptimization",
+    }
+
+
+def test_time_budget_get_edit_and_resume(tmp_path: Path) -> None:
+    script = """
+    import sys, time
+    time.sleep(60)
+    """
+    doc = native_doc("timed", script, max_trials=50, parallel=2)
+    doc["spec"]["maxExperimentDuration"] = "2s"
+    path = write_yaml(tmp_path / "timed.yaml", doc)
+    ran = tunery("run", str(path), "--json", cwd=tmp_path, check=1)  # no trial succeeded
+    assert json.loads(ran.stdout)["timeBudget"]["remainingSeconds"] == 0
+    shown = tunery("get", "timed", cwd=tmp_path).stdout
+    assert "ExperimentTimeBudgetReached" in shown
+    assert "time budget: 2s of 2s driven, 0s left (KillRunning)" in shown, shown
+    budget = json.loads(tunery("get", "timed", "--json", cwd=tmp_path).stdout)["timeBudget"]
+    assert budget["maxSeconds"] == 2 and budget["remainingSeconds"] == 0
+    assert budget["drivenSeconds"] >= 2 and budget["policy"] == "KillRunning"
+    again = tunery("resume", "timed", cwd=tmp_path, check=1)
+    assert "used its time budget" in again.stdout and "--max-duration" in again.stdout
+    edited = tunery("edit", "timed", "--max-duration", "4s", cwd=tmp_path).stdout
+    assert "extended" in edited and "maxExperimentDuration 4s (KillRunning)" in edited
+    bad = tunery("edit", "timed", "--max-duration", "soon", cwd=tmp_path, check=2)
+    assert bad.stderr.startswith("error: maxExperimentDuration: invalid duration 'soon'")
+    started = time.monotonic()
+    tunery("resume", "timed", "-q", cwd=tmp_path, check=1)
+    assert time.monotonic() - started < 30
+    after = json.loads(tunery("get", "timed", "--json", cwd=tmp_path).stdout)
+    assert after["timeBudget"]["drivenSeconds"] >= 4
+    assert after["trials"]["killed"] == 4

@@ -460,6 +460,66 @@ def test_every_objectives_curves_come_back_from_storage(tmp_path: Path) -> None:
         again.close()
 
 
+def test_max_duration_ends_ask_at_the_deadline_and_survives_reopening(tmp_path: Path) -> None:
+    from tunery.clock import FakeClock
+    from tunery.deadline import driven_seconds
+    from tunery.model import ExperimentCondition, ExperimentReason
+
+    clock = FakeClock(1000.0)
+    db = str(tmp_path / "timed.db")
+    opt = tunery.Optimizer(
+        SPACE, algorithm="random", seed=1, storage=db, name="timed", clock=clock, max_duration=60
+    )
+    told = 0
+    while True:
+        batch = opt.ask(1)
+        if not batch:
+            break
+        clock.advance(25.0)  # each evaluation takes 25 s
+        opt.tell(batch[0], 0.5)
+        told += 1
+    assert told == 3  # asked at 0, 25, 50 s; at 75 s the 60 s are used
+    assert opt.finished
+    exp = tunery.Client(db).get_experiment("timed")
+    assert (exp.status, exp.reason) == (
+        ExperimentCondition.SUCCEEDED,
+        ExperimentReason.TIME_BUDGET_REACHED,
+    )
+    with pytest.raises(tunery.UserInputError, match="ExperimentTimeBudgetReached"):
+        opt.ask()
+    # Opened again: the time it was open before counts; the time in between does not.
+    clock.advance(3600.0)
+    again = tunery.Optimizer(
+        SPACE, algorithm="random", seed=1, storage=db, name="timed", clock=clock, max_duration=60
+    )
+    with pytest.raises(tunery.UserInputError) as info:
+        again.ask()
+    assert "max_duration=1m is used (driven for 1m15s)" in str(info.value)
+    assert driven_seconds(tunery.Client(db).store, "timed") == pytest.approx(75.0)
+
+
+def test_max_duration_with_a_suggestion_running_waits_for_its_tell() -> None:
+    from tunery.clock import FakeClock
+
+    clock = FakeClock(0.0)
+    opt = tunery.Optimizer(SPACE, algorithm="random", seed=2, clock=clock, max_duration="1m")
+    first = opt.ask()
+    clock.advance(61.0)
+    assert opt.ask(3) == []
+    assert not opt.finished  # one is still running: it may still be told
+    opt.tell(first, 1.0)
+    assert opt.ask(1) == [] and opt.finished
+
+
+def test_a_bad_max_duration_is_one_line_naming_it() -> None:
+    with pytest.raises(UserInputError) as info:
+        tunery.Optimizer(SPACE, max_duration="soon")
+    assert info.value.one_line() == (
+        "max_duration: invalid duration 'soon'; "
+        'write "2h", "90m", "45s", "1h30m" or a number of seconds'
+    )
+
+
 def test_reports_are_a_suggestions_curve_in_order_and_survive_a_reopen(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
     opt = tunery.Optimizer(

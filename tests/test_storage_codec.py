@@ -154,6 +154,8 @@ def full_spec(name: str = "full") -> ExperimentSpec:
         source_format="native",
         labels={"team": "vision"},
         annotations={"note": "kept for the round trip"},
+        max_experiment_duration=5400.0,
+        experiment_duration_policy="LetFinish",
         initial_trials=({"lr": 0.001, "layers": 3, "batch": 32, "optimizer": "adam"},),
         nas_config=NasConfig(
             graph_config=GraphConfig(num_layers=2, input_sizes=(32, 32, 3), output_sizes=(10,)),

@@ -936,6 +936,25 @@ def _check_front(client: TestClient) -> None:
     assert one["objectives"] == next(t for t in trials if t["name"] == front[0])["objectives"]
 
 
+def test_experiment_detail_has_its_time_budget(client: TestClient, store: Store) -> None:
+    from tunery.clock import FakeClock
+    from tunery.testing.executor import FakeExecutor, TrialScript
+
+    doc = _doc("timed", max_trials=40)
+    doc["spec"]["maxExperimentDuration"] = "1m"
+    doc["spec"]["experimentDurationPolicy"] = "LetFinish"
+    create(store, doc, Path(store.url.removeprefix("sqlite:///")).parent)
+    clock = FakeClock()
+    script = TrialScript(duration=25.0, lines=[(20.0, "score=0.5")])
+    Controller(store, "timed", FakeExecutor(clock, script), clock=clock, poll_interval=1.0).run()
+    data = client.get("/api/experiments/timed").json()
+    assert data["reason"] == "ExperimentTimeBudgetReached"
+    budget = data["timeBudget"]
+    assert budget["maxSeconds"] == 60 and budget["policy"] == "LetFinish"
+    assert budget["drivenSeconds"] >= 60 and budget["remainingSeconds"] == 0
+    assert "timeBudget" not in client.get("/api/experiments/demo").json()
+
+
 def test_a_conditional_experiment_shows_inactive_parameters_as_absent(tmp_path: Path) -> None:
     params = [
         {"name": "model", "parameterType": "categorical", "feasibleSpace": {"list": ["a", "b"]}},

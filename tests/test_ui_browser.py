@@ -1013,6 +1013,40 @@ def test_reads_need_the_token_beyond_loopback(
         context.close()
 
 
+def test_time_budget_and_the_algorithm_that_suggested_a_trial(
+    site: tuple[str, Store], page: Any
+) -> None:
+    from tunery.model import DRIVEN_SECONDS_KEY, AlgorithmSpec
+
+    base, store = site
+    demo = store.get_experiment("demo")
+    spec = replace(
+        demo.spec, name="autotimed", algorithm=AlgorithmSpec("auto"), max_experiment_duration=7200.0
+    )
+    store.create_experiment(replace(demo, name="autotimed", key="", spec=spec))
+    store.save_algorithm_state("autotimed", {DRIVEN_SECONDS_KEY: 4320.0})
+    store.create_trial(
+        Trial(
+            name="autotimed-0001",
+            experiment="autotimed",
+            index=1,
+            parameters={"lr": 0.01, "layers": 2, "opt": "sgd"},
+            status=TrialCondition.SUCCEEDED,
+            labels={"tunery.dev/suggested-by": "sobol"},
+            metrics={"loss": MetricSummary(0.25, 0.25, 0.25)},
+            objective=0.25,
+        )
+    )
+    _open_experiment(page, base, "autotimed")
+    budget = page.locator("#experiment-time-budget").inner_text()
+    assert budget == "time budget 1h12m of 2h00m driven, 48m00s left (KillRunning)"
+    page.locator("#trials").get_by_role("link", name="autotimed-0001").click()
+    page.wait_for_selector("body[data-ready='trial']")
+    assert page.locator("#trial-suggested-by").inner_text() == "suggested by sobol"
+    _open_experiment(page, base, "demo")
+    assert page.locator("#experiment-time-budget").count() == 0
+
+
 def test_inactive_parameters_are_blank_and_lines_skip_their_axes(page: Any, tmp_path: Path) -> None:
     from tunery.ui.app import create_app
 

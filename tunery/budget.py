@@ -15,7 +15,9 @@ more trials could not continue the search:
 * it failed with ``maxFailedTrialCount`` failures, and that count is not raised;
 * its algorithm had nothing more to suggest (a grid or a hyperband schedule exhausted);
 * it is an ask/tell experiment (its ``Optimizer`` holds the budget);
-* the new ``maxTrialCount`` is not above the trials it has completed.
+* the new ``maxTrialCount`` is not above the trials it has completed;
+* it ended on its time budget (``maxExperimentDuration``) and the budget is not above the time
+  it was driven (:mod:`tunery.deadline`).
 
 A stopped experiment (``tunery stop``) is extended only by a new ``maxTrialCount``.
 """
@@ -58,6 +60,8 @@ BUDGET_FIELDS = {
     "max_trial_count": ("maxTrialCount", "--max-trials"),
     "parallel_trial_count": ("parallelTrialCount", "--parallel"),
     "max_failed_trial_count": ("maxFailedTrialCount", "--max-failed"),
+    "max_experiment_duration": ("maxExperimentDuration", "--max-duration"),
+    "experiment_duration_policy": ("experimentDurationPolicy", "--duration-policy"),
 }
 
 #: Why an experiment cannot be extended: (message, hint), a UserInputError's parts.
@@ -154,9 +158,11 @@ def extension_refusal(
     trials: list[Trial],
     *,
     cli_hint: bool = True,
+    driven: float | None = None,
 ) -> Refusal | None:
     """Why completed experiment ``existing`` cannot go on under ``spec`` (its new budget), or
-    None when it can.  The rules are the module's; ``cli_hint``: hints name CLI commands."""
+    None when it can.  The rules are the module's; ``cli_hint``: hints name CLI commands;
+    ``driven``: the seconds it was driven (:func:`tunery.deadline.driven_seconds`)."""
     name = existing.name
     counts = trial_counts(trials)
     reason = existing.reason
@@ -194,6 +200,23 @@ def extension_refusal(
             "or schedule is exhausted)",
             "widen the search space and run it under a new name",
         )
+    if reason == ExperimentReason.TIME_BUDGET_REACHED:
+        limit_s = spec.max_experiment_duration
+        if limit_s is not None and driven is not None and limit_s <= driven:
+            from tunery.spec.katib import format_duration
+
+            used = format_duration(round(driven))
+            more = format_duration(max(3600, round(driven / 3600 + 1) * 3600))
+            fix = (
+                f"`tunery edit {name} --max-duration {more}`"
+                if cli_hint
+                else f'edit_experiment_budget(name, max_duration="{more}")'
+            )
+            return (
+                f"experiment {name!r} used its time budget: it was driven for {used} "
+                f"(maxExperimentDuration {format_duration(limit_s)})",
+                f"raise maxExperimentDuration above {used}: {fix}",
+            )
     if spec.max_trial_count is not None and spec.max_trial_count <= counts.completed:
         return too_few(name, spec.max_trial_count, counts.completed, cli_hint=cli_hint)
     if reason == ExperimentReason.STOPPED and spec.max_trial_count == existing.spec.max_trial_count:

@@ -64,17 +64,32 @@ __all__ = [
 
 def same_search(a: ExperimentSpec, b: ExperimentSpec) -> bool:
     """Specs equal except for what a user may change between runs of the same search: the
-    budget (maxTrialCount, parallelTrialCount, maxFailedTrialCount) and the objective's goal
+    budget (maxTrialCount, parallelTrialCount, maxFailedTrialCount, the time budget) and the
+    objective's goal
     (a stopping rule: a finished experiment goes on under a harder goal or none)."""
     keys: dict[str, Any] = {
         "parallel_trial_count": 0,
         "max_trial_count": 0,
         "max_failed_trial_count": 0,
+        "max_experiment_duration": None,
+        "experiment_duration_policy": None,
     }
     return bool(
         replace(a, objective=a.objective.without_goals(), **keys)
         == replace(b, objective=b.objective.without_goals(), **keys)
     )
+
+
+def _time_budget(max_duration: str | float | None, policy: str | None) -> dict[str, Any]:
+    """``edit_experiment_budget``'s time budget arguments as spec fields (checked)."""
+    from tunery.spec.timebudget import DURATION_FIELD, POLICY_FIELD, parse_duration, parse_policy
+
+    out: dict[str, Any] = {}
+    if max_duration is not None:
+        out["max_experiment_duration"] = parse_duration(max_duration, DURATION_FIELD)
+    if policy is not None:
+        out["experiment_duration_policy"] = parse_policy(policy, POLICY_FIELD)
+    return out
 
 
 def same_budget(a: ExperimentSpec, b: ExperimentSpec) -> bool:
@@ -238,11 +253,13 @@ class Client:
                 # A controller may be running it (another process): it reloads the budget.
                 self.store.add_intent(key, IntentKind.UPDATE_BUDGET, None, self.clock.now())
             return Resumption(self.store.get_experiment(key), ResumeAction.RESUME)
-        refusal = extension_refusal(existing, spec, trials)
+        refusal = extension_refusal(existing, spec, trials, driven=self._driven(key))
         if refusal is not None:
             if max_trials is not None:
                 raise UserInputError(*refusal)
             note = refusal[0]
+            if existing.reason == ExperimentReason.TIME_BUDGET_REACHED:
+                note = f"{refusal[0]}; {refusal[1]}"
             completed = trial_counts(trials).completed
             if spec.max_trial_count is not None and refusal == too_few(
                 name, spec.max_trial_count, completed
@@ -275,6 +292,8 @@ class Client:
         max_trial_count: int | None = None,
         parallel_trial_count: int | None = None,
         max_failed_trial_count: int | None = None,
+        max_duration: str | float | None = None,
+        duration_policy: str | None = None,
     ) -> Experiment:
         """Change experiment ``name``'s budget (in ``namespace``: see :meth:`resolve`; Katib's
         ``edit_experiment_budget``); returns the experiment as stored now.
@@ -288,6 +307,11 @@ class Client:
         extends it as :meth:`resume` does (``Restarting``; the next ``tunery resume`` or
         :meth:`run_experiment` continues the same search), or raises why it cannot.
 
+        ``max_duration`` is the time budget (``maxExperimentDuration``: ``"3h"``, ``"90m"``
+        or seconds) and ``duration_policy`` what it does to running trials (``KillRunning``,
+        ``LetFinish``); an experiment that ended on its time budget goes on once it is raised
+        above the time it was driven.
+
         Values are validated as the spec's (UserInputError naming the field); nothing is
         stored when one is refused.
         """
@@ -296,16 +320,17 @@ class Client:
             "parallel_trial_count": parallel_trial_count,
             "max_failed_trial_count": max_failed_trial_count,
         }
-        if all(v is None for v in budget.values()):
+        if all(v is None for v in budget.values()) and max_duration is duration_policy is None:
             raise UserInputError(
                 "no budget to edit",
-                "give max_trial_count=, parallel_trial_count= or max_failed_trial_count= "
-                "(--max-trials, --parallel, --max-failed)",
+                "give max_trial_count=, parallel_trial_count=, max_failed_trial_count= or "
+                "max_duration= (--max-trials, --parallel, --max-failed, --max-duration)",
             )
-        checked = {
+        checked: dict[str, Any] = {
             field: None if v is None else whole_number(v, field, 0 if "failed" in field else 1)
             for field, v in budget.items()
         }
+        checked.update(_time_budget(max_duration, duration_policy))
         key = self.resolve(name, namespace)
         existing = self.store.get_experiment(key)
         name = existing.name
@@ -332,7 +357,7 @@ class Client:
                 )
         spec = with_budget(existing.spec, **checked)
         if existing.status.is_completed:
-            refusal = extension_refusal(existing, spec, trials)
+            refusal = extension_refusal(existing, spec, trials, driven=self._driven(key))
             if refusal is not None:
                 raise UserInputError(*refusal)
             return self._extend(existing, spec)
@@ -349,6 +374,12 @@ class Client:
         ):
             return self._extend(now, spec)
         return now
+
+    def _driven(self, key: str) -> float:
+        """The seconds experiment ``key`` was driven (its time budget's clock)."""
+        from tunery.deadline import driven_seconds
+
+        return driven_seconds(self.store, key)
 
     def _store_spec(self, existing: Experiment, spec: ExperimentSpec) -> None:
         from tunery.spec import to_document

@@ -24,8 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from tunery import stopfile
@@ -36,7 +35,10 @@ from tunery.collect.base import Collector
 from tunery.completion import decide
 from tunery.crashpoints import crashpoint
 from tunery.curves import CurveBook, stopping_metrics
+from tunery.deadline import DrivenTime, time_end
 from tunery.errors import StorageConnectionLost, TuneryError
+from tunery.events import TrialEvent as TrialEvent
+from tunery.events import TrialEventKind as TrialEventKind
 from tunery.execute.base import Executor, Launch, ResourcesUnavailable, RunState, RunStatus
 from tunery.history import HistoryBuilder
 from tunery.launch import (
@@ -74,26 +76,6 @@ log = logging.getLogger(__name__)
 #: Seconds one tick spends reading trials' metrics, beyond one bounded read per trial: a trial
 #: that prints faster than that is read on at the next tick, which then comes at once.
 READ_SECONDS = 1.0
-
-
-class TrialEventKind(StrEnum):
-    """What happened, in a :class:`TrialEvent`."""
-
-    #: A trial's process started (``trial`` is set).
-    STARTED = "started"
-    #: A trial ended, whatever its status (``trial`` is set).
-    FINISHED = "finished"
-    #: The experiment completed (``experiment`` is set).
-    EXPERIMENT_FINISHED = "experiment-finished"
-
-
-@dataclass
-class TrialEvent:
-    """What the controller reports to whoever watches it (the CLI's progress display)."""
-
-    kind: TrialEventKind
-    trial: Trial | None = None
-    experiment: Experiment | None = None
 
 
 class Controller:
@@ -153,6 +135,7 @@ class Controller:
         #: Objective and constraint metrics' observations per trial (kept only when early
         #: stopping is on), thinned as the stored ones are.
         self._curves: CurveBook | None = None
+        self._driven = DrivenTime(self.ledger)  # the time budget's clock (tunery.deadline)
 
     @property
     def owner(self) -> str:
@@ -181,6 +164,7 @@ class Controller:
         state = self.ledger.load_state()
         if state is not None:
             self._suggester.load_state(state)
+        self._driven.start(now)
         self._collector = make_collector(spec.metrics_collector, spec.objective.metric_names)
         self._curves = None
         if self._stopper is not None:
@@ -226,6 +210,8 @@ class Controller:
     def release(self) -> None:
         """Give the lease back (the experiment can be resumed by another controller)."""
         try:
+            if self._started:
+                self._driven.save(self.clock.now())
             self.ledger.release()
         finally:
             self._started = False
@@ -294,7 +280,8 @@ class Controller:
         if self._behind:
             return  # metric lines are waiting to be read
         handles = [t.handle for t in self.ledger.active.values() if t.handle]
-        self.executor.wait(handles, self.poll_interval, self.clock)
+        wait = self._driven.wait(self.experiment.spec, self.poll_interval)
+        self.executor.wait(handles, wait, self.clock)
 
     # ------------------------------------------------------------------ the cache
 
@@ -320,6 +307,7 @@ class Controller:
         # The cached experiment is current: only the lease holder writes it (others: intents).
         if self.experiment.status.is_completed:
             return True
+        self._driven.advance(now, self.experiment.spec)
 
         self._read_until = time.monotonic() + READ_SECONDS
         self._behind = False
@@ -337,6 +325,11 @@ class Controller:
 
         if self._check_completion():
             return True
+        if self._driven.remaining(self.experiment.spec) == 0:  # the time budget is used
+            end = time_end(self.experiment.spec, self.ledger.counts)  # None: LetFinish waits
+            if end is not None:
+                self._finish_experiment(end.status, end.reason, end.message, end.kill_reason)
+            return end is not None
 
         if self.ledger.rerun_pending:
             # A dead controller was stopping them (Ctrl-C); finished Interrupted, they rerun first.
@@ -754,6 +747,7 @@ class Controller:
     ) -> None:
         # Katib leaves running trials running; we stop them (all at once) and say why.
         self._kill_all(list(self.ledger.active.values()), kill_reason, message)
+        self._driven.advance(self.clock.now(), self.experiment.spec, save=True)
         self.store.set_experiment_status(
             self.name, status, reason.value, message, completion_time=self.clock.now()
         )

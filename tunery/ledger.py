@@ -40,6 +40,7 @@ from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError
 from tunery.launch import trial_name_for
 from tunery.model import (
+    DRIVEN_SECONDS_KEY,
     RERUN_LABEL,
     Assignment,
     MetricRecord,
@@ -184,6 +185,10 @@ class TrialLedger:
         self.goal_trial: str | None = None
         #: The algorithm state as last stored (a copy), to store it only when it changes.
         self._saved_state: dict[str, Any] | None = None
+        #: The algorithm's last state (what the blob holds besides the driven seconds).
+        self._algorithm_state: dict[str, Any] | None = None
+        #: Seconds the experiment was driven, as stored (:meth:`load_state`, :meth:`save_driven`).
+        self.driven = 0.0
         #: The highest trial index so far (the next trial's index is one past it).
         self._last_index = 0
         #: Called with every trial the cache takes (new or changed), after it took it: lets a
@@ -442,14 +447,34 @@ class TrialLedger:
     # ------------------------------------------------------------------ algorithm state
 
     def load_state(self) -> dict[str, Any] | None:
-        """The algorithm state as stored (None when there is none)."""
+        """The algorithm state as stored (None when there is none); the driven seconds kept
+        in the same blob (:data:`DRIVEN_SECONDS_KEY`) go to :attr:`driven`, not to it."""
         state = self.store.load_algorithm_state(self.name)
         self._saved_state = copy.deepcopy(state)
+        self.driven = 0.0
+        if state is not None and DRIVEN_SECONDS_KEY in state:
+            self.driven = float(state.pop(DRIVEN_SECONDS_KEY) or 0.0)
+            state = state or None
+        self._algorithm_state = copy.deepcopy(state)
         return state
 
     def save_state(self, state: dict[str, Any] | None) -> None:
         """Store the algorithm's state when it changed since it was last stored."""
-        if state is None or state == self._saved_state:
+        if state is None:
             return
-        self.store.save_algorithm_state(self.name, state)
-        self._saved_state = copy.deepcopy(state)
+        self._algorithm_state = copy.deepcopy(state)
+        self._write_state()
+
+    def save_driven(self, seconds: float) -> None:
+        """Store the seconds the experiment was driven, beside the algorithm's state."""
+        self.driven = seconds
+        self._write_state()
+
+    def _write_state(self) -> None:
+        blob = dict(self._algorithm_state or {})
+        if self.driven:
+            blob[DRIVEN_SECONDS_KEY] = round(self.driven, 3)
+        if not blob or blob == self._saved_state:
+            return
+        self.store.save_algorithm_state(self.name, blob)
+        self._saved_state = copy.deepcopy(blob)

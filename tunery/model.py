@@ -153,6 +153,7 @@ class TrialReason(StrEnum):
     EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
     EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
     EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
+    EXPERIMENT_TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
 
 
 class ExperimentCondition(StrEnum):
@@ -192,6 +193,8 @@ class ExperimentReason(StrEnum):
     #: drives the experiment; the condition stays Running (Katib has no "Paused"), and
     #: ``tunery resume NAME`` continues it.  Shown as ``Interrupted`` (``Experiment.shown_status``).
     INTERRUPTED = "ExperimentInterrupted"
+    #: Not Katib's: the experiment was driven for its ``maxExperimentDuration``.
+    TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
 
 
 class IntentKind(StrEnum):
@@ -498,6 +501,10 @@ class ExperimentSpec:
     #: metadata.labels / annotations of the Experiment, kept for the round trip.
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: The time budget: seconds the experiment may be driven (``maxExperimentDuration``) and
+    #: ``KillRunning``/``LetFinish`` (None: KillRunning): ``tunery.spec.timebudget``.
+    max_experiment_duration: float | None = None
+    experiment_duration_policy: str | None = None
     #: Katib's ``spec.nasConfig`` (neural architecture search: enas, darts), else None.
     nas_config: NasConfig | None = None
 
@@ -534,6 +541,9 @@ class Assignment:
 
 #: Katib's label naming the trial whose checkpoint a trial starts from (pbt's generations >= 1).
 PARENT_LABEL = "pbt.suggestion.katib.kubeflow.org/parent"
+
+#: The algorithm state blob's key of the seconds the experiment was driven (tunery.deadline).
+DRIVEN_SECONDS_KEY = "tunery.dev/driven-seconds"
 
 #: tunery's label naming the interrupted trial (``TrialReason.INTERRUPTED``) a trial runs again.
 RERUN_LABEL = "tunery/rerun-of"

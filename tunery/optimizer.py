@@ -62,6 +62,7 @@ import numpy as np
 
 from tunery.clock import Clock, SystemClock
 from tunery.curves import CurveBook, stopping_metrics
+from tunery.deadline import DrivenTime, budget_seconds, out_of_time, time_end
 from tunery.errors import NotFoundError, SpecError, UserInputError
 from tunery.model import (
     Assignment,
@@ -150,6 +151,7 @@ class Optimizer(AddTrial):
         max_trial_count: int | None = None,
         objectives: Any = None,
         constraints: Any = None,
+        max_duration: str | float | None = None,
     ) -> None:
         from tunery.history import HistoryBuilder
         from tunery.ledger import TrialLedger
@@ -218,6 +220,8 @@ class Optimizer(AddTrial):
         }
         if budget is not None:
             doc["spec"]["maxTrialCount"] = budget
+        if max_duration is not None:  # the time budget (tunery.deadline)
+            doc["spec"]["maxExperimentDuration"] = budget_seconds(max_duration, "max_duration")
         if objectives is not None:  # several objectives (or one named metric)
             if objective != "minimize":
                 raise UserInputError(
@@ -283,6 +287,7 @@ class Optimizer(AddTrial):
                     "e.g. storage='study.db' or storage='postgresql://HOST/DB'",
                 )
             self._open(storage)
+        self._driven = DrivenTime(self._ledger, self.clock.now())
 
     # ------------------------------------------------------------------ persistence
 
@@ -348,6 +353,7 @@ class Optimizer(AddTrial):
 
     def close(self) -> None:
         """Release the experiment's lease (with storage); the experiment stays Running."""
+        self._driven.advance(self.clock.now(), self.spec, save=True)
         self._ledger.release()
 
     def finish(self) -> None:
@@ -366,10 +372,11 @@ class Optimizer(AddTrial):
         else:
             self._end(ExperimentReason.FINISHED, "finished by its ask/tell driver")
 
-    def _end(self, reason: ExperimentReason, message: str) -> None:
+    def _end(self, reason: ExperimentReason, message: str, status: Any = None) -> None:
+        self._driven.advance(self.clock.now(), self.spec, save=True)
         self._ledger.store.set_experiment_status(
             self._key,
-            ExperimentCondition.SUCCEEDED,
+            status or ExperimentCondition.SUCCEEDED,
             reason.value,
             message,
             completion_time=self.clock.now(),
@@ -383,7 +390,7 @@ class Optimizer(AddTrial):
                 f"{verb}(): the experiment {self.name!r} is finished ({self._finished.value})",
                 "create the Optimizer again with the same name and storage to continue it"
                 if self._finished is ExperimentReason.FINISHED
-                else "raise max_trial_count in a new Optimizer (another name), or read opt.best",
+                else "raise the budget in a new Optimizer (another name), or read opt.best",
             )
 
     def _completed(self) -> None:
@@ -432,10 +439,21 @@ class Optimizer(AddTrial):
         """One :class:`Suggestion`, or a list of ``n`` (fewer when the space is exhausted).
 
         ``n`` is a whole number from 1 to :data:`MAX_ASK`.  With ``max_trial_count`` no more
-        suggestions than the budget has left are handed out.
+        suggestions than the budget has left are handed out.  Once ``max_duration`` (``"2h"``
+        or seconds the Optimizer was open, summed over re-creations) is used, ``ask()`` raises
+        a UserInputError and ``ask(n)`` returns ``[]``; none running, the experiment ends.
         """
         self._check_open("ask")
         count = 1 if n is None else ask_count(n)
+        self._driven.advance(self.clock.now(), self.spec)
+        if self._driven.remaining(self.spec) == 0:  # max_duration is used
+            counts = self._ledger.counts  # ask/tell kills nothing: it ends once none runs
+            end = None if counts.active else time_end(self.spec, counts)
+            if end is not None:
+                self._end(end.reason, end.message, end.status)
+            if n is not None:
+                return []
+            raise out_of_time(self.spec, self._driven.total)
         budget = self.spec.max_trial_count
         if budget is not None:
             left = budget - (len(self._ledger) - self._ledger.counts.seeded)

@@ -242,11 +242,14 @@ def experiment_json(
     best: float | None,
     best_trial: Mapping[str, Any] | None = _UNREAD,
     front: FrontSummary | None = None,
+    driven: float | None = None,
 ) -> dict[str, Any]:
     """An experiment in the wire shape: ``counts`` by condition, ``best`` its best objective
     value; ``bestTrial`` (a :func:`trial_json` dict, or None when there is none) is a key only
     when ``best_trial`` is given; ``paretoFront``, ``hypervolume`` and ``referencePoint`` only
-    for several objectives with ``front`` given."""
+    for several objectives with ``front`` given; ``timeBudget`` (seconds allowed, driven and
+    left, the policy: :func:`tunery.deadline.time_budget_json`) only for an experiment with a
+    time budget and ``driven`` (the seconds it was driven) given."""
     from tunery.spec.katib import parameter_to_document
 
     spec = exp.spec
@@ -283,6 +286,10 @@ def experiment_json(
         data["paretoFront"] = [t.name for t in front.front]
         data["hypervolume"] = front.hypervolume
         data["referencePoint"] = None if front.reference is None else list(front.reference)
+    if driven is not None and spec.max_experiment_duration is not None:
+        from tunery.deadline import time_budget_json
+
+        data["timeBudget"] = time_budget_json(spec, driven)
     return data
 
 

@@ -6,7 +6,9 @@ budgets use the same run's first evaluations.  Score (Bayesmark's normalized sco
     100 * (1 - (best - optimum) / (median random best - optimum))
 
 with ``optimum`` the known minimum, or the best value any method found; 100 is the optimum, 0
-is as good as the median random search.  Also the mean rank (1 = best) over problems.
+is as good as the median random search.  Also the mean rank (1 = best) over problems, and
+the optimiser's CPU time per suggestion (the run's process CPU time, all threads, less the
+objective's; imports and one-off set-up excluded by a one-evaluation warm-up run per method).
 
 Results are cached in a JSON file, so an interrupted run continues where it stopped, and the
 tables can be printed again with ``--report``.  Usage::
@@ -19,25 +21,28 @@ tables can be printed again with ``--report``.  Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
 from peers import run  # noqa: E402
-from problems import PROBLEMS  # noqa: E402
+from problems import PROBLEMS, Problem  # noqa: E402
 
 # tunery's multivariate-tpe is the same model as its tpe (both joint by default), so it is not
 # run twice; tunery-tpe-independent is tpe with multivariate: "false".
 DEFAULT_METHODS = (
     "tunery-bayesianoptimization,tunery-tpe,tunery-tpe-independent,tunery-cmaes,optuna-tpe,"
-    "optuna-tpe-independent,optuna-gp,optuna-cmaes,skopt-gp,hyperopt-tpe,random"
+    "optuna-tpe-independent,optuna-gp,optuna-cmaes,skopt-gp,hyperopt-tpe,random,"
+    "ax,hebo,smac-bb,smac-hpo"
 )
 
 
@@ -51,6 +56,28 @@ def load(path: Path) -> dict[str, list[float]]:
     return {}
 
 
+def timed_run(
+    method: str, problem: Problem, budget: int, seed: int, batch: int
+) -> tuple[list[float], float]:
+    """The run's values, and the optimiser's CPU seconds per suggestion.
+
+    CPU time of the process (all its threads) for the whole run, less the objective's own.
+    """
+    spent = [0.0]
+
+    def objective(point: dict[str, Any]) -> float:
+        before = time.process_time()
+        try:
+            return problem.fn(point)
+        finally:
+            spent[0] += time.process_time() - before
+
+    before = time.process_time()
+    values = run(method, dataclasses.replace(problem, fn=objective), budget, seed, batch)
+    cpu = time.process_time() - before - spent[0]
+    return values, cpu / max(len(values), 1)
+
+
 def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path) -> None:
     budget = max(args.budgets)
     jobs = [
@@ -59,17 +86,22 @@ def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path)
         for method in args.methods
         for seed in range(args.seeds)
     ]
+    warm: set[str] = set()
     for n, (problem, method, seed) in enumerate(jobs, start=1):
         k = key(problem, method, seed, args.batch, budget)
         if k in cache:
             continue
         start = time.perf_counter()
         try:
-            values = run(method, PROBLEMS[problem], budget, seed, args.batch)
+            if method not in warm:  # imports and one-off set-up stay out of the CPU time
+                run(method, PROBLEMS[problem], 1, seed, 1)
+                warm.add(method)
+            values, cpu = timed_run(method, PROBLEMS[problem], budget, seed, args.batch)
         except Exception as exc:  # a method that cannot run a problem scores nothing
             print(f"[{n}/{len(jobs)}] {problem} {method} seed {seed}: FAILED {exc}", flush=True)
             continue
         cache[k] = values
+        cache[f"cpu|{k}"] = [cpu]
         path.write_text(json.dumps(cache))
         print(
             f"[{n}/{len(jobs)}] {problem:<12} {method:<28} seed {seed}: best {min(values):.5g} "
@@ -113,9 +145,9 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
         problems = [p for p in args.problems if any(p in s for s in scores.values())]
         mode = "sequential" if args.batch == 1 else f"batches of {args.batch}"
         print(f"\n## budget {budget}, {mode}, {args.seeds} seeds: mean normalized score")
-        head = "| method | " + " | ".join(problems) + " | mean | mean rank |"
+        head = "| method | " + " | ".join(problems) + " | mean | mean rank | CPU ms/suggestion |"
         print(head)
-        print("|" + "---|" * (len(problems) + 3))
+        print("|" + "---|" * (len(problems) + 4))
         rows = []
         for method in args.methods:
             if not scores[method]:
@@ -124,10 +156,17 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             done = [c for c in cells if c is not None]
             mean = statistics.mean(done) if done else float("nan")
             rank = statistics.mean(ranks[method]) if ranks[method] else float("nan")
-            rows.append((mean, method, cells, rank))
-        for mean, method, cells, rank in sorted(rows, key=lambda r: -r[0]):
+            times = [
+                cache[f"cpu|{key(p, method, seed, args.batch, full)}"][0]
+                for p in problems
+                for seed in range(args.seeds)
+                if f"cpu|{key(p, method, seed, args.batch, full)}" in cache
+            ]
+            cpu = f"{1000 * statistics.mean(times):.0f}" if times else "-"
+            rows.append((mean, method, cells, rank, cpu))
+        for mean, method, cells, rank, cpu in sorted(rows, key=lambda r: -r[0]):
             text = " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
-            print(f"| {method} | {text} | **{mean:.1f}** | {rank:.2f} |")
+            print(f"| {method} | {text} | **{mean:.1f}** | {rank:.2f} | {cpu} |")
 
 
 def main() -> None:

@@ -25,21 +25,24 @@ log = logging.getLogger("tunery")
 # --------------------------------------------------------------------------- helpers
 
 
-def _experiment_json(experiment: Any, trials: Sequence[Any]) -> dict[str, Any]:
+def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) -> dict[str, Any]:
     """The experiment in the wire shape (``tunery.wire``), with its best trial (and, with
-    several objectives, its Pareto front)."""
+    several objectives, its Pareto front; with a time budget and ``store``, ``timeBudget``)."""
     from tunery import wire
+    from tunery.deadline import driven_seconds
     from tunery.model import best_trial
     from tunery.objectives import front_summary
 
     objective = experiment.spec.objective
     best = best_trial(objective, list(trials))
+    timed = store is not None and experiment.spec.max_experiment_duration is not None
     return wire.experiment_json(
         experiment,
         wire.count_statuses(trials),
         best.objective if best is not None else None,
         wire.trial_json(best, objective) if best is not None else None,
         front=front_summary(objective, list(trials)) if objective.is_multi else None,
+        driven=driven_seconds(store, experiment.key) if timed else None,
     )
 
 
@@ -143,6 +146,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     """The trials table's columns and cells; ``trials``: model Trials or bulk rows
     (:class:`tunery.storage.views.TrialRow`)."""
     from tunery.model import MetricSummary
+    from tunery.suggest.auto import SUGGESTED_BY_LABEL
     from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
     from tunery.suggest.nsga2 import GENERATION_LABEL as NSGA2_GENERATION
     from tunery.suggest.pbt import GENERATION_LABEL, PARENT_LABEL
@@ -162,6 +166,10 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     brackets = any(BRACKET_LABEL in t.labels for t in trials)
     if brackets:
         columns += [("bracket", "right", 0), ("rung", "right", 0)]
+    # algorithm auto: which algorithm suggested each trial.
+    makers = any(SUGGESTED_BY_LABEL in t.labels for t in trials)
+    if makers:
+        columns.append(("by", "left", 0))
     for p in spec.parameters:
         columns.append((p.name, "right", max(min(len(p.name), 10), 8)))
     objective_name = spec.objective.objective_metric_name
@@ -188,6 +196,8 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
             row.append(t.labels.get(NSGA2_GENERATION, "-"))
         if brackets:
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
+        if makers:
+            row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
         row.append(_short(t.objective))
         for metric, strategy in additional:

@@ -97,6 +97,18 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
         )
+        if s.algorithm.algorithm_name == "auto":
+            from tunery.suggest.auto import explain
+
+            click.echo(explain(s))
+        if s.max_experiment_duration is not None:
+            from tunery.deadline import policy_of
+            from tunery.spec.katib import format_duration
+
+            click.echo(
+                f"time budget: {format_duration(s.max_experiment_duration)} of driven time, "
+                f"then {policy_of(s).value}"
+            )
         if any(p.active_when for p in s.parameters):
             from tunery.conditions import tree_lines
 
@@ -224,7 +236,7 @@ def list_(
     if desc:
         experiments.reverse()
     if as_json:
-        _print_json([_experiment_json(e, store.list_trials(e.key)) for e in experiments])
+        _print_json([_experiment_json(e, store.list_trials(e.key), store) for e in experiments])
         return
     if not experiments:
         if contains or statuses:
@@ -305,7 +317,7 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
         else:
             click.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
         return
-    data = _experiment_json(exp, trials)
+    data = _experiment_json(exp, trials, store)
     if as_json:
         _print_json(data)
         return
@@ -316,6 +328,11 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
     seeded = sum(is_seed(t) for t in trials)
     note = f" ({seeded} of the succeeded are warm-start seeds, not run)" if seeded else ""
     console.print("trials: " + ", ".join(f"{k} {v}" for k, v in data["trials"].items()) + note)
+    if "timeBudget" in data:
+        from tunery.deadline import time_budget_text
+
+        budget = data["timeBudget"]
+        console.print(time_budget_text(exp.spec, budget["drivenSeconds"]), highlight=False)
     from tunery.cli._front import mo_lines
 
     front = mo_lines(exp, trials)

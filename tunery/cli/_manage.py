@@ -76,7 +76,8 @@ Examples:
   tunery edit mnist --parallel 8             # a running experiment starts more trials
   tunery edit mnist --max-trials 30          # end it sooner, or go on for longer
   tunery edit mnist --max-failed 5 --json
-  tunery edit mnist --max-trials 100       # a completed one: then `tunery resume mnist`""",
+  tunery edit mnist --max-trials 100       # a completed one: then `tunery resume mnist`
+  tunery edit mnist --max-duration 3h      # a larger time budget (maxExperimentDuration)""",
 )
 @click.argument("name")
 @_named_in_namespace
@@ -102,6 +103,19 @@ Examples:
     metavar="N",
     help="New maxFailedTrialCount (above the trials already failed).",
 )
+@click.option(
+    "--max-duration",
+    default=None,
+    metavar="DURATION",
+    help='New time budget, maxExperimentDuration: "3h", "90m", "1h30m" or seconds (the wall '
+    "time the experiment is driven, summed over resumes).",
+)
+@click.option(
+    "--duration-policy",
+    type=click.Choice(["KillRunning", "LetFinish"], case_sensitive=False),
+    default=None,
+    help="At the time budget's end: kill the running trials (KillRunning) or let them finish.",
+)
 @_json_option
 def edit(
     name: str,
@@ -110,6 +124,8 @@ def edit(
     max_trials: int | None,
     parallel: int | None,
     max_failed: int | None,
+    max_duration: str | None,
+    duration_policy: str | None,
     as_json: bool,
 ) -> None:
     """Change experiment NAME's budget (Katib's edit_experiment_budget).
@@ -123,8 +139,11 @@ def edit(
     """
     from tunery.client import Client
 
-    if max_trials is None and parallel is None and max_failed is None:
-        _fail("nothing to edit", "give --max-trials N, --parallel N or --max-failed N")
+    if (max_trials, parallel, max_failed, max_duration, duration_policy) == (None,) * 5:
+        _fail(
+            "nothing to edit",
+            "give --max-trials N, --parallel N, --max-failed N or --max-duration DURATION",
+        )
     client = Client(store=_open_store(db))
     before = client.get_experiment(name, namespace)
     exp = client.edit_experiment_budget(
@@ -133,9 +152,11 @@ def edit(
         max_trial_count=max_trials,
         parallel_trial_count=parallel,
         max_failed_trial_count=max_failed,
+        max_duration=max_duration,
+        duration_policy=duration_policy,
     )
     if as_json:
-        _print_json(_experiment_json(exp, client.store.list_trials(exp.key)))
+        _print_json(_experiment_json(exp, client.store.list_trials(exp.key), client.store))
         return
     name, ref = exp.name, exp.command_ref
     spec = exp.spec
@@ -144,6 +165,14 @@ def edit(
         f"parallelTrialCount {spec.parallel_trial_count}, "
         f"maxFailedTrialCount {_or_none(spec.max_failed_trial_count)}"
     )
+    if spec.max_experiment_duration is not None:
+        from tunery.deadline import policy_of
+        from tunery.spec.katib import format_duration
+
+        budget += (
+            f", maxExperimentDuration {format_duration(spec.max_experiment_duration)} "
+            f"({policy_of(spec).value})"
+        )
     if before.status.is_completed or exp.status.value == "Restarting":
         click.echo(f"experiment {name} extended ({budget}): `tunery resume {ref}` runs it")
     elif _driven(client.store, exp.key):

@@ -153,11 +153,17 @@ def _drive(
         click.echo("warning: the last MLflow sync failed; `tunery mlflow sync` retries", err=True)
     final = store.get_experiment(key)
     trials = store.list_trials(key)
-    return _report(console, final, trials, as_json=as_json, quiet=quiet)
+    return _report(console, final, trials, as_json=as_json, quiet=quiet, store=store)
 
 
 def _report(
-    console: Any, experiment: Any, trials: Sequence[Any], *, as_json: bool, quiet: bool
+    console: Any,
+    experiment: Any,
+    trials: Sequence[Any],
+    *,
+    as_json: bool,
+    quiet: bool,
+    store: Any = None,
 ) -> int:
     """Print the end of a run; the exit code: 0 only when it Succeeded with a trial that did.
 
@@ -170,7 +176,7 @@ def _report(
     nothing = no_success_line(trials, stopped=experiment.reason == "ExperimentStopped")
     code = 0 if experiment.status.value == "Succeeded" and nothing is None else 1
     if as_json:
-        _print_json(_experiment_json(experiment, trials))
+        _print_json(_experiment_json(experiment, trials, store))
         if nothing is not None:
             click.echo(nothing, err=True)
         return code
@@ -461,7 +467,9 @@ def _resume(
 
             mlflow_module().sync_experiment(client.store, key, mlflow_uri)
         trials = client.store.list_trials(key)
-        return _report(console, resumed.experiment, trials, as_json=as_json, quiet=quiet)
+        return _report(
+            console, resumed.experiment, trials, as_json=as_json, quiet=quiet, store=client.store
+        )
     if resumed.action is ResumeAction.EXTEND:
         gpus = None  # as it always was: an extended experiment does not take --gpus
     elif announce and not (quiet or as_json):
@@ -508,6 +516,10 @@ def _dry_run(
             click.echo(seed_ledger(ledger, spec, items, 0.0, source=source).line(), err=True)
         trials = ledger.trials
     suggester = create_suggester(spec, seed_for(spec.name))
+    if spec.algorithm.algorithm_name == "auto":
+        from tunery.suggest.auto import explain
+
+        click.echo(explain(spec))
     if any(p.active_when for p in spec.parameters):
         from tunery.conditions import tree_lines
 

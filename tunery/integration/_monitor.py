@@ -24,7 +24,7 @@ from tunery.integration._trial import Reporter, distributed_any
 if TYPE_CHECKING:
     from tunery.optimizer import Optimizer, Suggestion
 
-__all__ = ["Monitor", "import_framework", "to_float"]
+__all__ = ["Monitor", "Monitored", "import_framework", "to_float"]
 
 #: What a metric name may hold to be collected (Katib's metric line filter).
 _COLLECTABLE = re.compile(r"^[\w|-]+$")
@@ -132,3 +132,24 @@ class Monitor:
             self.stopped = True
             self.stopped_step = step
         return stop
+
+
+class Monitored:
+    """What the torch-side callbacks show of their :class:`Monitor` (a mixin beside the
+    framework's own callback class)."""
+
+    _monitor: Monitor
+
+    @property
+    def stopped(self) -> bool:
+        """Whether tunery stopped this training (then ``stopped_step`` is its step)."""
+        return self._monitor.stopped
+
+    @property
+    def stopped_step(self) -> int | None:
+        return self._monitor.stopped_step
+
+    @property
+    def reporter(self) -> Any:
+        """The :class:`tunery.integration.Reporter` the callback reports through."""
+        return self._monitor.reporter

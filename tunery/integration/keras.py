@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tunery.integration._monitor import Monitor, import_framework
+from tunery.integration._monitor import Monitor, Monitored, import_framework
 
 keras = import_framework(
     ("keras",), "keras", "Keras 3", hint=" (and set KERAS_BACKEND=torch before importing it)"
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["TuneryCallback"]
 
 
-class TuneryCallback(keras.callbacks.Callback):  # type: ignore[name-defined]
+class TuneryCallback(Monitored, keras.callbacks.Callback):  # type: ignore[name-defined]
     """Report ``monitor`` at each epoch's end and stop training when tunery says so.
 
     ``monitor``: a key of Keras's epoch logs (``val_loss``, ``val_accuracy``, ``loss``...);
@@ -65,20 +65,6 @@ class TuneryCallback(keras.callbacks.Callback):  # type: ignore[name-defined]
     @property
     def monitor(self) -> str:
         return self._monitor.monitor
-
-    @property
-    def stopped(self) -> bool:
-        """Whether tunery stopped this training (then ``stopped_step`` is its step)."""
-        return self._monitor.stopped
-
-    @property
-    def stopped_step(self) -> int | None:
-        return self._monitor.stopped_step
-
-    @property
-    def reporter(self) -> Any:
-        """The :class:`tunery.integration.Reporter` the callback reports through."""
-        return self._monitor.reporter
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = logs or {}

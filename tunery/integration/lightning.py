@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tunery.integration._monitor import Monitor, import_framework
+from tunery.integration._monitor import Monitor, Monitored, import_framework
 
 _pl = import_framework(("lightning.pytorch", "pytorch_lightning"), "lightning", "PyTorch Lightning")
 
@@ -40,7 +40,7 @@ __all__ = ["STEPS", "TuneryCallback"]
 STEPS = ("epoch", "global_step")
 
 
-class TuneryCallback(_pl.Callback):  # type: ignore[name-defined]
+class TuneryCallback(Monitored, _pl.Callback):  # type: ignore[name-defined]
     """Report ``monitor`` after each validation and stop training when tunery says so.
 
     ``monitor``: a metric the LightningModule logs (``self.log``); ``name``: the metric name
@@ -74,20 +74,6 @@ class TuneryCallback(_pl.Callback):  # type: ignore[name-defined]
     @property
     def monitor(self) -> str:
         return self._monitor.monitor
-
-    @property
-    def stopped(self) -> bool:
-        """Whether tunery stopped this training (then ``stopped_step`` is its step)."""
-        return self._monitor.stopped
-
-    @property
-    def stopped_step(self) -> int | None:
-        return self._monitor.stopped_step
-
-    @property
-    def reporter(self) -> Any:
-        """The :class:`tunery.integration.Reporter` the callback reports through."""
-        return self._monitor.reporter
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":

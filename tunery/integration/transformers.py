@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tunery.integration._monitor import Monitor, import_framework
+from tunery.integration._monitor import Monitor, Monitored, import_framework
 
 _transformers = import_framework(("transformers",), "transformers", "Hugging Face transformers")
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["TuneryCallback"]
 
 
-class TuneryCallback(_transformers.TrainerCallback):  # type: ignore[name-defined]
+class TuneryCallback(Monitored, _transformers.TrainerCallback):  # type: ignore[name-defined]
     """Report ``metric`` after each evaluation and stop training when tunery says so.
 
     ``metric``: a key of the Trainer's evaluation metrics (``eval_loss``, ``eval_accuracy``
@@ -63,20 +63,6 @@ class TuneryCallback(_transformers.TrainerCallback):  # type: ignore[name-define
     @property
     def metric(self) -> str:
         return self._monitor.monitor
-
-    @property
-    def stopped(self) -> bool:
-        """Whether tunery stopped this training (then ``stopped_step`` is its step)."""
-        return self._monitor.stopped
-
-    @property
-    def stopped_step(self) -> int | None:
-        return self._monitor.stopped_step
-
-    @property
-    def reporter(self) -> Any:
-        """The :class:`tunery.integration.Reporter` the callback reports through."""
-        return self._monitor.reporter
 
     def _value(self, metrics: Mapping[str, Any]) -> Any:
         for key in (self.metric, f"eval_{self.metric}"):

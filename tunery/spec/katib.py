@@ -70,6 +70,8 @@ _SPEC_FIELDS = (
     "resumePolicy",
     "initialTrials",
     "nasConfig",
+    "maxExperimentDuration",
+    "experimentDurationPolicy",
 )
 _KATIB_TEMPLATE_FIELDS = (
     "retain",
@@ -285,6 +287,12 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         raise SpecError("spec", "is required", "an Experiment needs a spec")
     spec = _mapping(doc["spec"], "spec")
     _known(spec, "spec", _SPEC_FIELDS)
+    from tunery.spec.timebudget import read_time_budget
+
+    duration, duration_policy = read_time_budget(
+        spec, annotations, native=api_version == NATIVE_API_VERSION
+    )
+
     from tunery.spec.conditions import apply_annotation
     from tunery.spec.nas import read_nas_config
 
@@ -315,6 +323,8 @@ def read_document(doc: Mapping[str, Any]) -> ExperimentSpec:
         source_format=source_format or ("katib" if api_version == KATIB_API_VERSION else "native"),
         labels=labels,
         annotations=annotations,
+        max_experiment_duration=duration,
+        experiment_duration_policy=duration_policy,
         nas_config=read_nas_config(spec.get("nasConfig")),
     )
 
@@ -785,6 +795,9 @@ def to_document(spec: ExperimentSpec) -> dict[str, Any]:
     write_initial_trials(spec, body, metadata)
     if spec.resume_policy is not None:
         body["resumePolicy"] = spec.resume_policy.value
+    from tunery.spec.timebudget import write_time_budget
+
+    write_time_budget(spec, body, metadata)
     return {
         "apiVersion": KATIB_API_VERSION if spec.source_format == "katib" else NATIVE_API_VERSION,
         "kind": EXPERIMENT_KIND,

@@ -60,6 +60,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "hyperband": "tunery.suggest.hyperband",
     "pbt": "tunery.suggest.pbt",
     "nsga2": "tunery.suggest.nsga2",
+    "auto": "tunery.suggest.auto",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

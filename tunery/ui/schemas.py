@@ -196,8 +196,20 @@ class BestHyperparametersOut(BaseModel):
     yaml: str = Field(description="The best values as a YAML mapping.")
 
 
+class TimeBudgetOut(BaseModel):
+    """The time budget (``maxExperimentDuration``): wall time the experiment was driven."""
+
+    maxSeconds: float
+    drivenSeconds: float = Field(description="Summed over every controller that drove it.")
+    remainingSeconds: float
+    policy: str = Field(description="KillRunning or LetFinish: running trials at the end.")
+
+
 class ExperimentDetailOut(ExperimentOut):
     yaml: str = Field(description="The experiment's document, as YAML.")
+    timeBudget: TimeBudgetOut | None = Field(
+        default=None, description="Only for an experiment with a time budget."
+    )
     bestTrial: TrialOut | None = None
     bestHyperparameters: BestHyperparametersOut | None = None
     stopRequested: bool = Field(description="A stop intent waits for the controller.")

@@ -98,7 +98,14 @@ def get_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Respo
     front = None
     if exp.spec.objective.is_multi:
         front = front_summary(exp.spec.objective, views.completed_trials(store, name))
-    data = wire.experiment_json(exp, counts, best["objective"] if best else None, front=front)
+    driven = None
+    if exp.spec.max_experiment_duration is not None:
+        from tunery.deadline import driven_seconds
+
+        driven = driven_seconds(store, name)
+    data = wire.experiment_json(
+        exp, counts, best["objective"] if best else None, front=front, driven=driven
+    )
     data["yaml"] = yaml.safe_dump(
         dict(exp.document), sort_keys=False, allow_unicode=True, default_flow_style=False
     )

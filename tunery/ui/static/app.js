@@ -439,6 +439,14 @@ function buildExperimentPage(state) {
   updateHeader(state);
 }
 
+/** Seconds as people read a duration: 1h05m, 12m30s, 45s. */
+function fmtDuration(seconds) {
+  const whole = Math.round(seconds);
+  const h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60), s = whole % 60;
+  const two = (x) => String(x).padStart(2, "0");
+  return h ? `${h}h${two(m)}m` : m ? `${m}m${two(s)}s` : `${s}s`;
+}
+
 function updateHeader(state) {
   const exp = state.exp;
   const n = state.nodes;
@@ -454,6 +462,9 @@ function updateHeader(state) {
     el("span", {}, el("b", {}, "trials "), `${c.total}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped`),
     el("span", {}, el("b", {}, "created "), fmtTime(exp.createdTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(exp.completionTime)),
+    // The time budget: wall time driven (summed over resumes) of maxExperimentDuration.
+    exp.timeBudget ? el("span", { id: "experiment-time-budget" }, el("b", {}, "time budget "),
+      `${fmtDuration(exp.timeBudget.drivenSeconds)} of ${fmtDuration(exp.timeBudget.maxSeconds)} driven, ${fmtDuration(exp.timeBudget.remainingSeconds)} left (${exp.timeBudget.policy})`) : null,
     exp.stopRequested ? el("span", { class: "muted" }, "stop requested") : null].filter(Boolean));
   n.stop.disabled = ["Succeeded", "Failed"].includes(exp.status);
   if (n.yaml.textContent !== exp.yaml) n.yaml.textContent = exp.yaml;
@@ -1039,6 +1050,8 @@ function renderTrial(state, t) {
     t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
     el("span", {}, el("b", {}, "started "), fmtTime(t.startTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(t.completionTime)),
+    // algorithm auto: the algorithm that suggested this trial.
+    (t.labels || {})["tunery.dev/suggested-by"] ? el("span", { id: "trial-suggested-by" }, el("b", {}, "suggested by "), t.labels["tunery.dev/suggested-by"]) : null,
     t.message ? el("div", { id: "trial-message" }, el("b", {}, "message "), t.message) : null,
     ownMetricsFile(t) ? el("div", { id: "trial-metrics-path" }, el("b", {}, "metrics file "), t.metricsPath) : null,
     (t.thinned || []).length ? el("div", { id: "trial-thinned" }, el("b", {}, "observations thinned "),
