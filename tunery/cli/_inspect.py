@@ -251,7 +251,8 @@ def list_(
     summaries = views.trial_summaries(store)
     with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created")
+    columns: tuple[str, ...] = ("name", "status", "reason", "algorithm", "objective", "best")
+    columns += ("trials", "created")
     # A time budget somewhere: a column of what is left of each (tunery.deadline).
     timed = any(e.spec.max_experiment_duration is not None for e in experiments)
     columns += ("time left",) if timed else ()
