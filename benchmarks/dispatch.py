@@ -12,6 +12,15 @@ and prints the wall time, the time per trial, the overhead per trial over the fl
 ratios.  Usage::
 
     python benchmarks/dispatch.py [--trials 200] [--parallel 1] [--repeat 3]
+
+``--end-to-end`` measures what a user meets instead: ``tunery run`` of a native YAML in a fresh
+temporary directory (the interpreter's start, the imports and the database's creation
+included) against the same N trial commands run ``--parallel`` at a time by ``xargs -P`` (the
+floor), interleaved, median of ``--repeat`` runs, at each ``--trials`` count; wall time and
+CPU time (of the process and its children: the CPU ratio moves less with the machine's load)::
+
+    python benchmarks/dispatch.py --end-to-end --trials 100 300 --parallel 2 --repeat 3
+    python benchmarks/dispatch.py --end-to-end --source OLD_TREE . # before/after, interleaved
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,12 +160,149 @@ LOOPS: dict[str, Callable[[int, int, Path], Loop]] = {
 }
 
 
+# End to end: the trial both sides run. Its one argument (the suggested x) is ignored by the
+# program, so both sides run exactly the same process; tunery requires the parameter to be used.
+# -S: no site-packages, so that a virtual environment's .pth hooks (up to 0.1 s a start on a
+# loaded machine) do not hide the cost being measured; --trial changes it.
+E2E_TRIAL = ["python3", "-S", "-c", "print('loss=0.5')"]
+
+E2E_YAML = """\
+apiVersion: tunery/v1
+kind: Experiment
+metadata:
+  name: dispatch-e2e
+spec:
+  objective: {{type: minimize, objectiveMetricName: loss}}
+  algorithm: {{algorithmName: random}}
+  parallelTrialCount: {parallel}
+  maxTrialCount: {trials}
+  parameters:
+    - name: x
+      parameterType: double
+      feasibleSpace: {{min: "0", max: "1"}}
+  trialTemplate:
+    command: {command}
+"""
+
+
+Timing = tuple[float, float]  # (wall seconds, CPU seconds of the process and its children)
+
+
+def _timed(run: Callable[[], subprocess.CompletedProcess[bytes]]) -> tuple[Any, float, float]:
+    before = os.times()
+    start = time.perf_counter()
+    done = run()
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return done, wall, cpu
+
+
+def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> Timing:
+    """``xargs -P parallel`` runs the n trial commands; their output goes to a file."""
+    values = "".join(f"{0.5 + i / n!r}\n" for i in range(n))
+    xargs = [shutil.which("xargs") or "xargs", "-P", str(parallel), "-n", "1", *trial]
+    with open(workdir / "floor.log", "wb") as out:
+        _, wall, cpu = _timed(
+            lambda: subprocess.run(xargs, input=values.encode(), stdout=out, check=True)
+        )
+    assert (workdir / "floor.log").read_text().count("loss=") == n
+    return wall, cpu
+
+
+def e2e_tunery(n: int, parallel: int, trial: list[str], workdir: Path, source: Path) -> Timing:
+    """``tunery run`` of the experiment in a fresh directory (new database, new runs dir)."""
+    import json
+
+    command = json.dumps([*trial, "${trialParameters.x}"])
+    (workdir / "exp.yaml").write_text(E2E_YAML.format(parallel=parallel, trials=n, command=command))
+    argv = [sys.executable, "-m", "tunery", "run", "exp.yaml", "-q", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    env.pop("TUNERY_DB", None)
+    # An installed package has its bytecode compiled (pip does it): so must the tree timed here.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    done, wall, cpu = _timed(
+        lambda: subprocess.run(argv, cwd=workdir, env=env, capture_output=True, check=False)
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"tunery run failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    summary = json.loads(done.stdout)
+    assert summary["trials"]["succeeded"] == n, summary["trials"]
+    return wall, cpu
+
+
+def end_to_end(
+    counts: list[int], parallel: int, repeat: int, trial: list[str], sources: list[Path]
+) -> None:
+    print(
+        f"dispatch end to end: tunery run vs xargs -P {parallel}, trial {shlex.join(trial)!r}, "
+        f"median of {repeat} runs, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"Python {sys.version.split()[0]}"
+    )
+    names = {
+        source: f"tunery{i}" if len(sources) > 1 else "tunery" for i, source in enumerate(sources)
+    }
+    for source, name in names.items():
+        print(f"  {name}: {source}")
+    print(
+        f"{'trials':>6} {'side':<8} {'wall s':>7} {'CPU s':>6} {'beyond floor ms/trial':>22} "
+        f"{'x floor':>8} {'CPU x floor':>12}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:  # warm up: bytecode, file caches
+        e2e_floor(parallel, parallel, trial, Path(tmp))
+        for source in sources:
+            e2e_tunery(parallel, parallel, trial, Path(tmp), source)
+    for n in counts:
+        timings: dict[str, list[Timing]] = {"floor": [], **{name: [] for name in names.values()}}
+        for _ in range(repeat):  # interleaved, so drifts hit every side alike
+            with tempfile.TemporaryDirectory() as tmp:
+                timings["floor"].append(e2e_floor(n, parallel, trial, Path(tmp)))
+            for source, name in names.items():
+                with tempfile.TemporaryDirectory() as tmp:
+                    timings[name].append(e2e_tunery(n, parallel, trial, Path(tmp), source))
+        floor = statistics.median(t[0] for t in timings["floor"])
+        floor_cpu = statistics.median(t[1] for t in timings["floor"])
+        for name, runs in timings.items():
+            wall = statistics.median(t[0] for t in runs)
+            cpu = statistics.median(t[1] for t in runs)
+            print(
+                f"{n:>6} {name:<8} {wall:7.2f} {cpu:6.2f} {1000 * (wall - floor) / n:22.2f} "
+                f"{wall / floor:8.2f} {cpu / floor_cpu:12.2f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trials", type=int, nargs="+", default=None)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="take the median of this many runs")
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="time `tunery run` (start-up and database creation included) against xargs -P",
+    )
+    parser.add_argument(
+        "--trial",
+        default=shlex.join(E2E_TRIAL),
+        help="end to end: the trial command both sides run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        nargs="+",
+        default=[Path(__file__).resolve().parents[1]],
+        help="end to end: the tunery source trees to time, interleaved (default: this one), "
+        "e.g. an older commit checked out elsewhere and this one, for before/after figures",
+    )
     args = parser.parse_args()
+    if args.end_to_end:
+        trial = shlex.split(args.trial)
+        counts = args.trials or [100, 300]
+        end_to_end(counts, args.parallel, args.repeat, trial, [p.resolve() for p in args.source])
+        return
+    args.trials = (args.trials or [200])[0]
 
     timings: dict[str, list[float]] = {name: [] for name in LOOPS}
     for _ in range(args.repeat):

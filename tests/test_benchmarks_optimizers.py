@@ -1,4 +1,4 @@
-"""benchmarks/optimizers/: the peers' space mapping and the suite's CPU-time accounting.
+"""benchmarks/optimizers/: the peers' space mapping, the suite's CPU-time accounting and problems.
 
 The peers themselves (Ax, HEBO, SMAC3) live in the optional ``bench`` extra and are exercised
 by the suite's smoke run (docs/benchmarks.md), not here; these tests need none of them.
@@ -11,13 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "optimizers"))
 
 import peers
 import suite
-from problems import PROBLEMS, Param, Problem
+from ml_problems import ML_PROBLEMS
+from problems import PROBLEMS, Param, Problem, random_point
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,7 @@ def test_narrow_float_ranges_are_rescaled_for_ax_and_mapped_back(
 
 
 def test_ordinary_ranges_reach_ax_unchanged() -> None:
-    for problem in PROBLEMS.values():
+    for problem in suite.PROBLEMS.values():
         for param in problem.params:
             if param.kind == "double":
                 assert peers._ax_bounds(param) == (param.low, param.high, 0.0, 1.0)
@@ -86,3 +88,28 @@ def test_latency_times_tunery_with_a_cold_or_warm_history(
     assert lines[0].endswith(f"{mode} history")
     row = next(line for line in lines if line.startswith("| tunery-tpe |"))
     assert float(row.split("|")[2]) > 0.0
+
+
+def test_the_default_set_leaves_out_the_degenerate_problems_but_keeps_them_runnable() -> None:
+    assert "tree-wine" not in suite.DEFAULT_PROBLEMS
+    assert "svc-cancer" not in suite.DEFAULT_PROBLEMS
+    assert {"tree-wine", "svc-cancer"} <= set(suite.PROBLEMS)
+    assert {p.name for p in ML_PROBLEMS} <= set(suite.DEFAULT_PROBLEMS)
+
+
+def test_the_ml_problems_mix_kinds_and_reach_eight_dimensions() -> None:
+    assert max(len(p.params) for p in ML_PROBLEMS) >= 8
+    for problem in ML_PROBLEMS:
+        kinds = {(p.kind, p.log) for p in problem.params}
+        assert ("categorical", False) in kinds, problem.name
+        assert ("double", True) in kinds, problem.name
+
+
+@pytest.mark.parametrize("problem", ML_PROBLEMS, ids=lambda p: p.name)
+def test_each_ml_problem_evaluates_deterministically(problem: Problem) -> None:
+    rng = np.random.default_rng(3)
+    first, second = random_point(problem, rng), random_point(problem, rng)
+    value = problem.fn(first)
+    assert math.isfinite(value)
+    assert problem.fn(dict(first)) == value  # same configuration, same CV splits, same value
+    assert problem.fn(second) != value  # the objective does depend on the configuration

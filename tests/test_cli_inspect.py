@@ -309,6 +309,25 @@ def test_list_sorts_filters_and_counts_early_stopped_as_completed(tmp_path: Path
     assert "--sort" in tunery("list", "--sort", "best", cwd=tmp_path, check=2).stderr
 
 
+def test_list_shows_the_time_left_only_when_a_budget_is_set(tmp_path: Path) -> None:
+    from tunery.model import DRIVEN_SECONDS_KEY
+
+    _experiments(tmp_path)
+    assert "time left" not in tunery("list", cwd=tmp_path).stdout  # the table as before
+    store = Store(str(tmp_path / "tunery.db"))
+    doc = native_doc("delta-timed", SCORE_IS_X)
+    doc["spec"]["maxExperimentDuration"] = "2h"
+    create(store, doc, tmp_path)
+    store.save_algorithm_state("delta-timed", {DRIVEN_SECONDS_KEY: 1800.0})
+    store.close()
+    lines = tunery("list", cwd=tmp_path).stdout.splitlines()
+    assert any(line.split()[:1] == ["name"] and "time left" in line for line in lines), lines
+    row = next(line for line in lines if "delta-timed" in line)
+    assert row.rstrip().endswith("1h30m of 2h00m"), row
+    other = next(line for line in lines if "beta-cifar" in line)
+    assert other.rstrip().endswith("-"), other
+
+
 # --------------------------------------------------------------------------- Kubeflow forms
 
 OPTIMIZATION_JOB = f"""

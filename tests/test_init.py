@@ -19,6 +19,7 @@ def test_all_is_the_public_api() -> None:
         "TrialsFailedWarning",
         "TuneryError",
         "UserInputError",
+        "WarmStartWarning",
         "__version__",
         "report",
         "search",
@@ -57,6 +58,23 @@ def test_import_tunery_imports_no_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_command_line_starts_without_the_sdk() -> None:
+    """`tunery --help` (and every command's start) imports neither numpy nor the database
+    layer nor the client: they load when a command needs them (start-up is part of what
+    every `tunery run` costs, benchmarks/dispatch.py --end-to-end)."""
+    code = (
+        "import sys, tunery, tunery.cli\n"
+        "heavy = ['numpy', 'sqlalchemy', 'alembic', 'tunery.client', 'importlib.metadata']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+        "print(tunery.__version__, tunery.Client.__name__, tunery.search.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, names = out.stdout.splitlines()
+    assert loaded == ""
+    assert names.split()[1:] == ["Client", "tunery.search"]
+    assert "__version__" in dir(tunery) and "Client" in dir(tunery)
 
 
 #: Run in a fresh interpreter: pydantic (the ``ui`` extra) cannot be imported there.

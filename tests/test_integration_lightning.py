@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -318,10 +319,11 @@ def test_ddp_rank_zero_reports_and_every_rank_stops_at_the_same_step(tmp_path: P
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out[-3000:]
+    # The two ranks share one pipe: another process's output may follow a rank's line on it.
+    pattern = re.escape(RETURNED) + r" rank=(\d+) stopped=(\w+) step=(\S+) epochs=(\d+)"
     ends = [
-        dict(part.split("=", 1) for part in line[len(RETURNED) :].split())
-        for line in out.splitlines()
-        if line.startswith(RETURNED)
+        dict(zip(("rank", "stopped", "step", "epochs"), match, strict=True))
+        for match in re.findall(pattern, out)
     ]
     assert sorted(e["rank"] for e in ends) == ["0", "1"], out[-3000:]
     assert all(e["stopped"] == "True" for e in ends), ends

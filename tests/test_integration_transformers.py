@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -296,11 +297,12 @@ def test_ddp_rank_zero_reports_and_every_rank_stops_at_the_same_step(tmp_path: P
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out[-3000:]
-    ends = [
-        dict(part.split("=", 1) for part in line[len(RETURNED) :].split())
-        for line in out.splitlines()
-        if line.startswith(RETURNED)
-    ]
+    # The two ranks share one pipe: another process's output may follow a rank's line on it.
+    pattern = (
+        re.escape(RETURNED) + r" rank=(\d+) world=(\d+) stopped=(\w+) step=(\S+) global_step=(\d+)"
+    )
+    keys = ("rank", "world", "stopped", "step", "global_step")
+    ends = [dict(zip(keys, match, strict=True)) for match in re.findall(pattern, out)]
     assert sorted(e["rank"] for e in ends) == ["0", "1"], out[-3000:]
     assert all(e["world"] == "2" and e["stopped"] == "True" for e in ends), ends
     assert ends[0]["step"] == ends[1]["step"] == ends[0]["global_step"] == ends[1]["global_step"]

@@ -1167,3 +1167,67 @@ def test_create_experiment_keeps_a_models_objectives_and_constraints(in_tmp: Pat
     assert isinstance(front, list) and len(front) == 3  # f2 = 1 - f1: no trial dominates another
     # Katib's own dict of the spec has no tunery fields unless they are set.
     assert "objectives" not in V1beta1ExperimentSpec().to_dict()
+
+
+def test_tune_takes_a_time_budget_and_a_warm_start(in_tmp: Path) -> None:
+    from tunery.katib.tuning import KatibValueError
+    from tunery.model import TrialReason
+
+    kc = KatibClient()
+
+    def objective(parameters):  # type: ignore[no-untyped-def]
+        print(f"score={parameters['x']}")
+
+    space = {"x": search.categorical(list=["1", "2", "3"])}
+    kc.tune(
+        name="seeded",
+        objective=objective,
+        parameters=space,
+        algorithm_name="grid",
+        objective_metric_name="score",
+        max_trial_count=1,
+        parallel_trial_count=1,
+        max_duration="2h",
+        duration_policy="letfinish",
+        warm_start=[({"x": "3"}, 3.0)],
+    )
+    experiment = kc.wait_for_experiment_condition("seeded", timeout=60, polling_interval=1)
+    annotations = experiment.metadata.annotations or {}
+    assert annotations["tunery.dev/max-experiment-duration"] == "2h"
+    assert annotations["tunery.dev/experiment-duration-policy"] == "LetFinish"
+    stored = kc.client.get_experiment("seeded", "default")
+    assert stored.spec.max_experiment_duration == 7200.0
+    trials = kc.client.store.list_trials(stored.key)
+    assert [t.reason == TrialReason.WARM_STARTED for t in trials] == [True, False]
+    # The seed is the best result, though it never ran (and counts toward no budget).
+    assert experiment.status.current_optimal_trial.observation.metrics[0].max == "3.0"
+    # From an experiment of the same storage, by name.
+    kc.tune(
+        name="again",
+        objective=objective,
+        parameters=space,
+        objective_metric_name="score",
+        max_trial_count=1,
+        parallel_trial_count=1,
+        warm_start="seeded",
+    )
+    kc.wait_for_experiment_condition("again", timeout=60, polling_interval=1)
+    again = kc.client.store.list_trials(kc.client.get_experiment("again", "default").key)
+    assert sum(t.reason == TrialReason.WARM_STARTED for t in again) == 2
+    for kw, said in [
+        ({"max_duration": "soon"}, "max_duration"),
+        ({"duration_policy": "Never"}, "duration_policy"),
+        ({"warm_start": "nope"}, "no experiment named 'nope'"),
+        ({"warm_start": 3}, "warm_start must be"),
+    ]:
+        with pytest.raises(KatibValueError, match=said) as exc:
+            kc.tune(
+                name="bad",
+                objective=objective,
+                parameters=space,
+                objective_metric_name="score",
+                max_trial_count=3,
+                **kw,
+            )
+        assert "\n" not in str(exc.value)
+    assert kc.client.find_experiment("bad", "default") is None  # nothing half made

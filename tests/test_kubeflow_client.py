@@ -232,6 +232,50 @@ def test_bad_arguments_raise_as_kubeflow(in_tmp: Path) -> None:
         OptimizerClient(backend_config="cluster")  # type: ignore[arg-type]
 
 
+def square(x: float) -> float:
+    return (x - 0.25) ** 2
+
+
+def test_a_time_budget_and_a_warm_start_are_tunery_extensions(in_tmp: Path) -> None:
+    from tunery.model import TrialReason
+    from tunery.spec.optimizationjob import to_optimization_job
+
+    client = OptimizerClient()
+    template = TrainJobTemplate(trainer=CustomTrainer(func=square))
+    space = {"x": Search.uniform(0.0, 1.0)}
+    name = client.optimize(
+        template,
+        search_space=space,
+        trial_config=TrialConfig(num_trials=1),
+        objectives=[Objective(metric="loss")],
+        max_duration="10m",
+        duration_policy="LetFinish",
+        warm_start=[({"x": 0.25}, 0.0), ({"x": 0.75}, 0.25)],
+    )
+    client.wait_for_job_status(name, timeout=60, polling_interval=1)
+    stored = Store(None).get_experiment(name)
+    assert (stored.spec.max_experiment_duration, stored.spec.experiment_duration_policy) == (
+        600.0,
+        "LetFinish",
+    )
+    body = to_optimization_job(stored.spec)["spec"]  # tunery export writes it back
+    assert (body["maxExperimentDuration"], body["experimentDurationPolicy"]) == ("10m", "LetFinish")
+    trials = Store(None).list_trials(stored.key)
+    assert [t.reason == TrialReason.WARM_STARTED for t in trials] == [True, True, False]
+    best = client.get_best_results(name)
+    assert best is not None and best.parameters == {"x": "0.25"}  # a seed: never run
+    for kw, said in [
+        ({"max_duration": "soon"}, "max_duration"),
+        ({"duration_policy": "Never"}, "duration_policy"),
+        ({"warm_start": "nope"}, "no experiment named 'nope'"),
+        ({"warm_start": [({"x": 0.5}, "low")]}, "warm"),
+    ]:
+        with pytest.raises(ValueError, match=said) as exc:
+            client.optimize(template, search_space=space, **kw)  # type: ignore[arg-type]
+        assert "\n" not in str(exc.value)
+    assert [j.name for j in client.list_jobs()] == [name]  # nothing half made
+
+
 @pytest.mark.integration
 def test_kubernetes_only_arguments_warn_once(in_tmp: Path) -> None:
     from tunery.kubeflow import client as module

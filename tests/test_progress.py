@@ -210,6 +210,16 @@ def test_event_log_says_new_best_only_when_it_is_better_than_what_was_there() ->
     assert "New best" not in finish(5, None)
 
 
+def test_the_progress_line_counts_the_time_budget_down() -> None:
+    s = snap(max_seconds=120.0, duration_policy="LetFinish", driven_seconds=60.0, driven_at=90.0)
+    assert s.time_left(100.0) == 50.0  # 60 s stored at 90, and 10 s more driven since
+    assert s.time_left(500.0) == 0.0
+    line = status_lines(s, elapsed=70.0, now=100.0)[0]
+    assert line.endswith("  time left 0:00:50 of 0:02:00 (LetFinish)"), line
+    assert snap().time_left(100.0) is None
+    assert "time left" not in status_lines(snap(), elapsed=1.0, now=1.0)[0]
+
+
 # ------------------------------------------------------------------ reading from a store
 
 
@@ -258,6 +268,29 @@ def test_sql_and_in_memory_stores_give_the_same_snapshot(tmp_path: Path) -> None
         exp.spec, "exp", listed, lambda t: (0.8, 1) if t.index == 3 else (None, None)
     )
     sql.close()
+
+
+@pytest.mark.parametrize("kind", ["sql", "memory"])
+def test_a_reader_reads_the_time_driven_of_a_timed_experiment(tmp_path: Path, kind: str) -> None:
+    from dataclasses import replace
+
+    from tunery.model import DRIVEN_SECONDS_KEY
+
+    store = Store(str(tmp_path / "t.db")) if kind == "sql" else InMemoryStore()
+    exp = _fill(store)
+    assert read_snapshot(store, exp).max_seconds is None  # no budget: nothing read
+    timed = replace(exp, spec=replace(exp.spec, max_experiment_duration=90.0))
+    store.save_algorithm_state("exp", {DRIVEN_SECONDS_KEY: 30.0})
+    before = time.time()
+    got = read_snapshot(store, timed)
+    assert (got.max_seconds, got.driven_seconds, got.duration_policy) == (
+        90.0,
+        30.0,
+        "KillRunning",
+    )
+    assert got.driven_at is not None and got.driven_at >= before
+    left = got.time_left(got.driven_at + 5.0)
+    assert left is not None and abs(left - 55.0) < 1e-6
 
 
 def test_a_reader_reads_what_changed_and_agrees_with_a_fresh_read(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,59 @@ def test_fresh_database_upgrades_to_the_schema(fresh_url: str) -> None:
         assert store.current_revision() == schema.HEAD_REVISION
         tables = set(sa.inspect(store.engine).get_table_names())
         assert {t.name for t in schema.metadata.sorted_tables} <= tables
+        assert _diff(store) == []
+
+
+def _sqlite_structure(url: str) -> dict[str, Any]:
+    """Every table's columns, indexes and foreign keys as SQLite reports them."""
+    engine = sa.create_engine(url)
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        tables = sorted(sa.inspect(conn).get_table_names())
+        for table in tables:
+            pragma = conn.exec_driver_sql
+            indexes = []
+            for row in pragma(f"PRAGMA index_list('{table}')").all():
+                columns = [c[2] for c in pragma(f"PRAGMA index_info('{row[1]}')").all()]
+                indexes.append((row[1], row[2], row[3], columns))  # name, unique, origin
+            out[table] = {
+                "columns": pragma(f"PRAGMA table_info('{table}')").all(),
+                "indexes": sorted(indexes),
+                "foreign_keys": sorted(pragma(f"PRAGMA foreign_key_list('{table}')").all()),
+            }
+        out["revision"] = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+    return out
+
+
+def test_a_new_sqlite_file_gets_the_migrated_schema_without_alembic(tmp_path: Path) -> None:
+    direct = f"sqlite:///{tmp_path / 'direct.db'}"
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    code = (
+        "import sys\n"
+        "from tunery.storage import Store\n"
+        "Store(sys.argv[1]).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, direct], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"  # built from schema.py, Alembic never imported
+    with Store(migrated, upgrade=False) as store:
+        config = store._alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")  # every migration script, as before
+    assert _sqlite_structure(direct) == _sqlite_structure(migrated)
+    with Store(direct) as store:
+        assert store.current_revision() == schema.HEAD_REVISION
+        assert _diff(store) == []
+        # Alembic migrates it like a database it built: down to base and back up.
+        config = store._alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        assert store.upgrade() == schema.HEAD_REVISION
         assert _diff(store) == []
 
 

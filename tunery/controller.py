@@ -63,6 +63,7 @@ from tunery.model import (
     objective_value,
 )
 from tunery.outcome import last_output_line, with_output_line
+from tunery.pacing import ReadPacer
 from tunery.space import SearchSpace
 from tunery.stopping import EarlyStopper, create_stopper
 from tunery.storage.base import BaseStore
@@ -100,8 +101,7 @@ class Controller:
         self.name = experiment
         self.executor = executor
         self.clock = clock or SystemClock()
-        # The controller is the only writer of trial state: its ledger keeps every trial in
-        # memory and refreshes one row after each of its own writes.
+        # The only writer of trial state: its ledger keeps every trial in memory.
         self.ledger = TrialLedger(
             store,
             experiment,
@@ -110,6 +110,7 @@ class Controller:
             observation_limit=observation_limit,
         )
         self.poll_interval = poll_interval
+        self._pacer = ReadPacer(poll_interval)
         #: Seconds an early-stopped trial has to end on its own after its stop marker
         #: (tunery.stopfile; ``TUNERY_STOP_GRACE``, default 10; 0: killed at once).
         self.stop_grace = stopfile.grace_from_env() if stop_grace is None else stop_grace
@@ -303,8 +304,7 @@ class Controller:
             self.start()
         now = self.clock.now()
         self._renew_lease(now)
-        # Only this controller writes the experiment while it holds the lease: the cached
-        # copy is current (others write intents, read below).
+        # The cached experiment is current: only the lease holder writes it (others: intents).
         if self.experiment.status.is_completed:
             return True
         self._driven.advance(now, self.experiment.spec)
@@ -332,8 +332,7 @@ class Controller:
             return end is not None
 
         if self.ledger.rerun_pending:
-            # A Ctrl-C whose controller died while stopping: its trials were just finished
-            # from their saved outcome (Interrupted); they run again before anything new.
+            # A dead controller was stopping them (Ctrl-C); finished Interrupted, they rerun first.
             self._rerun_interrupted(now)
         self._create_trials()
         return self._check_completion()
@@ -431,6 +430,7 @@ class Controller:
             start_time=now,
         )
         crashpoint("controller.trial_running")
+        self._pacer.started(trial.name, now)
         self._emit(TrialEventKind.STARTED, trial)
 
     def _parent_checkpoint(self, parent: str) -> str:
@@ -463,9 +463,8 @@ class Controller:
         assert trial.handle is not None
         status = self.executor.poll(trial.handle)
         if status.state is not RunState.RUNNING:
-            # The last metric lines and the final status are written in one transaction.  A
-            # trial that ended with more lines than a read takes is read in slices first; it
-            # stays Running until the last one (at a later tick when this one has read enough).
+            # Its last lines and final status: one transaction (after slices for a flood of
+            # lines; it stays Running until the last one, maybe at a later tick).
             batch = self._read_metrics(trial, final=True)
             while batch is not None and batch.more:
                 trial = self._save(trial, batch)
@@ -474,7 +473,9 @@ class Controller:
                 batch = self._read_metrics(trial, final=True)
             self._finish_trial(trial, status, batch)
             return
-        trial = self._collect(trial, final=False)
+        if self._pacer.due(trial.name, self.clock.now()):
+            trial = self._collect(trial, final=False)
+            self._pacer.read(trial.name, self.clock.now(), complete=not self._behind)
         if trial.status is TrialCondition.CREATED:
             trial, _ = self._update(
                 trial,

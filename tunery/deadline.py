@@ -54,6 +54,7 @@ __all__ = [
     "time_budget_json",
     "time_budget_text",
     "time_end",
+    "time_left_text",
 ]
 
 #: Seconds between two writes of the driven time while a time budget is set.
@@ -195,6 +196,14 @@ def time_budget_text(spec: ExperimentSpec, driven: float) -> str | None:
         f"time budget: {_clock(driven)} of {_clock(limit)} driven, "
         f"{_clock(max(0.0, limit - driven))} left ({policy_of(spec).value})"
     )
+
+
+def time_left_text(spec: ExperimentSpec, driven: float) -> str:
+    """``30m00s of 2h00m`` (``tunery list``'s cell); ``-`` without a budget."""
+    if spec.max_experiment_duration is None:
+        return "-"
+    limit = spec.max_experiment_duration
+    return f"{_clock(max(0.0, limit - driven))} of {_clock(limit)}"
 
 
 def _clock(seconds: float) -> str:

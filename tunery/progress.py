@@ -89,6 +89,12 @@ class Snapshot:
     best_name: str | None = None
     best_value: float | None = None
     best_parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: The time budget (``maxExperimentDuration`` seconds; None: none), its policy, the
+    #: seconds driven as stored, and when (``time.time()``) they were read.
+    max_seconds: float | None = None
+    duration_policy: str | None = None
+    driven_seconds: float = 0.0
+    driven_at: float | None = None
 
     def _count(self, *statuses: TrialCondition) -> int:
         return sum(self.counts.get(s.value, 0) for s in statuses)
@@ -121,6 +127,16 @@ class Snapshot:
         """Trials that ended with a result, whatever it is (early-stopped ones included, as
         ``tunery list`` counts them; Ctrl-C's excluded): the progress bar's count."""
         return self.succeeded + self.early_stopped + self.failed + self.killed
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds left of the time budget at ``now`` (counting on from the stored driven
+        time: the display runs while the experiment is driven); None without a budget."""
+        if self.max_seconds is None:
+            return None
+        driven = self.driven_seconds
+        if self.driven_at is not None:
+            driven += max(0.0, now - self.driven_at)
+        return max(0.0, self.max_seconds - driven)
 
     @property
     def mean_duration(self) -> float | None:
@@ -203,12 +219,21 @@ def best_line(snapshot: Snapshot) -> str:
 
 
 def progress_line(snapshot: Snapshot, *, elapsed: float, now: float) -> str:
-    """``5/12 trials completed  elapsed 0:00:12  ETA 0:00:18`` (``∞`` without a budget)."""
+    """``5/12 trials completed  elapsed 0:00:12  ETA 0:00:18`` (``∞`` without a budget),
+    then, with a time budget, ``time left 0:01:48 of 0:02:00 (KillRunning)``."""
     total = snapshot.max_trials if snapshot.max_trials is not None else "∞"
-    return (
+    line = (
         f"{snapshot.completed}/{total} trials completed  "
         f"elapsed {format_duration(elapsed)}  ETA {format_duration(eta(snapshot, now))}"
     )
+    left = snapshot.time_left(now)
+    if left is not None:
+        policy = snapshot.duration_policy or "KillRunning"
+        line += (
+            f"  time left {format_duration(left)} of "
+            f"{format_duration(snapshot.max_seconds)} ({policy})"
+        )
+    return line
 
 
 def running_lines(snapshot: Snapshot, *, now: float, limit: int = SHOWN_RUNNING) -> list[str]:
@@ -327,6 +352,23 @@ class SnapshotReader:
         self._active: list[str] = []
 
     def read(self) -> Snapshot:
+        snapshot = self._read()
+        spec = self.experiment.spec
+        if spec.max_experiment_duration is None:
+            return snapshot
+        from dataclasses import replace
+
+        from tunery.deadline import driven_seconds, policy_of
+
+        return replace(
+            snapshot,
+            max_seconds=spec.max_experiment_duration,
+            duration_policy=policy_of(spec).value,
+            driven_seconds=driven_seconds(self.store, self.experiment.key),
+            driven_at=time.time(),
+        )
+
+    def _read(self) -> Snapshot:
         from tunery.storage.store import SqlStore
 
         spec = self.experiment.spec

@@ -40,7 +40,7 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -182,9 +182,40 @@ class WarmStartWarning(UserWarning):
     space, or without the objective): the message says how many and why."""
 
 
+def _time_budget(max_duration: str | float | None, policy: str | None) -> dict[str, Any]:
+    """``tune()``'s time budget arguments as the native document's fields (checked)."""
+    from tunery.deadline import budget_seconds
+    from tunery.spec.timebudget import DURATION_FIELD, POLICY_FIELD, parse_policy
+
+    out: dict[str, Any] = {}
+    if max_duration is not None:
+        out[DURATION_FIELD] = budget_seconds(max_duration, "max_duration")
+    if policy is not None:
+        out[POLICY_FIELD] = parse_policy(policy, "duration_policy").value
+    return out
+
+
+def _initial_trials(given: Any) -> list[dict[str, Any]]:
+    """``tune(initial_trials=...)`` as a list of dicts (the spec checks the values)."""
+    if isinstance(given, Mapping | str | bytes) or not isinstance(given, Iterable):
+        raise UserInputError(
+            f"initial_trials must be a list of assignments, not {type(given).__name__}",
+            "e.g. initial_trials=[{'lr': 0.01, 'batch': 32}]",
+        )
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(given):
+        if not isinstance(entry, Mapping):
+            raise UserInputError(
+                f"initial_trials[{i}] must be a dict of parameter values, not "
+                f"{type(entry).__name__}",
+                "e.g. initial_trials=[{'lr': 0.01, 'batch': 32}]",
+            )
+        out.append(dict(entry))
+    return out
+
+
 def _warm_seeds(client: Any, spec: Any, warm_start: Any) -> tuple[str, list[Any]] | None:
     """``warm_start`` as (source, seeds), read before the experiment is created."""
-    from collections.abc import Iterable
 
     from tunery.warmstart import seeds_from_trials, seeds_from_values
 
@@ -249,6 +280,9 @@ def tune(
     progress: bool | None = None,
     mlflow_tracking_uri: str | None = None,
     warm_start: Any = None,
+    max_duration: str | float | None = None,
+    duration_policy: str | None = None,
+    initial_trials: Sequence[Mapping[str, Any]] = (),
 ) -> ExperimentHandle:
     """Tune ``objective`` over ``parameters``; returns a handle while trials run in the background.
 
@@ -272,6 +306,13 @@ def tune(
     run, in no budget; ``docs/warm-starts.md``): an experiment's name (same storage) or
     handle, or a list of ``(params, value)`` pairs or ``{"params": ..., "value": ...}`` dicts;
     out-of-space seeds are skipped with a :class:`WarmStartWarning` saying why.
+    ``max_duration``: the time budget (``maxExperimentDuration``: ``"2h"``, ``"90m"``, seconds;
+    the wall time the experiment is driven, resumes included) and ``duration_policy`` what it
+    does to the trials running at its end (``"KillRunning"``, the default, or ``"LetFinish"``;
+    ``docs/running.md``).  Like ``max_trial_count`` they are budget, not identity.
+    ``initial_trials``: assignments (dicts naming every searched parameter) run first, in order,
+    before the algorithm's own suggestions (``spec.initialTrials``; they count towards
+    ``max_trial_count``, unlike ``warm_start``'s results, which are not run).
     """
     from tunery.search import split_parameters
     from tunery.spec import parse_document
@@ -297,6 +338,9 @@ def tune(
     conditions = {p.name: p.active_when for p in searched if p.active_when}
     if conditions:
         settings["conditions"] = repr(conditions)
+    initial = _initial_trials(initial_trials)
+    if initial:  # (apart, so that an experiment without them keeps its digest)
+        settings["initial"] = json.dumps(initial, sort_keys=True, default=str)
     digest = hashlib.sha256(
         (definition + json.dumps(settings, sort_keys=True, default=str)).encode()
     ).hexdigest()
@@ -345,6 +389,9 @@ def tune(
     }
     if max_failed_trial_count is not None:
         spec_doc["maxFailedTrialCount"] = max_failed_trial_count
+    spec_doc.update(_time_budget(max_duration, duration_policy))
+    if initial:
+        spec_doc["initialTrials"] = initial
     doc = {
         "apiVersion": "tunery/v1",
         "kind": "Experiment",

@@ -251,7 +251,11 @@ def list_(
     summaries = views.trial_summaries(store)
     with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ("name", "status", "reason", "algorithm", "objective", "best", "trials", "created")
+    columns: tuple[str, ...] = ("name", "status", "reason", "algorithm", "objective", "best")
+    columns += ("trials", "created")
+    # A time budget somewhere: a column of what is left of each (tunery.deadline).
+    timed = any(e.spec.max_experiment_duration is not None for e in experiments)
+    columns += ("time left",) if timed else ()
     for col in ("namespace", *columns) if spaces else columns:
         table.add_column(col, no_wrap=True)
     for exp in experiments:
@@ -277,8 +281,18 @@ def list_(
             cell,
             _trial_counts(wire.trial_counts(counts)),
             _local_time(exp.created_time),
+            *((_time_left(store, exp),) if timed else ()),
         )
     _console().print(table)
+
+
+def _time_left(store: Any, exp: Any) -> str:
+    """``tunery list``'s time left cell: ``30m00s of 2h00m``, ``-`` without a budget."""
+    from tunery.deadline import driven_seconds, time_left_text
+
+    if exp.spec.max_experiment_duration is None:
+        return "-"
+    return time_left_text(exp.spec, driven_seconds(store, exp.key))
 
 
 @main.command(

@@ -25,7 +25,13 @@ from tunery.handle import ExperimentHandle
 from tunery.katib import convert
 from tunery.katib import models as m
 from tunery.katib.constants import constants
-from tunery.katib.tuning import KatibValueError, kubernetes_only, tune_document
+from tunery.katib.tuning import (
+    KatibValueError,
+    kubernetes_only,
+    time_budget_annotations,
+    tune_document,
+    warm_seeds,
+)
 from tunery.model import Experiment, Trial
 
 __all__ = ["KatibClient", "KatibNotFoundError"]
@@ -160,6 +166,10 @@ class KatibClient:
 
         Its namespace: ``namespace``, else its ``metadata.namespace``, else the client's.
         """
+        self._start(self._create(experiment, namespace).key)
+
+    def _create(self, experiment: Any, namespace: str | None) -> Experiment:
+        """:meth:`create_experiment` without the start."""
         from tunery.spec import load_file
 
         if isinstance(experiment, str | os.PathLike):
@@ -197,7 +207,7 @@ class KatibClient:
                 "delete it with KatibClient.delete_experiment(name) or choose another name",
             ) from None
         logger.debug("Experiment %s/%s has been created", ns, exp_name)
-        self._start(created.key)
+        return created
 
     def tune(
         self,
@@ -230,10 +240,21 @@ class KatibClient:
         pip_index_urls: list[str] | None = ["https://pypi.org/simple"],  # noqa: B006
         metrics_collector_config: dict[str, Any] = {"kind": "StdOut"},  # noqa: B006
         trial_active_deadline_seconds: int | None = None,
+        *,
+        max_duration: str | float | None = None,
+        duration_policy: str | None = None,
+        warm_start: Any = None,
     ) -> None:
         """Tune ``objective`` over ``parameters`` (Katib's ``tune``): creates the experiment
         and starts it in the background.  The function runs in its own process per trial and
         receives one dict: searched values as strings, as Katib passes them.
+
+        tunery's extensions (keyword-only): ``max_duration`` (``"2h"``, ``"90m"``, seconds) and
+        ``duration_policy`` (``"KillRunning"``, the default, or ``"LetFinish"``) set the time
+        budget, written as the experiment's ``tunery.dev/max-experiment-duration`` and
+        ``tunery.dev/experiment-duration-policy`` annotations; ``warm_start`` seeds the
+        algorithm with known results before the first trial, as ``tunery.tune(warm_start=...)``
+        does (an experiment's name in this storage, or ``(params, value)`` pairs).
 
         Several objectives (tunery's extension): lists, by position, in
         ``objective_metric_name``, ``objective_type`` (one direction each) and optionally
@@ -310,7 +331,16 @@ class KatibClient:
             metrics_collector_config=metrics_collector_config,
             trial_active_deadline_seconds=trial_active_deadline_seconds,
         )
-        self.create_experiment(doc, ns)
+        doc["metadata"]["annotations"] = time_budget_annotations(max_duration, duration_policy)
+        if not doc["metadata"]["annotations"]:
+            del doc["metadata"]["annotations"]
+        seeds = warm_seeds(self.client, doc, warm_start)
+        created = self._create(doc, ns)
+        if seeds is not None:
+            from tunery.tuner import _seed
+
+            _seed(self.client, created.key, *seeds)
+        self._start(created.key)
 
     # ------------------------------------------------------------------ experiments
 

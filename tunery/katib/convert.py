@@ -202,11 +202,15 @@ def experiment_model(
         trials_running=len(by[TrialCondition.RUNNING]) or None,
         trials_succeeded=len(by[TrialCondition.SUCCEEDED]) or None,
     )
+    doc = to_document(exp.spec)
+    metadata = _meta(exp.spec.name, exp.spec.namespace, exp.created_time, dict(exp.spec.labels))
+    # The annotations the document carries (the user's, tunery's time budget, initialTrials).
+    metadata.annotations = dict(doc.get("metadata", {}).get("annotations") or {}) or None
     return m.V1beta1Experiment(
         api_version=c.API_VERSION,
         kind=c.EXPERIMENT_KIND,
-        metadata=_meta(exp.spec.name, exp.spec.namespace, exp.created_time, dict(exp.spec.labels)),
-        spec=spec_model(exp.spec),
+        metadata=metadata,
+        spec=m.from_document(m.V1beta1ExperimentSpec, doc.get("spec", {})),
         status=status,
     )
 

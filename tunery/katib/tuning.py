@@ -394,3 +394,40 @@ def tune_document(
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+def time_budget_annotations(
+    max_duration: str | float | None, duration_policy: str | None
+) -> dict[str, str]:
+    """``tune(max_duration=, duration_policy=)`` as the experiment's annotations (checked:
+    KatibValueError naming the argument)."""
+    from tunery.deadline import budget_seconds
+    from tunery.spec.katib import format_duration
+    from tunery.spec.timebudget import DURATION_ANNOTATION, POLICY_ANNOTATION, parse_policy
+
+    out: dict[str, str] = {}
+    try:
+        if max_duration is not None:
+            seconds = budget_seconds(max_duration, "max_duration")
+            out[DURATION_ANNOTATION] = format_duration(seconds)
+        if duration_policy is not None:
+            out[POLICY_ANNOTATION] = parse_policy(duration_policy, "duration_policy").value
+    except UserInputError as exc:
+        raise KatibValueError(exc.one_line()) from None
+    return out
+
+
+def warm_seeds(
+    client: Any, doc: Mapping[str, Any], warm_start: Any
+) -> tuple[str, list[Any]] | None:
+    """``tune(warm_start=...)``'s (source, seeds) for the experiment of ``doc``, read before
+    it is created (as :func:`tunery.tune` does); KatibValueError for a bad ``warm_start``."""
+    if warm_start is None:
+        return None
+    from tunery.spec import parse_document
+    from tunery.tuner import _warm_seeds
+
+    try:
+        return _warm_seeds(client, parse_document(dict(doc)), warm_start)
+    except UserInputError as exc:
+        raise KatibValueError(exc.one_line()) from None

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tunery.errors import SpecError
+from tunery.errors import UserInputError
 from tunery.kubeflow.types import (
     Algorithm,
     BaseAlgorithm,
@@ -143,8 +143,18 @@ class OptimizerClient:
         search_space: dict[str, Any],
         objectives: list[Objective] | None = None,
         algorithm: BaseAlgorithm | None = None,
+        max_duration: str | float | None = None,
+        duration_policy: str | None = None,
+        warm_start: Any = None,
     ) -> str:
-        """Create an optimization job and start its trials; returns the job's name."""
+        """Create an optimization job and start its trials; returns the job's name.
+
+        tunery's extensions: ``max_duration`` (``"2h"``, ``"90m"``, seconds) and
+        ``duration_policy`` (``"KillRunning"``, the default, or ``"LetFinish"``) set the job's
+        time budget (``spec.maxExperimentDuration``); ``warm_start`` seeds the algorithm with
+        known results before the first trial, as ``tunery.tune(warm_start=...)`` does (a job's
+        or experiment's name in this storage, or ``(params, value)`` pairs of the first
+        objective).  A bad one raises ValueError."""
         from tunery.kubeflow.template import job_document
         from tunery.spec import parse_document
 
@@ -185,13 +195,19 @@ class OptimizerClient:
             script=str(script),
             resources=_resources(trainer.resources_per_node or {}),
         )
+        from tunery.tuner import _seed, _time_budget, _warm_seeds
+
         try:
+            doc["spec"].update(_time_budget(max_duration, duration_policy))
             spec = parse_document(doc)
-        except SpecError as exc:
+            seeds = _warm_seeds(self.client, spec, warm_start)
+        except UserInputError as exc:
             raise ValueError(exc.one_line()) from None
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(code)
-        self.client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=self.runs_dir)
+        made = self.client.create_experiment(spec, base_dir=os.getcwd(), runs_dir=self.runs_dir)
+        if seeds is not None:
+            _seed(self.client, made.key, *seeds)
         from tunery.handle import ExperimentHandle
 
         handle = ExperimentHandle(self.client, name, namespace=self.namespace)

@@ -20,7 +20,8 @@ Reading is lenient:
   (``searchAlgorithm: {tpe: {n_startup_trials: 5}}``), ``pruneAlgorithm`` (early stopping),
   ``maxFailedTrials``, ``objectives[].goal`` (several objectives are a multi-objective spec),
   ``constraints``, ``additionalMetricNames``, ``discrete``/``normal``/``logNormal`` spaces,
-  ``uniform.step``, ``trainer.workingDir``/``timeout`` and ``spec.metricsCollectorSpec``;
+  ``uniform.step``, ``trainer.workingDir``/``timeout``, and ``spec.metricsCollectorSpec``,
+  ``initialTrials`` and the time budget (:mod:`tunery.spec.optimizationjob_extras`);
 * keys it does not know are logged as warnings, naming them; keys that only mean something on
   Kubernetes (``runtimeRef``, ``image``, ``initializer``...) are accepted silently.
 
@@ -51,6 +52,7 @@ from tunery.model import (
     Trial,
 )
 from tunery.spec.loading import type_name as _type_name
+from tunery.spec.optimizationjob_extras import EXTRA_KEYS, read_extras, write_extras
 
 __all__ = [
     "ANNOTATIONS_ENV",
@@ -95,7 +97,6 @@ _SPEC_KEYS = (
     "maxFailedTrials",
     "trialConfig",
     "trainJobTemplate",
-    "metricsCollectorSpec",
     "trialParameters",
 )
 #: The fields of an ``objectives`` entry: Kubeflow's, then tunery's (``strategy``, ``reference``).
@@ -450,7 +451,7 @@ def to_native_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     if doc.get("spec") is None:
         raise SpecError("spec", "is required", "an OptimizationJob needs a spec")
     spec = _mapping(doc["spec"], "spec")
-    _warn_unknown(spec, "spec", _SPEC_KEYS, _KUBERNETES_ONLY_SPEC)
+    _warn_unknown(spec, "spec", _SPEC_KEYS + EXTRA_KEYS, _KUBERNETES_ONLY_SPEC)
     config = _mapping(spec.get("trialConfig") or {}, "spec.trialConfig")
     _warn_unknown(config, "spec.trialConfig", ("numTrials", "parallelTrials", "maxFailedTrials"))
 
@@ -502,8 +503,7 @@ def to_native_document(doc: Mapping[str, Any]) -> dict[str, Any]:
         "parameters": parameters,
         "trialTemplate": template,
     }
-    if spec.get("metricsCollectorSpec") is not None:  # tunery's extension; default StdOut
-        out_spec["metricsCollectorSpec"] = spec["metricsCollectorSpec"]
+    out_spec.update(read_extras(spec))  # tunery's extensions (collector default: StdOut)
     prune = _read_algorithm(spec, "pruneAlgorithm", None)
     if prune is not None:
         out_spec["earlyStopping"] = prune
@@ -718,10 +718,7 @@ def to_optimization_job(spec: ExperimentSpec) -> dict[str, Any]:
         body["maxFailedTrials"] = spec.max_failed_trial_count
     if meta_tps:
         body["trialParameters"] = meta_tps
-    if spec.source_format != FORMAT:
-        from tunery.spec.katib import _write_metrics_collector
-
-        body["metricsCollectorSpec"] = _write_metrics_collector(spec.metrics_collector)
+    write_extras(spec, body, metadata)
     tjt: dict[str, Any] = {}
     if trainjob_annotations:
         tjt["metadata"] = {"annotations": json.loads(trainjob_annotations)}

@@ -103,6 +103,31 @@ def _stored_revision(conn: Connection) -> str | None:
     return revisions[0] if revisions else None
 
 
+def _is_empty(conn: Connection) -> bool:
+    """True when the database holds no table at all (a new file)."""
+    return not sa.inspect(conn).get_table_names()
+
+
+def create_head_schema(conn: Connection) -> None:
+    """Create the schema at ``HEAD_REVISION`` in an empty database and stamp that revision.
+
+    The tables come from :mod:`tunery.storage.schema` (the picture of the head migration) and
+    the version table is the one Alembic creates, so Alembic migrates the database later as if
+    it had built it.
+    """
+    from tunery.storage.schema import metadata
+
+    metadata.create_all(conn)
+    version = sa.Table(
+        "alembic_version",
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(conn)
+    conn.execute(version.insert().values(version_num=HEAD_REVISION))
+
+
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
@@ -329,7 +354,14 @@ class Database:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
             current = _stored_revision(conn)
             self._check_known(current)
-            if current != HEAD_REVISION:
+            if current is None and self._backend == "sqlite" and _is_empty(conn):
+                # A new SQLite file: build the head schema directly and stamp it (Alembic's
+                # "building an up to date database from scratch" recipe).  This spares every
+                # `tunery run` with a new database Alembic's import and its migration scripts
+                # (about 0.1-0.2 s); a test checks the result is the migrated schema exactly.
+                create_head_schema(conn)
+                current = _stored_revision(conn)
+            elif current != HEAD_REVISION:
                 from alembic import command
 
                 log.info("migrating %s from %s to %s", self.url, current, HEAD_REVISION)
