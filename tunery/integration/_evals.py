@@ -6,8 +6,13 @@ metric alone when one data set has it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 from tunery.errors import UserInputError
+from tunery.integration._trial import Reporter
+
+if TYPE_CHECKING:
+    from tunery.optimizer import Optimizer, Suggestion
 
 Result = tuple[str, str, float]
 
@@ -48,3 +53,31 @@ def check_name(name: object, argument: str) -> str | None:
             f"{argument} must be a metric name, not {name!r}", f"e.g. {argument}='valid-logloss'"
         )
     return name
+
+
+class RoundCallback:
+    """What the XGBoost and LightGBM callbacks share: the checked metric and reported names,
+    the reporter, the round training stopped at, and a ``deepcopy`` that is the callback itself
+    (scikit-learn's ``clone()`` deep-copies an estimator's callbacks: the copy shares the
+    reporter, and so the ask/tell optimizer, which cannot be copied)."""
+
+    def _setup(
+        self,
+        metric: str | None,
+        name: str | None,
+        optimizer: Optimizer | None,
+        suggestion: Suggestion | str | None,
+    ) -> None:
+        self.metric = check_name(metric, "metric")
+        self.name = check_name(name, "name")
+        self.reporter = Reporter(optimizer, suggestion)
+        #: The round at which early stopping ended training, or None.
+        self.stopped_at: int | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return self
+
+    @property
+    def stopped(self) -> bool:
+        """Whether early stopping ended the training."""
+        return self.stopped_at is not None

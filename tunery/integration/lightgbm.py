@@ -23,7 +23,7 @@ instead (do not ``tell`` a suggestion that was stopped).  See docs/integrations.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 try:
     from lightgbm.callback import CallbackEnv, EarlyStopException
@@ -34,8 +34,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
     ) from None
 
 from tunery.errors import UserInputError
-from tunery.integration._evals import Result, check_name, find, full_name
-from tunery.integration._trial import Reporter
+from tunery.integration._evals import Result, RoundCallback, find, full_name
 
 if TYPE_CHECKING:
     from tunery.optimizer import Optimizer, Suggestion
@@ -46,7 +45,7 @@ __all__ = ["TuneryCallback"]
 _TRAINING = "training"
 
 
-class TuneryCallback:
+class TuneryCallback(RoundCallback):
     """Reports ``metric`` (``"<data set>-<metric>"``, or a metric computed on one data set;
     default: the first metric of the first validation set that is not the training data,
     LightGBM's ``first_metric_only`` choice) each round and ends training when the experiment's
@@ -64,21 +63,7 @@ class TuneryCallback:
         optimizer: Optimizer | None = None,
         suggestion: Suggestion | str | None = None,
     ) -> None:
-        self.metric = check_name(metric, "metric")
-        self.name = check_name(name, "name")
-        self.reporter = Reporter(optimizer, suggestion)
-        #: The round at which early stopping ended training, or None.
-        self.stopped_at: int | None = None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> TuneryCallback:
-        # scikit-learn's clone() deep-copies parameters: the copy shares the reporter (and so
-        # the ask/tell optimizer, which cannot be copied).
-        return self
-
-    @property
-    def stopped(self) -> bool:
-        """Whether early stopping ended the training."""
-        return self.stopped_at is not None
+        self._setup(metric, name, optimizer, suggestion)
 
     def __call__(self, env: CallbackEnv) -> None:
         given = env.evaluation_result_list or []

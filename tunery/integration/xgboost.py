@@ -35,8 +35,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
     ) from None
 
 from tunery.errors import UserInputError
-from tunery.integration._evals import Result, check_name, find, full_name
-from tunery.integration._trial import Reporter
+from tunery.integration._evals import Result, RoundCallback, find, full_name
 
 if TYPE_CHECKING:
     from tunery.optimizer import Optimizer, Suggestion
@@ -52,7 +51,7 @@ def _last(values: Sequence[Any]) -> float:
     return float(value)
 
 
-class TuneryCallback(TrainingCallback):
+class TuneryCallback(RoundCallback, TrainingCallback):
     """Reports ``metric`` (``"<data set>-<metric>"``, or a metric computed on one data set;
     default: XGBoost's own early-stopping choice, the last metric of the last evaluation set)
     each round and ends training when the experiment's early stopping says so."""
@@ -66,21 +65,7 @@ class TuneryCallback(TrainingCallback):
         suggestion: Suggestion | str | None = None,
     ) -> None:
         super().__init__()
-        self.metric = check_name(metric, "metric")
-        self.name = check_name(name, "name")
-        self.reporter = Reporter(optimizer, suggestion)
-        #: The round at which early stopping ended training, or None.
-        self.stopped_at: int | None = None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> TuneryCallback:
-        # scikit-learn's clone() deep-copies an estimator's callbacks: the copy shares the
-        # reporter (and so the ask/tell optimizer, which cannot be copied).
-        return self
-
-    @property
-    def stopped(self) -> bool:
-        """Whether early stopping ended the training."""
-        return self.stopped_at is not None
+        self._setup(metric, name, optimizer, suggestion)
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Mapping[str, Any]) -> bool:
         results: list[Result] = [
