@@ -258,6 +258,9 @@ run.train()
 print("{RETURNED} rank=" + str(dist.get_rank()) + " world=" + str(run.args.world_size)
       + " stopped=" + str(callback.stopped) + " step=" + str(callback.stopped_step)
       + " global_step=" + str(run.state.global_step), flush=True)
+# The Trainer leaves the gloo process group up; ending the interpreter with it alive can abort
+# ("terminate called without an active exception"), as any torchrun script that skips this may.
+dist.destroy_process_group()
 """
 )
 
