@@ -163,7 +163,7 @@ def _evaluate(
 
 def train(args: argparse.Namespace) -> int:
     """Build, train and report; the metric lines go to stdout as each epoch ends."""
-    from tunery.nas.data import load
+    from tunery.nas.data import load, num_classes
     from tunery.nas.enas_model import build, plan
 
     arch = args.architecture.replace("'", '"')
@@ -185,16 +185,17 @@ def train(args: argparse.Namespace) -> int:
             f"--nn_config: input_sizes {height}x{width} is not square; the data sets are",
             "give nasConfig.graphConfig.inputSizes the same height and width",
         )
+    classes = num_classes(args.data)  # the name checked before torch is imported
+    if classes > child.num_classes:
+        raise UserInputError(
+            f"--nn_config: output_sizes ends in {child.num_classes}, but the {args.data} data "
+            f"set has {classes} classes",
+            f"set nasConfig.graphConfig.outputSizes to [{classes}]",
+        )
     torch = import_torch()
     torch.set_num_threads(args.threads)
     device = _device(torch, args.device, args.num_gpus)
     data = load(args.data, image_size=height, channels=channels, seed=0, limit=args.limit)
-    if data.num_classes > child.num_classes:
-        raise UserInputError(
-            f"--nn_config: output_sizes ends in {child.num_classes}, but the {args.data} data "
-            f"set has {data.num_classes} classes",
-            f"set nasConfig.graphConfig.outputSizes to [{data.num_classes}]",
-        )
     say("\n>>> Constructing Model...")
     torch.manual_seed(args.seed)
     model = build(child).to(device)

@@ -356,7 +356,7 @@ def build(child: ChildPlan) -> nn.Module:
     def batch_norm(channels: int) -> Any:
         return nn_.BatchNorm2d(channels, eps=1e-3)
 
-    class SameConv(nn_.Module):  # type: ignore[misc,name-defined]
+    class SameConv(nn_.Module):  # type: ignore[name-defined]
         """ReLU, then the convolution(s) with "same" padding, then batch norm."""
 
         def __init__(self, layer: Layer) -> None:
@@ -384,7 +384,7 @@ def build(child: ChildPlan) -> nn.Module:
         def forward(self, x: Any) -> Any:
             return self.norm(self.convs(functional.pad(functional.relu(x), self.padding)))
 
-    class Pool(nn_.Module):  # type: ignore[misc,name-defined]
+    class Pool(nn_.Module):  # type: ignore[name-defined]
         def __init__(self, layer: Layer) -> None:
             super().__init__()
             p = layer.operation.params
@@ -397,7 +397,7 @@ def build(child: ChildPlan) -> nn.Module:
         def forward(self, x: Any) -> Any:
             return x if self.identity else self.pool(x)
 
-    class ChildNet(nn_.Module):  # type: ignore[misc,name-defined]
+    class ChildNet(nn_.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.plan = child
