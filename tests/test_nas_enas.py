@@ -356,3 +356,14 @@ def test_cuda_without_a_gpu_is_refused(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["--architecture", arch, "--nn_config", config, "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --device cuda: no CUDA device") and err.count("\n") == 1
+
+
+def test_same_seed_same_run(capsys: pytest.CaptureFixture[str]) -> None:
+    arch, config = small([[0], [0, 1]], CONV)
+    runs = []
+    for seed in ("3", "3", "4"):
+        flags = ["--architecture", arch, "--nn_config", config, "--num_epochs", "2"]
+        assert main([*flags, "--limit", "40", "--seed", seed, "--augment"]) == 0
+        runs.append(_metric_lines(capsys.readouterr().out))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
