@@ -327,6 +327,7 @@ def test_one_epoch_prints_katibs_lines() -> None:
     [
         (["--architecture", "[[0], [0]]"], "error: --architecture: layer 2 has 1 values"),
         (["--num_epochs", "0"], "error: argument --num_epochs: must be at least 1, got 0"),
+        (["--seed", "-1"], "error: argument --seed: must be from 0 to 2**62, got -1"),
         (["--device", "tpu"], "error: argument --device: invalid choice: 'tpu'"),
         (["--data", "mnist"], "error: data set 'mnist' is unknown"),
         (["--nn_config", "{'num_layers': 1}"], "error: --nn_config: lacks input_sizes"),

@@ -49,6 +49,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 2**62:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**62, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -94,9 +104,12 @@ def parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="default 128"
     )
     own.add_argument(
-        "--learning-rate", type=_positive_float, default=DEFAULT_LEARNING_RATE, help="Adam's"
+        "--learning-rate",
+        type=_positive_float,
+        default=DEFAULT_LEARNING_RATE,
+        help="Adam's (default 0.001)",
     )
-    own.add_argument("--seed", type=int, default=0, help="weights and batch order (default 0)")
+    own.add_argument("--seed", type=_seed, default=0, help="weights and batch order (default 0)")
     own.add_argument(
         "--threads", type=_positive_int, default=1, help="CPU threads of torch (default 1)"
     )
