@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -307,8 +308,19 @@ def _run(*flags: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow  # a subprocess that imports torch and scikit-learn: about 10 s
 def test_one_epoch_prints_katibs_lines() -> None:
     arch, config = small([[0], [0, 1]], CONV)
-    done = _run(
-        f"--architecture={arch}", f"--nn_config={config}", "--num_epochs=1", "--limit", "60"
+    # Katib's trial command (enas-cpu.yaml), joined and run with sh -c as Katib's webhook does
+    command = (
+        f"{shlex.quote(sys.executable)} -u -m tunery.nas.enas --num_epochs=1 --limit 60 "
+        f'--architecture="{arch}" --nn_config="{config}"'
+    )
+    done = subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
