@@ -380,3 +380,65 @@ def test_same_seed_same_run(capsys: pytest.CaptureFixture[str]) -> None:
         runs.append(_metric_lines(capsys.readouterr().out))
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def _reflected(size: int, shift: int) -> list[int]:
+    index = [i + shift for i in range(size)]
+    return [-i if i < 0 else 2 * (size - 1) - i if i > size - 1 else i for i in index]
+
+
+def test_augmentation_is_a_reflected_translation_maybe_mirrored() -> None:
+    from tunery.nas.enas import _augment
+
+    images = torch.arange(64 * 2 * 20 * 20, dtype=torch.float32).view(64, 2, 20, 20)
+    out = _augment(torch, images, torch.Generator().manual_seed(0), flip=True)
+    assert out.shape == images.shape
+    seen = set()
+    for b in range(64):
+        matches = [
+            (dy, dx, flipped)
+            for dy in (-2, -1, 0, 1, 2)
+            for dx in (-2, -1, 0, 1, 2)
+            for flipped in (False, True)
+            if torch.equal(
+                out[b],
+                images[b][:, _reflected(20, dy)][
+                    :, :, _reflected(20, dx)[::-1] if flipped else _reflected(20, dx)
+                ],
+            )
+        ]
+        assert len(matches) == 1, (b, matches)
+        seen.add(matches[0])
+    assert any(flipped for _, _, flipped in seen) and any(not f for _, _, f in seen)
+    assert len({(dy, dx) for dy, dx, _ in seen}) > 10
+    plain = _augment(torch, images, torch.Generator().manual_seed(0), flip=False)
+    assert all(
+        any(
+            torch.equal(plain[b], images[b][:, _reflected(20, dy)][:, :, _reflected(20, dx)])
+            for dy in (-2, -1, 0, 1, 2)
+            for dx in (-2, -1, 0, 1, 2)
+        )
+        for b in range(64)
+    )
+
+
+def test_missing_torch_is_one_line_exit_1() -> None:
+    arch, config = small([[0]], CONV)
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if torch were not installed\n"
+        "from tunery.nas.enas import main\n"
+        f"sys.exit(main(['--architecture', {arch!r}, '--nn_config', {config!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: tunery's neural architecture search needs torch")
+    assert done.stderr.rstrip().endswith("pip install 'tunery[nas]'")
