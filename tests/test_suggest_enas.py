@@ -536,3 +536,29 @@ def test_katib_enas_cpu_experiment_runs_and_resumes(tmp_path: Path) -> None:
     trials = json.loads(ok("trials", "enas-cpu", "-n", "kubeflow", "--json"))
     assert [t["status"] for t in trials] == ["Succeeded"] * 5
     assert "best architecture:" in ok("get", "enas-cpu", "-n", "kubeflow")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_katibs_enas_cpu_experiment_with_tunerys_child_trainer(tmp_path: Path) -> None:
+    """The trial command of Katib's enas-cpu.yaml with only the program changed: tunery's child
+    trainer (python -m tunery.nas.enas) builds and trains each architecture (a short epoch)."""
+    doc = enas_cpu_doc()
+    spec = doc["spec"]
+    spec["nasConfig"]["graphConfig"]["numLayers"] = 2
+    spec["algorithm"]["algorithmSettings"] = [
+        {"name": "controller_hidden_size", "value": "16"},
+        {"name": "controller_train_steps", "value": "5"},
+    ]
+    container = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    container["command"][:3] = [sys.executable, "-m", "tunery.nas.enas"]
+    container["command"].append("--limit=200")
+    (tmp_path / "enas.yaml").write_text(yaml.safe_dump(doc))
+    proc = _tunery("run", "enas.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    listed = _tunery("trials", "enas-cpu", "-n", "kubeflow", "--json", cwd=tmp_path)
+    trials = json.loads(listed.stdout)
+    assert [t["status"] for t in trials] == ["Succeeded"] * 3
+    for t in trials:
+        assert 0.0 <= t["objective"] <= 1.0
+        assert set(t["metrics"]) >= {"Validation-Accuracy"}
