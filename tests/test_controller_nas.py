@@ -145,6 +145,25 @@ def test_nas_experiment_runs_shows_strings_and_resumes(toy_enas: None, tmp_path:
     assert shown["parameters"]["architecture"] == "[[2], [0, 1]]"
     assert "--architecture=" in shown["cli"]
 
+    # The UI's data endpoints answer with the strings (no parameter axes, no importance).
+    from fastapi.testclient import TestClient
+
+    from tunery.ui.app import create_app
+
+    app = create_app(store, "t0ken", runs_dir=str(tmp_path / "ui"), base_dir=str(tmp_path))
+    ui = TestClient(app, base_url="http://127.0.0.1")
+    detail = ui.get("/api/experiments/nas-run").json()
+    assert detail["parameters"] == [] and detail["assignments"] == ["architecture", "nn_config"]
+    assert detail["bestHyperparameters"]["parameters"]["architecture"] == "[[2], [0, 1]]"
+    rows = ui.get("/api/experiments/nas-run/trials").json()["trials"]
+    assert [r["parameters"]["architecture"] for r in rows][:2] == ["[[0], [0, 1]]", "[[1], [0, 1]]"]
+    columns = ui.get("/api/experiments/nas-run/trial-columns").json()["columns"]
+    assert columns["parameters"][1]["architecture"] == "[[1], [0, 1]]"
+    assert ui.get("/api/experiments/nas-run/importance").json()["parameters"] == []
+    csv_text = ui.get("/api/experiments/nas-run/trials.csv").text
+    assert "param:architecture,param:nn_config" in csv_text.splitlines()[0]
+    assert ui.get("/api/experiments/nas-run/trials/nas-run-0003").status_code == 200
+
     # Resume past maxTrialCount: the algorithm's state continues (the 4th architecture is i=3).
     client.resume("nas-run", max_trials=5)
     handle = client.run_experiment("nas-run", progress=False)
