@@ -21,7 +21,7 @@ import yaml
 torch = pytest.importorskip("torch")
 
 from tests.test_spec_nas import _categorical, enas_doc  # noqa: E402
-from tunery.errors import SpecError  # noqa: E402
+from tunery.errors import SpecError, TuneryError  # noqa: E402
 from tunery.history import History  # noqa: E402
 from tunery.model import (  # noqa: E402
     AlgorithmSetting,
@@ -431,6 +431,16 @@ def test_state_round_trip_continues_identically() -> None:
     assert [x.parameters for x in replay.suggest(_history(spec, trials), 4)] == [
         x.parameters for x in a
     ]
+
+
+def test_a_state_that_does_not_fit_is_one_line() -> None:
+    small = _spec({"controller_hidden_size": "8"})
+    other = _spec({"controller_hidden_size": "9"})
+    state = json.loads(json.dumps(create_suggester(small, 1).dump_state()))
+    with pytest.raises(TuneryError) as info:
+        create_suggester(other, 1).load_state(state)
+    assert "\n" not in info.value.one_line()
+    assert "does not fit this experiment's nasConfig" in info.value.one_line()
 
 
 def test_unusable_trials_are_not_rewarded() -> None:

@@ -46,7 +46,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tunery.errors import SpecError
+from tunery.errors import SpecError, TuneryError
 from tunery.history import History
 from tunery.model import (
     Assignment,
@@ -339,10 +339,17 @@ class EnasSuggester:
 
     def load_state(self, state: dict[str, Any]) -> None:
         controller = self._build()
-        controller.restore(state["controller"], self._optimizer)
-        self.baseline = float(state["baseline"])
-        self.rewarded = list(state["rewarded"])
-        self.steps = int(state.get("steps", 0))
+        try:
+            controller.restore(state["controller"], self._optimizer)
+            self.baseline = float(state["baseline"])
+            self.rewarded = [str(name) for name in state["rewarded"]]
+            self.steps = int(state.get("steps", 0))
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise TuneryError(
+                f"the stored enas controller does not fit this experiment's nasConfig and "
+                f"settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+                "run the search as a new experiment (tunery run FILE --name NEW)",
+            ) from None
 
 
 def _optional(value: int | float | None) -> float | None:
