@@ -1,0 +1,153 @@
+"""darts: Katib's pass-through suggestion, its strings pinned as Katib's service writes them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tunery.errors import SpecError
+from tunery.history import History
+from tunery.model import AlgorithmSetting
+from tunery.space import SearchSpace
+from tunery.spec import parse_document, spec_warnings
+from tunery.suggest import create_suggester
+from tunery.suggest.base import validate_algorithm
+from tunery.suggest.darts import DartsSuggester, algorithm_settings, katib_text
+from tunery.testing.suggest import default_parameters, make_spec
+
+#: darts reads no history (every trial gets the same assignments).
+EMPTY = History(space=SearchSpace(default_parameters()), entries=())
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nas" / "darts.yaml"
+
+#: What Katib's DARTS service assigns for its darts-cpu.yaml (printed by running Katib's own
+#: get_algorithm_settings/get_search_space and json.dumps with the quote swap).
+CPU_SETTINGS = (
+    "{'num_epochs': '1', 'w_lr': 0.025, 'w_lr_min': 0.001, 'w_momentum': 0.9, "
+    "'w_weight_decay': 0.0003, 'w_grad_clip': 5.0, 'alpha_lr': 0.0003, "
+    "'alpha_weight_decay': 0.001, 'batch_size': 128, 'num_workers': 4, 'init_channels': '1', "
+    "'print_step': 50, 'num_nodes': '1', 'stem_multiplier': '1'}"
+)
+CPU_SPACE = "['max_pooling_3x3']"
+#: ... and for darts-gpu.yaml.
+GPU_SETTINGS = (
+    "{'num_epochs': '3', 'w_lr': 0.025, 'w_lr_min': 0.001, 'w_momentum': 0.9, "
+    "'w_weight_decay': 0.0003, 'w_grad_clip': 5.0, 'alpha_lr': 0.0003, "
+    "'alpha_weight_decay': 0.001, 'batch_size': 128, 'num_workers': 4, 'init_channels': 16, "
+    "'print_step': 50, 'num_nodes': 4, 'stem_multiplier': 3}"
+)
+GPU_SPACE = (
+    "['separable_convolution_3x3', 'dilated_convolution_3x3', 'dilated_convolution_5x5', "
+    "'avg_pooling_3x3', 'max_pooling_3x3', 'skip_connection']"
+)
+
+
+def cpu_doc() -> dict[str, Any]:
+    """Katib's darts-cpu.yaml (examples/nas/darts.yaml: only the trial command differs)."""
+    doc: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    return doc
+
+
+def _filter(*sizes: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "filter_size",
+            "parameterType": "categorical",
+            "feasibleSpace": {"list": list(sizes)},
+        }
+    ]
+
+
+def gpu_doc() -> dict[str, Any]:
+    """Katib's darts-gpu.yaml: three layers, five operations, one setting."""
+    doc = cpu_doc()
+    spec = doc["spec"]
+    doc["metadata"]["name"] = "darts-gpu"
+    spec["algorithm"]["algorithmSettings"] = [{"name": "num_epochs", "value": "3"}]
+    spec["nasConfig"] = {
+        "graphConfig": {"numLayers": 3},
+        "operations": [
+            {"operationType": "separable_convolution", "parameters": _filter("3")},
+            {"operationType": "dilated_convolution", "parameters": _filter("3", "5")},
+            {"operationType": "avg_pooling", "parameters": _filter("3")},
+            {"operationType": "max_pooling", "parameters": _filter("3")},
+            {"operationType": "skip_connection"},
+        ],
+    }
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("make", "settings", "space", "layers"),
+    [(cpu_doc, CPU_SETTINGS, CPU_SPACE, "1"), (gpu_doc, GPU_SETTINGS, GPU_SPACE, "3")],
+    ids=["darts-cpu", "darts-gpu"],
+)
+def test_every_trial_gets_katibs_exact_strings(
+    make: Any, settings: str, space: str, layers: str
+) -> None:
+    spec = parse_document(make())
+    suggester = create_suggester(spec, seed=0)
+    batch = suggester.suggest(EMPTY, 3)
+    assert len(batch) == 3
+    for assignment in batch:
+        assert dict(assignment.parameters) == {
+            "algorithm-settings": settings,
+            "search-space": space,
+            "num-layers": layers,
+        }
+        assert not assignment.labels and assignment.parent is None
+    assert suggester.suggest(EMPTY, 0) == []
+    assert suggester.dump_state() is None
+
+
+def test_none_and_unknown_settings_pass_through_in_katibs_order() -> None:
+    settings = [
+        AlgorithmSetting("batch_size", "None"),
+        AlgorithmSetting("my_flag", 'x"y'),
+        AlgorithmSetting("w_lr", "0.1"),
+    ]
+    got = algorithm_settings(settings)
+    assert list(got)[-1] == "my_flag" and list(got)[:14] == list(algorithm_settings([]))
+    assert got["batch_size"] is None and got["w_lr"] == "0.1" and got["num_epochs"] == 50
+    text = katib_text(got)
+    assert "'batch_size': null" in text and "'w_lr': '0.1'" in text
+    assert text.endswith("'my_flag': 'x\\'y'}")  # json's \" swapped too, as Katib does
+    # the trainer reads it back the way Katib's run_trial.py does
+    assert json.loads(katib_text(algorithm_settings([])).replace("'", '"'))["w_lr"] == 0.025
+
+
+def test_a_darts_experiment_is_no_longer_refused_and_warns_about_unknown_settings() -> None:
+    doc = cpu_doc()
+    doc["spec"]["algorithm"]["algorithmSettings"].append({"name": "my_flag", "value": "1"})
+    spec = parse_document(doc)  # the algorithm is checked too
+    validate_algorithm(spec)
+    warnings = spec_warnings(spec)
+    assert len(warnings) == 1 and "darts setting 'my_flag'" in warnings[0]
+
+
+def test_without_nas_config_darts_is_refused_in_one_line() -> None:
+    spec = make_spec(default_parameters(), "darts")
+    with pytest.raises(SpecError) as info:
+        validate_algorithm(spec)
+    assert info.value.path == "spec.nasConfig"
+    assert "is required by algorithm darts" in info.value.message
+
+
+def test_bad_known_setting_is_refused_naming_it() -> None:
+    doc = copy.deepcopy(cpu_doc())
+    doc["spec"]["algorithm"]["algorithmSettings"][0]["value"] = "0"
+    with pytest.raises(SpecError) as info:
+        parse_document(doc)
+    assert info.value.path == "spec.algorithm.algorithmSettings[0].value"
+    assert "num_epochs must be at least 1" in info.value.message
+
+
+def test_suggester_is_deterministic_and_stateless() -> None:
+    spec = parse_document(gpu_doc())
+    a, b = DartsSuggester(spec, 1), DartsSuggester(spec, 2)
+    b.load_state({})
+    assert a.suggest(EMPTY, 2) == b.suggest(EMPTY, 2)
