@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +17,7 @@ import yaml
 
 from tunery.errors import SpecError
 from tunery.history import History
-from tunery.model import AlgorithmSetting
+from tunery.model import AlgorithmSetting, MetricRecord
 from tunery.space import SearchSpace
 from tunery.spec import parse_document, spec_warnings
 from tunery.suggest import create_suggester
@@ -151,3 +156,61 @@ def test_suggester_is_deterministic_and_stateless() -> None:
     a, b = DartsSuggester(spec, 1), DartsSuggester(spec, 2)
     b.load_state({})
     assert a.suggest(EMPTY, 2) == b.suggest(EMPTY, 2)
+
+
+# --------------------------------------------------------------------------- end to end
+
+#: Whether this build keeps a string value of a custom metricsFormat (Katib's Best-Genotype) as
+#: the trial's objective; without it a trial that prints only a genotype is MetricsUnavailable.
+STRING_METRICS = "text" in {f.name for f in dataclasses.fields(MetricRecord)}
+
+
+def _tunery(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tunery", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "TUNERY_DB": str(cwd / "tunery.db"), "COLUMNS": "200"},
+    )
+
+
+@pytest.mark.integration
+def test_katibs_darts_cpu_example_runs_with_tunerys_trainer(tmp_path: Path) -> None:
+    """examples/nas/darts.yaml (Katib's darts-cpu.yaml, the trial command pointing at
+    ``python -m tunery.nas.darts``) through ``tunery validate`` and ``tunery run``; the data set
+    cut small so that the one trial takes seconds."""
+    pytest.importorskip("torch")
+    doc = cpu_doc()
+    container = doc["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]
+    command = container["containers"][0]["command"]
+    assert command[:3] == ["python", "-m", "tunery.nas.darts"]
+    command[0] = sys.executable
+    command += ["--data-limit=40", "--image-size=8"]
+    path = tmp_path / "darts.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    checked = _tunery("validate", str(path), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    run = _tunery("run", str(path), cwd=tmp_path)
+    assert "Traceback" not in run.stderr
+    log = _tunery("logs", "darts-cpu", "darts-cpu-0001", cwd=tmp_path).stdout
+    assert f"--search-space={CPU_SPACE}" not in log  # (the shell took the template's quotes)
+    lines = log.strip().splitlines()
+    found = re.fullmatch(r"([\w-]+)=(Genotype.*)", lines[-1])
+    assert found and found.group(1) == "Best-Genotype", lines[-3:]
+    assert found.group(2).startswith("Genotype(normal=[[('max_pooling_3x3',")
+    trials = json.loads(_tunery("trials", "darts-cpu", "--json", cwd=tmp_path).stdout)
+    assert len(trials) == 1
+    trial = trials[0]
+    assert trial["parameters"] == {
+        "algorithm-settings": CPU_SETTINGS,
+        "search-space": CPU_SPACE,
+        "num-layers": "1",
+    }
+    if STRING_METRICS:  # the genotype is the trial's objective, as on Katib
+        assert trial["status"] == "Succeeded", trial
+        assert run.returncode == 0, run.stderr
+    else:
+        assert trial["status"] == "MetricsUnavailable", trial
+        assert "succeeded but never reported 'Best-Genotype'" in trial["message"], trial
