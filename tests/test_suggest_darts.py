@@ -214,3 +214,24 @@ def test_katibs_darts_cpu_example_runs_with_tunerys_trainer(tmp_path: Path) -> N
     else:
         assert trial["status"] == "MetricsUnavailable", trial
         assert "succeeded but never reported 'Best-Genotype'" in trial["message"], trial
+
+
+def test_validate_warns_about_passed_through_settings_naming_tunerys_own(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tunery.cli import main
+
+    doc = cpu_doc()
+    doc["spec"]["algorithm"]["algorithmSettings"] += [
+        {"name": "unrolled", "value": "false"},
+        {"name": "num_epoch", "value": "3"},
+    ]
+    path = tmp_path / "darts.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = CliRunner().invoke(main, ["validate", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "experiment darts-cpu is valid (darts" in result.output
+    assert "algorithmSettings[4].name: darts setting 'unrolled'" in result.output
+    assert 'tunery\'s trainer reads it: "false" takes the first-order' in result.output
+    assert "algorithmSettings[5].name: darts setting 'num_epoch'" in result.output
+    assert "(known: num_epochs, w_lr" in result.output
