@@ -431,6 +431,7 @@ def test_cli_first_order_random_genotypes_and_their_training(
         ),
         (["--train-genotype", "Genotype(", "--num-layers", "1"], "--train-genotype: "),
         (["--device", "tpu"], "invalid choice"),
+        (["--train-genotype", "random", "--random-genotype"], "not allowed with argument"),
         (
             ["--search-space", "['max_pooling_3x3']", "--num-layers", "1", "--data", "mnist"],
             "data set 'mnist' is unknown",

@@ -39,8 +39,9 @@ from tunery.errors import UserInputError
 if TYPE_CHECKING:
     from tunery.nas.darts_train import Settings
 
-#: The settings Katib's trainer reads (its defaults: tunery.suggest.darts.KATIB_DEFAULTS) plus
-#: tunery's ``unrolled``; other names are reported and ignored.
+#: The whole-number settings (the other numbers are >= 0; ``unrolled`` is true or false).  The
+#: trainer reads Katib's settings (tunery.nas.darts_train.Settings) and tunery's ``unrolled``;
+#: other names are reported and ignored.
 _INT = (
     "num_epochs",
     "batch_size",
@@ -192,12 +193,13 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
         "--train-genotype",
         metavar="GENOTYPE",
         help="train this genotype from scratch ('random': one drawn from --search-space)",
     )
-    p.add_argument(
+    mode.add_argument(
         "--random-genotype",
         action="store_true",
         help="print a genotype drawn from --search-space with --seed, and exit",
