@@ -461,3 +461,17 @@ def test_cli_without_torch_says_what_to_install() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'tunery[nas]'" in lines[0], proc.stderr
+
+
+def test_a_mixed_edge_is_the_weighted_sum_of_its_operations_none_included() -> None:
+    from tunery.nas.darts_ops import MixedOp
+
+    torch.manual_seed(1)
+    primitives = ["avg_pooling_3x3", "skip_connection", "none"]
+    for stride in (1, 2):
+        edge = MixedOp(primitives, 3, stride)
+        x = torch.randn(2, 3, 7, 7)
+        w = torch.softmax(torch.randn(3), dim=0)
+        expected = sum(w[i] * op(x) for i, op in enumerate(edge.ops))
+        assert torch.allclose(edge(x, w), expected)
+        assert edge(x, w).shape == (2, 3, 4 if stride == 2 else 7, 4 if stride == 2 else 7)

@@ -168,16 +168,19 @@ def build(name: str, channels: int, stride: int, *, affine: bool = False) -> nn.
 
 class MixedOp(nn.Module):
     """One edge of the search cell: every primitive, summed with the softmax weights of the
-    edge's architecture parameters."""
+    edge's architecture parameters.  ``none`` adds exactly zero, so it is not computed (its
+    weight still takes its share of the softmax)."""
 
     def __init__(self, primitives: Sequence[str], channels: int, stride: int) -> None:
         super().__init__()
         self.ops = nn.ModuleList(build(p, channels, stride) for p in primitives)
+        self.live = [i for i, p in enumerate(primitives) if p != NONE]
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        out = weights[0] * self.ops[0](x)
-        for w, op in zip(weights[1:], self.ops[1:], strict=True):
-            out = out + w * op(x)
+        first, *rest = self.live
+        out = weights[first] * self.ops[first](x)
+        for i in rest:
+            out = out + weights[i] * self.ops[i](x)
         return out
 
 
