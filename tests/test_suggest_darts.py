@@ -235,3 +235,128 @@ def test_validate_warns_about_passed_through_settings_naming_tunerys_own(tmp_pat
     assert 'tunery\'s trainer reads it: "false" takes the first-order' in result.output
     assert "algorithmSettings[5].name: darts setting 'num_epoch'" in result.output
     assert "(known: num_epochs, w_lr" in result.output
+
+
+@pytest.mark.integration
+def test_katibs_nas_with_darts_notebook_through_katib_client(tmp_path: Path) -> None:
+    """The experiment of Katib's nas-with-darts.ipynb built with the SDK's models and run by
+    ``KatibClient`` (the trial command pointing at tunery's trainer, the data cut small)."""
+    pytest.importorskip("torch")
+    from tunery.katib import (
+        KatibClient,
+        V1beta1AlgorithmSetting,
+        V1beta1AlgorithmSpec,
+        V1beta1CollectorSpec,
+        V1beta1Experiment,
+        V1beta1ExperimentSpec,
+        V1beta1FeasibleSpace,
+        V1beta1FilterSpec,
+        V1beta1GraphConfig,
+        V1beta1MetricsCollectorSpec,
+        V1beta1NasConfig,
+        V1beta1ObjectiveSpec,
+        V1beta1Operation,
+        V1beta1ParameterSpec,
+        V1beta1SourceSpec,
+        V1beta1TrialParameterSpec,
+        V1beta1TrialTemplate,
+        V1ObjectMeta,
+    )
+
+    def operation(kind: str, *sizes: str) -> V1beta1Operation:
+        if not sizes:
+            return V1beta1Operation(operation_type=kind)
+        space = V1beta1FeasibleSpace(list=list(sizes))
+        parameter = V1beta1ParameterSpec(
+            name="filter_size", parameter_type="categorical", feasible_space=space
+        )
+        return V1beta1Operation(operation_type=kind, parameters=[parameter])
+
+    flags = [
+        f'--{flag}="${{trialParameters.{name}}}"'
+        for flag, name in (
+            ("algorithm-settings", "algorithmSettings"),
+            ("search-space", "searchSpace"),
+            ("num-layers", "numberLayers"),
+        )
+    ]
+    container = {
+        "name": "training-container",
+        "image": "docker.io/kubeflowkatib/darts-cnn-cifar10:latest",
+        "command": [sys.executable, "-m", "tunery.nas.darts", *flags],
+        "args": ["--data-limit=40", "--image-size=8"],
+    }
+    settings = {"num_epochs": "1", "stem_multiplier": "1", "init_channels": "2", "num_nodes": "2"}
+    namespace = "kubeflow-user-example-com"
+    experiment = V1beta1Experiment(
+        api_version="kubeflow.org/v1beta1",
+        kind="Experiment",
+        metadata=V1ObjectMeta(name="darts-example", namespace=namespace),
+        spec=V1beta1ExperimentSpec(
+            max_trial_count=1,
+            parallel_trial_count=1,
+            max_failed_trial_count=1,
+            algorithm=V1beta1AlgorithmSpec(
+                algorithm_name="darts",
+                algorithm_settings=[
+                    V1beta1AlgorithmSetting(name=k, value=v) for k, v in settings.items()
+                ],
+            ),
+            objective=V1beta1ObjectiveSpec(type="maximize", objective_metric_name="Best-Genotype"),
+            metrics_collector_spec=V1beta1MetricsCollectorSpec(
+                collector=V1beta1CollectorSpec(kind="StdOut"),
+                source=V1beta1SourceSpec(
+                    filter=V1beta1FilterSpec(metrics_format=["([\\w-]+)=(Genotype.*)"])
+                ),
+            ),
+            nas_config=V1beta1NasConfig(
+                graph_config=V1beta1GraphConfig(num_layers=2),
+                operations=[
+                    operation("separable_convolution", "3"),
+                    operation("dilated_convolution", "3", "5"),
+                    operation("avg_pooling", "3"),
+                    operation("max_pooling", "3"),
+                    operation("skip_connection"),
+                ],
+            ),
+            trial_template=V1beta1TrialTemplate(
+                primary_container_name="training-container",
+                trial_parameters=[
+                    V1beta1TrialParameterSpec(name=n, reference=r)
+                    for n, r in (
+                        ("algorithmSettings", "algorithm-settings"),
+                        ("searchSpace", "search-space"),
+                        ("numberLayers", "num-layers"),
+                    )
+                ],
+                trial_spec={
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "spec": {
+                        "template": {"spec": {"containers": [container], "restartPolicy": "Never"}}
+                    },
+                },
+            ),
+        ),
+    )
+    client = KatibClient(db=str(tmp_path / "tunery.db"), runs_dir=str(tmp_path / "runs"))
+    client.create_experiment(experiment, namespace=namespace)
+    client.wait_for_experiment_condition(
+        name="darts-example",
+        namespace=namespace,
+        expected_condition="Succeeded" if STRING_METRICS else "Failed",
+        timeout=600,
+        polling_interval=1,
+    )
+    trials = client.list_trials("darts-example", namespace=namespace)
+    assert len(trials) == 1
+    spec, meta = trials[0].spec, trials[0].metadata
+    assert spec is not None and spec.parameter_assignments and meta is not None and meta.name
+    assignments = {a.name: a.value for a in spec.parameter_assignments}
+    assert assignments["search-space"] == GPU_SPACE  # the notebook's operations are those
+    assert assignments["algorithm-settings"] == katib_text(
+        algorithm_settings([AlgorithmSetting(k, v) for k, v in settings.items()])
+    )
+    assert assignments["num-layers"] == "2"
+    lines = list(client.get_job_logs("darts-example", meta.name, namespace=namespace))
+    assert lines[-1].startswith("Best-Genotype=Genotype(normal=[[('"), lines[-3:]
