@@ -143,6 +143,7 @@ def test_cifar10_from_a_torchvision_folder(tmp_path: Path) -> None:
         ({"channels": -1}, ["channels: must be a positive integer"]),
         ({"limit": 0}, ["limit: must be a positive integer"]),
         ({"seed": "x"}, ["seed: must be an integer"]),
+        ({"seed": -1}, ["seed: must be an integer from 0 to 2**62, got -1"]),
         ({"name": "photos", "channels": 2}, ["1 (grey) or 3 (colour)", "digits"]),
     ],
 )

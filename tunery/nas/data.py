@@ -61,6 +61,8 @@ PHOTO_VALID_CROPS = 40
 #: Each photograph is cut into GRID x GRID blocks; VALID_BLOCKS of them give validation crops.
 GRID = 4
 VALID_BLOCKS = 4
+#: The largest seed (torch's generators take 64 bits; the validation subset uses seed + 1).
+MAX_SEED = 2**62
 #: The share of each digit class held out for validation.
 DIGITS_VALID_FRACTION = 0.2
 CIFAR_FOLDER = "cifar-10-batches-py"
@@ -109,8 +111,8 @@ def load(
     depth = _positive("channels", DEFAULT_CHANNELS if channels is None else channels)
     if limit is not None:
         _positive("limit", limit)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserInputError(f"seed: must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserInputError(f"seed: must be an integer from 0 to 2**62, got {seed!r}")
     kind, path = _parse_name(name)
     if kind != "digits" and depth not in (1, 3):
         raise UserInputError(
@@ -139,6 +141,12 @@ def load(
         shape=(depth, size, size),
         name=name,
     )
+
+
+def num_classes(name: str) -> int:
+    """How many classes the data set ``name`` has, checking the name but loading nothing."""
+    kind, _ = _parse_name(name)
+    return len(PHOTOS) if kind == "photos" else 10
 
 
 def _positive(field: str, value: object) -> int:
