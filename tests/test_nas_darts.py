@@ -337,7 +337,7 @@ TINY = (
     "{'num_epochs': '1', 'init_channels': '2', 'num_nodes': '1', 'stem_multiplier': '1', "
     "'batch_size': '32', 'print_step': '1'"
 )
-DATA = ("--data-limit", "40", "--image-size", "8")
+DATA = ("--limit", "40", "--image-size", "8")
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -431,6 +431,7 @@ def test_cli_first_order_random_genotypes_and_their_training(
         ),
         (["--train-genotype", "Genotype(", "--num-layers", "1"], "--train-genotype: "),
         (["--device", "tpu"], "invalid choice"),
+        (["--seed", "-1"], "--seed: must be from 0 to 2**62"),
         (["--train-genotype", "random", "--random-genotype"], "not allowed with argument"),
         (
             ["--search-space", "['max_pooling_3x3']", "--num-layers", "1", "--data", "mnist"],

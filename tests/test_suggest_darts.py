@@ -187,7 +187,7 @@ def test_katibs_darts_cpu_example_runs_with_tunerys_trainer(tmp_path: Path) -> N
     command = container["containers"][0]["command"]
     assert command[:3] == ["python", "-m", "tunery.nas.darts"]
     command[0] = sys.executable
-    command += ["--data-limit=40", "--image-size=8"]
+    command += ["--limit=40", "--image-size=8"]
     path = tmp_path / "darts.yaml"
     path.write_text(yaml.safe_dump(doc))
     checked = _tunery("validate", str(path), cwd=tmp_path)
@@ -284,7 +284,7 @@ def test_katibs_nas_with_darts_notebook_through_katib_client(tmp_path: Path) -> 
         "name": "training-container",
         "image": "docker.io/kubeflowkatib/darts-cnn-cifar10:latest",
         "command": [sys.executable, "-m", "tunery.nas.darts", *flags],
-        "args": ["--data-limit=40", "--image-size=8"],
+        "args": ["--limit=40", "--image-size=8"],
     }
     settings = {"num_epochs": "1", "stem_multiplier": "1", "init_channels": "2", "num_nodes": "2"}
     namespace = "kubeflow-user-example-com"

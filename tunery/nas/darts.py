@@ -178,6 +178,16 @@ def read_layers(text: str) -> int:
     return layers
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 2**62:  # what torch's generators take
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**62, got {value}")
+    return value
+
+
 def _arguments() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m tunery.nas.darts",
@@ -188,10 +198,15 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--search-space", default="", help="Katib's list of operations")
     p.add_argument("--num-layers", default="", help="the number of cells")
     p.add_argument("--data", default="digits", help="digits (default), photos or cifar10:PATH")
-    p.add_argument("--data-limit", type=int, default=None, help="at most N examples per split")
+    p.add_argument("--limit", type=int, default=None, help="at most N examples per split")
     p.add_argument("--image-size", type=int, default=None, help="image side (default 32)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="weights, architecture parameters, batches, the search's halves (default 0)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -262,7 +277,8 @@ def _run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     from tunery.nas.data import load
 
-    data = load(args.data, image_size=args.image_size, seed=args.seed, limit=args.data_limit)
+    # seed 0 whatever --seed: every trial is scored on the same split (as tunery.nas.enas)
+    data = load(args.data, image_size=args.image_size, seed=0, limit=args.limit)
     train = (data.train.tensors[0].to(device), data.train.tensors[1].to(device))
     valid = (data.valid.tensors[0].to(device), data.valid.tensors[1].to(device))
     _say(">>> Algorithm settings")
