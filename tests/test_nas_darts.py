@@ -291,17 +291,21 @@ def test_both_orders_lower_the_validation_loss_they_descend(second_order: bool) 
 
 
 def test_momentum_buffer_enters_the_virtual_step() -> None:
+    """The same weights and batches, with and without the optimizer's momentum buffer: the
+    virtual step (hence the second-order gradient) differs; the first-order one does not."""
     train, valid = _batch(8, 1), _batch(8, 2)
     net, architect, w_optim = _setup(True)
-    plain = architect.gradient(train, valid, 0.1, w_optim)
     w_optim.zero_grad()
     net.loss(*train).backward()
-    w_optim.step()  # now there is a momentum buffer ... and new weights
-    with torch.no_grad():
-        for w in net.weights():
-            w.copy_(w)  # (weights as they are now)
-    moved = architect.gradient(train, valid, 0.1, w_optim)
-    assert any(not torch.allclose(a, b) for a, b in zip(plain, moved, strict=True))
+    w_optim.step()  # a momentum buffer per weight now
+    assert all("momentum_buffer" in w_optim.state[w] for w in net.weights())
+    with_buffer = architect.gradient(train, valid, 0.1, w_optim)
+    bare = torch.optim.SGD(net.weights(), 0.1, momentum=0.9)  # same weights, no state
+    without = architect.gradient(train, valid, 0.1, bare)
+    assert any(not torch.allclose(a, b) for a, b in zip(with_buffer, without, strict=True))
+    first = Architect(net, w_momentum=0.9, w_weight_decay=3e-4, second_order=False)
+    same = [first.gradient(train, valid, 0.1, o) for o in (w_optim, bare)]
+    assert all(torch.equal(a, b) for a, b in zip(*same, strict=True))
 
 
 # --------------------------------------------------------------------------- settings
