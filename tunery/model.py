@@ -397,6 +397,9 @@ class MetricRecord:
     value: float | None  # None: reported but not a finite number ("unavailable")
     timestamp: float | None = None
     step: int | None = None
+    #: The value verbatim when it is not a number at all (a string-valued metric such as
+    #: Katib's ``Best-Genotype=Genotype(...)``); ``value`` is then None.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -408,17 +411,26 @@ class Observation:
     value: float | None
     step: int
     timestamp: float | None = None
+    #: A string-valued report, verbatim (``value`` None): see :attr:`MetricRecord.text`.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """Katib's per-metric min/max/latest of a trial."""
+    """Katib's per-metric min/max/latest of a trial.
+
+    ``text``: the latest value verbatim when it was not a number (a string-valued metric);
+    Katib keeps min and max "unavailable" for such values and the string as its latest.
+    """
 
     min: float | None = None
     max: float | None = None
     latest: float | None = None
+    text: str | None = None
 
-    def add(self, value: float | None) -> MetricSummary:
+    def add(self, value: float | None, text: str | None = None) -> MetricSummary:
+        if text is not None:
+            return MetricSummary(self.min, self.max, None, text)
         if value is None or not math.isfinite(value):
             return MetricSummary(self.min, self.max, None)
         return MetricSummary(
@@ -434,12 +446,28 @@ class MetricSummary:
             return self.max
         return self.latest
 
-    def to_json(self) -> dict[str, float | None]:
-        return {"min": self.min, "max": self.max, "latest": self.latest}
+    def pick_text(self, strategy: MetricStrategyType) -> str | None:
+        """The string value under ``strategy``, Katib's way: the latest value when it was a
+        string and the strategy's min or max is unavailable (no number reported)."""
+        if self.text is None or self.pick(strategy) is not None:
+            return None
+        return self.text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"min": self.min, "max": self.max, "latest": self.latest}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MetricSummary:
-        return cls(data.get("min"), data.get("max"), data.get("latest"))
+        text = data.get("text")
+        return cls(
+            data.get("min"),
+            data.get("max"),
+            data.get("latest"),
+            text if isinstance(text, str) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -466,6 +494,9 @@ class Trial:
     #: stopping, saved before it stops the process (a controller that dies in between is
     #: followed by one that finishes the job).
     pending_outcome: Mapping[str, Any] | None = None
+    #: The objective's value verbatim when it is a string, not a number (``objective`` is
+    #: then None): :func:`objective_text`, e.g. DARTS's ``Genotype(...)``.
+    objective_text: str | None = None
 
     @property
     def parent(self) -> str | None:
@@ -601,22 +632,38 @@ def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) 
     return summary.pick(objective.strategy_for(objective.objective_metric_name))
 
 
+def objective_text(objective: Objective, metrics: Mapping[str, MetricSummary]) -> str | None:
+    """The trial's objective value when it is a string (:meth:`MetricSummary.pick_text`)."""
+    summary = metrics.get(objective.objective_metric_name)
+    if summary is None:
+        return None
+    return summary.pick_text(objective.strategy_for(objective.objective_metric_name))
+
+
 def best_trial(objective: Objective, trials: list[Trial]) -> Trial | None:
     """Katib's currentOptimalTrial: the best succeeded (or early-stopped) trial by objective.
 
-    With constraints or several objectives, :func:`tunery.objectives.best_trial` decides (the
-    best feasible trial; the front's best on the first objective).
+    A string-valued objective (:attr:`Trial.objective_text`) is ranked as Katib ranks it
+    ("for string metrics values best trial is the latest"): the latest such trial (highest
+    index) is the best, before any numeric one.  With constraints or several objectives,
+    :func:`tunery.objectives.best_trial` decides (the best feasible trial; the front's best
+    on the first objective).
     """
     if objective.constraints or objective.is_multi:
         from tunery.objectives import best_trial as best_feasible
 
         return best_feasible(objective, trials)
     best: Trial | None = None
+    latest_text: Trial | None = None
     for trial in trials:
         if trial.status not in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED):
+            continue
+        if trial.objective_text is not None:
+            if latest_text is None or trial.index > latest_text.index:
+                latest_text = trial
             continue
         if trial.objective is None or not math.isfinite(trial.objective):
             continue
         if best is None or objective.better(trial.objective, best.objective):  # type: ignore[arg-type]
             best = trial
-    return best
+    return latest_text or best
