@@ -1,0 +1,1 @@
+"""Neural architecture search (docs/nas.md)."""
