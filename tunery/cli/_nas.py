@@ -14,13 +14,15 @@ ARCHITECTURE_WIDTH = 60
 
 def objective_text(spec: Any, trial: Any) -> str | None:
     """A trial's (model trial's or bulk row's) string objective, or None."""
-    from tunery.model import MetricSummary
-
     text = getattr(trial, "objective_text", None)
     if text is not None or getattr(trial, "objective", None) is not None:
         return text
     metric = spec.objective.objective_metric_name
     raw = trial.metrics.get(metric) if isinstance(trial.metrics, Mapping) else None
+    if raw is None:
+        return None
+    from tunery.model import MetricSummary
+
     if isinstance(raw, MetricSummary):
         return raw.pick_text(spec.objective.strategy_for(metric))
     if isinstance(raw, Mapping) and raw.get("text") is not None:
@@ -47,10 +49,10 @@ def objective_cell(spec: Any, trial: Any) -> str | None:
 
 def architecture_cell(trial: Any) -> str | None:
     """An ENAS trial's layers on one line, elided; None when its parameters have none."""
+    if not isinstance(trial.parameters.get("architecture"), str):  # (10,000 rows: no import)
+        return None
     from tunery.nas.render import ARCHITECTURE, elide, trial_architecture
 
-    if not isinstance(trial.parameters.get(ARCHITECTURE), str):
-        return None
     arc = trial_architecture(trial.parameters)
     if arc is None:
         return elide(str(trial.parameters[ARCHITECTURE]), ARCHITECTURE_WIDTH)
