@@ -183,7 +183,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         if metric in directions:  # another objective: its direction too
             metric = f"{metric} {'↓' if directions[metric] == 'minimize' else '↑'}"
         columns.append((metric, "right", max(min(len(metric), 10), 8)))
-    from tunery.cli._nas import architecture_cell, objective_cell
+    from tunery.cli._nas import architecture_cell, objective_cell, param_cell
 
     architectures = [architecture_cell(t) for t in trials]  # ENAS's layers
     if any(architectures):
@@ -203,7 +203,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
         if makers:
             row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
-        row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
+        row += [param_cell(t.parameters.get(p.name)) for p in spec.parameters]
         text = objective_cell(spec, t) if t.objective is None else None
         row.append(text if text is not None else _short(t.objective))
         for metric, strategy in additional:

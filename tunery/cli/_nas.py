@@ -7,9 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: Widths of the table cells a string objective and an architecture get.
+#: Widths of the table cells a string objective, an architecture and a string parameter get.
 OBJECTIVE_WIDTH = 40
 ARCHITECTURE_WIDTH = 60
+PARAMETER_WIDTH = 40
+
+
+def param_cell(value: Any) -> str:
+    """A parameter's cell: a string longer than :data:`PARAMETER_WIDTH` elided (an ENAS
+    ``nn_config`` is kilobytes), anything else as ``_short`` writes it."""
+    if isinstance(value, str) and len(value) > PARAMETER_WIDTH:
+        from tunery.nas.render import elide
+
+        return elide(value, PARAMETER_WIDTH)
+    from tunery.cli._common import _short
+
+    return _short(value)
 
 
 def objective_text(spec: Any, trial: Any) -> str | None:
