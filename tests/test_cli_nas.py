@@ -112,7 +112,7 @@ def test_a_genotype_objective_is_collected_stored_and_its_latest_trial_shown_bes
     assert (best["name"], best["objectiveText"]) == ("genotypes-0003", latest)
     shown = tunery("best", "genotypes", cwd=tmp_path).stdout.splitlines()
     assert shown[0] == f"best trial: genotypes-0003  Best-Genotype={latest}"
-    assert shown[shown.index("architecture:") + 1 :] == [
+    assert shown[shown.index("cells:") + 1 :] == [
         "  normal cell (output: concat of nodes 2, 3)",
         "    node 2 ← dilated_convolution_5x5 from c[k-2], dilated_convolution_5x5 from c[k-1]",
         "    node 3 ← skip_connect from c[k-2], dilated_convolution_5x5 from node 2",
@@ -179,7 +179,7 @@ def test_enas_architectures_are_a_column_and_best_prints_the_layers(tmp_path: Pa
     store.close()
     table = tunery("trials", "enas", cwd=tmp_path).stdout
     header = next(line for line in table.splitlines() if line.startswith("trial "))
-    assert header.rstrip().endswith("architecture")
+    assert header.rstrip().endswith("layers")
     rows = [line.rstrip() for line in table.splitlines() if line.startswith("enas-")]
     assert rows[0].endswith("1: convolution 7x7, 96 filters, stride 2; 2: convolution 7x…")
     whole = parse_enas("[[27], [29, 1]]", small).summary()
@@ -189,7 +189,7 @@ def test_enas_architectures_are_a_column_and_best_prints_the_layers(tmp_path: Pa
     assert KATIB_ARCHITECTURE not in table
     best = tunery("best", "enas", cwd=tmp_path).stdout.splitlines()
     assert best[0] == "best trial: enas-0000  accuracy=0.8"
-    layers = best[best.index("architecture:") + 1 :]
+    layers = best[best.index("layers:") + 1 :]
     assert layers[0] == "  input 32x32x3"
     assert layers[7] == "  7: convolution 5x5, 32 filters, stride 2 ← skip from 1, 2, 4, 5"
     assert layers[-1] == "  output 10"

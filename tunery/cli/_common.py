@@ -187,7 +187,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
 
     architectures = [architecture_cell(t) for t in trials]  # ENAS's layers
     if any(architectures):
-        columns.append(("architecture", "left", 0))
+        columns.append(("layers", "left", 0))
     reasons = [_reason_cell(t) for t in trials]
     with_reason = any(reasons)
     if with_reason:

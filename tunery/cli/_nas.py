@@ -73,11 +73,13 @@ def architecture_cell(trial: Any) -> str | None:
 
 
 def best_lines(spec: Any, trial: Any) -> list[str]:
-    """What ``best``/``get`` add for a string objective or a NAS trial: the architecture,
-    one line per layer or cell node (nothing for a plain trial)."""
+    """What ``best``/``get`` add for a string objective or a NAS trial: its architecture
+    readable, under ``layers:`` (ENAS, one line per layer) or ``cells:`` (a DARTS genotype,
+    one line per cell node); nothing for a plain trial."""
     from tunery.nas.render import trial_architecture
 
     arc = trial_architecture(trial.parameters, (objective_text(spec, trial),))
     if arc is None:
         return []
-    return ["architecture:", *(f"  {line}" for line in arc.lines())]
+    title = "layers:" if arc.kind == "enas" else "cells:"
+    return [title, *(f"  {line}" for line in arc.lines())]
