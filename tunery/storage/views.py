@@ -56,7 +56,7 @@ class TrialRow(NamedTuple):
     reason: str | None
     message: str | None
     parameters: dict[str, Any]
-    metrics: dict[str, dict[str, float | None]]
+    metrics: dict[str, dict[str, Any]]  # min, max, latest (and text: a string value)
     objective: float | None
     created_time: float | None
     start_time: float | None
