@@ -191,7 +191,12 @@ def format_value(value: Any) -> str:
 
 
 def _params(parameters: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={format_value(v)}" for k, v in parameters.items())
+    return " ".join(f"{k}={_elided(format_value(v))}" for k, v in parameters.items())
+
+
+def _elided(text: str, width: int = 40) -> str:
+    """A long string (an ENAS architecture, a genotype) cut to ``width`` with ``…``."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def count_line(snapshot: Snapshot) -> str:
@@ -574,6 +579,8 @@ def event_line(kind: str, trial: Trial | None, spec: ExperimentSpec, **extra: An
     line = f"{status:>18} {trial.name}  {params}"
     if trial.objective is not None:
         line += f"  {metric}={format_value(trial.objective)}"
+    elif trial.objective_text is not None:  # a string objective (Katib's Best-Genotype)
+        line += f"  {metric}={_elided(' '.join(trial.objective_text.split()))}"
     if status != "Succeeded":
         line += f"  ({trial.reason}: {trial.message})"
     return line

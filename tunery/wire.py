@@ -8,7 +8,10 @@ built here and nowhere else:
   metric), ``objective``, ``labels``, ``createdTime``, ``startTime``, ``completionTime``,
   ``metricsPath``, and where the caller gives the experiment's objective, ``objectives`` (each
   objective's value, null when any is missing) and ``feasible`` (true/false by the
-  constraints; null without constraints or before a constraint's metric has a value);
+  constraints; null without constraints or before a constraint's metric has a value); a
+  metric whose latest value was a string (Katib's ``Best-Genotype``) has ``text`` too in
+  ``metrics``, and a trial whose objective is such a string has ``objectiveText`` (its
+  ``objective`` is null; the CSV's ``objective`` and ``latest`` cells hold the string);
 - **experiment** (:func:`experiment_json`): ``name``, ``namespace``, ``status``, ``reason``,
   ``message``, ``algorithm``, ``objective``, ``parameters`` (as in the document),
   ``parallelTrialCount``, ``maxTrialCount``, ``best`` (the best objective value), ``trials``
@@ -169,7 +172,19 @@ def trial_json(t: Trial, objective: Objective | None = None) -> dict[str, Any]:
     )
     if objective is not None:
         data.update(objective_fields(objective, t))
+        if t.objective_text is not None:
+            data["objectiveText"] = t.objective_text
     return data
+
+
+def _row_objective_text(objective: Objective, t: Any) -> str | None:
+    """A bulk row's string objective (its summary's ``text`` where the strategy's number is
+    unavailable: :meth:`MetricSummary.pick_text`), or None."""
+    raw = t.metrics.get(objective.objective_metric_name) if isinstance(t.metrics, Mapping) else None
+    if not isinstance(raw, Mapping) or raw.get("text") is None:
+        return None
+    metric = objective.objective_metric_name
+    return MetricSummary.from_json(raw).pick_text(objective.strategy_for(metric))
 
 
 def trial_row_json(t: Any, objective: Objective | None = None) -> dict[str, Any]:
@@ -200,6 +215,8 @@ def trial_row_json(t: Any, objective: Objective | None = None) -> dict[str, Any]
             finite = isinstance(value, int | float) and math.isfinite(value)
             data["objectives"] = [float(value)] if finite else None
             data["feasible"] = None
+        if t.objective is None and (text := _row_objective_text(objective, t)) is not None:
+            data["objectiveText"] = text
     return data
 
 
@@ -327,13 +344,19 @@ def csv_rows(exp: Experiment, trials: Iterable[Mapping[str, Any]]) -> Iterable[l
     params = list(assigned_names(exp.spec))
     metrics = list(exp.spec.objective.metric_names)
     for t in trials:
-        line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]
+        value = t["objective"]
+        if value is None:  # a string objective (Katib's Best-Genotype) is written as it is
+            value = t.get("objectiveText")
+        line = [t["name"], t["index"], t["status"], t["reason"], value]
         line += [t["parameters"].get(p) for p in params]
         for m in metrics:
             summary = t["metrics"].get(m)
             if not isinstance(summary, dict):
                 summary = {}
-            line += [summary.get(s) for s in CSV_METRIC_STATS]
+            cells = [summary.get(s) for s in CSV_METRIC_STATS]
+            if summary.get("text") is not None and "latest" in CSV_METRIC_STATS:
+                cells[CSV_METRIC_STATS.index("latest")] = summary["text"]
+            line += cells
         line += [t["createdTime"], t["startTime"], t["completionTime"], t["message"]]
         yield [_csv_cell(v) for v in line]
 

@@ -195,12 +195,17 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         if metric in directions:  # another objective: its direction too
             metric = f"{metric} {'↓' if directions[metric] == 'minimize' else '↑'}"
         columns.append((metric, "right", max(min(len(metric), 10), 8)))
+    from tunery.cli._nas import architecture_cell, objective_cell, param_cell
+
+    architectures = [architecture_cell(t) for t in trials]  # ENAS's layers
+    if any(architectures):
+        columns.append(("layers", "left", 0))
     reasons = [_reason_cell(t) for t in trials]
     with_reason = any(reasons)
     if with_reason:
         columns.append(("reason", "left", 0))
     rows = []
-    for t, reason in zip(trials, reasons, strict=True):
+    for t, reason, arc in zip(trials, reasons, architectures, strict=True):
         row = [t.name, _status_of(t)]
         if lineage:
             row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
@@ -210,14 +215,17 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
         if makers:
             row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
-        row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
+        row += [param_cell(t.parameters.get(p.name)) for p in spec.parameters]
         row += [_clip(t.parameters.get(name)) for name in nas_names]
-        row.append(_short(t.objective))
+        text = objective_cell(spec, t) if t.objective is None else None
+        row.append(text if text is not None else _short(t.objective))
         for metric, strategy in additional:
             summary = t.metrics.get(metric)
             if isinstance(summary, Mapping):
                 summary = MetricSummary.from_json(summary)
             row.append(_short(summary.pick(strategy) if summary else None))
+        if any(architectures):
+            row.append(arc or "-")
         if with_reason:
             row.append(reason)
         rows.append(row)
@@ -270,12 +278,15 @@ def _trials_text(
 
 
 def _best_lines(experiment: Any, best: Any) -> list[str]:
+    from tunery.cli._nas import best_lines, objective_text
     from tunery.spec import format_value
     from tunery.spec.nas import assigned_names
 
     spec = experiment.spec
     name = spec.objective.objective_metric_name
-    lines = [f"best trial: {best.name}  {name}={_fmt(best.objective)}"]
+    text = objective_text(spec, best)  # a string objective, whole
+    value = text if best.objective is None and text is not None else _fmt(best.objective)
+    lines = [f"best trial: {best.name}  {name}={value}"]
     if spec.objective.constraints:
         from tunery.cli._front import constraint_line
 
@@ -284,7 +295,7 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
     for name in assigned_names(spec):
         if name in best.parameters:  # (an inactive conditional parameter has no value)
             lines.append(f"  {name} = {format_value(best.parameters[name])}")
-    return lines
+    return lines + best_lines(spec, best)
 
 
 def _fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:

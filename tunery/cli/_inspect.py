@@ -275,6 +275,8 @@ def list_(
         cell = _short(best) if best is not None else "-"
         if exp.spec.objective.is_multi or exp.spec.objective.constraints:
             cell = _best_cell(store, exp)
+        elif best is None and any(summary.get(s, (0,))[0] for s in with_objective):
+            cell = _best_text_cell(store, exp)  # a string objective (Katib's Best-Genotype)
         table.add_row(
             *((exp.namespace,) if spaces else ()),
             exp.name,
@@ -288,6 +290,15 @@ def list_(
             *((_time_left(store, exp),) if timed else ()),
         )
     _console().print(table)
+
+
+def _best_text_cell(store: Any, exp: Any) -> str:
+    """The list's "best" cell when the best trial's objective is a string (elided)."""
+    from tunery.cli._nas import objective_cell
+    from tunery.storage import views
+
+    best = views.best_trial(store, exp.key, exp.spec.objective)
+    return (objective_cell(exp.spec, best) if best is not None else None) or "-"
 
 
 def _time_left(store: Any, exp: Any) -> str:
@@ -362,7 +373,7 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
             console.print(line, highlight=False)
     elif best is not None:
         for line in _best_lines(exp, best):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, markup=False)
 
 
 def _objective_cell(objective: Any) -> str:

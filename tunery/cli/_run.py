@@ -195,7 +195,7 @@ def _report(
             console.print(line, highlight=False)
     elif best is not None:
         for line in _best_lines(experiment, best):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, markup=False)
     elif (
         nothing is None
         and experiment.spec.objective.constraints

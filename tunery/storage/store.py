@@ -91,11 +91,15 @@ def _finite(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _metrics_json(metrics: Mapping[str, MetricSummary]) -> dict[str, dict[str, float | None]]:
-    return {
-        str(name): {"min": _finite(s.min), "max": _finite(s.max), "latest": _finite(s.latest)}
-        for name, s in metrics.items()
-    }
+def _metrics_json(metrics: Mapping[str, MetricSummary]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, s in metrics.items():
+        row: dict[str, Any] = {"min": _finite(s.min), "max": _finite(s.max)}
+        row["latest"] = _finite(s.latest)
+        if s.text is not None:  # a string value: only then the key, numeric rows unchanged
+            row["text"] = s.text
+        out[str(name)] = row
+    return out
 
 
 def _encoded(value: Mapping[str, Any] | None) -> Any:
@@ -304,6 +308,7 @@ class SqlStore(Database):
             "handle": None if trial.handle is None else encode(trial.handle),
             "cursor": None if trial.cursor is None else encode(trial.cursor),
             "pending_outcome": _encoded(trial.pending_outcome),
+            "objective_text": trial.objective_text,
         }
         try:
             with self._write() as conn:
@@ -496,6 +501,7 @@ class SqlStore(Database):
                     "value": _finite(obs.value),
                     "step": int(obs.step),
                     "timestamp": obs.timestamp,
+                    "text": obs.text,
                 }
             )
         return rows
@@ -515,7 +521,14 @@ class SqlStore(Database):
         """
         obs = observations
         query = (
-            sa.select(obs.c.trial_name, obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
+            sa.select(
+                obs.c.trial_name,
+                obs.c.metric_name,
+                obs.c.value,
+                obs.c.step,
+                obs.c.timestamp,
+                obs.c.text,
+            )
             .join(
                 trials,
                 sa.and_(trials.c.experiment == obs.c.experiment, trials.c.name == obs.c.trial_name),
@@ -533,7 +546,7 @@ class SqlStore(Database):
                 query = query.limit(max(0, limit))
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [Observation(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [Observation(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def observation_counts(self, experiment: str, trial_name: str) -> dict[str, int]:
         """How many observations of each metric are stored for the trial."""
@@ -561,7 +574,7 @@ class SqlStore(Database):
         """
         obs = observations
         query = (
-            sa.select(obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
+            sa.select(obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp, obs.c.text)
             .where(obs.c.experiment == experiment, obs.c.trial_name == trial_name)
             .order_by(obs.c.metric_name, obs.c.id)
         )
@@ -570,7 +583,7 @@ class SqlStore(Database):
             counts = self._observation_counts(conn, experiment, trial_name)
             rows = conn.execution_options(yield_per=2000).execute(query)
             for metric, group in itertools.groupby(rows, key=lambda r: r[0]):
-                points = (Observation(trial_name, metric, r[1], r[2], r[3]) for r in group)
+                points = (Observation(trial_name, metric, r[1], r[2], r[3], r[4]) for r in group)
                 stored = counts.get(metric, 0)
                 out[metric] = Series(stored, downsample(points, stored, max_points))
         return out

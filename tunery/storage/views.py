@@ -56,7 +56,7 @@ class TrialRow(NamedTuple):
     reason: str | None
     message: str | None
     parameters: dict[str, Any]
-    metrics: dict[str, dict[str, float | None]]
+    metrics: dict[str, dict[str, Any]]  # min, max, latest (and text: a string value)
     objective: float | None
     created_time: float | None
     start_time: float | None
@@ -387,7 +387,9 @@ def pareto_front(store: SqlStore, experiment: str, objective: Objective) -> list
 def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial | None:
     """The succeeded or early-stopped trial with the best objective (ties: the earliest).
 
-    Katib's ``currentOptimalTrial``; None before any such trial has an objective.  With
+    Katib's ``currentOptimalTrial``; None before any such trial has an objective.  A string
+    objective (``objective_text``) is ranked as Katib does: the latest trial with one is the
+    best, before any number (:func:`tunery.model.best_trial`).  With
     constraints, the best feasible one; with several objectives, the front's best on the
     first (:func:`tunery.objectives.best_trial`; those read every completed trial).
     """
@@ -396,19 +398,22 @@ def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial 
 
         return best(objective, completed_trials(store, experiment))
     c = trials.c
+    done = c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value])
     order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
+    latest_text = (
+        trial_query(store.backend)
+        .where(c.experiment == experiment, done, c.objective_text.is_not(None))
+        .order_by(c.trial_index.desc())
+        .limit(1)
+    )
     query = (
         trial_query(store.backend)
-        .where(
-            c.experiment == experiment,
-            c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
-            c.objective.is_not(None),
-        )
+        .where(c.experiment == experiment, done, c.objective.is_not(None))
         .order_by(order, c.trial_index)
         .limit(1)
     )
     with store._read() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(latest_text).all() or conn.execute(query).all()
     return trials_from_rows(rows)[0] if rows else None
 
 

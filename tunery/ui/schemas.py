@@ -77,6 +77,11 @@ class MetricSummaryOut(BaseModel):
     min: float | None = None
     max: float | None = None
     latest: float | None = None
+    text: str | None = Field(
+        default=None,
+        description="The latest value verbatim when it was not a number (a string-valued "
+        "metric such as Katib's Best-Genotype); absent otherwise.",
+    )
 
 
 class TrialOut(BaseModel):
@@ -109,6 +114,11 @@ class TrialOut(BaseModel):
         default=None,
         description="Whether the trial meets every constraint; null without constraints or "
         "before a constraint's metric has a value.",
+    )
+    objectiveText: str | None = Field(
+        default=None,
+        description="The objective's value when it is a string (Katib's Best-Genotype); "
+        "objective is then null.  Absent for a number.",
     )
 
 
@@ -281,6 +291,23 @@ class SeriesOut(BaseModel):
     )
 
 
+class ArchitectureOut(BaseModel):
+    kind: str = Field(description="enas (layers) or darts (a genotype's cells).")
+    lines: list[str] = Field(description="One line per layer or cell node, as `tunery best`.")
+    summary: str = Field(description="The whole architecture on one line.")
+    layers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="enas: each layer's layer, opId, opType, params, skips and text.",
+    )
+    cells: dict[str, Any] | None = Field(
+        default=None,
+        description="darts: normal and reduce, each with nodes (their edges, op and from) "
+        "and concat.",
+    )
+    inputSizes: list[Any] | None = None
+    outputSizes: list[Any] | None = None
+
+
 class TrialDetailOut(TrialOut):
     observations: dict[str, list[ObservationOut]]
     series: dict[str, SeriesOut] = Field(description="How many points each curve has.")
@@ -289,6 +316,11 @@ class TrialDetailOut(TrialOut):
         "(label tunery.dev/observations-thinned); min, max and latest stay exact."
     )
     log: LogOut | None = None
+    architecture: ArchitectureOut | None = Field(
+        default=None,
+        description="A NAS trial's architecture, readable: its ENAS layers (architecture and "
+        "nn_config) or its DARTS genotype's cells; null for any other trial.",
+    )
 
 
 class ObservationPageOut(BaseModel):

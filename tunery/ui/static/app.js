@@ -273,6 +273,9 @@ function isBetter(exp, a, b) {
 }
 
 function bestTrialName(exp, trials) {
+  // String objectives (Katib's Best-Genotype): the latest trial with one is the best (nas.js).
+  const latestText = Nas.bestName(exp, trials);
+  if (latestText !== null) return latestText;
   let best = null;
   for (const t of trials) {
     if ((t.status !== "Succeeded" && t.status !== "EarlyStopped") || t.objective === null) continue;
@@ -473,7 +476,8 @@ function updateHeader(state) {
     n.best.replaceChildren(el("p", { class: "muted" }, "No trial has reported the objective yet."));
   } else {
     n.best.replaceChildren(
-      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = ${fmt(exp.best)}`),
+      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = `,
+        exp.best === null && exp.bestTrial && exp.bestTrial.objectiveText ? el("span", { id: "best-text", title: exp.bestTrial.objectiveText }, Nas.elide(exp.bestTrial.objectiveText, 120)) : fmt(exp.best)),
       el("div", { class: "grid2" },
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As command-line arguments", copyButton(() => bh.cli, "CLI args")), el("pre", { id: "best-cli" }, bh.cli)),
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As YAML", copyButton(() => bh.yaml, "YAML values")), el("pre", { id: "best-yaml" }, bh.yaml))));
@@ -883,7 +887,8 @@ function cellValue(t, key) {
   if (key === "message") return failureMessage(t);
   if (key === "pareto") return Pareto.mark(view, t);
   if (key.startsWith("param:")) return t.parameters[key.slice(6)];
-  if (key.startsWith("metric:")) { const m = t.metrics[key.slice(7)]; return m ? m.latest : null; }
+  if (key.startsWith("metric:")) return Nas.latest(t.metrics[key.slice(7)]);
+  if (key === "objective" && t.objective === null) return Nas.objectiveText(view.exp, t);
   return t[key];
 }
 
@@ -981,6 +986,8 @@ function renderRows(state) {
       if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
       if (key === "message") return el("td", { class: "failure", title: v || "" }, v || "");
       if (key === "pareto") return el("td", { class: "pareto-mark" }, v ? el("span", { class: "badge badge-" + v }, v) : "");
+      // A long string (a genotype, an ENAS architecture): elided, whole in the title.
+      if (typeof v === "string" && v.length > 48) return el("td", { class: "elided", title: v }, Nas.elide(v));
       return el("td", {}, fmt(v));
     })));
   }
@@ -1051,7 +1058,8 @@ function renderTrial(state, t) {
   n.facts.replaceChildren(...[
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + t.status, id: "trial-status" }, t.status)),
     el("span", {}, el("b", {}, "reason "), t.reason || "–"),
-    el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
+    typeof t.objectiveText === "string" ? el("span", { id: "trial-objective-text", title: t.objectiveText }, el("b", {}, "objective "), Nas.elide(t.objectiveText, 120))
+      : el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
     // Several objectives: each value, in the experiment's order; a violated constraint says so.
     Array.isArray(t.objectives) && t.objectives.length > 1 ? el("span", { id: "trial-objectives" }, el("b", {}, "objectives "), t.objectives.map(fmt).join(", ")) : null,
     t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
@@ -1066,7 +1074,12 @@ function renderTrial(state, t) {
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
   n.metrics.replaceChildren(
     el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), el("td", {}, fmt(m.latest))))));
+    el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), Nas.latest(m) !== null && typeof Nas.latest(m) === "string" ? el("td", { class: "metric-text" }, Nas.latest(m)) : el("td", {}, fmt(m.latest))))));
+  // A NAS trial: its layers or its genotype's cells, drawn (nas.js).
+  const arch = t.architecture ? Nas.card(el, t.architecture) : null;
+  if (state.nodes.arch) state.nodes.arch.remove();
+  state.nodes.arch = arch;
+  if (arch) n.metrics.closest(".grid2").after(arch);
   const names = Object.keys(t.observations);
   const count = (x) => x.toLocaleString("en-US");
   n.curvesNote.textContent = names.filter((m) => t.series && t.series[m] && t.series[m].returned < t.series[m].reported)
