@@ -130,6 +130,8 @@ def watch(
 
 
 def _show(bar: Any, snapshot: Snapshot) -> None:
+    if bar.total != snapshot.max_trials:  # ``tunery edit --max-trials`` while it runs
+        bar.total = snapshot.max_trials
     bar.n = snapshot.completed
     bar.set_postfix_str(postfix(snapshot), refresh=False)
     bar.refresh()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
-from tunery.storage.schema import observations, trials
+from tunery.storage.schema import experiments, observations, trials
 from tunery.storage.store import SqlStore
 
 __all__ = [
@@ -574,6 +574,10 @@ class ProgressRead:
     rows: list[ProgressRow]
     #: Active trial -> (value, step) of its last stored observation of the metric.
     latest: dict[str, tuple[float | None, int]]
+    #: The experiment's stored spec as its JSON text (None: no such experiment), read in the
+    #: same transaction: a reader parses it only when it differs from the last one (a budget
+    #: edited while the experiment runs: ``tunery edit``).
+    spec_text: str | None = None
 
 
 def progress(
@@ -586,7 +590,8 @@ def progress(
 ) -> ProgressRead:
     """What a live display has not seen finish, in one read: every trial with an index above
     ``after_index``, the trials named in ``watch`` (those active at its last read) and every
-    active trial; and, for each active one, its latest stored observation of ``metric``.
+    active trial; for each active one, its latest stored observation of ``metric``; and the
+    experiment's stored spec, as text (its budget may be edited while it runs).
 
     A finished trial never changes, so a reader that passes back the largest index it has
     seen and the names of the trials it saw active reads each trial finished once, and
@@ -614,7 +619,11 @@ def progress(
         which.append(c.name.in_(watched))
     query = sa.union_all(*[sa.select(*columns).where(c.experiment == experiment, w) for w in which])
     latest: dict[str, tuple[float | None, int]] = {}
+    spec_query = sa.select(json_text(store.backend, experiments.c.spec)).where(
+        experiments.c.name == experiment
+    )
     with store._read() as conn:
+        spec_text = conn.execute(spec_query).scalar()
         found_rows = {row[0]: row for row in conn.execute(query)}
         rows = sorted(found_rows.values(), key=lambda row: row[1])
         for row in rows:
@@ -634,4 +643,4 @@ def progress(
         ProgressRow(row[0], row[1], row[2], row[3], blob or {}, *row[5:8])
         for row, blob in zip(rows, blobs, strict=True)
     ]
-    return ProgressRead(rows=out, latest=latest)
+    return ProgressRead(rows=out, latest=latest, spec_text=spec_text)
