@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
+from tunery.model import Objective, ObjectiveType, Trial, TrialCondition, TrialReason
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
 from tunery.storage.schema import experiments, observations, trials
 from tunery.storage.store import SqlStore
@@ -36,6 +36,7 @@ __all__ = [
     "active_curve_marks",
     "best_trial",
     "completed_trials",
+    "count_seeds",
     "count_trials",
     "metric_curves",
     "pareto_front",
@@ -429,6 +430,25 @@ def trial_summaries(
         for exp, status, count, low, high in conn.execute(query):
             out.setdefault(exp, {})[status] = (int(count), low, high)
     return out
+
+
+def count_seeds(store: SqlStore, experiment: str | None = None) -> dict[str, int]:
+    """Per experiment key (only ``experiment``'s, if given): how many of its Succeeded trials
+    are warm-start seeds (reason ``WarmStarted``: ``tunery.model.is_seed``), never run; an
+    experiment without one is no key."""
+    c = trials.c
+    query = (
+        sa.select(c.experiment, sa.func.count())
+        .where(
+            c.status == TrialCondition.SUCCEEDED.value,
+            c.reason == TrialReason.WARM_STARTED.value,
+        )
+        .group_by(c.experiment)
+    )
+    if experiment is not None:
+        query = query.where(c.experiment == experiment)
+    with store._read() as conn:
+        return {key: int(n) for key, n in conn.execute(query)}
 
 
 # ------------------------------------------------------------------ curves
