@@ -124,6 +124,8 @@ def test_seeds_do_not_make_a_run_of_failures_a_success(tmp_path: Path) -> None:
         "no trial succeeded: 2 Failed (and 2 warm-start seeds, not run) (last: f-0004: "
     ), ran.stdout
     assert last.endswith("CUDA out of memory)"), last
+    # The best is a seed, and says so.
+    assert "best trial: f-0002  score=0.9  (seeded from csv:seeds.csv (not run))" in ran.stdout
     got = json.loads(tunery("get", "f", "--json", cwd=tmp_path).stdout)
     assert (got["status"], got["reason"]) == ("Succeeded", "ExperimentMaxTrialsReached")
     assert got["message"].endswith(

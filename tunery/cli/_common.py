@@ -262,11 +262,14 @@ def _trials_text(
 
 
 def _best_lines(experiment: Any, best: Any) -> list[str]:
+    from tunery.model import WARM_START_LABEL
     from tunery.spec import format_value
 
     spec = experiment.spec
     name = spec.objective.objective_metric_name
     lines = [f"best trial: {best.name}  {name}={_fmt(best.objective)}"]
+    if best.labels.get(WARM_START_LABEL) and best.reason == "WarmStarted":
+        lines[0] += f"  ({_reason_cell(best)})"  # a known result, not one of this run
     if spec.objective.constraints:
         from tunery.cli._front import constraint_line
 
