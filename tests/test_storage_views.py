@@ -268,6 +268,12 @@ def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
     store.update_experiment_spec("exp", replace(exp.spec, max_trial_count=77), exp.document)
     edited = views.progress(store, "exp", "loss").spec_text
     assert edited != text and spec_from_json(json.loads(edited or "{}")).max_trial_count == 77
+    # And the driven seconds of the time budget, read out of the algorithm's state.
+    from tunery.model import DRIVEN_SECONDS_KEY
+
+    assert views.progress(store, "exp", "loss").driven_seconds == 0.0  # never recorded
+    store.save_algorithm_state("exp", {"mean": [0.1] * 100, DRIVEN_SECONDS_KEY: 42.25})
+    assert views.progress(store, "exp", "loss").driven_seconds == 42.25
 
 
 def test_count_seeds_counts_succeeded_warm_started_trials(store: Store) -> None:

@@ -357,6 +357,8 @@ class SnapshotReader:
         self._max_index = -1
         self._active: list[str] = []
         self._spec_text: str | None = None
+        #: The driven seconds the last SQL read returned (None: read them apart).
+        self._driven: float | None = None
 
     def _take_spec(self, text: str | None) -> None:
         """Replace :attr:`experiment`'s spec with the stored one when its text changed."""
@@ -381,11 +383,14 @@ class SnapshotReader:
 
         from tunery.deadline import driven_seconds, policy_of
 
+        driven = self._driven
         return replace(
             snapshot,
             max_seconds=spec.max_experiment_duration,
             duration_policy=policy_of(spec).value,
-            driven_seconds=driven_seconds(self.store, self.experiment.key),
+            driven_seconds=driven_seconds(self.store, self.experiment.key)
+            if driven is None
+            else driven,
             driven_at=time.time(),
         )
 
@@ -414,6 +419,7 @@ class SnapshotReader:
             watch=self._active,
         )
         self._take_spec(got.spec_text)
+        self._driven = got.driven_seconds
         spec = self.experiment.spec
         running = []
         for row in got.rows:
