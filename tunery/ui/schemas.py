@@ -204,6 +204,11 @@ class ExperimentOut(BaseModel):
     timeBudget: TimeBudgetOut | None = Field(
         default=None, description="Only for an experiment with a time budget."
     )
+    assignments: list[str] | None = Field(
+        default=None,
+        description="A neural architecture search (spec.nasConfig, no parameters): the names "
+        "its algorithm assigns each trial as text (enas: architecture, nn_config).",
+    )
 
 
 class BestHyperparametersOut(BaseModel):
