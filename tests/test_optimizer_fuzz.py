@@ -61,8 +61,8 @@ RANDOM = os.environ.get("TUNERY_FUZZ_RANDOM") == "1"
 #: An example (its constructor and every call) that takes longer hangs.
 DEADLINE_S = 20
 
-#: (enas/darts search a nasConfig, not an Optimizer's parameters: refused with a spec error.)
-ALGORITHMS = [name for name in available() if name not in NAS_ALGORITHMS]
+#: The hyperparameter algorithms (enas and darts search spec.nasConfig, tested on their own).
+ALGORITHMS = [a for a in available() if a not in NAS_ALGORITHMS]
 NAN = float("nan")
 INF = float("inf")
 

@@ -58,8 +58,8 @@ from tunery.testing.suggest import (
     make_spec,
 )
 
-#: (A neural architecture search has no parameters: tests/test_suggest_enas.py covers enas.)
-ALGORITHMS = [name for name in available() if name not in NAS_ALGORITHMS]
+#: The hyperparameter algorithms (enas and darts search spec.nasConfig, tested on their own).
+ALGORITHMS = [a for a in available() if a not in NAS_ALGORITHMS]
 
 # --------------------------------------------------------------------------- per algorithm
 

@@ -62,6 +62,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "nsga2": "tunery.suggest.nsga2",
     "auto": "tunery.suggest.auto",
     "enas": "tunery.suggest.enas",
+    "darts": "tunery.suggest.darts",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.
