@@ -707,6 +707,15 @@ def test_auto_explains_its_choice_and_trials_show_who_suggested(tmp_path: Path) 
     }
 
 
+def test_run_names_the_time_budget_on_its_first_line(tmp_path: Path) -> None:
+    doc = native_doc("said", SCORE_IS_X, max_trials=1, parallel=1)
+    doc["spec"]["maxExperimentDuration"] = "1h"
+    doc["spec"]["experimentDurationPolicy"] = "LetFinish"
+    out = tunery("run", str(write_yaml(tmp_path / "said.yaml", doc)), cwd=tmp_path).stdout
+    first = out.splitlines()[0]
+    assert "(random, parallel 1, max 1 trials, time budget 1h (LetFinish)); " in first, first
+
+
 def test_time_budget_get_edit_and_resume(tmp_path: Path) -> None:
     script = """
     import sys, time

@@ -256,6 +256,43 @@ def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
     assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
     assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
     assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})
+    # The stored spec's text comes with it: the same text until the spec is stored again.
+    from dataclasses import replace
+
+    from tunery.storage.codec import spec_from_json
+
+    exp = store.get_experiment("exp")
+    text = got.spec_text
+    assert text is not None and spec_from_json(json.loads(text)) == exp.spec
+    assert views.progress(store, "exp", "loss").spec_text == text
+    store.update_experiment_spec("exp", replace(exp.spec, max_trial_count=77), exp.document)
+    edited = views.progress(store, "exp", "loss").spec_text
+    assert edited != text and spec_from_json(json.loads(edited or "{}")).max_trial_count == 77
+    # And the driven seconds of the time budget, read out of the algorithm's state.
+    from tunery.model import DRIVEN_SECONDS_KEY
+
+    assert views.progress(store, "exp", "loss").driven_seconds == 0.0  # never recorded
+    store.save_algorithm_state("exp", {"mean": [0.1] * 100, DRIVEN_SECONDS_KEY: 42.25})
+    assert views.progress(store, "exp", "loss").driven_seconds == 42.25
+
+
+def test_count_seeds_counts_succeeded_warm_started_trials(store: Store) -> None:
+    from tunery.model import TrialReason
+
+    for key in ("exp", "other"):
+        store.create_experiment(make_experiment(key))
+    for i, (status, reason) in enumerate(
+        [
+            (C.SUCCEEDED, TrialReason.WARM_STARTED),
+            (C.SUCCEEDED, TrialReason.WARM_STARTED),
+            (C.SUCCEEDED, TrialReason.SUCCEEDED),
+            (C.FAILED, TrialReason.WARM_STARTED),  # not a seed: not a result
+        ]
+    ):
+        store.create_trial(make_trial(i, status=status, reason=reason.value))
+    assert views.count_seeds(store) == {"exp": 2}
+    assert views.count_seeds(store, "exp") == {"exp": 2}
+    assert views.count_seeds(store, "other") == {}
 
 
 def test_pareto_front_of_stored_trials_is_the_brute_force_feasible_front(tmp_path: Path) -> None:

@@ -133,6 +133,13 @@ class Counts:
     def failed(self) -> int:
         return sum(n for s, n in self.by_status.items() if s.is_failed)
 
+    @property
+    def results(self) -> int:
+        """Trials that ran and have a result: Succeeded (seeds excepted: they never ran) and
+        EarlyStopped (:func:`tunery.completion.no_result_note`)."""
+        done = self.by_status[TrialCondition.SUCCEEDED] - self.seeded
+        return done + self.by_status[TrialCondition.EARLY_STOPPED]
+
 
 @dataclass
 class Batch:

@@ -260,13 +260,17 @@ def experiment_json(
     best_trial: Mapping[str, Any] | None = _UNREAD,
     front: FrontSummary | None = None,
     driven: float | None = None,
+    seeded: int = 0,
 ) -> dict[str, Any]:
     """An experiment in the wire shape: ``counts`` by condition, ``best`` its best objective
     value; ``bestTrial`` (a :func:`trial_json` dict, or None when there is none) is a key only
     when ``best_trial`` is given; ``paretoFront``, ``hypervolume`` and ``referencePoint`` only
     for several objectives with ``front`` given; ``timeBudget`` (seconds allowed, driven and
     left, the policy: :func:`tunery.deadline.time_budget_json`) only for an experiment with a
-    time budget and ``driven`` (the seconds it was driven) given."""
+    time budget and ``driven`` (the seconds it was driven) given; ``seededTrials`` only for
+    an experiment with ``seeded`` warm-start seeds (counted in ``trials.succeeded`` and
+    ``trials.total`` as the Succeeded trials they are stored as, but never run and outside
+    ``maxTrialCount``)."""
     from tunery.spec.katib import parameter_to_document
     from tunery.spec.nas import assigned_names
 
@@ -306,6 +310,8 @@ def experiment_json(
         data["paretoFront"] = [t.name for t in front.front]
         data["hypervolume"] = front.hypervolume
         data["referencePoint"] = None if front.reference is None else list(front.reference)
+    if seeded:
+        data["seededTrials"] = seeded
     if driven is not None and spec.max_experiment_duration is not None:
         from tunery.deadline import time_budget_json
 

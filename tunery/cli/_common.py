@@ -30,7 +30,7 @@ def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) 
     several objectives, its Pareto front; with a time budget and ``store``, ``timeBudget``)."""
     from tunery import wire
     from tunery.deadline import driven_seconds
-    from tunery.model import best_trial
+    from tunery.model import best_trial, is_seed
     from tunery.objectives import front_summary
 
     objective = experiment.spec.objective
@@ -43,6 +43,7 @@ def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) 
         wire.trial_json(best, objective) if best is not None else None,
         front=front_summary(objective, list(trials)) if objective.is_multi else None,
         driven=driven_seconds(store, experiment.key) if timed else None,
+        seeded=sum(is_seed(t) for t in trials),
     )
 
 
@@ -66,14 +67,16 @@ def _fmt(value: Any) -> str:
     return format_value(value)
 
 
-def _trial_counts(summary: Mapping[str, int]) -> str:
-    """``ok/total``, plus failures and running trials when there are any.
+def _trial_counts(summary: Mapping[str, int], seeded: int = 0) -> str:
+    """``ok/total``, plus failures, running trials and warm-start seeds when there are any.
 
     Early-stopped trials count as ok, as completed ones in Katib's experiment status (they
     have their objective and may be the best); failures are Failed and MetricsUnavailable,
-    as Katib's ``failedTrialsCount``.
+    as Katib's ``failedTrialsCount``.  ``seeded`` of the Succeeded trials are warm-start
+    seeds: never run, so neither ok nor in the total, said apart (``, 3 seeded``).
     """
-    text = f"{summary['succeeded'] + summary['earlyStopped']}/{summary['total']} ok"
+    ok = summary["succeeded"] - seeded + summary["earlyStopped"]
+    text = f"{ok}/{summary['total'] - seeded} ok"
     if summary["earlyStopped"]:
         text += f" ({summary['earlyStopped']} early-stopped)"
     failed = summary["failed"] + summary["metricsUnavailable"]
@@ -81,6 +84,8 @@ def _trial_counts(summary: Mapping[str, int]) -> str:
         text += f", {failed} failed"
     if summary["running"]:
         text += f", {summary['running']} running"
+    if seeded:
+        text += f", {seeded} seeded"
     return text
 
 
@@ -279,6 +284,7 @@ def _trials_text(
 
 def _best_lines(experiment: Any, best: Any) -> list[str]:
     from tunery.cli._nas import best_lines, objective_text
+    from tunery.model import WARM_START_LABEL
     from tunery.spec import format_value
     from tunery.spec.nas import assigned_names
 
@@ -287,6 +293,8 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
     text = objective_text(spec, best)  # a string objective, whole
     value = text if best.objective is None and text is not None else _fmt(best.objective)
     lines = [f"best trial: {best.name}  {name}={value}"]
+    if best.labels.get(WARM_START_LABEL) and best.reason == "WarmStarted":
+        lines[0] += f"  ({_reason_cell(best)})"  # a known result, not one of this run
     if spec.objective.constraints:
         from tunery.cli._front import constraint_line
 

@@ -216,7 +216,7 @@ def list_(
 
     Trial counts as "ok/total": early-stopped trials count as ok (completed, with their
     objective, as in Katib's experiment status); failed ones are Failed and
-    MetricsUnavailable.
+    MetricsUnavailable; warm-start seeds (never run) are counted apart ("3 seeded").
     """
     from rich.table import Table
 
@@ -253,6 +253,7 @@ def list_(
     from rich import box
 
     summaries = views.trial_summaries(store)
+    seeds = views.count_seeds(store)
     with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     columns: tuple[str, ...] = ("name", "status", "reason", "algorithm", "objective", "best")
@@ -285,7 +286,7 @@ def list_(
             exp.spec.algorithm.algorithm_name,
             _objective_cell(exp.spec.objective),
             cell,
-            _trial_counts(wire.trial_counts(counts)),
+            _trial_counts(wire.trial_counts(counts), seeds.get(exp.key, 0)),
             _local_time(exp.created_time),
             *((_time_left(store, exp),) if timed else ()),
         )

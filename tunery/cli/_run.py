@@ -126,7 +126,8 @@ def _drive(
                 f"{'' if ref == name else f' (namespace {experiment.namespace})'} "
                 f"({experiment.spec.algorithm.algorithm_name}, "
                 f"parallel {experiment.spec.parallel_trial_count}, "
-                f"max {experiment.spec.max_trial_count or 'unlimited'} trials); "
+                f"max {experiment.spec.max_trial_count or 'unlimited'} trials"
+                f"{_time_budget_note(experiment.spec)}); "
                 f"trial output under {experiment.runs_dir}",
                 markup=True,
             )
@@ -154,6 +155,17 @@ def _drive(
     final = store.get_experiment(key)
     trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet, store=store)
+
+
+def _time_budget_note(spec: Any) -> str:
+    """``, time budget 2h (KillRunning)`` for the run's first line; empty without one."""
+    if spec.max_experiment_duration is None:
+        return ""
+    from tunery.deadline import policy_of
+    from tunery.spec.katib import format_duration
+
+    limit = format_duration(spec.max_experiment_duration)
+    return f", time budget {limit} ({policy_of(spec).value})"
 
 
 def _report(

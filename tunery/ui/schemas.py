@@ -164,6 +164,15 @@ class ParameterOut(BaseModel):
     )
 
 
+class TimeBudgetOut(BaseModel):
+    """The time budget (``maxExperimentDuration``): wall time the experiment was driven."""
+
+    maxSeconds: float
+    drivenSeconds: float = Field(description="Summed over every controller that drove it.")
+    remainingSeconds: float
+    policy: str = Field(description="KillRunning or LetFinish: running trials at the end.")
+
+
 class ExperimentOut(BaseModel):
     name: str
     namespace: str
@@ -197,6 +206,14 @@ class ExperimentOut(BaseModel):
         description="Several objectives: the hypervolume's reference point, in the metrics' "
         "units (the spec's, or the front's nadir plus 10% of its range).",
     )
+    seededTrials: int | None = Field(
+        default=None,
+        description="Only for an experiment with warm-start seeds: how many of trials.succeeded "
+        "(and trials.total) are seeds, known results that never ran and use no budget.",
+    )
+    timeBudget: TimeBudgetOut | None = Field(
+        default=None, description="Only for an experiment with a time budget."
+    )
     assignments: list[str] | None = Field(
         default=None,
         description="A neural architecture search (spec.nasConfig, no parameters): the names "
@@ -211,20 +228,8 @@ class BestHyperparametersOut(BaseModel):
     yaml: str = Field(description="The best values as a YAML mapping.")
 
 
-class TimeBudgetOut(BaseModel):
-    """The time budget (``maxExperimentDuration``): wall time the experiment was driven."""
-
-    maxSeconds: float
-    drivenSeconds: float = Field(description="Summed over every controller that drove it.")
-    remainingSeconds: float
-    policy: str = Field(description="KillRunning or LetFinish: running trials at the end.")
-
-
 class ExperimentDetailOut(ExperimentOut):
     yaml: str = Field(description="The experiment's document, as YAML.")
-    timeBudget: TimeBudgetOut | None = Field(
-        default=None, description="Only for an experiment with a time budget."
-    )
     bestTrial: TrialOut | None = None
     bestHyperparameters: BestHyperparametersOut | None = None
     stopRequested: bool = Field(description="A stop intent waits for the controller.")

@@ -454,7 +454,7 @@ function updateHeader(state) {
   const exp = state.exp;
   const n = state.nodes;
   n.title.textContent = exp.name;
-  const c = exp.trials;
+  const c = exp.trials, seeded = exp.seededTrials || 0;
   n.facts.replaceChildren(...[
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + exp.status, id: "experiment-status" }, exp.status)),
     el("span", {}, el("b", {}, "reason "), exp.reason || "–"),
@@ -462,7 +462,8 @@ function updateHeader(state) {
     el("span", {}, el("b", {}, "algorithm "), exp.algorithm),
     el("span", {}, el("b", {}, "objective "), `${exp.objective.type} ${exp.objective.objectiveMetricName}` + (exp.objective.goal !== null ? ` (goal ${fmt(exp.objective.goal)})` : "")),
     el("span", {}, el("b", {}, "best "), fmt(exp.best)),
-    el("span", {}, el("b", {}, "trials "), `${c.total}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped`),
+    // Warm-start seeds are stored as Succeeded trials but never ran: outside maxTrialCount.
+    el("span", { id: "experiment-trials" }, el("b", {}, "trials "), `${c.total - seeded}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded - seeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped` + (seeded ? `, ${seeded} seeded (warm start, not run)` : "")),
     el("span", {}, el("b", {}, "created "), fmtTime(exp.createdTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(exp.completionTime)),
     // The time budget: wall time driven (summed over resumes) of maxExperimentDuration.
