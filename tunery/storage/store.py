@@ -37,7 +37,7 @@ from tunery.model import (
     TrialCondition,
     name_of_key,
 )
-from tunery.storage import schema
+from tunery.storage import hot, schema
 from tunery.storage.base import (
     Intent,
     KeyCandidate,
@@ -307,7 +307,10 @@ class SqlStore(Database):
         }
         try:
             with self._write() as conn:
-                conn.execute(sa.insert(trials), row)
+                if self._backend == "sqlite":
+                    hot.insert_trial(conn, row)
+                else:
+                    conn.execute(sa.insert(trials), row)
         except sa.exc.IntegrityError:
             if self.find_experiment(trial.experiment) is None:
                 raise self._no_experiment(trial.experiment) from None
@@ -386,16 +389,24 @@ class SqlStore(Database):
                 values[key] = value
         allowed = legal if expected is None else legal & expected
         where = (trials.c.experiment == experiment, trials.c.name == name)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
             if values and allowed:
-                query = (
-                    sa.update(trials)
-                    .where(*where, trials.c.status.in_([s.value for s in allowed]))
-                    .values(values)
-                )
-                if conn.execute(query).rowcount == 1:
+                statuses = [s.value for s in allowed]
+                if sqlite:  # the controller's per-trial writes: driver SQL (storage.hot)
+                    changed = hot.update_trial(conn, experiment, name, values, statuses)
+                else:
+                    query = (
+                        sa.update(trials)
+                        .where(*where, trials.c.status.in_(statuses))
+                        .values(values)
+                    )
+                    changed = conn.execute(query).rowcount
+                if changed == 1:
                     self._thin(conn, experiment, name, thin)
-                    if obs_rows:
+                    if obs_rows and sqlite:
+                        hot.insert_observations(conn, obs_rows)
+                    elif obs_rows:
                         conn.execute(sa.insert(schema.observations), obs_rows)
                     return True
             row = conn.execute(sa.select(trials.c.status).where(*where)).first()
