@@ -58,10 +58,14 @@ def marked(token: str) -> list[int]:
     return found
 
 
+#: One read takes a whole environment but the largest ones (a short read is its end).
+_ENVIRON_READ = 1 << 17
+
+
 def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
+    chunks = [os.read(fd, _ENVIRON_READ)]
+    while len(chunks[-1]) == _ENVIRON_READ:
+        chunks.append(os.read(fd, _ENVIRON_READ))
     return b"".join(chunks)
 
 

@@ -388,7 +388,6 @@ class SqlStore(Database):
             else:
                 values[key] = value
         allowed = legal if expected is None else legal & expected
-        where = (trials.c.experiment == experiment, trials.c.name == name)
         sqlite = self._backend == "sqlite"
         with self._write() as conn:
             if values and allowed:
@@ -398,7 +397,11 @@ class SqlStore(Database):
                 else:
                     query = (
                         sa.update(trials)
-                        .where(*where, trials.c.status.in_(statuses))
+                        .where(
+                            trials.c.experiment == experiment,
+                            trials.c.name == name,
+                            trials.c.status.in_(statuses),
+                        )
                         .values(values)
                     )
                     changed = conn.execute(query).rowcount
@@ -409,6 +412,7 @@ class SqlStore(Database):
                     elif obs_rows:
                         conn.execute(sa.insert(schema.observations), obs_rows)
                     return True
+            where = (trials.c.experiment == experiment, trials.c.name == name)
             row = conn.execute(sa.select(trials.c.status).where(*where)).first()
             if row is None:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {name!r}")
