@@ -116,3 +116,28 @@ def test_a_fenced_write_after_the_lease_moved_writes_nothing(tmp_path: Path) -> 
     with pytest.raises(LeaseLostError):
         store.create_trial(make_trial(1))
     assert [t.status for t in store.list_trials("exp")] == [C.CREATED]
+
+
+def test_a_running_trials_reads_match_core(tmp_path: Path) -> None:
+    hot_store, core_store = _pair(tmp_path)
+    trial = make_trial(0, status=C.RUNNING)
+    hot_store.create_trial(trial)
+    obs = [Observation(trial.name, "acc", 0.5, 3, None)]
+    hot_store.add_observations(
+        "exp",
+        trial.name,
+        obs,
+        metrics={"acc": MetricSummary(min=0.5, max=0.5, latest=0.5)},
+        cursor={"source": "/r/out.log", "collector": {"offset": 12}},
+        labels={"tunery.dev/observations-thinned": "acc"},
+    )
+    with hot_store.engine.connect() as conn:
+        row = dict(conn.execute(sa.select(schema.trials)).mappings().one())
+        obs_rows = [dict(r) for r in conn.execute(sa.select(schema.observations)).mappings()]
+    assert row["cursor"] == {"source": "/r/out.log", "collector": {"offset": 12}}
+    _core_insert(core_store, row)
+    with core_store.engine.begin() as conn:
+        conn.execute(sa.insert(schema.observations), obs_rows)
+    assert _rows(hot_store, schema.trials) == _rows(core_store, schema.trials)
+    assert _rows(hot_store, schema.observations) == _rows(core_store, schema.observations)
+    assert hot_store.get_observations("exp", trial.name) == obs

@@ -68,7 +68,8 @@ def update_trial(
     values: Mapping[str, Any],
     statuses: Collection[str],
 ) -> int:
-    """``UPDATE`` a trial's ``values`` if its status is one of ``statuses``; the rows changed."""
+    """``UPDATE`` a trial's ``values`` if its status is one of ``statuses`` (empty: whatever
+    its status); the number of rows changed."""
     columns = tuple(values)
     ordered = sorted(statuses)
     params = (

@@ -454,16 +454,22 @@ class SqlStore(Database):
         }
         if labels is not None:
             values["labels"] = encode(labels)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(trials)
-                .where(trials.c.experiment == experiment, trials.c.name == trial_name)
-                .values(values)
-            )
-            if result.rowcount != 1:
+            if sqlite:  # a running trial's reads: driver SQL too (storage.hot)
+                changed = hot.update_trial(conn, experiment, trial_name, values, ())
+            else:
+                changed = conn.execute(
+                    sa.update(trials)
+                    .where(trials.c.experiment == experiment, trials.c.name == trial_name)
+                    .values(values)
+                ).rowcount
+            if changed != 1:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {trial_name!r}")
             self._thin(conn, experiment, trial_name, thin)
-            if rows:
+            if rows and sqlite:
+                hot.insert_observations(conn, rows)
+            elif rows:
                 conn.execute(sa.insert(schema.observations), rows)
 
     @staticmethod
