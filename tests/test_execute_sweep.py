@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -20,7 +21,16 @@ def _sleeper(token: str, padding: int) -> subprocess.Popen[bytes]:
     for i in range(0, padding, 100_000):  # one string may hold at most 128 KiB
         env[f"PAD{i}"] = "x" * min(100_000, padding - i)
     env[TOKEN_ENV] = token
-    return subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    proc = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    # Popen returns once the exec began; the kernel shows the new environment in /proc a
+    # moment later (when the program's stack is set up).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+            if fh.read().endswith(token.encode() + b"\0"):
+                return proc
+        time.sleep(0.005)
+    raise AssertionError(f"{proc.pid} never showed its environment")
 
 
 @pytest.mark.parametrize("padding", [0, 3 * _ENVIRON_READ + 17])
