@@ -251,6 +251,7 @@ def experiment_json(
     left, the policy: :func:`tunery.deadline.time_budget_json`) only for an experiment with a
     time budget and ``driven`` (the seconds it was driven) given."""
     from tunery.spec.katib import parameter_to_document
+    from tunery.spec.nas import assigned_names
 
     spec = exp.spec
     obj = spec.objective
@@ -280,6 +281,8 @@ def experiment_json(
         ],
         "constraints": [{"metric": c.metric, "min": c.min, "max": c.max} for c in obj.constraints],
     }
+    if spec.nas_config is not None:  # a NAS experiment: its algorithm's named strings
+        data["assignments"] = list(assigned_names(spec))
     if best_trial is not _UNREAD:
         data["bestTrial"] = None if best_trial is None else dict(best_trial)
     if front is not None and obj.is_multi:
@@ -298,10 +301,13 @@ def experiment_json(
 
 def csv_header(exp: Experiment) -> list[str]:
     """The CSV columns: ``name``, ``index``, ``status``, ``reason``, ``objective``,
-    ``param:NAME`` per parameter, ``metric:NAME:min|max|latest`` per objective metric,
-    ``createdTime``, ``startTime``, ``completionTime``, ``message``."""
+    ``param:NAME`` per parameter (a NAS experiment: per name its algorithm assigns),
+    ``metric:NAME:min|max|latest`` per objective metric, ``createdTime``, ``startTime``,
+    ``completionTime``, ``message``."""
+    from tunery.spec.nas import assigned_names
+
     header = ["name", "index", "status", "reason", "objective"]
-    header += [f"param:{p.name}" for p in exp.spec.parameters]
+    header += [f"param:{name}" for name in assigned_names(exp.spec)]
     header += [f"metric:{m}:{s}" for m in exp.spec.objective.metric_names for s in CSV_METRIC_STATS]
     header += ["createdTime", "startTime", "completionTime", "message"]
     return header
@@ -316,7 +322,9 @@ def _csv_cell(value: Any) -> Any:
 
 def csv_rows(exp: Experiment, trials: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:
     """The CSV rows (after the header) of trials in the wire shape."""
-    params = [p.name for p in exp.spec.parameters]
+    from tunery.spec.nas import assigned_names
+
+    params = list(assigned_names(exp.spec))
     metrics = list(exp.spec.objective.metric_names)
     for t in trials:
         line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]

@@ -128,6 +128,12 @@ def _short(value: Any) -> str:
     return _fmt(value)
 
 
+def _clip(value: Any, width: int = 48) -> str:
+    """A long text cell (a NAS assignment) cut to ``width`` characters."""
+    text = _fmt(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -146,6 +152,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     """The trials table's columns and cells; ``trials``: model Trials or bulk rows
     (:class:`tunery.storage.views.TrialRow`)."""
     from tunery.model import MetricSummary
+    from tunery.spec.nas import assigned_names
     from tunery.suggest.auto import SUGGESTED_BY_LABEL
     from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
     from tunery.suggest.nsga2 import GENERATION_LABEL as NSGA2_GENERATION
@@ -172,6 +179,11 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         columns.append(("by", "left", 0))
     for p in spec.parameters:
         columns.append((p.name, "right", max(min(len(p.name), 10), 8)))
+    # A neural architecture search: the algorithm's named strings (e.g. enas's architecture),
+    # as text, shortened.
+    nas_names = assigned_names(spec) if spec.nas_config is not None else ()
+    for name in nas_names:
+        columns.append((name, "left", 0))
     objective_name = spec.objective.objective_metric_name
     arrow = "↓" if spec.objective.type.value == "minimize" else "↑"
     columns.append((f"{objective_name} {arrow}", "right", 0))
@@ -199,6 +211,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         if makers:
             row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
         row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
+        row += [_clip(t.parameters.get(name)) for name in nas_names]
         row.append(_short(t.objective))
         for metric, strategy in additional:
             summary = t.metrics.get(metric)
@@ -258,6 +271,7 @@ def _trials_text(
 
 def _best_lines(experiment: Any, best: Any) -> list[str]:
     from tunery.spec import format_value
+    from tunery.spec.nas import assigned_names
 
     spec = experiment.spec
     name = spec.objective.objective_metric_name
@@ -266,10 +280,10 @@ def _best_lines(experiment: Any, best: Any) -> list[str]:
         from tunery.cli._front import constraint_line
 
         lines.append(constraint_line(spec.objective, best) or "")
-    lines.append("best hyperparameters:")
-    for p in spec.parameters:
-        if p.name in best.parameters:  # (an inactive conditional parameter has no value)
-            lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
+    lines.append("best hyperparameters:" if spec.nas_config is None else "best architecture:")
+    for name in assigned_names(spec):
+        if name in best.parameters:  # (an inactive conditional parameter has no value)
+            lines.append(f"  {name} = {format_value(best.parameters[name])}")
     return lines
 
 

@@ -93,9 +93,13 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         _print_json([{"name": s.name, "valid": True, "warnings": w} for s, w in results])
         return
     for s, warnings in results:
+        searched = f"{len(s.parameters)} parameters"
+        if s.nas_config is not None:
+            layers = s.nas_config.graph_config.num_layers
+            searched = f"{layers} layers of {len(s.nas_config.operations)} operation types"
         click.echo(
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
-            f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
+            f"{searched}, {_objective_text(s.objective)})"
         )
         if s.algorithm.algorithm_name == "auto":
             from tunery.suggest.auto import explain
@@ -649,7 +653,9 @@ def best(
         return 1
     if fmt is not None:
         # (inactive conditional parameters have no value: left out, as from the trial's command)
-        names = [p.name for p in exp.spec.parameters if p.name in trial.parameters]
+        from tunery.spec.nas import assigned_names
+
+        names = [n for n in assigned_names(exp.spec) if n in trial.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
         _print_json(wire.trial_json(trial, objective))

@@ -448,6 +448,14 @@ def unknown_darts_settings(spec: ExperimentSpec) -> list[str]:
     ]
 
 
+def assigned_names(spec: ExperimentSpec) -> tuple[str, ...]:
+    """The names a trial of ``spec`` is assigned, in order: its parameters', or for a neural
+    architecture search (no parameters) its algorithm's named strings (the faces' columns)."""
+    if spec.nas_config is None:
+        return tuple(p.name for p in spec.parameters)
+    return ASSIGNMENTS.get(spec.algorithm.algorithm_name, ())
+
+
 def assignment_names(spec: ExperimentSpec) -> tuple[str, ...]:
     """What the trial parameters of a NAS experiment may reference (Katib's assignments)."""
     if spec.nas_config is None:

@@ -187,6 +187,11 @@ class ExperimentOut(BaseModel):
         description="Several objectives: the hypervolume's reference point, in the metrics' "
         "units (the spec's, or the front's nadir plus 10% of its range).",
     )
+    assignments: list[str] | None = Field(
+        default=None,
+        description="A neural architecture search (spec.nasConfig, no parameters): the names "
+        "its algorithm assigns each trial as text (enas: architecture, nn_config).",
+    )
 
 
 class BestHyperparametersOut(BaseModel):

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from tunery import wire
 from tunery.model import Experiment, IntentKind, best_trial
 from tunery.objectives import front_summary
+from tunery.spec.nas import assigned_names
 from tunery.storage import views
 from tunery.ui import queries, removal
 from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, authorize, json_response
@@ -50,9 +51,9 @@ def _best_hyperparameters(exp: Experiment, best: dict[str, Any]) -> dict[str, An
     from tunery.spec import format_value
 
     params = {
-        p.name: best["parameters"][p.name]
-        for p in exp.spec.parameters
-        if p.name in best["parameters"]
+        name: best["parameters"][name]
+        for name in assigned_names(exp.spec)
+        if name in best["parameters"]
     }
     cli = " ".join(shlex.quote(f"--{k}={format_value(v)}") for k, v in params.items())
     text = yaml.safe_dump(params, sort_keys=False, allow_unicode=True)

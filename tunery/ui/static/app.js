@@ -265,7 +265,7 @@ function showCreate() {
 
 // ------------------------------------------------------------------ experiment detail
 
-function paramColumns(exp) { return exp.parameters.map((p) => p.name); }
+function paramColumns(exp) { return exp.parameters.length ? exp.parameters.map((p) => p.name) : (exp.assignments || []); }
 function metricColumns(exp) { return [exp.objective.objectiveMetricName, ...exp.objective.additionalMetricNames]; }
 
 function isBetter(exp, a, b) {
@@ -550,6 +550,13 @@ function drawParcoords(state, done) {
   if (done.length === 0) {
     note.replaceChildren();
     emptyGraph(div, "No finished trial with an objective yet.");
+    setBrushed(state, null, done);
+    return Promise.resolve();
+  }
+  if (!exp.parameters.length && exp.assignments) {
+    // A neural architecture search: no parameter axes (its architectures are text).
+    note.replaceChildren();
+    emptyGraph(div, "A neural architecture search has no parameter axes; the table lists each trial's architecture.");
     setBrushed(state, null, done);
     return Promise.resolve();
   }
