@@ -37,7 +37,7 @@ from tunery.model import (
     TrialCondition,
     name_of_key,
 )
-from tunery.storage import schema
+from tunery.storage import hot, schema
 from tunery.storage.base import (
     Intent,
     KeyCandidate,
@@ -312,7 +312,10 @@ class SqlStore(Database):
         }
         try:
             with self._write() as conn:
-                conn.execute(sa.insert(trials), row)
+                if self._backend == "sqlite":
+                    hot.insert_trial(conn, row)
+                else:
+                    conn.execute(sa.insert(trials), row)
         except sa.exc.IntegrityError:
             if self.find_experiment(trial.experiment) is None:
                 raise self._no_experiment(trial.experiment) from None
@@ -390,19 +393,31 @@ class SqlStore(Database):
             else:
                 values[key] = value
         allowed = legal if expected is None else legal & expected
-        where = (trials.c.experiment == experiment, trials.c.name == name)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
             if values and allowed:
-                query = (
-                    sa.update(trials)
-                    .where(*where, trials.c.status.in_([s.value for s in allowed]))
-                    .values(values)
-                )
-                if conn.execute(query).rowcount == 1:
+                statuses = [s.value for s in allowed]
+                if sqlite:  # the controller's per-trial writes: driver SQL (storage.hot)
+                    changed = hot.update_trial(conn, experiment, name, values, statuses)
+                else:
+                    query = (
+                        sa.update(trials)
+                        .where(
+                            trials.c.experiment == experiment,
+                            trials.c.name == name,
+                            trials.c.status.in_(statuses),
+                        )
+                        .values(values)
+                    )
+                    changed = conn.execute(query).rowcount
+                if changed == 1:
                     self._thin(conn, experiment, name, thin)
-                    if obs_rows:
+                    if obs_rows and sqlite:
+                        hot.insert_observations(conn, obs_rows)
+                    elif obs_rows:
                         conn.execute(sa.insert(schema.observations), obs_rows)
                     return True
+            where = (trials.c.experiment == experiment, trials.c.name == name)
             row = conn.execute(sa.select(trials.c.status).where(*where)).first()
             if row is None:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {name!r}")
@@ -444,16 +459,22 @@ class SqlStore(Database):
         }
         if labels is not None:
             values["labels"] = encode(labels)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(trials)
-                .where(trials.c.experiment == experiment, trials.c.name == trial_name)
-                .values(values)
-            )
-            if result.rowcount != 1:
+            if sqlite:  # a running trial's reads: driver SQL too (storage.hot)
+                changed = hot.update_trial(conn, experiment, trial_name, values, ())
+            else:
+                changed = conn.execute(
+                    sa.update(trials)
+                    .where(trials.c.experiment == experiment, trials.c.name == trial_name)
+                    .values(values)
+                ).rowcount
+            if changed != 1:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {trial_name!r}")
             self._thin(conn, experiment, trial_name, thin)
-            if rows:
+            if rows and sqlite:
+                hot.insert_observations(conn, rows)
+            elif rows:
                 conn.execute(sa.insert(schema.observations), rows)
 
     @staticmethod
