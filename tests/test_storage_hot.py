@@ -141,3 +141,27 @@ def test_a_running_trials_reads_match_core(tmp_path: Path) -> None:
     assert _rows(hot_store, schema.trials) == _rows(core_store, schema.trials)
     assert _rows(hot_store, schema.observations) == _rows(core_store, schema.observations)
     assert hot_store.get_observations("exp", trial.name) == obs
+
+
+def test_string_metrics_and_a_string_objective_go_through_the_driver_path(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "t.db"))
+    store.create_experiment(make_experiment())
+    trial = make_trial(0)
+    store.create_trial(trial)
+    genotype = "Genotype(normal=[[('max_pooling_3x3',0)]],normal_concat=range(2,3))"
+    change = TrialChange(
+        status=C.SUCCEEDED,
+        reason="Succeeded",
+        metrics={"Best-Genotype": MetricSummary(min=None, max=None, latest=None, text=genotype)},
+        objective=None,
+        objective_text=genotype,
+    )
+    obs = [Observation(trial.name, "Best-Genotype", None, 0, 1.0, text=genotype)]
+    assert store.update_trial("exp", trial.name, change, expect=[C.CREATED], observations=obs)
+    with store.engine.connect() as conn:
+        texts = conn.exec_driver_sql("SELECT text FROM observations").all()
+        objective = conn.exec_driver_sql("SELECT objective_text FROM trials").one()
+    assert [tuple(t) for t in texts] == [(genotype,)]
+    assert tuple(objective) == (genotype,)
+    assert store.get_trial("exp", trial.name).objective_text == genotype
+    assert [o.text for o in store.get_observations("exp", trial.name)] == [genotype]

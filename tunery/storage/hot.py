@@ -27,7 +27,15 @@ __all__ = ["insert_observations", "insert_trial", "lease_owner", "update_trial"]
 _JSON_COLUMNS = frozenset(
     {"parameters", "labels", "metrics", "handle", "cursor", "pending_outcome"}
 )
-_OBSERVATION_COLUMNS = ("experiment", "trial_name", "metric_name", "value", "step", "timestamp")
+_OBSERVATION_COLUMNS = (
+    "experiment",
+    "trial_name",
+    "metric_name",
+    "value",
+    "step",
+    "timestamp",
+    "text",
+)
 
 
 def _dumps(value: Any) -> str:
