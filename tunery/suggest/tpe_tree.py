@@ -27,9 +27,11 @@ an active one draws ``n_ei_candidates`` values from its good mixture and keeps t
   active trials of any status and the batch's picks) and ``k`` branches, a branch tried
   ``n_b`` times is chosen outright, before the candidates are scored, with probability
   ``BRANCH_FLOOR * max(0, 1 - k * n_b / n) / k``: nothing once each branch has an equal share.
-- *Few tries*: a group with fewer tries than ``n_startup_trials`` draws its candidates from its
-  prior and keeps the one of highest ``prior(x) / g(x)`` (away from the tries), instead of
-  searching around the best of a few, mostly random, tries.
+- *Few tries*: a group with fewer tries than ``n_startup_trials``, none of them in the overall
+  good group (the split of all the observed trials), draws its candidates from its prior and
+  keeps the one of highest ``prior(x) / g(x)`` (away from the tries), instead of searching
+  around the best of a few, mostly random and poor, tries.  A group of few tries that holds a
+  good trial is modelled on its own tries as any other.
   So the choice among the branches is made by the model of the
 group holding the parent parameter, and each branch's parameters by the model of that branch's
 trials.  No duplicates: where the configuration so completed was tried, the search backs up
@@ -102,6 +104,7 @@ class _Fitted:
     bad_c: IntArray
     tries: list[Key]  # the keys tried (any status, the batch's picks too) where it was active
     prior: _Mixture  # the group's prior alone: its draws while it has few tries
+    in_good: bool  # active in a trial of the overall good group (the split of all trials)
     floors: list[FloatArray] = field(default_factory=list)  # per branching: see _Branching
 
 
@@ -172,6 +175,7 @@ class TreeTPE:
         """``count`` new keys, each a bad pseudo-observation of its groups for the next."""
         fitted: list[_Fitted] = []
         mv = self.multivariate
+        overall_good = split(observed)[0] if observed else []
         for group in self.groups:
             entries = [e for e in observed if e.key is not None and self._active(e.key, group)]
             if entries:
@@ -184,7 +188,8 @@ class TreeTPE:
             good = group.model.mixture(good_x, good_c, mv, weights)
             empty_x, empty_c = group.model.split([])
             prior = group.model.mixture(empty_x, empty_c, mv)
-            fitted.append(_Fitted(good, bad_x, bad_c, below + bad_keys, prior))
+            in_good = any(self._active(k, group) for k in overall_good)
+            fitted.append(_Fitted(good, bad_x, bad_c, below + bad_keys, prior, in_good))
         m = self.settings.n_ei_candidates
         found: list[Key] = []
         for _ in range(count):
@@ -251,7 +256,7 @@ class TreeTPE:
         budget[0] -= 1
         group, fit, bad = self.groups[index], fitted[index], worse[index]
         model = group.model
-        starting = len(fit.tries) < self.settings.n_startup_trials
+        starting = len(fit.tries) < self.settings.n_startup_trials and not fit.in_good
         drawn = model.sample(fit.prior if starting else fit.good, rng, m, self.multivariate)
         rows = np.repeat(row[None, :], m, axis=0)
         rows[:, group.dims] = drawn[:, group.dims]
@@ -260,7 +265,8 @@ class TreeTPE:
                 units = branching.units[int(rng.choice(floors.size, p=floors / floors.sum()))]
                 rows[:, branching.dim] = rng.choice(units, size=m)
         x, c = model.split(space.keys_from_unit(rows))
-        # While the group has few tries, its prior stands for ``l``: away from what was tried.
+        # A group with few tries, none among the overall good trials: its prior stands for
+        # ``l``, so the candidates go away from what was tried.
         score = model.log_density_joint(fit.prior if starting else fit.good, x, c)
         score -= model.log_density_joint(bad, x, c)
         for j in np.argsort(-score, kind="stable"):
