@@ -39,8 +39,12 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# Two pytest workers (pytest-xdist): most tests wait on subprocesses, so two share the two
+# cores well; PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: $(VENV)/.installed-dev
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -ra
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -ra -n $(PYTEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) tunery-runs $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -120,6 +120,41 @@ def test_bad_flag_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "nope" in out.stderr
 
 
+def test_run_json_prints_only_the_json_and_skips_the_console(tmp_path: Path) -> None:
+    """`tunery run --json` (scripts, benchmarks/dispatch.py --end-to-end) prints nothing but
+    the JSON, so it does not import rich (tens of ms of every run's start)."""
+    path = write_yaml(tmp_path / "exp.yaml", native_doc("quiet", SCORE_IS_X, max_trials=2))
+    code = (
+        "import sys\n"
+        "from tunery.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "finally:\n"
+        "    print('rich' in sys.modules, file=sys.stderr)\n"
+    )
+    for flags, rich in ((["--json"], "False"), (["-q"], "True")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                "run",
+                str(path),
+                "--db",
+                str(tmp_path / f"{rich}.db"),
+                *flags,
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.strip().splitlines()[-1] == rich, (flags, out.stderr)
+        if rich == "False":
+            assert json.loads(out.stdout)["trials"]["succeeded"] == 2
+
+
 def test_run_then_read_commands_json_shapes(tmp_path: Path) -> None:
     path = write_yaml(tmp_path / "exp.yaml", native_doc("shapes", SCORE_IS_X, max_trials=3))
     out = tunery("run", str(path), "--json", cwd=tmp_path)
@@ -705,6 +740,15 @@ def test_auto_explains_its_choice_and_trials_show_who_suggested(tmp_path: Path) 
         "sobol",
         "bayesianoptimization",
     }
+
+
+def test_run_names_the_time_budget_on_its_first_line(tmp_path: Path) -> None:
+    doc = native_doc("said", SCORE_IS_X, max_trials=1, parallel=1)
+    doc["spec"]["maxExperimentDuration"] = "1h"
+    doc["spec"]["experimentDurationPolicy"] = "LetFinish"
+    out = tunery("run", str(write_yaml(tmp_path / "said.yaml", doc)), cwd=tmp_path).stdout
+    first = out.splitlines()[0]
+    assert "(random, parallel 1, max 1 trials, time budget 1h (LetFinish)); " in first, first
 
 
 def test_time_budget_get_edit_and_resume(tmp_path: Path) -> None:

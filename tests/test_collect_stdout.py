@@ -154,6 +154,50 @@ def test_custom_filters() -> None:
     assert parse("loss: nan", filters=(r"(\w+):\s*(\S+)",)) == [MetricRecord("loss", None)]
 
 
+#: Katib's examples/v1beta1/nas/darts-cpu.yaml metricsFormat.
+DARTS_FILTER = r"([\w-]+)=(Genotype.*)"
+GENOTYPE = (
+    "Genotype(normal=[[('max_pooling_3x3',0),('max_pooling_3x3',1)]],normal_concat=range(2,3),"
+    "reduce=[[('max_pooling_3x3',0),('max_pooling_3x3',1)]],reduce_concat=range(2,3))"
+)
+
+
+def test_a_custom_filter_keeps_a_string_value_verbatim_as_katib_stores_it() -> None:
+    got = parse(f"Best-Genotype={GENOTYPE}", names=("Best-Genotype",), filters=(DARTS_FILTER,))
+    assert got == [MetricRecord("Best-Genotype", None, text=GENOTYPE)]
+    # Numbers stay numbers (no text); surrounding blanks are stripped, an empty value skipped.
+    filters = (r"(\w+)\s*=\s*(.*)",)
+    assert parse("loss = 0.25", filters=filters) == [MetricRecord("loss", 0.25)]
+    assert parse("loss = best one ", filters=filters) == [
+        MetricRecord("loss", None, text="best one")
+    ]
+    assert parse("loss =  ", filters=filters) == []
+    # The default filter captures numbers only: a string is skipped, as before.
+    assert parse(f"loss={GENOTYPE}") == []
+
+
+def test_a_huge_string_value_is_cut_at_max_text() -> None:
+    value = "G" * (stdout.MAX_TEXT + 10)
+    (record,) = parse(f"loss={value}", filters=(r"(\w+)=(\S+)",))
+    assert record.value is None and record.text is not None
+    assert len(record.text) == stdout.MAX_TEXT and record.text.endswith("…")
+    assert record.text[:-1] == value[: stdout.MAX_TEXT - 1]
+
+
+def test_a_trial_log_with_its_genotype_line_is_collected(tmp_path: Path) -> None:
+    """The lines Katib's darts trial prints: only the Best-Genotype line is a record."""
+    log = tmp_path / "output.log"
+    write(
+        log,
+        ">>> All Primitives\nEpoch 0: accuracy=0.31\n"
+        f"Model genotype = {GENOTYPE}\nBest-Genotype={GENOTYPE}\n",
+    )
+    collector = StdOutCollector(["Best-Genotype"], [DARTS_FILTER])
+    records, cursor = collector.read(str(log), None, final=True)
+    assert records == [MetricRecord("Best-Genotype", None, text=GENOTYPE)]
+    assert cursor["line"] == 4
+
+
 @pytest.mark.parametrize("bad", [r"(\w+)=", r"(unclosed", r"\w+=\d+"])
 def test_bad_filters_are_spec_errors(bad: str) -> None:
     with pytest.raises(SpecError) as info:

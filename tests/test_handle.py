@@ -50,3 +50,34 @@ def _has_pandas() -> bool:
     except ImportError:
         return False
     return True
+
+
+def scored(parameters: dict) -> None:
+    print(f"score={parameters['x']}")
+
+
+def test_time_budget_and_seeds_as_every_face_shows_them(tmp_path: Path) -> None:
+    space = {"x": tunery.search.double(0, 1)}
+    common = {"storage": str(tmp_path / "t.db"), "runs_dir": str(tmp_path / "runs")}
+    handle = tunery.tune(scored, space, "score", name="timed", max_trial_count=2,
+                         max_duration="1h", duration_policy="LetFinish", wait=True,
+                         progress=False, **common)  # fmt: skip
+    budget = handle.time_budget
+    assert budget is not None and (budget["maxSeconds"], budget["policy"]) == (3600, "LetFinish")
+    assert 0 < budget["drivenSeconds"] < 60
+    assert budget["remainingSeconds"] == round(3600 - budget["drivenSeconds"], 3)
+    from tunery.cli._common import _experiment_json
+
+    got = _experiment_json(handle.experiment, handle.trials, handle.client.store)
+    assert got["timeBudget"] == budget  # tunery get --json's
+    html = handle._repr_html_()
+    assert "time budget: " in html and " of 1h00m driven, " in html and "(LetFinish)" in html
+    assert "seeded" not in html
+
+    seeded = tunery.tune(scored, space, "score", name="seeded", max_trial_count=1,
+                         warm_start=[({"x": 0.5}, 0.5)], wait=True, progress=False,
+                         **common)  # fmt: skip
+    assert seeded.time_budget is None
+    html = seeded._repr_html_()
+    assert "<th>seeded (not run)</th>" in html and "time budget" not in html
+    assert "1/1 trials completed" in html  # the seed is no trial completed

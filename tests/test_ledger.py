@@ -19,6 +19,8 @@ from tunery.model import (
     Assignment,
     Experiment,
     MetricRecord,
+    MetricStrategy,
+    MetricStrategyType,
     MetricSummary,
     Objective,
     ObjectiveType,
@@ -227,6 +229,40 @@ def test_a_read_past_the_limit_is_thinned_and_labelled(store: Store) -> None:
     again = ledger.batch(trial, [MetricRecord("loss", -1.0)], {"offset": 120}, more=False)
     assert again.cursor["counts"] == {"loss": 11} and again.labels is None
     assert again.metrics["loss"] == MetricSummary(min=-1.0, max=9.0, latest=-1.0)
+
+
+def test_a_string_value_is_stored_and_becomes_the_finished_trials_objective_text(
+    store: Store,
+) -> None:
+    """A collector's string record (Katib's Best-Genotype) lands verbatim in the observation
+    and the summary; finishing the trial with its objective sets ``objective_text`` too."""
+    genotype = (
+        "Genotype(normal=[[('skip_connect',0)]],normal_concat=[2],reduce=[],reduce_concat=[])"
+    )
+    ledger = ledger_of(store)
+    trial = ledger.create_trial(Assignment({"x": 1.0}), 1.0, status=TrialCondition.RUNNING)
+    records = [MetricRecord("loss", 0.5), MetricRecord("loss", None, text=genotype)]
+    batch = ledger.batch(trial, records, {"offset": 10}, more=False)
+    assert batch.metrics["loss"] == MetricSummary(0.5, 0.5, None, genotype)
+    assert [(o.value, o.text) for o in batch.observations] == [(0.5, None), (None, genotype)]
+    trial = ledger.record(trial, batch)
+    done, applied = ledger.transition(
+        trial, [TrialCondition.RUNNING], status=TrialCondition.SUCCEEDED, objective=None
+    )
+    # GOAL minimizes loss by min: 0.5 is a number, so the objective is no string.
+    assert applied and done.objective_text is None
+    # By its latest value (a string here), the objective is the string.
+    strategy = (MetricStrategy("loss", MetricStrategyType.LATEST),)
+    ledger.load(Objective(ObjectiveType.MINIMIZE, "loss", metric_strategies=strategy))
+    other = ledger.create_trial(Assignment({"x": 2.0}), 2.0, status=TrialCondition.RUNNING)
+    other = ledger.record(other, ledger.batch(other, records, {"offset": 10}, more=False))
+    done, applied = ledger.transition(
+        other, [TrialCondition.RUNNING], status=TrialCondition.SUCCEEDED, objective=None
+    )
+    assert applied and done.objective_text == genotype
+    stored = store.get_trial("exp", other.name)
+    assert (stored.objective, stored.objective_text) == (None, genotype)
+    assert [o.text for o in store.get_observations("exp", other.name)] == [None, genotype]
 
 
 # ---------------------------------------------------------------------------- state

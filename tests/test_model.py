@@ -14,6 +14,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
     best_trial,
+    objective_text,
     objective_value,
 )
 
@@ -116,3 +117,52 @@ def test_an_experiment_named_on_a_command_line_and_by_key() -> None:
     assert name_of_key("team.mnist", "team", "mnist") == "mnist"
     assert name_of_key("mnist", "team", "mnist") == "mnist"
     assert name_of_key("renamed", "default", "mnist") == "renamed"  # a key set by hand
+
+
+GENOTYPE = "Genotype(normal=[[('skip_connect',0)]],normal_concat=[2],reduce=[],reduce_concat=[])"
+
+
+def test_a_string_value_is_katibs_latest_with_min_and_max_unavailable() -> None:
+    s = MetricSummary().add(None, GENOTYPE)
+    assert (s.min, s.max, s.latest, s.text) == (None, None, None, GENOTYPE)
+    assert s.to_json() == {"min": None, "max": None, "latest": None, "text": GENOTYPE}
+    assert MetricSummary.from_json(s.to_json()) == s
+    # Katib: a strategy's min/max falls back to the latest value (the string) when unavailable.
+    for strategy in MetricStrategyType:
+        assert s.pick_text(strategy) == GENOTYPE and s.pick(strategy) is None
+    # Numbers reported before: min and max stay; the latest is the string.
+    mixed = MetricSummary().add(0.5).add(None, GENOTYPE)
+    assert (mixed.min, mixed.max, mixed.latest, mixed.text) == (0.5, 0.5, None, GENOTYPE)
+    assert mixed.pick_text(MetricStrategyType.LATEST) == GENOTYPE
+    assert mixed.pick_text(MetricStrategyType.MAX) is None  # the number 0.5 is the max
+    # A number after the string: the string is no longer the latest.
+    assert MetricSummary().add(None, GENOTYPE).add(0.7) == MetricSummary(0.7, 0.7, 0.7)
+    # A numeric summary's JSON has no text key (the stored shape is unchanged).
+    assert "text" not in MetricSummary(1.0, 2.0, 1.5).to_json()
+    obj = Objective(ObjectiveType.MAXIMIZE, "Best-Genotype")
+    assert objective_text(obj, {"Best-Genotype": s}) == GENOTYPE
+    assert objective_value(obj, {"Best-Genotype": s}) is None
+    assert objective_text(obj, {}) is None
+
+
+def test_best_trial_with_string_objectives_is_the_latest_as_on_katib() -> None:
+    """status_util.go: "For string metrics values best trial is the latest"; a string wins
+    over numbers, and only finished (Succeeded, EarlyStopped) trials count."""
+    obj = Objective(ObjectiveType.MAXIMIZE, "Best-Genotype")
+
+    def t(i: int, status: TrialCondition, text: str | None, value: float | None = None) -> Trial:
+        return Trial(f"e-{i}", "e", i, {}, status=status, objective=value, objective_text=text)
+
+    trials = [
+        t(1, TrialCondition.SUCCEEDED, None, 0.9),
+        t(2, TrialCondition.SUCCEEDED, "Genotype(a)"),
+        t(3, TrialCondition.EARLY_STOPPED, "Genotype(b)"),
+        t(4, TrialCondition.SUCCEEDED, None, 0.95),
+        t(5, TrialCondition.FAILED, "Genotype(c)"),
+        t(6, TrialCondition.RUNNING, "Genotype(d)"),
+    ]
+    best = best_trial(obj, trials)
+    assert best is not None and best.name == "e-3"
+    assert best_trial(obj, list(reversed(trials))) == best  # by index, not list order
+    numeric = best_trial(obj, [trials[0], trials[3]])
+    assert numeric is not None and numeric.name == "e-4"

@@ -172,3 +172,52 @@ def test_the_chart_of_a_maximized_objective_steps_up() -> None:
     svg = ET.fromstring(history_svg(maximize, trials))
     best = svg.find(f".//{SVG}path[@class='best']")
     assert best is not None and best.get("d", "").count("V") == 2
+
+
+# ------------------------------------------------------------------ a budget edited mid-run
+
+
+@pytest.mark.integration
+def test_the_bar_takes_a_max_trial_count_edited_from_another_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    from tunery.controller import Controller
+    from tunery.execute.local import LocalExecutor
+    from tunery.notebook import watch
+
+    slow = "import time\ntime.sleep(1.5)\nprint('score=0.5', flush=True)\n"
+    db = str(tmp_path / "t.db")
+    client = tunery.Client(db)
+    client.create_experiment(native_doc("bar", slow, parallel=1, max_trials=2))
+    store = client.store
+    exp = store.get_experiment("bar")
+    controller = Controller(store, "bar", LocalExecutor(), poll_interval=0.05)
+    thread = threading.Thread(target=controller.run)
+
+    edits: list[subprocess.CompletedProcess[str]] = []
+
+    def edit() -> None:
+        edits.append(
+            subprocess.run(
+                [sys.executable, "-m", "tunery", "edit", "bar", "--max-trials", "4"],
+                cwd=tmp_path,
+                env={**os.environ, "TUNERY_DB": db},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        )
+
+    editor = threading.Timer(0.1, edit)
+    out = io.StringIO()
+    thread.start()
+    editor.start()
+    watch(thread, store, exp, 60, interval=0.05, file=out)
+    editor.join()
+    thread.join()
+    assert edits and edits[0].returncode == 0, edits
+    shown = out.getvalue()
+    assert "/2 " in shown and "4/4" in shown, shown
+    assert len(store.list_trials("bar")) == 4

@@ -357,6 +357,22 @@ def test_max_trial_count_finishes_at_the_last_tell(tmp_path: Path) -> None:
         tunery.Optimizer(SPACE, algorithm="random", storage=db, name="budget")
 
 
+def test_max_trial_count_reached_by_failures_after_seeds_says_so(tmp_path: Path) -> None:
+    # Katib's status (Succeeded), the controller's note: the seed is no trial that ran.
+    db = tmp_path / "opt.db"
+    opt = tunery.Optimizer(SPACE, algorithm="random", storage=db, name="fails", max_trial_count=2)
+    opt.add_trial({"x": 1.0, "y": 2.0}, 3.0)
+    for suggestion in opt.ask(2):
+        opt.tell(suggestion, failed=True)
+    assert opt.finished
+    got = tunery.Client(str(db)).get_experiment("fails")
+    assert (got.status.value, got.reason) == ("Succeeded", "ExperimentMaxTrialsReached")
+    assert got.message == (
+        "2 trials completed; no trial that ran succeeded (2 Failed; the 1 warm-start seed "
+        "was not run)"
+    )
+
+
 def test_max_trial_count_without_storage_and_bad_values() -> None:
     opt = tunery.Optimizer(SPACE, algorithm="random", max_trial_count=1)
     opt.tell(opt.ask(), 1.0)

@@ -280,9 +280,10 @@ def test_a_reader_reads_the_time_driven_of_a_timed_experiment(tmp_path: Path, ki
     exp = _fill(store)
     assert read_snapshot(store, exp).max_seconds is None  # no budget: nothing read
     timed = replace(exp, spec=replace(exp.spec, max_experiment_duration=90.0))
+    store.update_experiment_spec("exp", timed.spec, exp.document)  # the stored budget counts
     store.save_algorithm_state("exp", {DRIVEN_SECONDS_KEY: 30.0})
     before = time.time()
-    got = read_snapshot(store, timed)
+    got = read_snapshot(store, exp)
     assert (got.max_seconds, got.driven_seconds, got.duration_policy) == (
         90.0,
         30.0,
@@ -342,7 +343,9 @@ ANSI = re.compile(r"\x1b[\[\]()]")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    # (COLUMNS/LINES, set under pytest-xdist, would override the pseudo-terminal's size)
+    unset = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(TUNERY_DB=str(tmp_path / "tunery.db"), **extra)
     return env
 
@@ -496,3 +499,68 @@ def test_ctrl_c_stops_the_display_and_says_how_to_resume(tmp_path: Path) -> None
         env=_env(tmp_path),
     )
     assert json.loads(got.stdout)["status"] == "Interrupted", got.stderr
+
+
+@pytest.mark.integration
+def test_the_live_display_takes_a_budget_edited_from_another_process(tmp_path: Path) -> None:
+    doc = native_doc("edited", SLOW, parallel=1, max_trials=4)
+    path = write_yaml(tmp_path / "exp.yaml", doc)
+    term = Terminal(["run", str(path)], tmp_path)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"/4 trials completed" not in seen and time.monotonic() < deadline:
+            seen += term.read(0.2)
+        assert b"/4 trials completed" in seen and b"time left" not in seen, seen[-2000:]
+        edit = ["edit", "edited", "--max-trials", "7", "--max-duration", "1h"]
+        edited = subprocess.run(
+            [sys.executable, "-m", "tunery", *edit],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(tmp_path),
+        )
+        assert edited.returncode == 0, edited.stderr
+        assert "its controller applies it at its next tick" in edited.stdout, edited.stdout
+        after = b""
+        deadline = time.monotonic() + 30
+        while not re.search(rb"/7 trials completed.*time left", after):
+            assert time.monotonic() < deadline and term.proc.poll() is None, after[-2000:]
+            after += term.read(0.2)
+        # (the line is cut at the terminal's 120 columns, after "(KillRunn")
+        assert re.search(rb"time left (0:59:\d\d|1:00:00) of 1:00:00 \(KillRunn", after), after
+        assert not re.search(rb"\d/4 trials completed", after[after.index(b"/7 trials") :])
+        listed = subprocess.run(
+            [sys.executable, "-m", "tunery", "list"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(tmp_path, COLUMNS="200"),
+        )
+        assert re.search(r"edited .* \d+m\d\ds of 1h00m", listed.stdout), listed.stdout
+        term.proc.send_signal(signal.SIGINT)
+    finally:
+        code = term.close()
+    assert code == 130, term.output[-2000:]
+
+
+def test_a_reader_parses_the_stored_spec_again_only_when_it_changed(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tunery.progress import SnapshotReader
+
+    sql = Store(str(tmp_path / "t.db"))
+    exp = _fill(sql)
+    reader = SnapshotReader(sql, exp)
+    assert reader.read().max_trials == exp.spec.max_trial_count
+    first = reader.experiment
+    reader.read()
+    assert reader.experiment is first  # the same text: not parsed, not replaced
+    spec = replace(exp.spec, max_trial_count=40, max_experiment_duration=600.0)
+    sql.update_experiment_spec("exp", spec, exp.document)
+    got = reader.read()
+    assert (got.max_trials, got.max_seconds, got.duration_policy) == (40, 600.0, "KillRunning")
+    assert reader.experiment is not first and reader.experiment.spec == spec
+    sql.close()

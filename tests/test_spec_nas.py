@@ -23,7 +23,6 @@ from tunery.spec.nas import (
 )
 from tunery.storage import Store
 from tunery.storage.codec import spec_from_json, spec_to_json
-from tunery.suggest.base import AlgorithmNotAvailableError
 
 
 def _categorical(name: str, *values: str) -> dict[str, Any]:
@@ -516,19 +515,6 @@ def test_nas_algorithm_needs_nas_config(algorithm: str) -> None:
     assert f"is required by algorithm {algorithm}" in error.message
 
 
-@pytest.mark.parametrize("make", [enas_doc, darts_doc])
-def test_valid_nas_experiment_is_refused_only_because_the_algorithm_is_not_built(
-    make: Any,
-) -> None:
-    doc = make()
-    parse(doc)
-    with pytest.raises(AlgorithmNotAvailableError) as info:
-        parse_document(doc)
-    line = info.value.one_line()
-    assert line.startswith("spec.algorithm.algorithmName: spec.nasConfig is valid")
-    assert "does not run yet" in line and "issue 21" in line
-
-
 # --------------------------------------------------------------------------- settings
 
 
@@ -670,19 +656,13 @@ def _tunery(*args: str, cwd: Path, check: int = 0) -> subprocess.CompletedProces
     return proc
 
 
-def test_cli_validate_reads_nas_config_then_refuses_with_one_line(tmp_path: Path) -> None:
-    for doc in (enas_doc(), darts_doc()):
-        path = tmp_path / "nas.yaml"
-        path.write_text(yaml.safe_dump(doc))
-        algorithm = doc["spec"]["algorithm"]["algorithmName"]
-        for command in ("validate", "run"):
-            out = _tunery(command, str(path), cwd=tmp_path, check=2)
-            lines = out.stderr.strip().splitlines()
-            assert len(lines) == 1, out.stderr
-            assert lines[0].startswith(
-                "error: spec.algorithm.algorithmName: spec.nasConfig is valid"
-            ), lines[0]
-            assert f"'{algorithm}' does not run yet" in lines[0]
+def test_cli_validate_reads_nas_config_and_says_what_it_searches(tmp_path: Path) -> None:
+    (tmp_path / "enas.yaml").write_text(yaml.safe_dump(enas_doc()))
+    out = _tunery("validate", str(tmp_path / "enas.yaml"), cwd=tmp_path)
+    assert "experiment enas-small is valid (enas, 2 layers of 3 operation types" in out.stdout
+    (tmp_path / "darts.yaml").write_text(yaml.safe_dump(darts_doc()))
+    out = _tunery("validate", str(tmp_path / "darts.yaml"), cwd=tmp_path)
+    assert "is valid (darts" in out.stdout, out.stdout
     bad = enas_doc()
     bad["spec"]["nasConfig"]["graphConfig"]["numLayers"] = 0
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
@@ -723,3 +703,12 @@ def test_stored_nas_experiment_round_trips_through_get_and_export(tmp_path: Path
         assert document["spec"]["nasConfig"] == doc["spec"]["nasConfig"]
         assert "parameters" not in document["spec"]
         assert parse(document) == spec
+
+
+def test_a_missing_katib_trial_script_points_at_tunerys_trainer(tmp_path: Path) -> None:
+    from tunery.spec.commands import command_warnings
+
+    darts = [w for w in command_warnings(parse(darts_doc()), str(tmp_path)) if "run_trial.py" in w]
+    assert len(darts) == 1 and darts[0].endswith("same flags: python -m tunery.nas.darts"), darts
+    enas = command_warnings(parse(enas_doc()), str(tmp_path))
+    assert all("tunery.nas.darts" not in w for w in enas)

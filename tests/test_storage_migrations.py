@@ -252,7 +252,7 @@ def test_a_0001_database_upgrades_in_place_and_reads_back(fresh_url: str, tmp_pa
                 row["reason"], row["message"], row["objective"],
             )  # fmt: skip
             assert (dict(got.parameters), dict(got.labels)) == (row["parameters"], row["labels"])
-            assert {k: vars(v) for k, v in got.metrics.items()} == row["metrics"]
+            assert {k: v.to_json() for k, v in got.metrics.items()} == row["metrics"]
             assert (got.created_time, got.start_time, got.completion_time) == (
                 row["created_time"], row["start_time"], row["completion_time"],
             )  # fmt: skip
@@ -386,3 +386,66 @@ def _kept(old: object, new: object) -> bool:
             and all(_kept(a, b) for a, b in zip(old, new, strict=True))
         )
     return old == new
+
+
+def _rows(store: Store, table: str, key: str) -> list[dict[str, Any]]:
+    meta = sa.MetaData()
+    meta.reflect(store.engine, only=[table])
+    t = meta.tables[table]
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).order_by(*[t.c[k] for k in key.split(",")])).mappings()
+        return [{k: _parsed(v) if k in JSON_COLUMNS else v for k, v in r.items()} for r in rows]
+
+
+def test_the_0003_migration_keeps_every_row_and_adds_string_values(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """0002 -> 0003 adds ``observations.text`` and ``trials.objective_text`` in place: every
+    row stays as it was (the new columns NULL); string values then round-trip; a downgrade
+    drops them and keeps the rows."""
+    from tunery.model import MetricSummary, Observation, Trial
+
+    _load_0001(fresh_url, tmp_path)
+    with Store(fresh_url, upgrade=False) as store:
+        config = store._alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+        trials_0002 = _rows(store, "trials", "experiment,name")
+        observations_0002 = _rows(store, "observations", "id")
+        assert len(trials_0002) > 0 and len(observations_0002) == 12
+        assert store.upgrade() == schema.HEAD_REVISION == "0003"
+        trials_now = _rows(store, "trials", "experiment,name")
+        observations_now = _rows(store, "observations", "id")
+        assert [{**r, "objective_text": None} for r in trials_0002] == trials_now
+        assert [{**r, "text": None} for r in observations_0002] == observations_now
+        genotype = "Genotype(normal=[[('sep_conv_3x3', 0)]], normal_concat=range(2, 3))"
+        summary = MetricSummary().add(None, genotype)
+        store.create_trial(
+            Trial(
+                name="katib-0100",
+                experiment="katib",
+                index=100,
+                parameters={},
+                metrics={"Best-Genotype": summary},
+                objective_text=genotype,
+            )
+        )
+        store.add_observations(
+            "katib",
+            "katib-0100",
+            [Observation("katib-0100", "Best-Genotype", None, 0, 1.0, genotype)],
+            metrics={"Best-Genotype": summary},
+            cursor=None,
+        )
+        got = store.get_trial("katib", "katib-0100")
+        assert got.objective_text == genotype and got.objective is None
+        assert got.metrics["Best-Genotype"] == MetricSummary(None, None, None, genotype)
+        assert [o.text for o in store.get_observations("katib", "katib-0100")] == [genotype]
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        assert len(_rows(store, "observations", "id")) == 13
+        assert "text" not in _rows(store, "observations", "id")[0]
+        assert store.upgrade() == schema.HEAD_REVISION
+        assert store.get_trial("katib", "katib-0100").objective_text is None

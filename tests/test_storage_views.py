@@ -256,6 +256,43 @@ def test_progress_reads_new_watched_and_active_trials_with_their_latest_report(
     assert [r.name for r in later.rows] == ["exp-0001", "exp-0005", "exp-0006", "exp-0007"]
     assert views.progress(store, "exp", "acc").latest == {"exp-0005": (9.0, 7)}
     assert views.progress(store, "nothing", "loss") == views.ProgressRead([], {})
+    # The stored spec's text comes with it: the same text until the spec is stored again.
+    from dataclasses import replace
+
+    from tunery.storage.codec import spec_from_json
+
+    exp = store.get_experiment("exp")
+    text = got.spec_text
+    assert text is not None and spec_from_json(json.loads(text)) == exp.spec
+    assert views.progress(store, "exp", "loss").spec_text == text
+    store.update_experiment_spec("exp", replace(exp.spec, max_trial_count=77), exp.document)
+    edited = views.progress(store, "exp", "loss").spec_text
+    assert edited != text and spec_from_json(json.loads(edited or "{}")).max_trial_count == 77
+    # And the driven seconds of the time budget, read out of the algorithm's state.
+    from tunery.model import DRIVEN_SECONDS_KEY
+
+    assert views.progress(store, "exp", "loss").driven_seconds == 0.0  # never recorded
+    store.save_algorithm_state("exp", {"mean": [0.1] * 100, DRIVEN_SECONDS_KEY: 42.25})
+    assert views.progress(store, "exp", "loss").driven_seconds == 42.25
+
+
+def test_count_seeds_counts_succeeded_warm_started_trials(store: Store) -> None:
+    from tunery.model import TrialReason
+
+    for key in ("exp", "other"):
+        store.create_experiment(make_experiment(key))
+    for i, (status, reason) in enumerate(
+        [
+            (C.SUCCEEDED, TrialReason.WARM_STARTED),
+            (C.SUCCEEDED, TrialReason.WARM_STARTED),
+            (C.SUCCEEDED, TrialReason.SUCCEEDED),
+            (C.FAILED, TrialReason.WARM_STARTED),  # not a seed: not a result
+        ]
+    ):
+        store.create_trial(make_trial(i, status=status, reason=reason.value))
+    assert views.count_seeds(store) == {"exp": 2}
+    assert views.count_seeds(store, "exp") == {"exp": 2}
+    assert views.count_seeds(store, "other") == {}
 
 
 def test_pareto_front_of_stored_trials_is_the_brute_force_feasible_front(tmp_path: Path) -> None:
@@ -331,3 +368,41 @@ def test_pareto_front_of_stored_trials_is_the_brute_force_feasible_front(tmp_pat
         store.close()
 
     check()
+
+
+def test_best_trial_with_a_string_objective_is_the_latest_one_as_on_katib(store: Store) -> None:
+    """views.best_trial (SQL) agrees with tunery.model.best_trial: the latest finished trial
+    with a string objective, before any number; rows and columns carry the text."""
+    from tunery import wire
+    from tunery.model import best_trial
+
+    made = _bulk_trials(store)  # numeric objectives
+    genotype = (
+        "Genotype(normal=[[('skip_connect',0)]],normal_concat=[2],reduce=[],reduce_concat=[])"
+    )
+    summary = MetricSummary(None, None, None, genotype)
+    for index, status in ((6, C.SUCCEEDED), (7, C.EARLY_STOPPED), (8, C.FAILED), (9, C.RUNNING)):
+        trial = make_trial(
+            index, status=status, objective_text=f"{genotype}#{index}", metrics={"loss": summary}
+        )
+        store.create_trial(trial)
+        made.append(trial)
+    for direction in ObjectiveType:
+        objective = Objective(direction, "loss")
+        best = views.best_trial(store, "exp", objective)
+        assert best is not None and best.name == "exp-0007"
+        assert best == best_trial(objective, store.list_trials("exp"))
+        assert best.objective_text == f"{genotype}#7"
+    rows = {r.name: r for r in views.trial_rows(store, "exp").rows}
+    assert rows["exp-0007"].metrics["loss"] == summary.to_json()
+    objective = Objective(ObjectiveType.MAXIMIZE, "loss")
+    row_json = wire.trial_row_json(rows["exp-0007"], objective)
+    assert row_json["objectiveText"] == genotype  # the summary's text (the row has no column)
+    assert "objectiveText" not in wire.trial_row_json(rows["exp-0000"], objective)
+    columns = views.trial_columns(store, "exp", fields=("name", "metrics"))
+    names, summaries = (json.loads(columns.columns[k]) for k in ("name", "metrics"))
+    metrics = dict(zip(names, summaries, strict=True))
+    assert metrics["exp-0006"]["loss"]["text"] == genotype
+    obs = [Observation("exp-0006", "loss", None, 0, 1.0, genotype)]
+    store.add_observations("exp", "exp-0006", obs, metrics={"loss": summary}, cursor=None)
+    assert store.observation_series("exp", "exp-0006", 10)["loss"].points == obs

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from tunery.errors import SpecError
 from tunery.history import History
 from tunery.model import (
+    NAS_ALGORITHMS,
     Assignment,
     Distribution,
     ExperimentSpec,
@@ -57,7 +58,8 @@ from tunery.testing.suggest import (
     make_spec,
 )
 
-ALGORITHMS = available()
+#: The hyperparameter algorithms (enas and darts search spec.nasConfig, tested on their own).
+ALGORITHMS = [a for a in available() if a not in NAS_ALGORITHMS]
 
 # --------------------------------------------------------------------------- per algorithm
 

@@ -953,6 +953,29 @@ def test_experiment_detail_has_its_time_budget(client: TestClient, store: Store)
     assert budget["maxSeconds"] == 60 and budget["policy"] == "LetFinish"
     assert budget["drivenSeconds"] >= 60 and budget["remainingSeconds"] == 0
     assert "timeBudget" not in client.get("/api/experiments/demo").json()
+    # The list has it too, as `tunery list --json` does.
+    listed = {e["name"]: e for e in client.get("/api/experiments").json()}
+    assert listed["timed"]["timeBudget"] == budget
+    assert "timeBudget" not in listed["demo"]
+
+
+def test_warm_start_seeds_are_counted_apart(client: TestClient, store: Store) -> None:
+    from tunery.warmstart import Seed, seed_store
+
+    exp = create(
+        store, _doc("seeded", max_trials=5), Path(store.url.removeprefix("sqlite:///")).parent
+    )
+    score = {"score": MetricSummary(0.5, 0.5, 0.5)}
+    seeds = [Seed({"x": x, "opt": "sgd"}, score, "python") for x in (0.1, 0.2)]
+    assert seed_store(store, exp.key, seeds, 1.0, source="python").seeded == 2
+    data = client.get("/api/experiments/seeded").json()
+    assert data["seededTrials"] == 2
+    assert data["trials"]["succeeded"] == data["trials"]["total"] == 2  # the stored shape
+    listed = {e["name"]: e for e in client.get("/api/experiments").json()}
+    assert listed["seeded"]["seededTrials"] == 2
+    assert "seededTrials" not in listed["demo"] and "seededTrials" not in (
+        client.get("/api/experiments/demo").json()
+    )
 
 
 def test_a_conditional_experiment_shows_inactive_parameters_as_absent(tmp_path: Path) -> None:

@@ -1113,3 +1113,39 @@ def test_inactive_parameters_are_blank_and_lines_skip_their_axes(page: Any, tmp_
             assert set(kept.locator(model_col).all_inner_texts()) == {"a"}
     finally:
         store.close()
+
+
+def test_warm_start_seeds_are_counted_apart_from_the_trials_that_ran(
+    site: tuple[str, Store], page: Any
+) -> None:
+    base, store = site
+    demo = store.get_experiment("demo")
+    spec = replace(demo.spec, name="seeded", max_trial_count=2)
+    store.create_experiment(replace(demo, name="seeded", key="", spec=spec))
+    params = {"lr": 0.01, "layers": 2, "opt": "sgd"}
+    for index, (status, reason) in enumerate(
+        [("Succeeded", "WarmStarted")] * 2 + [("Failed", "ExitCode")] * 2, start=1
+    ):
+        store.create_trial(
+            Trial(
+                name=f"seeded-{index:04d}",
+                experiment="seeded",
+                index=index,
+                parameters=params,
+                status=TrialCondition(status),
+                reason=reason,
+                metrics={"loss": MetricSummary(0.3, 0.3, 0.3)} if status == "Succeeded" else {},
+                objective=0.3 if status == "Succeeded" else None,
+            )
+        )
+    _open_experiment(page, base, "seeded")
+    assert page.locator("#experiment-trials").inner_text() == (
+        "trials 2/2: 0 succeeded, 0 running, 2 failed, 0 killed, 0 early-stopped, "
+        "2 seeded (warm start, not run)"
+    )
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='list']")
+    row = page.locator("#experiments tbody tr", has=page.get_by_role("link", name="seeded"))
+    headers = page.locator("#experiments thead th").all_inner_texts()
+    cell = row.locator("td").nth(headers.index("trials"))
+    assert cell.inner_text() == "0/2 ok, 2 failed, 2 seeded"

@@ -112,3 +112,30 @@ def test_dry_run_shows_initial_trials_first_and_reads_seeds_without_storing(
     values = [line.split("--x=")[1] for line in out.stdout.splitlines() if "--x=" in line]
     assert values[:2] == ["0.25", "0.75"] and len(values) == 3
     assert not (tmp_path / "tunery.db").exists()
+
+
+def test_seeds_do_not_make_a_run_of_failures_a_success(tmp_path: Path) -> None:
+    crash = "import sys\nprint('CUDA out of memory', flush=True)\nsys.exit(1)\n"
+    path = write_yaml(tmp_path / "f.yaml", native_doc("f", crash, max_trials=2, parallel=1))
+    (tmp_path / "seeds.csv").write_text("x,score\n0.5,0.5\n0.9,0.9\n")
+    ran = tunery("run", str(path), "-q", "--warm-start-csv", "seeds.csv", cwd=tmp_path, check=1)
+    last = ran.stdout.strip().splitlines()[-1]
+    assert last.startswith(
+        "no trial succeeded: 2 Failed (and 2 warm-start seeds, not run) (last: f-0004: "
+    ), ran.stdout
+    assert last.endswith("CUDA out of memory)"), last
+    # The best is a seed, and says so.
+    assert "best trial: f-0002  score=0.9  (seeded from csv:seeds.csv (not run))" in ran.stdout
+    got = json.loads(tunery("get", "f", "--json", cwd=tmp_path).stdout)
+    assert (got["status"], got["reason"]) == ("Succeeded", "ExperimentMaxTrialsReached")
+    assert got["message"].endswith(
+        "; no trial that ran succeeded (2 Failed; the 2 warm-start seeds were not run)"
+    )
+    assert got["seededTrials"] == 2 and got["trials"]["succeeded"] == 2
+    listed = tunery("list", cwd=tmp_path).stdout
+    assert "0/2 ok, 2 failed, 2 seeded" in listed, listed
+    assert json.loads(tunery("list", "--json", cwd=tmp_path).stdout)[0]["seededTrials"] == 2
+    # Without seeds, no such key (the shape of an experiment without them is unchanged).
+    plain = write_yaml(tmp_path / "g.yaml", native_doc("g", SCORE_IS_X, max_trials=1, parallel=1))
+    tunery("run", str(plain), "-q", cwd=tmp_path)
+    assert "seededTrials" not in json.loads(tunery("get", "g", "--json", cwd=tmp_path).stdout)

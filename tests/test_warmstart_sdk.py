@@ -151,3 +151,35 @@ def test_tune_warm_start_from_values_and_from_an_experiment(tmp_path: Path) -> N
         tunery.tune(score, space, "score", name="x2", storage=db, runs_dir=runs, warm_start="nope")
     with pytest.raises(UserInputError, match="warm_start must be an experiment's name or handle"):
         tunery.tune(score, space, "score", name="x3", storage=db, runs_dir=runs, warm_start=5)
+
+
+def crash(parameters: dict) -> None:
+    raise RuntimeError("out of memory")
+
+
+def test_seeds_do_not_hide_that_every_trial_that_ran_failed(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    with pytest.warns(tunery.TrialsFailedWarning) as caught:
+        handle = tunery.tune(
+            crash,
+            {"x": tunery.search.double(0, 1)},
+            "score",
+            name="crashing",
+            storage=db,
+            runs_dir=str(tmp_path / "runs"),
+            max_trial_count=2,
+            algorithm="random",
+            warm_start=[({"x": 0.2}, 0.5), ({"x": 0.4}, 0.6)],
+            wait=True,
+            progress=False,
+        )
+    message = str(caught[0].message)
+    assert message.startswith("experiment crashing: 2 of 2 trials failed, no trial succeeded"), (
+        message
+    )
+    exp = handle.experiment
+    assert (exp.status.value, exp.reason) == ("Succeeded", "ExperimentMaxTrialsReached")
+    assert (exp.message or "").endswith(
+        "; no trial that ran succeeded (2 Failed; the 2 warm-start seeds were not run)"
+    )
+    assert handle.status == "Succeeded"  # Katib's status; the message and warning say the rest

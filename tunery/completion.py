@@ -10,6 +10,16 @@ or None while it goes on:
 2. max failed: ``maxFailedTrialCount`` trials failed;
 3. max trials: ``maxTrialCount`` trials completed, none running;
 4. suggestion end: the algorithm had nothing more to suggest and nothing runs.
+
+The status follows Katib's experiment controller (``UpdateExperimentStatusCondition``): only
+``maxFailedTrialCount`` makes an experiment ``Failed``; every other ending is ``Succeeded``,
+even when no trial succeeded (Katib ends an experiment whose trials all failed ``Succeeded``,
+reason ``ExperimentMaxTrialsReached``).  The time budget (:func:`tunery.deadline.time_end`)
+is a budget like ``maxTrialCount`` and follows the same rule.  Whether the experiment learnt
+anything is said apart from the status, the same way at every ending: when no trial that *ran*
+has a result (``Counts.results``: Succeeded or EarlyStopped; warm-start seeds never ran, so
+they are none, and they never reach the goal), the message ends with :func:`no_result_note`,
+``tunery run`` exits 1 and the SDK warns (:mod:`tunery.outcome`).
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from tunery.objectives import goals_met
 if TYPE_CHECKING:
     from tunery.ledger import Counts
 
-__all__ = ["End", "decide", "goal_text", "has_goal", "reaches_goal"]
+__all__ = ["End", "decide", "goal_text", "has_goal", "no_result_note", "reaches_goal"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,23 @@ def _goal_message(objective: Objective, goal_trial: str) -> str:
     )
 
 
+def no_result_note(counts: Counts) -> str:
+    """What a budget ending's message adds when no trial that ran has a result: ``; no trial
+    that ran succeeded (3 Failed; the 2 warm-start seeds were not run)``; ``""`` otherwise."""
+    if counts.results:
+        return ""
+    ended = {s: n for s, n in counts.by_status.items() if s.is_completed}
+    ended[TrialCondition.SUCCEEDED] -= counts.seeded
+    # Ctrl-C's run again: not ended; the running ones are killed by the end being decided.
+    ended[TrialCondition.KILLED] += counts.active - counts.interrupted
+    done = [f"{n} {status.value}" for status, n in ended.items() if n > 0]
+    what = ", ".join(done) if done else "none ran"
+    if counts.seeded:
+        seeds = "seed was" if counts.seeded == 1 else "seeds were"
+        what += f"; the {counts.seeded} warm-start {seeds} not run"
+    return f"; no trial that ran succeeded ({what})"
+
+
 def decide(
     spec: ExperimentSpec, counts: Counts, goal_trial: str | None, nothing_to_suggest: bool
 ) -> End | None:
@@ -119,7 +146,7 @@ def decide(
             ExperimentCondition.SUCCEEDED,
             ExperimentReason.MAX_TRIALS_REACHED,
             f"Experiment has succeeded because max trial count ({spec.max_trial_count}) "
-            "has been reached",
+            f"has been reached{no_result_note(counts)}",
             TrialReason.EXPERIMENT_MAX_TRIALS_REACHED,
         )
     if nothing_to_suggest and counts.active == 0:
@@ -127,7 +154,7 @@ def decide(
             ExperimentCondition.SUCCEEDED,
             ExperimentReason.SUGGESTION_END_REACHED,
             "Experiment has succeeded because the algorithm has nothing more to suggest "
-            "(the search space is exhausted or its schedule has ended)",
+            f"(the search space is exhausted or its schedule has ended){no_result_note(counts)}",
             TrialReason.EXPERIMENT_SUGGESTION_END_REACHED,
         )
     return None

@@ -60,6 +60,7 @@ from tunery.model import (
     Trial,
     TrialCondition,
     TrialReason,
+    objective_text,
     objective_value,
 )
 from tunery.outcome import last_output_line, with_output_line
@@ -566,7 +567,8 @@ class Controller:
             # Push collects (tunery.collect.push): reporting nothing is MetricsUnavailable, as
             # on Katib; only None leaves metrics to some other way.
             no_collection = spec.metrics_collector.kind is CollectorKind.NONE
-            if objective is None and not no_collection:
+            text = objective_text(spec.objective, trial.metrics)  # a string objective
+            if objective is None and text is None and not no_collection:
                 new_status = TrialCondition.METRICS_UNAVAILABLE
                 reason = TrialReason.METRICS_UNAVAILABLE
                 metric = spec.objective.objective_metric_name

@@ -15,9 +15,11 @@ At the deadline the controller creates no more trials and, by ``experimentDurati
   kills the running trials (Killed, reason ``ExperimentTimeBudgetReached``) and ends;
 * ``LetFinish`` lets them finish (however long that takes), then ends.
 
-It ends ``Succeeded`` when at least one trial succeeded (or was early stopped: a result; a
-warm-start seed does not count: it never ran), ``Failed`` when none did, with reason
-``ExperimentTimeBudgetReached`` either way.  The other completion rules (goal,
+It ends ``Succeeded``, reason ``ExperimentTimeBudgetReached``: a budget, like Katib's
+``maxTrialCount``, which ends an experiment ``Succeeded`` whatever its trials did (the rule of
+:mod:`tunery.completion`; only ``maxFailedTrialCount`` fails one).  When no trial that ran has a
+result (warm-start seeds never ran), its message says so (:func:`~tunery.completion.
+no_result_note`), as at every other ending.  The other completion rules (goal,
 maxFailedTrialCount, maxTrialCount) come first.
 """
 
@@ -26,14 +28,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tunery.completion import End
+from tunery.completion import End, no_result_note
 from tunery.errors import TuneryError, UserInputError
 from tunery.model import (
     DRIVEN_SECONDS_KEY,
     ExperimentCondition,
     ExperimentReason,
     ExperimentSpec,
-    TrialCondition,
     TrialReason,
 )
 from tunery.spec.timebudget import DurationPolicy
@@ -130,17 +131,11 @@ def time_end(spec: ExperimentSpec, counts: Counts) -> End | None:
     if counts.active and policy_of(spec) is DurationPolicy.LET_FINISH:
         return None
     limit = format_duration(spec.max_experiment_duration)
-    results = counts.by_status[TrialCondition.SUCCEEDED] - counts.seeded  # seeds never ran
-    results += counts.by_status[TrialCondition.EARLY_STOPPED]
-    if results:
-        status, outcome = ExperimentCondition.SUCCEEDED, "succeeded"
-    else:
-        status, outcome = ExperimentCondition.FAILED, "failed (no trial succeeded)"
     return End(
-        status,
+        ExperimentCondition.SUCCEEDED,
         ExperimentReason.TIME_BUDGET_REACHED,
-        f"Experiment has {outcome} because its time budget (maxExperimentDuration {limit}) "
-        "was reached",
+        f"Experiment has succeeded because its time budget (maxExperimentDuration {limit}) "
+        f"was reached{no_result_note(counts)}",
         TrialReason.EXPERIMENT_TIME_BUDGET_REACHED,
     )
 

@@ -155,6 +155,17 @@ class ExperimentHandle:
         return self.client.store.list_trials(self.key)
 
     @property
+    def time_budget(self) -> dict[str, Any] | None:
+        """The time budget as ``tunery get --json``'s ``timeBudget`` says it (``maxSeconds``,
+        ``drivenSeconds``, ``remainingSeconds``, ``policy``); None without one."""
+        from tunery.deadline import driven_seconds, time_budget_json
+
+        spec = self.experiment.spec
+        if spec.max_experiment_duration is None:
+            return None
+        return time_budget_json(spec, driven_seconds(self.client.store, self.key))
+
+    @property
     def best_trial(self) -> Trial | None:
         """The best completed trial (with constraints, the best feasible one); None before
         there is one.  With several objectives there is no single best: use
@@ -356,9 +367,13 @@ class ExperimentHandle:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: status, counts, the best trial, a chart of the objective per trial."""
+        from tunery.deadline import driven_seconds
         from tunery.notebook import experiment_html
 
-        return experiment_html(self.experiment, self.trials)
+        exp = self.experiment
+        timed = exp.spec.max_experiment_duration is not None
+        driven = driven_seconds(self.client.store, self.key) if timed else None
+        return experiment_html(exp, self.trials, driven)
 
     def __repr__(self) -> str:
         exp = self.experiment

@@ -52,6 +52,7 @@ from tunery.model import (
     TrialReason,
     is_interrupted,
     is_seed,
+    objective_text,
 )
 from tunery.storage.base import TrialChange  # the protocol's types only: no database code
 from tunery.thinning import OBSERVATION_LIMIT, THINNED_LABEL, Thinning
@@ -131,6 +132,13 @@ class Counts:
     @property
     def failed(self) -> int:
         return sum(n for s, n in self.by_status.items() if s.is_failed)
+
+    @property
+    def results(self) -> int:
+        """Trials that ran and have a result: Succeeded (seeds excepted: they never ran) and
+        EarlyStopped (:func:`tunery.completion.no_result_note`)."""
+        done = self.by_status[TrialCondition.SUCCEEDED] - self.seeded
+        return done + self.by_status[TrialCondition.EARLY_STOPPED]
 
 
 @dataclass
@@ -362,6 +370,9 @@ class TrialLedger:
         """
         observations = changes.pop("observations", ())
         thin = changes.pop("thin", None)
+        if "objective" in changes and "objective_text" not in changes and self._objective:
+            metrics = changes.get("metrics", trial.metrics)
+            changes["objective_text"] = objective_text(self._objective, metrics)
         change = TrialChange(**changes)
         applied = self.store.update_trial(
             self.name, trial.name, change, expect=expect, observations=observations, thin=thin
@@ -395,11 +406,11 @@ class TrialLedger:
             name = record.name
             n = counts.get(name, 0)
             counts[name] = n + 1
-            metrics[name] = metrics.get(name, MetricSummary()).add(record.value)
+            metrics[name] = metrics.get(name, MetricSummary()).add(record.value, record.text)
             if thinning.kept(n, strides[name]):
                 step = record.step if record.step is not None else n
                 observations.append(
-                    Observation(trial.name, name, record.value, step, record.timestamp)
+                    Observation(trial.name, name, record.value, step, record.timestamp, record.text)
                 )
         cursor["collector"] = collector_cursor
         cursor["counts"] = counts

@@ -10,206 +10,29 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from tunery.enums import (  # noqa: F401 - re-exported: tunery.model is their import path
+    INTERRUPTED_STATUS,
+    TRIAL_TRANSITIONS,
+    CollectorKind,
+    Distribution,
+    ExperimentCondition,
+    ExperimentReason,
+    FileFormat,
+    FileSystemKind,
+    IntentKind,
+    MetricStrategyType,
+    ObjectiveType,
+    ParameterType,
+    ResumePolicy,
+    TrialCondition,
+    TrialReason,
+)
 
 #: A parameter value as Python sees it: float for double, int for int, int or float for
 #: discrete, str for categorical.
 ParamValue = float | int | str
-
-
-class ParameterType(StrEnum):
-    DOUBLE = "double"
-    INT = "int"
-    DISCRETE = "discrete"
-    CATEGORICAL = "categorical"
-
-
-class Distribution(StrEnum):
-    UNIFORM = "uniform"
-    LOG_UNIFORM = "logUniform"
-    NORMAL = "normal"
-    LOG_NORMAL = "logNormal"
-
-
-class ObjectiveType(StrEnum):
-    MINIMIZE = "minimize"
-    MAXIMIZE = "maximize"
-
-
-class MetricStrategyType(StrEnum):
-    MIN = "min"
-    MAX = "max"
-    LATEST = "latest"
-
-
-class CollectorKind(StrEnum):
-    STDOUT = "StdOut"
-    FILE = "File"
-    TENSORFLOW_EVENT = "TensorFlowEvent"
-    PROMETHEUS = "PrometheusMetric"
-    CUSTOM = "Custom"
-    NONE = "None"
-    PUSH = "Push"
-
-
-class FileSystemKind(StrEnum):
-    FILE = "File"
-    DIRECTORY = "Directory"
-
-
-class FileFormat(StrEnum):
-    TEXT = "TEXT"
-    JSON = "JSON"
-
-
-class ResumePolicy(StrEnum):
-    NEVER = "Never"
-    LONG_RUNNING = "LongRunning"
-    FROM_VOLUME = "FromVolume"
-
-
-class TrialCondition(StrEnum):
-    """Katib's trial conditions."""
-
-    CREATED = "Created"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    KILLED = "Killed"
-    EARLY_STOPPED = "EarlyStopped"
-    METRICS_UNAVAILABLE = "MetricsUnavailable"
-
-    @property
-    def is_active(self) -> bool:
-        return self in (TrialCondition.CREATED, TrialCondition.RUNNING)
-
-    @property
-    def is_completed(self) -> bool:
-        return not self.is_active
-
-    @property
-    def is_failed(self) -> bool:
-        """Counts against ``maxFailedTrialCount`` (Katib: Failed + MetricsUnavailable)."""
-        return self in (TrialCondition.FAILED, TrialCondition.METRICS_UNAVAILABLE)
-
-
-#: Allowed trial transitions: from -> set of to.
-TRIAL_TRANSITIONS: Mapping[TrialCondition, frozenset[TrialCondition]] = {
-    TrialCondition.CREATED: frozenset(
-        {
-            TrialCondition.RUNNING,
-            TrialCondition.FAILED,
-            TrialCondition.KILLED,
-            TrialCondition.SUCCEEDED,
-            TrialCondition.METRICS_UNAVAILABLE,
-            TrialCondition.EARLY_STOPPED,
-        }
-    ),
-    TrialCondition.RUNNING: frozenset(
-        {
-            TrialCondition.SUCCEEDED,
-            TrialCondition.FAILED,
-            TrialCondition.KILLED,
-            TrialCondition.EARLY_STOPPED,
-            TrialCondition.METRICS_UNAVAILABLE,
-        }
-    ),
-}
-
-
-class TrialReason(StrEnum):
-    """Why a trial is in its status, as tunery writes it (a trial's ``reason``).
-
-    The values are Katib's reasons where Katib has one.  A failed trial may also carry its
-    executor's reason instead (``RunStatus.reason``: ``TrialTimeout``, ``ExitCode``,
-    ``Signal``...), so a stored reason is a plain string, not always one of these.
-    """
-
-    CREATED = "TrialCreated"
-    RUNNING = "TrialRunning"
-    SUCCEEDED = "TrialSucceeded"
-    FAILED = "TrialFailed"
-    METRICS_UNAVAILABLE = "MetricsUnavailable"
-    #: The executor could not start the trial's process.
-    START_FAILED = "TrialStartFailed"
-    #: The trial's process disappeared without an exit status (a reboot).
-    LOST = "TrialLost"
-    EARLY_STOPPED = "TrialEarlyStopped"
-    #: Killed on request (``tunery`` CLI, UI or SDK: a kill-trial intent).
-    KILLED_BY_USER = "KilledByUser"
-    #: Killed because the controller was interrupted (Ctrl-C, SIGTERM).  Such a trial did not
-    #: fail: it counts towards neither ``maxTrialCount`` nor ``maxFailedTrialCount``, no
-    #: algorithm sees it, and ``tunery resume`` runs its assignment again as a new trial
-    #: (labelled :data:`RERUN_LABEL`) before anything new is suggested.
-    INTERRUPTED = "Interrupted"
-    #: A result seeded from elsewhere (an earlier experiment, a CSV, ``add_trial``), not run:
-    #: Succeeded, labelled :data:`WARM_START_LABEL`; algorithms learn from it, and it counts
-    #: towards neither ``maxTrialCount`` nor ``maxFailedTrialCount`` (``docs/warm-starts.md``).
-    WARM_STARTED = "WarmStarted"
-    #: Killed because the experiment ended; the same words as the experiment's reason.
-    EXPERIMENT_STOPPED = "ExperimentStopped"
-    EXPERIMENT_GOAL_REACHED = "ExperimentGoalReached"
-    EXPERIMENT_MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
-    EXPERIMENT_MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
-    EXPERIMENT_SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
-    EXPERIMENT_TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
-
-
-class ExperimentCondition(StrEnum):
-    """Katib's experiment conditions."""
-
-    CREATED = "Created"
-    RUNNING = "Running"
-    RESTARTING = "Restarting"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-    @property
-    def is_completed(self) -> bool:
-        return self in (ExperimentCondition.SUCCEEDED, ExperimentCondition.FAILED)
-
-
-#: What ``get``, ``list``, the UI and the JSON show for an interrupted experiment.
-INTERRUPTED_STATUS = "Interrupted"
-
-
-class ExperimentReason(StrEnum):
-    """Katib's experiment reasons, plus the ones Katib lacks and we add."""
-
-    CREATED = "ExperimentCreated"
-    RUNNING = "ExperimentRunning"
-    RESTARTING = "ExperimentRestarting"
-    GOAL_REACHED = "ExperimentGoalReached"
-    MAX_TRIALS_REACHED = "ExperimentMaxTrialsReached"
-    SUGGESTION_END_REACHED = "ExperimentSuggestionEndReached"
-    MAX_FAILED_TRIALS_REACHED = "ExperimentMaxFailedTrialsReached"
-    STOPPED = "ExperimentStopped"
-    FAILED = "ExperimentFailed"
-    #: An ask/tell experiment its driver finished (``Optimizer.finish``, or leaving its
-    #: ``with`` block).
-    FINISHED = "ExperimentFinished"
-    #: Not Katib's: the controller was interrupted (Ctrl-C, SIGTERM) and no controller
-    #: drives the experiment; the condition stays Running (Katib has no "Paused"), and
-    #: ``tunery resume NAME`` continues it.  Shown as ``Interrupted`` (``Experiment.shown_status``).
-    INTERRUPTED = "ExperimentInterrupted"
-    #: Not Katib's: the experiment was driven for its ``maxExperimentDuration``.
-    TIME_BUDGET_REACHED = "ExperimentTimeBudgetReached"
-
-
-class IntentKind(StrEnum):
-    """What the CLI, the SDK and the UI ask an experiment's controller to do.
-
-    Stored as an intent's ``kind`` (``Store.add_intent``); the controller holding the
-    experiment's lease carries it out at its next tick.
-    """
-
-    #: Stop the experiment: kill its running trials and end it (ExperimentStopped).
-    STOP_EXPERIMENT = "stop-experiment"
-    #: Kill one running trial (the intent's ``target``).
-    KILL_TRIAL = "kill-trial"
-    #: Read the experiment's budget again (``Client.edit_experiment_budget`` stored a new one).
-    UPDATE_BUDGET = "update-budget"
 
 
 # --------------------------------------------------------------------------- spec
@@ -574,6 +397,9 @@ class MetricRecord:
     value: float | None  # None: reported but not a finite number ("unavailable")
     timestamp: float | None = None
     step: int | None = None
+    #: The value verbatim when it is not a number at all (a string-valued metric such as
+    #: Katib's ``Best-Genotype=Genotype(...)``); ``value`` is then None.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -585,17 +411,26 @@ class Observation:
     value: float | None
     step: int
     timestamp: float | None = None
+    #: A string-valued report, verbatim (``value`` None): see :attr:`MetricRecord.text`.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """Katib's per-metric min/max/latest of a trial."""
+    """Katib's per-metric min/max/latest of a trial.
+
+    ``text``: the latest value verbatim when it was not a number (a string-valued metric);
+    Katib keeps min and max "unavailable" for such values and the string as its latest.
+    """
 
     min: float | None = None
     max: float | None = None
     latest: float | None = None
+    text: str | None = None
 
-    def add(self, value: float | None) -> MetricSummary:
+    def add(self, value: float | None, text: str | None = None) -> MetricSummary:
+        if text is not None:
+            return MetricSummary(self.min, self.max, None, text)
         if value is None or not math.isfinite(value):
             return MetricSummary(self.min, self.max, None)
         return MetricSummary(
@@ -611,12 +446,28 @@ class MetricSummary:
             return self.max
         return self.latest
 
-    def to_json(self) -> dict[str, float | None]:
-        return {"min": self.min, "max": self.max, "latest": self.latest}
+    def pick_text(self, strategy: MetricStrategyType) -> str | None:
+        """The string value under ``strategy``, Katib's way: the latest value when it was a
+        string and the strategy's min or max is unavailable (no number reported)."""
+        if self.text is None or self.pick(strategy) is not None:
+            return None
+        return self.text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"min": self.min, "max": self.max, "latest": self.latest}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MetricSummary:
-        return cls(data.get("min"), data.get("max"), data.get("latest"))
+        text = data.get("text")
+        return cls(
+            data.get("min"),
+            data.get("max"),
+            data.get("latest"),
+            text if isinstance(text, str) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -643,6 +494,9 @@ class Trial:
     #: stopping, saved before it stops the process (a controller that dies in between is
     #: followed by one that finishes the job).
     pending_outcome: Mapping[str, Any] | None = None
+    #: The objective's value verbatim when it is a string, not a number (``objective`` is
+    #: then None): :func:`objective_text`, e.g. DARTS's ``Genotype(...)``.
+    objective_text: str | None = None
 
     @property
     def parent(self) -> str | None:
@@ -778,22 +632,38 @@ def objective_value(objective: Objective, metrics: Mapping[str, MetricSummary]) 
     return summary.pick(objective.strategy_for(objective.objective_metric_name))
 
 
+def objective_text(objective: Objective, metrics: Mapping[str, MetricSummary]) -> str | None:
+    """The trial's objective value when it is a string (:meth:`MetricSummary.pick_text`)."""
+    summary = metrics.get(objective.objective_metric_name)
+    if summary is None:
+        return None
+    return summary.pick_text(objective.strategy_for(objective.objective_metric_name))
+
+
 def best_trial(objective: Objective, trials: list[Trial]) -> Trial | None:
     """Katib's currentOptimalTrial: the best succeeded (or early-stopped) trial by objective.
 
-    With constraints or several objectives, :func:`tunery.objectives.best_trial` decides (the
-    best feasible trial; the front's best on the first objective).
+    A string-valued objective (:attr:`Trial.objective_text`) is ranked as Katib ranks it
+    ("for string metrics values best trial is the latest"): the latest such trial (highest
+    index) is the best, before any numeric one.  With constraints or several objectives,
+    :func:`tunery.objectives.best_trial` decides (the best feasible trial; the front's best
+    on the first objective).
     """
     if objective.constraints or objective.is_multi:
         from tunery.objectives import best_trial as best_feasible
 
         return best_feasible(objective, trials)
     best: Trial | None = None
+    latest_text: Trial | None = None
     for trial in trials:
         if trial.status not in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED):
+            continue
+        if trial.objective_text is not None:
+            if latest_text is None or trial.index > latest_text.index:
+                latest_text = trial
             continue
         if trial.objective is None or not math.isfinite(trial.objective):
             continue
         if best is None or objective.better(trial.objective, best.objective):  # type: ignore[arg-type]
             best = trial
-    return best
+    return latest_text or best

@@ -130,6 +130,8 @@ def watch(
 
 
 def _show(bar: Any, snapshot: Snapshot) -> None:
+    if bar.total != snapshot.max_trials:  # ``tunery edit --max-trials`` while it runs
+        bar.total = snapshot.max_trials
     bar.n = snapshot.completed
     bar.set_postfix_str(postfix(snapshot), refresh=False)
     bar.refresh()
@@ -228,8 +230,11 @@ def _cell(value: Any) -> str:
     return f"<td>{escape(format_value(value))}</td>"
 
 
-def experiment_html(experiment: Experiment, trials: Sequence[Trial]) -> str:
-    """The HTML of an experiment and its trials for Jupyter (``_repr_html_``)."""
+def experiment_html(
+    experiment: Experiment, trials: Sequence[Trial], driven: float | None = None
+) -> str:
+    """The HTML of an experiment and its trials for Jupyter (``_repr_html_``); ``driven``:
+    the seconds it was driven, to show its time budget (as ``tunery get`` does)."""
     spec = experiment.spec
     snapshot = snapshot_of_trials(spec, experiment.name, trials)
     best = best_trial(spec.objective, list(trials))
@@ -245,7 +250,10 @@ def experiment_html(experiment: Experiment, trials: Sequence[Trial]) -> str:
         f"parallel {spec.parallel_trial_count}</div>",
         '<table style="border-collapse:collapse"><tr>'
         "<th>succeeded</th><th>early-stopped</th><th>failed</th><th>killed</th>"
-        "<th>running</th></tr><tr>",
+        "<th>running</th>",
+        # Warm-start seeds never ran: counted apart, as the CLI and the UI do.
+        "<th>seeded (not run)</th>" if snapshot.seeded else "",
+        "</tr><tr>",
         "".join(
             _cell(n)
             for n in (
@@ -254,10 +262,15 @@ def experiment_html(experiment: Experiment, trials: Sequence[Trial]) -> str:
                 snapshot.failed,
                 snapshot.killed,
                 snapshot.active,
+                *((snapshot.seeded,) if snapshot.seeded else ()),
             )
         ),
         "</tr></table>",
     ]
+    if driven is not None and spec.max_experiment_duration is not None:
+        from tunery.deadline import time_budget_text
+
+        out.append(f"<div>{escape(time_budget_text(spec, driven) or '')}</div>")
     if best is None:
         out.append("<div>best trial: none yet</div>")
     else:

@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunery.clock import Clock, SystemClock
+from tunery.completion import no_result_note
 from tunery.curves import CurveBook, stopping_metrics
 from tunery.deadline import DrivenTime, budget_seconds, out_of_time, time_end
 from tunery.errors import NotFoundError, SpecError, UserInputError
@@ -368,7 +369,7 @@ class Optimizer(AddTrial):
             return
         budget = self.spec.max_trial_count
         if budget is not None and self._ledger.counts.completed >= budget:
-            self._end(ExperimentReason.MAX_TRIALS_REACHED, f"{budget} trials completed")
+            self._end(ExperimentReason.MAX_TRIALS_REACHED, self._max_trials_message(budget))
         else:
             self._end(ExperimentReason.FINISHED, "finished by its ask/tell driver")
 
@@ -397,7 +398,12 @@ class Optimizer(AddTrial):
         """After a trial completed: finish when it used the last of ``max_trial_count``."""
         budget = self.spec.max_trial_count
         if budget is not None and self._ledger.counts.completed >= budget:
-            self._end(ExperimentReason.MAX_TRIALS_REACHED, f"{budget} trials completed")
+            self._end(ExperimentReason.MAX_TRIALS_REACHED, self._max_trials_message(budget))
+
+    def _max_trials_message(self, budget: int) -> str:
+        """``5 trials completed``, saying so when none that ran succeeded (seeds never ran:
+        :func:`tunery.completion.no_result_note`, as at a controller's every ending)."""
+        return f"{budget} trials completed{no_result_note(self._ledger.counts)}"
 
     @property
     def finished(self) -> bool:

@@ -9,7 +9,9 @@
 * :func:`with_output_line` appends that line to the executor's message (the controller keeps
   the executor's reason, e.g. ``ExitCode``).
 * :func:`no_success_line` / :func:`failure_warning` say that an experiment ended without a
-  successful trial, or how many trials failed, whatever the experiment's Katib status.
+  successful trial, or how many trials failed, whatever the experiment's Katib status.  Only
+  trials that ran count: a warm-start seed (``is_seed``) is a known result, never a success
+  of this experiment (the rule of :mod:`tunery.completion`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
-from tunery.model import Trial, TrialCondition
+from tunery.model import Trial, TrialCondition, is_seed
 
 #: At most this many bytes are read from the end of a log.
 TAIL_BYTES = 64 * 1024
@@ -124,8 +126,17 @@ def with_output_line(message: str, line: str | None) -> str:
 
 
 def _succeeded(trial: Trial) -> bool:
-    # EarlyStopped trials reported the objective and count as results (as in Katib).
-    return trial.status in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
+    # EarlyStopped trials reported the objective and count as results (as in Katib); a
+    # warm-start seed never ran.
+    ok = trial.status in (TrialCondition.SUCCEEDED, TrialCondition.EARLY_STOPPED)
+    return ok and not is_seed(trial)
+
+
+def _seeds_note(trials: Sequence[Trial]) -> str:
+    seeded = sum(is_seed(t) for t in trials)
+    if not seeded:
+        return ""
+    return f" (and {seeded} warm-start seed{'s' if seeded > 1 else ''}, not run)"
 
 
 def _failed_in_order(trials: Sequence[Trial]) -> list[Trial]:
@@ -146,15 +157,16 @@ def no_success_line(trials: Sequence[Trial], *, stopped: bool = False) -> str | 
         return None
     if stopped and not any(t.status.is_failed for t in trials):
         return None
-    if not trials:
-        return "no trial succeeded: no trial ran"
+    ran = [t for t in trials if not is_seed(t)]
+    if not ran:
+        return "no trial succeeded: no trial ran" + _seeds_note(trials)
     counts: dict[str, int] = {}
-    for t in trials:
+    for t in ran:
         counts[t.status.value] = counts.get(t.status.value, 0) + 1
     text = "no trial succeeded: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-    failed = _failed_in_order(trials)
-    last = failed[-1] if failed else max(trials, key=lambda t: t.completion_time or 0.0)
-    return f"{text} (last: {_why(last)})"
+    failed = _failed_in_order(ran)
+    last = failed[-1] if failed else max(ran, key=lambda t: t.completion_time or 0.0)
+    return f"{text}{_seeds_note(trials)} (last: {_why(last)})"
 
 
 def failure_warning(experiment: str, trials: Sequence[Trial]) -> str | None:
@@ -162,7 +174,8 @@ def failure_warning(experiment: str, trials: Sequence[Trial]) -> str | None:
     failed = _failed_in_order(trials)
     if not failed:
         return None
-    head = f"experiment {experiment}: {len(failed)} of {len(trials)} trials failed"
+    ran = sum(not is_seed(t) for t in trials)  # a seed never ran, so never failed
+    head = f"experiment {experiment}: {len(failed)} of {ran} trials failed"
     if not any(_succeeded(t) for t in trials):
         head += ", no trial succeeded"
     return f"{head}; first failure: {_why(failed[0])}"

@@ -191,7 +191,12 @@ def format_value(value: Any) -> str:
 
 
 def _params(parameters: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={format_value(v)}" for k, v in parameters.items())
+    return " ".join(f"{k}={_elided(format_value(v))}" for k, v in parameters.items())
+
+
+def _elided(text: str, width: int = 40) -> str:
+    """A long string (an ENAS architecture, a genotype) cut to ``width`` with ``…``."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def count_line(snapshot: Snapshot) -> str:
@@ -342,14 +347,37 @@ class SnapshotReader:
     On a SQL store a read (:func:`tunery.storage.views.progress`) returns the active trials,
     the trials that were active at the previous read and the new ones; the finished ones are
     summed up once and remembered.  Any other store (the in-memory one) is read whole.
+
+    The budget (``maxTrialCount``, ``parallelTrialCount``, the time budget) is the stored
+    one: ``tunery edit`` may change it while the experiment runs.  The same read returns the
+    stored spec's text; it is parsed again (and :attr:`experiment` replaced) only when the
+    text changed.
     """
 
     def __init__(self, store: BaseStore, experiment: Experiment) -> None:
         self.store = store
+        #: The experiment, with its spec as last read (an edited budget replaces it).
         self.experiment = experiment
         self._tally = _Tally(experiment.spec)
         self._max_index = -1
         self._active: list[str] = []
+        self._spec_text: str | None = None
+        #: The driven seconds the last SQL read returned (None: read them apart).
+        self._driven: float | None = None
+
+    def _take_spec(self, text: str | None) -> None:
+        """Replace :attr:`experiment`'s spec with the stored one when its text changed."""
+        if text is None or text == self._spec_text:
+            return
+        import json
+        from dataclasses import replace
+
+        from tunery.storage.codec import spec_from_json
+
+        self._spec_text = text
+        spec = spec_from_json(json.loads(text))
+        if spec != self.experiment.spec:
+            self.experiment = replace(self.experiment, spec=spec)
 
     def read(self) -> Snapshot:
         snapshot = self._read()
@@ -360,11 +388,14 @@ class SnapshotReader:
 
         from tunery.deadline import driven_seconds, policy_of
 
+        driven = self._driven
         return replace(
             snapshot,
             max_seconds=spec.max_experiment_duration,
             duration_policy=policy_of(spec).value,
-            driven_seconds=driven_seconds(self.store, self.experiment.key),
+            driven_seconds=driven_seconds(self.store, self.experiment.key)
+            if driven is None
+            else driven,
             driven_at=time.time(),
         )
 
@@ -374,8 +405,15 @@ class SnapshotReader:
         spec = self.experiment.spec
         name, key = self.experiment.name, self.experiment.key
         if not isinstance(self.store, SqlStore):
+            stored = self.store.find_experiment(key)
+            if stored is not None and stored.spec is not spec and stored.spec != spec:
+                from dataclasses import replace
+
+                self.experiment = replace(self.experiment, spec=stored.spec)
             trials = self.store.list_trials(key)
-            return snapshot_of_trials(spec, name, trials, _latest_of(self.store, self.experiment))
+            return snapshot_of_trials(
+                self.experiment.spec, name, trials, _latest_of(self.store, self.experiment)
+            )
         from tunery.storage import views
 
         got = views.progress(
@@ -385,6 +423,9 @@ class SnapshotReader:
             after_index=self._max_index,
             watch=self._active,
         )
+        self._take_spec(got.spec_text)
+        self._driven = got.driven_seconds
+        spec = self.experiment.spec
         running = []
         for row in got.rows:
             self._max_index = max(self._max_index, row.trial_index)
@@ -574,6 +615,8 @@ def event_line(kind: str, trial: Trial | None, spec: ExperimentSpec, **extra: An
     line = f"{status:>18} {trial.name}  {params}"
     if trial.objective is not None:
         line += f"  {metric}={format_value(trial.objective)}"
+    elif trial.objective_text is not None:  # a string objective (Katib's Best-Genotype)
+        line += f"  {metric}={_elided(' '.join(trial.objective_text.split()))}"
     if status != "Succeeded":
         line += f"  ({trial.reason}: {trial.message})"
     return line

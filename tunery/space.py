@@ -127,9 +127,12 @@ class SearchSpace:
             return super().__new__(ConditionalSpace)
         return super().__new__(cls)
 
-    def __init__(self, parameters: Sequence[ParameterSpec]) -> None:
+    def __init__(self, parameters: Sequence[ParameterSpec], *, empty_ok: bool = False) -> None:
         # Katib's rules (one place, shared with spec validation); the dimensions trust them.
-        check_parameters(parameters, merge_repeats=True)
+        # ``empty_ok``: a neural architecture search has no parameters (its algorithm assigns
+        # named strings), so its space is empty and every trial's key is ``()``.
+        if parameters or not empty_ok:
+            check_parameters(parameters, merge_repeats=True)
         dims = [make_dim(param, f"spec.parameters[{i}]") for i, param in enumerate(parameters)]
         self.parameters: tuple[ParameterSpec, ...] = tuple(parameters)
         self.names: tuple[str, ...] = tuple(p.name for p in parameters)
@@ -152,6 +155,8 @@ class SearchSpace:
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec) -> SearchSpace:
+        if spec.nas_config is not None:  # (a NAS spec has no parameters, hence no condition)
+            return cls((), empty_ok=True)
         return cls(spec.parameters)
 
     # ----------------------------------------------------------------- shape

@@ -8,7 +8,10 @@ built here and nowhere else:
   metric), ``objective``, ``labels``, ``createdTime``, ``startTime``, ``completionTime``,
   ``metricsPath``, and where the caller gives the experiment's objective, ``objectives`` (each
   objective's value, null when any is missing) and ``feasible`` (true/false by the
-  constraints; null without constraints or before a constraint's metric has a value);
+  constraints; null without constraints or before a constraint's metric has a value); a
+  metric whose latest value was a string (Katib's ``Best-Genotype``) has ``text`` too in
+  ``metrics``, and a trial whose objective is such a string has ``objectiveText`` (its
+  ``objective`` is null; the CSV's ``objective`` and ``latest`` cells hold the string);
 - **experiment** (:func:`experiment_json`): ``name``, ``namespace``, ``status``, ``reason``,
   ``message``, ``algorithm``, ``objective``, ``parameters`` (as in the document),
   ``parallelTrialCount``, ``maxTrialCount``, ``best`` (the best objective value), ``trials``
@@ -169,7 +172,19 @@ def trial_json(t: Trial, objective: Objective | None = None) -> dict[str, Any]:
     )
     if objective is not None:
         data.update(objective_fields(objective, t))
+        if t.objective_text is not None:
+            data["objectiveText"] = t.objective_text
     return data
+
+
+def _row_objective_text(objective: Objective, t: Any) -> str | None:
+    """A bulk row's string objective (its summary's ``text`` where the strategy's number is
+    unavailable: :meth:`MetricSummary.pick_text`), or None."""
+    raw = t.metrics.get(objective.objective_metric_name) if isinstance(t.metrics, Mapping) else None
+    if not isinstance(raw, Mapping) or raw.get("text") is None:
+        return None
+    metric = objective.objective_metric_name
+    return MetricSummary.from_json(raw).pick_text(objective.strategy_for(metric))
 
 
 def trial_row_json(t: Any, objective: Objective | None = None) -> dict[str, Any]:
@@ -200,6 +215,8 @@ def trial_row_json(t: Any, objective: Objective | None = None) -> dict[str, Any]
             finite = isinstance(value, int | float) and math.isfinite(value)
             data["objectives"] = [float(value)] if finite else None
             data["feasible"] = None
+        if t.objective is None and (text := _row_objective_text(objective, t)) is not None:
+            data["objectiveText"] = text
     return data
 
 
@@ -243,14 +260,19 @@ def experiment_json(
     best_trial: Mapping[str, Any] | None = _UNREAD,
     front: FrontSummary | None = None,
     driven: float | None = None,
+    seeded: int = 0,
 ) -> dict[str, Any]:
     """An experiment in the wire shape: ``counts`` by condition, ``best`` its best objective
     value; ``bestTrial`` (a :func:`trial_json` dict, or None when there is none) is a key only
     when ``best_trial`` is given; ``paretoFront``, ``hypervolume`` and ``referencePoint`` only
     for several objectives with ``front`` given; ``timeBudget`` (seconds allowed, driven and
     left, the policy: :func:`tunery.deadline.time_budget_json`) only for an experiment with a
-    time budget and ``driven`` (the seconds it was driven) given."""
+    time budget and ``driven`` (the seconds it was driven) given; ``seededTrials`` only for
+    an experiment with ``seeded`` warm-start seeds (counted in ``trials.succeeded`` and
+    ``trials.total`` as the Succeeded trials they are stored as, but never run and outside
+    ``maxTrialCount``)."""
     from tunery.spec.katib import parameter_to_document
+    from tunery.spec.nas import assigned_names
 
     spec = exp.spec
     obj = spec.objective
@@ -280,12 +302,16 @@ def experiment_json(
         ],
         "constraints": [{"metric": c.metric, "min": c.min, "max": c.max} for c in obj.constraints],
     }
+    if spec.nas_config is not None:  # a NAS experiment: its algorithm's named strings
+        data["assignments"] = list(assigned_names(spec))
     if best_trial is not _UNREAD:
         data["bestTrial"] = None if best_trial is None else dict(best_trial)
     if front is not None and obj.is_multi:
         data["paretoFront"] = [t.name for t in front.front]
         data["hypervolume"] = front.hypervolume
         data["referencePoint"] = None if front.reference is None else list(front.reference)
+    if seeded:
+        data["seededTrials"] = seeded
     if driven is not None and spec.max_experiment_duration is not None:
         from tunery.deadline import time_budget_json
 
@@ -298,10 +324,13 @@ def experiment_json(
 
 def csv_header(exp: Experiment) -> list[str]:
     """The CSV columns: ``name``, ``index``, ``status``, ``reason``, ``objective``,
-    ``param:NAME`` per parameter, ``metric:NAME:min|max|latest`` per objective metric,
-    ``createdTime``, ``startTime``, ``completionTime``, ``message``."""
+    ``param:NAME`` per parameter (a NAS experiment: per name its algorithm assigns),
+    ``metric:NAME:min|max|latest`` per objective metric, ``createdTime``, ``startTime``,
+    ``completionTime``, ``message``."""
+    from tunery.spec.nas import assigned_names
+
     header = ["name", "index", "status", "reason", "objective"]
-    header += [f"param:{p.name}" for p in exp.spec.parameters]
+    header += [f"param:{name}" for name in assigned_names(exp.spec)]
     header += [f"metric:{m}:{s}" for m in exp.spec.objective.metric_names for s in CSV_METRIC_STATS]
     header += ["createdTime", "startTime", "completionTime", "message"]
     return header
@@ -316,16 +345,24 @@ def _csv_cell(value: Any) -> Any:
 
 def csv_rows(exp: Experiment, trials: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:
     """The CSV rows (after the header) of trials in the wire shape."""
-    params = [p.name for p in exp.spec.parameters]
+    from tunery.spec.nas import assigned_names
+
+    params = list(assigned_names(exp.spec))
     metrics = list(exp.spec.objective.metric_names)
     for t in trials:
-        line = [t["name"], t["index"], t["status"], t["reason"], t["objective"]]
+        value = t["objective"]
+        if value is None:  # a string objective (Katib's Best-Genotype) is written as it is
+            value = t.get("objectiveText")
+        line = [t["name"], t["index"], t["status"], t["reason"], value]
         line += [t["parameters"].get(p) for p in params]
         for m in metrics:
             summary = t["metrics"].get(m)
             if not isinstance(summary, dict):
                 summary = {}
-            line += [summary.get(s) for s in CSV_METRIC_STATS]
+            cells = [summary.get(s) for s in CSV_METRIC_STATS]
+            if summary.get("text") is not None and "latest" in CSV_METRIC_STATS:
+                cells[CSV_METRIC_STATS.index("latest")] = summary["text"]
+            line += cells
         line += [t["createdTime"], t["startTime"], t["completionTime"], t["message"]]
         yield [_csv_cell(v) for v in line]
 

@@ -30,7 +30,7 @@ def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) 
     several objectives, its Pareto front; with a time budget and ``store``, ``timeBudget``)."""
     from tunery import wire
     from tunery.deadline import driven_seconds
-    from tunery.model import best_trial
+    from tunery.model import best_trial, is_seed
     from tunery.objectives import front_summary
 
     objective = experiment.spec.objective
@@ -43,6 +43,7 @@ def _experiment_json(experiment: Any, trials: Sequence[Any], store: Any = None) 
         wire.trial_json(best, objective) if best is not None else None,
         front=front_summary(objective, list(trials)) if objective.is_multi else None,
         driven=driven_seconds(store, experiment.key) if timed else None,
+        seeded=sum(is_seed(t) for t in trials),
     )
 
 
@@ -66,14 +67,16 @@ def _fmt(value: Any) -> str:
     return format_value(value)
 
 
-def _trial_counts(summary: Mapping[str, int]) -> str:
-    """``ok/total``, plus failures and running trials when there are any.
+def _trial_counts(summary: Mapping[str, int], seeded: int = 0) -> str:
+    """``ok/total``, plus failures, running trials and warm-start seeds when there are any.
 
     Early-stopped trials count as ok, as completed ones in Katib's experiment status (they
     have their objective and may be the best); failures are Failed and MetricsUnavailable,
-    as Katib's ``failedTrialsCount``.
+    as Katib's ``failedTrialsCount``.  ``seeded`` of the Succeeded trials are warm-start
+    seeds: never run, so neither ok nor in the total, said apart (``, 3 seeded``).
     """
-    text = f"{summary['succeeded'] + summary['earlyStopped']}/{summary['total']} ok"
+    ok = summary["succeeded"] - seeded + summary["earlyStopped"]
+    text = f"{ok}/{summary['total'] - seeded} ok"
     if summary["earlyStopped"]:
         text += f" ({summary['earlyStopped']} early-stopped)"
     failed = summary["failed"] + summary["metricsUnavailable"]
@@ -81,6 +84,8 @@ def _trial_counts(summary: Mapping[str, int]) -> str:
         text += f", {failed} failed"
     if summary["running"]:
         text += f", {summary['running']} running"
+    if seeded:
+        text += f", {seeded} seeded"
     return text
 
 
@@ -128,6 +133,12 @@ def _short(value: Any) -> str:
     return _fmt(value)
 
 
+def _clip(value: Any, width: int = 48) -> str:
+    """A long text cell (a NAS assignment) cut to ``width`` characters."""
+    text = _fmt(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -146,6 +157,7 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
     """The trials table's columns and cells; ``trials``: model Trials or bulk rows
     (:class:`tunery.storage.views.TrialRow`)."""
     from tunery.model import MetricSummary
+    from tunery.spec.nas import assigned_names
     from tunery.suggest.auto import SUGGESTED_BY_LABEL
     from tunery.suggest.hyperband import BRACKET_LABEL, RUNG_LABEL
     from tunery.suggest.nsga2 import GENERATION_LABEL as NSGA2_GENERATION
@@ -172,6 +184,11 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         columns.append(("by", "left", 0))
     for p in spec.parameters:
         columns.append((p.name, "right", max(min(len(p.name), 10), 8)))
+    # A neural architecture search: the algorithm's named strings (e.g. enas's architecture),
+    # as text, shortened.
+    nas_names = assigned_names(spec) if spec.nas_config is not None else ()
+    for name in nas_names:
+        columns.append((name, "left", 0))
     objective_name = spec.objective.objective_metric_name
     arrow = "↓" if spec.objective.type.value == "minimize" else "↑"
     columns.append((f"{objective_name} {arrow}", "right", 0))
@@ -183,12 +200,17 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
         if metric in directions:  # another objective: its direction too
             metric = f"{metric} {'↓' if directions[metric] == 'minimize' else '↑'}"
         columns.append((metric, "right", max(min(len(metric), 10), 8)))
+    from tunery.cli._nas import architecture_cell, objective_cell, param_cell
+
+    architectures = [architecture_cell(t) for t in trials]  # ENAS's layers
+    if any(architectures):
+        columns.append(("layers", "left", 0))
     reasons = [_reason_cell(t) for t in trials]
     with_reason = any(reasons)
     if with_reason:
         columns.append(("reason", "left", 0))
     rows = []
-    for t, reason in zip(trials, reasons, strict=True):
+    for t, reason, arc in zip(trials, reasons, architectures, strict=True):
         row = [t.name, _status_of(t)]
         if lineage:
             row += [t.labels.get(GENERATION_LABEL, "-"), t.labels.get(PARENT_LABEL, "-")]
@@ -198,13 +220,17 @@ def _trials_cells(experiment: Any, trials: Sequence[Any]) -> tuple[list[_Column]
             row += [t.labels.get(BRACKET_LABEL, "-"), t.labels.get(RUNG_LABEL, "-")]
         if makers:
             row.append(t.labels.get(SUGGESTED_BY_LABEL, "-"))
-        row += [_short(t.parameters.get(p.name)) for p in spec.parameters]
-        row.append(_short(t.objective))
+        row += [param_cell(t.parameters.get(p.name)) for p in spec.parameters]
+        row += [_clip(t.parameters.get(name)) for name in nas_names]
+        text = objective_cell(spec, t) if t.objective is None else None
+        row.append(text if text is not None else _short(t.objective))
         for metric, strategy in additional:
             summary = t.metrics.get(metric)
             if isinstance(summary, Mapping):
                 summary = MetricSummary.from_json(summary)
             row.append(_short(summary.pick(strategy) if summary else None))
+        if any(architectures):
+            row.append(arc or "-")
         if with_reason:
             row.append(reason)
         rows.append(row)
@@ -257,20 +283,27 @@ def _trials_text(
 
 
 def _best_lines(experiment: Any, best: Any) -> list[str]:
+    from tunery.cli._nas import best_lines, objective_text
+    from tunery.model import WARM_START_LABEL
     from tunery.spec import format_value
+    from tunery.spec.nas import assigned_names
 
     spec = experiment.spec
     name = spec.objective.objective_metric_name
-    lines = [f"best trial: {best.name}  {name}={_fmt(best.objective)}"]
+    text = objective_text(spec, best)  # a string objective, whole
+    value = text if best.objective is None and text is not None else _fmt(best.objective)
+    lines = [f"best trial: {best.name}  {name}={value}"]
+    if best.labels.get(WARM_START_LABEL) and best.reason == "WarmStarted":
+        lines[0] += f"  ({_reason_cell(best)})"  # a known result, not one of this run
     if spec.objective.constraints:
         from tunery.cli._front import constraint_line
 
         lines.append(constraint_line(spec.objective, best) or "")
-    lines.append("best hyperparameters:")
-    for p in spec.parameters:
-        if p.name in best.parameters:  # (an inactive conditional parameter has no value)
-            lines.append(f"  {p.name} = {format_value(best.parameters[p.name])}")
-    return lines
+    lines.append("best hyperparameters:" if spec.nas_config is None else "best architecture:")
+    for name in assigned_names(spec):
+        if name in best.parameters:  # (an inactive conditional parameter has no value)
+            lines.append(f"  {name} = {format_value(best.parameters[name])}")
+    return lines + best_lines(spec, best)
 
 
 def _fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:

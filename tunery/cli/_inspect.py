@@ -93,9 +93,17 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         _print_json([{"name": s.name, "valid": True, "warnings": w} for s, w in results])
         return
     for s, warnings in results:
+        searched = f"{len(s.parameters)} parameters"
+        if s.nas_config is not None:
+            layers = s.nas_config.graph_config.num_layers
+            kinds = len(s.nas_config.operations)
+            searched = (
+                f"{layers} layer{'s' if layers != 1 else ''} of "
+                f"{kinds} operation type{'s' if kinds != 1 else ''}"
+            )
         click.echo(
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
-            f"{len(s.parameters)} parameters, {_objective_text(s.objective)})"
+            f"{searched}, {_objective_text(s.objective)})"
         )
         if s.algorithm.algorithm_name == "auto":
             from tunery.suggest.auto import explain
@@ -212,7 +220,7 @@ def list_(
 
     Trial counts as "ok/total": early-stopped trials count as ok (completed, with their
     objective, as in Katib's experiment status); failed ones are Failed and
-    MetricsUnavailable.
+    MetricsUnavailable; warm-start seeds (never run) are counted apart ("3 seeded").
     """
     from rich.table import Table
 
@@ -249,6 +257,7 @@ def list_(
     from rich import box
 
     summaries = views.trial_summaries(store)
+    seeds = views.count_seeds(store)
     with_objective = (TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     columns: tuple[str, ...] = ("name", "status", "reason", "algorithm", "objective", "best")
@@ -271,6 +280,8 @@ def list_(
         cell = _short(best) if best is not None else "-"
         if exp.spec.objective.is_multi or exp.spec.objective.constraints:
             cell = _best_cell(store, exp)
+        elif best is None and any(summary.get(s, (0,))[0] for s in with_objective):
+            cell = _best_text_cell(store, exp)  # a string objective (Katib's Best-Genotype)
         table.add_row(
             *((exp.namespace,) if spaces else ()),
             exp.name,
@@ -279,11 +290,20 @@ def list_(
             exp.spec.algorithm.algorithm_name,
             _objective_cell(exp.spec.objective),
             cell,
-            _trial_counts(wire.trial_counts(counts)),
+            _trial_counts(wire.trial_counts(counts), seeds.get(exp.key, 0)),
             _local_time(exp.created_time),
             *((_time_left(store, exp),) if timed else ()),
         )
     _console().print(table)
+
+
+def _best_text_cell(store: Any, exp: Any) -> str:
+    """The list's "best" cell when the best trial's objective is a string (elided)."""
+    from tunery.cli._nas import objective_cell
+    from tunery.storage import views
+
+    best = views.best_trial(store, exp.key, exp.spec.objective)
+    return (objective_cell(exp.spec, best) if best is not None else None) or "-"
 
 
 def _time_left(store: Any, exp: Any) -> str:
@@ -358,7 +378,7 @@ def get(name: str, namespace: str | None, db: str | None, as_json: bool, fmt: st
             console.print(line, highlight=False)
     elif best is not None:
         for line in _best_lines(exp, best):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, markup=False)
 
 
 def _objective_cell(objective: Any) -> str:
@@ -649,7 +669,9 @@ def best(
         return 1
     if fmt is not None:
         # (inactive conditional parameters have no value: left out, as from the trial's command)
-        names = [p.name for p in exp.spec.parameters if p.name in trial.parameters]
+        from tunery.spec.nas import assigned_names
+
+        names = [n for n in assigned_names(exp.spec) if n in trial.parameters]
         click.echo(_best_parameters(fmt, names, trial.parameters), nl=False)
     elif as_json:
         _print_json(wire.trial_json(trial, objective))

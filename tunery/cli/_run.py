@@ -94,7 +94,8 @@ def _drive(
     from tunery.controller import Controller
     from tunery.execute import executor_url_of, open_executor
 
-    console = _console()
+    # --json prints nothing but the JSON: rich (tens of ms to import) only for a message.
+    console = None if as_json else _console()
     experiment = store.get_experiment(key)
     name = experiment.name
     ref = _ref(store, experiment)
@@ -102,10 +103,10 @@ def _drive(
     url = executor_url_of(experiment.spec.annotations, executor_url)
     sink = open_mlflow_sink(store, key, mlflow_uri)
     executor = open_executor(url, gpus=gpu_pool)
-    show_live = console.is_terminal and not (quiet or as_json)
+    show_live = console is not None and console.is_terminal and not quiet
     events = (
         None
-        if (quiet or as_json)
+        if (quiet or console is None)
         else EventLog(console, experiment.spec, every_event=not console.is_terminal)
     )
     controller = Controller(store, key, executor, on_event=events, poll_interval=0.5)
@@ -120,17 +121,18 @@ def _drive(
             sink.start()
         if events is not None:
             events.seed(controller.trials)
-        if not (quiet or as_json):
+        if console is not None and not quiet:
             console.print(
                 f"running experiment [bold]{name}[/]"
                 f"{'' if ref == name else f' (namespace {experiment.namespace})'} "
                 f"({experiment.spec.algorithm.algorithm_name}, "
                 f"parallel {experiment.spec.parallel_trial_count}, "
-                f"max {experiment.spec.max_trial_count or 'unlimited'} trials); "
+                f"max {experiment.spec.max_trial_count or 'unlimited'} trials"
+                f"{_time_budget_note(experiment.spec)}); "
                 f"trial output under {experiment.runs_dir}",
                 markup=True,
             )
-        if show_live and events is not None:
+        if show_live and events is not None and console is not None:
             drive_live(controller, console, events)
         else:
             while not controller.tick():
@@ -140,7 +142,7 @@ def _drive(
         controller.release()
         if sink is not None:
             sink.close()
-        console.print(
+        (console or _console()).print(
             f"interrupted: {killed} running trial(s) killed; `tunery resume {ref}` runs them "
             "again and continues",
             style="yellow",
@@ -154,6 +156,17 @@ def _drive(
     final = store.get_experiment(key)
     trials = store.list_trials(key)
     return _report(console, final, trials, as_json=as_json, quiet=quiet, store=store)
+
+
+def _time_budget_note(spec: Any) -> str:
+    """``, time budget 2h (KillRunning)`` for the run's first line; empty without one."""
+    if spec.max_experiment_duration is None:
+        return ""
+    from tunery.deadline import policy_of
+    from tunery.spec.katib import format_duration
+
+    limit = format_duration(spec.max_experiment_duration)
+    return f", time budget {limit} ({policy_of(spec).value})"
 
 
 def _report(
@@ -195,7 +208,7 @@ def _report(
             console.print(line, highlight=False)
     elif best is not None:
         for line in _best_lines(experiment, best):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, markup=False)
     elif (
         nothing is None
         and experiment.spec.objective.constraints

@@ -12,8 +12,12 @@ regex in ``pkg/metricscollector/v1beta1/common/const.go``):
   order, and *every* match of each on the line is taken: group 1 is the name,
   group 2 the value, both stripped; matches whose name is not a metric name are dropped.
 
-Our additions, all lenient: values that do not parse as numbers are skipped (Katib would
-store the string); ``nan``/``inf``/``infinity`` (any case, signed) give a record with value
+Values that do not parse as numbers: with the user's own ``metricsFormat`` (Katib's
+``darts-cpu.yaml`` captures ``Best-Genotype=(Genotype.*)``), a non-empty one is kept verbatim, as
+Katib stores it: a record with value None and ``text`` the string (at most :data:`MAX_TEXT`
+characters); with the default filter (which captures numbers only) they are skipped.
+
+Our additions, all lenient: ``nan``/``inf``/``infinity`` (any case, signed) give a record with value
 None ("unavailable"): with the default filter we recognise ``loss=nan`` explicitly, because
 Katib's regex would capture an empty value there.  If the line also carries ``step=N`` or
 ``epoch=N`` (``step`` wins), N becomes the ``step`` of the line's records.
@@ -65,6 +69,8 @@ _BLOCK = 1 << 20
 READ_BYTES = 4 << 20
 READ_RECORDS = 20_000
 _STEP_NAMES = ("step", "epoch")
+#: Longest string value kept (characters); a longer one is cut there and ends with ``…``.
+MAX_TEXT = 64 * 1024
 #: The key of a JSON metric line's timestamp.
 TIMESTAMP_KEY = "timestamp"
 _FILTER_PATH = "spec.metricsCollectorSpec.source.filter.metricsFormat"
@@ -111,6 +117,11 @@ def parse_value(text: str) -> tuple[bool, float | None]:
     if _NONFINITE.fullmatch(text):
         return True, None
     return False, None
+
+
+def clip_text(text: str) -> str:
+    """A string metric value as stored: whole up to :data:`MAX_TEXT` characters, else cut."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def parse_step(value: Any) -> int | None:
@@ -220,6 +231,8 @@ class TextLineParser:
         self.metric_names = tuple(dict.fromkeys(metric_names))
         self._names = frozenset(self.metric_names)
         self._regexes = compile_filters(filters) if filters else [re.compile(_DEFAULT_WITH_NAN)]
+        #: Whether string values are kept: only the user's own filters capture them.
+        self._texts = bool(filters)
         self.json_lines = json_lines
 
     def __call__(self, line: str) -> list[MetricRecord]:
@@ -234,7 +247,7 @@ class TextLineParser:
                 return found_json
         parts = line.split(None, 1)
         timestamp = parse_timestamp(parts[0]) if len(parts) == 2 else None
-        found: list[tuple[str, float | None]] = []
+        found: list[tuple[str, float | None, str | None]] = []
         steps: dict[str, int] = {}
         for regex in self._regexes:
             for m in regex.finditer(line):
@@ -245,11 +258,14 @@ class TextLineParser:
                         steps[name] = step
                 if name not in self._names:
                     continue
-                ok, value = parse_value(m.group(2) or "")
+                raw = m.group(2) or ""
+                ok, value = parse_value(raw)
                 if ok:
-                    found.append((name, value))
+                    found.append((name, value, None))
+                elif self._texts and (text := raw.strip()):
+                    found.append((name, None, clip_text(text)))
         step = steps.get("step", steps.get("epoch"))
-        return [MetricRecord(name, value, timestamp, step) for name, value in found]
+        return [MetricRecord(name, value, timestamp, step, text) for name, value, text in found]
 
 
 # --------------------------------------------------------------------------- incremental reading

@@ -46,7 +46,8 @@ def metric_text(value: float | None) -> str:
 
 def metric_model(name: str, summary: MetricSummary) -> m.V1beta1Metric:
     return m.V1beta1Metric(
-        latest=metric_text(summary.latest),
+        # A string value is Katib's latest as it is (min and max stay unavailable).
+        latest=summary.text if summary.text is not None else metric_text(summary.latest),
         max=metric_text(summary.max),
         min=metric_text(summary.min),
         name=name,

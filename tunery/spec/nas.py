@@ -83,6 +83,8 @@ DARTS_DEFAULTS: dict[str, str] = {
     "num_nodes": "4",
     "stem_multiplier": "3",
 }
+#: The settings tunery's DARTS trainer (python -m tunery.nas.darts) reads beyond Katib's.
+TUNERY_DARTS_SETTINGS = {"unrolled": '"false" takes the first-order architecture step'}
 #: The DARTS settings Katib checks: type, lower bound (inclusive), whether "None" is allowed.
 _DARTS_CHECKS: dict[str, tuple[type, float, bool]] = {
     "num_epochs": (int, 1, False),
@@ -442,10 +444,23 @@ def unknown_darts_settings(spec: ExperimentSpec) -> list[str]:
     settings = spec.algorithm.algorithm_settings
     return [
         f"{_setting_path(settings, i)}.name: darts setting {s.name!r} is not one Katib's DARTS "
-        f"trainer reads; it is passed to the trial as is (known: {', '.join(DARTS_DEFAULTS)})"
+        "trainer reads; it is passed to the trial as is "
+        + (
+            f"(tunery's trainer reads it: {TUNERY_DARTS_SETTINGS[s.name]})"
+            if s.name in TUNERY_DARTS_SETTINGS
+            else f"(known: {', '.join(DARTS_DEFAULTS)})"
+        )
         for i, s in enumerate(settings)
         if s.name not in DARTS_DEFAULTS
     ]
+
+
+def assigned_names(spec: ExperimentSpec) -> tuple[str, ...]:
+    """The names a trial of ``spec`` is assigned, in order: its parameters', or for a neural
+    architecture search (no parameters) its algorithm's named strings (the faces' columns)."""
+    if spec.nas_config is None:
+        return tuple(p.name for p in spec.parameters)
+    return ASSIGNMENTS.get(spec.algorithm.algorithm_name, ())
 
 
 def assignment_names(spec: ExperimentSpec) -> tuple[str, ...]:

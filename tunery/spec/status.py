@@ -84,7 +84,14 @@ def _metrics(trial: Trial) -> list[dict[str, Any]]:
             "name": name,
             "min": format_value(m.min) if m.min is not None else "unavailable",
             "max": format_value(m.max) if m.max is not None else "unavailable",
-            "latest": format_value(m.latest) if m.latest is not None else "unavailable",
+            # A string value is Katib's latest as it is (its min and max stay unavailable).
+            "latest": (
+                m.text
+                if m.text is not None
+                else format_value(m.latest)
+                if m.latest is not None
+                else "unavailable"
+            ),
         }
         for name, m in trial.metrics.items()
     ]

@@ -73,6 +73,8 @@ class TrialChange:
     labels: Mapping[str, str] | Keep = KEEP
     metrics: Mapping[str, MetricSummary] | Keep = KEEP
     objective: float | Keep | None = KEEP
+    #: The objective's value when it is a string (``Trial.objective_text``).
+    objective_text: str | Keep | None = KEEP
     start_time: float | Keep | None = KEEP
     completion_time: float | Keep | None = KEEP
     handle: Mapping[str, Any] | Keep | None = KEEP

@@ -27,6 +27,7 @@ from sqlalchemy.engine.url import URL
 
 from tunery.crashpoints import crashpoint
 from tunery.errors import LeaseLostError, MissingExtraError, StorageConnectionLost, StorageError
+from tunery.storage import hot
 from tunery.storage.schema import HEAD_REVISION, leases
 
 __all__ = [
@@ -282,12 +283,16 @@ class Database:
 
     def _check_fences(self, conn: Connection) -> None:
         for experiment, owner in self._fences.items():
-            query = sa.select(leases.c.owner).where(leases.c.experiment == experiment)
-            if self._backend == "postgresql":
-                query = query.with_for_update(read=True)
-            row = conn.execute(query).first()
-            if row is None or row.owner != owner:
-                holder = f"controller {row.owner}" if row is not None else "nobody (released)"
+            if self._backend == "sqlite":  # driver SQL: it ends every write (storage.hot)
+                current = hot.lease_owner(conn, experiment)
+            else:
+                query = sa.select(leases.c.owner).where(leases.c.experiment == experiment)
+                if self._backend == "postgresql":
+                    query = query.with_for_update(read=True)
+                row = conn.execute(query).first()
+                current = None if row is None else row.owner
+            if current != owner:
+                holder = f"controller {current}" if current is not None else "nobody (released)"
                 raise LeaseLostError(
                     f"experiment {experiment!r}: this controller ({owner}) lost its lease to "
                     f"{holder}; it stopped without writing",

@@ -58,7 +58,7 @@ def _finite(value: float | None) -> float | None:
 def _finite_summary(s: MetricSummary) -> MetricSummary:
     for value in (s.min, s.max, s.latest):
         if value is not None and (type(value) is not float or not math.isfinite(value)):
-            return MetricSummary(_finite(s.min), _finite(s.max), _finite(s.latest))
+            return MetricSummary(_finite(s.min), _finite(s.max), _finite(s.latest), s.text)
     return s  # immutable and already as stored
 
 
@@ -389,7 +389,12 @@ class InMemoryStore:
             else:
                 out.append(
                     Observation(
-                        trial_name, obs.metric_name, _finite(value), int(obs.step), obs.timestamp
+                        trial_name,
+                        obs.metric_name,
+                        _finite(value),
+                        int(obs.step),
+                        obs.timestamp,
+                        obs.text,
                     )
                 )
         return out

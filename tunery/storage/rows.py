@@ -66,13 +66,16 @@ _make_trial = _fast_constructor(
         "handle",
         "cursor",
         "pending_outcome",
+        "objective_text",
     ),
 )
-_new_summary = _fast_constructor(MetricSummary, ("min", "max", "latest"))
+_new_summary = _fast_constructor(MetricSummary, ("min", "max", "latest", "text"))
 
 
 def _make_summary(data: Mapping[str, Any]) -> MetricSummary:
-    return _new_summary(min=data.get("min"), max=data.get("max"), latest=data.get("latest"))
+    return _new_summary(
+        min=data.get("min"), max=data.get("max"), latest=data.get("latest"), text=data.get("text")
+    )
 
 
 def json_text(backend: str, column: Any) -> Any:
@@ -114,6 +117,7 @@ def trial_query(backend: str) -> sa.Select[Any]:
         cols.created_time,
         cols.start_time,
         cols.completion_time,
+        cols.objective_text,
         blob.label("json"),
     )
 
@@ -125,7 +129,7 @@ def trials_from_rows(rows: Sequence[Any]) -> list[Trial]:
     status_of = TRIAL_STATUS.__getitem__
     out = []
     for row, blob in zip(rows, blobs, strict=True):
-        name, exp, index, status, reason, message, objective, t0, t1, t2, _ = row
+        name, exp, index, status, reason, message, objective, t0, t1, t2, text, _ = row
         parameters, labels, metrics, handle, cursor, pending = blob
         out.append(
             _make_trial(
@@ -145,6 +149,7 @@ def trials_from_rows(rows: Sequence[Any]) -> list[Trial]:
                 handle=handle,
                 cursor=cursor,
                 pending_outcome=pending,
+                objective_text=text,
             )
         )
     return out

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 #: The Alembic revision this code's schema corresponds to (checked against the migrations by a
 #: test); a database at this revision needs no migration.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -69,6 +69,8 @@ trials = sa.Table(
     sa.Column("cursor", JSON, nullable=True),
     #: The outcome a controller stopping the trial will give it (revision 0002).
     sa.Column("pending_outcome", JSON, nullable=True),
+    #: The objective's value when it is a string, not a number (revision 0003).
+    sa.Column("objective_text", sa.Text(), nullable=True),
     sa.UniqueConstraint("experiment", "trial_index", name="uq_trials_experiment_index"),
     sa.Index("ix_trials_experiment_status", "experiment", "status"),
 )
@@ -84,6 +86,8 @@ observations = sa.Table(
     sa.Column("value", sa.Float(), nullable=True),
     sa.Column("step", sa.Integer(), nullable=False),
     sa.Column("timestamp", sa.Float(), nullable=True),
+    #: A string-valued report verbatim (``value`` NULL), e.g. a genotype (revision 0003).
+    sa.Column("text", sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(
         ["experiment", "trial_name"],
         ["trials.experiment", "trials.name"],

@@ -37,7 +37,7 @@ from tunery.model import (
     TrialCondition,
     name_of_key,
 )
-from tunery.storage import schema
+from tunery.storage import hot, schema
 from tunery.storage.base import (
     Intent,
     KeyCandidate,
@@ -91,11 +91,15 @@ def _finite(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _metrics_json(metrics: Mapping[str, MetricSummary]) -> dict[str, dict[str, float | None]]:
-    return {
-        str(name): {"min": _finite(s.min), "max": _finite(s.max), "latest": _finite(s.latest)}
-        for name, s in metrics.items()
-    }
+def _metrics_json(metrics: Mapping[str, MetricSummary]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, s in metrics.items():
+        row: dict[str, Any] = {"min": _finite(s.min), "max": _finite(s.max)}
+        row["latest"] = _finite(s.latest)
+        if s.text is not None:  # a string value: only then the key, numeric rows unchanged
+            row["text"] = s.text
+        out[str(name)] = row
+    return out
 
 
 def _encoded(value: Mapping[str, Any] | None) -> Any:
@@ -304,10 +308,14 @@ class SqlStore(Database):
             "handle": None if trial.handle is None else encode(trial.handle),
             "cursor": None if trial.cursor is None else encode(trial.cursor),
             "pending_outcome": _encoded(trial.pending_outcome),
+            "objective_text": trial.objective_text,
         }
         try:
             with self._write() as conn:
-                conn.execute(sa.insert(trials), row)
+                if self._backend == "sqlite":
+                    hot.insert_trial(conn, row)
+                else:
+                    conn.execute(sa.insert(trials), row)
         except sa.exc.IntegrityError:
             if self.find_experiment(trial.experiment) is None:
                 raise self._no_experiment(trial.experiment) from None
@@ -385,19 +393,31 @@ class SqlStore(Database):
             else:
                 values[key] = value
         allowed = legal if expected is None else legal & expected
-        where = (trials.c.experiment == experiment, trials.c.name == name)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
             if values and allowed:
-                query = (
-                    sa.update(trials)
-                    .where(*where, trials.c.status.in_([s.value for s in allowed]))
-                    .values(values)
-                )
-                if conn.execute(query).rowcount == 1:
+                statuses = [s.value for s in allowed]
+                if sqlite:  # the controller's per-trial writes: driver SQL (storage.hot)
+                    changed = hot.update_trial(conn, experiment, name, values, statuses)
+                else:
+                    query = (
+                        sa.update(trials)
+                        .where(
+                            trials.c.experiment == experiment,
+                            trials.c.name == name,
+                            trials.c.status.in_(statuses),
+                        )
+                        .values(values)
+                    )
+                    changed = conn.execute(query).rowcount
+                if changed == 1:
                     self._thin(conn, experiment, name, thin)
-                    if obs_rows:
+                    if obs_rows and sqlite:
+                        hot.insert_observations(conn, obs_rows)
+                    elif obs_rows:
                         conn.execute(sa.insert(schema.observations), obs_rows)
                     return True
+            where = (trials.c.experiment == experiment, trials.c.name == name)
             row = conn.execute(sa.select(trials.c.status).where(*where)).first()
             if row is None:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {name!r}")
@@ -439,16 +459,22 @@ class SqlStore(Database):
         }
         if labels is not None:
             values["labels"] = encode(labels)
+        sqlite = self._backend == "sqlite"
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(trials)
-                .where(trials.c.experiment == experiment, trials.c.name == trial_name)
-                .values(values)
-            )
-            if result.rowcount != 1:
+            if sqlite:  # a running trial's reads: driver SQL too (storage.hot)
+                changed = hot.update_trial(conn, experiment, trial_name, values, ())
+            else:
+                changed = conn.execute(
+                    sa.update(trials)
+                    .where(trials.c.experiment == experiment, trials.c.name == trial_name)
+                    .values(values)
+                ).rowcount
+            if changed != 1:
                 raise NotFoundError(f"experiment {experiment!r} has no trial named {trial_name!r}")
             self._thin(conn, experiment, trial_name, thin)
-            if rows:
+            if rows and sqlite:
+                hot.insert_observations(conn, rows)
+            elif rows:
                 conn.execute(sa.insert(schema.observations), rows)
 
     @staticmethod
@@ -496,6 +522,7 @@ class SqlStore(Database):
                     "value": _finite(obs.value),
                     "step": int(obs.step),
                     "timestamp": obs.timestamp,
+                    "text": obs.text,
                 }
             )
         return rows
@@ -515,7 +542,14 @@ class SqlStore(Database):
         """
         obs = observations
         query = (
-            sa.select(obs.c.trial_name, obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
+            sa.select(
+                obs.c.trial_name,
+                obs.c.metric_name,
+                obs.c.value,
+                obs.c.step,
+                obs.c.timestamp,
+                obs.c.text,
+            )
             .join(
                 trials,
                 sa.and_(trials.c.experiment == obs.c.experiment, trials.c.name == obs.c.trial_name),
@@ -533,7 +567,7 @@ class SqlStore(Database):
                 query = query.limit(max(0, limit))
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [Observation(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [Observation(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def observation_counts(self, experiment: str, trial_name: str) -> dict[str, int]:
         """How many observations of each metric are stored for the trial."""
@@ -561,7 +595,7 @@ class SqlStore(Database):
         """
         obs = observations
         query = (
-            sa.select(obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp)
+            sa.select(obs.c.metric_name, obs.c.value, obs.c.step, obs.c.timestamp, obs.c.text)
             .where(obs.c.experiment == experiment, obs.c.trial_name == trial_name)
             .order_by(obs.c.metric_name, obs.c.id)
         )
@@ -570,7 +604,7 @@ class SqlStore(Database):
             counts = self._observation_counts(conn, experiment, trial_name)
             rows = conn.execution_options(yield_per=2000).execute(query)
             for metric, group in itertools.groupby(rows, key=lambda r: r[0]):
-                points = (Observation(trial_name, metric, r[1], r[2], r[3]) for r in group)
+                points = (Observation(trial_name, metric, r[1], r[2], r[3], r[4]) for r in group)
                 stored = counts.get(metric, 0)
                 out[metric] = Series(stored, downsample(points, stored, max_points))
         return out

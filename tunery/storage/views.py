@@ -17,9 +17,16 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tunery.model import Objective, ObjectiveType, Trial, TrialCondition
+from tunery.model import (
+    DRIVEN_SECONDS_KEY,
+    Objective,
+    ObjectiveType,
+    Trial,
+    TrialCondition,
+    TrialReason,
+)
 from tunery.storage.rows import TRIAL_STATUS, json_text, trial_query, trials_from_rows
-from tunery.storage.schema import observations, trials
+from tunery.storage.schema import algorithm_states, experiments, observations, trials
 from tunery.storage.store import SqlStore
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "active_curve_marks",
     "best_trial",
     "completed_trials",
+    "count_seeds",
     "count_trials",
     "metric_curves",
     "pareto_front",
@@ -56,7 +64,7 @@ class TrialRow(NamedTuple):
     reason: str | None
     message: str | None
     parameters: dict[str, Any]
-    metrics: dict[str, dict[str, float | None]]
+    metrics: dict[str, dict[str, Any]]  # min, max, latest (and text: a string value)
     objective: float | None
     created_time: float | None
     start_time: float | None
@@ -387,7 +395,9 @@ def pareto_front(store: SqlStore, experiment: str, objective: Objective) -> list
 def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial | None:
     """The succeeded or early-stopped trial with the best objective (ties: the earliest).
 
-    Katib's ``currentOptimalTrial``; None before any such trial has an objective.  With
+    Katib's ``currentOptimalTrial``; None before any such trial has an objective.  A string
+    objective (``objective_text``) is ranked as Katib does: the latest trial with one is the
+    best, before any number (:func:`tunery.model.best_trial`).  With
     constraints, the best feasible one; with several objectives, the front's best on the
     first (:func:`tunery.objectives.best_trial`; those read every completed trial).
     """
@@ -396,19 +406,22 @@ def best_trial(store: SqlStore, experiment: str, objective: Objective) -> Trial 
 
         return best(objective, completed_trials(store, experiment))
     c = trials.c
+    done = c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value])
     order = c.objective.asc() if objective.type is ObjectiveType.MINIMIZE else c.objective.desc()
+    latest_text = (
+        trial_query(store.backend)
+        .where(c.experiment == experiment, done, c.objective_text.is_not(None))
+        .order_by(c.trial_index.desc())
+        .limit(1)
+    )
     query = (
         trial_query(store.backend)
-        .where(
-            c.experiment == experiment,
-            c.status.in_([TrialCondition.SUCCEEDED.value, TrialCondition.EARLY_STOPPED.value]),
-            c.objective.is_not(None),
-        )
+        .where(c.experiment == experiment, done, c.objective.is_not(None))
         .order_by(order, c.trial_index)
         .limit(1)
     )
     with store._read() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(latest_text).all() or conn.execute(query).all()
     return trials_from_rows(rows)[0] if rows else None
 
 
@@ -429,6 +442,25 @@ def trial_summaries(
         for exp, status, count, low, high in conn.execute(query):
             out.setdefault(exp, {})[status] = (int(count), low, high)
     return out
+
+
+def count_seeds(store: SqlStore, experiment: str | None = None) -> dict[str, int]:
+    """Per experiment key (only ``experiment``'s, if given): how many of its Succeeded trials
+    are warm-start seeds (reason ``WarmStarted``: ``tunery.model.is_seed``), never run; an
+    experiment without one is no key."""
+    c = trials.c
+    query = (
+        sa.select(c.experiment, sa.func.count())
+        .where(
+            c.status == TrialCondition.SUCCEEDED.value,
+            c.reason == TrialReason.WARM_STARTED.value,
+        )
+        .group_by(c.experiment)
+    )
+    if experiment is not None:
+        query = query.where(c.experiment == experiment)
+    with store._read() as conn:
+        return {key: int(n) for key, n in conn.execute(query)}
 
 
 # ------------------------------------------------------------------ curves
@@ -574,6 +606,13 @@ class ProgressRead:
     rows: list[ProgressRow]
     #: Active trial -> (value, step) of its last stored observation of the metric.
     latest: dict[str, tuple[float | None, int]]
+    #: The experiment's stored spec as its JSON text (None: no such experiment), read in the
+    #: same transaction: a reader parses it only when it differs from the last one (a budget
+    #: edited while the experiment runs: ``tunery edit``).
+    spec_text: str | None = None
+    #: The seconds the experiment was driven as stored (:mod:`tunery.deadline`; 0 when never
+    #: recorded), read from the algorithm state without reading the rest of it.
+    driven_seconds: float = 0.0
 
 
 def progress(
@@ -586,7 +625,9 @@ def progress(
 ) -> ProgressRead:
     """What a live display has not seen finish, in one read: every trial with an index above
     ``after_index``, the trials named in ``watch`` (those active at its last read) and every
-    active trial; and, for each active one, its latest stored observation of ``metric``.
+    active trial; for each active one, its latest stored observation of ``metric``; the
+    experiment's stored spec, as text (its budget may be edited while it runs); and the
+    seconds it was driven (its time budget's clock).
 
     A finished trial never changes, so a reader that passes back the largest index it has
     seen and the names of the trials it saw active reads each trial finished once, and
@@ -614,7 +655,15 @@ def progress(
         which.append(c.name.in_(watched))
     query = sa.union_all(*[sa.select(*columns).where(c.experiment == experiment, w) for w in which])
     latest: dict[str, tuple[float | None, int]] = {}
+    spec_query = sa.select(json_text(store.backend, experiments.c.spec)).where(
+        experiments.c.name == experiment
+    )
+    driven_query = sa.select(algorithm_states.c.state[DRIVEN_SECONDS_KEY].as_float()).where(
+        algorithm_states.c.experiment == experiment
+    )
     with store._read() as conn:
+        spec_text = conn.execute(spec_query).scalar()
+        driven = conn.execute(driven_query).scalar()
         found_rows = {row[0]: row for row in conn.execute(query)}
         rows = sorted(found_rows.values(), key=lambda row: row[1])
         for row in rows:
@@ -634,4 +683,6 @@ def progress(
         ProgressRow(row[0], row[1], row[2], row[3], blob or {}, *row[5:8])
         for row, blob in zip(rows, blobs, strict=True)
     ]
-    return ProgressRead(rows=out, latest=latest)
+    return ProgressRead(
+        rows=out, latest=latest, spec_text=spec_text, driven_seconds=float(driven or 0.0)
+    )

@@ -61,6 +61,8 @@ _BUILTIN_MODULES: dict[str, str] = {
     "pbt": "tunery.suggest.pbt",
     "nsga2": "tunery.suggest.nsga2",
     "auto": "tunery.suggest.auto",
+    "enas": "tunery.suggest.enas",
+    "darts": "tunery.suggest.darts",
 }
 
 #: Katib's algorithm names that a later version of tunery implements.

@@ -339,6 +339,29 @@ class StoreContract:
         got = store.get_trial("exp", "exp-0001")
         assert (got.cursor, got.pending_outcome) == ({"source": "t"}, outcome)
 
+    def test_string_values_round_trip_verbatim(self, store: BaseStore) -> None:
+        """A string-valued metric (Katib's Best-Genotype): the observation's ``text``, the
+        summary's ``text`` and the trial's ``objective_text``, as given, with the update and
+        its observations in one change."""
+        store.create_experiment(experiment_named())
+        store.create_trial(trial_of(1, status=C.RUNNING))
+        text = "Genotype(normal=[[('sep_conv_3x3', 0)]], normal_concat=range(2, 3)) é ✓"
+        summary = MetricSummary(0.5, 0.5, None, text)
+        obs = [
+            Observation("exp-0001", "loss", 0.5, 0, 1.0),
+            Observation("exp-0001", "loss", None, 1, 2.0, text),
+        ]
+        change = TrialChange(
+            status=C.SUCCEEDED, metrics={"loss": summary}, objective=None, objective_text=text
+        )
+        assert store.update_trial("exp", "exp-0001", change, expect=[C.RUNNING], observations=obs)
+        got = store.get_trial("exp", "exp-0001")
+        assert (got.objective, got.objective_text, got.metrics["loss"]) == (None, text, summary)
+        assert store.get_observations("exp") == obs
+        created = trial_of(2, status=C.SUCCEEDED, objective_text="x", metrics={"loss": summary})
+        store.create_trial(created)
+        assert store.get_trial("exp", created.name) == created
+
     def test_concurrent_finishers_exactly_one_wins(self, store: BaseStore) -> None:
         store.create_experiment(experiment_named())
         store.create_trial(trial_of(1, status=C.RUNNING))

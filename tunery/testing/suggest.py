@@ -73,6 +73,7 @@ __all__ = [
     "default_spec_factory",
     "discrete_param",
     "double_param",
+    "enas_spec_factory",
     "hyperband_spec_factory",
     "int_param",
     "make_spec",
@@ -199,10 +200,33 @@ def pbt_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> Exp
 
 
 #: Spec factories of the algorithms that need settings or parameters the default lacks.
+def enas_spec_factory(algorithm: str, parameters: Sequence[ParameterSpec]) -> ExperimentSpec:
+    """A spec for ``enas``: a neural architecture search of 3 layers over 6 operations (the
+    parameters are ignored: it has none), with a small, quickly trained controller."""
+    from dataclasses import replace
+
+    from tunery.model import GraphConfig, NasConfig, NasOperation
+
+    spec = make_spec(
+        [],
+        algorithm,
+        {"controller_hidden_size": "8", "controller_train_steps": "3"},
+    )
+    nas = NasConfig(
+        graph_config=GraphConfig(num_layers=3, input_sizes=(8, 8, 1), output_sizes=(2,)),
+        operations=(
+            NasOperation("convolution", (categorical_param("filter_size", ["3", "5"]),)),
+            NasOperation("reduction", (int_param("pool_size", "2", "5"),)),
+        ),
+    )
+    return replace(spec, nas_config=nas)
+
+
 SPEC_FACTORIES: dict[str, SpecFactory] = {
     "hyperband": hyperband_spec_factory,
     "cmaes": cmaes_spec_factory,
     "pbt": pbt_spec_factory,
+    "enas": enas_spec_factory,
 }
 
 #: ``(algorithm, check name) -> reason`` for contract checks that do not apply to an algorithm.
@@ -212,6 +236,9 @@ EXEMPTIONS: dict[tuple[str, str], str] = {
     ("hyperband", "check_exhausts"): (
         "hyperband ends after its bracket schedule, not when the space is exhausted"
     ),
+    ("enas", "check_feasible"): "enas assigns architectures (strings), not parameters",
+    ("enas", "check_no_duplicates"): "enas samples architectures from its controller, as Katib",
+    ("enas", "check_exhausts"): "enas samples architectures until maxTrialCount, as Katib",
 }
 
 

@@ -77,6 +77,11 @@ class MetricSummaryOut(BaseModel):
     min: float | None = None
     max: float | None = None
     latest: float | None = None
+    text: str | None = Field(
+        default=None,
+        description="The latest value verbatim when it was not a number (a string-valued "
+        "metric such as Katib's Best-Genotype); absent otherwise.",
+    )
 
 
 class TrialOut(BaseModel):
@@ -109,6 +114,11 @@ class TrialOut(BaseModel):
         default=None,
         description="Whether the trial meets every constraint; null without constraints or "
         "before a constraint's metric has a value.",
+    )
+    objectiveText: str | None = Field(
+        default=None,
+        description="The objective's value when it is a string (Katib's Best-Genotype); "
+        "objective is then null.  Absent for a number.",
     )
 
 
@@ -154,6 +164,15 @@ class ParameterOut(BaseModel):
     )
 
 
+class TimeBudgetOut(BaseModel):
+    """The time budget (``maxExperimentDuration``): wall time the experiment was driven."""
+
+    maxSeconds: float
+    drivenSeconds: float = Field(description="Summed over every controller that drove it.")
+    remainingSeconds: float
+    policy: str = Field(description="KillRunning or LetFinish: running trials at the end.")
+
+
 class ExperimentOut(BaseModel):
     name: str
     namespace: str
@@ -187,6 +206,19 @@ class ExperimentOut(BaseModel):
         description="Several objectives: the hypervolume's reference point, in the metrics' "
         "units (the spec's, or the front's nadir plus 10% of its range).",
     )
+    seededTrials: int | None = Field(
+        default=None,
+        description="Only for an experiment with warm-start seeds: how many of trials.succeeded "
+        "(and trials.total) are seeds, known results that never ran and use no budget.",
+    )
+    timeBudget: TimeBudgetOut | None = Field(
+        default=None, description="Only for an experiment with a time budget."
+    )
+    assignments: list[str] | None = Field(
+        default=None,
+        description="A neural architecture search (spec.nasConfig, no parameters): the names "
+        "its algorithm assigns each trial as text (enas: architecture, nn_config).",
+    )
 
 
 class BestHyperparametersOut(BaseModel):
@@ -196,20 +228,8 @@ class BestHyperparametersOut(BaseModel):
     yaml: str = Field(description="The best values as a YAML mapping.")
 
 
-class TimeBudgetOut(BaseModel):
-    """The time budget (``maxExperimentDuration``): wall time the experiment was driven."""
-
-    maxSeconds: float
-    drivenSeconds: float = Field(description="Summed over every controller that drove it.")
-    remainingSeconds: float
-    policy: str = Field(description="KillRunning or LetFinish: running trials at the end.")
-
-
 class ExperimentDetailOut(ExperimentOut):
     yaml: str = Field(description="The experiment's document, as YAML.")
-    timeBudget: TimeBudgetOut | None = Field(
-        default=None, description="Only for an experiment with a time budget."
-    )
     bestTrial: TrialOut | None = None
     bestHyperparameters: BestHyperparametersOut | None = None
     stopRequested: bool = Field(description="A stop intent waits for the controller.")
@@ -276,6 +296,23 @@ class SeriesOut(BaseModel):
     )
 
 
+class ArchitectureOut(BaseModel):
+    kind: str = Field(description="enas (layers) or darts (a genotype's cells).")
+    lines: list[str] = Field(description="One line per layer or cell node, as `tunery best`.")
+    summary: str = Field(description="The whole architecture on one line.")
+    layers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="enas: each layer's layer, opId, opType, params, skips and text.",
+    )
+    cells: dict[str, Any] | None = Field(
+        default=None,
+        description="darts: normal and reduce, each with nodes (their edges, op and from) "
+        "and concat.",
+    )
+    inputSizes: list[Any] | None = None
+    outputSizes: list[Any] | None = None
+
+
 class TrialDetailOut(TrialOut):
     observations: dict[str, list[ObservationOut]]
     series: dict[str, SeriesOut] = Field(description="How many points each curve has.")
@@ -284,6 +321,11 @@ class TrialDetailOut(TrialOut):
         "(label tunery.dev/observations-thinned); min, max and latest stay exact."
     )
     log: LogOut | None = None
+    architecture: ArchitectureOut | None = Field(
+        default=None,
+        description="A NAS trial's architecture, readable: its ENAS layers (architecture and "
+        "nn_config) or its DARTS genotype's cells; null for any other trial.",
+    )
 
 
 class ObservationPageOut(BaseModel):

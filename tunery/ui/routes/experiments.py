@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from tunery import wire
 from tunery.model import Experiment, IntentKind, best_trial
 from tunery.objectives import front_summary
+from tunery.spec.nas import assigned_names
 from tunery.storage import views
 from tunery.ui import queries, removal
 from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, authorize, json_response
@@ -50,9 +51,9 @@ def _best_hyperparameters(exp: Experiment, best: dict[str, Any]) -> dict[str, An
     from tunery.spec import format_value
 
     params = {
-        p.name: best["parameters"][p.name]
-        for p in exp.spec.parameters
-        if p.name in best["parameters"]
+        name: best["parameters"][name]
+        for name in assigned_names(exp.spec)
+        if name in best["parameters"]
     }
     cli = " ".join(shlex.quote(f"--{k}={format_value(v)}") for k, v in params.items())
     text = yaml.safe_dump(params, sort_keys=False, allow_unicode=True)
@@ -64,10 +65,13 @@ def list_experiments(ui: UI, namespace: NamespaceQuery = None) -> Response:
     """Every experiment (of ``namespace``, if given), oldest first, with trial counts and the
     best objective value."""
     stats = queries.experiment_stats(ui.store)
+    seeds = views.count_seeds(ui.store)
     out = []
     for exp in ui.store.list_experiments(namespace):
         entry = stats.get(exp.key)
         objective = exp.spec.objective
+        # As `tunery list --json`: the seeds apart, the time budget of a timed experiment.
+        seeded, driven = seeds.get(exp.key, 0), _driven(ui.store, exp)
         if objective.is_multi or objective.constraints:
             # Feasibility and the front need the trials' metrics: read the completed ones.
             done = views.completed_trials(ui.store, exp.key)
@@ -78,13 +82,30 @@ def list_experiments(ui: UI, namespace: NamespaceQuery = None) -> Response:
                     entry["counts"] if entry else {},
                     best.objective if best is not None else None,
                     front=front_summary(objective, done) if objective.is_multi else None,
+                    driven=driven,
+                    seeded=seeded,
                 )
             )
             continue
         out.append(
-            wire.experiment_json(exp, entry["counts"] if entry else {}, _best_of(exp, entry))
+            wire.experiment_json(
+                exp,
+                entry["counts"] if entry else {},
+                _best_of(exp, entry),
+                driven=driven,
+                seeded=seeded,
+            )
         )
     return json_response(out)
+
+
+def _driven(store: Any, exp: Experiment) -> float | None:
+    """The seconds ``exp`` was driven, read only when it has a time budget."""
+    if exp.spec.max_experiment_duration is None:
+        return None
+    from tunery.deadline import driven_seconds
+
+    return driven_seconds(store, exp.key)
 
 
 @router.get("/api/experiments/{name}", response_model=ExperimentDetailOut, responses=ERRORS)
@@ -98,13 +119,13 @@ def get_experiment(name: str, ui: UI, namespace: NamespaceQuery = None) -> Respo
     front = None
     if exp.spec.objective.is_multi:
         front = front_summary(exp.spec.objective, views.completed_trials(store, name))
-    driven = None
-    if exp.spec.max_experiment_duration is not None:
-        from tunery.deadline import driven_seconds
-
-        driven = driven_seconds(store, name)
     data = wire.experiment_json(
-        exp, counts, best["objective"] if best else None, front=front, driven=driven
+        exp,
+        counts,
+        best["objective"] if best else None,
+        front=front,
+        driven=_driven(store, exp),
+        seeded=views.count_seeds(store, name).get(name, 0),
     )
     data["yaml"] = yaml.safe_dump(
         dict(exp.document), sort_keys=False, allow_unicode=True, default_flow_style=False

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from tunery import wire
-from tunery.model import Experiment, TrialCondition
+from tunery.model import Experiment, Trial, TrialCondition
 from tunery.thinning import THINNED_LABEL
 from tunery.ui import queries
 from tunery.ui.deps import UI, BadInput, NamespaceQuery, UIState, json_response
@@ -355,7 +355,18 @@ def get_trial(
     thinned = t.labels.get(THINNED_LABEL)
     data["thinned"] = thinned.split(",") if thinned else []
     data["log"] = read_log_tail(exp, t.name)
+    data["architecture"] = architecture_json(t)
     return json_response(data)
+
+
+def architecture_json(t: Trial) -> dict[str, Any] | None:
+    """What a NAS trial built, readable (:func:`tunery.nas.render.trial_architecture`): its
+    ENAS layers or its DARTS genotype's cells; None for any other trial."""
+    from tunery.nas.render import trial_architecture
+
+    texts = [t.objective_text, *(m.text for m in t.metrics.values())]
+    arc = trial_architecture(t.parameters, texts)
+    return None if arc is None else arc.to_json()
 
 
 @router.get(

@@ -265,7 +265,7 @@ function showCreate() {
 
 // ------------------------------------------------------------------ experiment detail
 
-function paramColumns(exp) { return exp.parameters.map((p) => p.name); }
+function paramColumns(exp) { return exp.parameters.length ? exp.parameters.map((p) => p.name) : (exp.assignments || []); }
 function metricColumns(exp) { return [exp.objective.objectiveMetricName, ...exp.objective.additionalMetricNames]; }
 
 function isBetter(exp, a, b) {
@@ -273,6 +273,9 @@ function isBetter(exp, a, b) {
 }
 
 function bestTrialName(exp, trials) {
+  // String objectives (Katib's Best-Genotype): the latest trial with one is the best (nas.js).
+  const latestText = Nas.bestName(exp, trials);
+  if (latestText !== null) return latestText;
   let best = null;
   for (const t of trials) {
     if ((t.status !== "Succeeded" && t.status !== "EarlyStopped") || t.objective === null) continue;
@@ -451,7 +454,7 @@ function updateHeader(state) {
   const exp = state.exp;
   const n = state.nodes;
   n.title.textContent = exp.name;
-  const c = exp.trials;
+  const c = exp.trials, seeded = exp.seededTrials || 0;
   n.facts.replaceChildren(...[
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + exp.status, id: "experiment-status" }, exp.status)),
     el("span", {}, el("b", {}, "reason "), exp.reason || "–"),
@@ -459,7 +462,8 @@ function updateHeader(state) {
     el("span", {}, el("b", {}, "algorithm "), exp.algorithm),
     el("span", {}, el("b", {}, "objective "), `${exp.objective.type} ${exp.objective.objectiveMetricName}` + (exp.objective.goal !== null ? ` (goal ${fmt(exp.objective.goal)})` : "")),
     el("span", {}, el("b", {}, "best "), fmt(exp.best)),
-    el("span", {}, el("b", {}, "trials "), `${c.total}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped`),
+    // Warm-start seeds are stored as Succeeded trials but never ran: outside maxTrialCount.
+    el("span", { id: "experiment-trials" }, el("b", {}, "trials "), `${c.total - seeded}${exp.maxTrialCount ? "/" + exp.maxTrialCount : ""}: ${c.succeeded - seeded} succeeded, ${c.running} running, ${c.failed + c.metricsUnavailable} failed, ${c.killed} killed, ${c.earlyStopped} early-stopped` + (seeded ? `, ${seeded} seeded (warm start, not run)` : "")),
     el("span", {}, el("b", {}, "created "), fmtTime(exp.createdTime)),
     el("span", {}, el("b", {}, "completed "), fmtTime(exp.completionTime)),
     // The time budget: wall time driven (summed over resumes) of maxExperimentDuration.
@@ -473,7 +477,8 @@ function updateHeader(state) {
     n.best.replaceChildren(el("p", { class: "muted" }, "No trial has reported the objective yet."));
   } else {
     n.best.replaceChildren(
-      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = ${fmt(exp.best)}`),
+      el("p", {}, "Trial ", el("a", { href: `#/experiments/${enc(exp.ref)}/trials/${enc(bh.trial)}` }, bh.trial), `: ${exp.objective.objectiveMetricName} = `,
+        exp.best === null && exp.bestTrial && exp.bestTrial.objectiveText ? el("span", { id: "best-text", title: exp.bestTrial.objectiveText }, Nas.elide(exp.bestTrial.objectiveText, 120)) : fmt(exp.best)),
       el("div", { class: "grid2" },
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As command-line arguments", copyButton(() => bh.cli, "CLI args")), el("pre", { id: "best-cli" }, bh.cli)),
         el("div", { class: "copyable" }, el("div", { class: "toolbar" }, "As YAML", copyButton(() => bh.yaml, "YAML values")), el("pre", { id: "best-yaml" }, bh.yaml))));
@@ -550,6 +555,13 @@ function drawParcoords(state, done) {
   if (done.length === 0) {
     note.replaceChildren();
     emptyGraph(div, "No finished trial with an objective yet.");
+    setBrushed(state, null, done);
+    return Promise.resolve();
+  }
+  if (!exp.parameters.length && exp.assignments) {
+    // A neural architecture search: no parameter axes (its architectures are text).
+    note.replaceChildren();
+    emptyGraph(div, "A neural architecture search has no parameter axes; the table lists each trial's architecture.");
     setBrushed(state, null, done);
     return Promise.resolve();
   }
@@ -876,7 +888,8 @@ function cellValue(t, key) {
   if (key === "message") return failureMessage(t);
   if (key === "pareto") return Pareto.mark(view, t);
   if (key.startsWith("param:")) return t.parameters[key.slice(6)];
-  if (key.startsWith("metric:")) { const m = t.metrics[key.slice(7)]; return m ? m.latest : null; }
+  if (key.startsWith("metric:")) return Nas.latest(t.metrics[key.slice(7)]);
+  if (key === "objective" && t.objective === null) return Nas.objectiveText(view.exp, t);
   return t[key];
 }
 
@@ -974,6 +987,8 @@ function renderRows(state) {
       if (key === "startTime" || key === "completionTime") return el("td", {}, fmtTime(v));
       if (key === "message") return el("td", { class: "failure", title: v || "" }, v || "");
       if (key === "pareto") return el("td", { class: "pareto-mark" }, v ? el("span", { class: "badge badge-" + v }, v) : "");
+      // A long string (a genotype, an ENAS architecture): elided, whole in the title.
+      if (typeof v === "string" && v.length > 48) return el("td", { class: "elided", title: v }, Nas.elide(v));
       return el("td", {}, fmt(v));
     })));
   }
@@ -1044,7 +1059,8 @@ function renderTrial(state, t) {
   n.facts.replaceChildren(...[
     el("span", {}, el("b", {}, "status "), el("span", { class: "status-" + t.status, id: "trial-status" }, t.status)),
     el("span", {}, el("b", {}, "reason "), t.reason || "–"),
-    el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
+    typeof t.objectiveText === "string" ? el("span", { id: "trial-objective-text", title: t.objectiveText }, el("b", {}, "objective "), Nas.elide(t.objectiveText, 120))
+      : el("span", {}, el("b", {}, "objective "), fmt(t.objective)),
     // Several objectives: each value, in the experiment's order; a violated constraint says so.
     Array.isArray(t.objectives) && t.objectives.length > 1 ? el("span", { id: "trial-objectives" }, el("b", {}, "objectives "), t.objectives.map(fmt).join(", ")) : null,
     t.feasible === false ? el("span", { id: "trial-infeasible", class: "badge badge-infeasible", title: "a constraint is violated: never best, never on the Pareto front" }, "infeasible") : null,
@@ -1059,7 +1075,12 @@ function renderTrial(state, t) {
   n.params.replaceChildren(el("tbody", {}, Object.entries(t.parameters).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fmt(v))))));
   n.metrics.replaceChildren(
     el("thead", {}, el("tr", {}, ["metric", "min", "max", "latest"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), el("td", {}, fmt(m.latest))))));
+    el("tbody", {}, Object.entries(t.metrics).map(([k, m]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(m.min)), el("td", {}, fmt(m.max)), Nas.latest(m) !== null && typeof Nas.latest(m) === "string" ? el("td", { class: "metric-text" }, Nas.latest(m)) : el("td", {}, fmt(m.latest))))));
+  // A NAS trial: its layers or its genotype's cells, drawn (nas.js).
+  const arch = t.architecture ? Nas.card(el, t.architecture) : null;
+  if (state.nodes.arch) state.nodes.arch.remove();
+  state.nodes.arch = arch;
+  if (arch) n.metrics.closest(".grid2").after(arch);
   const names = Object.keys(t.observations);
   const count = (x) => x.toLocaleString("en-US");
   n.curvesNote.textContent = names.filter((m) => t.series && t.series[m] && t.series[m].returned < t.series[m].reported)

@@ -23,10 +23,14 @@ function compareNullable(a, b, desc) {
   return desc ? -order : order;
 }
 
+/** `tunery list`'s cell: early-stopped trials are ok (they have their objective); warm-start
+ * seeds (e.seededTrials, stored as Succeeded) never ran, so they are said apart. */
 function trialSummary(e) {
-  const failed = e.trials.failed + e.trials.metricsUnavailable;
-  return `${e.trials.succeeded}/${e.trials.total} ok` + (failed ? `, ${failed} failed` : "") +
-    (e.trials.running ? `, ${e.trials.running} running` : "");
+  const t = e.trials, seeded = e.seededTrials || 0;
+  const failed = t.failed + t.metricsUnavailable;
+  return `${t.succeeded + t.earlyStopped - seeded}/${t.total - seeded} ok` +
+    (t.earlyStopped ? ` (${t.earlyStopped} early-stopped)` : "") + (failed ? `, ${failed} failed` : "") +
+    (t.running ? `, ${t.running} running` : "") + (seeded ? `, ${seeded} seeded` : "");
 }
 
 /** How a URL names each experiment (`e.ref`): its name, or "<namespace>.<name>" when the name
