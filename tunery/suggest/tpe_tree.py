@@ -20,7 +20,9 @@ Sampling
 Groups are visited parents first (by the depth of their condition chain, then spec order).  A
 group that is inactive under the values already chosen is skipped (its parameters stay absent);
 an active one draws ``n_ei_candidates`` values from its good mixture and keeps the one of highest
-``l(x) / g(x)`` of its own model.  Two rules explore what ``l / g`` would leave to chance:
+``l(x) / g(x)`` of its own model.  So the choice among the branches is made by the model of
+the group holding the parent parameter, and each branch's parameters by the model of that
+branch's trials.  Two rules explore what ``l / g`` would leave to chance:
 
 - *Branch floors*: a parent parameter's values are cut into branches by the children each
   activates (:meth:`tunery.space.SearchSpace.branches`).  With ``n`` tries of the group (its
@@ -32,9 +34,8 @@ an active one draws ``n_ei_candidates`` values from its good mixture and keeps t
   keeps the one of highest ``prior(x) / g(x)`` (away from the tries), instead of searching
   around the best of a few, mostly random and poor, tries.  A group of few tries that holds a
   good trial is modelled on its own tries as any other.
-  So the choice among the branches is made by the model of the
-group holding the parent parameter, and each branch's parameters by the model of that branch's
-trials.  No duplicates: where the configuration so completed was tried, the search backs up
+
+No duplicates: where the configuration so completed was tried, the search backs up
 (depth first) to the next best candidate of the deepest group and completes it again, and so
 on up to the root group, drawing at most :data:`MAX_EXPANSIONS` groups; when nothing new is
 found, the caller draws again with eight times the candidates, then randomly (as for an
