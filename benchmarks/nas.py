@@ -9,7 +9,10 @@ against random genotypes, each trained by tunery's own trainers on the default d
 * ``enas-katib``   - the ``enas`` suggester with Katib's default settings;
 * ``enas-tuned``   - the same with ``controller_learning_rate: 0.01`` and
   ``controller_baseline_decay: 0.9`` (docs/nas.md: Katib's defaults barely move in a few dozen
-  trials).
+  trials);
+* ``enas-untrained`` - the same suggester asked every round with an empty History: never
+  trained, it samples from its initial (not uniform) distribution, which tells what the
+  controller's prior gives apart from what it learns.
 
 The suggester is the real one (``tunery.suggest.create_suggester``), driven as the controller
 drives it with ``parallelTrialCount`` ``--parallel``: each round it gets a ``History`` of the
@@ -22,7 +25,7 @@ trainer, ``tunery.nas.enas.main`` (``python -m tunery.nas.enas``) called in this
 seed *i*, so the methods differ only in the architectures.  Reported per method: the mean and the
 best validation accuracy of a search's trials, and the mean of its last half (where a controller
 that learns should show it), each as mean +- standard error over the seeds, and the ratio of
-each ENAS setting's figures to random's measured in the same run.
+each ENAS setting's figures to random's measured in the same run (``--methods`` picks some).
 
 **DARTS.** Per seed: ``python -m tunery.nas.darts`` searches (second order, Katib's default)
 for ``--darts-epochs`` epochs (timed), then its ``Best-Genotype`` is trained from scratch with
@@ -70,7 +73,10 @@ METHODS: dict[str, dict[str, str] | None] = {
     "random": None,
     "enas-katib": {},
     "enas-tuned": TUNED,
+    "enas-untrained": {},
 }
+#: never trained: asked every round with an empty History (the controller's prior sampling)
+UNTRAINED = "enas-untrained"
 DARTS_SPACE = [
     "separable_convolution_3x3",
     "dilated_convolution_3x3",
@@ -153,7 +159,7 @@ def enas_search(method: str, seed: int, args: argparse.Namespace) -> dict[str, A
         if suggester is None:
             batch = [random_assignment(spec, rng) for _ in range(count)]
         else:
-            history = History.from_spec(spec, trials)
+            history = History.from_spec(spec, [] if method == UNTRAINED else trials)
             batch = [dict(a.parameters) for a in suggester.suggest(history, count)]
         for params in batch:
             index = len(trials) + 1
@@ -201,8 +207,10 @@ def summarise_enas(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             len(set(r["architectures"])) for r in per_seed
         )
         out[method]["cpu_s"] = sum(r["cpu_s"] for r in per_seed)
-    base = out["random"]
+    base = out.get("random")
     for method in out:
+        if base is None:  # --methods without random: no ratio
+            break
         out[method]["ratio_to_random"] = {
             key: out[method][key]["mean"] / base[key]["mean"]
             for key in ("mean", "best", "last_half_mean")
@@ -211,9 +219,9 @@ def summarise_enas(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def run_enas(args: argparse.Namespace) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
     for seed in range(args.seeds):
-        for method in METHODS:  # interleaved: the machine's load falls on every method alike
+        for method in args.methods:  # interleaved: the machine's load falls on every method alike
             run = enas_search(method, seed, args)
             runs[method].append(run)
             print(
@@ -231,8 +239,8 @@ def run_enas(args: argparse.Namespace) -> dict[str, Any]:
         cells = "".join(
             f"{s[k]['mean']:>11.4f} +- {s[k]['se']:.3f}" for k in ("mean", "best", "last_half_mean")
         )
-        r = s["ratio_to_random"]
-        ratio = f"{r['mean']:.3f}/{r['best']:.3f}/{r['last_half_mean']:.3f}"
+        r = s.get("ratio_to_random")
+        ratio = f"{r['mean']:.3f}/{r['best']:.3f}/{r['last_half_mean']:.3f}" if r else "-"
         print(f"{method:<12}{cells}{ratio:>24}{s['cpu_s']:>8.0f}")
     return {"runs": runs, "summary": summary}
 
@@ -341,6 +349,12 @@ def run_darts(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", choices=("enas", "darts"), help="run one part (default both)")
+    p.add_argument(
+        "--methods",
+        type=lambda text: text.split(","),
+        default=list(METHODS),
+        help=f"ENAS methods, comma-separated (default {','.join(METHODS)})",
+    )
     p.add_argument("--seeds", type=int, default=5, help="ENAS seeds (default 5)")
     p.add_argument("--trials", type=int, default=30, help="ENAS trials per search (default 30)")
     p.add_argument("--parallel", type=int, default=1, help="ENAS parallelTrialCount (default 1)")
@@ -366,6 +380,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.seeds, args.trials, args.epochs, args.limit = 1, 3, 1, 100
         args.darts_epochs = args.darts_train_epochs = 1
         args.random_genotypes, args.darts_nodes, args.darts_channels = 1, 1, 2
+    unknown = sorted(set(args.methods) - set(METHODS))
+    if unknown:
+        p.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     for name in ("seeds", "trials", "parallel", "layers", "epochs", "random_genotypes"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')}: must be at least 1")
