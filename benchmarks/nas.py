@@ -27,11 +27,14 @@ best validation accuracy of a search's trials, and the mean of its last half (wh
 that learns should show it), each as mean +- standard error over the seeds, and the ratio of
 each ENAS setting's figures to random's measured in the same run (``--methods`` picks some).
 
-**DARTS.** Per seed: ``python -m tunery.nas.darts`` searches (second order, Katib's default)
-for ``--darts-epochs`` epochs (timed), then its ``Best-Genotype`` is trained from scratch with
-weight seeds ``1..--random-genotypes``, and ``--train-genotype random --seed k`` (a random
-genotype of the same space, weight seed k) for the same k: the searched genotype's mean
-accuracy against the random genotypes' mean.
+**DARTS.** For each of ``--darts-seeds`` seeds, ``python -m tunery.nas.darts`` (run as a trial
+runs it, a subprocess) searches for ``--darts-epochs`` epochs (second order, Katib's default;
+timed), on the same data as ENAS (``--image-size``, ``--limit``, ``--batch-size``), over five
+operations (``DARTS_SPACE``), ``--darts-layers`` cells of ``--darts-nodes`` nodes; then its
+``Best-Genotype`` is trained from scratch for ``--darts-train-epochs`` epochs with weight seeds
+``1..--random-genotypes``, and so is ``--train-genotype random --seed k`` (a random genotype of
+the same space, weight seed k) for the same k: the searched genotype's mean validation accuracy
+against the random genotypes' mean.
 
 Usage::
 
@@ -257,7 +260,7 @@ def darts(args: argparse.Namespace, extra: Sequence[str]) -> tuple[str, float]:
         "tunery.nas.darts",
         f"--search-space={DARTS_SPACE!r}",
         f"--num-layers={args.darts_layers}",
-        f"--image-size={args.image_size * 2}",
+        f"--image-size={args.image_size}",
         f"--threads={args.threads}",
         "--device=cpu",
         *extra,
@@ -278,7 +281,7 @@ def darts_settings(args: argparse.Namespace, epochs: int) -> str:
         "num_nodes": str(args.darts_nodes),
         "init_channels": str(args.darts_channels),
         "stem_multiplier": "1",
-        "batch_size": str(args.batch_size * 2),
+        "batch_size": str(args.batch_size),
     }
     return "--algorithm-settings=" + json.dumps(settings).replace('"', "'")
 
@@ -364,10 +367,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32, help="child batch size (default 32)")
     p.add_argument("--limit", type=int, default=600, help="examples per split (default 600)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--darts-seeds", type=int, default=1, help="DARTS searches (default 1)")
-    p.add_argument("--darts-epochs", type=int, default=3, help="DARTS search epochs (default 3)")
+    p.add_argument("--darts-seeds", type=int, default=3, help="DARTS searches (default 3)")
+    p.add_argument("--darts-epochs", type=int, default=5, help="DARTS search epochs (default 5)")
     p.add_argument(
-        "--darts-train-epochs", type=int, default=3, help="from-scratch epochs (default 3)"
+        "--darts-train-epochs", type=int, default=5, help="from-scratch epochs (default 5)"
     )
     p.add_argument("--darts-layers", type=int, default=2, help="DARTS numLayers (default 2)")
     p.add_argument("--darts-nodes", type=int, default=3, help="DARTS num_nodes (default 3)")
@@ -377,7 +380,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="write the figures there as JSON")
     args = p.parse_args(argv)
     if args.smoke:
-        args.seeds, args.trials, args.epochs, args.limit = 1, 3, 1, 100
+        args.seeds, args.trials, args.epochs, args.limit, args.darts_seeds = 1, 3, 1, 100, 1
         args.darts_epochs = args.darts_train_epochs = 1
         args.random_genotypes, args.darts_nodes, args.darts_channels = 1, 1, 2
     unknown = sorted(set(args.methods) - set(METHODS))
