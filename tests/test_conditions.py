@@ -140,6 +140,24 @@ def test_groups_gather_the_parameters_active_together(space: SearchSpace) -> Non
     assert space.groups() == [("model", "seed_k"), ("C", "kernel"), ("degree",), ("depth",)]
 
 
+def test_branches_cut_a_parents_values_by_the_children_they_activate() -> None:
+    params = [
+        categorical_param("model", ["svm", "rf", "logistic", "knn"]),
+        when(double_param("c", "0.1", "1"), ("model", ("svm", "logistic"))),
+        when(int_param("depth", "1", "5"), ("model", ("rf",))),
+        when(int_param("k", "1", "9"), ("depth", ("1", "2"))),
+    ]
+    space = SearchSpace(params)
+    model = space.branches("model")
+    assert [sorted(codes) for codes, _ in model] == [[0, 2], [1], [3]]  # knn: no children
+    for codes, units in model:
+        assert units.tolist() == [(code + 0.5) / 4 for code in sorted(codes)]
+        assert {k[0] for k in space.keys_from_unit([[u, 0.5, 0.5, 0.5] for u in units])} == codes
+    assert [sorted(codes) for codes, _ in space.branches("depth")] == [[0, 1], [2, 3, 4]]
+    assert space.branches("c") == [] and space.branches("k") == []  # no children
+    assert SearchSpace(default_parameters()).branches("lr") == []
+
+
 def test_encode_puts_nan_in_inactive_dimensions_and_decode_ignores_them(
     space: SearchSpace,
 ) -> None:

@@ -703,3 +703,12 @@ def test_stored_nas_experiment_round_trips_through_get_and_export(tmp_path: Path
         assert document["spec"]["nasConfig"] == doc["spec"]["nasConfig"]
         assert "parameters" not in document["spec"]
         assert parse(document) == spec
+
+
+def test_a_missing_katib_trial_script_points_at_tunerys_trainer(tmp_path: Path) -> None:
+    from tunery.spec.commands import command_warnings
+
+    darts = [w for w in command_warnings(parse(darts_doc()), str(tmp_path)) if "run_trial.py" in w]
+    assert len(darts) == 1 and darts[0].endswith("same flags: python -m tunery.nas.darts"), darts
+    enas = command_warnings(parse(enas_doc()), str(tmp_path))
+    assert all("tunery.nas.darts" not in w for w in enas)

@@ -17,7 +17,7 @@ from tunery.model import ExperimentSpec, ParameterSpec, Trial
 from tunery.space import SearchSpace
 from tunery.suggest import create_suggester
 from tunery.suggest.base import conditional_algorithms
-from tunery.suggest.tpe_tree import TreeTPE
+from tunery.suggest.tpe_tree import BRANCH_FLOOR, TreeTPE
 from tunery.testing import multiobjective as mo
 from tunery.testing.suggest import make_spec, make_trials
 from tunery.testing.trees import (
@@ -128,3 +128,28 @@ def test_several_objectives_split_each_group(algorithm: str) -> None:
     trials = mo.run(problem, "tpe", 30, 0, batch=2, settings=settings)
     assert len({space.canonical(t.parameters) for t in trials}) == 30
     assert all(space.contains(t.parameters) for t in trials)
+
+
+def test_branch_floors_follow_how_little_each_branch_was_tried() -> None:
+    params = tree_parameters()
+    spec = _spec(params, "tpe")
+    space = SearchSpace(params)
+    tree = TreeTPE(spec, space, *_tree_args(spec))
+    branching = {params[b.dim].name: len(b.codes) for g in tree.groups for b in g.branching}
+    assert branching == {"kind": 2, "mode": 2}  # the parents, each with its two branches
+    (kind,) = tree.groups[0].branching
+    a = space.canonical({"kind": "a", "u": 0.5, "x": 0.1, "n": 3})
+    b = space.canonical({"kind": "b", "u": 0.5, "mode": "q", "k": 2})
+    assert kind.floors([]).tolist() == [BRANCH_FLOOR / 2] * 2  # nothing tried: both floored
+    assert kind.floors([a, b, a, b]).tolist() == [0.0, 0.0]  # an equal share: no floor
+    floors = kind.floors([a] * 9 + [b])
+    assert floors[0] == 0.0 and floors[1] == pytest.approx(BRANCH_FLOOR / 2 * (1 - 2 / 10))
+
+
+def test_a_branch_whose_few_tries_were_poor_is_tried_again() -> None:
+    # The optimum (kind=b, mode=p) is in a branch that looks worse than q at random.  Without
+    # the branch floors and the prior draws of groups with few poor tries, 2 of these 12 seeds
+    # were still above 0.04 after 30 evaluations (0.201 in q's basin and 0.053); with them, 1.
+    spec = _spec(tree_parameters(), "tpe")
+    bests = [min(t.objective or 0.0 for t in run(spec, seed, 30)) for seed in range(12)]
+    assert sum(b > 0.04 for b in bests) <= 1, bests

@@ -43,6 +43,9 @@ from tunery.space import Key, SearchSpace
 
 __all__ = ["ConditionalSpace"]
 
+#: Most values of a parent whose branches :meth:`ConditionalSpace.branches` lists.
+MAX_BRANCH_VALUES = 1024
+
 #: (parent index, the parent's codes that satisfy the condition)
 _Condition = tuple[int, frozenset[int]]
 
@@ -129,6 +132,27 @@ class ConditionalSpace(SearchSpace):
 
     def parents(self, name: str) -> tuple[str, ...]:
         return tuple(parent for parent, _ in self.parameters[self._index[name]].active_when)
+
+    def branches(self, name: str) -> list[tuple[frozenset[int], FloatArray]]:
+        """The branches of a parent parameter: its values cut by the children each activates.
+
+        Each branch is its codes and their unit coordinates; values that activate the same
+        children (none, for a value no condition names) are one branch.  Empty for a parameter
+        that is no parent, or one of more than :data:`MAX_BRANCH_VALUES` values.
+        """
+        j = self._index[name]
+        dim = self._dims[j]
+        size = dim.size
+        if j not in self._parent_set or size is None or size > MAX_BRANCH_VALUES:
+            return []
+        conditions = [codes for conds in self._conditions for k, codes in conds if k == j]
+        cut: dict[tuple[bool, ...], list[int]] = {}
+        for code in range(size):
+            cut.setdefault(tuple(code in codes for codes in conditions), []).append(code)
+        return [
+            (frozenset(codes), dim.unit_from_codes(np.asarray(codes, dtype=np.int64)))
+            for codes in cut.values()
+        ]
 
     def groups(self) -> list[tuple[str, ...]]:
         chains: dict[frozenset[_Condition], list[str]] = {}

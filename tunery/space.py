@@ -196,6 +196,10 @@ class SearchSpace:
         """The parameters that are always active together (one group without conditions)."""
         return [self.names]
 
+    def branches(self, name: str) -> list[tuple[frozenset[int], FloatArray]]:
+        """A parent parameter's branches (codes, unit coordinates); none without conditions."""
+        return []
+
     # ----------------------------------------------------------------- keys and values
 
     def canonical(self, params: Mapping[str, object]) -> Key:

@@ -18,7 +18,8 @@ it samples the conditional parameters independently, as it warns), ``optuna-tpe-
 (``multivariate=True, group=True``, Optuna's group decomposition) and ``random`` (each active
 parameter uniformly, log ones in log space).  Every method runs once per seed at the largest
 budget; the smaller budgets read the same run's first evaluations.  Printed per problem and
-budget: the mean best value, the normalized score (Bayesmark's: 100 x (1 - (best - optimum) /
+budget: the mean best value with its standard error, the mean rank among the methods (per
+seed, 1 = best, ties shared), the normalized score (Bayesmark's: 100 x (1 - (best - optimum) /
 (median random best - optimum)), the optimum known or the best any method found) and the ratio
 of the mean regret to random's and to Optuna TPE's (below 1: better).
 
@@ -138,6 +139,14 @@ def _digits() -> tuple[Any, Any]:
 
 
 def model_digits(p: dict[str, Any]) -> float:
+    # Deterministic (the forest is seeded): a configuration seen before (ints and
+    # categoricals repeat) is not cross-validated again.
+    return _model_digits(tuple(sorted(p.items())))
+
+
+@cache
+def _model_digits(items: tuple[tuple[str, Any], ...]) -> float:
+    p = dict(items)
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
@@ -366,11 +375,13 @@ def report(args: argparse.Namespace, cache_: dict[str, list[float]]) -> None:
             optimum = seen if known is None else min(known, seen)
             span = statistics.median(bests["random"]) - optimum
             regret = {m: statistics.mean(b) - optimum for m, b in bests.items()}
+            ranks = _mean_ranks(bests, seeds)
             print(f"\n### {problem}, budget {budget}, {seeds} seeds")
             print(
-                "| method | mean best | normalized score | regret / random | regret / optuna-tpe |"
+                "| method | mean best ± se | mean rank | normalized score | regret / random "
+                "| regret / optuna-tpe |"
             )
-            print("|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|")
             for method in sorted(bests, key=lambda m: regret[m]):
                 score = (
                     statistics.mean(100 * (1 - (b - optimum) / span) for b in bests[method])
@@ -381,10 +392,24 @@ def report(args: argparse.Namespace, cache_: dict[str, list[float]]) -> None:
                     f"{regret[method] / regret[o]:.2f}" if regret.get(o, 0) > 0 else "-"
                     for o in ("random", "optuna-tpe")
                 ]
+                values = bests[method]
+                se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
                 print(
-                    f"| {method} | {statistics.mean(bests[method]):.4f} | {score:.1f} | "
-                    f"{ratios[0]} | {ratios[1]} |"
+                    f"| {method} | {statistics.mean(values):.4f} ± {se:.4f} | "
+                    f"{ranks[method]:.2f} | {score:.1f} | {ratios[0]} | {ratios[1]} |"
                 )
+
+
+def _mean_ranks(bests: dict[str, list[float]], seeds: int) -> dict[str, float]:
+    """Each method's rank among the methods on each seed (1 = best, ties shared), averaged."""
+    totals = dict.fromkeys(bests, 0.0)
+    for s in range(seeds):
+        values = {m: b[s] for m, b in bests.items()}
+        for method, value in values.items():
+            below = sum(v < value for v in values.values())
+            ties = sum(v == value for v in values.values())
+            totals[method] += below + (ties + 1) / 2
+    return {m: t / seeds for m, t in totals.items()}
 
 
 def main() -> None:

@@ -96,7 +96,11 @@ def validate(file: str, configmaps: tuple[str, ...], as_json: bool) -> None:
         searched = f"{len(s.parameters)} parameters"
         if s.nas_config is not None:
             layers = s.nas_config.graph_config.num_layers
-            searched = f"{layers} layers of {len(s.nas_config.operations)} operation types"
+            kinds = len(s.nas_config.operations)
+            searched = (
+                f"{layers} layer{'s' if layers != 1 else ''} of "
+                f"{kinds} operation type{'s' if kinds != 1 else ''}"
+            )
         click.echo(
             f"{file}: experiment {s.name} is valid ({s.algorithm.algorithm_name}, "
             f"{searched}, {_objective_text(s.objective)})"

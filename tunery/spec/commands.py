@@ -121,8 +121,12 @@ def script_tokens(strings: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return unique
 
 
+#: Katib's NAS trial images' scripts, and the trainer tunery ships that takes the same flags.
+_NAS_TRAINERS = {"enas": "python -m tunery.nas.enas", "darts": "python -m tunery.nas.darts"}
+
+
 def _missing_script_warnings(
-    strings: list[tuple[str, str]], working_dir: str, base_dir: str
+    strings: list[tuple[str, str]], working_dir: str, base_dir: str, trainer: str | None = None
 ) -> list[str]:
     if _PLACEHOLDER.search(working_dir):
         return []
@@ -137,11 +141,17 @@ def _missing_script_warnings(
                     f"{path}: {script} does not exist on this machine: it is a path inside the "
                     "container image, and tunery runs the command here without the image; "
                     "replace it with a local script that takes the same flags"
+                    + (f" (tunery's trainer does: {trainer})" if trainer else "")
                 )
         elif not os.path.exists(os.path.join(where, script)):
             warnings.append(
                 f"{path}: {script} does not exist in {where} (the trial's working "
                 "directory); every trial would fail: fix the path or add the file"
+                + (
+                    f", or run tunery's trainer, which takes the same flags: {trainer}"
+                    if trainer
+                    else ""
+                )
             )
     return warnings
 
@@ -175,6 +185,7 @@ def command_warnings(spec: ExperimentSpec, base_dir: str) -> list[str]:
     strings, env, working_dir = _command_strings(spec)
     if not strings:
         return []
-    return _missing_script_warnings(strings, working_dir, base_dir) + _placeholder_warnings(
-        strings, env
-    )
+    trainer = _NAS_TRAINERS.get(spec.algorithm.algorithm_name) if spec.nas_config else None
+    return _missing_script_warnings(
+        strings, working_dir, base_dir, trainer
+    ) + _placeholder_warnings(strings, env)
