@@ -228,14 +228,14 @@ def run_enas(args: argparse.Namespace) -> dict[str, Any]:
             run = enas_search(method, seed, args)
             runs[method].append(run)
             print(
-                f"  seed {seed} {method:<11} mean {statistics.fmean(run['accuracies']):.4f} "
+                f"  seed {seed} {method:<14} mean {statistics.fmean(run['accuracies']):.4f} "
                 f"best {max(run['accuracies']):.4f} ({run['cpu_s']:.0f} s CPU)",
                 flush=True,
             )
     summary = summarise_enas(runs)
     print(f"\nENAS: {args.seeds} seeds x {args.trials} trials per method (mean +- se over seeds)")
     print(
-        f"{'method':<12}{'mean acc':>18}{'best acc':>18}{'last-half mean':>18}"
+        f"{'method':<16}{'mean acc':>18}{'best acc':>18}{'last-half mean':>18}"
         f"{'ratio mean/best/last':>24}{'CPU s':>8}"
     )
     for method, s in summary.items():
@@ -244,7 +244,7 @@ def run_enas(args: argparse.Namespace) -> dict[str, Any]:
         )
         r = s.get("ratio_to_random")
         ratio = f"{r['mean']:.3f}/{r['best']:.3f}/{r['last_half_mean']:.3f}" if r else "-"
-        print(f"{method:<12}{cells}{ratio:>24}{s['cpu_s']:>8.0f}")
+        print(f"{method:<16}{cells}{ratio:>24}{s['cpu_s']:>8.0f}")
     return {"runs": runs, "summary": summary}
 
 
