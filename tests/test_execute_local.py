@@ -488,3 +488,38 @@ def test_sweep_finds_only_its_own_token(tmp_path: Path) -> None:
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_start_leaves_the_pid_file_so_a_new_controller_reattaches(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    created = time.time()
+    started = ex.start(launch(tmp_path, "t", sh("sleep 0.5")))
+    # Written by start itself, not only by the wrapper once it runs (a busy machine may not
+    # have scheduled it yet): a controller that dies now leaves what the next one needs.
+    assert (tmp_path / "t" / "pid").read_text() == f"{started.handle['pid']}\n"
+    again = LocalExecutor().recover(launch(tmp_path, "t", sh("sleep 0.5")), created)
+    assert again is not None and again.handle["pid"] == started.handle["pid"]
+    assert wait(ex, started.handle).state is RunState.SUCCEEDED
+
+
+def test_recover_waits_briefly_for_a_wrapper_that_has_not_written_its_pid(
+    tmp_path: Path,
+) -> None:
+    trial = tmp_path / "t"
+    trial.mkdir()
+    created = time.time()
+    (trial / "token").write_text("abc\n")  # what start writes before the process exists
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", f'sleep 0.3; echo $$ >"{trial}/pid"; sleep 1'], start_new_session=True
+    )
+    try:
+        recovered = LocalExecutor().recover(launch(tmp_path, "t", sh("true")), created)
+        assert recovered is not None and recovered.handle["pid"] == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+    # No token written since the trial's creation: never started, no wait.
+    (trial / "pid").unlink()
+    began = time.monotonic()
+    assert LocalExecutor().recover(launch(tmp_path, "t", sh("true")), created + 60) is None
+    assert time.monotonic() - began < 1.0

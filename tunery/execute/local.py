@@ -135,6 +135,19 @@ def _write_text(path: str, text: str) -> None:
         fh.write(text)
 
 
+#: How long ``recover`` waits for the pid file of a trial whose start wrote its token.
+RECOVER_WAIT_S = 2.0
+
+
+def _token_since(trial_dir: str, not_before: float | None) -> bool:
+    """Whether ``start`` wrote this trial directory's token (after ``not_before``)."""
+    try:
+        written = os.stat(os.path.join(trial_dir, TOKEN_FILE)).st_mtime
+    except OSError:
+        return False
+    return not_before is None or written >= not_before - 1.0
+
+
 def _read_token(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -242,6 +255,12 @@ class LocalExecutor(ExecutorBase):
         except BaseException:
             self._release(trial_dir)
             raise
+        # The wrapper writes its pid first thing, but on a busy machine it may not have run yet
+        # when this returns: write it here too (the same number, renamed into place), so that
+        # a controller that dies now is followed by one that finds it (``recover``).
+        pid_file = os.path.join(trial_dir, PID_FILE)
+        _write_text(pid_file + ".start", f"{proc.pid}\n")
+        os.replace(pid_file + ".start", pid_file)
         self._procs[proc.pid] = proc
         started_at = self._clock.now()
         handle: dict[str, Any] = {
@@ -272,6 +291,14 @@ class LocalExecutor(ExecutorBase):
         trial_dir = os.path.abspath(launch.trial_dir)
         pid_file = os.path.join(trial_dir, PID_FILE)
         pid = read_code(pid_file)  # same "N\n" format
+        if pid is None and _token_since(trial_dir, not_before):
+            # ``start`` wrote the token, then started the wrapper, which rewrites the pid file
+            # (truncated, then written): a moment later it holds the pid, unless the start
+            # never happened.
+            deadline = time.monotonic() + RECOVER_WAIT_S
+            while pid is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+                pid = read_code(pid_file)
         if pid is None or pid <= 0:
             return None
         try:
