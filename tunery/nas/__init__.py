@@ -7,8 +7,12 @@ extra to install.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from types import ModuleType
+
+#: The largest seed torch's generators take.
+MAX_SEED = 2**62
 
 #: What to run when torch (or numpy) is missing.
 INSTALL_HINT = "pip install 'tunery[nas]'"
@@ -32,3 +36,14 @@ def import_optional(name: str, hint: str) -> ModuleType:
             f"tunery's neural architecture search needs {name}, which cannot be imported "
             f"({' '.join(str(exc).split())}): {hint}"
         ) from None
+
+
+def seed_argument(text: str) -> int:
+    """The trainers' ``--seed``: an integer from 0 to :data:`MAX_SEED` (argparse ``type=``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**62, got {value}")
+    return value

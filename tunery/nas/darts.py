@@ -35,6 +35,7 @@ from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tunery.errors import UserInputError
+from tunery.nas import seed_argument
 
 if TYPE_CHECKING:
     from tunery.nas.darts_train import Settings
@@ -178,16 +179,6 @@ def read_layers(text: str) -> int:
     return layers
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value <= 2**62:  # what torch's generators take
-        raise argparse.ArgumentTypeError(f"must be from 0 to 2**62, got {value}")
-    return value
-
-
 def _arguments() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m tunery.nas.darts",
@@ -203,7 +194,7 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument(
         "--seed",
-        type=_seed,
+        type=seed_argument,
         default=0,
         help="weights, architecture parameters, batches, the search's halves (default 0)",
     )

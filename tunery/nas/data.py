@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunery.errors import UserInputError
-from tunery.nas import import_optional, import_torch
+from tunery.nas import MAX_SEED, import_optional, import_torch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,7 +62,6 @@ PHOTO_VALID_CROPS = 40
 GRID = 4
 VALID_BLOCKS = 4
 #: The largest seed (torch's generators take 64 bits; the validation subset uses seed + 1).
-MAX_SEED = 2**62
 #: The share of each digit class held out for validation.
 DIGITS_VALID_FRACTION = 0.2
 CIFAR_FOLDER = "cifar-10-batches-py"

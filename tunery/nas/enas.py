@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from tunery.errors import UserInputError
-from tunery.nas import MissingDependencyError, import_torch
+from tunery.nas import MissingDependencyError, import_torch, seed_argument
 
 #: Katib's RunTrial.py trains with batches of 128 and Adam at 1e-3.
 DEFAULT_BATCH_SIZE = 128
@@ -46,16 +46,6 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value <= 2**62:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 2**62, got {value}")
     return value
 
 
@@ -109,7 +99,9 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_LEARNING_RATE,
         help="Adam's (default 0.001)",
     )
-    own.add_argument("--seed", type=_seed, default=0, help="weights and batch order (default 0)")
+    own.add_argument(
+        "--seed", type=seed_argument, default=0, help="weights and batch order (default 0)"
+    )
     own.add_argument(
         "--threads", type=_positive_int, default=1, help="CPU threads of torch (default 1)"
     )
