@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, cast
 
 import torch
@@ -66,6 +66,38 @@ def _total(terms: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def _stem(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out))
+
+
+#: Builds one cell from (reduction, reduction_prev, c_prev_prev, c_prev, c): the cell and the
+#: number of its nodes concatenated into its output.
+MakeCell = Callable[[bool, bool, int, int, int], tuple[nn.Module, int]]
+
+
+def _cell_stack(
+    input_channels: int,
+    num_layers: int,
+    init_channels: int,
+    stem_multiplier: int,
+    make_cell: MakeCell,
+) -> tuple[nn.Sequential, nn.ModuleList, int]:
+    """The stem and ``num_layers`` cells (channels doubled at each reduction, Katib's
+    placement), built in that order; returns them and the last cell's output channels."""
+    c = init_channels
+    c_stem = stem_multiplier * c
+    stem = _stem(input_channels, c_stem)
+    c_pp, c_p = c_stem, c_stem
+    reductions = reduction_layers(num_layers)
+    cells = nn.ModuleList()
+    reduction_prev = False
+    for layer in range(num_layers):
+        reduction = layer in reductions
+        if reduction:
+            c *= 2
+        cell, outputs = make_cell(reduction, reduction_prev, c_pp, c_p, c)
+        cells.append(cell)
+        reduction_prev = reduction
+        c_pp, c_p = c_p, c * outputs
+    return stem, cells, c_p
 
 
 class SearchCell(nn.Module):
@@ -123,30 +155,17 @@ class SearchNetwork(nn.Module):
         self.num_nodes = num_nodes
         self.num_layers = num_layers
         self.criterion = nn.CrossEntropyLoss()
-        c = init_channels
-        c_stem = stem_multiplier * c
-        self.stem = _stem(input_channels, c_stem)
-        c_pp, c_p = c_stem, c_stem
-        reductions = reduction_layers(num_layers)
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        for layer in range(num_layers):
-            reduction = layer in reductions
-            if reduction:
-                c *= 2
-            self.cells.append(
-                SearchCell(
-                    self.primitives,
-                    num_nodes,
-                    c_pp,
-                    c_p,
-                    c,
-                    reduction=reduction,
-                    reduction_prev=reduction_prev,
-                )
+
+        def make_cell(reduction: bool, prev: bool, c_pp: int, c_p: int, c: int) -> Any:
+            cell = SearchCell(
+                self.primitives, num_nodes, c_pp, c_p, c, reduction=reduction, reduction_prev=prev
             )
-            reduction_prev = reduction
-            c_pp, c_p = c_p, c * num_nodes
+            return cell, num_nodes
+
+        self.stem, self.cells, c_p = _cell_stack(
+            input_channels, num_layers, init_channels, stem_multiplier, make_cell
+        )
+        reductions = reduction_layers(num_layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
         n_ops = len(self.primitives)
@@ -252,29 +271,19 @@ class FixedNetwork(nn.Module):
     ) -> None:
         super().__init__()
         check_genotype(genotype, num_layers)
-        c = init_channels
-        c_stem = stem_multiplier * c
-        self.stem = _stem(input_channels, c_stem)
-        c_pp, c_p = c_stem, c_stem
-        reductions = reduction_layers(num_layers)
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        for layer in range(num_layers):
-            reduction = layer in reductions
-            if reduction:
-                c *= 2
+
+        def make_cell(reduction: bool, prev: bool, c_pp: int, c_p: int, c: int) -> Any:
             gene, concat = (
                 (genotype.reduce, genotype.reduce_concat)
                 if reduction
                 else (genotype.normal, genotype.normal_concat)
             )
-            self.cells.append(
-                FixedCell(
-                    gene, concat, c_pp, c_p, c, reduction=reduction, reduction_prev=reduction_prev
-                )
-            )
-            reduction_prev = reduction
-            c_pp, c_p = c_p, c * len(concat)
+            cell = FixedCell(gene, concat, c_pp, c_p, c, reduction=reduction, reduction_prev=prev)
+            return cell, len(concat)
+
+        self.stem, self.cells, c_p = _cell_stack(
+            input_channels, num_layers, init_channels, stem_multiplier, make_cell
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
 
