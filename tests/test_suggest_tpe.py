@@ -216,12 +216,14 @@ def test_accepts_the_settings_of_katibs_services(algorithm: str) -> None:
     }
     suggester = create_suggester(make_spec(default_parameters(), algorithm, settings), 0)
     assert isinstance(suggester, TPESuggester)
-    assert suggester.settings == TPESettings(5, 32, 0.3, 2.5, algorithm != "tpe-independent")
+    multivariate = False if algorithm == "tpe-independent" else None
+    assert suggester.settings == TPESettings(5, 32, 0.3, 2.5, multivariate)
+    assert suggester.multivariate is (algorithm != "tpe-independent")
     assert suggester.seed == 3
     hyperopt = make_spec(default_parameters(), algorithm, {"n_EI_candidates": "7"})
     assert TPESettings.from_spec(hyperopt).n_ei_candidates == 7
     assert TPESettings.from_spec(make_spec(default_parameters(), "tpe")) == TPESettings(
-        10, 24, None, 1.0, True
+        10, 24, None, 1.0, None
     )
 
 
@@ -493,3 +495,12 @@ def test_constrained_single_objective_finds_the_constrained_optimum() -> None:
     rand = [best_feasible("random", seed) for seed in range(3)]
     assert min(tpe) >= 0.16 - 1e-9  # (no infeasible trial counted)
     assert statistics.mean(tpe) < 0.16 + 0.05 < statistics.mean(rand), (tpe, rand)
+
+
+def test_joint_model_by_default_except_tpe_on_a_conditional_space() -> None:
+    plain = TPESettings()
+    assert plain.joint("tpe", conditional=False)
+    assert plain.joint("multivariate-tpe", conditional=True)
+    assert not plain.joint("tpe", conditional=True)
+    assert TPESettings(multivariate=True).joint("tpe", conditional=True)
+    assert not TPESettings(multivariate=False).joint("tpe", conditional=False)

@@ -1,8 +1,8 @@
 """Tests of the TPE over conditional parameters (tunery/suggest/tpe_tree.py).
 
-``tpe`` (one model per group of co-active parameters) and ``tpe-independent`` (``tpe`` with
-``multivariate: "false"``: one model per parameter) both go through the tree sampler when a
-parameter has ``active_when``.
+``tpe`` (its default on a conditional space: one model per parameter) and ``tpe-joint`` (``tpe``
+with ``multivariate: "true"``: one model per group of co-active parameters) both go through the
+tree sampler when a parameter has ``active_when``.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from tunery.testing.trees import (
     tree_problem,
 )
 
-ALGORITHMS = ("tpe", "tpe-independent")
+ALGORITHMS = ("tpe", "tpe-joint")
 
 
 def _spec(params: Sequence[ParameterSpec], algorithm: str) -> ExperimentSpec:
-    settings = {"multivariate": "false"} if algorithm == "tpe-independent" else {}
-    name = "tpe" if algorithm == "tpe-independent" else algorithm
+    settings = {"multivariate": "true"} if algorithm == "tpe-joint" else {}
+    name = "tpe" if algorithm == "tpe-joint" else algorithm
     return make_spec(params, name, settings)
 
 
@@ -124,7 +124,7 @@ def _tree_args(spec: ExperimentSpec) -> tuple[object, ...]:
 def test_several_objectives_split_each_group(algorithm: str) -> None:
     problem = tree_problem()
     space = SearchSpace(problem.parameters)
-    settings = {"multivariate": "false"} if algorithm == "tpe-independent" else {}
+    settings = {"multivariate": "true"} if algorithm == "tpe-joint" else {}
     trials = mo.run(problem, "tpe", 30, 0, batch=2, settings=settings)
     assert len({space.canonical(t.parameters) for t in trials}) == 30
     assert all(space.contains(t.parameters) for t in trials)

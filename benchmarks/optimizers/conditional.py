@@ -12,7 +12,9 @@ Two problems, both minimised:
   cross-validated error (1 - accuracy) of an RBF SVM {C, gamma}, a random forest
   {max_depth, n_estimators}, logistic regression {C} or k-nearest neighbours {k, weights}.
 
-Methods: ``tunery-tpe``, ``tunery-tpe-independent`` (``multivariate: "false"``),
+Methods: ``tunery-tpe`` (its defaults: one model per parameter on a conditional space),
+``tunery-tpe-independent`` (``multivariate: "false"`` said: the same), ``tunery-tpe-joint``
+(``multivariate: "true"``, the joint model, ``tpe``'s default before issue 18's last round),
 ``tunery-bayesianoptimization``, ``optuna-tpe`` (Optuna's default ``TPESampler``, define-by-run:
 it samples the conditional parameters independently, as it warns), ``optuna-tpe-group``
 (``multivariate=True, group=True``, Optuna's group decomposition) and ``random`` (each active
@@ -54,6 +56,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 METHODS = (
     "tunery-tpe",
     "tunery-tpe-independent",
+    "tunery-tpe-joint",
     "tunery-bayesianoptimization",
     "optuna-tpe",
     "optuna-tpe-group",
@@ -265,6 +268,8 @@ def run_tunery(algorithm: str, problem: CProblem, budget: int, seed: int) -> lis
     settings: dict[str, str] = {}
     if algorithm == "tpe-independent":
         algorithm, settings = "tpe", {"multivariate": "false"}
+    elif algorithm == "tpe-joint":
+        algorithm, settings = "tpe", {"multivariate": "true"}
     spec = tunery_spec(problem, algorithm, settings)
     suggester = create_suggester(spec, seed)
     trials: list[Any] = []
@@ -306,7 +311,10 @@ def latency(method: str, problem: CProblem, n: int, calls: int = 6) -> tuple[flo
     from tunery.suggest import create_suggester
     from tunery.testing.suggest import make_trials
 
-    settings = {"multivariate": "false"} if method == "tunery-tpe-independent" else {}
+    settings = {
+        "tunery-tpe-independent": {"multivariate": "false"},
+        "tunery-tpe-joint": {"multivariate": "true"},
+    }.get(method, {})
     algorithm = "tpe" if settings else method.removeprefix("tunery-")
     spec = tunery_spec(problem, algorithm, settings)
     points = random_points(problem, n, 0)
