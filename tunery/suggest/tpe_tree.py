@@ -5,15 +5,16 @@
 
 Groups
 ------
-The parameters are cut into groups: with the joint model (``multivariate: "true"``, the
-default) the sets of parameters that are always active together
+The parameters are cut into groups: with the joint model (``multivariate: "true"``, and always for
+``multivariate-tpe``) the sets of parameters that are always active together
 (:meth:`tunery.space.SearchSpace.groups`, Optuna's group decomposition); with one model per
-parameter (``multivariate: "false"``) every parameter is a group of its own.  A group's model
-sees only the trials where the group was active: its good and bad sets are the split (the same
-rule as an unconditional space: the ``n_below`` best, or :func:`tunery.suggest.motpe.split`
-with several objectives or constraints) of the observed trials where it was active, plus the
-bad pseudo-observations (trials in flight, failed ones, the batch's earlier picks) where it was
-active.  A trial where the group was inactive tells nothing of its values and is not counted.
+parameter (``multivariate: "false"``, ``tpe``'s default on a conditional space) every parameter is
+a group of its own.  A group's model sees only the trials where the group was active: its good and
+bad sets are the split (the same rule as an unconditional space: the ``n_below`` best, or
+:func:`tunery.suggest.motpe.split` with several objectives or constraints) of the observed trials
+where it was active, plus the bad pseudo-observations (trials in flight, failed ones, the batch's
+earlier picks) where it was active.  A trial where the group was inactive tells nothing of its
+values and is not counted.
 
 Sampling
 --------
