@@ -443,7 +443,9 @@ def _skip_rate(target: str) -> float:
     settings = {
         "controller_hidden_size": "8",
         "controller_train_steps": "25",
-        "controller_learning_rate": "0.1",
+        # (0.1 moves the shared feature embeddings, summed over an operation's features, so
+        # far that the LSTM saturates on operations not drawn yet: docs/nas.md)
+        "controller_learning_rate": "0.01",
         "controller_skip_weight": "5.0",
         "controller_skip_target": target,
         "controller_temperature": "None",
