@@ -72,6 +72,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The controller trains on at most this many of the latest finished trials each round.
+REPLAY = 64
+
 #: Katib's Operation: ``{"opt_id": i, "opt_type": ..., "opt_params": {name: value}}``.
 Operation = dict[str, Any]
 
@@ -243,18 +246,18 @@ class EnasSuggester:
                 tanh_const=_optional(s["controller_tanh_const"]),
                 skip_target=float(s["controller_skip_target"] or 0.4),
                 seed=self.seed % (1 << 63),
+                features=operation_features(self.space),
             )
             self._optimizer = torch.optim.Adam(
                 self._controller.parameters(), lr=float(s["controller_learning_rate"] or 5e-5)
             )
         return self._controller
 
-    def _new_results(self, history: History) -> list[tuple[str, list[int], float]]:
-        done = set(self.rewarded)
+    def _results(self, history: History) -> list[tuple[str, list[int], float]]:
+        """Every finished trial with an architecture and an objective: (name, arc, reward)."""
         found = []
         for entry in history.observed:
-            name = entry.trial.name
-            if name in done or entry.loss is None:
+            if entry.loss is None:
                 continue
             arc = parse_architecture(
                 str(entry.trial.parameters.get("architecture", "")),
@@ -262,10 +265,11 @@ class EnasSuggester:
                 len(self.space),
             )
             if arc is not None:  # (reward: the objective, negated for minimize)
-                found.append((name, arc, -entry.loss))
-        return found
+                found.append((entry.trial.name, arc, -entry.loss))
+        return found[-REPLAY:]
 
     def _train(self, results: list[tuple[str, list[int], float]]) -> None:
+        """``controller_train_steps`` Adam steps of REINFORCE over ``results`` (the replay)."""
         import torch
 
         controller = self._build()
@@ -274,35 +278,27 @@ class EnasSuggester:
         skip_weight = _optional(s["controller_skip_weight"])
         decay = float(s["controller_baseline_decay"] or 0.999)
         log_every = int(s["controller_log_every_steps"] or 10)
+        arcs = [arc for _, arc, _ in results]
+        rewards = [reward for _, _, reward in results]
+        if entropy_weight is not None:
+            with torch.no_grad():
+                entropies = controller.evaluate_many(arcs).entropy.tolist()
+            rewards = [r + entropy_weight * e for r, e in zip(rewards, entropies, strict=True)]
+        advantages, self.baseline = advantages_of(rewards, decay)
+        weights = torch.tensor(advantages, dtype=torch.float32)
+        pairs = self.num_layers * (self.num_layers - 1) / 2
         for step in range(1, int(s["controller_train_steps"] or 50) + 1):
-            evaluations = [controller.evaluate(arc) for _, arc, _ in results]
-            rewards = []
-            for (_, _, reward), ev in zip(results, evaluations, strict=True):
-                if entropy_weight is not None:
-                    reward += entropy_weight * float(ev.entropy)
-                rewards.append(reward)
-            mean_reward = sum(rewards) / len(rewards)
-            self.baseline -= (1.0 - decay) * (self.baseline - mean_reward)
-            loss = torch.stack(
-                [
-                    ev.log_prob * (r - self.baseline)
-                    for ev, r in zip(evaluations, rewards, strict=True)
-                ]
-            ).mean()
+            ev = controller.evaluate_many(arcs)
+            loss = (ev.log_prob * weights).mean()
             if skip_weight is not None:
-                loss = (
-                    loss + skip_weight * torch.stack([ev.skip_penalty for ev in evaluations]).mean()
-                )
+                loss = loss + skip_weight * ev.skip_penalty.mean()
             self._optimizer.zero_grad()
             loss.backward()
             self._optimizer.step()
             self.steps += 1
             if step % log_every == 0:
-                entropy = sum(float(ev.entropy) for ev in evaluations) / len(evaluations)
-                pairs = self.num_layers * (self.num_layers - 1) / 2
-                skip_rate = (
-                    sum(ev.skips for ev in evaluations) / len(evaluations) / pairs if pairs else 0.0
-                )
+                entropy = float(ev.entropy.mean())
+                skip_rate = ev.skips / len(arcs) / pairs if pairs else 0.0
                 log.info(
                     "enas controller step %d: loss=%.4f entropy=%.6g baseline=%.4f "
                     "skip rate=%.4f (%d trials)",
@@ -313,15 +309,17 @@ class EnasSuggester:
                     skip_rate,
                     len(results),
                 )
-        self.rewarded.extend(name for name, _, _ in results)
 
     # ----------------------------------------------------------------- the protocol
 
     def suggest(self, history: History, count: int) -> list[Assignment]:
         controller = self._build()
-        results = self._new_results(history)
-        if results:
+        results = self._results(history)
+        done = set(self.rewarded)
+        new = [name for name, _, _ in results if name not in done]
+        if new:
             self._train(results)
+            self.rewarded.extend(new)
         out = []
         for _ in range(max(count, 0)):
             organized = organize(controller.sample(), self.num_layers)
@@ -350,6 +348,41 @@ class EnasSuggester:
                 f"settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
                 "run the search as a new experiment (tunery run FILE --name NEW)",
             ) from None
+
+
+def advantages_of(rewards: Sequence[float], decay: float) -> tuple[list[float], float]:
+    """Each reward's advantage over the baseline, in standard deviations, and the baseline.
+
+    The baseline is the rewards' exponentially weighted mean in trial order (the newest weighs
+    1, the one before ``decay``, then ``decay ** 2`` ...; Katib's moving average, started at the
+    first reward instead of 0); the advantages are divided by the rewards' standard deviation,
+    so a search whose accuracies differ by 0.01 learns as one whose differ by 0.3.  A single
+    reward, or equal ones, give advantages of 0.
+    """
+    n = len(rewards)
+    if n == 0:
+        return [], 0.0
+    weights = [decay ** (n - 1 - i) for i in range(n)]
+    baseline = sum(w * r for w, r in zip(weights, rewards, strict=True)) / sum(weights)
+    mean = sum(rewards) / n
+    spread = math.sqrt(sum((r - mean) ** 2 for r in rewards) / n)
+    if spread <= 1e-12:
+        return [0.0] * n, baseline
+    return [(r - baseline) / spread for r in rewards], baseline
+
+
+def operation_features(space: Sequence[Operation]) -> list[list[int]]:
+    """Per operation of the space, the indices of its features: its type, each parameter's value
+    (shared across types, e.g. ``stride=2``) and each parameter's value within its type."""
+    index: dict[str, int] = {}
+    out = []
+    for op in space:
+        kind = str(op["opt_type"])
+        names = [f"type={kind}"]
+        for key, value in sorted(op["opt_params"].items()):
+            names += [f"{key}={value}", f"{kind}.{key}={value}"]
+        out.append([index.setdefault(name, len(index)) for name in names])
+    return out
 
 
 def _optional(value: int | float | None) -> float | None:

@@ -14,6 +14,15 @@ The network and its sampling are Katib's ``pkg/suggestion/v1beta1/nas/enas/Contr
 - the entropy of a decision is Katib's ``-log p * p`` of the sampled value, summed;
 - parameters start uniform in [-0.01, 0.01]; Adam with ``controller_learning_rate``.
 
+tunery adds shared embeddings of the operations' *features* (their type, each parameter's value,
+each parameter's value within the type: :func:`tunery.suggest.enas.operation_features`): an
+operation's embedding is Katib's row of ``w_emb`` plus the sum of its features' rows of
+``f_emb``, and its softmax weight Katib's column of ``w_soft`` plus the sum of its features'
+columns of ``f_soft``.  Katib's controller learns each of the (often 100+) operations on its own
+from the few times it was drawn; the features let a reward for ``convolution 5x5, 64 filters,
+stride 2`` raise every convolution and every stride-2 operation too.  ``f_emb`` and ``f_soft``
+start at zero, so the untrained controller samples exactly as Katib's does.
+
 The architecture is Katib's flat sequence: layer ``l`` contributes its operation, then ``l``
 skip bits.  :meth:`Controller.evaluate` computes, for a given architecture, the sum of the
 decisions' cross-entropies (``-log p``), the entropy and the skip penalty with gradients (what
@@ -62,6 +71,7 @@ class Controller(nn.Module):
         tanh_const: float | None,
         skip_target: float,
         seed: int,
+        features: list[list[int]] | None = None,
     ) -> None:
         super().__init__()
         self.num_layers = num_layers
@@ -79,12 +89,28 @@ class Controller(nn.Module):
         self.attn_w_2 = self._weight(h, h)
         self.attn_v = self._weight(h, 1)
         self.skip_targets = torch.tensor([1.0 - skip_target, skip_target], dtype=torch.float32)
+        # tunery's shared feature embeddings (zero: the untrained controller is Katib's).
+        count = 1 + max((f for row in features or [] for f in row), default=-1)
+        table = torch.zeros(num_operations, count)
+        for op, row in enumerate(features or []):
+            table[op, row] = 1.0
+        self.features = table
+        self.f_emb = nn.Parameter(torch.zeros(count, h))
+        self.f_soft = nn.Parameter(torch.zeros(h, count))
 
     def _weight(self, *shape: int) -> nn.Parameter:
         init = torch.rand(shape, generator=self.generator, dtype=torch.float32)
         return nn.Parameter(init * 0.02 - 0.01)
 
     # ----------------------------------------------------------------- the network
+
+    def _embeddings(self) -> Tensor:
+        """Each operation's input embedding: Katib's own row plus its features' rows."""
+        return self.w_emb + self.features @ self.f_emb
+
+    def _softmax_weights(self) -> Tensor:
+        """Each operation's softmax column: Katib's own plus its features' columns."""
+        return self.w_soft + self.f_soft @ self.features.T
 
     def _lstm(self, x: Tensor, c: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
         ifog = torch.cat([x, h], dim=1) @ self.w_lstm
@@ -111,9 +137,10 @@ class Controller(nn.Module):
         all_h: list[Tensor] = []
         all_h_w: list[Tensor] = []
         position = 0
+        soft, embeddings = self._softmax_weights(), self._embeddings()
         for layer in range(self.num_layers):
             c, h = self._lstm(inputs, c, h)
-            logits = self._squash(h @ self.w_soft)  # (1, operations)
+            logits = self._squash(h @ soft)  # (1, operations)
             if arc is None:
                 probs = torch.softmax(logits.detach(), dim=1)
                 op = int(torch.multinomial(probs, 1, generator=self.generator).item())
@@ -124,7 +151,7 @@ class Controller(nn.Module):
             ce = torch.nn.functional.cross_entropy(logits, torch.tensor([op]), reduction="sum")
             log_probs.append(ce)
             entropies.append((ce * torch.exp(-ce)).detach())
-            inputs = self.w_emb[op : op + 1]
+            inputs = embeddings[op : op + 1]
             c, h = self._lstm(inputs, c, h)
             if layer > 0:
                 query = torch.tanh(h @ self.attn_w_2 + torch.cat(all_h_w, dim=0)) @ self.attn_v
@@ -168,12 +195,67 @@ class Controller(nn.Module):
             raise ValueError(f"an architecture of {self.num_layers} layers, not {arc}")
         return self._walk(arc)[1]
 
+    def evaluate_many(self, arcs: list[list[int]]) -> Evaluation:
+        """:meth:`evaluate` of several architectures at once, each field a tensor with one
+        value per architecture (``skips`` their total): the same values, computed as one batch
+        (what training on a replay of many trials needs)."""
+        size = self.num_layers * (self.num_layers + 1) // 2
+        if not arcs or any(len(arc) != size for arc in arcs):
+            raise ValueError(f"architectures of {self.num_layers} layers, not {arcs[:1]}")
+        n = len(arcs)
+        table = torch.tensor(arcs, dtype=torch.long)  # (n, size)
+        c = torch.zeros(n, self.hidden_size)
+        h = torch.zeros(n, self.hidden_size)
+        inputs = self.g_emb.expand(n, -1)
+        soft, embeddings = self._softmax_weights(), self._embeddings()
+        log_prob = torch.zeros(n)
+        entropy = torch.zeros(n)
+        penalties: list[Tensor] = []
+        all_h: list[Tensor] = []
+        all_h_w: list[Tensor] = []
+        position = 0
+        for layer in range(self.num_layers):
+            c, h = self._lstm(inputs, c, h)
+            logits = self._squash(h @ soft)  # (n, operations)
+            ops = table[:, position]
+            position += 1
+            ce = torch.nn.functional.cross_entropy(logits, ops, reduction="none")
+            log_prob = log_prob + ce
+            entropy = entropy + (ce * torch.exp(-ce)).detach()
+            inputs = embeddings[ops]
+            c, h = self._lstm(inputs, c, h)
+            if layer > 0:
+                stacked_w = torch.stack(all_h_w, dim=1)  # (n, layer, hidden)
+                query = torch.tanh(h.unsqueeze(1) @ self.attn_w_2 + stacked_w) @ self.attn_v
+                logits = self._squash(torch.cat([-query, query], dim=2))  # (n, layer, 2)
+                bits = table[:, position : position + layer]
+                position += layer
+                ce = torch.nn.functional.cross_entropy(
+                    logits.reshape(n * layer, 2), bits.reshape(-1), reduction="none"
+                ).view(n, layer)
+                log_prob = log_prob + ce.sum(dim=1)
+                entropy = entropy + (ce * torch.exp(-ce)).sum(dim=1).detach()
+                skip_prob = torch.sigmoid(logits)
+                penalties.append(
+                    (skip_prob * torch.log(skip_prob / self.skip_targets)).sum(dim=(1, 2))
+                )
+                chosen = bits.to(torch.float32).unsqueeze(1)  # (n, 1, layer)
+                stacked = torch.stack(all_h, dim=1)  # (n, layer, hidden)
+                inputs = (chosen @ stacked).squeeze(1) / (1.0 + chosen.sum(dim=2))
+            else:
+                inputs = self.g_emb.expand(n, -1)
+            all_h.append(h)
+            all_h_w.append(h @ self.attn_w_1)
+        penalty = torch.stack(penalties, dim=1).mean(dim=1) if penalties else torch.zeros(n)
+        skips = sum(int(table[:, i].sum()) for i in _skip_positions(self.num_layers))
+        return Evaluation(log_prob, entropy, penalty, skips)
+
     def probabilities(self) -> Tensor:
         """The first layer's operation probabilities (for tests and logs)."""
         with torch.no_grad():
             zeros = torch.zeros(1, self.hidden_size)
             _, h = self._lstm(self.g_emb, zeros, zeros)
-            return torch.softmax(self._squash(h @ self.w_soft), dim=1).view(-1)
+            return torch.softmax(self._squash(h @ self._softmax_weights()), dim=1).view(-1)
 
     # ----------------------------------------------------------------- state
 
