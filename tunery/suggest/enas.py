@@ -21,12 +21,15 @@ What Katib's ``pkg/suggestion/v1beta1/nas/enas/service.py`` does, per call, is f
 What differs from Katib, where Katib's controller does not learn what it evaluated: Katib feeds
 every training step the *average* objective of all the trials so far and reinforces a freshly
 sampled architecture with it; here each finished trial's own architecture is reinforced with its
-own reward, once (the trials already used are remembered), so the controller learns which
-architectures scored well.  Per step, the loss is the mean over the new trials of
-``-log p(arch) * (reward + entropy_weight * entropy - baseline)``, plus ``skip_weight`` times
-the mean skip penalty; the baseline moves towards the mean reward by ``1 - baseline_decay`` per
-step, as Katib's does.  The first call samples from the untrained controller, as Katib's first
-call does.  A trial with no objective value (failed, killed, running) is not used.
+own reward, so the controller learns which architectures scored well.  A round with new finished
+trials trains on all of them (the newest :data:`REPLAY`): per step the loss is the mean over them
+of ``-log p(arch) * advantage``, plus ``skip_weight`` times the mean skip penalty, the advantage
+being :func:`advantages_of` the rewards (``reward + entropy_weight * entropy``): against the
+rewards' moving average (``controller_baseline_decay``), in standard deviations.  The
+controller also shares embeddings between operations of the same features
+(:func:`operation_features`, :mod:`tunery.suggest.enas_controller`).  The first call samples
+from the untrained controller, as Katib's first call does.  A trial with no objective value
+(failed, killed, running) is not used.
 
 The state (JSON, in the experiment's algorithm-state blob) is the controller's and Adam's
 tensors, the generator, the baseline and the trials already rewarded, so ``tunery resume``
