@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import native_doc, write_yaml
+from tests.helpers import native_doc, tunery_ok, write_yaml
 from tests.test_storage_store import make_experiment, make_trial
 from tunery.controller import TrialEvent, TrialEventKind
 from tunery.model import (
@@ -513,15 +513,7 @@ def test_the_live_display_takes_a_budget_edited_from_another_process(tmp_path: P
             seen += term.read(0.2)
         assert b"/4 trials completed" in seen and b"time left" not in seen, seen[-2000:]
         edit = ["edit", "edited", "--max-trials", "7", "--max-duration", "1h"]
-        edited = subprocess.run(
-            [sys.executable, "-m", "tunery", *edit],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=_env(tmp_path),
-        )
-        assert edited.returncode == 0, edited.stderr
+        edited = tunery_ok(*edit, cwd=tmp_path, env=_env(tmp_path))
         assert "its controller applies it at its next tick" in edited.stdout, edited.stdout
         after = b""
         deadline = time.monotonic() + 30
@@ -531,14 +523,7 @@ def test_the_live_display_takes_a_budget_edited_from_another_process(tmp_path: P
         # (the line is cut at the terminal's 120 columns, after "(KillRunn")
         assert re.search(rb"time left (0:59:\d\d|1:00:00) of 1:00:00 \(KillRunn", after), after
         assert not re.search(rb"\d/4 trials completed", after[after.index(b"/7 trials") :])
-        listed = subprocess.run(
-            [sys.executable, "-m", "tunery", "list"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=_env(tmp_path, COLUMNS="200"),
-        )
+        listed = tunery_ok("list", cwd=tmp_path, env=_env(tmp_path, COLUMNS="200"))
         # (within a second of the edit the time left still reads as the whole budget)
         assert re.search(r"edited .* (\d+m\d\ds|1h00m) of 1h00m", listed.stdout), listed.stdout
         term.proc.send_signal(signal.SIGINT)
