@@ -113,3 +113,10 @@ def test_each_ml_problem_evaluates_deterministically(problem: Problem) -> None:
     assert math.isfinite(value)
     assert problem.fn(dict(first)) == value  # same configuration, same CV splits, same value
     assert problem.fn(second) != value  # the objective does depend on the configuration
+
+
+def test_the_standard_error_is_over_the_seeds_of_the_mean_over_problems() -> None:
+    # Seed means over the two problems: 10, 20, 30 -> sd 10, se 10 / sqrt(3).
+    per_problem = {"a": [0.0, 10.0, 20.0], "b": [20.0, 30.0, 40.0]}
+    assert suite.standard_error(per_problem, 3) == pytest.approx(10 / math.sqrt(3))
+    assert math.isnan(suite.standard_error(per_problem, 1))

@@ -6,9 +6,11 @@ budgets use the same run's first evaluations.  Score (Bayesmark's normalized sco
     100 * (1 - (best - optimum) / (median random best - optimum))
 
 with ``optimum`` the known minimum, or the best value any method found; 100 is the optimum, 0
-is as good as the median random search.  Also the mean rank (1 = best) over problems, and
-the optimiser's CPU time per suggestion (the run's process CPU time, all threads, less the
-objective's; imports and one-off set-up excluded by a one-evaluation warm-up run per method).
+is as good as the median random search; each method's mean over the problems comes with its
+standard error over the seeds (of each seed's mean score).  Also the mean rank (1 = best) over
+problems, and the optimiser's CPU time per suggestion (the run's process CPU time, all threads,
+less the objective's; imports and one-off set-up excluded by a one-evaluation warm-up run per
+method).
 
 Results are cached in a JSON file, so an interrupted run continues where it stopped, and the
 tables can be printed again with ``--report``.  Usage::
@@ -121,10 +123,22 @@ def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path)
         )
 
 
+def standard_error(per_problem: dict[str, list[float]], seeds: int) -> float:
+    """Standard error over the seeds of each seed's mean score over the problems."""
+    if not per_problem or seeds < 2:
+        return float("nan")
+    means = [
+        statistics.mean(scores[seed] for scores in per_problem.values()) for seed in range(seeds)
+    ]
+    return statistics.stdev(means) / seeds**0.5
+
+
 def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
     full = max(args.budgets)
     for budget in args.budgets:
         scores: dict[str, dict[str, float]] = {m: {} for m in args.methods}
+        # Each seed's score per problem, for the standard error of the mean over problems.
+        per_seed: dict[str, dict[str, list[float]]] = {m: {} for m in args.methods}
         ranks: dict[str, list[float]] = {m: [] for m in args.methods}
         for problem in args.problems:
             best: dict[str, list[float]] = {}
@@ -145,10 +159,11 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             means = {}
             for method, bests in best.items():
                 if span <= 0:
-                    score = 100.0
+                    seeds = [100.0] * len(bests)
                 else:
-                    score = statistics.mean(100 * (1 - (b - optimum) / span) for b in bests)
-                scores[method][problem] = score
+                    seeds = [100 * (1 - (b - optimum) / span) for b in bests]
+                scores[method][problem] = statistics.mean(seeds)
+                per_seed[method][problem] = seeds
                 means[method] = statistics.mean(bests)
             order = sorted(means, key=lambda m: means[m])
             for method in means:
@@ -156,7 +171,9 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
         problems = [p for p in args.problems if any(p in s for s in scores.values())]
         mode = "sequential" if args.batch == 1 else f"batches of {args.batch}"
         print(f"\n## budget {budget}, {mode}, {args.seeds} seeds: mean normalized score")
-        head = "| method | " + " | ".join(problems) + " | mean | mean rank | CPU ms/suggestion |"
+        head = (
+            "| method | " + " | ".join(problems) + " | mean ± se | mean rank | CPU ms/suggestion |"
+        )
         print(head)
         print("|" + "---|" * (len(problems) + 4))
         rows = []
@@ -166,6 +183,7 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             cells = [scores[method].get(p) for p in problems]
             done = [c for c in cells if c is not None]
             mean = statistics.mean(done) if done else float("nan")
+            se = standard_error(per_seed[method], args.seeds)
             rank = statistics.mean(ranks[method]) if ranks[method] else float("nan")
             times = [
                 cache[f"cpu|{key(p, method, seed, args.batch, full)}"][0]
@@ -174,10 +192,10 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
                 if f"cpu|{key(p, method, seed, args.batch, full)}" in cache
             ]
             cpu = f"{1000 * statistics.mean(times):.0f}" if times else "-"
-            rows.append((mean, method, cells, rank, cpu))
-        for mean, method, cells, rank, cpu in sorted(rows, key=lambda r: -r[0]):
+            rows.append((mean, method, cells, rank, cpu, se))
+        for mean, method, cells, rank, cpu, se in sorted(rows, key=lambda r: -r[0]):
             text = " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
-            print(f"| {method} | {text} | **{mean:.1f}** | {rank:.2f} | {cpu} |")
+            print(f"| {method} | {text} | **{mean:.1f}** ± {se:.1f} | {rank:.2f} | {cpu} |")
 
 
 def main() -> None:
