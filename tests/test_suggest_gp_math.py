@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from tunery.pareto import hypervolume
-from tunery.suggest.gp_math import GaussianProcess, fit_theta, log_expected_improvement
+from tunery.suggest.gp_math import (
+    GaussianProcess,
+    default_theta,
+    fit_theta,
+    log_expected_improvement,
+)
 from tunery.suggest.gp_mo_math import (
     log_ehvi,
     log_probability_of_feasibility,
@@ -40,6 +45,43 @@ def test_fantasies_shrink_the_variance() -> None:
     gp.add(np.array([0.5]), 0.3)
     mu, sd = gp.predict(np.array([[0.5]]))
     assert sd[0] < 0.05 < before and abs(mu[0] - 0.3) < 1e-3
+
+
+def _mixed_data(n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    cont = rng.random((n, 2))
+    category = rng.integers(0, 3, n)
+    x = np.hstack([cont, np.eye(3)[category]])
+    y = np.sin(4 * cont[:, 0]) + cont[:, 1] + np.array([0.0, 0.5, 1.0])[category]
+    return x, (y - y.mean()) / y.std()
+
+
+def test_a_categoricals_one_hot_columns_share_one_length_scale() -> None:
+    x, y = _mixed_data()
+    groups = np.array([0, 1, 2, 2, 2])
+    theta = fit_theta(x, y, [default_theta(5)], groups=groups)
+    assert len(theta) == 5 + 2
+    assert theta[2] == theta[3] == theta[4]
+    untied = fit_theta(x, y, [default_theta(5)])
+    assert len({float(v) for v in untied[2:5]}) > 1
+
+
+def test_one_group_per_column_is_the_untied_fit() -> None:
+    x, y = _mixed_data()
+    tied = fit_theta(x[:, :2], y, [default_theta(2)], groups=np.array([0, 1]))
+    np.testing.assert_array_equal(tied, fit_theta(x[:, :2], y, [default_theta(2)]))
+
+
+def test_the_shared_length_scale_has_its_own_prior() -> None:
+    # All trials in one category: the data say nothing of that length scale, so the fit
+    # lands on its prior's mode, ls = sqrt(b / a) for Gamma(a, b) on 1 / ls^2: 2 for a
+    # categorical parameter (Gamma(2, 8)), 0.5 with the continuous prior (Gamma(2, 0.5)).
+    x, y = _mixed_data()
+    x[:, 2:] = [1.0, 0.0, 0.0]
+    tied = fit_theta(x, y, [default_theta(5)], groups=np.array([0, 1, 2, 2, 2]))
+    assert math.exp(tied[2]) == pytest.approx(2.0, rel=1e-3)
+    untied = fit_theta(x, y, [default_theta(5)])
+    assert math.exp(untied[2]) == pytest.approx(0.5, rel=1e-3)
 
 
 def test_log_expected_improvement_is_finite_and_accurate() -> None:

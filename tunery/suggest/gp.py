@@ -28,7 +28,8 @@ The model
 - Inputs: each parameter's unit-cube coordinate from :class:`~tunery.space.SearchSpace`
   (log distributions in log space, steps and list entries as equal buckets; a ``discrete``
   list is ordinal by position).  ``categorical`` parameters are one-hot encoded (one column per
-  value, each with its own length scale); the acquisition is optimised over the continuous
+  value; the columns of a parameter share one length scale, with its own prior, see Kernel);
+  the acquisition is optimised over the continuous
   relaxation of the other parameters with the categories held fixed, and every point is
   rounded to its step (decoded to a canonical configuration) and re-scored after optimisation.
 - Outputs: finished trials with an objective (``Succeeded``, ``EarlyStopped``); a maximised
@@ -37,11 +38,15 @@ The model
   model near the optimum, then standardised again.  Failed, killed and metrics-unavailable
   trials are ignored by the model (a failure is often unrelated to the parameters); like every
   trial they are never suggested again.
-- Kernel: constant amplitude times a Matérn-5/2 kernel with one length scale per input column
-  (ARD), plus a noise term.  Hyperparameters are the MAP estimate (log marginal likelihood plus
-  weak priors: ``Gamma(2, 0.5)`` on each inverse squared length scale, which keeps length
-  scales near the size of the cube and away from "irrelevant" while data are few (a
-  dimension-scaled log-normal prior made Hartmann6 runs stall with 40 trials), amplitude
+- Kernel: constant amplitude times a Matérn-5/2 kernel with one length scale per continuous
+  column and one per categorical parameter (ARD), plus a noise term.  Hyperparameters are the
+  MAP estimate (log marginal likelihood plus weak priors: ``Gamma(2, 0.5)`` on each inverse
+  squared length scale, which keeps length scales near the size of the cube and away from
+  "irrelevant" while data are few (a dimension-scaled log-normal prior made Hartmann6 runs
+  stall with 40 trials); ``Gamma(2, 8)`` for a categorical parameter's, so that two of its
+  values correlate about 0.83 until the data say otherwise, which sends the search to try
+  another value near the best trial rather than anywhere (with one length scale per one-hot
+  column and the continuous prior, runs stayed in the first good category); amplitude
   ``LogNormal(0, 1)``, noise variance ``LogNormal(-6, 2)``, noise at least 1e-6), found by
   L-BFGS-B with analytic gradients.  Restarts (a default and a random start) run on every call
   up to 16 points, then every fourth; other calls polish the previous fit (a warm start kept in
@@ -267,6 +272,11 @@ class GPSuggester:
         #: A conditional space: inactive dimensions are NaN in the unit cube (see _features).
         self.conditional = self.space.conditional
         self._cont_columns = np.arange(len(self._cont), dtype=np.intp)
+        # Each continuous column has its own length scale; a categorical's one-hot block one.
+        groups = list(range(len(self._cont)))
+        for index, (_dim, size) in enumerate(self._cats):
+            groups += [len(self._cont) + index] * size
+        self.groups = np.asarray(groups, dtype=np.intp)
 
     # ------------------------------------------------------------ features
 
@@ -442,9 +452,9 @@ class GPSuggester:
         if n > _SUBSET_FIT and warm is None:
             # A fresh fit on many points: search on a subset, then polish on all of them.
             subset = np.sort(rng.choice(n, _SUBSET_FIT, replace=False))
-            starts = [fit_theta(x[subset], y[subset], starts)]
+            starts = [fit_theta(x[subset], y[subset], starts, groups=self.groups)]
         maxiter = 100 if n <= _REFIT_ALWAYS else 30
-        self.theta = fit_theta(x, y, starts, maxiter=maxiter)
+        self.theta = fit_theta(x, y, starts, maxiter=maxiter, groups=self.groups)
         self.fitted_at = n
         return self.theta
 

@@ -44,6 +44,13 @@ _AMP_PRIOR = (0.0, 1.0)
 _NOISE_PRIOR = (-6.0, 2.0)
 #: Gamma(shape, rate) prior on ``1 / length_scale**2``: mode at length scale 0.5 (unit cube).
 _LS_GAMMA = (2.0, 0.5)
+#: The rate of that prior for a categorical parameter's one length scale (its one-hot columns
+#: share it): mode at length scale sqrt(8), so that before the data say otherwise two
+#: categories correlate about 0.83 (a change of category moves two columns by 1: r = 0.5).
+#: With the continuous prior (correlation 0.14) a category tried only in poor places looked
+#: as good as unknown everywhere, and runs stayed in the first good category
+#: (docs/benchmarks.md, issue 19).
+_CATEGORY_GAMMA_RATE = 8.0
 
 
 # --------------------------------------------------------------------------- acquisition maths
@@ -222,9 +229,13 @@ def _bounds(columns: int) -> list[tuple[float, float]]:
 
 
 def _neg_log_posterior(
-    theta: FloatArray, sq_diffs: FloatArray, y: FloatArray
+    theta: FloatArray, sq_diffs: FloatArray, y: FloatArray, rates: FloatArray
 ) -> tuple[float, FloatArray]:
-    """Negative log marginal likelihood plus negative log prior, and its gradient."""
+    """Negative log marginal likelihood plus negative log prior, and its gradient.
+
+    ``sq_diffs`` holds one squared-difference matrix per length scale; ``rates`` the rate of
+    each length scale's Gamma prior.
+    """
     columns = sq_diffs.shape[0]
     n = len(y)
     inv_ls2 = np.exp(-2.0 * theta[:columns])
@@ -258,7 +269,7 @@ def _neg_log_posterior(
     # Priors: log-normal on length scales, amplitude and noise.
     log_ls = theta[:columns]
     # Gamma(a, b) on each inverse squared length scale, as a density of log length scale.
-    a, b = _LS_GAMMA
+    a, b = _LS_GAMMA[0], rates
     decay = np.exp(-2.0 * log_ls)
     nlp = float((2.0 * a * log_ls + b * decay).sum())
     grad[:columns] += 2.0 * a - 2.0 * b * decay
@@ -274,10 +285,39 @@ def fit_theta(
     starts: Sequence[FloatArray],
     *,
     maxiter: int = 200,
+    groups: npt.NDArray[np.intp] | None = None,
 ) -> FloatArray:
-    """MAP hyperparameters by L-BFGS-B from each start; the best result."""
+    """MAP hyperparameters by L-BFGS-B from each start; the best result.
+
+    ``groups`` (one entry per input column) ties columns to one length scale: the columns of
+    group ``g`` share it, and a group of several columns (a categorical parameter's one-hot
+    block) has the categorical prior (:data:`_CATEGORY_GAMMA_RATE`).  The result, like the
+    starts, has one length scale per column.
+    """
     columns = x.shape[1]
     sq_diffs = (x.T[:, :, None] - x.T[:, None, :]) ** 2
+    rates = np.full(columns, _LS_GAMMA[1])
+    if groups is not None and len(groups) == columns and int(groups.max()) + 1 < columns:
+        n_groups = int(groups.max()) + 1
+        summed = np.zeros((n_groups, len(y), len(y)))
+        np.add.at(summed, groups, sq_diffs)
+        first = np.array([int(np.argmax(groups == g)) for g in range(n_groups)])
+        sizes = np.bincount(groups, minlength=n_groups)
+        rates = np.where(sizes > 1, _CATEGORY_GAMMA_RATE, _LS_GAMMA[1])
+        reduced = [np.concatenate([np.asarray(t)[first], np.asarray(t)[columns:]]) for t in starts]
+        theta = _fit(summed, y, reduced, rates, maxiter)
+        return np.concatenate([theta[groups], theta[n_groups:]])
+    return _fit(sq_diffs, y, starts, rates, maxiter)
+
+
+def _fit(
+    sq_diffs: FloatArray,
+    y: FloatArray,
+    starts: Sequence[FloatArray],
+    rates: FloatArray,
+    maxiter: int,
+) -> FloatArray:
+    columns = sq_diffs.shape[0]
     bounds = _bounds(columns)
     low = np.array([b[0] for b in bounds])
     high = np.array([b[1] for b in bounds])
@@ -290,7 +330,7 @@ def fit_theta(
             result = optimize.minimize(
                 _neg_log_posterior,
                 start,
-                args=(sq_diffs, y),
+                args=(sq_diffs, y, rates),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
