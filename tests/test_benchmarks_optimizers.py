@@ -120,3 +120,35 @@ def test_the_standard_error_is_over_the_seeds_of_the_mean_over_problems() -> Non
     per_problem = {"a": [0.0, 10.0, 20.0], "b": [20.0, 30.0, 40.0]}
     assert suite.standard_error(per_problem, 3) == pytest.approx(10 / math.sqrt(3))
     assert math.isnan(suite.standard_error(per_problem, 1))
+
+
+def _collect(tmp_path: Path, jobs: int) -> dict[str, list[float]]:
+    import argparse
+
+    args = argparse.Namespace(
+        problems=["branin", "mixed"],
+        methods=["random", "tunery-tpe", "tunery-no-such-algorithm", "no-such-method"],
+        seeds=2,
+        budgets=[5, 12],
+        batch=4,
+        jobs=jobs,
+    )
+    path = tmp_path / f"cache-{jobs}.json"
+    cache: dict[str, list[float]] = {}
+    suite.collect(args, cache, path)
+    assert suite.load(path) == cache
+    return cache
+
+
+def test_runs_in_several_processes_give_the_same_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = _collect(tmp_path, 1)
+    two = _collect(tmp_path, 2)
+    values = {k: v for k, v in one.items() if not k.startswith("cpu|")}
+    assert values == {k: v for k, v in two.items() if not k.startswith("cpu|")}
+    # 2 problems x 2 working methods x 2 seeds, each a run of 12; the unknown method fails.
+    assert len(values) == 8 and all(len(v) == 12 for v in values.values())
+    assert set(one) == set(two)
+    out = capsys.readouterr().out
+    assert out.count("tunery-no-such-algorithm seed") == out.count("no-such-method seed") == 8

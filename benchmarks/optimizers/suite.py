@@ -18,6 +18,7 @@ tables can be printed again with ``--report``.  Usage::
     python benchmarks/optimizers/suite.py --budgets 25,100 --seeds 5 --batch 1
     python benchmarks/optimizers/suite.py --batch 4 --methods tunery-tpe,optuna-tpe,random
     python benchmarks/optimizers/suite.py --report
+    OMP_NUM_THREADS=1 python benchmarks/optimizers/suite.py --seeds 10 --jobs 16  # 16 cores
 
 The default problems are the synthetic ones and ``ml_problems.py``'s; ``--problems`` names
 others (``svc-cancer``, ``tree-wine``).
@@ -26,8 +27,10 @@ others (``svc-cancer``, ``tree-wine``).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -91,7 +94,30 @@ def timed_run(
     return values, cpu / max(len(values), 1)
 
 
+#: Methods already run once in this process (a worker's first run of a method is a warm-up).
+_WARM: set[str] = set()
+
+
+def one_job(
+    problem: str, method: str, seed: int, batch: int, budget: int
+) -> tuple[list[float], float, float] | str:
+    """One run's values, CPU per suggestion and wall seconds, or the error that stopped it."""
+    start = time.perf_counter()
+    try:
+        if method not in _WARM:  # imports and one-off set-up stay out of the CPU time
+            run(method, PROBLEMS[problem], 1, seed, 1)
+            _WARM.add(method)
+        values, cpu = timed_run(method, PROBLEMS[problem], budget, seed, batch)
+        return values, cpu, time.perf_counter() - start
+    except (
+        Exception,
+        SystemExit,
+    ) as exc:  # a method that cannot run (or is unknown) scores nothing
+        return f"{type(exc).__name__}: {exc}"
+
+
 def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path) -> None:
+    """Run the jobs missing from the cache (``--jobs`` processes), saving after each one."""
     budget = max(args.budgets)
     jobs = [
         (problem, method, seed)
@@ -99,28 +125,40 @@ def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path)
         for method in args.methods
         for seed in range(args.seeds)
     ]
-    warm: set[str] = set()
-    for n, (problem, method, seed) in enumerate(jobs, start=1):
+    todo = [j for j in jobs if key(j[0], j[1], j[2], args.batch, budget) not in cache]
+    done = len(jobs) - len(todo)
+
+    def record(job: tuple[str, str, int], result: tuple[list[float], float, float] | str) -> None:
+        nonlocal done
+        done += 1
+        problem, method, seed = job
+        if isinstance(result, str):
+            print(
+                f"[{done}/{len(jobs)}] {problem} {method} seed {seed}: FAILED {result}", flush=True
+            )
+            return
+        values, cpu, wall = result
         k = key(problem, method, seed, args.batch, budget)
-        if k in cache:
-            continue
-        start = time.perf_counter()
-        try:
-            if method not in warm:  # imports and one-off set-up stay out of the CPU time
-                run(method, PROBLEMS[problem], 1, seed, 1)
-                warm.add(method)
-            values, cpu = timed_run(method, PROBLEMS[problem], budget, seed, args.batch)
-        except Exception as exc:  # a method that cannot run a problem scores nothing
-            print(f"[{n}/{len(jobs)}] {problem} {method} seed {seed}: FAILED {exc}", flush=True)
-            continue
         cache[k] = values
         cache[f"cpu|{k}"] = [cpu]
         path.write_text(json.dumps(cache))
         print(
-            f"[{n}/{len(jobs)}] {problem:<12} {method:<28} seed {seed}: best {min(values):.5g} "
-            f"in {time.perf_counter() - start:.1f}s",
+            f"[{done}/{len(jobs)}] {problem:<12} {method:<28} seed {seed}: best {min(values):.5g} "
+            f"in {wall:.1f}s",
             flush=True,
         )
+
+    if args.jobs <= 1:
+        for job in todo:
+            record(job, one_job(*job, args.batch, budget))
+        return
+    # Several processes (fork: the workers inherit the loaded problems); each job's CPU time
+    # is its own worker's, so the figures do not depend on --jobs.
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = {pool.submit(one_job, *job, args.batch, budget): job for job in todo}
+        for future in concurrent.futures.as_completed(futures):
+            record(futures[future], future.result())
 
 
 def standard_error(per_problem: dict[str, list[float]], seeds: int) -> float:
@@ -206,6 +244,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--cache", default=str(HERE / "results.json"))
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs in parallel, one process each (give each OMP_NUM_THREADS=1)",
+    )
     parser.add_argument("--report", action="store_true", help="only print the tables")
     args = parser.parse_args()
     args.problems = [p for p in args.problems.split(",") if p]
