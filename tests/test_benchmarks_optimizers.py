@@ -152,3 +152,30 @@ def test_runs_in_several_processes_give_the_same_values(
     assert set(one) == set(two)
     out = capsys.readouterr().out
     assert out.count("tunery-no-such-algorithm seed") == out.count("no-such-method seed") == 8
+
+
+def test_merge_adds_other_caches_runs_and_a_later_file_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    first = {suite.key("branin", "random", 0, 1, 10): [3.0], "cpu|x": [0.1]}
+    second = {
+        suite.key("branin", "random", 0, 1, 10): [2.0],
+        suite.key("mixed", "random", 0, 1, 10): [1.0],
+    }
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    out = tmp_path / "all.json"
+    argv = [
+        "suite.py",
+        "--cache",
+        str(out),
+        "--merge",
+        str(tmp_path / "a.json"),
+        str(tmp_path / "b.json"),
+    ]
+    monkeypatch.setattr(sys, "argv", [*argv, "--budgets", "10", "--seeds", "1"])
+    suite.main()
+    assert suite.load(out) == {**first, **second}
+    assert "budget 10" in capsys.readouterr().out

@@ -19,6 +19,7 @@ tables can be printed again with ``--report``.  Usage::
     python benchmarks/optimizers/suite.py --batch 4 --methods tunery-tpe,optuna-tpe,random
     python benchmarks/optimizers/suite.py --report
     OMP_NUM_THREADS=1 python benchmarks/optimizers/suite.py --seeds 10 --jobs 16  # 16 cores
+    python benchmarks/optimizers/suite.py --cache all.json --merge branin.json mixed.json
 
 The default problems are the synthetic ones and ``ml_problems.py``'s; ``--problems`` names
 others (``svc-cancer``, ``tree-wine``).
@@ -251,6 +252,12 @@ def main() -> None:
         help="runs in parallel, one process each (give each OMP_NUM_THREADS=1)",
     )
     parser.add_argument("--report", action="store_true", help="only print the tables")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="CACHE",
+        help="add these caches' runs to --cache (a later file's run wins), then --report",
+    )
     args = parser.parse_args()
     args.problems = [p for p in args.problems.split(",") if p]
     args.methods = [m for m in args.methods.split(",") if m]
@@ -260,6 +267,11 @@ def main() -> None:
         parser.error(f"unknown problems {unknown}; choose from {', '.join(PROBLEMS)}")
     path = Path(args.cache)
     cache = load(path)
+    if args.merge:
+        for other in args.merge:
+            cache.update(load(Path(other)))
+        path.write_text(json.dumps(cache))
+        args.report = True
     if not args.report:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         collect(args, cache, path)
