@@ -298,11 +298,11 @@ def fit_theta(
     sq_diffs = (x.T[:, :, None] - x.T[:, None, :]) ** 2
     rates = np.full(columns, _LS_GAMMA[1])
     if groups is not None and len(groups) == columns and int(groups.max()) + 1 < columns:
-        n_groups = int(groups.max()) + 1
-        summed = np.zeros((n_groups, len(y), len(y)))
-        np.add.at(summed, groups, sq_diffs)
-        first = np.array([int(np.argmax(groups == g)) for g in range(n_groups)])
-        sizes = np.bincount(groups, minlength=n_groups)
+        _, first, sizes = np.unique(groups, return_index=True, return_counts=True)
+        n_groups = len(first)
+        summed = sq_diffs[first]  # (a copy) the shared groups' sums replace their first column
+        for g in np.flatnonzero(sizes > 1):
+            summed[g] = sq_diffs[groups == g].sum(axis=0)
         rates = np.where(sizes > 1, _CATEGORY_GAMMA_RATE, _LS_GAMMA[1])
         reduced = [np.concatenate([np.asarray(t)[first], np.asarray(t)[columns:]]) for t in starts]
         theta = _fit(summed, y, reduced, rates, maxiter)
