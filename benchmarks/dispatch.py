@@ -204,9 +204,12 @@ def e2e_floor(n: int, parallel: int, trial: list[str], workdir: Path) -> Timing:
     """``xargs -P parallel`` runs the n trial commands; their output goes to a file."""
     values = "".join(f"{0.5 + i / n!r}\n" for i in range(n))
     xargs = [shutil.which("xargs") or "xargs", "-P", str(parallel), "-n", "1", *trial]
+    # The same PATH a tunery trial gets (its interpreter's directory first), so that both
+    # sides run the same `python3` (not a pyenv shim script on one side, the venv's on the other).
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
     with open(workdir / "floor.log", "wb") as out:
         _, wall, cpu = _timed(
-            lambda: subprocess.run(xargs, input=values.encode(), stdout=out, check=True)
+            lambda: subprocess.run(xargs, input=values.encode(), stdout=out, env=env, check=True)
         )
     assert (workdir / "floor.log").read_text().count("loss=") == n
     return wall, cpu

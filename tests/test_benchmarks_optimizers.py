@@ -179,3 +179,22 @@ def test_merge_adds_other_caches_runs_and_a_later_file_wins(
     suite.main()
     assert suite.load(out) == {**first, **second}
     assert "budget 10" in capsys.readouterr().out
+
+
+def test_a_run_at_a_larger_budget_serves_a_smaller_table_by_its_first_evaluations() -> None:
+    cache = {
+        suite.key("branin", "ax", 0, 1, 25): [5.0] * 25,
+        suite.key("branin", "ax", 0, 1, 100): [4.0] * 100,
+        suite.key("branin", "random", 0, 1, 100): [6.0] * 100,
+        suite.key("branin", "random", 0, 4, 10): [6.0] * 10,
+    }
+    # The run made at the table's budget first, else the smallest that reaches it.
+    assert suite.run_key(cache, "branin", "ax", 0, 1, 25) == "branin|ax|0|1|25"
+    assert suite.run_key(cache, "branin", "ax", 0, 1, 10) == "branin|ax|0|1|25"
+    assert suite.run_key(cache, "branin", "ax", 0, 1, 50) == "branin|ax|0|1|100"
+    assert suite.run_key(cache, "branin", "random", 0, 1, 25) == "branin|random|0|1|100"
+    # Never a shorter run, another seed, another batch size or a prefix of another method.
+    assert suite.run_key(cache, "branin", "ax", 0, 1, 200) is None
+    assert suite.run_key(cache, "branin", "ax", 1, 1, 25) is None
+    assert suite.run_key(cache, "branin", "random", 0, 4, 25) is None
+    assert suite.run_key(cache, "branin", "a", 0, 1, 25) is None

@@ -1,7 +1,12 @@
 """Bayesmark-style optimiser suite: tunery's algorithms against their peers, in one run.
 
 Each (problem, method, seed, batch) is run once at the largest budget; the scores at smaller
-budgets use the same run's first evaluations.  Score (Bayesmark's normalized score):
+budgets use the same run's first evaluations.  A report whose largest budget is smaller than
+the one a method was run at reads that run's first evaluations too (so a costly method run at
+25 and the others at 100 share the tables at 10 and 25; each method's smallest run that
+reaches the table's largest budget is used, and its CPU time per suggestion is that run's).
+
+Score (Bayesmark's normalized score):
 
     100 * (1 - (best - optimum) / (median random best - optimum))
 
@@ -65,6 +70,23 @@ DEFAULT_METHODS = (
 
 def key(problem: str, method: str, seed: int, batch: int, budget: int) -> str:
     return f"{problem}|{method}|{seed}|{batch}|{budget}"
+
+
+def run_key(
+    cache: dict[str, list[float]], problem: str, method: str, seed: int, batch: int, full: int
+) -> str | None:
+    """The cached run that serves a table up to ``full`` evaluations: the run made at ``full``,
+    else the one with the smallest budget above it, else None."""
+    exact = key(problem, method, seed, batch, full)
+    if exact in cache:
+        return exact
+    prefix = f"{problem}|{method}|{seed}|{batch}|"
+    budgets = [
+        int(k[len(prefix) :])
+        for k in cache
+        if k.startswith(prefix) and k[len(prefix) :].isdigit() and int(k[len(prefix) :]) > full
+    ]
+    return prefix + str(min(budgets)) if budgets else None
 
 
 def load(path: Path) -> dict[str, list[float]]:
@@ -182,10 +204,11 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
         for problem in args.problems:
             best: dict[str, list[float]] = {}
             for method in args.methods:
-                runs = [
-                    cache.get(key(problem, method, seed, args.batch, full))
+                keys = [
+                    run_key(cache, problem, method, seed, args.batch, full)
                     for seed in range(args.seeds)
                 ]
+                runs = [cache[k] if k is not None else None for k in keys]
                 if all(r is not None for r in runs):
                     best[method] = [min(r[:budget]) for r in runs]  # type: ignore[index]
             if "random" not in best or len(best) < 2:
@@ -224,12 +247,12 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             mean = statistics.mean(done) if done else float("nan")
             se = standard_error(per_seed[method], args.seeds)
             rank = statistics.mean(ranks[method]) if ranks[method] else float("nan")
-            times = [
-                cache[f"cpu|{key(p, method, seed, args.batch, full)}"][0]
+            run_keys = [
+                run_key(cache, p, method, seed, args.batch, full)
                 for p in problems
                 for seed in range(args.seeds)
-                if f"cpu|{key(p, method, seed, args.batch, full)}" in cache
             ]
+            times = [cache[f"cpu|{k}"][0] for k in run_keys if k and f"cpu|{k}" in cache]
             cpu = f"{1000 * statistics.mean(times):.0f}" if times else "-"
             rows.append((mean, method, cells, rank, cpu, se))
         for mean, method, cells, rank, cpu, se in sorted(rows, key=lambda r: -r[0]):
