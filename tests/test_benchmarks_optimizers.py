@@ -198,3 +198,14 @@ def test_a_run_at_a_larger_budget_serves_a_smaller_table_by_its_first_evaluation
     assert suite.run_key(cache, "branin", "ax", 1, 1, 25) is None
     assert suite.run_key(cache, "branin", "random", 0, 4, 25) is None
     assert suite.run_key(cache, "branin", "a", 0, 1, 25) is None
+
+
+def test_a_method_leads_only_with_the_highest_mean_and_the_best_rank() -> None:
+    assert suite.leader([("a", 80.0, 1.5), ("b", 70.0, 2.0)]) == (
+        "leads: a (mean 80.0, mean rank 1.50)"
+    )
+    split = suite.leader([("a", 80.0, 2.5), ("b", 70.0, 2.0)])
+    assert split == "nobody leads: highest mean a (80.0), best mean rank b (2.00)"
+    # A tie on either measure singles nobody out.
+    assert suite.leader([("a", 80.0, 1.5), ("b", 80.0, 2.0)]).startswith("nobody leads")
+    assert suite.leader([("a", 80.0, 1.5), ("b", 70.0, 1.5)]).startswith("nobody leads")

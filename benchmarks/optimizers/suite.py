@@ -15,7 +15,8 @@ is as good as the median random search; each method's mean over the problems com
 standard error over the seeds (of each seed's mean score).  Also the mean rank (1 = best) over
 problems, and the optimiser's CPU time per suggestion (the run's process CPU time, all threads,
 less the objective's; imports and one-off set-up excluded by a one-evaluation warm-up run per
-method).
+method).  A method *leads* a table when its mean is the highest and its rank the best: the
+line under each table says which does, or which has each.
 
 Results are cached in a JSON file, so an interrupted run continues where it stopped, and the
 tables can be printed again with ``--report``.  Usage::
@@ -194,6 +195,21 @@ def standard_error(per_problem: dict[str, list[float]], seeds: int) -> float:
     return statistics.stdev(means) / seeds**0.5
 
 
+def leader(rows: list[tuple[str, float, float]]) -> str:
+    """Who leads a table of (method, mean score, mean rank): the highest mean *and* the best
+    (lowest) rank; ties count against a lead, since they do not single one method out."""
+    top = max(mean for _, mean, _ in rows)
+    best = min(rank for _, _, rank in rows)
+    by_mean = [m for m, mean, _ in rows if mean == top]
+    by_rank = [m for m, _, rank in rows if rank == best]
+    if len(by_mean) == 1 and by_mean == by_rank:
+        return f"leads: {by_mean[0]} (mean {top:.1f}, mean rank {best:.2f})"
+    return (
+        f"nobody leads: highest mean {', '.join(by_mean)} ({top:.1f}), "
+        f"best mean rank {', '.join(by_rank)} ({best:.2f})"
+    )
+
+
 def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
     full = max(args.budgets)
     for budget in args.budgets:
@@ -258,6 +274,8 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
         for mean, method, cells, rank, cpu, se in sorted(rows, key=lambda r: -r[0]):
             text = " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
             print(f"| {method} | {text} | **{mean:.1f}** ± {se:.1f} | {rank:.2f} | {cpu} |")
+        if rows:
+            print(f"\n{leader([(r[1], r[0], r[3]) for r in rows])}")
 
 
 def main() -> None:
