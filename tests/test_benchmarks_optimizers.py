@@ -209,3 +209,27 @@ def test_a_method_leads_only_with_the_highest_mean_and_the_best_rank() -> None:
     # A tie on either measure singles nobody out.
     assert suite.leader([("a", 80.0, 1.5), ("b", 80.0, 2.0)]).startswith("nobody leads")
     assert suite.leader([("a", 80.0, 1.5), ("b", 70.0, 1.5)]).startswith("nobody leads")
+
+
+def test_a_table_from_longer_runs_says_whose_cpu_time_is_over_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    cache = {
+        suite.key("branin", "random", 0, 1, 30): [9.0] * 30,
+        f"cpu|{suite.key('branin', 'random', 0, 1, 30)}": [0.001],
+        suite.key("branin", "ax", 0, 1, 10): [5.0] * 10,
+        f"cpu|{suite.key('branin', 'ax', 0, 1, 10)}": [0.5],
+    }
+    path = tmp_path / "cache.json"
+    path.write_text(json.dumps(cache))
+    argv = ["suite.py", "--report", "--cache", str(path), "--problems", "branin"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--methods", "random,ax", "--budgets", "10"])
+    monkeypatch.setattr(sys, "argv", [*sys.argv, "--seeds", "1"])
+    suite.main()
+    out = capsys.readouterr().out
+    # branin's optimum is 0.398: 5.0 against random's 9.0 scores 46.5.
+    assert "| ax | 46.5 | **46.5** ± nan | 1.00 | 500 |" in out
+    assert "| random | 0.0 | **0.0** ± nan | 2.00 | 1 (runs of 30) |" in out
+    assert "leads: ax" in out
