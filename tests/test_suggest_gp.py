@@ -247,6 +247,36 @@ def test_state_survives_json_and_resumes_identically() -> None:
     assert len(other.suggest(History.from_spec(spec, history), 1)) == 1
 
 
+def _sobol_keys(space: SearchSpace, seed: int, n: int) -> list[tuple[object, ...]]:
+    from tunery.suggest.gp import _sobol_points
+
+    return list(space.keys_from_unit(_sobol_points(space.dims, [seed, 0], n)))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_tenth_trial_after_the_design_fills_space(batch: int) -> None:
+    spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "4"})
+    space = SearchSpace(BRANIN)
+    trials = run(create_suggester(spec, 6), spec, branin, 26, batch=batch)
+    keys = [space.canonical(t.parameters) for t in trials]
+    sobol = _sobol_keys(space, 6, 16)
+    assert keys[:4] == sobol[:4]  # the design
+    # Trials 13 and 23 (0-based; the 10th and 20th after the design) continue the sequence:
+    # the batch that holds each number holds the point (first); the model chose the others.
+    for number, point in ((13, sobol[4]), (23, sobol[5])):
+        start = number - number % batch
+        assert keys[start] == point
+    assert len(set(keys[4:]) & set(sobol)) == 2
+
+
+def test_space_filling_trials_are_counted_from_the_end_of_the_design() -> None:
+    suggester = create_suggester(make_spec(BRANIN, ALGORITHM, {"n_initial_points": "4"}), 0)
+    assert isinstance(suggester, GPSuggester)
+    assert [suggester._space_filling(n, 1) for n in range(4, 25)].count(1) == 2  # 13 and 23
+    assert suggester._space_filling(0, 13) == 0 and suggester._space_filling(0, 14) == 1
+    assert suggester._space_filling(10, 14) == 2  # trials 10-23 hold 13 and 23
+
+
 def test_a_batch_spreads_and_respects_pending_trials() -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "8"})
     space = SearchSpace(BRANIN)
@@ -277,8 +307,9 @@ def test_a_batch_spreads_and_respects_pending_trials() -> None:
 )
 def test_every_acquisition_makes_progress(settings: dict[str, str]) -> None:
     spec = make_spec(BRANIN, ALGORITHM, {"n_initial_points": "6", **settings})
-    trials = run(create_suggester(spec, 1), spec, branin, 20)
-    assert len(trials) == 20 and best_of(trials) < 2.0
+    # 6 design points, 14 of the model's and the space-filling 16th.
+    trials = run(create_suggester(spec, 1), spec, branin, 21)
+    assert len(trials) == 21 and best_of(trials) < 2.0
 
 
 def test_maximize_is_negated() -> None:
@@ -425,6 +456,18 @@ def run_mo(
             break
         trials += mo_trials(assignments, evaluate, start=len(trials) + 1)
     return trials
+
+
+def test_no_space_filling_trials_with_several_objectives_or_constraints() -> None:
+    # (The multi-objective and constrained models were measured without them.)
+    size = (Constraint("size", max=0.9),)
+    for spec in (mo_spec({"n_initial_points": "4"}), mo_spec({"n_initial_points": "4"}, size)):
+        space = SearchSpace(MO_PARAMS)
+        trials = run_mo(create_suggester(spec, 6), spec, zdt1, 15)
+        keys = [space.canonical(t.parameters) for t in trials]
+        sobol = _sobol_keys(space, 6, 16)
+        assert keys[:4] == sobol[:4]
+        assert not set(keys[4:]) & set(sobol)
 
 
 def zdt1_hypervolume(trials: Sequence[Trial]) -> float:
