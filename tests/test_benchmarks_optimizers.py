@@ -225,8 +225,8 @@ def test_a_table_from_longer_runs_says_whose_cpu_time_is_over_them(
     path = tmp_path / "cache.json"
     path.write_text(json.dumps(cache))
     argv = ["suite.py", "--report", "--cache", str(path), "--problems", "branin"]
-    monkeypatch.setattr(sys, "argv", [*argv, "--methods", "random,ax", "--budgets", "10"])
-    monkeypatch.setattr(sys, "argv", [*sys.argv, "--seeds", "1"])
+    argv += ["--methods", "random,ax", "--budgets", "10", "--seeds", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
     suite.main()
     out = capsys.readouterr().out
     # branin's optimum is 0.398: 5.0 against random's 9.0 scores 46.5.

@@ -212,6 +212,13 @@ def leader(rows: list[tuple[str, float, float]]) -> str:
 
 def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
     full = max(args.budgets)
+    # The run that serves each (problem, method, seed), looked up once for every table.
+    chosen = {
+        (problem, method, seed): run_key(cache, problem, method, seed, args.batch, full)
+        for problem in args.problems
+        for method in args.methods
+        for seed in range(args.seeds)
+    }
     for budget in args.budgets:
         scores: dict[str, dict[str, float]] = {m: {} for m in args.methods}
         # Each seed's score per problem, for the standard error of the mean over problems.
@@ -220,10 +227,7 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
         for problem in args.problems:
             best: dict[str, list[float]] = {}
             for method in args.methods:
-                keys = [
-                    run_key(cache, problem, method, seed, args.batch, full)
-                    for seed in range(args.seeds)
-                ]
+                keys = [chosen[problem, method, seed] for seed in range(args.seeds)]
                 runs = [cache[k] if k is not None else None for k in keys]
                 if all(r is not None for r in runs):
                     best[method] = [min(r[:budget]) for r in runs]  # type: ignore[index]
@@ -263,11 +267,7 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             mean = statistics.mean(done) if done else float("nan")
             se = standard_error(per_seed[method], args.seeds)
             rank = statistics.mean(ranks[method]) if ranks[method] else float("nan")
-            run_keys = [
-                run_key(cache, p, method, seed, args.batch, full)
-                for p in problems
-                for seed in range(args.seeds)
-            ]
+            run_keys = [chosen[p, method, seed] for p in problems for seed in range(args.seeds)]
             times = [cache[f"cpu|{k}"][0] for k in run_keys if k and f"cpu|{k}" in cache]
             cpu = f"{1000 * statistics.mean(times):.0f}" if times else "-"
             made_at = sorted({int(k.rsplit("|", 1)[1]) for k in run_keys if k} - {full})
