@@ -147,6 +147,8 @@ def test_runs_in_several_processes_give_the_same_values(
     two = _collect(tmp_path, 2)
     values = {k: v for k, v in one.items() if not k.startswith("cpu|")}
     assert values == {k: v for k, v in two.items() if not k.startswith("cpu|")}
+    # Stored to 9 significant digits, as the committed results are.
+    assert all(suite.stored(v) == v for v in values.values())
     # 2 problems x 2 working methods x 2 seeds, each a run of 12; the unknown method fails.
     assert len(values) == 8 and all(len(v) == 12 for v in values.values())
     assert set(one) == set(two)
@@ -162,7 +164,7 @@ def test_merge_adds_other_caches_runs_and_a_later_file_wins(
     first = {suite.key("branin", "random", 0, 1, 10): [3.0], "cpu|x": [0.1]}
     second = {
         suite.key("branin", "random", 0, 1, 10): [2.0],
-        suite.key("mixed", "random", 0, 1, 10): [1.0],
+        suite.key("mixed", "random", 0, 1, 10): [1.0 + 1e-12],  # (merged as 1.0)
     }
     (tmp_path / "a.json").write_text(json.dumps(first))
     (tmp_path / "b.json").write_text(json.dumps(second))
@@ -177,7 +179,7 @@ def test_merge_adds_other_caches_runs_and_a_later_file_wins(
     ]
     monkeypatch.setattr(sys, "argv", [*argv, "--budgets", "10", "--seeds", "1"])
     suite.main()
-    assert suite.load(out) == {**first, **second}
+    assert suite.load(out) == {**first, **second, suite.key("mixed", "random", 0, 1, 10): [1.0]}
     assert "budget 10" in capsys.readouterr().out
 
 

@@ -90,6 +90,14 @@ def run_key(
     return prefix + str(min(budgets)) if budgets else None
 
 
+def stored(values: list[float]) -> list[float]:
+    """Values as the caches keep them: 9 significant digits.  Ranks compare mean values
+    exactly, so a fresh run and a committed (rounded) one must hold the same numbers, or
+    methods whose runs coincide (the same initial design at 10 evaluations) would tie in one
+    table and not in another."""
+    return [float(f"{v:.9g}") for v in values]
+
+
 def load(path: Path) -> dict[str, list[float]]:
     if path.exists():
         return dict(json.loads(path.read_text()))
@@ -163,7 +171,7 @@ def collect(args: argparse.Namespace, cache: dict[str, list[float]], path: Path)
             return
         values, cpu, wall = result
         k = key(problem, method, seed, args.batch, budget)
-        cache[k] = values
+        cache[k] = stored(values)
         cache[f"cpu|{k}"] = [cpu]
         path.write_text(json.dumps(cache))
         print(
@@ -313,7 +321,7 @@ def main() -> None:
     cache = load(path)
     if args.merge:
         for other in args.merge:
-            cache.update(load(Path(other)))
+            cache.update({k: stored(v) for k, v in load(Path(other)).items()})
         path.write_text(json.dumps(cache))
         args.report = True
     if not args.report:
