@@ -97,6 +97,33 @@ def test_the_default_set_leaves_out_the_degenerate_problems_but_keeps_them_runna
     assert {p.name for p in ML_PROBLEMS} <= set(suite.DEFAULT_PROBLEMS)
 
 
+def test_the_shifted_problems_have_their_minimum_where_they_say_and_not_at_the_centre() -> None:
+    import problems
+
+    cases = [
+        ("ackley5-shifted", problems.ACKLEY5_SHIFTED_AT),
+        ("rosenbrock4-shifted", problems.ROSENBROCK4_SHIFTED_AT),
+        ("levy4-shifted", problems.LEVY4_SHIFTED_AT),
+        ("mixed-shifted", problems.MIXED_SHIFTED_AT),
+    ]
+    for name, at in cases:
+        problem = suite.PROBLEMS[name]
+        assert name not in suite.DEFAULT_PROBLEMS
+        assert problem.fn(at) == pytest.approx(0.0, abs=1e-12) and problem.optimum == 0.0
+        centre = problems.PROBLEMS[name.removesuffix("-shifted")]
+        middle = {
+            p.name: (math.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2)
+            if p.kind == "double"
+            else (p.choices[0] if p.kind == "categorical" else 0)
+            for p in problem.params
+        }
+        # The original's value at the centre is (near) its minimum; the shifted one's is not.
+        assert problem.fn(middle) > centre.fn(middle) + 1.0
+        for param in problem.params:
+            if param.kind == "double" and not param.log:
+                assert param.low < at[param.name] < param.high
+
+
 def test_the_ml_problems_mix_kinds_and_reach_eight_dimensions() -> None:
     assert max(len(p.params) for p in ML_PROBLEMS) >= 8
     for problem in ML_PROBLEMS:
