@@ -28,7 +28,8 @@ tables can be printed again with ``--report``.  Usage::
     python benchmarks/optimizers/suite.py --cache all.json --merge branin.json mixed.json
 
 The default problems are the synthetic ones and ``ml_problems.py``'s; ``--problems`` names
-others (``svc-cancer``, ``tree-wine``).
+others (``svc-cancer``, ``tree-wine``, and ``ackley5-shifted``, ``rosenbrock4-shifted``,
+``levy4-shifted``, ``mixed-shifted``: the centred problems with their minimum moved).
 """
 
 from __future__ import annotations
