@@ -97,15 +97,23 @@ def levy(p: dict[str, Any]) -> float:
     )
 
 
-def mixed(p: dict[str, Any]) -> float:
-    offsets = {"a": 0.0, "b": 1.5, "c": 3.0}
+def _mixed(p: dict[str, Any], at: dict[str, Any], offsets: dict[str, float]) -> float:
+    """Squared distances to the minimum ``at`` (the learning rate's in decades) plus the
+    category's offset."""
     return float(
-        (p["i0"] - 2) ** 2
-        + (p["i1"] + 1) ** 2
+        (p["i0"] - at["i0"]) ** 2
+        + (p["i1"] - at["i1"]) ** 2
         + offsets[p["c"]]
-        + 10 * (p["x0"] - 0.3) ** 2
-        + 4 * math.log10(p["lr"] / 1e-3) ** 2
+        + 10 * (p["x0"] - at["x0"]) ** 2
+        + 4 * math.log10(p["lr"] / at["lr"]) ** 2
     )
+
+
+_MIXED_AT = {"i0": 2, "i1": -1, "x0": 0.3, "lr": 1e-3}
+
+
+def mixed(p: dict[str, Any]) -> float:
+    return _mixed(p, _MIXED_AT, {"a": 0.0, "b": 1.5, "c": 3.0})
 
 
 @cache
@@ -169,15 +177,7 @@ MIXED_SHIFTED_AT = {"i0": -3, "i1": 4, "c": "b", "x0": 0.81, "lr": 10**-1.7}
 
 
 def mixed_shifted(p: dict[str, Any]) -> float:
-    offsets = {"b": 0.0, "c": 1.5, "a": 3.0}
-    at = MIXED_SHIFTED_AT
-    return float(
-        (p["i0"] - at["i0"]) ** 2
-        + (p["i1"] - at["i1"]) ** 2
-        + offsets[p["c"]]
-        + 10 * (p["x0"] - at["x0"]) ** 2
-        + 4 * math.log10(p["lr"] / at["lr"]) ** 2
-    )
+    return _mixed(p, MIXED_SHIFTED_AT, {"b": 0.0, "c": 1.5, "a": 3.0})
 
 
 def random_point(problem: Problem, rng: np.random.Generator) -> dict[str, Any]:
