@@ -262,3 +262,15 @@ def test_a_table_from_longer_runs_says_whose_cpu_time_is_over_them(
     assert "| ax | 46.5 | **46.5** ± nan | 1.00 | 500 |" in out
     assert "| random | 0.0 | **0.0** ± nan | 2.00 | 1 (runs of 30) |" in out
     assert "leads: ax" in out
+
+    # A row whose runs mix the table's budget and a longer one names both.
+    cache[suite.key("hartmann6", "random", 0, 1, 10)] = [-1.0] * 10
+    cache[f"cpu|{suite.key('hartmann6', 'random', 0, 1, 10)}"] = [0.003]
+    cache[suite.key("hartmann6", "ax", 0, 1, 10)] = [-2.0] * 10
+    cache[f"cpu|{suite.key('hartmann6', 'ax', 0, 1, 10)}"] = [0.5]
+    path.write_text(json.dumps(cache))
+    argv[argv.index("branin")] = "branin,hartmann6"
+    suite.main()
+    out = capsys.readouterr().out
+    assert "| 2 (runs of 10, 30) |" in out
+    assert "| 500 |" in out

@@ -284,8 +284,8 @@ def report(args: argparse.Namespace, cache: dict[str, list[float]]) -> None:
             run_keys = [chosen[p, method, seed] for p in problems for seed in range(args.seeds)]
             times = [cache[f"cpu|{k}"][0] for k in run_keys if k and f"cpu|{k}" in cache]
             cpu = f"{1000 * statistics.mean(times):.0f}" if times else "-"
-            made_at = sorted({int(k.rsplit("|", 1)[1]) for k in run_keys if k} - {full})
-            if times and made_at:  # runs longer than the table: their CPU is over all of them
+            made_at = sorted({int(k.rsplit("|", 1)[1]) for k in run_keys if k})
+            if times and made_at != [full]:  # longer runs: their CPU is over all of them
                 cpu += f" (runs of {', '.join(map(str, made_at))})"
             rows.append((mean, method, cells, rank, cpu, se))
         for mean, method, cells, rank, cpu, se in sorted(rows, key=lambda r: -r[0]):
